@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+# exlb top-level build. `make` builds exlb.ko against the running kernel (or
+# KDIR=...) and all userspace; `make check` runs every test.
+
+KVER ?= $(shell uname -r)
+KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) $(wildcard /lib/modules/*/build))
+VERSION := $(shell cat VERSION 2>/dev/null || git describe --always --dirty --tags 2>/dev/null || echo unknown)
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+.PHONY: all module userspace install module-install dkms-install dkms-uninstall \
+	check unit vm-check checkpatch sparse w1 kernel-lint clean
+
+all: module userspace
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+userspace:
+	$(MAKE) -C userspace
+
+install: module-install
+	$(MAKE) -C userspace install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	install -D -m 0644 uapi/linux/exlb.h $(DESTDIR)$(PREFIX)/include/linux/exlb.h
+
+module-install:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	-depmod -a $(KVER)
+
+# DKMS builds from /usr/src/exlb-VERSION, which has no git: ship VERSION.
+dkms-install:
+	rm -rf /usr/src/exlb-$(VERSION)
+	mkdir -p /usr/src/exlb-$(VERSION)
+	cp -r Kbuild Makefile dkms.conf kmod uapi /usr/src/exlb-$(VERSION)/
+	echo $(VERSION) > /usr/src/exlb-$(VERSION)/VERSION
+	sed -i 's/@VERSION@/$(VERSION)/' /usr/src/exlb-$(VERSION)/dkms.conf
+	dkms add -m exlb -v $(VERSION)
+	dkms build -m exlb -v $(VERSION) -k $(KVER)
+	dkms install -m exlb -v $(VERSION) -k $(KVER)
+
+dkms-uninstall:
+	-dkms remove -m exlb -v $(VERSION) --all
+	rm -rf /usr/src/exlb-$(VERSION)
+
+check: unit vm-check
+
+unit: userspace
+	$(MAKE) -C userspace test
+
+vm-check: module userspace
+	tools/vm/run --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
+
+# Kernel code hygiene: checkpatch --strict, W=1 and sparse must all be clean.
+kernel-lint: checkpatch w1 sparse
+
+checkpatch:
+	tools/checkpatch.sh kmod/*.c kmod/*.h uapi/linux/exlb.h
+
+w1:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules 2>&1 | tee .w1.log; ! grep -E 'warning:|error:' .w1.log
+
+sparse:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C $(KDIR) M=$(CURDIR) C=1 modules 2>&1 | tee .sparse.log; ! grep -E 'warning:|error:' .sparse.log
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C userspace clean
+	rm -f .w1.log .sparse.log

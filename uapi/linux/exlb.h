@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * exlb: an L4 TCP load balancer for Microsoft Exchange, in the kernel.
+ *
+ * Documentation
+ * =============
+ *
+ * exlb is programmed over generic netlink, family EXLB_GENL_NAME, version
+ * EXLB_GENL_VERSION. Every command acts on the network namespace of the
+ * netlink socket and needs CAP_NET_ADMIN over that namespace's user
+ * namespace. Requests are validated strictly: an unknown attribute, a value
+ * out of range or a missing identifier fails the whole request with an
+ * errno and an extended-ack message, and changes nothing.
+ *
+ * The objects are:
+ *
+ *   service   a virtual service (VS): VIP:port over TCP, IPv4 or IPv6, with
+ *             a scheduler, source-IP persistence, an idle timeout and a
+ *             source-address mode. Each has a numeric id (chosen by the
+ *             caller or by the kernel). A service without an address is
+ *             allowed: no packet ever matches it; it exists so exlbd can
+ *             keep an id for a service it serves itself.
+ *   real      a real server (RS) of one service: address, port, weight,
+ *             connection limit, forwarding method, enabled and health flags.
+ *   flow      one client connection balanced by exlb (read-only).
+ *   globals   settings of the namespace: droponfail, dropatdrainend,
+ *             finalpersist, conntimeout.
+ *
+ * A service is identified in requests by EXLB_A_SERVICE, a nest holding
+ * either EXLB_SVC_A_ID, or EXLB_SVC_A_FAMILY + EXLB_SVC_A_ADDR +
+ * EXLB_SVC_A_PORT (the protocol is always TCP). A real server is identified
+ * inside its service by EXLB_A_REAL holding EXLB_REAL_A_ADDR +
+ * EXLB_REAL_A_PORT (its family is the service's).
+ *
+ * Addresses are raw network-order bytes: 4 for AF_INET, 16 for AF_INET6.
+ * Ports are host-order u16. Times are seconds.
+ *
+ * EXLB_CMD_NEW_SERVICE
+ * --------------------
+ *
+ * Creates a service. Takes:
+ *
+ *    EXLB_A_SERVICE: NLA_NESTED
+ *        EXLB_SVC_A_ID: NLA_U32, optional; 0 or absent = the kernel picks
+ *        EXLB_SVC_A_FAMILY: NLA_U16, AF_INET or AF_INET6, required
+ *        EXLB_SVC_A_ADDR: NLA_BINARY, 4 or 16 bytes, optional (see above)
+ *        EXLB_SVC_A_PORT: NLA_U16, 1..65535, required with an address
+ *        EXLB_SVC_A_PROTOCOL: NLA_U8, IPPROTO_TCP only, optional
+ *        EXLB_SVC_A_SCHED: NLA_U8, enum exlb_sched, default rr
+ *        EXLB_SVC_A_PERSIST: NLA_U8, enum exlb_persist, default none
+ *        EXLB_SVC_A_PERSIST_TIMEOUT: NLA_U32, 1..2419200, default 360
+ *        EXLB_SVC_A_PERSIST_NETMASK: NLA_U8, prefix length grouping clients
+ *                                    for persistence; 0 = the whole address
+ *        EXLB_SVC_A_IDLE_TIMEOUT: NLA_U32, 0..86400; 0 = global conntimeout
+ *        EXLB_SVC_A_FLAGS: NLA_U32, EXLB_SVC_F_* (unknown bits rejected)
+ *
+ * Replies with one EXLB_CMD_NEW_SERVICE message holding EXLB_A_SERVICE with
+ * EXLB_SVC_A_ID. -EEXIST if the id or the address:port is taken.
+ *
+ * Source address seen by the real server (Kemp's Transparent and
+ * SubnetOriginating):
+ *   EXLB_SVC_F_TRANSPARENT set:       the client's address;
+ *   else EXLB_SVC_F_SUBNET_ORIGINATING: the LB's own address on the
+ *                                       interface that leads to the RS;
+ *   else:                             the VIP.
+ *
+ * EXLB_CMD_SET_SERVICE
+ * --------------------
+ *
+ * Takes EXLB_A_SERVICE identifying the service (by id, or by address when
+ * no id is given) plus any of SCHED, PERSIST, PERSIST_TIMEOUT,
+ * PERSIST_NETMASK, IDLE_TIMEOUT, FLAGS; only those present change. The
+ * address of a service cannot be changed: delete and re-add it.
+ *
+ * EXLB_CMD_DEL_SERVICE
+ * --------------------
+ *
+ * Takes EXLB_A_SERVICE identifying the service. Its real servers are
+ * removed and every open flow of the service is reset (RST to the client
+ * and to the real server).
+ *
+ * EXLB_CMD_GET_SERVICES
+ * ---------------------
+ *
+ * May only be called with NLM_F_DUMP. Returns one message per service:
+ *
+ *    EXLB_A_SERVICE: NLA_NESTED
+ *        EXLB_SVC_A_ID, EXLB_SVC_A_FAMILY, EXLB_SVC_A_ADDR (if any),
+ *        EXLB_SVC_A_PORT, EXLB_SVC_A_PROTOCOL, EXLB_SVC_A_SCHED,
+ *        EXLB_SVC_A_PERSIST, EXLB_SVC_A_PERSIST_TIMEOUT,
+ *        EXLB_SVC_A_PERSIST_NETMASK, EXLB_SVC_A_IDLE_TIMEOUT,
+ *        EXLB_SVC_A_FLAGS,
+ *        EXLB_SVC_A_NUM_REALS: NLA_U32
+ *        EXLB_SVC_A_ACTIVE_CONNS: NLA_U32 (flows in TCP ESTABLISHED)
+ *        EXLB_SVC_A_INACTIVE_CONNS: NLA_U32 (other open flows)
+ *        EXLB_SVC_A_STATS: NLA_NESTED, EXLB_STATS_A_*
+ *
+ * EXLB_CMD_NEW_REAL
+ * -----------------
+ *
+ * Takes EXLB_A_SERVICE identifying the service and:
+ *
+ *    EXLB_A_REAL: NLA_NESTED
+ *        EXLB_REAL_A_ADDR: NLA_BINARY, the service's family, required
+ *        EXLB_REAL_A_PORT: NLA_U16, 1..65535, required
+ *        EXLB_REAL_A_WEIGHT: NLA_U32, 0..65535, default 1000;
+ *                            0 = no new connections
+ *        EXLB_REAL_A_LIMIT: NLA_U32, 0..100000 open connections, 0 = none
+ *        EXLB_REAL_A_FORWARD: NLA_U8, enum exlb_forward, default nat
+ *        EXLB_REAL_A_FLAGS: NLA_U32, EXLB_REAL_F_* (unknown bits rejected)
+ *
+ * At most EXLB_MAX_REALS real servers per service.
+ *
+ * EXLB_CMD_SET_REAL
+ * -----------------
+ *
+ * Same identification; changes WEIGHT, LIMIT, FORWARD and/or FLAGS. Setting
+ * EXLB_REAL_F_DOWN while the global droponfail is on resets every open flow
+ * of that real server at once. Setting EXLB_REAL_F_DISABLED starts a drain:
+ * no new flows, open flows continue; with dropatdrainend on they are reset
+ * finalpersist seconds later unless the server is enabled again.
+ *
+ * EXLB_CMD_DEL_REAL
+ * -----------------
+ *
+ * Same identification. The real server's open flows are reset.
+ *
+ * EXLB_CMD_GET_REALS
+ * ------------------
+ *
+ * May only be called with NLM_F_DUMP, with EXLB_A_SERVICE identifying one
+ * service. Returns one message per real server:
+ *
+ *    EXLB_A_SERVICE: NLA_NESTED
+ *        EXLB_SVC_A_ID
+ *    EXLB_A_REAL: NLA_NESTED
+ *        EXLB_REAL_A_ADDR, EXLB_REAL_A_PORT, EXLB_REAL_A_WEIGHT,
+ *        EXLB_REAL_A_LIMIT, EXLB_REAL_A_FORWARD, EXLB_REAL_A_FLAGS,
+ *        EXLB_REAL_A_ACTIVE_CONNS: NLA_U32
+ *        EXLB_REAL_A_INACTIVE_CONNS: NLA_U32
+ *        EXLB_REAL_A_STATS: NLA_NESTED, EXLB_STATS_A_*
+ *
+ * EXLB_CMD_GET_FLOWS
+ * ------------------
+ *
+ * May only be called with NLM_F_DUMP; an optional EXLB_A_SERVICE with
+ * EXLB_SVC_A_ID restricts it to one service. Returns one message per flow:
+ *
+ *    EXLB_A_FLOW: NLA_NESTED
+ *        EXLB_FLOW_A_SERVICE_ID: NLA_U32
+ *        EXLB_FLOW_A_FAMILY: NLA_U16
+ *        EXLB_FLOW_A_CLIENT_ADDR, EXLB_FLOW_A_CLIENT_PORT
+ *        EXLB_FLOW_A_VIP_ADDR, EXLB_FLOW_A_VIP_PORT
+ *        EXLB_FLOW_A_REAL_ADDR, EXLB_FLOW_A_REAL_PORT
+ *        EXLB_FLOW_A_SOURCE_ADDR, EXLB_FLOW_A_SOURCE_PORT: the source the
+ *                                     real server sees
+ *        EXLB_FLOW_A_STATE: NLA_U8, enum exlb_tcp_state
+ *        EXLB_FLOW_A_IDLE: NLA_U32, seconds since the last packet
+ *
+ * EXLB_CMD_GET_GLOBALS / EXLB_CMD_SET_GLOBALS
+ * -------------------------------------------
+ *
+ * GET (a plain request) replies with, SET takes any of:
+ *
+ *    EXLB_A_GLOBALS: NLA_NESTED
+ *        EXLB_GLOBAL_A_DROP_ON_FAIL: NLA_U8, 0 or 1, default 0
+ *        EXLB_GLOBAL_A_DROP_AT_DRAIN_END: NLA_U8, 0 or 1, default 0
+ *        EXLB_GLOBAL_A_FINAL_PERSIST: NLA_U32, drain time 0..86400, default 0
+ *        EXLB_GLOBAL_A_CONN_TIMEOUT: NLA_U32, 0..86400; 0 = 660 (default)
+ *
+ * Dumps are consistent: a change while a dump runs sets NLM_F_DUMP_INTR on
+ * the next message, and the reader should start over.
+ */
+
+#ifndef _UAPI_LINUX_EXLB_H
+#define _UAPI_LINUX_EXLB_H
+
+#define EXLB_GENL_NAME "exlb"
+#define EXLB_GENL_VERSION 1
+
+#define EXLB_MAX_REALS 256
+#define EXLB_DEFAULT_WEIGHT 1000
+#define EXLB_MAX_WEIGHT 65535
+#define EXLB_MAX_LIMIT 100000
+#define EXLB_MAX_PERSIST_TIMEOUT 2419200
+#define EXLB_DEFAULT_PERSIST_TIMEOUT 360
+#define EXLB_MAX_IDLE_TIMEOUT 86400
+#define EXLB_DEFAULT_CONN_TIMEOUT 660
+
+enum exlb_cmd {
+	EXLB_CMD_UNSPEC,
+	EXLB_CMD_NEW_SERVICE,
+	EXLB_CMD_SET_SERVICE,
+	EXLB_CMD_DEL_SERVICE,
+	EXLB_CMD_GET_SERVICES,
+	EXLB_CMD_NEW_REAL,
+	EXLB_CMD_SET_REAL,
+	EXLB_CMD_DEL_REAL,
+	EXLB_CMD_GET_REALS,
+	EXLB_CMD_GET_FLOWS,
+	EXLB_CMD_GET_GLOBALS,
+	EXLB_CMD_SET_GLOBALS,
+	__EXLB_CMD_MAX
+};
+#define EXLB_CMD_MAX (__EXLB_CMD_MAX - 1)
+
+enum exlb_attr {
+	EXLB_A_UNSPEC,
+	EXLB_A_SERVICE,
+	EXLB_A_REAL,
+	EXLB_A_FLOW,
+	EXLB_A_GLOBALS,
+	__EXLB_A_LAST
+};
+#define EXLB_A_MAX (__EXLB_A_LAST - 1)
+
+enum exlb_sched {
+	EXLB_SCHED_RR,		/* round robin */
+	EXLB_SCHED_WRR,		/* weighted round robin */
+	EXLB_SCHED_LC,		/* least connections */
+	EXLB_SCHED_WLC,		/* weighted least connections */
+	__EXLB_SCHED_LAST
+};
+#define EXLB_SCHED_MAX (__EXLB_SCHED_LAST - 1)
+
+enum exlb_persist {
+	EXLB_PERSIST_NONE,
+	EXLB_PERSIST_SRC,	/* source IP (masked by PERSIST_NETMASK) */
+	__EXLB_PERSIST_LAST
+};
+#define EXLB_PERSIST_MAX (__EXLB_PERSIST_LAST - 1)
+
+enum exlb_forward {
+	EXLB_FORWARD_NAT,	/* Kemp forward=nat */
+	EXLB_FORWARD_ROUTE,	/* Kemp forward=route: direct routing */
+	__EXLB_FORWARD_LAST
+};
+#define EXLB_FORWARD_MAX (__EXLB_FORWARD_LAST - 1)
+
+enum exlb_svc_flag {
+	EXLB_SVC_F_TRANSPARENT = 1U << 0,
+	EXLB_SVC_F_SUBNET_ORIGINATING = 1U << 1,
+	__EXLB_SVC_F_ALL = EXLB_SVC_F_TRANSPARENT | EXLB_SVC_F_SUBNET_ORIGINATING
+};
+
+enum exlb_real_flag {
+	EXLB_REAL_F_DISABLED = 1U << 0,	/* Kemp enable=0: draining */
+	EXLB_REAL_F_DOWN = 1U << 1,	/* failed its health check */
+	__EXLB_REAL_F_ALL = EXLB_REAL_F_DISABLED | EXLB_REAL_F_DOWN
+};
+
+enum exlb_svc_attr {
+	EXLB_SVC_A_UNSPEC,
+	EXLB_SVC_A_ID,
+	EXLB_SVC_A_FAMILY,
+	EXLB_SVC_A_ADDR,
+	EXLB_SVC_A_PORT,
+	EXLB_SVC_A_PROTOCOL,
+	EXLB_SVC_A_SCHED,
+	EXLB_SVC_A_PERSIST,
+	EXLB_SVC_A_PERSIST_TIMEOUT,
+	EXLB_SVC_A_PERSIST_NETMASK,
+	EXLB_SVC_A_IDLE_TIMEOUT,
+	EXLB_SVC_A_FLAGS,
+	EXLB_SVC_A_NUM_REALS,
+	EXLB_SVC_A_ACTIVE_CONNS,
+	EXLB_SVC_A_INACTIVE_CONNS,
+	EXLB_SVC_A_STATS,
+	__EXLB_SVC_A_LAST
+};
+#define EXLB_SVC_A_MAX (__EXLB_SVC_A_LAST - 1)
+
+enum exlb_real_attr {
+	EXLB_REAL_A_UNSPEC,
+	EXLB_REAL_A_ADDR,
+	EXLB_REAL_A_PORT,
+	EXLB_REAL_A_WEIGHT,
+	EXLB_REAL_A_LIMIT,
+	EXLB_REAL_A_FORWARD,
+	EXLB_REAL_A_FLAGS,
+	EXLB_REAL_A_ACTIVE_CONNS,
+	EXLB_REAL_A_INACTIVE_CONNS,
+	EXLB_REAL_A_STATS,
+	__EXLB_REAL_A_LAST
+};
+#define EXLB_REAL_A_MAX (__EXLB_REAL_A_LAST - 1)
+
+/* "in" is client to real server, "out" is real server to client. */
+enum exlb_stats_attr {
+	EXLB_STATS_A_UNSPEC,
+	EXLB_STATS_A_CONNS,	/* NLA_U64: flows ever scheduled */
+	EXLB_STATS_A_PKTS_IN,	/* NLA_U64 */
+	EXLB_STATS_A_PKTS_OUT,	/* NLA_U64 */
+	EXLB_STATS_A_BYTES_IN,	/* NLA_U64 */
+	EXLB_STATS_A_BYTES_OUT,	/* NLA_U64 */
+	EXLB_STATS_A_PAD,
+	__EXLB_STATS_A_LAST
+};
+#define EXLB_STATS_A_MAX (__EXLB_STATS_A_LAST - 1)
+
+enum exlb_tcp_state {
+	EXLB_TCP_SYN_SENT,
+	EXLB_TCP_SYN_RECV,
+	EXLB_TCP_ESTABLISHED,
+	EXLB_TCP_FIN_WAIT,
+	EXLB_TCP_CLOSE_WAIT,
+	EXLB_TCP_LAST_ACK,
+	EXLB_TCP_TIME_WAIT,
+	EXLB_TCP_CLOSE,
+	__EXLB_TCP_LAST
+};
+
+enum exlb_flow_attr {
+	EXLB_FLOW_A_UNSPEC,
+	EXLB_FLOW_A_SERVICE_ID,
+	EXLB_FLOW_A_FAMILY,
+	EXLB_FLOW_A_CLIENT_ADDR,
+	EXLB_FLOW_A_CLIENT_PORT,
+	EXLB_FLOW_A_VIP_ADDR,
+	EXLB_FLOW_A_VIP_PORT,
+	EXLB_FLOW_A_REAL_ADDR,
+	EXLB_FLOW_A_REAL_PORT,
+	EXLB_FLOW_A_SOURCE_ADDR,
+	EXLB_FLOW_A_SOURCE_PORT,
+	EXLB_FLOW_A_STATE,
+	EXLB_FLOW_A_IDLE,
+	__EXLB_FLOW_A_LAST
+};
+#define EXLB_FLOW_A_MAX (__EXLB_FLOW_A_LAST - 1)
+
+enum exlb_global_attr {
+	EXLB_GLOBAL_A_UNSPEC,
+	EXLB_GLOBAL_A_DROP_ON_FAIL,
+	EXLB_GLOBAL_A_DROP_AT_DRAIN_END,
+	EXLB_GLOBAL_A_FINAL_PERSIST,
+	EXLB_GLOBAL_A_CONN_TIMEOUT,
+	__EXLB_GLOBAL_A_LAST
+};
+#define EXLB_GLOBAL_A_MAX (__EXLB_GLOBAL_A_LAST - 1)
+
+#endif /* _UAPI_LINUX_EXLB_H */
