@@ -12,13 +12,7 @@
 #ifdef __KERNEL__
 #include <linux/types.h>
 #else
-#include <stdbool.h>
-#include <stdint.h>
-typedef uint8_t u8;
-typedef uint16_t u16;
-typedef uint32_t u32;
-typedef uint64_t u64;
-typedef int64_t s64;
+#include "sched_core_user.h"	/* the kernel's type names, in userspace */
 #endif
 
 /* One real server as the scheduler sees it. */

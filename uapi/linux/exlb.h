@@ -202,6 +202,7 @@ enum exlb_cmd {
 	EXLB_CMD_SET_GLOBALS,
 	__EXLB_CMD_MAX
 };
+
 #define EXLB_CMD_MAX (__EXLB_CMD_MAX - 1)
 
 enum exlb_attr {
@@ -212,6 +213,7 @@ enum exlb_attr {
 	EXLB_A_GLOBALS,
 	__EXLB_A_LAST
 };
+
 #define EXLB_A_MAX (__EXLB_A_LAST - 1)
 
 enum exlb_sched {
@@ -221,6 +223,7 @@ enum exlb_sched {
 	EXLB_SCHED_WLC,		/* weighted least connections */
 	__EXLB_SCHED_LAST
 };
+
 #define EXLB_SCHED_MAX (__EXLB_SCHED_LAST - 1)
 
 enum exlb_persist {
@@ -228,6 +231,7 @@ enum exlb_persist {
 	EXLB_PERSIST_SRC,	/* source IP (masked by PERSIST_NETMASK) */
 	__EXLB_PERSIST_LAST
 };
+
 #define EXLB_PERSIST_MAX (__EXLB_PERSIST_LAST - 1)
 
 enum exlb_forward {
@@ -235,6 +239,7 @@ enum exlb_forward {
 	EXLB_FORWARD_ROUTE,	/* Kemp forward=route: direct routing */
 	__EXLB_FORWARD_LAST
 };
+
 #define EXLB_FORWARD_MAX (__EXLB_FORWARD_LAST - 1)
 
 enum exlb_svc_flag {
@@ -268,6 +273,7 @@ enum exlb_svc_attr {
 	EXLB_SVC_A_STATS,
 	__EXLB_SVC_A_LAST
 };
+
 #define EXLB_SVC_A_MAX (__EXLB_SVC_A_LAST - 1)
 
 enum exlb_real_attr {
@@ -283,6 +289,7 @@ enum exlb_real_attr {
 	EXLB_REAL_A_STATS,
 	__EXLB_REAL_A_LAST
 };
+
 #define EXLB_REAL_A_MAX (__EXLB_REAL_A_LAST - 1)
 
 /* "in" is client to real server, "out" is real server to client. */
@@ -296,6 +303,7 @@ enum exlb_stats_attr {
 	EXLB_STATS_A_PAD,
 	__EXLB_STATS_A_LAST
 };
+
 #define EXLB_STATS_A_MAX (__EXLB_STATS_A_LAST - 1)
 
 enum exlb_tcp_state {
@@ -326,6 +334,7 @@ enum exlb_flow_attr {
 	EXLB_FLOW_A_IDLE,
 	__EXLB_FLOW_A_LAST
 };
+
 #define EXLB_FLOW_A_MAX (__EXLB_FLOW_A_LAST - 1)
 
 enum exlb_global_attr {
@@ -336,6 +345,7 @@ enum exlb_global_attr {
 	EXLB_GLOBAL_A_CONN_TIMEOUT,
 	__EXLB_GLOBAL_A_LAST
 };
+
 #define EXLB_GLOBAL_A_MAX (__EXLB_GLOBAL_A_LAST - 1)
 
 #endif /* _UAPI_LINUX_EXLB_H */

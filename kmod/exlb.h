@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The objects of exlb.ko and how the files share them.
+ *
+ * Per network namespace (struct exlb_net) the module keeps its services,
+ * each with an array of real servers; the flows it balanced; and the
+ * globals. Services and reals are changed only from netlink, under
+ * exlb_net.lock; the packet path finds them under RCU. Everything that the
+ * scheduler reads or writes for one service (its state, the real servers'
+ * counters and flags, the persistence table) is under that service's
+ * sched_lock. Flows are in an rhashtable keyed by their conntrack entry,
+ * plus a list under flow_lock for the timer and the dumps.
+ *
+ * Lifetimes: a flow holds references on its conntrack entry, its service
+ * and its real server; a real holds one on its service. All three are freed
+ * after an RCU grace period, so the packet path may use what it found.
+ */
+#ifndef EXLB_H
+#define EXLB_H
+
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rhashtable.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/u64_stats_sync.h>
+#include <linux/workqueue.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <uapi/linux/exlb.h>
+
+#include "kmod/sched_core.h"
+
+#define EXLB_SVC_HASH_BITS	6
+#define EXLB_PERSIST_HASH_BITS	8
+
+struct exlb_stats_pcpu {
+	u64_stats_t conns;
+	u64_stats_t pkts_in;
+	u64_stats_t pkts_out;
+	u64_stats_t bytes_in;
+	u64_stats_t bytes_out;
+	struct u64_stats_sync syncp;
+};
+
+struct exlb_stats {
+	u64 conns;
+	u64 pkts_in;
+	u64 pkts_out;
+	u64 bytes_in;
+	u64 bytes_out;
+};
+
+struct exlb_net;
+
+struct exlb_service {
+	struct hlist_node addr_node;	/* exlb_net.svc_by_addr, RCU */
+	struct list_head list;		/* exlb_net.services, RCU */
+	struct exlb_net *xn;
+	u32 id;
+	u16 family;
+	bool has_addr;
+	union nf_inet_addr addr;
+	__be16 port;
+	u8 sched_alg;			/* enum exlb_sched */
+	u8 persist;			/* enum exlb_persist */
+	u8 persist_netmask;
+	u32 persist_timeout;
+	u32 idle_timeout;
+	u32 flags;			/* EXLB_SVC_F_* */
+
+	spinlock_t sched_lock;		/* what the scheduler touches */
+	bool dead;			/* deleted: schedule nothing more */
+	struct exlb_sched_state sched;
+	unsigned int nreals;
+	struct exlb_real **reals;	/* EXLB_MAX_REALS slots, insertion order */
+	struct exlb_sched_target **targets; /* parallel to reals */
+	struct hlist_head persist_table[1 << EXLB_PERSIST_HASH_BITS];
+
+	struct exlb_stats_pcpu __percpu *stats;
+	refcount_t refcnt;
+	struct rcu_head rcu;
+};
+
+struct exlb_real {
+	struct exlb_service *svc;	/* referenced */
+	union nf_inet_addr addr;
+	__be16 port;
+	u8 forward;			/* enum exlb_forward */
+	u32 flags;			/* EXLB_REAL_F_*, under svc->sched_lock */
+	unsigned long disabled_at;	/* jiffies of the last disable */
+	struct exlb_sched_target sched;	/* under svc->sched_lock */
+	struct exlb_stats_pcpu __percpu *stats;
+	refcount_t refcnt;
+	bool removed;			/* deleted from its service */
+	struct rcu_head rcu;
+};
+
+/* A client stuck to a real server by source persistence. */
+struct exlb_persist_entry {
+	struct hlist_node node;		/* svc->persist_table */
+	u8 key[16];
+	struct exlb_real *real;		/* referenced */
+	struct exlb_persist_rec rec;	/* expires in jiffies64 */
+};
+
+/* Which counter of its real server a flow sits in. */
+enum exlb_flow_class {
+	EXLB_FLOW_INACTIVE,
+	EXLB_FLOW_ACTIVE,
+	EXLB_FLOW_CLOSED,
+};
+
+struct exlb_flow {
+	struct rhash_head node;		/* exlb_net.flow_table, key ct */
+	struct nf_conn *ct;		/* referenced */
+	struct list_head list;		/* exlb_net.flows, under flow_lock */
+	struct exlb_service *svc;	/* referenced */
+	struct exlb_real *real;		/* referenced */
+	bool persisted;			/* counted in its persistence record */
+	unsigned long last_seen;	/* jiffies */
+	u8 class;			/* enum exlb_flow_class, sched_lock */
+	bool unlinked;			/* under flow_lock */
+	struct rcu_head rcu;
+};
+
+struct exlb_net {
+	struct net *net;
+	struct mutex lock;		/* services, reals, globals, hooks */
+	struct list_head services;
+	struct hlist_head svc_by_addr[1 << EXLB_SVC_HASH_BITS];
+	unsigned int nservices;
+	u32 next_id;
+	u32 config_gen;			/* bumped on each change, for dumps */
+	bool hooks_on;
+
+	spinlock_t flow_lock;		/* flows list, unlinking */
+	struct list_head flows;
+	struct rhashtable flow_table;
+	unsigned int nflows;
+	u32 flow_gen;
+	struct delayed_work gc_work;
+
+	u8 drop_on_fail;
+	u8 drop_at_drain_end;
+	u32 final_persist;
+	u32 conn_timeout;
+};
+
+extern unsigned int exlb_net_id;
+extern struct kmem_cache *exlb_flow_cache;
+struct exlb_net *exlb_pernet(const struct net *net);
+
+/* service.c: the service and real-server tables */
+struct exlb_service *exlb_service_lookup_addr(struct exlb_net *xn, u16 family,
+					      const union nf_inet_addr *addr,
+					      __be16 port);
+struct exlb_service *exlb_service_find_id(struct exlb_net *xn, u32 id);
+int exlb_service_add(struct exlb_net *xn, struct exlb_service *svc,
+		     struct netlink_ext_ack *extack);
+void exlb_service_del(struct exlb_net *xn, struct exlb_service *svc);
+void exlb_service_flush(struct exlb_net *xn);
+struct exlb_service *exlb_service_alloc(void);
+void exlb_service_put(struct exlb_service *svc);
+struct exlb_real *exlb_real_find(struct exlb_service *svc,
+				 const union nf_inet_addr *addr, __be16 port);
+int exlb_real_add(struct exlb_service *svc, struct exlb_real *real,
+		  struct netlink_ext_ack *extack);
+void exlb_real_del(struct exlb_service *svc, struct exlb_real *real);
+void exlb_real_set_flags(struct exlb_service *svc, struct exlb_real *real,
+			 u32 flags);
+struct exlb_real *exlb_real_alloc(struct exlb_service *svc);
+void exlb_real_put(struct exlb_real *real);
+void exlb_real_counts(struct exlb_real *real, u32 *active, u32 *inactive);
+u32 exlb_effective_idle(const struct exlb_net *xn,
+			const struct exlb_service *svc);
+
+/* sched.c: choosing a real server for a new connection */
+struct exlb_real *exlb_schedule(struct exlb_service *svc,
+				const union nf_inet_addr *client,
+				bool *persisted);
+
+/* persist.c: source-IP persistence records */
+struct exlb_persist_entry *exlb_persist_lookup(struct exlb_service *svc,
+					       const u8 *key);
+struct exlb_persist_entry *exlb_persist_bind(struct exlb_service *svc,
+					     struct exlb_persist_entry *rec,
+					     const u8 *key,
+					     struct exlb_real *real);
+void exlb_persist_release(struct exlb_service *svc, const u8 *key);
+void exlb_persist_expire(struct exlb_service *svc, bool all);
+void exlb_persist_key_of(const struct exlb_service *svc,
+			 const union nf_inet_addr *addr, u8 *key);
+
+/* flow.c: the flow table, its timer, and mass resets */
+int exlb_flow_net_init(struct exlb_net *xn);
+void exlb_flow_net_exit(struct exlb_net *xn);
+struct exlb_flow *exlb_flow_lookup(struct exlb_net *xn,
+				   const struct nf_conn *ct);
+struct exlb_flow *exlb_flow_alloc(struct nf_conn *ct);
+void exlb_flow_bind(struct exlb_flow *flow, struct exlb_service *svc,
+		    struct exlb_real *real, bool persisted);
+void exlb_flow_free(struct exlb_flow *flow);
+int exlb_flow_insert(struct exlb_net *xn, struct exlb_flow *flow);
+void exlb_flow_abort(struct exlb_net *xn, struct exlb_flow *flow);
+void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state);
+void exlb_flows_reset_real(struct exlb_net *xn, struct exlb_real *real);
+void exlb_flows_reset_service(struct exlb_net *xn, struct exlb_service *svc);
+void exlb_flows_reset_all(struct exlb_net *xn, bool send_rst);
+void exlb_gc_start(struct exlb_net *xn);
+void exlb_gc_stop(struct exlb_net *xn);
+enum exlb_flow_class exlb_flow_class_of(u8 tcp_state);
+u8 exlb_tcp_state_of(u8 tcp_conntrack_state);
+
+/* hooks.c: netfilter hooks and NAT bindings */
+int exlb_hooks_enable(struct exlb_net *xn);
+void exlb_hooks_disable(struct exlb_net *xn);
+
+/* reset.c: RSTs built from tracked sequence numbers */
+void exlb_reset_conntrack(struct net *net, struct nf_conn *ct);
+void exlb_reset_syn(struct net *net, const struct nf_conn *ct);
+
+/* counters */
+void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats, bool in,
+		    unsigned int len, bool new_conn);
+void exlb_stats_read(struct exlb_stats_pcpu __percpu *stats,
+		     struct exlb_stats *sum);
+
+/* netlink.c */
+int exlb_genl_init(void);
+void exlb_genl_exit(void);
+
+#endif /* EXLB_H */

@@ -1,0 +1,913 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The generic netlink family "exlb": policies, parsing and replies. The
+ * protocol is documented in uapi/linux/exlb.h. Every request is checked
+ * in full before anything changes, so a refused request changes nothing.
+ */
+#include <linux/in6.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+
+#include "kmod/exlb.h"
+
+static struct genl_family exlb_genl_family;
+
+static struct netlink_range_validation persist_timeout_range = {
+	.min = 1,
+	.max = EXLB_MAX_PERSIST_TIMEOUT,
+};
+
+static struct netlink_range_validation seconds_range = {
+	.max = EXLB_MAX_IDLE_TIMEOUT,
+};
+
+static struct netlink_range_validation weight_range = {
+	.max = EXLB_MAX_WEIGHT,
+};
+
+static struct netlink_range_validation limit_range = {
+	.max = EXLB_MAX_LIMIT,
+};
+
+static const struct nla_policy svc_policy[EXLB_SVC_A_MAX + 1] = {
+	[EXLB_SVC_A_ID] = { .type = NLA_U32 },
+	[EXLB_SVC_A_FAMILY] = { .type = NLA_U16 },
+	[EXLB_SVC_A_ADDR] = NLA_POLICY_RANGE(NLA_BINARY, sizeof(struct in_addr),
+					     sizeof(struct in6_addr)),
+	[EXLB_SVC_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[EXLB_SVC_A_PROTOCOL] = NLA_POLICY_RANGE(NLA_U8, IPPROTO_TCP, IPPROTO_TCP),
+	[EXLB_SVC_A_SCHED] = NLA_POLICY_MAX(NLA_U8, EXLB_SCHED_MAX),
+	[EXLB_SVC_A_PERSIST] = NLA_POLICY_MAX(NLA_U8, EXLB_PERSIST_MAX),
+	[EXLB_SVC_A_PERSIST_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32,
+							     &persist_timeout_range),
+	[EXLB_SVC_A_PERSIST_NETMASK] = NLA_POLICY_MAX(NLA_U8, 128),
+	[EXLB_SVC_A_IDLE_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32, &seconds_range),
+	[EXLB_SVC_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __EXLB_SVC_F_ALL),
+	/* replies only */
+	[EXLB_SVC_A_NUM_REALS] = { .type = NLA_REJECT },
+	[EXLB_SVC_A_ACTIVE_CONNS] = { .type = NLA_REJECT },
+	[EXLB_SVC_A_INACTIVE_CONNS] = { .type = NLA_REJECT },
+	[EXLB_SVC_A_STATS] = { .type = NLA_REJECT },
+};
+
+static const struct nla_policy real_policy[EXLB_REAL_A_MAX + 1] = {
+	[EXLB_REAL_A_ADDR] = NLA_POLICY_RANGE(NLA_BINARY, sizeof(struct in_addr),
+					      sizeof(struct in6_addr)),
+	[EXLB_REAL_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[EXLB_REAL_A_WEIGHT] = NLA_POLICY_FULL_RANGE(NLA_U32, &weight_range),
+	[EXLB_REAL_A_LIMIT] = NLA_POLICY_FULL_RANGE(NLA_U32, &limit_range),
+	[EXLB_REAL_A_FORWARD] = NLA_POLICY_MAX(NLA_U8, EXLB_FORWARD_MAX),
+	[EXLB_REAL_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __EXLB_REAL_F_ALL),
+	/* replies only */
+	[EXLB_REAL_A_ACTIVE_CONNS] = { .type = NLA_REJECT },
+	[EXLB_REAL_A_INACTIVE_CONNS] = { .type = NLA_REJECT },
+	[EXLB_REAL_A_STATS] = { .type = NLA_REJECT },
+};
+
+static const struct nla_policy global_policy[EXLB_GLOBAL_A_MAX + 1] = {
+	[EXLB_GLOBAL_A_DROP_ON_FAIL] = NLA_POLICY_MAX(NLA_U8, 1),
+	[EXLB_GLOBAL_A_DROP_AT_DRAIN_END] = NLA_POLICY_MAX(NLA_U8, 1),
+	[EXLB_GLOBAL_A_FINAL_PERSIST] = NLA_POLICY_FULL_RANGE(NLA_U32, &seconds_range),
+	[EXLB_GLOBAL_A_CONN_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32, &seconds_range),
+};
+
+static const struct nla_policy exlb_policy[EXLB_A_MAX + 1] = {
+	[EXLB_A_SERVICE] = NLA_POLICY_NESTED(svc_policy),
+	[EXLB_A_REAL] = NLA_POLICY_NESTED(real_policy),
+	[EXLB_A_FLOW] = { .type = NLA_REJECT },
+	[EXLB_A_GLOBALS] = NLA_POLICY_NESTED(global_policy),
+};
+
+static unsigned int addr_len(u16 family)
+{
+	return family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+}
+
+static int get_addr(const struct nlattr *attr, u16 family,
+		    union nf_inet_addr *addr, struct netlink_ext_ack *extack)
+{
+	if (nla_len(attr) != addr_len(family)) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "address length does not match the family");
+		return -EINVAL;
+	}
+	memset(addr, 0, sizeof(*addr));
+	memcpy(addr, nla_data(attr), nla_len(attr));
+	return 0;
+}
+
+static int parse_nested(struct nlattr **tb, int max, const struct nlattr *attr,
+			const struct nla_policy *policy,
+			struct netlink_ext_ack *extack)
+{
+	if (!attr)
+		return -ENOENT;
+	return nla_parse_nested(tb, max, attr, policy, extack);
+}
+
+/*
+ * Finds the service named in EXLB_A_SERVICE: by id when one is given,
+ * else by family, address and port.
+ */
+static struct exlb_service *service_from_attrs(struct exlb_net *xn,
+					       struct nlattr **attrs,
+					       struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[EXLB_SVC_A_MAX + 1];
+	struct exlb_service *svc;
+	union nf_inet_addr addr;
+	u16 family;
+	int err;
+
+	err = parse_nested(tb, EXLB_SVC_A_MAX, attrs[EXLB_A_SERVICE], svc_policy,
+			   extack);
+	if (err) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG(extack, "EXLB_A_SERVICE is required");
+		return ERR_PTR(err == -ENOENT ? -EINVAL : err);
+	}
+	if (tb[EXLB_SVC_A_ID]) {
+		svc = exlb_service_find_id(xn, nla_get_u32(tb[EXLB_SVC_A_ID]));
+		if (!svc) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[EXLB_SVC_A_ID],
+					    "no service with this id");
+			return ERR_PTR(-ENOENT);
+		}
+		return svc;
+	}
+	if (!tb[EXLB_SVC_A_FAMILY] || !tb[EXLB_SVC_A_ADDR] || !tb[EXLB_SVC_A_PORT]) {
+		NL_SET_ERR_MSG(extack,
+			       "identify the service by id or by family, address and port");
+		return ERR_PTR(-EINVAL);
+	}
+	family = nla_get_u16(tb[EXLB_SVC_A_FAMILY]);
+	if (family != AF_INET && family != AF_INET6) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[EXLB_SVC_A_FAMILY],
+				    "family must be AF_INET or AF_INET6");
+		return ERR_PTR(-EAFNOSUPPORT);
+	}
+	err = get_addr(tb[EXLB_SVC_A_ADDR], family, &addr, extack);
+	if (err)
+		return ERR_PTR(err);
+	svc = exlb_service_lookup_addr(xn, family, &addr,
+				       htons(nla_get_u16(tb[EXLB_SVC_A_PORT])));
+	if (!svc) {
+		NL_SET_ERR_MSG(extack, "no service with this address and port");
+		return ERR_PTR(-ENOENT);
+	}
+	return svc;
+}
+
+/* The settable fields of a service, parsed before anything changes. */
+struct svc_settings {
+	u8 sched_alg, persist, persist_netmask;
+	u32 persist_timeout, idle_timeout, flags;
+};
+
+static int svc_settings_parse(struct svc_settings *s, u16 family,
+			      struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	if (tb[EXLB_SVC_A_SCHED])
+		s->sched_alg = nla_get_u8(tb[EXLB_SVC_A_SCHED]);
+	if (tb[EXLB_SVC_A_PERSIST])
+		s->persist = nla_get_u8(tb[EXLB_SVC_A_PERSIST]);
+	if (tb[EXLB_SVC_A_PERSIST_TIMEOUT])
+		s->persist_timeout = nla_get_u32(tb[EXLB_SVC_A_PERSIST_TIMEOUT]);
+	if (tb[EXLB_SVC_A_PERSIST_NETMASK]) {
+		s->persist_netmask = nla_get_u8(tb[EXLB_SVC_A_PERSIST_NETMASK]);
+		if (s->persist_netmask > addr_len(family) * 8) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[EXLB_SVC_A_PERSIST_NETMASK],
+					    "netmask longer than the address");
+			return -EINVAL;
+		}
+	}
+	if (tb[EXLB_SVC_A_IDLE_TIMEOUT])
+		s->idle_timeout = nla_get_u32(tb[EXLB_SVC_A_IDLE_TIMEOUT]);
+	if (tb[EXLB_SVC_A_FLAGS])
+		s->flags = nla_get_u32(tb[EXLB_SVC_A_FLAGS]);
+	return 0;
+}
+
+static void svc_settings_apply(struct exlb_service *svc,
+			       const struct svc_settings *s)
+{
+	spin_lock_bh(&svc->sched_lock);
+	if (svc->sched_alg != s->sched_alg)
+		memset(&svc->sched, 0, sizeof(svc->sched));
+	svc->sched_alg = s->sched_alg;
+	svc->persist = s->persist;
+	svc->persist_netmask = s->persist_netmask;
+	WRITE_ONCE(svc->persist_timeout, s->persist_timeout);
+	WRITE_ONCE(svc->idle_timeout, s->idle_timeout);
+	WRITE_ONCE(svc->flags, s->flags);
+	if (svc->persist == EXLB_PERSIST_NONE)
+		exlb_persist_expire(svc, true);
+	spin_unlock_bh(&svc->sched_lock);
+}
+
+static void svc_settings_of(const struct exlb_service *svc,
+			    struct svc_settings *s)
+{
+	s->sched_alg = svc->sched_alg;
+	s->persist = svc->persist;
+	s->persist_netmask = svc->persist_netmask;
+	s->persist_timeout = svc->persist_timeout;
+	s->idle_timeout = svc->idle_timeout;
+	s->flags = svc->flags;
+}
+
+static int exlb_new_service(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *tb[EXLB_SVC_A_MAX + 1];
+	struct exlb_service *svc;
+	struct svc_settings s;
+	struct sk_buff *msg;
+	u16 family;
+	void *hdr;
+	int err;
+
+	err = parse_nested(tb, EXLB_SVC_A_MAX, info->attrs[EXLB_A_SERVICE],
+			   svc_policy, extack);
+	if (err) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG(extack, "EXLB_A_SERVICE is required");
+		return err == -ENOENT ? -EINVAL : err;
+	}
+	if (!tb[EXLB_SVC_A_FAMILY]) {
+		NL_SET_ERR_MSG(extack, "EXLB_SVC_A_FAMILY is required");
+		return -EINVAL;
+	}
+	family = nla_get_u16(tb[EXLB_SVC_A_FAMILY]);
+	if (family != AF_INET && family != AF_INET6) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[EXLB_SVC_A_FAMILY],
+				    "family must be AF_INET or AF_INET6");
+		return -EAFNOSUPPORT;
+	}
+	if (!!tb[EXLB_SVC_A_ADDR] != !!tb[EXLB_SVC_A_PORT]) {
+		NL_SET_ERR_MSG(extack, "an address needs a port and a port an address");
+		return -EINVAL;
+	}
+	if (!tb[EXLB_SVC_A_ADDR] && !tb[EXLB_SVC_A_ID]) {
+		NL_SET_ERR_MSG(extack, "a service without an address needs an id");
+		return -EINVAL;
+	}
+
+	svc = exlb_service_alloc();
+	if (!svc)
+		return -ENOMEM;
+	svc->family = family;
+	if (tb[EXLB_SVC_A_ID])
+		svc->id = nla_get_u32(tb[EXLB_SVC_A_ID]);
+	if (tb[EXLB_SVC_A_ADDR]) {
+		err = get_addr(tb[EXLB_SVC_A_ADDR], family, &svc->addr, extack);
+		if (err)
+			goto err_free;
+		svc->has_addr = true;
+		svc->port = htons(nla_get_u16(tb[EXLB_SVC_A_PORT]));
+	}
+	svc_settings_of(svc, &s);
+	err = svc_settings_parse(&s, family, tb, extack);
+	if (err)
+		goto err_free;
+	svc_settings_apply(svc, &s);
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		err = -ENOMEM;
+		goto err_free;
+	}
+	mutex_lock(&xn->lock);
+	err = exlb_service_add(xn, svc, extack);
+	if (err) {
+		mutex_unlock(&xn->lock);
+		nlmsg_free(msg);
+		goto err_free;
+	}
+	hdr = genlmsg_put_reply(msg, info, &exlb_genl_family, 0,
+				EXLB_CMD_NEW_SERVICE);
+	if (hdr) {
+		struct nlattr *nest = nla_nest_start(msg, EXLB_A_SERVICE);
+
+		if (nest && !nla_put_u32(msg, EXLB_SVC_A_ID, svc->id)) {
+			nla_nest_end(msg, nest);
+			genlmsg_end(msg, hdr);
+			hdr = NULL;
+		}
+	}
+	mutex_unlock(&xn->lock);
+	if (hdr) {
+		/* The service exists; only the courtesy reply failed. */
+		nlmsg_free(msg);
+		return 0;
+	}
+	return genlmsg_reply(msg, info);
+
+err_free:
+	exlb_service_put(svc);
+	return err;
+}
+
+static int exlb_set_service(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr *tb[EXLB_SVC_A_MAX + 1];
+	struct exlb_service *svc;
+	struct svc_settings s;
+	int err;
+
+	mutex_lock(&xn->lock);
+	svc = service_from_attrs(xn, info->attrs, extack);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	err = parse_nested(tb, EXLB_SVC_A_MAX, info->attrs[EXLB_A_SERVICE],
+			   svc_policy, extack);
+	if (err)
+		goto out;
+	if (tb[EXLB_SVC_A_ID] && (tb[EXLB_SVC_A_ADDR] || tb[EXLB_SVC_A_PORT])) {
+		NL_SET_ERR_MSG(extack,
+			       "the address of a service cannot change: delete and add it");
+		err = -EINVAL;
+		goto out;
+	}
+	svc_settings_of(svc, &s);
+	err = svc_settings_parse(&s, svc->family, tb, extack);
+	if (err)
+		goto out;
+	svc_settings_apply(svc, &s);
+	xn->config_gen++;
+out:
+	mutex_unlock(&xn->lock);
+	return err;
+}
+
+static int exlb_del_service(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct exlb_service *svc;
+	int err = 0;
+
+	mutex_lock(&xn->lock);
+	svc = service_from_attrs(xn, info->attrs, info->extack);
+	if (IS_ERR(svc))
+		err = PTR_ERR(svc);
+	else
+		exlb_service_del(xn, svc);
+	mutex_unlock(&xn->lock);
+	return err;
+}
+
+static int put_stats(struct sk_buff *msg, int type,
+		     struct exlb_stats_pcpu __percpu *pcpu)
+{
+	struct exlb_stats st;
+	struct nlattr *nest;
+
+	exlb_stats_read(pcpu, &st);
+	nest = nla_nest_start(msg, type);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(msg, EXLB_STATS_A_CONNS, st.conns, EXLB_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_PKTS_IN, st.pkts_in, EXLB_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_PKTS_OUT, st.pkts_out, EXLB_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_IN, st.bytes_in, EXLB_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_OUT, st.bytes_out, EXLB_STATS_A_PAD)) {
+		nla_nest_cancel(msg, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+static int put_service(struct sk_buff *msg, struct exlb_service *svc)
+{
+	u32 active = 0, inactive = 0;
+	struct nlattr *nest;
+	unsigned int i, n;
+
+	spin_lock_bh(&svc->sched_lock);
+	n = svc->nreals;
+	for (i = 0; i < n; i++) {
+		active += svc->reals[i]->sched.active;
+		inactive += svc->reals[i]->sched.inactive;
+	}
+	spin_unlock_bh(&svc->sched_lock);
+
+	nest = nla_nest_start(msg, EXLB_A_SERVICE);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, EXLB_SVC_A_ID, svc->id) ||
+	    nla_put_u16(msg, EXLB_SVC_A_FAMILY, svc->family) ||
+	    (svc->has_addr &&
+	     (nla_put(msg, EXLB_SVC_A_ADDR, addr_len(svc->family), &svc->addr) ||
+	      nla_put_u16(msg, EXLB_SVC_A_PORT, ntohs(svc->port)))) ||
+	    nla_put_u8(msg, EXLB_SVC_A_PROTOCOL, IPPROTO_TCP) ||
+	    nla_put_u8(msg, EXLB_SVC_A_SCHED, svc->sched_alg) ||
+	    nla_put_u8(msg, EXLB_SVC_A_PERSIST, svc->persist) ||
+	    nla_put_u32(msg, EXLB_SVC_A_PERSIST_TIMEOUT, svc->persist_timeout) ||
+	    nla_put_u8(msg, EXLB_SVC_A_PERSIST_NETMASK, svc->persist_netmask) ||
+	    nla_put_u32(msg, EXLB_SVC_A_IDLE_TIMEOUT, svc->idle_timeout) ||
+	    nla_put_u32(msg, EXLB_SVC_A_FLAGS, svc->flags) ||
+	    nla_put_u32(msg, EXLB_SVC_A_NUM_REALS, n) ||
+	    nla_put_u32(msg, EXLB_SVC_A_ACTIVE_CONNS, active) ||
+	    nla_put_u32(msg, EXLB_SVC_A_INACTIVE_CONNS, inactive) ||
+	    put_stats(msg, EXLB_SVC_A_STATS, svc->stats)) {
+		nla_nest_cancel(msg, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+/* cb->args[0]: how many services were sent already. */
+static int exlb_get_services(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct exlb_net *xn = exlb_pernet(sock_net(skb->sk));
+	struct exlb_service *svc;
+	long idx = 0, start = cb->args[0];
+	void *hdr;
+
+	mutex_lock(&xn->lock);
+	cb->seq = xn->config_gen;
+	list_for_each_entry(svc, &xn->services, list) {
+		if (idx++ < start)
+			continue;
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &exlb_genl_family,
+				  NLM_F_MULTI, EXLB_CMD_GET_SERVICES);
+		if (!hdr)
+			break;
+		genl_dump_check_consistent(cb, hdr);
+		if (put_service(skb, svc)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = idx;
+	}
+	mutex_unlock(&xn->lock);
+	return skb->len;
+}
+
+struct real_settings {
+	u32 weight, limit, flags;
+	u8 forward;
+};
+
+static int real_settings_parse(struct real_settings *s, struct nlattr **tb,
+			       struct netlink_ext_ack *extack)
+{
+	if (tb[EXLB_REAL_A_WEIGHT])
+		s->weight = nla_get_u32(tb[EXLB_REAL_A_WEIGHT]);
+	if (tb[EXLB_REAL_A_LIMIT])
+		s->limit = nla_get_u32(tb[EXLB_REAL_A_LIMIT]);
+	if (tb[EXLB_REAL_A_FLAGS])
+		s->flags = nla_get_u32(tb[EXLB_REAL_A_FLAGS]);
+	if (tb[EXLB_REAL_A_FORWARD])
+		s->forward = nla_get_u8(tb[EXLB_REAL_A_FORWARD]);
+	if (s->forward == EXLB_FORWARD_ROUTE) {
+		NL_SET_ERR_MSG(extack,
+			       "forward=route (direct routing) is not supported yet; use nat");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* Parses EXLB_A_REAL of @svc's family: @tb filled, address and port out. */
+static int real_attrs(struct genl_info *info, struct exlb_service *svc,
+		      struct nlattr **tb, union nf_inet_addr *addr,
+		      __be16 *port)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	int err;
+
+	err = parse_nested(tb, EXLB_REAL_A_MAX, info->attrs[EXLB_A_REAL],
+			   real_policy, extack);
+	if (err) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG(extack, "EXLB_A_REAL is required");
+		return err == -ENOENT ? -EINVAL : err;
+	}
+	if (!tb[EXLB_REAL_A_ADDR] || !tb[EXLB_REAL_A_PORT]) {
+		NL_SET_ERR_MSG(extack, "a real server needs an address and a port");
+		return -EINVAL;
+	}
+	err = get_addr(tb[EXLB_REAL_A_ADDR], svc->family, addr, extack);
+	if (err)
+		return err;
+	*port = htons(nla_get_u16(tb[EXLB_REAL_A_PORT]));
+	return 0;
+}
+
+static int exlb_new_real(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct nlattr *tb[EXLB_REAL_A_MAX + 1];
+	struct real_settings s = { .weight = EXLB_DEFAULT_WEIGHT };
+	struct exlb_service *svc;
+	struct exlb_real *real;
+	int err;
+
+	mutex_lock(&xn->lock);
+	svc = service_from_attrs(xn, info->attrs, info->extack);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	real = exlb_real_alloc(svc);
+	if (!real) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = real_attrs(info, svc, tb, &real->addr, &real->port);
+	if (!err)
+		err = real_settings_parse(&s, tb, info->extack);
+	if (!err) {
+		real->sched.weight = s.weight;
+		real->sched.limit = s.limit;
+		real->forward = s.forward;
+		real->flags = s.flags;
+		if (s.flags & EXLB_REAL_F_DISABLED)
+			real->disabled_at = jiffies;
+		err = exlb_real_add(svc, real, info->extack);
+	}
+	if (err)
+		exlb_real_put(real);
+out:
+	mutex_unlock(&xn->lock);
+	return err;
+}
+
+static int exlb_set_real(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct nlattr *tb[EXLB_REAL_A_MAX + 1];
+	struct real_settings s;
+	struct exlb_service *svc;
+	union nf_inet_addr addr;
+	struct exlb_real *real;
+	__be16 port;
+	int err;
+
+	mutex_lock(&xn->lock);
+	svc = service_from_attrs(xn, info->attrs, info->extack);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	err = real_attrs(info, svc, tb, &addr, &port);
+	if (err)
+		goto out;
+	real = exlb_real_find(svc, &addr, port);
+	if (!real) {
+		NL_SET_ERR_MSG(info->extack, "no such real server in the service");
+		err = -ENOENT;
+		goto out;
+	}
+	s.weight = real->sched.weight;
+	s.limit = real->sched.limit;
+	s.flags = real->flags;
+	s.forward = real->forward;
+	err = real_settings_parse(&s, tb, info->extack);
+	if (err)
+		goto out;
+	spin_lock_bh(&svc->sched_lock);
+	real->sched.weight = s.weight;
+	real->sched.limit = s.limit;
+	real->forward = s.forward;
+	spin_unlock_bh(&svc->sched_lock);
+	exlb_real_set_flags(svc, real, s.flags);
+out:
+	mutex_unlock(&xn->lock);
+	return err;
+}
+
+static int exlb_del_real(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct nlattr *tb[EXLB_REAL_A_MAX + 1];
+	struct exlb_service *svc;
+	union nf_inet_addr addr;
+	struct exlb_real *real;
+	__be16 port;
+	int err;
+
+	mutex_lock(&xn->lock);
+	svc = service_from_attrs(xn, info->attrs, info->extack);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	err = real_attrs(info, svc, tb, &addr, &port);
+	if (err)
+		goto out;
+	real = exlb_real_find(svc, &addr, port);
+	if (!real) {
+		NL_SET_ERR_MSG(info->extack, "no such real server in the service");
+		err = -ENOENT;
+		goto out;
+	}
+	exlb_real_del(svc, real);
+out:
+	mutex_unlock(&xn->lock);
+	return err;
+}
+
+static int put_real(struct sk_buff *msg, struct exlb_service *svc,
+		    struct exlb_real *real)
+{
+	struct nlattr *nest;
+	u32 active, inactive;
+
+	exlb_real_counts(real, &active, &inactive);
+	nest = nla_nest_start(msg, EXLB_A_SERVICE);
+	if (!nest || nla_put_u32(msg, EXLB_SVC_A_ID, svc->id))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	nest = nla_nest_start(msg, EXLB_A_REAL);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put(msg, EXLB_REAL_A_ADDR, addr_len(svc->family), &real->addr) ||
+	    nla_put_u16(msg, EXLB_REAL_A_PORT, ntohs(real->port)) ||
+	    nla_put_u32(msg, EXLB_REAL_A_WEIGHT, real->sched.weight) ||
+	    nla_put_u32(msg, EXLB_REAL_A_LIMIT, real->sched.limit) ||
+	    nla_put_u8(msg, EXLB_REAL_A_FORWARD, real->forward) ||
+	    nla_put_u32(msg, EXLB_REAL_A_FLAGS, real->flags) ||
+	    nla_put_u32(msg, EXLB_REAL_A_ACTIVE_CONNS, active) ||
+	    nla_put_u32(msg, EXLB_REAL_A_INACTIVE_CONNS, inactive) ||
+	    put_stats(msg, EXLB_REAL_A_STATS, real->stats)) {
+		nla_nest_cancel(msg, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+/* cb->args[0]: how many real servers were sent already. */
+static int exlb_get_reals(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct exlb_net *xn = exlb_pernet(sock_net(skb->sk));
+	struct exlb_service *svc;
+	unsigned int i;
+	void *hdr;
+	int err = 0;
+
+	mutex_lock(&xn->lock);
+	svc = service_from_attrs(xn, info->attrs, cb->extack);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	cb->seq = xn->config_gen;
+	for (i = cb->args[0]; i < svc->nreals; i++) {
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &exlb_genl_family,
+				  NLM_F_MULTI, EXLB_CMD_GET_REALS);
+		if (!hdr)
+			break;
+		genl_dump_check_consistent(cb, hdr);
+		if (put_real(skb, svc, svc->reals[i])) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = i + 1;
+	}
+out:
+	mutex_unlock(&xn->lock);
+	return err ? err : skb->len;
+}
+
+static int put_flow(struct sk_buff *msg, struct exlb_flow *flow)
+{
+	const struct nf_conn *ct = flow->ct;
+	const struct nf_conntrack_tuple *o = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	const struct nf_conntrack_tuple *r = &ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	u16 family = flow->svc->family;
+	unsigned int len = addr_len(family);
+	struct nlattr *nest;
+
+	nest = nla_nest_start(msg, EXLB_A_FLOW);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(msg, EXLB_FLOW_A_SERVICE_ID, flow->svc->id) ||
+	    nla_put_u16(msg, EXLB_FLOW_A_FAMILY, family) ||
+	    nla_put(msg, EXLB_FLOW_A_CLIENT_ADDR, len, &o->src.u3) ||
+	    nla_put_u16(msg, EXLB_FLOW_A_CLIENT_PORT, ntohs(o->src.u.tcp.port)) ||
+	    nla_put(msg, EXLB_FLOW_A_VIP_ADDR, len, &o->dst.u3) ||
+	    nla_put_u16(msg, EXLB_FLOW_A_VIP_PORT, ntohs(o->dst.u.tcp.port)) ||
+	    nla_put(msg, EXLB_FLOW_A_REAL_ADDR, len, &r->src.u3) ||
+	    nla_put_u16(msg, EXLB_FLOW_A_REAL_PORT, ntohs(r->src.u.tcp.port)) ||
+	    nla_put(msg, EXLB_FLOW_A_SOURCE_ADDR, len, &r->dst.u3) ||
+	    nla_put_u16(msg, EXLB_FLOW_A_SOURCE_PORT, ntohs(r->dst.u.tcp.port)) ||
+	    nla_put_u8(msg, EXLB_FLOW_A_STATE,
+		       exlb_tcp_state_of(READ_ONCE(ct->proto.tcp.state))) ||
+	    nla_put_u32(msg, EXLB_FLOW_A_IDLE,
+			(jiffies - READ_ONCE(flow->last_seen)) / HZ)) {
+		nla_nest_cancel(msg, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+/* cb->args[0]: how many flows were sent already; args[1]: service filter. */
+static int exlb_get_flows(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct exlb_net *xn = exlb_pernet(sock_net(skb->sk));
+	struct exlb_flow *flow;
+	long idx = 0, start = cb->args[0];
+	u32 filter = 0;
+	void *hdr;
+
+	if (info->attrs[EXLB_A_SERVICE]) {
+		struct nlattr *tb[EXLB_SVC_A_MAX + 1];
+		int err;
+
+		err = parse_nested(tb, EXLB_SVC_A_MAX, info->attrs[EXLB_A_SERVICE],
+				   svc_policy, cb->extack);
+		if (err)
+			return err;
+		if (!tb[EXLB_SVC_A_ID]) {
+			NL_SET_ERR_MSG(cb->extack, "filter flows by service id");
+			return -EINVAL;
+		}
+		filter = nla_get_u32(tb[EXLB_SVC_A_ID]);
+	}
+
+	spin_lock_bh(&xn->flow_lock);
+	cb->seq = xn->flow_gen;
+	list_for_each_entry(flow, &xn->flows, list) {
+		if (filter && flow->svc->id != filter)
+			continue;
+		if (idx++ < start)
+			continue;
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &exlb_genl_family,
+				  NLM_F_MULTI, EXLB_CMD_GET_FLOWS);
+		if (!hdr)
+			break;
+		genl_dump_check_consistent(cb, hdr);
+		if (put_flow(skb, flow)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+		cb->args[0] = idx;
+	}
+	spin_unlock_bh(&xn->flow_lock);
+	return skb->len;
+}
+
+static int exlb_get_globals(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct nlattr *nest;
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &exlb_genl_family, 0,
+				EXLB_CMD_GET_GLOBALS);
+	if (!hdr)
+		goto nospace;
+	nest = nla_nest_start(msg, EXLB_A_GLOBALS);
+	if (!nest)
+		goto nospace;
+	mutex_lock(&xn->lock);
+	if (nla_put_u8(msg, EXLB_GLOBAL_A_DROP_ON_FAIL, xn->drop_on_fail) ||
+	    nla_put_u8(msg, EXLB_GLOBAL_A_DROP_AT_DRAIN_END, xn->drop_at_drain_end) ||
+	    nla_put_u32(msg, EXLB_GLOBAL_A_FINAL_PERSIST, xn->final_persist) ||
+	    nla_put_u32(msg, EXLB_GLOBAL_A_CONN_TIMEOUT, xn->conn_timeout)) {
+		mutex_unlock(&xn->lock);
+		goto nospace;
+	}
+	mutex_unlock(&xn->lock);
+	nla_nest_end(msg, nest);
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+
+nospace:
+	nlmsg_free(msg);
+	return -EMSGSIZE;
+}
+
+static int exlb_set_globals(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct nlattr *tb[EXLB_GLOBAL_A_MAX + 1];
+	int err;
+
+	err = parse_nested(tb, EXLB_GLOBAL_A_MAX, info->attrs[EXLB_A_GLOBALS],
+			   global_policy, info->extack);
+	if (err) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG(info->extack, "EXLB_A_GLOBALS is required");
+		return err == -ENOENT ? -EINVAL : err;
+	}
+	mutex_lock(&xn->lock);
+	if (tb[EXLB_GLOBAL_A_DROP_ON_FAIL])
+		WRITE_ONCE(xn->drop_on_fail,
+			   nla_get_u8(tb[EXLB_GLOBAL_A_DROP_ON_FAIL]));
+	if (tb[EXLB_GLOBAL_A_DROP_AT_DRAIN_END])
+		WRITE_ONCE(xn->drop_at_drain_end,
+			   nla_get_u8(tb[EXLB_GLOBAL_A_DROP_AT_DRAIN_END]));
+	if (tb[EXLB_GLOBAL_A_FINAL_PERSIST])
+		WRITE_ONCE(xn->final_persist,
+			   nla_get_u32(tb[EXLB_GLOBAL_A_FINAL_PERSIST]));
+	if (tb[EXLB_GLOBAL_A_CONN_TIMEOUT])
+		WRITE_ONCE(xn->conn_timeout,
+			   nla_get_u32(tb[EXLB_GLOBAL_A_CONN_TIMEOUT]));
+	xn->config_gen++;
+	mutex_unlock(&xn->lock);
+	return 0;
+}
+
+/* Every command needs CAP_NET_ADMIN over the namespace. */
+static const struct genl_ops exlb_genl_ops[] = {
+	{
+		.cmd = EXLB_CMD_NEW_SERVICE,
+		.doit = exlb_new_service,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_SET_SERVICE,
+		.doit = exlb_set_service,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_DEL_SERVICE,
+		.doit = exlb_del_service,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_GET_SERVICES,
+		.dumpit = exlb_get_services,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_NEW_REAL,
+		.doit = exlb_new_real,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_SET_REAL,
+		.doit = exlb_set_real,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_DEL_REAL,
+		.doit = exlb_del_real,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_GET_REALS,
+		.dumpit = exlb_get_reals,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_GET_FLOWS,
+		.dumpit = exlb_get_flows,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_GET_GLOBALS,
+		.doit = exlb_get_globals,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_SET_GLOBALS,
+		.doit = exlb_set_globals,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+};
+
+static struct genl_family exlb_genl_family __ro_after_init = {
+	.name = EXLB_GENL_NAME,
+	.version = EXLB_GENL_VERSION,
+	.maxattr = EXLB_A_MAX,
+	.policy = exlb_policy,
+	.netnsok = true,
+	.module = THIS_MODULE,
+	.ops = exlb_genl_ops,
+	.n_ops = ARRAY_SIZE(exlb_genl_ops),
+	.resv_start_op = EXLB_CMD_NEW_SERVICE,
+};
+
+int __init exlb_genl_init(void)
+{
+	return genl_register_family(&exlb_genl_family);
+}
+
+void exlb_genl_exit(void)
+{
+	genl_unregister_family(&exlb_genl_family);
+}

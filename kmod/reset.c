@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TCP resets for flows exlb ends on its own: a real server that failed
+ * (droponfail), a drain that ended (dropatdrainend), an idle timeout, a
+ * deleted service, and a SYN no real server can take. An idle flow has no
+ * packet to answer, so the RSTs are built from the sequence numbers
+ * conntrack tracked: each end accepts a RST only at exactly the sequence
+ * number it expects next (RFC 5961), which is the other side's td_end.
+ * The RSTs are untracked so conntrack and NAT leave them alone.
+ */
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/skbuff.h>
+#include <linux/tcp.h>
+#include <net/ip.h>
+#include <net/ip6_checksum.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/route.h>
+#include <net/tcp.h>
+#include <net/netfilter/nf_conntrack.h>
+
+#include "kmod/exlb.h"
+
+struct exlb_rst {
+	union nf_inet_addr saddr, daddr;
+	__be16 sport, dport;
+	u32 seq, ack_seq;
+};
+
+static void rst_fill_tcp(struct tcphdr *th, const struct exlb_rst *r)
+{
+	memset(th, 0, sizeof(*th));
+	th->source = r->sport;
+	th->dest = r->dport;
+	th->seq = htonl(r->seq);
+	th->ack_seq = htonl(r->ack_seq);
+	th->doff = sizeof(*th) / 4;
+	th->rst = 1;
+	th->ack = 1;
+}
+
+static void send_rst4(struct net *net, const struct exlb_rst *r)
+{
+	struct flowi4 fl4 = {
+		.daddr = r->daddr.ip,
+		.saddr = r->saddr.ip,
+		.flowi4_proto = IPPROTO_TCP,
+		/* The source may be the VIP or a client: not ours to own. */
+		.flowi4_flags = FLOWI_FLAG_ANYSRC,
+	};
+	struct sk_buff *skb;
+	struct tcphdr *th;
+	struct iphdr *iph;
+	struct rtable *rt;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return;
+	skb = alloc_skb(LL_MAX_HEADER + sizeof(*iph) + sizeof(*th), GFP_ATOMIC);
+	if (!skb) {
+		ip_rt_put(rt);
+		return;
+	}
+	skb_reserve(skb, LL_MAX_HEADER);
+	skb_reset_network_header(skb);
+	iph = skb_put_zero(skb, sizeof(*iph));
+	iph->version = 4;
+	iph->ihl = sizeof(*iph) / 4;
+	iph->frag_off = htons(IP_DF);
+	iph->ttl = READ_ONCE(net->ipv4.sysctl_ip_default_ttl);
+	iph->protocol = IPPROTO_TCP;
+	iph->saddr = r->saddr.ip;
+	iph->daddr = r->daddr.ip;
+	skb_set_transport_header(skb, skb->len);
+	th = skb_put(skb, sizeof(*th));
+	rst_fill_tcp(th, r);
+	th->check = tcp_v4_check(sizeof(*th), iph->saddr, iph->daddr,
+				 csum_partial(th, sizeof(*th), 0));
+	skb->ip_summed = CHECKSUM_NONE;
+	skb->protocol = htons(ETH_P_IP);
+	skb_dst_set(skb, &rt->dst);
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	ip_local_out(net, NULL, skb);
+}
+
+static void send_rst6(struct net *net, const struct exlb_rst *r)
+{
+	struct flowi6 fl6 = {
+		.daddr = r->daddr.in6,
+		.saddr = r->saddr.in6,
+		.flowi6_proto = IPPROTO_TCP,
+		.flowi6_flags = FLOWI_FLAG_ANYSRC,
+	};
+	struct dst_entry *dst;
+	struct ipv6hdr *ip6h;
+	struct sk_buff *skb;
+	struct tcphdr *th;
+
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		return;
+	}
+	skb = alloc_skb(LL_MAX_HEADER + sizeof(*ip6h) + sizeof(*th), GFP_ATOMIC);
+	if (!skb) {
+		dst_release(dst);
+		return;
+	}
+	skb_reserve(skb, LL_MAX_HEADER);
+	skb_reset_network_header(skb);
+	ip6h = skb_put_zero(skb, sizeof(*ip6h));
+	ip6_flow_hdr(ip6h, 0, 0);
+	ip6h->nexthdr = IPPROTO_TCP;
+	ip6h->hop_limit = ip6_dst_hoplimit(dst);
+	ip6h->saddr = r->saddr.in6;
+	ip6h->daddr = r->daddr.in6;
+	skb_set_transport_header(skb, skb->len);
+	th = skb_put(skb, sizeof(*th));
+	rst_fill_tcp(th, r);
+	th->check = csum_ipv6_magic(&ip6h->saddr, &ip6h->daddr, sizeof(*th),
+				    IPPROTO_TCP, csum_partial(th, sizeof(*th), 0));
+	skb->ip_summed = CHECKSUM_NONE;
+	skb->protocol = htons(ETH_P_IPV6);
+	skb_dst_set(skb, dst);
+	nf_ct_set(skb, NULL, IP_CT_UNTRACKED);
+	ip6_local_out(net, NULL, skb);
+}
+
+static void send_rst(struct net *net, u16 family, const struct exlb_rst *r)
+{
+	if (family == AF_INET)
+		send_rst4(net, r);
+	else
+		send_rst6(net, r);
+}
+
+/* Resets both ends of a balanced connection. */
+void exlb_reset_conntrack(struct net *net, struct nf_conn *ct)
+{
+	const struct nf_conntrack_tuple *orig =
+		&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	const struct nf_conntrack_tuple *reply =
+		&ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	u32 client_sent, real_sent;
+	struct exlb_rst r;
+	u8 state;
+
+	spin_lock_bh(&ct->lock);
+	client_sent = ct->proto.tcp.seen[IP_CT_DIR_ORIGINAL].td_end;
+	real_sent = ct->proto.tcp.seen[IP_CT_DIR_REPLY].td_end;
+	state = ct->proto.tcp.state;
+	spin_unlock_bh(&ct->lock);
+
+	/* To the client, as the VIP: what it expects next from the server. */
+	r.saddr = orig->dst.u3;
+	r.daddr = orig->src.u3;
+	r.sport = orig->dst.u.tcp.port;
+	r.dport = orig->src.u.tcp.port;
+	r.seq = state == TCP_CONNTRACK_SYN_SENT ? 0 : real_sent;
+	r.ack_seq = client_sent;
+	send_rst(net, nf_ct_l3num(ct), &r);
+
+	if (state == TCP_CONNTRACK_SYN_SENT)
+		return;	/* the real server never answered: nothing to reset */
+
+	/* To the real server, as the source it sees. */
+	r.saddr = reply->dst.u3;
+	r.daddr = reply->src.u3;
+	r.sport = reply->dst.u.tcp.port;
+	r.dport = reply->src.u.tcp.port;
+	r.seq = client_sent;
+	r.ack_seq = real_sent;
+	send_rst(net, nf_ct_l3num(ct), &r);
+}
+
+/* Refuses a new connection: RST+ACK to its SYN, as a closed port would. */
+void exlb_reset_syn(struct net *net, const struct nf_conn *ct)
+{
+	const struct nf_conntrack_tuple *orig =
+		&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	struct exlb_rst r = {
+		.saddr = orig->dst.u3,
+		.daddr = orig->src.u3,
+		.sport = orig->dst.u.tcp.port,
+		.dport = orig->src.u.tcp.port,
+		.seq = 0,
+		/* td_end of the SYN is its sequence number plus one */
+		.ack_seq = ct->proto.tcp.seen[IP_CT_DIR_ORIGINAL].td_end,
+	};
+
+	send_rst(net, nf_ct_l3num(ct), &r);
+}
