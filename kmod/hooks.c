@@ -299,4 +299,6 @@ void exlb_hooks_disable(struct exlb_net *xn)
 				ARRAY_SIZE(exlb_account_ops));
 	nf_ct_netns_put(net, NFPROTO_IPV6);
 	nf_ct_netns_put(net, NFPROTO_IPV4);
+	/* nf_nat drops a lookup hook without waiting: a CPU may be in it */
+	synchronize_net();
 }
