@@ -249,7 +249,8 @@ static int exlb_new_service(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(extack, "an address needs a port and a port an address");
 		return -EINVAL;
 	}
-	if (!tb[EXLB_SVC_A_ADDR] && !tb[EXLB_SVC_A_ID]) {
+	if (!tb[EXLB_SVC_A_ADDR] &&
+	    (!tb[EXLB_SVC_A_ID] || !nla_get_u32(tb[EXLB_SVC_A_ID]))) {
 		NL_SET_ERR_MSG(extack, "a service without an address needs an id");
 		return -EINVAL;
 	}

@@ -169,7 +169,13 @@
  *        EXLB_GLOBAL_A_CONN_TIMEOUT: NLA_U32, 0..86400; 0 = 660 (default)
  *
  * Dumps are consistent: a change while a dump runs sets NLM_F_DUMP_INTR on
- * the next message, and the reader should start over.
+ * the next message, and the reader should start over. A dump that fails
+ * (e.g. GET_REALS of an unknown service) ends with NLMSG_DONE carrying the
+ * negative errno and the extended ack, not with NLMSG_ERROR.
+ *
+ * Nested attributes must carry NLA_F_NESTED (strict validation). FLAGS
+ * attributes replace the whole word: exlbd, the one owner of the
+ * configuration, reads and writes them whole.
  */
 
 #ifndef _UAPI_LINUX_EXLB_H
