@@ -2,8 +2,8 @@
 # exlb top-level build. `make` builds exlb.ko against the running kernel (or
 # KDIR=...) and all userspace; `make check` runs every test.
 
-KVER ?= $(shell uname -r)
-KDIR ?= $(firstword $(wildcard /lib/modules/$(KVER)/build) $(wildcard /lib/modules/*/build))
+KVER ?= $(shell tools/vm/kernel-release 2>/dev/null || uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
 VERSION := $(shell cat VERSION 2>/dev/null || git describe --always --dirty --tags 2>/dev/null || echo unknown)
 PREFIX ?= /usr/local
 DESTDIR ?=

@@ -1,0 +1,214 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# exlb L4 selftests: builds the topology of lib.sh, starts the two helpers,
+# runs every test in its own bash under `timeout`, and reports KTAP.
+#
+#   exlb_l4.sh [-l] [NAME...]     -l lists the tests; NAMEs (globs) select
+#
+# Exit: 0 all passed (skips allowed), 1 a failure, 4 whole suite skipped.
+# Needs root, the exlb module loaded (or EXLB_KO to insmod), exlbadm
+# ($EXLBADM, default $EXLB_REPO/userspace/build/exlbadm), python3, jq.
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+# shellcheck source=lib.sh
+source "$(dirname "$SELF")/lib.sh"
+# shellcheck source=tests_sched.sh
+source "$SELFTEST_DIR/tests_sched.sh"
+# shellcheck source=tests_conn.sh
+source "$SELFTEST_DIR/tests_conn.sh"
+# shellcheck source=tests_admin.sh
+source "$SELFTEST_DIR/tests_admin.sh"
+
+# NAME:TIMEOUT (seconds, for the slow VM). Order: cheap and basic first;
+# module unload and the kernel log check last.
+TESTS=(
+	topology_baseline:60
+	rr_rotation:60
+	wrr_ratio:180
+	lc_least_conns:90
+	wlc_weighted:60
+	persist_holds:60
+	persist_mask:60
+	persist_expires:60
+	persist_moves_off_down:60
+	limit_overflow:60
+	droponfail_reset:60
+	drain_keeps_open:60
+	drain_end_reset:60
+	idle_timeout:60
+	no_real_refused:30
+	all_down_refused:30
+	source_vip:30
+	source_subnet_originating:30
+	source_transparent:30
+	ipv6_rr:60
+	ipv6_source_subnet_originating:30
+	local_client:30
+	stats_counters:60
+	flow_dump:30
+	bad_input_unchanged:90
+	no_cap_net_admin:60
+	netns_independent:60
+	nl_fuzz:480
+	unload_with_flows:180
+	kernel_log_clean:30
+)
+
+# One test, in this (child) bash: exit 0 pass, 1 fail, 4 skip.
+if [[ ${1:-} == --one ]]; then
+	"t_$2"
+	exit $?
+fi
+# A shell error (e.g. bad arithmetic) inside a test aborts the `if` above,
+# not the shell: never fall through into the runner from a test.
+[[ ${1:-} == --one ]] && { echo "FAIL: test aborted by a shell error"; exit 1; }
+
+PASS=0 FAIL=0 SKIP=0 N=0
+ktap_result() { # RESULT NAME [DIRECTIVE]
+	N=$((N + 1))
+	case $1 in
+	ok) PASS=$((PASS + 1)); echo "ok $N - $2" ;;
+	skip) SKIP=$((SKIP + 1)); echo "ok $N - $2 # SKIP $3" ;;
+	*) FAIL=$((FAIL + 1)); echo "not ok $N - $2${3:+ # $3}" ;;
+	esac
+}
+
+ktap_end() {
+	echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:$SKIP error:0"
+	if ((SKIP)); then
+		echo "$PASS passed, $FAIL failed, $SKIP skipped"
+	else
+		echo "$PASS passed, $FAIL failed"
+	fi
+}
+
+# ---------------------------------------------------------------- select
+list=0
+selected=()
+for arg in "$@"; do
+	case $arg in
+	-l) list=1 ;;
+	-h | --help) sed -n '3,12p' "$SELF"; exit 0 ;;
+	*) selected+=("$arg") ;;
+	esac
+done
+run=()
+for t in "${TESTS[@]}"; do
+	name=${t%%:*}
+	if ((${#selected[@]})); then
+		keep=0
+		for pat in "${selected[@]}"; do
+			# shellcheck disable=SC2053
+			[[ $name == $pat ]] && keep=1
+		done
+		((keep)) || continue
+	fi
+	run+=("$t")
+done
+if ((list)); then
+	for t in "${run[@]}"; do echo "${t%%:*}"; done
+	exit 0
+fi
+
+echo "TAP version 13"
+echo "1..${#run[@]}"
+
+# -------------------------------------------------------------- preflight
+reason=
+if [[ $(id -u) != 0 ]]; then
+	reason="needs root"
+elif [[ ! -x $EXLBADM ]]; then
+	reason="exlbadm not found at $EXLBADM"
+elif [[ ! -x $PYTHON ]]; then
+	reason="$PYTHON not found"
+else
+	for tool in ip jq timeout mkfifo dmesg; do
+		command -v $tool >/dev/null || { reason="$tool not installed"; break; }
+	done
+fi
+# EXLB_ASSUME_LOADED=1: developing the harness on a host without the module.
+if [[ -z $reason && ! -d /sys/module/exlb && -z ${EXLB_ASSUME_LOADED:-} ]]; then
+	if [[ -n ${EXLB_KO:-} && -f $EXLB_KO ]]; then
+		echo "# exlb not loaded: insmod $EXLB_KO"
+		insmod "$EXLB_KO" 2>&1 | sed 's/^/# /'
+	fi
+	[[ -d /sys/module/exlb ]] || reason="exlb module not loaded"
+fi
+if [[ -n $reason ]]; then
+	for t in "${run[@]}"; do ktap_result skip "${t%%:*}" "$reason"; done
+	ktap_end
+	exit 4
+fi
+
+# ------------------------------------------------------------------ setup
+EXLB_TMP=$(mktemp -d /tmp/exlb-selftest.XXXXXX)
+EXLB_DMESG_MARK=$(dmesg_mark)
+export EXLB_SFX EXLB_TMP EXLB_DMESG_MARK EXLBADM PYTHON NL_FUZZ EXLB_REPO
+
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	helpers_stop
+	[[ -n ${EXLB_KEEP:-} ]] || topo_cleanup
+	rm -rf "$EXLB_TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+setup_err=
+if ! topo_setup >"$EXLB_TMP/topo.log" 2>&1; then
+	setup_err="topology setup failed"
+	sed 's/^/# /' "$EXLB_TMP/topo.log"
+elif ! helpers_start; then
+	setup_err="helpers did not start"
+	sed 's/^/# /' "$EXLB_TMP/servers.log" "$EXLB_TMP/client.log"
+fi
+if [[ -n $setup_err ]]; then
+	for t in "${run[@]}"; do ktap_result fail "${t%%:*}" "$setup_err"; done
+	ktap_end
+	exit 1
+fi
+echo "# namespaces: $ALL_NS"
+echo "# exlbadm: $EXLBADM"
+
+# Between tests: no held connections, no services, default globals.
+between_tests() {
+	if ! helpers_alive; then
+		echo "# a helper died; restarting the helpers"
+		sed 's/^/# | /' "$EXLB_TMP/servers.log" "$EXLB_TMP/client.log"
+		helpers_stop
+		rm -f "$EXLB_TMP"/*.in "$EXLB_TMP"/*.out
+		# shellcheck disable=SC2034 # used by lib.sh
+		CL_W='' CL_R='' SRV_W='' SRV_R=''
+		helpers_start || echo "# helpers did not restart"
+	fi
+	helpers_drain
+	cl closeall >/dev/null
+	srv reset_stats >/dev/null
+	state_reset "$NS_LB"
+	# only one test uses the other namespace; look there only after it
+	[[ ${1:-} != netns_independent ]] || state_reset "$NS_OTHER"
+}
+
+# ------------------------------------------------------------------- run
+between_tests netns_independent
+for t in "${run[@]}"; do
+	name=${t%%:*}
+	to=${t##*:}
+	rm -f "$EXLB_TMP/skip_reason"
+	start=$SECONDS
+	timeout -k 5 "$to" bash "$SELF" --one "$name" </dev/null 2>&1 | sed -u 's/^/# /'
+	rc=${PIPESTATUS[0]}
+	took=$((SECONDS - start))
+	case $rc in
+	0) ktap_result ok "$name" ;;
+	4) ktap_result skip "$name" "$(cat "$EXLB_TMP/skip_reason" 2>/dev/null)" ;;
+	124 | 137) echo "# $name: timed out after $to s"; ktap_result fail "$name" "timeout" ;;
+	*) ktap_result fail "$name" ;;
+	esac
+	echo "# $name: ${took}s"
+	between_tests "$name"
+done
+ktap_end
+((FAIL == 0)) || exit 1
+exit 0

@@ -1,0 +1,58 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# tools/deps.sh [--list]
+#
+# Installs (as root, non-interactively) every Debian 12 package that building
+# exlb and running its tests needs. This list is the only place they are
+# named: .ci/run and the README's setup command both call this script.
+# --list prints the packages and exits.
+set -euo pipefail
+
+PACKAGES=(
+	# kernel image to boot in the test VM + headers of the same release
+	linux-image-amd64 linux-headers-amd64
+	# test VM (tools/vm/run)
+	qemu-system-x86 busybox-static kmod cpio gzip xz-utils util-linux
+	# build
+	build-essential pkg-config libmnl-dev libjansson-dev git dkms
+	# exlbd
+	libev-dev libssl-dev libsystemd-dev openssl
+	# kernel code hygiene (make kernel-lint): sparse, checkpatch from linux-source
+	sparse perl linux-source-6.1
+	# tests
+	python3 iproute2 ipvsadm socat nftables
+	# real servers for the health-check tests (run in netns only)
+	nginx-light dovecot-imapd dovecot-pop3d postfix
+)
+
+if [ "${1:-}" = --list ]; then
+	printf '%s\n' "${PACKAGES[@]}"
+	exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+	echo "tools/deps.sh: must run as root (sudo tools/deps.sh)" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+echo "tools/deps.sh: apt-get update"
+apt-get update -q </dev/null
+echo "tools/deps.sh: apt-get install ${PACKAGES[*]}"
+apt-get install -y -q --no-install-recommends \
+	-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+	"${PACKAGES[@]}" </dev/null
+
+# exlb.ko must be built against the headers of the kernel the VM boots.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+R=$("$HERE/vm/kernel-release")
+echo "tools/deps.sh: kernel release for building and testing: $R"
+
+# The servers run only as private instances inside test namespaces: make
+# sure the packaged ones are not left listening on the host.
+for svc in nginx dovecot postfix; do
+	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	else
+		service "$svc" stop >/dev/null 2>&1 || true
+	fi
+done

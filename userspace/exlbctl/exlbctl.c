@@ -1,0 +1,872 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * exlbctl: the command line of exlb. It turns `exlbctl OBJECT VERB ARGS`
+ * into one request to exlbd's control socket and prints the answer as text
+ * or, with -j, as JSON. It knows no rules of its own: exlbd validates
+ * everything. The parameter table (exlbd/params.c) is linked in only to
+ * write --help and to feed bash completion.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "userspace/exlbd/params.h"
+
+#define DEFAULT_SOCKET	"/run/exlb/exlbd.sock"
+#define MAX_POSITIONAL	3
+
+static bool json_output;
+
+struct verb;
+typedef void (*print_fn)(const struct verb *v, json_t *result);
+
+struct verb {
+	const char *object;
+	const char *name;
+	const char *cmd;			/* control protocol command */
+	const char *positional[MAX_POSITIONAL];	/* "?x" = optional */
+	unsigned int scope;			/* Key=Value parameters taken */
+	const char *usage;
+	const char *help;
+	print_fn print;
+};
+
+static void print_nothing(const struct verb *v, json_t *result);
+static void print_id(const struct verb *v, json_t *result);
+static void print_services(const struct verb *v, json_t *result);
+static void print_reals(const struct verb *v, json_t *result);
+static void print_rules(const struct verb *v, json_t *result);
+static void print_globals(const struct verb *v, json_t *result);
+static void print_status(const struct verb *v, json_t *result);
+static void print_stats(const struct verb *v, json_t *result);
+static void print_document(const struct verb *v, json_t *result);
+
+#define SVC EXLB_SCOPE_SERVICE
+
+static const struct verb verbs[] = {
+	{ "vs", "add", "vs.add", { "vip", "port", "?prot" }, EXLB_SCOPE_VS,
+	  "VIP PORT [tcp] [Key=Value ...]",
+	  "Adds a virtual service and prints its id.", print_id },
+	{ "vs", "mod", "vs.mod", { "vs" }, SVC, "VS Key=Value ...",
+	  "Changes parameters of a VS (or SubVS).", print_nothing },
+	{ "vs", "del", "vs.del", { "vs" }, 0, "VS",
+	  "Deletes a VS with its SubVSs and real servers.", print_nothing },
+	{ "vs", "show", "vs.show", { "?vs" }, 0, "[VS]",
+	  "Lists the VSs, or shows every parameter of one.", print_services },
+	{ "subvs", "add", "subvs.add", { "vs" }, EXLB_SCOPE_SUBVS,
+	  "VS [Key=Value ...]",
+	  "Adds a SubVS to a VS and prints its id.", print_id },
+	{ "subvs", "mod", "subvs.mod", { "subvs" }, EXLB_SCOPE_SUBVS,
+	  "SUBVS Key=Value ...", "Changes parameters of a SubVS.", print_nothing },
+	{ "subvs", "del", "subvs.del", { "subvs" }, 0, "SUBVS",
+	  "Deletes a SubVS with its real servers.", print_nothing },
+	{ "subvs", "show", "subvs.show", { "?subvs" }, 0, "[SUBVS]",
+	  "Lists the SubVSs, or shows every parameter of one.", print_services },
+	{ "rs", "add", "rs.add", { "vs", "rs" }, EXLB_SCOPE_RS,
+	  "VS|SUBVS ADDR [port=N] [Key=Value ...] [addtoallsubvs=1]",
+	  "Adds a real server; addtoallsubvs=1 adds it to every SubVS of the VS.",
+	  print_nothing },
+	{ "rs", "mod", "rs.mod", { "vs", "rs" }, EXLB_SCOPE_RS,
+	  "VS|SUBVS ADDR[:PORT] Key=Value ...",
+	  "Changes a real server (newport=N changes its port).", print_nothing },
+	{ "rs", "enable", "rs.enable", { "vs", "rs" }, 0, "VS|SUBVS ADDR[:PORT]",
+	  "Lets a real server take new connections again.", print_nothing },
+	{ "rs", "disable", "rs.disable", { "vs", "rs" }, 0, "VS|SUBVS ADDR[:PORT]",
+	  "Drains a real server: no new connections, open ones continue.",
+	  print_nothing },
+	{ "rs", "del", "rs.del", { "vs", "rs" }, 0, "VS|SUBVS ADDR[:PORT]",
+	  "Deletes a real server; its connections are reset.", print_nothing },
+	{ "rs", "show", "rs.show", { "vs" }, 0, "VS|SUBVS",
+	  "Lists the real servers of a service.", print_reals },
+	{ "rule", "add", "rule.add", { "name" }, EXLB_SCOPE_RULE,
+	  "NAME [Key=Value ...]", "Adds a content rule.", print_nothing },
+	{ "rule", "mod", "rule.mod", { "name" }, EXLB_SCOPE_RULE,
+	  "NAME Key=Value ...", "Changes a content rule.", print_nothing },
+	{ "rule", "del", "rule.del", { "name" }, 0, "NAME",
+	  "Deletes a content rule that no SubVS uses.", print_nothing },
+	{ "rule", "show", "rule.show", { "?name" }, 0, "[NAME]",
+	  "Lists the content rules.", print_rules },
+	{ "rule", "attach", "rule.attach", { "subvs", "rule" }, 0, "SUBVS NAME",
+	  "Makes a content rule select a SubVS.", print_nothing },
+	{ "rule", "detach", "rule.detach", { "subvs", "rule" }, 0, "SUBVS NAME",
+	  "Removes a content rule from a SubVS.", print_nothing },
+	{ "set", NULL, "set", { "param", "value" }, 0, "PARAM VALUE",
+	  "Sets a global parameter (Kemp `set`); PARAM=VALUE works too.",
+	  print_nothing },
+	{ "get", NULL, "get", { "?param" }, 0, "[PARAM]",
+	  "Prints a global parameter, or all of them.", print_globals },
+	{ "status", NULL, "status", { NULL }, 0, "",
+	  "The View/Modify Services table: services, status, real servers.",
+	  print_status },
+	{ "stats", NULL, "stats", { NULL }, 0, "",
+	  "Connection and traffic counters per service and real server.",
+	  print_stats },
+	{ "save", NULL, "save", { NULL }, 0, "",
+	  "Prints the whole configuration as JSON (docs/config-format.md).",
+	  print_document },
+	{ "restore", NULL, "restore", { NULL }, 0, "< FILE",
+	  "Replaces the whole configuration with the JSON on stdin, atomically.",
+	  print_nothing },
+};
+
+#define NR_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("exlbctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void usage_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("exlbctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see exlbctl --help)\n", stderr);
+	exit(2);
+}
+
+/* ---- help ---- */
+
+static void print_params_help(unsigned int scope)
+{
+	printf("\nParameters (Kemp names, case-insensitive Key=Value):\n");
+	for (size_t i = 0; i < exlb_nr_params; i++) {
+		const struct exlb_param *p = &exlb_params[i];
+		char values[512], name[64];
+		const char *v = values;
+
+		if (!(p->scope & scope))
+			continue;
+		exlb_param_describe(p, values, sizeof(values));
+		if (!strncmp(v, "must be ", 8))
+			v += 8;
+		snprintf(name, sizeof(name), "%s%s%s", p->name,
+			 p->aliases ? " | " : "", p->aliases ? p->aliases : "");
+		printf("  %-22s %s%s\n      %s; default %s\n", name, p->help,
+		       (p->flags & EXLB_PF_NOT_ACTED) ? " [stored, not acted on yet]" : "",
+		       v, !p->def ? "set by the command" : p->def[0] ? p->def : "empty");
+	}
+	if (scope & EXLB_SCOPE_RS)
+		printf("  %-22s %s\n", "addtoallsubvs", "1 = add to every SubVS of the VS (rs add)");
+}
+
+static void verb_help(const struct verb *v)
+{
+	printf("Usage: exlbctl [-j] %s%s%s %s\n%s\n", v->object, v->name ? " " : "",
+	       v->name ? v->name : "", v->usage, v->help);
+	if (v->scope)
+		print_params_help(v->scope);
+	if (!strcmp(v->object, "set") || !strcmp(v->object, "get"))
+		print_params_help(EXLB_SCOPE_GLOBAL);
+}
+
+static void object_help(const char *object)
+{
+	printf("Usage:\n");
+	for (size_t i = 0; i < NR_VERBS; i++)
+		if (!strcmp(verbs[i].object, object))
+			printf("  exlbctl [-j] %s %s %s\n", object,
+			       verbs[i].name ? verbs[i].name : "", verbs[i].usage);
+	printf("\n`exlbctl %s VERB --help` lists the parameters.\n", object);
+}
+
+static void main_help(void)
+{
+	printf("Usage: exlbctl [-j] [-s SOCKET] OBJECT VERB [ARGS]\n"
+	       "The command line of exlb; talks to exlbd.\n\n"
+	       "  -j, --json        JSON output\n"
+	       "  -s, --socket P    control socket (default $EXLB_SOCKET or %s)\n"
+	       "  -h, --help        help (also after any OBJECT or VERB)\n\n"
+	       "A VS is named by id, VIP:PORT or nickname; a SubVS by id, nickname or\n"
+	       "VS/NICKNAME. Parameters are Kemp's names and value codes.\n\n",
+	       DEFAULT_SOCKET);
+	for (size_t i = 0; i < NR_VERBS; i++)
+		printf("  exlbctl %s%s%s %s\n", verbs[i].object,
+		       verbs[i].name ? " " : "", verbs[i].name ? verbs[i].name : "",
+		       verbs[i].usage);
+}
+
+/* ---- talking to exlbd ---- */
+
+static json_t *call(const char *socket_path, json_t *request)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval timeout = { .tv_sec = 60 };
+	char *text = json_dumps(request, JSON_COMPACT);
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	json_error_t jerr;
+	json_t *answer;
+	int fd;
+
+	if (!text)
+		fail("out of memory");
+	if (strlen(socket_path) >= sizeof(sun.sun_path))
+		fail("socket path too long: %s", socket_path);
+	strcpy(sun.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+		fail("cannot reach exlbd at %s: %s", socket_path, strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+
+	for (size_t off = 0, total = strlen(text); off <= total;) {
+		/* the terminating NUL goes out as the newline */
+		ssize_t n;
+
+		if (off == total) {
+			n = send(fd, "\n", 1, MSG_NOSIGNAL);
+			if (n == 1)
+				break;
+		} else {
+			n = send(fd, text + off, total - off, MSG_NOSIGNAL);
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail("cannot send to exlbd: %s", strerror(errno));
+		if (off < total)
+			off += n;
+	}
+	free(text);
+
+	for (;;) {
+		ssize_t n;
+
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+			if (!buf)
+				fail("out of memory");
+		}
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			fail("no answer from exlbd: %s", strerror(errno));
+		if (n == 0)
+			fail("exlbd closed the connection without answering");
+		len += n;
+		if (memchr(buf + len - n, '\n', n))
+			break;
+	}
+	close(fd);
+	buf[len] = 0;
+	answer = json_loads(buf, JSON_DISABLE_EOF_CHECK, &jerr);
+	free(buf);
+	if (!answer)
+		fail("bad answer from exlbd: %s", jerr.text);
+	return answer;
+}
+
+/* ---- text output ---- */
+
+/* Columns padded to the widest cell, two spaces apart. */
+struct table {
+	size_t cols, rows;
+	char **cells;
+};
+
+static void table_add(struct table *t, const char **row)
+{
+	t->cells = realloc(t->cells, (t->rows + 1) * t->cols * sizeof(char *));
+	if (!t->cells)
+		fail("out of memory");
+	for (size_t c = 0; c < t->cols; c++)
+		t->cells[t->rows * t->cols + c] = strdup(row[c] ? row[c] : "");
+	t->rows++;
+}
+
+static void table_print(struct table *t)
+{
+	size_t width[16] = { 0 };
+
+	for (size_t r = 0; r < t->rows; r++)
+		for (size_t c = 0; c < t->cols; c++)
+			if (strlen(t->cells[r * t->cols + c]) > width[c])
+				width[c] = strlen(t->cells[r * t->cols + c]);
+	for (size_t r = 0; r < t->rows; r++) {
+		for (size_t c = 0; c < t->cols; c++) {
+			const char *cell = t->cells[r * t->cols + c];
+
+			if (c == t->cols - 1)
+				printf("%s\n", cell);
+			else
+				printf("%-*s  ", (int)width[c], cell);
+			free(t->cells[r * t->cols + c]);
+		}
+	}
+	free(t->cells);
+	t->cells = NULL;
+	t->rows = 0;
+}
+
+static const char *jstr(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+	static char num[8][32];
+	static int slot;
+
+	if (json_is_string(v))
+		return json_string_value(v);
+	if (json_is_integer(v)) {
+		slot = (slot + 1) % 8;
+		snprintf(num[slot], sizeof(num[slot]), "%lld",
+			 (long long)json_integer_value(v));
+		return num[slot];
+	}
+	if (json_is_boolean(v))
+		return json_is_true(v) ? "yes" : "no";
+	return "";
+}
+
+static void addr_port(json_t *obj, char *buf, size_t n)
+{
+	const char *addr = jstr(obj, "addr")[0] ? jstr(obj, "addr") : jstr(obj, "vip");
+
+	if (strchr(addr, ':'))
+		snprintf(buf, n, "[%s]:%s", addr, jstr(obj, "port"));
+	else
+		snprintf(buf, n, "%s:%s", addr, jstr(obj, "port"));
+}
+
+static void print_nothing(const struct verb *v, json_t *result)
+{
+	(void)v;
+	(void)result;
+}
+
+static void print_id(const struct verb *v, json_t *result)
+{
+	(void)v;
+	printf("%s\n", jstr(result, "id"));
+}
+
+/* Every parameter of an object in table order, with labels of coded values. */
+static void print_params(json_t *obj, unsigned int scope, const char *indent)
+{
+	const char *key;
+	json_t *value;
+
+	json_object_foreach(obj, key, value) {
+		const struct exlb_param *p = exlb_param_find(key, scope, NULL);
+		const char *text = jstr(obj, key);
+		const char *label = NULL;
+
+		if (!p)
+			continue;
+		if (p->type == EXLB_PT_ENUM && (p->flags & EXLB_PF_NUMERIC_CODE))
+			for (const struct exlb_param_code *c = p->codes; c->name; c++)
+				if (!strcmp(c->name, text))
+					label = c->label;
+		printf("%s%-20s %s%s%s%s%s\n", indent, p->name,
+		       p->type == EXLB_PT_STRING && !text[0] ? "\"\"" : text,
+		       label ? " (" : "", label ? label : "", label ? ")" : "",
+		       (p->flags & EXLB_PF_NOT_ACTED) ? "   [stored only]" : "");
+	}
+}
+
+static void print_rs_table(json_t *list, const char *indent)
+{
+	struct table t = { .cols = 7 };
+	const char *head[] = { "Real Server", "Weight", "Limit", "Forward",
+			       "Enabled", "Critical", "Id" };
+	size_t i;
+	json_t *rs;
+	char where[80], first[96];
+
+	if (!json_array_size(list))
+		return;
+	snprintf(first, sizeof(first), "%s%s", indent, head[0]);
+	head[0] = first;
+	table_add(&t, head);
+	json_array_foreach(list, i, rs) {
+		char cell[96];
+		const char *row[7];
+
+		addr_port(rs, where, sizeof(where));
+		snprintf(cell, sizeof(cell), "%s%s", indent, where);
+		row[0] = cell;
+		row[1] = jstr(rs, "weight");
+		row[2] = jstr(rs, "limit");
+		row[3] = jstr(rs, "forward");
+		row[4] = !strcmp(jstr(rs, "enable"), "1") ? "yes" : "no (drain)";
+		row[5] = !strcmp(jstr(rs, "critical"), "1") ? "yes" : "no";
+		row[6] = jstr(rs, "id");
+		table_add(&t, row);
+	}
+	table_print(&t);
+}
+
+static void print_service_detail(json_t *svc)
+{
+	bool subvs = json_object_get(svc, "parent") != NULL;
+	json_t *rules = json_object_get(svc, "rules");
+	json_t *sub, *rule;
+	size_t i;
+	char where[80];
+
+	if (subvs) {
+		printf("SubVS %s of VS %s  %s\n", jstr(svc, "id"), jstr(svc, "parent"),
+		       jstr(svc, "NickName"));
+	} else {
+		addr_port(svc, where, sizeof(where));
+		printf("VS %s  %s tcp  %s\n", jstr(svc, "id"), where,
+		       jstr(svc, "NickName"));
+	}
+	print_params(svc, subvs ? EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, "  ");
+	if (json_array_size(rules)) {
+		printf("  %-20s", "rules");
+		json_array_foreach(rules, i, rule)
+			printf(" %s", json_string_value(rule));
+		printf("\n");
+	}
+	print_rs_table(json_object_get(svc, "rs"), "  ");
+	json_array_foreach(json_object_get(svc, "subvs"), i, sub)
+		printf("  SubVS %-4s %s (%zu real servers)\n", jstr(sub, "id"),
+		       jstr(sub, "NickName"), json_array_size(json_object_get(sub, "rs")));
+}
+
+static void print_services(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 7 };
+	const char *head[] = { "Id", "Address", "Name", "Type", "Schedule",
+			       "Persist", "Real Servers" };
+	size_t i;
+	json_t *svc;
+
+	(void)v;
+	if (json_is_object(result)) {
+		print_service_detail(result);
+		return;
+	}
+	table_add(&t, head);
+	json_array_foreach(result, i, svc) {
+		char where[80], count[64];
+		const char *row[7];
+		size_t subvs = json_array_size(json_object_get(svc, "subvs"));
+
+		if (json_object_get(svc, "parent"))
+			snprintf(where, sizeof(where), "SubVS of %s", jstr(svc, "parent"));
+		else
+			addr_port(svc, where, sizeof(where));
+		if (subvs)
+			snprintf(count, sizeof(count), "%zu SubVSs", subvs);
+		else
+			snprintf(count, sizeof(count), "%zu",
+				 json_array_size(json_object_get(svc, "rs")));
+		row[0] = jstr(svc, "id");
+		row[1] = where;
+		row[2] = jstr(svc, "NickName");
+		row[3] = json_object_get(svc, "VStype") ? jstr(svc, "VStype") : "-";
+		row[4] = jstr(svc, "Schedule");
+		row[5] = jstr(svc, "Persist");
+		row[6] = count;
+		table_add(&t, row);
+	}
+	table_print(&t);
+}
+
+static void print_reals(const struct verb *v, json_t *result)
+{
+	(void)v;
+	print_rs_table(result, "");
+}
+
+static void print_rules(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 7 };
+	const char *head[] = { "Name", "Match", "Pattern", "NoCase", "Negate",
+			       "Header", "IncHost/IncQuery" };
+	size_t i;
+	json_t *rule, *list = result;
+
+	(void)v;
+	if (json_is_object(result)) {
+		list = json_array();
+		json_array_append(list, result);
+	}
+	table_add(&t, head);
+	json_array_foreach(list, i, rule) {
+		char inc[16];
+		const char *row[7];
+
+		snprintf(inc, sizeof(inc), "%s/%s", jstr(rule, "inchost"),
+			 jstr(rule, "incquery"));
+		row[0] = jstr(rule, "name");
+		row[1] = jstr(rule, "matchtype");
+		row[2] = jstr(rule, "pattern");
+		row[3] = jstr(rule, "nocase");
+		row[4] = jstr(rule, "negate");
+		row[5] = jstr(rule, "header")[0] ? jstr(rule, "header") : "(URL)";
+		row[6] = inc;
+		table_add(&t, row);
+	}
+	table_print(&t);
+	if (list != result)
+		json_decref(list);
+}
+
+static void print_globals(const struct verb *v, json_t *result)
+{
+	(void)v;
+	if (json_object_size(result) == 1) {
+		const char *key;
+		json_t *value;
+
+		json_object_foreach(result, key, value)
+			printf("%s\n", jstr(result, key));
+		return;
+	}
+	print_params(result, EXLB_SCOPE_GLOBAL, "");
+}
+
+static void service_path(json_t *vs, json_t *sub, char *buf, size_t n)
+{
+	char where[80];
+	const char *name = jstr(vs, "name");
+
+	if (!name[0]) {
+		addr_port(vs, where, sizeof(where));
+		name = where;
+	}
+	if (sub)
+		snprintf(buf, n, "%s/%s", name,
+			 jstr(sub, "name")[0] ? jstr(sub, "name") : jstr(sub, "id"));
+	else
+		snprintf(buf, n, "%s", name);
+}
+
+static void status_rs_rows(struct table *t, json_t *vs, json_t *sub)
+{
+	json_t *list = json_object_get(sub ? sub : vs, "rs"), *rs;
+	size_t i;
+
+	json_array_foreach(list, i, rs) {
+		char path[200], where[80];
+		const char *row[8];
+
+		service_path(vs, sub, path, sizeof(path));
+		addr_port(rs, where, sizeof(where));
+		row[0] = path;
+		row[1] = where;
+		row[2] = jstr(rs, "health");
+		row[3] = !strcmp(jstr(rs, "enable"), "1") ? "yes" : "no (drain)";
+		row[4] = jstr(rs, "weight");
+		row[5] = jstr(rs, "active");
+		row[6] = jstr(rs, "inactive");
+		row[7] = jstr(rs, "reason");
+		table_add(t, row);
+	}
+}
+
+static void print_status(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 7 }, r = { .cols = 8 };
+	const char *head[] = { "Virtual IP Address", "Prot", "Name", "Layer",
+			       "Certificate Installed", "Status", "Real Servers" };
+	const char *rhead[] = { "Service", "Real Server", "Health", "Enabled",
+				"Weight", "Active", "Inactive", "Reason" };
+	json_t *kernel = json_object_get(result, "kernel");
+	json_t *vs, *sub, *item;
+	size_t i, j, k;
+
+	(void)v;
+	if (!json_is_true(json_object_get(kernel, "available")))
+		printf("%s\n\n", jstr(kernel, "note"));
+	if (!json_array_size(json_object_get(result, "vs"))) {
+		printf("no virtual services\n");
+		return;
+	}
+	table_add(&t, head);
+	table_add(&r, rhead);
+	json_array_foreach(json_object_get(result, "vs"), i, vs) {
+		char where[80], servers[1024] = "";
+		size_t len = 0;
+		const char *row[7];
+		json_t *names = json_object_get(vs, "subvs_names");
+
+		addr_port(vs, where, sizeof(where));
+		if (json_array_size(names)) {
+			json_array_foreach(names, k, item)
+				len += snprintf(servers + len, len < sizeof(servers) ?
+						sizeof(servers) - len : 0, "%s%s",
+						k ? ", " : "", json_string_value(item));
+		} else {
+			json_array_foreach(json_object_get(vs, "rs"), k, item) {
+				char rs[80];
+
+				addr_port(item, rs, sizeof(rs));
+				len += snprintf(servers + len, len < sizeof(servers) ?
+						sizeof(servers) - len : 0, "%s%s",
+						k ? ", " : "", rs);
+			}
+		}
+		row[0] = where;
+		row[1] = jstr(vs, "prot");
+		row[2] = jstr(vs, "name");
+		row[3] = jstr(vs, "layer");
+		row[4] = jstr(vs, "certificate");
+		row[5] = jstr(vs, "status");
+		row[6] = servers;
+		table_add(&t, row);
+		status_rs_rows(&r, vs, NULL);
+		json_array_foreach(json_object_get(vs, "subvs"), j, sub)
+			status_rs_rows(&r, vs, sub);
+	}
+	table_print(&t);
+	if (r.rows > 1) {
+		printf("\n");
+		table_print(&r);
+	} else {
+		table_print(&r);	/* frees the header row */
+	}
+}
+
+static void stats_row(struct table *t, const char *service, const char *rs,
+		      json_t *c)
+{
+	const char *row[] = { service, rs, jstr(c, "conns"), jstr(c, "active"),
+			      jstr(c, "inactive"), jstr(c, "pkts_in"),
+			      jstr(c, "pkts_out"), jstr(c, "bytes_in"),
+			      jstr(c, "bytes_out") };
+
+	table_add(t, row);
+}
+
+static void print_stats(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 9 };
+	const char *head[] = { "Service", "Real Server", "Conns", "Active",
+			       "Inactive", "PktsIn", "PktsOut", "BytesIn",
+			       "BytesOut" };
+	json_t *kernel = json_object_get(result, "kernel");
+	json_t *vs, *sub, *rs;
+	size_t i, j, k;
+	char path[200], where[80];
+
+	(void)v;
+	if (!json_is_true(json_object_get(kernel, "available")))
+		printf("%s\n\n", jstr(kernel, "note"));
+	table_add(&t, head);
+	json_array_foreach(json_object_get(result, "vs"), i, vs) {
+		service_path(vs, NULL, path, sizeof(path));
+		stats_row(&t, path, "(all)", vs);
+		json_array_foreach(json_object_get(vs, "rs"), k, rs) {
+			addr_port(rs, where, sizeof(where));
+			stats_row(&t, path, where, rs);
+		}
+		json_array_foreach(json_object_get(vs, "subvs"), j, sub) {
+			service_path(vs, sub, path, sizeof(path));
+			stats_row(&t, path, "(all)", sub);
+			json_array_foreach(json_object_get(sub, "rs"), k, rs) {
+				addr_port(rs, where, sizeof(where));
+				stats_row(&t, path, where, rs);
+			}
+		}
+	}
+	stats_row(&t, "total", "", result);
+	table_print(&t);
+}
+
+static void print_document(const struct verb *v, json_t *result)
+{
+	(void)v;
+	json_dumpf(result, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("\n");
+}
+
+/* ---- argv to request ---- */
+
+static const struct verb *find_verb(const char *object, const char *name)
+{
+	for (size_t i = 0; i < NR_VERBS; i++)
+		if (!strcmp(verbs[i].object, object) &&
+		    (!verbs[i].name || (name && !strcmp(verbs[i].name, name))))
+			return &verbs[i];
+	return NULL;
+}
+
+static bool object_exists(const char *object)
+{
+	for (size_t i = 0; i < NR_VERBS; i++)
+		if (!strcmp(verbs[i].object, object))
+			return true;
+	return false;
+}
+
+static json_t *read_stdin_json(void)
+{
+	json_error_t jerr;
+	json_t *doc = json_loadf(stdin, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!doc)
+		fail("restore: stdin line %d: %s", jerr.line, jerr.text);
+	return doc;
+}
+
+static json_t *build_args(const struct verb *v, int argc, char **argv)
+{
+	json_t *args = json_object(), *params = json_object();
+	int pos = 0;
+
+	/* `set droponfail=1` */
+	if (!strcmp(v->cmd, "set") && argc == 1 && strchr(argv[0], '=')) {
+		char *eq = strchr(argv[0], '=');
+
+		*eq = 0;
+		json_object_set_new(args, "param", json_string(argv[0]));
+		json_object_set_new(args, "value", json_string(eq + 1));
+		json_decref(params);
+		return args;
+	}
+	for (int i = 0; i < argc; i++) {
+		const char *slot = pos < MAX_POSITIONAL ? v->positional[pos] : NULL;
+		char *eq = strchr(argv[i], '=');
+		bool optional = slot && slot[0] == '?';
+
+		/* a positional argument, unless an optional one that looks like Key=Value */
+		if (slot && !(optional && eq && v->scope)) {
+			json_object_set_new(args, slot + optional, json_string(argv[i]));
+			pos++;
+			continue;
+		}
+		if (!v->scope)
+			usage_fail("%s%s%s: unexpected argument '%s'", v->object,
+				   v->name ? " " : "", v->name ? v->name : "", argv[i]);
+		if (!eq || eq == argv[i])
+			usage_fail("expected Key=Value, got '%s'", argv[i]);
+		*eq = 0;
+		if (json_object_get(params, argv[i]))
+			usage_fail("%s: given twice", argv[i]);
+		json_object_set_new(params, argv[i], json_string(eq + 1));
+	}
+	for (; pos < MAX_POSITIONAL && v->positional[pos]; pos++)
+		if (v->positional[pos][0] != '?')
+			usage_fail("%s%s%s: missing %s (usage: %s)", v->object,
+				   v->name ? " " : "", v->name ? v->name : "",
+				   v->positional[pos], v->usage);
+	if (json_object_size(params))
+		json_object_set_new(args, "params", params);
+	else
+		json_decref(params);
+	if (!strcmp(v->cmd, "restore"))
+		json_object_set_new(args, "config", read_stdin_json());
+	return args;
+}
+
+/* For bash completion: `exlbctl __params vs` prints "Name=" per parameter. */
+static int complete_params(const char *object)
+{
+	unsigned int scope = !strcmp(object, "vs") ? SVC :
+			     !strcmp(object, "subvs") ? EXLB_SCOPE_SUBVS :
+			     !strcmp(object, "rs") ? EXLB_SCOPE_RS :
+			     !strcmp(object, "rule") ? EXLB_SCOPE_RULE :
+			     EXLB_SCOPE_GLOBAL;
+
+	for (size_t i = 0; i < exlb_nr_params; i++)
+		if (exlb_params[i].scope & scope)
+			printf("%s%s\n", exlb_params[i].name,
+			       scope == EXLB_SCOPE_GLOBAL ? "" : "=");
+	if (scope == EXLB_SCOPE_RS)
+		printf("addtoallsubvs=\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *socket_path = getenv("EXLB_SOCKET");
+	const struct verb *v;
+	char *rest[256];
+	int nr_rest = 0;
+	bool help = false;
+	json_t *request, *answer;
+
+	if (!socket_path || !socket_path[0])
+		socket_path = DEFAULT_SOCKET;
+	/* -j and --help may come anywhere (`exlbctl vs show OWA -j`) */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json")) {
+			json_output = true;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			help = true;
+		} else if (nr_rest == 0 &&
+			   (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket"))) {
+			if (++i == argc)
+				usage_fail("%s needs a path", argv[i - 1]);
+			socket_path = argv[i];
+		} else if (nr_rest == 0 && argv[i][0] == '-') {
+			usage_fail("unknown option '%s'", argv[i]);
+		} else if (nr_rest < 256) {
+			rest[nr_rest++] = argv[i];
+		} else {
+			usage_fail("too many arguments");
+		}
+	}
+	if (nr_rest == 0) {
+		main_help();
+		return help ? 0 : 2;
+	}
+	if (!strcmp(rest[0], "__params"))
+		return complete_params(nr_rest > 1 ? rest[1] : "");
+	if (!strcmp(rest[0], "help")) {
+		main_help();
+		return 0;
+	}
+	if (!object_exists(rest[0]))
+		usage_fail("unknown object '%s'", rest[0]);
+	v = find_verb(rest[0], nr_rest > 1 ? rest[1] : NULL);
+	if (!v) {
+		if (help || nr_rest == 1) {
+			object_help(rest[0]);
+			return help ? 0 : 2;
+		}
+		usage_fail("unknown verb '%s %s'", rest[0], rest[1]);
+	}
+	if (help) {
+		verb_help(v);
+		return 0;
+	}
+
+	request = json_pack("{ssso}", "cmd", v->cmd, "args",
+			    build_args(v, nr_rest - (v->name ? 2 : 1),
+				       rest + (v->name ? 2 : 1)));
+	answer = call(socket_path, request);
+	json_decref(request);
+	if (!json_is_true(json_object_get(answer, "ok")))
+		fail("%s", jstr(answer, "error")[0] ? jstr(answer, "error") :
+			   "exlbd answered with an error");
+	if (json_output) {
+		json_t *result = json_object_get(answer, "result");
+
+		if (!json_is_null(result)) {
+			json_dumpf(result, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			printf("\n");
+		}
+	} else {
+		v->print(v, json_object_get(answer, "result"));
+	}
+	json_decref(answer);
+	return 0;
+}

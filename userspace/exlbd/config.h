@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The configuration model of exlbd: globals, virtual services (VS), SubVSs,
+ * real servers (RS) and content rules; the operations that change it; its
+ * JSON form (docs/config-format.md) and the state file.
+ *
+ * Changes are atomic: a request works on a copy (exlb_config_clone()), the
+ * copy is checked as a whole (exlb_config_check()) and written to disk, and
+ * only then replaces the current configuration (exlb_store_commit()). A
+ * failing request leaves memory and disk as they were.
+ *
+ * Runtime state (health verdicts, connection counters) is kept apart from
+ * configuration in struct exlb_runtime, keyed by RS and service id: it is
+ * never persisted and survives configuration swaps.
+ */
+#ifndef EXLB_CONFIG_H
+#define EXLB_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define EXLB_CONFIG_FORMAT	"exlb-config"
+#define EXLB_CONFIG_VERSION	1
+#define EXLB_STATE_FILE		"config.json"
+
+#define EXLB_NICKNAME_SIZE	128
+#define EXLB_RULE_NAME_SIZE	64
+#define EXLB_SUBVS_MAX_RULES	32
+#define EXLB_SERVICE_MAX_RS	256	/* = EXLB_MAX_REALS of the kernel */
+#define EXLB_MAX_SERVICES	4096
+#define EXLB_MAX_RULES		1024
+#define EXLB_ERR_SIZE		512
+
+/* One line naming what went wrong; every operation fills it on failure. */
+struct exlb_err {
+	char msg[EXLB_ERR_SIZE];
+};
+
+int exlb_err_set(struct exlb_err *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+struct exlb_addr {
+	int family;		/* AF_INET, AF_INET6; 0 = none (a SubVS) */
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} u;
+};
+
+/* Kemp's `set param=` values. */
+struct exlb_globals {
+	unsigned int droponfail;
+	unsigned int dropatdrainend;
+	unsigned int finalpersist;
+	unsigned int conntimeout;
+	unsigned int expect100;
+	unsigned int addforwardheader;
+	unsigned int subnetoriginating;
+	unsigned int localbind;
+	unsigned int retry_interval;	/* RetryInterval */
+	unsigned int retry_timeout;	/* Timeout */
+	unsigned int retry_count;	/* RetryCount */
+};
+
+/* Value codes stored in the unsigned fields (params.c names them). */
+enum exlb_vstype {
+	EXLB_VSTYPE_GEN, EXLB_VSTYPE_HTTP, EXLB_VSTYPE_HTTP2,
+	EXLB_VSTYPE_TLS, EXLB_VSTYPE_TS, EXLB_VSTYPE_LOG,
+};
+
+enum exlb_checktype {		/* same order as health.h enum exlb_check_type */
+	EXLB_CHECKTYPE_NONE, EXLB_CHECKTYPE_TCP, EXLB_CHECKTYPE_ICMP,
+	EXLB_CHECKTYPE_HTTP, EXLB_CHECKTYPE_HTTPS, EXLB_CHECKTYPE_SMTP,
+	EXLB_CHECKTYPE_IMAP, EXLB_CHECKTYPE_POP3,
+};
+
+enum exlb_matchtype {
+	EXLB_MATCH_REGEX, EXLB_MATCH_PREFIX, EXLB_MATCH_POSTFIX,
+};
+
+/*
+ * A VS or a SubVS. Schedule, Persist and forward hold the kernel's enum
+ * values (uapi/linux/exlb.h), so kernel.c copies them as they are.
+ */
+struct exlb_service {
+	uint32_t id;		/* Kemp's index; VS and SubVS share the space */
+	uint32_t parent_id;	/* 0 for a VS; the VS of a SubVS */
+	struct exlb_addr vip;	/* none for a SubVS */
+	unsigned int port;	/* 0 for a SubVS */
+	unsigned int protocol;	/* IPPROTO_TCP */
+
+	char nickname[EXLB_NICKNAME_SIZE];
+	unsigned int vstype;
+	unsigned int force_l7;
+	unsigned int transparent;
+	unsigned int subnet_originating;
+	unsigned int server_init;
+	unsigned int starttls_mode;
+	unsigned int persist;
+	unsigned int persist_timeout;
+	unsigned int persist_mask;
+	unsigned int schedule;
+	unsigned int idletime;
+	unsigned int enable;
+
+	unsigned int check_type;
+	char check_url[256];
+	unsigned int check_use_get;
+	unsigned int check_use_11;
+	char check_host[256];
+	char check_codes[128];
+	unsigned int check_port;
+
+	unsigned int ssl_acceleration;
+	unsigned int ssl_reencrypt;
+	unsigned int tls_type;
+	char cipher_set[512];
+	unsigned int need_host_name;
+	unsigned int error_code;
+	char error_url[512];
+	unsigned int add_via;
+
+	/* Edge Security Pack: stored and shown, not acted on yet. */
+	unsigned int esp_enabled;
+	unsigned int esp_logs;
+	unsigned int input_auth_mode;
+	unsigned int output_auth_mode;
+	char allowed_hosts[1024];
+	char allowed_directories[1024];
+	char excluded_directories[1024];
+	char logoff[256];
+	char sso_message[512];
+	char sso_domain[256];
+	char smtp_allowed_domains[1024];
+
+	/* Content rules selecting this SubVS, in order (SubVS only). */
+	unsigned int nr_rules;
+	char rules[EXLB_SUBVS_MAX_RULES][EXLB_RULE_NAME_SIZE];
+};
+
+struct exlb_rs {
+	uint32_t id;		/* unique over all services; health target id */
+	uint32_t service_id;	/* the VS or SubVS it serves */
+	struct exlb_addr addr;
+	unsigned int port;
+	unsigned int weight;
+	unsigned int limit;
+	unsigned int forward;
+	unsigned int enable;
+	unsigned int critical;
+};
+
+struct exlb_rule {
+	char name[EXLB_RULE_NAME_SIZE];
+	unsigned int matchtype;
+	char pattern[512];
+	unsigned int nocase;
+	unsigned int negate;
+	char header[128];
+	unsigned int inchost;
+	unsigned int incquery;
+};
+
+/*
+ * The whole configuration: flat arrays of plain structs, so a copy is a few
+ * memcpy. Services are in creation order (a SubVS after its VS); each
+ * service's RSs are in the order they were added.
+ */
+struct exlb_config {
+	struct exlb_globals globals;
+	uint32_t next_id;
+	uint32_t next_rs_id;
+	struct exlb_service *services;
+	size_t nr_services;
+	struct exlb_rs *reals;
+	size_t nr_reals;
+	struct exlb_rule *rules;
+	size_t nr_rules;
+};
+
+struct exlb_config *exlb_config_new(void);
+struct exlb_config *exlb_config_clone(const struct exlb_config *cfg);
+void exlb_config_free(struct exlb_config *cfg);
+
+/* Cross-parameter rules over the whole configuration. 0 or -1 + err. */
+int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err);
+
+/* ---- lookups ---- */
+
+struct exlb_service *exlb_service_by_id(const struct exlb_config *cfg,
+					uint32_t id);
+/*
+ * A VS or SubVS named by id ("3"), VIP:PORT ("198.18.0.10:443",
+ * "[2001:db8::1]:443"), VS/SubVS nickname path ("OWA/EWS" -- the parent's
+ * nickname or VIP:PORT, a slash, the SubVS nickname) or a nickname that is
+ * unique.
+ */
+struct exlb_service *exlb_service_find(const struct exlb_config *cfg,
+				       const char *name, struct exlb_err *err);
+bool exlb_service_is_subvs(const struct exlb_service *svc);
+size_t exlb_service_nr_subvs(const struct exlb_config *cfg, uint32_t vs_id);
+size_t exlb_service_nr_rs(const struct exlb_config *cfg, uint32_t service_id);
+/* "OWA", or "198.18.0.10:443" when it has no nickname; for messages. */
+const char *exlb_service_label(const struct exlb_service *svc, char *buf,
+			       size_t n);
+/*
+ * A RS of @svc by "ADDR" (if only one port of it is used there) or
+ * "ADDR:PORT" / "[v6]:PORT".
+ */
+struct exlb_rs *exlb_rs_find(const struct exlb_config *cfg,
+			     const struct exlb_service *svc, const char *name,
+			     struct exlb_err *err);
+struct exlb_rs *exlb_rs_by_id(const struct exlb_config *cfg, uint32_t id);
+struct exlb_rule *exlb_rule_find(const struct exlb_config *cfg,
+				 const char *name);
+
+/*
+ * Served by the kernel (plain L4 NAT): a VS (not a SubVS) of VStype gen
+ * without SSLAcceleration, ErrorCode or SubVSs. ForceL7 does not matter: the
+ * client cannot tell, and Transparent/SubnetOriginating still decide the
+ * source address the RS sees.
+ */
+bool exlb_service_is_kernel_served(const struct exlb_config *cfg,
+				   const struct exlb_service *svc);
+/* The enabled kernel-served VSs, in order; returns how many (<= max). */
+size_t exlb_config_kernel_services(const struct exlb_config *cfg,
+				   const struct exlb_service **out, size_t max);
+
+/* ---- operations: each changes @cfg (a copy) or fails leaving it as it was ---- */
+
+/* @params: a JSON object of Kemp name -> value (string, integer or bool). */
+int exlb_vs_add(struct exlb_config *cfg, const char *vip, const char *port,
+		const char *prot, json_t *params, uint32_t *id,
+		struct exlb_err *err);
+int exlb_subvs_add(struct exlb_config *cfg, struct exlb_service *vs,
+		   json_t *params, uint32_t *id, struct exlb_err *err);
+int exlb_service_mod(struct exlb_config *cfg, struct exlb_service *svc,
+		     json_t *params, struct exlb_err *err);
+/* Deletes a VS with its SubVSs and RSs, or one SubVS with its RSs. */
+int exlb_service_del(struct exlb_config *cfg, uint32_t id,
+		     struct exlb_err *err);
+/*
+ * Adds RS @addr to @svc; with addtoallsubvs=1 to every SubVS of @svc (a VS)
+ * or of @svc's parent (a SubVS). port (alias rsport) defaults to the VS port.
+ */
+int exlb_rs_add(struct exlb_config *cfg, struct exlb_service *svc,
+		const char *addr, json_t *params, struct exlb_err *err);
+/* newport=N changes the port; otherwise the RS parameters. */
+int exlb_rs_mod(struct exlb_config *cfg, struct exlb_service *svc,
+		struct exlb_rs *rs, json_t *params, struct exlb_err *err);
+int exlb_rs_del(struct exlb_config *cfg, uint32_t rs_id, struct exlb_err *err);
+int exlb_rule_add(struct exlb_config *cfg, const char *name, json_t *params,
+		  struct exlb_err *err);
+int exlb_rule_mod(struct exlb_config *cfg, struct exlb_rule *rule,
+		  json_t *params, struct exlb_err *err);
+int exlb_rule_del(struct exlb_config *cfg, const char *name,
+		  struct exlb_err *err);
+int exlb_rule_attach(struct exlb_config *cfg, struct exlb_service *subvs,
+		     const char *rule, struct exlb_err *err);
+int exlb_rule_detach(struct exlb_config *cfg, struct exlb_service *subvs,
+		     const char *rule, struct exlb_err *err);
+/* Kemp `set param=value`. */
+int exlb_global_set(struct exlb_config *cfg, const char *param,
+		    const char *value, struct exlb_err *err);
+
+/* ---- JSON ---- */
+
+json_t *exlb_globals_to_json(const struct exlb_globals *g);
+/* A VS with its SubVSs and RSs, or a SubVS with its RSs and rules. */
+json_t *exlb_service_to_json(const struct exlb_config *cfg,
+			     const struct exlb_service *svc);
+json_t *exlb_rs_to_json(const struct exlb_rs *rs);
+json_t *exlb_rule_to_json(const struct exlb_rule *rule);
+/* The whole document, as in the state file and `exlbctl save`. */
+json_t *exlb_config_to_json(const struct exlb_config *cfg);
+/* Parses and checks a whole document; NULL + err if anything is wrong. */
+struct exlb_config *exlb_config_from_json(const json_t *doc,
+					  struct exlb_err *err);
+
+void exlb_addr_format(const struct exlb_addr *a, char *buf, size_t n);
+/* "ADDR:PORT", with brackets for IPv6. */
+void exlb_addr_port_format(const struct exlb_addr *a, unsigned int port,
+			   char *buf, size_t n);
+int exlb_addr_parse(const char *text, struct exlb_addr *a);
+
+/* ---- the current configuration and its state file ---- */
+
+/* Called after a change is applied and on disk (main.c: kernel, health). */
+typedef void (*exlb_config_changed_fn)(void *ctx,
+				       const struct exlb_config *old_cfg,
+				       const struct exlb_config *new_cfg);
+
+struct exlb_store {
+	struct exlb_config *config;	/* current: applied and on disk */
+	char *state_dir;
+	char *state_path;
+	exlb_config_changed_fn changed;
+	void *changed_ctx;
+};
+
+/* Loads STATE_DIR/config.json, or starts empty if there is none. */
+int exlb_store_open(struct exlb_store *st, const char *state_dir,
+		    struct exlb_err *err);
+void exlb_store_close(struct exlb_store *st);
+/*
+ * Makes @next current: checks it, writes it (temp file, fsync, rename,
+ * fsync of the directory), swaps, logs @what, calls the hook. On failure
+ * @next is freed and the current configuration stays, in memory and on disk.
+ */
+int exlb_store_commit(struct exlb_store *st, struct exlb_config *next,
+		      const char *what, struct exlb_err *err);
+int exlb_config_write_file(const struct exlb_config *cfg, const char *dir,
+			   const char *path, struct exlb_err *err);
+
+/* ---- runtime state, apart from configuration ---- */
+
+enum exlb_health_state {
+	EXLB_HEALTH_UNKNOWN,	/* no verdict yet */
+	EXLB_HEALTH_UP,
+	EXLB_HEALTH_DOWN,
+};
+
+struct exlb_counters {
+	uint64_t conns;		/* connections ever scheduled */
+	uint32_t active;	/* open, established */
+	uint32_t inactive;	/* open, other TCP states */
+	uint64_t pkts_in, pkts_out, bytes_in, bytes_out;
+};
+
+struct exlb_rs_runtime {
+	uint32_t rs_id;
+	enum exlb_health_state health;
+	char reason[128];
+	struct exlb_counters counters;
+};
+
+struct exlb_runtime {
+	bool kernel_available;	/* the kernel data plane is programmed */
+	char kernel_note[128];	/* why not, for status */
+	struct exlb_rs_runtime *rs;
+	size_t nr_rs;
+};
+
+/* The runtime record of RS @rs_id, created on first use (NULL: no memory). */
+struct exlb_rs_runtime *exlb_runtime_rs(struct exlb_runtime *rt,
+					uint32_t rs_id);
+const struct exlb_rs_runtime *exlb_runtime_rs_peek(
+	const struct exlb_runtime *rt, uint32_t rs_id);
+/* Records a health verdict; logs a line if it changed. */
+void exlb_runtime_set_health(struct exlb_runtime *rt,
+			     const struct exlb_config *cfg, uint32_t rs_id,
+			     bool up, const char *reason);
+/* Forgets RSs that no longer exist in @cfg. */
+void exlb_runtime_prune(struct exlb_runtime *rt, const struct exlb_config *cfg);
+void exlb_runtime_free(struct exlb_runtime *rt);
+
+/* An RS takes new connections: enabled, weight > 0, health up (or CheckType none). */
+bool exlb_rs_is_serving(const struct exlb_config *cfg,
+			const struct exlb_runtime *rt, const struct exlb_rs *rs);
+/* Kemp's Status column: "Up", "Down", "Redirect", "Disabled". */
+const char *exlb_service_status(const struct exlb_config *cfg,
+				const struct exlb_runtime *rt,
+				const struct exlb_service *svc);
+
+/* One line to stderr per state change. */
+void exlb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

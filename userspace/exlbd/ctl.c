@@ -1,0 +1,1048 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The control socket of exlbd (see ctl.h): the libev server that frames
+ * newline-delimited JSON for any number of clients without blocking, and the
+ * command table that turns a request into operations on the model.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "params.h"
+
+/* ---- commands ---- */
+
+struct request {
+	struct exlb_store *store;
+	struct exlb_runtime *runtime;
+	const json_t *args;
+	struct exlb_config *cfg;	/* a copy for changing commands */
+	json_t *result;
+	char what[512];			/* log line of the change */
+	struct exlb_err err;
+};
+
+static const char *arg_str(const struct request *rq, const char *name)
+{
+	json_t *v = json_object_get(rq->args, name);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static json_t *arg_params(const struct request *rq)
+{
+	return json_object_get(rq->args, "params");
+}
+
+static int need_arg(struct request *rq, const char *name, const char **out)
+{
+	*out = arg_str(rq, name);
+	if (!*out)
+		return exlb_err_set(&rq->err, "missing argument '%s'", name);
+	return 0;
+}
+
+/* "Schedule=rr Idletime=1800" for the log line. */
+static void describe_params(const json_t *params, char *buf, size_t n)
+{
+	const char *key;
+	json_t *value;
+	size_t len = 0;
+
+	buf[0] = 0;
+	json_object_foreach((json_t *)params, key, value) {
+		char num[32];
+		const char *text = json_is_string(value) ? json_string_value(value) :
+				   (snprintf(num, sizeof(num), "%lld",
+					     (long long)json_integer_value(value)), num);
+
+		if (len < n)
+			len += snprintf(buf + len, n - len, " %s=%s", key, text);
+	}
+}
+
+static struct exlb_service *arg_service(struct request *rq, const char *name,
+					unsigned int kinds)
+{
+	const char *text;
+	struct exlb_service *svc;
+	char label[EXLB_NICKNAME_SIZE];
+
+	if (need_arg(rq, name, &text))
+		return NULL;
+	svc = exlb_service_find(rq->cfg, text, &rq->err);
+	if (!svc)
+		return NULL;
+	if (!(kinds & (exlb_service_is_subvs(svc) ? EXLB_SCOPE_SUBVS :
+						     EXLB_SCOPE_VS))) {
+		exlb_service_label(svc, label, sizeof(label));
+		exlb_err_set(&rq->err, "%s is a %s, not a %s", label,
+			     exlb_service_is_subvs(svc) ? "SubVS" : "VS",
+			     exlb_service_is_subvs(svc) ? "VS" : "SubVS");
+		return NULL;
+	}
+	return svc;
+}
+
+static int cmd_vs_add(struct request *rq)
+{
+	uint32_t id;
+	const char *vip, *port;
+	char params[384];
+
+	if (need_arg(rq, "vip", &vip) || need_arg(rq, "port", &port))
+		return -1;
+	if (exlb_vs_add(rq->cfg, vip, port, arg_str(rq, "prot"), arg_params(rq),
+			&id, &rq->err))
+		return -1;
+	describe_params(arg_params(rq), params, sizeof(params));
+	snprintf(rq->what, sizeof(rq->what), "vs %u added: %s:%s%s", id, vip,
+		 port, params);
+	rq->result = exlb_service_to_json(rq->cfg, exlb_service_by_id(rq->cfg, id));
+	return 0;
+}
+
+static int cmd_subvs_add(struct request *rq)
+{
+	struct exlb_service *vs = arg_service(rq, "vs", EXLB_SCOPE_VS);
+	uint32_t id, vs_id;
+	char params[384];
+
+	if (!vs)
+		return -1;
+	vs_id = vs->id;
+	if (exlb_subvs_add(rq->cfg, vs, arg_params(rq), &id, &rq->err))
+		return -1;
+	describe_params(arg_params(rq), params, sizeof(params));
+	snprintf(rq->what, sizeof(rq->what), "subvs %u added to vs %u:%s", id,
+		 vs_id, params);
+	rq->result = exlb_service_to_json(rq->cfg, exlb_service_by_id(rq->cfg, id));
+	return 0;
+}
+
+static int service_mod(struct request *rq, const char *arg, unsigned int kinds)
+{
+	struct exlb_service *svc = arg_service(rq, arg, kinds);
+	char params[384], label[EXLB_NICKNAME_SIZE];
+
+	if (!svc)
+		return -1;
+	if (!json_object_size(arg_params(rq)))
+		return exlb_err_set(&rq->err, "nothing to change: give Key=Value parameters");
+	if (exlb_service_mod(rq->cfg, svc, arg_params(rq), &rq->err))
+		return -1;
+	describe_params(arg_params(rq), params, sizeof(params));
+	snprintf(rq->what, sizeof(rq->what), "%s %u (%s) changed:%s",
+		 exlb_service_is_subvs(svc) ? "subvs" : "vs", svc->id,
+		 exlb_service_label(svc, label, sizeof(label)), params);
+	rq->result = exlb_service_to_json(rq->cfg, svc);
+	return 0;
+}
+
+static int cmd_vs_mod(struct request *rq)
+{
+	return service_mod(rq, "vs", EXLB_SCOPE_SERVICE);
+}
+
+static int cmd_subvs_mod(struct request *rq)
+{
+	return service_mod(rq, "subvs", EXLB_SCOPE_SUBVS);
+}
+
+static int service_del(struct request *rq, const char *arg, unsigned int kinds)
+{
+	struct exlb_service *svc = arg_service(rq, arg, kinds);
+	char label[EXLB_NICKNAME_SIZE];
+	uint32_t id;
+	bool subvs;
+
+	if (!svc)
+		return -1;
+	id = svc->id;
+	subvs = exlb_service_is_subvs(svc);
+	exlb_service_label(svc, label, sizeof(label));
+	if (exlb_service_del(rq->cfg, id, &rq->err))
+		return -1;
+	snprintf(rq->what, sizeof(rq->what), "%s %u (%s) deleted",
+		 subvs ? "subvs" : "vs", id, label);
+	return 0;
+}
+
+static int cmd_vs_del(struct request *rq)
+{
+	return service_del(rq, "vs", EXLB_SCOPE_SERVICE);
+}
+
+static int cmd_subvs_del(struct request *rq)
+{
+	return service_del(rq, "subvs", EXLB_SCOPE_SUBVS);
+}
+
+/* One named service (VS or SubVS) in full, or the list of @kinds. */
+static int service_show(struct request *rq, const char *arg, unsigned int kinds)
+{
+	if (arg_str(rq, arg)) {
+		struct exlb_service *svc = arg_service(rq, arg, EXLB_SCOPE_SERVICE);
+
+		if (!svc)
+			return -1;
+		rq->result = exlb_service_to_json(rq->cfg, svc);
+		return 0;
+	}
+	rq->result = json_array();
+	for (size_t i = 0; i < rq->cfg->nr_services; i++) {
+		const struct exlb_service *s = &rq->cfg->services[i];
+
+		if (kinds & (exlb_service_is_subvs(s) ? EXLB_SCOPE_SUBVS :
+							 EXLB_SCOPE_VS))
+			json_array_append_new(rq->result,
+					      exlb_service_to_json(rq->cfg, s));
+	}
+	return 0;
+}
+
+static int cmd_vs_show(struct request *rq)
+{
+	return service_show(rq, "vs", EXLB_SCOPE_SERVICE & ~EXLB_SCOPE_SUBVS);
+}
+
+static int cmd_subvs_show(struct request *rq)
+{
+	return service_show(rq, "subvs", EXLB_SCOPE_SUBVS);
+}
+
+static int cmd_rs_add(struct request *rq)
+{
+	struct exlb_service *svc = arg_service(rq, "vs", EXLB_SCOPE_SERVICE);
+	const char *addr;
+	size_t before = rq->cfg->nr_reals;
+	char params[384], label[EXLB_NICKNAME_SIZE];
+
+	if (!svc || need_arg(rq, "rs", &addr))
+		return -1;
+	if (exlb_rs_add(rq->cfg, svc, addr, arg_params(rq), &rq->err))
+		return -1;
+	describe_params(arg_params(rq), params, sizeof(params));
+	rq->result = json_array();
+	for (size_t i = before; i < rq->cfg->nr_reals; i++) {
+		json_t *rs = exlb_rs_to_json(&rq->cfg->reals[i]);
+
+		json_object_set_new(rs, "service", json_integer(rq->cfg->reals[i].service_id));
+		json_array_append_new(rq->result, rs);
+	}
+	snprintf(rq->what, sizeof(rq->what), "rs %s added to %zu service(s) (%s):%s",
+		 addr, rq->cfg->nr_reals - before,
+		 exlb_service_label(svc, label, sizeof(label)), params);
+	return 0;
+}
+
+/* The RS named by args "vs" and "rs". */
+static struct exlb_rs *arg_rs(struct request *rq, struct exlb_service **svc)
+{
+	const char *name;
+
+	*svc = arg_service(rq, "vs", EXLB_SCOPE_SERVICE);
+	if (!*svc || need_arg(rq, "rs", &name))
+		return NULL;
+	return exlb_rs_find(rq->cfg, *svc, name, &rq->err);
+}
+
+static int rs_change(struct request *rq, json_t *params, const char *verb)
+{
+	struct exlb_service *svc;
+	struct exlb_rs *rs = arg_rs(rq, &svc);
+	char where[64], label[EXLB_NICKNAME_SIZE], desc[384];
+
+	if (!rs)
+		return -1;
+	if (!json_object_size(params))
+		return exlb_err_set(&rq->err, "nothing to change: give Key=Value parameters");
+	if (exlb_rs_mod(rq->cfg, svc, rs, params, &rq->err))
+		return -1;
+	exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
+	describe_params(params, desc, sizeof(desc));
+	snprintf(rq->what, sizeof(rq->what), "rs %s of %s %s:%s", where,
+		 exlb_service_label(svc, label, sizeof(label)), verb, desc);
+	rq->result = exlb_rs_to_json(rs);
+	return 0;
+}
+
+static int cmd_rs_mod(struct request *rq)
+{
+	return rs_change(rq, arg_params(rq), "changed");
+}
+
+static int rs_set_enable(struct request *rq, bool enable)
+{
+	json_t *params = json_pack("{s:s}", "enable", enable ? "1" : "0");
+	int ret = rs_change(rq, params, enable ? "enabled" : "disabled");
+
+	json_decref(params);
+	return ret;
+}
+
+static int cmd_rs_enable(struct request *rq)
+{
+	return rs_set_enable(rq, true);
+}
+
+static int cmd_rs_disable(struct request *rq)
+{
+	return rs_set_enable(rq, false);
+}
+
+static int cmd_rs_del(struct request *rq)
+{
+	struct exlb_service *svc;
+	struct exlb_rs *rs = arg_rs(rq, &svc);
+	char where[64], label[EXLB_NICKNAME_SIZE];
+
+	if (!rs)
+		return -1;
+	exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
+	snprintf(rq->what, sizeof(rq->what), "rs %s of %s deleted", where,
+		 exlb_service_label(svc, label, sizeof(label)));
+	return exlb_rs_del(rq->cfg, rs->id, &rq->err);
+}
+
+static int cmd_rs_show(struct request *rq)
+{
+	struct exlb_service *svc = arg_service(rq, "vs", EXLB_SCOPE_SERVICE);
+
+	if (!svc)
+		return -1;
+	rq->result = json_array();
+	for (size_t i = 0; i < rq->cfg->nr_reals; i++)
+		if (rq->cfg->reals[i].service_id == svc->id)
+			json_array_append_new(rq->result,
+					      exlb_rs_to_json(&rq->cfg->reals[i]));
+	return 0;
+}
+
+static int cmd_rule_add(struct request *rq)
+{
+	const char *name;
+	char params[384];
+
+	if (need_arg(rq, "name", &name) ||
+	    exlb_rule_add(rq->cfg, name, arg_params(rq), &rq->err))
+		return -1;
+	describe_params(arg_params(rq), params, sizeof(params));
+	snprintf(rq->what, sizeof(rq->what), "rule %s added:%s", name, params);
+	rq->result = exlb_rule_to_json(exlb_rule_find(rq->cfg, name));
+	return 0;
+}
+
+static int cmd_rule_mod(struct request *rq)
+{
+	const char *name;
+	struct exlb_rule *rule;
+	char params[384];
+
+	if (need_arg(rq, "name", &name))
+		return -1;
+	rule = exlb_rule_find(rq->cfg, name);
+	if (!rule)
+		return exlb_err_set(&rq->err, "no rule named '%s'", name);
+	if (!json_object_size(arg_params(rq)))
+		return exlb_err_set(&rq->err, "nothing to change: give Key=Value parameters");
+	if (exlb_rule_mod(rq->cfg, rule, arg_params(rq), &rq->err))
+		return -1;
+	describe_params(arg_params(rq), params, sizeof(params));
+	snprintf(rq->what, sizeof(rq->what), "rule %s changed:%s", rule->name,
+		 params);
+	rq->result = exlb_rule_to_json(rule);
+	return 0;
+}
+
+static int cmd_rule_del(struct request *rq)
+{
+	const char *name;
+
+	if (need_arg(rq, "name", &name) ||
+	    exlb_rule_del(rq->cfg, name, &rq->err))
+		return -1;
+	snprintf(rq->what, sizeof(rq->what), "rule %s deleted", name);
+	return 0;
+}
+
+static int cmd_rule_show(struct request *rq)
+{
+	const char *name = arg_str(rq, "name");
+
+	if (name) {
+		struct exlb_rule *rule = exlb_rule_find(rq->cfg, name);
+
+		if (!rule)
+			return exlb_err_set(&rq->err, "no rule named '%s'", name);
+		rq->result = exlb_rule_to_json(rule);
+		return 0;
+	}
+	rq->result = json_array();
+	for (size_t i = 0; i < rq->cfg->nr_rules; i++)
+		json_array_append_new(rq->result,
+				      exlb_rule_to_json(&rq->cfg->rules[i]));
+	return 0;
+}
+
+static int rule_link(struct request *rq, bool attach)
+{
+	struct exlb_service *subvs = arg_service(rq, "subvs", EXLB_SCOPE_SERVICE);
+	const char *rule;
+	char label[EXLB_NICKNAME_SIZE];
+	int ret;
+
+	if (!subvs || need_arg(rq, "rule", &rule))
+		return -1;
+	ret = attach ? exlb_rule_attach(rq->cfg, subvs, rule, &rq->err) :
+		       exlb_rule_detach(rq->cfg, subvs, rule, &rq->err);
+	if (ret)
+		return -1;
+	snprintf(rq->what, sizeof(rq->what), "rule %s %s SubVS %u (%s)", rule,
+		 attach ? "attached to" : "detached from", subvs->id,
+		 exlb_service_label(subvs, label, sizeof(label)));
+	return 0;
+}
+
+static int cmd_rule_attach(struct request *rq)
+{
+	return rule_link(rq, true);
+}
+
+static int cmd_rule_detach(struct request *rq)
+{
+	return rule_link(rq, false);
+}
+
+static int cmd_set(struct request *rq)
+{
+	const char *param, *value;
+	char text[64];
+	const struct exlb_param *p;
+
+	if (need_arg(rq, "param", &param) || need_arg(rq, "value", &value) ||
+	    exlb_global_set(rq->cfg, param, value, &rq->err))
+		return -1;
+	p = exlb_param_find(param, EXLB_SCOPE_GLOBAL, NULL);
+	exlb_param_format(p, &rq->cfg->globals, text, sizeof(text));
+	snprintf(rq->what, sizeof(rq->what), "global %s set to %s", p->name, text);
+	rq->result = exlb_globals_to_json(&rq->cfg->globals);
+	return 0;
+}
+
+static int cmd_get(struct request *rq)
+{
+	const char *param = arg_str(rq, "param");
+	json_t *all = exlb_globals_to_json(&rq->cfg->globals);
+	const struct exlb_param *p, *other;
+
+	if (!param) {
+		rq->result = all;
+		return 0;
+	}
+	p = exlb_param_find(param, EXLB_SCOPE_GLOBAL, &other);
+	if (!p) {
+		json_decref(all);
+		if (other)
+			return exlb_err_set(&rq->err, "%s: not a global parameter (it applies to %s)",
+					    other->name, exlb_scope_name(other->scope));
+		return exlb_err_set(&rq->err, "unknown global parameter '%s'", param);
+	}
+	rq->result = json_pack("{sO}", p->name, json_object_get(all, p->name));
+	json_decref(all);
+	return 0;
+}
+
+/* ---- status and statistics ---- */
+
+static const char *health_name(const struct exlb_config *cfg,
+			       const struct exlb_runtime *rt,
+			       const struct exlb_rs *rs)
+{
+	const struct exlb_service *svc = exlb_service_by_id(cfg, rs->service_id);
+	const struct exlb_rs_runtime *r = exlb_runtime_rs_peek(rt, rs->id);
+
+	if (svc && svc->check_type == EXLB_CHECKTYPE_NONE)
+		return "up";
+	if (!r || r->health == EXLB_HEALTH_UNKNOWN)
+		return "unchecked";
+	return r->health == EXLB_HEALTH_UP ? "up" : "down";
+}
+
+static void counters_to_json(json_t *obj, const struct exlb_counters *c)
+{
+	json_object_set_new(obj, "conns", json_integer(c->conns));
+	json_object_set_new(obj, "active", json_integer(c->active));
+	json_object_set_new(obj, "inactive", json_integer(c->inactive));
+	json_object_set_new(obj, "pkts_in", json_integer(c->pkts_in));
+	json_object_set_new(obj, "pkts_out", json_integer(c->pkts_out));
+	json_object_set_new(obj, "bytes_in", json_integer(c->bytes_in));
+	json_object_set_new(obj, "bytes_out", json_integer(c->bytes_out));
+}
+
+static void counters_add(struct exlb_counters *sum, const struct exlb_counters *c)
+{
+	sum->conns += c->conns;
+	sum->active += c->active;
+	sum->inactive += c->inactive;
+	sum->pkts_in += c->pkts_in;
+	sum->pkts_out += c->pkts_out;
+	sum->bytes_in += c->bytes_in;
+	sum->bytes_out += c->bytes_out;
+}
+
+/* A service's RSs with health and counters; adds them up into @sum. */
+static json_t *rs_status(const struct exlb_config *cfg,
+			 const struct exlb_runtime *rt, uint32_t service_id,
+			 struct exlb_counters *sum)
+{
+	json_t *list = json_array();
+	static const struct exlb_counters zero;
+
+	for (size_t i = 0; i < cfg->nr_reals; i++) {
+		const struct exlb_rs *rs = &cfg->reals[i];
+		const struct exlb_rs_runtime *r = exlb_runtime_rs_peek(rt, rs->id);
+		const struct exlb_counters *c = r ? &r->counters : &zero;
+		char addr[INET6_ADDRSTRLEN];
+		json_t *obj;
+
+		if (rs->service_id != service_id)
+			continue;
+		exlb_addr_format(&rs->addr, addr, sizeof(addr));
+		obj = json_pack("{sI ss sI sI sI ss ss sb}", "id", (json_int_t)rs->id,
+				"addr", addr, "port", (json_int_t)rs->port,
+				"weight", (json_int_t)rs->weight,
+				"enable", (json_int_t)rs->enable,
+				"health", health_name(cfg, rt, rs),
+				"reason", r ? r->reason : "",
+				"serving", exlb_rs_is_serving(cfg, rt, rs));
+		counters_to_json(obj, c);
+		counters_add(sum, c);
+		json_array_append_new(list, obj);
+	}
+	return list;
+}
+
+static json_t *service_status(const struct exlb_config *cfg,
+			      const struct exlb_runtime *rt,
+			      const struct exlb_service *svc,
+			      struct exlb_counters *sum)
+{
+	json_t *obj = json_object(), *subvs = json_array(), *names = json_array();
+	struct exlb_counters own = { 0 };
+	char label[EXLB_NICKNAME_SIZE];
+	bool kernel = exlb_service_is_kernel_served(cfg, svc);
+
+	json_object_set_new(obj, "id", json_integer(svc->id));
+	if (!exlb_service_is_subvs(svc)) {
+		char addr[INET6_ADDRSTRLEN];
+
+		exlb_addr_format(&svc->vip, addr, sizeof(addr));
+		json_object_set_new(obj, "vip", json_string(addr));
+		json_object_set_new(obj, "port", json_integer(svc->port));
+		json_object_set_new(obj, "prot", json_string("tcp"));
+	}
+	json_object_set_new(obj, "name", json_string(svc->nickname));
+	if (!exlb_service_is_subvs(svc)) {
+		json_object_set_new(obj, "layer", json_string(kernel ? "L4" : "L7"));
+		json_object_set_new(obj, "served_by",
+				    json_string(kernel ? "kernel" : "exlbd"));
+		/* certificates are not modelled yet: TLS services have none */
+		json_object_set_new(obj, "certificate",
+				    json_string(svc->ssl_acceleration ? "none" : "-"));
+	}
+	json_object_set_new(obj, "status",
+			    json_string(exlb_service_status(cfg, rt, svc)));
+	json_object_set_new(obj, "rs", rs_status(cfg, rt, svc->id, &own));
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+
+		if (s->parent_id != svc->id)
+			continue;
+		json_array_append_new(subvs, service_status(cfg, rt, s, &own));
+		json_array_append_new(names,
+				      json_string(exlb_service_label(s, label, sizeof(label))));
+	}
+	if (!exlb_service_is_subvs(svc)) {
+		json_object_set_new(obj, "subvs", subvs);
+		json_object_set_new(obj, "subvs_names", names);
+	} else {
+		json_decref(subvs);
+		json_decref(names);
+	}
+	counters_to_json(obj, &own);
+	counters_add(sum, &own);
+	return obj;
+}
+
+static int cmd_status(struct request *rq)
+{
+	json_t *list = json_array();
+	struct exlb_counters total = { 0 };
+
+	for (size_t i = 0; i < rq->cfg->nr_services; i++)
+		if (!exlb_service_is_subvs(&rq->cfg->services[i]))
+			json_array_append_new(list,
+				service_status(rq->cfg, rq->runtime,
+					       &rq->cfg->services[i], &total));
+	rq->result = json_pack("{s{sbss}so}", "kernel",
+			       "available", rq->runtime->kernel_available,
+			       "note", rq->runtime->kernel_note, "vs", list);
+	counters_to_json(rq->result, &total);
+	return 0;
+}
+
+static int cmd_save(struct request *rq)
+{
+	rq->result = exlb_config_to_json(rq->cfg);
+	return 0;
+}
+
+static int cmd_restore(struct request *rq)
+{
+	json_t *doc = json_object_get(rq->args, "config");
+	struct exlb_config *cfg;
+
+	if (!doc)
+		return exlb_err_set(&rq->err, "missing argument 'config'");
+	cfg = exlb_config_from_json(doc, &rq->err);
+	if (!cfg)
+		return -1;
+	exlb_config_free(rq->cfg);
+	rq->cfg = cfg;
+	snprintf(rq->what, sizeof(rq->what),
+		 "configuration restored: %zu services, %zu real servers, %zu rules",
+		 cfg->nr_services, cfg->nr_reals, cfg->nr_rules);
+	return 0;
+}
+
+struct command {
+	const char *name;
+	int (*run)(struct request *rq);
+	bool changes;
+};
+
+static const struct command commands[] = {
+	{ "vs.add", cmd_vs_add, true },
+	{ "vs.mod", cmd_vs_mod, true },
+	{ "vs.del", cmd_vs_del, true },
+	{ "vs.show", cmd_vs_show, false },
+	{ "subvs.add", cmd_subvs_add, true },
+	{ "subvs.mod", cmd_subvs_mod, true },
+	{ "subvs.del", cmd_subvs_del, true },
+	{ "subvs.show", cmd_subvs_show, false },
+	{ "rs.add", cmd_rs_add, true },
+	{ "rs.mod", cmd_rs_mod, true },
+	{ "rs.enable", cmd_rs_enable, true },
+	{ "rs.disable", cmd_rs_disable, true },
+	{ "rs.del", cmd_rs_del, true },
+	{ "rs.show", cmd_rs_show, false },
+	{ "rule.add", cmd_rule_add, true },
+	{ "rule.mod", cmd_rule_mod, true },
+	{ "rule.del", cmd_rule_del, true },
+	{ "rule.show", cmd_rule_show, false },
+	{ "rule.attach", cmd_rule_attach, true },
+	{ "rule.detach", cmd_rule_detach, true },
+	{ "set", cmd_set, true },
+	{ "get", cmd_get, false },
+	{ "status", cmd_status, false },
+	{ "stats", cmd_status, false },
+	{ "save", cmd_save, false },
+	{ "restore", cmd_restore, true },
+};
+
+static json_t *answer_error(const char *msg)
+{
+	return json_pack("{sbss}", "ok", 0, "error", msg);
+}
+
+json_t *exlb_ctl_execute(struct exlb_store *store,
+			 struct exlb_runtime *runtime, const json_t *request)
+{
+	const char *name = json_string_value(json_object_get(request, "cmd"));
+	json_t *args = json_object_get(request, "args");
+	const struct command *cmd = NULL;
+	struct request rq = { .store = store, .runtime = runtime };
+	json_t *answer;
+
+	if (!name)
+		return answer_error("request: missing \"cmd\"");
+	if (args && !json_is_object(args))
+		return answer_error("request: \"args\" must be a JSON object");
+	if (json_object_get(args, "params") &&
+	    !json_is_object(json_object_get(args, "params")))
+		return answer_error("request: \"params\" must be a JSON object");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			cmd = &commands[i];
+	if (!cmd) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "unknown command '%.64s'", name);
+		return answer_error(msg);
+	}
+	rq.args = args;
+	rq.cfg = cmd->changes ? exlb_config_clone(store->config) : store->config;
+	if (!rq.cfg)
+		return answer_error("out of memory");
+
+	if (cmd->run(&rq)) {
+		if (cmd->changes)
+			exlb_config_free(rq.cfg);
+		json_decref(rq.result);
+		return answer_error(rq.err.msg);
+	}
+	if (cmd->changes) {
+		/* the commit frees the copy if it fails */
+		if (exlb_store_commit(store, rq.cfg, rq.what, &rq.err)) {
+			json_decref(rq.result);
+			return answer_error(rq.err.msg);
+		}
+		if (runtime)
+			exlb_runtime_prune(runtime, store->config);
+	}
+	answer = json_pack("{sbso}", "ok", 1, "result",
+			   rq.result ? rq.result : json_null());
+	return answer;
+}
+
+/* ---- the socket server ---- */
+
+struct ctl_client {
+	ev_io io;		/* first: the callback casts the watcher back */
+	struct exlb_ctl *ctl;
+	struct ctl_client *next;
+	char *in;
+	size_t in_len, in_cap;
+	char *out;
+	size_t out_len, out_sent;
+	bool eof;		/* the client shut its side: close once flushed */
+};
+
+struct exlb_ctl {
+	ev_io listen_io;	/* first: the callback casts the watcher back */
+	struct ev_loop *loop;
+	char *path;
+	struct exlb_store *store;
+	struct exlb_runtime *runtime;
+	struct ctl_client *clients;
+	unsigned int nr_clients;
+};
+
+static void client_close(struct ctl_client *c)
+{
+	struct exlb_ctl *ctl = c->ctl;
+	struct ctl_client **pp;
+
+	ev_io_stop(ctl->loop, &c->io);
+	close(c->io.fd);
+	for (pp = &ctl->clients; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	ctl->nr_clients--;
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static int client_queue(struct ctl_client *c, const char *text)
+{
+	size_t len = strlen(text);
+	char *grown = realloc(c->out, c->out_len + len + 1);
+
+	if (!grown)
+		return -1;
+	c->out = grown;
+	memcpy(c->out + c->out_len, text, len);
+	c->out_len += len;
+	c->out[c->out_len++] = '\n';
+	return 0;
+}
+
+static void client_answer_line(struct ctl_client *c, const char *line)
+{
+	json_error_t jerr;
+	json_t *request = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *answer;
+	char *text, msg[256];
+
+	if (!request) {
+		snprintf(msg, sizeof(msg), "request: not JSON: %s", jerr.text);
+		answer = answer_error(msg);
+	} else {
+		answer = exlb_ctl_execute(c->ctl->store, c->ctl->runtime, request);
+		json_decref(request);
+	}
+	text = json_dumps(answer, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(answer);
+	if (!text || client_queue(c, text))
+		c->eof = true;	/* out of memory: drop the client */
+	free(text);
+}
+
+/* Watch for reading only while nothing waits to be written: back-pressure. */
+static void client_rearm(struct ctl_client *c)
+{
+	int events = c->out_sent < c->out_len ? EV_WRITE : EV_READ;
+
+	if (c->io.events == events)
+		return;
+	ev_io_stop(c->ctl->loop, &c->io);
+	ev_io_set(&c->io, c->io.fd, events);
+	ev_io_start(c->ctl->loop, &c->io);
+}
+
+static void client_process(struct ctl_client *c)
+{
+	size_t start = 0;
+	char *nl;
+
+	while (c->out_sent == c->out_len &&
+	       (nl = memchr(c->in + start, '\n', c->in_len - start))) {
+		*nl = 0;
+		if (nl > c->in + start)
+			client_answer_line(c, c->in + start);
+		start = nl + 1 - c->in;
+	}
+	memmove(c->in, c->in + start, c->in_len - start);
+	c->in_len -= start;
+}
+
+static bool client_write(struct ctl_client *c)
+{
+	while (c->out_sent < c->out_len) {
+		ssize_t n = send(c->io.fd, c->out + c->out_sent,
+				 c->out_len - c->out_sent, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		if (n < 0)
+			return false;
+		c->out_sent += n;
+	}
+	c->out_len = c->out_sent = 0;
+	return true;
+}
+
+static bool client_read(struct ctl_client *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->in_cap - c->in_len < 4096) {
+			size_t cap = c->in_cap ? c->in_cap * 2 : 8192;
+			char *grown;
+
+			if (cap > EXLB_CTL_MAX_LINE + 8192) {
+				client_queue(c, "{\"ok\":false,\"error\":\"request: line too long\"}");
+				c->eof = true;
+				return true;
+			}
+			grown = realloc(c->in, cap);
+			if (!grown)
+				return false;
+			c->in = grown;
+			c->in_cap = cap;
+		}
+		n = recv(c->io.fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return true;
+		if (n <= 0) {
+			/* a last request without newline still counts */
+			if (n == 0 && c->in_len && c->in_len < c->in_cap)
+				c->in[c->in_len++] = '\n';
+			c->eof = true;
+			return n == 0;
+		}
+		c->in_len += n;
+		if (memchr(c->in + c->in_len - n, '\n', n))
+			return true;
+	}
+}
+
+static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_client *c = (struct ctl_client *)w;
+
+	(void)loop;
+	if ((revents & EV_READ) && !client_read(c)) {
+		client_close(c);
+		return;
+	}
+	if ((revents & EV_WRITE) && !client_write(c)) {
+		client_close(c);
+		return;
+	}
+	/* answer every complete line, as long as the answers can be written */
+	for (;;) {
+		size_t before = c->in_len;
+
+		client_process(c);
+		if (!client_write(c)) {
+			client_close(c);
+			return;
+		}
+		if (c->out_sent < c->out_len || c->in_len == before)
+			break;
+	}
+	if (c->eof && c->out_sent == c->out_len) {
+		client_close(c);
+		return;
+	}
+	client_rearm(c);
+}
+
+static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct exlb_ctl *ctl = (struct exlb_ctl *)w;
+	struct ctl_client *c;
+	int fd;
+
+	(void)revents;
+	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (ctl->nr_clients >= EXLB_CTL_MAX_CLIENTS) {
+		static const char busy[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
+
+		if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+			exlb_log("control: refusing a client: too many");
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->ctl = ctl;
+	c->next = ctl->clients;
+	ctl->clients = c;
+	ctl->nr_clients++;
+	ev_io_init(&c->io, client_cb, fd, EV_READ);
+	ev_io_start(loop, &c->io);
+}
+
+/* Is a daemon answering on @path already? */
+static bool socket_in_use(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool used;
+
+	if (fd < 0)
+		return false;
+	used = !connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	return used;
+}
+
+struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
+			      struct exlb_store *store,
+			      struct exlb_runtime *runtime,
+			      struct exlb_err *err)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct group *grp = getgrnam(EXLB_CTL_GROUP);
+	struct exlb_ctl *ctl;
+	char dir[sizeof(sun.sun_path)];
+	mode_t old_mask;
+	bool created;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		exlb_err_set(err, "socket path too long: %s", path);
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	dirname(dir);
+	/*
+	 * Our own directory (created here, or systemd's RuntimeDirectory
+	 * /run/exlb, root:root 0750) goes to group exlb so its members reach
+	 * the socket; a directory named otherwise (tests) is left alone.
+	 */
+	created = mkdir(dir, 0750) == 0;
+	if (grp && (created || !strcmp(basename(dir), "exlb")) &&
+	    (chown(dir, geteuid(), grp->gr_gid) || chmod(dir, 0750)))
+		exlb_log("control: cannot give %s to group %s: %s", dir,
+			 EXLB_CTL_GROUP, strerror(errno));
+	if (socket_in_use(&sun)) {
+		exlb_err_set(err, "another exlbd answers on %s", path);
+		return NULL;
+	}
+	unlink(path);
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		exlb_err_set(err, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	/* created owner-only, opened to the group once it has the right group */
+	old_mask = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		umask(old_mask);
+		exlb_err_set(err, "bind %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	umask(old_mask);
+	if (grp) {
+		if (chown(path, geteuid(), grp->gr_gid) || chmod(path, 0660))
+			exlb_log("control: cannot open %s to group %s: %s", path,
+				 EXLB_CTL_GROUP, strerror(errno));
+	}
+	if (listen(fd, 16)) {
+		exlb_err_set(err, "listen %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl || !(ctl->path = strdup(path))) {
+		free(ctl);
+		close(fd);
+		unlink(path);
+		exlb_err_set(err, "out of memory");
+		return NULL;
+	}
+	ctl->loop = loop;
+	ctl->store = store;
+	ctl->runtime = runtime;
+	ev_io_init(&ctl->listen_io, listen_cb, fd, EV_READ);
+	ev_io_start(loop, &ctl->listen_io);
+	return ctl;
+}
+
+void exlb_ctl_free(struct exlb_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	while (ctl->clients)
+		client_close(ctl->clients);
+	ev_io_stop(ctl->loop, &ctl->listen_io);
+	close(ctl->listen_io.fd);
+	unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The control socket of exlbd and the commands it serves.
+ *
+ * Protocol: newline-delimited JSON over a unix stream socket. Each request
+ * is one line, {"cmd": "vs.add", "args": {...}}; each answer one line,
+ * {"ok": true, "result": ...} or {"ok": false, "error": "one line"}.
+ * Answers come in request order. docs/exlbctl.md lists the commands.
+ *
+ * A changing command runs on a copy of the configuration that replaces the
+ * current one only once it is checked and on disk (exlb_store_commit()).
+ */
+#ifndef EXLB_CTL_H
+#define EXLB_CTL_H
+
+#include <jansson.h>
+
+#include "config.h"
+
+#define EXLB_CTL_DEFAULT_SOCKET	"/run/exlb/exlbd.sock"
+#define EXLB_CTL_GROUP		"exlb"
+#define EXLB_CTL_MAX_LINE	(16 << 20)	/* a restore of a large config */
+#define EXLB_CTL_MAX_CLIENTS	64
+
+struct ev_loop;
+struct exlb_ctl;
+
+/*
+ * Listens on @path: socket mode 0660 and group exlb when that group exists
+ * (0600 otherwise); creates the directory if needed; refuses to start if
+ * another daemon answers there, removes a stale socket otherwise.
+ */
+struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
+			      struct exlb_store *store,
+			      struct exlb_runtime *runtime,
+			      struct exlb_err *err);
+/* Closes every client and the socket, and removes the socket file. */
+void exlb_ctl_free(struct exlb_ctl *ctl);
+
+/* Runs one request; returns the answer object (for tests and the server). */
+json_t *exlb_ctl_execute(struct exlb_store *store,
+			 struct exlb_runtime *runtime, const json_t *request);
+
+#endif

@@ -1,0 +1,713 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The Kemp parameter table (see params.h) and the one parser/formatter that
+ * every parameter goes through. Ranges and codes follow Kemp
+ * (shared/reference/kemp-parameters.md); the choices where Kemp is unclear
+ * are written down in docs/config-format.md.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "uapi/linux/exlb.h"
+#include "config.h"
+#include "params.h"
+
+/* ---- value codes ---- */
+
+static const struct exlb_param_code vstype_codes[] = {
+	{ "gen", EXLB_VSTYPE_GEN, "generic", "generic TCP" },
+	{ "http", EXLB_VSTYPE_HTTP, NULL, "HTTP/HTTPS" },
+	{ "http2", EXLB_VSTYPE_HTTP2, NULL, "HTTP/2" },
+	{ "tls", EXLB_VSTYPE_TLS, "starttls", "STARTTLS" },
+	{ "ts", EXLB_VSTYPE_TS, NULL, "Remote Terminal" },
+	{ "log", EXLB_VSTYPE_LOG, "logi", "Log Insight" },
+	{ NULL }
+};
+
+static const struct exlb_param_code schedule_codes[] = {
+	{ "rr", EXLB_SCHED_RR, "roundrobin", "round robin" },
+	{ "wrr", EXLB_SCHED_WRR, NULL, "weighted round robin" },
+	{ "lc", EXLB_SCHED_LC, "leastconn", "least connection" },
+	{ "wlc", EXLB_SCHED_WLC, NULL, "weighted least connection" },
+	{ NULL }
+};
+
+static const struct exlb_param_code persist_codes[] = {
+	{ "none", EXLB_PERSIST_NONE, NULL, "no persistence" },
+	{ "src", EXLB_PERSIST_SRC, "sourceip", "source IP address" },
+	{ NULL }
+};
+
+static const struct exlb_param_code server_init_codes[] = {
+	{ "0", 0, "none", "none" },
+	{ "1", 1, "smtp", "SMTP" },
+	{ "2", 2, "ssh", "SSH" },
+	{ "3", 3, "other", "other server-speaks-first" },
+	{ "4", 4, "imap4 imap", "IMAP4" },
+	{ "5", 5, "mysql", "MySQL" },
+	{ "6", 6, "pop3 pop", "POP3" },
+	{ NULL }
+};
+
+static const struct exlb_param_code starttls_codes[] = {
+	{ "0", 0, "none", "none" },
+	{ "1", 1, "smtp", "SMTP (if requested)" },
+	{ "2", 2, "smtp-always", "SMTP (always)" },
+	{ "3", 3, "ftp", "FTP" },
+	{ "4", 4, "imap imap4", "IMAP" },
+	{ "6", 6, "pop3 pop", "POP3" },
+	{ NULL }
+};
+
+static const struct exlb_param_code checktype_codes[] = {
+	{ "none", EXLB_CHECKTYPE_NONE, NULL, "no check: always up" },
+	{ "tcp", EXLB_CHECKTYPE_TCP, NULL, "TCP connect" },
+	{ "icmp", EXLB_CHECKTYPE_ICMP, NULL, "ICMP echo" },
+	{ "http", EXLB_CHECKTYPE_HTTP, NULL, "HTTP request" },
+	{ "https", EXLB_CHECKTYPE_HTTPS, NULL, "HTTPS request" },
+	{ "smtp", EXLB_CHECKTYPE_SMTP, NULL, "SMTP greeting" },
+	{ "imap", EXLB_CHECKTYPE_IMAP, "imap4", "IMAP greeting" },
+	{ "pop3", EXLB_CHECKTYPE_POP3, "pop", "POP3 greeting" },
+	{ NULL }
+};
+
+static const struct exlb_param_code check_method_codes[] = {
+	{ "0", 0, "head", "HEAD" },
+	{ "1", 1, "get", "GET" },
+	{ "2", 2, "post", "POST" },
+	{ "3", 3, "options", "OPTIONS" },
+	{ NULL }
+};
+
+static const struct exlb_param_code add_via_codes[] = {
+	{ "0", 0, NULL, "X-Forwarded-For (legacy)" },
+	{ "1", 1, NULL, "X-Forwarded-For + Via" },
+	{ "2", 2, NULL, "none" },
+	{ "3", 3, NULL, "X-ClientSide + Via" },
+	{ "4", 4, NULL, "X-ClientSide" },
+	{ "5", 5, NULL, "X-Forwarded-For" },
+	{ "6", 6, NULL, "Via" },
+	{ NULL }
+};
+
+static const struct exlb_param_code input_auth_codes[] = {
+	{ "0", 0, "delegate", "delegate to server" },
+	{ "1", 1, "basic", "basic authentication" },
+	{ "2", 2, "form", "form based" },
+	{ "4", 4, "cert", "client certificate" },
+	{ "5", 5, "ntlm", "NTLM" },
+	{ NULL }
+};
+
+static const struct exlb_param_code output_auth_codes[] = {
+	{ "0", 0, "none", "none" },
+	{ "1", 1, "basic", "basic authentication" },
+	{ "2", 2, "form", "form based" },
+	{ "3", 3, "kcd", "Kerberos constrained delegation" },
+	{ NULL }
+};
+
+static const struct exlb_param_code forward_codes[] = {
+	{ "nat", EXLB_FORWARD_NAT, "masq", "NAT" },
+	{ "route", EXLB_FORWARD_ROUTE, "dr", "direct routing (L4 only)" },
+	{ NULL }
+};
+
+static const struct exlb_param_code matchtype_codes[] = {
+	{ "regex", EXLB_MATCH_REGEX, NULL, "regular expression /.../" },
+	{ "prefix", EXLB_MATCH_PREFIX, NULL, "starts with" },
+	{ "postfix", EXLB_MATCH_POSTFIX, NULL, "ends with" },
+	{ NULL }
+};
+
+static const struct exlb_param_code expect100_codes[] = {
+	{ "0", 0, NULL, "RFC-2616 compliant" },
+	{ "1", 1, NULL, "require 100-Continue" },
+	{ "2", 2, NULL, "RFC-7231 compliant" },
+	{ NULL }
+};
+
+static const struct exlb_param_code forward_header_codes[] = {
+	{ "0", 0, NULL, "X-ClientSide" },
+	{ "1", 1, NULL, "X-Forwarded-For" },
+	{ "2", 2, NULL, "none" },
+	{ NULL }
+};
+
+/* ---- string checks ---- */
+
+static bool check_path(const char *v, char *why, size_t n)
+{
+	if (v[0] != '/') {
+		snprintf(why, n, "must be a path starting with '/'");
+		return false;
+	}
+	if (strpbrk(v, " \t")) {
+		snprintf(why, n, "must be a path without spaces");
+		return false;
+	}
+	return true;
+}
+
+/* Up to 16 status codes 100-599 separated by spaces or commas. */
+static bool check_codes(const char *v, char *why, size_t n)
+{
+	const char *p = v;
+	int count = 0;
+
+	while (*p) {
+		char *end;
+		long code;
+
+		if (*p == ' ' || *p == ',') {
+			p++;
+			continue;
+		}
+		errno = 0;
+		code = strtol(p, &end, 10);
+		if (end == p || errno || code < 100 || code > 599 ||
+		    (*end && *end != ' ' && *end != ',') || ++count > 16) {
+			snprintf(why, n,
+				 "must be up to 16 HTTP status codes 100-599, separated by spaces");
+			return false;
+		}
+		p = end;
+	}
+	return true;
+}
+
+static bool check_hostname(const char *v, char *why, size_t n)
+{
+	for (const char *p = v; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr(".-_:[]", *p)) {
+			snprintf(why, n, "must be a host name");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A named set or an OpenSSL cipher list; the TLS engine resolves it. */
+static bool check_cipher_set(const char *v, char *why, size_t n)
+{
+	if (!v[0])
+		goto bad;
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_-:+!.@=", *p))
+			goto bad;
+	return true;
+bad:
+	snprintf(why, n,
+		 "must be BestPractices, Intermediate_compatibility, Backward_compatibility, Default, ECDSA_BestPractices or an OpenSSL cipher list");
+	return false;
+}
+
+/*
+ * Names that cannot be mistaken for the other ways of naming a service:
+ * not all digits (an id), no '/' (VS/SubVS paths).
+ */
+bool exlb_check_nickname(const char *v, char *why, size_t n)
+{
+	if (v[0] && strspn(v, "0123456789") == strlen(v)) {
+		snprintf(why, n, "must not be all digits (that names a service id)");
+		return false;
+	}
+	if (strchr(v, '/')) {
+		snprintf(why, n, "must not contain '/'");
+		return false;
+	}
+	return true;
+}
+
+bool exlb_check_rule_name(const char *v, char *why, size_t n)
+{
+	if (!v[0]) {
+		snprintf(why, n, "must not be empty");
+		return false;
+	}
+	for (const char *p = v; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr("_-.", *p)) {
+			snprintf(why, n, "must be letters, digits, '_', '-' or '.'");
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- the table ---- */
+
+#define SVC_UINT(f)	.offset = offsetof(struct exlb_service, f)
+#define SVC_STR(f)	.offset = offsetof(struct exlb_service, f), \
+			.size = sizeof(((struct exlb_service *)0)->f)
+#define RS_UINT(f)	.offset = offsetof(struct exlb_rs, f)
+#define RULE_UINT(f)	.offset = offsetof(struct exlb_rule, f)
+#define RULE_STR(f)	.offset = offsetof(struct exlb_rule, f), \
+			.size = sizeof(((struct exlb_rule *)0)->f)
+#define GLOBAL(f)	.offset = offsetof(struct exlb_globals, f)
+
+#define SVC	EXLB_SCOPE_SERVICE
+#define VS_ONLY	EXLB_SCOPE_VS
+#define ESP	EXLB_PF_NOT_ACTED
+
+const struct exlb_param exlb_params[] = {
+	/* ---- virtual services and SubVSs ---- */
+	{ "NickName", NULL, EXLB_PT_STRING, SVC, 0, SVC_STR(nickname),
+	  .def = "", .check = exlb_check_nickname,
+	  .help = "name shown in status; names the service on the command line" },
+	{ "VStype", NULL, EXLB_PT_ENUM, VS_ONLY, 0, SVC_UINT(vstype),
+	  .codes = vstype_codes, .def = "gen", .help = "service type" },
+	{ "Enable", NULL, EXLB_PT_BOOL, SVC, 0, SVC_UINT(enable),
+	  .def = "1", .help = "service accepts connections" },
+	{ "ForceL7", NULL, EXLB_PT_BOOL, VS_ONLY, 0, SVC_UINT(force_l7),
+	  .def = "1", .help = "Kemp's force layer 7 (gen services are served at L4 by the kernel either way)" },
+	{ "Transparent", NULL, EXLB_PT_BOOL, SVC, 0, SVC_UINT(transparent),
+	  .def = "0", .help = "real server sees the client address" },
+	{ "SubnetOriginating", NULL, EXLB_PT_BOOL, SVC, 0,
+	  SVC_UINT(subnet_originating), .def = "0",
+	  .help = "real server sees the LB's address on its subnet (when not Transparent)" },
+	{ "ServerInit", NULL, EXLB_PT_ENUM, VS_ONLY, EXLB_PF_NUMERIC_CODE,
+	  SVC_UINT(server_init), .codes = server_init_codes, .def = "0",
+	  .help = "protocol where the server speaks first" },
+	{ "StartTLSMode", NULL, EXLB_PT_ENUM, VS_ONLY, EXLB_PF_NUMERIC_CODE,
+	  SVC_UINT(starttls_mode), .codes = starttls_codes, .def = "0",
+	  .help = "STARTTLS protocol (VStype tls)" },
+	{ "Schedule", NULL, EXLB_PT_ENUM, SVC, 0, SVC_UINT(schedule),
+	  .codes = schedule_codes, .def = "rr", .help = "scheduling method" },
+	{ "Persist", NULL, EXLB_PT_ENUM, SVC, 0, SVC_UINT(persist),
+	  .codes = persist_codes, .def = "none", .help = "persistence mode" },
+	{ "PersistTimeout", NULL, EXLB_PT_UINT, SVC, EXLB_PF_MINUTES,
+	  SVC_UINT(persist_timeout), .min = 0, .max = EXLB_MAX_PERSIST_TIMEOUT,
+	  .unit = "seconds", .def = "360",
+	  .help = "persistence lifetime, rounded down to minutes; < 60 = off" },
+	{ "PersistMask", NULL, EXLB_PT_UINT, SVC, 0, SVC_UINT(persist_mask),
+	  .min = 0, .max = 128, .unit = "prefix bits", .def = "0",
+	  .help = "clients in one prefix share a persistence record; 0 = whole address" },
+	{ "Idletime", NULL, EXLB_PT_UINT, SVC, 0, SVC_UINT(idletime),
+	  .min = 0, .max = EXLB_MAX_IDLE_TIMEOUT, .unit = "seconds", .def = "0",
+	  .help = "idle connection timeout; 0 = global conntimeout" },
+	{ "CheckType", NULL, EXLB_PT_ENUM, SVC, 0, SVC_UINT(check_type),
+	  .codes = checktype_codes, .def = "tcp", .help = "health check" },
+	{ "CheckUrl", NULL, EXLB_PT_STRING, SVC, 0, SVC_STR(check_url),
+	  .def = "/", .check = check_path, .help = "HTTP(S) check path" },
+	{ "CheckUseGet", NULL, EXLB_PT_ENUM, SVC, EXLB_PF_NUMERIC_CODE,
+	  SVC_UINT(check_use_get), .codes = check_method_codes, .def = "0",
+	  .help = "HTTP check method" },
+	{ "CheckUse1.1", "Checkversion", EXLB_PT_BOOL, SVC, 0,
+	  SVC_UINT(check_use_11), .def = "0",
+	  .help = "HTTP check version: 0 HTTP/1.0, 1 HTTP/1.1" },
+	{ "CheckHost", NULL, EXLB_PT_STRING, SVC, 0, SVC_STR(check_host),
+	  .def = "", .check = check_hostname,
+	  .help = "Host header and SNI of HTTP(S) checks; empty = RS address" },
+	{ "CheckCodes", NULL, EXLB_PT_STRING, SVC, 0, SVC_STR(check_codes),
+	  .def = "", .check = check_codes,
+	  .help = "HTTP status codes accepted besides 2xx" },
+	{ "CheckPort", NULL, EXLB_PT_UINT, SVC, EXLB_PF_ZERO_OR_RANGE,
+	  SVC_UINT(check_port), .min = 3, .max = 65530, .def = "0",
+	  .help = "check port; 0 = the RS port" },
+	{ "SSLAcceleration", NULL, EXLB_PT_BOOL, VS_ONLY, 0,
+	  SVC_UINT(ssl_acceleration), .def = "0",
+	  .help = "terminate TLS on the LB" },
+	{ "SSLReencrypt", NULL, EXLB_PT_BOOL, VS_ONLY, 0,
+	  SVC_UINT(ssl_reencrypt), .def = "0",
+	  .help = "re-encrypt to the real servers (with SSLAcceleration)" },
+	{ "TLSType", NULL, EXLB_PT_UINT, VS_ONLY, 0, SVC_UINT(tls_type),
+	  .min = 0, .max = 31, .unit = "(bitmask)", .def = "1",
+	  .help = "disabled protocols: 1 SSLv3, 2 TLS1.0, 4 TLS1.1, 8 TLS1.2, 16 TLS1.3" },
+	{ "CipherSet", NULL, EXLB_PT_STRING, VS_ONLY, 0, SVC_STR(cipher_set),
+	  .def = "Default", .check = check_cipher_set,
+	  .help = "named cipher set or OpenSSL cipher list" },
+	{ "NeedHostName", NULL, EXLB_PT_BOOL, VS_ONLY, 0,
+	  SVC_UINT(need_host_name), .def = "0", .help = "require SNI" },
+	{ "ErrorCode", NULL, EXLB_PT_UINT, SVC, EXLB_PF_ZERO_OR_RANGE,
+	  SVC_UINT(error_code), .min = 200, .max = 505, .def = "0",
+	  .help = "HTTP status sent when no RS is available; 0 = close" },
+	{ "ErrorUrl", NULL, EXLB_PT_STRING, SVC, 0, SVC_STR(error_url),
+	  .def = "", .help = "redirect URL (3xx; %h host, %s path) or message text" },
+	{ "AddVia", NULL, EXLB_PT_ENUM, SVC, EXLB_PF_NUMERIC_CODE,
+	  SVC_UINT(add_via), .codes = add_via_codes, .def = "0",
+	  .help = "client address headers added to requests" },
+
+	/* Edge Security Pack: stored, not acted on yet. */
+	{ "EspEnabled", "EnableESP", EXLB_PT_BOOL, SVC, ESP,
+	  SVC_UINT(esp_enabled), .def = "0", .help = "ESP: enable" },
+	{ "ESPLogs", "ESPLog", EXLB_PT_UINT, SVC, ESP, SVC_UINT(esp_logs),
+	  .min = 0, .max = 7, .unit = "(bitmask)", .def = "0",
+	  .help = "ESP: logs, 1 user access, 2 security, 4 connection" },
+	{ "InputAuthMode", NULL, EXLB_PT_ENUM, SVC, ESP | EXLB_PF_NUMERIC_CODE,
+	  SVC_UINT(input_auth_mode), .codes = input_auth_codes, .def = "0",
+	  .help = "ESP: client authentication" },
+	{ "OutputAuthMode", NULL, EXLB_PT_ENUM, SVC, ESP | EXLB_PF_NUMERIC_CODE,
+	  SVC_UINT(output_auth_mode), .codes = output_auth_codes, .def = "0",
+	  .help = "ESP: server authentication" },
+	{ "AllowedHosts", NULL, EXLB_PT_STRING, SVC, ESP, SVC_STR(allowed_hosts),
+	  .def = "", .help = "ESP: allowed virtual hosts" },
+	{ "AllowedDirectories", NULL, EXLB_PT_STRING, SVC, ESP,
+	  SVC_STR(allowed_directories), .def = "",
+	  .help = "ESP: allowed directories" },
+	{ "ExcludedDirectories", NULL, EXLB_PT_STRING, SVC, ESP,
+	  SVC_STR(excluded_directories), .def = "",
+	  .help = "ESP: directories without authentication" },
+	{ "Logoff", NULL, EXLB_PT_STRING, SVC, ESP, SVC_STR(logoff), .def = "",
+	  .help = "ESP: logoff string" },
+	{ "SingleSignOnMessage", NULL, EXLB_PT_STRING, SVC, ESP,
+	  SVC_STR(sso_message), .def = "", .help = "ESP: SSO form message" },
+	{ "Domain", NULL, EXLB_PT_STRING, SVC, ESP, SVC_STR(sso_domain),
+	  .def = "", .help = "ESP: SSO domain" },
+	{ "SMTPAllowedDomains", "Smtpallow", EXLB_PT_STRING, SVC, ESP,
+	  SVC_STR(smtp_allowed_domains), .def = "",
+	  .help = "ESP: permitted SMTP domains" },
+
+	/* ---- real servers ---- */
+	{ "port", "rsport newport", EXLB_PT_UINT, EXLB_SCOPE_RS, 0, RS_UINT(port),
+	  .min = 1, .max = 65535, .def = NULL,
+	  .help = "real server port; default the VS port" },
+	{ "weight", NULL, EXLB_PT_UINT, EXLB_SCOPE_RS, 0, RS_UINT(weight),
+	  .min = 0, .max = EXLB_MAX_WEIGHT, .def = "1000",
+	  .help = "relative weight; 0 = no new connections" },
+	{ "limit", NULL, EXLB_PT_UINT, EXLB_SCOPE_RS, 0, RS_UINT(limit),
+	  .min = 0, .max = EXLB_MAX_LIMIT, .unit = "connections", .def = "0",
+	  .help = "maximum open connections; 0 = no limit" },
+	{ "forward", NULL, EXLB_PT_ENUM, EXLB_SCOPE_RS, 0, RS_UINT(forward),
+	  .codes = forward_codes, .def = "nat", .help = "forwarding method" },
+	{ "enable", NULL, EXLB_PT_BOOL, EXLB_SCOPE_RS, 0, RS_UINT(enable),
+	  .def = "1", .help = "0 = drain: no new connections" },
+	{ "critical", NULL, EXLB_PT_BOOL, EXLB_SCOPE_RS, 0, RS_UINT(critical),
+	  .def = "0", .help = "the service is down while this RS is down" },
+
+	/* ---- content rules ---- */
+	{ "matchtype", NULL, EXLB_PT_ENUM, EXLB_SCOPE_RULE, 0,
+	  RULE_UINT(matchtype), .codes = matchtype_codes, .def = "regex",
+	  .help = "how pattern matches" },
+	{ "pattern", NULL, EXLB_PT_STRING, EXLB_SCOPE_RULE, 0,
+	  RULE_STR(pattern), .def = "", .help = "what to match" },
+	{ "nocase", NULL, EXLB_PT_BOOL, EXLB_SCOPE_RULE, 0, RULE_UINT(nocase),
+	  .def = "0", .help = "ignore case" },
+	{ "negate", NULL, EXLB_PT_BOOL, EXLB_SCOPE_RULE, 0, RULE_UINT(negate),
+	  .def = "0", .help = "match when the pattern does not" },
+	{ "header", NULL, EXLB_PT_STRING, EXLB_SCOPE_RULE, 0, RULE_STR(header),
+	  .def = "", .help = "header to match; empty = the URL" },
+	{ "inchost", NULL, EXLB_PT_BOOL, EXLB_SCOPE_RULE, 0, RULE_UINT(inchost),
+	  .def = "0", .help = "prefix the URL with the Host header" },
+	{ "incquery", NULL, EXLB_PT_BOOL, EXLB_SCOPE_RULE, 0,
+	  RULE_UINT(incquery), .def = "0", .help = "include the query string" },
+
+	/* ---- globals ---- */
+	{ "droponfail", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(droponfail), .def = "0",
+	  .help = "reset a real server's connections when it fails" },
+	{ "dropatdrainend", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(dropatdrainend), .def = "0",
+	  .help = "reset a disabled real server's connections at drain end" },
+	{ "finalpersist", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL,
+	  EXLB_PF_ZERO_OR_RANGE, GLOBAL(finalpersist), .min = 60, .max = 86400,
+	  .unit = "seconds", .def = "0", .help = "connection drain time" },
+	{ "conntimeout", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(conntimeout), .min = 0, .max = 86400, .unit = "seconds",
+	  .def = "660", .help = "default idle timeout; 0 = 660" },
+	{ "expect100", NULL, EXLB_PT_ENUM, EXLB_SCOPE_GLOBAL,
+	  EXLB_PF_NUMERIC_CODE, GLOBAL(expect100), .codes = expect100_codes,
+	  .def = "0", .help = "100-Continue handling" },
+	{ "addforwardheader", NULL, EXLB_PT_ENUM, EXLB_SCOPE_GLOBAL,
+	  EXLB_PF_NUMERIC_CODE, GLOBAL(addforwardheader),
+	  .codes = forward_header_codes, .def = "1",
+	  .help = "additional L7 header" },
+	{ "subnetoriginating", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(subnetoriginating), .def = "0",
+	  .help = "subnet originating requests for every service" },
+	{ "localbind", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(localbind), .def = "0",
+	  .help = "alternate source addresses (> 64k connections per VS)" },
+	{ "RetryInterval", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(retry_interval), .min = 9, .max = 120, .unit = "seconds",
+	  .def = "9", .help = "health check interval" },
+	{ "Timeout", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(retry_timeout), .min = 4, .max = 60, .unit = "seconds",
+	  .def = "4", .help = "health check timeout" },
+	{ "RetryCount", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(retry_count), .min = 2, .max = 15, .def = "2",
+	  .help = "failed checks before a real server is down" },
+};
+
+const size_t exlb_nr_params = sizeof(exlb_params) / sizeof(exlb_params[0]);
+
+const char *exlb_scope_name(unsigned int scope)
+{
+	if (scope & EXLB_SCOPE_VS)
+		return "VS";
+	if (scope & EXLB_SCOPE_SUBVS)
+		return "SubVS";
+	if (scope & EXLB_SCOPE_RS)
+		return "RS";
+	if (scope & EXLB_SCOPE_RULE)
+		return "rule";
+	return "global";
+}
+
+/* Is @word one of the space-separated words of @list (case-insensitive)? */
+static bool in_word_list(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+
+	while (list && *list) {
+		size_t wl = strcspn(list, " ");
+
+		if (wl == len && !strncasecmp(list, word, len))
+			return true;
+		list += wl;
+		list += strspn(list, " ");
+	}
+	return false;
+}
+
+static bool param_named(const struct exlb_param *p, const char *name)
+{
+	return !strcasecmp(p->name, name) || in_word_list(p->aliases, name);
+}
+
+const struct exlb_param *exlb_param_find(const char *name, unsigned int scope,
+					 const struct exlb_param **other_scope)
+{
+	if (other_scope)
+		*other_scope = NULL;
+	for (size_t i = 0; i < exlb_nr_params; i++) {
+		const struct exlb_param *p = &exlb_params[i];
+
+		if (!param_named(p, name))
+			continue;
+		if (p->scope & scope)
+			return p;
+		if (other_scope && !*other_scope)
+			*other_scope = p;
+	}
+	return NULL;
+}
+
+static unsigned int *uint_field(const struct exlb_param *p, void *obj)
+{
+	return (unsigned int *)((char *)obj + p->offset);
+}
+
+static char *str_field(const struct exlb_param *p, void *obj)
+{
+	return (char *)obj + p->offset;
+}
+
+unsigned int exlb_param_uint(const struct exlb_param *p, const void *obj)
+{
+	return *uint_field(p, (void *)obj);
+}
+
+void exlb_param_describe(const struct exlb_param *p, char *buf, size_t n)
+{
+	size_t len;
+
+	switch (p->type) {
+	case EXLB_PT_BOOL:
+		snprintf(buf, n, "must be 0 or 1");
+		break;
+	case EXLB_PT_UINT:
+		if (p->flags & EXLB_PF_ZERO_OR_RANGE)
+			snprintf(buf, n, "must be 0 or %u-%u%s%s", p->min,
+				 p->max, p->unit ? " " : "",
+				 p->unit ? p->unit : "");
+		else
+			snprintf(buf, n, "must be %u-%u%s%s", p->min, p->max,
+				 p->unit ? " " : "", p->unit ? p->unit : "");
+		break;
+	case EXLB_PT_ENUM:
+		len = snprintf(buf, n, "must be one of ");
+		for (const struct exlb_param_code *c = p->codes; c->name && len < n;
+		     c++) {
+			if (p->flags & EXLB_PF_NUMERIC_CODE)
+				len += snprintf(buf + len, n - len, "%s%s (%s)",
+						c == p->codes ? "" : ", ",
+						c->name, c->label);
+			else
+				len += snprintf(buf + len, n - len, "%s%s",
+						c == p->codes ? "" : ", ",
+						c->name);
+		}
+		break;
+	case EXLB_PT_STRING:
+		snprintf(buf, n, "must be at most %zu characters", p->size - 1);
+		break;
+	}
+}
+
+static bool parse_uint(const char *text, unsigned long *out)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	*out = strtoul(text, &end, 10);
+	return !errno && !*end && *out <= 0xffffffffUL;
+}
+
+static bool parse_bool(const char *text, unsigned int *out)
+{
+	static const char *const yes[] = { "1", "yes", "y", "on", "true" };
+	static const char *const no[] = { "0", "no", "n", "off", "false" };
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcasecmp(text, yes[i])) {
+			*out = 1;
+			return true;
+		}
+		if (!strcasecmp(text, no[i])) {
+			*out = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+static const struct exlb_param_code *find_code(const struct exlb_param *p,
+					       const char *text)
+{
+	for (const struct exlb_param_code *c = p->codes; c->name; c++)
+		if (!strcasecmp(c->name, text) || in_word_list(c->aliases, text))
+			return c;
+	return NULL;
+}
+
+bool exlb_param_set(const struct exlb_param *p, void *obj, const char *text,
+		    char *err, size_t n)
+{
+	char why[256];
+	unsigned long num;
+	unsigned int value;
+	const struct exlb_param_code *code;
+
+	switch (p->type) {
+	case EXLB_PT_BOOL:
+		if (!parse_bool(text, &value))
+			goto bad;
+		*uint_field(p, obj) = value;
+		return true;
+	case EXLB_PT_UINT:
+		if (!parse_uint(text, &num))
+			goto bad;
+		if (!(num == 0 && (p->flags & EXLB_PF_ZERO_OR_RANGE)) &&
+		    (num < p->min || num > p->max))
+			goto bad;
+		if (p->flags & EXLB_PF_MINUTES)
+			num = num < 60 ? 0 : num - num % 60;
+		*uint_field(p, obj) = num;
+		return true;
+	case EXLB_PT_ENUM:
+		code = find_code(p, text);
+		if (!code)
+			goto bad;
+		*uint_field(p, obj) = code->value;
+		return true;
+	case EXLB_PT_STRING:
+		if (strlen(text) >= p->size)
+			goto bad;
+		for (const char *c = text; *c; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				snprintf(err, n,
+					 "%s: must not contain control characters",
+					 p->name);
+				return false;
+			}
+		}
+		if (p->check && !p->check(text, why, sizeof(why))) {
+			snprintf(err, n, "%s: %s (got '%s')", p->name, why, text);
+			return false;
+		}
+		strcpy(str_field(p, obj), text);
+		return true;
+	}
+bad:
+	exlb_param_describe(p, why, sizeof(why));
+	if (p->type == EXLB_PT_STRING)
+		snprintf(err, n, "%s: %s (got %zu)", p->name, why, strlen(text));
+	else
+		snprintf(err, n, "%s: %s (got '%.64s')", p->name, why, text);
+	return false;
+}
+
+void exlb_params_defaults(unsigned int scope, void *obj)
+{
+	char err[256];
+
+	for (size_t i = 0; i < exlb_nr_params; i++) {
+		const struct exlb_param *p = &exlb_params[i];
+
+		/* a SubVS has no VS-only fields: they stay zero */
+		if ((p->scope & scope) && p->def)
+			exlb_param_set(p, obj, p->def, err, sizeof(err));
+	}
+}
+
+static const struct exlb_param_code *stored_code(const struct exlb_param *p,
+						 const void *obj)
+{
+	unsigned int v = exlb_param_uint(p, obj);
+
+	for (const struct exlb_param_code *c = p->codes; c->name; c++)
+		if (c->value == v)
+			return c;
+	return NULL;
+}
+
+void exlb_param_format(const struct exlb_param *p, const void *obj,
+		       char *buf, size_t n)
+{
+	const struct exlb_param_code *c;
+
+	switch (p->type) {
+	case EXLB_PT_BOOL:
+	case EXLB_PT_UINT:
+		snprintf(buf, n, "%u", exlb_param_uint(p, obj));
+		break;
+	case EXLB_PT_ENUM:
+		c = stored_code(p, obj);
+		if (c)
+			snprintf(buf, n, "%s", c->name);
+		else
+			snprintf(buf, n, "%u", exlb_param_uint(p, obj));
+		break;
+	case EXLB_PT_STRING:
+		snprintf(buf, n, "%s", str_field(p, (void *)obj));
+		break;
+	}
+}
+
+const char *exlb_param_label(const struct exlb_param *p, const void *obj)
+{
+	const struct exlb_param_code *c;
+
+	if (p->type != EXLB_PT_ENUM)
+		return NULL;
+	c = stored_code(p, obj);
+	return c ? c->label : NULL;
+}
+
+bool exlb_param_is_default(const struct exlb_param *p, const void *obj)
+{
+	char now[1100];
+	char def[1100];
+	/* large enough for any object: parse the default into a scratch copy */
+	static union {
+		struct exlb_service svc;
+		struct exlb_rs rs;
+		struct exlb_rule rule;
+		struct exlb_globals g;
+	} scratch;
+	char err[256];
+
+	if (!p->def)
+		return false;
+	if (!exlb_param_set(p, &scratch, p->def, err, sizeof(err)))
+		return false;
+	exlb_param_format(p, obj, now, sizeof(now));
+	exlb_param_format(p, &scratch, def, sizeof(def));
+	return !strcmp(now, def);
+}

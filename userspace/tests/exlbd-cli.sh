@@ -1,0 +1,202 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# exlbd + exlbctl end to end, on the host, no root needed: starts exlbd with
+# a fresh state directory, its own socket and --no-kernel, drives exlbctl
+# through the documented forms, and checks what it prints (JSON parsed with
+# python3), that bad values are refused with the parameter named and nothing
+# changed, that save/restore round-trips and that a restart restores the
+# configuration. Prints TAP "ok N - ..." lines; exits non-zero on failure.
+#
+# EXLBD and EXLBCTL name the binaries (default: userspace/build/...).
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+EXLBD=${EXLBD:-$here/../build/exlbd}
+EXLBCTL=${EXLBCTL:-$here/../build/exlbctl}
+
+tmp=$(mktemp -d)
+state=$tmp/state
+sock=$tmp/exlbd.sock
+daemon_pid=
+n=0
+failed=0
+
+cleanup() {
+	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+	[ -s "$tmp/err" ] && sed 's/^/# stderr: /' "$tmp/err"
+	return 0
+}
+# check NAME COMMAND...: passes if the command succeeds
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+
+ctl() { "$EXLBCTL" -s "$sock" "$@"; }
+
+start_daemon() {
+	"$EXLBD" --state-dir "$state" --socket "$sock" --no-kernel 2>>"$tmp/exlbd.log" &
+	daemon_pid=$!
+	for _ in $(seq 50); do
+		[ -S "$sock" ] && ctl get droponfail >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "exlbd did not start:" >&2
+	cat "$tmp/exlbd.log" >&2
+	exit 1
+}
+
+stop_daemon() {
+	kill "$daemon_pid" && wait "$daemon_pid"
+	daemon_pid=
+}
+
+# json EXPR: evaluates python EXPR on the JSON from stdin, bound to `j`
+json() { python3 -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
+
+# expect_fail NAME PATTERN COMMAND...: the command fails, one stderr line
+# matching PATTERN, and the saved configuration is unchanged
+expect_fail() {
+	local name=$1 pattern=$2; shift 2
+	ctl save >"$tmp/before.json"
+	if "$@" >/dev/null 2>"$tmp/err"; then
+		not_ok "$name: command succeeded"
+		return
+	fi
+	ctl save >"$tmp/after.json"
+	if ! grep -q -- "$pattern" "$tmp/err"; then
+		not_ok "$name: error does not say '$pattern'"
+	elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+		not_ok "$name: error is not one line"
+	elif ! cmp -s "$tmp/before.json" "$tmp/after.json"; then
+		not_ok "$name: configuration changed"
+	else
+		ok "$name refused: $(cat "$tmp/err")"
+	fi
+}
+
+start_daemon
+ok "exlbd starts with --state-dir, --socket, --no-kernel"
+
+# ---- the forms of the issue ----
+id=$(ctl vs add 198.18.0.10 443 tcp nickname=OWA Schedule=lc Persist=src PersistTimeout=3600 Idletime=1800 2>"$tmp/err")
+check "vs add prints the new id" [ "$id" = 1 ]
+ctl vs show 198.18.0.10:443 -j >"$tmp/vs.json" 2>"$tmp/err"
+check "vs add stored Kemp values" json 'j["NickName"]=="OWA" and j["Schedule"]=="lc" and j["Persist"]=="src" and j["PersistTimeout"]==3600 and j["Idletime"]==1800' <"$tmp/vs.json"
+
+check "vs mod by VIP:PORT" ctl vs mod 198.18.0.10:443 Schedule=rr
+ctl vs show OWA -j | json 'j["Schedule"]=="rr"'
+check "the change is visible by nickname" [ $? -eq 0 ]
+
+check "vs mod VStype=http" ctl vs mod OWA VStype=http SSLAcceleration=1 CipherSet=BestPractices
+sub=$(ctl subvs add 198.18.0.10:443 nickname=EWS CheckType=https CheckUrl=/ews/healthcheck.htm 2>"$tmp/err")
+check "subvs add prints the SubVS id" [ "$sub" = 2 ]
+owa=$(ctl subvs add OWA nickname=OWA-Sub CheckType=https CheckUrl=/owa/healthcheck.htm)
+check "rs add to a SubVS by VS/NICKNAME" ctl rs add OWA/EWS 198.18.1.11 port=443 weight=1000 limit=0
+check "rs add addtoallsubvs=1" ctl rs add "$sub" 198.18.1.12 port=443 addtoallsubvs=1
+ctl vs show OWA -j >"$tmp/vs.json"
+check "addtoallsubvs put 198.18.1.12 in both SubVSs" json '[len(s["rs"]) for s in j["subvs"]]==[2,1] and j["subvs"][1]["rs"][0]["addr"]=="198.18.1.12"' <"$tmp/vs.json"
+
+check "rs disable" ctl rs disable OWA/EWS 198.18.1.11
+ctl rs show OWA/EWS -j | json '[r["enable"] for r in j]==[0,1]'
+check "rs disable drained it (enable 0)" [ $? -eq 0 ]
+check "rs enable" ctl rs enable OWA/EWS 198.18.1.11
+check "rs mod weight=" ctl rs mod OWA/EWS 198.18.1.11:443 weight=500
+ctl rs show OWA/EWS -j | json 'j[0]["weight"]==500 and j[0]["enable"]==1'
+check "rs enable and mod took effect" [ $? -eq 0 ]
+check "rs del" ctl rs del "$owa" 198.18.1.12
+ctl rs show "$owa" -j | json 'j==[]'
+check "rs del removed it" [ $? -eq 0 ]
+
+check "set droponfail 1" ctl set droponfail 1
+check "get droponfail prints 1" [ "$(ctl get droponfail)" = 1 ]
+check "set Kemp spelling RetryInterval=20" ctl set RetryInterval=20
+ctl get -j | json 'j["droponfail"]==1 and j["RetryInterval"]==20 and j["conntimeout"]==660'
+check "get -j has every global" [ $? -eq 0 ]
+
+imap=$(ctl vs add 198.18.0.10 143 tcp nickname=IMAP VStype=gen ServerInit=Imap4 SubnetOriginating=1 CheckType=imap4 CheckPort=143)
+check "an L4 VS with the guide's IMAP values" ctl rs add "$imap" 198.18.1.11
+
+ctl status >"$tmp/status.txt"
+check "status: the View/Modify Services columns" grep -q "Virtual IP Address  Prot  Name.*Layer  Certificate Installed  Status  Real Servers" "$tmp/status.txt"
+check "status: the HTTPS VS lists its SubVSs by name" grep -Eq "198.18.0.10:443 +tcp +OWA +L7 +none +Down +EWS, OWA-Sub" "$tmp/status.txt"
+check "status: --no-kernel shows the data plane unavailable" grep -q "kernel data plane unavailable" "$tmp/status.txt"
+ctl status -j >"$tmp/status.json"
+check "status -j: layers, health and counts per RS" json 'j["kernel"]["available"] is False and [v["layer"] for v in j["vs"]]==["L7","L4"] and j["vs"][1]["served_by"]=="kernel" and j["vs"][0]["subvs"][0]["rs"][0]["health"]=="unchecked" and j["vs"][0]["subvs"][0]["rs"][0]["active"]==0' <"$tmp/status.json"
+ctl stats -j | json '"conns" in j and j["vs"][0]["subvs"][0]["rs"][0]["bytes_in"]==0'
+check "stats -j has counters" [ $? -eq 0 ]
+check "stats text" bash -c "'$EXLBCTL' -s '$sock' stats | grep -q '^total'"
+
+# ---- bad values: refused, parameter named, nothing changed ----
+expect_fail "Schedule=xx" "Schedule: must be one of rr, wrr, lc, wlc (got 'xx')" ctl vs mod OWA Schedule=xx
+expect_fail "Idletime=86401" "Idletime: must be 0-86400" ctl vs mod OWA Schedule=lc Idletime=86401
+expect_fail "rs weight=70000" "weight: must be 0-65535" ctl rs add OWA/EWS 198.18.1.20 weight=70000
+expect_fail "TLSType on a SubVS" "TLSType: not a SubVS parameter" ctl subvs mod OWA/EWS TLSType=3
+expect_fail "unknown parameter" "unknown VS parameter 'Colour'" ctl vs mod OWA Colour=blue
+expect_fail "duplicate VS" "exists" ctl vs add 198.18.0.10 443 tcp
+expect_fail "prot udp" "prot: must be tcp" ctl vs add 198.18.0.11 53 udp
+expect_fail "set finalpersist 30" "finalpersist: must be 0 or 60-86400" ctl set finalpersist 30
+expect_fail "unknown VS" "no VS or SubVS named 'Nope'" ctl vs del Nope
+expect_fail "VStype tls without StartTLSMode" "StartTLSMode" ctl vs mod IMAP VStype=StartTLS
+expect_fail "missing argument" "missing rs" ctl rs add OWA/EWS
+ctl vs mod IMAP VStype=StartTLS StartTLSMode=Imap >/dev/null 2>"$tmp/err"
+check "VStype StartTLS with StartTLSMode Imap together" [ $? -eq 0 ]
+ctl vs mod IMAP VStype=gen StartTLSMode=0 >/dev/null
+
+# ---- content rules ----
+check "rule add" ctl rule add EWS matchtype=regex 'pattern=/^\/ews.*/' nocase=1
+check "rule attach" ctl rule attach OWA/EWS EWS
+expect_fail "a rule in use" "detach it first" ctl rule del EWS
+ctl subvs show OWA/EWS -j | json 'j["rules"]==["EWS"]'
+check "the SubVS lists its rule" [ $? -eq 0 ]
+
+# ---- save, delete, restore ----
+ctl save >"$tmp/saved.json"
+check "save prints the documented document" json 'j["format"]=="exlb-config" and j["version"]==1 and len(j["vs"])==2' <"$tmp/saved.json"
+check "vs del" ctl vs del OWA
+ctl vs show -j | json 'len(j)==1'
+check "vs del removed the VS with its SubVSs" [ $? -eq 0 ]
+check "restore < file" ctl restore <"$tmp/saved.json"
+ctl save >"$tmp/restored.json"
+check "save > f; vs del; restore < f gives back the same configuration" cmp -s "$tmp/saved.json" "$tmp/restored.json"
+echo '{"format":"exlb-config","version":1,"vs":[{"vip":"1.2.3.4","port":80,"Schedule":"fast"}]}' >"$tmp/bad.json"
+expect_fail "restore of a bad document" "vs\[0\]: Schedule: must be one of" ctl restore <"$tmp/bad.json"
+
+# ---- several clients, partial lines ----
+python3 - "$sock" <<'EOF' >"$tmp/clients.txt" 2>&1
+import json, socket, sys, time
+path = sys.argv[1]
+a = socket.socket(socket.AF_UNIX); a.connect(path)
+b = socket.socket(socket.AF_UNIX); b.connect(path)
+req = json.dumps({"cmd": "get", "args": {"param": "droponfail"}}).encode() + b"\n"
+a.sendall(req[:7]); time.sleep(0.1)          # a stalls mid-line
+b.sendall(req + req)                          # b is served meanwhile, twice
+fb = b.makefile("rb")
+r1, r2 = json.loads(fb.readline()), json.loads(fb.readline())
+a.sendall(req[7:])
+ra = json.loads(a.makefile("rb").readline())
+ok = all(r == {"ok": True, "result": {"droponfail": 1}} for r in (r1, r2, ra))
+print("good" if ok else "bad: %r %r %r" % (r1, r2, ra))
+EOF
+check "two clients, one sending half a line, are both served in order" grep -q good "$tmp/clients.txt"
+
+# ---- restart ----
+stop_daemon
+start_daemon
+ctl save >"$tmp/after-restart.json"
+check "a restart of exlbd restores the same configuration" cmp -s "$tmp/saved.json" "$tmp/after-restart.json"
+check "the state file is config.json in the state directory" json 'j["format"]=="exlb-config"' <"$state/config.json"
+check "one log line per change" grep -q "vs 1 (OWA) changed: Schedule=rr" "$tmp/exlbd.log"
+
+# ---- help ----
+check "--help on a verb lists Kemp parameters" bash -c "'$EXLBCTL' vs add --help | grep -q 'PersistTimeout'"
+"$EXLBCTL" -s "$tmp/none.sock" status >/dev/null 2>"$tmp/err"
+check "no daemon: one-line error, non-zero exit" [ $? -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]
+
+echo "1..$n"
+[ "$failed" -eq 0 ]

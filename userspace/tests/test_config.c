@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Unit tests of exlbd's configuration model (exlbd/config.c, params.c):
+ * Kemp names and codes, validation and its messages, atomic changes (memory
+ * and disk), the JSON round trip, service naming, the kernel-served list and
+ * the status of services.
+ *
+ * Plain C, TAP lines "ok N - name" / "not ok N - name"; exits non-zero if
+ * any check failed.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uapi/linux/exlb.h>
+#include "userspace/exlbd/config.h"
+#include "userspace/exlbd/params.h"
+
+static int test_no;
+static int failures;
+
+static void report(bool pass, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void report(bool pass, const char *fmt, ...)
+{
+	va_list ap;
+
+	test_no++;
+	printf("%s %d - ", pass ? "ok" : "not ok", test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (!pass)
+		failures++;
+}
+
+/* Every P() object, freed at the end: the operations only borrow them. */
+static json_t *made[256];
+static size_t nr_made;
+
+/* {"k": "v", ...} from "k=v k=v" (values without spaces). */
+static json_t *P(const char *spec)
+{
+	json_t *obj = json_object();
+
+	if (nr_made < sizeof(made) / sizeof(made[0]))
+		made[nr_made++] = json_incref(obj);
+	char *copy = strdup(spec), *save = NULL;
+
+	for (char *tok = strtok_r(copy, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		*eq = 0;
+		json_object_set_new(obj, tok, json_string(eq + 1));
+	}
+	free(copy);
+	return obj;
+}
+
+static char *dump(const struct exlb_config *cfg)
+{
+	json_t *doc = exlb_config_to_json(cfg);
+	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref(doc);
+	return text;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return strdup("");
+	if (getdelim(&buf, &len, 0, f) < 0) {
+		free(buf);
+		buf = strdup("");
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Every default in the table goes through its own parser. */
+static void test_defaults(void)
+{
+	bool all = true;
+	struct exlb_service svc;
+	char err[256];
+
+	for (size_t i = 0; i < exlb_nr_params; i++) {
+		const struct exlb_param *p = &exlb_params[i];
+
+		if (p->def && !exlb_param_set(p, &svc, p->def, err, sizeof(err))) {
+			printf("# %s\n", err);
+			all = false;
+		}
+	}
+	report(all, "every default in the parameter table is a valid value");
+}
+
+static void test_kemp_codes(void)
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err;
+	struct exlb_service *s;
+	json_t *p = P("NickName=IMAP VStype=StartTLS StartTLSMode=Imap ServerInit=Imap4 "
+		      "schedule=LC persist=SRC PersistTimeout=3599 CheckType=pop "
+		      "Checkversion=1 CheckUseGet=1 SSLAcceleration=1 TLSType=1 "
+		      "CipherSet=BestPractices idletime=1800");
+	uint32_t id = 0;
+	int rc = exlb_vs_add(cfg, "198.18.0.10", "143", "tcp", p, &id, &err);
+
+	report(rc == 0 && id == 1, "vs add with the guide's spellings (id %u)", id);
+	s = exlb_service_by_id(cfg, id);
+	report(s && s->vstype == EXLB_VSTYPE_TLS && s->starttls_mode == 4 &&
+	       s->server_init == 4,
+	       "StartTLS = tls, StartTLSMode Imap = 4, ServerInit Imap4 = 4");
+	report(s && s->schedule == EXLB_SCHED_LC && s->persist == EXLB_PERSIST_SRC,
+	       "Schedule and Persist codes are case-insensitive, stored as the kernel's enums");
+	report(s && s->persist_timeout == 3540,
+	       "PersistTimeout 3599 rounds down to 3540 (whole minutes)");
+	report(s && s->check_type == EXLB_CHECKTYPE_POP3 && s->check_use_11 == 1 &&
+	       s->check_use_get == 1,
+	       "CheckType pop = pop3; Checkversion is CheckUse1.1");
+	report(exlb_config_check(cfg, &err) == 0, "the guide's IMAP STARTTLS VS passes the checks");
+	json_decref(p);
+
+	p = P("PersistTimeout=59");
+	rc = exlb_service_mod(cfg, s, p, &err);
+	report(rc == 0 && s->persist_timeout == 0, "PersistTimeout below 60 is off (0)");
+	json_decref(p);
+	exlb_config_free(cfg);
+}
+
+/* A rejected value leaves the object exactly as it was. */
+static void expect_reject(struct exlb_config *cfg, struct exlb_service *s,
+			  const char *spec, const char *want)
+{
+	struct exlb_service before = *s;
+	struct exlb_err err = { "" };
+	json_t *p = P(spec);
+	int rc = exlb_service_mod(cfg, s, p, &err);
+
+	report(rc != 0 && strstr(err.msg, want) &&
+	       !memcmp(&before, s, sizeof(before)),
+	       "%s rejected: \"%s\", nothing changed", spec, err.msg);
+	json_decref(p);
+}
+
+static void test_validation(void)
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err = { "" };
+	struct exlb_service *vs, *sub;
+	uint32_t id, sub_id;
+	json_t *p;
+	int rc;
+
+	exlb_vs_add(cfg, "198.18.0.10", "443", NULL, NULL, &id, &err);
+	vs = exlb_service_by_id(cfg, id);
+	p = P("Schedule=xx");
+	rc = exlb_service_mod(cfg, vs, p, &err);
+	report(rc != 0 && !strcmp(err.msg, "Schedule: must be one of rr, wrr, lc, wlc (got 'xx')"),
+	       "the error names the parameter and its values: \"%s\"", err.msg);
+	json_decref(p);
+	/* a good value before the bad one is not applied either */
+	expect_reject(cfg, vs, "Schedule=lc Idletime=86401", "Idletime: must be 0-86400 seconds");
+	expect_reject(cfg, vs, "PersistTimeout=2419201", "PersistTimeout: must be 0-2419200");
+	expect_reject(cfg, vs, "CheckPort=2", "CheckPort: must be 0 or 3-65530");
+	expect_reject(cfg, vs, "Frobnicate=1", "unknown VS parameter 'Frobnicate'");
+	expect_reject(cfg, vs, "weight=5", "weight: not a VS parameter");
+	expect_reject(cfg, vs, "Schedule=rr schedule=lc", "given twice");
+	expect_reject(cfg, vs, "CheckUrl=ews", "CheckUrl: must be a path");
+	expect_reject(cfg, vs, "CheckCodes=200,abc", "CheckCodes:");
+	expect_reject(cfg, vs, "NickName=123", "NickName: must not be all digits");
+	expect_reject(cfg, vs, "Enable=maybe", "Enable: must be 0 or 1");
+
+	exlb_service_mod(cfg, vs, P("VStype=http"), &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, id), P("NickName=EWS"), &sub_id, &err);
+	sub = exlb_service_by_id(cfg, sub_id);
+	expect_reject(cfg, sub, "TLSType=1", "TLSType: not a SubVS parameter");
+
+	vs = exlb_service_by_id(cfg, id);
+	vs->vstype = EXLB_VSTYPE_TLS;
+	report(exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "StartTLSMode"),
+	       "VStype tls without StartTLSMode fails the check: \"%s\"", err.msg);
+	vs->vstype = EXLB_VSTYPE_HTTP;
+	cfg->globals.retry_timeout = 9;
+	report(exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "Timeout"),
+	       "health Timeout must stay below RetryInterval: \"%s\"", err.msg);
+	cfg->globals.retry_timeout = 4;
+	rc = exlb_global_set(cfg, "finalpersist", "30", &err);
+	report(rc != 0 && strstr(err.msg, "finalpersist: must be 0 or 60-86400"),
+	       "finalpersist 30 rejected: \"%s\"", err.msg);
+	rc = exlb_global_set(cfg, "DropOnFail", "1", &err);
+	report(rc == 0 && cfg->globals.droponfail == 1, "globals by case-insensitive name");
+	exlb_config_free(cfg);
+}
+
+static void test_real_servers(void)
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err = { "" };
+	uint32_t vs, ews, owa;
+	struct exlb_rs *rs;
+	int rc;
+
+	exlb_vs_add(cfg, "198.18.0.10", "443", "tcp", P("VStype=http NickName=Mail"), &vs, &err);
+	rc = exlb_rs_add(cfg, exlb_service_by_id(cfg, vs), "198.18.1.11", P("weight=0"), &err);
+	report(rc == 0 && cfg->nr_reals == 1 && cfg->reals[0].port == 443 &&
+	       cfg->reals[0].weight == 0,
+	       "rs add: port defaults to the VS port, weight 0 accepted");
+	rc = exlb_rs_add(cfg, exlb_service_by_id(cfg, vs), "198.18.1.11", NULL, &err);
+	report(rc != 0 && strstr(err.msg, "exists"), "the same RS twice is refused: \"%s\"", err.msg);
+	rc = exlb_rs_add(cfg, exlb_service_by_id(cfg, vs), "198.18.1.12", P("weight=65536"), &err);
+	report(rc != 0 && strstr(err.msg, "weight: must be 0-65535") && cfg->nr_reals == 1,
+	       "weight 65536 refused: \"%s\"", err.msg);
+	rc = exlb_rs_add(cfg, exlb_service_by_id(cfg, vs), "198.18.1.12", P("limit=100001"), &err);
+	report(rc != 0 && strstr(err.msg, "limit:"), "limit 100001 refused");
+	rc = exlb_subvs_add(cfg, exlb_service_by_id(cfg, vs), P("NickName=EWS"), &ews, &err);
+	report(rc != 0 && strstr(err.msg, "real servers of its own"),
+	       "no SubVS on a VS that has its own RSs: \"%s\"", err.msg);
+	exlb_rs_del(cfg, cfg->reals[0].id, &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, vs), P("NickName=EWS"), &ews, &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, vs), P("NickName=OWA"), &owa, &err);
+	rc = exlb_rs_add(cfg, exlb_service_by_id(cfg, vs), "198.18.1.11", NULL, &err);
+	report(rc != 0 && strstr(err.msg, "has SubVSs"), "rs add on a VS with SubVSs is refused");
+	rc = exlb_rs_add(cfg, exlb_service_by_id(cfg, ews), "198.18.1.12",
+			 P("port=443 addtoallsubvs=1"), &err);
+	report(rc == 0 && exlb_service_nr_rs(cfg, ews) == 1 && exlb_service_nr_rs(cfg, owa) == 1,
+	       "addtoallsubvs=1 adds to every SubVS");
+	rc = exlb_rs_add(cfg, exlb_service_by_id(cfg, ews), "198.18.1.13", P("forward=route"), &err);
+	report(rc == 0 && exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "forward: route"),
+	       "forward=route on an L7 service fails the check: \"%s\"", err.msg);
+	rs = exlb_rs_find(cfg, exlb_service_by_id(cfg, owa), "198.18.1.12", &err);
+	rc = rs ? exlb_rs_mod(cfg, exlb_service_by_id(cfg, owa), rs, P("enable=0 newport=8443"), &err) : -1;
+	report(rc == 0 && rs->enable == 0 && rs->port == 8443, "rs mod enable=0 newport=8443");
+	report(exlb_rs_find(cfg, exlb_service_by_id(cfg, owa), "198.18.1.12:8443", &err) == rs,
+	       "an RS is found by ADDR:PORT");
+	exlb_config_free(cfg);
+}
+
+static void test_naming(void)
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err = { "" };
+	uint32_t a, b, sub;
+
+	exlb_vs_add(cfg, "198.18.0.10", "443", NULL, P("NickName=OWA VStype=http"), &a, &err);
+	exlb_vs_add(cfg, "2001:db8::10", "443", NULL, P("NickName=Mail6"), &b, &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, a), P("NickName=OWA"), &sub, &err);
+	report(exlb_service_find(cfg, "198.18.0.10:443", &err) == exlb_service_by_id(cfg, a),
+	       "a VS by VIP:PORT");
+	report(exlb_service_find(cfg, "[2001:db8::10]:443", &err) == exlb_service_by_id(cfg, b),
+	       "an IPv6 VS by [VIP]:PORT");
+	report(exlb_service_find(cfg, "mail6", &err) == exlb_service_by_id(cfg, b),
+	       "a VS by nickname, case-insensitive");
+	report(!exlb_service_find(cfg, "OWA", &err) && strstr(err.msg, "names 2 services"),
+	       "an ambiguous nickname is an error: \"%s\"", err.msg);
+	report(exlb_service_find(cfg, "198.18.0.10:443/OWA", &err) == exlb_service_by_id(cfg, sub),
+	       "a SubVS by VS/NICKNAME");
+	report(exlb_service_find(cfg, "3", &err) == exlb_service_by_id(cfg, sub), "a SubVS by id");
+	exlb_config_free(cfg);
+}
+
+static void test_kernel_services(void)
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err;
+	const struct exlb_service *out[8];
+	uint32_t imap, https, smtp, sub;
+	size_t n;
+
+	exlb_vs_add(cfg, "198.18.0.10", "143", NULL, P("NickName=IMAP"), &imap, &err);
+	exlb_vs_add(cfg, "198.18.0.10", "443", NULL, P("VStype=http"), &https, &err);
+	exlb_vs_add(cfg, "198.18.0.10", "587", NULL, P("SSLAcceleration=1"), &smtp, &err);
+	exlb_vs_add(cfg, "198.18.0.10", "25", NULL, P("Enable=0"), &smtp, &err);
+	exlb_vs_add(cfg, "198.18.0.11", "443", NULL, NULL, &smtp, &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, smtp), NULL, &sub, &err);
+	n = exlb_config_kernel_services(cfg, out, 8);
+	report(n == 1 && out[0]->id == imap,
+	       "kernel-served: only the enabled gen VS without TLS or SubVSs (%zu)", n);
+	exlb_config_free(cfg);
+}
+
+/* A configuration with one of everything. */
+static struct exlb_config *full_config(void)
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err;
+	uint32_t vs, ews, owa, imap;
+
+	exlb_global_set(cfg, "droponfail", "1", &err);
+	exlb_global_set(cfg, "expect100", "2", &err);
+	exlb_rule_add(cfg, "EWS", P("matchtype=regex pattern=/^\\/ews.*/ nocase=1"), &err);
+	exlb_rule_add(cfg, "OWA", P("pattern=/^\\/owa.*/ nocase=1"), &err);
+	exlb_vs_add(cfg, "198.18.0.10", "443", "tcp",
+		    P("NickName=Exchange VStype=http SSLAcceleration=1 SSLReencrypt=1 "
+		      "CipherSet=BestPractices Schedule=lc Idletime=1800 SubnetOriginating=1"),
+		    &vs, &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, vs),
+		       P("NickName=EWS CheckType=https CheckUrl=/ews/healthcheck.htm "
+			 "CheckUseGet=1 CheckPort=443 EspEnabled=1 ESPLogs=7"), &ews, &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, vs), P("NickName=OWA"), &owa, &err);
+	exlb_rule_attach(cfg, exlb_service_by_id(cfg, ews), "EWS", &err);
+	exlb_rule_attach(cfg, exlb_service_by_id(cfg, owa), "OWA", &err);
+	exlb_rs_add(cfg, exlb_service_by_id(cfg, ews), "198.18.1.11",
+		    P("weight=500 addtoallsubvs=1"), &err);
+	exlb_vs_add(cfg, "2001:db8::10", "993", NULL,
+		    P("NickName=IMAPS ServerInit=4 Persist=src PersistTimeout=3600"), &imap, &err);
+	exlb_rs_add(cfg, exlb_service_by_id(cfg, imap), "2001:db8::11", P("limit=100"), &err);
+	return cfg;
+}
+
+static void test_json_round_trip(void)
+{
+	struct exlb_config *cfg = full_config(), *back;
+	struct exlb_err err = { "" };
+	char *one = dump(cfg), *two;
+	json_t *doc = json_loads(one, 0, NULL);
+
+	report(exlb_config_check(cfg, &err) == 0 && cfg->nr_services == 4 &&
+	       cfg->nr_reals == 3 && cfg->nr_rules == 2,
+	       "the full configuration builds and passes the checks (%s)", err.msg);
+	back = exlb_config_from_json(doc, &err);
+	two = back ? dump(back) : strdup("");
+	report(back && !strcmp(one, two), "to JSON, from JSON, to JSON gives the same document");
+	report(back && !memcmp(back->services, cfg->services,
+			       cfg->nr_services * sizeof(*cfg->services)) &&
+	       !memcmp(back->reals, cfg->reals, cfg->nr_reals * sizeof(*cfg->reals)),
+	       "... and the same objects");
+	json_decref(doc);
+	free(two);
+	exlb_config_free(back);
+
+	doc = json_loads(one, 0, NULL);
+	json_object_set_new(json_array_get(json_object_get(doc, "vs"), 0), "Schedule",
+			    json_string("fastest"));
+	back = exlb_config_from_json(doc, &err);
+	report(!back && strstr(err.msg, "vs[0]: Schedule: must be one of"),
+	       "a bad value in a document is located: \"%s\"", err.msg);
+	json_decref(doc);
+
+	doc = json_loads(one, 0, NULL);
+	json_object_set_new(doc, "colour", json_string("blue"));
+	back = exlb_config_from_json(doc, &err);
+	report(!back && strstr(err.msg, "colour"), "an unknown key is refused: \"%s\"", err.msg);
+	json_decref(doc);
+
+	doc = json_pack("{ss si s[{ss si ss}]}", "format", "exlb-config", "version", 1,
+			"vs", "vip", "198.18.0.20", "port", 110, "ServerInit", "pop3");
+	back = exlb_config_from_json(doc, &err);
+	report(back && back->nr_services == 1 && back->services[0].id == 1 &&
+	       back->services[0].server_init == 6 && back->services[0].schedule == EXLB_SCHED_RR,
+	       "a short hand-written document gets ids and defaults");
+	exlb_config_free(back);
+	json_decref(doc);
+	free(one);
+	exlb_config_free(cfg);
+}
+
+static void test_rules(void)
+{
+	struct exlb_config *cfg = full_config();
+	struct exlb_err err = { "" };
+	int rc = exlb_rule_del(cfg, "EWS", &err);
+
+	report(rc != 0 && strstr(err.msg, "detach it first"),
+	       "a rule in use cannot be deleted: \"%s\"", err.msg);
+	rc = exlb_rule_add(cfg, "Bad", P("pattern=/(/"), &err);
+	report(rc == 0 && exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "rule 'Bad'"),
+	       "a regex that does not compile fails the check: \"%s\"", err.msg);
+	rc = exlb_rule_attach(cfg, exlb_service_by_id(cfg, 1), "OWA", &err);
+	report(rc != 0 && strstr(err.msg, "is a VS"), "rules attach to SubVSs only");
+	exlb_config_free(cfg);
+}
+
+static void test_store(void)
+{
+	char dir[] = "/tmp/exlb-test-config-XXXXXX";
+	struct exlb_store st, again;
+	struct exlb_err err = { "" };
+	struct exlb_config *next;
+	char path[256], *before, *after, *mem_before, *mem_after;
+	json_t *p;
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		report(false, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	rc = exlb_store_open(&st, dir, &err);
+	report(rc == 0 && st.config->nr_services == 0, "an empty state directory starts empty");
+	rc = exlb_store_commit(&st, full_config(), "test: full", &err);
+	report(rc == 0 && access(path, F_OK) == 0, "a commit writes the state file");
+
+	/* a change that fails the whole-config check: memory and disk stay */
+	before = read_file(path);
+	mem_before = dump(st.config);
+	next = exlb_config_clone(st.config);
+	p = P("VStype=tls");
+	exlb_service_mod(next, exlb_service_by_id(next, 1), p, &err);
+	json_decref(p);
+	rc = exlb_store_commit(&st, next, "test: bad", &err);
+	after = read_file(path);
+	mem_after = dump(st.config);
+	report(rc != 0 && !strcmp(before, after) && !strcmp(mem_before, mem_after),
+	       "a failing commit changes neither memory nor disk: \"%s\"", err.msg);
+	free(after);
+	free(mem_after);
+
+	rc = exlb_store_open(&again, dir, &err);
+	mem_after = rc == 0 ? dump(again.config) : strdup("");
+	report(rc == 0 && !strcmp(mem_before, mem_after), "reopening restores the same configuration");
+	report(access(path, F_OK) == 0 && strstr(before, "\"format\": \"exlb-config\""),
+	       "the file is the documented JSON document");
+	free(before);
+	free(mem_before);
+	free(mem_after);
+	if (rc == 0)
+		exlb_store_close(&again);
+	exlb_store_close(&st);
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_status(void)
+{
+	struct exlb_config *cfg = full_config();
+	struct exlb_runtime rt = { 0 };
+	struct exlb_err err;
+	uint32_t redirect;
+	const struct exlb_service *ews = exlb_service_by_id(cfg, 2);
+	const struct exlb_service *owa = exlb_service_by_id(cfg, 3);
+
+	report(!strcmp(exlb_service_status(cfg, &rt, ews), "Down"),
+	       "an RS without a verdict does not make its service Up");
+	report(!strcmp(exlb_service_status(cfg, &rt, owa), "Down"),
+	       "CheckType tcp and no verdict yet: Down");
+	exlb_service_by_id(cfg, 3)->check_type = EXLB_CHECKTYPE_NONE;
+	report(!strcmp(exlb_service_status(cfg, &rt, owa), "Up"),
+	       "CheckType none: an enabled RS counts as up");
+	exlb_runtime_set_health(&rt, cfg, cfg->reals[0].id, true, "HTTP 200");
+	report(!strcmp(exlb_service_status(cfg, &rt, ews), "Up") &&
+	       !strcmp(exlb_service_status(cfg, &rt, exlb_service_by_id(cfg, 1)), "Up"),
+	       "a healthy RS makes its SubVS and the VS Up");
+	exlb_vs_add(cfg, "198.18.0.10", "80", NULL,
+		    P("ErrorCode=302 ErrorUrl=https://%h%s CheckType=none"), &redirect, &err);
+	report(!strcmp(exlb_service_status(cfg, &rt, exlb_service_by_id(cfg, redirect)), "Redirect"),
+	       "a VS without RSs that answers 302 shows Redirect");
+	exlb_runtime_free(&rt);
+	exlb_config_free(cfg);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	test_defaults();
+	test_kemp_codes();
+	test_validation();
+	test_real_servers();
+	test_naming();
+	test_kernel_services();
+	test_json_round_trip();
+	test_rules();
+	test_store();
+	test_status();
+	for (size_t i = 0; i < nr_made; i++)
+		json_decref(made[i]);
+	printf("1..%d\n", test_no);
+	return failures ? 1 : 0;
+}
