@@ -42,7 +42,7 @@ dkms-uninstall:
 	-dkms remove -m exlb -v $(VERSION) --all
 	rm -rf /usr/src/exlb-$(VERSION)
 
-check: unit vm-check
+check: kernel-lint unit vm-check
 
 unit: userspace
 	$(MAKE) -C userspace test
