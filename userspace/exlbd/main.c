@@ -7,6 +7,7 @@
  * health checks are brought in line with the configuration).
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -23,14 +25,21 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "health.h"
+#include "kernel.h"
 
 #define EXLB_DEFAULT_STATE_DIR	"/var/lib/exlb"
+/* kernel: counters refresh, failed-reconcile retry, module open retry */
+#define EXLB_KERNEL_TICK_S	2.0
 
 struct exlbd {
 	struct ev_loop *loop;
 	struct exlb_store store;
 	struct exlb_runtime runtime;
 	struct exlb_ctl *ctl;
+	struct exlb_kernel *kernel;
+	struct exlb_health *health;
+	ev_timer kernel_tick;
 	ev_signal sigterm, sigint;
 	int lock_fd;
 };
@@ -44,23 +53,175 @@ static void usage(FILE *out)
 		"  --state-dir DIR   configuration state directory (default %s)\n"
 		"  --socket PATH     control socket (default %s)\n"
 		"  --no-kernel       do not program exlb.ko (status: kernel data plane unavailable)\n"
+		"  --no-health-checks  run no health checks (every checked RS stays unchecked);\n"
+		"                    also EXLBD_NO_HEALTH_CHECKS=1, for tests that must send nothing\n"
 		"  -h, --help        this text\n",
 		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET);
 }
 
+/* ---- health checks: one target per (VS or SubVS, RS) = per RS id ---- */
+
+static int hexval(int c)
+{
+	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
+}
+
+/* The guide writes CheckUrl URL-encoded (%2Fowa%2Fhealthcheck.htm). */
+static void url_decode(const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+
+	for (; *in && o + 1 < n; in++) {
+		if (in[0] == '%' && isxdigit((unsigned char)in[1]) &&
+		    isxdigit((unsigned char)in[2])) {
+			out[o++] = (char)(hexval((unsigned char)in[1]) * 16 +
+					  hexval((unsigned char)in[2]));
+			in += 2;
+		} else {
+			out[o++] = *in;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Whether @rs is checked, and how. */
+static bool health_spec(const struct exlb_config *cfg, const struct exlb_rs *rs,
+			struct exlb_check_spec *spec,
+			struct sockaddr_storage *addr)
+{
+	const struct exlb_service *svc = exlb_service_by_id(cfg, rs->service_id);
+	const struct exlb_globals *g = &cfg->globals;
+	char codes[sizeof(svc->check_codes)], *tok, *save = NULL;
+
+	if (!svc || svc->check_type == EXLB_CHECKTYPE_NONE)
+		return false;
+	exlb_check_spec_init(spec);
+	spec->type = (enum exlb_check_type)svc->check_type;
+	url_decode(svc->check_url, spec->url, sizeof(spec->url));
+	spec->use_get = svc->check_use_get;
+	spec->use_http11 = svc->check_use_11;
+	snprintf(spec->host, sizeof(spec->host), "%s", svc->check_host);
+	snprintf(codes, sizeof(codes), "%s", svc->check_codes);
+	for (tok = strtok_r(codes, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save))
+		if (spec->n_extra_codes < EXLB_CHECK_MAX_EXTRA_CODES)
+			spec->extra_codes[spec->n_extra_codes++] = atoi(tok);
+	spec->port = svc->check_port;
+	/* the model has no per-VS timing: Kemp's globals */
+	spec->interval_ms = g->retry_interval * 1000;
+	spec->timeout_ms = g->retry_timeout * 1000;
+	spec->retry_count = g->retry_count;
+
+	memset(addr, 0, sizeof(*addr));
+	if (rs->addr.family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)addr;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr = rs->addr.u.v4;
+		sin->sin_port = htons(rs->port);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = rs->addr.u.v6;
+		sin6->sin6_port = htons(rs->port);
+	}
+	return true;
+}
+
+/* Targets of @old_cfg that @new_cfg no longer checks go; the rest are set. */
+static void health_sync(struct exlbd *d, const struct exlb_config *old_cfg,
+			const struct exlb_config *new_cfg)
+{
+	struct exlb_check_spec spec;
+	struct sockaddr_storage addr;
+
+	for (size_t i = 0; old_cfg && i < old_cfg->nr_reals; i++) {
+		const struct exlb_rs *rs = exlb_rs_by_id(new_cfg, old_cfg->reals[i].id);
+		struct exlb_rs_runtime *r;
+
+		if (rs && health_spec(new_cfg, rs, &spec, &addr))
+			continue;
+		exlb_health_del(d->health, old_cfg->reals[i].id);
+		/* no longer checked: a later check starts from "unchecked" */
+		r = exlb_runtime_rs(&d->runtime, old_cfg->reals[i].id);
+		if (r) {
+			r->health = EXLB_HEALTH_UNKNOWN;
+			r->reason[0] = '\0';
+		}
+	}
+	for (size_t i = 0; i < new_cfg->nr_reals; i++) {
+		const struct exlb_rs *rs = &new_cfg->reals[i];
+		char where[64];
+		int err;
+
+		if (!health_spec(new_cfg, rs, &spec, &addr))
+			continue;
+		err = exlb_health_add(d->health, rs->id, &addr, &spec);
+		if (err == -EEXIST)
+			err = exlb_health_update(d->health, rs->id, &addr, &spec);
+		if (err) {
+			exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
+			exlb_log("health check of rs %s (id %u): %s", where,
+				 rs->id, strerror(-err));
+		}
+	}
+}
+
+static void on_health_change(void *ctx, uint64_t target_id, bool up,
+			     const char *reason)
+{
+	struct exlbd *d = ctx;
+	const struct exlb_config *cfg = d->store.config;
+	uint32_t rs_id = (uint32_t)target_id;
+	const struct exlb_rs *rs = exlb_rs_by_id(cfg, rs_id);
+	const struct exlb_service *svc;
+	struct exlb_rs_runtime *r = exlb_runtime_rs(&d->runtime, rs_id);
+	enum exlb_health_state was, now = up ? EXLB_HEALTH_UP : EXLB_HEALTH_DOWN;
+	char where[64], label[EXLB_NICKNAME_SIZE];
+
+	if (!rs || !r)
+		return;
+	svc = exlb_service_by_id(cfg, rs->service_id);
+	was = r->health;
+	/*
+	 * exlb_runtime_set_health() records the verdict and reason; the one log
+	 * line is ours (it names the VS id), so it sees no change to log.
+	 */
+	r->health = now;
+	exlb_runtime_set_health(&d->runtime, cfg, rs_id, up, reason);
+	if (was == now)
+		return;
+	exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
+	exlb_log("rs %s in %s %u (%s) %s: %s", where,
+		 svc && exlb_service_is_subvs(svc) ? "SubVS" : "VS",
+		 rs->service_id,
+		 svc ? exlb_service_label(svc, label, sizeof(label)) : "?",
+		 up ? "up" : "down", reason ? reason : "");
+	exlb_kernel_update_rs(d->kernel, cfg, &d->runtime, rs_id);
+}
+
 /*
- * After every applied change. Seams for the lead: kernel.c reconciles the
- * kernel-served VSs (exlb_config_kernel_services()) with exlb.ko here, and
- * the health engine adds/updates/deletes one target per RS (target id =
- * RS id; on_change feeds exlb_runtime_set_health()).
+ * After every applied change: the kernel-served VSs are reconciled with
+ * exlb.ko (kernel.c) and the health targets follow the configuration.
  */
 static void on_config_changed(void *ctx, const struct exlb_config *old_cfg,
 			      const struct exlb_config *new_cfg)
 {
 	struct exlbd *d = ctx;
 
-	(void)old_cfg;
 	exlb_runtime_prune(&d->runtime, new_cfg);
+	if (d->health)
+		health_sync(d, old_cfg, new_cfg);
+	exlb_kernel_reconcile(d->kernel, new_cfg, &d->runtime);
+}
+
+static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exlbd *d = w->data;
+
+	(void)loop;
+	(void)revents;
+	exlb_kernel_tick(d->kernel, d->store.config, &d->runtime);
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -99,12 +260,15 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "no-kernel", no_argument, NULL, 'K' },
+		{ "no-health-checks", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *state_dir = EXLB_DEFAULT_STATE_DIR;
 	const char *socket_path = EXLB_CTL_DEFAULT_SOCKET;
 	bool no_kernel = false;
+	const char *env_nohc = getenv("EXLBD_NO_HEALTH_CHECKS");
+	bool no_health = env_nohc && *env_nohc && strcmp(env_nohc, "0");
 	struct exlbd d = { .lock_fd = -1 };
 	struct exlb_err err;
 	int opt, ret = 1;
@@ -119,6 +283,9 @@ int main(int argc, char **argv)
 			break;
 		case 'K':
 			no_kernel = true;
+			break;
+		case 'H':
+			no_health = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -145,11 +312,14 @@ int main(int argc, char **argv)
 	d.store.changed = on_config_changed;
 	d.store.changed_ctx = &d;
 
-	/* kernel.c (to come) sets kernel_available once exlb.ko answers */
-	d.runtime.kernel_available = false;
-	snprintf(d.runtime.kernel_note, sizeof(d.runtime.kernel_note), "%s",
-		 no_kernel ? "kernel data plane unavailable (--no-kernel)" :
-			     "kernel data plane unavailable (not built in yet)");
+	d.kernel = exlb_kernel_new(no_kernel);
+	if (!d.kernel) {
+		exlb_log("out of memory");
+		goto out;
+	}
+	/* reads the kernel's tables, applies only the difference: no flush */
+	if (!exlb_kernel_open(d.kernel, &d.runtime))
+		exlb_kernel_reconcile(d.kernel, d.store.config, &d.runtime);
 
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d.loop) {
@@ -161,6 +331,20 @@ int main(int argc, char **argv)
 		exlb_log("control socket: %s", err.msg);
 		goto out;
 	}
+	if (no_health) {
+		exlb_log("health checks off (--no-health-checks)");
+	} else {
+		d.health = exlb_health_new(d.loop, on_health_change, &d);
+		if (!d.health) {
+			exlb_log("cannot start the health checks");
+			goto out;
+		}
+		health_sync(&d, NULL, d.store.config);
+	}
+	ev_timer_init(&d.kernel_tick, on_kernel_tick, EXLB_KERNEL_TICK_S,
+		      EXLB_KERNEL_TICK_S);
+	d.kernel_tick.data = &d;
+	ev_timer_start(d.loop, &d.kernel_tick);
 	ev_signal_init(&d.sigterm, on_stop_signal, SIGTERM);
 	ev_signal_init(&d.sigint, on_stop_signal, SIGINT);
 	ev_signal_start(d.loop, &d.sigterm);
@@ -177,6 +361,9 @@ int main(int argc, char **argv)
 	ret = 0;
 out:
 	exlb_ctl_free(d.ctl);
+	/* the kernel keeps its tables and flows: a restart reconciles them */
+	exlb_health_free(d.health);
+	exlb_kernel_free(d.kernel);
 	exlb_store_close(&d.store);
 	exlb_runtime_free(&d.runtime);
 	if (d.lock_fd >= 0)
