@@ -1,0 +1,625 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# exlb.ko against IPVS (NAT mode), same topology, same scheduler (rr), same
+# real servers. Meant to run inside the test VM (bench/run.sh does that):
+# it needs root, netns, veth, bridge, nf_conntrack, ip_vs + ip_vs_rr and
+# exlb.ko loaded, /proc/slabinfo, and writable /run and /tmp.
+#
+# Topology (built from scratch for each balancer, torn down after):
+#
+#   netns exlbb-cli            netns exlbb-lb                     netns exlbb-rsN
+#   cli0 198.18.0.2-6/24 ---- lbcli0 198.18.0.1/24            rs0 198.18.1.1N/24
+#   default via .0.1                + VIP 198.18.0.10/32      default via 198.18.1.1
+#                             lbbr0 198.18.1.1/24 --lbrsN---- (benchsrv on :8080)
+#
+# Only 198.18.0.0/15 is used (IPv6 is switched off in these namespaces).
+# For each balancer, in this order (memory first, on a clean table):
+#   1. memory, baseline: IDLE_CONNS idle connections straight to the real
+#      servers (plain routing, no balancer configured); slab growth noted;
+#   2. the balancer is configured and probed (3 RS must answer);
+#   3. memory: IDLE_CONNS idle connections through the VIP; the balancer's
+#      cost per connection = (growth - baseline growth) / IDLE_CONNS;
+#   4. bulk throughput: STREAMS streams for BULK_SECS;
+#   5. new connections per second: CONCURRENCY clients for CPS_SECS (after a
+#      1 s warm-up).
+# In the first topology, after a warm-up that is not counted (qemu's TCG
+# translates code on first use), the same cps/bulk runs also go straight to
+# the real servers ("direct": what the VM manages with routing alone).
+# --rounds N repeats the balancers N times, alternating their order; the
+# table shows the median of the rounds, the log every value.
+#
+# Usage: bench/l4-vs-ipvs.sh [--lbs exlb,ipvs|none] [--cps-secs N]
+#        [--concurrency N] [--bulk-secs N] [--streams N] [--idle-conns N]
+#        [--rounds N] [--max-runtime S] [--out DIR] [--no-global-sysctl] [--keep]
+# See docs/benchmarks.md.
+
+set -euo pipefail
+
+LBS=exlb,ipvs
+CPS_SECS=10
+CONCURRENCY=64
+BULK_SECS=5
+STREAMS=3
+IDLE_CONNS=5000
+ROUNDS=1
+MAX_RUNTIME=1500
+OUT=
+GLOBAL_SYSCTL=1
+KEEP=0
+ARGS=("$@")
+
+usage() {
+	sed -n '/^# Usage:/,/^# See/p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--lbs) LBS=$2; shift 2 ;;
+	--cps-secs) CPS_SECS=$2; shift 2 ;;
+	--concurrency) CONCURRENCY=$2; shift 2 ;;
+	--bulk-secs) BULK_SECS=$2; shift 2 ;;
+	--streams) STREAMS=$2; shift 2 ;;
+	--idle-conns) IDLE_CONNS=$2; shift 2 ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--max-runtime) MAX_RUNTIME=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--no-global-sysctl) GLOBAL_SYSCTL=0; shift ;;
+	--keep) KEEP=1; shift ;;
+	-h|--help) usage ;;
+	*) echo "l4-vs-ipvs: unknown argument $1" >&2; usage ;;
+	esac
+done
+
+for v in CPS_SECS CONCURRENCY BULK_SECS STREAMS IDLE_CONNS ROUNDS MAX_RUNTIME; do
+	case "${!v}" in
+	''|*[!0-9]*) echo "l4-vs-ipvs: $v must be a number" >&2; exit 2 ;;
+	esac
+done
+range() {
+	if [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
+		echo "l4-vs-ipvs: $1 must be in $3..$4" >&2
+		exit 2
+	fi
+}
+range --cps-secs "$CPS_SECS" 1 300
+range --bulk-secs "$BULK_SECS" 1 300
+range --idle-conns "$IDLE_CONNS" 100 100000
+range --concurrency "$CONCURRENCY" 1 10000
+range --streams "$STREAMS" 1 64
+range --rounds "$ROUNDS" 1 10
+range --max-runtime "$MAX_RUNTIME" 60 86400
+
+# The whole run is bounded: re-run ourselves under timeout(1); TERM reaches
+# the trap below, which tears everything down.
+if [ -z "${EXLB_BENCH_BOUNDED:-}" ]; then
+	export EXLB_BENCH_BOUNDED=1
+	exec timeout --kill-after=30 "$MAX_RUNTIME" "$0" "${ARGS[@]}"
+fi
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+EXLBADM=${EXLBADM:-$REPO/userspace/build/exlbadm}
+BIN=${BENCH_BIN:-$REPO/bench/build}
+
+NS_CLI=exlbb-cli
+NS_LB=exlbb-lb
+NS_RS=(exlbb-rs1 exlbb-rs2 exlbb-rs3)
+RS_ADDRS=(198.18.1.11 198.18.1.12 198.18.1.13)
+RS_PORT=8080
+VIP=198.18.0.10
+VPORT=80
+CLI_SRCS=198.18.0.2,198.18.0.3,198.18.0.4,198.18.0.5,198.18.0.6
+RS_TARGETS=$(printf '%s:'"$RS_PORT"',' "${RS_ADDRS[@]}"); RS_TARGETS=${RS_TARGETS%,}
+VIP_TARGET=$VIP:$VPORT
+# Each client source address has ~64k ports; stay well below that in total.
+CPS_MAX_CONNS=250000
+
+WORK=$(mktemp -d /tmp/exlb-bench.XXXXXX)
+SRV_PIDS=()
+CLI_PID=
+FAILED=0
+declare -A R	# per-run scratch: R[tag.opened]
+declare -A V	# results: V[lb.metric] = the values of all rounds, space-separated
+
+# put KEY VALUE: one more value (one round) for a figure of the table.
+put() { V[$1]="${V[$1]:+${V[$1]} }$2"; }
+
+log() { printf '[%6ss] %s\n' "$SECONDS" "$*"; }
+fail() { log "FAIL: $*"; FAILED=1; }
+# kv "LINE" KEY: the value of KEY=value in a benchcli result line.
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+nsx() { ip netns exec "$@"; }
+# nsysctl NS net.ipv4.ip_forward 1 (only the namespace's own /proc/sys/net)
+nsysctl() { nsx "$1" sh -c "echo $3 > /proc/sys/$(tr . / <<<"$2")"; }
+
+# Stop a process we started: TERM, up to 5 s, then KILL.
+stop_pid() {
+	local pid=$1 i
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# Wait up to $2 seconds for file $1.
+wait_file() {
+	local i
+	for i in $(seq $(($2 * 10))); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+topo_down() {
+	local ns pid
+	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
+	CLI_PID=
+	for pid in "${SRV_PIDS[@]}"; do stop_pid "$pid"; done
+	SRV_PIDS=()
+	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ "$KEEP" = 1 ]; then
+		log "--keep: leaving the namespaces and servers up"
+	else
+		topo_down
+	fi
+	if [ -n "$OUT" ]; then
+		if ! { mkdir -p "$OUT" && cp -r "$WORK"/. "$OUT"/; }; then
+			log "cannot copy the raw results to $OUT"
+		fi
+	fi
+	[ "$KEEP" = 1 ] || rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted (signal or --max-runtime $MAX_RUNTIME s)"; exit 124' INT TERM
+
+topo_up() {
+	local i ns
+	topo_down
+	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		# No IPv6 at all: nothing but 198.18.0.0/15 on these links.
+		if nsx "$ns" test -e /proc/sys/net/ipv6/conf/all/disable_ipv6; then
+			nsysctl "$ns" net.ipv6.conf.all.disable_ipv6 1
+			nsysctl "$ns" net.ipv6.conf.default.disable_ipv6 1
+		fi
+		nsysctl "$ns" net.ipv4.conf.all.rp_filter 0
+		nsysctl "$ns" net.ipv4.conf.default.rp_filter 0
+	done
+
+	# client <-> LB
+	ip -n "$NS_CLI" link add cli0 type veth peer name lbcli0 netns "$NS_LB"
+	ip -n "$NS_CLI" addr add 198.18.0.2/24 dev cli0
+	for i in 3 4 5 6; do
+		ip -n "$NS_CLI" addr add "198.18.0.$i/24" dev cli0
+	done
+	ip -n "$NS_CLI" link set cli0 up
+	ip -n "$NS_CLI" route add default via 198.18.0.1
+	nsysctl "$NS_CLI" net.ipv4.ip_local_port_range "1024 65535"
+
+	ip -n "$NS_LB" addr add 198.18.0.1/24 dev lbcli0
+	ip -n "$NS_LB" addr add "$VIP/32" dev lbcli0
+	ip -n "$NS_LB" link set lbcli0 up
+	nsysctl "$NS_LB" net.ipv4.ip_forward 1
+
+	# LB bridge <-> real servers
+	ip -n "$NS_LB" link add lbbr0 type bridge forward_delay 0 stp_state 0
+	ip -n "$NS_LB" addr add 198.18.1.1/24 dev lbbr0
+	ip -n "$NS_LB" link set lbbr0 up
+	for i in 0 1 2; do
+		ns=${NS_RS[$i]}
+		ip -n "$ns" link add rs0 type veth peer name "lbrs$((i + 1))" netns "$NS_LB"
+		ip -n "$NS_LB" link set "lbrs$((i + 1))" master lbbr0
+		ip -n "$NS_LB" link set "lbrs$((i + 1))" up
+		ip -n "$ns" addr add "${RS_ADDRS[$i]}/24" dev rs0
+		ip -n "$ns" link set rs0 up
+		ip -n "$ns" route add default via 198.18.1.1
+	done
+
+	# One server per real server.
+	for i in 0 1 2; do
+		ns=${NS_RS[$i]}
+		rm -f "$WORK/ready.rs$i"
+		# Not through the nsx function: $! must be the server itself.
+		ip netns exec "$ns" "$BIN/benchsrv" -l "0.0.0.0:$RS_PORT" -n "rs$((i + 1))" \
+			-T "$MAX_RUNTIME" -R "$WORK/ready.rs$i" 2>>"$WORK/benchsrv.log" &
+		SRV_PIDS+=($!)
+	done
+	for i in 0 1 2; do
+		wait_file "$WORK/ready.rs$i" 10 || { log "benchsrv in ${NS_RS[$i]} did not start"; return 1; }
+	done
+
+	# Plain routing must work: one connection to each real server.
+	local line
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$RS_TARGETS" -c 1 -m 3 -d 5 -T 2 || true)
+		[ "$(kv "$line" conns)" = 3 ] && break
+		sleep 0.5
+	done
+	if [ "$(kv "$line" conns)" != 3 ]; then
+		log "topology check failed: $line"
+		return 1
+	fi
+	log "topology up, routing checked: $line"
+}
+
+# Shrink every slab cache: per-CPU slabs are flushed and empty slabs freed,
+# so /proc/slabinfo's active objects are the objects in use (SLUB otherwise
+# counts the free objects of per-CPU slabs as active) and Slab: in
+# /proc/meminfo drops the slack.
+shrink_slabs() {
+	local d
+	for d in /sys/kernel/slab/*; do
+		[ -L "$d" ] && continue	# a merged alias: the real directory is listed too
+		[ -w "$d/shrink" ] && { echo 1 >"$d/shrink"; } 2>/dev/null
+	done
+	return 0
+}
+
+# Slab snapshot: /proc/slabinfo and the Slab: line of /proc/meminfo.
+snap() {
+	sync
+	sleep 1
+	shrink_slabs
+	cat /proc/slabinfo >"$1.slab"
+	awk '/^Slab:/ { print $2 }' /proc/meminfo >"$1.meminfo"
+}
+
+# slab_delta BEFORE AFTER OUT: per cache "name bytes" (active objects x
+# object size) grown between the two snapshots, plus "TOTAL" and "MEMINFO"
+# (the Slab: line, bytes). Summing over all caches is immune to SLUB cache
+# merging (a module's cache may be merged into e.g. kmalloc-96).
+slab_delta() {
+	awk 'FNR <= 2 { next }
+	     NR == FNR { b[$1] = $2 * $4; seen[$1] = 1; next }
+	     { a[$1] = $2 * $4; seen[$1] = 1 }
+	     END { t = 0
+		   for (n in seen) { d = a[n] - b[n]; t += d; if (d != 0) print n, d }
+		   print "TOTAL", t }' "$1.slab" "$2.slab" >"$3"
+	echo "MEMINFO $(( ($(cat "$2.meminfo") - $(cat "$1.meminfo")) * 1024 ))" >>"$3"
+}
+
+# hold_measure TAG TARGETS: open IDLE_CONNS idle connections, note the slab
+# growth in $WORK/TAG.delta and the count opened in R[TAG.opened].
+hold_measure() {
+	local tag=$1 targets=$2 line opened
+	rm -f "$WORK/$tag.ready"
+	snap "$WORK/$tag.before"
+	ip netns exec "$NS_CLI" "$BIN/benchcli" hold -t "$targets" -s "$CLI_SRCS" -N "$IDLE_CONNS" \
+		-c 200 -T 10 -H 900 -R "$WORK/$tag.ready" >"$WORK/$tag.hold.out" 2>&1 &
+	CLI_PID=$!
+	if ! wait_file "$WORK/$tag.ready" $((90 + IDLE_CONNS / 20)); then
+		fail "$tag: the idle connections did not open in time"
+		stop_pid "$CLI_PID"; CLI_PID=
+		return 1
+	fi
+	snap "$WORK/$tag.after"
+	line=$(head -n1 "$WORK/$tag.hold.out")
+	log "$tag: $line"
+	opened=$(kv "$line" opened)
+	R[$tag.opened]=$opened
+	# What the balancer holds right now, for the log.
+	case "$tag" in
+	exlb.mem)
+		log "exlb.mem: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
+		nsx "$NS_LB" "$EXLBADM" -j vs show >"$WORK/exlb.vs.json" 2>&1 || true
+		log "exlb.mem: exlbadm -j vs show: $(head -c 600 "$WORK/exlb.vs.json" | tr '\n' ' ')"
+		;;
+	ipvs.mem)
+		log "ipvs.mem: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
+		log "ipvs.mem: IPVS ActiveConn/InActConn: $(nsx "$NS_LB" ipvsadm -Ln | awk '$1 == "->" && $2 ~ /:/ { a += $5; i += $6 } END { print a + 0 "/" i + 0 }')"
+		;;
+	esac
+	local t0=$SECONDS
+	stop_pid "$CLI_PID"; CLI_PID=
+	log "$tag: idle connections closed (RST) in $((SECONDS - t0))s"
+	slab_delta "$WORK/$tag.before" "$WORK/$tag.after" "$WORK/$tag.delta"
+	if [ "${opened:-0}" -lt "$IDLE_CONNS" ]; then
+		fail "$tag: only ${opened:-0} of $IDLE_CONNS connections opened"
+		[ "${opened:-0}" -gt 0 ] || return 1
+	fi
+	# Let RSTed flows leave the tables (conntrack CLOSE is 10 s) before
+	# anything else is measured.
+	sleep 11
+}
+
+# delta_of FILE NAME: bytes grown for cache NAME (0 if absent).
+delta_of() { awk -v n="$2" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }' "$1"; }
+
+# The slab caches a balancer's per-connection state can live in: the small
+# kmalloc-* caches up to 512 B (conntrack extensions, exlb's persistence
+# records, ...; the bigger ones hold packet buffers and process state and
+# only add noise), nf_conntrack*,
+# ip_vs*, exlb*, and whatever cache SLUB merged exlb_flow, ip_vs_conn or
+# nf_conntrack into (its /proc/slabinfo name is then another cache's; the
+# /sys/kernel/slab aliases point to the same directory). Sockets, inodes,
+# dentries and the like are left out: they are the same with either
+# balancer, and other activity on the machine makes them noisy.
+relevant_caches() {
+	# One find and one awk: forks are slow under emulation.
+	{
+		find /sys/kernel/slab -maxdepth 1 -type l -printf 'L %f %l\n' 2>/dev/null
+		awk 'NR > 2 { print "S", $1 }' /proc/slabinfo
+	} | awk '
+		$1 == "L" { link[$2] = $3; next }
+		!targets_done {
+			for (n in link)
+				if (n == "exlb_flow" || n == "ip_vs_conn" || n == "nf_conntrack")
+					target[link[n]] = 1
+			targets_done = 1
+		}
+		$2 ~ /^kmalloc-((cg|rcl)-)?(8|16|32|64|96|128|192|256|512)$/ { print $2; next }
+		$2 ~ /^(nf_conntrack|nf_nat|ip_vs|exlb)/ { print $2; next }
+		($2 in link) && (link[$2] in target) { print $2 }'
+}
+
+# per_conn RELEVANT_FILE DELTA N: bytes per connection over the relevant caches.
+per_conn_relevant() {
+	awk -v n="$3" 'NR == FNR { r[$1] = 1; next } ($1 in r) { t += $2 } END { printf "%.0f", t / n }' "$1" "$2"
+}
+
+# Balancer cost per connection (B) from TAG's hold vs its baseline.
+mem_results() {
+	local lb=$1 b="$WORK/$1.base.delta" m="$WORK/$1.mem.delta"
+	local nb=${R[$lb.base.opened]} nm=${R[$lb.mem.opened]}
+	relevant_caches >"$WORK/$lb.relevant"
+	put "$lb.mem_rel" $(( $(per_conn_relevant "$WORK/$lb.relevant" "$m" "$nm") - \
+		$(per_conn_relevant "$WORK/$lb.relevant" "$b" "$nb") ))
+	put "$lb.mem_obj" "$(awk -v x="$(delta_of "$m" TOTAL)" -v nx="$nm" -v y="$(delta_of "$b" TOTAL)" -v ny="$nb" \
+		'BEGIN { printf "%.0f", x / nx - y / ny }')"
+	put "$lb.mem_slab" "$(awk -v x="$(delta_of "$m" MEMINFO)" -v nx="$nm" -v y="$(delta_of "$b" MEMINFO)" -v ny="$nb" \
+		'BEGIN { printf "%.0f", x / nx - y / ny }')"
+	put "$lb.sock_obj" "$(awk -v y="$(delta_of "$b" TOTAL)" -v ny="$nb" 'BEGIN { printf "%.0f", y / ny }')"
+	# Per-cache difference, B/conn, caches that moved by >= 4 B/conn;
+	# "*" marks the caches counted in the first memory figure.
+	awk -v nx="$nm" -v ny="$nb" 'FILENAME ~ /relevant$/ { r[$1] = 1; next }
+		FILENAME ~ /base.delta$/ { b[$1] = $2; s[$1] = 1; next } { m[$1] = $2; s[$1] = 1 }
+		END { for (n in s) { if (n == "TOTAL" || n == "MEMINFO") continue
+				    d = m[n] / nx - b[n] / ny
+				    if (d >= 4 || d <= -4) printf "%-28s %8.0f %s\n", n, d, (n in r) ? "*" : "" } }' \
+		"$WORK/$lb.relevant" "$b" "$m" | sort -k2,2nr >"$WORK/$lb.percache"
+}
+
+cps_run() {
+	local tag=$1 target=$2 line
+	# Warm-up (ARP, caches, the balancer's first allocations), not counted.
+	nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$CLI_SRCS" -c "$CONCURRENCY" -d 1 -T 5 >/dev/null || true
+	line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$CLI_SRCS" -c "$CONCURRENCY" \
+		-d "$CPS_SECS" -m "$CPS_MAX_CONNS" -T 5) || { fail "$tag.cps: benchcli failed"; return 1; }
+	log "$tag.cps: $line"
+	put "$tag.cps" "$(kv "$line" cps)"
+	put "$tag.cps_p99" "$(kv "$line" lat_p99_ms)"
+	put "$tag.cps_err" $(( $(kv "$line" err_connect) + $(kv "$line" err_io) + $(kv "$line" timeouts) ))
+}
+
+bulk_run() {
+	local tag=$1 target=$2 line
+	line=$(nsx "$NS_CLI" "$BIN/benchcli" bulk -t "$target" -s "$CLI_SRCS" -n "$STREAMS" \
+		-d "$BULK_SECS" -T 10) || { fail "$tag.bulk: $line"; return 1; }
+	log "$tag.bulk: $line"
+	put "$tag.bulk" "$(kv "$line" mbit_s)"
+}
+
+lb_config() {
+	local i
+	case "$1" in
+	exlb)
+		nsx "$NS_LB" "$EXLBADM" vs add "$VIP_TARGET" Schedule=rr Transparent=1
+		for i in 0 1 2; do
+			nsx "$NS_LB" "$EXLBADM" rs add "$VIP_TARGET" "${RS_ADDRS[$i]}:$RS_PORT" weight=1000
+		done
+		;;
+	ipvs)
+		nsx "$NS_LB" ipvsadm -A -t "$VIP_TARGET" -s rr
+		for i in 0 1 2; do
+			nsx "$NS_LB" ipvsadm -a -t "$VIP_TARGET" -r "${RS_ADDRS[$i]}:$RS_PORT" -m -w 1
+		done
+		;;
+	esac
+}
+
+lb_unconfig() {
+	case "$1" in
+	exlb) nsx "$NS_LB" "$EXLBADM" vs del "$VIP_TARGET" || true ;;
+	ipvs) nsx "$NS_LB" ipvsadm -C || true ;;
+	esac
+}
+
+# The VIP must answer, and rr must reach all three real servers.
+lb_probe() {
+	local line i
+	for i in 1 2 3 4 5; do
+		line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$VIP_TARGET" -c 1 -m 6 -d 5 -T 2 || true)
+		[ "$(kv "$line" conns)" = 6 ] && break
+		sleep 0.5
+	done
+	log "$1 probe: $line"
+	if [ "$(kv "$line" conns)" != 6 ] || [ "$(kv "$line" rs | tr ',' '\n' | grep -c .)" != 3 ]; then
+		fail "$1: the VIP does not balance over the 3 real servers"
+		return 1
+	fi
+}
+
+lb_available() {
+	case "$1" in
+	exlb)
+		[ -d /sys/module/exlb ] || { echo "exlb.ko is not loaded"; return 1; }
+		[ -x "$EXLBADM" ] || { echo "$EXLBADM not built"; return 1; }
+		;;
+	ipvs)
+		[ -d /sys/module/ip_vs ] || { echo "ip_vs is not loaded"; return 1; }
+		[ -d /sys/module/ip_vs_rr ] || { echo "ip_vs_rr is not loaded"; return 1; }
+		command -v ipvsadm >/dev/null || { echo "ipvsadm is not installed"; return 1; }
+		;;
+	*) echo "unknown balancer"; return 1 ;;
+	esac
+}
+
+bench_lb() {
+	local lb=$1 why
+	if ! why=$(lb_available "$lb"); then
+		fail "$lb: skipped: $why"
+		return 0
+	fi
+	log "=== $lb ==="
+	topo_up || { fail "$lb: topology"; return 0; }
+	if [ "$DIRECT_DONE" = 0 ]; then
+		log "warm-up (not counted)"
+		nsx "$NS_CLI" "$BIN/benchcli" bulk -t "$RS_TARGETS" -s "$CLI_SRCS" -n "$STREAMS" -d 2 -T 10 >/dev/null || true
+		nsx "$NS_CLI" "$BIN/benchcli" rate -t "$RS_TARGETS" -s "$CLI_SRCS" -c "$CONCURRENCY" -d 3 -T 5 >/dev/null || true
+		bulk_run direct "$RS_TARGETS" || true
+		cps_run direct "$RS_TARGETS" || true
+		DIRECT_DONE=1
+		# Client TIME_WAITs of the direct runs must not shrink under the
+		# memory measurement; a fresh topology has none.
+		topo_up || { fail "$lb: topology"; return 0; }
+	fi
+	hold_measure "$lb.base" "$RS_TARGETS" || { fail "$lb: baseline memory"; topo_down; return 0; }
+	if ! lb_config "$lb"; then
+		fail "$lb: configuration failed"
+		topo_down
+		return 0
+	fi
+	if lb_probe "$lb"; then
+		hold_measure "$lb.mem" "$VIP_TARGET" && mem_results "$lb"
+		bulk_run "$lb" "$VIP_TARGET" || true
+		cps_run "$lb" "$VIP_TARGET" || true
+	fi
+	lb_unconfig "$lb"
+	topo_down
+	sleep 2
+}
+
+# ---------------------------------------------------------------------------
+
+[ "$(id -u)" = 0 ] || { echo "l4-vs-ipvs: needs root" >&2; exit 1; }
+for p in benchsrv benchcli; do
+	if [ ! -x "$BIN/$p" ]; then
+		# The repository may be read-only here (the VM): build in /tmp.
+		BIN=$WORK/bin
+		make -s -C "$REPO/bench" BUILD="$BIN" >&2 || { echo "cannot build bench/" >&2; exit 1; }
+		break
+	fi
+done
+[ -r /proc/slabinfo ] || { echo "l4-vs-ipvs: /proc/slabinfo unreadable" >&2; exit 1; }
+
+if [ "$GLOBAL_SYSCTL" = 1 ] && [ -w /proc/sys/net/netfilter/nf_conntrack_max ]; then
+	# The cps run leaves up to CPS_MAX_CONNS entries in TIME_WAIT (120 s);
+	# the default maximum of a small VM (16k) would drop SYNs. Only the
+	# limit is raised; the hash table keeps its default size (as IPVS
+	# keeps its default 4096 buckets).
+	if [ "$(cat /proc/sys/net/netfilter/nf_conntrack_max)" -lt 1048576 ]; then
+		echo 1048576 >/proc/sys/net/netfilter/nf_conntrack_max
+	fi
+fi
+
+log "exlb L4 benchmark: exlb vs IPVS (NAT), scheduler rr, 3 real servers"
+log "kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 " kB" }' /proc/meminfo) RAM"
+log "nf_conntrack_max=$(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null || echo n/a)" \
+	"nf_conntrack_buckets=$(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null || echo n/a)" \
+	"ip_vs conn_tab_bits=$(cat /sys/module/ip_vs/parameters/conn_tab_bits 2>/dev/null || echo n/a)"
+log "cps: $CONCURRENCY concurrent, ${CPS_SECS}s; bulk: $STREAMS streams, ${BULK_SECS}s; memory: $IDLE_CONNS idle connections; $ROUNDS round(s)"
+
+DIRECT_DONE=0
+IFS=, read -r -a LB_LIST <<<"$LBS"
+ORDER=()
+for round in $(seq "$ROUNDS"); do
+	if [ $((round % 2)) = 1 ]; then
+		ORDER+=("${LB_LIST[@]}")
+	else
+		for ((i = ${#LB_LIST[@]} - 1; i >= 0; i--)); do ORDER+=("${LB_LIST[$i]}"); done
+	fi
+done
+for lb in "${ORDER[@]}"; do
+	case "$lb" in
+	none)
+		# Host check: topology, direct runs and a baseline memory figure only.
+		topo_up || { fail "topology"; break; }
+		bulk_run direct "$RS_TARGETS" || true
+		cps_run direct "$RS_TARGETS" || true
+		topo_up || { fail "topology"; break; }
+		NONE_RUN=$((${NONE_RUN:-0} + 1))
+		if hold_measure "none$NONE_RUN.base" "$RS_TARGETS"; then
+			relevant_caches >"$WORK/none.relevant"
+			put direct.sock_obj "$(awk -v n="${R[none$NONE_RUN.base.opened]}" \
+				'$1 == "TOTAL" { printf "%.0f", $2 / n }' "$WORK/none$NONE_RUN.base.delta")"
+			log "baseline: $(per_conn_relevant "$WORK/none.relevant" \
+				"$WORK/none$NONE_RUN.base.delta" "${R[none$NONE_RUN.base.opened]}") B/conn in the balancer-relevant caches," \
+				"$(awk -v n="${R[none$NONE_RUN.base.opened]}" '$1 == "TOTAL" { printf "%.0f", $2 / n }' \
+				"$WORK/none$NONE_RUN.base.delta") B/conn in all caches," \
+				"$(awk -v n="${R[none$NONE_RUN.base.opened]}" '$1 == "MEMINFO" { printf "%.0f", $2 / n }' \
+				"$WORK/none$NONE_RUN.base.delta") B/conn meminfo Slab"
+		fi
+		topo_down
+		;;
+	*) bench_lb "$lb" ;;
+	esac
+done
+
+# ---------------------------------------------------------------------------
+# The table.
+
+# The median of a figure over the rounds.
+med() {
+	tr ' ' '\n' <<<"${V[$1]:-}" | grep . | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else if (NR) print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+v() { local m; m=$(med "$1"); echo "${m:-n/a}"; }
+ratio() {
+	awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN {
+		if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+
+echo
+echo "== exlb vs IPVS (NAT), rr, 3 real servers, kernel $(uname -r), $(nproc) CPUs, median of $ROUNDS round(s) =="
+printf '%-48s %12s %12s %12s %10s\n' "figure" "direct" "exlb" "IPVS" "exlb/IPVS"
+printf '%-48s %12s %12s %12s %10s\n' "new connections/s ($CONCURRENCY clients, ${CPS_SECS}s)" \
+	"$(v direct.cps)" "$(v exlb.cps)" "$(v ipvs.cps)" "$(ratio exlb.cps ipvs.cps)"
+printf '%-48s %12s %12s %12s %10s\n' "  p99 connection time, ms" \
+	"$(v direct.cps_p99)" "$(v exlb.cps_p99)" "$(v ipvs.cps_p99)" "$(ratio exlb.cps_p99 ipvs.cps_p99)"
+printf '%-48s %12s %12s %12s %10s\n' "  failed connections" \
+	"$(v direct.cps_err)" "$(v exlb.cps_err)" "$(v ipvs.cps_err)" ""
+printf '%-48s %12s %12s %12s %10s\n' "bulk throughput, Mbit/s ($STREAMS streams, ${BULK_SECS}s)" \
+	"$(v direct.bulk)" "$(v exlb.bulk)" "$(v ipvs.bulk)" "$(ratio exlb.bulk ipvs.bulk)"
+printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (relevant caches, *)" \
+	"-" "$(v exlb.mem_rel)" "$(v ipvs.mem_rel)" "$(ratio exlb.mem_rel ipvs.mem_rel)"
+printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (all slab objects)" \
+	"-" "$(v exlb.mem_obj)" "$(v ipvs.mem_obj)" "$(ratio exlb.mem_obj ipvs.mem_obj)"
+printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (meminfo Slab:)" \
+	"-" "$(v exlb.mem_slab)" "$(v ipvs.mem_slab)" "$(ratio exlb.mem_slab ipvs.mem_slab)"
+printf '%-48s %12s %12s %12s %10s\n' "  (baseline: sockets etc. per connection, bytes)" \
+	"$(v direct.sock_obj)" "$(v exlb.sock_obj)" "$(v ipvs.sock_obj)" ""
+for lb in exlb ipvs; do
+	[ -s "$WORK/$lb.percache" ] || continue
+	echo
+	echo "$lb: slab caches that grew per connection beyond the baseline (bytes/conn; * = counted as relevant):"
+	sed 's/^/  /' "$WORK/$lb.percache"
+done
+if [ "$ROUNDS" -gt 1 ]; then
+	echo
+	echo "every round:"
+	for k in $(printf '%s\n' "${!V[@]}" | sort); do
+		printf '  %-20s %s\n' "$k" "${V[$k]}"
+	done
+fi
+echo
+if [ "$FAILED" != 0 ]; then
+	echo "Some measurements failed; see FAIL lines above."
+	exit 1
+fi
+exit 0
