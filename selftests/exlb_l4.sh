@@ -45,6 +45,7 @@ TESTS=(
 	ipv6_rr:60
 	ipv6_source_subnet_originating:30
 	local_client:30
+	nftables_coexist:60
 	stats_counters:60
 	flow_dump:30
 	bad_input_unchanged:90

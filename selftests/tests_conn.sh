@@ -201,3 +201,37 @@ t_flow_dump() {
 		"1 $id inet $CL4 $VIP4:80 -> $(name_addr4 "$NAME"):$RS_PORT as $VIP4 ESTABLISHED idle=number" \
 		"flow of the open connection"
 }
+
+# The host's own nftables rules keep working beside exlb: a stateful
+# forward filter (policy drop; established accepted; new TCP to the real
+# servers' port counted and accepted) and a nat table of the host's own do
+# not disturb balancing, and the filter sees the flows after translation.
+t_nftables_coexist() {
+	local seq n
+	command -v nft >/dev/null || skip "nft not installed"
+	nsx "$NS_LB" nft -f - <<EOF || fail "nft ruleset refused"
+table inet exlbtest {
+	chain fwd {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept
+		tcp dport $RS_PORT ct state new counter accept
+	}
+	chain post {
+		type nat hook postrouting priority srcnat;
+		ip daddr 198.19.255.0/24 masquerade
+	}
+}
+EOF
+	vs_std "$(vs4)" rs4 Schedule=rr
+	if ! cl dist $VIP4 80 6; then
+		nsx "$NS_LB" nft delete table inet exlbtest
+		fail "client: $J"
+	fi
+	seq=$(jr '.seq | join(" ")')
+	n=$(nsx "$NS_LB" nft -j list chain inet exlbtest fwd |
+		jq '[.nftables[] | .rule? // empty | .expr[] | .counter? // empty | .packets] | add')
+	nsx "$NS_LB" nft delete table inet exlbtest
+	diag "new connections counted by the host's forward filter: $n"
+	expect_eq "$seq" "rs1 rs2 rs3 rs1 rs2 rs3" "rr order with the host's nftables rules loaded"
+	expect_eq "$n" 6 "new connections the host's filter saw, to port $RS_PORT"
+}
