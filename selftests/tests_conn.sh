@@ -209,14 +209,16 @@ t_flow_dump() {
 t_nftables_coexist() {
 	local seq n
 	command -v nft >/dev/null || skip "nft not installed"
+	# the VM's kernel cannot autoload from the chrooted root: load by hand
+	modprobe -a nf_tables nft_chain_nat nft_ct nft_masq 2>/dev/null || true
 	nsx "$NS_LB" nft -f - <<EOF || fail "nft ruleset refused"
 table inet exlbtest {
-	chain fwd {
+	chain lbfilter {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
 		tcp dport $RS_PORT ct state new counter accept
 	}
-	chain post {
+	chain lbnat {
 		type nat hook postrouting priority srcnat;
 		ip daddr 198.19.255.0/24 masquerade
 	}
@@ -228,7 +230,7 @@ EOF
 		fail "client: $J"
 	fi
 	seq=$(jr '.seq | join(" ")')
-	n=$(nsx "$NS_LB" nft -j list chain inet exlbtest fwd |
+	n=$(nsx "$NS_LB" nft -j list chain inet exlbtest lbfilter |
 		jq '[.nftables[] | .rule? // empty | .expr[] | .counter? // empty | .packets] | add')
 	nsx "$NS_LB" nft delete table inet exlbtest
 	diag "new connections counted by the host's forward filter: $n"
