@@ -117,6 +117,15 @@ struct exlb_flow {
 	struct exlb_service *svc;	/* referenced */
 	struct exlb_real *real;		/* referenced */
 	bool persisted;			/* counted in its persistence record */
+	bool route;			/* forward=route: we transmit it */
+	/*
+	 * Route flows only: conntrack sees one direction, so its window
+	 * tracking learns nothing; the client's next sequence number and
+	 * its highest ACK are noted here for the RSTs (best effort).
+	 */
+	bool dr_acked;
+	u32 dr_end;
+	u32 dr_ack;
 	unsigned long last_seen;	/* jiffies */
 	u8 class;			/* enum exlb_flow_class, sched_lock */
 	bool unlinked;			/* under flow_lock */
@@ -212,11 +221,14 @@ enum exlb_flow_class exlb_flow_class_of(u8 tcp_state);
 u8 exlb_tcp_state_of(u8 tcp_conntrack_state);
 
 /* hooks.c: netfilter hooks and NAT bindings */
+struct dst_entry *exlb_route_to_real(struct net *net, u16 family,
+				     const union nf_inet_addr *rs, u8 tos);
 int exlb_hooks_enable(struct exlb_net *xn);
 void exlb_hooks_disable(struct exlb_net *xn);
 
 /* reset.c: RSTs built from tracked sequence numbers */
 void exlb_reset_conntrack(struct net *net, struct nf_conn *ct);
+void exlb_reset_route(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_syn(struct net *net, const struct nf_conn *ct);
 
 /* counters */

@@ -212,10 +212,16 @@ void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state)
 	if (class == READ_ONCE(flow->class))
 		return;
 	spin_lock_bh(&svc->sched_lock);
-	if (flow->class != EXLB_FLOW_CLOSED && class != EXLB_FLOW_CLOSED)
+	if (flow->class != EXLB_FLOW_CLOSED &&
+	    (class != EXLB_FLOW_CLOSED || flow->route))
 		flow_set_class(flow, class);
 	spin_unlock_bh(&svc->sched_lock);
-	if (class != EXLB_FLOW_CLOSED)
+	/*
+	 * A closed route flow stays in the table, out of its real server's
+	 * counts, until its conntrack entry dies: only the flow sends the
+	 * client's last segments to the real server (no NAT does it for us).
+	 */
+	if (class != EXLB_FLOW_CLOSED || flow->route)
 		return;
 
 	spin_lock_bh(&xn->flow_lock);
@@ -243,10 +249,14 @@ static void flows_finish(struct exlb_net *xn, struct list_head *victims,
 
 	list_for_each_entry_safe(flow, tmp, victims, list) {
 		list_del_init(&flow->list);
-		if (send_rst) {
+		if (send_rst && !(flow->route &&
+				  READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)) {
 			rcu_read_lock();
 			local_bh_disable();
-			exlb_reset_conntrack(xn->net, flow->ct);
+			if (flow->route)
+				exlb_reset_route(xn->net, flow);
+			else
+				exlb_reset_conntrack(xn->net, flow->ct);
 			local_bh_enable();
 			rcu_read_unlock();
 		}
@@ -319,6 +329,9 @@ static void gc_work_fn(struct work_struct *work)
 		if (flow_ct_gone(flow->ct)) {
 			flow_unlink(xn, flow);
 			list_add_tail(&flow->list, &gone);
+		} else if (flow->route &&
+			   READ_ONCE(flow->class) == EXLB_FLOW_CLOSED) {
+			continue;	/* closed: waits for its entry to die */
 		} else if (time_after(now, READ_ONCE(flow->last_seen) + idle) ||
 			   (drain_drop &&
 			    (READ_ONCE(real->flags) & EXLB_REAL_F_DISABLED) &&

@@ -11,6 +11,12 @@
  */
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter_ipv6.h>
+#include <linux/tcp.h>
+#include <net/dst.h>
+#include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
+#include <net/route.h>
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_nat.h>
 #include <net/netfilter/nf_nat_masquerade.h>
@@ -22,22 +28,176 @@ static u16 hook_family(const struct nf_hook_state *state)
 	return state->pf == NFPROTO_IPV4 ? AF_INET : AF_INET6;
 }
 
-/* After conntrack, before NAT: count the packet, note the TCP state. */
+/*
+ * forward=route: the route to a real server that must be on a directly
+ * connected network, with the real server itself as the next hop
+ * (FLOWI_FLAG_KNOWN_NH gives an uncached route whose gateway is the
+ * address we asked for, so the VIP in the header does not matter for the
+ * neighbour lookup). NULL if the real server is not on-link.
+ */
+static struct dst_entry *route_to_real4(struct net *net, __be32 rs, u8 tos)
+{
+	struct flowi4 fl4 = {
+		.daddr = rs,
+		.flowi4_tos = RT_TOS(tos),
+		.flowi4_flags = FLOWI_FLAG_KNOWN_NH,
+	};
+	struct rtable *rt;
+
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return NULL;
+	if (rt->rt_type != RTN_UNICAST || rt->rt_uses_gateway ||
+	    rt->rt_gw_family != AF_INET || rt->rt_gw4 != rs) {
+		ip_rt_put(rt);
+		return NULL;
+	}
+	return &rt->dst;
+}
+
+static struct dst_entry *route_to_real6(struct net *net,
+					const struct in6_addr *rs)
+{
+	struct flowi6 fl6 = {
+		.daddr = *rs,
+		.flowi6_flags = FLOWI_FLAG_KNOWN_NH,
+	};
+	struct dst_entry *dst;
+	struct rt6_info *rt;
+
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error)
+		goto bad;
+	rt = dst_rt6_info(dst);
+	if ((rt->rt6i_flags & (RTF_GATEWAY | RTF_LOCAL | RTF_REJECT)) ||
+	    (dst->dev->flags & IFF_LOOPBACK) ||
+	    !ipv6_addr_equal(rt6_nexthop(rt, rs), rs))
+		goto bad;
+	return dst;
+bad:
+	dst_release(dst);
+	return NULL;
+}
+
+struct dst_entry *exlb_route_to_real(struct net *net, u16 family,
+				     const union nf_inet_addr *rs, u8 tos)
+{
+	if (family == AF_INET)
+		return route_to_real4(net, rs->ip, tos);
+	return route_to_real6(net, &rs->in6);
+}
+
+/*
+ * Transmits a client packet of a route flow to its real server unchanged
+ * (no TTL or hop limit decrement, no checksum change, like IPVS's DR), so
+ * it is never delivered to the VIP on this host. The skb keeps its
+ * conntrack entry: POST_ROUTING (nf_nat's null source binding, conntrack
+ * confirmation for the first packet) still sees it.
+ */
+static unsigned int route_xmit(struct sk_buff *skb,
+			       const struct nf_hook_state *state,
+			       const struct exlb_real *real)
+{
+	u16 family = hook_family(state);
+	struct dst_entry *dst;
+	u8 tos;
+
+	tos = family == AF_INET ? ip_hdr(skb)->tos : ipv6_get_dsfield(ipv6_hdr(skb));
+	dst = exlb_route_to_real(state->net, family, &real->addr, tos);
+	if (!dst)
+		return NF_DROP;
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+	skb->protocol = htons(family == AF_INET ? ETH_P_IP : ETH_P_IPV6);
+	skb_forward_csum(skb);
+	skb_clear_tstamp(skb);
+	dst_output(state->net, skb->sk, skb);
+	return NF_STOLEN;
+}
+
+/* Route flows: notes the client's next sequence number and highest ACK. */
+static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
+			u16 family)
+{
+	struct tcphdr _th;
+	const struct tcphdr *th;
+	unsigned int thoff;
+	u32 end, ack;
+
+	if (family == AF_INET) {
+		thoff = skb_network_offset(skb) + ip_hdrlen(skb);
+	} else {
+		__be16 frag_off;
+		u8 nexthdr = ipv6_hdr(skb)->nexthdr;
+		int off;
+
+		off = ipv6_skip_exthdr(skb, skb_network_offset(skb) +
+				       sizeof(struct ipv6hdr), &nexthdr, &frag_off);
+		if (off < 0 || nexthdr != IPPROTO_TCP)
+			return;
+		thoff = off;
+	}
+	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	if (!th || skb->len < thoff + th->doff * 4)
+		return;
+	end = ntohl(th->seq) + (skb->len - thoff - th->doff * 4) + th->syn + th->fin;
+	if (!READ_ONCE(flow->dr_end) || after(end, READ_ONCE(flow->dr_end)))
+		WRITE_ONCE(flow->dr_end, end);
+	if (!th->ack)
+		return;
+	ack = ntohl(th->ack_seq);
+	if (!READ_ONCE(flow->dr_acked) || after(ack, READ_ONCE(flow->dr_ack))) {
+		WRITE_ONCE(flow->dr_ack, ack);
+		WRITE_ONCE(flow->dr_acked, true);
+	}
+}
+
+/*
+ * Route flows are not destination-NATed, so they need their own filter
+ * (no conntrack status bit is ours to add): a TCP entry seen in its
+ * original direction whose destination is a VIP. For other traffic that
+ * is one lookup in the small VIP hash, usually an empty bucket.
+ */
+static struct exlb_flow *route_flow(struct exlb_net *xn, struct nf_conn *ct,
+				    enum ip_conntrack_info ctinfo, u16 family)
+{
+	const struct nf_conntrack_tuple *t;
+
+	if (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL ||
+	    nf_ct_protonum(ct) != IPPROTO_TCP)
+		return NULL;
+	t = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	if (!exlb_service_lookup_addr(xn, family, &t->dst.u3, t->dst.u.tcp.port))
+		return NULL;
+	return exlb_flow_lookup(xn, ct);
+}
+
+/*
+ * After conntrack, before NAT: count the packet, note the TCP state; a
+ * client packet of a route flow is sent on to its real server here.
+ */
 static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
+	struct exlb_net *xn = exlb_pernet(state->net);
 	enum ip_conntrack_info ctinfo;
 	struct exlb_flow *flow;
 	struct nf_conn *ct;
 	bool in;
 
 	ct = nf_ct_get(skb, &ctinfo);
-	/* Every flow of ours is destination-NATed: a cheap filter first. */
-	if (!ct || !(READ_ONCE(ct->status) & IPS_DST_NAT))
+	if (!ct)
 		return NF_ACCEPT;
-	flow = exlb_flow_lookup(exlb_pernet(state->net), ct);
-	if (!flow)
-		return NF_ACCEPT;
+	/* Every nat flow of ours is destination-NATed: a cheap filter first. */
+	if (READ_ONCE(ct->status) & IPS_DST_NAT) {
+		flow = exlb_flow_lookup(xn, ct);
+		if (!flow || flow->route)
+			return NF_ACCEPT;
+	} else {
+		flow = route_flow(xn, ct, ctinfo, hook_family(state));
+		if (!flow || !flow->route)
+			return NF_ACCEPT;
+	}
 
 	in = CTINFO2DIR(ctinfo) == IP_CT_DIR_ORIGINAL;
 	exlb_stats_add(flow->svc->stats, in, skb->len, false);
@@ -45,9 +205,49 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 	/* one write per jiffy at most: the line is shared by both directions */
 	if (time_after(jiffies, READ_ONCE(flow->last_seen)))
 		WRITE_ONCE(flow->last_seen, jiffies);
-	exlb_flow_seen(exlb_pernet(state->net), flow,
-		       READ_ONCE(ct->proto.tcp.state));
+	if (flow->route)
+		route_track(flow, skb, hook_family(state));
+	exlb_flow_seen(xn, flow, READ_ONCE(ct->proto.tcp.state));
+	/* the flow may be released now; RCU keeps flow->real readable */
+	if (flow->route)
+		return route_xmit(skb, state, flow->real);
 	return NF_ACCEPT;
+}
+
+/*
+ * The SYN of a route flow. No destination translation: nf_nat gets a null
+ * binding now, so it never asks again for this entry, and the SYN is sent
+ * to the real server from here. Conntrack will only see the client's
+ * direction (the real server answers the client directly), so its TCP
+ * tracker is told what it cannot see, the way ctnetlink or conntrackd
+ * would: the handshake is taken as answered (SYN_RECV, so the client's
+ * ACK moves it to ESTABLISHED) and both directions are tracked liberally
+ * (no window checks that one-sided tracking would fail).
+ */
+static unsigned int route_first(struct exlb_net *xn, struct sk_buff *skb,
+				const struct nf_hook_state *state,
+				struct exlb_flow *flow)
+{
+	struct nf_conn *ct = flow->ct;
+
+	if (nf_nat_alloc_null_binding(ct, state->hook) != NF_ACCEPT)
+		goto drop;
+	spin_lock_bh(&ct->lock);
+	ct->proto.tcp.state = TCP_CONNTRACK_SYN_RECV;
+	ct->proto.tcp.seen[IP_CT_DIR_ORIGINAL].flags |= IP_CT_TCP_FLAG_BE_LIBERAL;
+	ct->proto.tcp.seen[IP_CT_DIR_REPLY].flags |= IP_CT_TCP_FLAG_BE_LIBERAL;
+	spin_unlock_bh(&ct->lock);
+	flow->route = true;
+	route_track(flow, skb, hook_family(state));
+	if (exlb_flow_insert(xn, flow))
+		goto drop;
+	exlb_stats_add(flow->svc->stats, true, skb->len, true);
+	exlb_stats_add(flow->real->stats, true, skb->len, true);
+	return route_xmit(skb, state, flow->real);
+
+drop:
+	exlb_flow_abort(xn, flow);
+	return NF_DROP;
 }
 
 /*
@@ -93,6 +293,9 @@ static unsigned int exlb_nat_dst(void *priv, struct sk_buff *skb,
 		exlb_reset_syn(state->net, ct);
 		return NF_DROP;
 	}
+
+	if (real->forward == EXLB_FORWARD_ROUTE)
+		return route_first(xn, skb, state, flow);
 
 	range.flags = NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED;
 	range.min_addr = real->addr;

@@ -470,10 +470,18 @@ static int real_settings_parse(struct real_settings *s, struct nlattr **tb,
 		s->flags = nla_get_u32(tb[EXLB_REAL_A_FLAGS]);
 	if (tb[EXLB_REAL_A_FORWARD])
 		s->forward = nla_get_u8(tb[EXLB_REAL_A_FORWARD]);
-	if (s->forward == EXLB_FORWARD_ROUTE) {
+	return 0;
+}
+
+/* Direct routing cannot change the port: the real server's must be the VS's. */
+static int real_forward_check(const struct real_settings *s,
+			      const struct exlb_service *svc, __be16 port,
+			      struct netlink_ext_ack *extack)
+{
+	if (s->forward == EXLB_FORWARD_ROUTE && port != svc->port) {
 		NL_SET_ERR_MSG(extack,
-			       "forward=route (direct routing) is not supported yet; use nat");
-		return -EOPNOTSUPP;
+			       "forward=route needs the real server's port to be the service's");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -527,6 +535,8 @@ static int exlb_new_real(struct sk_buff *skb, struct genl_info *info)
 	err = real_attrs(info, svc, tb, &real->addr, &real->port);
 	if (!err)
 		err = real_settings_parse(&s, tb, info->extack);
+	if (!err)
+		err = real_forward_check(&s, svc, real->port, info->extack);
 	if (!err) {
 		real->sched.weight = s.weight;
 		real->sched.limit = s.limit;
@@ -574,6 +584,8 @@ static int exlb_set_real(struct sk_buff *skb, struct genl_info *info)
 	s.flags = real->flags;
 	s.forward = real->forward;
 	err = real_settings_parse(&s, tb, info->extack);
+	if (!err)
+		err = real_forward_check(&s, svc, port, info->extack);
 	if (err)
 		goto out;
 	spin_lock_bh(&svc->sched_lock);
@@ -690,6 +702,8 @@ static int put_flow(struct sk_buff *msg, struct exlb_flow *flow)
 	const struct nf_conntrack_tuple *o = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
 	const struct nf_conntrack_tuple *r = &ct->tuplehash[IP_CT_DIR_REPLY].tuple;
 	u16 family = flow->svc->family;
+	/* a route flow is not translated: the RS sees the client, at the VIP */
+	const union nf_inet_addr *real_addr = flow->route ? &flow->real->addr : &r->src.u3;
 	unsigned int len = addr_len(family);
 	struct nlattr *nest;
 
@@ -702,7 +716,7 @@ static int put_flow(struct sk_buff *msg, struct exlb_flow *flow)
 	    nla_put_u16(msg, EXLB_FLOW_A_CLIENT_PORT, ntohs(o->src.u.tcp.port)) ||
 	    nla_put(msg, EXLB_FLOW_A_VIP_ADDR, len, &o->dst.u3) ||
 	    nla_put_u16(msg, EXLB_FLOW_A_VIP_PORT, ntohs(o->dst.u.tcp.port)) ||
-	    nla_put(msg, EXLB_FLOW_A_REAL_ADDR, len, &r->src.u3) ||
+	    nla_put(msg, EXLB_FLOW_A_REAL_ADDR, len, real_addr) ||
 	    nla_put_u16(msg, EXLB_FLOW_A_REAL_PORT, ntohs(r->src.u.tcp.port)) ||
 	    nla_put(msg, EXLB_FLOW_A_SOURCE_ADDR, len, &r->dst.u3) ||
 	    nla_put_u16(msg, EXLB_FLOW_A_SOURCE_PORT, ntohs(r->dst.u.tcp.port)) ||

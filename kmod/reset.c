@@ -40,7 +40,9 @@ static void rst_fill_tcp(struct tcphdr *th, const struct exlb_rst *r)
 	th->ack = 1;
 }
 
-static void send_rst4(struct net *net, const struct exlb_rst *r)
+/* @via: a route real server to send it to at L2 (NULL: route by daddr). */
+static void send_rst4(struct net *net, const struct exlb_rst *r,
+		      const union nf_inet_addr *via)
 {
 	struct flowi4 fl4 = {
 		.daddr = r->daddr.ip,
@@ -54,9 +56,17 @@ static void send_rst4(struct net *net, const struct exlb_rst *r)
 	struct iphdr *iph;
 	struct rtable *rt;
 
-	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt))
-		return;
+	if (via) {
+		struct dst_entry *dst = exlb_route_to_real(net, AF_INET, via, 0);
+
+		if (!dst)
+			return;
+		rt = container_of(dst, struct rtable, dst);
+	} else {
+		rt = ip_route_output_key(net, &fl4);
+		if (IS_ERR(rt))
+			return;
+	}
 	skb = alloc_skb(LL_MAX_HEADER + sizeof(*iph) + sizeof(*th), GFP_ATOMIC);
 	if (!skb) {
 		ip_rt_put(rt);
@@ -84,7 +94,8 @@ static void send_rst4(struct net *net, const struct exlb_rst *r)
 	ip_local_out(net, NULL, skb);
 }
 
-static void send_rst6(struct net *net, const struct exlb_rst *r)
+static void send_rst6(struct net *net, const struct exlb_rst *r,
+		      const union nf_inet_addr *via)
 {
 	struct flowi6 fl6 = {
 		.daddr = r->daddr.in6,
@@ -97,10 +108,16 @@ static void send_rst6(struct net *net, const struct exlb_rst *r)
 	struct sk_buff *skb;
 	struct tcphdr *th;
 
-	dst = ip6_route_output(net, NULL, &fl6);
-	if (dst->error) {
-		dst_release(dst);
-		return;
+	if (via) {
+		dst = exlb_route_to_real(net, AF_INET6, via, 0);
+		if (!dst)
+			return;
+	} else {
+		dst = ip6_route_output(net, NULL, &fl6);
+		if (dst->error) {
+			dst_release(dst);
+			return;
+		}
 	}
 	skb = alloc_skb(LL_MAX_HEADER + sizeof(*ip6h) + sizeof(*th), GFP_ATOMIC);
 	if (!skb) {
@@ -127,12 +144,18 @@ static void send_rst6(struct net *net, const struct exlb_rst *r)
 	ip6_local_out(net, NULL, skb);
 }
 
-static void send_rst(struct net *net, u16 family, const struct exlb_rst *r)
+static void send_rst_via(struct net *net, u16 family, const struct exlb_rst *r,
+			 const union nf_inet_addr *via)
 {
 	if (family == AF_INET)
-		send_rst4(net, r);
+		send_rst4(net, r, via);
 	else
-		send_rst6(net, r);
+		send_rst6(net, r, via);
+}
+
+static void send_rst(struct net *net, u16 family, const struct exlb_rst *r)
+{
+	send_rst_via(net, family, r, NULL);
 }
 
 /* Resets both ends of a balanced connection. */
@@ -172,6 +195,47 @@ void exlb_reset_conntrack(struct net *net, struct nf_conn *ct)
 	r.seq = client_sent;
 	r.ack_seq = real_sent;
 	send_rst(net, nf_ct_l3num(ct), &r);
+}
+
+/*
+ * Resets both ends of a route flow. Only the client's direction passes
+ * here, so the sequence numbers are the ones the flow noted from the
+ * client's segments: the client's next sequence number, and its highest
+ * ACK, which is what it expects next from the real server unless the
+ * server sent more that the client has not acknowledged yet (then the
+ * client answers the RST with a challenge ACK and the connection
+ * survives on its side: best effort, see docs/ARCHITECTURE.md).
+ */
+void exlb_reset_route(struct net *net, const struct exlb_flow *flow)
+{
+	const struct nf_conntrack_tuple *orig =
+		&flow->ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	bool acked = READ_ONCE(flow->dr_acked);
+	u32 end = READ_ONCE(flow->dr_end);
+	u32 ack = READ_ONCE(flow->dr_ack);
+	u16 family = nf_ct_l3num(flow->ct);
+	struct exlb_rst r;
+
+	/* To the client, as the VIP (routed normally). */
+	r.saddr = orig->dst.u3;
+	r.daddr = orig->src.u3;
+	r.sport = orig->dst.u.tcp.port;
+	r.dport = orig->src.u.tcp.port;
+	r.seq = acked ? ack : 0;
+	r.ack_seq = end;
+	send_rst(net, family, &r);
+
+	if (!acked)
+		return;	/* no ACK seen: the server's sequence is unknown */
+
+	/* To the real server, as the client to the VIP, at L2 like the flow. */
+	r.saddr = orig->src.u3;
+	r.daddr = orig->dst.u3;
+	r.sport = orig->src.u.tcp.port;
+	r.dport = orig->dst.u.tcp.port;
+	r.seq = end;
+	r.ack_seq = ack;
+	send_rst_via(net, family, &r, &flow->real->addr);
 }
 
 /* Refuses a new connection: RST+ACK to its SYN, as a closed port would. */

@@ -19,6 +19,8 @@ source "$SELFTEST_DIR/tests_sched.sh"
 source "$SELFTEST_DIR/tests_conn.sh"
 # shellcheck source=tests_admin.sh
 source "$SELFTEST_DIR/tests_admin.sh"
+# shellcheck source=tests_dr.sh
+source "$SELFTEST_DIR/tests_dr.sh"
 
 # NAME:TIMEOUT (seconds, for the slow VM). Order: cheap and basic first;
 # module unload and the kernel log check last.
@@ -48,6 +50,16 @@ TESTS=(
 	nftables_coexist:60
 	stats_counters:60
 	flow_dump:30
+	dr_rr:60
+	dr_flow_dump:30
+	dr_droponfail_reset:60
+	dr_idle_timeout:60
+	dr_ipv6_rr:60
+	dr_direct_return_reset:60
+	dr_direct_return_idle:60
+	dr_direct_return_ipv6:30
+	dr_port_must_match:30
+	dr_persist_limit:60
 	bad_input_unchanged:90
 	no_cap_net_admin:60
 	netns_independent:60

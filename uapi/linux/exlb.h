@@ -111,6 +111,28 @@
  *
  * At most EXLB_MAX_REALS real servers per service.
  *
+ * Forwarding (Kemp's per-RS forward):
+ *   EXLB_FORWARD_NAT:   the destination is translated to the real server's
+ *                       address and port; replies must come back through
+ *                       the LB.
+ *   EXLB_FORWARD_ROUTE: direct routing. The client's packets are sent to
+ *                       the real server unchanged (destination still the
+ *                       VIP, TTL/hop limit and checksums untouched),
+ *                       addressed to it at L2. -EINVAL unless the port is
+ *                       the service's. The real server must be on a network
+ *                       directly connected to the LB (packets to one that
+ *                       is reached through a gateway are dropped), own the
+ *                       VIP on a loopback or dummy interface without
+ *                       answering ARP for it (Linux: arp_ignore=1,
+ *                       arp_announce=2; IPv6 does not answer ND for an
+ *                       address on lo), and reply to the client directly.
+ *                       The service flags Transparent and SubnetOriginating
+ *                       do not apply: the real server always sees the
+ *                       client. Idle timeouts, droponfail and drains work;
+ *                       their RSTs are built from what the client sent,
+ *                       which is best effort (see docs/ARCHITECTURE.md).
+ * A service may mix both.
+ *
  * EXLB_CMD_SET_REAL
  * -----------------
  *
@@ -140,6 +162,12 @@
  *        EXLB_REAL_A_INACTIVE_CONNS: NLA_U32
  *        EXLB_REAL_A_STATS: NLA_NESTED, EXLB_STATS_A_*
  *
+ * For a forward=route real server only the client-to-server direction
+ * passes the LB: its PKTS_IN and BYTES_IN count, PKTS_OUT and BYTES_OUT
+ * stay 0 (also when its replies happen to be routed through the LB), and
+ * so do the service's for its route flows. Its active/inactive counts follow
+ * the client's side of the handshake and close.
+ *
  * EXLB_CMD_GET_FLOWS
  * ------------------
  *
@@ -153,7 +181,8 @@
  *        EXLB_FLOW_A_VIP_ADDR, EXLB_FLOW_A_VIP_PORT
  *        EXLB_FLOW_A_REAL_ADDR, EXLB_FLOW_A_REAL_PORT
  *        EXLB_FLOW_A_SOURCE_ADDR, EXLB_FLOW_A_SOURCE_PORT: the source the
- *                                     real server sees
+ *                                     real server sees (the client for a
+ *                                     forward=route real server)
  *        EXLB_FLOW_A_STATE: NLA_U8, enum exlb_tcp_state
  *        EXLB_FLOW_A_IDLE: NLA_U32, seconds since the last packet
  *
