@@ -423,7 +423,7 @@ static void print_service_detail(json_t *svc)
 {
 	bool subvs = json_object_get(svc, "parent") != NULL;
 	json_t *rules = json_object_get(svc, "rules");
-	json_t *sub, *rule;
+	json_t *sub, *rule, *timing;
 	size_t i;
 	char where[80];
 
@@ -436,6 +436,16 @@ static void print_service_detail(json_t *svc)
 		       jstr(svc, "NickName"));
 	}
 	print_params(svc, subvs ? EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, "  ");
+	timing = json_object_get(svc, "health_timing");
+	if (timing) {
+		json_t *from = json_object_get(timing, "from");
+
+		printf("  %-20s RetryInterval %s s (%s), Timeout %s s (%s), RetryCount %s (%s)\n",
+		       "health timing", jstr(timing, "RetryInterval"),
+		       jstr(from, "RetryInterval"), jstr(timing, "Timeout"),
+		       jstr(from, "Timeout"), jstr(timing, "RetryCount"),
+		       jstr(from, "RetryCount"));
+	}
 	if (json_array_size(rules)) {
 		printf("  %-20s", "rules");
 		json_array_foreach(rules, i, rule)

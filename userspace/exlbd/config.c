@@ -951,10 +951,48 @@ static int check_rule(const struct exlb_rule *rule, struct exlb_err *err)
 	return 0;
 }
 
+static void timing_pick(unsigned int own, unsigned int vs, unsigned int global,
+			bool subvs, unsigned int *out, const char **from)
+{
+	if (own) {
+		*out = own;
+		*from = subvs ? "SubVS" : "VS";
+	} else if (subvs && vs) {
+		*out = vs;
+		*from = "VS";
+	} else {
+		*out = global;
+		*from = "global";
+	}
+}
+
+void exlb_service_health_timing(const struct exlb_config *cfg,
+				const struct exlb_service *svc,
+				struct exlb_health_timing *t)
+{
+	static const struct exlb_service none;
+	const struct exlb_service *vs = &none;
+	const struct exlb_globals *g = &cfg->globals;
+	bool subvs = exlb_service_is_subvs(svc);
+
+	if (subvs) {
+		vs = exlb_service_by_id(cfg, svc->parent_id);
+		if (!vs)
+			vs = &none;
+	}
+	timing_pick(svc->retry_interval, vs->retry_interval, g->retry_interval,
+		    subvs, &t->retry_interval, &t->from_interval);
+	timing_pick(svc->retry_timeout, vs->retry_timeout, g->retry_timeout,
+		    subvs, &t->retry_timeout, &t->from_timeout);
+	timing_pick(svc->retry_count, vs->retry_count, g->retry_count,
+		    subvs, &t->retry_count, &t->from_count);
+}
+
 static int check_service(const struct exlb_config *cfg,
 			 const struct exlb_service *svc, struct exlb_err *err)
 {
 	const struct exlb_service *vs = svc;
+	struct exlb_health_timing timing;
 	char label[EXLB_NICKNAME_SIZE];
 
 	exlb_service_label(svc, label, sizeof(label));
@@ -1001,6 +1039,13 @@ static int check_service(const struct exlb_config *cfg,
 		return exlb_err_set(err,
 				    "%s: PersistMask: must be 0-32 for an IPv4 VS (got %u)",
 				    label, svc->persist_mask);
+	exlb_service_health_timing(cfg, svc, &timing);
+	if (timing.retry_timeout >= timing.retry_interval)
+		return exlb_err_set(err,
+				    "%s: Timeout: must be less than RetryInterval (%u, %s), a check must end before the next (got %u, %s)",
+				    label, timing.retry_interval,
+				    timing.from_interval, timing.retry_timeout,
+				    timing.from_timeout);
 	if (exlb_service_nr_rs(cfg, svc->id) > EXLB_SERVICE_MAX_RS)
 		return exlb_err_set(err, "%s: more than %d real servers", label,
 				    EXLB_SERVICE_MAX_RS);
@@ -1087,6 +1132,9 @@ static void params_to_json(json_t *obj, unsigned int scope, const void *src)
 		char text[1100];
 
 		if (!(p->scope & scope))
+			continue;
+		/* absent = inherit: the state file stays as it was without overrides */
+		if ((p->flags & EXLB_PF_INHERIT) && !exlb_param_uint(p, src))
 			continue;
 		exlb_param_format(p, src, text, sizeof(text));
 		if (p->type == EXLB_PT_STRING ||

@@ -124,6 +124,11 @@ struct exlb_service {
 	char error_url[512];
 	unsigned int add_via;
 
+	/* Health timing overrides; 0 = inherit (SubVS: its VS, then global). */
+	unsigned int retry_interval;	/* RetryInterval */
+	unsigned int retry_timeout;	/* Timeout */
+	unsigned int retry_count;	/* RetryCount */
+
 	/* Edge Security Pack: stored and shown, not acted on yet. */
 	unsigned int esp_enabled;
 	unsigned int esp_logs;
@@ -226,6 +231,20 @@ struct exlb_rule *exlb_rule_find(const struct exlb_config *cfg,
  */
 bool exlb_service_is_kernel_served(const struct exlb_config *cfg,
 				   const struct exlb_service *svc);
+/*
+ * The health timing a service's checks use: its own RetryInterval, Timeout
+ * and RetryCount where set, else (a SubVS) its VS's, else the globals.
+ * from_* say where each came from: "SubVS", "VS" or "global".
+ */
+struct exlb_health_timing {
+	unsigned int retry_interval, retry_timeout, retry_count;
+	const char *from_interval, *from_timeout, *from_count;
+};
+
+void exlb_service_health_timing(const struct exlb_config *cfg,
+				const struct exlb_service *svc,
+				struct exlb_health_timing *t);
+
 /* The enabled kernel-served VSs, in order; returns how many (<= max). */
 size_t exlb_config_kernel_services(const struct exlb_config *cfg,
 				   const struct exlb_service **out, size_t max);

@@ -192,6 +192,40 @@ static int cmd_subvs_del(struct request *rq)
 	return service_del(rq, "subvs", EXLB_SCOPE_SUBVS);
 }
 
+/*
+ * A service for show: its configuration plus "health_timing", the
+ * RetryInterval/Timeout/RetryCount its checks use and where each comes from
+ * (its own, its VS's or the global value); SubVSs of a VS too.
+ */
+static json_t *service_show_json(const struct exlb_config *cfg,
+				 const struct exlb_service *svc)
+{
+	json_t *obj = exlb_service_to_json(cfg, svc), *sub;
+	struct exlb_health_timing t;
+	size_t i;
+
+	exlb_service_health_timing(cfg, svc, &t);
+	json_object_set_new(obj, "health_timing",
+		json_pack("{sisisis{ssssss}}", "RetryInterval", t.retry_interval,
+			  "Timeout", t.retry_timeout, "RetryCount", t.retry_count,
+			  "from", "RetryInterval", t.from_interval,
+			  "Timeout", t.from_timeout, "RetryCount", t.from_count));
+	json_array_foreach(json_object_get(obj, "subvs"), i, sub) {
+		const struct exlb_service *s = exlb_service_by_id(cfg,
+			(uint32_t)json_integer_value(json_object_get(sub, "id")));
+
+		if (!s)
+			continue;
+		exlb_service_health_timing(cfg, s, &t);
+		json_object_set_new(sub, "health_timing",
+			json_pack("{sisisis{ssssss}}", "RetryInterval", t.retry_interval,
+				  "Timeout", t.retry_timeout, "RetryCount", t.retry_count,
+				  "from", "RetryInterval", t.from_interval,
+				  "Timeout", t.from_timeout, "RetryCount", t.from_count));
+	}
+	return obj;
+}
+
 /* One named service (VS or SubVS) in full, or the list of @kinds. */
 static int service_show(struct request *rq, const char *arg, unsigned int kinds)
 {
@@ -200,7 +234,7 @@ static int service_show(struct request *rq, const char *arg, unsigned int kinds)
 
 		if (!svc)
 			return -1;
-		rq->result = exlb_service_to_json(rq->cfg, svc);
+		rq->result = service_show_json(rq->cfg, svc);
 		return 0;
 	}
 	rq->result = json_array();
@@ -210,7 +244,7 @@ static int service_show(struct request *rq, const char *arg, unsigned int kinds)
 		if (kinds & (exlb_service_is_subvs(s) ? EXLB_SCOPE_SUBVS :
 							 EXLB_SCOPE_VS))
 			json_array_append_new(rq->result,
-					      exlb_service_to_json(rq->cfg, s));
+					      service_show_json(rq->cfg, s));
 	}
 	return 0;
 }
@@ -546,6 +580,7 @@ static json_t *service_status(const struct exlb_config *cfg,
 	struct exlb_counters own = { 0 };
 	char label[EXLB_NICKNAME_SIZE];
 	bool kernel = exlb_service_is_kernel_served(cfg, svc);
+	const char *status;
 
 	json_object_set_new(obj, "id", json_integer(svc->id));
 	if (!exlb_service_is_subvs(svc)) {
@@ -565,8 +600,11 @@ static json_t *service_status(const struct exlb_config *cfg,
 		json_object_set_new(obj, "certificate",
 				    json_string(svc->ssl_acceleration ? "none" : "-"));
 	}
-	json_object_set_new(obj, "status",
-			    json_string(exlb_service_status(cfg, rt, svc)));
+	status = exlb_service_status(cfg, rt, svc);
+	/* a kernel-served VS serves nothing while exlb.ko is not programmed */
+	if (kernel && !rt->kernel_available && strcmp(status, "Disabled"))
+		status = "Down (kernel unavailable)";
+	json_object_set_new(obj, "status", json_string(status));
 	json_object_set_new(obj, "rs", rs_status(cfg, rt, svc->id, &own));
 	for (size_t i = 0; i < cfg->nr_services; i++) {
 		const struct exlb_service *s = &cfg->services[i];

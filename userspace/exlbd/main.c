@@ -90,7 +90,7 @@ static bool health_spec(const struct exlb_config *cfg, const struct exlb_rs *rs,
 			struct sockaddr_storage *addr)
 {
 	const struct exlb_service *svc = exlb_service_by_id(cfg, rs->service_id);
-	const struct exlb_globals *g = &cfg->globals;
+	struct exlb_health_timing timing;
 	char codes[sizeof(svc->check_codes)], *tok, *save = NULL;
 
 	if (!svc || svc->check_type == EXLB_CHECKTYPE_NONE)
@@ -106,10 +106,11 @@ static bool health_spec(const struct exlb_config *cfg, const struct exlb_rs *rs,
 		if (spec->n_extra_codes < EXLB_CHECK_MAX_EXTRA_CODES)
 			spec->extra_codes[spec->n_extra_codes++] = atoi(tok);
 	spec->port = svc->check_port;
-	/* the model has no per-VS timing: Kemp's globals */
-	spec->interval_ms = g->retry_interval * 1000;
-	spec->timeout_ms = g->retry_timeout * 1000;
-	spec->retry_count = g->retry_count;
+	/* the service's own RetryInterval/Timeout/RetryCount, else its VS's, else global */
+	exlb_service_health_timing(cfg, svc, &timing);
+	spec->interval_ms = timing.retry_interval * 1000;
+	spec->timeout_ms = timing.retry_timeout * 1000;
+	spec->retry_count = timing.retry_count;
 
 	memset(addr, 0, sizeof(*addr));
 	if (rs->addr.family == AF_INET) {

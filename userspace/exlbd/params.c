@@ -330,6 +330,19 @@ const struct exlb_param exlb_params[] = {
 	{ "AddVia", NULL, EXLB_PT_ENUM, SVC, EXLB_PF_NUMERIC_CODE,
 	  SVC_UINT(add_via), .codes = add_via_codes, .def = "0",
 	  .help = "client address headers added to requests" },
+	/* Kemp's global health timing, overridden per VS or SubVS (0 = inherit) */
+	{ "RetryInterval", NULL, EXLB_PT_UINT, SVC,
+	  EXLB_PF_ZERO_OR_RANGE | EXLB_PF_INHERIT, SVC_UINT(retry_interval),
+	  .min = 9, .max = 120, .unit = "seconds", .def = "0",
+	  .help = "health check interval; 0 = inherit (SubVS: its VS, then the global)" },
+	{ "Timeout", NULL, EXLB_PT_UINT, SVC,
+	  EXLB_PF_ZERO_OR_RANGE | EXLB_PF_INHERIT, SVC_UINT(retry_timeout),
+	  .min = 4, .max = 60, .unit = "seconds", .def = "0",
+	  .help = "health check timeout; 0 = inherit (SubVS: its VS, then the global)" },
+	{ "RetryCount", NULL, EXLB_PT_UINT, SVC,
+	  EXLB_PF_ZERO_OR_RANGE | EXLB_PF_INHERIT, SVC_UINT(retry_count),
+	  .min = 2, .max = 15, .def = "0",
+	  .help = "failed checks before a real server is down; 0 = inherit (SubVS: its VS, then the global)" },
 
 	/* Edge Security Pack: stored, not acted on yet. */
 	{ "EspEnabled", "EnableESP", EXLB_PT_BOOL, SVC, ESP,
@@ -511,8 +524,9 @@ void exlb_param_describe(const struct exlb_param *p, char *buf, size_t n)
 		break;
 	case EXLB_PT_UINT:
 		if (p->flags & EXLB_PF_ZERO_OR_RANGE)
-			snprintf(buf, n, "must be 0 or %u-%u%s%s", p->min,
-				 p->max, p->unit ? " " : "",
+			snprintf(buf, n, "must be 0%s or %u-%u%s%s",
+				 (p->flags & EXLB_PF_INHERIT) ? " (inherit)" : "",
+				 p->min, p->max, p->unit ? " " : "",
 				 p->unit ? p->unit : "");
 		else
 			snprintf(buf, n, "must be %u-%u%s%s", p->min, p->max,

@@ -39,6 +39,7 @@ enum exlb_param_flag {
 	EXLB_PF_MINUTES = 1U << 1,	/* rounded down to minutes; < 60 = 0 */
 	EXLB_PF_NUMERIC_CODE = 1U << 2,	/* Kemp's code is a number: JSON has the number */
 	EXLB_PF_NOT_ACTED = 1U << 3,	/* stored and shown, not acted on yet (ESP) */
+	EXLB_PF_INHERIT = 1U << 4,	/* 0 = inherit (VS, then global); 0 is left out of JSON */
 };
 
 struct exlb_param_code {

@@ -131,7 +131,7 @@ imap=$(ctl vs add 198.18.0.10 143 tcp nickname=IMAP VStype=gen ServerInit=Imap4 
 check "an L4 VS with the guide's IMAP values" ctl rs add "$imap" 198.18.1.11
 
 ctl status >"$tmp/status.txt"
-check "status: the View/Modify Services columns" grep -q "Virtual IP Address  Prot  Name.*Layer  Certificate Installed  Status  Real Servers" "$tmp/status.txt"
+check "status: the View/Modify Services columns" grep -Eq "Virtual IP Address  Prot  Name.*Layer  Certificate Installed  Status +Real Servers" "$tmp/status.txt"
 check "status: the HTTPS VS lists its SubVSs by name" grep -Eq "198.18.0.10:443 +tcp +OWA +L7 +none +Down +EWS, OWA-Sub" "$tmp/status.txt"
 check "status: --no-kernel shows the data plane unavailable" grep -q "kernel data plane unavailable" "$tmp/status.txt"
 ctl status -j >"$tmp/status.json"
@@ -139,6 +139,25 @@ check "status -j: layers, health and counts per RS" json 'j["kernel"]["available
 ctl stats -j | json '"conns" in j and j["vs"][0]["subvs"][0]["rs"][0]["bytes_in"]==0'
 check "stats -j has counters" [ $? -eq 0 ]
 check "stats text" bash -c "'$EXLBCTL' -s '$sock' stats | grep -q '^total'"
+
+# an L4 VS that would be Up (CheckType none) serves nothing without the kernel
+smtp=$(ctl vs add 198.18.0.10 25 tcp nickname=SMTP CheckType=none)
+ctl rs add "$smtp" 198.18.1.11 >/dev/null
+ctl status -j | json '[v["status"] for v in j["vs"] if v["name"]=="SMTP"]==["Down (kernel unavailable)"]'
+check "status: a kernel-served VS is 'Down (kernel unavailable)' with --no-kernel" [ $? -eq 0 ]
+check "status text shows it too" bash -c "'$EXLBCTL' -s '$sock' status | grep -Eq '198.18.0.10:25 +tcp +SMTP +L4 +- +Down \\(kernel unavailable\\)'"
+ctl vs del SMTP >/dev/null
+
+# ---- health timing per VS / SubVS (Kemp's globals with per-VS override) ----
+check "subvs mod Timeout= RetryCount= (per-SubVS health timing)" ctl subvs mod OWA/EWS Timeout=6 RetryCount=3
+ctl subvs show OWA/EWS -j | json 'j["Timeout"]==6 and j["RetryCount"]==3 and "RetryInterval" not in j and j["health_timing"]=={"RetryInterval":20,"Timeout":6,"RetryCount":3,"from":{"RetryInterval":"global","Timeout":"SubVS","RetryCount":"SubVS"}}'
+check "subvs show -j: own values, the rest inherited from the globals" [ $? -eq 0 ]
+check "vs mod RetryInterval= reaches its SubVSs" ctl vs mod OWA RetryInterval=15
+ctl subvs show OWA/EWS | grep -q "health timing  *RetryInterval 15 s (VS), Timeout 6 s (SubVS), RetryCount 3 (SubVS)"
+check "subvs show prints the effective timing and where it comes from" [ $? -eq 0 ]
+expect_fail "Timeout=3 on a VS" "Timeout: must be 0 (inherit) or 4-60 seconds" ctl vs mod OWA Timeout=3
+expect_fail "SubVS Timeout not below RetryInterval" "Timeout: must be less than RetryInterval (15, VS)" ctl subvs mod OWA/EWS Timeout=15
+check "RetryInterval=0 inherits again" ctl vs mod OWA RetryInterval=0
 
 # ---- bad values: refused, parameter named, nothing changed ----
 expect_fail "Schedule=xx" "Schedule: must be one of rr, wrr, lc, wlc (got 'xx')" ctl vs mod OWA Schedule=xx

@@ -206,6 +206,99 @@ static void test_validation(void)
 	exlb_config_free(cfg);
 }
 
+/* Per-VS / per-SubVS RetryInterval, Timeout, RetryCount: ranges, inheritance, JSON. */
+static void test_health_timing(void)
+{
+	struct exlb_config *cfg = exlb_config_new(), *back;
+	struct exlb_health_timing t;
+	struct exlb_service *vs, *owa, *ews;
+	struct exlb_err err = { "" };
+	uint32_t id, owa_id, ews_id;
+	json_t *doc, *svc;
+	int rc;
+
+	exlb_vs_add(cfg, "198.18.0.10", "443", NULL, P("VStype=http NickName=Mail"), &id, &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, id), P("NickName=OWA"), &owa_id, &err);
+	exlb_subvs_add(cfg, exlb_service_by_id(cfg, id), P("NickName=EWS"), &ews_id, &err);
+	vs = exlb_service_by_id(cfg, id);
+	owa = exlb_service_by_id(cfg, owa_id);
+	ews = exlb_service_by_id(cfg, ews_id);
+	report(vs->retry_interval == 0 && owa->retry_timeout == 0 && ews->retry_count == 0,
+	       "a new VS and SubVS have no timing of their own (0 = inherit)");
+	exlb_service_health_timing(cfg, owa, &t);
+	report(t.retry_interval == 9 && t.retry_timeout == 4 && t.retry_count == 2 &&
+	       !strcmp(t.from_interval, "global") && !strcmp(t.from_count, "global"),
+	       "without overrides a SubVS uses the globals (9/4/2)");
+
+	expect_reject(cfg, vs, "RetryInterval=8", "RetryInterval: must be 0 (inherit) or 9-120 seconds");
+	expect_reject(cfg, vs, "RetryInterval=121", "RetryInterval: must be 0 (inherit) or 9-120");
+	expect_reject(cfg, owa, "Timeout=3", "Timeout: must be 0 (inherit) or 4-60 seconds");
+	expect_reject(cfg, owa, "Timeout=61", "Timeout: must be 0 (inherit) or 4-60");
+	expect_reject(cfg, ews, "RetryCount=1", "RetryCount: must be 0 (inherit) or 2-15");
+	expect_reject(cfg, ews, "RetryCount=16", "RetryCount: must be 0 (inherit) or 2-15");
+
+	rc = exlb_service_mod(cfg, vs, P("RetryInterval=20 RetryCount=3"), &err);
+	rc |= exlb_service_mod(cfg, owa, P("Timeout=6 retrycount=5"), &err);
+	report(rc == 0 && vs->retry_interval == 20 && owa->retry_timeout == 6 &&
+	       owa->retry_count == 5, "VS and SubVS take RetryInterval/Timeout/RetryCount");
+	exlb_service_health_timing(cfg, owa, &t);
+	report(t.retry_interval == 20 && !strcmp(t.from_interval, "VS") &&
+	       t.retry_timeout == 6 && !strcmp(t.from_timeout, "SubVS") &&
+	       t.retry_count == 5 && !strcmp(t.from_count, "SubVS"),
+	       "a SubVS: its own values, else its VS's (20 from VS, 6 and 5 own)");
+	exlb_service_health_timing(cfg, ews, &t);
+	report(t.retry_interval == 20 && t.retry_timeout == 4 &&
+	       !strcmp(t.from_timeout, "global") && t.retry_count == 3,
+	       "another SubVS: VS's 20 and 3, global Timeout 4");
+	exlb_global_set(cfg, "Timeout", "7", &err);
+	exlb_service_health_timing(cfg, ews, &t);
+	report(t.retry_timeout == 7, "a global change reaches services that inherit it");
+	report(exlb_config_check(cfg, &err) == 0, "the configuration checks: \"%s\"", err.msg);
+
+	/* the effective Timeout must stay below the effective RetryInterval */
+	exlb_global_set(cfg, "Timeout", "4", &err);
+	exlb_service_mod(cfg, ews, P("RetryInterval=9 Timeout=9"), &err);
+	report(exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "EWS: Timeout: must be less than RetryInterval (9, SubVS)"),
+	       "SubVS Timeout 9 >= its RetryInterval 9 fails the check: \"%s\"", err.msg);
+	exlb_service_mod(cfg, ews, P("RetryInterval=0 Timeout=0"), &err);
+	exlb_service_mod(cfg, vs, P("RetryInterval=0"), &err);
+	exlb_service_mod(cfg, owa, P("Timeout=10"), &err);
+	report(exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "OWA: Timeout: must be less than RetryInterval (9, global)"),
+	       "SubVS Timeout 10 against the global RetryInterval 9 fails: \"%s\"", err.msg);
+	exlb_service_mod(cfg, owa, P("Timeout=6"), &err);
+	report(exlb_service_mod(cfg, vs, P("RetryInterval=0"), &err) == 0 &&
+	       vs->retry_interval == 0 && exlb_config_check(cfg, &err) == 0,
+	       "0 goes back to inheriting");
+
+	/* JSON: overrides are written, inherited values are absent */
+	doc = exlb_config_to_json(cfg);
+	svc = json_array_get(json_object_get(doc, "vs"), 0);
+	report(svc && !json_object_get(svc, "RetryInterval") &&
+	       !json_object_get(svc, "Timeout") && json_integer_value(json_object_get(svc, "RetryCount")) == 3,
+	       "JSON: the VS has RetryCount 3 and no RetryInterval/Timeout keys");
+	svc = json_array_get(json_object_get(svc, "subvs"), 0);
+	report(svc && json_integer_value(json_object_get(svc, "Timeout")) == 6 &&
+	       json_integer_value(json_object_get(svc, "RetryCount")) == 5 &&
+	       !json_object_get(svc, "RetryInterval"),
+	       "JSON: SubVS OWA has Timeout 6, RetryCount 5, no RetryInterval");
+	back = exlb_config_from_json(doc, &err);
+	report(back && exlb_service_by_id(back, owa_id)->retry_timeout == 6 &&
+	       exlb_service_by_id(back, owa_id)->retry_interval == 0 &&
+	       exlb_service_by_id(back, id)->retry_count == 3,
+	       "JSON round trip keeps overrides and inheritance: \"%s\"", back ? "" : err.msg);
+	exlb_config_free(back);
+	json_object_set_new(json_array_get(json_object_get(doc, "vs"), 0), "Timeout",
+			    json_integer(2));
+	back = exlb_config_from_json(doc, &err);
+	report(!back && strstr(err.msg, "Timeout: must be 0 (inherit) or 4-60"),
+	       "JSON with VS Timeout 2 is rejected: \"%s\"", err.msg);
+	exlb_config_free(back);
+	json_decref(doc);
+	exlb_config_free(cfg);
+}
+
 static void test_real_servers(void)
 {
 	struct exlb_config *cfg = exlb_config_new();
@@ -468,6 +561,7 @@ int main(void)
 	test_defaults();
 	test_kemp_codes();
 	test_validation();
+	test_health_timing();
 	test_real_servers();
 	test_naming();
 	test_kernel_services();
