@@ -482,6 +482,20 @@ static int parse_nest(const struct nlattr *nest, struct table *t)
 	return 0;
 }
 
+/* The one nest @type a reply carries at top level, parsed into @t. */
+static int parse_top_nest(const struct nlmsghdr *nlh, int type, struct table *t)
+{
+	struct table top;
+	int err;
+
+	err = parse_top(nlh, &top);
+	if (err)
+		return err;
+	if (!top.tb[type])
+		return -EPROTO;
+	return parse_nest(top.tb[type], t);
+}
+
 /* Each getter leaves @v alone when @a is absent; -EPROTO on a bad size. */
 static int get_u8(const struct nlattr *a, uint8_t *v)
 {
@@ -562,16 +576,11 @@ static int parse_stats(const struct nlattr *nest, struct exlbnl_stats *st)
 int exlbnl_parse_service(const struct nlmsghdr *nlh, struct exlbnl_service *svc)
 {
 	const struct nlattr *const *tb;
-	struct table top, t;
+	struct table t;
 	int err;
 
 	memset(svc, 0, sizeof(*svc));
-	err = parse_top(nlh, &top);
-	if (err)
-		return err;
-	if (!top.tb[EXLB_A_SERVICE])
-		return -EPROTO;
-	err = parse_nest(top.tb[EXLB_A_SERVICE], &t);
+	err = parse_top_nest(nlh, EXLB_A_SERVICE, &t);
 	if (err)
 		return err;
 	tb = t.tb;
@@ -653,16 +662,11 @@ int exlbnl_parse_real(const struct nlmsghdr *nlh, uint16_t family,
 int exlbnl_parse_flow(const struct nlmsghdr *nlh, struct exlbnl_flow *flow)
 {
 	const struct nlattr *const *tb;
-	struct table top, t;
+	struct table t;
 	int err;
 
 	memset(flow, 0, sizeof(*flow));
-	err = parse_top(nlh, &top);
-	if (err)
-		return err;
-	if (!top.tb[EXLB_A_FLOW])
-		return -EPROTO;
-	err = parse_nest(top.tb[EXLB_A_FLOW], &t);
+	err = parse_top_nest(nlh, EXLB_A_FLOW, &t);
 	if (err)
 		return err;
 	tb = t.tb;
@@ -686,16 +690,11 @@ int exlbnl_parse_flow(const struct nlmsghdr *nlh, struct exlbnl_flow *flow)
 int exlbnl_parse_globals(const struct nlmsghdr *nlh, struct exlbnl_globals *g)
 {
 	const struct nlattr *const *tb;
-	struct table top, t;
+	struct table t;
 	int err;
 
 	memset(g, 0, sizeof(*g));
-	err = parse_top(nlh, &top);
-	if (err)
-		return err;
-	if (!top.tb[EXLB_A_GLOBALS])
-		return -EPROTO;
-	err = parse_nest(top.tb[EXLB_A_GLOBALS], &t);
+	err = parse_top_nest(nlh, EXLB_A_GLOBALS, &t);
 	if (err)
 		return err;
 	tb = t.tb;
