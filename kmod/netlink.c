@@ -553,30 +553,48 @@ out:
 	return err;
 }
 
+/*
+ * The existing real server a SET/DEL request names, with its service and
+ * the parsed EXLB_A_REAL (@tb, @port). Under exlb_net.lock.
+ */
+static struct exlb_real *real_from_request(struct exlb_net *xn,
+					   struct genl_info *info,
+					   struct nlattr **tb,
+					   struct exlb_service **svc,
+					   __be16 *port)
+{
+	union nf_inet_addr addr;
+	struct exlb_real *real;
+	int err;
+
+	*svc = service_from_attrs(xn, info->attrs, info->extack);
+	if (IS_ERR(*svc))
+		return ERR_CAST(*svc);
+	err = real_attrs(info, *svc, tb, &addr, port);
+	if (err)
+		return ERR_PTR(err);
+	real = exlb_real_find(*svc, &addr, *port);
+	if (!real) {
+		NL_SET_ERR_MSG(info->extack, "no such real server in the service");
+		return ERR_PTR(-ENOENT);
+	}
+	return real;
+}
+
 static int exlb_set_real(struct sk_buff *skb, struct genl_info *info)
 {
 	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
 	struct nlattr *tb[EXLB_REAL_A_MAX + 1];
 	struct real_settings s;
 	struct exlb_service *svc;
-	union nf_inet_addr addr;
 	struct exlb_real *real;
 	__be16 port;
 	int err;
 
 	mutex_lock(&xn->lock);
-	svc = service_from_attrs(xn, info->attrs, info->extack);
-	if (IS_ERR(svc)) {
-		err = PTR_ERR(svc);
-		goto out;
-	}
-	err = real_attrs(info, svc, tb, &addr, &port);
-	if (err)
-		goto out;
-	real = exlb_real_find(svc, &addr, port);
-	if (!real) {
-		NL_SET_ERR_MSG(info->extack, "no such real server in the service");
-		err = -ENOENT;
+	real = real_from_request(xn, info, tb, &svc, &port);
+	if (IS_ERR(real)) {
+		err = PTR_ERR(real);
 		goto out;
 	}
 	s.weight = real->sched.weight;
@@ -604,24 +622,14 @@ static int exlb_del_real(struct sk_buff *skb, struct genl_info *info)
 	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
 	struct nlattr *tb[EXLB_REAL_A_MAX + 1];
 	struct exlb_service *svc;
-	union nf_inet_addr addr;
 	struct exlb_real *real;
 	__be16 port;
-	int err;
+	int err = 0;
 
 	mutex_lock(&xn->lock);
-	svc = service_from_attrs(xn, info->attrs, info->extack);
-	if (IS_ERR(svc)) {
-		err = PTR_ERR(svc);
-		goto out;
-	}
-	err = real_attrs(info, svc, tb, &addr, &port);
-	if (err)
-		goto out;
-	real = exlb_real_find(svc, &addr, port);
-	if (!real) {
-		NL_SET_ERR_MSG(info->extack, "no such real server in the service");
-		err = -ENOENT;
+	real = real_from_request(xn, info, tb, &svc, &port);
+	if (IS_ERR(real)) {
+		err = PTR_ERR(real);
 		goto out;
 	}
 	exlb_real_del(svc, real);
