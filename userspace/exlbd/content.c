@@ -1,0 +1,1025 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Kemp content rules on PCRE2: compiling a struct exlb_rule, matching a
+ * request against a MatchContentRule, and turning the header rules into
+ * struct exlb_http_edit. docs/content-rules.md says what each rule means;
+ * this file is the how.
+ *
+ * Every pattern, whatever its match type, becomes one pcre2_code: prefix
+ * and postfix are PCRE2_LITERAL patterns anchored at the start or the end.
+ * So matching, header-name matching and substitution all take one path and
+ * all run under the same limits.
+ */
+#define _GNU_SOURCE
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include "content.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <pcre2.h>
+
+struct exlb_content_rule {
+	char name[EXLB_RULE_NAME_SIZE];
+	enum exlb_ruletype type;
+	bool incquery, inchost, negate;
+	/* MatchContentRule subject: a header, the method, or the URL */
+	bool subject_method;
+	char header[sizeof(((struct exlb_rule *)0)->header)];
+	/* NULL when the rule needs no pattern (AddHeader, DeleteHeader by name) */
+	pcre2_code *code;
+	pcre2_match_context *mctx;
+	/* AddHeader: the literal value; Replace/ModifyURL: PCRE2 replacement syntax */
+	char *replacement;
+	size_t replacement_len;
+	atomic_uint_least64_t limit_hits;
+};
+
+static atomic_uint_least64_t limit_hits_total;
+static _Atomic(exlb_content_limit_fn) limit_hook;
+
+/* ---- the arena the edits' strings live in ---- */
+
+struct exlb_content_arena_chunk {
+	struct exlb_content_arena_chunk *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define ARENA_CHUNK_SIZE	4096
+
+void exlb_content_arena_init(struct exlb_content_arena *a)
+{
+	a->head = NULL;
+}
+
+void exlb_content_arena_reset(struct exlb_content_arena *a)
+{
+	struct exlb_content_arena_chunk *c, *next;
+
+	if (!a->head)
+		return;
+	/* keep the newest chunk: the next message likely needs as much */
+	for (c = a->head->next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	a->head->next = NULL;
+	a->head->used = 0;
+}
+
+void exlb_content_arena_free(struct exlb_content_arena *a)
+{
+	exlb_content_arena_reset(a);
+	free(a->head);
+	a->head = NULL;
+}
+
+static char *arena_alloc(struct exlb_content_arena *a, size_t n)
+{
+	struct exlb_content_arena_chunk *c = a->head;
+	char *p;
+
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > ARENA_CHUNK_SIZE ? n : ARENA_CHUNK_SIZE;
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->used = 0;
+		c->cap = cap;
+		c->next = a->head;
+		a->head = c;
+	}
+	p = c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+char *exlb_content_arena_strndup(struct exlb_content_arena *a, const char *s,
+				 size_t len)
+{
+	char *p = arena_alloc(a, len + 1);
+
+	if (!p)
+		return NULL;
+	if (len)
+		memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+/* ---- checking and compiling ---- */
+
+static const char *rule_type_name(unsigned int type)
+{
+	switch (type) {
+	case EXLB_RULE_MATCH:		return "MatchContentRule";
+	case EXLB_RULE_ADD_HEADER:	return "AddHeaderRule";
+	case EXLB_RULE_DELETE_HEADER:	return "DeleteHeaderRule";
+	case EXLB_RULE_REPLACE_HEADER:	return "ReplaceHeaderRule";
+	case EXLB_RULE_MODIFY_URL:	return "ModifyURLRule";
+	}
+	return "?";
+}
+
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int check_header_name(const struct exlb_rule *rule, struct exlb_err *err)
+{
+	for (const char *p = rule->header; *p; p++)
+		if (!is_tchar((unsigned char)*p))
+			return exlb_err_set(err,
+					    "rule '%s': header: '%s' is not a header name (character '%c')",
+					    rule->name, rule->header, *p);
+	return 0;
+}
+
+/*
+ * Text that ends up in a header value must not end the header early:
+ * no CR, LF or other control characters (a tab is fine).
+ */
+static int check_value_text(const struct exlb_rule *rule, const char *what,
+			    bool url, struct exlb_err *err)
+{
+	for (const char *p = rule->replacement; *p; p++) {
+		unsigned char c = *p;
+
+		if (c == 0x7f || (c < 0x20 && (url || c != '\t')) ||
+		    (url && c == ' '))
+			return exlb_err_set(err,
+					    "rule '%s': replacement: character 0x%02x is not allowed in %s",
+					    rule->name, c, what);
+	}
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The pattern as the guide writes it in API calls is URL-encoded
+ * ("%2F%5E%5C%2Fowa.%2A%2F" for /^\/owa.*\/). A pattern that starts with
+ * "%2F" is taken to be in that form and decoded; nothing else is touched,
+ * so a literal '%' in an ordinary pattern stays what it is.
+ */
+static int pattern_decode(const struct exlb_rule *rule, char *out, size_t *len,
+			  struct exlb_err *err)
+{
+	const char *in = rule->pattern;
+	size_t n = 0;
+
+	if (strncasecmp(in, "%2F", 3)) {
+		*len = strlen(in);
+		memcpy(out, in, *len + 1);
+		return 0;
+	}
+	for (size_t i = 0; in[i]; i++) {
+		if (in[i] != '%') {
+			out[n++] = in[i];
+			continue;
+		}
+		if (hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
+			return exlb_err_set(err,
+					    "rule '%s': pattern: bad %%-escape at offset %zu in '%s' (a pattern starting with %%2F is taken as URL-encoded)",
+					    rule->name, i, in);
+		out[n++] = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+		i += 2;
+	}
+	out[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+/*
+ * Kemp writes a regex between slashes, /^\/owa.*\/; a trailing "i" after
+ * the closing slash asks for case-insensitive matching. A regex without a
+ * leading slash is taken as a bare regex. Sets @expr/@exprlen to the
+ * regex itself, @skip to where it starts in @pat (for error offsets).
+ */
+static int regex_unwrap(const struct exlb_rule *rule, char *pat, size_t len,
+			const char **expr, size_t *exprlen, size_t *skip,
+			uint32_t *opts, struct exlb_err *err)
+{
+	char *close;
+
+	if (pat[0] != '/') {
+		*expr = pat;
+		*exprlen = len;
+		*skip = 0;
+		return 0;
+	}
+	close = strrchr(pat, '/');
+	if (close == pat)
+		goto bad;
+	for (const char *f = close + 1; *f; f++) {
+		if (*f != 'i')
+			goto bad;
+		*opts |= PCRE2_CASELESS;
+	}
+	*expr = pat + 1;
+	*exprlen = close - pat - 1;
+	*skip = 1;
+	return 0;
+bad:
+	return exlb_err_set(err,
+			    "rule '%s': pattern: a regex that starts with / must end with / (optionally followed by i), got '%s'",
+			    rule->name, pat);
+}
+
+/*
+ * Kemp's replacement text refers to groups as \1..\9; PCRE2 wants $1 or
+ * ${1}. Accept both: \N and $N / ${N} become ${N}, "\\" is one backslash,
+ * "$$" one dollar, and any other '$' a literal dollar (PCRE2 would refuse
+ * it). @max_group gets the highest group named, to check against the
+ * pattern's.
+ */
+static char *replacement_translate(const char *in, size_t *outlen,
+				   unsigned long *max_group)
+{
+	size_t cap = strlen(in) * 4 + 1, n = 0;
+	char *out = malloc(cap);
+
+	if (!out)
+		return NULL;
+	*max_group = 0;
+	for (const char *p = in; *p; p++) {
+		unsigned long g;
+		char *end;
+
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '9') {
+			g = (unsigned long)(p[1] - '0');
+			p++;
+		} else if (p[0] == '$' && p[1] >= '0' && p[1] <= '9') {
+			g = strtoul(p + 1, &end, 10);
+			p = end - 1;
+		} else if (p[0] == '$' && p[1] == '{' && p[2] >= '0' &&
+			   p[2] <= '9' &&
+			   (g = strtoul(p + 2, &end, 10), *end == '}')) {
+			p = end;
+		} else {
+			if (p[0] == '\\' && p[1] == '\\')
+				p++;
+			else if (p[0] == '$' && p[1] == '$')
+				p++;
+			if (*p == '$')
+				out[n++] = '$';	/* "$$": a literal dollar */
+			out[n++] = *p;
+			continue;
+		}
+		if (g > 65536)
+			g = 65536;	/* refused below: PCRE2 has at most 65535 groups */
+		if (g > *max_group)
+			*max_group = g;
+		n += (size_t)snprintf(out + n, cap - n, "${%lu}", g);
+	}
+	out[n] = '\0';
+	*outlen = n;
+	return out;
+}
+
+static bool pattern_needed(const struct exlb_rule *rule)
+{
+	switch (rule->type) {
+	case EXLB_RULE_ADD_HEADER:
+		return false;
+	case EXLB_RULE_DELETE_HEADER:
+		return !rule->header[0];
+	default:
+		return true;
+	}
+}
+
+static int rule_compile_pattern(struct exlb_content_rule *r,
+				const struct exlb_rule *rule,
+				struct exlb_err *err)
+{
+	char pat[sizeof(rule->pattern)];
+	const char *expr;
+	size_t len = 0, exprlen, skip = 0;
+	uint32_t opts = 0;
+	PCRE2_SIZE erroff;
+	int errcode;
+
+	if (pattern_decode(rule, pat, &len, err))
+		return -1;
+	if (!len)
+		return exlb_err_set(err, "rule '%s': pattern: a %s needs one",
+				    rule->name, rule_type_name(rule->type));
+	switch (rule->matchtype) {
+	case EXLB_MATCH_REGEX:
+		if (regex_unwrap(rule, pat, len, &expr, &exprlen, &skip, &opts,
+				 err))
+			return -1;
+		break;
+	case EXLB_MATCH_PREFIX:
+		expr = pat;
+		exprlen = len;
+		opts |= PCRE2_LITERAL | PCRE2_ANCHORED;
+		break;
+	case EXLB_MATCH_POSTFIX:
+		expr = pat;
+		exprlen = len;
+		opts |= PCRE2_LITERAL | PCRE2_ENDANCHORED;
+		break;
+	default:
+		return exlb_err_set(err, "rule '%s': matchtype: unknown (%u)",
+				    rule->name, rule->matchtype);
+	}
+	/* header names are case-insensitive whatever the rule says */
+	if (rule->nocase || rule->type == EXLB_RULE_DELETE_HEADER)
+		opts |= PCRE2_CASELESS;
+
+	r->code = pcre2_compile((PCRE2_SPTR)expr, exprlen, opts, &errcode,
+				&erroff, NULL);
+	if (!r->code) {
+		PCRE2_UCHAR why[160];
+
+		if (pcre2_get_error_message(errcode, why, sizeof(why)) < 0)
+			snprintf((char *)why, sizeof(why), "error %d", errcode);
+		return exlb_err_set(err,
+				    "rule '%s': pattern: %s at offset %zu in '%s'",
+				    rule->name, (char *)why, (size_t)erroff + skip,
+				    pat);
+	}
+	/* JIT when the platform has it; the interpreter otherwise */
+	pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
+
+	r->mctx = pcre2_match_context_create(NULL);
+	if (!r->mctx)
+		return exlb_err_set(err, "rule '%s': out of memory", rule->name);
+	pcre2_set_match_limit(r->mctx, EXLB_CONTENT_MATCH_LIMIT);
+	pcre2_set_depth_limit(r->mctx, EXLB_CONTENT_DEPTH_LIMIT);
+	pcre2_set_heap_limit(r->mctx, EXLB_CONTENT_HEAP_LIMIT_KIB);
+	return 0;
+}
+
+static int rule_compile_replacement(struct exlb_content_rule *r,
+				    const struct exlb_rule *rule,
+				    struct exlb_err *err)
+{
+	unsigned long max_group;
+	uint32_t groups = 0;
+
+	if (rule->type == EXLB_RULE_ADD_HEADER) {
+		r->replacement = strdup(rule->replacement);
+		if (!r->replacement)
+			return exlb_err_set(err, "rule '%s': out of memory",
+					    rule->name);
+		r->replacement_len = strlen(r->replacement);
+		return 0;
+	}
+	r->replacement = replacement_translate(rule->replacement,
+					       &r->replacement_len, &max_group);
+	if (!r->replacement)
+		return exlb_err_set(err, "rule '%s': out of memory", rule->name);
+	pcre2_pattern_info(r->code, PCRE2_INFO_CAPTURECOUNT, &groups);
+	if (max_group > groups)
+		return exlb_err_set(err,
+				    "rule '%s': replacement: refers to group %lu, the pattern has %u",
+				    rule->name, max_group, groups);
+	return 0;
+}
+
+void exlb_content_rule_free(struct exlb_content_rule *r)
+{
+	if (!r)
+		return;
+	pcre2_code_free(r->code);
+	pcre2_match_context_free(r->mctx);
+	free(r->replacement);
+	free(r);
+}
+
+struct exlb_content_rule *exlb_content_rule_compile(const struct exlb_rule *rule,
+						    struct exlb_err *err)
+{
+	struct exlb_content_rule *r;
+
+	if (rule->type > EXLB_RULE_MODIFY_URL) {
+		exlb_err_set(err, "rule '%s': type: unknown (%u)", rule->name,
+			     rule->type);
+		return NULL;
+	}
+	if (check_header_name(rule, err))
+		return NULL;
+	switch (rule->type) {
+	case EXLB_RULE_MATCH:
+		/* Kemp's pseudo-headers we cannot honour: refuse, not never-match */
+		if (!strcasecmp(rule->header, "src-ip") ||
+		    !strcasecmp(rule->header, "body")) {
+			exlb_err_set(err,
+				     "rule '%s': header: matching on '%s' is not supported",
+				     rule->name, rule->header);
+			return NULL;
+		}
+		break;
+	case EXLB_RULE_ADD_HEADER:
+	case EXLB_RULE_REPLACE_HEADER:
+		if (!rule->header[0]) {
+			exlb_err_set(err, "rule '%s': header: a %s needs one",
+				     rule->name, rule_type_name(rule->type));
+			return NULL;
+		}
+		if (check_value_text(rule, "a header value", false, err))
+			return NULL;
+		break;
+	case EXLB_RULE_MODIFY_URL:
+		if (check_value_text(rule, "a URL", true, err))
+			return NULL;
+		break;
+	default:
+		break;
+	}
+
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		exlb_err_set(err, "rule '%s': out of memory", rule->name);
+		return NULL;
+	}
+	snprintf(r->name, sizeof(r->name), "%s", rule->name);
+	snprintf(r->header, sizeof(r->header), "%s", rule->header);
+	r->type = rule->type;
+	r->negate = rule->negate;
+	r->inchost = rule->inchost;
+	r->incquery = rule->incquery;
+	/* Kemp: a header field of "method" matches the request method */
+	r->subject_method = rule->type == EXLB_RULE_MATCH &&
+			    !strcasecmp(rule->header, "method");
+	atomic_init(&r->limit_hits, 0);
+
+	if (pattern_needed(rule) && rule_compile_pattern(r, rule, err))
+		goto fail;
+	if ((rule->type == EXLB_RULE_ADD_HEADER ||
+	     rule->type == EXLB_RULE_REPLACE_HEADER ||
+	     rule->type == EXLB_RULE_MODIFY_URL) &&
+	    rule_compile_replacement(r, rule, err))
+		goto fail;
+	return r;
+fail:
+	exlb_content_rule_free(r);
+	return NULL;
+}
+
+int exlb_content_rule_check(const struct exlb_rule *rule, struct exlb_err *err)
+{
+	struct exlb_content_rule *r = exlb_content_rule_compile(rule, err);
+
+	if (!r)
+		return -1;
+	exlb_content_rule_free(r);
+	return 0;
+}
+
+const char *exlb_content_rule_name(const struct exlb_content_rule *r)
+{
+	return r->name;
+}
+
+enum exlb_ruletype exlb_content_rule_type(const struct exlb_content_rule *r)
+{
+	return r->type;
+}
+
+/* ---- matching ---- */
+
+uint64_t exlb_content_rule_limit_hits(const struct exlb_content_rule *r)
+{
+	return atomic_load(&((struct exlb_content_rule *)r)->limit_hits);
+}
+
+uint64_t exlb_content_limit_hits_total(void)
+{
+	return atomic_load(&limit_hits_total);
+}
+
+void exlb_content_set_limit_hook(exlb_content_limit_fn fn)
+{
+	atomic_store(&limit_hook, fn);
+}
+
+static bool is_limit_error(int rc)
+{
+	return rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+	       rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT;
+}
+
+/* A PCRE2 failure other than "no match": it counts as no match. */
+static void match_failed(const struct exlb_content_rule *r, int rc)
+{
+	exlb_content_limit_fn fn;
+
+	if (!is_limit_error(rc))
+		return;	/* out of memory: nothing the rule did */
+	/* the rule is shared and otherwise immutable; the counter is atomic */
+	atomic_fetch_add(&((struct exlb_content_rule *)r)->limit_hits, 1);
+	atomic_fetch_add(&limit_hits_total, 1);
+	fn = atomic_load(&limit_hook);
+	if (fn)
+		fn(r->name, rc);
+}
+
+static bool regex_match(const struct exlb_content_rule *r, const char *s,
+			size_t len)
+{
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	int rc;
+
+	if (!md)
+		return false;
+	rc = pcre2_match(r->code, (PCRE2_SPTR)(s ? s : ""), len, 0, 0, md,
+			 r->mctx);
+	pcre2_match_data_free(md);
+	if (rc >= 0)
+		return true;
+	if (rc != PCRE2_ERROR_NOMATCH)
+		match_failed(r, rc);
+	return false;
+}
+
+/* Is @name (not NUL-terminated) header @want? */
+static bool name_is(const char *name, size_t len, const char *want)
+{
+	return strlen(want) == len && !strncasecmp(name, want, len);
+}
+
+/*
+ * The parts of a request target: "http://host" (absolute-form only), the
+ * path, and "?query" (with its '?'). Origin-form "/p?q" has no scheme
+ * part; "*" and authority-form are all path.
+ */
+struct target_parts {
+	const char *abs;	/* "http://host", or NULL */
+	size_t abs_len;
+	const char *host;	/* the authority of an absolute-form target */
+	size_t host_len;
+	const char *path;
+	size_t path_len;
+	const char *query;	/* "?..." or NULL */
+	size_t query_len;
+};
+
+static void target_split(const char *t, size_t len, struct target_parts *p)
+{
+	const char *sep = len > 3 ? memmem(t, len, "://", 3) : NULL;
+	const char *q;
+
+	memset(p, 0, sizeof(*p));
+	if (sep && t[0] != '/') {
+		const char *auth = sep + 3, *end = t + len, *a;
+
+		for (a = auth; a < end && *a != '/' && *a != '?'; a++)
+			;
+		p->abs = t;
+		p->abs_len = a - t;
+		p->host = auth;
+		p->host_len = a - auth;
+		t = a;
+		len = end - a;
+	}
+	q = len ? memchr(t, '?', len) : NULL;
+	p->path = t;
+	p->path_len = q ? (size_t)(q - t) : len;
+	if (q) {
+		p->query = q;
+		p->query_len = len - p->path_len;
+	}
+}
+
+static bool match_url(const struct exlb_content_rule *r,
+		      const struct exlb_http_head *req)
+{
+	struct target_parts tp;
+	const char *host = NULL, *path;
+	size_t host_len = 0, path_len, query_len, len;
+	char stackbuf[1024], *buf = stackbuf;
+	bool hit;
+
+	if (!req->target || !req->target_len)
+		return false;
+	target_split(req->target, req->target_len, &tp);
+	path = tp.path;
+	path_len = tp.path_len;
+	query_len = r->incquery ? tp.query_len : 0;
+	if (!path_len && tp.abs) {
+		/* "http://host?q": the path of an absolute URI may be empty */
+		path = "/";
+		path_len = 1;
+	}
+	if (r->inchost) {
+		/* an absolute-form target's host wins over Host (RFC 9112 3.2.2) */
+		if (tp.abs) {
+			host = tp.host;
+			host_len = tp.host_len;
+		} else {
+			for (size_t i = 0; i < req->nr_headers; i++)
+				if (name_is(req->headers[i].name,
+					    req->headers[i].name_len, "Host")) {
+					host = req->headers[i].value;
+					host_len = req->headers[i].value_len;
+					break;
+				}
+		}
+	}
+	/* the subject is usually a piece of the target as it is */
+	if (!host_len && (!query_len || path + path_len == tp.query))
+		return regex_match(r, path, path_len + query_len);
+
+	len = host_len + path_len + query_len;
+	if (len > sizeof(stackbuf)) {
+		buf = malloc(len);
+		if (!buf)
+			return false;
+	}
+	if (host_len)
+		memcpy(buf, host, host_len);
+	memcpy(buf + host_len, path, path_len);
+	if (query_len)
+		memcpy(buf + host_len + path_len, tp.query, query_len);
+	hit = regex_match(r, buf, len);
+	if (buf != stackbuf)
+		free(buf);
+	return hit;
+}
+
+static bool match_header(const struct exlb_content_rule *r,
+			 const struct exlb_http_head *req)
+{
+	/* each occurrence on its own: any one matching is a match */
+	for (size_t i = 0; i < req->nr_headers; i++) {
+		const struct exlb_http_header *hd = &req->headers[i];
+
+		if (name_is(hd->name, hd->name_len, r->header) &&
+		    regex_match(r, hd->value, hd->value_len))
+			return true;
+	}
+	return false;
+}
+
+bool exlb_content_rule_match(const struct exlb_content_rule *r,
+			     const struct exlb_http_head *req)
+{
+	bool hit;
+
+	if (r->type != EXLB_RULE_MATCH)
+		return false;
+	if (r->subject_method)
+		hit = req->method_name &&
+		      regex_match(r, req->method_name, strlen(req->method_name));
+	else if (r->header[0])
+		hit = match_header(r, req);
+	else
+		hit = match_url(r, req);
+	return hit != r->negate;
+}
+
+/* ---- header rules ---- */
+
+/* The headers of a head as the edits so far leave them. */
+struct hview {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+static struct hview *view_build(const struct exlb_http_head *h,
+				const struct exlb_http_edit *edits, size_t n,
+				size_t *nv)
+{
+	struct hview *v = malloc((h->nr_headers + n + 1) * sizeof(*v));
+	size_t cnt = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < h->nr_headers; i++) {
+		v[cnt].name = h->headers[i].name;
+		v[cnt].name_len = h->headers[i].name_len;
+		v[cnt].value = h->headers[i].value;
+		v[cnt].value_len = h->headers[i].value_len;
+		cnt++;
+	}
+	/* the same meaning http1.c gives the edits (http1.h) */
+	for (size_t e = 0; e < n; e++) {
+		const struct exlb_http_edit *ed = &edits[e];
+		const char *value = ed->value ? ed->value : "";
+		size_t out = 0;
+		bool found = false;
+
+		if (!ed->name)
+			continue;	/* not an edit http1.c could apply */
+		switch (ed->op) {
+		case EXLB_HTTP_EDIT_ADD:
+			break;
+		case EXLB_HTTP_EDIT_DEL:
+			for (size_t i = 0; i < cnt; i++)
+				if (!name_is(v[i].name, v[i].name_len, ed->name))
+					v[out++] = v[i];
+			cnt = out;
+			continue;
+		case EXLB_HTTP_EDIT_SET:
+			for (size_t i = 0; i < cnt; i++)
+				if (name_is(v[i].name, v[i].name_len, ed->name)) {
+					v[i].value = value;
+					v[i].value_len = strlen(value);
+					found = true;
+				}
+			if (found)
+				continue;
+			break;
+		}
+		v[cnt].name = ed->name;
+		v[cnt].name_len = strlen(ed->name);
+		v[cnt].value = value;
+		v[cnt].value_len = strlen(value);
+		cnt++;
+	}
+	*nv = cnt;
+	return v;
+}
+
+/*
+ * Runs the rule's substitution on @s[0..@len) into @arena.
+ * 1 (*out, *outlen set), 0 no match, -ENOMEM.
+ */
+static int substitute(const struct exlb_content_rule *r, const char *s,
+		      size_t len, bool global, struct exlb_content_arena *arena,
+		      char **out, size_t *outlen)
+{
+	uint32_t opts = PCRE2_SUBSTITUTE_OVERFLOW_LENGTH |
+			(global ? PCRE2_SUBSTITUTE_GLOBAL : 0);
+	char stackbuf[1024], *buf = stackbuf;
+	PCRE2_SIZE size = sizeof(stackbuf);
+	int rc;
+
+	if (!s)
+		s = "";
+	rc = pcre2_substitute(r->code, (PCRE2_SPTR)s, len, 0, opts, NULL,
+			      r->mctx, (PCRE2_SPTR)r->replacement,
+			      r->replacement_len, (PCRE2_UCHAR *)buf, &size);
+	if (rc == PCRE2_ERROR_NOMEMORY) {
+		/* size is now what it needs, with its NUL */
+		buf = malloc(size);
+		if (!buf)
+			return -ENOMEM;
+		rc = pcre2_substitute(r->code, (PCRE2_SPTR)s, len, 0, opts,
+				      NULL, r->mctx,
+				      (PCRE2_SPTR)r->replacement,
+				      r->replacement_len, (PCRE2_UCHAR *)buf,
+				      &size);
+	}
+	if (rc > 0) {
+		*out = exlb_content_arena_strndup(arena, buf, size);
+		*outlen = size;
+		rc = *out ? 1 : -ENOMEM;
+	} else {
+		if (rc < 0)
+			match_failed(r, rc);
+		rc = 0;
+	}
+	if (buf != stackbuf)
+		free(buf);
+	return rc;
+}
+
+static int apply_add(const struct exlb_content_rule *r,
+		     struct exlb_http_edit *edits, size_t max, size_t *n,
+		     struct exlb_content_arena *arena)
+{
+	const char *name, *value;
+
+	if (*n >= max)
+		return -ENOSPC;
+	name = exlb_content_arena_strndup(arena, r->header, strlen(r->header));
+	value = exlb_content_arena_strndup(arena, r->replacement,
+					   r->replacement_len);
+	if (!name || !value)
+		return -ENOMEM;
+	edits[(*n)++] = (struct exlb_http_edit){
+		.op = EXLB_HTTP_EDIT_ADD, .name = name, .value = value,
+	};
+	return 1;
+}
+
+static int apply_delete(const struct exlb_content_rule *r,
+			const struct hview *v, size_t nv,
+			struct exlb_http_edit *edits, size_t max, size_t *n,
+			struct exlb_content_arena *arena)
+{
+	size_t first = *n, i, k;
+	char *name;
+
+	if (r->header[0]) {
+		for (i = 0; i < nv; i++)
+			if (name_is(v[i].name, v[i].name_len, r->header))
+				break;
+		if (i == nv)
+			return 0;
+		if (*n >= max)
+			return -ENOSPC;
+		name = exlb_content_arena_strndup(arena, r->header,
+						  strlen(r->header));
+		if (!name)
+			return -ENOMEM;
+		edits[(*n)++] = (struct exlb_http_edit){
+			.op = EXLB_HTTP_EDIT_DEL, .name = name,
+		};
+		return 1;
+	}
+	/* one DEL per distinct name the pattern matches */
+	for (i = 0; i < nv; i++) {
+		for (k = first; k < *n; k++)
+			if (name_is(v[i].name, v[i].name_len, edits[k].name))
+				break;
+		if (k < *n || !regex_match(r, v[i].name, v[i].name_len))
+			continue;
+		if (*n >= max) {
+			*n = first;
+			return -ENOSPC;
+		}
+		name = exlb_content_arena_strndup(arena, v[i].name,
+						  v[i].name_len);
+		if (!name) {
+			*n = first;
+			return -ENOMEM;
+		}
+		edits[(*n)++] = (struct exlb_http_edit){
+			.op = EXLB_HTTP_EDIT_DEL, .name = name,
+		};
+	}
+	return *n > first;
+}
+
+static int apply_replace(const struct exlb_content_rule *r,
+			 const struct hview *v, size_t nv,
+			 struct exlb_http_edit *edits, size_t max, size_t *n,
+			 struct exlb_content_arena *arena)
+{
+	size_t count = 0, changed = 0, i, k;
+	const char **values, *name;
+	int rc = 0;
+
+	for (i = 0; i < nv; i++)
+		if (name_is(v[i].name, v[i].name_len, r->header))
+			count++;
+	if (!count)
+		return 0;
+	values = calloc(count, sizeof(*values));
+	if (!values)
+		return -ENOMEM;
+	for (i = 0, k = 0; i < nv; i++) {
+		char *out;
+		size_t outlen;
+
+		if (!name_is(v[i].name, v[i].name_len, r->header))
+			continue;
+		rc = substitute(r, v[i].value, v[i].value_len, true, arena,
+				&out, &outlen);
+		if (rc < 0)
+			goto out;
+		if (rc) {
+			changed++;
+		} else {
+			/* unchanged, but re-added below if others changed */
+			out = exlb_content_arena_strndup(arena, v[i].value,
+							 v[i].value_len);
+			if (!out) {
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+		values[k++] = out;
+	}
+	rc = 0;
+	if (!changed)
+		goto out;
+	/*
+	 * One occurrence: SET keeps its place. Several (each its own value):
+	 * SET would give them all one value, so drop them and add them back
+	 * in their order.
+	 */
+	if (*n + (count == 1 ? 1 : count + 1) > max) {
+		rc = -ENOSPC;
+		goto out;
+	}
+	name = exlb_content_arena_strndup(arena, r->header, strlen(r->header));
+	if (!name) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (count == 1) {
+		edits[(*n)++] = (struct exlb_http_edit){
+			.op = EXLB_HTTP_EDIT_SET, .name = name,
+			.value = values[0],
+		};
+	} else {
+		edits[(*n)++] = (struct exlb_http_edit){
+			.op = EXLB_HTTP_EDIT_DEL, .name = name,
+		};
+		for (k = 0; k < count; k++)
+			edits[(*n)++] = (struct exlb_http_edit){
+				.op = EXLB_HTTP_EDIT_ADD, .name = name,
+				.value = values[k],
+			};
+	}
+	rc = 1;
+out:
+	free(values);
+	return rc;
+}
+
+/*
+ * ModifyURL rewrites the path (with the query when incquery), as the
+ * match rules see it; an absolute-form target keeps its scheme and host,
+ * and the query is kept as it was when it was not part of the subject.
+ */
+static int apply_modify_url(const struct exlb_content_rule *r,
+			    const struct exlb_http_head *h,
+			    const char **new_target,
+			    struct exlb_content_arena *arena)
+{
+	const char *t = *new_target ? *new_target : h->target;
+	size_t len = *new_target ? strlen(*new_target) : h->target_len;
+	size_t sublen, outlen, keep_len, total;
+	struct target_parts tp;
+	char *out, *res;
+	int rc;
+
+	if (!t)
+		return 0;
+	target_split(t, len, &tp);
+	sublen = tp.path_len + (r->incquery ? tp.query_len : 0);
+	/* Kemp rewrites the first match: a URL rule replaces one thing */
+	rc = substitute(r, tp.path, sublen, false, arena, &out, &outlen);
+	if (rc <= 0)
+		return rc;
+	keep_len = r->incquery ? 0 : tp.query_len;
+	if (!outlen && !tp.abs) {
+		/* an origin-form target cannot be empty */
+		out = "/";
+		outlen = 1;
+	}
+	total = tp.abs_len + outlen + keep_len;
+	res = arena_alloc(arena, total + 1);
+	if (!res)
+		return -ENOMEM;
+	if (tp.abs_len)
+		memcpy(res, tp.abs, tp.abs_len);
+	memcpy(res + tp.abs_len, out, outlen);
+	if (keep_len)
+		memcpy(res + tp.abs_len + outlen, tp.query, keep_len);
+	res[total] = '\0';
+	*new_target = res;
+	return 1;
+}
+
+int exlb_header_rule_apply(const struct exlb_content_rule *r,
+			   const struct exlb_http_head *h,
+			   struct exlb_http_edit *edits, size_t max, size_t *n,
+			   const char **new_target,
+			   struct exlb_content_arena *arena)
+{
+	struct hview *v;
+	size_t nv;
+	int rc;
+
+	switch (r->type) {
+	case EXLB_RULE_ADD_HEADER:
+		return apply_add(r, edits, max, n, arena);
+	case EXLB_RULE_MODIFY_URL:
+		if (!new_target || h->kind != EXLB_HTTP_REQUEST)
+			return 0;
+		return apply_modify_url(r, h, new_target, arena);
+	case EXLB_RULE_DELETE_HEADER:
+	case EXLB_RULE_REPLACE_HEADER:
+		break;
+	default:
+		return 0;
+	}
+	v = view_build(h, edits, *n, &nv);
+	if (!v)
+		return -ENOMEM;
+	if (r->type == EXLB_RULE_DELETE_HEADER)
+		rc = apply_delete(r, v, nv, edits, max, n, arena);
+	else
+		rc = apply_replace(r, v, nv, edits, max, n, arena);
+	free(v);
+	return rc;
+}
