@@ -41,6 +41,12 @@ struct verb {
 	print_fn print;
 };
 
+/* Key=Value words a verb takes as arguments of its own (not parameters). */
+static const char *verb_actions(const struct verb *v)
+{
+	return !strcmp(v->cmd, "cert.add") ? "replace" : NULL;
+}
+
 static void print_nothing(const struct verb *v, json_t *result);
 static void print_id(const struct verb *v, json_t *result);
 static void print_services(const struct verb *v, json_t *result);
@@ -50,6 +56,7 @@ static void print_globals(const struct verb *v, json_t *result);
 static void print_status(const struct verb *v, json_t *result);
 static void print_stats(const struct verb *v, json_t *result);
 static void print_document(const struct verb *v, json_t *result);
+static void print_certs(const struct verb *v, json_t *result);
 
 #define SVC EXLB_SCOPE_SERVICE
 
@@ -89,17 +96,30 @@ static const struct verb verbs[] = {
 	{ "rs", "show", "rs.show", { "vs" }, 0, "VS|SUBVS",
 	  "Lists the real servers of a service.", print_reals },
 	{ "rule", "add", "rule.add", { "name" }, EXLB_SCOPE_RULE,
-	  "NAME [Key=Value ...]", "Adds a content rule.", print_nothing },
+	  "NAME [Key=Value ...]", "Adds a content rule (type=content) or a header rule (type=addheader, deleteheader, replaceheader, modifyurl).", print_nothing },
 	{ "rule", "mod", "rule.mod", { "name" }, EXLB_SCOPE_RULE,
 	  "NAME Key=Value ...", "Changes a content rule.", print_nothing },
 	{ "rule", "del", "rule.del", { "name" }, 0, "NAME",
 	  "Deletes a content rule that no SubVS uses.", print_nothing },
 	{ "rule", "show", "rule.show", { "?name" }, 0, "[NAME]",
 	  "Lists the content rules.", print_rules },
-	{ "rule", "attach", "rule.attach", { "subvs", "rule" }, 0, "SUBVS NAME",
-	  "Makes a content rule select a SubVS.", print_nothing },
-	{ "rule", "detach", "rule.detach", { "subvs", "rule" }, 0, "SUBVS NAME",
-	  "Removes a content rule from a SubVS.", print_nothing },
+	{ "rule", "attach", "rule.attach", { "subvs", "rule", "?list" }, 0,
+	  "SUBVS NAME | VS NAME request|response",
+	  "Makes a content rule select a SubVS, or adds a header rule to a VS's requests or responses.",
+	  print_nothing },
+	{ "rule", "detach", "rule.detach", { "subvs", "rule", "?list" }, 0,
+	  "SUBVS|VS NAME [request|response]",
+	  "Removes a rule from a SubVS or VS.", print_nothing },
+	{ "cert", "add", "cert.add", { "name", "cert", "key" }, 0,
+	  "NAME CERT.pem KEY.pem [replace=1]",
+	  "Installs a certificate (leaf, then chain) and its key; replace=1 replaces one live.",
+	  print_nothing },
+	{ "cert", "list", "cert.list", { NULL }, 0, "",
+	  "Lists the certificates and the VSs using them.", print_certs },
+	{ "cert", "show", "cert.show", { "name" }, 0, "NAME",
+	  "Shows one certificate.", print_certs },
+	{ "cert", "del", "cert.del", { "name" }, 0, "NAME",
+	  "Deletes a certificate no VS uses.", print_nothing },
 	{ "set", NULL, "set", { "param", "value" }, 0, "PARAM VALUE",
 	  "Sets a global parameter (Kemp `set`); PARAM=VALUE works too.",
 	  print_nothing },
@@ -180,6 +200,8 @@ static void verb_help(const struct verb *v)
 		print_params_help(v->scope);
 	if (!strcmp(v->object, "set") || !strcmp(v->object, "get"))
 		print_params_help(EXLB_SCOPE_GLOBAL);
+	if (verb_actions(v))
+		printf("\nAlso: %s=0|1\n", verb_actions(v));
 }
 
 static void object_help(const char *object)
@@ -452,6 +474,20 @@ static void print_service_detail(json_t *svc)
 			printf(" %s", json_string_value(rule));
 		printf("\n");
 	}
+	for (int l = 0; l < 2; l++) {
+		const char *key = l ? "response_rules" : "request_rules";
+		json_t *list = json_object_get(svc, key);
+
+		if (!json_array_size(list))
+			continue;
+		printf("  %-20s", l ? "response rules" : "request rules");
+		json_array_foreach(list, i, rule)
+			printf(" %s", json_string_value(rule));
+		printf("\n");
+	}
+	if (json_object_get(svc, "certificate") &&
+	    strcmp(jstr(svc, "certificate"), "-"))
+		printf("  %-20s %s\n", "certificate", jstr(svc, "certificate"));
 	print_rs_table(json_object_get(svc, "rs"), "  ");
 	json_array_foreach(json_object_get(svc, "subvs"), i, sub)
 		printf("  SubVS %-4s %s (%zu real servers)\n", jstr(sub, "id"),
@@ -506,9 +542,10 @@ static void print_reals(const struct verb *v, json_t *result)
 
 static void print_rules(const struct verb *v, json_t *result)
 {
-	struct table t = { .cols = 7 };
-	const char *head[] = { "Name", "Match", "Pattern", "NoCase", "Negate",
-			       "Header", "IncHost/IncQuery" };
+	struct table t = { .cols = 9 };
+	const char *head[] = { "Name", "Type", "Match", "Pattern", "NoCase",
+			       "Negate", "Header", "IncHost/IncQuery",
+			       "Replacement" };
 	size_t i;
 	json_t *rule, *list = result;
 
@@ -520,17 +557,19 @@ static void print_rules(const struct verb *v, json_t *result)
 	table_add(&t, head);
 	json_array_foreach(list, i, rule) {
 		char inc[16];
-		const char *row[7];
+		const char *row[9];
 
 		snprintf(inc, sizeof(inc), "%s/%s", jstr(rule, "inchost"),
 			 jstr(rule, "incquery"));
 		row[0] = jstr(rule, "name");
-		row[1] = jstr(rule, "matchtype");
-		row[2] = jstr(rule, "pattern");
-		row[3] = jstr(rule, "nocase");
-		row[4] = jstr(rule, "negate");
-		row[5] = jstr(rule, "header")[0] ? jstr(rule, "header") : "(URL)";
-		row[6] = inc;
+		row[1] = jstr(rule, "type");
+		row[2] = jstr(rule, "matchtype");
+		row[3] = jstr(rule, "pattern");
+		row[4] = jstr(rule, "nocase");
+		row[5] = jstr(rule, "negate");
+		row[6] = jstr(rule, "header")[0] ? jstr(rule, "header") : "(URL)";
+		row[7] = inc;
+		row[8] = jstr(rule, "replacement");
 		table_add(&t, row);
 	}
 	table_print(&t);
@@ -700,6 +739,73 @@ static void print_stats(const struct verb *v, json_t *result)
 	table_print(&t);
 }
 
+static void print_cert_detail(json_t *c)
+{
+	json_t *item;
+	size_t i;
+
+	printf("certificate %s\n", jstr(c, "name"));
+	printf("  %-10s %s\n", "subject", jstr(c, "subject"));
+	printf("  %-10s %s\n", "issuer", jstr(c, "issuer"));
+	printf("  %-10s", "names");
+	json_array_foreach(json_object_get(c, "sans"), i, item)
+		printf(" %s", json_string_value(item));
+	printf("\n  %-10s %s\n", "notBefore", jstr(c, "notBefore"));
+	printf("  %-10s %s\n", "notAfter", jstr(c, "notAfter"));
+	printf("  %-10s %s\n", "sha256", jstr(c, "sha256"));
+	printf("  %-10s %s\n", "key", jstr(c, "key"));
+	printf("  %-10s %s\n", "chain", jstr(c, "chain"));
+	printf("  %-10s", "used by");
+	json_array_foreach(json_object_get(c, "used_by"), i, item)
+		printf(" %s", json_string_value(item));
+	printf("\n");
+	if (jstr(c, "error")[0])
+		printf("  %-10s %s\n", "ERROR", jstr(c, "error"));
+}
+
+static void print_certs(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 6 };
+	const char *head[] = { "Name", "CN", "SANs", "Not After", "SHA-256",
+			       "Used By" };
+	json_t *c, *item;
+	size_t i, k;
+
+	(void)v;
+	if (json_is_object(result)) {
+		print_cert_detail(result);
+		return;
+	}
+	if (!json_array_size(result)) {
+		printf("no certificates\n");
+		return;
+	}
+	table_add(&t, head);
+	json_array_foreach(result, i, c) {
+		char sans[512] = "", users[512] = "";
+		size_t len = 0;
+		const char *row[6];
+
+		json_array_foreach(json_object_get(c, "sans"), k, item)
+			len += snprintf(sans + len, len < sizeof(sans) ?
+					sizeof(sans) - len : 0, "%s%s",
+					k ? "," : "", json_string_value(item));
+		len = 0;
+		json_array_foreach(json_object_get(c, "used_by"), k, item)
+			len += snprintf(users + len, len < sizeof(users) ?
+					sizeof(users) - len : 0, "%s%s",
+					k ? ", " : "", json_string_value(item));
+		row[0] = jstr(c, "name");
+		row[1] = jstr(c, "error")[0] ? "(files unreadable)" : jstr(c, "cn");
+		row[2] = sans;
+		row[3] = jstr(c, "notAfter");
+		row[4] = jstr(c, "sha256");
+		row[5] = users[0] ? users : "-";
+		table_add(&t, row);
+	}
+	table_print(&t);
+}
+
 static void print_document(const struct verb *v, json_t *result)
 {
 	(void)v;
@@ -736,6 +842,31 @@ static json_t *read_stdin_json(void)
 	return doc;
 }
 
+static json_t *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	size_t len, max = 1 << 20;
+	char *buf;
+	json_t *s;
+
+	if (!f)
+		fail("cannot read %s: %s", path, strerror(errno));
+	buf = malloc(max + 1);
+	if (!buf)
+		fail("out of memory");
+	len = fread(buf, 1, max + 1, f);
+	fclose(f);
+	if (len > max)
+		fail("%s: larger than 1 MiB", path);
+	buf[len] = 0;
+	s = json_stringn(buf, len);
+	if (!s)
+		fail("%s: not text (PEM expected)", path);
+	explicit_bzero(buf, len);
+	free(buf);
+	return s;
+}
+
 static json_t *build_args(const struct verb *v, int argc, char **argv)
 {
 	json_t *args = json_object(), *params = json_object();
@@ -756,6 +887,14 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		char *eq = strchr(argv[i], '=');
 		bool optional = slot && slot[0] == '?';
 
+		/* an action of the verb (cert add replace=1) */
+		if (eq && verb_actions(v) &&
+		    strlen(verb_actions(v)) == (size_t)(eq - argv[i]) &&
+		    !strncasecmp(argv[i], verb_actions(v), eq - argv[i])) {
+			json_object_set_new(args, verb_actions(v),
+					    json_string(eq + 1));
+			continue;
+		}
 		/* a positional argument, unless an optional one that looks like Key=Value */
 		if (slot && !(optional && eq && v->scope)) {
 			json_object_set_new(args, slot + optional, json_string(argv[i]));
@@ -783,6 +922,11 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		json_decref(params);
 	if (!strcmp(v->cmd, "restore"))
 		json_object_set_new(args, "config", read_stdin_json());
+	if (!strcmp(v->cmd, "cert.add")) {
+		/* exlbd may not see our files: the PEM text travels */
+		json_object_set_new(args, "cert", read_pem(jstr(args, "cert")));
+		json_object_set_new(args, "key", read_pem(jstr(args, "key")));
+	}
 	return args;
 }
 

@@ -23,6 +23,20 @@
 #include "config.h"
 #include "params.h"
 
+/*
+ * Checks that need libraries config.c does not link by itself: PCRE2
+ * patterns (content.c) and OpenSSL cipher lists (tls.c). They are weak
+ * references so that every program linking config.c (exlbctl's tests, the
+ * unit tests of other parts) still links; exlbd links both files and so
+ * gets both checks. Without content.c, regex patterns fall back to a POSIX
+ * compile; without tls.c, custom cipher lists are only checked for their
+ * characters (params.c).
+ */
+int exlb_content_rule_check(const struct exlb_rule *rule, struct exlb_err *err)
+	__attribute__((weak));
+bool exlb_tls_cipher_set_check(const char *set, char *why, size_t n)
+	__attribute__((weak));
+
 int exlb_err_set(struct exlb_err *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -179,6 +193,8 @@ struct exlb_config *exlb_config_clone(const struct exlb_config *cfg)
 			     &fail);
 	c->rules = dup_array(cfg->rules, cfg->nr_rules, sizeof(*cfg->rules),
 			     &fail);
+	c->certs = dup_array(cfg->certs, cfg->nr_certs, sizeof(*cfg->certs),
+			     &fail);
 	if (fail) {
 		exlb_config_free(c);
 		return NULL;
@@ -193,6 +209,7 @@ void exlb_config_free(struct exlb_config *cfg)
 	free(cfg->services);
 	free(cfg->reals);
 	free(cfg->rules);
+	free(cfg->certs);
 	free(cfg);
 }
 
@@ -852,6 +869,18 @@ int exlb_rule_del(struct exlb_config *cfg, const char *name,
 						    rule->name,
 						    exlb_service_label(s, label, sizeof(label)),
 						    s->id);
+		for (unsigned int r = 0; r < s->nr_request_rules; r++)
+			if (!strcasecmp(s->request_rules[r], rule->name))
+				goto used;
+		for (unsigned int r = 0; r < s->nr_response_rules; r++)
+			if (!strcasecmp(s->response_rules[r], rule->name))
+				goto used;
+		continue;
+used:
+		return exlb_err_set(err,
+				    "rule '%s' is used by VS %s (id %u): detach it first",
+				    rule->name,
+				    exlb_service_label(s, label, sizeof(label)), s->id);
 	}
 	memmove(rule, rule + 1,
 		(cfg->nr_rules - (rule - cfg->rules) - 1) * sizeof(*rule));
@@ -859,50 +888,212 @@ int exlb_rule_del(struct exlb_config *cfg, const char *name,
 	return 0;
 }
 
-static int rule_index(const struct exlb_service *svc, const char *name)
+/* A service's rule list @list: its names and count. */
+static char (*rule_list(struct exlb_service *svc, enum exlb_rule_list list,
+			unsigned int **nr))[EXLB_RULE_NAME_SIZE]
 {
-	for (unsigned int r = 0; r < svc->nr_rules; r++)
-		if (!strcasecmp(svc->rules[r], name))
+	switch (list) {
+	case EXLB_RULES_REQUEST:
+		*nr = &svc->nr_request_rules;
+		return svc->request_rules;
+	case EXLB_RULES_RESPONSE:
+		*nr = &svc->nr_response_rules;
+		return svc->response_rules;
+	default:
+		*nr = &svc->nr_rules;
+		return svc->rules;
+	}
+}
+
+static const char *const list_names[] = { "content", "request", "response" };
+
+static int rule_index(struct exlb_service *svc, enum exlb_rule_list list,
+		      const char *name)
+{
+	unsigned int *nr;
+	char (*names)[EXLB_RULE_NAME_SIZE] = rule_list(svc, list, &nr);
+
+	for (unsigned int r = 0; r < *nr; r++)
+		if (!strcasecmp(names[r], name))
 			return r;
 	return -1;
+}
+
+int exlb_rule_attach_to(struct exlb_config *cfg, struct exlb_service *svc,
+			const char *name, enum exlb_rule_list list,
+			struct exlb_err *err)
+{
+	const struct exlb_rule *rule = exlb_rule_find(cfg, name);
+	char label[EXLB_NICKNAME_SIZE];
+	char (*names)[EXLB_RULE_NAME_SIZE];
+	unsigned int *nr;
+
+	exlb_service_label(svc, label, sizeof(label));
+	if (!rule)
+		return exlb_err_set(err, "no rule named '%s'", name);
+	if (list == EXLB_RULES_CONTENT) {
+		if (rule->type != EXLB_RULE_MATCH)
+			return exlb_err_set(err,
+					    "rule '%s' is a header rule (type %u): attach it to a VS with 'request' or 'response'",
+					    rule->name, rule->type);
+		if (!exlb_service_is_subvs(svc))
+			return exlb_err_set(err, "content rules select SubVSs: %s is a VS",
+					    label);
+	} else {
+		if (rule->type == EXLB_RULE_MATCH)
+			return exlb_err_set(err,
+					    "rule '%s' is a content rule: it selects a SubVS, attach it without '%s'",
+					    rule->name, list_names[list]);
+		if (exlb_service_is_subvs(svc))
+			return exlb_err_set(err,
+					    "header rules belong to a VS: %s is a SubVS",
+					    label);
+	}
+	if (rule_index(svc, list, name) >= 0)
+		return exlb_err_set(err, "rule '%s' is attached to %s already",
+				    rule->name, label);
+	names = rule_list(svc, list, &nr);
+	if (*nr >= EXLB_SUBVS_MAX_RULES)
+		return exlb_err_set(err, "%s has %d %s rules, the most allowed",
+				    label, EXLB_SUBVS_MAX_RULES, list_names[list]);
+	strcpy(names[(*nr)++], rule->name);
+	return 0;
+}
+
+int exlb_rule_detach_from(struct exlb_config *cfg, struct exlb_service *svc,
+			  const char *name, int list, struct exlb_err *err)
+{
+	char label[EXLB_NICKNAME_SIZE];
+	char (*names)[EXLB_RULE_NAME_SIZE];
+	unsigned int *nr;
+	int r = -1;
+
+	(void)cfg;
+	if (list < 0) {
+		for (list = EXLB_RULES_CONTENT; list <= EXLB_RULES_RESPONSE; list++)
+			if ((r = rule_index(svc, list, name)) >= 0)
+				break;
+	} else if (list <= EXLB_RULES_RESPONSE) {
+		r = rule_index(svc, list, name);
+	}
+	if (r < 0)
+		return exlb_err_set(err, "rule '%s' is not attached to %s", name,
+				    exlb_service_label(svc, label, sizeof(label)));
+	names = rule_list(svc, list, &nr);
+	memmove(names[r], names[r + 1], (*nr - r - 1) * sizeof(names[0]));
+	(*nr)--;
+	return 0;
 }
 
 int exlb_rule_attach(struct exlb_config *cfg, struct exlb_service *subvs,
 		     const char *name, struct exlb_err *err)
 {
-	const struct exlb_rule *rule = exlb_rule_find(cfg, name);
-	char label[EXLB_NICKNAME_SIZE];
-
-	exlb_service_label(subvs, label, sizeof(label));
-	if (!exlb_service_is_subvs(subvs))
-		return exlb_err_set(err, "content rules select SubVSs: %s is a VS",
-				    label);
-	if (!rule)
-		return exlb_err_set(err, "no rule named '%s'", name);
-	if (rule_index(subvs, name) >= 0)
-		return exlb_err_set(err, "rule '%s' is attached to %s already",
-				    rule->name, label);
-	if (subvs->nr_rules >= EXLB_SUBVS_MAX_RULES)
-		return exlb_err_set(err, "%s has %d rules, the most allowed",
-				    label, EXLB_SUBVS_MAX_RULES);
-	strcpy(subvs->rules[subvs->nr_rules++], rule->name);
-	return 0;
+	return exlb_rule_attach_to(cfg, subvs, name, EXLB_RULES_CONTENT, err);
 }
 
 int exlb_rule_detach(struct exlb_config *cfg, struct exlb_service *subvs,
 		     const char *name, struct exlb_err *err)
 {
-	int r = rule_index(subvs, name);
+	return exlb_rule_detach_from(cfg, subvs, name, EXLB_RULES_CONTENT, err);
+}
+
+/* ---- the certificate table ---- */
+
+const struct exlb_cert *exlb_cert_find(const struct exlb_config *cfg,
+				       const char *name)
+{
+	for (size_t i = 0; i < cfg->nr_certs; i++)
+		if (!strcmp(cfg->certs[i].name, name))
+			return &cfg->certs[i];
+	return NULL;
+}
+
+int exlb_cert_set(struct exlb_config *cfg, const struct exlb_cert *cert,
+		  bool replace, struct exlb_err *err)
+{
+	struct exlb_cert *slot = (struct exlb_cert *)exlb_cert_find(cfg, cert->name);
+	char why[128];
+
+	if (!exlb_check_cert_name(cert->name, why, sizeof(why)))
+		return exlb_err_set(err, "name: %s (got '%s')", why, cert->name);
+	if (slot && !replace)
+		return exlb_err_set(err,
+				    "certificate '%s' exists: give replace=1 to replace it",
+				    cert->name);
+	if (!slot) {
+		if (cfg->nr_certs >= EXLB_MAX_CERTS)
+			return exlb_err_set(err, "too many certificates (at most %d)",
+					    EXLB_MAX_CERTS);
+		slot = array_append((void **)&cfg->certs, &cfg->nr_certs,
+				    sizeof(*slot));
+		if (!slot)
+			return exlb_err_set(err, "out of memory");
+	}
+	*slot = *cert;
+	return 0;
+}
+
+size_t exlb_service_cert_names(const struct exlb_service *vs,
+			       char names[][EXLB_CERT_NAME_SIZE], size_t max)
+{
+	const char *p = vs->cert_file;
+	size_t n = 0;
+
+	while (*p && n < max) {
+		size_t len;
+
+		p += strspn(p, " ,");
+		len = strcspn(p, " ,");
+		if (!len)
+			break;
+		if (len < EXLB_CERT_NAME_SIZE) {
+			memcpy(names[n], p, len);
+			names[n++][len] = 0;
+		}
+		p += len;
+	}
+	return n;
+}
+
+bool exlb_service_uses_cert(const struct exlb_service *vs, const char *cert)
+{
+	char names[EXLB_VS_MAX_CERTS][EXLB_CERT_NAME_SIZE];
+	size_t n = exlb_service_cert_names(vs, names, EXLB_VS_MAX_CERTS);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], cert))
+			return true;
+	return false;
+}
+
+int exlb_cert_del(struct exlb_config *cfg, const char *name,
+		  struct exlb_err *err)
+{
+	struct exlb_cert *cert = (struct exlb_cert *)exlb_cert_find(cfg, name);
 	char label[EXLB_NICKNAME_SIZE];
 
-	(void)cfg;
-	if (r < 0)
-		return exlb_err_set(err, "rule '%s' is not attached to %s", name,
-				    exlb_service_label(subvs, label, sizeof(label)));
-	memmove(subvs->rules[r], subvs->rules[r + 1],
-		(subvs->nr_rules - r - 1) * sizeof(subvs->rules[0]));
-	subvs->nr_rules--;
+	if (!cert)
+		return exlb_err_set(err, "no certificate named '%s'", name);
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+
+		if (exlb_service_uses_cert(s, name))
+			return exlb_err_set(err,
+					    "certificate '%s' is used by VS %s (id %u): change its CertFile first",
+					    name,
+					    exlb_service_label(s, label, sizeof(label)),
+					    s->id);
+	}
+	memmove(cert, cert + 1,
+		(cfg->nr_certs - (cert - cfg->certs) - 1) * sizeof(*cert));
+	cfg->nr_certs--;
 	return 0;
+}
+
+json_t *exlb_cert_to_json(const struct exlb_cert *cert)
+{
+	return json_pack("{ssssss}", "name", cert->name, "sha256", cert->sha256,
+			 "notAfter", cert->not_after);
 }
 
 int exlb_global_set(struct exlb_config *cfg, const char *param,
@@ -922,18 +1113,14 @@ int exlb_global_set(struct exlb_config *cfg, const char *param,
 
 /* ---- whole-configuration checks ---- */
 
-static int check_rule(const struct exlb_rule *rule, struct exlb_err *err)
+/* A regex pattern, when content.c (PCRE2) is not linked: POSIX ERE. */
+static int check_rule_posix(const struct exlb_rule *rule, struct exlb_err *err)
 {
 	size_t len = strlen(rule->pattern);
 	char expr[sizeof(rule->pattern)];
 	regex_t re;
 	int rc;
 
-	if (!len)
-		return exlb_err_set(err, "rule '%s': pattern: must not be empty",
-				    rule->name);
-	if (rule->matchtype != EXLB_MATCH_REGEX)
-		return 0;
 	if (len < 2 || rule->pattern[0] != '/' || rule->pattern[len - 1] != '/')
 		return exlb_err_set(err,
 				    "rule '%s': pattern: a regex must be written /.../ (got '%s')",
@@ -948,6 +1135,84 @@ static int check_rule(const struct exlb_rule *rule, struct exlb_err *err)
 				    rule->name, why, rule->pattern);
 	}
 	regfree(&re);
+	return 0;
+}
+
+static int check_rule(const struct exlb_rule *rule, struct exlb_err *err)
+{
+	/* what each type needs: AddHeader works without a pattern */
+	switch (rule->type) {
+	case EXLB_RULE_ADD_HEADER:
+		if (!rule->header[0])
+			return exlb_err_set(err,
+					    "rule '%s': header: an AddHeaderRule needs the header to add",
+					    rule->name);
+		break;
+	case EXLB_RULE_REPLACE_HEADER:
+		if (!rule->header[0])
+			return exlb_err_set(err,
+					    "rule '%s': header: a ReplaceHeaderRule needs the header to change",
+					    rule->name);
+		/* fall through */
+	default:
+		if (!rule->pattern[0])
+			return exlb_err_set(err, "rule '%s': pattern: must not be empty",
+					    rule->name);
+	}
+	/* content.c knows the pattern forms and what each type needs */
+	if (exlb_content_rule_check)
+		return exlb_content_rule_check(rule, err);
+	if (rule->type == EXLB_RULE_ADD_HEADER && !rule->pattern[0])
+		return 0;
+	if (rule->matchtype != EXLB_MATCH_REGEX)
+		return 0;
+	return check_rule_posix(rule, err);
+}
+
+/* A VS's TLS side: certificates, cipher set, re-encryption, header rules. */
+static int check_vs_tls(const struct exlb_config *cfg,
+			const struct exlb_service *svc, const char *label,
+			struct exlb_err *err)
+{
+	char names[EXLB_VS_MAX_CERTS][EXLB_CERT_NAME_SIZE];
+	size_t n = exlb_service_cert_names(svc, names, EXLB_VS_MAX_CERTS);
+	char why[256];
+
+	for (size_t i = 0; i < n; i++)
+		if (!exlb_cert_find(cfg, names[i]))
+			return exlb_err_set(err,
+					    "VS %s: CertFile: no certificate named '%s' (exlbctl cert add)",
+					    label, names[i]);
+	if (exlb_tls_cipher_set_check &&
+	    !exlb_tls_cipher_set_check(svc->cipher_set, why, sizeof(why)))
+		return exlb_err_set(err, "VS %s: CipherSet: %s (got '%s')", label,
+				    why, svc->cipher_set);
+	if (svc->reencrypt_verify && !svc->ssl_reencrypt)
+		return exlb_err_set(err,
+				    "VS %s: ReencryptVerify: needs SSLReencrypt=1",
+				    label);
+	if (svc->reencrypt_verify && !svc->reverse_sni[0])
+		return exlb_err_set(err,
+				    "VS %s: ReencryptVerify: needs ReverseSNIHostname, the name the RS certificate must carry",
+				    label);
+	for (int l = 0; l < 2; l++) {
+		unsigned int nr = l ? svc->nr_response_rules : svc->nr_request_rules;
+		const char (*list)[EXLB_RULE_NAME_SIZE] =
+			l ? svc->response_rules : svc->request_rules;
+
+		for (unsigned int r = 0; r < nr; r++) {
+			const struct exlb_rule *rule = exlb_rule_find(cfg, list[r]);
+
+			if (!rule)
+				return exlb_err_set(err, "VS %s: no rule named '%s'",
+						    label, list[r]);
+			if (rule->type == EXLB_RULE_MATCH)
+				return exlb_err_set(err,
+						    "VS %s: rule '%s' is a content rule, not a header rule (%s rules)",
+						    label, list[r],
+						    l ? "response" : "request");
+		}
+	}
 	return 0;
 }
 
@@ -1001,10 +1266,22 @@ static int check_service(const struct exlb_config *cfg,
 		if (!vs || exlb_service_is_subvs(vs))
 			return exlb_err_set(err, "SubVS %s: its VS %u does not exist",
 					    label, svc->parent_id);
-		for (unsigned int r = 0; r < svc->nr_rules; r++)
-			if (!exlb_rule_find(cfg, svc->rules[r]))
+		for (unsigned int r = 0; r < svc->nr_rules; r++) {
+			const struct exlb_rule *rule =
+				exlb_rule_find(cfg, svc->rules[r]);
+
+			if (!rule)
 				return exlb_err_set(err, "SubVS %s: no rule named '%s'",
 						    label, svc->rules[r]);
+			if (rule->type != EXLB_RULE_MATCH)
+				return exlb_err_set(err,
+						    "SubVS %s: rule '%s' is a header rule: only content rules select a SubVS",
+						    label, svc->rules[r]);
+		}
+		if (svc->nr_request_rules || svc->nr_response_rules)
+			return exlb_err_set(err,
+					    "SubVS %s: header rules belong to its VS",
+					    label);
 	} else {
 		if (!svc->vip.family || svc->port < 1 || svc->port > 65535)
 			return exlb_err_set(err, "VS %u: needs a VIP and a port",
@@ -1029,6 +1306,8 @@ static int check_service(const struct exlb_config *cfg,
 			return exlb_err_set(err,
 					    "VS %s: TLSType: %u disables every TLS version",
 					    label, svc->tls_type);
+		if (check_vs_tls(cfg, svc, label, err))
+			return -1;
 		if (exlb_service_nr_subvs(cfg, svc->id) &&
 		    exlb_service_nr_rs(cfg, svc->id))
 			return exlb_err_set(err,
@@ -1060,6 +1339,23 @@ int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 		return exlb_err_set(err,
 				    "Timeout: must be less than RetryInterval (%u), a check must end before the next (got %u)",
 				    g->retry_interval, g->retry_timeout);
+	for (size_t i = 0; i < cfg->nr_certs; i++) {
+		const struct exlb_cert *c = &cfg->certs[i];
+		char why[128];
+
+		if (!exlb_check_cert_name(c->name, why, sizeof(why)))
+			return exlb_err_set(err, "certificate name: %s (got '%s')",
+					    why, c->name);
+		if (strlen(c->sha256) != 64 ||
+		    strspn(c->sha256, "0123456789abcdef") != 64)
+			return exlb_err_set(err,
+					    "certificate '%s': sha256: must be 64 lower-case hex digits",
+					    c->name);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(c->name, cfg->certs[j].name))
+				return exlb_err_set(err, "certificate '%s' defined twice",
+						    c->name);
+	}
 	for (size_t i = 0; i < cfg->nr_rules; i++) {
 		if (check_rule(&cfg->rules[i], err))
 			return -1;
@@ -1208,7 +1504,15 @@ json_t *exlb_service_to_json(const struct exlb_config *cfg,
 		json_object_set_new(obj, "vip", json_string(addr));
 		json_object_set_new(obj, "port", json_integer(svc->port));
 		json_object_set_new(obj, "prot", json_string("tcp"));
+		json_t *req = json_array(), *resp = json_array();
+
 		params_to_json(obj, EXLB_SCOPE_VS, svc);
+		for (unsigned int r = 0; r < svc->nr_request_rules; r++)
+			json_array_append_new(req, json_string(svc->request_rules[r]));
+		for (unsigned int r = 0; r < svc->nr_response_rules; r++)
+			json_array_append_new(resp, json_string(svc->response_rules[r]));
+		json_object_set_new(obj, "request_rules", req);
+		json_object_set_new(obj, "response_rules", resp);
 		json_object_set_new(obj, "rs", service_rs_to_json(cfg, svc->id));
 		for (size_t i = 0; i < cfg->nr_services; i++)
 			if (cfg->services[i].parent_id == svc->id)
@@ -1222,6 +1526,7 @@ json_t *exlb_service_to_json(const struct exlb_config *cfg,
 json_t *exlb_config_to_json(const struct exlb_config *cfg)
 {
 	json_t *doc = json_object(), *rules = json_array(), *vss = json_array();
+	json_t *certs = json_array();
 
 	json_object_set_new(doc, "format", json_string(EXLB_CONFIG_FORMAT));
 	json_object_set_new(doc, "version", json_integer(EXLB_CONFIG_VERSION));
@@ -1231,6 +1536,10 @@ json_t *exlb_config_to_json(const struct exlb_config *cfg)
 	for (size_t i = 0; i < cfg->nr_rules; i++)
 		json_array_append_new(rules, exlb_rule_to_json(&cfg->rules[i]));
 	json_object_set_new(doc, "rules", rules);
+	/* before the VSs: their CertFile names these */
+	for (size_t i = 0; i < cfg->nr_certs; i++)
+		json_array_append_new(certs, exlb_cert_to_json(&cfg->certs[i]));
+	json_object_set_new(doc, "certificates", certs);
 	for (size_t i = 0; i < cfg->nr_services; i++)
 		if (!exlb_service_is_subvs(&cfg->services[i]))
 			json_array_append_new(vss,
@@ -1366,10 +1675,79 @@ static int read_subvs(struct json_reader *r, const json_t *item,
 	return read_reals(r, json_object_get(item, "rs"), &svc, port, where);
 }
 
+static int read_rule_names(struct json_reader *r, const json_t *list,
+			   char names[][EXLB_RULE_NAME_SIZE], unsigned int *nr,
+			   const char *where, const char *key)
+{
+	size_t i;
+	json_t *item;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list))
+		return exlb_err_set(r->err, "%s.%s: must be an array", where, key);
+	json_array_foreach(list, i, item) {
+		const char *name = json_string_value(item);
+
+		if (!name || strlen(name) >= EXLB_RULE_NAME_SIZE ||
+		    *nr >= EXLB_SUBVS_MAX_RULES)
+			return exlb_err_set(r->err, "%s.%s[%zu]: must be a rule name",
+					    where, key, i);
+		strcpy(names[(*nr)++], name);
+	}
+	return 0;
+}
+
+static int read_certs(struct json_reader *r, const json_t *list)
+{
+	size_t i;
+	json_t *item;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list))
+		return exlb_err_set(r->err, "certificates: must be an array");
+	json_array_foreach(list, i, item) {
+		struct exlb_cert c;
+		const char *name = json_string_value(json_object_get(item, "name"));
+		const char *sha = json_string_value(json_object_get(item, "sha256"));
+		const char *na = json_string_value(json_object_get(item, "notAfter"));
+		const char *key;
+		json_t *value;
+
+		if (!json_is_object(item))
+			return exlb_err_set(r->err, "certificates[%zu]: must be a JSON object", i);
+		json_object_foreach((json_t *)item, key, value)
+			if (strcmp(key, "name") && strcmp(key, "sha256") &&
+			    strcmp(key, "notAfter"))
+				return exlb_err_set(r->err,
+						    "certificates[%zu]: unknown key '%s'",
+						    i, key);
+		memset(&c, 0, sizeof(c));
+		if (!name || strlen(name) >= sizeof(c.name) || !sha ||
+		    strlen(sha) >= sizeof(c.sha256) ||
+		    (na && strlen(na) >= sizeof(c.not_after)))
+			return exlb_err_set(r->err,
+					    "certificates[%zu]: needs name, sha256 and notAfter",
+					    i);
+		strcpy(c.name, name);
+		strcpy(c.sha256, sha);
+		strcpy(c.not_after, na ? na : "");
+		if (exlb_cert_set(r->cfg, &c, false, r->err)) {
+			char where[48];
+
+			snprintf(where, sizeof(where), "certificates[%zu]", i);
+			return read_fail(r, where);
+		}
+	}
+	return 0;
+}
+
 static int read_vs(struct json_reader *r, const json_t *item, const char *where)
 {
 	static const char *const own[] = { "id", "vip", "port", "prot", "rs",
-					   "subvs", NULL };
+					   "subvs", "request_rules",
+					   "response_rules", NULL };
 	struct exlb_service svc, *slot;
 	const char *vip = json_string_value(json_object_get(item, "vip"));
 	json_t *port = json_object_get(item, "port");
@@ -1395,6 +1773,13 @@ static int read_vs(struct json_reader *r, const json_t *item, const char *where)
 		return exlb_err_set(r->err, "%s: prot: must be tcp", where);
 	if (read_id(r, item, &svc.id, &r->next_id, where) ||
 	    read_params(r, item, EXLB_SCOPE_VS, &svc, sizeof(svc), own, where))
+		return -1;
+	if (read_rule_names(r, json_object_get(item, "request_rules"),
+			    svc.request_rules, &svc.nr_request_rules, where,
+			    "request_rules") ||
+	    read_rule_names(r, json_object_get(item, "response_rules"),
+			    svc.response_rules, &svc.nr_response_rules, where,
+			    "response_rules"))
 		return -1;
 	slot = array_append((void **)&r->cfg->services, &r->cfg->nr_services,
 			    sizeof(svc));
@@ -1450,7 +1835,7 @@ struct exlb_config *exlb_config_from_json(const json_t *doc,
 {
 	static const char *const top[] = { "format", "version", "next_id",
 					   "next_rs_id", "globals", "rules",
-					   "vs", NULL };
+					   "certificates", "vs", NULL };
 	struct json_reader r = { .err = err };
 	const char *format = json_string_value(json_object_get(doc, "format"));
 	json_t *version = json_object_get(doc, "version");
@@ -1511,6 +1896,9 @@ struct exlb_config *exlb_config_from_json(const json_t *doc,
 			goto fail;
 		}
 	}
+
+	if (read_certs(&r, json_object_get(doc, "certificates")))
+		goto fail;
 
 	list = json_object_get(doc, "vs");
 	if (list && !json_is_array(list)) {

@@ -34,6 +34,9 @@
 #define EXLB_MAX_SERVICES	4096
 #define EXLB_MAX_RULES		1024
 #define EXLB_ERR_SIZE		512
+#define EXLB_CERT_NAME_SIZE	65	/* [A-Za-z0-9._-]{1,64} */
+#define EXLB_MAX_CERTS		1024
+#define EXLB_VS_MAX_CERTS	16	/* names in one CertFile */
 
 /* One line naming what went wrong; every operation fills it on failure. */
 struct exlb_err {
@@ -82,6 +85,15 @@ enum exlb_matchtype {
 	EXLB_MATCH_REGEX, EXLB_MATCH_PREFIX, EXLB_MATCH_POSTFIX,
 };
 
+/* Kemp's rule types (addrule type=); 0 selects a SubVS, the others edit heads. */
+enum exlb_ruletype {
+	EXLB_RULE_MATCH,		/* MatchContentRule (content switching) */
+	EXLB_RULE_ADD_HEADER,		/* AddHeaderRule: header: replacement */
+	EXLB_RULE_DELETE_HEADER,	/* DeleteHeaderRule: headers matching pattern */
+	EXLB_RULE_REPLACE_HEADER,	/* ReplaceHeaderRule: pattern -> replacement in header's value */
+	EXLB_RULE_MODIFY_URL,		/* ModifyURLRule: pattern -> replacement in the target */
+};
+
 /*
  * A VS or a SubVS. Schedule, Persist and forward hold the kernel's enum
  * values (uapi/linux/exlb.h), so kernel.c copies them as they are.
@@ -120,6 +132,10 @@ struct exlb_service {
 	unsigned int tls_type;
 	char cipher_set[512];
 	unsigned int need_host_name;
+	char cert_file[1024];		/* CertFile: names, first = default */
+	char reverse_sni[256];		/* ReverseSNIHostname */
+	unsigned int reencrypt_verify;	/* ReencryptVerify */
+	unsigned int hsts;		/* StrictTransportSecurity max-age */
 	unsigned int error_code;
 	char error_url[512];
 	unsigned int add_via;
@@ -145,6 +161,12 @@ struct exlb_service {
 	/* Content rules selecting this SubVS, in order (SubVS only). */
 	unsigned int nr_rules;
 	char rules[EXLB_SUBVS_MAX_RULES][EXLB_RULE_NAME_SIZE];
+
+	/* Header rules (types 1-4) applied in order, VS only. */
+	unsigned int nr_request_rules;
+	char request_rules[EXLB_SUBVS_MAX_RULES][EXLB_RULE_NAME_SIZE];
+	unsigned int nr_response_rules;
+	char response_rules[EXLB_SUBVS_MAX_RULES][EXLB_RULE_NAME_SIZE];
 };
 
 struct exlb_rs {
@@ -168,6 +190,20 @@ struct exlb_rule {
 	char header[128];
 	unsigned int inchost;
 	unsigned int incquery;
+	unsigned int type;		/* enum exlb_ruletype */
+	char replacement[512];		/* header rules: the new text ($1.. refer to groups) */
+};
+
+/*
+ * An installed certificate (exlbctl cert add). The PEM files live in
+ * STATE_DIR/certs (certs.c); the configuration keeps what identifies them,
+ * so that adding, replacing or deleting one is an ordinary atomic change and
+ * the TLS contexts (tls.c) can tell when one was replaced.
+ */
+struct exlb_cert {
+	char name[EXLB_CERT_NAME_SIZE];
+	char sha256[65];	/* of the leaf's DER, lower-case hex */
+	char not_after[32];	/* the leaf's notAfter, "2027-01-31T12:00:00Z" */
 };
 
 /*
@@ -185,6 +221,8 @@ struct exlb_config {
 	size_t nr_reals;
 	struct exlb_rule *rules;
 	size_t nr_rules;
+	struct exlb_cert *certs;	/* by name, in the order added */
+	size_t nr_certs;
 };
 
 struct exlb_config *exlb_config_new(void);
@@ -282,6 +320,44 @@ int exlb_rule_attach(struct exlb_config *cfg, struct exlb_service *subvs,
 		     const char *rule, struct exlb_err *err);
 int exlb_rule_detach(struct exlb_config *cfg, struct exlb_service *subvs,
 		     const char *rule, struct exlb_err *err);
+/*
+ * Rules on a service, by list: content rules select a SubVS (Kemp
+ * addrsrule); header rules (types 1-4) edit a VS's requests or responses
+ * (Kemp addrequestrule / addresponserule).
+ */
+enum exlb_rule_list {
+	EXLB_RULES_CONTENT,
+	EXLB_RULES_REQUEST,
+	EXLB_RULES_RESPONSE,
+};
+
+int exlb_rule_attach_to(struct exlb_config *cfg, struct exlb_service *svc,
+			const char *rule, enum exlb_rule_list list,
+			struct exlb_err *err);
+/* Without @list (-1): the first list of @svc that has the rule. */
+int exlb_rule_detach_from(struct exlb_config *cfg, struct exlb_service *svc,
+			  const char *rule, int list, struct exlb_err *err);
+
+/* ---- certificates (the table; the files are certs.c's) ---- */
+
+const struct exlb_cert *exlb_cert_find(const struct exlb_config *cfg,
+				       const char *name);
+/* Adds @cert, or replaces the entry of that name if @replace. */
+int exlb_cert_set(struct exlb_config *cfg, const struct exlb_cert *cert,
+		  bool replace, struct exlb_err *err);
+/* Refused while a VS's CertFile names it. */
+int exlb_cert_del(struct exlb_config *cfg, const char *name,
+		  struct exlb_err *err);
+/*
+ * The certificate names of @vs's CertFile, in order (first = default);
+ * returns how many (<= max). 0 with SSLAcceleration = self-signed.
+ */
+size_t exlb_service_cert_names(const struct exlb_service *vs,
+			       char names[][EXLB_CERT_NAME_SIZE], size_t max);
+/* Does @vs's CertFile name @cert? */
+bool exlb_service_uses_cert(const struct exlb_service *vs, const char *cert);
+json_t *exlb_cert_to_json(const struct exlb_cert *cert);
+
 /* Kemp `set param=value`. */
 int exlb_global_set(struct exlb_config *cfg, const char *param,
 		    const char *value, struct exlb_err *err);

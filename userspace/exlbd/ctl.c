@@ -20,6 +20,7 @@
 
 #include <ev.h>
 
+#include "certs.h"
 #include "config.h"
 #include "ctl.h"
 #include "params.h"
@@ -34,6 +35,9 @@ struct request {
 	json_t *result;
 	char what[512];			/* log line of the change */
 	struct exlb_err err;
+	/* certificate files: kept or undone by the commit's outcome */
+	struct exlb_cert_txn *cert_txn;
+	char remove_cert[EXLB_CERT_NAME_SIZE];	/* files to drop after it */
 };
 
 static const char *arg_str(const struct request *rq, const char *name)
@@ -192,6 +196,25 @@ static int cmd_subvs_del(struct request *rq)
 	return service_del(rq, "subvs", EXLB_SCOPE_SUBVS);
 }
 
+/* "OWA-2026, OWA-old", "self-signed" or "-" (no SSLAcceleration). */
+static const char *certificate_label(const struct exlb_service *svc,
+				     char *buf, size_t n)
+{
+	char names[EXLB_VS_MAX_CERTS][EXLB_CERT_NAME_SIZE];
+	size_t nr, len = 0;
+
+	if (!svc->ssl_acceleration)
+		return "-";
+	nr = exlb_service_cert_names(svc, names, EXLB_VS_MAX_CERTS);
+	if (!nr)
+		return "self-signed";
+	buf[0] = 0;
+	for (size_t i = 0; i < nr && len < n; i++)
+		len += snprintf(buf + len, n - len, "%s%s", i ? ", " : "",
+				names[i]);
+	return buf;
+}
+
 /*
  * A service for show: its configuration plus "health_timing", the
  * RetryInterval/Timeout/RetryCount its checks use and where each comes from
@@ -204,6 +227,14 @@ static json_t *service_show_json(const struct exlb_config *cfg,
 	struct exlb_health_timing t;
 	size_t i;
 
+	if (!exlb_service_is_subvs(svc)) {
+		char certs[1100];
+		const char *label = certificate_label(svc, certs, sizeof(certs));
+
+		json_object_set_new(obj, "certificate", json_string(
+			!strcmp(label, "self-signed") ? "self-signed certificate" :
+			label));
+	}
 	exlb_service_health_timing(cfg, svc, &t);
 	json_object_set_new(obj, "health_timing",
 		json_pack("{sisisis{ssssss}}", "RetryInterval", t.retry_interval,
@@ -433,22 +464,42 @@ static int cmd_rule_show(struct request *rq)
 	return 0;
 }
 
+/*
+ * rule attach/detach SERVICE NAME [request|response]: a content rule selects
+ * a SubVS; a header rule edits a VS's requests or responses.
+ */
 static int rule_link(struct request *rq, bool attach)
 {
-	struct exlb_service *subvs = arg_service(rq, "subvs", EXLB_SCOPE_SERVICE);
-	const char *rule;
+	static const char *const lists[] = { "content", "request", "response" };
+	struct exlb_service *svc = arg_service(rq, "subvs", EXLB_SCOPE_SERVICE);
+	const char *rule, *list_name = arg_str(rq, "list");
 	char label[EXLB_NICKNAME_SIZE];
-	int ret;
+	int list = -1, ret;
 
-	if (!subvs || need_arg(rq, "rule", &rule))
+	if (!svc || need_arg(rq, "rule", &rule))
 		return -1;
-	ret = attach ? exlb_rule_attach(rq->cfg, subvs, rule, &rq->err) :
-		       exlb_rule_detach(rq->cfg, subvs, rule, &rq->err);
+	if (list_name) {
+		for (int i = 0; i < 3; i++)
+			if (!strcasecmp(list_name, lists[i]))
+				list = i;
+		if (list < 0)
+			return exlb_err_set(&rq->err,
+					    "list: must be request or response (got '%s')",
+					    list_name);
+	}
+	if (attach)
+		ret = exlb_rule_attach_to(rq->cfg, svc, rule,
+					  list < 0 ? EXLB_RULES_CONTENT : list,
+					  &rq->err);
+	else
+		ret = exlb_rule_detach_from(rq->cfg, svc, rule, list, &rq->err);
 	if (ret)
 		return -1;
-	snprintf(rq->what, sizeof(rq->what), "rule %s %s SubVS %u (%s)", rule,
-		 attach ? "attached to" : "detached from", subvs->id,
-		 exlb_service_label(subvs, label, sizeof(label)));
+	snprintf(rq->what, sizeof(rq->what), "rule %s %s %s%s%s %u (%s)", rule,
+		 attach ? "attached to" : "detached from",
+		 list > 0 ? lists[list] : "", list > 0 ? " rules of " : "",
+		 exlb_service_is_subvs(svc) ? "SubVS" : "VS", svc->id,
+		 exlb_service_label(svc, label, sizeof(label)));
 	return 0;
 }
 
@@ -498,6 +549,128 @@ static int cmd_get(struct request *rq)
 	}
 	rq->result = json_pack("{sO}", p->name, json_object_get(all, p->name));
 	json_decref(all);
+	return 0;
+}
+
+/* ---- certificates ---- */
+
+/* The VSs whose CertFile names @name, as labels. */
+static json_t *cert_users(const struct exlb_config *cfg, const char *name)
+{
+	json_t *list = json_array();
+	char label[EXLB_NICKNAME_SIZE];
+
+	for (size_t i = 0; i < cfg->nr_services; i++)
+		if (exlb_service_uses_cert(&cfg->services[i], name))
+			json_array_append_new(list, json_string(
+				exlb_service_label(&cfg->services[i], label,
+						   sizeof(label))));
+	return list;
+}
+
+static json_t *cert_json(struct request *rq, const struct exlb_cert *c)
+{
+	struct exlb_err why;
+	json_t *obj = exlb_cert_describe(rq->store->state_dir, c->name, &why);
+
+	if (!obj) {
+		/* the table entry still shows: the files are what is wrong */
+		obj = exlb_cert_to_json(c);
+		json_object_set_new(obj, "error", json_string(why.msg));
+	} else if (strcmp(json_string_value(json_object_get(obj, "sha256")),
+			  c->sha256)) {
+		json_object_set_new(obj, "error", json_string(
+			"the files are not the configured certificate (sha256 differs)"));
+	}
+	json_object_set_new(obj, "used_by", cert_users(rq->cfg, c->name));
+	return obj;
+}
+
+/* A request's boolean action argument (replace=1), default false. */
+static int arg_bool(struct request *rq, const char *name, bool *out)
+{
+	json_t *v = json_object_get(rq->args, name);
+	const char *text = json_is_string(v) ? json_string_value(v) : NULL;
+
+	*out = false;
+	if (!v)
+		return 0;
+	if (json_is_boolean(v) || json_is_integer(v)) {
+		*out = json_is_true(v) || (json_is_integer(v) && json_integer_value(v));
+		if (!json_is_integer(v) || json_integer_value(v) == 0 ||
+		    json_integer_value(v) == 1)
+			return 0;
+	} else if (text && (!strcmp(text, "0") || !strcmp(text, "1"))) {
+		*out = text[0] == '1';
+		return 0;
+	}
+	return exlb_err_set(&rq->err, "%s: must be 0 or 1", name);
+}
+
+static int cmd_cert_add(struct request *rq)
+{
+	const char *name, *cert, *key;
+	struct exlb_cert_pair pair;
+	struct exlb_cert entry;
+	bool replace, existed;
+
+	if (need_arg(rq, "name", &name) || need_arg(rq, "cert", &cert) ||
+	    need_arg(rq, "key", &key) || arg_bool(rq, "replace", &replace))
+		return -1;
+	if (exlb_cert_parse(cert, key, &pair, &rq->err))
+		return -1;
+	memset(&entry, 0, sizeof(entry));
+	snprintf(entry.name, sizeof(entry.name), "%s", name);
+	memcpy(entry.sha256, pair.sha256, sizeof(entry.sha256));
+	snprintf(entry.not_after, sizeof(entry.not_after), "%s", pair.not_after);
+	existed = exlb_cert_find(rq->cfg, name) != NULL;
+	if (strlen(name) >= sizeof(entry.name)) {
+		exlb_cert_pair_free(&pair);
+		return exlb_err_set(&rq->err, "name: must be at most %d characters",
+				    EXLB_CERT_NAME_SIZE - 1);
+	}
+	/* the table first (it checks the name), then the files */
+	if (exlb_cert_set(rq->cfg, &entry, replace, &rq->err) ||
+	    exlb_cert_install(rq->store->state_dir, name, &pair, &rq->cert_txn,
+			      &rq->err)) {
+		exlb_cert_pair_free(&pair);
+		return -1;
+	}
+	exlb_cert_pair_free(&pair);
+	snprintf(rq->what, sizeof(rq->what),
+		 "certificate %s %s: sha256 %s, notAfter %s", name,
+		 existed ? "replaced" : "added", entry.sha256, entry.not_after);
+	rq->result = cert_json(rq, exlb_cert_find(rq->cfg, name));
+	return 0;
+}
+
+static int cmd_cert_del(struct request *rq)
+{
+	const char *name;
+
+	if (need_arg(rq, "name", &name) ||
+	    exlb_cert_del(rq->cfg, name, &rq->err))
+		return -1;
+	snprintf(rq->remove_cert, sizeof(rq->remove_cert), "%s", name);
+	snprintf(rq->what, sizeof(rq->what), "certificate %s deleted", name);
+	return 0;
+}
+
+static int cmd_cert_show(struct request *rq)
+{
+	const char *name = arg_str(rq, "name");
+	const struct exlb_cert *c;
+
+	if (name) {
+		c = exlb_cert_find(rq->cfg, name);
+		if (!c)
+			return exlb_err_set(&rq->err, "no certificate named '%s'", name);
+		rq->result = cert_json(rq, c);
+		return 0;
+	}
+	rq->result = json_array();
+	for (size_t i = 0; i < rq->cfg->nr_certs; i++)
+		json_array_append_new(rq->result, cert_json(rq, &rq->cfg->certs[i]));
 	return 0;
 }
 
@@ -596,9 +769,11 @@ static json_t *service_status(const struct exlb_config *cfg,
 		json_object_set_new(obj, "layer", json_string(kernel ? "L4" : "L7"));
 		json_object_set_new(obj, "served_by",
 				    json_string(kernel ? "kernel" : "exlbd"));
-		/* certificates are not modelled yet: TLS services have none */
+		char certs[1100];
+
 		json_object_set_new(obj, "certificate",
-				    json_string(svc->ssl_acceleration ? "none" : "-"));
+				    json_string(certificate_label(svc, certs,
+								  sizeof(certs))));
 	}
 	status = exlb_service_status(cfg, rt, svc);
 	/* a kernel-served VS serves nothing while exlb.ko is not programmed */
@@ -695,6 +870,10 @@ static const struct command commands[] = {
 	{ "rule.show", cmd_rule_show, false },
 	{ "rule.attach", cmd_rule_attach, true },
 	{ "rule.detach", cmd_rule_detach, true },
+	{ "cert.add", cmd_cert_add, true },
+	{ "cert.del", cmd_cert_del, true },
+	{ "cert.show", cmd_cert_show, false },
+	{ "cert.list", cmd_cert_show, false },
 	{ "set", cmd_set, true },
 	{ "get", cmd_get, false },
 	{ "status", cmd_status, false },
@@ -741,14 +920,26 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 	if (cmd->run(&rq)) {
 		if (cmd->changes)
 			exlb_config_free(rq.cfg);
+		exlb_cert_txn_end(rq.cert_txn, false);
 		json_decref(rq.result);
 		return answer_error(rq.err.msg);
 	}
 	if (cmd->changes) {
 		/* the commit frees the copy if it fails */
 		if (exlb_store_commit(store, rq.cfg, rq.what, &rq.err)) {
+			/* certificate files go back to what the configuration says */
+			exlb_cert_txn_end(rq.cert_txn, false);
 			json_decref(rq.result);
 			return answer_error(rq.err.msg);
+		}
+		exlb_cert_txn_end(rq.cert_txn, true);
+		if (rq.remove_cert[0]) {
+			struct exlb_err why;
+
+			/* leftover files are harmless: only the table counts */
+			if (exlb_cert_remove_files(store->state_dir, rq.remove_cert,
+						   &why))
+				exlb_log("%s", why.msg);
 		}
 		if (runtime)
 			exlb_runtime_prune(runtime, store->config);

@@ -124,6 +124,21 @@ static const struct exlb_param_code matchtype_codes[] = {
 	{ NULL }
 };
 
+/* Kemp's rule types: its API takes the numbers, its UI the long names. */
+static const struct exlb_param_code ruletype_codes[] = {
+	{ "content", EXLB_RULE_MATCH, "0 match matchcontentrule",
+	  "content match (selects a SubVS)" },
+	{ "addheader", EXLB_RULE_ADD_HEADER, "1 addheaderrule",
+	  "add header: replacement" },
+	{ "deleteheader", EXLB_RULE_DELETE_HEADER, "2 deleteheaderrule",
+	  "delete headers whose name matches pattern" },
+	{ "replaceheader", EXLB_RULE_REPLACE_HEADER, "3 replaceheaderrule",
+	  "replace pattern by replacement in header's value" },
+	{ "modifyurl", EXLB_RULE_MODIFY_URL, "4 modifyurlrule",
+	  "replace pattern by replacement in the request target" },
+	{ NULL }
+};
+
 static const struct exlb_param_code expect100_codes[] = {
 	{ "0", 0, NULL, "RFC-2616 compliant" },
 	{ "1", 1, NULL, "require 100-Continue" },
@@ -204,6 +219,53 @@ bad:
 	snprintf(why, n,
 		 "must be BestPractices, Intermediate_compatibility, Backward_compatibility, Default, ECDSA_BestPractices or an OpenSSL cipher list");
 	return false;
+}
+
+bool exlb_check_cert_name(const char *v, char *why, size_t n)
+{
+	size_t len = strlen(v);
+
+	if (len < 1 || len > EXLB_CERT_NAME_SIZE - 1 ||
+	    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		      "0123456789._-") != len || v[0] == '.') {
+		snprintf(why, n,
+			 "must be 1-%d letters, digits, '.', '_' or '-', not starting with '.'",
+			 EXLB_CERT_NAME_SIZE - 1);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * CertFile: certificate names separated by spaces or commas (Kemp's form);
+ * that each exists is a whole-configuration check (config.c).
+ */
+static bool check_cert_list(const char *v, char *why, size_t n)
+{
+	char name[EXLB_CERT_NAME_SIZE + 1];
+	const char *p = v;
+	unsigned int count = 0;
+
+	while (*p) {
+		size_t len;
+
+		p += strspn(p, " ,");
+		len = strcspn(p, " ,");
+		if (!len)
+			break;
+		if (len >= sizeof(name) || ++count > EXLB_VS_MAX_CERTS) {
+			snprintf(why, n,
+				 "must be up to %d certificate names separated by spaces or commas",
+				 EXLB_VS_MAX_CERTS);
+			return false;
+		}
+		memcpy(name, p, len);
+		name[len] = 0;
+		if (!exlb_check_cert_name(name, why, n))
+			return false;
+		p += len;
+	}
+	return true;
 }
 
 /*
@@ -318,10 +380,23 @@ const struct exlb_param exlb_params[] = {
 	  .min = 0, .max = 31, .unit = "(bitmask)", .def = "1",
 	  .help = "disabled protocols: 1 SSLv3, 2 TLS1.0, 4 TLS1.1, 8 TLS1.2, 16 TLS1.3" },
 	{ "CipherSet", NULL, EXLB_PT_STRING, VS_ONLY, 0, SVC_STR(cipher_set),
-	  .def = "Default", .check = check_cipher_set,
+	  .def = "BestPractices", .check = check_cipher_set,
 	  .help = "named cipher set or OpenSSL cipher list" },
 	{ "NeedHostName", NULL, EXLB_PT_BOOL, VS_ONLY, 0,
 	  SVC_UINT(need_host_name), .def = "0", .help = "require SNI" },
+	{ "CertFile", NULL, EXLB_PT_STRING, VS_ONLY, 0, SVC_STR(cert_file),
+	  .def = "", .check = check_cert_list,
+	  .help = "certificates (exlbctl cert add): the first is the default, the others are chosen by SNI; empty = self-signed" },
+	{ "ReverseSNIHostname", NULL, EXLB_PT_STRING, VS_ONLY, 0,
+	  SVC_STR(reverse_sni), .def = "", .check = check_hostname,
+	  .help = "SNI sent to the real servers when re-encrypting; empty = none" },
+	{ "ReencryptVerify", NULL, EXLB_PT_BOOL, VS_ONLY, 0,
+	  SVC_UINT(reencrypt_verify), .def = "0",
+	  .help = "re-encryption verifies the RS certificate (system CAs, ReverseSNIHostname) [exlb]" },
+	{ "StrictTransportSecurity", "HSTS", EXLB_PT_UINT, VS_ONLY, 0,
+	  SVC_UINT(hsts), .min = 0, .max = 63072000, .unit = "seconds",
+	  .def = "0",
+	  .help = "Strict-Transport-Security max-age added to TLS responses; 0 = off [exlb]" },
 	{ "ErrorCode", NULL, EXLB_PT_UINT, SVC, EXLB_PF_ZERO_OR_RANGE,
 	  SVC_UINT(error_code), .min = 200, .max = 505, .def = "0",
 	  .help = "HTTP status sent when no RS is available; 0 = close" },
@@ -407,6 +482,12 @@ const struct exlb_param exlb_params[] = {
 	  .def = "0", .help = "prefix the URL with the Host header" },
 	{ "incquery", NULL, EXLB_PT_BOOL, EXLB_SCOPE_RULE, 0,
 	  RULE_UINT(incquery), .def = "0", .help = "include the query string" },
+	{ "type", "ruletype", EXLB_PT_ENUM, EXLB_SCOPE_RULE, 0, RULE_UINT(type),
+	  .codes = ruletype_codes, .def = "content",
+	  .help = "what the rule does (Kemp: 0-4 or the names)" },
+	{ "replacement", NULL, EXLB_PT_STRING, EXLB_SCOPE_RULE, 0,
+	  RULE_STR(replacement), .def = "",
+	  .help = "header rules: the new text ($1.. refer to groups of pattern)" },
 
 	/* ---- globals ---- */
 	{ "droponfail", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,

@@ -114,5 +114,7 @@ void exlb_param_describe(const struct exlb_param *p, char *buf, size_t n);
 /* Value checks shared with config.c. */
 bool exlb_check_nickname(const char *value, char *why, size_t n);
 bool exlb_check_rule_name(const char *value, char *why, size_t n);
+/* A certificate name: [A-Za-z0-9._-]{1,64}, not starting with '.'. */
+bool exlb_check_cert_name(const char *value, char *why, size_t n);
 
 #endif

@@ -132,7 +132,7 @@ check "an L4 VS with the guide's IMAP values" ctl rs add "$imap" 198.18.1.11
 
 ctl status >"$tmp/status.txt"
 check "status: the View/Modify Services columns" grep -Eq "Virtual IP Address  Prot  Name.*Layer  Certificate Installed  Status +Real Servers" "$tmp/status.txt"
-check "status: the HTTPS VS lists its SubVSs by name" grep -Eq "198.18.0.10:443 +tcp +OWA +L7 +none +Down +EWS, OWA-Sub" "$tmp/status.txt"
+check "status: the HTTPS VS lists its SubVSs by name (self-signed: no CertFile)" grep -Eq "198.18.0.10:443 +tcp +OWA +L7 +self-signed +Down +EWS, OWA-Sub" "$tmp/status.txt"
 check "status: --no-kernel shows the data plane unavailable" grep -q "kernel data plane unavailable" "$tmp/status.txt"
 ctl status -j >"$tmp/status.json"
 check "status -j: layers, health and counts per RS" json 'j["kernel"]["available"] is False and [v["layer"] for v in j["vs"]]==["L7","L4"] and j["vs"][1]["served_by"]=="kernel" and j["vs"][0]["subvs"][0]["rs"][0]["health"]=="unchecked" and j["vs"][0]["subvs"][0]["rs"][0]["active"]==0' <"$tmp/status.json"
@@ -181,6 +181,71 @@ check "rule attach" ctl rule attach OWA/EWS EWS
 expect_fail "a rule in use" "detach it first" ctl rule del EWS
 ctl subvs show OWA/EWS -j | json 'j["rules"]==["EWS"]'
 check "the SubVS lists its rule" [ $? -eq 0 ]
+
+# ---- certificates (made here with openssl; nothing leaves the host) ----
+mkcert() { # NAME CN SAN [rsa]
+	local alg="-newkey ec -pkeyopt ec_paramgen_curve:P-256"
+	[ "${4:-}" = rsa ] && alg="-newkey rsa:2048"
+	# shellcheck disable=SC2086
+	openssl req -x509 $alg -nodes -keyout "$tmp/$1.key" -out "$tmp/$1.crt" \
+		-days 30 -subj "/CN=$2" -addext "subjectAltName=$3" 2>/dev/null
+}
+fp() { openssl x509 -in "$1" -noout -fingerprint -sha256 | sed 's/.*=//; s/://g' | tr A-F a-f; }
+certs_state() { (cd "$state/certs" && ls -l --time-style=+ . && cat ./*.crt) 2>/dev/null; }
+# expect_fail_certs NAME PATTERN COMMAND...: expect_fail, and the files stay
+expect_fail_certs() {
+	certs_state >"$tmp/certs-before"
+	expect_fail "$@"
+	certs_state >"$tmp/certs-after"
+	check "$1: certificate files unchanged" cmp -s "$tmp/certs-before" "$tmp/certs-after"
+}
+if command -v openssl >/dev/null; then
+	mkcert mail mail.example.com "DNS:mail.example.com,DNS:autodiscover.example.com"
+	mkcert mail2 mail.example.com "DNS:mail.example.com" rsa
+	mkcert spare spare.example.com "DNS:spare.example.com"
+	check "cert add NAME CERT KEY" ctl cert add mail "$tmp/mail.crt" "$tmp/mail.key"
+	ctl cert list -j >"$tmp/certs.json"
+	check "cert list -j: name, CN, SANs, sha256, notAfter, used by" json "len(j)==1 and j[0]['name']=='mail' and j[0]['cn']=='mail.example.com' and j[0]['sans']==['mail.example.com','autodiscover.example.com'] and j[0]['sha256']=='$(fp "$tmp/mail.crt")' and j[0]['notAfter'].endswith('Z') and j[0]['used_by']==[]" <"$tmp/certs.json"
+	check "cert list (text) has a row for mail" bash -c "'$EXLBCTL' -s '$sock' cert list | grep -Eq '^mail +mail.example.com +mail.example.com,autodiscover.example.com'"
+	check "the key is stored 0600" [ "$(stat -c %a "$state/certs/mail.key")" = 600 ]
+	check "the certificate is stored 0644" [ "$(stat -c %a "$state/certs/mail.crt")" = 644 ]
+	check "the state file has the certificates table" json "j['certificates'][0]['name']=='mail' and len(j['certificates'][0]['sha256'])==64" <"$state/config.json"
+	expect_fail_certs "cert add an existing name" "exists: give replace=1" ctl cert add mail "$tmp/spare.crt" "$tmp/spare.key"
+	expect_fail_certs "cert add a key of another certificate" "key: does not match" ctl cert add other "$tmp/mail.crt" "$tmp/spare.key"
+	expect_fail_certs "cert add garbage" "certificate: cannot parse" ctl cert add other "$tmp/status.txt" "$tmp/spare.key"
+	expect_fail_certs "cert add a bad name" "name: must be" ctl cert add "bad/name" "$tmp/spare.crt" "$tmp/spare.key"
+	expect_fail_certs "CertFile naming an unknown certificate" "CertFile: no certificate named 'nope'" ctl vs mod OWA CertFile=mail,nope
+	check "vs mod CertFile=mail" ctl vs mod OWA CertFile=mail
+	check "status: Certificate Installed names it" bash -c "'$EXLBCTL' -s '$sock' status | grep -Eq '198.18.0.10:443 +tcp +OWA +L7 +mail +Down'"
+	expect_fail_certs "cert del of a certificate in use" "used by VS OWA" ctl cert del mail
+	check "cert add replace=1 (live)" ctl cert add mail "$tmp/mail2.crt" "$tmp/mail2.key" replace=1
+	ctl cert show mail -j | json "j['sha256']=='$(fp "$tmp/mail2.crt")' and j['used_by']==['OWA'] and j['key'].startswith('RSA')"
+	check "cert show: the replacement, still used by OWA" [ $? -eq 0 ]
+	check "the files hold the replacement" [ "$(fp "$state/certs/mail.crt")" = "$(fp "$tmp/mail2.crt")" ]
+	check "no leftover temporary or old files" bash -c "! ls -A '$state/certs' | grep -Eq '^\\.(tmp|old)'"
+	check "cert add spare" ctl cert add spare "$tmp/spare.crt" "$tmp/spare.key"
+	check "cert del spare" ctl cert del spare
+	check "cert del removed the files" [ ! -e "$state/certs/spare.crt" ] && [ ! -e "$state/certs/spare.key" ]
+	expect_fail "cert show of a deleted certificate" "no certificate named 'spare'" ctl cert show spare
+	ctl vs add 198.18.0.10 8443 tcp nickname=Self VStype=http SSLAcceleration=1 >/dev/null
+	check "vs show: a VS without CertFile says self-signed certificate" bash -c "'$EXLBCTL' -s '$sock' vs show Self | grep -q 'certificate  *self-signed certificate'"
+	check "status: and Certificate Installed says self-signed" bash -c "'$EXLBCTL' -s '$sock' status | grep -Eq '198.18.0.10:8443 +tcp +Self +L7 +self-signed'"
+	ctl vs del Self >/dev/null
+	expect_fail "CipherSet naming no known cipher" "CipherSet: must be" ctl vs mod OWA CipherSet=NOSUCHCIPHER
+	check "CipherSet with a custom OpenSSL list" ctl vs mod OWA CipherSet=ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256
+	check "CipherSet back to BestPractices" ctl vs mod OWA CipherSet=BestPractices
+	expect_fail "ReencryptVerify without ReverseSNIHostname" "ReencryptVerify: needs" ctl vs mod OWA SSLReencrypt=1 ReencryptVerify=1
+else
+	echo "# openssl not found: certificate checks skipped"
+fi
+
+# ---- header rules on a VS ----
+check "rule add type=addheader" ctl rule add XFO type=addheader header=X-Frame-Options replacement=SAMEORIGIN
+expect_fail "a header rule attached without request/response" "attach it to a VS with 'request' or 'response'" ctl rule attach OWA XFO
+check "rule attach VS NAME response" ctl rule attach OWA XFO response
+ctl vs show OWA -j | json 'j["response_rules"]==["XFO"] and j["request_rules"]==[]'
+check "vs show -j lists the response rules" [ $? -eq 0 ]
+expect_fail "a header rule in use" "detach it first" ctl rule del XFO
 
 # ---- save, delete, restore ----
 ctl save >"$tmp/saved.json"

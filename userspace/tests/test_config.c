@@ -477,6 +477,91 @@ static void test_rules(void)
 	exlb_config_free(cfg);
 }
 
+/* Header rules: Kemp's rule types, request/response lists of a VS. */
+static void test_header_rules(void)
+{
+	struct exlb_config *cfg = full_config();
+	struct exlb_err err = { "" };
+	struct exlb_service *vs = exlb_service_by_id(cfg, 1);
+	struct exlb_service *ews = exlb_service_by_id(cfg, 2);
+	const struct exlb_rule *r;
+	struct exlb_config *back;
+	json_t *doc;
+	int rc;
+
+	rc = exlb_rule_add(cfg, "HSTS", P("type=1 header=X-Frame-Options replacement=DENY"), &err);
+	r = exlb_rule_find(cfg, "HSTS");
+	report(rc == 0 && r && r->type == EXLB_RULE_ADD_HEADER && !strcmp(r->replacement, "DENY"),
+	       "type=1 is AddHeaderRule, replacement stored");
+	rc = exlb_rule_add(cfg, "DelSrv", P("type=DeleteHeaderRule pattern=/^Server$/"), &err);
+	report(rc == 0 && exlb_rule_find(cfg, "DelSrv")->type == EXLB_RULE_DELETE_HEADER,
+	       "type=DeleteHeaderRule (Kemp's name) accepted");
+	rc = exlb_rule_add(cfg, "Url", P("type=modifyurl pattern=/^\\/old/ replacement=/new"), &err);
+	report(rc == 0 && exlb_rule_find(cfg, "Url")->type == EXLB_RULE_MODIFY_URL,
+	       "type=modifyurl accepted");
+	rc = exlb_rule_add(cfg, "Nope", P("type=7 pattern=x"), &err);
+	report(rc != 0 && strstr(err.msg, "type: must be one of"),
+	       "an unknown rule type is refused: \"%s\"", err.msg);
+	report(exlb_config_check(cfg, &err) == 0, "the header rules pass the check");
+
+	rc = exlb_rule_attach_to(cfg, vs, "HSTS", EXLB_RULES_RESPONSE, &err);
+	rc |= exlb_rule_attach_to(cfg, vs, "Url", EXLB_RULES_REQUEST, &err);
+	rc |= exlb_rule_attach_to(cfg, vs, "DelSrv", EXLB_RULES_RESPONSE, &err);
+	report(rc == 0 && vs->nr_response_rules == 2 && vs->nr_request_rules == 1 &&
+	       !strcmp(vs->response_rules[1], "DelSrv"),
+	       "header rules attach to a VS's request and response lists in order");
+	rc = exlb_rule_attach(cfg, vs, "HSTS", &err);
+	report(rc != 0 && strstr(err.msg, "header rule"),
+	       "a header rule without request/response is refused: \"%s\"", err.msg);
+	rc = exlb_rule_attach_to(cfg, ews, "HSTS", EXLB_RULES_REQUEST, &err);
+	report(rc != 0 && strstr(err.msg, "belong to a VS"),
+	       "header rules go on a VS, not a SubVS: \"%s\"", err.msg);
+	rc = exlb_rule_attach_to(cfg, vs, "EWS", EXLB_RULES_REQUEST, &err);
+	report(rc != 0 && strstr(err.msg, "content rule"),
+	       "a content rule is not a request rule: \"%s\"", err.msg);
+	rc = exlb_rule_del(cfg, "HSTS", &err);
+	report(rc != 0 && strstr(err.msg, "detach it first"),
+	       "a header rule in use cannot be deleted: \"%s\"", err.msg);
+	exlb_rule_mod(cfg, exlb_rule_find(cfg, "EWS"), P("type=addheader header=X"), &err);
+	report(exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "only content rules select a SubVS"),
+	       "turning an attached content rule into a header rule fails the check: \"%s\"",
+	       err.msg);
+	exlb_rule_mod(cfg, exlb_rule_find(cfg, "EWS"), P("type=0"), &err);
+
+	doc = exlb_config_to_json(cfg);
+	back = exlb_config_from_json(doc, &err);
+	report(back && exlb_service_by_id(back, 1)->nr_response_rules == 2 &&
+	       exlb_rule_find(back, "Url")->type == EXLB_RULE_MODIFY_URL &&
+	       !strcmp(json_string_value(json_object_get(json_array_get(json_object_get(doc, "rules"), 2), "type")),
+		       "addheader"),
+	       "rule types and a VS's header rules round-trip through JSON");
+	exlb_config_free(back);
+	json_decref(doc);
+	rc = exlb_rule_detach_from(cfg, vs, "HSTS", -1, &err);
+	report(rc == 0 && vs->nr_response_rules == 1 && !strcmp(vs->response_rules[0], "DelSrv"),
+	       "detach finds the rule in whichever list has it");
+	exlb_config_free(cfg);
+}
+
+static void test_tls_params(void)
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err = { "" };
+	uint32_t id;
+	struct exlb_service *vs;
+
+	exlb_vs_add(cfg, "198.18.0.10", "443", NULL, P("VStype=http SSLAcceleration=1"), &id, &err);
+	vs = exlb_service_by_id(cfg, id);
+	report(vs && !strcmp(vs->cipher_set, "BestPractices") && !vs->cert_file[0],
+	       "a new VS has CipherSet BestPractices and no CertFile (self-signed)");
+	report(exlb_service_mod(cfg, vs, P("CertFile=a,b"), &err) == 0 &&
+	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "no certificate named 'a'"),
+	       "CertFile names must exist: \"%s\"", err.msg);
+	report(exlb_service_mod(cfg, vs, P("certfile=../x"), &err) != 0,
+	       "CertFile refuses names with '/'");
+	exlb_config_free(cfg);
+}
+
 static void test_store(void)
 {
 	char dir[] = "/tmp/exlb-test-config-XXXXXX";
@@ -567,6 +652,8 @@ int main(void)
 	test_kernel_services();
 	test_json_round_trip();
 	test_rules();
+	test_header_rules();
+	test_tls_params();
 	test_store();
 	test_status();
 	for (size_t i = 0; i < nr_made; i++)

@@ -1,0 +1,641 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * TLS contexts of the L7 proxy (see tls.h): the cipher sets, building a
+ * VS's server and client SSL_CTXs from its parameters and certificates, the
+ * SNI and ALPN callbacks, and the cache keyed by everything TLS-relevant.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "certs.h"
+#include "ktls.h"
+#include "tls.h"
+
+#define MAX_NAMES	256	/* DNS names of one certificate used for SNI */
+
+/* ---- cipher sets (docs/tls.md lists them) ---- */
+
+#define TLS13_AEAD "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:" \
+		   "TLS_AES_128_GCM_SHA256"
+#define ECDHE_ECDSA_AEAD "ECDHE-ECDSA-AES256-GCM-SHA384:" \
+			 "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256"
+#define ECDHE_RSA_AEAD "ECDHE-RSA-AES256-GCM-SHA384:" \
+		       "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"
+/* Mozilla's "intermediate" configuration (v5) */
+#define INTERMEDIATE "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+	"DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:" \
+	"DHE-RSA-CHACHA20-POLY1305"
+/*
+ * Old Outlook / Windows clients: CBC suites with SHA-1/SHA-2 MACs, also with
+ * plain RSA key exchange. Still no RC4, 3DES, NULL or EXPORT. SECLEVEL 0:
+ * OpenSSL 3 negotiates TLS 1.0/1.1 (SHA-1 signatures) only there.
+ */
+#define BACKWARD INTERMEDIATE ":" \
+	"ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:" \
+	"ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:" \
+	"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:" \
+	"ECDHE-ECDSA-AES256-SHA:ECDHE-RSA-AES256-SHA:" \
+	"DHE-RSA-AES128-SHA256:DHE-RSA-AES256-SHA256:" \
+	"AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:AES256-SHA256:" \
+	"AES128-SHA:AES256-SHA:@SECLEVEL=0"
+
+static const struct cipher_set {
+	const char *name;
+	const char *tls12;
+	const char *tls13;
+} cipher_sets[] = {
+	{ "BestPractices", ECDHE_ECDSA_AEAD ":" ECDHE_RSA_AEAD, TLS13_AEAD },
+	{ "Default", ECDHE_ECDSA_AEAD ":" ECDHE_RSA_AEAD, TLS13_AEAD },
+	{ "Intermediate_compatibility", INTERMEDIATE,
+	  "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	  "TLS_CHACHA20_POLY1305_SHA256" },
+	{ "Backward_compatibility", BACKWARD,
+	  "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	  "TLS_CHACHA20_POLY1305_SHA256" },
+	{ "ECDSA_BestPractices", ECDHE_ECDSA_AEAD, TLS13_AEAD },
+};
+
+static const struct cipher_set *find_set(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cipher_sets) / sizeof(cipher_sets[0]); i++)
+		if (!strcasecmp(cipher_sets[i].name, name))
+			return &cipher_sets[i];
+	return NULL;
+}
+
+void exlb_tls_cipher_lists(const char *set, const char **tls12,
+			   const char **tls13)
+{
+	const struct cipher_set *s = find_set(set);
+
+	/* a custom list is for TLS <= 1.2; TLS 1.3 keeps the AEAD suites */
+	*tls12 = s ? s->tls12 : set;
+	*tls13 = s ? s->tls13 : TLS13_AEAD;
+}
+
+bool exlb_tls_cipher_set_check(const char *set, char *why, size_t n)
+{
+	SSL_CTX *ctx;
+	bool ok;
+
+	if (find_set(set))
+		return true;
+	ctx = SSL_CTX_new(TLS_method());
+	if (!ctx) {
+		snprintf(why, n, "cannot be checked (out of memory)");
+		return false;
+	}
+	ok = set[0] && SSL_CTX_set_cipher_list(ctx, set) == 1;
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	if (!ok)
+		snprintf(why, n,
+			 "must be BestPractices, Intermediate_compatibility, Backward_compatibility, ECDSA_BestPractices, Default or an OpenSSL cipher list naming at least one known cipher");
+	return ok;
+}
+
+/* ---- contexts ---- */
+
+static atomic_bool ktls_on;
+
+void exlb_tls_set_ktls(bool on)
+{
+	atomic_store(&ktls_on, on);
+}
+
+struct tls_cert {
+	SSL_CTX *ctx;
+	char sha256[65];
+	char **names;		/* lower-case SAN DNS names and CN */
+	size_t nr_names;
+};
+
+struct exlb_tls_vs {
+	atomic_uint refs;
+	uint32_t vs_id;
+	char *key;		/* cache key: every TLS-relevant parameter */
+	struct tls_cert certs[EXLB_VS_MAX_CERTS];
+	size_t nr_certs;
+	SSL_CTX *client;
+	char *reverse_sni;
+	unsigned int hsts;
+	bool self_signed;
+	bool need_host_name;
+};
+
+static void tls_vs_free(struct exlb_tls_vs *t)
+{
+	for (size_t i = 0; i < t->nr_certs; i++) {
+		SSL_CTX_free(t->certs[i].ctx);
+		for (size_t j = 0; j < t->certs[i].nr_names; j++)
+			free(t->certs[i].names[j]);
+		free(t->certs[i].names);
+	}
+	SSL_CTX_free(t->client);
+	free(t->reverse_sni);
+	free(t->key);
+	free(t);
+}
+
+struct exlb_tls_vs *exlb_tls_vs_ref(struct exlb_tls_vs *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+	return t;
+}
+
+void exlb_tls_vs_put(struct exlb_tls_vs *t)
+{
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+		tls_vs_free(t);
+}
+
+SSL_CTX *exlb_tls_vs_server_ctx(const struct exlb_tls_vs *t)
+{
+	return t->certs[0].ctx;
+}
+
+SSL_CTX *exlb_tls_vs_client_ctx(const struct exlb_tls_vs *t)
+{
+	return t->client;
+}
+
+const char *exlb_tls_vs_reverse_sni(const struct exlb_tls_vs *t)
+{
+	return t->reverse_sni;
+}
+
+unsigned int exlb_tls_vs_hsts(const struct exlb_tls_vs *t)
+{
+	return t->hsts;
+}
+
+bool exlb_tls_vs_self_signed(const struct exlb_tls_vs *t)
+{
+	return t->self_signed;
+}
+
+uint32_t exlb_tls_vs_id(const struct exlb_tls_vs *t)
+{
+	return t->vs_id;
+}
+
+size_t exlb_tls_vs_nr_certs(const struct exlb_tls_vs *t)
+{
+	return t->nr_certs;
+}
+
+const char *exlb_tls_vs_cert_sha256(const struct exlb_tls_vs *t, size_t i)
+{
+	return i < t->nr_certs ? t->certs[i].sha256 : NULL;
+}
+
+size_t exlb_tls_vs_pick(const struct exlb_tls_vs *t, const char *host)
+{
+	/* exact names beat wildcards, whatever the CertFile order */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < t->nr_certs; i++) {
+			for (size_t j = 0; j < t->certs[i].nr_names; j++) {
+				const char *name = t->certs[i].names[j];
+				bool wild = !strncmp(name, "*.", 2);
+
+				if (wild == (pass == 1) &&
+				    exlb_cert_name_matches(name, host))
+					return i;
+			}
+		}
+	}
+	return 0;
+}
+
+/* SNI: NeedHostName, then the certificate for the name. */
+static int servername_cb(SSL *ssl, int *alert, void *arg)
+{
+	struct exlb_tls_vs *t = arg;
+	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	size_t i;
+
+	if (!host || !host[0]) {
+		if (!t->need_host_name)
+			return SSL_TLSEXT_ERR_OK;
+		*alert = SSL_AD_HANDSHAKE_FAILURE;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	i = exlb_tls_vs_pick(t, host);
+	/* every context has the same settings: only the certificate changes */
+	if (i && !SSL_set_SSL_CTX(ssl, t->certs[i].ctx)) {
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* ALPN: http/1.1 if the client offers it; otherwise no ALPN at all. */
+static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		   const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char h11[] = "http/1.1";
+
+	(void)ssl;
+	(void)arg;
+	for (unsigned int i = 0; i < inlen;) {
+		unsigned int len = in[i];
+
+		if (i + 1 + len > inlen)
+			break;
+		if (len == sizeof(h11) - 1 && !memcmp(in + i + 1, h11, len)) {
+			*out = in + i + 1;
+			*outlen = len;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + len;
+	}
+	return SSL_TLSEXT_ERR_NOACK;
+}
+
+/*
+ * TLSType bits (disabled): 2 TLS1.0, 4 TLS1.1, 8 TLS1.2, 16 TLS1.3. The
+ * lowest and highest enabled versions are the bounds; a disabled version in
+ * between is switched off with its SSL_OP_NO_*. SSLv3 (bit 1) does not
+ * exist in OpenSSL 3: it is never offered, whatever the bit says.
+ */
+static int set_versions(SSL_CTX *ctx, unsigned int tls_type)
+{
+	static const struct {
+		unsigned int bit;
+		int version;
+		uint64_t no;
+	} v[] = {
+		{ 2, TLS1_VERSION, SSL_OP_NO_TLSv1 },
+		{ 4, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
+		{ 8, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
+		{ 16, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
+	};
+	int min = 0, max = 0;
+
+	for (size_t i = 0; i < 4; i++) {
+		if (tls_type & v[i].bit) {
+			SSL_CTX_set_options(ctx, v[i].no);
+			continue;
+		}
+		if (!min)
+			min = v[i].version;
+		max = v[i].version;
+	}
+	if (!min)
+		return -1;
+	return SSL_CTX_set_min_proto_version(ctx, min) == 1 &&
+	       SSL_CTX_set_max_proto_version(ctx, max) == 1 ? 0 : -1;
+}
+
+static SSL_CTX *server_ctx_new(const struct exlb_service *vs,
+			       const struct exlb_cert_pair *pair,
+			       struct exlb_err *err)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	const char *tls12, *tls13;
+	char sid[32];
+
+	if (!ctx) {
+		exlb_err_set(err, "out of memory");
+		return NULL;
+	}
+	if (set_versions(ctx, vs->tls_type)) {
+		exlb_err_set(err, "TLSType: %u leaves no TLS version", vs->tls_type);
+		goto fail;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+			    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+			    (atomic_load(&ktls_on) ? SSL_OP_ENABLE_KTLS : 0));
+	/* idle connections then hold no read/write buffers */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * kTLS (ktls.h): TLS 1.3 secrets come from the key log, and the
+	 * proxy sends the session tickets itself after the handshake.
+	 */
+	SSL_CTX_set_keylog_callback(ctx, exlb_ktls_keylog_cb);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	exlb_tls_cipher_lists(vs->cipher_set, &tls12, &tls13);
+	if (SSL_CTX_set_cipher_list(ctx, tls12) != 1) {
+		exlb_err_set(err, "CipherSet: no cipher of '%s' is known", vs->cipher_set);
+		goto fail;
+	}
+	if (SSL_CTX_set_ciphersuites(ctx, tls13) != 1) {
+		exlb_err_set(err, "CipherSet: bad TLS 1.3 suites");
+		goto fail;
+	}
+	SSL_CTX_set_dh_auto(ctx, 1);
+	/* resumption: a server-side cache and tickets (OpenSSL's default) */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	snprintf(sid, sizeof(sid), "exlb-vs-%u", vs->id);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)sid,
+				       strlen(sid));
+	SSL_CTX_set_alpn_select_cb(ctx, alpn_cb, NULL);
+	if (SSL_CTX_use_certificate(ctx, pair->leaf) != 1 ||
+	    SSL_CTX_use_PrivateKey(ctx, pair->key) != 1 ||
+	    SSL_CTX_set1_chain(ctx, pair->chain) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		unsigned long e = ERR_peek_last_error();
+		char why[160];
+
+		ERR_error_string_n(e, why, sizeof(why));
+		exlb_err_set(err, "cannot use the certificate: %s", why);
+		goto fail;
+	}
+	ERR_clear_error();
+	return ctx;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static SSL_CTX *client_ctx_new(const struct exlb_service *vs,
+			       struct exlb_err *err)
+{
+	static const unsigned char alpn[] = "\x08http/1.1";
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx) {
+		exlb_err_set(err, "out of memory");
+		return NULL;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+			    (atomic_load(&ktls_on) ? SSL_OP_ENABLE_KTLS : 0));
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_alpn_protos(ctx, alpn, sizeof(alpn) - 1);
+	if (!vs->reencrypt_verify) {
+		/* Kemp's behaviour: the RS is trusted by address */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		return ctx;
+	}
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1 ||
+	    X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(ctx),
+					vs->reverse_sni, 0) != 1) {
+		ERR_clear_error();
+		SSL_CTX_free(ctx);
+		exlb_err_set(err, "ReencryptVerify: cannot load the system CA store");
+		return NULL;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	return ctx;
+}
+
+static int add_cert(struct exlb_tls_vs *t, const struct exlb_service *vs,
+		    const struct exlb_cert_pair *pair, struct exlb_err *err)
+{
+	struct tls_cert *c = &t->certs[t->nr_certs];
+	char *names[MAX_NAMES];
+
+	c->ctx = server_ctx_new(vs, pair, err);
+	if (!c->ctx)
+		return -1;
+	t->nr_certs++;
+	memcpy(c->sha256, pair->sha256, sizeof(c->sha256));
+	c->nr_names = exlb_cert_dns_names(pair->leaf, names, MAX_NAMES);
+	c->names = calloc(c->nr_names ? c->nr_names : 1, sizeof(char *));
+	if (!c->names) {
+		for (size_t i = 0; i < c->nr_names; i++)
+			free(names[i]);
+		c->nr_names = 0;
+		return exlb_err_set(err, "out of memory");
+	}
+	memcpy(c->names, names, c->nr_names * sizeof(char *));
+	return 0;
+}
+
+/*
+ * The cache key: a VS's contexts are rebuilt when any of this changes.
+ * NULL if out of memory.
+ */
+static char *cache_key(const struct exlb_config *cfg,
+		       const struct exlb_service *vs)
+{
+	char names[EXLB_VS_MAX_CERTS][EXLB_CERT_NAME_SIZE];
+	size_t n = exlb_service_cert_names(vs, names, EXLB_VS_MAX_CERTS);
+	char *key = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&key, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "id=%u tls=%u ciphers=%s sni=%u reenc=%u rsni=%s verify=%u hsts=%u ktls=%d certs=",
+		vs->id, vs->tls_type, vs->cipher_set, vs->need_host_name,
+		vs->ssl_reencrypt, vs->reverse_sni, vs->reencrypt_verify,
+		vs->hsts, (int)atomic_load(&ktls_on));
+	for (size_t i = 0; i < n; i++) {
+		const struct exlb_cert *c = exlb_cert_find(cfg, names[i]);
+
+		fprintf(f, "%s:%s,", names[i], c ? c->sha256 : "?");
+	}
+	if (!n)
+		fprintf(f, "%s", EXLB_SELFSIGNED_NAME);
+	if (fclose(f)) {
+		free(key);
+		return NULL;
+	}
+	return key;
+}
+
+static struct exlb_tls_vs *tls_vs_build(const char *state_dir,
+					const struct exlb_config *cfg,
+					const struct exlb_service *vs,
+					char *key, struct exlb_err *err)
+{
+	char names[EXLB_VS_MAX_CERTS][EXLB_CERT_NAME_SIZE];
+	size_t n = exlb_service_cert_names(vs, names, EXLB_VS_MAX_CERTS);
+	struct exlb_tls_vs *t = calloc(1, sizeof(*t));
+	struct exlb_cert_pair pair;
+	struct exlb_err why;
+
+	if (!t) {
+		free(key);
+		exlb_err_set(err, "out of memory");
+		return NULL;
+	}
+	atomic_init(&t->refs, 1);
+	t->key = key;
+	t->vs_id = vs->id;
+	t->hsts = vs->hsts;
+	t->need_host_name = vs->need_host_name;
+	if (!n) {
+		t->self_signed = true;
+		if (exlb_cert_selfsigned(state_dir, &pair, err))
+			goto fail;
+		if (add_cert(t, vs, &pair, err)) {
+			exlb_cert_pair_free(&pair);
+			goto fail;
+		}
+		exlb_cert_pair_free(&pair);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct exlb_cert *c = exlb_cert_find(cfg, names[i]);
+
+		if (!c) {
+			exlb_err_set(err, "CertFile: no certificate named '%s'", names[i]);
+			goto fail;
+		}
+		if (exlb_cert_load(state_dir, names[i], &pair, &why)) {
+			exlb_err_set(err, "CertFile: %s", why.msg);
+			goto fail;
+		}
+		/* the files must be what the configuration says they are */
+		if (strcmp(pair.sha256, c->sha256)) {
+			exlb_err_set(err,
+				     "CertFile: certificate '%s': its files (sha256 %.16s...) are not the configured ones (%.16s...); add it again with replace=1",
+				     names[i], pair.sha256, c->sha256);
+			exlb_cert_pair_free(&pair);
+			goto fail;
+		}
+		if (add_cert(t, vs, &pair, err)) {
+			exlb_err_set(&why, "%s", err->msg);
+			exlb_err_set(err, "certificate '%s': %s", names[i], why.msg);
+			exlb_cert_pair_free(&pair);
+			goto fail;
+		}
+		exlb_cert_pair_free(&pair);
+	}
+	/* only the first context sees the ClientHello's server name */
+	SSL_CTX_set_tlsext_servername_callback(t->certs[0].ctx, servername_cb);
+	SSL_CTX_set_tlsext_servername_arg(t->certs[0].ctx, t);
+	if (vs->ssl_reencrypt) {
+		t->client = client_ctx_new(vs, err);
+		if (!t->client)
+			goto fail;
+		if (vs->reverse_sni[0]) {
+			t->reverse_sni = strdup(vs->reverse_sni);
+			if (!t->reverse_sni) {
+				exlb_err_set(err, "out of memory");
+				goto fail;
+			}
+		}
+	}
+	return t;
+fail:
+	tls_vs_free(t);
+	return NULL;
+}
+
+/* ---- the cache ---- */
+
+struct exlb_tls_cache {
+	char *state_dir;
+	pthread_mutex_t lock;
+	struct exlb_tls_vs **entries;	/* one per VS id */
+	size_t nr, cap;
+};
+
+struct exlb_tls_cache *exlb_tls_cache_new(const char *state_dir)
+{
+	struct exlb_tls_cache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->state_dir = strdup(state_dir);
+	if (!c->state_dir) {
+		free(c);
+		return NULL;
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void exlb_tls_cache_free(struct exlb_tls_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nr; i++)
+		exlb_tls_vs_put(c->entries[i]);
+	free(c->entries);
+	pthread_mutex_destroy(&c->lock);
+	free(c->state_dir);
+	free(c);
+}
+
+struct exlb_tls_vs *exlb_tls_vs_get(struct exlb_tls_cache *c,
+				    const struct exlb_config *cfg,
+				    const struct exlb_service *vs,
+				    struct exlb_err *err)
+{
+	struct exlb_tls_vs *t = NULL;
+	char label[EXLB_NICKNAME_SIZE];
+	struct exlb_err why;
+	char *key;
+	size_t i;
+
+	exlb_service_label(vs, label, sizeof(label));
+	if (exlb_service_is_subvs(vs) || !vs->ssl_acceleration) {
+		exlb_err_set(err, "VS %s: SSLAcceleration is off", label);
+		return NULL;
+	}
+	key = cache_key(cfg, vs);
+	if (!key) {
+		exlb_err_set(err, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_lock(&c->lock);
+	for (i = 0; i < c->nr; i++)
+		if (c->entries[i]->vs_id == vs->id)
+			break;
+	if (i < c->nr && !strcmp(c->entries[i]->key, key)) {
+		t = exlb_tls_vs_ref(c->entries[i]);
+		free(key);
+		goto out;
+	}
+	t = tls_vs_build(c->state_dir, cfg, vs, key, &why);
+	if (!t) {
+		exlb_err_set(err, "VS %s: %s", label, why.msg);
+		goto out;
+	}
+	if (i == c->nr && c->nr == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct exlb_tls_vs **grown = realloc(c->entries, cap * sizeof(*grown));
+
+		/* not cached, still usable: the next get builds it again */
+		if (!grown)
+			goto out;
+		c->entries = grown;
+		c->cap = cap;
+	}
+	if (i == c->nr)
+		c->nr++;
+	else
+		exlb_tls_vs_put(c->entries[i]);	/* holders keep theirs */
+	c->entries[i] = exlb_tls_vs_ref(t);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return t;
+}
+
+void exlb_tls_cache_prune(struct exlb_tls_cache *c,
+			  const struct exlb_config *cfg)
+{
+	size_t keep = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nr; i++) {
+		struct exlb_tls_vs *t = c->entries[i];
+		const struct exlb_service *vs = exlb_service_by_id(cfg, t->vs_id);
+		char *key = NULL;
+		bool used = vs && !exlb_service_is_subvs(vs) &&
+			    vs->ssl_acceleration && (key = cache_key(cfg, vs)) &&
+			    !strcmp(key, t->key);
+
+		free(key);
+		if (used)
+			c->entries[keep++] = t;
+		else
+			exlb_tls_vs_put(t);
+	}
+	c->nr = keep;
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * TLS contexts of exlbd's L7 proxy (OpenSSL 3): for each VS with
+ * SSLAcceleration, a server SSL_CTX per certificate of its CertFile (the
+ * first is the default; the others are chosen by SNI), or the state
+ * directory's self-signed certificate; and, with SSLReencrypt, a client
+ * SSL_CTX for the connections to the real servers. docs/tls.md describes
+ * the protocol versions, cipher sets and choices.
+ *
+ * Contexts are built from the configuration and cached: a cache entry is
+ * keyed by the VS id and every TLS-relevant parameter, including the
+ * fingerprints of its certificates, so a replaced certificate (a
+ * configuration change) gives a new context while connections that hold the
+ * old one keep it. Built contexts are never modified (OpenSSL locks the
+ * session cache itself), so worker threads may share them.
+ *
+ * Lifetime: an exlb_tls_vs is reference counted. A proxy connection must
+ * hold a reference (exlb_tls_vs_get(), or a copy it took with
+ * exlb_tls_vs_ref()) for as long as its SSL object may still handshake:
+ * the SNI callback uses the exlb_tls_vs.
+ */
+#ifndef EXLB_TLS_H
+#define EXLB_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+
+struct exlb_tls_cache;
+struct exlb_tls_vs;
+
+/* @state_dir: where certs/ is (the self-signed certificate is made there). */
+struct exlb_tls_cache *exlb_tls_cache_new(const char *state_dir);
+void exlb_tls_cache_free(struct exlb_tls_cache *c);
+
+/*
+ * The contexts of @vs (a VS with SSLAcceleration=1) under @cfg: the cached
+ * ones if nothing TLS-relevant changed, else newly built (which reads the
+ * certificate files). Returns a reference (release with exlb_tls_vs_put()),
+ * or NULL + err. Thread-safe; building happens under the cache's lock.
+ */
+struct exlb_tls_vs *exlb_tls_vs_get(struct exlb_tls_cache *c,
+				    const struct exlb_config *cfg,
+				    const struct exlb_service *vs,
+				    struct exlb_err *err);
+struct exlb_tls_vs *exlb_tls_vs_ref(struct exlb_tls_vs *t);
+void exlb_tls_vs_put(struct exlb_tls_vs *t);	/* thread-safe; NULL is fine */
+
+/* The server context to SSL_new() from: the default certificate's. */
+SSL_CTX *exlb_tls_vs_server_ctx(const struct exlb_tls_vs *t);
+/* Re-encryption to the RSs; NULL without SSLReencrypt. */
+SSL_CTX *exlb_tls_vs_client_ctx(const struct exlb_tls_vs *t);
+/* ReverseSNIHostname for SSL_set_tlsext_host_name(), or NULL. */
+const char *exlb_tls_vs_reverse_sni(const struct exlb_tls_vs *t);
+/* StrictTransportSecurity max-age; 0 = send no header. */
+unsigned int exlb_tls_vs_hsts(const struct exlb_tls_vs *t);
+bool exlb_tls_vs_self_signed(const struct exlb_tls_vs *t);
+uint32_t exlb_tls_vs_id(const struct exlb_tls_vs *t);
+
+/*
+ * Which certificate a ClientHello naming @host gets: the index in CertFile
+ * (0 = the default). Exact names first, then wildcards; no match = 0.
+ */
+size_t exlb_tls_vs_pick(const struct exlb_tls_vs *t, const char *host);
+size_t exlb_tls_vs_nr_certs(const struct exlb_tls_vs *t);
+/* The SHA-256 fingerprint (hex) of certificate @i, for logs and tests. */
+const char *exlb_tls_vs_cert_sha256(const struct exlb_tls_vs *t, size_t i);
+
+/* Global: SSL_OP_ENABLE_KTLS on contexts built from now on (cache key too). */
+void exlb_tls_set_ktls(bool on);
+
+/* Drops cached contexts of VSs that are gone from @cfg or changed. */
+void exlb_tls_cache_prune(struct exlb_tls_cache *c,
+			  const struct exlb_config *cfg);
+
+/*
+ * CipherSet: a named set (case-insensitive; "Default" = BestPractices) or
+ * an OpenSSL cipher list, which must name at least one cipher OpenSSL
+ * knows. false + a "must be ..." phrase otherwise. config.c calls this
+ * at check time.
+ */
+bool exlb_tls_cipher_set_check(const char *set, char *why, size_t n);
+/* The OpenSSL lists a CipherSet stands for (TLS <= 1.2, TLS 1.3). */
+void exlb_tls_cipher_lists(const char *set, const char **tls12,
+			   const char **tls13);
+
+#endif
