@@ -1,13 +1,24 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # exlbd and exlbctl, included by userspace/Makefile (paths relative to
-# userspace/). Debian packages: libev-dev libjansson-dev libsystemd-dev.
+# userspace/). Debian packages: libev-dev libjansson-dev libsystemd-dev
+# libssl-dev libpcre2-dev node-llhttp.
 
+include exlbd/llhttp.mk
+
+# The L7 proxy (proxy*.c, http1.c, content.c, tls.c, certs.c) runs in
+# exlbd's worker threads; the scheduler core is the one exlb.ko runs.
 EXLBD_SRCS := exlbd/main.c exlbd/ctl.c exlbd/config.c exlbd/params.c \
 	exlbd/kernel.c exlbd/health.c exlbd/health_http.c exlbd/health_mail.c \
-	exlbd/health_icmp.c $(NL_SRC)
+	exlbd/health_icmp.c exlbd/proxy.c exlbd/proxy_conn.c exlbd/proxy_io.c exlbd/ktls.c \
+	exlbd/accesslog.c exlbd/http1.c exlbd/content.c exlbd/tls.c \
+	exlbd/certs.c $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/ctl.h exlbd/config.h exlbd/params.h exlbd/kernel.h \
-	exlbd/health.h exlbd/health_int.h
-EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto
+	exlbd/health.h exlbd/health_int.h exlbd/proxy.h exlbd/proxy_int.h \
+	exlbd/proxy_io.h exlbd/ktls.h exlbd/http1.h exlbd/content.h exlbd/tls.h \
+	exlbd/certs.h
+EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
+	-lpcre2-8 -lpthread
+EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS)
 
 # exlbctl links the parameter table only for --help and completion.
 EXLBCTL_SRCS := exlbctl/exlbctl.c exlbd/params.c
@@ -16,9 +27,10 @@ EXLBCTL_LIBS := -ljansson
 
 all: $(B)/exlbd $(B)/exlbctl
 
-$(B)/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS)
+$(B)/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS) $(B)/obj/libllhttp.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(EXLBD_SRCS) $(LDFLAGS) $(EXLBD_LIBS) -o $@
+	$(CC) $(CPPFLAGS) $(EXLBD_CPPFLAGS) $(CFLAGS) $(EXLBD_SRCS) \
+		$(B)/obj/libllhttp.a $(LDFLAGS) $(EXLBD_LIBS) -o $@
 
 $(B)/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS)
 	@mkdir -p $(@D)
@@ -26,9 +38,10 @@ $(B)/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS)
 
 # The end-to-end CLI test runs a sanitized exlbd (exlbctl exits on errors
 # without freeing: a leak report there would only be noise).
-$(B)/asan/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS)
+$(B)/asan/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS) $(B)/asan/libllhttp.a
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(EXLBD_SRCS) $(LDFLAGS) $(EXLBD_LIBS) -o $@
+	$(CC) $(CPPFLAGS) $(EXLBD_CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(EXLBD_SRCS) \
+		$(B)/asan/libllhttp.a $(LDFLAGS) $(EXLBD_LIBS) -o $@
 
 $(B)/asan/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS)
 	@mkdir -p $(@D)

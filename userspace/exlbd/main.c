@@ -2,9 +2,10 @@
 /*
  * exlbd: the daemon that owns exlb's configuration. This file is its
  * skeleton: arguments, the state directory and its lock, loading the saved
- * configuration, the one libev loop, signals, sd_notify, and the hook that
- * runs after every applied change (where the kernel data plane and the
- * health checks are brought in line with the configuration).
+ * configuration, the main libev loop, signals, sd_notify, and the hook that
+ * runs after every applied change (where the kernel data plane, the L7
+ * proxy and the health checks are brought in line with the configuration).
+ * The proxy's workers run their own loops in their own threads (proxy.h).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -27,6 +28,7 @@
 #include "ctl.h"
 #include "health.h"
 #include "kernel.h"
+#include "proxy.h"
 
 #define EXLB_DEFAULT_STATE_DIR	"/var/lib/exlb"
 /* kernel: counters refresh, failed-reconcile retry, module open retry */
@@ -39,6 +41,7 @@ struct exlbd {
 	struct exlb_ctl *ctl;
 	struct exlb_kernel *kernel;
 	struct exlb_health *health;
+	struct exlb_proxy *proxy;
 	ev_timer kernel_tick;
 	ev_signal sigterm, sigint;
 	int lock_fd;
@@ -55,6 +58,10 @@ static void usage(FILE *out)
 		"  --no-kernel       do not program exlb.ko (status: kernel data plane unavailable)\n"
 		"  --no-health-checks  run no health checks (every checked RS stays unchecked);\n"
 		"                    also EXLBD_NO_HEALTH_CHECKS=1, for tests that must send nothing\n"
+		"  --workers N       L7 proxy worker threads (default: one per CPU)\n"
+		"  --tls-relay MODE  auto (kTLS where the kernel has it), ktls, userspace;\n"
+		"                    also EXLBD_TLS_RELAY\n"
+		"  --access-log FILE one line per proxied request (default: standard output)\n"
 		"  -h, --help        this text\n",
 		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET);
 }
@@ -199,6 +206,9 @@ static void on_health_change(void *ctx, uint64_t target_id, bool up,
 		 svc ? exlb_service_label(svc, label, sizeof(label)) : "?",
 		 up ? "up" : "down", reason ? reason : "");
 	exlb_kernel_update_rs(d->kernel, cfg, &d->runtime, rs_id);
+	/* the proxy's plan carries health: a new one takes the RS in or out */
+	if (d->proxy)
+		exlb_proxy_apply(d->proxy, cfg, &d->runtime);
 }
 
 /*
@@ -214,6 +224,8 @@ static void on_config_changed(void *ctx, const struct exlb_config *old_cfg,
 	if (d->health)
 		health_sync(d, old_cfg, new_cfg);
 	exlb_kernel_reconcile(d->kernel, new_cfg, &d->runtime);
+	if (d->proxy)
+		exlb_proxy_apply(d->proxy, new_cfg, &d->runtime);
 }
 
 static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -223,6 +235,8 @@ static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	exlb_kernel_tick(d->kernel, d->store.config, &d->runtime);
+	if (d->proxy)
+		exlb_proxy_counters(d->proxy, d->store.config, &d->runtime);
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -262,6 +276,9 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "no-kernel", no_argument, NULL, 'K' },
 		{ "no-health-checks", no_argument, NULL, 'H' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "tls-relay", required_argument, NULL, 'T' },
+		{ "access-log", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -271,6 +288,8 @@ int main(int argc, char **argv)
 	const char *env_nohc = getenv("EXLBD_NO_HEALTH_CHECKS");
 	bool no_health = env_nohc && *env_nohc && strcmp(env_nohc, "0");
 	struct exlbd d = { .lock_fd = -1 };
+	struct exlb_proxy_opts popts = { .tls_relay = EXLB_TLS_RELAY_AUTO };
+	const char *relay = getenv("EXLBD_TLS_RELAY");
 	struct exlb_err err;
 	int opt, ret = 1;
 
@@ -288,6 +307,23 @@ int main(int argc, char **argv)
 		case 'H':
 			no_health = true;
 			break;
+		case 'w': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || !n || n > 256) {
+				fprintf(stderr, "exlbd: --workers: 1..256 (got '%s')\n", optarg);
+				return 2;
+			}
+			popts.workers = (unsigned int)n;
+			break;
+		}
+		case 'T':
+			relay = optarg;
+			break;
+		case 'a':
+			popts.access_log = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -299,6 +335,19 @@ int main(int argc, char **argv)
 	if (optind < argc) {
 		usage(stderr);
 		return 2;
+	}
+	if (relay && *relay) {
+		if (!strcmp(relay, "auto"))
+			popts.tls_relay = EXLB_TLS_RELAY_AUTO;
+		else if (!strcmp(relay, "ktls"))
+			popts.tls_relay = EXLB_TLS_RELAY_KTLS;
+		else if (!strcmp(relay, "userspace"))
+			popts.tls_relay = EXLB_TLS_RELAY_USERSPACE;
+		else {
+			fprintf(stderr, "exlbd: --tls-relay: auto, ktls or userspace (got '%s')\n",
+				relay);
+			return 2;
+		}
 	}
 	/* one line per event even when stderr is a pipe to the journal */
 	setvbuf(stderr, NULL, _IOLBF, 0);
@@ -332,6 +381,13 @@ int main(int argc, char **argv)
 		exlb_log("control socket: %s", err.msg);
 		goto out;
 	}
+	popts.state_dir = state_dir;
+	d.proxy = exlb_proxy_new(d.loop, &popts, &err);
+	if (!d.proxy) {
+		exlb_log("L7 proxy: %s", err.msg);
+		goto out;
+	}
+	exlb_proxy_apply(d.proxy, d.store.config, &d.runtime);
 	if (no_health) {
 		exlb_log("health checks off (--no-health-checks)");
 	} else {
@@ -362,6 +418,8 @@ int main(int argc, char **argv)
 	ret = 0;
 out:
 	exlb_ctl_free(d.ctl);
+	/* proxied connections end with exlbd; the kernel's flows do not */
+	exlb_proxy_free(d.proxy);
 	/* the kernel keeps its tables and flows: a restart reconciles them */
 	exlb_health_free(d.health);
 	exlb_kernel_free(d.kernel);

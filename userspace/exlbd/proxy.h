@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The L7 proxy of exlbd: every VS that the kernel does not serve (VStype
+ * http with or without TLS offload, ErrorCode answers such as the port-80
+ * redirect, VSs with SubVSs, TLS offload of a plain TCP service).
+ *
+ * Threads: the main thread (configuration, health checks, control socket)
+ * compiles a plan from the configuration and the health verdicts after
+ * every change (exlb_proxy_apply()) and hands it to the workers. Each
+ * worker runs its own libev loop with its own listening sockets
+ * (SO_REUSEPORT: the kernel spreads new connections over the workers) and
+ * owns its connections from accept to close; no connection is ever shared
+ * between threads. Number of workers: one per CPU by default.
+ *
+ * TLS relay: after the handshake, kTLS is installed where the kernel and
+ * the negotiated version allow it, each direction on its own (OpenSSL 3.0:
+ * TLS 1.2 both ways, TLS 1.3 send only); bodies of known length then move
+ * with splice() through a pipe. Elsewhere SSL_read/SSL_write.
+ */
+#ifndef EXLB_PROXY_H
+#define EXLB_PROXY_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct ev_loop;
+struct exlb_proxy;
+
+enum exlb_tls_relay {
+	EXLB_TLS_RELAY_AUTO,		/* kTLS where it works, else userspace */
+	EXLB_TLS_RELAY_KTLS,		/* the same, but say so when it cannot */
+	EXLB_TLS_RELAY_USERSPACE,	/* never kTLS: SSL_read/SSL_write */
+};
+
+struct exlb_proxy_opts {
+	unsigned int workers;		/* 0 = one per CPU */
+	enum exlb_tls_relay tls_relay;
+	const char *access_log;		/* path; NULL = stdout */
+	const char *state_dir;		/* certificates */
+};
+
+struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
+				  const struct exlb_proxy_opts *opts,
+				  struct exlb_err *err);
+/* Stops the workers; their connections are closed. */
+void exlb_proxy_free(struct exlb_proxy *p);
+
+/*
+ * Serve @cfg with the health verdicts of @rt from now on: builds a plan
+ * and hands it to every worker. Connections in progress keep their plan
+ * for the request they are in. Problems of one VS (a certificate that does
+ * not load, an address that cannot be bound) are logged; the others serve.
+ */
+void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
+		      const struct exlb_runtime *rt);
+
+/* Copies the proxy's per-RS counters into @rt (status, lc). */
+void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
+			 struct exlb_runtime *rt);
+
+/* Whether exlbd's proxy serves @svc (a VS) -- the complement of the kernel. */
+bool exlb_proxy_serves(const struct exlb_config *cfg,
+		       const struct exlb_service *svc);
+
+#endif

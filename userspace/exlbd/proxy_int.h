@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * Inside the L7 proxy: the plan the workers serve from, the workers, and
+ * the state that outlives plans (scheduler memory and per-RS counters).
+ *
+ * A plan is an immutable, reference-counted picture of every proxied VS,
+ * compiled by the main thread from the configuration and the health
+ * verdicts (proxy.c). Each worker holds a reference to its current plan; a
+ * connection takes the worker's current plan for each new request, so a
+ * request sees one consistent configuration from routing to the end.
+ *
+ * State that must survive a plan swap -- round-robin position, smooth-WRR
+ * weights, persistence records, the open-connection counts that lc/wlc and
+ * connection limits need -- lives in l7_sched and l7_rs_state objects that
+ * the main thread creates on first sight and never frees before exit
+ * (service and RS ids are never reused, so they stay a few bytes each).
+ */
+#ifndef EXLB_PROXY_INT_H
+#define EXLB_PROXY_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "content.h"
+#include "http1.h"
+#include "kmod/sched_core.h"
+#include "proxy.h"
+#include "tls.h"
+
+/* ---- state that outlives plans ---- */
+
+struct l7_rs_state {
+	uint32_t rs_id;
+	atomic_uint active;		/* open proxied connections to it */
+	atomic_uint_least64_t conns;	/* connections ever made */
+	atomic_uint_least64_t bytes_in, bytes_out;
+	atomic_uint_least64_t drain_since_ms;	/* when it was disabled; 0 = enabled */
+	struct exlb_sched_target target;	/* guarded by its l7_sched */
+	struct l7_rs_state *next;	/* registry chain */
+};
+
+struct l7_persist;
+
+struct l7_sched {
+	uint32_t service_id;
+	pthread_mutex_t lock;
+	struct exlb_sched_state st;
+	struct l7_persist *persist;	/* Persist=src records, guarded by lock */
+	struct l7_sched *next;		/* registry chain */
+};
+
+/* ---- the plan ---- */
+
+struct l7_rs {
+	uint32_t id;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char label[64];			/* "198.18.1.11:80" */
+	unsigned int weight, limit;
+	bool serving;			/* takes new connections */
+	bool failed;			/* health down: droponfail closes its connections */
+	bool draining;			/* disabled: dropatdrainend closes after finalpersist */
+	struct l7_rs_state *st;
+};
+
+struct l7_subvs {
+	uint32_t id;			/* the SubVS id, or the VS id for a VS without SubVSs */
+	char name[EXLB_NICKNAME_SIZE];
+	struct exlb_content_rule **rules;	/* any one matching selects it */
+	size_t nr_rules;
+	struct l7_rs *rs;
+	size_t nr_rs;
+	unsigned int schedule;		/* enum exlb_sched */
+	unsigned int persist;		/* enum exlb_persist (none, src) */
+	unsigned int persist_timeout;
+	unsigned int persist_mask;
+	struct l7_sched *sched;
+};
+
+enum l7_vs_kind {
+	L7_VS_HTTP,		/* HTTP/1.1 proxy with content switching */
+	L7_VS_TUNNEL,		/* TLS offload of a byte stream (no HTTP) */
+};
+
+struct l7_vs {
+	uint32_t id;
+	char name[EXLB_NICKNAME_SIZE];
+	enum l7_vs_kind kind;
+	struct sockaddr_storage vip;
+	socklen_t viplen;
+	struct exlb_tls_vs *tls;	/* TLS from clients; NULL = plain */
+	bool reencrypt;			/* TLS to the RS */
+	unsigned int error_code;
+	char error_url[512];
+	unsigned int idle_s;		/* Idletime, else global conntimeout */
+	struct exlb_http_fwd_opts fwd;	/* client_addr filled per connection */
+	struct exlb_content_rule **req_rules, **resp_rules;
+	size_t nr_req_rules, nr_resp_rules;
+	struct l7_subvs *subvs;
+	size_t nr_subvs;
+	bool has_subvs;			/* false: subvs[0] is the VS itself */
+};
+
+struct l7_plan {
+	atomic_int refs;
+	uint64_t generation;
+	struct l7_vs *vs;
+	size_t nr_vs;
+	bool droponfail, dropatdrainend;
+	unsigned int finalpersist;
+};
+
+uint64_t l7_now_ms(void);	/* CLOCK_MONOTONIC */
+void l7_plan_get(struct l7_plan *p);
+void l7_plan_put(struct l7_plan *p);
+struct l7_vs *l7_plan_vs(struct l7_plan *p, uint32_t vs_id);
+struct l7_rs *l7_plan_rs(struct l7_plan *p, uint32_t vs_id, uint32_t rs_id);
+
+/* Picks an RS of @sv for a client (persistence first); NULL if none serves. */
+struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *client,
+			 uint32_t avoid_rs_id);
+/* A connection to @rs opens / closes (counts, persistence hold). */
+void l7_rs_conn_open(struct l7_rs_state *st);
+void l7_rs_conn_close(struct l7_rs_state *st);
+
+/* ---- workers ---- */
+
+struct l7_conn;
+struct l7_listener;
+
+struct l7_worker {
+	struct exlb_proxy *proxy;
+	unsigned int index;
+	pthread_t thread;
+	struct ev_loop *loop;
+	ev_async wake;
+	ev_timer sweep;
+	pthread_mutex_t lock;
+	struct l7_plan *next_plan;	/* handed over by the main thread */
+	bool stop;
+
+	struct l7_plan *plan;		/* current */
+	struct l7_listener *listeners;
+	struct l7_conn *conns;		/* every open connection */
+	size_t nr_conns;
+	int pipe_pool[16][2];		/* spare splice pipes */
+	size_t nr_pipes;
+	/* idle keep-alive server connections, reusable for any client */
+	struct l7_idle_server *idle;
+	size_t nr_idle;
+};
+
+struct exlb_proxy {
+	struct exlb_proxy_opts opts;
+	struct ev_loop *main_loop;
+	struct l7_worker *workers;
+	unsigned int nr_workers;
+	struct exlb_tls_cache *tls;
+	struct l7_plan *plan;		/* the main thread's current one */
+	uint64_t generation;
+	/* registries: main thread only */
+	struct l7_sched *scheds;
+	struct l7_rs_state *rs_states;
+	FILE *access_log;
+	pthread_mutex_t log_lock;
+	atomic_uint_least64_t ktls_conns, userspace_conns;
+};
+
+/* http_proxy.c: connections of a worker */
+void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
+	       const struct sockaddr_storage *peer);
+/* After a plan swap: closes connections to failed/drained RSs. */
+void l7_conns_sweep(struct l7_worker *w, ev_tstamp now);
+void l7_conns_close_all(struct l7_worker *w);
+void l7_idle_servers_expire(struct l7_worker *w, ev_tstamp now, bool all);
+
+/* accesslog.c */
+struct l7_log_entry {
+	const struct sockaddr_storage *client;
+	uint32_t vs_id, subvs_id;
+	const char *rs;			/* "addr:port" or NULL */
+	const char *method, *target;	/* NULL when no request was read */
+	size_t target_len;
+	unsigned int http_minor;
+	unsigned int status;		/* 0: none sent */
+	uint64_t bytes_in, bytes_out;
+	double ms;
+	char term[3];			/* HAProxy-style, e.g. "CD" */
+	const char *tls;		/* "ktls", "userspace", "none" */
+};
+
+void l7_access_log(struct exlb_proxy *p, const struct l7_log_entry *e);
+void l7_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
+			size_t n, bool with_port);
+
+#endif

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * One side of a proxied connection (the client, or the real server) as a
+ * byte stream: a plain TCP socket, a TLS session in userspace (OpenSSL), or
+ * a TLS session whose record layer the kernel runs (kTLS), each direction
+ * on its own. Everything is non-blocking; a call that cannot progress says
+ * which readiness it waits for (ep->want).
+ *
+ * Splice: a direction the kernel can carry without us seeing the bytes
+ * (plain TCP, or kTLS in that direction) moves through a pipe with
+ * splice(2). A kTLS receive socket refuses splice with EINVAL when the
+ * next record is not data (an alert, close_notify): the caller then reads
+ * that record through OpenSSL (l7_ep_read()), which handles it.
+ */
+#ifndef EXLB_PROXY_IO_H
+#define EXLB_PROXY_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ev.h>
+#include <openssl/ssl.h>
+
+struct l7_ep {
+	int fd;
+	SSL *ssl;		/* NULL: plain TCP */
+	bool ktls_tx, ktls_rx;	/* the kernel encrypts / decrypts */
+	bool want_ktls;		/* server side of TLS: try kTLS after the handshake */
+	bool handshake_done;
+	bool eof;		/* no more bytes will be read */
+	bool shut;		/* our side of the stream is closed */
+	int want_read_events;	/* EV_READ/EV_WRITE a pending read waits for */
+	int want_write_events;	/* ... a pending write waits for */
+	int hs_events;		/* ... the handshake waits for */
+	int io_events;		/* what io watches now */
+	ev_io io;
+};
+
+enum {
+	L7_IO_AGAIN = -1000,	/* would block: see the want_* fields */
+	L7_IO_EOF = -1001,	/* read: the peer closed (cleanly or not) */
+};
+
+void l7_ep_init(struct l7_ep *ep, int fd);
+/* Closes the socket and frees the TLS session (no close_notify). */
+void l7_ep_close(struct ev_loop *loop, struct l7_ep *ep);
+
+/*
+ * 1 done, 0 again (hs_events), negative: failed (an errno or -EPROTO).
+ * On the accepting side, a finished handshake is followed by the TLS 1.3
+ * tickets and, with want_ktls, kTLS where it applies (ktls.h).
+ */
+int l7_ep_handshake(struct l7_ep *ep);
+
+/* > 0 bytes, L7_IO_AGAIN, L7_IO_EOF, or a negative errno. */
+ssize_t l7_ep_read(struct l7_ep *ep, void *buf, size_t len);
+/* > 0 bytes written, L7_IO_AGAIN, or a negative errno. */
+ssize_t l7_ep_write(struct l7_ep *ep, const void *buf, size_t len);
+/* Ends our direction: close_notify (TLS) and FIN. */
+void l7_ep_shutdown(struct l7_ep *ep);
+
+/* This direction can go through splice. */
+bool l7_ep_can_splice_from(const struct l7_ep *ep);
+bool l7_ep_can_splice_to(const struct l7_ep *ep);
+
+/*
+ * Moves up to @max bytes from @src into the pipe (> 0 bytes, L7_IO_AGAIN,
+ * L7_IO_EOF, -EINVAL when a kTLS socket holds a non-data record, or another
+ * negative errno).
+ */
+ssize_t l7_splice_in(struct l7_ep *src, int pipe_wr, size_t max);
+/* Moves up to @len bytes from the pipe to @dst (> 0, L7_IO_AGAIN, or errno). */
+ssize_t l7_splice_out(int pipe_rd, struct l7_ep *dst, size_t len);
+
+/* Watches @events (EV_READ|EV_WRITE or 0) on the endpoint's socket. */
+void l7_ep_watch(struct ev_loop *loop, struct l7_ep *ep, int events);
+
+#endif
