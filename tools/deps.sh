@@ -15,12 +15,12 @@ PACKAGES=(
 	qemu-system-x86 busybox-static kmod cpio gzip xz-utils util-linux
 	# build
 	build-essential pkg-config libmnl-dev libjansson-dev git dkms
-	# exlbd
-	libev-dev libssl-dev libsystemd-dev openssl
+	# exlbd (llhttp's C sources come in node-llhttp, under /usr/share/llhttp)
+	libev-dev libssl-dev libsystemd-dev openssl libpcre2-dev node-llhttp
 	# kernel code hygiene (make kernel-lint): sparse, checkpatch from linux-source
 	sparse perl linux-source-6.1
-	# tests
-	python3 iproute2 ipvsadm socat nftables jq procps psmisc
+	# tests (curl and openssl s_client are the HTTPS clients)
+	python3 iproute2 ipvsadm socat nftables jq procps psmisc curl
 	# real servers for the health-check tests (run in netns only)
 	nginx-light dovecot-imapd dovecot-pop3d postfix
 )

@@ -345,6 +345,8 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 		conn_arm_timer(c, L7_CONNECT_TIMEOUT_S);
 	}
 	l7_ep_init(&c->s, fd);
+	/* a plain connection from the pool is ready at once */
+	c->s.handshake_done = !c->s_connecting && !vs->reencrypt;
 	c->s.io.data = c;
 	ev_set_cb(&c->s.io, on_server_io);
 	c->s_rs_id = rs->id;
@@ -630,25 +632,62 @@ static void request_head(struct l7_conn *c)
 
 /* ---- the request direction: client -> server ---- */
 
-static bool alloc_bufs(struct l7_conn *c)
+/*
+ * Reads into *@buf, which an idle connection does not have: the first read
+ * goes to the worker's scratch buffer and a buffer is taken only when
+ * bytes came, so ten thousand idle connections hold no read buffers.
+ */
+static ssize_t read_into(struct l7_conn *c, struct l7_ep *ep, char **buf,
+			 size_t *len)
 {
-	if (!c->cin && !(c->cin = malloc(L7_BUF)))
-		return false;
-	if (!c->sin && !(c->sin = malloc(L7_BUF)))
-		return false;
-	return true;
+	ssize_t r;
+
+	if (*buf)
+		return l7_ep_read(ep, *buf + *len, L7_BUF - *len);
+	r = l7_ep_read(ep, c->w->scratch, L7_BUF);
+	if (r <= 0)
+		return r;
+	*buf = malloc(L7_BUF);
+	if (!*buf)
+		return -ENOMEM;
+	memcpy(*buf, c->w->scratch, (size_t)r);
+	return r;
+}
+
+/* Between requests: give back what an idle connection does not need. */
+static void conn_shrink(struct l7_conn *c)
+{
+	if (c->cin && !c->cin_len) {
+		free(c->cin);
+		c->cin = NULL;
+	}
+	if (c->sin && !c->sin_len) {
+		free(c->sin);
+		c->sin = NULL;
+	}
+	if (!c->to_s.len)
+		exlb_buf_free(&c->to_s);
+	if (!c->to_c.len)
+		exlb_buf_free(&c->to_c);
 }
 
 /* Parses what the client sent; returns whether anything moved. */
 static bool process_client_input(struct l7_conn *c)
 {
-	bool progress = false;
+	bool progress = false, again = false;
 
-	while (c->cin_len && !c->dead) {
+	/*
+	 * After a head or body bytes the parser is fed again even with
+	 * nothing left: that is how a message without a body ends (END).
+	 */
+	while ((c->cin_len || again) && !c->dead) {
 		enum exlb_http_event ev;
 		size_t used = 0;
 
+		again = false;
 		if (c->phase == PH_TUNNEL) {
+			if (!c->cin_len)
+				break;
 			if (c->to_s.len >= L7_MAX_PENDING)
 				break;
 			if (exlb_buf_append(&c->to_s, c->cin, c->cin_len)) {
@@ -698,6 +737,7 @@ static bool process_client_input(struct l7_conn *c)
 			/* the head's earlier parts were counted before the reset */
 			c->req_bytes_in += c->req->head_len ? c->req->head_len : used;
 			progress = true;
+			again = c->phase == PH_REQUEST;
 			continue;
 		case EXLB_HTTP_BODY:
 		case EXLB_HTTP_END:
@@ -710,6 +750,7 @@ static bool process_client_input(struct l7_conn *c)
 			if (ev == EXLB_HTTP_END)
 				c->req_done = true;
 			progress = true;
+			again = ev == EXLB_HTTP_BODY && used;
 			continue;
 		case EXLB_HTTP_NEED_MORE:
 			if (c->phase == PH_REQUEST)
@@ -746,18 +787,22 @@ static void response_done(struct l7_conn *c)
 		free(c->req);
 		c->req = NULL;
 	}
+	conn_shrink(c);
 }
 
 static bool process_server_input(struct l7_conn *c)
 {
-	bool progress = false;
+	bool progress = false, again = false;
 
-	while (c->sin_len && !c->dead) {
+	while ((c->sin_len || again) && !c->dead) {
 		enum exlb_http_event ev;
 		size_t used = 0;
 		struct l7_vs *vs;
 
+		again = false;
 		if (c->phase == PH_TUNNEL) {
+			if (!c->sin_len)
+				break;
 			if (c->to_c.len >= L7_MAX_PENDING)
 				break;
 			if (exlb_buf_append(&c->to_c, c->sin, c->sin_len)) {
@@ -831,6 +876,7 @@ static bool process_server_input(struct l7_conn *c)
 				c->close_after = true;
 			}
 			progress = true;
+			again = ev == EXLB_HTTP_HEAD;
 			continue;
 		}
 		case EXLB_HTTP_BODY:
@@ -844,6 +890,8 @@ static bool process_server_input(struct l7_conn *c)
 			progress = true;
 			if (ev == EXLB_HTTP_END && c->status >= 200)
 				response_done(c);
+			again = (ev == EXLB_HTTP_BODY && used) ||
+				(ev == EXLB_HTTP_END && c->phase == PH_REQUEST);
 			continue;
 		case EXLB_HTTP_NEED_MORE:
 			c->req_bytes_out += used;
@@ -986,11 +1034,7 @@ static bool client_read(struct l7_conn *c)
 		return false;
 	if (c->phase == PH_REQUEST && c->req_done && c->cin_len)
 		return false;	/* the next request waits */
-	if (!alloc_bufs(c)) {
-		c->dead = true;
-		return true;
-	}
-	r = l7_ep_read(&c->c, c->cin + c->cin_len, L7_BUF - c->cin_len);
+	r = read_into(c, &c->c, &c->cin, &c->cin_len);
 	if (r > 0) {
 		c->cin_len += (size_t)r;
 		c->last_activity = ev_now(c->w->loop);
@@ -1018,11 +1062,7 @@ static bool server_read(struct l7_conn *c)
 	if (c->s.fd < 0 || c->s_connecting || c->s.eof || c->sin_len >= L7_BUF ||
 	    c->sp_s2c.active || !c->s.handshake_done)
 		return false;
-	if (!alloc_bufs(c)) {
-		c->dead = true;
-		return true;
-	}
-	r = l7_ep_read(&c->s, c->sin + c->sin_len, L7_BUF - c->sin_len);
+	r = read_into(c, &c->s, &c->sin, &c->sin_len);
 	if (r > 0) {
 		c->sin_len += (size_t)r;
 		c->last_activity = ev_now(c->w->loop);

@@ -150,6 +150,7 @@ struct l7_worker {
 	struct l7_listener *listeners;
 	struct l7_conn *conns;		/* every open connection */
 	size_t nr_conns;
+	char scratch[16384];		/* first reads of idle connections */
 	int pipe_pool[16][2];		/* spare splice pipes */
 	size_t nr_pipes;
 	/* idle keep-alive server connections, reusable for any client */
