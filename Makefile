@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module userspace install module-install dkms-install dkms-uninstall \
-	check unit vm-check checkpatch sparse w1 kernel-lint clean
+	check unit vm-check checkpatch sparse w1 kernel-lint clean fuzz
 
 all: module userspace
 
@@ -46,6 +46,10 @@ check: kernel-lint unit vm-check
 
 unit: userspace
 	$(MAKE) -C userspace test
+
+# libFuzzer on the HTTP request path, 1,000,000 runs (needs clang; not in check).
+fuzz:
+	$(MAKE) -C userspace fuzz
 
 vm-check: module userspace
 	tools/vm/run --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
