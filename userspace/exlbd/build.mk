@@ -9,7 +9,7 @@ include exlbd/llhttp.mk
 # exlbd's worker threads; the scheduler core is the one exlb.ko runs.
 EXLBD_SRCS := exlbd/main.c exlbd/ctl.c exlbd/config.c exlbd/params.c \
 	exlbd/kernel.c exlbd/health.c exlbd/health_http.c exlbd/health_mail.c \
-	exlbd/health_icmp.c exlbd/proxy.c exlbd/proxy_conn.c exlbd/proxy_io.c exlbd/ktls.c \
+	exlbd/health_icmp.c exlbd/proxy.c exlbd/proxy_conn.c exlbd/proxy_io.c exlbd/ktls.c exlbd/mail_conn.c \
 	exlbd/accesslog.c exlbd/http1.c exlbd/content.c exlbd/tls.c \
 	exlbd/certs.c $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/ctl.h exlbd/config.h exlbd/params.h exlbd/kernel.h \

@@ -35,9 +35,9 @@ bool exlb_proxy_serves(const struct exlb_config *cfg,
 		return false;
 	if (exlb_service_is_kernel_served(cfg, svc))
 		return false;
-	/* STARTTLS and the other protocols come with the mail proxy */
 	return svc->vstype == EXLB_VSTYPE_HTTP ||
 	       svc->vstype == EXLB_VSTYPE_HTTP2 ||
+	       svc->vstype == EXLB_VSTYPE_TLS ||
 	       (svc->vstype == EXLB_VSTYPE_GEN && svc->ssl_acceleration);
 }
 
@@ -405,7 +405,10 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 
 	vs->id = svc->id;
 	exlb_service_label(svc, vs->name, sizeof(vs->name));
-	vs->kind = svc->vstype == EXLB_VSTYPE_GEN ? L7_VS_TUNNEL : L7_VS_HTTP;
+	vs->kind = svc->vstype == EXLB_VSTYPE_GEN ? L7_VS_TUNNEL :
+		   svc->vstype == EXLB_VSTYPE_TLS ? L7_VS_STARTTLS : L7_VS_HTTP;
+	vs->starttls_mode = svc->starttls_mode;
+	vs->server_init = svc->server_init;
 	to_sockaddr(&svc->vip, svc->port, &vs->vip, &vs->viplen);
 	if (svc->ssl_acceleration) {
 		vs->tls = exlb_tls_vs_get(p->tls, cfg, svc, &err);
@@ -566,7 +569,10 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			close(fd);
 			continue;
 		}
-		l7_accept(w, fd, vs, &peer);
+		if (vs->kind == L7_VS_STARTTLS)
+			l7_mail_accept(w, fd, vs, &peer);
+		else
+			l7_accept(w, fd, vs, &peer);
 	}
 }
 
@@ -580,7 +586,7 @@ static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	/* the VIP may be added to the interface later (or by keepalived) */
+	/* the VIP may appear on an interface later (keepalived) */
 	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
 	if (vs->vip.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -670,6 +676,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		w->plan = next;
 		listeners_sync(w);
 		l7_conns_sweep(w, ev_now(loop));
+		l7_mail_sweep(w, ev_now(loop));
 	}
 	if (stop)
 		ev_break(loop, EVBREAK_ALL);
@@ -681,6 +688,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)revents;
 	l7_conns_sweep(w, ev_now(loop));
+	l7_mail_sweep(w, ev_now(loop));
 	l7_idle_servers_expire(w, ev_now(loop), false);
 }
 
@@ -690,6 +698,7 @@ static void *worker_main(void *arg)
 
 	ev_run(w->loop, 0);
 	l7_conns_close_all(w);
+	l7_mail_close_all(w);
 	l7_idle_servers_expire(w, ev_now(w->loop), true);
 	while (w->listeners) {
 		struct l7_listener *l = w->listeners;

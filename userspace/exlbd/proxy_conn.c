@@ -1244,10 +1244,19 @@ static void conn_pump_events(struct l7_conn *c, int s_revents)
 			}
 			if (r == 0)
 				break;
-			if (c->c.ktls_tx || c->c.ktls_rx)
+			if (c->c.ktls_tx || c->c.ktls_rx) {
 				atomic_fetch_add(&c->w->proxy->ktls_conns, 1);
-			else
+			} else {
 				atomic_fetch_add(&c->w->proxy->userspace_conns, 1);
+				/* --tls-relay ktls asked for it: say once why not */
+				if (c->w->proxy->opts.tls_relay == EXLB_TLS_RELAY_KTLS &&
+				    !atomic_exchange(&c->w->proxy->ktls_warned, true))
+					exlb_log("proxy: kTLS not used for a %s %s session "
+						 "(needs AES-GCM and the kernel's tls module); "
+						 "relaying in userspace",
+						 SSL_get_version(c->c.ssl),
+						 SSL_get_cipher_name(c->c.ssl));
+			}
 			vs = l7_plan_vs(c->w->plan, c->vs_id);
 			c->phase = PH_WAIT;
 			c->last_activity = ev_now(c->w->loop);

@@ -87,6 +87,7 @@ struct l7_subvs {
 enum l7_vs_kind {
 	L7_VS_HTTP,		/* HTTP/1.1 proxy with content switching */
 	L7_VS_TUNNEL,		/* TLS offload of a byte stream (no HTTP) */
+	L7_VS_STARTTLS,		/* SMTP/IMAP/POP3 with STARTTLS (mail_conn.c) */
 };
 
 struct l7_vs {
@@ -100,6 +101,8 @@ struct l7_vs {
 	unsigned int error_code;
 	char error_url[512];
 	unsigned int idle_s;		/* Idletime, else global conntimeout */
+	unsigned int starttls_mode;	/* StartTLSMode: 1/2 SMTP, 4 IMAP, 6 POP3 */
+	unsigned int server_init;	/* ServerInit */
 	struct exlb_http_fwd_opts fwd;	/* client_addr filled per connection */
 	struct exlb_content_rule **req_rules, **resp_rules;
 	size_t nr_req_rules, nr_resp_rules;
@@ -148,8 +151,10 @@ struct l7_worker {
 
 	struct l7_plan *plan;		/* current */
 	struct l7_listener *listeners;
-	struct l7_conn *conns;		/* every open connection */
+	struct l7_conn *conns;		/* every open HTTP/tunnel connection */
 	size_t nr_conns;
+	struct l7_mail_conn *mail_conns;	/* every open STARTTLS connection */
+	size_t nr_mail_conns;
 	char scratch[16384];		/* first reads of idle connections */
 	int pipe_pool[16][2];		/* spare splice pipes */
 	size_t nr_pipes;
@@ -172,6 +177,7 @@ struct exlb_proxy {
 	FILE *access_log;
 	pthread_mutex_t log_lock;
 	atomic_uint_least64_t ktls_conns, userspace_conns;
+	atomic_bool ktls_warned;
 };
 
 /* http_proxy.c: connections of a worker */
@@ -181,6 +187,12 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 void l7_conns_sweep(struct l7_worker *w, ev_tstamp now);
 void l7_conns_close_all(struct l7_worker *w);
 void l7_idle_servers_expire(struct l7_worker *w, ev_tstamp now, bool all);
+
+/* mail_conn.c: STARTTLS connections of a worker (their own list) */
+void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
+		    const struct sockaddr_storage *peer);
+void l7_mail_sweep(struct l7_worker *w, ev_tstamp now);
+void l7_mail_close_all(struct l7_worker *w);
 
 /* accesslog.c */
 struct l7_log_entry {
