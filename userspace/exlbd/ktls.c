@@ -27,8 +27,8 @@
 
 /* TLS 1.3 traffic secrets of one session, from the key-log callback. */
 struct ktls_secrets {
-	unsigned char server[SECRET_MAX];
-	size_t server_len;
+	unsigned char server[SECRET_MAX], client[SECRET_MAX];
+	size_t server_len, client_len;
 };
 
 static int secrets_idx = -1;
@@ -66,17 +66,25 @@ static int hexval(char c)
 	return -1;
 }
 
-/* "SERVER_TRAFFIC_SECRET_0 <client random> <secret>": keep the secret. */
+/* "SERVER/CLIENT_TRAFFIC_SECRET_0 <client random> <secret>": keep the secrets. */
 void exlb_ktls_keylog_cb(const SSL *ssl, const char *line)
 {
-	static const char label[] = "SERVER_TRAFFIC_SECRET_0 ";
+	static const char srv[] = "SERVER_TRAFFIC_SECRET_0 ";
+	static const char cli[] = "CLIENT_TRAFFIC_SECRET_0 ";
 	struct ktls_secrets *s;
+	unsigned char *out;
 	const char *hex;
-	size_t n = 0;
+	size_t n = 0, *outlen;
 
-	if (secrets_idx < 0 || strncmp(line, label, sizeof(label) - 1))
+	if (secrets_idx < 0)
 		return;
-	hex = strchr(line + sizeof(label) - 1, ' ');
+	if (!strncmp(line, srv, sizeof(srv) - 1))
+		hex = line + sizeof(srv) - 1;
+	else if (!strncmp(line, cli, sizeof(cli) - 1))
+		hex = line + sizeof(cli) - 1;
+	else
+		return;
+	hex = strchr(hex, ' ');
 	if (!hex)
 		return;
 	hex++;
@@ -88,11 +96,13 @@ void exlb_ktls_keylog_cb(const SSL *ssl, const char *line)
 			return;
 		}
 	}
+	out = line[0] == 'S' ? s->server : s->client;
+	outlen = line[0] == 'S' ? &s->server_len : &s->client_len;
 	while (n < SECRET_MAX && hexval(hex[0]) >= 0 && hexval(hex[1]) >= 0) {
-		s->server[n++] = (unsigned char)(hexval(hex[0]) * 16 + hexval(hex[1]));
+		out[n++] = (unsigned char)(hexval(hex[0]) * 16 + hexval(hex[1]));
 		hex += 2;
 	}
-	s->server_len = n;
+	*outlen = n;
 }
 
 /* RFC 8446 7.1: HKDF-Expand-Label(secret, label, "", len). */
@@ -248,10 +258,23 @@ int exlb_ktls_after_handshake(SSL *ssl, int fd, bool want_ktls, bool *tx,
 		/* the 12-byte IV: 4 go to salt, 8 to iv; the kernel XORs the sequence */
 		cilen = crypto_fill(&ci, TLS_1_3_VERSION, keylen, key, iv, iv + 4,
 				    EXLB_KTLS_TICKETS);
-		if (!setsockopt(fd, SOL_TLS, TLS_TX, &ci, (socklen_t)cilen)) {
-			SSL_set0_wbio(ssl, BIO_new(BIO_s_null()));
-			*tx = true;
-		}
+		if (setsockopt(fd, SOL_TLS, TLS_TX, &ci, (socklen_t)cilen))
+			goto done;
+		SSL_set0_wbio(ssl, BIO_new(BIO_s_null()));
+		*tx = true;
+		/*
+		 * Receiving: the client's first record under its application
+		 * keys is number 0 (a client sends nothing else after
+		 * Finished). A KeyUpdate later is a non-data record: the
+		 * kernel reports it and the connection ends (docs/proxy.md).
+		 */
+		if (!s->client_len ||
+		    hkdf_expand_label(md, s->client, s->client_len, "key", key, keylen) ||
+		    hkdf_expand_label(md, s->client, s->client_len, "iv", iv, 12))
+			goto done;
+		cilen = crypto_fill(&ci, TLS_1_3_VERSION, keylen, key, iv, iv + 4, 0);
+		if (!setsockopt(fd, SOL_TLS, TLS_RX, &ci, (socklen_t)cilen))
+			*rx = true;
 		goto done;
 	}
 	if (version != TLS1_2_VERSION)

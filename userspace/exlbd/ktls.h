@@ -13,13 +13,16 @@
  * setsockopt(SOL_TLS). Only AES-GCM (128 and 256) is installed; other
  * ciphers stay in userspace.
  *
- * Directions, as with OpenSSL 3.0's own kTLS: TLS 1.2 both ways; TLS 1.3
- * sending only (receiving would mean handling KeyUpdate and tickets in
- * the kernel's record stream). Once the kernel sends, OpenSSL must never
- * write to the socket again: its write BIO is replaced by a null one, and
- * close_notify goes out as a kernel record (exlb_ktls_send_close_notify()).
- * Once the kernel receives, reads use recvmsg() (exlb_ktls_recv()), which
- * reports non-data records.
+ * Both directions, TLS 1.2 and 1.3 (OpenSSL 3.0's own kTLS would receive
+ * TLS 1.3 in userspace; the kernel has done it since 5.x). A TLS 1.3
+ * KeyUpdate from a client then arrives as a non-data record and ends the
+ * connection: rare in practice, and the client reconnects. Once the kernel
+ * sends, OpenSSL must never write to the socket again: its write BIO is
+ * replaced by a null one, and close_notify goes out as a kernel record
+ * (exlb_ktls_send_close_notify()). Once the kernel receives, reads use
+ * recvmsg() (exlb_ktls_recv()), which reports non-data records. With both
+ * directions in the kernel the OpenSSL session is freed: an idle kTLS
+ * connection costs the proxy almost nothing.
  *
  * TLS 1.3 record numbers: the server's session tickets are its first
  * records under the application keys, so the contexts send none at the

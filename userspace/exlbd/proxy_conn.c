@@ -183,7 +183,7 @@ static void drop_front(char *buf, size_t *len, size_t n)
 
 static const char *tls_kind(const struct l7_conn *c)
 {
-	if (!c->c.ssl)
+	if (!c->c.tls)
 		return "none";
 	return c->c.ktls_tx || c->c.ktls_rx ? "ktls" : "userspace";
 }
@@ -362,6 +362,7 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 		const char *sni = vs->tls ? exlb_tls_vs_reverse_sni(vs->tls) : NULL;
 
 		c->s.ssl = ctx ? SSL_new(ctx) : NULL;
+		c->s.tls = true;
 		if (!c->s.ssl) {
 			server_close(c);
 			return -ENOMEM;
@@ -1254,8 +1255,8 @@ static void conn_pump_events(struct l7_conn *c, int s_revents)
 					exlb_log("proxy: kTLS not used for a %s %s session "
 						 "(needs AES-GCM and the kernel's tls module); "
 						 "relaying in userspace",
-						 SSL_get_version(c->c.ssl),
-						 SSL_get_cipher_name(c->c.ssl));
+						 c->c.ssl ? SSL_get_version(c->c.ssl) : "?",
+						 c->c.ssl ? SSL_get_cipher_name(c->c.ssl) : "?");
 			}
 			vs = l7_plan_vs(c->w->plan, c->vs_id);
 			c->phase = PH_WAIT;
@@ -1433,6 +1434,7 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		}
 		SSL_set_fd(c->c.ssl, fd);
 		SSL_set_accept_state(c->c.ssl);
+		c->c.tls = true;
 		c->c.want_ktls = w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;
 		SSL_set_mode(c->c.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |

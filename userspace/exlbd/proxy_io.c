@@ -91,6 +91,11 @@ int l7_ep_handshake(struct l7_ep *ep)
 		    exlb_ktls_after_handshake(ep->ssl, ep->fd, ep->want_ktls,
 					      &ep->ktls_tx, &ep->ktls_rx))
 			return -EPROTO;
+		if (ep->ktls_tx && ep->ktls_rx) {
+			/* the kernel has the whole record layer now */
+			SSL_free(ep->ssl);
+			ep->ssl = NULL;
+		}
 		return 1;
 	}
 	ret = ssl_want(ep, ret, &ep->hs_events);

@@ -25,7 +25,8 @@
 
 struct l7_ep {
 	int fd;
-	SSL *ssl;		/* NULL: plain TCP */
+	SSL *ssl;		/* NULL: plain TCP, or both directions in kTLS */
+	bool tls;		/* a TLS session (in OpenSSL or the kernel) */
 	bool ktls_tx, ktls_rx;	/* the kernel encrypts / decrypts */
 	bool want_ktls;		/* server side of TLS: try kTLS after the handshake */
 	bool handshake_done;
