@@ -44,7 +44,11 @@ struct verb {
 /* Key=Value words a verb takes as arguments of its own (not parameters). */
 static const char *verb_actions(const struct verb *v)
 {
-	return !strcmp(v->cmd, "cert.add") ? "replace" : NULL;
+	if (!strcmp(v->cmd, "cert.add") || !strcmp(v->cmd, "template.import"))
+		return "replace";
+	if (!strcmp(v->cmd, "template.export"))
+		return "name";
+	return NULL;
 }
 
 static void print_nothing(const struct verb *v, json_t *result);
@@ -57,13 +61,18 @@ static void print_status(const struct verb *v, json_t *result);
 static void print_stats(const struct verb *v, json_t *result);
 static void print_document(const struct verb *v, json_t *result);
 static void print_certs(const struct verb *v, json_t *result);
+static void print_templates(const struct verb *v, json_t *result);
+static void print_template(const struct verb *v, json_t *result);
+static void print_applied(const struct verb *v, json_t *result);
+static void print_imported(const struct verb *v, json_t *result);
 
 #define SVC EXLB_SCOPE_SERVICE
 
 static const struct verb verbs[] = {
-	{ "vs", "add", "vs.add", { "vip", "port", "?prot" }, EXLB_SCOPE_VS,
-	  "VIP PORT [tcp] [Key=Value ...]",
-	  "Adds a virtual service and prints its id.", print_id },
+	{ "vs", "add", "vs.add", { "vip", "?port", "?prot" }, EXLB_SCOPE_VS,
+	  "VIP PORT [tcp] [Key=Value ...]  |  VIP [PORT] template=NAME [Key=Value ...]",
+	  "Adds a virtual service and prints its id. With template=NAME (Kemp's \"Use Template\") the template's VSs, SubVSs and rules are created; PORT defaults to the template's.",
+	  print_id },
 	{ "vs", "mod", "vs.mod", { "vs" }, SVC, "VS Key=Value ...",
 	  "Changes parameters of a VS (or SubVS).", print_nothing },
 	{ "vs", "del", "vs.del", { "vs" }, 0, "VS",
@@ -120,6 +129,24 @@ static const struct verb verbs[] = {
 	  "Shows one certificate.", print_certs },
 	{ "cert", "del", "cert.del", { "name" }, 0, "NAME",
 	  "Deletes a certificate no VS uses.", print_nothing },
+	{ "template", "list", "template.list", { NULL }, 0, "",
+	  "Lists the templates: built-in and imported.", print_templates },
+	{ "template", "show", "template.show", { "name" }, 0, "NAME",
+	  "Shows a template: its VSs, SubVSs, rules and parameters.", print_template },
+	{ "template", "apply", "template.apply", { "name" }, EXLB_SCOPE_VS,
+	  "NAME vip VIP [port PORT] [rs ADDR[:PORT]]... [cert CERT] [Key=Value ...]",
+	  "Creates every VS of a template at VIP, atomically; rs adds a real server to all SubVSs of the main VS (or to it), cert sets CertFile of its TLS VSs, Key=Value changes the main VS.",
+	  print_applied },
+	{ "template", "import", "template.import", { "file" }, 0, "FILE [replace=1]",
+	  "Imports the templates of a file (docs/templates.md) into exlbd's state directory.",
+	  print_imported },
+	{ "template", "export", "template.export", { "vs" }, 0, "VS [name=NAME]",
+	  "Prints a template file that recreates a VS with its SubVSs and rules (not its VIP, servers or certificates).",
+	  print_document },
+	{ "template", "delete", "template.delete", { "name" }, 0, "NAME",
+	  "Deletes an imported template.", print_nothing },
+	{ "template", "del", "template.delete", { "name" }, 0, "NAME",
+	  "Deletes an imported template (same as delete).", print_nothing },
 	{ "set", NULL, "set", { "param", "value" }, 0, "PARAM VALUE",
 	  "Sets a global parameter (Kemp `set`); PARAM=VALUE works too.",
 	  print_nothing },
@@ -201,7 +228,10 @@ static void verb_help(const struct verb *v)
 	if (!strcmp(v->object, "set") || !strcmp(v->object, "get"))
 		print_params_help(EXLB_SCOPE_GLOBAL);
 	if (verb_actions(v))
-		printf("\nAlso: %s=0|1\n", verb_actions(v));
+		printf("\nAlso: %s=%s\n", verb_actions(v),
+		       !strcmp(verb_actions(v), "name") ? "NAME" : "0|1");
+	if (!strcmp(v->cmd, "vs.add"))
+		printf("\nAlso: template=NAME (exlbctl template list)\n");
 }
 
 static void object_help(const char *object)
@@ -806,6 +836,129 @@ static void print_certs(const struct verb *v, json_t *result)
 	table_print(&t);
 }
 
+static void print_templates(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 5 };
+	const char *head[] = { "Name", "Set", "Source", "Ports", "SubVSs" };
+	json_t *tmpl, *vs, *item;
+	size_t i, k;
+
+	(void)v;
+	table_add(&t, head);
+	json_array_foreach(json_object_get(result, "templates"), i, tmpl) {
+		char ports[128] = "", subvs[32];
+		size_t len = 0, nr_subvs = 0;
+		const char *row[5];
+
+		json_array_foreach(json_object_get(tmpl, "vs"), k, vs) {
+			len += snprintf(ports + len, len < sizeof(ports) ?
+					sizeof(ports) - len : 0, "%s%s%s",
+					k ? " " : "", jstr(vs, "port"),
+					json_is_true(json_object_get(vs, "main")) &&
+					json_array_size(json_object_get(tmpl, "vs")) > 1 ?
+					"*" : "");
+			nr_subvs += json_integer_value(json_object_get(vs, "subvs"));
+		}
+		snprintf(subvs, sizeof(subvs), "%zu", nr_subvs);
+		row[0] = jstr(tmpl, "name");
+		row[1] = jstr(tmpl, "set");
+		row[2] = jstr(tmpl, "source");
+		row[3] = ports;
+		row[4] = subvs;
+		table_add(&t, row);
+	}
+	if (t.rows > 1)
+		table_print(&t);
+	else {
+		table_print(&t);
+		printf("no templates in %s or %s\n", jstr(result, "builtin_dir"),
+		       jstr(result, "imported_dir"));
+	}
+	json_array_foreach(json_object_get(result, "errors"), i, item)
+		fprintf(stderr, "exlbctl: warning: %s\n", json_string_value(item));
+}
+
+/* The parameters of a template's VS or SubVS, "Key Value" per line. */
+static void print_template_params(json_t *obj, unsigned int scope,
+				  const char *indent)
+{
+	json_t *shown = json_object();
+	const char *key;
+	json_t *value;
+
+	/* in table order, with the labels of coded values, like vs show */
+	json_object_foreach(obj, key, value)
+		if (exlb_param_find(key, scope, NULL))
+			json_object_set(shown, exlb_param_find(key, scope, NULL)->name,
+					value);
+	print_params(shown, scope, indent);
+	json_decref(shown);
+}
+
+static void print_template(const struct verb *v, json_t *result)
+{
+	json_t *vs, *sub, *rule, *item;
+	size_t i, j, k;
+
+	(void)v;
+	printf("template %s\n  %-20s %s (%s, %s)\n", jstr(result, "name"), "from",
+	       jstr(result, "set"), jstr(result, "source"), jstr(result, "file"));
+	if (jstr(result, "description")[0])
+		printf("  %-20s %s\n", "description", jstr(result, "description"));
+	json_array_foreach(json_object_get(result, "rules"), i, rule)
+		printf("  rule %-15s %s %s%s\n", jstr(rule, "name"),
+		       jstr(rule, "matchtype")[0] ? jstr(rule, "matchtype") : "regex",
+		       jstr(rule, "pattern"),
+		       !strcmp(jstr(rule, "nocase"), "1") ? " nocase" : "");
+	json_array_foreach(json_object_get(result, "vs"), i, vs) {
+		printf("  VS port %s %s%s\n", jstr(vs, "port"),
+		       jstr(vs, "prot")[0] ? jstr(vs, "prot") : "tcp",
+		       json_is_true(json_object_get(vs, "main")) ? "  (main)" : "");
+		print_template_params(vs, EXLB_SCOPE_VS, "    ");
+		json_array_foreach(json_object_get(vs, "subvs"), j, sub) {
+			printf("    SubVS %s\n", jstr(sub, "NickName"));
+			print_template_params(sub, EXLB_SCOPE_SUBVS, "      ");
+			if (json_array_size(json_object_get(sub, "rules"))) {
+				printf("      %-20s", "rules");
+				json_array_foreach(json_object_get(sub, "rules"), k, item)
+					printf(" %s", json_string_value(item));
+				printf("\n");
+			}
+		}
+	}
+}
+
+static void print_applied(const struct verb *v, json_t *result)
+{
+	json_t *vs;
+	size_t i;
+
+	(void)v;
+	json_array_foreach(json_object_get(result, "vs"), i, vs) {
+		char where[80];
+		size_t nr_rs = json_array_size(json_object_get(vs, "rs"));
+		json_t *sub;
+		size_t j;
+
+		json_array_foreach(json_object_get(vs, "subvs"), j, sub)
+			nr_rs += json_array_size(json_object_get(sub, "rs"));
+		addr_port(vs, where, sizeof(where));
+		printf("%-4s %-22s %s (%zu SubVSs, %zu real servers)\n",
+		       jstr(vs, "id"), where, jstr(vs, "NickName"),
+		       json_array_size(json_object_get(vs, "subvs")), nr_rs);
+	}
+}
+
+static void print_imported(const struct verb *v, json_t *result)
+{
+	json_t *name;
+	size_t i;
+
+	(void)v;
+	json_array_foreach(json_object_get(result, "imported"), i, name)
+		printf("%s\n", json_string_value(name));
+}
+
 static void print_document(const struct verb *v, json_t *result)
 {
 	(void)v;
@@ -867,10 +1020,71 @@ static json_t *read_pem(const char *path)
 	return s;
 }
 
+static json_t *read_json_file(const char *path)
+{
+	json_error_t jerr;
+	json_t *doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!doc)
+		fail("%s:%d: %s", path, jerr.line, jerr.text);
+	return doc;
+}
+
+/* template apply NAME vip VIP [port PORT] [rs ADDR]... [cert CERT] [Key=Value ...] */
+static json_t *build_apply_args(const struct verb *v, int argc, char **argv)
+{
+	json_t *args = json_object(), *params = json_object(), *rs = json_array();
+
+	if (argc < 1 || strchr(argv[0], '='))
+		usage_fail("template apply: missing NAME (usage: %s)", v->usage);
+	json_object_set_new(args, "name", json_string(argv[0]));
+	for (int i = 1; i < argc; i++) {
+		const char *word = argv[i];
+		char *eq = strchr(argv[i], '=');
+
+		if (eq && eq != argv[i]) {
+			*eq = 0;
+			if (json_object_get(params, argv[i]))
+				usage_fail("%s: given twice", argv[i]);
+			json_object_set_new(params, argv[i], json_string(eq + 1));
+			continue;
+		}
+		if (strcmp(word, "vip") && strcmp(word, "port") &&
+		    strcmp(word, "rs") && strcmp(word, "cert"))
+			usage_fail("template apply: unexpected '%s' (usage: %s)", word,
+				   v->usage);
+		if (++i == argc)
+			usage_fail("template apply: %s needs a value", word);
+		if (!strcmp(word, "rs")) {
+			json_array_append_new(rs, json_string(argv[i]));
+			continue;
+		}
+		if (json_object_get(args, word))
+			usage_fail("template apply: %s given twice", word);
+		json_object_set_new(args, word, json_string(argv[i]));
+	}
+	if (!json_object_get(args, "vip"))
+		usage_fail("template apply: missing vip VIP (usage: %s)", v->usage);
+	if (json_array_size(rs))
+		json_object_set_new(args, "rs", rs);
+	else
+		json_decref(rs);
+	if (json_object_size(params))
+		json_object_set_new(args, "params", params);
+	else
+		json_decref(params);
+	return args;
+}
+
 static json_t *build_args(const struct verb *v, int argc, char **argv)
 {
-	json_t *args = json_object(), *params = json_object();
+	json_t *args, *params;
 	int pos = 0;
+
+	if (!strcmp(v->cmd, "template.apply"))
+		return build_apply_args(v, argc, argv);
+	args = json_object();
+	params = json_object();
 
 	/* `set droponfail=1` */
 	if (!strcmp(v->cmd, "set") && argc == 1 && strchr(argv[0], '=')) {
@@ -922,6 +1136,12 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		json_decref(params);
 	if (!strcmp(v->cmd, "restore"))
 		json_object_set_new(args, "config", read_stdin_json());
+	if (!strcmp(v->cmd, "template.import")) {
+		/* like certificates, the document travels, not the path */
+		json_object_set_new(args, "template",
+				    read_json_file(jstr(args, "file")));
+		json_object_del(args, "file");
+	}
 	if (!strcmp(v->cmd, "cert.add")) {
 		/* exlbd may not see our files: the PEM text travels */
 		json_object_set_new(args, "cert", read_pem(jstr(args, "cert")));

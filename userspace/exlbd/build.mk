@@ -9,16 +9,18 @@ include exlbd/llhttp.mk
 # exlbd's worker threads; the scheduler core is the one exlb.ko runs.
 EXLBD_SRCS := exlbd/main.c exlbd/ctl.c exlbd/config.c exlbd/params.c \
 	exlbd/kernel.c exlbd/health.c exlbd/health_http.c exlbd/health_mail.c \
-	exlbd/health_icmp.c exlbd/proxy.c exlbd/proxy_conn.c exlbd/proxy_io.c exlbd/ktls.c exlbd/mail_conn.c \
+	exlbd/health_icmp.c exlbd/proxy.c exlbd/proxy_conn.c exlbd/proxy_io.c exlbd/ktls.c exlbd/mail_conn.c exlbd/mail_proto.c exlbd/template.c \
 	exlbd/accesslog.c exlbd/http1.c exlbd/content.c exlbd/tls.c \
 	exlbd/certs.c $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/ctl.h exlbd/config.h exlbd/params.h exlbd/kernel.h \
 	exlbd/health.h exlbd/health_int.h exlbd/proxy.h exlbd/proxy_int.h \
-	exlbd/proxy_io.h exlbd/ktls.h exlbd/http1.h exlbd/content.h exlbd/tls.h \
-	exlbd/certs.h
+	exlbd/proxy_io.h exlbd/ktls.h exlbd/template.h exlbd/http1.h exlbd/content.h exlbd/tls.h \
+	exlbd/certs.h exlbd/mail_proto.h
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
 	-lpcre2-8 -lpthread
-EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS)
+# Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
+EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
+EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"'
 
 # exlbctl links the parameter table only for --help and completion.
 EXLBCTL_SRCS := exlbctl/exlbctl.c exlbd/params.c
@@ -47,7 +49,7 @@ $(B)/asan/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(EXLBCTL_SRCS) $(LDFLAGS) $(EXLBCTL_LIBS) -o $@
 
-TEST_SCRIPTS += tests/exlbd-cli.sh
+TEST_SCRIPTS += tests/exlbd-cli.sh tests/exlbd-template.sh tests/exlbd-https.sh
 TEST_SCRIPT_DEPS += $(B)/asan/exlbd $(B)/exlbctl
 # Its real servers are 198.18.x addresses that exist nowhere on the host:
 # no health check may send packets to them (they would leave by the
@@ -62,5 +64,7 @@ install-exlbd: $(B)/exlbd $(B)/exlbctl
 	install -D -m 0755 $(B)/exlbd $(DESTDIR)$(PREFIX)/sbin/exlbd
 	install -D -m 0755 $(B)/exlbctl $(DESTDIR)$(PREFIX)/sbin/exlbctl
 	install -D -m 0644 exlbd/exlbd.service $(DESTDIR)/lib/systemd/system/exlbd.service
+	install -d $(DESTDIR)$(EXLB_TEMPLATE_DIR)
+	install -m 0644 $(TOP)/templates/*.json $(DESTDIR)$(EXLB_TEMPLATE_DIR)/
 	install -D -m 0644 exlbctl/exlbctl.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/exlbctl

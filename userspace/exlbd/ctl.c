@@ -24,6 +24,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "params.h"
+#include "template.h"
 
 /* ---- commands ---- */
 
@@ -102,12 +103,208 @@ static struct exlb_service *arg_service(struct request *rq, const char *name,
 	return svc;
 }
 
+/* ---- templates (template.c, docs/templates.md) ---- */
+
+static int arg_bool(struct request *rq, const char *name, bool *out);
+
+/* The "template" key of vs add's parameters: Kemp's addvs template=NAME. */
+static const char *params_template(const json_t *params)
+{
+	const char *key;
+	json_t *value;
+
+	json_object_foreach((json_t *)params, key, value)
+		if (!strcasecmp(key, "template"))
+			return json_is_string(value) ? json_string_value(value) : "";
+	return NULL;
+}
+
+/*
+ * Applies template @name at @vip to the request's copy: all its VSs or,
+ * on any error, none (the copy is dropped). *main_id is the main VS.
+ */
+static int apply_template(struct request *rq, const char *name,
+			  const char *vip, const char *port,
+			  const json_t *rs_list, const char *cert,
+			  json_t *params, uint32_t *main_id)
+{
+	const char *rs[EXLB_SERVICE_MAX_RS];
+	uint32_t ids[EXLB_TEMPLATE_MAX_VS];
+	size_t nr_rs = 0, nr = 0, i, len;
+	char label[EXLB_NICKNAME_SIZE];
+	json_t *tmpl, *item, *list;
+	int ret;
+
+	if (rs_list && !json_is_array(rs_list))
+		return exlb_err_set(&rq->err, "rs: must be an array of addresses");
+	json_array_foreach(rs_list, i, item) {
+		if (!json_is_string(item) || nr_rs >= EXLB_SERVICE_MAX_RS)
+			return exlb_err_set(&rq->err,
+					    "rs: must be up to %d addresses (ADDR or ADDR:PORT)",
+					    EXLB_SERVICE_MAX_RS);
+		rs[nr_rs++] = json_string_value(item);
+	}
+	tmpl = exlb_template_find(rq->store->state_dir, name, &rq->err);
+	if (!tmpl)
+		return -1;
+	{
+		struct exlb_template_target target = {
+			.vip = vip, .port = port, .rs = rs, .nr_rs = nr_rs,
+			.cert = cert, .params = params,
+		};
+
+		ret = exlb_template_apply(rq->cfg, tmpl, &target, ids, &nr,
+					  main_id, &rq->err);
+	}
+	if (ret) {
+		json_decref(tmpl);
+		return -1;
+	}
+	len = snprintf(rq->what, sizeof(rq->what), "template '%s' applied at %s:",
+		       json_string_value(json_object_get(tmpl, "name")), vip);
+	list = json_array();
+	for (i = 0; i < nr; i++) {
+		const struct exlb_service *vs = exlb_service_by_id(rq->cfg, ids[i]);
+
+		if (len < sizeof(rq->what))
+			len += snprintf(rq->what + len, sizeof(rq->what) - len,
+					"%s vs %u (%s, port %u, %zu SubVSs)",
+					i ? "," : "", vs->id,
+					exlb_service_label(vs, label, sizeof(label)),
+					vs->port, exlb_service_nr_subvs(rq->cfg, vs->id));
+		json_array_append_new(list, exlb_service_to_json(rq->cfg, vs));
+	}
+	if (len < sizeof(rq->what))
+		snprintf(rq->what + len, sizeof(rq->what) - len,
+			 "; %zu real server(s)%s%s", nr_rs, cert ? ", cert " : "",
+			 cert ? cert : "");
+	rq->result = json_pack("{sOsIso}", "template", json_object_get(tmpl, "name"),
+			       "main", (json_int_t)*main_id, "vs", list);
+	json_decref(tmpl);
+	return 0;
+}
+
+/* vs add VIP [PORT] template=NAME [Key=Value ...]: Kemp's "Use Template". */
+static int vs_add_template(struct request *rq, const char *name)
+{
+	json_t *params = json_object(), *applied;
+	const char *key, *vip;
+	json_t *value;
+	uint32_t main_id;
+	int ret;
+
+	if (need_arg(rq, "vip", &vip)) {
+		json_decref(params);
+		return -1;
+	}
+	/* the other parameters change the main VS after the template's */
+	json_object_foreach(arg_params(rq), key, value)
+		if (strcasecmp(key, "template"))
+			json_object_set(params, key, value);
+	if (arg_str(rq, "prot") && strcasecmp(arg_str(rq, "prot"), "tcp")) {
+		json_decref(params);
+		return exlb_err_set(&rq->err, "prot: must be tcp (got '%s')",
+				    arg_str(rq, "prot"));
+	}
+	ret = apply_template(rq, name, vip, arg_str(rq, "port"), NULL, NULL,
+			     params, &main_id);
+	json_decref(params);
+	if (ret)
+		return -1;
+	/* like any vs add: the new (main) VS, plus what else was created */
+	applied = rq->result;
+	rq->result = exlb_service_to_json(rq->cfg, exlb_service_by_id(rq->cfg, main_id));
+	json_object_set(rq->result, "template", json_object_get(applied, "template"));
+	json_object_set(rq->result, "created", json_object_get(applied, "vs"));
+	json_decref(applied);
+	return 0;
+}
+
+static int cmd_template_apply(struct request *rq)
+{
+	const char *name, *vip;
+	uint32_t main_id;
+
+	if (need_arg(rq, "name", &name) || need_arg(rq, "vip", &vip))
+		return -1;
+	return apply_template(rq, name, vip, arg_str(rq, "port"),
+			      json_object_get(rq->args, "rs"),
+			      arg_str(rq, "cert"), arg_params(rq), &main_id);
+}
+
+static int cmd_template_list(struct request *rq)
+{
+	json_t *errors, *list;
+
+	list = exlb_template_list(rq->store->state_dir, &errors);
+	rq->result = json_pack("{soso}", "templates", list, "errors", errors);
+	json_object_set_new(rq->result, "builtin_dir",
+			    json_string(exlb_template_dir()));
+	json_object_set_new(rq->result, "imported_dir",
+			    json_sprintf("%s/%s", rq->store->state_dir,
+					 EXLB_TEMPLATE_SUBDIR));
+	return 0;
+}
+
+static int cmd_template_show(struct request *rq)
+{
+	const char *name;
+
+	if (need_arg(rq, "name", &name))
+		return -1;
+	rq->result = exlb_template_find(rq->store->state_dir, name, &rq->err);
+	return rq->result ? 0 : -1;
+}
+
+/* Templates are files, not configuration: these write no state file. */
+static int cmd_template_import(struct request *rq)
+{
+	json_t *doc = json_object_get(rq->args, "template"), *names = NULL;
+	bool replace;
+
+	if (!doc)
+		return exlb_err_set(&rq->err, "missing argument 'template'");
+	if (arg_bool(rq, "replace", &replace) ||
+	    exlb_template_import(rq->store->state_dir, doc, replace, &names,
+				 &rq->err)) {
+		json_decref(names);
+		return -1;
+	}
+	exlb_log("template(s) imported: %zu", json_array_size(names));
+	rq->result = json_pack("{so}", "imported", names);
+	return 0;
+}
+
+static int cmd_template_delete(struct request *rq)
+{
+	const char *name;
+
+	if (need_arg(rq, "name", &name) ||
+	    exlb_template_delete(rq->store->state_dir, name, &rq->err))
+		return -1;
+	exlb_log("template '%s' deleted", name);
+	return 0;
+}
+
+static int cmd_template_export(struct request *rq)
+{
+	struct exlb_service *vs = arg_service(rq, "vs", EXLB_SCOPE_VS);
+
+	if (!vs)
+		return -1;
+	rq->result = exlb_template_export(rq->cfg, vs, arg_str(rq, "name"),
+					  &rq->err);
+	return rq->result ? 0 : -1;
+}
+
 static int cmd_vs_add(struct request *rq)
 {
 	uint32_t id;
-	const char *vip, *port;
+	const char *vip, *port, *tmpl = params_template(arg_params(rq));
 	char params[384];
 
+	if (tmpl)
+		return vs_add_template(rq, tmpl);
 	if (need_arg(rq, "vip", &vip) || need_arg(rq, "port", &port))
 		return -1;
 	if (exlb_vs_add(rq->cfg, vip, port, arg_str(rq, "prot"), arg_params(rq),
@@ -880,6 +1077,12 @@ static const struct command commands[] = {
 	{ "stats", cmd_status, false },
 	{ "save", cmd_save, false },
 	{ "restore", cmd_restore, true },
+	{ "template.list", cmd_template_list, false },
+	{ "template.show", cmd_template_show, false },
+	{ "template.apply", cmd_template_apply, true },
+	{ "template.import", cmd_template_import, false },
+	{ "template.export", cmd_template_export, false },
+	{ "template.delete", cmd_template_delete, false },
 };
 
 static json_t *answer_error(const char *msg)

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "health.h"
 #include "kernel.h"
 #include "proxy.h"
+#include "template.h"
 
 #define EXLB_DEFAULT_STATE_DIR	"/var/lib/exlb"
 /* kernel: counters refresh, failed-reconcile retry, module open retry */
@@ -62,8 +64,10 @@ static void usage(FILE *out)
 		"  --tls-relay MODE  auto (kTLS where the kernel has it), ktls, userspace;\n"
 		"                    also EXLBD_TLS_RELAY\n"
 		"  --access-log FILE one line per proxied request (default: standard output)\n"
+		"  --template-dir DIR built-in templates (default %s);\n"
+		"                    imported ones are in STATE_DIR/templates\n"
 		"  -h, --help        this text\n",
-		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET);
+		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET, EXLB_TEMPLATE_DIR);
 }
 
 /* ---- health checks: one target per (VS or SubVS, RS) = per RS id ---- */
@@ -237,6 +241,12 @@ static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	exlb_kernel_tick(d->kernel, d->store.config, &d->runtime);
 	if (d->proxy)
 		exlb_proxy_counters(d->proxy, d->store.config, &d->runtime);
+	/*
+	 * A burst of TLS handshakes leaves the workers' malloc arenas full of
+	 * freed handshake buffers; give those pages back so idle connections
+	 * cost what they hold, not what the burst needed.
+	 */
+	malloc_trim(0);
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -279,6 +289,7 @@ int main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "tls-relay", required_argument, NULL, 'T' },
 		{ "access-log", required_argument, NULL, 'a' },
+		{ "template-dir", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -323,6 +334,9 @@ int main(int argc, char **argv)
 			break;
 		case 'a':
 			popts.access_log = optarg;
+			break;
+		case 't':
+			exlb_template_set_dir(optarg);
 			break;
 		case 'h':
 			usage(stdout);

@@ -1,0 +1,465 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# The Exchange templates end to end: starts exlbd (--no-kernel, no health
+# checks, the repository's templates/ as --template-dir) with a fresh state
+# directory, applies every template of the three Exchange 2013 sets (and
+# some of 2016 and 2019) through exlbctl, and checks every parameter of what
+# was created through `exlbctl -j vs show` against the values written below
+# -- the guide's values as the test author read them, not parsed from the
+# guide or the template files. Then: applying twice, atomic failures,
+# export/import round trip, list/show/delete, the status table of the
+# guide's 4.1.1. Prints TAP "ok N - ..." lines; exits non-zero on failure.
+#
+# EXLBD, EXLBCTL name the binaries (default: userspace/build/...);
+# EXLB_TEMPLATE_DIR the built-in templates (default: the repository's).
+
+set -u
+
+# Nothing may leave the host: the services name 198.18.x.y addresses. As
+# root, run in a private network namespace with only a loopback.
+if [ "$(id -u)" = 0 ] && [ -z "${EXLB_PRIVATE_NETNS:-}" ] && command -v unshare >/dev/null; then
+	EXLB_PRIVATE_NETNS=1 exec unshare -n "$0" "$@"
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+EXLBD=${EXLBD:-$here/../build/exlbd}
+EXLBCTL=${EXLBCTL:-$here/../build/exlbctl}
+EXLB_TEMPLATE_DIR=${EXLB_TEMPLATE_DIR:-$here/../../templates}
+
+tmp=$(mktemp -d)
+state=$tmp/state
+sock=$tmp/exlbd.sock
+daemon_pid=
+n=0
+failed=0
+
+cleanup() {
+	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+	[ -n "${EXLB_KEEP_LOG:-}" ] && cp "$tmp/exlbd.log" "$EXLB_KEEP_LOG"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() {
+	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+	[ -s "$tmp/err" ] && sed 's/^/# stderr: /' "$tmp/err"
+	return 0
+}
+check() { local name=$1; shift; if "$@" >/dev/null 2>"$tmp/err"; then ok "$name"; else not_ok "$name"; fi; }
+
+ctl() { "$EXLBCTL" -s "$sock" "$@"; }
+
+start_daemon() {
+	"$EXLBD" --state-dir "$state" --socket "$sock" --no-kernel \
+		--no-health-checks --template-dir "$EXLB_TEMPLATE_DIR" 2>>"$tmp/exlbd.log" &
+	daemon_pid=$!
+	for _ in $(seq 50); do
+		[ -S "$sock" ] && ctl get droponfail >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "exlbd did not start:" >&2
+	cat "$tmp/exlbd.log" >&2
+	exit 1
+}
+
+stop_daemon() {
+	kill "$daemon_pid" && wait "$daemon_pid"
+	daemon_pid=
+}
+
+json() { python3 -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
+
+# expect_fail NAME PATTERN COMMAND...: fails with one line matching
+# PATTERN, and the configuration is exactly as before
+expect_fail() {
+	local name=$1 pattern=$2; shift 2
+	ctl save >"$tmp/before.json"
+	if "$@" >/dev/null 2>"$tmp/err"; then
+		not_ok "$name: command succeeded"
+		return
+	fi
+	ctl save >"$tmp/after.json"
+	if ! grep -q -- "$pattern" "$tmp/err"; then
+		not_ok "$name: error does not say '$pattern'"
+	elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+		not_ok "$name: error is not one line"
+	elif ! cmp -s "$tmp/before.json" "$tmp/after.json"; then
+		not_ok "$name: configuration changed"
+	else
+		ok "$name refused: $(cat "$tmp/err")"
+	fi
+}
+
+start_daemon
+ok "exlbd starts with --template-dir $EXLB_TEMPLATE_DIR"
+
+# ---- a certificate for the TLS templates (made here; nothing leaves the host) ----
+have_cert=0
+if command -v openssl >/dev/null &&
+   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	-keyout "$tmp/mail.key" -out "$tmp/mail.crt" -days 30 -subj "/CN=mail.example.com" \
+	-addext "subjectAltName=DNS:mail.example.com" 2>/dev/null &&
+   ctl cert add mail "$tmp/mail.crt" "$tmp/mail.key" 2>"$tmp/err"; then
+	have_cert=1
+	ok "cert add mail (for cert NAME)"
+else
+	echo "# openssl not usable: templates applied without cert"
+fi
+
+# ---- every template, every parameter ----
+# The expected values are this test's own reading of the guide (sections 4
+# and 5, with the corrections listed in docs/templates.md).
+python3 - "$EXLBCTL" "$sock" "$have_cert" >"$tmp/apply.tap" 2>&1 <<'EOF'
+import json, subprocess, sys
+
+exlbctl, sock, have_cert = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+
+def ctl(*args, check=True):
+    p = subprocess.run([exlbctl, "-s", sock, "-j"] + list(args),
+                       capture_output=True, text=True)
+    if check and p.returncode:
+        raise RuntimeError("exlbctl %s: %s" % (" ".join(args), p.stderr.strip()))
+    return json.loads(p.stdout) if p.stdout.strip() else None
+
+# every parameter of a VS and of a SubVS, with exlb's defaults
+VS_DEFAULTS = {
+    "NickName": "", "VStype": "gen", "Enable": 1, "ForceL7": 1, "Transparent": 0,
+    "SubnetOriginating": 0, "ServerInit": 0, "StartTLSMode": 0, "Schedule": "rr",
+    "Persist": "none", "PersistTimeout": 360, "PersistMask": 0, "Idletime": 0,
+    "CheckType": "tcp", "CheckUrl": "/", "CheckUseGet": 0, "CheckUse1.1": 0,
+    "CheckHost": "", "CheckCodes": "", "CheckPort": 0, "SSLAcceleration": 0,
+    "SSLReencrypt": 0, "TLSType": 1, "CipherSet": "BestPractices", "NeedHostName": 0,
+    "CertFile": "", "ReverseSNIHostname": "", "ReencryptVerify": 0,
+    "StrictTransportSecurity": 0, "ErrorCode": 0, "ErrorUrl": "", "AddVia": 0,
+    "EspEnabled": 0, "ESPLogs": 0, "InputAuthMode": 0, "OutputAuthMode": 0,
+    "AllowedHosts": "", "AllowedDirectories": "", "ExcludedDirectories": "",
+    "Logoff": "", "SingleSignOnMessage": "", "Domain": "", "SMTPAllowedDomains": "",
+}
+VS_ONLY = {"VStype", "ForceL7", "ServerInit", "StartTLSMode", "SSLAcceleration",
+           "SSLReencrypt", "TLSType", "CipherSet", "NeedHostName", "CertFile",
+           "ReverseSNIHostname", "ReencryptVerify", "StrictTransportSecurity"}
+SUBVS_DEFAULTS = {k: v for k, v in VS_DEFAULTS.items() if k not in VS_ONLY}
+VS_STRUCT = {"id", "vip", "port", "prot", "request_rules", "response_rules", "rs",
+             "subvs", "certificate", "health_timing"}
+SUBVS_STRUCT = {"id", "parent", "rules", "rs", "health_timing"}
+
+HOSTS = "Mail.example.com autodiscover.example.com"
+SSO = "Please enter your Exchange credentials"
+# SubVS, health check URL, content rule, its pattern; ESP: in/out auth, directories
+VDIRS = [
+    ("ActiveSync", "/microsoft-server-activesync/healthcheck.htm", "ActiveSync",
+     "/^\\/microsoft-server-activesync.*/", 1, 1, "/microsoft-server-activesync*"),
+    ("Autodiscover", "/autodiscover/healthcheck.htm", "Autodiscover",
+     "/^\\/autodiscover.*/", 0, 0, "/autodiscover*"),
+    ("ECP", "/ecp/healthcheck.htm", "ECP", "/^\\/ecp.*/", 2, 2, "/ecp*"),
+    ("EWS", "/ews/healthcheck.htm", "EWS", "/^\\/ews.*/", 0, 0, "/ews*"),
+    ("MAPI", "/mapi/healthcheck.htm", "MAPI", "/^\\/mapi.*/", 0, 0, "/mapi*"),
+    ("OAB", "/oab/healthcheck.htm", "OAB", "/^\\/oab.*/", 0, 0, "/oab*"),
+    ("OWA", "/owa/healthcheck.htm", "OWA", "/^\\/owa.*/", 2, 2, "/owa*"),
+    ("PowerShell", "/powershell/healthcheck.htm", "powershell", "/^\\/powershell.*/",
+     0, 0, "/powershell*"),
+    ("RPC", "/rpc/healthcheck.htm", "RPC", "/^\\/rpc.*/", 0, 0, "/rpc*"),
+]
+RULES = {r: p for (_, _, r, p, _, _, _) in VDIRS}
+RULES["Authentication_Proxy"] = "/^\\/lm_auth_proxy*$/"
+
+def redirect(name):
+    return {"port": 80, "NickName": name + " - HTTP Redirect", "VStype": "http",
+            "ForceL7": 1, "ErrorCode": 302, "ErrorUrl": "https://%h%s",
+            "CheckType": "none", "subvs": []}
+
+def https(year, reencrypt, esp):
+    name = "Exchange %s HTTPS %s%s" % (year, "ReEncrypted" if reencrypt else "Offloaded",
+                                       " with ESP" if esp else "")
+    balance = {"SubnetOriginating": 1, "Persist": "none", "Schedule": "lc",
+               "Idletime": 1800, "Transparent": 0}
+    subvs = []
+    if esp:
+        s = dict(balance, NickName=name + " - Authentication Proxy", ErrorCode=503,
+                 ErrorUrl="Endpoint not available", CheckType="none", EspEnabled=1,
+                 ESPLogs=7, InputAuthMode=2, OutputAuthMode=2, AllowedHosts=HOSTS,
+                 AllowedDirectories="/*", SingleSignOnMessage=SSO)
+        s["rules"] = ["Authentication_Proxy"]
+        subvs.append(s)
+    for (short, url, rule, _, inp, out, dirs) in VDIRS:
+        s = dict(balance, NickName="%s - %s" % (name, short), CheckPort=443,
+                 CheckType="https", CheckUrl=url, CheckUseGet=1)
+        s["CheckUse1.1"] = 0
+        if esp:
+            s.update(EspEnabled=1, ESPLogs=7, InputAuthMode=inp, OutputAuthMode=out,
+                     AllowedHosts=HOSTS, AllowedDirectories=dirs)
+            if short in ("ECP", "OWA"):
+                s["SingleSignOnMessage"] = SSO
+            if short == "OWA":
+                s.update(ExcludedDirectories="/owa/guid@smtpdomain*",
+                         Logoff="/owa/logoff.owa")
+        s["rules"] = [rule]
+        subvs.append(s)
+    main = dict(balance, port=443, NickName=name, VStype="http", ForceL7=1,
+                SSLAcceleration=1, SSLReencrypt=1 if reencrypt else 0, TLSType=1,
+                CipherSet="BestPractices", subvs=subvs)
+    return name, [redirect(name), main]
+
+def passthrough(year):
+    name = "Exchange %s HTTPS" % year
+    main = {"port": 443, "NickName": name, "VStype": "gen", "ForceL7": 1,
+            "Transparent": 0, "SubnetOriginating": 1, "Persist": "none",
+            "Schedule": "lc", "Idletime": 1800, "CheckPort": 443, "CheckType": "https",
+            "CheckUrl": "/owa/healthcheck.htm", "CheckUse1.1": 0, "CheckUseGet": 1,
+            "subvs": []}
+    return name, [redirect(name), main]
+
+def mail(year, tname, port, nick, **params):
+    vs = {"port": port, "NickName": nick, "ForceL7": 1, "Transparent": 0,
+          "SubnetOriginating": 1, "subvs": []}
+    vs.update(params)
+    return "Exchange %s %s" % (year, tname), [vs]
+
+SMTP_BAL = {"Persist": "src", "PersistTimeout": 3600, "Schedule": "rr", "Idletime": 120}
+MAIL_BAL = {"Persist": "none", "Schedule": "rr", "Idletime": 3600}
+OFFLOAD = {"SSLAcceleration": 1, "SSLReencrypt": 0, "TLSType": 1, "CipherSet": "BestPractices"}
+
+def mail_set(year):
+    return [
+        # Exchange2013Core
+        mail(year, "SMTP", 25, "Exchange SMTP", VStype="gen", ServerInit=1,
+             CheckType="smtp", CheckPort=25, **SMTP_BAL),
+        mail(year, "SMTPS", 587, "Exchange SMTPS", VStype="gen", ServerInit=1,
+             CheckType="tcp", CheckPort=587, **SMTP_BAL),
+        # Exchange2013ESP
+        mail(year, "SMTP with ESP", 25, "Exchange SMTP ESP", VStype="gen", ServerInit=1,
+             EspEnabled=1, ESPLogs=4, SMTPAllowedDomains="Example.com",
+             CheckType="smtp", CheckPort=25, **SMTP_BAL),
+        # Exchange2013Additional
+        mail(year, "IMAP", 143, "Exchange IMAP", VStype="gen", ServerInit=4,
+             CheckType="imap", CheckPort=143, **MAIL_BAL),
+        mail(year, "IMAPS", 993, "Exchange IMAPS", VStype="gen", ServerInit=4,
+             CheckType="tcp", CheckPort=993, **MAIL_BAL),
+        mail(year, "IMAPS Offloaded", 993, "Exchange IMAPS Offload", VStype="gen",
+             ServerInit=4, CheckType="imap", CheckPort=143, **MAIL_BAL, **OFFLOAD),
+        mail(year, "IMAP with STARTTLS", 143, "Exchange IMAP STARTTLS", VStype="tls",
+             StartTLSMode=4, SSLAcceleration=1, TLSType=1, CipherSet="BestPractices",
+             CheckType="imap", CheckPort=143, **MAIL_BAL),
+        mail(year, "POP", 110, "Exchange POP", VStype="gen", ServerInit=6,
+             CheckType="pop3", CheckPort=110, **MAIL_BAL),
+        mail(year, "POPS", 995, "Exchange POPS", VStype="gen", ServerInit=6,
+             CheckType="tcp", CheckPort=995, **MAIL_BAL),
+        mail(year, "POPS Offloaded", 995, "Exchange POPS Offload", VStype="gen",
+             ServerInit=6, CheckType="pop3", CheckPort=110, **MAIL_BAL, **OFFLOAD),
+        mail(year, "POP with STARTTLS", 110, "Exchange POP STARTTLS", VStype="tls",
+             StartTLSMode=6, SSLAcceleration=1, TLSType=1, CipherSet="BestPractices",
+             CheckType="pop3", CheckPort=110, **MAIL_BAL),
+        mail(year, "SMTP with STARTTLS", 25, "Exchange SMTP STARTTLS", VStype="tls",
+             StartTLSMode=1, SSLAcceleration=1, TLSType=1, CipherSet="BestPractices",
+             CheckType="smtp", CheckPort=25, **SMTP_BAL),
+        mail(year, "SMTPS Offloaded", 587, "Exchange SMTPS Offload", VStype="gen",
+             ServerInit=1, CheckType="smtp", CheckPort=25, **SMTP_BAL, **OFFLOAD),
+    ]
+
+CASES = [https("2013", False, False), https("2013", True, False), passthrough("2013"),
+         https("2013", False, True), https("2013", True, True)] + mail_set("2013")
+# 2016 and 2019: the same virtual directories; one HTTPS and one mail template each
+CASES += [https("2016", False, False), mail_set("2016")[6],
+          https("2019", True, True), mail_set("2019")[11]]
+
+n = 0
+failed = 0
+def tap(ok, what, why=""):
+    global n, failed
+    n += 1
+    failed += not ok
+    print("%sok %d - %s" % ("" if ok else "not ", n, what))
+    if not ok:
+        print("# " + why.replace("\n", "\n# "))
+
+def compare(actual, expected, struct, where, problems):
+    for k, v in expected.items():
+        if k in ("port", "subvs", "rules"):
+            continue
+        if actual.get(k) != v:
+            problems.append("%s: %s is %r, expected %r" % (where, k, actual.get(k), v))
+    extra = set(actual) - set(expected) - struct
+    if extra:
+        problems.append("%s: unexpected keys %s" % (where, sorted(extra)))
+    missing = set(expected) - set(actual) - {"port", "subvs", "rules"}
+    if missing:
+        problems.append("%s: missing %s" % (where, sorted(missing)))
+
+RS = ["198.18.1.11", "198.18.1.12"]
+for i, (name, vss) in enumerate(CASES):
+    vip = "198.18.10.%d" % (i + 1)
+    tls = any(v.get("SSLAcceleration") for v in vss)
+    args = ["template", "apply", name, "vip", vip]
+    for rs in RS:
+        args += ["rs", rs]
+    if tls and have_cert:
+        args += ["cert", "mail"]
+    problems = []
+    try:
+        applied = ctl(*args)
+        if [v["port"] for v in applied["vs"]] != [v["port"] for v in vss]:
+            problems.append("created ports %r" % [v["port"] for v in applied["vs"]])
+        for exp in vss:
+            got = ctl("vs", "show", "%s:%d" % (vip, exp["port"]))
+            e = dict(VS_DEFAULTS)
+            e.update({k: v for k, v in exp.items() if k not in ("port", "subvs")})
+            if tls and have_cert and exp.get("SSLAcceleration"):
+                e["CertFile"] = "mail"
+            where = "%s:%d" % (vip, exp["port"])
+            compare(got, e, VS_STRUCT, where, problems)
+            if got["port"] != exp["port"] or got["prot"] != "tcp":
+                problems.append("%s: port/prot %r/%r" % (where, got["port"], got["prot"]))
+            if len(got["subvs"]) != len(exp["subvs"]):
+                problems.append("%s: %d SubVSs, expected %d" % (where, len(got["subvs"]),
+                                                                len(exp["subvs"])))
+                continue
+            # real servers: every SubVS of the main VS, or the VS itself, not the redirect
+            main = exp["port"] != 80
+            for sub, sexp in zip(got["subvs"], exp["subvs"]):
+                se = dict(SUBVS_DEFAULTS)
+                se.update({k: v for k, v in sexp.items() if k != "rules"})
+                compare(sub, se, SUBVS_STRUCT, where + "/" + sexp["NickName"], problems)
+                if sub["rules"] != sexp["rules"]:
+                    problems.append("%s: rules %r" % (sexp["NickName"], sub["rules"]))
+                if [r["addr"] for r in sub["rs"]] != RS or \
+                   any(r["port"] != exp["port"] for r in sub["rs"]):
+                    problems.append("%s: rs %r" % (sexp["NickName"], sub["rs"]))
+            want_rs = RS if main and not exp["subvs"] else []
+            if [r["addr"] for r in got["rs"]] != want_rs:
+                problems.append("%s: rs %r, expected %r" % (where, got["rs"], want_rs))
+    except Exception as ex:
+        problems.append(str(ex))
+    tap(not problems, "template apply '%s' vip %s: every parameter of its %d VS(s)%s" %
+        (name, vip, len(vss), " and SubVSs" if any(v["subvs"] for v in vss) else ""),
+        "\n".join(problems[:20]))
+
+# the content rules the HTTPS templates created, shared between applications
+problems = []
+rules = {r["name"]: r for r in ctl("rule", "show")}
+for name, pattern in RULES.items():
+    r = rules.get(name)
+    want = {"name": name, "matchtype": "regex", "pattern": pattern, "nocase": 1,
+            "negate": 0, "header": "", "inchost": 0, "incquery": 0, "type": "content",
+            "replacement": ""}
+    if r != want:
+        problems.append("rule %s: %r" % (name, r))
+if len(rules) != len(RULES):
+    problems.append("rules: %s" % sorted(rules))
+tap(not problems, "the ten content rules exist once, with the guide's patterns (regex, nocase)",
+    "\n".join(problems))
+print("1..%d" % n)
+sys.exit(1 if failed else 0)
+EOF
+apply_rc=$?
+while IFS= read -r line; do
+	case $line in
+	ok\ *) ok "${line#ok * - }" ;;
+	not\ ok\ *) n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - ${line#not ok * - }" ;;
+	1..*) ;;
+	*) echo "$line" ;;
+	esac
+done <"$tmp/apply.tap"
+[ "$apply_rc" -ne 0 ] && ! grep -q '^not ok' "$tmp/apply.tap" && not_ok "applying every template: the checker failed"
+
+# ---- the status table of the guide's 4.1.1 (Core offloaded, two RS) ----
+ctl status >"$tmp/status.txt"
+check "status: the redirect VS, Status Redirect" grep -Eq '^198\.18\.10\.1:80 +tcp +Exchange 2013 HTTPS Offloaded - HTTP Redirect +L7 +- +Redirect' "$tmp/status.txt"
+check "status: the 443 VS with its nine SubVSs, in the guide's order" grep -Eq '^198\.18\.10\.1:443 +tcp +Exchange 2013 HTTPS Offloaded +L7 +(mail|self-signed) +Down +Exchange 2013 HTTPS Offloaded - ActiveSync, Exchange 2013 HTTPS Offloaded - Autodiscover, Exchange 2013 HTTPS Offloaded - ECP, Exchange 2013 HTTPS Offloaded - EWS, Exchange 2013 HTTPS Offloaded - MAPI, Exchange 2013 HTTPS Offloaded - OAB, Exchange 2013 HTTPS Offloaded - OWA, Exchange 2013 HTTPS Offloaded - PowerShell, Exchange 2013 HTTPS Offloaded - RPC$' "$tmp/status.txt"
+ctl status -j >"$tmp/status.json"
+check "status -j: 18 RS rows under the offloaded VS, unchecked (no health checks)" json '[sum(len(s["rs"]) for s in v["subvs"]) for v in j["vs"] if v["vip"]=="198.18.10.1" and v["port"]==443]==[18] and all(r["health"]=="unchecked" for v in j["vs"] if v["vip"]=="198.18.10.1" for s in v["subvs"] for r in s["rs"])' <"$tmp/status.json"
+
+# ---- applying twice; atomic failures ----
+expect_fail "template apply twice on the same VIP" "198.18.10.1:80 is in use by VS 1 (Exchange 2013 HTTPS Offloaded - HTTP Redirect)" \
+	ctl template apply "Exchange 2013 HTTPS Offloaded" vip 198.18.10.1 rs 198.18.1.11
+expect_fail "vs add template= on a VIP:PORT in use" "198.18.10.9:143 is in use by VS" \
+	ctl vs add 198.18.10.9 template="Exchange 2013 IMAP with STARTTLS"
+expect_fail "an unknown certificate: nothing of the template is created" "template 'Exchange 2013 HTTPS Offloaded': cert: no certificate named 'nope'" \
+	ctl template apply "Exchange 2013 HTTPS Offloaded" vip 198.18.20.1 rs 198.18.1.11 cert nope
+expect_fail "cert on a template without TLS" "cert: none of its VSs terminates TLS" \
+	ctl template apply "Exchange 2013 IMAP" vip 198.18.20.1 cert mail
+expect_fail "a bad real server address" "rs 198.18.1.999: RS: must be an IPv4 or IPv6 address" \
+	ctl template apply "Exchange 2013 HTTPS Offloaded" vip 198.18.20.1 rs 198.18.1.11 rs 198.18.1.999
+expect_fail "an unknown template" "no template named 'Exchange 2013 Nope'" \
+	ctl template apply "Exchange 2013 Nope" vip 198.18.20.1
+expect_fail "a bad VIP" "vip: must be an IPv4 or IPv6 address" \
+	ctl template apply "Exchange 2013 IMAP" vip 198.18.20
+check "a rule changed by hand" ctl rule mod OWA nocase=0
+expect_fail "a template whose rule exists with other values" "rule 'OWA' exists with other values" \
+	ctl template apply "Exchange 2013 HTTPS ReEncrypted" vip 198.18.20.1
+check "the rule changed back" ctl rule mod OWA nocase=1
+
+# ---- vs add VIP [PORT] template= (Kemp's Use Template) ----
+id=$(ctl vs add 198.18.20.2 template="Exchange 2013 HTTPS Offloaded" 2>"$tmp/err")
+ctl vs show 198.18.20.2:443 -j >"$tmp/vs.json" 2>>"$tmp/err"
+check "vs add VIP template=NAME: the port comes from the template, the id printed is the 443 VS's" json "j['id']==$id and j['port']==443 and len(j['subvs'])==9 and j['NickName']=='Exchange 2013 HTTPS Offloaded'" <"$tmp/vs.json"
+check "vs add VIP template=NAME: the redirect VS too" bash -c "'$EXLBCTL' -s '$sock' -j vs show 198.18.20.2:80 | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(j[\"ErrorCode\"]!=302)'"
+ctl vs add 198.18.20.3 1143 tcp template="Exchange 2013 IMAP" nickname=IMAP-alt Idletime=600 >/dev/null 2>"$tmp/err"
+ctl vs show 198.18.20.3:1143 -j >"$tmp/vs.json" 2>>"$tmp/err"
+check "vs add VIP PORT template=NAME Key=Value: the port and values given win" json "j['NickName']=='IMAP-alt' and j['Idletime']==600 and j['CheckPort']==143 and j['ServerInit']==4" <"$tmp/vs.json"
+
+# ---- list, show ----
+ctl template list -j >"$tmp/list.json"
+check "template list -j: 18 templates per year, three sets each, all built in" json '
+len(j["templates"])==54 and j["errors"]==[] and all(t["source"]=="built-in" for t in j["templates"]) and
+sorted(set(t["set"] for t in j["templates"]))==sorted("Exchange%s%s" % (y, s) for y in ("2013","2016","2019") for s in ("Core","ESP","Additional")) and
+sorted(t["name"] for t in j["templates"] if t["set"]=="Exchange2013Core")==sorted(["Exchange 2013 HTTPS Offloaded","Exchange 2013 HTTPS ReEncrypted","Exchange 2013 HTTPS","Exchange 2013 SMTP","Exchange 2013 SMTPS"]) and
+sorted(t["name"] for t in j["templates"] if t["set"]=="Exchange2013ESP")==sorted(["Exchange 2013 HTTPS Offloaded with ESP","Exchange 2013 HTTPS ReEncrypted with ESP","Exchange 2013 SMTP with ESP"]) and
+len([t for t in j["templates"] if t["set"]=="Exchange2013Additional"])==10' <"$tmp/list.json"
+check "template list (text)" bash -c "'$EXLBCTL' -s '$sock' template list | grep -Eq '^Exchange 2013 HTTPS Offloaded +Exchange2013Core +built-in +80 443\\* +9'"
+check "template show (text): SubVSs, rules, parameters" bash -c "'$EXLBCTL' -s '$sock' template show 'exchange 2013 https offloaded' | grep -q 'SubVS Exchange 2013 HTTPS Offloaded - OWA' && '$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded' | grep -q 'CheckUrl  *\\/owa\\/healthcheck.htm'"
+ctl template show "Exchange 2013 SMTP" -j >"$tmp/show.json"
+check "template show -j: the template and where it comes from" json 'j["name"]=="Exchange 2013 SMTP" and j["set"]=="Exchange2013Core" and j["source"]=="built-in" and j["file"].endswith("Exchange2013Core.json") and j["vs"][0]["port"]==25' <"$tmp/show.json"
+
+# ---- export -> import round trip ----
+ctl template export 198.18.10.4:443 name="Site HTTPS ESP" >"$tmp/export.json" 2>"$tmp/err"
+check "template export VS name=NAME > FILE" json 'j["format"]=="exlb-templates" and j["templates"][0]["name"]=="Site HTTPS ESP" and len(j["templates"][0]["vs"][0]["subvs"])==10 and len(j["templates"][0]["rules"])==10 and "CertFile" not in j["templates"][0]["vs"][0] and "rs" not in j["templates"][0]["vs"][0]' <"$tmp/export.json"
+check "template import FILE" ctl template import "$tmp/export.json"
+ctl template list -j | json '[t["source"] for t in j["templates"] if t["name"]=="Site HTTPS ESP"]==["imported"]'
+check "the imported template is listed as imported" [ $? -eq 0 ]
+check "template apply of the imported template" ctl template apply "Site HTTPS ESP" vip 198.18.30.1 rs 198.18.1.11 rs 198.18.1.12
+python3 - "$EXLBCTL" "$sock" <<'EOF' 2>"$tmp/err"
+import json, subprocess, sys
+def show(vs):
+    j = json.loads(subprocess.run([sys.argv[1], "-s", sys.argv[2], "-j", "vs", "show", vs],
+                                  capture_output=True, text=True, check=True).stdout)
+    for k in ("id", "vip", "CertFile", "certificate"):
+        j.pop(k, None)
+    for s in j["subvs"]:
+        s.pop("id"); s.pop("parent")
+        for r in s["rs"]:
+            r.pop("id")
+    return j
+a, b = show("198.18.10.4:443"), show("198.18.30.1:443")
+if a != b:
+    sys.stderr.write("differs: %s\n" % [k for k in a if a[k] != b.get(k)])
+    sys.exit(1)
+EOF
+check "export, import, apply: the same VS, SubVSs and rules as the original (but VIP, ids, certificate)" [ $? -eq 0 ]
+expect_fail "import of a template that exists" "template 'Site HTTPS ESP' exists" ctl template import "$tmp/export.json"
+check "import replace=1" ctl template import "$tmp/export.json" replace=1
+sed 's/"Site HTTPS ESP"/"Exchange 2013 SMTP"/' "$tmp/export.json" >"$tmp/clash.json"
+expect_fail "import under a built-in name" "template 'Exchange 2013 SMTP' is built in" ctl template import "$tmp/clash.json"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["templates"][0]["name"] = "Broken"
+d["templates"][0]["vs"][0]["Schedule"] = "fast"
+json.dump(d, open(sys.argv[2], "w"))' "$tmp/export.json" "$tmp/bad.json"
+expect_fail "import of a template that does not apply" "template 'Broken': vs\[0\]: Schedule: must be one of rr, wrr, lc, wlc" ctl template import "$tmp/bad.json"
+check "nothing of the refused import is stored" bash -c "! '$EXLBCTL' -s '$sock' template show Broken 2>/dev/null"
+expect_fail "delete of a built-in template" "is built in" ctl template delete "Exchange 2013 SMTP"
+stop_daemon
+start_daemon
+ctl template show "Site HTTPS ESP" -j | json 'j["source"]=="imported"'
+check "imported templates and applied services survive a restart" [ $? -eq 0 ] && ctl vs show 198.18.30.1:443 >/dev/null
+check "template delete NAME" ctl template delete "Site HTTPS ESP"
+expect_fail "the deleted template is gone" "no template named 'Site HTTPS ESP'" ctl template show "Site HTTPS ESP"
+check "its services stay (a template is only a recipe)" ctl vs show 198.18.30.1:443
+
+# ---- help ----
+check "template apply --help shows its usage" bash -c "'$EXLBCTL' template apply --help | grep -q 'NAME vip VIP'"
+check "vs add --help mentions template=" bash -c "'$EXLBCTL' vs add --help | grep -q 'template=NAME'"
+
+echo "1..$n"
+[ "$failed" -eq 0 ]
