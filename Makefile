@@ -52,7 +52,7 @@ fuzz:
 	$(MAKE) -C userspace fuzz
 
 vm-check: module userspace
-	tools/vm/run --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
+	tools/vm/run --timeout 3000 --memory 3072 --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
 
 # Kernel code hygiene: checkpatch --strict, W=1 and sparse must all be clean.
 kernel-lint: checkpatch w1 sparse

@@ -1,0 +1,63 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# exlbd's L7 HTTPS proxy on the kTLS path, inside the test VM (the host has
+# no kTLS): the scenarios of userspace/tests/exlbd-https.sh (content
+# switching over nine SubVSs, SNI, TLS versions and cipher sets, NTLM
+# binding, streaming 200 MB, a 50 MB upload, smuggling attempts, health
+# failover, droponfail, the access log), run with
+#
+#   EXLBD_TLS_RELAY=ktls        exlbd installs kTLS after each handshake
+#   EXLB_HTTPS_EXPECT_TLS=ktls  every TLS request's access log line must say
+#                               tls=ktls, and /proc/net/tls_stat of the LB
+#                               namespace must show TlsTxSw and TlsRxSw rise
+#                               (TLS 1.3: transmit only with OpenSSL 3.0, so
+#                               the upload runs over TLS 1.2), none left open
+#                               (TlsCurrTxSw/TlsCurrRxSw 0 after exlbd exits)
+#                               and no TlsDecryptError
+#
+# The scenarios live in that one script; this wrapper only loads tls.ko
+# (the guest cannot autoload), passes its TAP lines through and ends with
+# the "N passed, N failed[, N skipped]" line selftests/Makefile adds up.
+# Exit 0 all passed, 1 a failure, 4 skipped (not root, no kTLS, a tool
+# missing, exlbd/exlbctl not built). EXLBD, EXLBCTL name the binaries
+# (default userspace/build/); EXLB_HTTPS_BIG_MB shrinks the streamed file.
+# exlb.ko is not needed: the proxy runs with --no-kernel.
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+REPO=${EXLB_REPO:-$(cd "$(dirname "$SELF")/.." && pwd)}
+export EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
+export EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
+export EXLBD_TLS_RELAY=ktls EXLB_HTTPS_EXPECT_TLS=ktls
+TEST=$REPO/userspace/tests/exlbd-https.sh
+
+skip_all() {
+	echo "TAP version 13"
+	echo "1..0 # SKIP $*"
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 4
+}
+
+[[ $(id -u) == 0 ]] || skip_all "needs root"
+[[ -x $TEST ]] || skip_all "$TEST missing"
+modprobe tls 2>/dev/null
+[[ -r /proc/net/tls_stat ]] || skip_all "no kTLS: modprobe tls failed and /proc/net/tls_stat is absent"
+
+out=$(mktemp /tmp/exlbd-https-selftest.XXXXXX)
+trap 'rm -f "$out"' EXIT
+"$TEST" | tee "$out"
+rc=${PIPESTATUS[0]}
+
+pass=$(grep -c '^ok ' "$out")
+fail=$(grep -c '^not ok ' "$out")
+if [[ $rc == 4 ]]; then
+	echo "0 passed, 0 failed, 1 skipped"
+	exit 4
+fi
+if [[ $rc != 0 && $fail == 0 ]]; then
+	echo "# $TEST exited with status $rc"
+	fail=1
+fi
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+echo "$pass passed, $fail failed"
+((fail == 0))
