@@ -1,0 +1,623 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# HTTPS (TLS-terminating L7 proxy): exlbd against HAProxy and nginx, one after
+# another on the same VIP:443, with the same certificate, the same two real
+# servers and the same worker count. A benchmark, not a test: it prints
+# figures and ratios. Needs root, netns, veth, bridge, haproxy, nginx(-light),
+# wrk, curl, openssl, python3, cc + libssl-dev. The real servers are
+# userspace/tests/lib/exchange-rs.sh's simulated Exchange servers (nginx).
+# Runs on the host or in the test VM (tools/vm/run -- bench/https.sh ...).
+#
+#   netns exlbh-cli             netns exlbh-lb                      netns exlbh-rsN
+#   cli0 198.18.0.2-6/24 ---- lbcli0 198.18.0.1/24                rs0 198.18.1.1N/24
+#   default via .0.1                + VIP 198.18.0.10/32          exrs nginx :80
+#                             lbbr0 198.18.1.1/24 ---lbrsN----
+#
+# Only 198.18.0.0/15, only in these namespaces (IPv6 off in them); nothing is
+# routed anywhere else. For each balancer and each certificate (ECDSA P-256,
+# RSA-2048) the proxy is started in exlbh-lb, probed (both real servers must
+# answer), then measured, in this order:
+#   1. memory per idle TLS connection: IDLE idle connections (handshake done,
+#      no request; bench/https/tlsload hold); the Pss of all the proxy's
+#      processes before and after, divided by the connections opened;
+#   2. keep-alive requests/s: wrk -t 2 -c 50 on /owa/ (a ~100 B answer);
+#   3. full handshakes/s: bench/https/tlsload hs, 50 in flight, a new TCP
+#      connection and a new TLS session per request (no session cache, no
+#      tickets: nothing can be resumed; it counts resumptions, must be 0),
+#      one GET /owa/ with "Connection: close" each;
+#   4. bulk MB/s: curl GET /big/100M and POST 100 MiB to /echo, one stream.
+# --rounds N repeats everything N times, alternating the balancers' order;
+# the table shows medians, the log every value.
+#
+# Usage: bench/https.sh [--quick] [--rounds N] [--only exlb|haproxy|nginx[,...]]
+#        [--certs ecdsa,rsa] [--workers N] [--tls-relay auto|ktls|userspace]
+#        [--idle-conns N] [--secs N] [--max-runtime S] [--out DIR] [--keep]
+# See docs/benchmarks.md, section "HTTPS (issue 4)".
+
+set -euo pipefail
+
+LBS=exlb,haproxy,nginx
+CERTS=ecdsa,rsa
+WORKERS=1
+RELAY=
+IDLE_CONNS=10000
+SECS=10
+BULK_REPS=3
+ROUNDS=1
+MAX_RUNTIME=1200
+QUICK=0
+OUT=
+KEEP=0
+ARGS=("$@")
+
+usage() {
+	sed -n '/^# Usage:/,/^# See/p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+}
+
+idle_set=0 secs_set=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1; shift ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--only) LBS=$2; shift 2 ;;
+	--certs) CERTS=$2; shift 2 ;;
+	--workers) WORKERS=$2; shift 2 ;;
+	--tls-relay) RELAY=$2; shift 2 ;;
+	--tls-relay=*) RELAY=${1#*=}; shift ;;
+	--idle-conns) IDLE_CONNS=$2; idle_set=1; shift 2 ;;
+	--secs) SECS=$2; secs_set=1; shift 2 ;;
+	--max-runtime) MAX_RUNTIME=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	-h|--help) usage ;;
+	*) echo "https: unknown argument $1" >&2; usage ;;
+	esac
+done
+if [ "$QUICK" = 1 ]; then
+	[ "$idle_set" = 1 ] || IDLE_CONNS=1000
+	[ "$secs_set" = 1 ] || SECS=3
+	BULK_REPS=1
+fi
+
+for v in ROUNDS WORKERS IDLE_CONNS SECS MAX_RUNTIME; do
+	case "${!v}" in
+	''|*[!0-9]*) echo "https: $v must be a number" >&2; exit 2 ;;
+	esac
+done
+range() {
+	if [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
+		echo "https: $1 must be in $3..$4" >&2
+		exit 2
+	fi
+}
+range --rounds "$ROUNDS" 1 10
+range --workers "$WORKERS" 1 64
+range --idle-conns "$IDLE_CONNS" 100 50000
+range --secs "$SECS" 1 120
+range --max-runtime "$MAX_RUNTIME" 60 86400
+case "$RELAY" in ''|auto|ktls|userspace) ;; *) echo "https: --tls-relay: auto, ktls or userspace" >&2; exit 2 ;; esac
+IFS=, read -r -a LB_LIST <<<"$LBS"
+for lb in "${LB_LIST[@]}"; do
+	case "$lb" in exlb|haproxy|nginx) ;; *) echo "https: --only: exlb, haproxy or nginx (got '$lb')" >&2; exit 2 ;; esac
+done
+IFS=, read -r -a CERT_LIST <<<"$CERTS"
+for c in "${CERT_LIST[@]}"; do
+	case "$c" in ecdsa|rsa) ;; *) echo "https: --certs: ecdsa and/or rsa (got '$c')" >&2; exit 2 ;; esac
+done
+
+# The whole run is bounded: re-run ourselves under timeout(1); TERM reaches
+# the trap below, which tears everything down.
+if [ -z "${EXLB_BENCH_BOUNDED:-}" ]; then
+	export EXLB_BENCH_BOUNDED=1
+	exec timeout --kill-after=30 "$MAX_RUNTIME" "$0" "${ARGS[@]}"
+fi
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+TPL=$REPO/bench/https
+EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
+EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
+EXRS_LIB=$REPO/userspace/tests/lib/exchange-rs.sh
+
+NS_CLI=exlbh-cli
+NS_LB=exlbh-lb
+NS_RS=(exlbh-rs1 exlbh-rs2)
+RS_ADDRS=(198.18.1.11 198.18.1.12)
+VIP=198.18.0.10
+URL=https://$VIP
+CLI_SRCS=198.18.0.2,198.18.0.3,198.18.0.4,198.18.0.5,198.18.0.6
+BIG=104857600	# 100 MiB, both directions
+
+WORK=$(mktemp -d /tmp/exlb-bench-https.XXXXXX)
+EXRS_UP=0
+LB_PID=
+CLI_PID=
+FAILED=0
+declare -A V	# results: V[lb.cert.metric] = the values of all rounds
+
+put() { V[$1]="${V[$1]:+${V[$1]} }$2"; }
+log() { printf '[%6ss] %s\n' "$SECONDS" "$*"; }
+fail() { log "FAIL: $*"; FAILED=1; }
+kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
+nsx() { ip netns exec "$@"; }
+nsysctl() { nsx "$1" sh -c "echo $3 > /proc/sys/$(tr . / <<<"$2")"; }
+
+# Stop a process we started: TERM, up to 5 s, then KILL.
+stop_pid() {
+	local pid=$1 i
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+wait_file() {
+	local i
+	for i in $(seq $(($2 * 10))); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# fill TEMPLATE OUT KEY=VALUE...: the template with @KEY@ replaced.
+fill() {
+	local tpl=$1 out=$2 kv args=()
+	shift 2
+	for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+	sed "${args[@]}" "$tpl" >"$out"
+}
+
+topo_down() {
+	local ns pid
+	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
+	CLI_PID=
+	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
+	LB_PID=
+	[ "$EXRS_UP" = 1 ] && exrs_cleanup
+	EXRS_UP=0
+	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+}
+
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ "$KEEP" = 1 ]; then
+		log "--keep: leaving the namespaces and servers up, files in $WORK"
+	else
+		topo_down
+	fi
+	rm -f "$WORK/upload.bin"
+	if [ -n "$OUT" ]; then
+		if ! { mkdir -p "$OUT" && cp -r "$WORK"/. "$OUT"/; } 2>/dev/null; then
+			log "cannot copy the raw results to $OUT"
+		fi
+	fi
+	[ "$KEEP" = 1 ] || rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted (signal or --max-runtime $MAX_RUNTIME s)"; exit 124' INT TERM
+
+topo_up() {
+	local i ns
+	topo_down
+	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		if nsx "$ns" test -e /proc/sys/net/ipv6/conf/all/disable_ipv6; then
+			nsysctl "$ns" net.ipv6.conf.all.disable_ipv6 1
+			nsysctl "$ns" net.ipv6.conf.default.disable_ipv6 1
+		fi
+	done
+	ip -n "$NS_CLI" link add cli0 type veth peer name lbcli0 netns "$NS_LB"
+	ip -n "$NS_CLI" addr add 198.18.0.2/24 dev cli0
+	for i in 3 4 5 6; do ip -n "$NS_CLI" addr add "198.18.0.$i/24" dev cli0; done
+	ip -n "$NS_CLI" link set cli0 up
+	ip -n "$NS_CLI" route add default via 198.18.0.1
+	# The handshake run opens and closes tens of thousands of connections.
+	for ns in "$NS_CLI" "$NS_LB"; do
+		nsysctl "$ns" net.ipv4.ip_local_port_range "1024 65535"
+		nsysctl "$ns" net.ipv4.tcp_tw_reuse 1
+	done
+
+	ip -n "$NS_LB" addr add 198.18.0.1/24 dev lbcli0
+	ip -n "$NS_LB" addr add "$VIP/32" dev lbcli0
+	ip -n "$NS_LB" link set lbcli0 up
+	ip -n "$NS_LB" link add lbbr0 type bridge forward_delay 0 stp_state 0
+	ip -n "$NS_LB" addr add 198.18.1.1/24 dev lbbr0
+	ip -n "$NS_LB" link set lbbr0 up
+	for i in 0 1; do
+		ns=${NS_RS[$i]}
+		ip -n "$ns" link add rs0 type veth peer name "lbrs$((i + 1))" netns "$NS_LB"
+		ip -n "$NS_LB" link set "lbrs$((i + 1))" master lbbr0
+		ip -n "$NS_LB" link set "lbrs$((i + 1))" up
+		ip -n "$ns" addr add "${RS_ADDRS[$i]}/24" dev rs0
+		ip -n "$ns" link set rs0 up
+	done
+
+	# The real servers: exchange-rs.sh's nginx (plain HTTP :80 used; it
+	# keeps connections alive), /big/100M at full speed, /echo reads bodies.
+	EXRS_UP=1
+	for i in 0 1; do
+		EXRS_BIG_MB=100 EXRS_LIMIT_RATE=0 exrs_setup "rs$((i + 1))" "${NS_RS[$i]}" "${RS_ADDRS[$i]}" ||
+			{ log "the real server rs$((i + 1)) did not start"; return 1; }
+	done
+	log "topology up, both real servers answer"
+}
+
+# The upload body and the certificates.
+make_files() {
+	truncate -s "$BIG" "$WORK/upload.bin"	# sparse: read from the page cache
+	openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 30 \
+		-subj /CN=mail.bench.test -keyout "$WORK/ecdsa.key" -out "$WORK/ecdsa.crt" 2>/dev/null
+	openssl req -x509 -nodes -newkey rsa:2048 -days 30 \
+		-subj /CN=mail.bench.test -keyout "$WORK/rsa.key" -out "$WORK/rsa.crt" 2>/dev/null
+	cat "$WORK/ecdsa.crt" "$WORK/ecdsa.key" >"$WORK/ecdsa.pem"
+	cat "$WORK/rsa.crt" "$WORK/rsa.key" >"$WORK/rsa.pem"
+}
+
+# The processes of a proxy: LB_PID and its descendants (nginx's workers,
+# anything exlbd forks); threads share their process's memory.
+lb_pids() {
+	local all=" $LB_PID " grew=1 pid ppid
+	while [ "$grew" = 1 ]; do
+		grew=0
+		for f in /proc/[0-9]*/stat; do
+			read -r pid _ _ ppid _ <"$f" 2>/dev/null || continue
+			if [[ $all == *" $ppid "* && $all != *" $pid "* ]]; then
+				all="$all$pid "
+				grew=1
+			fi
+		done 2>/dev/null
+	done
+	echo "${all# }"
+}
+
+# mem_kb Pss|Rss: the sum over the proxy's processes, kB.
+mem_kb() {
+	local pid sum=0 v
+	for pid in $(lb_pids); do
+		v=$(awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || true)
+		sum=$((sum + ${v:-0}))
+	done
+	echo "$sum"
+}
+
+# --------------------------------------------------------------------------
+# The balancers: lb_available LB, lb_start LB CERT, lb_stop.
+
+lb_available() {
+	case "$1" in
+	exlb)
+		[ -x "$EXLBD" ] || { echo "$EXLBD is not built (make -C userspace)"; return 1; }
+		[ -x "$EXLBCTL" ] || { echo "$EXLBCTL is not built (make -C userspace)"; return 1; }
+		local h
+		h=$("$EXLBD" --help 2>&1 || true)
+		if ! grep -q -- '--tls-relay' <<<"$h" || ! grep -q -- '--workers' <<<"$h"; then
+			echo "$EXLBD has no --tls-relay/--workers option: exlbd's L7 HTTPS proxy (issue 4) is not there yet"
+			return 1
+		fi
+		;;
+	haproxy) command -v haproxy >/dev/null || { echo "haproxy is not installed"; return 1; } ;;
+	nginx) command -v nginx >/dev/null || { echo "nginx is not installed"; return 1; } ;;
+	esac
+}
+
+lb_version() {
+	case "$1" in
+	exlb) echo "exlbd (--workers $WORKERS${RELAY:+ --tls-relay=$RELAY})" ;;
+	haproxy) haproxy -v 2>/dev/null | awk 'NR == 1 { print "HAProxy " $3 }' ;;
+	nginx) nginx -v 2>&1 | sed 's|.*nginx/|nginx |' ;;
+	esac
+}
+
+# exlbctl's view of both real servers' health: "up up" when ready.
+exlb_health() {
+	"$EXLBCTL" -s "$WORK/exlbd.sock" -j status 2>/dev/null | python3 -c '
+import json, sys
+try:
+    doc = json.load(sys.stdin)
+except Exception:
+    print("no-status"); sys.exit()
+h = {}
+for vs in doc.get("vs", []):
+    if vs.get("name") == "Bench":
+        for rs in vs.get("rs", []):
+            h[rs.get("addr")] = rs.get("health")
+print(" ".join(str(h.get(a, "absent")) for a in sys.argv[1:]))' "${RS_ADDRS[@]}"
+}
+
+lb_start() {
+	local lb=$1 cert=$2 d=$WORK/$1.$2 i h
+	rm -rf "$d"
+	mkdir -p "$d"
+	case "$lb" in
+	haproxy)
+		fill "$TPL/haproxy.cfg.in" "$d/haproxy.cfg" WORKERS="$WORKERS" DIR="$d" VIP="$VIP" \
+			NOFILE="$NOFILE" MAXCONN=$((IDLE_CONNS + 500)) \
+			PEM="$WORK/$cert.pem" RS1="${RS_ADDRS[0]}" RS2="${RS_ADDRS[1]}"
+		ip netns exec "$NS_LB" haproxy -db -f "$d/haproxy.cfg" >"$d/log" 2>&1 &
+		LB_PID=$!
+		;;
+	nginx)
+		fill "$TPL/nginx-lb.conf.in" "$d/nginx.conf" WORKERS="$WORKERS" DIR="$d" VIP="$VIP" \
+			NOFILE="$NOFILE" CONNS=$((IDLE_CONNS + 1000)) \
+			CERT="$WORK/$cert.crt" KEY="$WORK/$cert.key" RS1="${RS_ADDRS[0]}" RS2="${RS_ADDRS[1]}"
+		ip netns exec "$NS_LB" nginx -q -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/log" 2>&1 &
+		LB_PID=$!
+		;;
+	exlb)
+		rm -f "$WORK/exlbd.sock"
+		ip netns exec "$NS_LB" "$EXLBD" --state-dir "$d/state" --socket "$WORK/exlbd.sock" \
+			--no-kernel --workers "$WORKERS" ${RELAY:+--tls-relay="$RELAY"} \
+			--access-log /dev/null >"$d/log" 2>&1 &
+		LB_PID=$!
+		for i in $(seq 100); do
+			[ -S "$WORK/exlbd.sock" ] && break
+			kill -0 "$LB_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if [ ! -S "$WORK/exlbd.sock" ]; then
+			log "exlbd did not start: $(tail -n 3 "$d/log" | tr '\n' ' ')"
+			return 1
+		fi
+		local ctl=("$EXLBCTL" -s "$WORK/exlbd.sock")
+		if ! { "${ctl[@]}" cert add bench "$WORK/$cert.crt" "$WORK/$cert.key" &&
+		       "${ctl[@]}" vs add "$VIP" 443 tcp nickname=Bench VStype=http SSLAcceleration=1 \
+				CertFile=bench CheckType=http CheckUrl=/owa/healthcheck.htm Idletime=1800 &&
+		       "${ctl[@]}" rs add Bench "${RS_ADDRS[0]}" port=80 &&
+		       "${ctl[@]}" rs add Bench "${RS_ADDRS[1]}" port=80; } >"$d/exlbctl.log" 2>&1; then
+			log "exlbctl refused the configuration: $(tail -n 3 "$d/exlbctl.log" | tr '\n' ' ')"
+			return 1
+		fi
+		for i in $(seq 150); do
+			h=$(exlb_health)
+			[ "$h" = "up up" ] && break
+			sleep 0.2
+		done
+		log "exlb: real servers' health: $h"
+		[ "$h" = "up up" ] || { log "exlbd's health checks did not bring both real servers up in 30 s"; return 1; }
+		;;
+	esac
+	# The proxy must answer, and both real servers must be reached.
+	local seen="" b end=$((SECONDS + 20))
+	while [ "$SECONDS" -lt "$end" ]; do
+		b=$(nsx "$NS_CLI" curl -sk -o /dev/null -D - --max-time 3 "$URL/owa/" 2>/dev/null |
+			tr -d '\r' | awk 'tolower($1) == "x-rs:" { print $2 }')
+		[ -n "$b" ] && [[ " $seen " != *" $b "* ]] && seen="$seen $b"
+		[ "$(wc -w <<<"$seen")" = 2 ] && break
+		kill -0 "$LB_PID" 2>/dev/null || break
+		sleep 0.25
+	done
+	if [ "$(wc -w <<<"$seen")" != 2 ]; then
+		log "$lb probe: real servers reached in 20 s:${seen:- none}; proxy log: $(tail -n 3 "$d/log" "$d/error.log" 2>/dev/null | tr '\n' ' ')"
+		return 1
+	fi
+	log "$lb ($cert): probe ok, both real servers reached:$seen; processes: $(lb_pids)"
+}
+
+lb_stop() {
+	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
+	LB_PID=
+	sleep 1	# TIME_WAIT does not matter; the port must be free
+}
+
+# --------------------------------------------------------------------------
+# The measurements; tag = LB.CERT.
+
+mem_run() {
+	local tag=$1 before after rss_b rss_a line opened alive
+	sleep 1
+	before=$(mem_kb Pss)
+	rss_b=$(mem_kb Rss)
+	rm -f "$WORK/$tag.ready"
+	ip netns exec "$NS_CLI" "$WORK/tlsload" hold -t "$VIP:443" -s "$CLI_SRCS" -N "$IDLE_CONNS" \
+		-c 100 -T 20 -H $((120 + IDLE_CONNS / 20)) -R "$WORK/$tag.ready" >"$WORK/$tag.hold.out" 2>&1 &
+	CLI_PID=$!
+	if ! wait_file "$WORK/$tag.ready" $((60 + IDLE_CONNS / 20)); then
+		fail "$tag: the idle connections did not open in time"
+		stop_pid "$CLI_PID"; CLI_PID=
+		return 1
+	fi
+	sleep 2
+	after=$(mem_kb Pss)
+	rss_a=$(mem_kb Rss)
+	stop_pid "$CLI_PID"; CLI_PID=
+	line=$(head -n1 "$WORK/$tag.hold.out")
+	alive=$(kv "$(sed -n 2p "$WORK/$tag.hold.out")" alive)
+	opened=$(kv "$line" opened)
+	log "$tag.mem: $line alive=$alive; Pss $before -> $after kB, Rss $rss_b -> $rss_a kB"
+	if [ "${opened:-0}" -lt "$IDLE_CONNS" ]; then
+		fail "$tag.mem: only ${opened:-0} of $IDLE_CONNS connections opened"
+		[ "${opened:-0}" -gt 0 ] || return 1
+	fi
+	[ "${alive:-0}" = "$opened" ] || log "$tag.mem: warning: the proxy closed $((opened - ${alive:-0})) idle connections"
+	put "$tag.mem" "$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')"
+	sleep 2	# let the proxy close them
+}
+
+ka_run() {
+	local tag=$1 out rps non2xx errs
+	nsx "$NS_CLI" timeout 30 wrk -t 2 -c 50 -d 1s --timeout 5s "$URL/owa/" >/dev/null 2>&1 || true
+	out=$(nsx "$NS_CLI" timeout $((SECS + 30)) wrk -t 2 -c 50 -d "${SECS}s" --timeout 5s --latency "$URL/owa/" 2>&1) ||
+		{ fail "$tag.ka: wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 1; }
+	echo "$out" >"$WORK/$tag.wrk.out"
+	rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' <<<"$out")
+	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
+	errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
+	log "$tag.ka: $rps req/s, p50 $(awk '$1 == "50%" { print $2 }' <<<"$out"), p99 $(awk '$1 == "99%" { print $2 }' <<<"$out"), non-2xx ${non2xx:-0}, socket errors ${errs:-0}"
+	[ -n "$rps" ] || { fail "$tag.ka: no result"; return 1; }
+	put "$tag.ka" "$rps"
+	[ "${non2xx:-0}" = 0 ] && [ "${errs:-0}" = 0 ] && return 0
+	fail "$tag.ka: ${non2xx:-0} non-2xx responses, ${errs:-0} socket errors"
+}
+
+hs_run() {
+	local tag=$1 line
+	nsx "$NS_CLI" "$WORK/tlsload" hs -t "$VIP:443" -s "$CLI_SRCS" -c 50 -d 1 -T 5 >/dev/null 2>&1 || true
+	line=$(nsx "$NS_CLI" timeout $((SECS + 30)) "$WORK/tlsload" hs -t "$VIP:443" -s "$CLI_SRCS" -c 50 \
+		-d "$SECS" -m 1000000 -T 5 -p /owa/ 2>&1) || { fail "$tag.hs: tlsload failed: $line"; return 1; }
+	log "$tag.hs: $line"
+	[ "$(kv "$line" reused)" = 0 ] || fail "$tag.hs: resumed handshakes: $(kv "$line" reused)"
+	local bad=$(( $(kv "$line" rsp_other) + $(kv "$line" err_connect) + $(kv "$line" err_tls) + \
+		$(kv "$line" err_io) + $(kv "$line" timeouts) ))
+	[ "$bad" = 0 ] || fail "$tag.hs: $bad failed requests"
+	put "$tag.hs" "$(kv "$line" hs_s)"
+	put "$tag.hs_p99" "$(kv "$line" lat_p99_ms)"
+	V[$tag.params]="$(kv "$line" proto) $(kv "$line" cipher) $(kv "$line" group) $(kv "$line" cert)"
+}
+
+# bulk_run TAG down|up: BULK_REPS transfers of 100 MiB, the median in MB/s.
+bulk_run() {
+	local tag=$1 dir=$2 out i vals=() code size speed
+	for i in $(seq "$BULK_REPS"); do
+		if [ "$dir" = down ]; then
+			out=$(nsx "$NS_CLI" curl -sk -o /dev/null --max-time 120 \
+				-w '%{http_code} %{size_download} %{speed_download}' "$URL/big/100M" 2>&1) || true
+		else
+			out=$(nsx "$NS_CLI" curl -sk -o /dev/null --max-time 120 -X POST -T "$WORK/upload.bin" \
+				-H 'Expect:' -H 'Content-Type: application/octet-stream' \
+				-w '%{http_code} %{size_upload} %{speed_upload}' "$URL/echo" 2>&1) || true
+		fi
+		read -r code size speed <<<"$out"
+		if [ "$code" != 200 ] || [ "$size" != "$BIG" ]; then
+			fail "$tag.$dir: HTTP ${code:-?}, $size of $BIG bytes ($out)"
+			return 1
+		fi
+		vals+=("$(awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1e6 }')")
+	done
+	log "$tag.$dir: ${vals[*]} MB/s"
+	put "$tag.$dir" "$(printf '%s\n' "${vals[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
+}
+
+bench_lb() {
+	local lb=$1 cert
+	for cert in "${CERT_LIST[@]}"; do
+		log "=== $(lb_version "$lb"), $cert certificate ==="
+		if ! lb_start "$lb" "$cert"; then
+			fail "$lb ($cert): the proxy does not serve $URL/owa/ from both real servers"
+			lb_stop
+			continue
+		fi
+		mem_run "$lb.$cert" || true
+		ka_run "$lb.$cert" || true
+		hs_run "$lb.$cert" || true
+		bulk_run "$lb.$cert" down || true
+		bulk_run "$lb.$cert" up || true
+		kill -0 "$LB_PID" 2>/dev/null || fail "$lb ($cert): the proxy died: $(tail -n 3 "$WORK/$lb.$cert/log" | tr '\n' ' ')"
+		lb_stop
+	done
+}
+
+# --------------------------------------------------------------------------
+
+[ "$(id -u)" = 0 ] || { echo "https: needs root" >&2; exit 1; }
+[ -r "$EXRS_LIB" ] || { echo "https: $EXRS_LIB is missing" >&2; exit 1; }
+# shellcheck source=userspace/tests/lib/exchange-rs.sh
+. "$EXRS_LIB"
+for t in ip nginx wrk curl openssl cc python3; do
+	command -v "$t" >/dev/null || { echo "https: $t is missing" >&2; exit 1; }
+done
+# One descriptor per idle connection in the client and in the proxy (where
+# root lacks CAP_SYS_RESOURCE the hard limit stays; the configs follow it).
+ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+# HAProxy wants two per connection (maxconn = idle connections + 500) and
+# refuses to start with fewer: without the capability, fewer idle connections.
+NOFILE=$(ulimit -n)
+[ "$NOFILE" = unlimited ] && NOFILE=262144
+if [ "$NOFILE" -lt $((2 * (IDLE_CONNS + 500) + 100)) ]; then
+	if [ "$idle_set" = 1 ]; then
+		echo "https: ulimit -n is $NOFILE; --idle-conns $IDLE_CONNS needs $((2 * (IDLE_CONNS + 500) + 100))" >&2
+		exit 1
+	fi
+	IDLE_CONNS=$(( (NOFILE - 100) / 2 - 500 ))
+	IDLE_CONNS=$(( IDLE_CONNS / 1000 * 1000 ))
+	echo "https: ulimit -n is only $NOFILE (no CAP_SYS_RESOURCE?): $IDLE_CONNS idle connections" >&2
+	range --idle-conns "$IDLE_CONNS" 100 50000
+fi
+cc -O2 -Wall -Wextra -Werror -o "$WORK/tlsload" "$TPL/tlsload.c" -lssl -lcrypto ||
+	{ echo "https: cannot build bench/https/tlsload.c (libssl-dev?)" >&2; exit 1; }
+if [ "$RELAY" = ktls ] && [ ! -d /sys/module/tls ]; then
+	modprobe tls 2>/dev/null || log "warning: --tls-relay ktls, but the tls module is not loaded and modprobe tls failed"
+fi
+
+AVAIL=()
+for lb in "${LB_LIST[@]}"; do
+	if why=$(lb_available "$lb"); then AVAIL+=("$lb"); else fail "$lb: skipped: $why"; fi
+done
+[ ${#AVAIL[@]} -gt 0 ] || exit 1
+LB_LIST=("${AVAIL[@]}")
+
+make_files
+log "exlb HTTPS benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_version "$lb")"; done)certificates: ${CERTS}"
+log "kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 " kB" }' /proc/meminfo) RAM, kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
+log "workers $WORKERS; keep-alive and handshakes ${SECS}s each, 50 connections; bulk $BULK_REPS x 100 MiB each way; $IDLE_CONNS idle connections; $ROUNDS round(s)"
+topo_up || { fail "topology"; exit 1; }
+
+ORDER=()
+for round in $(seq "$ROUNDS"); do
+	if [ $((round % 2)) = 1 ]; then
+		ORDER+=("${LB_LIST[@]}")
+	else
+		for ((i = ${#LB_LIST[@]} - 1; i >= 0; i--)); do ORDER+=("${LB_LIST[$i]}"); done
+	fi
+done
+for lb in "${ORDER[@]}"; do bench_lb "$lb"; done
+
+# --------------------------------------------------------------------------
+# The table.
+
+med() {
+	tr ' ' '\n' <<<"${V[$1]:-}" | grep . | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else if (NR) print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+v() { local m; m=$(med "$1"); echo "${m:-n/a}"; }
+ratio() {
+	awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN {
+		if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+row() {	# row LABEL METRIC CERT
+	printf '%-46s %10s %10s %10s %13s %11s\n' "$1" "$(v "exlb.$3.$2")" "$(v "haproxy.$3.$2")" \
+		"$(v "nginx.$3.$2")" "$(ratio "exlb.$3.$2" "haproxy.$3.$2")" "$(ratio "exlb.$3.$2" "nginx.$3.$2")"
+}
+
+echo
+echo "== HTTPS proxy: exlb vs HAProxy vs nginx, $WORKERS worker(s), kernel $(uname -r), $(nproc) CPUs, median of $ROUNDS round(s) =="
+printf '%-46s %10s %10s %10s %13s %11s\n' "metric" "exlb" "HAProxy" "nginx" "exlb/HAProxy" "exlb/nginx"
+for cert in "${CERT_LIST[@]}"; do
+	case "$cert" in ecdsa) name="ECDSA P-256" ;; rsa) name="RSA-2048" ;; esac
+	row "$name: keep-alive req/s (wrk -c50, ${SECS}s)" ka "$cert"
+	row "$name: full handshakes/s (50 in flight)" hs "$cert"
+	row "$name:   handshake+request p99, ms" hs_p99 "$cert"
+	row "$name: download MB/s (100 MiB, 1 stream)" down "$cert"
+	row "$name: upload MB/s (100 MiB, 1 stream)" up "$cert"
+	row "$name: memory/idle TLS conn, KiB (Pss)" mem "$cert"
+done
+echo "(higher is better, except p99 and memory; memory: $IDLE_CONNS idle connections, the proxy's processes' Pss)"
+echo
+echo "negotiated (from tlsload):"
+for k in $(printf '%s\n' "${!V[@]}" | grep '\.params$' | sort); do
+	printf '  %-20s %s\n' "${k%.params}" "${V[$k]}"
+done
+if [ "$ROUNDS" -gt 1 ]; then
+	echo
+	echo "every round:"
+	for k in $(printf '%s\n' "${!V[@]}" | grep -v '\.params$' | sort); do
+		printf '  %-24s %s\n' "$k" "${V[$k]}"
+	done
+fi
+echo
+if [ "$FAILED" != 0 ]; then
+	echo "Some measurements failed or were skipped; see the FAIL lines above."
+	exit 1
+fi
+exit 0
