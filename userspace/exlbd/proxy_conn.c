@@ -45,6 +45,7 @@
 #define L7_IDLE_SERVER_S	5.0	/* well below servers' keep-alive timeouts */
 #define L7_IDLE_SERVERS_MAX	64	/* per worker */
 #define L7_PUMP_ROUNDS		64
+#define L7_SHRINK_S		1.0	/* idle this long: buffers and parser go */
 
 enum l7_phase {
 	PH_HANDSHAKE,	/* TLS handshake with the client */
@@ -103,6 +104,7 @@ struct l7_conn {
 	bool s_keepalive;		/* the server allows another request */
 
 	char term[3];			/* why it ended: HAProxy-style */
+	ev_tstamp idle_since;		/* PH_WAIT since; buffers go after L7_SHRINK_S */
 	ev_timer timer;
 	bool dead;
 };
@@ -658,6 +660,11 @@ static ssize_t read_into(struct l7_conn *c, struct l7_ep *ep, char **buf,
 /* Between requests: give back what an idle connection does not need. */
 static void conn_shrink(struct l7_conn *c)
 {
+	if (c->req && !c->cin_len) {
+		exlb_http_parser_release(c->req);
+		free(c->req);
+		c->req = NULL;
+	}
 	if (c->cin && !c->cin_len) {
 		free(c->cin);
 		c->cin = NULL;
@@ -783,12 +790,8 @@ static void response_done(struct l7_conn *c)
 		return;
 	}
 	c->phase = PH_WAIT;
-	if (c->req && !c->cin_len) {
-		exlb_http_parser_release(c->req);
-		free(c->req);
-		c->req = NULL;
-	}
-	conn_shrink(c);
+	/* buffers and parser stay while requests keep coming (sweep: idle ones) */
+	c->idle_since = ev_now(c->w->loop);
 }
 
 static bool process_server_input(struct l7_conn *c)
@@ -1465,12 +1468,16 @@ void l7_conns_sweep(struct l7_worker *w, ev_tstamp now)
 	struct l7_conn *c, *next;
 	uint64_t ms = l7_now_ms();
 
-	(void)now;
 	for (c = w->conns; c; c = next) {
 		struct l7_rs *rs;
 		bool kill = false;
 
 		next = c->next;
+		if (c->phase == PH_WAIT && !c->head_start && c->idle_since &&
+		    now - c->idle_since >= L7_SHRINK_S) {
+			conn_shrink(c);
+			c->idle_since = 0;
+		}
 		if (c->s.fd < 0 || !c->s_rs_id || !w->plan)
 			continue;
 		rs = l7_plan_rs(w->plan, c->vs_id, c->s_rs_id);
