@@ -9,13 +9,13 @@ include exlbd/llhttp.mk
 # exlbd's worker threads; the scheduler core is the one exlb.ko runs.
 EXLBD_SRCS := exlbd/main.c exlbd/ctl.c exlbd/config.c exlbd/params.c \
 	exlbd/kernel.c exlbd/health.c exlbd/health_http.c exlbd/health_mail.c \
-	exlbd/health_icmp.c exlbd/proxy.c exlbd/proxy_conn.c exlbd/proxy_io.c exlbd/ktls.c exlbd/mail_conn.c exlbd/template.c \
+	exlbd/health_icmp.c exlbd/proxy.c exlbd/proxy_conn.c exlbd/proxy_io.c exlbd/ktls.c exlbd/mail_conn.c exlbd/mail_proto.c exlbd/template.c \
 	exlbd/accesslog.c exlbd/http1.c exlbd/content.c exlbd/tls.c \
 	exlbd/certs.c $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/ctl.h exlbd/config.h exlbd/params.h exlbd/kernel.h \
 	exlbd/health.h exlbd/health_int.h exlbd/proxy.h exlbd/proxy_int.h \
 	exlbd/proxy_io.h exlbd/ktls.h exlbd/template.h exlbd/http1.h exlbd/content.h exlbd/tls.h \
-	exlbd/certs.h
+	exlbd/certs.h exlbd/mail_proto.h
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
 	-lpcre2-8 -lpthread
 # Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
