@@ -56,9 +56,11 @@ void l7_access_log(struct exlb_proxy *p, const struct l7_log_entry *e)
 		fprintf(f, "%u", e->subvs_id);
 	else
 		fputc('-', f);
-	if (e->method)
+	if (e->method && strcmp(e->method, "-"))
 		fprintf(f, " rs=%s \"%s %s HTTP/1.%u\"", e->rs ? e->rs : "-",
 			method, target, e->http_minor);
+	else if (e->method)	/* not HTTP (mail): the target says what it was */
+		fprintf(f, " rs=%s \"- %s\"", e->rs ? e->rs : "-", target);
 	else
 		fprintf(f, " rs=%s \"-\"", e->rs ? e->rs : "-");
 	fprintf(f, " status=%u bytes_in=%llu bytes_out=%llu ms=%.0f term=%c%c tls=%s\n",
