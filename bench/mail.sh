@@ -1,0 +1,481 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# Mail (issue 5): exlbd's SMTP STARTTLS proxy and SMTPS / IMAPS offload
+# against HAProxy in TCP mode doing TLS offload (HAProxy cannot do
+# STARTTLS: implicit TLS on 465 / 993 is its closest equivalent), one after
+# another, the same VIP, certificate (ECDSA P-256) and real servers
+# (postfix + dovecot of userspace/tests/lib/mail-rs.sh). A benchmark, not a
+# test: it prints figures and ratios. Needs root, netns, veth, haproxy,
+# postfix, dovecot-imapd, openssl, cc + libssl-dev.
+#
+#   netns exlbm-cli            netns exlbm-lb                 netns exlbm-rs
+#   cli0 198.18.0.2-6/24 --- lbcli0 198.18.0.1/24
+#   route VIP via cli0            + VIP 198.18.0.10/32
+#                              lbrs0 198.18.1.1/24 ------------ rs0 198.18.1.11/24
+#                                                               postfix :25, dovecot :143
+#
+# Only 198.18.0.0/15, only in these namespaces (IPv6 off, no default route);
+# nothing is forwarded. For each balancer a fresh proxy is started, probed,
+# and measured, in this order:
+#   1. IMAP idle memory: IDLE connections left idle (exlb: 143, greeting,
+#      STARTTLS, handshake; HAProxy and exlb's offload: 993, handshake,
+#      greeting); the Pss growth of the proxy's processes / connections;
+#   2. SMTP sessions/s, CONC in flight, each a new connection and a full TLS
+#      handshake + EHLO, MAIL, RCPT, DATA (~200 B), QUIT (bench/mail/mailload):
+#      exlb: STARTTLS on 25 and SMTPS offload on 465; HAProxy: SMTPS on 465.
+# Also, as a ceiling: the same sessions without TLS straight to postfix.
+#
+# Usage: bench/mail.sh [--quick] [--only exlb|haproxy[,...]] [--tls-relay auto|ktls|userspace]
+#        [--workers N] [--conc N] [--idle-conns N] [--secs N] [--max-runtime S] [--out DIR] [--keep]
+# See docs/benchmarks.md, section "Mail (issue 5)".
+
+set -euo pipefail
+
+LBS=exlb,haproxy
+WORKERS=1
+RELAY=
+CONC=50
+IDLE_CONNS=10000
+SECS=10
+MAX_RUNTIME=900
+QUICK=0
+OUT=
+KEEP=0
+ARGS=("$@")
+
+usage() {
+	sed -n '/^# Usage:/,/^# See/p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+}
+die() { echo "mail: $1" >&2; exit "${2:-1}"; }
+
+idle_set=0 secs_set=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1; shift ;;
+	--only) LBS=$2; shift 2 ;;
+	--workers) WORKERS=$2; shift 2 ;;
+	--conc) CONC=$2; shift 2 ;;
+	--tls-relay) RELAY=$2; shift 2 ;;
+	--tls-relay=*) RELAY=${1#*=}; shift ;;
+	--idle-conns) IDLE_CONNS=$2; idle_set=1; shift 2 ;;
+	--secs) SECS=$2; secs_set=1; shift 2 ;;
+	--max-runtime) MAX_RUNTIME=$2; shift 2 ;;
+	--out) OUT=$2; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	-h|--help) usage ;;
+	*) echo "mail: unknown argument $1" >&2; usage ;;
+	esac
+done
+if [ "$QUICK" = 1 ]; then
+	[ "$idle_set" = 1 ] || IDLE_CONNS=1000
+	[ "$secs_set" = 1 ] || SECS=3
+fi
+for x in WORKERS CONC IDLE_CONNS SECS MAX_RUNTIME; do
+	case "${!x}" in ''|*[!0-9]*) die "$x must be a number" 2 ;; esac
+done
+range() { [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || die "$1 must be in $3..$4" 2; }
+range --workers "$WORKERS" 1 64
+range --conc "$CONC" 1 1000
+range --idle-conns "$IDLE_CONNS" 100 50000
+range --secs "$SECS" 1 120
+range --max-runtime "$MAX_RUNTIME" 60 86400
+case "$RELAY" in ''|auto|ktls|userspace) ;; *) die "--tls-relay: auto, ktls or userspace" 2 ;; esac
+IFS=, read -r -a LB_LIST <<<"$LBS"
+for lb in "${LB_LIST[@]}"; do
+	case "$lb" in exlb|haproxy) ;; *) die "--only: exlb or haproxy (got '$lb')" 2 ;; esac
+done
+
+# The whole run is bounded: re-run under timeout(1); TERM reaches the trap.
+if [ -z "${EXLB_BENCH_BOUNDED:-}" ]; then
+	export EXLB_BENCH_BOUNDED=1
+	exec timeout --kill-after=30 "$MAX_RUNTIME" "$0" "${ARGS[@]}"
+fi
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+TPL=$REPO/bench/mail
+EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
+EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
+MAILRS_LIB=$REPO/userspace/tests/lib/mail-rs.sh
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
+
+NS_CLI=exlbm-cli
+NS_LB=exlbm-lb
+NS_RS=exlbm-rs
+VIP=198.18.0.10
+RS=198.18.1.11
+CLI_SRCS=198.18.0.2,198.18.0.3,198.18.0.4,198.18.0.5,198.18.0.6
+
+WORK=$(mktemp -d /tmp/exlbm.XXXXXX)
+chmod 755 "$WORK"	# the mail servers' users walk into $WORK/rs
+MAILRS_UP=0
+TOPO_MINE=0	# the namespaces are ours: only then are they deleted
+LB_PID=
+CLI_PID=
+FAILED=0
+declare -A V
+
+fail() { log "FAIL: $*"; FAILED=1; }
+
+topo_down() {
+	local ns
+	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
+	CLI_PID=
+	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
+	LB_PID=
+	[ "$MAILRS_UP" = 1 ] && { mailrs_cleanup || true; }
+	MAILRS_UP=0
+	[ "$TOPO_MINE" = 1 ] || return 0
+	for ns in "$NS_CLI" "$NS_LB" "$NS_RS"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	TOPO_MINE=0
+}
+
+# shellcheck disable=SC2317  # called by the trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ "$KEEP" = 1 ]; then
+		log "--keep: leaving the namespaces and servers up, files in $WORK"
+	else
+		topo_down
+	fi
+	if [ -n "$OUT" ]; then
+		# not the delivered messages and postfix's queue
+		mkdir -p "$OUT" && tar -C "$WORK" --exclude=./rs/vmail --exclude=./rs/postfix-spool -cf - . |
+			tar -C "$OUT" -xf - 2>/dev/null ||
+			log "cannot copy the raw results to $OUT"
+	fi
+	[ "$KEEP" = 1 ] || rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted (signal or --max-runtime $MAX_RUNTIME s)"; exit 124' INT TERM
+
+topo_up() {
+	local ns i
+	for ns in "$NS_CLI" "$NS_LB" "$NS_RS"; do
+		[ ! -e "/run/netns/$ns" ] || { log "netns $ns exists: another bench/mail.sh running?"; return 1; }
+	done
+	TOPO_MINE=1
+	for ns in "$NS_CLI" "$NS_LB" "$NS_RS"; do
+		ip netns add "$ns"
+		ip -n "$ns" link set lo up
+		if nsx "$ns" test -e /proc/sys/net/ipv6/conf/all/disable_ipv6; then
+			nsysctl "$ns" net.ipv6.conf.all.disable_ipv6 1
+			nsysctl "$ns" net.ipv6.conf.default.disable_ipv6 1
+		fi
+		nsysctl "$ns" net.ipv4.ip_local_port_range "1024 65535"
+		nsysctl "$ns" net.ipv4.tcp_tw_reuse 1
+	done
+	ip -n "$NS_CLI" link add cli0 type veth peer name lbcli0 netns "$NS_LB"
+	ip -n "$NS_CLI" addr add 198.18.0.2/24 dev cli0
+	for i in 3 4 5 6; do ip -n "$NS_CLI" addr add "198.18.0.$i/24" dev cli0; done
+	ip -n "$NS_CLI" link set cli0 up
+	ip -n "$NS_CLI" route add "$VIP/32" dev cli0
+	ip -n "$NS_LB" addr add 198.18.0.1/24 dev lbcli0
+	ip -n "$NS_LB" addr add "$VIP/32" dev lbcli0
+	ip -n "$NS_LB" link set lbcli0 up
+	ip -n "$NS_LB" link add lbrs0 type veth peer name rs0 netns "$NS_RS"
+	ip -n "$NS_LB" addr add 198.18.1.1/24 dev lbrs0
+	ip -n "$NS_LB" link set lbrs0 up
+	ip -n "$NS_RS" addr add "$RS/24" dev rs0
+	ip -n "$NS_RS" link set rs0 up
+
+	# postfix + dovecot, plaintext (the balancers offload TLS). Postfix
+	# logs no SMTP commands (MAILRS_DEBUG_PEERS: an address nobody has) and
+	# does not slow clients down when delivery lags (in_flow_delay 0).
+	MAILRS_UP=1
+	export MAILRS_DIR=$WORK/rs MAILRS_DEBUG_PEERS=198.19.255.254
+	mkdir -p "$MAILRS_DIR"
+	mailrs_setup "$NS_RS" "$RS" 2>"$WORK/mailrs.err" ||
+		{ log "the mail servers did not start: $(tail -n 3 "$WORK/mailrs.err")"; return 1; }
+	# dovecot's default imap-login is one process per connection, at most
+	# 100: one process for all of them instead (high-performance mode).
+	mailrs_dovecot_stop >>"$WORK/mailrs.err" 2>&1 || true
+	sleep 1
+	awk -v n=$((IDLE_CONNS + CONC + 1000)) '{ print }
+		/^service imap-login \{/ { print "\tservice_count = 0\n\tprocess_min_avail = 1\n\tprocess_limit = 4\n\tclient_limit = " n "\n\tvsz_limit = 1G" }' \
+		"$WORK/rs/dovecot/dovecot.conf" >"$WORK/dovecot.conf" && cat "$WORK/dovecot.conf" >"$WORK/rs/dovecot/dovecot.conf"
+	{ mailrs_dovecot_start >>"$WORK/mailrs.err" 2>&1 && _mailrs_wait_listen 143; } ||
+		{ log "dovecot did not restart: $(tail -n 3 "$WORK/mailrs.err")"; return 1; }
+	postconf -c "$WORK/rs/postfix" -e in_flow_delay=0 smtpd_peername_lookup=no \
+		default_process_limit=300 smtpd_client_connection_count_limit=0 2>>"$WORK/mailrs.err" &&
+		nsx "$NS_RS" postfix -c "$WORK/rs/postfix" reload >>"$WORK/mailrs.err" 2>&1 ||
+		log "warning: could not tune postfix: $(tail -n 2 "$WORK/mailrs.err")"
+	log "topology up; postfix :25 and dovecot :143 on $RS"
+}
+
+make_files() {
+	openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -days 30 \
+		-subj /CN=mail.bench.test -addext subjectAltName=DNS:mail.bench.test \
+		-keyout "$WORK/mail.key" -out "$WORK/mail.crt" 2>/dev/null
+	cat "$WORK/mail.crt" "$WORK/mail.key" >"$WORK/mail.pem"
+}
+
+# --------------------------------------------------------------------------
+# The balancers.
+
+lb_available() {
+	case "$1" in
+	exlb)
+		[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || { echo "exlbd/exlbctl are not built (make -C userspace)"; return 1; }
+		;;
+	haproxy) command -v haproxy >/dev/null || { echo "haproxy is not installed"; return 1; } ;;
+	esac
+}
+
+lb_version() {
+	case "$1" in
+	exlb) echo "exlbd (--workers $WORKERS${RELAY:+ --tls-relay=$RELAY})" ;;
+	haproxy) haproxy -v 2>/dev/null | awk 'NR == 1 { print "HAProxy " $3 }' ;;
+	esac
+}
+
+# The ports each balancer serves: smtp STARTTLS, smtps, imap STARTTLS, imaps.
+lb_ports() {
+	case "$1" in
+	exlb) echo "25 465 143 993" ;;
+	haproxy) echo "- 465 - 993" ;;
+	esac
+}
+
+lb_start() {
+	local lb=$1 d=$WORK/$1 i p
+	rm -rf "$d"
+	mkdir -p "$d"
+	case "$lb" in
+	haproxy)
+		fill "$TPL/haproxy.cfg.in" "$d/haproxy.cfg" WORKERS="$WORKERS" DIR="$d" VIP="$VIP" \
+			NOFILE="$NOFILE" MAXCONN=$((IDLE_CONNS + CONC + 500)) PEM="$WORK/mail.pem" RS="$RS"
+		ip netns exec "$NS_LB" haproxy -db -f "$d/haproxy.cfg" >"$d/log" 2>&1 &
+		LB_PID=$!
+		;;
+	exlb)
+		rm -f "$WORK/exlbd.sock"
+		ip netns exec "$NS_LB" "$EXLBD" --state-dir "$d/state" --socket "$WORK/exlbd.sock" \
+			--no-kernel --workers "$WORKERS" ${RELAY:+--tls-relay="$RELAY"} \
+			--access-log /dev/null >"$d/log" 2>&1 &
+		LB_PID=$!
+		for i in $(seq 100); do
+			[ -S "$WORK/exlbd.sock" ] && break
+			kill -0 "$LB_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		[ -S "$WORK/exlbd.sock" ] || { log "exlbd did not start: $(tail -n 3 "$d/log" | tr '\n' ' ')"; return 1; }
+		local ctl=("$EXLBCTL" -s "$WORK/exlbd.sock")
+		local tls=(SSLAcceleration=1 CertFile=mail CheckType=none)
+		if ! { "${ctl[@]}" cert add mail "$WORK/mail.crt" "$WORK/mail.key" &&
+		       "${ctl[@]}" vs add "$VIP" 25 tcp nickname=SMTP-STARTTLS VStype=tls StartTLSMode=1 \
+				ServerInit=1 Idletime=120 "${tls[@]}" &&
+		       "${ctl[@]}" rs add SMTP-STARTTLS "$RS" port=25 &&
+		       "${ctl[@]}" vs add "$VIP" 465 tcp nickname=SMTPS-Offloaded VStype=gen ServerInit=1 \
+				Idletime=120 "${tls[@]}" &&
+		       "${ctl[@]}" rs add SMTPS-Offloaded "$RS" port=25 &&
+		       "${ctl[@]}" vs add "$VIP" 143 tcp nickname=IMAP-STARTTLS VStype=tls StartTLSMode=4 \
+				ServerInit=4 Idletime=3600 "${tls[@]}" &&
+		       "${ctl[@]}" rs add IMAP-STARTTLS "$RS" port=143 &&
+		       "${ctl[@]}" vs add "$VIP" 993 tcp nickname=IMAPS-Offloaded VStype=gen ServerInit=4 \
+				Idletime=3600 "${tls[@]}" &&
+		       "${ctl[@]}" rs add IMAPS-Offloaded "$RS" port=143; } >"$d/exlbctl.log" 2>&1; then
+			log "exlbctl refused the configuration: $(tail -n 3 "$d/exlbctl.log" | tr '\n' ' ')"
+			return 1
+		fi
+		;;
+	esac
+	# Probe: one SMTP session per port (postfix reached), bounded.
+	local ports end ok
+	read -r -a ports <<<"$(lb_ports "$lb")"
+	for i in 0 1; do
+		p=${ports[$i]}
+		[ "$p" = - ] && continue
+		end=$((SECONDS + 20)) ok=
+		while [ "$SECONDS" -lt "$end" ]; do
+			ok=$(nsx "$NS_CLI" "$WORK/mailload" smtp -t "$VIP:$p" -x "$([ "$i" = 0 ] && echo starttls || echo implicit)" \
+				-c 1 -m 1 -d 5 -T 5 2>&1 || true)
+			[ "$(kv "$ok" sessions)" = 1 ] && break
+			kill -0 "$LB_PID" 2>/dev/null || break
+			sleep 0.5
+		done
+		if [ "$(kv "$ok" sessions)" != 1 ]; then
+			log "$lb probe on $p: $ok; proxy log: $(tail -n 3 "$d/log" | tr '\n' ' ')"
+			return 1
+		fi
+	done
+	log "$lb: probe ok (an SMTP session through each port); processes: $(lb_pids)"
+}
+
+lb_stop() {
+	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
+	LB_PID=
+	sleep 1
+}
+
+# --------------------------------------------------------------------------
+# The measurements; TAG = LB.WHAT.
+
+# mem_run TAG PORT MODE: IDLE_CONNS idle IMAP connections.
+mem_run() {
+	local tag=$1 port=$2 mode=$3 before after rss_b rss_a line opened alive
+	sleep 1
+	before=$(mem_kb Pss)
+	rss_b=$(mem_kb Rss)
+	rm -f "$WORK/$tag.ready"
+	# ip netns exec itself (it execs mailload), so that CLI_PID is mailload
+	ip netns exec "$NS_CLI" "$WORK/mailload" imap-hold -t "$VIP:$port" -x "$mode" -s "$CLI_SRCS" -N "$IDLE_CONNS" \
+		-c 100 -T 20 -H $((120 + IDLE_CONNS / 20)) -R "$WORK/$tag.ready" >"$WORK/$tag.hold.out" 2>&1 &
+	CLI_PID=$!
+	if ! wait_file "$WORK/$tag.ready" $((60 + IDLE_CONNS / 20)); then
+		fail "$tag: the idle connections did not open in time"
+		stop_pid "$CLI_PID"; CLI_PID=
+		return 1
+	fi
+	sleep 2
+	after=$(mem_kb Pss)
+	rss_a=$(mem_kb Rss)
+	stop_pid "$CLI_PID"; CLI_PID=
+	line=$(head -n1 "$WORK/$tag.hold.out")
+	alive=$(kv "$(sed -n 2p "$WORK/$tag.hold.out")" alive)
+	opened=$(kv "$line" opened)
+	log "$tag: $line alive=$alive; Pss $before -> $after kB, Rss $rss_b -> $rss_a kB"
+	if [ "${opened:-0}" -lt "$IDLE_CONNS" ]; then
+		fail "$tag: only ${opened:-0} of $IDLE_CONNS connections opened"
+		[ "${opened:-0}" -gt 0 ] || return 1
+	fi
+	[ "${alive:-0}" = "$opened" ] || log "$tag: warning: the proxy closed $((opened - ${alive:-0})) idle connections"
+	put "$tag" "$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')"
+	sleep 2	# let the proxy and dovecot close them
+}
+
+# smtp_run TAG NS ADDR:PORT MODE: SMTP sessions/s for SECS seconds.
+smtp_run() {
+	local tag=$1 ns=$2 t=$3 mode=$4 line bad src=() cpu0 cpu1
+	[ "$ns" = "$NS_CLI" ] && src=(-s "$CLI_SRCS")
+	nsx "$ns" timeout 20 "$WORK/mailload" smtp -t "$t" -x "$mode" "${src[@]}" -c "$CONC" -d 1 -T 10 >/dev/null 2>&1 || true
+	cpu0=$(cpu_ticks)
+	line=$(nsx "$ns" timeout $((SECS + 30)) "$WORK/mailload" smtp -t "$t" -x "$mode" "${src[@]}" -c "$CONC" \
+		-d "$SECS" -T 10 2>&1) || { fail "$tag: mailload failed: $line"; return 1; }
+	cpu1=$(cpu_ticks)
+	if [ "$ns" = "$NS_CLI" ] && [ "$(kv "$line" sessions)" -gt 0 ]; then
+		put "$tag.cpu" "$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$(kv "$line" sessions)" \
+			'BEGIN { printf "%.2f", t * 1000 / hz / n }')"
+		line="$line proxy_cpu_ms_per_session=$(med "$tag.cpu")"
+	fi
+	log "$tag: $line"
+	bad=$(( $(kv "$line" err_connect) + $(kv "$line" err_tls) + $(kv "$line" err_proto) + \
+		$(kv "$line" err_io) + $(kv "$line" timeouts) ))
+	[ "$bad" = 0 ] || fail "$tag: $bad failed sessions"
+	put "$tag" "$(kv "$line" sess_s)"
+	put "$tag.p99" "$(kv "$line" lat_p99_ms)"
+	[ "$mode" = plain ] || V[$tag.params]="$(kv "$line" proto) $(kv "$line" cipher) $(kv "$line" group)"
+}
+
+# cpu_ticks: user + system time of the proxy's processes so far, clock ticks.
+cpu_ticks() {
+	local pid sum=0 st
+	for pid in $(lb_pids); do
+		st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+		sum=$((sum + $(awk '{ print $12 + $13 }' <<<"$st")))
+	done
+	echo "$sum"
+}
+
+bench_lb() {
+	local lb=$1 ports
+	log "=== $(lb_version "$lb") ==="
+	if ! lb_start "$lb"; then
+		fail "$lb: the proxy does not pass SMTP sessions to postfix"
+		lb_stop
+		return
+	fi
+	read -r -a ports <<<"$(lb_ports "$lb")"
+	# every memory run on a freshly started proxy (freed memory is reused)
+	if [ "${ports[2]}" != - ]; then
+		mem_run "$lb.imap_starttls" "${ports[2]}" starttls || true
+		lb_stop
+		lb_start "$lb" || { fail "$lb: does not restart"; lb_stop; return; }
+	fi
+	mem_run "$lb.imaps" "${ports[3]}" implicit || true
+	[ "${ports[0]}" = - ] || smtp_run "$lb.smtp_starttls" "$NS_CLI" "$VIP:${ports[0]}" starttls || true
+	smtp_run "$lb.smtps" "$NS_CLI" "$VIP:${ports[1]}" implicit || true
+	kill -0 "$LB_PID" 2>/dev/null || fail "$lb: the proxy died: $(tail -n 3 "$WORK/$lb/log" | tr '\n' ' ')"
+	lb_stop
+}
+
+# --------------------------------------------------------------------------
+
+[ "$(id -u)" = 0 ] || die "needs root"
+[ -r "$MAILRS_LIB" ] || die "$MAILRS_LIB is missing"
+# shellcheck source=userspace/tests/lib/mail-rs.sh
+. "$MAILRS_LIB"
+for t in ip ss openssl cc dovecot postfix postconf; do
+	command -v "$t" >/dev/null || die "$t is missing"
+done
+# One descriptor per idle connection in the client, in the proxy and (for
+# dovecot's imap-login) on the server; HAProxy wants two per connection.
+ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+[ "$NOFILE" = unlimited ] && NOFILE=262144
+if [ "$NOFILE" -lt $((2 * (IDLE_CONNS + CONC + 500) + 100)) ]; then
+	[ "$idle_set" = 1 ] && die "ulimit -n is $NOFILE; --idle-conns $IDLE_CONNS needs $((2 * (IDLE_CONNS + CONC + 500) + 100))"
+	IDLE_CONNS=$(( ((NOFILE - 100) / 2 - CONC - 500) / 1000 * 1000 ))
+	echo "mail: ulimit -n is only $NOFILE (no CAP_SYS_RESOURCE?): $IDLE_CONNS idle connections" >&2
+	range --idle-conns "$IDLE_CONNS" 100 50000
+fi
+cc -O2 -Wall -Wextra -Werror -o "$WORK/mailload" "$TPL/mailload.c" -lssl -lcrypto ||
+	die "cannot build bench/mail/mailload.c (libssl-dev?)"
+if [ "$RELAY" = ktls ] && [ ! -d /sys/module/tls ]; then
+	modprobe tls 2>/dev/null || log "warning: --tls-relay ktls, but the tls module is not loaded and modprobe tls failed"
+fi
+
+AVAIL=()
+for lb in "${LB_LIST[@]}"; do
+	if why=$(lb_available "$lb"); then AVAIL+=("$lb"); else fail "$lb: skipped: $why"; fi
+done
+[ ${#AVAIL[@]} -gt 0 ] || exit 1
+LB_LIST=("${AVAIL[@]}")
+
+make_files
+log "exlb mail benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_version "$lb")"; done)$(postconf -d mail_version 2>/dev/null | sed 's/ = / /'), dovecot $(dovecot --version 2>/dev/null | cut -d' ' -f1)"
+log "kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
+log "SMTP ${SECS}s runs, $CONC sessions in flight; $IDLE_CONNS idle IMAP connections; workers $WORKERS"
+topo_up || { fail "topology"; exit 1; }
+
+# The ceiling: postfix alone, no TLS, from the balancer's namespace.
+smtp_run direct.smtp "$NS_LB" "$RS:25" plain || true
+for lb in "${LB_LIST[@]}"; do bench_lb "$lb"; done
+log "postfix delivered $(find "$(mailrs_maildir)/new" -type f | wc -l) messages"
+
+# --------------------------------------------------------------------------
+# The table.
+
+row() {	# row LABEL EXLB-KEY HAPROXY-KEY
+	printf '%-58s %10s %10s %13s\n' "$1" "$(v "$2")" "$(v "$3")" "$(ratio "$2" "$3")"
+}
+echo
+echo "== Mail: exlb vs HAProxy (TCP mode, TLS offload), $WORKERS worker(s), kernel $(uname -r), $(nproc) CPUs =="
+printf '%-58s %10s %10s %13s\n' "metric" "exlb" "HAProxy" "exlb/HAProxy"
+row "SMTP sessions/s: exlb STARTTLS :25 vs HAProxy SMTPS :465" exlb.smtp_starttls haproxy.smtps
+row "SMTP sessions/s: SMTPS :465 offload, both" exlb.smtps haproxy.smtps
+row "  session p99 ms: exlb STARTTLS :25 vs HAProxy :465" exlb.smtp_starttls.p99 haproxy.smtps.p99
+row "  session p99 ms: SMTPS :465, both" exlb.smtps.p99 haproxy.smtps.p99
+row "  proxy CPU ms/session: exlb STARTTLS :25 vs HAProxy :465" exlb.smtp_starttls.cpu haproxy.smtps.cpu
+row "  proxy CPU ms/session: SMTPS :465, both" exlb.smtps.cpu haproxy.smtps.cpu
+row "IMAP idle KiB/conn (Pss): exlb STARTTLS :143 vs HAProxy :993" exlb.imap_starttls haproxy.imaps
+row "IMAP idle KiB/conn (Pss): IMAPS :993 offload, both" exlb.imaps haproxy.imaps
+echo "(sessions: $CONC in flight, ${SECS}s, each a new connection, full TLS handshake, EHLO, MAIL, RCPT, DATA, QUIT;"
+echo " postfix alone, no TLS, no proxy: $(v direct.smtp) sessions/s, p99 $(v direct.smtp.p99) ms; memory: $IDLE_CONNS idle connections)"
+echo
+echo "negotiated (from mailload):"
+for k in $(printf '%s\n' "${!V[@]}" | grep '\.params$' | sort); do
+	printf '  %-22s %s\n' "${k%.params}" "${V[$k]}"
+done
+echo
+if [ "$FAILED" != 0 ]; then
+	echo "Some measurements failed or were skipped; see the FAIL lines above."
+	exit 1
+fi
+exit 0
