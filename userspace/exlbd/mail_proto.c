@@ -137,6 +137,24 @@ static size_t reply(char *buf, const char *tag, const char *text)
 
 /* ---- client commands ---- */
 
+/* What each protocol answers to STARTTLS / STLS, by case. */
+struct starttls_replies {
+	const char *active, *unavailable, *syntax, *go;
+};
+
+/* The STARTTLS command itself: refused, or answered here (never forwarded). */
+static enum mail_action starttls_answer(const struct mail_session *s,
+					const struct starttls_replies *r,
+					const char *tag, size_t alen,
+					char *rep, size_t *rlen)
+{
+	const char *text = s->tls ? r->active : !s->tls_ok ? r->unavailable :
+			   alen ? r->syntax : r->go;
+
+	*rlen = reply(rep, tag, text);
+	return text == r->go ? MAIL_STARTTLS : MAIL_REPLY;
+}
+
 static enum mail_action forward(struct mail_session *s, enum mail_expect e)
 {
 	s->awaiting = true;
@@ -156,20 +174,14 @@ static enum mail_action smtp_cmd(struct mail_session *s, const char *l,
 	}
 	split_word(l, n, &vlen, &args, &alen);
 	if (word_eq(l, vlen, "STARTTLS")) {
-		if (s->tls) {
-			*rlen = reply(rep, NULL, "503 5.5.1 TLS already active");
-			return MAIL_REPLY;
-		}
-		if (!s->tls_ok) {
-			*rlen = reply(rep, NULL, "454 4.7.0 TLS not available due to local problem");
-			return MAIL_REPLY;
-		}
-		if (alen) {
-			*rlen = reply(rep, NULL, "501 5.5.4 Syntax: STARTTLS");
-			return MAIL_REPLY;
-		}
-		*rlen = reply(rep, NULL, "220 2.0.0 Ready to start TLS");
-		return MAIL_STARTTLS;
+		static const struct starttls_replies r = {
+			"503 5.5.1 TLS already active",
+			"454 4.7.0 TLS not available due to local problem",
+			"501 5.5.4 Syntax: STARTTLS",
+			"220 2.0.0 Ready to start TLS",
+		};
+
+		return starttls_answer(s, &r, NULL, alen, rep, rlen);
 	}
 	if (word_eq(l, vlen, "EHLO"))
 		return forward(s, MAIL_EXP_CAPA);
@@ -263,20 +275,14 @@ static enum mail_action imap_cmd(struct mail_session *s, const char *l,
 	memcpy(s->tag, l, tlen);
 	s->tag[tlen] = '\0';
 	if (word_eq(cmd, clen, "STARTTLS")) {
-		if (s->tls) {
-			*rlen = reply(rep, s->tag, "BAD TLS already active");
-			return MAIL_REPLY;
-		}
-		if (!s->tls_ok) {
-			*rlen = reply(rep, s->tag, "NO [UNAVAILABLE] STARTTLS not available");
-			return MAIL_REPLY;
-		}
-		if (alen) {
-			*rlen = reply(rep, s->tag, "BAD STARTTLS takes no arguments");
-			return MAIL_REPLY;
-		}
-		*rlen = reply(rep, s->tag, "OK Begin TLS negotiation now");
-		return MAIL_STARTTLS;
+		static const struct starttls_replies r = {
+			"BAD TLS already active",
+			"NO [UNAVAILABLE] STARTTLS not available",
+			"BAD STARTTLS takes no arguments",
+			"OK Begin TLS negotiation now",
+		};
+
+		return starttls_answer(s, &r, s->tag, alen, rep, rlen);
 	}
 	if (word_eq(cmd, clen, "LOGIN") || word_eq(cmd, clen, "AUTHENTICATE")) {
 		if (s->always && !s->tls) {
@@ -320,20 +326,14 @@ static enum mail_action pop3_cmd(struct mail_session *s, const char *l,
 	}
 	split_word(l, n, &vlen, &args, &alen);
 	if (word_eq(l, vlen, "STLS")) {
-		if (s->tls) {
-			*rlen = reply(rep, NULL, "-ERR Command not permitted when TLS active");
-			return MAIL_REPLY;
-		}
-		if (!s->tls_ok) {
-			*rlen = reply(rep, NULL, "-ERR [SYS/TEMP] TLS not available");
-			return MAIL_REPLY;
-		}
-		if (alen) {
-			*rlen = reply(rep, NULL, "-ERR STLS takes no arguments");
-			return MAIL_REPLY;
-		}
-		*rlen = reply(rep, NULL, "+OK Begin TLS negotiation");
-		return MAIL_STARTTLS;
+		static const struct starttls_replies r = {
+			"-ERR Command not permitted when TLS active",
+			"-ERR [SYS/TEMP] TLS not available",
+			"-ERR STLS takes no arguments",
+			"+OK Begin TLS negotiation",
+		};
+
+		return starttls_answer(s, &r, NULL, alen, rep, rlen);
 	}
 	if (word_eq(l, vlen, "USER") || word_eq(l, vlen, "PASS") ||
 	    word_eq(l, vlen, "APOP") || word_eq(l, vlen, "AUTH")) {
