@@ -7,7 +7,8 @@
 # creates no devices or namespaces). Postfix delivers every address of
 # $MAILRS_DOMAIN into one Maildir that dovecot serves to $MAILRS_USER.
 # Plaintext logins are allowed (disable_plaintext_auth = no): a load
-# balancer doing TLS offload talks plaintext to it.
+# balancer doing TLS offload talks plaintext to it. Postfix looks up no
+# client names (smtpd_peername_lookup = no): no DNS query leaves a test host.
 #
 #   mailrs_setup NS ADDR        write the configs, start both in NS on ADDR,
 #                               wait until 25, 110 and 143 listen there
@@ -25,7 +26,8 @@
 # MAILRS_USER (alice), MAILRS_PASS (secret), MAILRS_DOMAIN (exlb.test),
 # MAILRS_HOST (mail1.exlb.test), MAILRS_NETWORKS (198.18.0.0/15),
 # MAILRS_DEBUG_PEERS (MAILRS_NETWORKS), MAILRS_TLS=1: the servers' own TLS too
-# (dovecot: STARTTLS, IMAPS 993, POP3S 995; postfix: STARTTLS, SMTPS 465;
+# (dovecot: STARTTLS, IMAPS 993, POP3S 995; postfix: STARTTLS on 25 and on
+# submission 587, SMTPS 465;
 # a self-signed certificate for MAILRS_HOST). Needs dovecot-imapd,
 # dovecot-pop3d, postfix, iproute2 (ss). Every wait is bounded.
 
@@ -145,6 +147,9 @@ alias_database =
 maillog_file = $MAILRS_DIR/postfix.log
 maillog_file_prefixes = $MAILRS_DIR
 smtpd_banner = \$myhostname ESMTP exlb-test
+# no reverse lookup of clients: test hosts must not ask the machine's
+# resolver anything, and its timeouts held greetings for 10 s in the VM
+smtpd_peername_lookup = no
 $(if [[ $ssl = yes ]]; then
 	printf 'smtpd_tls_security_level = may\nsmtpd_tls_cert_file = %s\nsmtpd_tls_key_file = %s\n' \
 		"$MAILRS_DIR/cert.pem" "$MAILRS_DIR/key.pem"
@@ -164,13 +169,14 @@ EOF
 	sed -E 's/^([a-z]+[[:space:]]+(inet|unix|unix-dgram|fifo|pass)[[:space:]]+[^[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+)y/\1n/' \
 		/etc/postfix/master.cf > "$MAILRS_DIR/postfix/master.cf"
 	[[ $ssl = yes ]] &&
-		echo 'smtps inet n - n - - smtpd -o smtpd_tls_wrappermode=yes' >> "$MAILRS_DIR/postfix/master.cf"
+		printf '%s\n' 'smtps inet n - n - - smtpd -o smtpd_tls_wrappermode=yes' \
+			'submission inet n - n - - smtpd' >> "$MAILRS_DIR/postfix/master.cf"
 
 	mailrs_dovecot_start || { _mailrs_err "dovecot does not start"; return 1; }
 	mailrs_postfix_start ||
 		{ _mailrs_err "postfix does not start: $(tail -3 "$MAILRS_DIR/postfix-ctl.log")"; return 1; }
 	local port
-	for port in 25 110 143 $([[ $ssl = yes ]] && echo 465 993 995); do
+	for port in 25 110 143 $([[ $ssl = yes ]] && echo 465 587 993 995); do
 		_mailrs_wait_listen $port || { _mailrs_err "nothing listens on $port"; return 1; }
 	done
 }
