@@ -564,8 +564,14 @@ static bool splice_step(struct l7_mail_conn *c, bool c2s)
 			sp->active = false;
 			return true;
 		} else if (r != L7_IO_AGAIN) {
-			set_term(c, c2s ? 'C' : 'S', 'D');
-			c->dead = true;
+			/*
+			 * A reset, as the read path takes it in the relay: the
+			 * end of that direction. (A client closing right after
+			 * the server's 221 / BYE gets our close_notify and
+			 * answers it with a RST: the session was complete.)
+			 */
+			src->eof = true;
+			sp->active = false;
 			return true;
 		}
 	}
@@ -990,6 +996,8 @@ void l7_mail_sweep(struct l7_worker *w, ev_tstamp now)
 			set_term(c, 'K', phase_letter(c));
 		else
 			continue;
+		l7_ep_reset_on_close(&c->c);
+		l7_ep_reset_on_close(&c->s);
 		mc_end(c);
 	}
 }

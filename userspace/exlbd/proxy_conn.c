@@ -1007,6 +1007,10 @@ static bool splice_step(struct l7_conn *c, bool c2s)
 			 */
 			sp->left = 0;
 			src->eof = false;
+		} else if (r != L7_IO_AGAIN && c->phase == PH_TUNNEL) {
+			/* a reset ends a tunnel's direction, as in client_read() */
+			sp->left = 0;
+			src->eof = true;
 		} else if (r != L7_IO_AGAIN) {
 			conn_abort(c, c2s ? 'C' : 'S', 'D');
 			return true;
@@ -1499,6 +1503,8 @@ void l7_conns_sweep(struct l7_worker *w, ev_tstamp now)
 			continue;
 		}
 		conn_abort(c, c->term[0], c->term[1]);
+		l7_ep_reset_on_close(&c->c);
+		l7_ep_reset_on_close(&c->s);
 		conn_free(c);
 	}
 }

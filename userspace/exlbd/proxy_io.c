@@ -49,6 +49,14 @@ void l7_ep_close(struct ev_loop *loop, struct l7_ep *ep)
 	ep->fd = -1;
 }
 
+void l7_ep_reset_on_close(struct l7_ep *ep)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (ep->fd >= 0)
+		setsockopt(ep->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 /* The events an OpenSSL call that returned @ret waits for, or an error. */
 static int ssl_want(struct l7_ep *ep, int ret, int *events)
 {

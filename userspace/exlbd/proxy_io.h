@@ -47,6 +47,12 @@ enum {
 void l7_ep_init(struct l7_ep *ep, int fd);
 /* Closes the socket and frees the TLS session (no close_notify). */
 void l7_ep_close(struct ev_loop *loop, struct l7_ep *ep);
+/*
+ * Makes the coming close send a RST, not a FIN: a connection dropped
+ * because its real server failed (droponfail, dropatdrainend) ends as the
+ * kernel's flows do, and the client cannot take it for a clean end.
+ */
+void l7_ep_reset_on_close(struct l7_ep *ep);
 
 /*
  * 1 done, 0 again (hs_events), negative: failed (an errno or -EPROTO).

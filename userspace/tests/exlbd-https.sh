@@ -731,7 +731,7 @@ report $? "OWA repaired: all up again after $WAITED s (not up: $(not_up))"
 declare -A SLOW_PID=() SLOW_MARK=()
 for ((i = 1; i <= 8 && ${#SLOW_PID[@]} < 2; i++)); do
 	ip netns exec "$NS_CL" curl -sk --max-time 150 "${RESOLVE[@]}" -D "$T/slow$i.h" -o /dev/null \
-		-w '%{http_code} %{size_download}\n' "https://$MAIL/owa/big/$BIG?rate=1m&t=slow-$$-$i" \
+		-w '%{http_code} %{size_download} %{errormsg}\n' "https://$MAIL/owa/big/$BIG?rate=1m&t=slow-$$-$i" \
 		>"$T/slow$i.out" 2>&1 &
 	pid=$!
 	BG_PIDS+=("$pid")
@@ -753,6 +753,8 @@ if [ -n "${SLOW_PID[rs1]:-}" ] && [ -n "${SLOW_PID[rs2]:-}" ]; then
 	cut=$(since "$t0")
 	report "$(le "$cut" 30 && gone "${SLOW_PID[rs1]}"; echo $?)" \
 		"droponfail: rs1's health checks fail, its download is cut after $cut s (bound 30 s; curl: status, bytes $(tr '\n' ' ' < "$T/slow${SLOW_MARK[rs1]##*-}.out"))"
+	grep -qi 'reset' "$T/slow${SLOW_MARK[rs1]##*-}.out"
+	report $? "droponfail: the client's connection was reset (RST), not ended as if complete"
 	kill -0 "${SLOW_PID[rs2]}" 2>/dev/null
 	report $? "rs2's download goes on"
 	l=$(alog_line "t=${SLOW_MARK[rs1]}")

@@ -488,6 +488,12 @@ if [ -n "$EXPECT_TLS" ]; then
 	report "$([ "$n" -gt 0 ] && [ "$w" = 0 ]; echo $?)" "all $n relayed STARTTLS sessions with tls=$EXPECT_TLS ($w not)"
 	[ "$w" = 0 ] || diag "$(grep '+STARTTLS;relay;' "$ALOG" | grep -v "tls=$EXPECT_TLS")"
 fi
+# every relayed session here ends with QUIT / LOGOUT: none may be logged as
+# an abort (kTLS once logged a client's RST after the server's goodbye as CD)
+n=$(grep -c '+STARTTLS;relay;' "$ALOG")
+w=$(grep '+STARTTLS;relay;' "$ALOG" | grep -vc "term=--")
+report "$([ "$n" -gt 0 ] && [ "$w" = 0 ]; echo $?)" "all $n relayed STARTTLS sessions ended cleanly, term=-- ($w not)"
+[ "$w" = 0 ] || diag "$(grep '+STARTTLS;relay;' "$ALOG" | grep -v "term=--")"
 if [ "$EXPECT_TLS" = ktls ]; then
 	st=$(in_lb cat /proc/net/tls_stat 2>/dev/null)
 	tx=$(awk '$1 == "TlsTxSw" { print $2 }' <<<"$st")
