@@ -487,7 +487,16 @@ static bool relay_buffers(struct l7_mail_conn *c)
 		c->sin_len = 0;
 		progress = true;
 	}
-	/* an idle relayed session holds no buffers */
+	return progress;
+}
+
+/*
+ * An idle session holds no buffers, in the line phase as in the relay: a
+ * client idle after STARTTLS or between commands costs its sockets and its
+ * TLS state only (read_into() allocates again on the next bytes).
+ */
+static void release_idle_buffers(struct l7_mail_conn *c)
+{
 	if (!c->cin_len && c->cin) {
 		free(c->cin);
 		c->cin = NULL;
@@ -500,7 +509,6 @@ static bool relay_buffers(struct l7_mail_conn *c)
 		exlb_buf_free(&c->to_s);
 	if (!c->to_c.len)
 		exlb_buf_free(&c->to_c);
-	return progress;
 }
 
 static int splice_pipe(struct l7_worker *w, struct mc_splice *sp)
@@ -835,6 +843,7 @@ static void mc_pump(struct l7_mail_conn *c, int s_revents)
 		mc_end(c);
 		return;
 	}
+	release_idle_buffers(c);
 	mc_update_io(c);
 }
 

@@ -1324,6 +1324,12 @@ static void conn_pump_events(struct l7_conn *c, int s_revents)
 		conn_free(c);
 		return;
 	}
+	/*
+	 * A TLS offload tunnel (IMAPS, POPS, SMTPS) holds no buffers while
+	 * nothing is in flight: mail clients stay connected for hours.
+	 */
+	if (c->phase == PH_TUNNEL && !c->req)
+		conn_shrink(c);
 	conn_update_io(c);
 }
 
