@@ -279,17 +279,14 @@ static bool server_progress(struct l7_mail_conn *c, int revents)
 
 static void start_tls(struct l7_mail_conn *c)
 {
-	SSL *ssl = SSL_new(exlb_tls_vs_server_ctx(c->tls));
+	SSL *ssl = exlb_tls_vs_ssl_new(c->tls);
 
-	if (!ssl) {
+	if (!ssl || !SSL_set_fd(ssl, c->c.fd)) {
+		SSL_free(ssl);
 		set_term(c, 'P', 'H');
 		c->dead = true;
 		return;
 	}
-	SSL_set_fd(ssl, c->c.fd);
-	SSL_set_accept_state(ssl);
-	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-		     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	c->c.ssl = ssl;
 	c->c.handshake_done = false;
 	c->c.want_ktls = c->w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;

@@ -1439,19 +1439,15 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	ev_set_cb(&c->c.io, on_client_io);
 	c->req_start = c->last_activity = ev_now(w->loop);
 	if (vs->tls) {
-		c->c.ssl = SSL_new(exlb_tls_vs_server_ctx(vs->tls));
-		if (!c->c.ssl) {
+		c->c.ssl = exlb_tls_vs_ssl_new(vs->tls);
+		if (!c->c.ssl || !SSL_set_fd(c->c.ssl, fd)) {
+			SSL_free(c->c.ssl);
 			close(fd);
 			free(c);
 			return;
 		}
-		SSL_set_fd(c->c.ssl, fd);
-		SSL_set_accept_state(c->c.ssl);
 		c->c.tls = true;
 		c->c.want_ktls = w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;
-		SSL_set_mode(c->c.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-			     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-			     SSL_MODE_RELEASE_BUFFERS);
 		c->phase = PH_HANDSHAKE;
 		c->c.hs_events = EV_READ;
 	} else {

@@ -9,6 +9,14 @@
  * connection takes the worker's current plan for each new request, so a
  * request sees one consistent configuration from routing to the end.
  *
+ * What a connection may keep across events, and why it stays valid: ids
+ * (VS, SubVS, RS), resolved again against a plan it holds (c->plan for the
+ * request in progress, else the worker's current one) -- never a pointer
+ * into a plan it does not hold; its SSL, which holds its own reference to
+ * the TLS contexts it was made from (tls.h); and the l7_rs_state of its
+ * server, which is never freed before exit. exlbd-lifetime.sh holds
+ * connections in every phase across changes to check it.
+ *
  * State that must survive a plan swap -- round-robin position, smooth-WRR
  * weights, persistence records, the open-connection counts that lc/wlc and
  * connection limits need -- lives in l7_sched and l7_rs_state objects that

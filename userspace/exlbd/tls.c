@@ -159,9 +159,50 @@ void exlb_tls_vs_put(struct exlb_tls_vs *t)
 		tls_vs_free(t);
 }
 
-SSL_CTX *exlb_tls_vs_server_ctx(const struct exlb_tls_vs *t)
+/*
+ * A server SSL holds a reference to the exlb_tls_vs it was made from, in its
+ * ex_data, dropped by SSL_free(): the SNI callback reads the exlb_tls_vs
+ * whenever a ClientHello arrives, and that may be long after the plan that
+ * handed it out was replaced (a held connection across a renewal).
+ */
+static int ssl_tls_vs_idx = -1;
+static pthread_once_t ssl_tls_vs_once = PTHREAD_ONCE_INIT;
+
+static void ssl_tls_vs_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+			    int idx, long argl, void *argp)
 {
-	return t->certs[0].ctx;
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	exlb_tls_vs_put(ptr);
+}
+
+static void ssl_tls_vs_index_init(void)
+{
+	ssl_tls_vs_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, ssl_tls_vs_free);
+}
+
+SSL *exlb_tls_vs_ssl_new(struct exlb_tls_vs *t)
+{
+	SSL *ssl;
+
+	pthread_once(&ssl_tls_vs_once, ssl_tls_vs_index_init);
+	if (ssl_tls_vs_idx < 0)
+		return NULL;
+	ssl = SSL_new(t->certs[0].ctx);
+	if (!ssl)
+		return NULL;
+	if (!SSL_set_ex_data(ssl, ssl_tls_vs_idx, exlb_tls_vs_ref(t))) {
+		exlb_tls_vs_put(t);
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_accept_state(ssl);
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	return ssl;
 }
 
 SSL_CTX *exlb_tls_vs_client_ctx(const struct exlb_tls_vs *t)
@@ -220,10 +261,15 @@ size_t exlb_tls_vs_pick(const struct exlb_tls_vs *t, const char *host)
 /* SNI: NeedHostName, then the certificate for the name. */
 static int servername_cb(SSL *ssl, int *alert, void *arg)
 {
-	struct exlb_tls_vs *t = arg;
+	const struct exlb_tls_vs *t = SSL_get_ex_data(ssl, ssl_tls_vs_idx);
 	const char *host = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	size_t i;
 
+	(void)arg;
+	if (!t) {	/* not made by exlb_tls_vs_ssl_new() */
+		*alert = SSL_AD_INTERNAL_ERROR;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
 	if (!host || !host[0]) {
 		if (!t->need_host_name)
 			return SSL_TLSEXT_ERR_OK;
@@ -505,8 +551,8 @@ static struct exlb_tls_vs *tls_vs_build(const char *state_dir,
 		exlb_cert_pair_free(&pair);
 	}
 	/* only the first context sees the ClientHello's server name */
+	/* the SSL, not the context, carries the exlb_tls_vs the callback reads */
 	SSL_CTX_set_tlsext_servername_callback(t->certs[0].ctx, servername_cb);
-	SSL_CTX_set_tlsext_servername_arg(t->certs[0].ctx, t);
 	if (vs->ssl_reencrypt) {
 		t->client = client_ctx_new(vs, err);
 		if (!t->client)

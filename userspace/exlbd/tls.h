@@ -14,10 +14,11 @@
  * old one keep it. Built contexts are never modified (OpenSSL locks the
  * session cache itself), so worker threads may share them.
  *
- * Lifetime: an exlb_tls_vs is reference counted. A proxy connection must
- * hold a reference (exlb_tls_vs_get(), or a copy it took with
- * exlb_tls_vs_ref()) for as long as its SSL object may still handshake:
- * the SNI callback uses the exlb_tls_vs.
+ * Lifetime: an exlb_tls_vs is reference counted. A plan holds one per TLS
+ * VS; a client connection's SSL, made only by exlb_tls_vs_ssl_new(),
+ * holds its own until SSL_free() (the SNI callback reads the exlb_tls_vs at
+ * every ClientHello), so a connection needs no reference of its own once it
+ * has its SSL, whatever happens to the plan meanwhile.
  */
 #ifndef EXLB_TLS_H
 #define EXLB_TLS_H
@@ -49,8 +50,12 @@ struct exlb_tls_vs *exlb_tls_vs_get(struct exlb_tls_cache *c,
 struct exlb_tls_vs *exlb_tls_vs_ref(struct exlb_tls_vs *t);
 void exlb_tls_vs_put(struct exlb_tls_vs *t);	/* thread-safe; NULL is fine */
 
-/* The server context to SSL_new() from: the default certificate's. */
-SSL_CTX *exlb_tls_vs_server_ctx(const struct exlb_tls_vs *t);
+/*
+ * The only way to make a client connection's SSL (accept state, partial
+ * writes, buffers released when idle; the caller gives it its socket). It
+ * holds a reference to @t until SSL_free(). NULL on failure.
+ */
+SSL *exlb_tls_vs_ssl_new(struct exlb_tls_vs *t);
 /* Re-encryption to the RSs; NULL without SSLReencrypt. */
 SSL_CTX *exlb_tls_vs_client_ctx(const struct exlb_tls_vs *t);
 /* ReverseSNIHostname for SSL_set_tlsext_host_name(), or NULL. */

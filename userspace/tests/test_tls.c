@@ -152,10 +152,11 @@ struct client_opts {
 	size_t alpn_len;
 };
 
-static struct hs handshake(SSL_CTX *server_ctx, const struct client_opts *o)
+/* A handshake of @server (freed here) with a client configured by @o. */
+static struct hs handshake_ssl(SSL *server, const struct client_opts *o)
 {
 	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-	SSL *server = SSL_new(server_ctx), *client;
+	SSL *client;
 	BIO *sb, *cb;
 	struct hs r = { 0 };
 	bool sdone = false, cdone = false;
@@ -176,7 +177,6 @@ static struct hs handshake(SSL_CTX *server_ctx, const struct client_opts *o)
 	BIO_new_bio_pair(&sb, 0, &cb, 0);
 	SSL_set_bio(server, sb, sb);
 	SSL_set_bio(client, cb, cb);
-	SSL_set_accept_state(server);
 	SSL_set_connect_state(client);
 	/* each round moves the handshake on by at least one flight */
 	for (int round = 0; round < 50 && !(sdone && cdone); round++) {
@@ -222,20 +222,26 @@ static struct hs handshake(SSL_CTX *server_ctx, const struct client_opts *o)
 	return r;
 }
 
-static struct hs hs_sni(SSL_CTX *ctx, const char *sni)
+/* A handshake with a server SSL made the way the proxy makes it. */
+static struct hs handshake(struct exlb_tls_vs *t, const struct client_opts *o)
+{
+	return handshake_ssl(exlb_tls_vs_ssl_new(t), o);
+}
+
+static struct hs hs_sni(struct exlb_tls_vs *t, const char *sni)
 {
 	struct client_opts o = { .sni = sni };
 
-	return handshake(ctx, &o);
+	return handshake(t, &o);
 }
 
-static struct hs hs_tls12(SSL_CTX *ctx, const char *ciphers)
+static struct hs hs_tls12(struct exlb_tls_vs *t, const char *ciphers)
 {
 	struct client_opts o = { .sni = "mail.example.com",
 				 .max_version = TLS1_2_VERSION,
 				 .ciphers = ciphers };
 
-	return handshake(ctx, &o);
+	return handshake(t, &o);
 }
 
 /* ---- configuration helpers ---- */
@@ -403,31 +409,29 @@ static void test_sni(struct exlb_tls_cache *cache, struct exlb_config *cfg)
 	struct exlb_service *vs = add_vs(cfg, "443",
 		"VStype=http SSLAcceleration=1 CertFile=mail,contoso", &err);
 	struct exlb_tls_vs *t = vs ? get(cache, cfg, vs) : NULL;
-	SSL_CTX *ctx;
 	struct hs r;
 
 	report(t && exlb_tls_vs_nr_certs(t) == 2 && !exlb_tls_vs_self_signed(t),
 	       "a VS with CertFile=mail,contoso has two certificates");
 	if (!t)
 		return;
-	ctx = exlb_tls_vs_server_ctx(t);
-	r = hs_sni(ctx, "www.contoso.com");
+	r = hs_sni(t, "www.contoso.com");
 	report(r.ok && !strcmp(r.server_cn, "contoso.com"),
 	       "SNI www.contoso.com gets the *.contoso.com certificate (%s)", r.server_cn);
-	r = hs_sni(ctx, "AUTODISCOVER.example.com");
+	r = hs_sni(t, "AUTODISCOVER.example.com");
 	report(r.ok && !strcmp(r.server_cn, "mail.example.com"),
 	       "SNI matches a SAN case-insensitively (%s)", r.server_cn);
-	r = hs_sni(ctx, "contoso.com");
+	r = hs_sni(t, "contoso.com");
 	report(r.ok && !strcmp(r.server_cn, "contoso.com"),
 	       "SNI matches the CN when it is among the names (%s)", r.server_cn);
-	r = hs_sni(ctx, "a.b.contoso.com");
+	r = hs_sni(t, "a.b.contoso.com");
 	report(r.ok && !strcmp(r.server_cn, "mail.example.com"),
 	       "a wildcard covers one label only: a.b.contoso.com gets the default (%s)",
 	       r.server_cn);
-	r = hs_sni(ctx, "unknown.example.net");
+	r = hs_sni(t, "unknown.example.net");
 	report(r.ok && !strcmp(r.server_cn, "mail.example.com"),
 	       "an unknown name gets the default certificate (%s)", r.server_cn);
-	r = hs_sni(ctx, NULL);
+	r = hs_sni(t, NULL);
 	report(r.ok && !strcmp(r.server_cn, "mail.example.com"),
 	       "no SNI gets the default certificate");
 	report(!strcmp(r.alpn, ""), "no ALPN offered, none selected");
@@ -435,15 +439,15 @@ static void test_sni(struct exlb_tls_cache *cache, struct exlb_config *cfg)
 		struct client_opts o = { .sni = "mail.example.com",
 					 .alpn = "\x02h2\x08http/1.1", .alpn_len = 12 };
 
-		r = handshake(ctx, &o);
+		r = handshake(t, &o);
 		report(r.ok && !strcmp(r.alpn, "http/1.1"),
 		       "ALPN h2,http/1.1: http/1.1 selected (%s)", r.alpn);
 		o.alpn = "\x02h2";
 		o.alpn_len = 3;
-		r = handshake(ctx, &o);
+		r = handshake(t, &o);
 		report(r.ok && !r.alpn[0], "ALPN h2 only: no ALPN, no h2");
 	}
-	r = hs_sni(ctx, "mail.example.com");
+	r = hs_sni(t, "mail.example.com");
 	report(r.ok && !strcmp(r.version, "TLSv1.3"),
 	       "default TLSType and BestPractices negotiate %s", r.version);
 	exlb_tls_vs_put(t);
@@ -452,13 +456,35 @@ static void test_sni(struct exlb_tls_cache *cache, struct exlb_config *cfg)
 	t = get(cache, cfg, vs);
 	if (!t)
 		return;
-	r = hs_sni(exlb_tls_vs_server_ctx(t), NULL);
+	r = hs_sni(t, NULL);
 	report(!r.ok, "NeedHostName=1: a ClientHello without SNI fails");
-	r = hs_sni(exlb_tls_vs_server_ctx(t), "www.contoso.com");
+	r = hs_sni(t, "www.contoso.com");
 	report(r.ok && !strcmp(r.server_cn, "contoso.com"),
 	       "NeedHostName=1: with SNI it works");
 	exlb_tls_vs_put(t);
 	exlb_service_mod(cfg, vs, P("NeedHostName=0"), &err);
+
+	/*
+	 * A client that connected before a change and sends its ClientHello
+	 * after it: its SSL must keep what the SNI callback reads, though
+	 * nothing else holds those contexts any more (ASan checks).
+	 */
+	t = get(cache, cfg, vs);
+	if (!t)
+		return;
+	{
+		struct client_opts o = { .sni = "www.contoso.com" };
+		SSL *held = exlb_tls_vs_ssl_new(t);
+
+		exlb_tls_vs_put(t);
+		exlb_service_mod(cfg, vs, P("CipherSet=Intermediate_compatibility"), &err);
+		exlb_tls_cache_prune(cache, cfg);
+		r = handshake_ssl(held, &o);
+		report(r.ok && !strcmp(r.server_cn, "contoso.com"),
+		       "an SSL made before its contexts were dropped still picks by SNI (%s)",
+		       r.server_cn);
+	}
+	exlb_service_mod(cfg, vs, P("CipherSet=BestPractices"), &err);
 }
 
 static void test_versions(struct exlb_tls_cache *cache, struct exlb_config *cfg)
@@ -479,25 +505,25 @@ static void test_versions(struct exlb_tls_cache *cache, struct exlb_config *cfg)
 		report(false, "VS with TLSType=16");
 		return;
 	}
-	r = handshake(exlb_tls_vs_server_ctx(t), &o13);
+	r = handshake(t, &o13);
 	report(!r.ok, "TLSType=16: a TLS 1.3-only client fails");
-	r = hs_sni(exlb_tls_vs_server_ctx(t), "mail.example.com");
+	r = hs_sni(t, "mail.example.com");
 	report(r.ok && !strcmp(r.version, "TLSv1.2"),
 	       "TLSType=16: a normal client gets %s", r.version);
 	exlb_tls_vs_put(t);
 
 	exlb_service_mod(cfg, vs, P("TLSType=1 CipherSet=Backward_compatibility"), &err);
 	t = get(cache, cfg, vs);
-	r = t ? handshake(exlb_tls_vs_server_ctx(t), &o11) : r;
+	r = t ? handshake(t, &o11) : r;
 	report(t && r.ok && !strcmp(r.version, "TLSv1.1"),
 	       "Backward_compatibility, TLSType=1: TLS 1.1 works (%s %s)",
 	       r.version, r.cipher);
 	exlb_tls_vs_put(t);
 	exlb_service_mod(cfg, vs, P("TLSType=4"), &err);
 	t = get(cache, cfg, vs);
-	r = t ? handshake(exlb_tls_vs_server_ctx(t), &o11) : r;
+	r = t ? handshake(t, &o11) : r;
 	report(t && !r.ok, "TLSType=4: a TLS 1.1-only client fails");
-	r = t ? hs_sni(exlb_tls_vs_server_ctx(t), "mail.example.com") : r;
+	r = t ? hs_sni(t, "mail.example.com") : r;
 	report(t && r.ok, "TLSType=4: a TLS 1.3 client still works");
 	exlb_tls_vs_put(t);
 }
@@ -548,8 +574,8 @@ static void test_ciphers(struct exlb_tls_cache *cache, struct exlb_config *cfg)
 			report(false, "CipherSet %s builds", c->set);
 			continue;
 		}
-		a = hs_tls12(exlb_tls_vs_server_ctx(t), c->accepted);
-		b = hs_tls12(exlb_tls_vs_server_ctx(t), c->refused);
+		a = hs_tls12(t, c->accepted);
+		b = hs_tls12(t, c->refused);
 		report(a.ok && !strcmp(a.cipher, c->accepted) && !b.ok,
 		       "CipherSet %s (%s certificate): accepts %s, refuses %s",
 		       c->set, c->cert, c->accepted, c->refused);
@@ -570,6 +596,7 @@ static void test_selfsigned_and_cache(struct exlb_tls_cache *cache,
 					 &err);
 	struct exlb_tls_vs *t, *t2, *t3;
 	struct exlb_tls_cache *restarted;
+	SSL *ssl;
 	char sha[65] = "", path[512];
 	struct hs r;
 	struct pem newer = make_cert("mail.example.com", "DNS:mail.example.com", false);
@@ -581,7 +608,7 @@ static void test_selfsigned_and_cache(struct exlb_tls_cache *cache,
 	if (!t)
 		return;
 	snprintf(sha, sizeof(sha), "%s", exlb_tls_vs_cert_sha256(t, 0));
-	r = hs_sni(exlb_tls_vs_server_ctx(t), "x");
+	r = hs_sni(t, "x");
 	report(r.ok && !strcmp(r.server_cn, "exlb self-signed"),
 	       "the self-signed certificate says CN \"%s\"", r.server_cn);
 	snprintf(path, sizeof(path), "%s/certs/.selfsigned.key", state_dir);
@@ -607,7 +634,7 @@ static void test_selfsigned_and_cache(struct exlb_tls_cache *cache,
 	       !strcmp(exlb_tls_vs_cert_sha256(t2, 0), exlb_cert_find(cfg, "mail")->sha256) &&
 	       strcmp(exlb_tls_vs_cert_sha256(t, 0), exlb_tls_vs_cert_sha256(t2, 0)),
 	       "a changed fingerprint rebuilds the contexts");
-	r = t ? hs_sni(exlb_tls_vs_server_ctx(t), "mail.example.com") : r;
+	r = t ? hs_sni(t, "mail.example.com") : r;
 	report(t && r.ok, "the old contexts still serve the connections holding them");
 	exlb_tls_vs_put(t);
 	t3 = get(cache, cfg, exlb_service_by_id(cfg, id));
@@ -646,8 +673,10 @@ static void test_selfsigned_and_cache(struct exlb_tls_cache *cache,
 
 	exlb_tls_set_ktls(true);
 	t = get(cache, cfg, exlb_service_by_id(cfg, id));
-	report(t && (SSL_CTX_get_options(exlb_tls_vs_server_ctx(t)) & SSL_OP_ENABLE_KTLS),
+	ssl = t ? exlb_tls_vs_ssl_new(t) : NULL;
+	report(ssl && (SSL_get_options(ssl) & SSL_OP_ENABLE_KTLS),
 	       "exlb_tls_set_ktls(true): new contexts have SSL_OP_ENABLE_KTLS");
+	SSL_free(ssl);
 	exlb_tls_vs_put(t);
 	exlb_tls_set_ktls(false);
 
