@@ -6,6 +6,7 @@
 # have without the change, and nothing it borrowed from the old plan is used
 # after it is freed (run against the ASan build; a use-after-free aborts it).
 #
+# The network is lib/lbnet.sh's:
 #   client                 lb (exlbd --no-kernel)               rs1, rs2
 #   lt-cl 198.18.20.2 ---- lt-lb 198.18.20.1                     nginx :80
 #                                VIP 198.18.20.10                rs1 also dovecot :143
@@ -44,28 +45,23 @@ ROUNDS=${EXLB_LIFETIME_ROUNDS:-8}
 COUNT=${EXLB_LIFETIME_COUNT:-3}
 readonly PHASES=8	# heldconns.py's
 
-readonly CL_IP=198.18.20.2 LB_IP=198.18.20.1 VIP=198.18.20.10
-readonly LB_RS_IP=198.18.21.1 RS1=198.18.21.11 RS2=198.18.21.12
 readonly MAIL=mail.example.test CONTOSO=contoso.example.test
 
 T=$(mktemp -d /tmp/exlb-lifetime.XXXXXX)
 chmod 755 "$T"
 export EXRS_DIR=$T/rs EXRS_BIG_MB=0 MAILRS_DIR=$T/mail
-NS_CL=exlb-lt-cl-$$
-NS_LB=exlb-lt-lb-$$
-NS_RS1=exlb-lt-rs1-$$
-NS_RS2=exlb-lt-rs2-$$
 SOCK=$T/exlbd.sock
 DAEMON_PID=
 HELD_PID=
 
+# shellcheck source=lib/lbnet.sh
+source "$here/lib/lbnet.sh"
 # shellcheck source=lib/exchange-rs.sh
 source "$here/lib/exchange-rs.sh"
 # shellcheck source=lib/mail-rs.sh
 source "$here/lib/mail-rs.sh"
 
 cleanup() {
-	local ns
 	[ -n "$HELD_PID" ] && kill "$HELD_PID" 2>/dev/null
 	if [ -n "$DAEMON_PID" ]; then
 		kill -TERM "$DAEMON_PID" 2>/dev/null
@@ -73,46 +69,20 @@ cleanup() {
 	fi
 	mailrs_cleanup 2>/dev/null
 	exrs_cleanup 2>/dev/null
-	for ns in "$NS_CL" "$NS_LB" "$NS_RS1" "$NS_RS2"; do ip netns del "$ns" 2>/dev/null; done
+	lbnet_cleanup
 	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
 }
 trap cleanup EXIT
 
-in_cl() { ip netns exec "$NS_CL" "$@"; }
 ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 
 echo "TAP version 13"
 
 # ---- the network: four namespaces, nothing routed out
 
-for ns in "$NS_CL" "$NS_LB" "$NS_RS1" "$NS_RS2"; do
-	ip netns add "$ns" || skip "cannot create network namespaces"
-	ip -n "$ns" link set lo up
-done
-ip -n "$NS_CL" link add lt-cl type veth peer name lt-lb netns "$NS_LB"
-ip -n "$NS_CL" addr add $CL_IP/24 dev lt-cl
-ip -n "$NS_CL" link set lt-cl up
-ip -n "$NS_LB" addr add $LB_IP/24 dev lt-lb
-ip -n "$NS_LB" addr add $VIP/32 dev lt-lb
-ip -n "$NS_LB" link set lt-lb up
-ip -n "$NS_LB" link add lt-br type bridge
-ip -n "$NS_LB" addr add $LB_RS_IP/24 dev lt-br
-ip -n "$NS_LB" link set lt-br up
-for i in 1 2; do
-	ns=exlb-lt-rs$i-$$
-	addr=$RS1; [ $i = 2 ] && addr=$RS2
-	ip -n "$ns" link add lt-rs type veth peer name lt-p$i netns "$NS_LB"
-	ip -n "$NS_LB" link set lt-p$i master lt-br up
-	ip -n "$ns" addr add $addr/24 dev lt-rs
-	ip -n "$ns" link set lt-rs up
-done
-bad=
-for ns in "$NS_CL" "$NS_LB" "$NS_RS1" "$NS_RS2"; do
-	r=$(ip -n "$ns" -4 route show table all; ip -n "$ns" -6 route show table all)
-	grep -q '^default' <<<"$r" && bad+=" $ns"
-	grep -v '^$' <<<"$r" | grep -qv ' dev \(lt-[a-z0-9]*\|lo\)\b' && bad+=" $ns"
-done
-report "$([ -z "$bad" ]; echo $?)" "four namespaces, no default route, only their own links${bad:+ (not:$bad)}"
+lbnet_setup lt 198.18.20 || skip "cannot create network namespaces"
+lbnet_isolated
+report $? "four namespaces, no default route, only their own links${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
 
 # ---- the servers: nginx on both, dovecot on rs1
 
@@ -282,7 +252,8 @@ if [ "${EXLBD_TLS_RELAY:-}" = ktls ]; then
 	report "$([ "${n:-0}" -gt 0 ]; echo $?)" "--tls-relay ktls: the kernel carried TLS sessions (TlsTxSw ${n:-none})"
 fi
 check "exlbd is still running after $ROUNDS rounds" kill -0 "$DAEMON_PID"
-check "exlbctl status answers" ctl status
+status_answers() { ctl status >/dev/null; }
+check "exlbctl status answers" status_answers
 n=$(grep -c 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' "$T/exlbd.log")
 report "$([ "$n" = 0 ]; echo $?)" "no sanitizer report in exlbd's log ($n)"
 kill -TERM "$DAEMON_PID" 2>/dev/null
