@@ -86,8 +86,9 @@ bool exlb_tls_cipher_set_check(const char *set, char *why, size_t n);
 /*
  * TLSType and CipherSet together, checked on the protocol side of a
  * throwaway server context built exactly as the real ones are: the versions
- * TLSType leaves on must be one contiguous range (OpenSSL serves a
- * min..max range; a hole would cut off the versions above it), and at
+ * TLSType leaves on must be one contiguous range (OpenSSL's interface is
+ * a min..max range; with a hole, whether anything handshakes depends on
+ * the set: tls.c, version_range()), and at
  * least one of them must have a suite OpenSSL would use (cipher lists,
  * version and security level applied). false + a phrase starting with the
  * parameter's name otherwise. config.c calls this at check time; the
