@@ -30,11 +30,14 @@
  * unit tests of other parts) still links; exlbd links both files and so
  * gets both checks. Without content.c, regex patterns fall back to a POSIX
  * compile; without tls.c, custom cipher lists are only checked for their
- * characters (params.c).
+ * characters (params.c) and TLSType only for leaving a version on.
  */
 int exlb_content_rule_check(const struct exlb_rule *rule, struct exlb_err *err)
 	__attribute__((weak));
 bool exlb_tls_cipher_set_check(const char *set, char *why, size_t n)
+	__attribute__((weak));
+bool exlb_tls_versions_check(unsigned int tls_type, const char *cipher_set,
+			     char *why, size_t n)
 	__attribute__((weak));
 
 int exlb_err_set(struct exlb_err *err, const char *fmt, ...)
@@ -1187,6 +1190,19 @@ static int check_vs_tls(const struct exlb_config *cfg,
 	    !exlb_tls_cipher_set_check(svc->cipher_set, why, sizeof(why)))
 		return exlb_err_set(err, "VS %s: CipherSet: %s (got '%s')", label,
 				    why, svc->cipher_set);
+	/*
+	 * TLSType and CipherSet together, on every VS (also before
+	 * SSLAcceleration is switched on): tls.c builds the protocol side of
+	 * a context and asks OpenSSL whether any version can handshake.
+	 */
+	if (exlb_tls_versions_check &&
+	    !exlb_tls_versions_check(svc->tls_type, svc->cipher_set, why,
+				     sizeof(why)))
+		return exlb_err_set(err, "VS %s: %s", label, why);
+	if (!exlb_tls_versions_check && (svc->tls_type & 30) == 30)
+		return exlb_err_set(err,
+				    "VS %s: TLSType: %u disables every TLS version",
+				    label, svc->tls_type);
 	if (svc->reencrypt_verify && !svc->ssl_reencrypt)
 		return exlb_err_set(err,
 				    "VS %s: ReencryptVerify: needs SSLReencrypt=1",
@@ -1302,10 +1318,6 @@ static int check_service(const struct exlb_config *cfg,
 			return exlb_err_set(err,
 					    "VS %s: SSLReencrypt: needs SSLAcceleration=1",
 					    label);
-		if ((svc->tls_type & 30) == 30)
-			return exlb_err_set(err,
-					    "VS %s: TLSType: %u disables every TLS version",
-					    label, svc->tls_type);
 		if (check_vs_tls(cfg, svc, label, err))
 			return -1;
 		if (exlb_service_nr_subvs(cfg, svc->id) &&

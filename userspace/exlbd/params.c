@@ -378,7 +378,7 @@ const struct exlb_param exlb_params[] = {
 	  .help = "re-encrypt to the real servers (with SSLAcceleration)" },
 	{ "TLSType", NULL, EXLB_PT_UINT, VS_ONLY, 0, SVC_UINT(tls_type),
 	  .min = 0, .max = 31, .unit = "(bitmask)", .def = "1",
-	  .help = "disabled protocols: 1 SSLv3, 2 TLS1.0, 4 TLS1.1, 8 TLS1.2, 16 TLS1.3" },
+	  .help = "disabled protocols: 1 SSLv3, 2 TLS1.0, 4 TLS1.1, 8 TLS1.2, 16 TLS1.3; the TLS versions left on must be contiguous" },
 	{ "CipherSet", NULL, EXLB_PT_STRING, VS_ONLY, 0, SVC_STR(cipher_set),
 	  .def = "BestPractices", .check = check_cipher_set,
 	  .help = "named cipher set or OpenSSL cipher list" },

@@ -309,38 +309,154 @@ static int alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 }
 
 /*
- * TLSType bits (disabled): 2 TLS1.0, 4 TLS1.1, 8 TLS1.2, 16 TLS1.3. The
- * lowest and highest enabled versions are the bounds; a disabled version in
- * between is switched off with its SSL_OP_NO_*. SSLv3 (bit 1) does not
- * exist in OpenSSL 3: it is never offered, whatever the bit says.
+ * TLSType bits (disabled): 2 TLS1.0, 4 TLS1.1, 8 TLS1.2, 16 TLS1.3. SSLv3
+ * (bit 1) does not exist in OpenSSL 3: it is never offered, whatever the
+ * bit says.
  */
-static int set_versions(SSL_CTX *ctx, unsigned int tls_type)
-{
-	static const struct {
-		unsigned int bit;
-		int version;
-		uint64_t no;
-	} v[] = {
-		{ 2, TLS1_VERSION, SSL_OP_NO_TLSv1 },
-		{ 4, TLS1_1_VERSION, SSL_OP_NO_TLSv1_1 },
-		{ 8, TLS1_2_VERSION, SSL_OP_NO_TLSv1_2 },
-		{ 16, TLS1_3_VERSION, SSL_OP_NO_TLSv1_3 },
-	};
-	int min = 0, max = 0;
+static const struct tls_version {
+	unsigned int bit;
+	int version;
+	const char *name;
+} tls_versions[] = {
+	{ 2, TLS1_VERSION, "TLS 1.0" },
+	{ 4, TLS1_1_VERSION, "TLS 1.1" },
+	{ 8, TLS1_2_VERSION, "TLS 1.2" },
+	{ 16, TLS1_3_VERSION, "TLS 1.3" },
+};
+#define NR_VERSIONS (sizeof(tls_versions) / sizeof(tls_versions[0]))
 
-	for (size_t i = 0; i < 4; i++) {
-		if (tls_type & v[i].bit) {
-			SSL_CTX_set_options(ctx, v[i].no);
+/*
+ * The versions TLSType leaves on, as indexes [*lo, *hi] of tls_versions.
+ * They must be one contiguous range: OpenSSL's interface is a min..max
+ * range. A version off inside it needs the deprecated SSL_OP_NO_TLSv1_x,
+ * and then OpenSSL starts every handshake by checking that the highest
+ * version *below the hole* has a suite: with BestPractices TLSType=8 (or
+ * 4, 5) refuses every client, TLS 1.3 included, while with
+ * Backward_compatibility it works. Refused rather than left to that.
+ */
+static int version_range(unsigned int tls_type, size_t *lo, size_t *hi,
+			 char *why, size_t n)
+{
+	size_t first = NR_VERSIONS, last = 0;
+
+	for (size_t i = 0; i < NR_VERSIONS; i++) {
+		if (tls_type & tls_versions[i].bit)
 			continue;
-		}
-		if (!min)
-			min = v[i].version;
-		max = v[i].version;
+		if (first == NR_VERSIONS)
+			first = i;
+		last = i;
 	}
-	if (!min)
+	if (first == NR_VERSIONS) {
+		snprintf(why, n, "TLSType: %u disables every TLS version",
+			 tls_type);
 		return -1;
-	return SSL_CTX_set_min_proto_version(ctx, min) == 1 &&
-	       SSL_CTX_set_max_proto_version(ctx, max) == 1 ? 0 : -1;
+	}
+	for (size_t i = first; i <= last; i++) {
+		if (tls_type & tls_versions[i].bit) {
+			snprintf(why, n,
+				 "TLSType: %u disables %s but leaves %s and %s on; OpenSSL serves only a contiguous range of versions",
+				 tls_type, tls_versions[i].name,
+				 tls_versions[first].name,
+				 tls_versions[last].name);
+			return -1;
+		}
+	}
+	*lo = first;
+	*hi = last;
+	return 0;
+}
+
+/*
+ * Why @ctx cannot handshake with version @v, or NULL if it can: OpenSSL's
+ * own list of the suites it would use for that version (cipher lists,
+ * version bounds and security level applied), on a throwaway SSL. Below
+ * TLS 1.2 OpenSSL 3 signs the handshake with SHA-1 or MD5+SHA-1 whatever
+ * the suite (also with RSA key exchange), which security level 1 and up
+ * forbid: those versions need level 0.
+ */
+static const char *version_unusable(SSL_CTX *ctx, const struct tls_version *v)
+{
+	STACK_OF(SSL_CIPHER) *sk;
+	SSL *ssl = SSL_new(ctx);
+	int nr = 0;
+
+	if (!ssl)
+		return "out of memory";
+	if (SSL_set_min_proto_version(ssl, v->version) == 1 &&
+	    SSL_set_max_proto_version(ssl, v->version) == 1) {
+		sk = SSL_get1_supported_ciphers(ssl);
+		nr = sk ? sk_SSL_CIPHER_num(sk) : 0;
+		sk_SSL_CIPHER_free(sk);
+	}
+	SSL_free(ssl);
+	ERR_clear_error();
+	if (!nr)
+		return "no suite of the set";
+	if (v->version < TLS1_2_VERSION && SSL_CTX_get_security_level(ctx) > 0)
+		return "needs security level 0 (SHA-1 signatures)";
+	return NULL;
+}
+
+/*
+ * The protocol side of a server context: the version range TLSType leaves
+ * on and the CipherSet's lists, and then the proof that at least one
+ * version of the range has a suite OpenSSL would use. The commit-time
+ * check (exlb_tls_versions_check) runs this on a throwaway context, so it
+ * and the real contexts cannot disagree. -1 + @why on failure.
+ */
+static int set_protocols(SSL_CTX *ctx, unsigned int tls_type,
+			 const char *cipher_set, char *why, size_t n)
+{
+	const char *tls12, *tls13, *no[NR_VERSIONS] = { 0 };
+	size_t lo, hi, len = 0;
+
+	if (version_range(tls_type, &lo, &hi, why, n))
+		return -1;
+	if (SSL_CTX_set_min_proto_version(ctx, tls_versions[lo].version) != 1 ||
+	    SSL_CTX_set_max_proto_version(ctx, tls_versions[hi].version) != 1) {
+		snprintf(why, n, "TLSType: %u: OpenSSL refuses the range %s-%s",
+			 tls_type, tls_versions[lo].name, tls_versions[hi].name);
+		return -1;
+	}
+	exlb_tls_cipher_lists(cipher_set, &tls12, &tls13);
+	if (SSL_CTX_set_cipher_list(ctx, tls12) != 1) {
+		snprintf(why, n, "CipherSet: no cipher of '%s' is known",
+			 cipher_set);
+		return -1;
+	}
+	if (SSL_CTX_set_ciphersuites(ctx, tls13) != 1) {
+		snprintf(why, n, "CipherSet: bad TLS 1.3 suites");
+		return -1;
+	}
+	for (size_t i = lo; i <= hi; i++) {
+		no[i] = version_unusable(ctx, &tls_versions[i]);
+		if (!no[i])
+			return 0;
+	}
+	len = snprintf(why, n, "TLSType %u with CipherSet %s: no version can handshake (",
+		       tls_type, cipher_set);
+	for (size_t i = lo; i <= hi && len < n; i++)
+		len += snprintf(why + len, n - len, "%s%s: %s",
+				i > lo ? "; " : "", tls_versions[i].name, no[i]);
+	if (len < n)
+		snprintf(why + len, n - len, ")");
+	return -1;
+}
+
+bool exlb_tls_versions_check(unsigned int tls_type, const char *cipher_set,
+			     char *why, size_t n)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	bool ok;
+
+	if (!ctx) {
+		snprintf(why, n, "TLSType: cannot be checked (out of memory)");
+		return false;
+	}
+	ok = !set_protocols(ctx, tls_type, cipher_set, why, n);
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return ok;
 }
 
 static SSL_CTX *server_ctx_new(const struct exlb_service *vs,
@@ -348,15 +464,14 @@ static SSL_CTX *server_ctx_new(const struct exlb_service *vs,
 			       struct exlb_err *err)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	const char *tls12, *tls13;
-	char sid[32];
+	char sid[32], why[256];
 
 	if (!ctx) {
 		exlb_err_set(err, "out of memory");
 		return NULL;
 	}
-	if (set_versions(ctx, vs->tls_type)) {
-		exlb_err_set(err, "TLSType: %u leaves no TLS version", vs->tls_type);
+	if (set_protocols(ctx, vs->tls_type, vs->cipher_set, why, sizeof(why))) {
+		exlb_err_set(err, "%s", why);
 		goto fail;
 	}
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -370,15 +485,6 @@ static SSL_CTX *server_ctx_new(const struct exlb_service *vs,
 	 */
 	SSL_CTX_set_keylog_callback(ctx, exlb_ktls_keylog_cb);
 	SSL_CTX_set_num_tickets(ctx, 0);
-	exlb_tls_cipher_lists(vs->cipher_set, &tls12, &tls13);
-	if (SSL_CTX_set_cipher_list(ctx, tls12) != 1) {
-		exlb_err_set(err, "CipherSet: no cipher of '%s' is known", vs->cipher_set);
-		goto fail;
-	}
-	if (SSL_CTX_set_ciphersuites(ctx, tls13) != 1) {
-		exlb_err_set(err, "CipherSet: bad TLS 1.3 suites");
-		goto fail;
-	}
 	SSL_CTX_set_dh_auto(ctx, 1);
 	/* resumption: a server-side cache and tickets (OpenSSL's default) */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
@@ -391,7 +497,6 @@ static SSL_CTX *server_ctx_new(const struct exlb_service *vs,
 	    SSL_CTX_set1_chain(ctx, pair->chain) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
 		unsigned long e = ERR_peek_last_error();
-		char why[160];
 
 		ERR_error_string_n(e, why, sizeof(why));
 		exlb_err_set(err, "cannot use the certificate: %s", why);

@@ -88,6 +88,19 @@ void exlb_tls_cache_prune(struct exlb_tls_cache *c,
  * at check time.
  */
 bool exlb_tls_cipher_set_check(const char *set, char *why, size_t n);
+/*
+ * TLSType and CipherSet together, checked on the protocol side of a
+ * throwaway server context built exactly as the real ones are: the versions
+ * TLSType leaves on must be one contiguous range (OpenSSL's interface is
+ * a min..max range; with a hole, whether anything handshakes depends on
+ * the set: tls.c, version_range()), and at
+ * least one of them must have a suite OpenSSL would use (cipher lists,
+ * version and security level applied). false + a phrase starting with the
+ * parameter's name otherwise. config.c calls this at check time; the
+ * certificate's key type is not considered (docs/tls.md).
+ */
+bool exlb_tls_versions_check(unsigned int tls_type, const char *cipher_set,
+			     char *why, size_t n);
 /* The OpenSSL lists a CipherSet stands for (TLS <= 1.2, TLS 1.3). */
 void exlb_tls_cipher_lists(const char *set, const char **tls12,
 			   const char **tls13);

@@ -19,6 +19,8 @@ set -u
 if [ "$(id -u)" = 0 ] && [ -z "${EXLB_PRIVATE_NETNS:-}" ] && command -v unshare >/dev/null; then
 	EXLB_PRIVATE_NETNS=1 exec unshare -n "$0" "$@"
 fi
+# The one VS that is served for real listens on 127.0.0.1 (TLSType below).
+[ "${EXLB_PRIVATE_NETNS:-}" = 1 ] && ip link set lo up 2>/dev/null
 here=$(cd "$(dirname "$0")" && pwd)
 EXLBD=${EXLBD:-$here/../build/exlbd}
 EXLBCTL=${EXLBCTL:-$here/../build/exlbctl}
@@ -48,7 +50,7 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; f
 ctl() { "$EXLBCTL" -s "$sock" "$@"; }
 
 start_daemon() {
-	"$EXLBD" --state-dir "$state" --socket "$sock" --no-kernel 2>>"$tmp/exlbd.log" &
+	"$EXLBD" --state-dir "$state" --socket "$sock" --no-kernel >>"$tmp/access.log" 2>>"$tmp/exlbd.log" &
 	daemon_pid=$!
 	for _ in $(seq 50); do
 		[ -S "$sock" ] && ctl get droponfail >/dev/null 2>&1 && return 0
@@ -235,6 +237,31 @@ if command -v openssl >/dev/null; then
 	check "CipherSet with a custom OpenSSL list" ctl vs mod OWA CipherSet=ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256
 	check "CipherSet back to BestPractices" ctl vs mod OWA CipherSet=BestPractices
 	expect_fail "ReencryptVerify without ReverseSNIHostname" "ReencryptVerify: needs" ctl vs mod OWA SSLReencrypt=1 ReencryptVerify=1
+	# TLSType with CipherSet (docs/tls.md "Versions and sets together")
+	expect_fail "TLSType with a hole (vs mod)" "TLSType: 8 disables TLS 1.2 but leaves TLS 1.0 and TLS 1.3 on" ctl vs mod OWA TLSType=8
+	expect_fail "TLSType with a hole (vs add)" "TLSType: 4 disables TLS 1.1" ctl vs add 198.18.0.10 8444 tcp VStype=http SSLAcceleration=1 TLSType=4
+	expect_fail "TLSType=24 with BestPractices" "TLSType 24 with CipherSet BestPractices: no version can handshake" ctl vs mod OWA TLSType=24
+	check "TLSType=24 with Backward_compatibility" ctl vs mod OWA TLSType=24 CipherSet=Backward_compatibility
+	expect_fail "CipherSet=BestPractices under TLSType=24" "no version can handshake" ctl vs mod OWA CipherSet=BestPractices
+	check "TLSType and CipherSet back together" ctl vs mod OWA TLSType=1 CipherSet=BestPractices
+	ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["TLSType"]=5; print(json.dumps(j))' >"$tmp/hole.json"
+	expect_fail "restore with a TLSType hole" "TLSType: 5 disables TLS 1.1" ctl restore <"$tmp/hole.json"
+	# An accepted odd combination served for real: a VS on loopback
+	# (nothing else is reached), clients pinned to one version each.
+	tport=$((20000 + $$ % 20000))
+	ctl vs add 127.0.0.1 "$tport" tcp nickname=Odd VStype=http SSLAcceleration=1 TLSType=3 CipherSet=Backward_compatibility >/dev/null
+	# the version negotiated, empty if the handshake failed; the client
+	# takes every suite at level 0, so only the server can refuse
+	hs() {
+		timeout 5 openssl s_client -brief -connect "127.0.0.1:$tport" "$1" \
+			-cipher 'DEFAULT@SECLEVEL=0' </dev/null 2>&1 | sed -n 's/^Protocol version: //p'
+	}
+	v12=
+	for _ in $(seq 50); do v12=$(hs -tls1_2); [ -n "$v12" ] && break; sleep 0.1; done
+	v11=$(hs -tls1_1); v10=$(hs -tls1)
+	check "TLSType=3 Backward_compatibility: TLS 1.2 ('$v12') and 1.1 ('$v11') served, TLS 1.0 refused ('$v10')" \
+		test "$v12" = TLSv1.2 -a "$v11" = TLSv1.1 -a -z "$v10"
+	ctl vs del Odd >/dev/null
 else
 	echo "# openssl not found: certificate checks skipped"
 fi
@@ -284,6 +311,16 @@ ctl save >"$tmp/after-restart.json"
 check "a restart of exlbd restores the same configuration" cmp -s "$tmp/saved.json" "$tmp/after-restart.json"
 check "the state file is config.json in the state directory" json 'j["format"]=="exlb-config"' <"$state/config.json"
 check "one log line per change" grep -q "vs 1 (OWA) changed: Schedule=rr" "$tmp/exlbd.log"
+
+# A state file with a combination that cannot handshake: exlbd does not
+# start, and says why (docs/config-format.md: nothing is loaded).
+mkdir -p "$tmp/bad-state"
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); j["vs"][0]["TLSType"]=8; print(json.dumps(j))' \
+	"$state/config.json" >"$tmp/bad-state/config.json"
+timeout 20 "$EXLBD" --state-dir "$tmp/bad-state" --socket "$tmp/bad.sock" --no-kernel 2>"$tmp/bad.log"
+rc=$?
+check "config.json with TLSType=8: exlbd refuses to start (rc $rc): $(grep -m1 TLSType "$tmp/bad.log")" \
+	bash -c "[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'TLSType: 8 disables TLS 1.2' '$tmp/bad.log'"
 
 # ---- help ----
 check "--help on a verb lists Kemp parameters" bash -c "'$EXLBCTL' vs add --help | grep -q 'PersistTimeout'"

@@ -448,6 +448,13 @@ d["templates"][0]["vs"][0]["Schedule"] = "fast"
 json.dump(d, open(sys.argv[2], "w"))' "$tmp/export.json" "$tmp/bad.json"
 expect_fail "import of a template that does not apply" "template 'Broken': vs\[0\]: Schedule: must be one of rr, wrr, lc, wlc" ctl template import "$tmp/bad.json"
 check "nothing of the refused import is stored" bash -c "! '$EXLBCTL' -s '$sock' template show Broken 2>/dev/null"
+python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["templates"][0]["name"] = "Holed"
+d["templates"][0]["vs"][0]["TLSType"] = 8
+json.dump(d, open(sys.argv[2], "w"))' "$tmp/export.json" "$tmp/holed.json"
+expect_fail "import of a template with a TLSType hole" "template 'Holed': VS .*: TLSType: 8 disables TLS 1.2 but leaves TLS 1.0 and TLS 1.3 on" ctl template import "$tmp/holed.json"
 expect_fail "delete of a built-in template" "is built in" ctl template delete "Exchange 2013 SMTP"
 stop_daemon
 start_daemon

@@ -177,6 +177,7 @@ static struct hs handshake_ssl(SSL *server, const struct client_opts *o)
 	BIO_new_bio_pair(&sb, 0, &cb, 0);
 	SSL_set_bio(server, sb, sb);
 	SSL_set_bio(client, cb, cb);
+	SSL_set_accept_state(server);
 	SSL_set_connect_state(client);
 	/* each round moves the handshake on by at least one flight */
 	for (int round = 0; round < 50 && !(sdone && cdone); round++) {
@@ -519,13 +520,232 @@ static void test_versions(struct exlb_tls_cache *cache, struct exlb_config *cfg)
 	       "Backward_compatibility, TLSType=1: TLS 1.1 works (%s %s)",
 	       r.version, r.cipher);
 	exlb_tls_vs_put(t);
-	exlb_service_mod(cfg, vs, P("TLSType=4"), &err);
+	exlb_service_mod(cfg, vs, P("TLSType=18"), &err);
 	t = get(cache, cfg, vs);
 	r = t ? handshake(t, &o11) : r;
-	report(t && !r.ok, "TLSType=4: a TLS 1.1-only client fails");
+	report(t && r.ok && !strcmp(r.version, "TLSv1.1"),
+	       "TLSType=18 (TLS 1.1-1.2), Backward_compatibility: TLS 1.1 works (%s)",
+	       r.version);
+	o11.min_version = o11.max_version = TLS1_VERSION;
+	r = t ? handshake(t, &o11) : r;
+	report(t && !r.ok, "TLSType=18: a TLS 1.0-only client fails");
 	r = t ? hs_sni(t, "mail.example.com") : r;
-	report(t && r.ok, "TLSType=4: a TLS 1.3 client still works");
+	report(t && r.ok && !strcmp(r.version, "TLSv1.2"),
+	       "TLSType=18: a normal client gets %s", r.version);
 	exlb_tls_vs_put(t);
+	exlb_service_mod(cfg, vs, P("TLSType=1 CipherSet=BestPractices"), &err);
+}
+
+/* ---- every TLSType against every cipher set, with real handshakes ---- */
+
+static const struct {
+	int version;
+	unsigned int bit;	/* TLSType bit that disables it */
+	const char *name;
+} versions[] = {
+	{ TLS1_VERSION, 2, "1.0" },
+	{ TLS1_1_VERSION, 4, "1.1" },
+	{ TLS1_2_VERSION, 8, "1.2" },
+	{ TLS1_3_VERSION, 16, "1.3" },
+};
+#define NR_VERSIONS (sizeof(versions) / sizeof(versions[0]))
+
+/*
+ * A client pinned to one version, willing to use every suite at security
+ * level 0, so that only the server can be what refuses.
+ */
+static bool hs_pinned(SSL *server, int version)
+{
+	struct client_opts o = { .sni = "mail.example.com",
+				 .min_version = version,
+				 .max_version = version,
+				 .ciphers = "ALL:@SECLEVEL=0" };
+
+	return handshake_ssl(server, &o).ok;
+}
+
+/*
+ * The oracle for a refused combination: a context with the lowest to the
+ * highest version TLSType leaves on and the set's lists, built here
+ * without tls.c's check, and @p's certificate.
+ */
+static SSL_CTX *unchecked_ctx(unsigned int tls_type, const char *set,
+			      const struct pem *p)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	BIO *cb = BIO_new_mem_buf(p->crt, -1), *kb = BIO_new_mem_buf(p->key, -1);
+	X509 *x = PEM_read_bio_X509(cb, NULL, NULL, NULL);
+	EVP_PKEY *k = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL);
+	const char *tls12, *tls13;
+	int min = 0, max = 0;
+
+	for (size_t i = 0; i < NR_VERSIONS; i++) {
+		if (tls_type & versions[i].bit)
+			continue;
+		if (!min)
+			min = versions[i].version;
+		max = versions[i].version;
+	}
+	exlb_tls_cipher_lists(set, &tls12, &tls13);
+	SSL_CTX_set_min_proto_version(ctx, min);
+	SSL_CTX_set_max_proto_version(ctx, max);
+	SSL_CTX_set_cipher_list(ctx, tls12);
+	SSL_CTX_set_ciphersuites(ctx, tls13);
+	SSL_CTX_set_dh_auto(ctx, 1);
+	SSL_CTX_use_certificate(ctx, x);
+	SSL_CTX_use_PrivateKey(ctx, k);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	BIO_free(cb);
+	BIO_free(kb);
+	ERR_clear_error();
+	return ctx;
+}
+
+/* exlb_service_mod() with @spec, for loops: P() keeps only 64 objects. */
+static int mod(struct exlb_config *cfg, struct exlb_service *vs,
+	       const char *spec, struct exlb_err *err)
+{
+	json_t *obj = json_object();
+	char *copy = strdup(spec), *save = NULL;
+	int rc;
+
+	for (char *tok = strtok_r(copy, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		*eq = 0;
+		json_object_set_new(obj, tok, json_string(eq + 1));
+	}
+	free(copy);
+	rc = exlb_service_mod(cfg, vs, obj, err);
+	json_decref(obj);
+	return rc;
+}
+
+/* The versions TLSType leaves on are one contiguous, non-empty range. */
+static bool contiguous(unsigned int tls_type)
+{
+	unsigned int on = ~tls_type & 30;
+
+	/* a run of ones: adding its lowest bit clears all of it */
+	return on && !((on + (on & -on)) & on);
+}
+
+/*
+ * Issue 17 item 3: for every TLSType 0-31 and every cipher set, the
+ * configuration check (what vs add / vs mod / a template / config.json
+ * go through) either refuses the combination with a reason, or accepts it
+ * and then, with an ECDSA and an RSA certificate, a client pinned to an
+ * enabled version handshakes for at least one of them and a client pinned
+ * to a disabled version never does. A refused range that is contiguous
+ * must really be unable to handshake (checked on a context built without
+ * the check): the check refuses nothing that would work.
+ */
+static void test_matrix(struct exlb_tls_cache *cache, struct exlb_config *cfg)
+{
+	static const char *const sets[] = {
+		"BestPractices", "Default", "Intermediate_compatibility",
+		"Backward_compatibility", "ECDSA_BestPractices",
+		/* custom lists: CBC suites for TLS 1.0+, below and at level 0 */
+		"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:AES128-SHA",
+		"ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:AES128-SHA:@SECLEVEL=0",
+	};
+	static const char *const certs[] = { "mail", "rsa" };
+	const struct pem *pems[] = { &mail_pem, &rsa_pem };
+	struct exlb_err err;
+	struct exlb_service *vs = add_vs(cfg, "447", "VStype=http SSLAcceleration=1",
+					 &err);
+	int accepted = 0, refused = 0;
+
+	if (!vs) {
+		report(false, "matrix VS: %s", err.msg);
+		return;
+	}
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
+		for (unsigned int tt = 0; tt < 32; tt++) {
+			struct exlb_config *c = exlb_config_clone(cfg);
+			struct exlb_service *v = exlb_service_by_id(c, vs->id);
+			char spec[600], seen[128] = "", bad[128] = "";
+			size_t slen = 0, blen = 0;
+			bool any = false, top = false;
+			size_t hi = 0;
+
+			snprintf(spec, sizeof(spec), "TLSType=%u CipherSet=%s", tt, sets[s]);
+			if (mod(c, v, spec, &err) ||
+			    exlb_config_check(c, &err)) {
+				bool reason = strstr(err.msg, "TLSType") &&
+					      (contiguous(tt) ? strstr(err.msg, "no version can handshake") != NULL :
+					       strstr(err.msg, "every TLS version") ||
+					       strstr(err.msg, "contiguous range"));
+
+				/* the oracle: nothing could have handshaken */
+				for (size_t k = 0; contiguous(tt) && k < 2; k++) {
+					SSL_CTX *u = unchecked_ctx(tt, sets[s], pems[k]);
+
+					for (size_t i = 0; i < NR_VERSIONS; i++)
+						if (!(tt & versions[i].bit) &&
+						    hs_pinned(SSL_new(u), versions[i].version))
+							blen += snprintf(bad + blen, sizeof(bad) - blen,
+									 " %s/%s", certs[k], versions[i].name);
+					SSL_CTX_free(u);
+				}
+				report(reason && !blen,
+				       "TLSType=%u %s: refused: \"%s\"%s%s", tt, sets[s],
+				       err.msg, blen ? "; but would handshake:" : "", bad);
+				refused++;
+				exlb_config_free(c);
+				continue;
+			}
+			for (size_t k = 0; k < 2; k++) {
+				struct exlb_tls_vs *t;
+
+				snprintf(spec, sizeof(spec), "CertFile=%s", certs[k]);
+				mod(c, v, spec, &err);
+				t = get(cache, c, v);
+				if (!t) {
+					blen += snprintf(bad + blen, sizeof(bad) - blen,
+							 " %s: no context", certs[k]);
+					continue;
+				}
+				for (size_t i = 0; i < NR_VERSIONS; i++) {
+					bool on = !(tt & versions[i].bit);
+					bool ok = hs_pinned(exlb_tls_vs_ssl_new(t),
+							    versions[i].version);
+
+					if (on)
+						hi = i;
+
+					if (ok && on)
+						slen += snprintf(seen + slen, sizeof(seen) - slen,
+								 " %s/%s", certs[k], versions[i].name);
+					if (ok && !on)
+						blen += snprintf(bad + blen, sizeof(bad) - blen,
+								 " %s/%s", certs[k], versions[i].name);
+					any |= ok && on;
+				}
+				exlb_tls_vs_put(t);
+			}
+			/* the best version left on works (with one of the keys) */
+			for (size_t k = 0; k < 2; k++) {
+				char want[16];
+
+				snprintf(want, sizeof(want), " %s/%s", certs[k],
+					 versions[hi].name);
+				top |= strstr(seen, want) != NULL;
+			}
+			report(any && top && !blen,
+			       "TLSType=%u %s: accepted; handshakes:%s%s%s%s", tt, sets[s],
+			       any ? seen : " none", top ? "" : "; not with the highest version on",
+			       blen ? "; served while disabled, or no context:" : "", bad);
+			accepted++;
+			exlb_tls_cache_prune(cache, cfg);
+			exlb_config_free(c);
+		}
+	}
+	printf("# matrix: %d combinations accepted, %d refused\n", accepted, refused);
+	exlb_service_del(cfg, vs->id, &err);
+	exlb_tls_cache_prune(cache, cfg);
 }
 
 struct cipher_case {
@@ -709,6 +929,7 @@ int main(void)
 	test_sni(cache, cfg);
 	test_versions(cache, cfg);
 	test_ciphers(cache, cfg);
+	test_matrix(cache, cfg);
 	test_selfsigned_and_cache(cache, cfg);
 
 	exlb_tls_cache_free(cache);
