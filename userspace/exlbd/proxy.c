@@ -564,7 +564,7 @@ static void fd_ceiling_refresh(struct l7_worker *w)
 }
 
 /* One shortage more: counted, and a line at most every 10 s for them all. */
-static void fd_shortage(struct l7_worker *w, const char *what, int err)
+static void fd_shortage(struct l7_worker *w, const char *what, const char *why)
 {
 	struct exlb_proxy *p = w->proxy;
 	uint64_t n = exlb_log_limit_hit(&p->fd_log, L7_FD_LOG_MS);
@@ -572,7 +572,7 @@ static void fd_shortage(struct l7_worker *w, const char *what, int err)
 	fd_ceiling_refresh(w);
 	if (n)
 		exlb_log("proxy: out of file descriptors (%s: %s; limit %u, the last %u kept for health checks and the control socket): %llu shortages since the last such line; so far %llu connections refused, %llu accept pauses",
-			 what, strerror(err), w->fd_limit,
+			 what, why, w->fd_limit,
 			 w->fd_limit - w->fd_ceiling, (unsigned long long)n,
 			 (unsigned long long)atomic_load(&p->conns_refused),
 			 (unsigned long long)atomic_load(&p->accept_pauses));
@@ -586,7 +586,7 @@ int l7_fd_admit(struct l7_worker *w, int fd)
 		return fd;
 	close(fd);
 	atomic_fetch_add(&w->proxy->fd_short, 1);
-	fd_shortage(w, "descriptor for a server connection", EMFILE);
+	fd_shortage(w, "server connection", "at the reserve");
 	return -EMFILE;
 }
 
@@ -605,7 +605,7 @@ int l7_pipe_open(struct l7_worker *w, int pipe[2])
 	close(pipe[1]);
 	pipe[0] = pipe[1] = -1;
 	atomic_fetch_add(&w->proxy->fd_short, 1);
-	fd_shortage(w, "descriptor for a pipe", EMFILE);
+	fd_shortage(w, "splice pipe", "at the reserve");
 	return -EMFILE;
 }
 
@@ -680,7 +680,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			snprintf(what, sizeof(what), "accept on VS %u", l->vs_id);
 			listener_rest(l);
 			if (accept_error_is_shortage(err))
-				fd_shortage(w, what, err);
+				fd_shortage(w, what, strerror(err));
 			else
 				exlb_log("proxy: %s: %s", what, strerror(err));
 			return;
@@ -691,7 +691,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			atomic_fetch_add(&w->proxy->conns_refused, 1);
 			snprintf(what, sizeof(what), "accept on VS %u", l->vs_id);
 			listener_rest(l);
-			fd_shortage(w, what, EMFILE);
+			fd_shortage(w, what, "at the reserve: connection refused");
 			return;
 		}
 		vs = l7_plan_vs(w->plan, l->vs_id);
