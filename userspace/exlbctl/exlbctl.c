@@ -741,7 +741,7 @@ static void print_stats(const struct verb *v, json_t *result)
 			       "Inactive", "PktsIn", "PktsOut", "BytesIn",
 			       "BytesOut" };
 	json_t *kernel = json_object_get(result, "kernel");
-	json_t *vs, *sub, *rs;
+	json_t *vs, *sub, *rs, *proxy;
 	size_t i, j, k;
 	char path[200], where[80];
 
@@ -767,6 +767,12 @@ static void print_stats(const struct verb *v, json_t *result)
 	}
 	stats_row(&t, "total", "", result);
 	table_print(&t);
+	proxy = json_object_get(result, "proxy");
+	if (proxy)
+		printf("\nL7 proxy: descriptor limit %s, %s kept for health checks and control; at the limit: %s connections refused, %s accept pauses, %s server/pipe descriptors not opened\n",
+		       jstr(proxy, "fd_limit"), jstr(proxy, "fd_reserve"),
+		       jstr(proxy, "conns_refused"), jstr(proxy, "accept_pauses"),
+		       jstr(proxy, "fd_short"));
 }
 
 static void print_cert_detail(json_t *c)

@@ -17,6 +17,7 @@
 #define EXLB_CONFIG_H
 
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -438,6 +439,12 @@ struct exlb_runtime {
 	char kernel_note[128];	/* why not, for status */
 	struct exlb_rs_runtime *rs;
 	size_t nr_rs;
+	/* the L7 proxy's descriptor budget and its shortages (status "proxy") */
+	struct {
+		bool present;
+		unsigned int fd_limit, fd_reserve;
+		uint64_t conns_refused, accept_pauses, fd_short;
+	} proxy;
 };
 
 /* The runtime record of RS @rs_id, created on first use (NULL: no memory). */
@@ -461,7 +468,26 @@ const char *exlb_service_status(const struct exlb_config *cfg,
 				const struct exlb_runtime *rt,
 				const struct exlb_service *svc);
 
-/* One line to stderr per state change. */
+/*
+ * One line to stderr per state change: "exlbd: " and the text, written
+ * with a single write(2) so that lines of different threads never mix
+ * (a line longer than EXLB_LOG_LINE_MAX is cut and ends in "...").
+ */
+#define EXLB_LOG_LINE_MAX	2048
 void exlb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * A log line for an event that may repeat thousands of times a second (a
+ * descriptor shortage): every event is counted, and at most one line per
+ * interval reports how many came since the previous line. Any thread; a
+ * zeroed struct is ready (its first event is reported at once).
+ */
+struct exlb_log_limit {
+	atomic_uint_least64_t events;	/* ever */
+	atomic_uint_least64_t reported;	/* events covered by lines written */
+	atomic_uint_least64_t next_ms;	/* CLOCK_MONOTONIC: no line before */
+};
+/* Counts one event; returns how many events to report in a line now, or 0. */
+uint64_t exlb_log_limit_hit(struct exlb_log_limit *ll, unsigned int interval_ms);
 
 #endif

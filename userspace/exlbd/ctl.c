@@ -999,6 +999,17 @@ static json_t *service_status(const struct exlb_config *cfg,
 	return obj;
 }
 
+/* The L7 proxy's descriptor budget and what it refused (docs/proxy.md). */
+static json_t *proxy_status(const struct exlb_runtime *rt)
+{
+	return json_pack("{sIsIsIsIsI}",
+			 "fd_limit", (json_int_t)rt->proxy.fd_limit,
+			 "fd_reserve", (json_int_t)rt->proxy.fd_reserve,
+			 "conns_refused", (json_int_t)rt->proxy.conns_refused,
+			 "accept_pauses", (json_int_t)rt->proxy.accept_pauses,
+			 "fd_short", (json_int_t)rt->proxy.fd_short);
+}
+
 static int cmd_status(struct request *rq)
 {
 	json_t *list = json_array();
@@ -1013,6 +1024,8 @@ static int cmd_status(struct request *rq)
 			       "available", rq->runtime->kernel_available,
 			       "note", rq->runtime->kernel_note, "vs", list);
 	counters_to_json(rq->result, &total);
+	if (rq->runtime->proxy.present)
+		json_object_set_new(rq->result, "proxy", proxy_status(rq->runtime));
 	return 0;
 }
 
@@ -1163,6 +1176,7 @@ struct ctl_client {
 	char *out;
 	size_t out_len, out_sent;
 	bool eof;		/* the client shut its side: close once flushed */
+	ev_tstamp last_active;	/* bytes in or out (the idle timeout) */
 };
 
 struct exlb_ctl {
@@ -1173,6 +1187,9 @@ struct exlb_ctl {
 	struct exlb_runtime *runtime;
 	struct ctl_client *clients;
 	unsigned int nr_clients;
+	ev_timer sweep;		/* closes idle clients */
+	ev_timer rest;		/* the listener rests after accept() failed */
+	struct exlb_log_limit accept_log, evict_log;
 };
 
 static void client_close(struct ctl_client *c)
@@ -1270,6 +1287,7 @@ static bool client_write(struct ctl_client *c)
 		if (n < 0)
 			return false;
 		c->out_sent += n;
+		c->last_active = ev_now(c->ctl->loop);
 	}
 	c->out_len = c->out_sent = 0;
 	return true;
@@ -1308,6 +1326,7 @@ static bool client_read(struct ctl_client *c)
 			return n == 0;
 		}
 		c->in_len += n;
+		c->last_active = ev_now(c->ctl->loop);
 		if (memchr(c->in + c->in_len - n, '\n', n))
 			return true;
 	}
@@ -1345,6 +1364,52 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 	client_rearm(c);
 }
 
+/*
+ * A client that sent or took no byte for EXLB_CTL_IDLE_S is closed: an
+ * exlbctl call takes milliseconds, and idle clients must not keep the
+ * table full.
+ */
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exlb_ctl *ctl = w->data;
+	struct ctl_client *c, *next;
+
+	(void)revents;
+	for (c = ctl->clients; c; c = next) {
+		next = c->next;
+		if (ev_now(loop) - c->last_active >= EXLB_CTL_IDLE_S)
+			client_close(c);
+	}
+}
+
+/*
+ * The table is full: the client idle longest makes room, so an
+ * administrator always gets in (whoever holds the other slots).
+ */
+static void evict_idlest(struct exlb_ctl *ctl)
+{
+	struct ctl_client *c, *idlest = ctl->clients;
+	uint64_t n;
+
+	for (c = ctl->clients; c; c = c->next)
+		if (c->last_active < idlest->last_active)
+			idlest = c;
+	n = exlb_log_limit_hit(&ctl->evict_log, EXLB_CTL_LOG_MS);
+	if (n)
+		exlb_log("control: %u clients: closing the one idle longest (%.0f s) to admit a new one; %llu such since the last line",
+			 ctl->nr_clients, ev_now(ctl->loop) - idlest->last_active,
+			 (unsigned long long)n);
+	client_close(idlest);
+}
+
+static void on_rest_end(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exlb_ctl *ctl = w->data;
+
+	(void)revents;
+	ev_io_start(loop, &ctl->listen_io);
+}
+
 static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct exlb_ctl *ctl = (struct exlb_ctl *)w;
@@ -1353,22 +1418,34 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (ctl->nr_clients >= EXLB_CTL_MAX_CLIENTS) {
-		static const char busy[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
+	if (fd < 0) {
+		int err = errno;
+		uint64_t n;
 
-		if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			exlb_log("control: refusing a client: too many");
-		close(fd);
+		if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
+			return;
+		/*
+		 * Out of descriptors, most likely: the client waits in the
+		 * backlog while the listener rests (a level-triggered watcher
+		 * would call again at once, forever).
+		 */
+		ev_io_stop(loop, &ctl->listen_io);
+		ev_timer_start(loop, &ctl->rest);
+		n = exlb_log_limit_hit(&ctl->accept_log, EXLB_CTL_LOG_MS);
+		if (n)
+			exlb_log("control: accept: %s; %llu such since the last line",
+				 strerror(err), (unsigned long long)n);
 		return;
 	}
+	if (ctl->nr_clients >= EXLB_CTL_MAX_CLIENTS)
+		evict_idlest(ctl);
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
 		return;
 	}
 	c->ctl = ctl;
+	c->last_active = ev_now(loop);
 	c->next = ctl->clients;
 	ctl->clients = c;
 	ctl->nr_clients++;
@@ -1463,6 +1540,11 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	ctl->runtime = runtime;
 	ev_io_init(&ctl->listen_io, listen_cb, fd, EV_READ);
 	ev_io_start(loop, &ctl->listen_io);
+	ev_timer_init(&ctl->rest, on_rest_end, EXLB_CTL_REST_S, 0);
+	ctl->rest.data = ctl;
+	ev_timer_init(&ctl->sweep, on_sweep, 1.0, 1.0);
+	ctl->sweep.data = ctl;
+	ev_timer_start(loop, &ctl->sweep);
 	return ctl;
 }
 
@@ -1472,6 +1554,8 @@ void exlb_ctl_free(struct exlb_ctl *ctl)
 		return;
 	while (ctl->clients)
 		client_close(ctl->clients);
+	ev_timer_stop(ctl->loop, &ctl->sweep);
+	ev_timer_stop(ctl->loop, &ctl->rest);
 	ev_io_stop(ctl->loop, &ctl->listen_io);
 	close(ctl->listen_io.fd);
 	unlink(ctl->path);

@@ -6,6 +6,9 @@
  * is one line, {"cmd": "vs.add", "args": {...}}; each answer one line,
  * {"ok": true, "result": ...} or {"ok": false, "error": "one line"}.
  * Answers come in request order. docs/exlbctl.md lists the commands.
+ * A client that sends or takes no byte for EXLB_CTL_IDLE_S is closed; when
+ * EXLB_CTL_MAX_CLIENTS are connected, the one idle longest is closed to
+ * admit a new one, so idle clients never lock an administrator out.
  *
  * A changing command runs on a copy of the configuration that replaces the
  * current one only once it is checked and on disk (exlb_store_commit()).
@@ -20,7 +23,10 @@
 #define EXLB_CTL_DEFAULT_SOCKET	"/run/exlb/exlbd.sock"
 #define EXLB_CTL_GROUP		"exlb"
 #define EXLB_CTL_MAX_LINE	(16 << 20)	/* a restore of a large config */
-#define EXLB_CTL_MAX_CLIENTS	64
+#define EXLB_CTL_MAX_CLIENTS	64	/* when full, the one idle longest goes */
+#define EXLB_CTL_IDLE_S		30	/* no byte either way: closed */
+#define EXLB_CTL_REST_S		0.1	/* the listener rests after accept() failed */
+#define EXLB_CTL_LOG_MS		10000	/* at most one line per kind per 10 s */
 
 struct ev_loop;
 struct exlb_ctl;

@@ -236,9 +236,10 @@ static int server_open(struct l7_mail_conn *c, struct l7_rs *rs)
 {
 	int one = 1, fd;
 
-	fd = socket(rs->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = l7_fd_admit(c->w, socket(rs->addr.ss_family,
+				      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, (const struct sockaddr *)&rs->addr, rs->addrlen) &&
 	    errno != EINPROGRESS) {
@@ -518,11 +519,7 @@ static int splice_pipe(struct l7_worker *w, struct mc_splice *sp)
 		sp->pipe[1] = w->pipe_pool[w->nr_pipes][1];
 		return 0;
 	}
-	if (pipe2(sp->pipe, O_NONBLOCK | O_CLOEXEC)) {
-		sp->pipe[0] = sp->pipe[1] = -1;
-		return -errno;
-	}
-	return 0;
+	return l7_pipe_open(w, sp->pipe);
 }
 
 static bool splice_step(struct l7_mail_conn *c, bool c2s)

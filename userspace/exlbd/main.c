@@ -217,6 +217,19 @@ static void on_health_change(void *ctx, uint64_t target_id, bool up,
 }
 
 /*
+ * Descriptors the proxy leaves to this thread (docs/proxy.md "Descriptor
+ * limit"): one per health target (a check holds one socket at a time; a
+ * target is one RS id), the control socket with all its clients, and slack
+ * for the state file, certificates, templates and netlink.
+ */
+#define EXLB_FD_SLACK	32
+
+static unsigned int fd_reserve(const struct exlb_config *cfg)
+{
+	return cfg->nr_reals + EXLB_CTL_MAX_CLIENTS + 1 + EXLB_FD_SLACK;
+}
+
+/*
  * After every applied change: the kernel-served VSs are reconciled with
  * exlb.ko (kernel.c) and the health targets follow the configuration.
  */
@@ -229,8 +242,10 @@ static void on_config_changed(void *ctx, const struct exlb_config *old_cfg,
 	if (d->health)
 		health_sync(d, old_cfg, new_cfg);
 	exlb_kernel_reconcile(d->kernel, new_cfg, &d->runtime);
-	if (d->proxy)
+	if (d->proxy) {
+		exlb_proxy_set_fd_reserve(d->proxy, fd_reserve(new_cfg));
 		exlb_proxy_apply(d->proxy, new_cfg, &d->runtime);
+	}
 }
 
 static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -404,6 +419,7 @@ int main(int argc, char **argv)
 		exlb_log("L7 proxy: %s", err.msg);
 		goto out;
 	}
+	exlb_proxy_set_fd_reserve(d.proxy, fd_reserve(d.store.config));
 	exlb_proxy_apply(d.proxy, d.store.config, &d.runtime);
 	if (no_health) {
 		exlb_log("health checks off (--no-health-checks)");

@@ -9,11 +9,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +27,9 @@
 #define L7_PERSIST_MAX		65536	/* records per service */
 #define L7_LISTEN_BACKLOG	4096
 #define L7_SWEEP_S		1.0
+#define L7_ACCEPT_REST_S	0.1	/* nginx: 0.5 */
+#define L7_FD_LOG_MS		10000
+#define L7_FD_FALLBACK		1024	/* if getrlimit() fails */
 
 /* ---- which VSs the proxy serves ---- */
 
@@ -530,10 +535,90 @@ static struct l7_plan *plan_build(struct exlb_proxy *p,
 	return plan;
 }
 
+/* ---- the descriptor budget ---- */
+
+/*
+ * RLIMIT_NOFILE is read again every second (prlimit may change it) and at
+ * every shortage; the reserve never takes more than half of it.
+ */
+static unsigned int fd_limit_now(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return L7_FD_FALLBACK;
+	return rl.rlim_cur > INT_MAX ? INT_MAX : (unsigned int)rl.rlim_cur;
+}
+
+static unsigned int fd_reserve_of(struct exlb_proxy *p, unsigned int limit)
+{
+	unsigned int reserve = atomic_load(&p->fd_reserve);
+
+	return reserve > limit / 2 ? limit / 2 : reserve;
+}
+
+static void fd_ceiling_refresh(struct l7_worker *w)
+{
+	w->fd_limit = fd_limit_now();
+	w->fd_ceiling = w->fd_limit - fd_reserve_of(w->proxy, w->fd_limit);
+}
+
+/* One shortage more: counted, and a line at most every 10 s for them all. */
+static void fd_shortage(struct l7_worker *w, const char *what, const char *why)
+{
+	struct exlb_proxy *p = w->proxy;
+	uint64_t n = exlb_log_limit_hit(&p->fd_log, L7_FD_LOG_MS);
+
+	fd_ceiling_refresh(w);
+	if (n)
+		exlb_log("proxy: out of file descriptors (%s: %s; limit %u, the last %u kept for health checks and the control socket): %llu shortages since the last such line; so far %llu connections refused, %llu accept pauses",
+			 what, why, w->fd_limit,
+			 w->fd_limit - w->fd_ceiling, (unsigned long long)n,
+			 (unsigned long long)atomic_load(&p->conns_refused),
+			 (unsigned long long)atomic_load(&p->accept_pauses));
+}
+
+int l7_fd_admit(struct l7_worker *w, int fd)
+{
+	if (fd < 0)
+		return -errno;
+	if ((unsigned int)fd < w->fd_ceiling)
+		return fd;
+	close(fd);
+	atomic_fetch_add(&w->proxy->fd_short, 1);
+	fd_shortage(w, "server connection", "at the reserve");
+	return -EMFILE;
+}
+
+int l7_pipe_open(struct l7_worker *w, int pipe[2])
+{
+	if (pipe2(pipe, O_NONBLOCK | O_CLOEXEC)) {
+		int err = -errno;
+
+		pipe[0] = pipe[1] = -1;
+		return err;
+	}
+	if ((unsigned int)pipe[0] < w->fd_ceiling &&
+	    (unsigned int)pipe[1] < w->fd_ceiling)
+		return 0;
+	close(pipe[0]);
+	close(pipe[1]);
+	pipe[0] = pipe[1] = -1;
+	atomic_fetch_add(&w->proxy->fd_short, 1);
+	fd_shortage(w, "splice pipe", "at the reserve");
+	return -EMFILE;
+}
+
+void exlb_proxy_set_fd_reserve(struct exlb_proxy *p, unsigned int n)
+{
+	atomic_store(&p->fd_reserve, n);
+}
+
 /* ---- listeners (per worker: SO_REUSEPORT spreads connections) ---- */
 
 struct l7_listener {
 	ev_io io;
+	ev_timer rest;		/* a listener out of descriptors rests */
 	int fd;
 	uint32_t vs_id;
 	struct sockaddr_storage vip;
@@ -542,10 +627,40 @@ struct l7_listener {
 	struct l7_listener *next;
 };
 
+/*
+ * Out of descriptors (or kernel memory): the pending connection stays in
+ * the backlog and the listener stops watching for L7_ACCEPT_REST_S, as
+ * nginx and HAProxy do -- a level-triggered watcher would otherwise call
+ * accept() again at once, forever.
+ */
+static void listener_rest(struct l7_listener *l)
+{
+	struct l7_worker *w = l->w;
+
+	atomic_fetch_add(&w->proxy->accept_pauses, 1);
+	ev_io_stop(w->loop, &l->io);
+	ev_timer_set(&l->rest, L7_ACCEPT_REST_S, 0);
+	ev_timer_start(w->loop, &l->rest);
+}
+
+static void on_rest_end(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct l7_listener *l = t->data;
+
+	(void)revents;
+	ev_io_start(loop, &l->io);
+}
+
+static bool accept_error_is_shortage(int err)
+{
+	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct l7_listener *l = (struct l7_listener *)io;
 	struct l7_worker *w = l->w;
+	char what[48];
 
 	(void)loop;
 	(void)revents;
@@ -558,10 +673,25 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != ECONNABORTED)
-				exlb_log("proxy: accept on VS %u: %s", l->vs_id,
-					 strerror(errno));
+			int err = errno;
+
+			if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
+				return;
+			snprintf(what, sizeof(what), "accept on VS %u", l->vs_id);
+			listener_rest(l);
+			if (accept_error_is_shortage(err))
+				fd_shortage(w, what, strerror(err));
+			else
+				exlb_log("proxy: %s: %s", what, strerror(err));
+			return;
+		}
+		if ((unsigned int)fd >= w->fd_ceiling) {
+			/* refused at once: the backlog waits for the rest */
+			close(fd);
+			atomic_fetch_add(&w->proxy->conns_refused, 1);
+			snprintf(what, sizeof(what), "accept on VS %u", l->vs_id);
+			listener_rest(l);
+			fd_shortage(w, what, "at the reserve: connection refused");
 			return;
 		}
 		vs = l7_plan_vs(w->plan, l->vs_id);
@@ -609,6 +739,8 @@ static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
 	l->w = w;
 	ev_io_init(&l->io, on_accept, fd, EV_READ);
 	ev_io_start(w->loop, &l->io);
+	ev_timer_init(&l->rest, on_rest_end, L7_ACCEPT_REST_S, 0);
+	l->rest.data = l;
 	l->next = w->listeners;
 	w->listeners = l;
 	return 0;
@@ -617,6 +749,7 @@ static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
 static void listener_close(struct l7_worker *w, struct l7_listener *l)
 {
 	ev_io_stop(w->loop, &l->io);
+	ev_timer_stop(w->loop, &l->rest);
 	close(l->fd);
 	free(l);
 }
@@ -674,6 +807,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	if (next) {
 		l7_plan_put(w->plan);
 		w->plan = next;
+		fd_ceiling_refresh(w);	/* the reserve follows the configuration */
 		listeners_sync(w);
 		l7_conns_sweep(w, ev_now(loop));
 		l7_mail_sweep(w, ev_now(loop));
@@ -687,6 +821,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 	struct l7_worker *w = t->data;
 
 	(void)revents;
+	fd_ceiling_refresh(w);
 	l7_conns_sweep(w, ev_now(loop));
 	l7_mail_sweep(w, ev_now(loop));
 	l7_idle_servers_expire(w, ev_now(loop), false);
@@ -696,6 +831,7 @@ static void *worker_main(void *arg)
 {
 	struct l7_worker *w = arg;
 
+	fd_ceiling_refresh(w);
 	ev_run(w->loop, 0);
 	l7_conns_close_all(w);
 	l7_mail_close_all(w);
@@ -858,6 +994,12 @@ void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 			 struct exlb_runtime *rt)
 {
+	rt->proxy.present = true;
+	rt->proxy.fd_limit = fd_limit_now();
+	rt->proxy.fd_reserve = fd_reserve_of(p, rt->proxy.fd_limit);
+	rt->proxy.conns_refused = atomic_load(&p->conns_refused);
+	rt->proxy.accept_pauses = atomic_load(&p->accept_pauses);
+	rt->proxy.fd_short = atomic_load(&p->fd_short);
 	for (size_t i = 0; i < cfg->nr_reals; i++) {
 		const struct exlb_rs *rs = &cfg->reals[i];
 		const struct exlb_service *svc = exlb_service_by_id(cfg, rs->service_id);

@@ -55,7 +55,15 @@ void exlb_proxy_free(struct exlb_proxy *p);
 void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 		      const struct exlb_runtime *rt);
 
-/* Copies the proxy's per-RS counters into @rt (status, lc). */
+/*
+ * Descriptors the proxy leaves to the main thread: it never keeps one of
+ * the last @n below RLIMIT_NOFILE (at most half of it), so health checks
+ * and the control socket still get descriptors when clients have taken
+ * every other one. Workers pick a new value up with the next plan.
+ */
+void exlb_proxy_set_fd_reserve(struct exlb_proxy *p, unsigned int n);
+
+/* Copies the proxy's per-RS counters and its descriptor figures into @rt. */
 void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 			 struct exlb_runtime *rt);
 

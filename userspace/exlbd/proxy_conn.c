@@ -331,10 +331,10 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 
 	fd = vs->reencrypt ? -1 : server_unpark(w, rs->id);
 	if (fd < 0) {
-		fd = socket(rs->addr.ss_family,
-			    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		fd = l7_fd_admit(w, socket(rs->addr.ss_family,
+				 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 		if (fd < 0)
-			return -errno;
+			return fd;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(fd, (const struct sockaddr *)&rs->addr, rs->addrlen) &&
 		    errno != EINPROGRESS) {
@@ -918,11 +918,7 @@ static int splice_pipe(struct l7_worker *w, struct l7_splice *sp)
 		sp->pipe[1] = w->pipe_pool[w->nr_pipes][1];
 		return 0;
 	}
-	if (pipe2(sp->pipe, O_NONBLOCK | O_CLOEXEC)) {
-		sp->pipe[0] = sp->pipe[1] = -1;
-		return -errno;
-	}
-	return 0;
+	return l7_pipe_open(w, sp->pipe);
 }
 
 /*

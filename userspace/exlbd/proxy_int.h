@@ -159,6 +159,8 @@ struct l7_worker {
 
 	struct l7_plan *plan;		/* current */
 	struct l7_listener *listeners;
+	/* descriptors from here up are the main thread's (l7_fd_admit()) */
+	unsigned int fd_ceiling, fd_limit;
 	struct l7_conn *conns;		/* every open HTTP/tunnel connection */
 	size_t nr_conns;
 	struct l7_mail_conn *mail_conns;	/* every open STARTTLS connection */
@@ -186,7 +188,24 @@ struct exlb_proxy {
 	pthread_mutex_t log_lock;
 	atomic_uint_least64_t ktls_conns, userspace_conns;
 	atomic_bool ktls_warned;
+	/* the descriptor budget (docs/proxy.md "Descriptor limit") */
+	atomic_uint fd_reserve;		/* left to the main thread */
+	atomic_uint_least64_t conns_refused;	/* accepted, closed at once */
+	atomic_uint_least64_t accept_pauses;	/* a listener rested 100 ms */
+	atomic_uint_least64_t fd_short;	/* server sockets, pipes not opened */
+	struct exlb_log_limit fd_log;
 };
+
+/*
+ * Every descriptor a worker opens passes here: @fd (or -1 with errno) is
+ * returned if it lies below the worker's ceiling, else closed, counted and
+ * -EMFILE returned. Linux hands out the lowest free number, so a number at
+ * the ceiling means every one below is taken: the proxy never holds one of
+ * the descriptors reserved for health checks and the control socket.
+ */
+int l7_fd_admit(struct l7_worker *w, int fd);
+/* pipe2() under the same rule; 0 or a negative errno (@pipe then -1, -1). */
+int l7_pipe_open(struct l7_worker *w, int pipe[2]);
 
 /* http_proxy.c: connections of a worker */
 void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
