@@ -105,6 +105,7 @@ struct l7_conn {
 
 	char term[3];			/* why it ended: HAProxy-style */
 	ev_tstamp idle_since;		/* PH_WAIT since; buffers go after L7_SHRINK_S */
+	double idle_s;			/* the VS's Idletime, else conntimeout */
 	ev_timer timer;
 	bool dead;
 };
@@ -119,6 +120,7 @@ struct l7_idle_server {
 
 static void conn_pump(struct l7_conn *c);
 static void conn_arm_timer(struct l7_conn *c, double secs);
+static ev_tstamp conn_deadline(const struct l7_conn *c);
 
 /* ---- small helpers ---- */
 
@@ -344,7 +346,6 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 			return err;
 		}
 		c->s_connecting = true;
-		conn_arm_timer(c, L7_CONNECT_TIMEOUT_S);
 	}
 	l7_ep_init(&c->s, fd);
 	/* a plain connection from the pool is ready at once */
@@ -453,7 +454,6 @@ static void local_reply_to(struct l7_conn *c, unsigned int status,
 	c->phase = PH_LOCAL;
 	if (c->s.fd >= 0 && !c->bound)
 		server_close(c);
-	conn_arm_timer(c, L7_LOCAL_TIMEOUT_S);
 }
 
 static void local_reply(struct l7_conn *c, unsigned int status,
@@ -559,6 +559,7 @@ static void request_head(struct l7_conn *c)
 		local_reply(c, 503, NULL, 'P');
 		return;
 	}
+	c->idle_s = vs->idle_s;
 	bind_now = has_conn_auth(h);
 
 	if (c->bound && c->s.fd >= 0) {
@@ -721,10 +722,8 @@ static bool process_client_input(struct l7_conn *c)
 			}
 			exlb_http_parser_init(c->req, EXLB_HTTP_REQUEST);
 		}
-		if (c->phase == PH_WAIT && !c->head_start) {
+		if (c->phase == PH_WAIT && !c->head_start)
 			c->head_start = ev_now(c->w->loop);
-			conn_arm_timer(c, L7_HEAD_TIMEOUT_S);
-		}
 		ev = exlb_http_feed(c->req, c->cin, c->cin_len, &used);
 		switch (ev) {
 		case EXLB_HTTP_ERROR:
@@ -1327,6 +1326,8 @@ static void conn_pump_events(struct l7_conn *c, int s_revents)
 	if (c->phase == PH_TUNNEL && !c->req)
 		conn_shrink(c);
 	conn_update_io(c);
+	/* a phase may have begun whose limit is nearer than the timer */
+	conn_arm_timer(c, conn_deadline(c) - ev_now(c->w->loop));
 }
 
 static void conn_pump(struct l7_conn *c)
@@ -1361,24 +1362,27 @@ static void conn_arm_timer(struct l7_conn *c, double secs)
 	ev_timer_start(loop, &c->timer);
 }
 
+/* When the connection's current phase runs out of time (docs/proxy.md). */
+static ev_tstamp conn_deadline(const struct l7_conn *c)
+{
+	if (c->phase == PH_HANDSHAKE)
+		return c->req_start + L7_HEAD_TIMEOUT_S;
+	if (c->phase == PH_LOCAL)
+		return c->last_activity + L7_LOCAL_TIMEOUT_S;
+	if (c->s_connecting)
+		return c->last_activity + L7_CONNECT_TIMEOUT_S;
+	if (c->phase == PH_WAIT && c->head_start)
+		return c->head_start + L7_HEAD_TIMEOUT_S;	/* slowloris */
+	return c->last_activity + c->idle_s;
+}
+
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct l7_conn *c = t->data;
 	struct l7_vs *vs = l7_plan_vs(c->plan ? c->plan : c->w->plan, c->vs_id);
-	ev_tstamp now = ev_now(loop), deadline;
-	double idle = vs ? vs->idle_s : 660;
+	ev_tstamp now = ev_now(loop), deadline = conn_deadline(c);
 
 	(void)revents;
-	if (c->phase == PH_HANDSHAKE)
-		deadline = c->req_start + L7_HEAD_TIMEOUT_S;
-	else if (c->phase == PH_LOCAL)
-		deadline = c->last_activity + L7_LOCAL_TIMEOUT_S;
-	else if (c->s_connecting)
-		deadline = c->last_activity + L7_CONNECT_TIMEOUT_S;
-	else if (c->phase == PH_WAIT && c->head_start)
-		deadline = c->head_start + L7_HEAD_TIMEOUT_S;	/* slowloris */
-	else
-		deadline = c->last_activity + idle;
 	if (now < deadline) {
 		ev_timer_set(t, deadline - now, 0);
 		ev_timer_start(loop, t);
@@ -1424,6 +1428,7 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->vs_id = vs->id;
+	c->idle_s = vs->idle_s;
 	c->peer = *peer;
 	l7_sockaddr_format(peer, c->peer_addr, sizeof(c->peer_addr), false);
 	memcpy(c->term, "--", 3);
