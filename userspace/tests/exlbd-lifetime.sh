@@ -62,7 +62,7 @@ source "$here/lib/exchange-rs.sh"
 source "$here/lib/mail-rs.sh"
 
 cleanup() {
-	[ -n "$HELD_PID" ] && kill "$HELD_PID" 2>/dev/null
+	[ -n "${HELD_PID:-}" ] && kill "$HELD_PID" 2>/dev/null
 	if [ -n "$DAEMON_PID" ]; then
 		kill -TERM "$DAEMON_PID" 2>/dev/null
 		wait "$DAEMON_PID" 2>/dev/null
@@ -232,7 +232,7 @@ for ((round = 0; round < ROUNDS; round++)); do
 	echo go >&"${HELD[1]}"
 	result=
 	read -r -t 120 -u "${HELD[0]}" result
-	wait "$HELD_PID" 2>/dev/null
+	wait "${HELD_PID:-}" 2>/dev/null
 	HELD_PID=
 	summary=$(jq -r 'to_entries | map("\(.key) \(.value.ok)/\(.value.of)" +
 		(if .value.error then " (\(.value.error))" else "" end)) | join(", ")' <<<"$result" 2>/dev/null)
