@@ -773,6 +773,9 @@ static void print_stats(const struct verb *v, json_t *result)
 		       jstr(proxy, "fd_limit"), jstr(proxy, "fd_reserve"),
 		       jstr(proxy, "conns_refused"), jstr(proxy, "accept_pauses"),
 		       jstr(proxy, "fd_short"));
+	if (proxy)
+		printf("L7 proxy: %s connections closed at once by a VS's MaxConnsLimit\n",
+		       jstr(proxy, "conns_over_limit"));
 }
 
 static void print_cert_detail(json_t *c)

@@ -1351,6 +1351,10 @@ static int check_service(const struct exlb_config *cfg,
 					    label);
 		if (check_vs_tls(cfg, svc, label, err))
 			return -1;
+		if (svc->max_conns && exlb_service_is_kernel_served(cfg, svc))
+			return exlb_err_set(err,
+					    "VS %s: MaxConnsLimit: exlb.ko serves this VS and has no per-VS connection limit yet; limit its real servers (limit=N) instead",
+					    label);
 		if (exlb_service_nr_subvs(cfg, svc->id) &&
 		    exlb_service_nr_rs(cfg, svc->id))
 			return exlb_err_set(err,

@@ -118,6 +118,7 @@ struct exlb_service {
 	unsigned int persist_mask;
 	unsigned int schedule;
 	unsigned int idletime;
+	unsigned int max_conns;		/* MaxConnsLimit: proxied VSs only; 0 = none */
 	unsigned int enable;
 
 	unsigned int check_type;
@@ -444,6 +445,7 @@ struct exlb_runtime {
 		bool present;
 		unsigned int fd_limit, fd_reserve;
 		uint64_t conns_refused, accept_pauses, fd_short;
+		uint64_t conns_over_limit;	/* MaxConnsLimit closed them */
 	} proxy;
 };
 

@@ -1002,12 +1002,13 @@ static json_t *service_status(const struct exlb_config *cfg,
 /* The L7 proxy's descriptor budget and what it refused (docs/proxy.md). */
 static json_t *proxy_status(const struct exlb_runtime *rt)
 {
-	return json_pack("{sIsIsIsIsI}",
+	return json_pack("{sIsIsIsIsIsI}",
 			 "fd_limit", (json_int_t)rt->proxy.fd_limit,
 			 "fd_reserve", (json_int_t)rt->proxy.fd_reserve,
 			 "conns_refused", (json_int_t)rt->proxy.conns_refused,
 			 "accept_pauses", (json_int_t)rt->proxy.accept_pauses,
-			 "fd_short", (json_int_t)rt->proxy.fd_short);
+			 "fd_short", (json_int_t)rt->proxy.fd_short,
+			 "conns_over_limit", (json_int_t)rt->proxy.conns_over_limit);
 }
 
 static int cmd_status(struct request *rq)

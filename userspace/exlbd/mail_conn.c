@@ -66,6 +66,7 @@ struct l7_mail_conn {
 	struct l7_mail_conn *prev, *next;
 	struct l7_worker *w;
 	uint32_t vs_id, subvs_id;
+	struct l7_vs_state *vs_st;	/* counts it while it is open */
 	struct sockaddr_storage peer;
 	struct exlb_tls_vs *tls;	/* a reference; NULL: no STARTTLS */
 	unsigned int idle_s;
@@ -684,6 +685,7 @@ static void mc_free(struct l7_mail_conn *c)
 	exlb_buf_free(&c->to_c);
 	exlb_buf_free(&c->to_s);
 	exlb_tls_vs_put(c->tls);
+	l7_vs_conn_close(c->vs_st);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -932,10 +934,12 @@ void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	if (!c || proto == MAIL_NONE) {
 		free(c);
 		close(fd);
+		l7_vs_conn_close(vs->st);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
+	c->vs_st = vs->st;
 	c->vs_id = vs->id;
 	c->subvs_id = vs->subvs[0].id;
 	c->peer = *peer;

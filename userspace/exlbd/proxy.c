@@ -28,7 +28,7 @@
 #define L7_LISTEN_BACKLOG	4096
 #define L7_SWEEP_S		1.0
 #define L7_ACCEPT_REST_S	0.1	/* nginx: 0.5 */
-#define L7_FD_LOG_MS		10000
+#define L7_RATE_LOG_MS		10000
 #define L7_FD_FALLBACK		1024	/* if getrlimit() fails */
 
 /* ---- which VSs the proxy serves ---- */
@@ -100,6 +100,22 @@ static struct l7_rs_state *rs_state(struct exlb_proxy *p, uint32_t id)
 	s->rs_id = id;
 	s->next = p->rs_states;
 	p->rs_states = s;
+	return s;
+}
+
+static struct l7_vs_state *vs_state(struct exlb_proxy *p, uint32_t id)
+{
+	struct l7_vs_state *s;
+
+	for (s = p->vs_states; s; s = s->next)
+		if (s->vs_id == id)
+			return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->vs_id = id;
+	s->next = p->vs_states;
+	p->vs_states = s;
 	return s;
 }
 
@@ -242,6 +258,21 @@ void l7_rs_conn_open(struct l7_rs_state *st)
 void l7_rs_conn_close(struct l7_rs_state *st)
 {
 	atomic_fetch_sub(&st->active, 1);
+}
+
+bool l7_vs_conn_admit(struct l7_vs *vs)
+{
+	unsigned int n = atomic_fetch_add(&vs->st->open, 1);
+
+	if (!vs->max_conns || n < vs->max_conns)
+		return true;
+	atomic_fetch_sub(&vs->st->open, 1);
+	return false;
+}
+
+void l7_vs_conn_close(struct l7_vs_state *st)
+{
+	atomic_fetch_sub(&st->open, 1);
 }
 
 /* ---- plans ---- */
@@ -428,6 +459,10 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	snprintf(vs->error_url, sizeof(vs->error_url), "%s", svc->error_url);
 	vs->idle_s = svc->idletime ? svc->idletime :
 		     (g->conntimeout ? g->conntimeout : 660);
+	vs->max_conns = svc->max_conns;
+	vs->st = vs_state(p, svc->id);
+	if (!vs->st)
+		return -ENOMEM;
 
 	/*
 	 * The VS's AddVia picks the headers when set; else the global
@@ -567,7 +602,7 @@ static void fd_ceiling_refresh(struct l7_worker *w)
 static void fd_shortage(struct l7_worker *w, const char *what, const char *why)
 {
 	struct exlb_proxy *p = w->proxy;
-	uint64_t n = exlb_log_limit_hit(&p->fd_log, L7_FD_LOG_MS);
+	uint64_t n = exlb_log_limit_hit(&p->fd_log, L7_RATE_LOG_MS);
 
 	fd_ceiling_refresh(w);
 	if (n)
@@ -651,6 +686,18 @@ static void on_rest_end(struct ev_loop *loop, ev_timer *t, int revents)
 	ev_io_start(loop, &l->io);
 }
 
+/* MaxConnsLimit: the connection was closed; a line every 10 s at most. */
+static void vs_over_limit(struct exlb_proxy *p, const struct l7_vs *vs)
+{
+	uint64_t n;
+
+	atomic_fetch_add(&p->conns_over_limit, 1);
+	n = exlb_log_limit_hit(&p->limit_log, L7_RATE_LOG_MS);
+	if (n)
+		exlb_log("proxy: VS %u (%s): MaxConnsLimit %u reached: %llu connection(s) closed at once",
+			 vs->id, vs->name, vs->max_conns, (unsigned long long)n);
+}
+
 static bool accept_error_is_shortage(int err)
 {
 	return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
@@ -697,6 +744,11 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		vs = l7_plan_vs(w->plan, l->vs_id);
 		if (!vs) {
 			close(fd);
+			continue;
+		}
+		if (!l7_vs_conn_admit(vs)) {
+			close(fd);
+			vs_over_limit(w->proxy, vs);
 			continue;
 		}
 		if (vs->kind == L7_VS_STARTTLS)
@@ -960,6 +1012,12 @@ void exlb_proxy_free(struct exlb_proxy *p)
 		p->rs_states = s->next;
 		free(s);
 	}
+	while (p->vs_states) {
+		struct l7_vs_state *s = p->vs_states;
+
+		p->vs_states = s->next;
+		free(s);
+	}
 	if (p->tls)
 		exlb_tls_cache_free(p->tls);
 	if (p->access_log)
@@ -998,6 +1056,7 @@ void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 	rt->proxy.fd_limit = fd_limit_now();
 	rt->proxy.fd_reserve = fd_reserve_of(p, rt->proxy.fd_limit);
 	rt->proxy.conns_refused = atomic_load(&p->conns_refused);
+	rt->proxy.conns_over_limit = atomic_load(&p->conns_over_limit);
 	rt->proxy.accept_pauses = atomic_load(&p->accept_pauses);
 	rt->proxy.fd_short = atomic_load(&p->fd_short);
 	for (size_t i = 0; i < cfg->nr_reals; i++) {

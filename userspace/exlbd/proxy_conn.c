@@ -68,6 +68,7 @@ struct l7_conn {
 	struct l7_conn *prev, *next;
 	struct l7_worker *w;
 	uint32_t vs_id;
+	struct l7_vs_state *vs_st;	/* counts it while it is open */
 	struct sockaddr_storage peer;
 	char peer_addr[64];
 	enum l7_phase phase;
@@ -389,6 +390,7 @@ static void conn_free(struct l7_conn *c)
 
 	ev_timer_stop(w->loop, &c->timer);
 	l7_ep_close(w->loop, &c->c);
+	l7_vs_conn_close(c->vs_st);
 	server_close(c);
 	for (int i = 0; i < 2; i++) {
 		struct l7_splice *sp = i ? &c->sp_s2c : &c->sp_c2s;
@@ -1423,11 +1425,13 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 
 	if (!c) {
 		close(fd);
+		l7_vs_conn_close(vs->st);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->w = w;
 	c->vs_id = vs->id;
+	c->vs_st = vs->st;
 	c->idle_s = vs->idle_s;
 	c->peer = *peer;
 	l7_sockaddr_format(peer, c->peer_addr, sizeof(c->peer_addr), false);
@@ -1444,6 +1448,7 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		if (!c->c.ssl || !SSL_set_fd(c->c.ssl, fd)) {
 			SSL_free(c->c.ssl);
 			close(fd);
+			l7_vs_conn_close(vs->st);
 			free(c);
 			return;
 		}

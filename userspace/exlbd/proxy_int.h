@@ -54,6 +54,13 @@ struct l7_rs_state {
 	struct l7_rs_state *next;	/* registry chain */
 };
 
+/* A VS's open client connections, for MaxConnsLimit. */
+struct l7_vs_state {
+	uint32_t vs_id;
+	atomic_uint open;
+	struct l7_vs_state *next;	/* registry chain */
+};
+
 struct l7_persist;
 
 struct l7_sched {
@@ -109,6 +116,8 @@ struct l7_vs {
 	unsigned int error_code;
 	char error_url[512];
 	unsigned int idle_s;		/* Idletime, else global conntimeout */
+	unsigned int max_conns;		/* MaxConnsLimit; 0 = none */
+	struct l7_vs_state *st;
 	unsigned int starttls_mode;	/* StartTLSMode: 1/2 SMTP, 4 IMAP, 6 POP3 */
 	unsigned int server_init;	/* ServerInit */
 	struct exlb_http_fwd_opts fwd;	/* client_addr filled per connection */
@@ -140,6 +149,12 @@ struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *cli
 /* A connection to @rs opens / closes (counts, persistence hold). */
 void l7_rs_conn_open(struct l7_rs_state *st);
 void l7_rs_conn_close(struct l7_rs_state *st);
+/*
+ * A client connection of @vs is taken (false: MaxConnsLimit reached,
+ * nothing counted) / has ended.
+ */
+bool l7_vs_conn_admit(struct l7_vs *vs);
+void l7_vs_conn_close(struct l7_vs_state *st);
 
 /* ---- workers ---- */
 
@@ -184,6 +199,7 @@ struct exlb_proxy {
 	/* registries: main thread only */
 	struct l7_sched *scheds;
 	struct l7_rs_state *rs_states;
+	struct l7_vs_state *vs_states;
 	FILE *access_log;
 	pthread_mutex_t log_lock;
 	atomic_uint_least64_t ktls_conns, userspace_conns;
@@ -191,6 +207,8 @@ struct exlb_proxy {
 	/* the descriptor budget (docs/proxy.md "Descriptor limit") */
 	atomic_uint fd_reserve;		/* left to the main thread */
 	atomic_uint_least64_t conns_refused;	/* accepted, closed at once */
+	atomic_uint_least64_t conns_over_limit;	/* the same, for MaxConnsLimit */
+	struct exlb_log_limit limit_log;
 	atomic_uint_least64_t accept_pauses;	/* a listener rested 100 ms */
 	atomic_uint_least64_t fd_short;	/* server sockets, pipes not opened */
 	struct exlb_log_limit fd_log;
@@ -207,7 +225,11 @@ int l7_fd_admit(struct l7_worker *w, int fd);
 /* pipe2() under the same rule; 0 or a negative errno (@pipe then -1, -1). */
 int l7_pipe_open(struct l7_worker *w, int pipe[2]);
 
-/* http_proxy.c: connections of a worker */
+/*
+ * proxy_conn.c: connections of a worker. l7_accept() and l7_mail_accept()
+ * take @fd and the admission l7_vs_conn_admit() gave it, and give both
+ * back when the connection ends.
+ */
 void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	       const struct sockaddr_storage *peer);
 /* After a plan swap: closes connections to failed/drained RSs. */

@@ -16,7 +16,9 @@
 #   4. droponfail: when rs1 fails its health check, its IMAPS tunnel, IMAP,
 #      POP3 and SMTP STARTTLS sessions are reset (term D);
 #   5. then, with no server left, new STARTTLS sessions get the temporary
-#      errors: 421 4.4.2, * BYE [UNAVAILABLE], -ERR [SYS/TEMP].
+#      errors: 421 4.4.2, * BYE [UNAVAILABLE], -ERR [SYS/TEMP];
+# and MaxConnsLimit: connections past a VS's limit are closed at once, and
+# the limit is refused on a VS exlb.ko serves (it could not enforce it).
 #
 # The network is lib/lbnet.sh's (tag en, 198.18.60.0/24 and .61.0/24). The
 # mail VSs' health checks probe rs1's nginx (CheckPort 80), so stopping nginx
@@ -161,6 +163,45 @@ in_limit body_stall 2.5 4.5 eof reset
 report $? "a request whose body never comes: ended after $(end_of body_stall secs) s (Idletime 3; $(end_of body_stall how) '$(end_of body_stall got | head -c 12)')"
 in_limit imap_relay 2.5 4.5 eof reset
 report $? "IMAP STARTTLS relay, idle: ended after $(end_of imap_relay secs) s (Idletime 3, $(end_of imap_relay how))"
+
+# ---- MaxConnsLimit: a VS's client connections are capped
+
+cfg vs mod Web2 MaxConnsLimit=2
+over_limit() {	# two TLS connections held; the third is closed unanswered, a fourth after one left is served
+	in_cl timeout 20 python3 - "$VIP2" <<'EOF'
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+def conn():
+    return ctx.wrap_socket(socket.create_connection((sys.argv[1], 443), timeout=5),
+                           server_hostname="mail.example.test")
+held = [conn(), conn()]
+try:
+    conn()
+    print("third: served")
+except (OSError, ssl.SSLError) as e:
+    print("third: %s" % type(e).__name__)
+held.pop().close()
+for _ in range(20):	# the close reaches exlbd in its own time
+    try:
+        conn().close()
+        print("after one left: served")
+        break
+    except (OSError, ssl.SSLError):
+        pass
+EOF
+}
+out=$(over_limit)
+report "$([[ $out == *"third: "[A-Z]*Error*"after one left: served"* ]]; echo $?)" \
+	"MaxConnsLimit=2: a third connection is closed before its handshake, a new one is served after one left ($(tr '\n' ' ' <<<"$out"))"
+over_limit_counted() { [ "$(ctl -j stats 2>/dev/null | jq -r '.proxy.conns_over_limit')" -ge 1 ]; }
+wait_for 5 over_limit_counted	# the figures are refreshed every 2 s
+report $? "exlbctl stats counts it: conns_over_limit $(ctl -j stats 2>/dev/null | jq -r '.proxy.conns_over_limit')"
+cfg vs mod Web2 MaxConnsLimit=0
+err=$(ctl vs add "$VIP" 2525 tcp nickname=Plain VStype=gen MaxConnsLimit=5 2>&1)
+rc=$?
+report "$([ $rc != 0 ] && [[ $err == *MaxConnsLimit*exlb.ko* ]] && ! ctl show vs Plain >/dev/null 2>&1; echo $?)" \
+	"MaxConnsLimit on a VS exlb.ko serves is refused, nothing added: '$err'"
 
 # ---- 3: drain
 
