@@ -693,6 +693,10 @@ static enum exlb_http_event ll_error(struct exlb_http_parser *p,
 	switch (err) {
 	case HPE_INVALID_VERSION:
 		return fail(p, 505, "invalid HTTP version");
+	case HPE_PAUSED_H2_UPGRADE:
+		/* "PRI * HTTP/2.0", the HTTP/2 preface: a version we do not
+		 * speak, like any other (ALPN offers only http/1.1) */
+		return fail(p, 505, "HTTP/2 preface");
 	case HPE_INVALID_METHOD: {
 		/* a well-formed token we do not know: 501; garbage: 400 */
 		size_t i = skip_empty_lines(p);

@@ -451,6 +451,7 @@ static const struct bad smuggling[] = {
 	{ "HTTP/0.9 request line", "GET / HTTP/0.9\r\nHost: h\r\n\r\n", 505 },
 	{ "HTTP/1.2", "GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505 },
 	{ "HTTP/0.9 simple request", "GET /\r\n\r\n", 505 },
+	{ "HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505 },
 	{ "CONNECT", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 501 },
 	{ "lower-case http version", "GET / http/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "two spaces in the request line", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
