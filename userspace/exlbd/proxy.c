@@ -730,10 +730,8 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 	p->main_loop = main_loop;
 	pthread_mutex_init(&p->log_lock, NULL);
 	if (opts->access_log) {
-		p->access_log = fopen(opts->access_log, "ae");
+		p->access_log = l7_access_log_open(opts->access_log, err);
 		if (!p->access_log) {
-			exlb_err_set(err, "access log %s: %s", opts->access_log,
-				     strerror(errno));
 			free(p);
 			return NULL;
 		}
