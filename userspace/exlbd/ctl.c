@@ -22,6 +22,7 @@
 
 #include "certs.h"
 #include "config.h"
+#include "content.h"
 #include "ctl.h"
 #include "params.h"
 #include "template.h"
@@ -999,6 +1000,23 @@ static json_t *service_status(const struct exlb_config *cfg,
 	return obj;
 }
 
+/*
+ * Per rule: the matches that hit a PCRE2 limit (and counted as no match),
+ * since exlbd started, whatever plans came and went (content.c).
+ */
+static json_t *rule_stats(const struct exlb_config *cfg)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < cfg->nr_rules; i++) {
+		const char *name = cfg->rules[i].name;
+
+		json_array_append_new(list, json_pack("{ss sI}", "name", name,
+			"limit_hits", (json_int_t)exlb_content_limit_hits_of(name)));
+	}
+	return list;
+}
+
 static int cmd_status(struct request *rq)
 {
 	json_t *list = json_array();
@@ -1009,9 +1027,12 @@ static int cmd_status(struct request *rq)
 			json_array_append_new(list,
 				service_status(rq->cfg, rq->runtime,
 					       &rq->cfg->services[i], &total));
-	rq->result = json_pack("{s{sbss}so}", "kernel",
+	rq->result = json_pack("{s{sbss}sososI}", "kernel",
 			       "available", rq->runtime->kernel_available,
-			       "note", rq->runtime->kernel_note, "vs", list);
+			       "note", rq->runtime->kernel_note, "vs", list,
+			       "rules", rule_stats(rq->cfg),
+			       "rule_limit_hits",
+			       (json_int_t)exlb_content_limit_hits_total());
 	counters_to_json(rq->result, &total);
 	return 0;
 }

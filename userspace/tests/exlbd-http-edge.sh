@@ -12,7 +12,9 @@
 # 400 and the close (term=PD), one whose response has started is only
 # closed; the HTTP/2 preface gets 505; the access log is created 0640 (group
 # exlb when that group exists) and an old world-readable one is closed to
-# others at start.
+# others at start; a content rule whose regex hits PCRE2's match limit
+# counts as no match, its hits are counted across configuration changes in
+# exlbctl stats, and logged once.
 #
 # Environment: EXLBD, EXLBCTL (default ../build/exlbd, ../build/exlbctl),
 # KEEP=1 keeps the temp dir. Needs root (unshare -n), ip, python3, jq.
@@ -36,7 +38,7 @@ EXLBD=$(realpath "${EXLBD:-$here/../build/exlbd}")
 EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
 [ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
 
-readonly VIP=127.0.0.1 VPORT=18080 RS=127.0.0.1 RPORT=18081
+readonly VIP=127.0.0.1 VPORT=18080 RS=127.0.0.1 RPORT=18081 RULES_PORT=18082
 T=$(mktemp -d /tmp/exlb-edge.XXXXXX)
 SOCK=$T/exlbd.sock
 ALOG=$T/access.log
@@ -157,14 +159,14 @@ import json, socket, sys, time
 def main():
     port, kind = int(sys.argv[1]), sys.argv[2]
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    head = b"POST /%s HTTP/1.1\r\nHost: edge.example.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = b"POST /%s HTTP/1.1\r\nHost: edge.example.test\r\nTransfer-Encoding: chunked\r\n%s\r\n"
     out = {"port": s.getsockname()[1]}
     if kind == "ext-list":
-        s.sendall(head % b"ext?t=ext-list" + b"5;a=b;c=\"d e\"\r\nhello\r\n3 ; x = y\r\nabc\r\n0;last\r\n\r\n")
+        s.sendall(head % (b"ext?t=ext-list", b"Connection: close\r\n") + b"5;a=b;c=\"d e\"\r\nhello\r\n3 ; x = y\r\nabc\r\n0;last\r\n\r\n")
     elif kind == "bad-chunk":
-        s.sendall(head % b"bad?t=bad-chunk" + b"5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n")
+        s.sendall(head % (b"bad?t=bad-chunk", b"") + b"5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n")
     elif kind == "bad-chunk-late":
-        s.sendall(head % b"early?t=bad-chunk-late" + b"5\r\nhello\r\n")
+        s.sendall(head % (b"early?t=bad-chunk-late", b"") + b"5\r\nhello\r\n")
         got = b""
         while b"\r\n\r\n" not in got or len(got.split(b"\r\n\r\n", 1)[1]) < 10:
             d = s.recv(65536)
@@ -238,11 +240,14 @@ cfg vs add $VIP $VPORT tcp nickname=Edge VStype=http CheckType=none
 cfg rs add Edge $RS port=$RPORT
 report "${cfg_bad:-0}" "configured: VS Edge $VIP:$VPORT (http), RS $RS:$RPORT"
 
-up() { [ "$(timeout 5 python3 -c '
+get() {	# get PORT TARGET: the status of one GET on a new connection
+	timeout 5 python3 -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3)
-s.sendall(b"GET /up HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n")
-print(s.recv(100).split(b" ")[1].decode())' "$VPORT" 2>/dev/null)" = 200 ]; }
+s.sendall(b"GET %s HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n" % sys.argv[2].encode())
+print(s.recv(100).split(b" ")[1].decode())' "$@" 2>/dev/null
+}
+up() { [ "$(get "$VPORT" /up)" = 200 ]; }
 wait_for 10 up
 report $? "the VS answers 200 through the server"
 
@@ -276,6 +281,38 @@ l=$(alog_line "client=127.0.0.1:$(jq -r .port <<<"$j") ")
 report "$([ "$(jq -r .status <<<"$j")" = 505 ] && [ "$(jq -r .closed <<<"$j")" = true ] &&
 	[ "$(field "$l" term)" = PR ]; echo $?)" \
 	"the HTTP/2 preface gets $(jq -r .status <<<"$j") (want 505), closed $(jq -r .closed <<<"$j"), term=$(field "$l" term)"
+
+# ---- a content rule that backtracks catastrophically: PCRE2 limits
+
+cfg vs add $VIP $RULES_PORT tcp nickname=Rules VStype=http
+cfg subvs add Rules nickname=Evil CheckType=none
+cfg subvs add Rules nickname=Rest CheckType=none
+cfg rule add evil matchtype=regex 'pattern=/^\/(a+)+$/'
+cfg rule attach Rules/Evil evil
+cfg rs add Rules $RS port=$RPORT addtoallsubvs=1
+REST_ID=$(ctl -j subvs show Rules/Rest 2>/dev/null | jq -r 'if type == "array" then .[0] else . end | .id')
+rules_up() { [ "$(get "$RULES_PORT" /up)" = 200 ]; }
+wait_for 10 rules_up
+report "${cfg_bad:-0}" "configured: VS Rules :$RULES_PORT, SubVS Evil (rule evil /^\/(a+)+\$/), SubVS Rest (catch-all, id $REST_ID)"
+
+# 2^n steps of backtracking for n a's: 100 is far past the 200 000 steps
+evil="/$(printf 'a%.0s' $(seq 100))!"
+c1=$(get "$RULES_PORT" "$evil?t=evil-1")
+cfg rs mod Rules/Rest $RS weight=900	# a new plan: rules compiled again
+c2=$(get "$RULES_PORT" "$evil?t=evil-2")
+l1=$(alog_line "t=evil-1"); l2=$(alog_line "t=evil-2")
+report "$([ "$c1" = 200 ] && [ "$c2" = 200 ] && [ "$(field "$l1" subvs)" = "$REST_ID" ] &&
+	[ "$(field "$l2" subvs)" = "$REST_ID" ]; echo $?)" \
+	"a 102-byte target that makes rule evil give up counts as no match: status $c1 $c2, routed to subvs $(field "$l1" subvs) $(field "$l2" subvs) (Rest = $REST_ID)"
+hits=$(ctl stats -j | jq -r '.rules[] | select(.name == "evil") | .limit_hits')
+total=$(ctl stats -j | jq -r '.rule_limit_hits')
+report "$([ "$hits" = 2 ] && [ "$total" = 2 ]; echo $?)" \
+	"exlbctl stats -j: rule evil limit_hits=$hits (want 2, across a configuration change), rule_limit_hits=$total"
+row=$(ctl stats | grep -E '^evil +[0-9]+$')
+report "$([ "$(awk '{ print $2 }' <<<"$row")" = 2 ] && ctl stats | grep -q 'PCRE2 limit hits'; echo $?)" \
+	"exlbctl stats prints the rule's row: '$row'"
+logged=$(grep -c "rule evil: a match hit PCRE2's match limit" "$T/exlbd.log")
+report "$([ "$logged" = 1 ]; echo $?)" "the limit hit is logged once for two hits ($logged line(s))"
 
 # ---- the end
 
