@@ -734,6 +734,29 @@ static void stats_row(struct table *t, const char *service, const char *rs,
 	table_add(t, row);
 }
 
+/* The content rules whose regex gave up on a request (only those). */
+static void print_rule_limits(json_t *result)
+{
+	struct table t = { .cols = 2 };
+	const char *head[] = { "Rule", "PCRE2 limit hits (counted as no match)" };
+	json_t *rule;
+	size_t i;
+
+	json_array_foreach(json_object_get(result, "rules"), i, rule) {
+		const char *row[] = { jstr(rule, "name"), jstr(rule, "limit_hits") };
+
+		if (json_integer_value(json_object_get(rule, "limit_hits")) <= 0)
+			continue;
+		if (!t.rows)
+			table_add(&t, head);
+		table_add(&t, row);
+	}
+	if (!t.rows)
+		return;
+	printf("\n");
+	table_print(&t);
+}
+
 static void print_stats(const struct verb *v, json_t *result)
 {
 	struct table t = { .cols = 9 };
@@ -776,6 +799,7 @@ static void print_stats(const struct verb *v, json_t *result)
 	if (proxy)
 		printf("L7 proxy: %s connections closed at once by a VS's MaxConnsLimit\n",
 		       jstr(proxy, "conns_over_limit"));
+	print_rule_limits(result);
 }
 
 static void print_cert_detail(json_t *c)

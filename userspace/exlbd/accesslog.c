@@ -11,14 +11,72 @@
  * S server, P proxy, L local answer, D server down with droponfail, K drain
  * end, c/s client/server timeout, - normal) and in which phase (R request,
  * C connect, H response headers, D data, - complete).
+ *
+ * The file holds request targets with their query strings (OWA and
+ * ActiveSync put tokens there): it is 0640, group exlb when that group
+ * exists (l7_access_log_open()).
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "ctl.h"
 #include "proxy_int.h"
+
+FILE *l7_access_log_open(const char *path, struct exlb_err *err)
+{
+	struct group *grp = getgrnam(EXLB_CTL_GROUP);
+	bool created = true;
+	struct stat st;
+	FILE *f;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == EEXIST) {
+		created = false;
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	}
+	if (fd < 0 || fstat(fd, &st)) {
+		exlb_err_set(err, "access log %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* /dev/null, a FIFO, a terminal: not ours to change */
+	if (!S_ISREG(st.st_mode))
+		goto open;
+	/*
+	 * A file readable by everyone (an older exlbd made it 0644) is
+	 * closed to others: fail closed if that cannot be done.
+	 */
+	if ((st.st_mode & 07) && fchmod(fd, st.st_mode & 07770)) {
+		exlb_err_set(err, "access log %s is readable by all and cannot be "
+			     "changed: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (st.st_mode & 07)
+		exlb_log("proxy: access log %s was readable by all users: now "
+			 "mode %04o", path, (unsigned int)(st.st_mode & 07770));
+	/* ours: group exlb reads it; without the group, the daemon's */
+	if (created && grp && st.st_gid != grp->gr_gid &&
+	    fchown(fd, (uid_t)-1, grp->gr_gid))
+		exlb_log("proxy: cannot give access log %s to group %s: %s",
+			 path, EXLB_CTL_GROUP, strerror(errno));
+open:
+	f = fdopen(fd, "a");
+	if (f)
+		return f;
+	exlb_err_set(err, "access log %s: %s", path, strerror(errno));
+fail:
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
 
 /* Request targets are logged as sent, but never with control bytes. */
 static void log_safe(char *out, size_t n, const char *in, size_t len)

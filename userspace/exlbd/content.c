@@ -16,6 +16,7 @@
 #include "content.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,15 @@
 #include <strings.h>
 
 #include <pcre2.h>
+
+/* A rule name's limit hits, kept across recompilations (stats_get()). */
+struct rule_stats {
+	char name[EXLB_RULE_NAME_SIZE];
+	char pattern[sizeof(((struct exlb_rule *)0)->pattern)];
+	atomic_uint_least64_t limit_hits;
+	atomic_bool logged;		/* the first hit was reported */
+	struct rule_stats *next;
+};
 
 struct exlb_content_rule {
 	char name[EXLB_RULE_NAME_SIZE];
@@ -37,11 +47,62 @@ struct exlb_content_rule {
 	/* AddHeader: the literal value; Replace/ModifyURL: PCRE2 replacement syntax */
 	char *replacement;
 	size_t replacement_len;
-	atomic_uint_least64_t limit_hits;
+	/* the registry's record of this rule name, or own (a check) */
+	struct rule_stats *stats;
+	struct rule_stats own;
 };
 
 static atomic_uint_least64_t limit_hits_total;
 static _Atomic(exlb_content_limit_fn) limit_hook;
+
+/*
+ * The registry of rule names: a compiled rule lives as long as the plan
+ * that holds it, its limit hits as long as the daemon, so that a plan
+ * rebuild (any configuration change) does not reset them. Records are
+ * added by the thread that compiles (exlbd's main thread) under the lock
+ * and never freed or unlinked: a few hundred bytes per rule name ever used.
+ */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rule_stats *stats_list;
+
+/* Under stats_lock. NULL: no memory. */
+static struct rule_stats *stats_get(const struct exlb_rule *rule)
+{
+	struct rule_stats *st;
+
+	for (st = stats_list; st; st = st->next)
+		if (!strcmp(st->name, rule->name))
+			break;
+	if (!st) {
+		st = calloc(1, sizeof(*st));
+		if (!st)
+			return NULL;
+		snprintf(st->name, sizeof(st->name), "%s", rule->name);
+		atomic_init(&st->limit_hits, 0);
+		atomic_init(&st->logged, false);
+		st->next = stats_list;
+		stats_list = st;
+	}
+	/* a new pattern is a new chance to hit a limit: log its first one */
+	if (strcmp(st->pattern, rule->pattern)) {
+		snprintf(st->pattern, sizeof(st->pattern), "%s", rule->pattern);
+		atomic_store(&st->logged, false);
+	}
+	return st;
+}
+
+uint64_t exlb_content_limit_hits_of(const char *rule_name)
+{
+	struct rule_stats *st;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&stats_lock);
+	for (st = stats_list; st; st = st->next)
+		if (!strcmp(st->name, rule_name))
+			n = atomic_load(&st->limit_hits);
+	pthread_mutex_unlock(&stats_lock);
+	return n;
+}
 
 /* ---- the arena the edits' strings live in ---- */
 
@@ -408,8 +469,10 @@ void exlb_content_rule_free(struct exlb_content_rule *r)
 	free(r);
 }
 
-struct exlb_content_rule *exlb_content_rule_compile(const struct exlb_rule *rule,
-						    struct exlb_err *err)
+/* @registered: count limit hits under the rule's name (else: a check) */
+static struct exlb_content_rule *rule_compile(const struct exlb_rule *rule,
+					      bool registered,
+					      struct exlb_err *err)
 {
 	struct exlb_content_rule *r;
 
@@ -463,7 +526,18 @@ struct exlb_content_rule *exlb_content_rule_compile(const struct exlb_rule *rule
 	/* Kemp: a header field of "method" matches the request method */
 	r->subject_method = rule->type == EXLB_RULE_MATCH &&
 			    !strcasecmp(rule->header, "method");
-	atomic_init(&r->limit_hits, 0);
+	atomic_init(&r->own.limit_hits, 0);
+	atomic_init(&r->own.logged, false);
+	r->stats = &r->own;
+	if (registered) {
+		pthread_mutex_lock(&stats_lock);
+		r->stats = stats_get(rule);
+		pthread_mutex_unlock(&stats_lock);
+		if (!r->stats) {
+			exlb_err_set(err, "rule '%s': out of memory", rule->name);
+			goto fail;
+		}
+	}
 
 	if (pattern_needed(rule) && rule_compile_pattern(r, rule, err))
 		goto fail;
@@ -478,9 +552,15 @@ fail:
 	return NULL;
 }
 
+struct exlb_content_rule *exlb_content_rule_compile(const struct exlb_rule *rule,
+						    struct exlb_err *err)
+{
+	return rule_compile(rule, true, err);
+}
+
 int exlb_content_rule_check(const struct exlb_rule *rule, struct exlb_err *err)
 {
-	struct exlb_content_rule *r = exlb_content_rule_compile(rule, err);
+	struct exlb_content_rule *r = rule_compile(rule, false, err);
 
 	if (!r)
 		return -1;
@@ -502,7 +582,7 @@ enum exlb_ruletype exlb_content_rule_type(const struct exlb_content_rule *r)
 
 uint64_t exlb_content_rule_limit_hits(const struct exlb_content_rule *r)
 {
-	return atomic_load(&((struct exlb_content_rule *)r)->limit_hits);
+	return atomic_load(&r->stats->limit_hits);
 }
 
 uint64_t exlb_content_limit_hits_total(void)
@@ -521,6 +601,17 @@ static bool is_limit_error(int rc)
 	       rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT;
 }
 
+const char *exlb_content_limit_name(int pcre2_error)
+{
+	switch (pcre2_error) {
+	case PCRE2_ERROR_MATCHLIMIT: return "match";
+	case PCRE2_ERROR_DEPTHLIMIT: return "depth";
+	case PCRE2_ERROR_HEAPLIMIT: return "heap";
+	case PCRE2_ERROR_JIT_STACKLIMIT: return "JIT stack";
+	default: return "unknown";
+	}
+}
+
 /* A PCRE2 failure other than "no match": it counts as no match. */
 static void match_failed(const struct exlb_content_rule *r, int rc)
 {
@@ -528,9 +619,12 @@ static void match_failed(const struct exlb_content_rule *r, int rc)
 
 	if (!is_limit_error(rc))
 		return;	/* out of memory: nothing the rule did */
-	/* the rule is shared and otherwise immutable; the counter is atomic */
-	atomic_fetch_add(&((struct exlb_content_rule *)r)->limit_hits, 1);
+	/* the rule is shared and otherwise immutable; its stats are atomic */
+	atomic_fetch_add(&r->stats->limit_hits, 1);
 	atomic_fetch_add(&limit_hits_total, 1);
+	/* once per rule name and pattern: a hot path must not flood the log */
+	if (atomic_exchange(&r->stats->logged, true))
+		return;
 	fn = atomic_load(&limit_hook);
 	if (fn)
 		fn(r->name, rc);

@@ -13,8 +13,10 @@
  *
  * Every regex runs under a match limit: a pattern that backtracks
  * catastrophically on a long subject gives up after EXLB_CONTENT_MATCH_LIMIT
- * steps. Such a match counts as no match, is counted (per rule and in
- * total) and reported to the limit hook if one is set.
+ * steps. Such a match counts as no match, is counted (per rule name and in
+ * total) and the first one of a rule name (and pattern) is reported to the
+ * limit hook if one is set. The count of a rule name outlives its compiled
+ * rules: compiling the rule again (a new proxy plan) continues it.
  */
 #ifndef EXLB_CONTENT_H
 #define EXLB_CONTENT_H
@@ -105,15 +107,25 @@ int exlb_header_rule_apply(const struct exlb_content_rule *r,
 
 /* ---- match limit accounting ---- */
 
-/* Matches of @r that hit a PCRE2 limit (counted as no match). */
+/*
+ * Matches under @r's name that hit a PCRE2 limit (counted as no match),
+ * since the start, over every compilation of a rule of that name (those of
+ * exlb_content_rule_check() are not counted with them).
+ */
 uint64_t exlb_content_rule_limit_hits(const struct exlb_content_rule *r);
+/* Same, by rule name: 0 for a name never compiled. Thread-safe. */
+uint64_t exlb_content_limit_hits_of(const char *rule_name);
 /* Same, over every rule since start. */
 uint64_t exlb_content_limit_hits_total(void);
 /*
- * Called (from the worker thread that matched) each time a match hits a
- * limit; set once at start-up, before workers run. NULL: no hook.
+ * Called (from the worker thread that matched) on the first limit hit of a
+ * rule name, and again on the first after its pattern changed -- not on
+ * every hit, which a hostile client could repeat at will. Set once at
+ * start-up, before workers run. NULL: no hook.
  */
 typedef void (*exlb_content_limit_fn)(const char *rule_name, int pcre2_error);
 void exlb_content_set_limit_hook(exlb_content_limit_fn fn);
+/* "match", "depth", "heap", "JIT stack": which limit a hook's error is. */
+const char *exlb_content_limit_name(int pcre2_error);
 
 #endif

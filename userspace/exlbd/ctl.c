@@ -22,6 +22,7 @@
 
 #include "certs.h"
 #include "config.h"
+#include "content.h"
 #include "ctl.h"
 #include "params.h"
 #include "template.h"
@@ -1011,6 +1012,23 @@ static json_t *proxy_status(const struct exlb_runtime *rt)
 			 "conns_over_limit", (json_int_t)rt->proxy.conns_over_limit);
 }
 
+/*
+ * Per rule: the matches that hit a PCRE2 limit (and counted as no match),
+ * since exlbd started, whatever plans came and went (content.c).
+ */
+static json_t *rule_stats(const struct exlb_config *cfg)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < cfg->nr_rules; i++) {
+		const char *name = cfg->rules[i].name;
+
+		json_array_append_new(list, json_pack("{ss sI}", "name", name,
+			"limit_hits", (json_int_t)exlb_content_limit_hits_of(name)));
+	}
+	return list;
+}
+
 static int cmd_status(struct request *rq)
 {
 	json_t *list = json_array();
@@ -1021,9 +1039,12 @@ static int cmd_status(struct request *rq)
 			json_array_append_new(list,
 				service_status(rq->cfg, rq->runtime,
 					       &rq->cfg->services[i], &total));
-	rq->result = json_pack("{s{sbss}so}", "kernel",
+	rq->result = json_pack("{s{sbss}sososI}", "kernel",
 			       "available", rq->runtime->kernel_available,
-			       "note", rq->runtime->kernel_note, "vs", list);
+			       "note", rq->runtime->kernel_note, "vs", list,
+			       "rules", rule_stats(rq->cfg),
+			       "rule_limit_hits",
+			       (json_int_t)exlb_content_limit_hits_total());
 	counters_to_json(rq->result, &total);
 	if (rq->runtime->proxy.present)
 		json_object_set_new(rq->result, "proxy", proxy_status(rq->runtime));

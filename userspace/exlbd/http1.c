@@ -14,9 +14,11 @@
  * on that copy, so every span it reports points into headbuf: the callbacks
  * keep offsets (a span split over several feeds simply grows), pointers are
  * made when the head is complete. llhttp is paused in on_headers_complete
- * and on_message_complete so that one feed reports one event; bodies of
- * known length (and the read-until-close ones) are counted here without
- * llhttp, and llhttp is re-inited for every message.
+ * so that one feed reports one event, and never sees a body: bodies of
+ * known length (and the read-until-close ones) are counted here, chunked
+ * ones are framed here (feed_chunked(): llhttp 8's chunk extension parser
+ * refuses valid lists and BWS, and accepts empty values), and llhttp is
+ * re-inited for every message.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +34,24 @@ enum { PH_HEAD, PH_BODY, PH_CLOSED, PH_TUNNEL, PH_ERROR };
 enum { BK_NONE, BK_LENGTH, BK_CHUNKED, BK_EOF };
 /* hstate: where the header callbacks are */
 enum { HS_NEW, HS_FIELD, HS_FIELD_DONE, HS_VALUE };
+/* cstate: where in chunk framing (feed_chunked()) */
+enum {
+	CS_SIZE0,	/* first hex digit of a size */
+	CS_SIZE,	/* more hex digits */
+	CS_EXT,		/* after the size or a value: BWS ";" or CR */
+	CS_EXT_NAME0,	/* after ";": BWS, then a name */
+	CS_EXT_NAME,	/* in a name, or BWS after it */
+	CS_EXT_VAL0,	/* after "=": BWS, then a token or a quoted-string */
+	CS_EXT_TOKEN,
+	CS_EXT_QUOTED,
+	CS_EXT_QPAIR,	/* after a backslash in a quoted-string */
+	CS_SIZE_LF,
+	CS_DATA,
+	CS_DATA_CR,
+	CS_DATA_LF,
+	CS_LAST,	/* after the last chunk's size line: CR (no trailer) */
+	CS_LAST_LF,
+};
 
 /* ---- small helpers ---- */
 
@@ -138,13 +158,9 @@ static int on_header_field(llhttp_t *ll, const char *at, size_t len)
 	struct exlb_http_parser *p = P(ll);
 	size_t off, n;
 
-	/*
-	 * After the head: a trailer of a chunked body. Refused: nothing in
-	 * Exchange sends them, and forwarding header lines we do not
-	 * otherwise look at is one more place for a parser discrepancy.
-	 */
+	/* llhttp is never run past the head (trailers: feed_chunked()) */
 	if (p->head_done)
-		return cb_fail(p, 400, "trailer fields in a chunked body");
+		return cb_fail(p, 400, "header field after the head");
 	off = (size_t)(at - p->headbuf);
 	if (p->hstate != HS_FIELD) {
 		if (p->nr_hdr == EXLB_HTTP_MAX_HEADERS)
@@ -180,7 +196,7 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 	size_t off, n;
 
 	if (p->head_done)
-		return cb_fail(p, 400, "trailer fields in a chunked body");
+		return cb_fail(p, 400, "header field after the head");
 	if (!p->nr_hdr)
 		return cb_fail(p, 400, "header value without a name");
 	off = (size_t)(at - p->headbuf);
@@ -193,14 +209,8 @@ static int on_header_value(llhttp_t *ll, const char *at, size_t len)
 	return 0;
 }
 
-static int on_body(llhttp_t *ll, const char *at, size_t len);
 static int on_headers_complete(llhttp_t *ll);
 
-static int on_message_complete(llhttp_t *ll)
-{
-	(void)ll;
-	return HPE_PAUSED;	/* one event per feed: END */
-}
 
 /* ---- raw byte checks ---- */
 
@@ -249,36 +259,6 @@ static unsigned int scan_head(struct exlb_http_parser *p, size_t from,
 			return 431;
 		}
 	}
-	return 0;
-}
-
-/* Chunk framing (sizes, extensions, CRLFs, last chunk): CRLF only. */
-static int scan_framing(struct exlb_http_parser *p, const char *from,
-			const char *to)
-{
-	for (; from < to; from++) {
-		unsigned char c = (unsigned char)*from;
-
-		if (p->prev_cr && c != '\n')
-			return cb_fail(p, 400, "CR without LF in chunk framing");
-		if (c == '\n' && !p->prev_cr)
-			return cb_fail(p, 400, "bare LF in chunk framing");
-		if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') ||
-		    c == 0x7f)
-			return cb_fail(p, 400, "control character in chunk framing");
-		p->prev_cr = c == '\r';
-	}
-	return 0;
-}
-
-static int on_body(llhttp_t *ll, const char *at, size_t len)
-{
-	struct exlb_http_parser *p = P(ll);
-
-	/* the bytes between the previous data and these are framing */
-	if (scan_framing(p, p->scan_pos, at))
-		return -1;
-	p->scan_pos = at + len;
 	return 0;
 }
 
@@ -577,8 +557,6 @@ void exlb_http_parser_init(struct exlb_http_parser *p,
 	p->settings.on_header_field_complete = on_header_field_complete;
 	p->settings.on_header_value = on_header_value;
 	p->settings.on_headers_complete = on_headers_complete;
-	p->settings.on_body = on_body;
-	p->settings.on_message_complete = on_message_complete;
 	ll_init(p);
 	p->phase = PH_HEAD;
 }
@@ -631,6 +609,10 @@ static void head_start(struct exlb_http_parser *p)
 	p->nr_hdr = 0;
 	p->body_kind = BK_NONE;
 	p->upgraded = false;
+	p->cstate = CS_SIZE0;
+	p->cws = false;
+	p->chunk_line = 0;
+	p->chunk_left = 0;
 }
 
 static bool reserve(struct exlb_http_parser *p, size_t need)
@@ -693,6 +675,10 @@ static enum exlb_http_event ll_error(struct exlb_http_parser *p,
 	switch (err) {
 	case HPE_INVALID_VERSION:
 		return fail(p, 505, "invalid HTTP version");
+	case HPE_PAUSED_H2_UPGRADE:
+		/* "PRI * HTTP/2.0", the HTTP/2 preface: a version we do not
+		 * speak, like any other (ALPN offers only http/1.1) */
+		return fail(p, 505, "HTTP/2 preface");
 	case HPE_INVALID_METHOD: {
 		/* a well-formed token we do not know: 501; garbage: 400 */
 		size_t i = skip_empty_lines(p);
@@ -782,27 +768,194 @@ static enum exlb_http_event feed_head(struct exlb_http_parser *p,
 	return EXLB_HTTP_HEAD;
 }
 
+/* ---- chunked bodies (RFC 9112 7.1) ---- */
+
+/*
+ * chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF, the last chunk
+ * "0" [ chunk-ext ] CRLF, then CRLF (trailer fields are refused: nothing
+ * in Exchange sends them, and header lines forwarded without being looked
+ * at are one more place for two parsers to differ).
+ * chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ])
+ * exactly; a size line (size and extensions) is at most
+ * EXLB_HTTP_MAX_CHUNK_LINE bytes. The bytes are forwarded as they came.
+ */
+static int hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (unsigned char)lower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static bool is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* qdtext (RFC 9110 5.6.4): HT, SP, VCHAR but '"' and '\', obs-text */
+static bool is_qdtext(unsigned char c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f && c != '"' && c != '\\');
+}
+
+/* What may follow an extension item (or the size): BWS, ";", CR. */
+static int ext_sep(struct exlb_http_parser *p, unsigned char c,
+		   bool after_name)
+{
+	if (is_ws(c)) {
+		p->cws = true;	/* BWS: must lead to ";" or "=" */
+		return 0;
+	}
+	if (c == ';') {
+		p->cstate = CS_EXT_NAME0;
+		return 0;
+	}
+	if (c == '=' && after_name) {
+		p->cstate = CS_EXT_VAL0;
+		return 0;
+	}
+	if (c == '\r' && !p->cws) {
+		p->cstate = CS_SIZE_LF;
+		return 0;
+	}
+	return cb_fail(p, 400, "invalid chunk extension");
+}
+
+/* One byte of chunk framing: 0 on, 1 the body ended, -1 refused. */
+static int chunk_byte(struct exlb_http_parser *p, unsigned char c)
+{
+	int d;
+
+	if (p->cstate < CS_SIZE_LF) {
+		if (c == '\n')
+			return cb_fail(p, 400, "bare LF in chunk framing");
+		/* the CR ending the line is not counted */
+		if (c != '\r' && ++p->chunk_line > EXLB_HTTP_MAX_CHUNK_LINE)
+			return cb_fail(p, 400, "chunk size line longer than 4 KB");
+	}
+	switch (p->cstate) {
+	case CS_SIZE0:
+	case CS_SIZE:
+		d = hex_value(c);
+		if (d >= 0) {
+			if (p->chunk_left > UINT64_MAX >> 4)
+				return cb_fail(p, 400, "chunk size overflow");
+			p->chunk_left = p->chunk_left << 4 | (uint64_t)d;
+			p->cstate = CS_SIZE;
+			return 0;
+		}
+		if (p->cstate == CS_SIZE0)
+			return cb_fail(p, 400, "invalid chunk size");
+		p->cstate = CS_EXT;
+		p->cws = false;
+		return ext_sep(p, c, false);
+	case CS_EXT:
+		return ext_sep(p, c, false);
+	case CS_EXT_NAME0:
+		if (is_ws(c))
+			return 0;
+		if (!is_tchar(c))
+			return cb_fail(p, 400, "invalid chunk extension name");
+		p->cstate = CS_EXT_NAME;
+		p->cws = false;
+		return 0;
+	case CS_EXT_NAME:
+		if (is_tchar(c) && !p->cws)
+			return 0;
+		return ext_sep(p, c, true);
+	case CS_EXT_VAL0:
+		if (is_ws(c))
+			return 0;
+		if (c == '"')
+			p->cstate = CS_EXT_QUOTED;
+		else if (is_tchar(c))
+			p->cstate = CS_EXT_TOKEN;
+		else
+			return cb_fail(p, 400, "invalid chunk extension value");
+		return 0;
+	case CS_EXT_TOKEN:
+		if (is_tchar(c))
+			return 0;
+		p->cstate = CS_EXT;
+		p->cws = false;
+		return ext_sep(p, c, false);
+	case CS_EXT_QUOTED:
+		if (c == '"') {
+			p->cstate = CS_EXT;
+			p->cws = false;
+		} else if (c == '\\') {
+			p->cstate = CS_EXT_QPAIR;
+		} else if (!is_qdtext(c)) {
+			return cb_fail(p, 400, "invalid chunk extension value");
+		}
+		return 0;
+	case CS_EXT_QPAIR:
+		/* quoted-pair: "\" ( HT / SP / VCHAR / obs-text ) */
+		if (c != '\t' && (c < 0x20 || c == 0x7f))
+			return cb_fail(p, 400, "invalid chunk extension value");
+		p->cstate = CS_EXT_QUOTED;
+		return 0;
+	case CS_SIZE_LF:
+		if (c != '\n')
+			return cb_fail(p, 400, "CR without LF in chunk framing");
+		p->cstate = p->chunk_left ? CS_DATA : CS_LAST;
+		return 0;
+	case CS_DATA_CR:
+		if (c != '\r')
+			return cb_fail(p, 400, "chunk data not followed by CRLF");
+		p->cstate = CS_DATA_LF;
+		return 0;
+	case CS_DATA_LF:
+		if (c != '\n')
+			return cb_fail(p, 400, "CR without LF in chunk framing");
+		p->cstate = CS_SIZE0;
+		p->chunk_line = 0;
+		return 0;
+	case CS_LAST:
+		if (c == '\r') {
+			p->cstate = CS_LAST_LF;
+			return 0;
+		}
+		return cb_fail(p, 400, is_tchar(c) ?
+			       "trailer fields in a chunked body" :
+			       "invalid end of a chunked body");
+	case CS_LAST_LF:
+		if (c != '\n')
+			return cb_fail(p, 400, "CR without LF in chunk framing");
+		return 1;
+	default:
+		return cb_fail(p, 400, "chunk framing state");
+	}
+}
+
 static enum exlb_http_event feed_chunked(struct exlb_http_parser *p,
 					 const char *data, size_t len,
 					 size_t *consumed)
 {
-	llhttp_errno_t err;
-	const char *end = data + len;
+	size_t i = 0, n;
+	int r;
 
-	p->scan_pos = data;
-	err = llhttp_execute(&p->ll, data, len);
-	if (err == HPE_PAUSED)
-		end = llhttp_get_error_pos(&p->ll);
-	else if (err != HPE_OK)
-		return ll_error(p, err);
-	if (scan_framing(p, p->scan_pos, end))
-		return fail(p, p->error_status, p->error_reason);
-	p->scan_pos = NULL;
-	*consumed = (size_t)(end - data);
-	if (err == HPE_PAUSED) {
-		message_end(p);
-		return EXLB_HTTP_END;
+	while (i < len) {
+		if (p->cstate == CS_DATA) {
+			n = len - i;
+			if (n > p->chunk_left)
+				n = (size_t)p->chunk_left;
+			p->chunk_left -= n;
+			i += n;
+			if (!p->chunk_left)
+				p->cstate = CS_DATA_CR;
+			continue;
+		}
+		r = chunk_byte(p, (unsigned char)data[i++]);
+		if (r < 0)
+			return fail(p, p->error_status, p->error_reason);
+		if (r > 0) {
+			*consumed = i;
+			message_end(p);
+			return EXLB_HTTP_END;
+		}
 	}
+	*consumed = len;
 	return len ? EXLB_HTTP_BODY : EXLB_HTTP_NEED_MORE;
 }
 

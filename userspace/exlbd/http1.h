@@ -43,6 +43,7 @@
 
 #define EXLB_HTTP_MAX_HEAD	(32 * 1024)	/* bigger request head: 431 */
 #define EXLB_HTTP_MAX_HEADERS	100		/* more headers: 431 */
+#define EXLB_HTTP_MAX_CHUNK_LINE 4096		/* chunk size + extensions: 400 */
 #define EXLB_HTTP_BODY_UNKNOWN	UINT64_MAX	/* chunked, or until close */
 
 /*
@@ -125,7 +126,10 @@ struct exlb_http_parser {
 	size_t hdr_off[EXLB_HTTP_MAX_HEADERS][2];	/* name off/len */
 	size_t val_off[EXLB_HTTP_MAX_HEADERS][2];	/* value off/len */
 	size_t nr_hdr;
-	const char *scan_pos;		/* chunked: framing not yet scanned */
+	unsigned char cstate;		/* chunked: where in the framing */
+	bool cws;			/* chunked: BWS after an extension item */
+	size_t chunk_line;		/* chunked: bytes of this size line */
+	uint64_t chunk_left;		/* chunked: data bytes of this chunk */
 	uint64_t body_left;
 	unsigned int error_status;	/* 400, 431, 501, 505; 502 for a response */
 	const char *error_reason;	/* short text for the log */

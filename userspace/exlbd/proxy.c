@@ -358,6 +358,18 @@ static void to_sockaddr(const struct exlb_addr *a, unsigned int port,
 	}
 }
 
+/*
+ * A content rule's regex gave up on a request (a PCRE2 limit): it counted
+ * as no match. Logged once per rule name and pattern (content.c decides);
+ * exlbctl stats counts them all.
+ */
+static void on_rule_limit(const char *rule, int pcre2_error)
+{
+	exlb_log("proxy: rule %s: a match hit PCRE2's %s limit and counts as no "
+		 "match; further hits are counted in exlbctl stats, not logged",
+		 rule, exlb_content_limit_name(pcre2_error));
+}
+
 /* Compiles the named rules; rules that do not exist or compile are logged and skipped. */
 static int compile_rules(const struct exlb_config *cfg, const char (*names)[EXLB_RULE_NAME_SIZE],
 			 unsigned int n, struct exlb_content_rule ***out, size_t *nr)
@@ -917,11 +929,10 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 	p->opts = *opts;
 	p->main_loop = main_loop;
 	pthread_mutex_init(&p->log_lock, NULL);
+	exlb_content_set_limit_hook(on_rule_limit);
 	if (opts->access_log) {
-		p->access_log = fopen(opts->access_log, "ae");
+		p->access_log = l7_access_log_open(opts->access_log, err);
 		if (!p->access_log) {
-			exlb_err_set(err, "access log %s: %s", opts->access_log,
-				     strerror(errno));
 			free(p);
 			return NULL;
 		}
@@ -1022,6 +1033,7 @@ void exlb_proxy_free(struct exlb_proxy *p)
 		exlb_tls_cache_free(p->tls);
 	if (p->access_log)
 		fclose(p->access_log);
+	exlb_content_set_limit_hook(NULL);
 	free(p);
 }
 

@@ -730,8 +730,23 @@ static bool process_client_input(struct l7_conn *c)
 		switch (ev) {
 		case EXLB_HTTP_ERROR:
 			if (c->phase == PH_REQUEST) {
-				/* the head went out already: no clean answer */
-				conn_abort(c, 'P', 'D');
+				/*
+				 * The body's framing is bad and the head went
+				 * out: the server holds a request it cannot
+				 * finish, so it goes. The client gets the 400
+				 * when nothing of a final response has reached
+				 * it and nothing is queued for it (a 1xx that
+				 * went out is only interim); else just the close.
+				 */
+				if ((c->resp_head_sent && c->status) ||
+				    c->to_c.len || c->sp_s2c.active) {
+					conn_abort(c, 'P', 'D');
+					return true;
+				}
+				server_close(c);
+				set_term(c, 'P', 'D');
+				local_reply(c, c->req->error_status, NULL, 'P');
+				c->cin_len = 0;
 				return true;
 			}
 			c->req_start = ev_now(c->w->loop);

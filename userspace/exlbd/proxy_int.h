@@ -259,6 +259,12 @@ struct l7_log_entry {
 };
 
 void l7_access_log(struct exlb_proxy *p, const struct l7_log_entry *e);
+/*
+ * Opens (appends to) the access log at @path: created 0640 and given to
+ * group exlb when that group exists; an existing regular file loses the
+ * permissions of others (refused if it cannot). NULL and @err on failure.
+ */
+FILE *l7_access_log_open(const char *path, struct exlb_err *err);
 void l7_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
 			size_t n, bool with_port);
 

@@ -412,12 +412,13 @@ static void test_refusals(void)
 
 static int hook_calls;
 static char hook_rule[64];
+static const char *hook_limit;
 
 static void on_limit(const char *rule, int error)
 {
-	(void)error;
 	hook_calls++;
 	snprintf(hook_rule, sizeof(hook_rule), "%s", rule);
+	hook_limit = exlb_content_limit_name(error);
 }
 
 static double now(void)
@@ -463,6 +464,45 @@ static void test_limits(void)
 	r = compile_or_die(&rule);
 	hit = exlb_content_rule_match(r, REQ(target));
 	report(hit, "with negate a limit hit counts as no match, so negated: match");
+	exlb_content_rule_free(r);
+
+	/*
+	 * The proxy compiles its rules again for every plan (any change of
+	 * the configuration): the count is the rule name's, and the hook
+	 * (exlbd's log line) hears of the first hit only.
+	 */
+	rule.negate = 0;
+	for (int i = 0; i < 3; i++) {
+		r = compile_or_die(&rule);
+		exlb_content_rule_match(r, REQ(target));
+		exlb_content_rule_free(r);
+	}
+	r = compile_or_die(&rule);
+	report(exlb_content_rule_limit_hits(r) == 5 &&
+	       exlb_content_limit_hits_of("evil") == 5 &&
+	       exlb_content_limit_hits_of("never-compiled") == 0 &&
+	       hook_calls == 1 && !strcmp(hook_limit, "match"),
+	       "5 hits of rule 'evil' over 5 compilations: counted %llu (by name %llu), "
+	       "hook called %d time(s) (%s limit)",
+	       (unsigned long long)exlb_content_rule_limit_hits(r),
+	       (unsigned long long)exlb_content_limit_hits_of("evil"),
+	       hook_calls, hook_limit ? hook_limit : "-");
+	exlb_content_rule_free(r);
+
+	/* a configuration check compiles too, but counts nothing */
+	report(exlb_content_rule_check(&rule, NULL) == 0 &&
+	       exlb_content_limit_hits_of("evil") == 5,
+	       "a rule check leaves the count alone (%llu)",
+	       (unsigned long long)exlb_content_limit_hits_of("evil"));
+
+	/* a new pattern under the same name: its first hit is reported */
+	snprintf(rule.pattern, sizeof(rule.pattern), "%s", "/^\\/(a|aa)+$/");
+	r = compile_or_die(&rule);
+	hit = exlb_content_rule_match(r, REQ(target));
+	report(!hit && hook_calls == 2 && exlb_content_rule_limit_hits(r) == 6,
+	       "rule 'evil' with a new pattern: its first limit hit is reported "
+	       "(hook calls %d, count %llu)", hook_calls,
+	       (unsigned long long)exlb_content_rule_limit_hits(r));
 	exlb_content_rule_free(r);
 
 	rule = R("evil2", EXLB_RULE_MATCH, EXLB_MATCH_REGEX, "/(x+x+)+y/");

@@ -382,6 +382,74 @@ static void test_body_skipped(void)
 	exlb_http_parser_release(&p);
 }
 
+/*
+ * Chunk extensions (RFC 9112 7.1.1): lists, BWS around ";" and "=",
+ * quoted values; forwarded byte-exact, whole and byte by byte.
+ */
+static void test_chunk_ext(void)
+{
+	static const char head[] =
+		"POST /ews/exchange.asmx HTTP/1.1\r\nHost: h\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n";
+	static const char *const good[] = {
+		"5;a=b;c=d\r\nhello\r\n0\r\n\r\n",
+		"5 ;a=b\r\nhello\r\n0\r\n\r\n",
+		"5\t; a = b ;\tc\r\nhello\r\n0\r\n\r\n",
+		"5;a=\"b c;d\"\r\nhello\r\n0\r\n\r\n",
+		"5;a=\"b\\\"c\";d=e\r\nhello\r\n0\r\n\r\n",
+		"5;a;b;c\r\nhello\r\n0;last=1;x=\"y\"\r\n\r\n",
+		"A;n=v\r\n0123456789\r\n0\r\n\r\n",
+		"0005;a=b\r\nhello\r\n0\r\n\r\n",
+	};
+	char buf[8192], *line;
+	struct run r, s;
+	size_t i, step, n;
+	bool same;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s%s", head, good[i]);
+		run_str(EXLB_HTTP_REQUEST, buf, 0, &r);
+		same = true;
+		for (step = 1; step < 7; step++) {
+			run_str(EXLB_HTTP_REQUEST, buf, step, &s);
+			if (strcmp(s.events, "HE") || s.body_len != strlen(good[i]) ||
+			    memcmp(s.body, good[i], s.body_len))
+				same = false;
+		}
+		n = strcspn(good[i], "\r");
+		ok(!strcmp(r.events, "HE") && r.body_len == strlen(good[i]) &&
+		   !memcmp(r.body, good[i], r.body_len) && same,
+		   "chunk extension accepted, forwarded byte-exact: %.*s (%s %s; in pieces: %s)",
+		   (int)n, good[i], r.events, r.reason ? r.reason : "",
+		   same ? "same" : "differ");
+	}
+
+	/* a response's chunk extensions: the same grammar */
+	run_str(EXLB_HTTP_RESPONSE,
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"3 ; a = \"x\" ; b\r\nabc\r\n0\r\n\r\n", 0, &r);
+	ok(!strcmp(r.events, "HE"), "response chunk extensions with BWS (%s)",
+	   r.events);
+
+	/* the size line (size and extensions, without CRLF): 4096 bytes */
+	for (n = EXLB_HTTP_MAX_CHUNK_LINE; n <= EXLB_HTTP_MAX_CHUNK_LINE + 1; n++) {
+		i = (size_t)snprintf(buf, sizeof(buf), "%s5;a=", head);
+		line = buf + i;
+		memset(line, 'x', n - 4);
+		snprintf(line + n - 4, sizeof(buf) - i - (n - 4),
+			 "\r\nhello\r\n0\r\n\r\n");
+		run_str(EXLB_HTTP_REQUEST, buf, 0, &r);
+		if (n == EXLB_HTTP_MAX_CHUNK_LINE)
+			ok(!strcmp(r.events, "HE"),
+			   "a chunk size line of %zu bytes is accepted (%s)",
+			   n, r.events);
+		else
+			ok(!strcmp(r.events, "HX") && r.status == 400,
+			   "a chunk size line of %zu bytes is refused (%s %u %s)",
+			   n, r.events, r.status, r.reason ? r.reason : "");
+	}
+}
+
 /* ---- refused requests ---- */
 
 struct bad {
@@ -417,6 +485,20 @@ static const struct bad smuggling[] = {
 	{ "chunk data ends with LF only", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\n0\r\n\r\n", 400 },
 	{ "chunk extension with bare CR", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a=b\rc\r\nhello\r\n0\r\n\r\n", 400 },
 	{ "chunk extension with bare LF", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, empty value", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a=\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, no name", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, name not a token", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a@b\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, space in a token value", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a=b c\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, whitespace before CRLF", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a=b \r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk size, whitespace before CRLF", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk size, whitespace before it", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, unterminated quoted value", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a=\"b\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, control character in a quoted value", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a=\"b\x01\"\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, bare LF after BWS", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5 \n;a\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk extension, two equals", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n5;a==b\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk size with a sign", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk size 0x prefix", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n", 400 },
+	{ "chunk data longer than its size", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", 400 },
 	{ "last chunk with LF only", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n0\n\r\n", 400 },
 	{ "trailer field", "POST /" H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nX: y\r\n\r\n", 400 },
 	{ "obs-fold", "GET /" H11 "X-A: a\r\n b\r\n\r\n", 400 },
@@ -451,6 +533,7 @@ static const struct bad smuggling[] = {
 	{ "HTTP/0.9 request line", "GET / HTTP/0.9\r\nHost: h\r\n\r\n", 505 },
 	{ "HTTP/1.2", "GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505 },
 	{ "HTTP/0.9 simple request", "GET /\r\n\r\n", 505 },
+	{ "HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505 },
 	{ "CONNECT", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", 501 },
 	{ "lower-case http version", "GET / http/1.1\r\nHost: h\r\n\r\n", 400 },
 	{ "two spaces in the request line", "GET  / HTTP/1.1\r\nHost: h\r\n\r\n", 400 },
@@ -841,6 +924,7 @@ int main(void)
 	test_split();
 	test_pipeline();
 	test_bodies();
+	test_chunk_ext();
 	test_body_skipped();
 	test_smuggling();
 	test_accepted();
