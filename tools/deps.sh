@@ -20,7 +20,7 @@ PACKAGES=(
 	# kernel code hygiene (make kernel-lint): sparse, checkpatch from linux-source
 	sparse perl linux-source-6.1
 	# tests (curl and openssl s_client are the HTTPS clients)
-	python3 iproute2 ipvsadm socat nftables jq procps psmisc curl swaks
+	python3 iproute2 ipvsadm socat nftables jq procps psmisc curl swaks libnet-ssleay-perl
 	# real servers for the health-check tests (run in netns only)
 	nginx-light dovecot-imapd dovecot-pop3d postfix
 )
