@@ -60,13 +60,21 @@ kernel-lint: checkpatch w1 sparse
 checkpatch:
 	tools/checkpatch.sh kmod/*.c kmod/*.h uapi/linux/exlb.h
 
+# Both fail if the build fails (its own status: a pipe into tee would hide
+# it, and /bin/sh has no pipefail) or if its log has a warning or an error,
+# in any case ("WARNING: modpost: ..." too).
+# $(call lint_build,MAKE ARGS,LOG)
+lint_build = $(MAKE) -C $(KDIR) M=$(CURDIR) clean && \
+	{ $(MAKE) -C $(KDIR) M=$(CURDIR) $(1) modules 2>&1; echo $$? >$(2).rc; } | tee $(2) && \
+	rc=$$(cat $(2).rc) && rm -f $(2).rc && \
+	if [ "$$rc" != 0 ]; then echo "$@: the build failed (status $$rc)"; exit 1; fi && \
+	if grep -iE 'warning:|error:' $(2); then echo "$@: warnings or errors above"; exit 1; fi
+
 w1:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules 2>&1 | tee .w1.log; ! grep -E 'warning:|error:' .w1.log
+	@$(call lint_build,W=1,.w1.log)
 
 sparse:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	$(MAKE) -C $(KDIR) M=$(CURDIR) C=1 modules 2>&1 | tee .sparse.log; ! grep -E 'warning:|error:' .sparse.log
+	@$(call lint_build,C=1,.sparse.log)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
