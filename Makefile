@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module userspace install module-install dkms-install dkms-uninstall \
-	check unit vm-check checkpatch sparse w1 kernel-lint clean fuzz
+	check probe-deps unit vm-check checkpatch sparse w1 kernel-lint clean fuzz
 
 all: module userspace
 
@@ -42,9 +42,15 @@ dkms-uninstall:
 	-dkms remove -m exlb -v $(VERSION) --all
 	rm -rf /usr/src/exlb-$(VERSION)
 
-check: kernel-lint unit vm-check
+check: probe-deps kernel-lint unit vm-check
 
-unit: userspace
+# Every tool capability the tests rely on, before any suite runs: a missing
+# one is named with its Debian package instead of surfacing as a skip or
+# an odd failure deep in a suite.
+probe-deps:
+	tools/probe-deps.sh
+
+unit: probe-deps userspace
 	$(MAKE) -C userspace test
 
 # libFuzzer on the HTTP request path, 1,000,000 runs (needs clang; not in check).
@@ -54,7 +60,7 @@ fuzz:
 # The VM's timeout: the selftests' time budgets (selftests/Makefile SUITES)
 # plus 300 s for booting and building nl_fuzz, so a suite that overruns is
 # stopped by its own budget and reported, not by the VM.
-vm-check: module userspace
+vm-check: probe-deps module userspace
 	tools/vm/run --timeout $$(($$($(MAKE) -s --no-print-directory -C selftests budget) + 300)) --memory 3072 --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
 
 # Kernel code hygiene: checkpatch --strict, W=1 and sparse must all be clean.
