@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 
 .PHONY: all module userspace install module-install dkms-install dkms-uninstall \
-	check unit vm-check checkpatch sparse w1 kernel-lint clean fuzz
+	check probe-deps unit vm-check checkpatch sparse w1 kernel-lint clean fuzz
 
 all: module userspace
 
@@ -42,17 +42,26 @@ dkms-uninstall:
 	-dkms remove -m exlb -v $(VERSION) --all
 	rm -rf /usr/src/exlb-$(VERSION)
 
-check: kernel-lint unit vm-check
+check: probe-deps kernel-lint unit vm-check
 
-unit: userspace
+# Every tool capability the tests rely on, before any suite runs: a missing
+# one is named with its Debian package instead of surfacing as a skip or
+# an odd failure deep in a suite.
+probe-deps:
+	tools/probe-deps.sh
+
+unit: probe-deps userspace
 	$(MAKE) -C userspace test
 
 # libFuzzer on the HTTP request path, 1,000,000 runs (needs clang; not in check).
 fuzz:
 	$(MAKE) -C userspace fuzz
 
-vm-check: module userspace
-	tools/vm/run --timeout 3000 --memory 3072 --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
+# The VM's timeout: the selftests' time budgets (selftests/Makefile SUITES)
+# plus 300 s for booting and building nl_fuzz, so a suite that overruns is
+# stopped by its own budget and reported, not by the VM.
+vm-check: probe-deps module userspace
+	tools/vm/run --timeout $$(($$($(MAKE) -s --no-print-directory -C selftests budget) + 300)) --memory 3072 --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
 
 # Kernel code hygiene: checkpatch --strict, W=1 and sparse must all be clean.
 kernel-lint: checkpatch w1 sparse
@@ -60,13 +69,21 @@ kernel-lint: checkpatch w1 sparse
 checkpatch:
 	tools/checkpatch.sh kmod/*.c kmod/*.h uapi/linux/exlb.h
 
+# Both fail if the build fails (its own status: a pipe into tee would hide
+# it, and /bin/sh has no pipefail) or if its log has a warning or an error,
+# in any case ("WARNING: modpost: ..." too).
+# $(call lint_build,MAKE ARGS,LOG)
+lint_build = $(MAKE) -C $(KDIR) M=$(CURDIR) clean && \
+	{ $(MAKE) -C $(KDIR) M=$(CURDIR) $(1) modules 2>&1; echo $$? >$(2).rc; } | tee $(2) && \
+	rc=$$(cat $(2).rc) && rm -f $(2).rc && \
+	if [ "$$rc" != 0 ]; then echo "$@: the build failed (status $$rc)"; exit 1; fi && \
+	if grep -iE 'warning:|error:' $(2); then echo "$@: warnings or errors above"; exit 1; fi
+
 w1:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 modules 2>&1 | tee .w1.log; ! grep -E 'warning:|error:' .w1.log
+	@$(call lint_build,W=1,.w1.log)
 
 sparse:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	$(MAKE) -C $(KDIR) M=$(CURDIR) C=1 modules 2>&1 | tee .sparse.log; ! grep -E 'warning:|error:' .sparse.log
+	@$(call lint_build,C=1,.sparse.log)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean

@@ -389,12 +389,30 @@ t_kill9_under_load() {
 	expect_eq "$fails" 0 "failed connections while exlbd was killed"
 }
 
+# rs2_pkts: the packets in of RS 2 as exlbd's status has them (copied from
+# the kernel by each reconcile)
+rs2_pkts() {
+	ctl -j status | jq -r --arg a "${RS4[2]}" '[.vs[].rs[] | select(.addr == $a) | .pkts_in] | add'
+}
+
 t_restart_no_flush() {
-	local before after e0 e1 j c_rs2
+	local before after e0 e1 j c_rs2 ticks last cur end
 	before=$(kernel_tables)
 	c_rs2=$(awk '$1 == "conn" && $3 == "rs2" { print $2 }' "$T/hold.log")
 	daemon_start "$T/exlbd2.log" || return 1
-	sleep 4.5 # two reconcile ticks, and the first health verdicts may come
+	# Positive evidence before asserting that nothing changed: the start-up
+	# reconcile runs before the control socket exists (daemon_start waited
+	# for it), and each 2 s tick copies the kernel's counters into the
+	# status: two changes of the held rs2 connection's pkts_in (it echoes
+	# every 0.3 s) are two reconciles that ran.
+	ticks=0 last=$(rs2_pkts) end=$((SECONDS + 20))
+	while ((ticks < 2 && SECONDS < end)); do
+		sleep 0.3
+		cur=$(rs2_pkts)
+		[[ $cur != "$last" ]] && ticks=$((ticks + 1)) last=$cur
+	done
+	echo "reconcile ticks seen after the restart: $ticks (rs2 pkts_in $last)"
+	((ticks >= 2)) || { echo "no two reconcile ticks in 20 s"; return 1; }
 	after=$(kernel_tables)
 	[[ $before == "$after" ]] || { echo "restart changed the kernel:"; diff <(echo "$before") <(echo "$after"); return 1; }
 	echo "kernel tables unchanged after the restart (rs1 still down, same ids)"

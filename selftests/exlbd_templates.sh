@@ -114,7 +114,10 @@ wait_for() {	# SECONDS CMD...: bounded poll
 }
 
 EXLBD_PID=
+# The suite's result: a failed check, an exit with a status other than 0
+# (a step that could not run), or no check at all is a failure.
 finish() {
+	local rc=$?
 	[[ -n $EXLBD_PID ]] && kill "$EXLBD_PID" 2>/dev/null
 	wait 2>/dev/null
 	if [[ -n ${T:-} ]]; then
@@ -126,6 +129,8 @@ finish() {
 	fi
 	for n in $NSS; do ip netns del "$n" 2>/dev/null; done
 	[[ -n ${T:-} && -z ${KEEP:-} ]] && rm -rf "$T"
+	((rc == 0 || NFAIL > 0)) || ok "$rc" "the suite ran to its end (it exited with status $rc)"
+	((NT > 0)) || ok 1 "the suite ran a check"
 	echo "1..$NT"
 	echo "$NPASS passed, $NFAIL failed"
 	((NFAIL == 0)) || exit 1
@@ -145,8 +150,9 @@ T0=$SECONDS
 
 # ---- network: the VIPs on the LB's client side, the servers behind a bridge
 for n in $NSS; do ip netns del "$n" 2>/dev/null; done
-{
-	for n in $NSS; do ip netns add "$n" && ip -n "$n" link set lo up; done &&
+# a subshell: "exit 1" on a failed step ends it, not the suite
+(
+	for n in $NSS; do { ip netns add "$n" && ip -n "$n" link set lo up; } || exit 1; done &&
 	ip -n tpl-lb link add lbclient type veth peer name eth0 netns tpl-cli &&
 	ip -n tpl-lb link add lbservers type bridge &&
 	ip -n tpl-lb addr add 198.18.40.1/24 dev lbclient &&
@@ -168,8 +174,10 @@ for n in $NSS; do ip netns del "$n" 2>/dev/null; done
 	ip -n tpl-lb link set lbclient up &&
 	ip -n tpl-lb link set lbservers up &&
 	lb sysctl -qw net.ipv4.ip_forward=1
-}
-ok $? "network: client, LB with ${#ORDER[@]} VIPs, two Exchange servers"
+)
+rc=$?
+ok $rc "network: client, LB with ${#ORDER[@]} VIPs, two Exchange servers"
+((rc == 0)) || exit 1
 
 # ---- the servers
 export EXRS_DIR=$T/exrs EXRS_BIG_MB=0 EXRS_WAIT=30

@@ -227,7 +227,8 @@ if command -v openssl >/dev/null; then
 	check "no leftover temporary or old files" bash -c "! ls -A '$state/certs' | grep -Eq '^\\.(tmp|old)'"
 	check "cert add spare" ctl cert add spare "$tmp/spare.crt" "$tmp/spare.key"
 	check "cert del spare" ctl cert del spare
-	check "cert del removed the files" [ ! -e "$state/certs/spare.crt" ] && [ ! -e "$state/certs/spare.key" ]
+	check "cert del removed the files" bash -c '[ ! -e "$1" ] && [ ! -e "$2" ]' _ \
+		"$state/certs/spare.crt" "$state/certs/spare.key"
 	expect_fail "cert show of a deleted certificate" "no certificate named 'spare'" ctl cert show spare
 	ctl vs add 198.18.0.10 8443 tcp nickname=Self VStype=http SSLAcceleration=1 >/dev/null
 	check "vs show: a VS without CertFile says self-signed certificate" bash -c "'$EXLBCTL' -s '$sock' vs show Self | grep -q 'certificate  *self-signed certificate'"
@@ -325,7 +326,8 @@ check "config.json with TLSType=8: exlbd refuses to start (rc $rc): $(grep -m1 T
 # ---- help ----
 check "--help on a verb lists Kemp parameters" bash -c "'$EXLBCTL' vs add --help | grep -q 'PersistTimeout'"
 "$EXLBCTL" -s "$tmp/none.sock" status >/dev/null 2>"$tmp/err"
-check "no daemon: one-line error, non-zero exit" [ $? -ne 0 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ]
+rc=$? lines=$(wc -l <"$tmp/err")
+check "no daemon: one-line error ($lines), non-zero exit ($rc)" bash -c '[ "$1" -ne 0 ] && [ "$2" -eq 1 ]' _ "$rc" "$lines"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -552,18 +552,26 @@ r2=$?
 report "$([ $r1 = 0 ] && [ $r2 = 0 ]; echo $?)" "NeedHostName=1: no SNI refused ($([ $r1 = 0 ] && echo refused || echo accepted)), SNI $MAIL served ($([ $r2 = 0 ] && echo yes || echo no))"
 cfg vs mod Exch NeedHostName=0
 
-# a TLS 1.1 client that itself allows it (OpenSSL 3 refuses TLS < 1.2 at SECLEVEL >= 1)
+# a TLS 1.1 client that itself allows it (OpenSSL 3 refuses TLS < 1.2 at
+# SECLEVEL >= 1). With BestPractices (AEAD suites only, TLS 1.2+) TLS 1.1
+# fails whatever TLSType says: Backward_compatibility has the CBC suites at
+# SECLEVEL 0, so with TLSType=1 TLS 1.1 must first succeed, and then fail
+# only because of TLSType=6.
 TLS11=(-tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -servername "$MAIL")
-tls_hs "${TLS11[@]}" && diag "TLSType=1: a TLS 1.1 handshake succeeds" ||
-	diag "TLSType=1: a TLS 1.1 handshake fails too ($(grep -m1 -i 'alert\|error' "$T/sc.out"))"
-tls_hs -tls1_3 -servername $MAIL
+cfg vs mod Exch CipherSet=Backward_compatibility
+wait_for 5 tls_hs "${TLS11[@]}"
 r0=$?
+[ $r0 = 0 ] || diag "TLSType=1, Backward_compatibility: TLS 1.1 fails ($(grep -m1 -i 'alert\|error' "$T/sc.out"))"
 cfg vs mod Exch TLSType=6
 wait_for 5 tls_fails "${TLS11[@]}"
 r1=$?
 tls_hs -tls1_2 -servername $MAIL
 r2=$?
-report "$([ $r1 = 0 ] && [ $r2 = 0 ]; echo $?)" "TLSType=6: TLS 1.1 refused ($r1), TLS 1.2 served ($r2)"
+report "$([ $r0 = 0 ] && [ $r1 = 0 ] && [ $r2 = 0 ]; echo $?)" \
+	"TLSType=6: TLS 1.1 refused ($r1; served with TLSType=1 and Backward_compatibility: $r0), TLS 1.2 served ($r2)"
+cfg vs mod Exch CipherSet=BestPractices
+tls_hs -tls1_3 -servername $MAIL
+r0=$?
 cfg vs mod Exch TLSType=16
 wait_for 5 tls_fails -tls1_3 -servername $MAIL
 r1=$?

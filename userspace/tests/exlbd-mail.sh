@@ -140,6 +140,29 @@ alog_has() {	# alog_has REGEX: an access log line matching (waits <= 3 s)
 	return 1
 }
 
+# server_synced smtp|imap|pop3: positive evidence that the server's log
+# holds every line of the sessions that ended before: a session of our own,
+# straight to the server from its own address ($RS, which no relayed session
+# has), and its line in the log. A relayed session's commands were answered
+# before its client got its last reply, so they were logged before this.
+server_synced() {
+	local port cmd log re n i
+	case $1 in
+	smtp) port=25 cmd=QUIT log=$(mailrs_postfix_log) re=": connect from [^ ]*\[$RS\]" ;;
+	imap) port=143 cmd="x LOGOUT" log=$(mailrs_dovecot_log) re="imap-login: .*rip=$RS," ;;
+	pop3) port=110 cmd=QUIT log=$(mailrs_dovecot_log) re="pop3-login: .*rip=$RS," ;;
+	esac
+	n=$(grep -c -- "$re" "$log")
+	in_rs timeout 5 bash -c 'exec 3<>"/dev/tcp/$1/$2" && read -r _ <&3 &&
+		printf "%s\r\n" "$3" >&3 && cat <&3 >/dev/null' _ "$RS" "$port" "$cmd"
+	for ((i = 0; i < 100; i++)); do
+		[ "$(grep -c -- "$re" "$log")" -gt "$n" ] && return 0
+		sleep 0.1
+	done
+	diag "$1: no log line for a direct session to $RS:$port in 10 s"
+	return 1
+}
+
 # ---- the network
 
 for ns in "$NS_CL" "$NS_LB" "$NS_RS"; do
@@ -168,8 +191,13 @@ report "$([ -z "$bad" ]; echo $?)" "three namespaces, no default route${bad:+ (n
 # ---- the real servers
 
 [ -n "${EXLB_MAIL_L4:-}" ] && export MAILRS_TLS=1
-mailrs_setup "$NS_RS" $RS 2>"$T/mailrs.err" || skip "mail servers do not start: $(cat "$T/mailrs.err")"
-report 0 "dovecot (IMAP 143, POP3 110) and postfix (SMTP 25) on $RS"
+# a server that does not start is a failure, not a skip: they are installed
+mailrs_setup "$NS_RS" $RS 2>"$T/mailrs.err"
+rc=$?
+listening=$(in_rs ss -Hltn | awk '{ print $4 }' | grep -cxE "$RS:(25|110|143)")
+report "$([ $rc = 0 ] && [ "$listening" = 3 ]; echo $?)" \
+	"dovecot (IMAP 143, POP3 110) and postfix (SMTP 25) on $RS: setup status $rc, $listening of 3 listening"
+[ $rc = 0 ] || { diag "$(cat "$T/mailrs.err")"; echo "1..$N"; exit 1; }
 # a server that accepts and never speaks
 in_rs timeout 170 "$PYTHON" -c '
 import socket, time
@@ -350,38 +378,35 @@ report $? "curl imaps:// 993 returns what imap:// STARTTLS returned (exit $rc)"
 
 MARK="exlbinject$$"
 mc inject-smtp 25 "$MARK"
-sleep 0.5
 [ -z "$(mc_err)" ] && [[ $(val starttls) == 220* ]] && [[ $(val ehlo) == 250* ]] &&
-	! grep -q "$MARK" "$(mailrs_postfix_log)"
+	[[ $(val quit) == 221* ]] && server_synced smtp && ! grep -q "$MARK" "$(mailrs_postfix_log)"
 report $? "SMTP 'STARTTLS\\r\\nNOOP $MARK' in one write: TLS works, postfix never saw the NOOP$(mc_err)"
 alog_has "SMTP\+STARTTLS;.*;discarded=[1-9]"
 report $? "the access log counts the discarded bytes"
 logins=$(mailrs_logins imap)
 mc inject-imap 143
-sleep 0.5
 caps=$(val caps)
 [ -z "$(mc_err)" ] && [[ $caps == *"c OK"* ]] && [[ $caps != *"b OK"* && $caps != *"b NO"* ]] &&
-	[ "$(mailrs_logins imap)" = "$logins" ]
+	[[ $(val logout) == *"d OK"* ]] && server_synced imap && [ "$logins" -gt 0 ] && [ "$(mailrs_logins imap)" = "$logins" ]
 report $? "IMAP 'a STARTTLS\\r\\nb LOGIN ...' in one write: no login at dovecot ($logins -> $(mailrs_logins imap)), no answer to b$(mc_err)"
 logins=$(mailrs_logins pop3)
 mc inject-pop3 110
-sleep 0.5
 [ -z "$(mc_err)" ] && [[ $(val stls) == +OK* ]] && [[ $(val noop) == -ERR* || $(val noop) == +OK* ]] &&
-	[ "$(mailrs_logins pop3)" = "$logins" ]
-report $? "POP3 'STLS\\r\\nUSER\\r\\nPASS' in one write: no login at dovecot; the session goes on (NOOP: $(val noop))$(mc_err)"
+	[[ $(val quit) == +OK* ]] && server_synced pop3 && [ "$logins" -gt 0 ] && [ "$(mailrs_logins pop3)" = "$logins" ]
+report $? "POP3 'STLS\\r\\nUSER\\r\\nPASS' in one write: no login at dovecot ($logins -> $(mailrs_logins pop3)); the session goes on (NOOP: $(val noop))$(mc_err)"
 
 # ---- "always": nothing before STARTTLS
 
 MARK2="exlbalways$$"
 mc always-smtp 2525 "$MARK2"
-sleep 0.5
 [[ $(val mail) == "530 5.7.0 Must issue a STARTTLS command first"* ]] && [[ $(val rcpt) == 530* ]] &&
-	[[ $(val data) == 530* ]] && [[ $(val auth) == 530* ]] && ! grep -q "$MARK2" "$(mailrs_postfix_log)"
+	[[ $(val data) == 530* ]] && [[ $(val auth) == 530* ]] && [[ $(val quit) == 221* ]] &&
+	server_synced smtp && ! grep -q "$MARK2" "$(mailrs_postfix_log)"
 report $? "StartTLSMode 2: MAIL/RCPT/DATA/AUTH before STARTTLS get 530, postfix never saw them ($(val mail))$(mc_err)"
 logins=$(mailrs_logins imap)
 mc always-imap 143
 [[ $(val login) == "a NO [PRIVACYREQUIRED]"* ]] && [[ $(val authenticate) == "b NO [PRIVACYREQUIRED]"* ]] &&
-	[[ $(val logout) == *"c OK"* ]] && [ "$(mailrs_logins imap)" = "$logins" ]
+	[[ $(val logout) == *"c OK"* ]] && server_synced imap && [ "$logins" -gt 0 ] && [ "$(mailrs_logins imap)" = "$logins" ]
 report $? "IMAP: LOGIN / AUTHENTICATE before STARTTLS refused ($(val login)); LOGOUT reaches dovecot$(mc_err)"
 mc always-pop3 110
 [[ $(val user) == -ERR* && $(val pass) == -ERR* && $(val apop) == -ERR* && $(val quit) == +OK* ]]

@@ -459,7 +459,9 @@ expect_fail "delete of a built-in template" "is built in" ctl template delete "E
 stop_daemon
 start_daemon
 ctl template show "Site HTTPS ESP" -j | json 'j["source"]=="imported"'
-check "imported templates and applied services survive a restart" [ $? -eq 0 ] && ctl vs show 198.18.30.1:443 >/dev/null
+rc=$?
+check "imported templates and applied services survive a restart" bash -c '[ "$1" -eq 0 ] && "$2" -s "$3" vs show 198.18.30.1:443' _ \
+	"$rc" "$EXLBCTL" "$sock"
 check "template delete NAME" ctl template delete "Site HTTPS ESP"
 expect_fail "the deleted template is gone" "no template named 'Site HTTPS ESP'" ctl template show "Site HTTPS ESP"
 check "its services stay (a template is only a recipe)" ctl vs show 198.18.30.1:443

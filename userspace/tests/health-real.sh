@@ -275,12 +275,17 @@ wait_listen() {
 	return 1
 }
 
-nginx_start || skip "nginx does not start: $(tail -3 "$T/nginx/error.log")"
-dovecot_start || skip "dovecot does not start"
-postfix_start || skip "postfix does not start: $(tail -3 "$T/postfix-ctl.log")"
+# The servers are installed (tools/deps.sh): one that does not start is a
+# failure, not a skip.
+bad=
+nginx_start || bad+=" nginx ($(tail -3 "$T/nginx/error.log"))"
+dovecot_start || bad+=" dovecot"
+postfix_start || bad+=" postfix ($(tail -3 "$T/postfix-ctl.log"))"
 for port in 80 443 143 110 25; do
-	wait_listen $port || skip "nothing listens on $port"
+	wait_listen $port || bad+=" :$port"
 done
+report "$([ -z "$bad" ]; echo $?)" "nginx, dovecot and postfix listen on 80 443 143 110 25${bad:+ (not:$bad)}"
+[ -z "$bad" ] || { echo "1..$N"; exit 1; }
 
 # ---- the probe
 
@@ -289,7 +294,7 @@ if [ -z "$PROBE" ]; then
 	PROBE=$T/health_probe
 	cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$REPO" -I"$REPO/userspace/include" \
 		"$REPO/userspace/tests/health_probe.c" "$REPO"/userspace/exlbd/health*.c \
-		-o "$PROBE" -lev -lssl -lcrypto || { echo "not ok 1 - build health_probe"; exit 1; }
+		-o "$PROBE" -lev -lssl -lcrypto || { report 1 "build health_probe"; echo "1..$N"; exit 1; }
 fi
 
 HTTP_TARGETS=""

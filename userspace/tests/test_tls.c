@@ -808,10 +808,23 @@ static void test_ciphers(struct exlb_tls_cache *cache, struct exlb_config *cfg)
 	       "set names are case-insensitive");
 }
 
+/* Set by SSL_CTX ex_data: a context tagged with &ctx_freed was freed. */
+static int ctx_freed_idx;
+static bool ctx_freed;
+
+static void ctx_freed_cb(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+			 long argl, void *argp)
+{
+	(void)parent; (void)ad; (void)idx; (void)argl; (void)argp;
+	if (ptr)
+		*(bool *)ptr = true;
+}
+
 static void test_selfsigned_and_cache(struct exlb_tls_cache *cache,
 				      struct exlb_config *cfg)
 {
 	struct exlb_err err;
+	bool held;
 	struct exlb_service *vs = add_vs(cfg, "446", "VStype=http SSLAcceleration=1",
 					 &err);
 	struct exlb_tls_vs *t, *t2, *t3;
@@ -900,9 +913,21 @@ static void test_selfsigned_and_cache(struct exlb_tls_cache *cache,
 	exlb_tls_vs_put(t);
 	exlb_tls_set_ktls(false);
 
+	/*
+	 * prune after the VS is deleted: the cache drops its reference, so the
+	 * contexts go when the last holder lets go (and not before).
+	 */
+	t = get(cache, cfg, exlb_service_by_id(cfg, id));
+	ctx_freed = false;
+	if (t)
+		SSL_CTX_set_ex_data(exlb_tls_vs_server_ctx(t), ctx_freed_idx, &ctx_freed);
 	exlb_service_del(cfg, id, &err);
 	exlb_tls_cache_prune(cache, cfg);
-	report(true, "prune after the VS is deleted (ASan checks the references)");
+	held = ctx_freed;
+	exlb_tls_vs_put(t);
+	report(t && !held && ctx_freed,
+	       "prune after the VS is deleted: contexts kept while held (%s), freed with the last reference (%s)",
+	       held ? "freed" : "kept", ctx_freed ? "freed" : "kept");
 	t = exlb_tls_vs_get(cache, cfg, exlb_service_by_id(cfg, 1), &err);
 	exlb_tls_vs_put(t);
 	pem_free(&newer);
@@ -919,6 +944,7 @@ int main(void)
 		return 1;
 	}
 	cache = exlb_tls_cache_new(state_dir);
+	ctx_freed_idx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, ctx_freed_cb);
 	mail_pem = make_cert("mail.example.com",
 			     "DNS:mail.example.com,DNS:autodiscover.example.com", false);
 	contoso_pem = make_cert("contoso.com", "DNS:*.contoso.com,DNS:contoso.com", false);

@@ -41,7 +41,7 @@ _mailrs_in() { ip netns exec "$MAILRS_NS" "$@"; }
 mailrs_maildir() { echo "$MAILRS_DIR/vmail/${MAILRS_USER:-alice}/Maildir"; }
 mailrs_dovecot_log() { echo "$MAILRS_DIR/dovecot/dovecot.log"; }
 mailrs_postfix_log() { echo "$MAILRS_DIR/postfix.log"; }
-mailrs_logins() { grep -c "$1-login: Login:" "$(mailrs_dovecot_log)" 2>/dev/null; }
+mailrs_logins() { grep -cE "$1-login: (Info: )?Login:" "$(mailrs_dovecot_log)" 2>/dev/null; }
 
 _mailrs_wait_listen() {	# PORT: bounded wait for a listener in the namespace
 	local i
