@@ -43,7 +43,7 @@ echo "TAP version 13"
 start=$SECONDS
 # a file and tail --pid, not a pipe: a daemon left holding the pipe open
 # must not keep the test waiting after the demo ended
-timeout -k 10 600 "$DEMO" --ktap >"$out" 2>&1 </dev/null &
+timeout -k 10 400 "$DEMO" --ktap >"$out" 2>&1 </dev/null &
 pid=$!
 tail -n +1 -f --pid=$pid "$out"
 wait $pid
