@@ -84,6 +84,8 @@ ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 ns_exlbd() {
 	local log=$1 setup=$2
 	shift 2
+	# a running nscd would answer getgrnam() from the host's /etc/group
+	[ -d /run/nscd ] && setup+=" && mount -t tmpfs exlb-no-nscd /run/nscd"
 	unshare -m -n --propagation private bash -c "$setup"' && exec "$@"' exlbd-ns \
 		"$EXLBD" "$@" >>"$log" 2>&1 &
 	DAEMON=$!
@@ -100,7 +102,10 @@ tap_end
 	exit 1
 }
 
-stop_daemon() { kill -TERM "$DAEMON" && wait "$DAEMON"; }
+stop_daemon() {
+	kill -TERM "$DAEMON" && wait "$DAEMON"
+	DAEMONS=${DAEMONS/ $DAEMON/}
+}
 
 # ---- 1. the control socket: mode and group
 
@@ -186,7 +191,7 @@ report "$([ $rc = 1 ]; echo $?)" "no exlbd on the socket: exit $rc (want 1): $(h
 # ---- 3. templates: bad files reported and skipped, a name defined twice
 
 tpl() {	# tpl FILE SET NAME:PORT:NICK...: a template file, one VS per template
-	local file=$1 set=$2 t sep= name port nick
+	local file=$1 set=$2 t sep='' name port nick
 	shift 2
 	{
 		printf '{ "format": "exlb-templates", "version": 1, "set": "%s", "templates": [' "$set"
@@ -271,12 +276,14 @@ FP_A=$(fingerprint "$T/mail-a.pem")
 FP_B=$(fingerprint "$T/mail-b.pem")
 
 certs_snapshot() {	# the certs directory: names and contents
-	(cd "$T/certs" && for f in $(LC_ALL=C ls -A); do echo "== $f"; cat "$f"; done)
+	(cd "$T/certs" && for f in .[!.]* *; do [ -e "$f" ] && echo "== $f" && cat "$f"; done)
 }
 certs_snapshot >"$T/certs.before"
 cp "$SEEN/config.json" "$T/config.before"
 ctl save >"$T/before.json"
-table() { ctl -j cert list | jq -r '[.[] | "\(.name)=\(.sha256)"] | sort | join(" ")'; }
+# the certificate table as cert list shows it: sha256 of the files, and an
+# error where they are not the configured certificate
+table() { ctl -j cert list | jq -r '[.[] | "\(.name)=\(.sha256)\(if .error then "!" + .error else "" end)"] | sort | join(" ")'; }
 TABLE_BEFORE=$(table)
 
 # fill the tmpfs: the next write of .config.json.tmp fails
