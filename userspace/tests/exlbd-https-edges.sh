@@ -122,7 +122,7 @@ EXRS_SERVER_CONF='
 		location ~ "^/[^/]+/headers$" {	# the request headers the rules touch
 			return 200 "added=[$http_x_edge_added] secret=[$http_x_edge_secret] repl=[$http_x_edge_repl] drop=[$http_x_edge_drop_a$http_x_edge_drop_b] uri=[$request_uri]\n";
 		}'
-export EXRS_SERVER_CONF
+export EXRS_SERVER_CONF	# shellcheck disable=SC2090
 sni_server() {	# sni_server NAME CERT: rs1's certificate for SNI NAME (requests
 	# are still served by the main server: nginx picks it by Host)
 	printf '\n\tserver { listen %s:443 ssl; server_name %s; ssl_certificate %s/%s.pem; ssl_certificate_key %s/%s.key; }' \
@@ -301,10 +301,11 @@ ka_result() {	# the coprocess's last line; it ends
 	echo "$l"
 }
 j1() { jq -r "$1" <<<"$KA_R1" 2>/dev/null; }
-# the server connection of the first answer no longer established, seen from rs1
+# server_conn_gone ADDR:PORT (X-Seen-Client of the first answer): that server
+# connection is no longer established on the LB
 server_conn_gone() {
 	local port=${1##*:}
-	[ -n "$port" ] && [ -z "$(in_rs1 ss -Htn state established "( sport = :80 and dport = :$port )")" ]
+	[ -n "$port" ] && [ -z "$(in_lb ss -Htn state established "( sport = :$port and dport = :80 )")" ]
 }
 
 # the server answers with Connection: close
