@@ -1174,12 +1174,21 @@ static int check_rule_posix(const struct exlb_rule *rule, struct exlb_err *err)
 
 static int check_rule(const struct exlb_rule *rule, struct exlb_err *err)
 {
-	/* what each type needs: AddHeader works without a pattern */
+	/* what each type needs: AddHeader, and DeleteHeader of a named
+	 * header, work without a pattern */
 	switch (rule->type) {
 	case EXLB_RULE_ADD_HEADER:
 		if (!rule->header[0])
 			return exlb_err_set(err,
 					    "rule '%s': header: an AddHeaderRule needs the header to add",
+					    rule->name);
+		break;
+	case EXLB_RULE_DELETE_HEADER:
+		if (rule->header[0])
+			break;
+		if (!rule->pattern[0])
+			return exlb_err_set(err,
+					    "rule '%s': a DeleteHeaderRule needs the header to delete or a pattern of names",
 					    rule->name);
 		break;
 	case EXLB_RULE_REPLACE_HEADER:
@@ -1196,7 +1205,8 @@ static int check_rule(const struct exlb_rule *rule, struct exlb_err *err)
 	/* content.c knows the pattern forms and what each type needs */
 	if (exlb_content_rule_check)
 		return exlb_content_rule_check(rule, err);
-	if (rule->type == EXLB_RULE_ADD_HEADER && !rule->pattern[0])
+	if ((rule->type == EXLB_RULE_ADD_HEADER ||
+	     rule->type == EXLB_RULE_DELETE_HEADER) && !rule->pattern[0])
 		return 0;
 	if (rule->matchtype != EXLB_MATCH_REGEX)
 		return 0;

@@ -496,6 +496,15 @@ static void test_header_rules(void)
 	rc = exlb_rule_add(cfg, "DelSrv", P("type=DeleteHeaderRule pattern=/^Server$/"), &err);
 	report(rc == 0 && exlb_rule_find(cfg, "DelSrv")->type == EXLB_RULE_DELETE_HEADER,
 	       "type=DeleteHeaderRule (Kemp's name) accepted");
+	rc = exlb_rule_add(cfg, "DelPB", P("type=deleteheader header=X-Powered-By"), &err);
+	rc = rc ? rc : exlb_config_check(cfg, &err);
+	report(rc == 0 && !exlb_rule_find(cfg, "DelPB")->pattern[0],
+	       "a DeleteHeaderRule of a named header needs no pattern: \"%s\"", rc ? err.msg : "");
+	rc = exlb_rule_add(cfg, "DelNone", P("type=deleteheader"), &err);
+	rc = rc ? rc : exlb_config_check(cfg, &err);
+	report(rc != 0 && strstr(err.msg, "needs the header to delete or a pattern"),
+	       "a DeleteHeaderRule with neither header nor pattern is refused: \"%s\"", err.msg);
+	exlb_rule_del(cfg, "DelNone", &err);
 	rc = exlb_rule_add(cfg, "Url", P("type=modifyurl pattern=/^\\/old/ replacement=/new"), &err);
 	report(rc == 0 && exlb_rule_find(cfg, "Url")->type == EXLB_RULE_MODIFY_URL,
 	       "type=modifyurl accepted");

@@ -46,8 +46,12 @@
 # Knobs (read at exrs_setup): EXRS_DIR (default: a new /tmp/exrs.XXXXXX),
 # EXRS_BIG_MB (200; 0 = no big file), EXRS_LIMIT_RATE (40m), EXRS_WORKERS
 # (1), EXRS_WAIT (20 s, how long exrs_start waits), EXRS_KEEP=1 keeps the
-# directory. Needs nginx (nginx-light is enough:
-# no module beyond the core, ssl and proxy is used), curl, openssl, ip.
+# directory. EXRS_SERVER_CONF: nginx text added to the server block before
+# its locations (a regex location there is tried before the ones above);
+# EXRS_HTTP_CONF: added to the http block after that server (e.g. more
+# :443 servers chosen by SNI). Both empty by default. Needs nginx
+# (nginx-light is enough: no module beyond the core, ssl and proxy is used),
+# curl, openssl, ip.
 # Every wait is bounded (a few seconds); functions return non-zero on
 # failure and print the reason on stderr.
 
@@ -146,6 +150,7 @@ EOF
 		add_header X-Seen-Client \$remote_addr:\$remote_port always;
 		add_header X-Backend-Scheme \$scheme always;
 
+		${EXRS_SERVER_CONF:-}
 		location = /exrs-ping {		# exrs_wait's probe, not logged
 			access_log off;
 			return 200 "pong $name\n";
@@ -169,6 +174,8 @@ EOF
 			return 200 "RS $name vdir \${exrs_vdir} uri \$request_uri method \$request_method conn \$connection req \$connection_requests\n";
 		}
 	}
+
+	${EXRS_HTTP_CONF:-}
 
 	# behind /echo: nginx has read the whole body and sends it with its length
 	server {
