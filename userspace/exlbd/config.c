@@ -1359,6 +1359,11 @@ static int check_service(const struct exlb_config *cfg,
 			return exlb_err_set(err,
 					    "VS %s: SSLReencrypt: needs SSLAcceleration=1",
 					    label);
+		/* the header only means something over TLS: not stored unused */
+		if (svc->hsts && !svc->ssl_acceleration)
+			return exlb_err_set(err,
+					    "VS %s: StrictTransportSecurity: needs SSLAcceleration=1 (sent on TLS responses only)",
+					    label);
 		if (check_vs_tls(cfg, svc, label, err))
 			return -1;
 		if (svc->max_conns && exlb_service_is_kernel_served(cfg, svc))

@@ -919,8 +919,10 @@ static void test_selfsigned_and_cache(struct exlb_tls_cache *cache,
 	 */
 	t = get(cache, cfg, exlb_service_by_id(cfg, id));
 	ctx_freed = false;
-	if (t)
-		SSL_CTX_set_ex_data(exlb_tls_vs_server_ctx(t), ctx_freed_idx, &ctx_freed);
+	ssl = t ? exlb_tls_vs_ssl_new(t) : NULL;
+	if (ssl)
+		SSL_CTX_set_ex_data(SSL_get_SSL_CTX(ssl), ctx_freed_idx, &ctx_freed);
+	SSL_free(ssl);
 	exlb_service_del(cfg, id, &err);
 	exlb_tls_cache_prune(cache, cfg);
 	held = ctx_freed;
