@@ -54,6 +54,8 @@ ENDS_PID=
 
 # shellcheck source=lib/lbnet.sh
 source "$here/lib/lbnet.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 # shellcheck source=lib/exchange-rs.sh
 source "$here/lib/exchange-rs.sh"
 # shellcheck source=lib/mail-rs.sh
@@ -61,10 +63,7 @@ source "$here/lib/mail-rs.sh"
 
 cleanup() {
 	[ -n "$ENDS_PID" ] && kill "$ENDS_PID" 2>/dev/null
-	if [ -n "$DAEMON_PID" ]; then
-		kill -TERM "$DAEMON_PID" 2>/dev/null
-		wait "$DAEMON_PID" 2>/dev/null
-	fi
+	exlbd_kill
 	mailrs_cleanup 2>/dev/null
 	exrs_cleanup 2>/dev/null
 	lbnet_cleanup
@@ -72,7 +71,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 # sessions SESSION...: runs endclient.py, one JSON line per session in $T/ends
 sessions() { in_cl timeout 90 python3 "$here/endclient.py" "$VIP" "$VIP2" "$@" 2>>"$T/client.log" |
 	grep -v '^ready' >"$T/ends"; }
@@ -101,16 +99,8 @@ opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
 [ -n "${EXLBD_TLS_RELAY:-}" ] && opts+=("--tls-relay=$EXLBD_TLS_RELAY")
 ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
 DAEMON_PID=$!
-wait_for 10 ctl get RetryInterval >/dev/null 2>&1
-report $? "exlbd runs in the LB namespace"
-if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-	diag "exlbd exited:" "$(tail -n 20 "$T/exlbd.log")"
-	tap_end
-	exit 1
-fi
+exlbd_ready "exlbd runs in the LB namespace"
 
-cfg_bad=
-cfg() { ctl "$@" >>"$T/ctl.log" 2>&1 || { cfg_bad=1; diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"; }; }
 cfg cert add mail "$T/mail.pem" "$T/mail.key"
 cfg set conntimeout 5
 web=(VStype=http SSLAcceleration=1 CertFile=mail Schedule=rr CheckType=http
@@ -293,11 +283,6 @@ out=$(no_rs)
 report $? "no server left: SMTP, IMAP, POP3 answer with their temporary errors ($(tr '\n' ' ' <<<"$out"))"
 
 check "exlbd is still running" kill -0 "$DAEMON_PID"
-kill -TERM "$DAEMON_PID" 2>/dev/null
-wait "$DAEMON_PID"
-rc=$?
-DAEMON_PID=
-n=$(grep -c 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' "$T/exlbd.log")
-report "$([ "$rc" = 0 ] && [ "$n" = 0 ]; echo $?)" "exlbd exits cleanly on SIGTERM (status $rc, sanitizer reports $n)"
+exlbd_stop_checked
 [ "$TAP_FAILED" = 0 ] || diag "exlbd log:" "$(tail -n 30 "$T/exlbd.log")"
 tap_end

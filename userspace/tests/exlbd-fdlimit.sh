@@ -31,7 +31,11 @@
 # passed. Takes about 80 s.
 set -u
 
-skip() { echo "1..0 # SKIP $*"; exit 4; }
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/tap.sh
+source "$here/lib/tap.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 for tool in ip nginx curl openssl jq prlimit timeout; do
@@ -40,7 +44,6 @@ done
 PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)}
 [ -n "$PYTHON" ] || skip "python3 not installed"
 
-here=$(cd "$(dirname "$0")" && pwd)
 EXLBD=$(realpath "${EXLBD:-$here/../build/exlbd}")
 EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
 [ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
@@ -61,8 +64,6 @@ SOCK=$T/exlbd.sock
 LOG=$T/exlbd.log
 DAEMON_PID=
 BG_PIDS=()
-N=0
-FAILED=0
 
 # shellcheck source=lib/exchange-rs.sh
 source "$here/lib/exchange-rs.sh"
@@ -70,46 +71,18 @@ source "$here/lib/exchange-rs.sh"
 cleanup() {
 	local p ns
 	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	if [ -n "$DAEMON_PID" ]; then
-		kill -TERM "$DAEMON_PID" 2>/dev/null
-		wait "$DAEMON_PID" 2>/dev/null
-	fi
+	exlbd_kill
 	exrs_cleanup 2>/dev/null
 	for ns in "$NS_CL" "$NS_LB" "$NS_RS"; do ip netns del "$ns" 2>/dev/null; done
 	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
 }
 trap cleanup EXIT
 
-report() {	# report STATUS(0 = pass) DESCRIPTION
-	N=$((N + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $N - $2"
-	else
-		echo "not ok $N - $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
-diag() { printf '# %s\n' "$@"; }
-
 in_cl() { ip netns exec "$NS_CL" "$@"; }
 in_lb() { ip netns exec "$NS_LB" "$@"; }
-ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }	# a <= b (decimals)
-
-# wait_for SECONDS CMD...: runs CMD every 0.3 s until it succeeds, at most
-# SECONDS; WAITED is how long it took
-wait_for() {
-	local secs=$1 t0
-	shift
-	t0=$(now)
-	while :; do
-		"$@" && { WAITED=$(since "$t0"); return 0; }
-		le "$secs" "$(since "$t0")" && { WAITED=$(since "$t0"); return 1; }
-		sleep 0.3
-	done
-}
 
 # exlbd's CPU time so far in seconds (utime + stime of all its threads)
 cpu_s() {
@@ -228,16 +201,10 @@ diag "prlimit --nofile=$FD_LIMIT exlbd ${opts[*]}"
 ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS prlimit --nofile=$FD_LIMIT:$FD_LIMIT -- \
 	"$EXLBD" "${opts[@]}" >>"$LOG" 2>&1 &
 DAEMON_PID=$!
-wait_for 10 ctl get RetryInterval >/dev/null 2>&1
-report $? "exlbd runs in the LB namespace with RLIMIT_NOFILE $(awk '/open files/ { print $4 }' /proc/$DAEMON_PID/limits 2>/dev/null)"
-if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-	diag "exlbd exited:" "$(tail -n 20 "$LOG")"
-	echo "1..$N"
-	exit 1
-fi
+exlbd_ready "exlbd runs in the LB namespace"
+lim=$(awk '/open files/ { print $4 }' /proc/$DAEMON_PID/limits 2>/dev/null)
+report "$([ "$lim" = $FD_LIMIT ]; echo $?)" "its RLIMIT_NOFILE is $lim"
 
-cfg_bad=
-cfg() { ctl "$@" >>"$T/ctl.log" 2>&1 || { cfg_bad=1; diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"; }; }
 cfg vs add $VIP 80 tcp nickname=Web VStype=http CheckType=http CheckUrl=/owa/healthcheck.htm \
 	CheckUseGet=1 RetryInterval=9 Timeout=4 RetryCount=2
 cfg rs add Web $RS port=80
@@ -336,5 +303,4 @@ kill -0 "$DAEMON_PID" 2>/dev/null
 report $? "exlbd still runs"
 diag "exlbd log: $(wc -l < "$LOG") lines, $(log_size) bytes"
 
-echo "1..$N"
-[ $FAILED = 0 ]
+tap_end

@@ -21,7 +21,11 @@
 # Exit 4 = skipped. TAP: "ok N - ..." lines, the plan "1..N" last.
 set -u
 
-skip() { echo "1..0 # SKIP $*"; exit 4; }
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/tap.sh
+source "$here/lib/tap.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (a private network namespace)"
 for tool in ip python3 jq unshare timeout; do
@@ -33,7 +37,6 @@ if [ -z "${EXLB_PRIVATE_NETNS:-}" ]; then
 fi
 ip link set lo up || skip "cannot bring up the loopback of the private namespace"
 
-here=$(cd "$(dirname "$0")" && pwd)
 EXLBD=$(realpath "${EXLBD:-$here/../build/exlbd}")
 EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
 [ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
@@ -44,41 +47,13 @@ SOCK=$T/exlbd.sock
 ALOG=$T/access.log
 DAEMON_PID=
 RS_PID=
-N=0
-FAILED=0
 
 cleanup() {
 	[ -n "$RS_PID" ] && kill "$RS_PID" 2>/dev/null
-	if [ -n "$DAEMON_PID" ]; then
-		kill -TERM "$DAEMON_PID" 2>/dev/null
-		wait "$DAEMON_PID" 2>/dev/null
-	fi
+	exlbd_kill
 	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
 }
 trap cleanup EXIT
-
-report() {	# report STATUS(0 = pass) DESCRIPTION
-	N=$((N + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $N - $2"
-	else
-		echo "not ok $N - $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
-ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
-
-# wait_for SECONDS CMD...: runs CMD every 0.1 s until it succeeds, at most SECONDS
-wait_for() {
-	local i secs=$1
-	shift
-	for ((i = 0; i < secs * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 alog_line() {	# alog_line MARK: the (last) line whose request contains MARK, waits <= 3 s
 	local i l
@@ -221,13 +196,7 @@ DAEMON_PID=
 "$EXLBD" --no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG" \
 	>>"$T/exlbd.log" 2>&1 &
 DAEMON_PID=$!
-wait_for 10 ctl get RetryInterval >/dev/null 2>&1
-report $? "exlbd runs (--no-kernel, --access-log, socket $SOCK)"
-if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-	diag "exlbd exited:" "$(tail -n 20 "$T/exlbd.log")"
-	echo "1..$N"
-	exit 1
-fi
+exlbd_ready "exlbd runs (--no-kernel, --access-log, socket $SOCK)"
 
 want_group=$(getent group exlb >/dev/null && echo exlb || id -gn)
 got=$(stat -c '%a %G' "$ALOG")
@@ -318,8 +287,6 @@ report "$([ "$logged" = 1 ]; echo $?)" "the limit hit is logged once for two hit
 
 kill -0 "$DAEMON_PID" 2>/dev/null
 report $? "exlbd still runs"
-if [ "$FAILED" != 0 ]; then
+[ "$TAP_FAILED" = 0 ] ||
 	diag "exlbd log:" "$(tail -n 20 "$T/exlbd.log")" "server log:" "$(tail -n 20 "$T/rs.log")"
-fi
-echo "1..$N"
-[ "$FAILED" = 0 ]
+tap_end

@@ -63,22 +63,20 @@ DAEMON_PID=
 
 # shellcheck source=lib/lbnet.sh
 source "$here/lib/lbnet.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 # shellcheck source=lib/exchange-rs.sh
 source "$here/lib/exchange-rs.sh"
 
 cleanup() {
 	[ -n "${KA_PID:-}" ] && kill "$KA_PID" 2>/dev/null
-	if [ -n "$DAEMON_PID" ]; then
-		kill -TERM "$DAEMON_PID" 2>/dev/null
-		wait "$DAEMON_PID" 2>/dev/null
-	fi
+	exlbd_kill
 	exrs_cleanup 2>/dev/null
 	lbnet_cleanup
 	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
 }
 trap cleanup EXIT
 
-ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 
 echo "TAP version 13"
 
@@ -150,16 +148,8 @@ diag "SSL_CERT_FILE=$T/ca.pem exlbd ${opts[*]}"
 ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS SSL_CERT_FILE="$T/ca.pem" \
 	"$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
 DAEMON_PID=$!
-wait_for 10 ctl get RetryInterval >/dev/null 2>&1
-report $? "exlbd runs in the LB namespace"
-if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-	diag "exlbd exited:" "$(tail -n 20 "$T/exlbd.log")"
-	tap_end
-	exit 1
-fi
+exlbd_ready "exlbd runs in the LB namespace"
 
-cfg_bad=
-cfg() { ctl "$@" >>"$T/ctl.log" 2>&1 || { cfg_bad=1; diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"; }; }
 cfg cert add mail "$T/mail.pem" "$T/mail.key"
 cfg vs add $VIP 443 tcp nickname=Edge VStype=http SSLAcceleration=1 CertFile=mail \
 	ErrorCode=503 "ErrorUrl=edge: no server" Schedule=rr
@@ -391,11 +381,6 @@ report "$([ "$CODE" = 503 ] && [ "$BODY" = "edge: no server" ] && [ "$(field "$l
 # ---- afterwards
 
 check "exlbd is still running" kill -0 "$DAEMON_PID"
-kill -TERM "$DAEMON_PID" 2>/dev/null
-wait "$DAEMON_PID"
-rc=$?
-DAEMON_PID=
-n=$(grep -c 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' "$T/exlbd.log")
-report "$([ "$rc" = 0 ] && [ "$n" = 0 ]; echo $?)" "exlbd exits cleanly on SIGTERM (status $rc, sanitizer reports $n)"
+exlbd_stop_checked
 [ "$TAP_FAILED" = 0 ] || diag "exlbd log:" "$(tail -n 30 "$T/exlbd.log")"
 tap_end

@@ -56,6 +56,8 @@ HELD_PID=
 
 # shellcheck source=lib/lbnet.sh
 source "$here/lib/lbnet.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 # shellcheck source=lib/exchange-rs.sh
 source "$here/lib/exchange-rs.sh"
 # shellcheck source=lib/mail-rs.sh
@@ -63,10 +65,7 @@ source "$here/lib/mail-rs.sh"
 
 cleanup() {
 	[ -n "${HELD_PID:-}" ] && kill "$HELD_PID" 2>/dev/null
-	if [ -n "$DAEMON_PID" ]; then
-		kill -TERM "$DAEMON_PID" 2>/dev/null
-		wait "$DAEMON_PID" 2>/dev/null
-	fi
+	exlbd_kill
 	mailrs_cleanup 2>/dev/null
 	exrs_cleanup 2>/dev/null
 	lbnet_cleanup
@@ -74,7 +73,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 
 echo "TAP version 13"
 
@@ -110,16 +108,8 @@ opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK")
 diag "exlbd ${opts[*]}"
 ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
 DAEMON_PID=$!
-wait_for 10 ctl get RetryInterval >/dev/null 2>&1
-report $? "exlbd runs in the LB namespace"
-if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
-	diag "exlbd exited:" "$(tail -n 20 "$T/exlbd.log")"
-	tap_end
-	exit 1
-fi
+exlbd_ready "exlbd runs in the LB namespace"
 
-cfg_bad=
-cfg() { ctl "$@" >>"$T/ctl.log" 2>&1 || { cfg_bad=1; diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"; }; }
 cfg cert add mail "$T/mail-a.pem" "$T/mail-a.key"
 cfg cert add contoso "$T/contoso.pem" "$T/contoso.key"
 cfg vs add $VIP 443 tcp nickname=Exch VStype=http SSLAcceleration=1 "CertFile=mail contoso" \
@@ -254,14 +244,6 @@ fi
 check "exlbd is still running after $ROUNDS rounds" kill -0 "$DAEMON_PID"
 status_answers() { ctl status >/dev/null; }
 check "exlbctl status answers" status_answers
-n=$(grep -c 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' "$T/exlbd.log")
-report "$([ "$n" = 0 ]; echo $?)" "no sanitizer report in exlbd's log ($n)"
-kill -TERM "$DAEMON_PID" 2>/dev/null
-wait "$DAEMON_PID"
-rc=$?
-DAEMON_PID=
-n=$(grep -c 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' "$T/exlbd.log")
-report "$([ "$rc" = 0 ] && [ "$n" = 0 ]; echo $?)" \
-	"exlbd exits cleanly on SIGTERM (status $rc, sanitizer reports $n)"
+exlbd_stop_checked
 [ "$TAP_FAILED" = 0 ] || diag "exlbd log:" "$(tail -n 30 "$T/exlbd.log")"
 tap_end

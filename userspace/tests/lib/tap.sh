@@ -36,7 +36,8 @@ check() {
 	report $? "$what"
 }
 
-diag() { printf '# %s\n' "$@"; }
+# every line of every argument behind "# ": a log's tail cannot pass for TAP
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
 
 tap_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 

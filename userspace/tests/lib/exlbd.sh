@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# shellcheck shell=bash
+#
+# exlbd and exlbctl in the host's end-to-end scripts (with lib/tap.sh). The
+# caller sets EXLBD, EXLBCTL, SOCK and T, starts exlbd in the background
+# with its output appended to $T/exlbd.log, and sets DAEMON_PID.
+#
+#   ctl ARGS...              exlbctl on $SOCK
+#   cfg ARGS...              the same for set-up steps: output to
+#                            $T/ctl.log; a failure sets cfg_bad and is shown
+#   exlbd_ready WHAT         waits <= 10 s for the control socket and reports
+#                            WHAT; if exlbd exited, shows its log's tail and
+#                            ends the script (nothing else could pass)
+#   exlbd_sanitizer_reports  how many reports ASan/UBSan/LSan wrote so far
+#   exlbd_stop_checked       SIGTERM; reports a clean exit and no sanitizer
+#                            report in the log
+#   exlbd_kill               SIGTERM and wait, for cleanup traps
+
+cfg_bad=
+
+ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
+
+cfg() {
+	ctl "$@" >>"$T/ctl.log" 2>&1 && return 0
+	cfg_bad=1
+	diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"
+	return 1
+}
+
+exlbd_ready() {
+	wait_for 10 ctl get RetryInterval >/dev/null 2>&1
+	report $? "$1"
+	kill -0 "$DAEMON_PID" 2>/dev/null && return 0
+	diag "exlbd exited:" "$(tail -n 20 "$T/exlbd.log")"
+	tap_end
+	exit 1
+}
+
+exlbd_sanitizer_reports() {
+	grep -c 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' "$T/exlbd.log"
+}
+
+exlbd_stop_checked() {
+	local rc n
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID"
+	rc=$?
+	DAEMON_PID=
+	n=$(exlbd_sanitizer_reports)
+	report "$([ "$rc" = 0 ] && [ "$n" = 0 ]; echo $?)" \
+		"exlbd exits cleanly on SIGTERM (status $rc, sanitizer reports $n)"
+}
+
+exlbd_kill() {
+	[ -n "${DAEMON_PID:-}" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+}
