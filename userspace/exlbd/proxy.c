@@ -991,7 +991,6 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 	p->main_loop = main_loop;
 	ev_async_init(&p->rs_failed, on_rs_failed);
 	p->rs_failed.data = p;
-	ev_async_start(main_loop, &p->rs_failed);
 	pthread_mutex_init(&p->log_lock, NULL);
 	exlb_content_set_limit_hook(on_rule_limit);
 	if (opts->access_log) {
@@ -1048,6 +1047,8 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 			goto fail;
 		}
 	}
+	/* started last: every way out above frees p without stopping it */
+	ev_async_start(main_loop, &p->rs_failed);
 	return p;
 fail:
 	exlb_proxy_free(p);
@@ -1072,7 +1073,8 @@ void exlb_proxy_free(struct exlb_proxy *p)
 		ev_loop_destroy(w->loop);
 	}
 	free(p->workers);
-	ev_async_stop(p->main_loop, &p->rs_failed);
+	if (ev_is_active(&p->rs_failed))
+		ev_async_stop(p->main_loop, &p->rs_failed);
 	l7_plan_put(p->plan);
 	while (p->scheds) {
 		struct l7_sched *s = p->scheds;
