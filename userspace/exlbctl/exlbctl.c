@@ -797,8 +797,9 @@ static void print_stats(const struct verb *v, json_t *result)
 		       jstr(proxy, "conns_refused"), jstr(proxy, "accept_pauses"),
 		       jstr(proxy, "fd_short"));
 	if (proxy)
-		printf("L7 proxy: %s connections closed at once by a VS's MaxConnsLimit\n",
-		       jstr(proxy, "conns_over_limit"));
+		printf("L7 proxy: %s connections closed at once by a VS's MaxConnsLimit, "
+		       "%s requests tried on another RS after a connect failure\n",
+		       jstr(proxy, "conns_over_limit"), jstr(proxy, "connect_retries"));
 	print_rule_limits(result);
 }
 

@@ -446,6 +446,7 @@ struct exlb_runtime {
 		unsigned int fd_limit, fd_reserve;
 		uint64_t conns_refused, accept_pauses, fd_short;
 		uint64_t conns_over_limit;	/* MaxConnsLimit closed them */
+		uint64_t connect_retries;	/* requests tried on another RS */
 	} proxy;
 };
 

@@ -1003,13 +1003,14 @@ static json_t *service_status(const struct exlb_config *cfg,
 /* The L7 proxy's descriptor budget and what it refused (docs/proxy.md). */
 static json_t *proxy_status(const struct exlb_runtime *rt)
 {
-	return json_pack("{sIsIsIsIsIsI}",
+	return json_pack("{sIsIsIsIsIsIsI}",
 			 "fd_limit", (json_int_t)rt->proxy.fd_limit,
 			 "fd_reserve", (json_int_t)rt->proxy.fd_reserve,
 			 "conns_refused", (json_int_t)rt->proxy.conns_refused,
 			 "accept_pauses", (json_int_t)rt->proxy.accept_pauses,
 			 "fd_short", (json_int_t)rt->proxy.fd_short,
-			 "conns_over_limit", (json_int_t)rt->proxy.conns_over_limit);
+			 "conns_over_limit", (json_int_t)rt->proxy.conns_over_limit,
+			 "connect_retries", (json_int_t)rt->proxy.connect_retries);
 }
 
 /*

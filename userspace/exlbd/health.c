@@ -306,8 +306,14 @@ static void end_attempt(struct hc_target *t)
 	}
 	t->phase = HC_IDLE;
 
-	/* fixed cadence from the start, so jitter spread stays spread */
-	next = t->started + t->spec.interval_ms / 1000.0 - ev_now(h->loop);
+	/*
+	 * Fixed cadence from the start, so jitter spread stays spread; after
+	 * the first attempt (run at once), the shift that puts the target at
+	 * its random place in the interval (schedule_first()).
+	 */
+	next = t->started + t->spec.interval_ms / 1000.0 + t->first_shift -
+	       ev_now(h->loop);
+	t->first_shift = 0;
 	if (next < 0)
 		next = 0;
 	ev_timer_stop(h->loop, &t->timer);
@@ -820,12 +826,21 @@ static void abort_attempt(struct hc_target *t)
 	ev_timer_stop(t->h->loop, &t->timer);
 }
 
-/* First start somewhere in the first interval. */
+/*
+ * A new target is checked at once -- within the first HC_FIRST_SPREAD_MS,
+ * spread so that a configuration of thousands does not fire in one go --
+ * and then at a random place in the interval, as if its first start had
+ * been there: an RS gets its verdict within a second of being added, and
+ * the checks of many targets stay spread over the whole interval.
+ */
 static void schedule_first(struct hc_target *t)
 {
-	ev_tstamp delay;
+	uint64_t place = hc_random(t->h) % (t->spec.interval_ms * 1000ULL);
+	uint64_t spread = t->spec.interval_ms < HC_FIRST_SPREAD_MS ?
+			  t->spec.interval_ms * 1000ULL : HC_FIRST_SPREAD_MS * 1000ULL;
+	ev_tstamp delay = (place % spread) / 1e6;
 
-	delay = (hc_random(t->h) % (t->spec.interval_ms * 1000ULL)) / 1e6;
+	t->first_shift = (place - place % spread) / 1e6;
 	ev_timer_stop(t->h->loop, &t->timer);
 	ev_timer_set(&t->timer, delay, 0);
 	ev_timer_start(t->h->loop, &t->timer);
@@ -977,6 +992,30 @@ void exlb_health_del(struct exlb_health *h, uint64_t target_id)
 	tls_forget(t);
 	table_unlink(h, t);
 	free(t);
+}
+
+int exlb_health_set_down(struct exlb_health *h, uint64_t target_id,
+			 const char *reason)
+{
+	struct hc_target *t = target_find(h, target_id);
+
+	if (!t)
+		return -ENOENT;
+	if (t->state == HC_DOWN)
+		return 0;
+	/*
+	 * A real transition, as if retry_count checks had failed: only
+	 * rise passing checks bring it back, and an attempt that began
+	 * before (its success would be stale) is dropped without a verdict.
+	 */
+	if (t->phase != HC_IDLE)
+		end_attempt(t);
+	t->state = HC_DOWN;
+	t->fails = t->spec.retry_count;
+	t->successes = 0;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason);
+	notify(t);
+	return 1;
 }
 
 int exlb_health_state(struct exlb_health *h, uint64_t target_id, bool *up,

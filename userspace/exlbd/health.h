@@ -17,8 +17,9 @@
  * out of "unknown"; until then exlb_health_state() answers -EAGAIN and the
  * caller decides what an unknown RS means (exlbd keeps it out of service).
  *
- * Timing: a check starts every interval_ms (first start spread at random over
- * one interval so thousands of targets do not fire at once); each attempt,
+ * Timing: a new target is checked within a second, then every interval_ms
+ * from a random place in the interval (so thousands of targets do not fire
+ * at once); each attempt,
  * from connect() to the verdict, has timeout_ms. A server that stops is
  * therefore down within interval_ms * retry_count + timeout_ms.
  *
@@ -123,6 +124,16 @@ int exlb_health_update(struct exlb_health *h, uint64_t target_id,
 		       const struct exlb_check_spec *spec);
 
 void exlb_health_del(struct exlb_health *h, uint64_t target_id);
+
+/*
+ * Marks a target down from outside the checks (exlbd's passive health: live
+ * connections to it failed), with @reason as its verdict's reason. It is a
+ * transition like a failed check's (on_change is called, before this
+ * returns): only passing checks bring the target up again, and an attempt
+ * running now is dropped. 1 if it changed, 0 if it was down, -ENOENT.
+ */
+int exlb_health_set_down(struct exlb_health *h, uint64_t target_id,
+			 const char *reason);
 
 /*
  * The current verdict and the reason of the last check ("HTTP 200",

@@ -16,6 +16,7 @@
 #define HC_REASON_MAX	128
 #define HC_RX_MAX	1024	/* one line at a time; longer lines are cut */
 #define HC_TX_MAX	768	/* request line + Host: fit with 256-byte url and host */
+#define HC_FIRST_SPREAD_MS	1000	/* first checks of new targets: within this */
 
 enum hc_state {
 	HC_UNKNOWN,
@@ -88,6 +89,7 @@ struct hc_target {
 	char reason[HC_REASON_MAX];	/* of the last verdict */
 
 	ev_timer timer;			/* next start, or this attempt's timeout */
+	ev_tstamp first_shift;		/* added once after the first attempt */
 	ev_io io;
 	ev_tstamp started;
 

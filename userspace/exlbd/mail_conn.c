@@ -40,8 +40,7 @@
 
 #define MC_BUF			16384	/* read buffer per direction */
 #define MC_MAX_PENDING		65536	/* queued for a writer before we stop reading */
-#define MC_CONNECT_TIMEOUT_S	5.0
-#define MC_GREET_TIMEOUT_S	10.0	/* the server must greet within this */
+#define MC_GREET_TIMEOUT_S	10.0	/* the server must greet within this of its connect */
 #define MC_HANDSHAKE_TIMEOUT_S	15.0
 #define MC_CMD_IDLE_MAX_S	300.0	/* before authentication: RFC 5321's 5 min */
 #define MC_LOCAL_TIMEOUT_S	10.0	/* to deliver our last words */
@@ -74,6 +73,11 @@ struct l7_mail_conn {
 	enum mc_phase phase;
 	struct l7_ep c, s;
 	bool s_connecting, greeted;
+	bool s_touched;			/* a byte went to or came from this server */
+	ev_tstamp s_since;		/* its connect began */
+	double connect_s;		/* the SubVS's connect limit */
+	uint32_t tried[L7_CONNECT_TRIES];	/* RSs that failed before greeting */
+	unsigned int nr_tried;
 	uint32_t rs_id;
 	struct l7_rs_state *rs_st;	/* counted open while s is */
 	char rs_label[64];
@@ -233,7 +237,8 @@ static ssize_t read_into(struct l7_mail_conn *c, struct l7_ep *ep, char **buf,
 
 static void on_server_io(struct ev_loop *loop, ev_io *io, int revents);
 
-static int server_open(struct l7_mail_conn *c, struct l7_rs *rs)
+static int server_open(struct l7_mail_conn *c, struct l7_subvs *sv,
+		       struct l7_rs *rs)
 {
 	int one = 1, fd;
 
@@ -253,11 +258,65 @@ static int server_open(struct l7_mail_conn *c, struct l7_rs *rs)
 	c->s.io.data = c;
 	ev_set_cb(&c->s.io, on_server_io);
 	c->s_connecting = true;
+	c->s_touched = false;
+	c->s_since = ev_now(c->w->loop);
+	c->connect_s = sv->connect_s;
 	c->rs_id = rs->id;
 	c->rs_st = rs->st;
 	l7_rs_conn_open(rs->st);
 	snprintf(c->rs_label, sizeof(c->rs_label), "%s", rs->label);
 	return 0;
+}
+
+/*
+ * The server connection failed with @err before the server's greeting was
+ * relayed and before any byte went either way on it (connect refused,
+ * reset, unreachable, our connect or greeting timeout, a close without a
+ * word): the session is opened on another serving RS instead, up to
+ * L7_CONNECT_TRIES RSs in all; the client has seen nothing of it.
+ * @passive: the failure counts towards marking the RS down. False: the
+ * caller ends the session as before.
+ */
+static bool server_retry(struct l7_mail_conn *c, int err, bool passive)
+{
+	struct exlb_proxy *p = c->w->proxy;
+	struct l7_vs *vs = l7_plan_vs(c->w->plan, c->vs_id);
+	struct l7_subvs *sv = vs && vs->nr_subvs ? &vs->subvs[0] : NULL;
+	bool local = err == EMFILE || err == ENFILE || err == ENOMEM;
+	bool can = sv && !local && !c->greeted && !c->s_touched &&
+		   c->phase == MC_LINES && c->nr_tried < L7_CONNECT_TRIES;
+
+	if (passive && c->rs_st && !local)
+		l7_rs_connect_failed(p, c->rs_st, err, can);
+	if (!can)
+		return false;
+	if (c->s.fd >= 0)
+		l7_ep_close(c->w->loop, &c->s);
+	if (c->rs_st)
+		l7_rs_conn_close(c->rs_st);
+	c->rs_st = NULL;
+	c->s_connecting = false;
+	c->sin_len = 0;
+	c->tried[c->nr_tried++] = c->rs_id;
+	while (c->nr_tried < L7_CONNECT_TRIES) {
+		struct l7_rs *rs = l7_pick_rs(sv, &c->peer, c->tried, c->nr_tried);
+		int r;
+
+		if (!rs)
+			break;
+		r = server_open(c, sv, rs);
+		if (!r) {
+			mc_arm(c);
+			return true;
+		}
+		c->rs_id = rs->id;
+		if (r == -EMFILE || r == -ENFILE || r == -ENOMEM)
+			break;
+		l7_rs_connect_failed(p, rs->st, -r, true);
+		c->tried[c->nr_tried++] = rs->id;
+	}
+	/* no server: the caller's answer finds s closed */
+	return false;
 }
 
 static bool server_progress(struct l7_mail_conn *c, int revents)
@@ -268,9 +327,11 @@ static bool server_progress(struct l7_mail_conn *c, int revents)
 	if (c->s.fd < 0 || !c->s_connecting || !(revents & EV_WRITE))
 		return false;
 	if (getsockopt(c->s.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
-		mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 'S', 'C');
+		if (!server_retry(c, err ? err : EIO, true))
+			mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 'S', 'C');
 		return true;
 	}
+	l7_rs_connect_ok(c->rs_st);
 	c->s_connecting = false;
 	c->s.handshake_done = true;
 	mc_arm(c);	/* now the greeting's clock runs */
@@ -620,6 +681,7 @@ static bool server_read(struct l7_mail_conn *c)
 		return false;
 	r = read_into(c, &c->s, &c->sin, &c->sin_len);
 	if (r > 0) {
+		c->s_touched = true;
 		c->sin_len += (size_t)r;
 		c->last_activity = ev_now(c->w->loop);
 		return true;
@@ -640,6 +702,8 @@ static bool flush(struct l7_mail_conn *c, struct l7_ep *ep, struct exlb_buf *b)
 		if (r > 0) {
 			if (ep == &c->c)
 				c->bytes_out += (uint64_t)r;
+			else
+				c->s_touched = true;
 			buf_consume(b, (size_t)r);
 			c->last_activity = ev_now(c->w->loop);
 			progress = true;
@@ -809,7 +873,9 @@ static void mc_pump(struct l7_mail_conn *c, int s_revents)
 		    !c->ms.s_literal) {
 			/* the server ended the session (QUIT, LOGOUT, its timeout) */
 			if (!c->greeted) {
-				mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 'S', 'C');
+				/* closed without a word: another RS, no passive count */
+				if (!server_retry(c, ECONNRESET, false))
+					mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 'S', 'C');
 			} else {
 				l7_ep_close(c->w->loop, &c->s);
 				set_phase(c, MC_CLOSING);
@@ -870,7 +936,9 @@ static ev_tstamp mc_deadline(const struct l7_mail_conn *c)
 	if (c->phase == MC_HANDSHAKE)
 		return c->phase_start + MC_HANDSHAKE_TIMEOUT_S;
 	if (c->s_connecting)
-		return c->start + MC_CONNECT_TIMEOUT_S;
+		return c->s_since + c->connect_s;
+	if (!c->greeted && c->s.fd >= 0)
+		return c->s_since + MC_GREET_TIMEOUT_S;
 	if (!c->greeted)
 		return c->start + MC_GREET_TIMEOUT_S;
 	if (c->phase == MC_LINES)
@@ -906,7 +974,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 		set_term(c, 'c', 'H');
 		c->dead = true;
 	} else if (c->s_connecting || !c->greeted) {
-		mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 's', 'C');
+		if (!server_retry(c, ETIMEDOUT, true))
+			mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 's', 'C');
 	} else if (c->phase == MC_LINES) {
 		mc_close_with(c, MAIL_NOTICE_TIMEOUT,
 			      c->ms.awaiting ? 's' : 'c', 'R');
@@ -928,7 +997,7 @@ void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 {
 	struct l7_mail_conn *c = calloc(1, sizeof(*c));
 	enum mail_proto proto = mail_proto_of(vs->starttls_mode);
-	int one = 1;
+	int one = 1, err;
 	struct l7_rs *rs;
 
 	if (!c || proto == MAIL_NONE) {
@@ -970,9 +1039,16 @@ void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	ev_init(&c->timer, on_timer);
 	c->timer.data = c;
 
-	rs = l7_pick_rs(&vs->subvs[0], peer, 0);
-	if (!rs || server_open(c, rs)) {
-		mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 'S', 'C');
+	rs = l7_pick_rs(&vs->subvs[0], peer, NULL, 0);
+	err = rs ? server_open(c, &vs->subvs[0], rs) : -EHOSTUNREACH;
+	if (err) {
+		if (rs) {
+			c->rs_id = rs->id;	/* for server_retry() */
+			if (err != -EMFILE && err != -ENFILE && err != -ENOMEM)
+				l7_rs_connect_failed(w->proxy, rs->st, -err, false);
+		}
+		if (!rs || !server_retry(c, -err, false))
+			mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 'S', 'C');
 	}
 	mc_arm(c);
 	mc_pump(c, 0);

@@ -216,6 +216,61 @@ static void on_health_change(void *ctx, uint64_t target_id, bool up,
 		exlb_proxy_apply(d->proxy, cfg, &d->runtime);
 }
 
+static bool same_server(const struct exlb_rs *a, const struct exlb_rs *b)
+{
+	return a->port == b->port && a->addr.family == b->addr.family &&
+	       !memcmp(&a->addr.u, &b->addr.u, a->addr.family == AF_INET ?
+		       sizeof(a->addr.u.v4) : sizeof(a->addr.u.v6));
+}
+
+/*
+ * Passive health (docs/proxy.md "Connect failures"): the proxy saw @fails
+ * connections in a row to RS @rs_id fail before the server said anything.
+ * At the service's RetryCount -- the failures its checks need -- the RS is
+ * marked down through the health engine, so the verdict, its log line, the
+ * kernel and droponfail follow the path of a failed check and only a
+ * passing check brings it back. A connect failure is about the address,
+ * not the URL a SubVS checks: every checked RS with the same address and
+ * port goes down with it (the nine SubVSs of one Exchange server). RSs
+ * without checks are left alone: nothing would bring them back.
+ */
+static bool on_rs_failed(void *ctx, uint32_t rs_id, unsigned int fails,
+			 const char *why)
+{
+	struct exlbd *d = ctx;
+	const struct exlb_config *cfg = d->store.config;
+	const struct exlb_rs *rs = exlb_rs_by_id(cfg, rs_id);
+	const struct exlb_service *svc;
+	struct exlb_health_timing timing;
+	char reason[128];
+	bool marked = false;
+
+	if (!rs || !d->health)
+		return false;
+	svc = exlb_service_by_id(cfg, rs->service_id);
+	if (!svc || svc->check_type == EXLB_CHECKTYPE_NONE)
+		return false;
+	exlb_service_health_timing(cfg, svc, &timing);
+	if (fails < (timing.retry_count ? timing.retry_count : 1))
+		return false;
+	snprintf(reason, sizeof(reason), "passive: %u connect failures (%s)",
+		 fails, why);
+	/* on_health_change may apply a new plan; cfg stays the same */
+	for (size_t i = 0; i < cfg->nr_reals; i++) {
+		const struct exlb_rs *o = &cfg->reals[i];
+		const struct exlb_rs_runtime *r;
+
+		if (!same_server(o, rs))
+			continue;
+		r = exlb_runtime_rs_peek(&d->runtime, o->id);
+		if (!r || r->health != EXLB_HEALTH_UP)
+			continue;
+		if (exlb_health_set_down(d->health, o->id, reason) > 0)
+			marked = true;
+	}
+	return marked;
+}
+
 /*
  * Descriptors the proxy leaves to this thread (docs/proxy.md "Descriptor
  * limit"): one per health target (a check holds one socket at a time; a
@@ -414,6 +469,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	popts.state_dir = state_dir;
+	popts.rs_failed = on_rs_failed;
+	popts.rs_failed_ctx = &d;
 	d.proxy = exlb_proxy_new(d.loop, &popts, &err);
 	if (!d.proxy) {
 		exlb_log("L7 proxy: %s", err.msg);

@@ -179,8 +179,16 @@ static void client_key(const struct sockaddr_storage *client,
 	}
 }
 
+static bool avoided(uint32_t id, const uint32_t *avoid, size_t nr_avoid)
+{
+	for (size_t i = 0; i < nr_avoid; i++)
+		if (avoid[i] == id)
+			return true;
+	return false;
+}
+
 struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *client,
-			 uint32_t avoid_rs_id)
+			 const uint32_t *avoid, size_t nr_avoid)
 {
 	struct exlb_sched_target *targets[EXLB_SERVICE_MAX_RS];
 	struct l7_sched *s = sv->sched;
@@ -201,7 +209,7 @@ struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *cli
 		t->limit = rs->limit;
 		t->active = atomic_load(&rs->st->active);
 		t->inactive = 0;
-		t->usable = rs->serving && rs->id != avoid_rs_id;
+		t->usable = rs->serving && !avoided(rs->id, avoid, nr_avoid);
 		targets[i] = t;
 	}
 	if (persist) {
@@ -273,6 +281,53 @@ bool l7_vs_conn_admit(struct l7_vs *vs)
 void l7_vs_conn_close(struct l7_vs_state *st)
 {
 	atomic_fetch_sub(&st->open, 1);
+}
+
+/* ---- passive health ---- */
+
+void l7_rs_connect_failed(struct exlb_proxy *p, struct l7_rs_state *st, int err,
+			  bool retried)
+{
+	atomic_store(&st->last_fail, err);
+	atomic_fetch_add(&st->connect_fails, 1);
+	if (retried)
+		atomic_fetch_add(&p->connect_retries, 1);
+	ev_async_send(p->main_loop, &p->rs_failed);
+}
+
+void l7_rs_connect_ok(struct l7_rs_state *st)
+{
+	if (atomic_load_explicit(&st->connect_fails, memory_order_relaxed))
+		atomic_store(&st->connect_fails, 0);
+}
+
+/*
+ * Main thread, woken by a worker: each RS whose failures in a row grew is
+ * handed to the daemon, which owns verdicts (main.c marks it down through
+ * the health engine once the count reaches the VS's RetryCount).
+ */
+static void on_rs_failed(struct ev_loop *loop, ev_async *a, int revents)
+{
+	struct exlb_proxy *p = a->data;
+
+	(void)loop;
+	(void)revents;
+	for (struct l7_rs_state *st = p->rs_states; st; st = st->next) {
+		unsigned int n = atomic_load(&st->connect_fails);
+		int err = atomic_load(&st->last_fail);
+
+		if (n <= st->fails_seen) {
+			st->fails_seen = n;	/* reset by a good connect */
+			continue;
+		}
+		st->fails_seen = n;
+		if (!p->opts.rs_failed ||
+		    !p->opts.rs_failed(p->opts.rs_failed_ctx, st->rs_id, n,
+				       err == ETIMEDOUT ? "timeout" : strerror(err)))
+			continue;
+		atomic_store(&st->connect_fails, 0);
+		st->fails_seen = 0;
+	}
 }
 
 /* ---- plans ---- */
@@ -401,6 +456,7 @@ static int build_subvs(struct exlb_proxy *p, const struct exlb_config *cfg,
 		       struct l7_subvs *sv)
 {
 	size_t n = exlb_service_nr_rs(cfg, svc->id);
+	struct exlb_health_timing timing;
 
 	sv->id = svc->id;
 	exlb_service_label(svc, sv->name, sizeof(sv->name));
@@ -408,6 +464,8 @@ static int build_subvs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	sv->persist = svc->persist;
 	sv->persist_timeout = svc->persist_timeout;
 	sv->persist_mask = svc->persist_mask;
+	exlb_service_health_timing(cfg, svc, &timing);
+	sv->connect_s = timing.retry_timeout ? timing.retry_timeout : 4;
 	sv->sched = sched_state(p, svc->id);
 	sv->rs = calloc(n ? n : 1, sizeof(*sv->rs));
 	if (!sv->rs || !sv->sched)
@@ -432,6 +490,9 @@ static int build_subvs(struct exlb_proxy *p, const struct exlb_config *cfg,
 		l->st = rs_state(p, rs->id);
 		if (!l->st)
 			return -ENOMEM;
+		/* passive health: a down RS starts counting afresh when it is back */
+		if (l->failed)
+			atomic_store(&l->st->connect_fails, 0);
 		/* the drain time (finalpersist) counts from the disable */
 		if (!l->draining)
 			atomic_store(&l->st->drain_since_ms, 0);
@@ -928,6 +989,8 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 	}
 	p->opts = *opts;
 	p->main_loop = main_loop;
+	ev_async_init(&p->rs_failed, on_rs_failed);
+	p->rs_failed.data = p;
 	pthread_mutex_init(&p->log_lock, NULL);
 	exlb_content_set_limit_hook(on_rule_limit);
 	if (opts->access_log) {
@@ -984,6 +1047,8 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 			goto fail;
 		}
 	}
+	/* started last: every way out above frees p without stopping it */
+	ev_async_start(main_loop, &p->rs_failed);
 	return p;
 fail:
 	exlb_proxy_free(p);
@@ -1008,6 +1073,8 @@ void exlb_proxy_free(struct exlb_proxy *p)
 		ev_loop_destroy(w->loop);
 	}
 	free(p->workers);
+	if (ev_is_active(&p->rs_failed))
+		ev_async_stop(p->main_loop, &p->rs_failed);
 	l7_plan_put(p->plan);
 	while (p->scheds) {
 		struct l7_sched *s = p->scheds;
@@ -1071,6 +1138,7 @@ void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 	rt->proxy.conns_over_limit = atomic_load(&p->conns_over_limit);
 	rt->proxy.accept_pauses = atomic_load(&p->accept_pauses);
 	rt->proxy.fd_short = atomic_load(&p->fd_short);
+	rt->proxy.connect_retries = atomic_load(&p->connect_retries);
 	for (size_t i = 0; i < cfg->nr_reals; i++) {
 		const struct exlb_rs *rs = &cfg->reals[i];
 		const struct exlb_service *svc = exlb_service_by_id(cfg, rs->service_id);

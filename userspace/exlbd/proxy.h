@@ -38,6 +38,15 @@ struct exlb_proxy_opts {
 	enum exlb_tls_relay tls_relay;
 	const char *access_log;		/* path; NULL = stdout */
 	const char *state_dir;		/* certificates */
+	/*
+	 * Passive health, in the main thread: connections to RS @rs_id failed
+	 * @fails times in a row before the server said anything (@why: the
+	 * last reason, "timeout", "connection refused", ...). Returns true if
+	 * it marked the RS down; its count then starts again from 0.
+	 */
+	bool (*rs_failed)(void *ctx, uint32_t rs_id, unsigned int fails,
+			  const char *why);
+	void *rs_failed_ctx;
 };
 
 struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,

@@ -38,7 +38,6 @@
 #define L7_BUF			16384	/* per direction, read side */
 #define L7_MAX_PENDING		65536	/* queued for a writer before we stop reading */
 #define L7_HEAD_TIMEOUT_S	15.0	/* a request head must arrive within this */
-#define L7_CONNECT_TIMEOUT_S	5.0
 #define L7_LOCAL_TIMEOUT_S	10.0	/* to deliver our own answer */
 #define L7_SPLICE_MIN		16384	/* smaller bodies are not worth a pipe */
 #define L7_SPLICE_CHUNK		(256 * 1024)
@@ -103,6 +102,11 @@ struct l7_conn {
 	socklen_t s_addrlen;
 	bool s_tls;
 	bool s_keepalive;		/* the server allows another request */
+	ev_tstamp s_since;		/* when its connect began */
+	double connect_s;		/* its SubVS's connect limit */
+	/* RSs whose connections failed for this request (server_retry()) */
+	uint32_t tried[L7_CONNECT_TRIES];
+	unsigned int nr_tried;
 
 	char term[3];			/* why it ended: HAProxy-style */
 	ev_tstamp idle_since;		/* PH_WAIT since; buffers go after L7_SHRINK_S */
@@ -324,12 +328,22 @@ void l7_idle_servers_expire(struct l7_worker *w, ev_tstamp now, bool all)
 	}
 }
 
+/* The SubVS of the request (or tunnel) in progress, in its plan. */
+static struct l7_subvs *conn_subvs(struct l7_conn *c, struct l7_vs *vs)
+{
+	for (size_t i = 0; vs && i < vs->nr_subvs; i++)
+		if (vs->subvs[i].id == c->subvs_id)
+			return &vs->subvs[i];
+	return NULL;
+}
+
 static void on_server_io(struct ev_loop *loop, ev_io *io, int revents);
 
 /* Opens (or reuses) a server connection to @rs. 0 or a negative errno. */
 static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 {
 	struct l7_worker *w = c->w;
+	struct l7_subvs *sv;
 	int one = 1, fd;
 
 	fd = vs->reencrypt ? -1 : server_unpark(w, rs->id);
@@ -361,6 +375,9 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 	c->s_addrlen = rs->addrlen;
 	c->s_keepalive = true;
 	c->s_tls = vs->reencrypt;
+	c->s_since = ev_now(w->loop);
+	sv = conn_subvs(c, vs);
+	c->connect_s = sv ? sv->connect_s : 4.0;	/* Kemp's default Timeout */
 	if (vs->reencrypt) {
 		SSL_CTX *ctx = vs->tls ? exlb_tls_vs_client_ctx(vs->tls) : NULL;
 		const char *sni = vs->tls ? exlb_tls_vs_reverse_sni(vs->tls) : NULL;
@@ -380,6 +397,79 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 	}
 	c->last_activity = ev_now(w->loop);
 	return 0;
+}
+
+/* The parser for the response of the request in progress. 0 or -ENOMEM. */
+static int resp_parser_new(struct l7_conn *c)
+{
+	if (c->resp)
+		return 0;
+	c->resp = calloc(1, sizeof(*c->resp));
+	if (!c->resp)
+		return -ENOMEM;
+	exlb_http_parser_init(c->resp, EXLB_HTTP_RESPONSE);
+	if (c->req_is_head)
+		exlb_http_expect_no_body(c->resp);
+	return 0;
+}
+
+/*
+ * The connection to RS @failed (@st) failed with @err before the server
+ * had any byte of the request -- connect refused, reset or unreachable,
+ * our connect timeout (ETIMEDOUT), a failed TLS handshake with it --, and
+ * the server connection is closed with what was queued for it kept. The
+ * request (or tunnel) goes to another serving RS of the same SubVS, up to
+ * L7_CONNECT_TRIES RSs in all; the caller answers as before if this
+ * returns false. @passive: the failure says the RS is unreachable and
+ * counts towards marking it down (docs/proxy.md "Connect failures").
+ */
+static bool server_retry(struct l7_conn *c, uint32_t failed,
+			 struct l7_rs_state *st, int err, bool passive)
+{
+	struct exlb_proxy *p = c->w->proxy;
+	struct l7_vs *vs = l7_plan_vs(c->plan, c->vs_id);
+	struct l7_subvs *sv = conn_subvs(c, vs);
+	bool local = err == EMFILE || err == ENFILE || err == ENOMEM;
+	bool can;
+
+	/* nothing of a response (or of the tunnel's server side) has gone out */
+	can = sv && !local && c->nr_tried < L7_CONNECT_TRIES &&
+	      ((c->phase == PH_REQUEST && !c->resp_head_sent && !c->status) ||
+	       (c->phase == PH_TUNNEL && !c->req_bytes_out && !c->to_c.len));
+	if (passive && st && !local)
+		l7_rs_connect_failed(p, st, err, can);
+	if (!can)
+		return false;
+	c->tried[c->nr_tried++] = failed;
+	while (c->nr_tried < L7_CONNECT_TRIES) {
+		struct l7_rs *rs = l7_pick_rs(sv, &c->peer, c->tried, c->nr_tried);
+		int r;
+
+		if (!rs)
+			return false;
+		r = server_open(c, vs, rs);
+		if (!r) {
+			if (c->phase == PH_REQUEST && resp_parser_new(c)) {
+				c->dead = true;
+				return true;
+			}
+			return true;
+		}
+		if (r == -EMFILE || r == -ENFILE || r == -ENOMEM)
+			return false;
+		l7_rs_connect_failed(p, rs->st, -r, true);
+		c->tried[c->nr_tried++] = rs->id;
+	}
+	return false;
+}
+
+/* Closes a server connection that failed before it carried anything. */
+static void server_drop(struct l7_conn *c)
+{
+	size_t queued = c->to_s.len;
+
+	server_close(c);
+	c->to_s.len = queued;	/* the request (or tunnel bytes) for the next try */
 }
 
 /* ---- closing ---- */
@@ -552,6 +642,7 @@ static void request_head(struct l7_conn *c)
 	c->http_minor = h->http_minor;
 	c->req_is_head = !strcmp(c->method, "HEAD");
 	c->close_after = !h->keep_alive;
+	c->nr_tried = 0;
 
 	l7_plan_put(c->plan);
 	c->plan = w->plan;
@@ -571,7 +662,7 @@ static void request_head(struct l7_conn *c)
 		sv = choose_subvs(vs, h);
 		if (sv) {
 			c->subvs_id = sv->id;
-			rs = l7_pick_rs(sv, &c->peer, 0);
+			rs = l7_pick_rs(sv, &c->peer, NULL, 0);
 		} else {
 			c->subvs_id = 0;
 		}
@@ -583,11 +674,13 @@ static void request_head(struct l7_conn *c)
 			server_park(c);
 		if (c->s.fd < 0) {
 			err = server_open(c, vs, rs);
-			if (err) {
+			if (err && !server_retry(c, rs->id, rs->st, -err, true)) {
 				set_term(c, 'S', 'C');
 				reply_unavailable_to(c, vs, h);
 				return;
 			}
+			if (c->dead)
+				return;
 		}
 	}
 	c->bound = c->bound || bind_now;
@@ -624,13 +717,9 @@ static void request_head(struct l7_conn *c)
 		c->dead = true;
 	}
 	exlb_content_arena_free(&arena);
-	if (!c->resp) {
-		c->resp = calloc(1, sizeof(*c->resp));
-		if (!c->resp) {
-			c->dead = true;
-			return;
-		}
-		exlb_http_parser_init(c->resp, EXLB_HTTP_RESPONSE);
+	if (resp_parser_new(c)) {
+		c->dead = true;
+		return;
 	}
 	if (c->req_is_head)
 		exlb_http_expect_no_body(c->resp);
@@ -1155,8 +1244,14 @@ static bool server_progress(struct l7_conn *c, int revents)
 		if (!(revents & EV_WRITE))
 			return false;
 		if (getsockopt(c->s.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
-			struct l7_vs *vs = l7_plan_vs(c->plan, c->vs_id);
+			uint32_t rs_id = c->s_rs_id;
+			struct l7_rs_state *st = c->s_st;
+			struct l7_vs *vs;
 
+			server_drop(c);
+			if (server_retry(c, rs_id, st, err ? err : EIO, true))
+				return true;
+			vs = l7_plan_vs(c->plan, c->vs_id);
 			set_term(c, 'S', 'C');
 			server_close(c);
 			if (vs && !c->resp_head_sent && c->phase == PH_REQUEST)
@@ -1165,6 +1260,7 @@ static bool server_progress(struct l7_conn *c, int revents)
 				c->dead = true;
 			return true;
 		}
+		l7_rs_connect_ok(c->s_st);
 		c->s_connecting = false;
 		if (!c->s.ssl)
 			c->s.handshake_done = true;
@@ -1176,8 +1272,15 @@ static bool server_progress(struct l7_conn *c, int revents)
 	if (r == 1)
 		return true;
 	if (r < 0) {
-		struct l7_vs *vs = l7_plan_vs(c->plan, c->vs_id);
+		uint32_t rs_id = c->s_rs_id;
+		struct l7_rs_state *st = c->s_st;
+		struct l7_vs *vs;
 
+		/* a TLS problem, not an unreachable server: no passive count */
+		server_drop(c);
+		if (server_retry(c, rs_id, st, EPROTO, false))
+			return true;
+		vs = l7_plan_vs(c->plan, c->vs_id);
 		set_term(c, 'S', 'C');
 		server_close(c);
 		if (vs && c->phase == PH_REQUEST)
@@ -1194,6 +1297,7 @@ static void tunnel_start(struct l7_conn *c)
 {
 	struct l7_vs *vs;
 	struct l7_rs *rs;
+	int err;
 
 	c->plan = c->w->plan;
 	l7_plan_get(c->plan);
@@ -1206,8 +1310,10 @@ static void tunnel_start(struct l7_conn *c)
 		return;
 	}
 	c->subvs_id = vs->subvs[0].id;
-	rs = l7_pick_rs(&vs->subvs[0], &c->peer, 0);
-	if (!rs || server_open(c, vs, rs)) {
+	c->nr_tried = 0;
+	rs = l7_pick_rs(&vs->subvs[0], &c->peer, NULL, 0);
+	err = rs ? server_open(c, vs, rs) : -EHOSTUNREACH;
+	if (err && (!rs || !server_retry(c, rs->id, rs->st, -err, true))) {
 		conn_abort(c, 'S', 'C');
 		return;
 	}
@@ -1387,7 +1493,7 @@ static ev_tstamp conn_deadline(const struct l7_conn *c)
 	if (c->phase == PH_LOCAL)
 		return c->last_activity + L7_LOCAL_TIMEOUT_S;
 	if (c->s_connecting)
-		return c->last_activity + L7_CONNECT_TIMEOUT_S;
+		return c->s_since + c->connect_s;
 	if (c->phase == PH_WAIT && c->head_start)
 		return c->head_start + L7_HEAD_TIMEOUT_S;	/* slowloris */
 	return c->last_activity + c->idle_s;
@@ -1408,12 +1514,19 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	if (c->phase == PH_HANDSHAKE || c->phase == PH_LOCAL) {
 		c->dead = true;
 	} else if (c->s_connecting) {
-		set_term(c, 's', 'C');
-		server_close(c);
-		if (vs && c->phase == PH_REQUEST)
-			reply_unavailable(c, vs);
-		else
-			c->dead = true;
+		uint32_t rs_id = c->s_rs_id;
+		struct l7_rs_state *st = c->s_st;
+
+		server_drop(c);
+		if (!server_retry(c, rs_id, st, ETIMEDOUT, true)) {
+			set_term(c, 's', 'C');
+			server_close(c);
+			vs = l7_plan_vs(c->plan ? c->plan : c->w->plan, c->vs_id);
+			if (vs && c->phase == PH_REQUEST)
+				reply_unavailable(c, vs);
+			else
+				c->dead = true;
+		}
 	} else if (c->phase == PH_WAIT && c->head_start) {
 		c->req_start = c->head_start;
 		local_reply(c, 408, NULL, 'c');
@@ -1521,6 +1634,21 @@ void l7_conns_sweep(struct l7_worker *w, ev_tstamp now)
 		}
 		if (!kill)
 			continue;
+		if (c->s_connecting && c->plan) {
+			/* nothing reached it: the request tries another RS */
+			uint32_t rs_id = c->s_rs_id;
+			struct l7_rs_state *st = c->s_st;
+			char term[3];
+
+			memcpy(term, c->term, sizeof(term));
+			memcpy(c->term, "--", 3);
+			server_drop(c);
+			if (server_retry(c, rs_id, st, EHOSTUNREACH, false)) {
+				conn_pump(c);
+				continue;
+			}
+			memcpy(c->term, term, sizeof(term));
+		}
 		if (c->phase == PH_WAIT && !c->bound) {
 			server_close(c);	/* the next request picks another */
 			continue;

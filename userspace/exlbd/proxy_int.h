@@ -50,6 +50,16 @@ struct l7_rs_state {
 	atomic_uint_least64_t conns;	/* connections ever made */
 	atomic_uint_least64_t bytes_in, bytes_out;
 	atomic_uint_least64_t drain_since_ms;	/* when it was disabled; 0 = enabled */
+	/*
+	 * Passive health: connections to it that failed in a row before the
+	 * server said anything (connect refused, reset, unreachable, timed
+	 * out; a STARTTLS greeting that never came), 0 after a good connect,
+	 * and the errno of the last one. Workers count, the main thread
+	 * judges (l7_rs_connect_failed()).
+	 */
+	atomic_uint connect_fails;
+	atomic_int last_fail;
+	unsigned int fails_seen;	/* main thread: connect_fails last judged */
 	struct exlb_sched_target target;	/* guarded by its l7_sched */
 	struct l7_rs_state *next;	/* registry chain */
 };
@@ -96,6 +106,7 @@ struct l7_subvs {
 	unsigned int persist;		/* enum exlb_persist (none, src) */
 	unsigned int persist_timeout;
 	unsigned int persist_mask;
+	double connect_s;		/* its health Timeout: connect (and greeting) limit */
 	struct l7_sched *sched;
 };
 
@@ -143,9 +154,28 @@ void l7_plan_put(struct l7_plan *p);
 struct l7_vs *l7_plan_vs(struct l7_plan *p, uint32_t vs_id);
 struct l7_rs *l7_plan_rs(struct l7_plan *p, uint32_t vs_id, uint32_t rs_id);
 
-/* Picks an RS of @sv for a client (persistence first); NULL if none serves. */
+/*
+ * Picks an RS of @sv for a client (persistence first), none of the
+ * @nr_avoid in @avoid (RSs this request already failed on); NULL if none
+ * serves.
+ */
 struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *client,
-			 uint32_t avoid_rs_id);
+			 const uint32_t *avoid, size_t nr_avoid);
+/*
+ * Connections to an RS may be tried on this many RSs of the SubVS in all,
+ * when the earlier ones failed before the request (or a STARTTLS
+ * greeting) went anywhere (docs/proxy.md "Connect failures").
+ */
+#define L7_CONNECT_TRIES	3
+/*
+ * A connection to the RS of @st failed before the server said anything
+ * (@err: a positive errno, ETIMEDOUT for our own timeout) / succeeded.
+ * Any worker; failed() counts a retry when @retried and wakes the main
+ * thread, which may mark the RS down (passive health).
+ */
+void l7_rs_connect_failed(struct exlb_proxy *p, struct l7_rs_state *st, int err,
+			  bool retried);
+void l7_rs_connect_ok(struct l7_rs_state *st);
 /* A connection to @rs opens / closes (counts, persistence hold). */
 void l7_rs_conn_open(struct l7_rs_state *st);
 void l7_rs_conn_close(struct l7_rs_state *st);
@@ -212,6 +242,9 @@ struct exlb_proxy {
 	atomic_uint_least64_t accept_pauses;	/* a listener rested 100 ms */
 	atomic_uint_least64_t fd_short;	/* server sockets, pipes not opened */
 	struct exlb_log_limit fd_log;
+	/* passive health: workers wake the main thread after a connect failure */
+	ev_async rs_failed;
+	atomic_uint_least64_t connect_retries;	/* requests tried on another RS */
 };
 
 /*

@@ -72,7 +72,7 @@ static struct exlb_health *hc;
 
 /* ---- the state changes the engine reports ---- */
 
-#define MAX_EVENTS 256
+#define MAX_EVENTS 512
 
 struct change {
 	uint64_t id;
@@ -781,6 +781,64 @@ static void test_update_and_delete(void)
 	srv_stop(&s);
 }
 
+/*
+ * Passive health: a target marked down from outside is down until a check
+ * passes; the change is reported like a failed check's, once.
+ */
+static void test_set_down(void)
+{
+	struct exlb_check_spec sp;
+	char reason[128];
+	struct srv s;
+	bool up;
+	int r, n;
+
+	srv_start(&s, SRV_SMTP, AF_INET);
+	spec_fast(&sp, EXLB_CHECK_TCP);
+	sp.interval_ms = 1000;
+	exlb_health_add(hc, 95, &s.addr, &sp);
+	report(wait_state(95, true, 1.5), "set_down: the target is up first");
+	n = count_changes(95);
+	r = exlb_health_set_down(hc, 95, "passive: 2 connect failures (timeout)");
+	exlb_health_state(hc, 95, &up, reason, sizeof(reason));
+	report(r == 1 && !up && count_changes(95) == n + 1 &&
+	       !strcmp(reason, "passive: 2 connect failures (timeout)"),
+	       "set_down: down at once, reported once, with its reason (%d, %s)",
+	       r, reason);
+	r = exlb_health_set_down(hc, 95, "passive: again");
+	report(r == 0 && count_changes(95) == n + 1,
+	       "set_down: a down target stays as it is (%d)", r);
+	report(exlb_health_set_down(hc, 96, "x") == -ENOENT,
+	       "set_down: an unknown target is -ENOENT");
+	report(wait_state(95, true, 1.5) && count_changes(95) == n + 2,
+	       "set_down: the next passing check brings it up");
+	exlb_health_del(hc, 95);
+	srv_stop(&s);
+}
+
+/* A new target's first check comes at once, whatever its interval. */
+static void test_first_at_once(void)
+{
+	struct exlb_check_spec sp;
+	struct srv s;
+	int i, up = 0;
+	bool st;
+
+	srv_start(&s, SRV_SMTP, AF_INET);
+	spec_fast(&sp, EXLB_CHECK_TCP);
+	sp.interval_ms = 60000;
+	for (i = 0; i < 20; i++)
+		exlb_health_add(hc, 2000 + i, &s.addr, &sp);
+	run_for(1.3);
+	for (i = 0; i < 20; i++)
+		up += !exlb_health_state(hc, 2000 + i, &st, NULL, 0) && st;
+	report(up == 20, "first check at once: %d of 20 targets with a 60 s interval up in 1.3 s",
+	       up);
+	for (i = 0; i < 20; i++)
+		exlb_health_del(hc, 2000 + i);
+	srv_stop(&s);
+}
+
 /* First checks are spread over the interval, not fired at once. */
 static void test_jitter(void)
 {
@@ -1005,6 +1063,8 @@ int main(void)
 	test_icmp();
 	test_update_and_delete();
 	test_jitter();
+	test_set_down();
+	test_first_at_once();
 	test_https();
 
 	exlb_health_free(hc);
