@@ -31,7 +31,7 @@ for a in "$@"; do
 	esac
 done
 if [ "$(id -u)" != 0 ]; then
-	echo "tools/demo.sh: run as root (sudo tools/demo.sh)" >&2
+	echo "tools/demo.sh: run it as root" >&2
 	exit 1
 fi
 if [ $deps = 1 ]; then

@@ -30,7 +30,7 @@ if [ "${1:-}" = --list ]; then
 	exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
-	echo "tools/deps.sh: must run as root (sudo tools/deps.sh)" >&2
+	echo "tools/deps.sh: run it as root" >&2
 	exit 1
 fi
 

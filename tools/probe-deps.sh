@@ -137,7 +137,7 @@ for pkg in $(tr ' ' '\n' <<<"$named" | sort -u); do
 done
 
 if [ $missing -gt 0 ]; then
-	echo "probe-deps: $missing missing: run sudo tools/deps.sh"
+	echo "probe-deps: $missing missing: run tools/deps.sh as root"
 	exit 1
 fi
 echo "probe-deps: every tool capability the tests use is there"
