@@ -69,13 +69,32 @@ FILE *l7_access_log_open(const char *path, struct exlb_err *err)
 			 path, EXLB_CTL_GROUP, strerror(errno));
 open:
 	f = fdopen(fd, "a");
-	if (f)
+	if (f) {
+		setvbuf(f, NULL, _IOLBF, 0);
 		return f;
+	}
 	exlb_err_set(err, "access log %s: %s", path, strerror(errno));
 fail:
 	if (fd >= 0)
 		close(fd);
 	return NULL;
+}
+
+int exlb_proxy_reopen_log(struct exlb_proxy *p, struct exlb_err *err)
+{
+	FILE *f, *old;
+
+	if (!p->opts.access_log)
+		return 0;
+	f = l7_access_log_open(p->opts.access_log, err);
+	if (!f)
+		return -1;
+	pthread_mutex_lock(&p->log_lock);
+	old = p->access_log;
+	p->access_log = f;
+	pthread_mutex_unlock(&p->log_lock);
+	fclose(old);
+	return 0;
 }
 
 /* Request targets are logged as sent, but never with control bytes. */
@@ -93,7 +112,7 @@ static void log_safe(char *out, size_t n, const char *in, size_t len)
 
 void l7_access_log(struct exlb_proxy *p, const struct l7_log_entry *e)
 {
-	FILE *f = p->access_log ? p->access_log : stdout;
+	FILE *f;
 	char client[80], when[40], target[300], method[32];
 	struct timeval tv;
 	struct tm tm;
@@ -108,6 +127,8 @@ void l7_access_log(struct exlb_proxy *p, const struct l7_log_entry *e)
 		 e->method ? strlen(e->method) : 1);
 
 	pthread_mutex_lock(&p->log_lock);
+	/* under the lock: exlb_proxy_reopen_log() swaps the file */
+	f = p->access_log ? p->access_log : stdout;
 	fprintf(f, "%s.%03ldZ client=%s vs=%u subvs=", when,
 		(long)(tv.tv_usec / 1000), client, e->vs_id);
 	if (e->subvs_id && e->subvs_id != e->vs_id)

@@ -47,6 +47,7 @@ struct exlbd {
 	ev_timer kernel_tick;
 	unsigned int ticks;
 	ev_signal sigterm, sigint;
+	ev_signal sighup, sigusr1;	/* reopen the access log */
 	int lock_fd;
 };
 
@@ -64,7 +65,8 @@ static void usage(FILE *out)
 		"  --workers N       L7 proxy worker threads (default: one per CPU)\n"
 		"  --tls-relay MODE  auto (kTLS where the kernel has it), ktls, userspace;\n"
 		"                    also EXLBD_TLS_RELAY\n"
-		"  --access-log FILE one line per proxied request (default: standard output)\n"
+		"  --access-log FILE one line per proxied request (default: standard output);\n"
+		"                    SIGHUP and SIGUSR1 reopen it (logrotate), 0640, group exlb\n"
 		"  --template-dir DIR built-in templates (default %s);\n"
 		"                    imported ones are in STATE_DIR/templates\n"
 		"  -h, --help        this text\n",
@@ -329,6 +331,27 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * SIGHUP (systemctl reload) and SIGUSR1: logrotate moved the access log
+ * away. Never a reason to stop: SIGHUP's default action would end exlbd
+ * with a status systemd takes for a clean stop.
+ */
+static void on_reopen_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct exlbd *d = w->data;
+	struct exlb_err err;
+
+	(void)loop;
+	(void)revents;
+	if (!d->proxy)
+		return;
+	if (exlb_proxy_reopen_log(d->proxy, &err))
+		exlb_log("signal %d: %s; still logging to the old file", w->signum,
+			 err.msg);
+	else
+		exlb_log("signal %d: access log reopened", w->signum);
+}
+
 /* One daemon per state directory: a second one would overwrite the first. */
 static int lock_state_dir(struct exlbd *d, const char *dir)
 {
@@ -496,6 +519,11 @@ int main(int argc, char **argv)
 	ev_signal_init(&d.sigint, on_stop_signal, SIGINT);
 	ev_signal_start(d.loop, &d.sigterm);
 	ev_signal_start(d.loop, &d.sigint);
+	ev_signal_init(&d.sighup, on_reopen_signal, SIGHUP);
+	ev_signal_init(&d.sigusr1, on_reopen_signal, SIGUSR1);
+	d.sighup.data = d.sigusr1.data = &d;
+	ev_signal_start(d.loop, &d.sighup);
+	ev_signal_start(d.loop, &d.sigusr1);
 
 	exlb_log("started: %zu services, %zu real servers from %s; control socket %s; %s",
 		 d.store.config->nr_services, d.store.config->nr_reals,

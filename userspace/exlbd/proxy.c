@@ -999,7 +999,6 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 			free(p);
 			return NULL;
 		}
-		setvbuf(p->access_log, NULL, _IOLBF, 0);
 	}
 	/* OpenSSL's own kTLS is absent in Debian 12's build: ktls.c does it */
 	exlb_tls_set_ktls(false);

@@ -56,6 +56,13 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 void exlb_proxy_free(struct exlb_proxy *p);
 
 /*
+ * Opens the access log file anew (logrotate moved it away: SIGHUP,
+ * SIGUSR1) and switches to it; on failure the old one stays in use.
+ * Nothing to do without --access-log FILE.
+ */
+int exlb_proxy_reopen_log(struct exlb_proxy *p, struct exlb_err *err);
+
+/*
  * Serve @cfg with the health verdicts of @rt from now on: builds a plan
  * and hands it to every worker. Connections in progress keep their plan
  * for the request they are in. Problems of one VS (a certificate that does

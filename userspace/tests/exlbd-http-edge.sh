@@ -14,7 +14,8 @@
 # exlb when that group exists) and an old world-readable one is closed to
 # others at start; a content rule whose regex hits PCRE2's match limit
 # counts as no match, its hits are counted across configuration changes in
-# exlbctl stats, and logged once.
+# exlbctl stats, and logged once; SIGHUP and SIGUSR1 reopen the access log
+# (logrotate) and never stop exlbd.
 #
 # Environment: EXLBD, EXLBCTL (default ../build/exlbd, ../build/exlbctl),
 # KEEP=1 keeps the temp dir. Needs root (unshare -n), ip, python3, jq.
@@ -203,8 +204,6 @@ got=$(stat -c '%a %G' "$ALOG")
 report "$([ "$got" = "640 $want_group" ]; echo $?)" \
 	"the access log is created mode 640, group $want_group ($(getent group exlb >/dev/null && echo 'group exlb exists' || echo 'no group exlb: the daemon'"'"'s')): $got"
 
-cfg_bad=
-cfg() { ctl "$@" >>"$T/ctl.log" 2>&1 || { cfg_bad=1; diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"; }; }
 cfg vs add $VIP $VPORT tcp nickname=Edge VStype=http CheckType=none
 cfg rs add Edge $RS port=$RPORT
 report "${cfg_bad:-0}" "configured: VS Edge $VIP:$VPORT (http), RS $RS:$RPORT"
@@ -282,6 +281,19 @@ report "$([ "$(awk '{ print $2 }' <<<"$row")" = 2 ] && ctl stats | grep -q 'PCRE
 	"exlbctl stats prints the rule's row: '$row'"
 logged=$(grep -c "rule evil: a match hit PCRE2's match limit" "$T/exlbd.log")
 report "$([ "$logged" = 1 ]; echo $?)" "the limit hit is logged once for two hits ($logged line(s))"
+
+# ---- logrotate: SIGHUP and SIGUSR1 reopen the access log, never stop exlbd
+
+for sig in HUP USR1; do
+	mv "$ALOG" "$ALOG.$sig"
+	kill -"$sig" "$DAEMON_PID"
+	wait_for 5 test -e "$ALOG"
+	get "$VPORT" "/up?t=rot-$sig" >/dev/null
+	l=$(alog_line "t=rot-$sig")
+	report "$(kill -0 "$DAEMON_PID" 2>/dev/null && [ -n "$l" ] && ! grep -q "t=rot-$sig" "$ALOG.$sig" &&
+		[ "$(stat -c %a "$ALOG")" = 640 ]; echo $?)" \
+		"SIG$sig: exlbd runs on and reopens its access log (mode $(stat -c %a "$ALOG" 2>/dev/null)): the next request is in the new file, not the moved one"
+done
 
 # ---- the end
 
