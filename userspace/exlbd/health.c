@@ -308,11 +308,13 @@ static void end_attempt(struct hc_target *t)
 
 	/*
 	 * Fixed cadence from the start, so jitter spread stays spread; after
-	 * the first attempt (run at once), the shift that puts the target at
-	 * its random place in the interval (schedule_first()).
+	 * the first attempt (run at once) the second starts at the target's
+	 * random place in the interval (schedule_first()) -- sooner than a
+	 * whole interval, so a failure right after the first check is still
+	 * seen within RetryCount intervals.
 	 */
-	next = t->started + t->spec.interval_ms / 1000.0 + t->first_shift -
-	       ev_now(h->loop);
+	next = t->started + (t->first_shift > 0 ? t->first_shift :
+			     t->spec.interval_ms / 1000.0) - ev_now(h->loop);
 	t->first_shift = 0;
 	if (next < 0)
 		next = 0;

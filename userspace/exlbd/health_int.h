@@ -89,7 +89,7 @@ struct hc_target {
 	char reason[HC_REASON_MAX];	/* of the last verdict */
 
 	ev_timer timer;			/* next start, or this attempt's timeout */
-	ev_tstamp first_shift;		/* added once after the first attempt */
+	ev_tstamp first_shift;		/* once: from the first attempt to the second */
 	ev_io io;
 	ev_tstamp started;
 
