@@ -56,18 +56,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-alog_line() {	# alog_line MARK: the (last) line whose request contains MARK, waits <= 3 s
-	local i l
-	for ((i = 0; i < 30; i++)); do
-		l=$(grep -F -- "$1" "$ALOG" 2>/dev/null | tail -n 1)
-		[ -n "$l" ] && { echo "$l"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-field() {	# field LINE KEY: the value of KEY=... outside the quoted request
-	sed 's/"[^"]*"//' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
-}
 
 # ---- the real server: HTTP/1.1, keep-alive, reads chunked bodies (any
 # extensions), logs "METHOD TARGET bytes=N" per request; /early answers a

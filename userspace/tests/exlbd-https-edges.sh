@@ -195,16 +195,6 @@ fetch_verify() {	# the Verify VS (VIP2:443)
 }
 hdr() { grep -i "^$1:" "$T/h" | tail -n 1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'; }
 has_hdr() { grep -qi "^$1:" "$T/h"; }
-alog_line() {	# the (last) access log line whose request contains MARK, waits <= 3 s
-	local i l
-	for ((i = 0; i < 30; i++)); do
-		l=$(grep -F -- "$1" "$ALOG" 2>/dev/null | tail -n 1)
-		[ -n "$l" ] && { echo "$l"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-field() { sed 's/"[^"]*"//' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 in_rs_logs() { grep -qF -- "$1" "$(exrs_log rs1)" "$(exrs_log rs2)"; }
 
 # ---- ReencryptVerify

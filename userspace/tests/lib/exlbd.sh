@@ -15,6 +15,9 @@
 #   exlbd_stop_checked       SIGTERM; reports a clean exit and no sanitizer
 #                            report in the log
 #   exlbd_kill               SIGTERM and wait, for cleanup traps
+#   alog_line MARK           the last line of the access log $ALOG whose
+#                            request contains MARK (waits <= 3 s)
+#   field LINE KEY           the value of KEY=... outside the quoted request
 
 cfg_bad=
 
@@ -50,6 +53,18 @@ exlbd_stop_checked() {
 	report "$([ "$rc" = 0 ] && [ "$n" = 0 ]; echo $?)" \
 		"exlbd exits cleanly on SIGTERM (status $rc, sanitizer reports $n)"
 }
+
+alog_line() {
+	local i l
+	for ((i = 0; i < 30; i++)); do
+		l=$(grep -F -- "$1" "$ALOG" 2>/dev/null | tail -n 1)
+		[ -n "$l" ] && { echo "$l"; return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+
+field() { sed 's/"[^"]*"//' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1; }
 
 exlbd_kill() {
 	[ -n "${DAEMON_PID:-}" ] || return 0
