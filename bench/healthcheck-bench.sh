@@ -44,8 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$REPO" -I"$REPO/userspace/include" \
-	"$REPO/bench/healthcheck_bench.c" "$REPO"/userspace/exlbd/health*.c \
+cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$REPO" -I"$REPO/userspace/include" -I"$REPO/userspace/exlbd" \
+	"$REPO/bench/healthcheck_bench.c" "$REPO"/userspace/exlbd/health/health*.c \
 	-o "$T/healthcheck_bench" -lev -lssl -lcrypto || exit 1
 
 ip netns add "$SRV" || skip "cannot create network namespaces"

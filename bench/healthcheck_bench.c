@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * healthcheck_bench: what thousands of health checks cost exlbd. Runs the
- * engine (userspace/exlbd/health*.c) with N http(s) targets spread over the
+ * engine (userspace/exlbd/health/health*.c) with N http(s) targets spread over the
  * given server addresses and, for each check interval, prints the checks
  * finished, and the CPU time this process used (getrusage, user + system)
  * as a share of the interval: the daemon-side cost of health checking.
@@ -24,7 +24,7 @@
 
 #include <ev.h>
 
-#include "userspace/exlbd/health.h"
+#include "userspace/exlbd/health/health.h"
 
 static struct exlb_health *h;
 static unsigned int ups, downs, max_in_flight;

@@ -3,7 +3,7 @@
  * exlbctl: the command line of exlb. It turns `exlbctl OBJECT VERB ARGS`
  * into one request to exlbd's control socket and prints the answer as text
  * or, with -j, as JSON. It knows no rules of its own: exlbd validates
- * everything. The parameter table (exlbd/params.c) is linked in only to
+ * everything. The parameter table (exlbd/config/params.c) is linked in only to
  * write --help and to feed bash completion.
  */
 #define _GNU_SOURCE
@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#include "userspace/exlbd/params.h"
+#include "userspace/exlbd/config/params.h"
 
 #define DEFAULT_SOCKET	"/run/exlb/exlbd.sock"
 #define MAX_POSITIONAL	3

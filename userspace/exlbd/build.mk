@@ -5,17 +5,20 @@
 
 include exlbd/llhttp.mk
 
-# The L7 proxy (proxy*.c, http1.c, content.c, tls.c, certs.c) runs in
-# exlbd's worker threads; the scheduler core is the one exlb.ko runs.
-EXLBD_SRCS := exlbd/main.c exlbd/ctl.c exlbd/config.c exlbd/params.c \
-	exlbd/kernel.c exlbd/health.c exlbd/health_http.c exlbd/health_mail.c \
-	exlbd/health_icmp.c exlbd/proxy.c exlbd/proxy_conn.c exlbd/proxy_io.c exlbd/ktls.c exlbd/mail_conn.c exlbd/mail_proto.c exlbd/template.c \
-	exlbd/accesslog.c exlbd/http1.c exlbd/content.c exlbd/tls.c \
-	exlbd/certs.c $(NL_SRC) $(CORE_SRC)
-EXLBD_HDRS := exlbd/ctl.h exlbd/config.h exlbd/params.h exlbd/kernel.h \
-	exlbd/health.h exlbd/health_int.h exlbd/proxy.h exlbd/proxy_int.h \
-	exlbd/proxy_io.h exlbd/ktls.h exlbd/template.h exlbd/http1.h exlbd/content.h exlbd/tls.h \
-	exlbd/certs.h exlbd/mail_proto.h
+# exlbd's rooms, one concern each (docs/ARCHITECTURE.md "exlbd's rooms"):
+# config/ the model and its durable store, health/ the checks, kernel/
+# exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket.
+# The scheduler core is the one exlb.ko runs.
+EXLBD_CONFIG := config/config.c config/params.c config/template.c config/certs.c
+EXLBD_HEALTH := health/health.c health/health_http.c health/health_mail.c \
+	health/health_icmp.c
+EXLBD_KERNEL := kernel/kernel.c
+EXLBD_L7 := l7/proxy.c l7/proxy_conn.c l7/proxy_io.c l7/ktls.c l7/tls.c \
+	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
+EXLBD_CTL := ctl/ctl.c
+EXLBD_SRCS := exlbd/main.c $(addprefix exlbd/,$(EXLBD_CONFIG) $(EXLBD_HEALTH) \
+	$(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL)) $(NL_SRC) $(CORE_SRC)
+EXLBD_HDRS := $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
 	-lpcre2-8 -lpthread
 # Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
@@ -23,8 +26,8 @@ EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
 EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"'
 
 # exlbctl links the parameter table only for --help and completion.
-EXLBCTL_SRCS := exlbctl/exlbctl.c exlbd/params.c
-EXLBCTL_HDRS := exlbd/params.h exlbd/config.h
+EXLBCTL_SRCS := exlbctl/exlbctl.c exlbd/config/params.c
+EXLBCTL_HDRS := exlbd/config/params.h exlbd/config/config.h
 EXLBCTL_LIBS := -ljansson
 
 all: $(B)/exlbd $(B)/exlbctl

@@ -25,12 +25,12 @@
 #include <ev.h>
 #include <systemd/sd-daemon.h>
 
-#include "config.h"
-#include "ctl.h"
-#include "health.h"
-#include "kernel.h"
-#include "proxy.h"
-#include "template.h"
+#include "config/config.h"
+#include "ctl/ctl.h"
+#include "health/health.h"
+#include "kernel/kernel.h"
+#include "l7/proxy.h"
+#include "config/template.h"
 
 #define EXLB_DEFAULT_STATE_DIR	"/var/lib/exlb"
 /* kernel: counters refresh, failed-reconcile retry, module open retry */

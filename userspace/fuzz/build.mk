@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-# libFuzzer target of exlbd/http1.c (needs clang with libclang-rt, e.g.
+# libFuzzer target of exlbd/l7/http1.c (needs clang with libclang-rt, e.g.
 # clang-14 + libclang-rt-14-dev). Nothing here is part of "all": only
 #   make fuzz                 builds build/fuzz/fuzz_http1 and runs it for
 #                             FUZZ_RUNS executions on a copy of the corpus
@@ -31,9 +31,9 @@ $(B)/fuzz/llhttp/%.o: $(LLHTTP_SRCDIR)/%.c
 	$(FUZZ_CC) $(LLHTTP_CPPFLAGS) $(FUZZ_FLAGS) -DLLHTTP_STRICT_MODE=1 -w \
 		-c $< -o $@
 
-$(B)/fuzz/fuzz_http1: fuzz/fuzz_http1.c exlbd/http1.c exlbd/http1.h \
+$(B)/fuzz/fuzz_http1: fuzz/fuzz_http1.c exlbd/l7/http1.c exlbd/l7/http1.h \
 		$(FUZZ_LLHTTP_OBJS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(LLHTTP_CPPFLAGS) -Iexlbd $(FUZZ_FLAGS) -Wall -Wextra \
-		-Werror fuzz/fuzz_http1.c exlbd/http1.c $(FUZZ_LLHTTP_OBJS) \
+		-Werror fuzz/fuzz_http1.c exlbd/l7/http1.c $(FUZZ_LLHTTP_OBJS) \
 		-o $@

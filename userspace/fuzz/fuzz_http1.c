@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * libFuzzer target for exlbd/http1.c: the input goes through a request
+ * libFuzzer target for exlbd/l7/http1.c: the input goes through a request
  * parser (or, when bit 0x80 of the first byte is set, a response parser)
  * in pieces whose sizes come from the first byte, the way a proxy feeds
  * what it reads; every head is rebuilt (request or response) and an error
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1.h"
+#include "l7/http1.h"
 
 static void check_head(const struct exlb_http_parser *p)
 {

@@ -28,7 +28,7 @@
 
 #include <ev.h>
 
-#include "userspace/exlbd/health.h"
+#include "userspace/exlbd/health/health.h"
 
 #define MAX_TARGETS 256
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Unit tests of exlbd's configuration model (exlbd/config.c, params.c):
+ * Unit tests of exlbd's configuration model (exlbd/config/config.c, params.c):
  * Kemp names and codes, validation and its messages, atomic changes (memory
  * and disk), the JSON round trip, service naming, the kernel-served list and
  * the status of services.
@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include <uapi/linux/exlb.h>
-#include "userspace/exlbd/config.h"
-#include "userspace/exlbd/params.h"
+#include "userspace/exlbd/config/config.h"
+#include "userspace/exlbd/config/params.h"
 
 static int test_no;
 static int failures;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Unit tests of Kemp content rules (exlbd/content.c): the Exchange
+ * Unit tests of Kemp content rules (exlbd/l7/content.c): the Exchange
  * template's nine SubVS patterns as the deployment guide writes them
  * (URL-encoded, Nocase 1), the match types and flags, the refusals and
  * their messages, the match limit against a catastrophic regex, and the
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "userspace/exlbd/content.h"
+#include "userspace/exlbd/l7/content.h"
 
 static int test_no;
 static int failures;

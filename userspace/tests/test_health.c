@@ -31,7 +31,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "userspace/exlbd/health.h"
+#include "userspace/exlbd/health/health.h"
 
 static int test_no;
 static int failures;

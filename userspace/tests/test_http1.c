@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Unit tests of exlbd/http1.c (HTTP/1.x framing on llhttp): heads split
+ * Unit tests of exlbd/l7/http1.c (HTTP/1.x framing on llhttp): heads split
  * at every byte, pipelining, bodies, the request smuggling corpus, size
  * limits, responses, and the heads and error responses the proxy sends.
  * TAP output; built with ASan/UBSan by "make test".
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1.h"
+#include "l7/http1.h"
 
 static int nr_test;
 static int nr_fail;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * Unit tests of the mail protocol half of the STARTTLS proxy
- * (exlbd/mail_proto.c): command recognition, our own answers, the
+ * (exlbd/l7/mail_proto.c): command recognition, our own answers, the
  * lockstep, capability rewriting, injection and "always" refusals.
  * TAP output; built with ASan/UBSan by "make test".
  */
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mail_proto.h"
+#include "l7/mail_proto.h"
 
 static int nr_test, nr_failed;
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Unit tests of exlbd's TLS side: the certificate store (exlbd/certs.c),
+ * Unit tests of exlbd's TLS side: the certificate store (exlbd/config/certs.c),
  * the certificate table and TLS parameters of the configuration (config.c,
- * params.c) and the TLS contexts (exlbd/tls.c): SNI, NeedHostName, TLSType,
+ * params.c) and the TLS contexts (exlbd/l7/tls.c): SNI, NeedHostName, TLSType,
  * cipher sets, ALPN, the self-signed certificate, the cache.
  *
  * Keys and certificates are made at run time with OpenSSL; handshakes run
@@ -21,10 +21,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
-#include "userspace/exlbd/certs.h"
-#include "userspace/exlbd/config.h"
-#include "userspace/exlbd/params.h"
-#include "userspace/exlbd/tls.h"
+#include "userspace/exlbd/config/certs.h"
+#include "userspace/exlbd/config/config.h"
+#include "userspace/exlbd/config/params.h"
+#include "userspace/exlbd/l7/tls.h"
 
 static int test_no;
 static int failures;

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
-# test_tls: certificate store and TLS contexts (exlbd/certs.c, exlbd/tls.c)
+# test_tls: certificate store and TLS contexts (exlbd/config/certs.c, exlbd/l7/tls.c)
 # with the configuration model (ktls.c: the key-log callback tls.c installs);
 # handshakes over in-memory BIO pairs.
-test_tls_SRCS := exlbd/tls.c exlbd/ktls.c exlbd/certs.c exlbd/config.c exlbd/params.c
+test_tls_SRCS := exlbd/l7/tls.c exlbd/l7/ktls.c exlbd/config/certs.c exlbd/config/config.c exlbd/config/params.c
 test_tls_LIBS := -ljansson -lssl -lcrypto -lpthread

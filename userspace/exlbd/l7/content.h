@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "http1.h"
 
 /* PCRE2 match limits: ~a few ms of work at most per rule and subject. */

@@ -20,12 +20,12 @@
 
 #include <ev.h>
 
-#include "certs.h"
-#include "config.h"
-#include "content.h"
+#include "config/certs.h"
+#include "config/config.h"
+#include "l7/content.h"
 #include "ctl.h"
-#include "params.h"
-#include "template.h"
+#include "config/params.h"
+#include "config/template.h"
 
 /* ---- commands ---- */
 
@@ -1495,7 +1495,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 			      struct exlb_err *err)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct group *grp = getgrnam(EXLB_CTL_GROUP);
+	struct group *grp = getgrnam(EXLB_GROUP);
 	struct exlb_ctl *ctl;
 	char dir[sizeof(sun.sun_path)];
 	mode_t old_mask;
@@ -1518,7 +1518,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	if (grp && (created || !strcmp(basename(dir), "exlb")) &&
 	    (chown(dir, geteuid(), grp->gr_gid) || chmod(dir, 0750)))
 		exlb_log("control: cannot give %s to group %s: %s", dir,
-			 EXLB_CTL_GROUP, strerror(errno));
+			 EXLB_GROUP, strerror(errno));
 	if (socket_in_use(&sun)) {
 		exlb_err_set(err, "another exlbd answers on %s", path);
 		return NULL;
@@ -1542,7 +1542,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	if (grp) {
 		if (chown(path, geteuid(), grp->gr_gid) || chmod(path, 0660))
 			exlb_log("control: cannot open %s to group %s: %s", path,
-				 EXLB_CTL_GROUP, strerror(errno));
+				 EXLB_GROUP, strerror(errno));
 	}
 	if (listen(fd, 16)) {
 		exlb_err_set(err, "listen %s: %s", path, strerror(errno));

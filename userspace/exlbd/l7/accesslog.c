@@ -27,12 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
 #include "proxy_int.h"
 
 FILE *l7_access_log_open(const char *path, struct exlb_err *err)
 {
-	struct group *grp = getgrnam(EXLB_CTL_GROUP);
+	struct group *grp = getgrnam(EXLB_GROUP);
 	bool created = true;
 	struct stat st;
 	FILE *f;
@@ -66,7 +65,7 @@ FILE *l7_access_log_open(const char *path, struct exlb_err *err)
 	if (created && grp && st.st_gid != grp->gr_gid &&
 	    fchown(fd, (uid_t)-1, grp->gr_gid))
 		exlb_log("proxy: cannot give access log %s to group %s: %s",
-			 path, EXLB_CTL_GROUP, strerror(errno));
+			 path, EXLB_GROUP, strerror(errno));
 open:
 	f = fdopen(fd, "a");
 	if (f) {

@@ -18,10 +18,9 @@
 
 #include <jansson.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define EXLB_CTL_DEFAULT_SOCKET	"/run/exlb/exlbd.sock"
-#define EXLB_CTL_GROUP		"exlb"
 #define EXLB_CTL_MAX_LINE	(16 << 20)	/* a restore of a large config */
 #define EXLB_CTL_MAX_CLIENTS	64	/* when full, the one idle longest goes */
 #define EXLB_CTL_IDLE_S		30	/* no byte either way: closed */

@@ -15,7 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "certs.h"
+#include "config/certs.h"
 #include "ktls.h"
 #include "tls.h"
 

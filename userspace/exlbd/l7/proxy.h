@@ -22,7 +22,7 @@
 
 #include <stdbool.h>
 
-#include "config.h"
+#include "config/config.h"
 
 struct ev_loop;
 struct exlb_proxy;

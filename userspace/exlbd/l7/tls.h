@@ -28,7 +28,7 @@
 
 #include <openssl/ssl.h>
 
-#include "config.h"
+#include "config/config.h"
 
 struct exlb_tls_cache;
 struct exlb_tls_vs;

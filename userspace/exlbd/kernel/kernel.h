@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* How often exlb_kernel_tick() retries opening an absent module. */
 #define EXLB_KERNEL_RETRY_OPEN_S	10

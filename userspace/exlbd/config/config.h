@@ -27,6 +27,8 @@
 #define EXLB_CONFIG_FORMAT	"exlb-config"
 #define EXLB_CONFIG_VERSION	1
 #define EXLB_STATE_FILE		"config.json"
+/* The system group that may read the control socket and the access log. */
+#define EXLB_GROUP		"exlb"
 
 #define EXLB_NICKNAME_SIZE	128
 #define EXLB_RULE_NAME_SIZE	64

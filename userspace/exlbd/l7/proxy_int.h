@@ -35,7 +35,7 @@
 #include <ev.h>
 #include <openssl/ssl.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "content.h"
 #include "http1.h"
 #include "kmod/sched_core.h"
