@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "userspace/exlbd/config/rule_compile.h"
 #include "userspace/exlbd/l7/content.h"
 
 static int test_no;
@@ -40,7 +41,7 @@ static void report(bool pass, const char *fmt, ...)
 		failures++;
 }
 
-/* content.c reports through config.c's exlb_err_set(); not linked here. */
+/* content.c and rule_compile.c report through config.c's exlb_err_set(); not linked here. */
 int exlb_err_set(struct exlb_err *err, const char *fmt, ...)
 {
 	va_list ap;
@@ -127,13 +128,15 @@ static bool url_matches(const struct exlb_rule *rule, const char *target)
 static const char *refusal(const struct exlb_rule *rule)
 {
 	static struct exlb_err err;
+	struct exlb_rule_code code;
 	int rc;
 
 	err.msg[0] = '\0';
-	rc = exlb_content_rule_check(rule, &err);
-	if (!rc)
+	rc = exlb_rule_compile(rule, &code, &err);
+	if (!rc) {
+		exlb_rule_code_free(&code);
 		err.msg[0] = '\0';
-	else if (!err.msg[0])
+	} else if (!err.msg[0])
 		snprintf(err.msg, sizeof(err.msg), "(refused without a message)");
 	return err.msg;
 }
@@ -490,7 +493,7 @@ static void test_limits(void)
 	exlb_content_rule_free(r);
 
 	/* a configuration check compiles too, but counts nothing */
-	report(exlb_content_rule_check(&rule, NULL) == 0 &&
+	report(exlb_rule_check(&rule, NULL) == 0 &&
 	       exlb_content_limit_hits_of("evil") == 5,
 	       "a rule check leaves the count alone (%llu)",
 	       (unsigned long long)exlb_content_limit_hits_of("evil"));

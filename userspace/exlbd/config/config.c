@@ -10,7 +10,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,23 +22,8 @@
 #include "uapi/linux/exlb.h"
 #include "config.h"
 #include "params.h"
-
-/*
- * Checks that need libraries config.c does not link by itself: PCRE2
- * patterns (content.c) and OpenSSL cipher lists (tls.c). They are weak
- * references so that every program linking config.c (exlbctl's tests, the
- * unit tests of other parts) still links; exlbd links both files and so
- * gets both checks. Without content.c, regex patterns fall back to a POSIX
- * compile; without tls.c, custom cipher lists are only checked for their
- * characters (params.c) and TLSType only for leaving a version on.
- */
-int exlb_content_rule_check(const struct exlb_rule *rule, struct exlb_err *err)
-	__attribute__((weak));
-bool exlb_tls_cipher_set_check(const char *set, char *why, size_t n)
-	__attribute__((weak));
-bool exlb_tls_versions_check(unsigned int tls_type, const char *cipher_set,
-			     char *why, size_t n)
-	__attribute__((weak));
+#include "rule_compile.h"
+#include "tls_proto.h"
 
 int exlb_err_set(struct exlb_err *err, const char *fmt, ...)
 {
@@ -1147,72 +1131,6 @@ int exlb_global_set(struct exlb_config *cfg, const char *param,
 
 /* ---- whole-configuration checks ---- */
 
-/* A regex pattern, when content.c (PCRE2) is not linked: POSIX ERE. */
-static int check_rule_posix(const struct exlb_rule *rule, struct exlb_err *err)
-{
-	size_t len = strlen(rule->pattern);
-	char expr[sizeof(rule->pattern)];
-	regex_t re;
-	int rc;
-
-	if (len < 2 || rule->pattern[0] != '/' || rule->pattern[len - 1] != '/')
-		return exlb_err_set(err,
-				    "rule '%s': pattern: a regex must be written /.../ (got '%s')",
-				    rule->name, rule->pattern);
-	snprintf(expr, sizeof(expr), "%.*s", (int)len - 2, rule->pattern + 1);
-	rc = regcomp(&re, expr, REG_EXTENDED | REG_NOSUB);
-	if (rc) {
-		char why[128];
-
-		regerror(rc, &re, why, sizeof(why));
-		return exlb_err_set(err, "rule '%s': pattern: %s (got '%s')",
-				    rule->name, why, rule->pattern);
-	}
-	regfree(&re);
-	return 0;
-}
-
-static int check_rule(const struct exlb_rule *rule, struct exlb_err *err)
-{
-	/* what each type needs: AddHeader, and DeleteHeader of a named
-	 * header, work without a pattern */
-	switch (rule->type) {
-	case EXLB_RULE_ADD_HEADER:
-		if (!rule->header[0])
-			return exlb_err_set(err,
-					    "rule '%s': header: an AddHeaderRule needs the header to add",
-					    rule->name);
-		break;
-	case EXLB_RULE_DELETE_HEADER:
-		if (rule->header[0])
-			break;
-		if (!rule->pattern[0])
-			return exlb_err_set(err,
-					    "rule '%s': a DeleteHeaderRule needs the header to delete or a pattern of names",
-					    rule->name);
-		break;
-	case EXLB_RULE_REPLACE_HEADER:
-		if (!rule->header[0])
-			return exlb_err_set(err,
-					    "rule '%s': header: a ReplaceHeaderRule needs the header to change",
-					    rule->name);
-		/* fall through */
-	default:
-		if (!rule->pattern[0])
-			return exlb_err_set(err, "rule '%s': pattern: must not be empty",
-					    rule->name);
-	}
-	/* content.c knows the pattern forms and what each type needs */
-	if (exlb_content_rule_check)
-		return exlb_content_rule_check(rule, err);
-	if ((rule->type == EXLB_RULE_ADD_HEADER ||
-	     rule->type == EXLB_RULE_DELETE_HEADER) && !rule->pattern[0])
-		return 0;
-	if (rule->matchtype != EXLB_MATCH_REGEX)
-		return 0;
-	return check_rule_posix(rule, err);
-}
-
 /* A VS's TLS side: certificates, cipher set, re-encryption, header rules. */
 static int check_vs_tls(const struct exlb_config *cfg,
 			const struct exlb_service *svc, const char *label,
@@ -1227,23 +1145,18 @@ static int check_vs_tls(const struct exlb_config *cfg,
 			return exlb_err_set(err,
 					    "VS %s: CertFile: no certificate named '%s' (exlbctl cert add)",
 					    label, names[i]);
-	if (exlb_tls_cipher_set_check &&
-	    !exlb_tls_cipher_set_check(svc->cipher_set, why, sizeof(why)))
+	if (!exlb_tls_cipher_set_check(svc->cipher_set, why, sizeof(why)))
 		return exlb_err_set(err, "VS %s: CipherSet: %s (got '%s')", label,
 				    why, svc->cipher_set);
 	/*
 	 * TLSType and CipherSet together, on every VS (also before
-	 * SSLAcceleration is switched on): tls.c builds the protocol side of
-	 * a context and asks OpenSSL whether any version can handshake.
+	 * SSLAcceleration is switched on): the protocol side of a context,
+	 * built as the proxy builds it, and OpenSSL's word on whether any
+	 * version can handshake (tls_proto.c).
 	 */
-	if (exlb_tls_versions_check &&
-	    !exlb_tls_versions_check(svc->tls_type, svc->cipher_set, why,
+	if (!exlb_tls_versions_check(svc->tls_type, svc->cipher_set, why,
 				     sizeof(why)))
 		return exlb_err_set(err, "VS %s: %s", label, why);
-	if (!exlb_tls_versions_check && (svc->tls_type & 30) == 30)
-		return exlb_err_set(err,
-				    "VS %s: TLSType: %u disables every TLS version",
-				    label, svc->tls_type);
 	if (svc->reencrypt_verify && !svc->ssl_reencrypt)
 		return exlb_err_set(err,
 				    "VS %s: ReencryptVerify: needs SSLReencrypt=1",
@@ -1419,7 +1332,7 @@ int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 						    c->name);
 	}
 	for (size_t i = 0; i < cfg->nr_rules; i++) {
-		if (check_rule(&cfg->rules[i], err))
+		if (exlb_rule_check(&cfg->rules[i], err))
 			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (!strcasecmp(cfg->rules[i].name, cfg->rules[j].name))

@@ -1,19 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Kemp content rules on PCRE2: compiling a struct exlb_rule, matching a
- * request against a MatchContentRule, and turning the header rules into
- * struct exlb_http_edit. docs/content-rules.md says what each rule means;
- * this file is the how.
+ * Kemp content rules on PCRE2: a struct exlb_rule compiled for the proxy
+ * (the pattern and replacement by config/rule_compile.c, the match limits
+ * here), matching a request against a MatchContentRule, and turning the
+ * header rules into struct exlb_http_edit. docs/content-rules.md says what
+ * each rule means; this file is the how.
  *
- * Every pattern, whatever its match type, becomes one pcre2_code: prefix
- * and postfix are PCRE2_LITERAL patterns anchored at the start or the end.
- * So matching, header-name matching and substitution all take one path and
- * all run under the same limits.
+ * Every pattern, whatever its match type, is one pcre2_code
+ * (rule_compile.c): matching, header-name matching and substitution all
+ * take one path and all run under the same limits.
  */
 #define _GNU_SOURCE
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include "content.h"
+#include "config/rule_compile.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -47,9 +48,8 @@ struct exlb_content_rule {
 	/* AddHeader: the literal value; Replace/ModifyURL: PCRE2 replacement syntax */
 	char *replacement;
 	size_t replacement_len;
-	/* the registry's record of this rule name, or own (a check) */
+	/* the registry's record of this rule name */
 	struct rule_stats *stats;
-	struct rule_stats own;
 };
 
 static atomic_uint_least64_t limit_hits_total;
@@ -175,289 +175,7 @@ char *exlb_content_arena_strndup(struct exlb_content_arena *a, const char *s,
 	return p;
 }
 
-/* ---- checking and compiling ---- */
-
-static const char *rule_type_name(unsigned int type)
-{
-	switch (type) {
-	case EXLB_RULE_MATCH:		return "MatchContentRule";
-	case EXLB_RULE_ADD_HEADER:	return "AddHeaderRule";
-	case EXLB_RULE_DELETE_HEADER:	return "DeleteHeaderRule";
-	case EXLB_RULE_REPLACE_HEADER:	return "ReplaceHeaderRule";
-	case EXLB_RULE_MODIFY_URL:	return "ModifyURLRule";
-	}
-	return "?";
-}
-
-static bool is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int check_header_name(const struct exlb_rule *rule, struct exlb_err *err)
-{
-	for (const char *p = rule->header; *p; p++)
-		if (!is_tchar((unsigned char)*p))
-			return exlb_err_set(err,
-					    "rule '%s': header: '%s' is not a header name (character '%c')",
-					    rule->name, rule->header, *p);
-	return 0;
-}
-
-/*
- * Text that ends up in a header value must not end the header early:
- * no CR, LF or other control characters (a tab is fine).
- */
-static int check_value_text(const struct exlb_rule *rule, const char *what,
-			    bool url, struct exlb_err *err)
-{
-	for (const char *p = rule->replacement; *p; p++) {
-		unsigned char c = *p;
-
-		if (c == 0x7f || (c < 0x20 && (url || c != '\t')) ||
-		    (url && c == ' '))
-			return exlb_err_set(err,
-					    "rule '%s': replacement: character 0x%02x is not allowed in %s",
-					    rule->name, c, what);
-	}
-	return 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * The pattern as the guide writes it in API calls is URL-encoded
- * ("%2F%5E%5C%2Fowa.%2A%2F" for /^\/owa.*\/). A pattern that starts with
- * "%2F" is taken to be in that form and decoded; nothing else is touched,
- * so a literal '%' in an ordinary pattern stays what it is.
- */
-static int pattern_decode(const struct exlb_rule *rule, char *out, size_t *len,
-			  struct exlb_err *err)
-{
-	const char *in = rule->pattern;
-	size_t n = 0;
-
-	if (strncasecmp(in, "%2F", 3)) {
-		*len = strlen(in);
-		memcpy(out, in, *len + 1);
-		return 0;
-	}
-	for (size_t i = 0; in[i]; i++) {
-		if (in[i] != '%') {
-			out[n++] = in[i];
-			continue;
-		}
-		if (hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
-			return exlb_err_set(err,
-					    "rule '%s': pattern: bad %%-escape at offset %zu in '%s' (a pattern starting with %%2F is taken as URL-encoded)",
-					    rule->name, i, in);
-		out[n++] = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
-		i += 2;
-	}
-	out[n] = '\0';
-	*len = n;
-	return 0;
-}
-
-/*
- * Kemp writes a regex between slashes, /^\/owa.*\/; a trailing "i" after
- * the closing slash asks for case-insensitive matching. A regex without a
- * leading slash is taken as a bare regex. Sets @expr/@exprlen to the
- * regex itself, @skip to where it starts in @pat (for error offsets).
- */
-static int regex_unwrap(const struct exlb_rule *rule, char *pat, size_t len,
-			const char **expr, size_t *exprlen, size_t *skip,
-			uint32_t *opts, struct exlb_err *err)
-{
-	char *close;
-
-	if (pat[0] != '/') {
-		*expr = pat;
-		*exprlen = len;
-		*skip = 0;
-		return 0;
-	}
-	close = strrchr(pat, '/');
-	if (close == pat)
-		goto bad;
-	for (const char *f = close + 1; *f; f++) {
-		if (*f != 'i')
-			goto bad;
-		*opts |= PCRE2_CASELESS;
-	}
-	*expr = pat + 1;
-	*exprlen = close - pat - 1;
-	*skip = 1;
-	return 0;
-bad:
-	return exlb_err_set(err,
-			    "rule '%s': pattern: a regex that starts with / must end with / (optionally followed by i), got '%s'",
-			    rule->name, pat);
-}
-
-/*
- * Kemp's replacement text refers to groups as \1..\9; PCRE2 wants $1 or
- * ${1}. Accept both: \N and $N / ${N} become ${N}, "\\" is one backslash,
- * "$$" one dollar, and any other '$' a literal dollar (PCRE2 would refuse
- * it). @max_group gets the highest group named, to check against the
- * pattern's.
- */
-static char *replacement_translate(const char *in, size_t *outlen,
-				   unsigned long *max_group)
-{
-	size_t cap = strlen(in) * 4 + 1, n = 0;
-	char *out = malloc(cap);
-
-	if (!out)
-		return NULL;
-	*max_group = 0;
-	for (const char *p = in; *p; p++) {
-		unsigned long g;
-		char *end;
-
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '9') {
-			g = (unsigned long)(p[1] - '0');
-			p++;
-		} else if (p[0] == '$' && p[1] >= '0' && p[1] <= '9') {
-			g = strtoul(p + 1, &end, 10);
-			p = end - 1;
-		} else if (p[0] == '$' && p[1] == '{' && p[2] >= '0' &&
-			   p[2] <= '9' &&
-			   (g = strtoul(p + 2, &end, 10), *end == '}')) {
-			p = end;
-		} else {
-			if (p[0] == '\\' && p[1] == '\\')
-				p++;
-			else if (p[0] == '$' && p[1] == '$')
-				p++;
-			if (*p == '$')
-				out[n++] = '$';	/* "$$": a literal dollar */
-			out[n++] = *p;
-			continue;
-		}
-		if (g > 65536)
-			g = 65536;	/* refused below: PCRE2 has at most 65535 groups */
-		if (g > *max_group)
-			*max_group = g;
-		n += (size_t)snprintf(out + n, cap - n, "${%lu}", g);
-	}
-	out[n] = '\0';
-	*outlen = n;
-	return out;
-}
-
-static bool pattern_needed(const struct exlb_rule *rule)
-{
-	switch (rule->type) {
-	case EXLB_RULE_ADD_HEADER:
-		return false;
-	case EXLB_RULE_DELETE_HEADER:
-		return !rule->header[0];
-	default:
-		return true;
-	}
-}
-
-static int rule_compile_pattern(struct exlb_content_rule *r,
-				const struct exlb_rule *rule,
-				struct exlb_err *err)
-{
-	char pat[sizeof(rule->pattern)];
-	const char *expr;
-	size_t len = 0, exprlen, skip = 0;
-	uint32_t opts = 0;
-	PCRE2_SIZE erroff;
-	int errcode;
-
-	if (pattern_decode(rule, pat, &len, err))
-		return -1;
-	if (!len)
-		return exlb_err_set(err, "rule '%s': pattern: a %s needs one",
-				    rule->name, rule_type_name(rule->type));
-	switch (rule->matchtype) {
-	case EXLB_MATCH_REGEX:
-		if (regex_unwrap(rule, pat, len, &expr, &exprlen, &skip, &opts,
-				 err))
-			return -1;
-		break;
-	case EXLB_MATCH_PREFIX:
-		expr = pat;
-		exprlen = len;
-		opts |= PCRE2_LITERAL | PCRE2_ANCHORED;
-		break;
-	case EXLB_MATCH_POSTFIX:
-		expr = pat;
-		exprlen = len;
-		opts |= PCRE2_LITERAL | PCRE2_ENDANCHORED;
-		break;
-	default:
-		return exlb_err_set(err, "rule '%s': matchtype: unknown (%u)",
-				    rule->name, rule->matchtype);
-	}
-	/* header names are case-insensitive whatever the rule says */
-	if (rule->nocase || rule->type == EXLB_RULE_DELETE_HEADER)
-		opts |= PCRE2_CASELESS;
-
-	r->code = pcre2_compile((PCRE2_SPTR)expr, exprlen, opts, &errcode,
-				&erroff, NULL);
-	if (!r->code) {
-		PCRE2_UCHAR why[160];
-
-		if (pcre2_get_error_message(errcode, why, sizeof(why)) < 0)
-			snprintf((char *)why, sizeof(why), "error %d", errcode);
-		return exlb_err_set(err,
-				    "rule '%s': pattern: %s at offset %zu in '%s'",
-				    rule->name, (char *)why, (size_t)erroff + skip,
-				    pat);
-	}
-	/* JIT when the platform has it; the interpreter otherwise */
-	pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
-
-	r->mctx = pcre2_match_context_create(NULL);
-	if (!r->mctx)
-		return exlb_err_set(err, "rule '%s': out of memory", rule->name);
-	pcre2_set_match_limit(r->mctx, EXLB_CONTENT_MATCH_LIMIT);
-	pcre2_set_depth_limit(r->mctx, EXLB_CONTENT_DEPTH_LIMIT);
-	pcre2_set_heap_limit(r->mctx, EXLB_CONTENT_HEAP_LIMIT_KIB);
-	return 0;
-}
-
-static int rule_compile_replacement(struct exlb_content_rule *r,
-				    const struct exlb_rule *rule,
-				    struct exlb_err *err)
-{
-	unsigned long max_group;
-	uint32_t groups = 0;
-
-	if (rule->type == EXLB_RULE_ADD_HEADER) {
-		r->replacement = strdup(rule->replacement);
-		if (!r->replacement)
-			return exlb_err_set(err, "rule '%s': out of memory",
-					    rule->name);
-		r->replacement_len = strlen(r->replacement);
-		return 0;
-	}
-	r->replacement = replacement_translate(rule->replacement,
-					       &r->replacement_len, &max_group);
-	if (!r->replacement)
-		return exlb_err_set(err, "rule '%s': out of memory", rule->name);
-	pcre2_pattern_info(r->code, PCRE2_INFO_CAPTURECOUNT, &groups);
-	if (max_group > groups)
-		return exlb_err_set(err,
-				    "rule '%s': replacement: refers to group %lu, the pattern has %u",
-				    rule->name, max_group, groups);
-	return 0;
-}
+/* ---- compiling (config/rule_compile.c knows the rules) ---- */
 
 void exlb_content_rule_free(struct exlb_content_rule *r)
 {
@@ -469,51 +187,17 @@ void exlb_content_rule_free(struct exlb_content_rule *r)
 	free(r);
 }
 
-/* @registered: count limit hits under the rule's name (else: a check) */
-static struct exlb_content_rule *rule_compile(const struct exlb_rule *rule,
-					      bool registered,
-					      struct exlb_err *err)
+struct exlb_content_rule *exlb_content_rule_compile(const struct exlb_rule *rule,
+						    struct exlb_err *err)
 {
 	struct exlb_content_rule *r;
+	struct exlb_rule_code code;
 
-	if (rule->type > EXLB_RULE_MODIFY_URL) {
-		exlb_err_set(err, "rule '%s': type: unknown (%u)", rule->name,
-			     rule->type);
+	if (exlb_rule_compile(rule, &code, err))
 		return NULL;
-	}
-	if (check_header_name(rule, err))
-		return NULL;
-	switch (rule->type) {
-	case EXLB_RULE_MATCH:
-		/* Kemp's pseudo-headers we cannot honour: refuse, not never-match */
-		if (!strcasecmp(rule->header, "src-ip") ||
-		    !strcasecmp(rule->header, "body")) {
-			exlb_err_set(err,
-				     "rule '%s': header: matching on '%s' is not supported",
-				     rule->name, rule->header);
-			return NULL;
-		}
-		break;
-	case EXLB_RULE_ADD_HEADER:
-	case EXLB_RULE_REPLACE_HEADER:
-		if (!rule->header[0]) {
-			exlb_err_set(err, "rule '%s': header: a %s needs one",
-				     rule->name, rule_type_name(rule->type));
-			return NULL;
-		}
-		if (check_value_text(rule, "a header value", false, err))
-			return NULL;
-		break;
-	case EXLB_RULE_MODIFY_URL:
-		if (check_value_text(rule, "a URL", true, err))
-			return NULL;
-		break;
-	default:
-		break;
-	}
-
 	r = calloc(1, sizeof(*r));
 	if (!r) {
+		exlb_rule_code_free(&code);
 		exlb_err_set(err, "rule '%s': out of memory", rule->name);
 		return NULL;
 	}
@@ -526,46 +210,32 @@ static struct exlb_content_rule *rule_compile(const struct exlb_rule *rule,
 	/* Kemp: a header field of "method" matches the request method */
 	r->subject_method = rule->type == EXLB_RULE_MATCH &&
 			    !strcasecmp(rule->header, "method");
-	atomic_init(&r->own.limit_hits, 0);
-	atomic_init(&r->own.logged, false);
-	r->stats = &r->own;
-	if (registered) {
-		pthread_mutex_lock(&stats_lock);
-		r->stats = stats_get(rule);
-		pthread_mutex_unlock(&stats_lock);
-		if (!r->stats) {
-			exlb_err_set(err, "rule '%s': out of memory", rule->name);
-			goto fail;
-		}
+	r->code = code.code;
+	r->replacement = code.replacement;
+	r->replacement_len = code.replacement_len;
+	pthread_mutex_lock(&stats_lock);
+	r->stats = stats_get(rule);
+	pthread_mutex_unlock(&stats_lock);
+	if (!r->stats) {
+		exlb_err_set(err, "rule '%s': out of memory", rule->name);
+		goto fail;
 	}
-
-	if (pattern_needed(rule) && rule_compile_pattern(r, rule, err))
+	if (!r->code)
+		return r;
+	/* JIT when the platform has it; the interpreter otherwise */
+	pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
+	r->mctx = pcre2_match_context_create(NULL);
+	if (!r->mctx) {
+		exlb_err_set(err, "rule '%s': out of memory", rule->name);
 		goto fail;
-	if ((rule->type == EXLB_RULE_ADD_HEADER ||
-	     rule->type == EXLB_RULE_REPLACE_HEADER ||
-	     rule->type == EXLB_RULE_MODIFY_URL) &&
-	    rule_compile_replacement(r, rule, err))
-		goto fail;
+	}
+	pcre2_set_match_limit(r->mctx, EXLB_CONTENT_MATCH_LIMIT);
+	pcre2_set_depth_limit(r->mctx, EXLB_CONTENT_DEPTH_LIMIT);
+	pcre2_set_heap_limit(r->mctx, EXLB_CONTENT_HEAP_LIMIT_KIB);
 	return r;
 fail:
 	exlb_content_rule_free(r);
 	return NULL;
-}
-
-struct exlb_content_rule *exlb_content_rule_compile(const struct exlb_rule *rule,
-						    struct exlb_err *err)
-{
-	return rule_compile(rule, true, err);
-}
-
-int exlb_content_rule_check(const struct exlb_rule *rule, struct exlb_err *err)
-{
-	struct exlb_content_rule *r = rule_compile(rule, false, err);
-
-	if (!r)
-		return -1;
-	exlb_content_rule_free(r);
-	return 0;
 }
 
 const char *exlb_content_rule_name(const struct exlb_content_rule *r)

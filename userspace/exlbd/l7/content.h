@@ -36,14 +36,10 @@
 struct exlb_content_rule;
 
 /*
- * Validates @rule for a configuration check: pattern form (Kemp's /re/,
- * /re/i, bare regex, %2F-encoded), that the regex compiles, header name and
- * replacement text. 0, or -1 with one line in @err, e.g.
- * "rule 'owa': pattern: missing terminating ] for character class at offset 3 in '/[ab/'".
+ * The compiled rule (a copy of what it needs: @rule may go away), or NULL +
+ * @err. The pattern and replacement are config/rule_compile.c's: the
+ * configuration check (exlb_rule_check()) refuses what this would.
  */
-int exlb_content_rule_check(const struct exlb_rule *rule, struct exlb_err *err);
-
-/* The compiled rule (a copy of what it needs: @rule may go away), or NULL + @err. */
 struct exlb_content_rule *exlb_content_rule_compile(const struct exlb_rule *rule,
 						    struct exlb_err *err);
 void exlb_content_rule_free(struct exlb_content_rule *r);
@@ -109,8 +105,7 @@ int exlb_header_rule_apply(const struct exlb_content_rule *r,
 
 /*
  * Matches under @r's name that hit a PCRE2 limit (counted as no match),
- * since the start, over every compilation of a rule of that name (those of
- * exlb_content_rule_check() are not counted with them).
+ * since the start, over every compilation of a rule of that name.
  */
 uint64_t exlb_content_rule_limit_hits(const struct exlb_content_rule *r);
 /* Same, by rule name: 0 for a name never compiled. Thread-safe. */

@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 
 #include "config/config.h"
+#include "config/tls_proto.h"
 
 struct exlb_tls_cache;
 struct exlb_tls_vs;
@@ -80,29 +81,5 @@ void exlb_tls_set_ktls(bool on);
 /* Drops cached contexts of VSs that are gone from @cfg or changed. */
 void exlb_tls_cache_prune(struct exlb_tls_cache *c,
 			  const struct exlb_config *cfg);
-
-/*
- * CipherSet: a named set (case-insensitive; "Default" = BestPractices) or
- * an OpenSSL cipher list, which must name at least one cipher OpenSSL
- * knows. false + a "must be ..." phrase otherwise. config.c calls this
- * at check time.
- */
-bool exlb_tls_cipher_set_check(const char *set, char *why, size_t n);
-/*
- * TLSType and CipherSet together, checked on the protocol side of a
- * throwaway server context built exactly as the real ones are: the versions
- * TLSType leaves on must be one contiguous range (OpenSSL's interface is
- * a min..max range; with a hole, whether anything handshakes depends on
- * the set: tls.c, version_range()), and at
- * least one of them must have a suite OpenSSL would use (cipher lists,
- * version and security level applied). false + a phrase starting with the
- * parameter's name otherwise. config.c calls this at check time; the
- * certificate's key type is not considered (docs/tls.md).
- */
-bool exlb_tls_versions_check(unsigned int tls_type, const char *cipher_set,
-			     char *why, size_t n);
-/* The OpenSSL lists a CipherSet stands for (TLS <= 1.2, TLS 1.3). */
-void exlb_tls_cipher_lists(const char *set, const char **tls12,
-			   const char **tls13);
 
 #endif
