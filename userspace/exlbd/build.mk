@@ -9,8 +9,10 @@ include exlbd/llhttp.mk
 # config/ the model and its durable store, health/ the checks, kernel/
 # exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket.
 # The scheduler core is the one exlb.ko runs.
-EXLBD_CONFIG := config/config.c config/params.c config/rule_compile.c \
-	config/tls_proto.c config/template.c config/certs.c
+EXLBD_CONFIG_MODEL := config/config.c config/check.c config/json.c \
+	config/store.c config/runtime.c config/log.c config/params.c \
+	config/rule_compile.c config/tls_proto.c
+EXLBD_CONFIG := $(EXLBD_CONFIG_MODEL) config/template.c config/certs.c
 EXLBD_HEALTH := health/health.c health/health_http.c health/health_mail.c \
 	health/health_icmp.c
 EXLBD_KERNEL := kernel/kernel.c

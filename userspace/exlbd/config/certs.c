@@ -173,21 +173,6 @@ static void file_path(char *buf, size_t n, const char *dir, const char *prefix,
 	snprintf(buf, n, "%s/%s%s.%s", dir, prefix, name, ext);
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Writes @len bytes to @path with @mode: fsynced before it returns. */
 static int write_file(const char *path, const char *data, size_t len,
 		      mode_t mode, struct exlb_err *err)
@@ -197,7 +182,7 @@ static int write_file(const char *path, const char *data, size_t len,
 	if (fd < 0)
 		return exlb_err_set(err, "cannot write %s: %s", path, strerror(errno));
 	/* an existing temp file keeps its mode: the key must stay private */
-	if (fchmod(fd, mode) || write_all(fd, data, len) || fsync(fd)) {
+	if (fchmod(fd, mode) || exlb_write_all(fd, data, len) || fsync(fd)) {
 		int saved = errno;
 
 		close(fd);

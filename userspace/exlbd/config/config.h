@@ -41,7 +41,10 @@
 #define EXLB_MAX_CERTS		1024
 #define EXLB_VS_MAX_CERTS	16	/* names in one CertFile */
 
-/* One line naming what went wrong; every operation fills it on failure. */
+/*
+ * One line naming what went wrong; every operation fills it on failure
+ * (exlb_err_set(), log.c: always returns -1).
+ */
 struct exlb_err {
 	char msg[EXLB_ERR_SIZE];
 };
@@ -233,7 +236,7 @@ struct exlb_config *exlb_config_new(void);
 struct exlb_config *exlb_config_clone(const struct exlb_config *cfg);
 void exlb_config_free(struct exlb_config *cfg);
 
-/* Cross-parameter rules over the whole configuration. 0 or -1 + err. */
+/* Cross-parameter rules over the whole configuration (check.c). 0 or -1 + err. */
 int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err);
 
 /* ---- lookups ---- */
@@ -366,7 +369,7 @@ json_t *exlb_cert_to_json(const struct exlb_cert *cert);
 int exlb_global_set(struct exlb_config *cfg, const char *param,
 		    const char *value, struct exlb_err *err);
 
-/* ---- JSON ---- */
+/* ---- JSON (json.c) ---- */
 
 json_t *exlb_globals_to_json(const struct exlb_globals *g);
 /* A VS with its SubVSs and RSs, or a SubVS with its RSs and rules. */
@@ -380,13 +383,16 @@ json_t *exlb_config_to_json(const struct exlb_config *cfg);
 struct exlb_config *exlb_config_from_json(const json_t *doc,
 					  struct exlb_err *err);
 
+/* ---- addresses ---- */
+
 void exlb_addr_format(const struct exlb_addr *a, char *buf, size_t n);
 /* "ADDR:PORT", with brackets for IPv6. */
 void exlb_addr_port_format(const struct exlb_addr *a, unsigned int port,
 			   char *buf, size_t n);
 int exlb_addr_parse(const char *text, struct exlb_addr *a);
+bool exlb_addr_equal(const struct exlb_addr *a, const struct exlb_addr *b);
 
-/* ---- the current configuration and its state file ---- */
+/* ---- the current configuration and its state file (store.c) ---- */
 
 /* Called after a change is applied and on disk (main.c: kernel, health). */
 typedef void (*exlb_config_changed_fn)(void *ctx,
@@ -414,8 +420,18 @@ int exlb_store_commit(struct exlb_store *st, struct exlb_config *next,
 		      const char *what, struct exlb_err *err);
 int exlb_config_write_file(const struct exlb_config *cfg, const char *dir,
 			   const char *path, struct exlb_err *err);
+/*
+ * Writes @doc to @path so that a crash leaves the old file or the new one
+ * whole: a temp file @dir/@tmp_name with @mode, fsync, rename over @path,
+ * fsync of @dir. @path must be in @dir. -1 + "cannot write PATH: why".
+ */
+int exlb_json_write_atomic(const json_t *doc, const char *dir,
+			   const char *path, const char *tmp_name,
+			   unsigned int mode, struct exlb_err *err);
+/* write(2) of all @len bytes, across short writes and EINTR; 0 or -1 + errno. */
+int exlb_write_all(int fd, const void *buf, size_t len);
 
-/* ---- runtime state, apart from configuration ---- */
+/* ---- runtime state, apart from configuration (runtime.c) ---- */
 
 enum exlb_health_state {
 	EXLB_HEALTH_UNKNOWN,	/* no verdict yet */
@@ -472,6 +488,8 @@ bool exlb_rs_is_serving(const struct exlb_config *cfg,
 const char *exlb_service_status(const struct exlb_config *cfg,
 				const struct exlb_runtime *rt,
 				const struct exlb_service *svc);
+
+/* ---- errors and logging (log.c) ---- */
 
 /*
  * One line to stderr per state change: "exlbd: " and the text, written

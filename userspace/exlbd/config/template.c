@@ -761,56 +761,6 @@ json_t *exlb_template_find(const char *state_dir, const char *name,
 
 /* ---- import, delete ---- */
 
-static int write_file_atomic(const char *dir, const char *path,
-			     const json_t *doc, struct exlb_err *err)
-{
-	char tmp[PATH_MAX];
-	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	int fd = -1, dfd = -1, saved;
-	size_t len, off = 0;
-
-	if (!text)
-		return exlb_err_set(err, "out of memory");
-	snprintf(tmp, sizeof(tmp), "%s/.template.tmp", dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		goto fail;
-	len = strlen(text);
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		off += n;
-	}
-	if (write(fd, "\n", 1) != 1 || fsync(fd))
-		goto fail;
-	if (close(fd)) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path))
-		goto fail;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd))
-		goto fail;
-	close(dfd);
-	free(text);
-	return 0;
-fail:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	unlink(tmp);
-	free(text);
-	return exlb_err_set(err, "cannot write %s: %s", path, strerror(saved));
-}
-
 /* Where template @name is (NULL: nowhere), and its document entry. */
 static bool locate_one(const json_t *tmpl, const json_t *entry, void *ctx)
 {
@@ -866,7 +816,8 @@ int exlb_template_delete(const char *state_dir, const char *name,
 			ret = exlb_err_set(err, "cannot delete %s: %s", file,
 					   strerror(errno));
 	} else {
-		ret = write_file_atomic(dir, file, doc, err);
+		ret = exlb_json_write_atomic(doc, dir, file, ".template.tmp",
+					     0644, err);
 	}
 out:
 	json_decref(entry);
@@ -945,7 +896,8 @@ int exlb_template_import(const char *state_dir, const json_t *doc,
 				"set", json_is_string(set) ? json_string_value(set) :
 				       "imported",
 				"templates", tmpl);
-		ret = write_file_atomic(dir, path, one, err);
+		ret = exlb_json_write_atomic(one, dir, path, ".template.tmp",
+					     0644, err);
 		json_decref(one);
 		if (ret)
 			return -1;
