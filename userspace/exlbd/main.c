@@ -8,7 +8,6 @@
  * The proxy's workers run their own loops in their own threads (proxy.h).
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -19,7 +18,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -28,6 +26,7 @@
 #include "config/config.h"
 #include "ctl/ctl.h"
 #include "health/health.h"
+#include "health/targets.h"
 #include "kernel/kernel.h"
 #include "l7/proxy.h"
 #include "config/template.h"
@@ -73,115 +72,6 @@ static void usage(FILE *out)
 		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET, EXLB_TEMPLATE_DIR);
 }
 
-/* ---- health checks: one target per (VS or SubVS, RS) = per RS id ---- */
-
-static int hexval(int c)
-{
-	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
-}
-
-/* The guide writes CheckUrl URL-encoded (%2Fowa%2Fhealthcheck.htm). */
-static void url_decode(const char *in, char *out, size_t n)
-{
-	size_t o = 0;
-
-	for (; *in && o + 1 < n; in++) {
-		if (in[0] == '%' && isxdigit((unsigned char)in[1]) &&
-		    isxdigit((unsigned char)in[2])) {
-			out[o++] = (char)(hexval((unsigned char)in[1]) * 16 +
-					  hexval((unsigned char)in[2]));
-			in += 2;
-		} else {
-			out[o++] = *in;
-		}
-	}
-	out[o] = '\0';
-}
-
-/* Whether @rs is checked, and how. */
-static bool health_spec(const struct exlb_config *cfg, const struct exlb_rs *rs,
-			struct exlb_check_spec *spec,
-			struct sockaddr_storage *addr)
-{
-	const struct exlb_service *svc = exlb_service_by_id(cfg, rs->service_id);
-	struct exlb_health_timing timing;
-	char codes[sizeof(svc->check_codes)], *tok, *save = NULL;
-
-	if (!svc || svc->check_type == EXLB_CHECKTYPE_NONE)
-		return false;
-	exlb_check_spec_init(spec);
-	spec->type = (enum exlb_check_type)svc->check_type;
-	url_decode(svc->check_url, spec->url, sizeof(spec->url));
-	spec->use_get = svc->check_use_get;
-	spec->use_http11 = svc->check_use_11;
-	snprintf(spec->host, sizeof(spec->host), "%s", svc->check_host);
-	snprintf(codes, sizeof(codes), "%s", svc->check_codes);
-	for (tok = strtok_r(codes, " ,", &save); tok; tok = strtok_r(NULL, " ,", &save))
-		if (spec->n_extra_codes < EXLB_CHECK_MAX_EXTRA_CODES)
-			spec->extra_codes[spec->n_extra_codes++] = atoi(tok);
-	spec->port = svc->check_port;
-	/* the service's own RetryInterval/Timeout/RetryCount, else its VS's, else global */
-	exlb_service_health_timing(cfg, svc, &timing);
-	spec->interval_ms = timing.retry_interval * 1000;
-	spec->timeout_ms = timing.retry_timeout * 1000;
-	spec->retry_count = timing.retry_count;
-
-	memset(addr, 0, sizeof(*addr));
-	if (rs->addr.family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)addr;
-
-		sin->sin_family = AF_INET;
-		sin->sin_addr = rs->addr.u.v4;
-		sin->sin_port = htons(rs->port);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = rs->addr.u.v6;
-		sin6->sin6_port = htons(rs->port);
-	}
-	return true;
-}
-
-/* Targets of @old_cfg that @new_cfg no longer checks go; the rest are set. */
-static void health_sync(struct exlbd *d, const struct exlb_config *old_cfg,
-			const struct exlb_config *new_cfg)
-{
-	struct exlb_check_spec spec;
-	struct sockaddr_storage addr;
-
-	for (size_t i = 0; old_cfg && i < old_cfg->nr_reals; i++) {
-		const struct exlb_rs *rs = exlb_rs_by_id(new_cfg, old_cfg->reals[i].id);
-		struct exlb_rs_runtime *r;
-
-		if (rs && health_spec(new_cfg, rs, &spec, &addr))
-			continue;
-		exlb_health_del(d->health, old_cfg->reals[i].id);
-		/* no longer checked: a later check starts from "unchecked" */
-		r = exlb_runtime_rs(&d->runtime, old_cfg->reals[i].id);
-		if (r) {
-			r->health = EXLB_HEALTH_UNKNOWN;
-			r->reason[0] = '\0';
-		}
-	}
-	for (size_t i = 0; i < new_cfg->nr_reals; i++) {
-		const struct exlb_rs *rs = &new_cfg->reals[i];
-		char where[64];
-		int err;
-
-		if (!health_spec(new_cfg, rs, &spec, &addr))
-			continue;
-		err = exlb_health_add(d->health, rs->id, &addr, &spec);
-		if (err == -EEXIST)
-			err = exlb_health_update(d->health, rs->id, &addr, &spec);
-		if (err) {
-			exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
-			exlb_log("health check of rs %s (id %u): %s", where,
-				 rs->id, strerror(-err));
-		}
-	}
-}
-
 static void on_health_change(void *ctx, uint64_t target_id, bool up,
 			     const char *reason)
 {
@@ -218,59 +108,16 @@ static void on_health_change(void *ctx, uint64_t target_id, bool up,
 		exlb_proxy_apply(d->proxy, cfg, &d->runtime);
 }
 
-static bool same_server(const struct exlb_rs *a, const struct exlb_rs *b)
-{
-	return a->port == b->port && a->addr.family == b->addr.family &&
-	       !memcmp(&a->addr.u, &b->addr.u, a->addr.family == AF_INET ?
-		       sizeof(a->addr.u.v4) : sizeof(a->addr.u.v6));
-}
-
-/*
- * Passive health (docs/proxy.md "Connect failures"): the proxy saw @fails
- * connections in a row to RS @rs_id fail before the server said anything.
- * At the service's RetryCount -- the failures its checks need -- the RS is
- * marked down through the health engine, so the verdict, its log line, the
- * kernel and droponfail follow the path of a failed check and only a
- * passing check brings it back. A connect failure is about the address,
- * not the URL a SubVS checks: every checked RS with the same address and
- * port goes down with it (the nine SubVSs of one Exchange server). RSs
- * without checks are left alone: nothing would bring them back.
- */
+/* Passive health: health/targets.c decides which RSs go down. */
 static bool on_rs_failed(void *ctx, uint32_t rs_id, unsigned int fails,
 			 const char *why)
 {
 	struct exlbd *d = ctx;
-	const struct exlb_config *cfg = d->store.config;
-	const struct exlb_rs *rs = exlb_rs_by_id(cfg, rs_id);
-	const struct exlb_service *svc;
-	struct exlb_health_timing timing;
-	char reason[128];
-	bool marked = false;
 
-	if (!rs || !d->health)
+	if (!d->health)
 		return false;
-	svc = exlb_service_by_id(cfg, rs->service_id);
-	if (!svc || svc->check_type == EXLB_CHECKTYPE_NONE)
-		return false;
-	exlb_service_health_timing(cfg, svc, &timing);
-	if (fails < (timing.retry_count ? timing.retry_count : 1))
-		return false;
-	snprintf(reason, sizeof(reason), "passive: %u connect failures (%s)",
-		 fails, why);
-	/* on_health_change may apply a new plan; cfg stays the same */
-	for (size_t i = 0; i < cfg->nr_reals; i++) {
-		const struct exlb_rs *o = &cfg->reals[i];
-		const struct exlb_rs_runtime *r;
-
-		if (!same_server(o, rs))
-			continue;
-		r = exlb_runtime_rs_peek(&d->runtime, o->id);
-		if (!r || r->health != EXLB_HEALTH_UP)
-			continue;
-		if (exlb_health_set_down(d->health, o->id, reason) > 0)
-			marked = true;
-	}
-	return marked;
+	return exlb_health_targets_fail(d->health, d->store.config,
+					&d->runtime, rs_id, fails, why);
 }
 
 /*
@@ -297,7 +144,8 @@ static void on_config_changed(void *ctx, const struct exlb_config *old_cfg,
 
 	exlb_runtime_prune(&d->runtime, new_cfg);
 	if (d->health)
-		health_sync(d, old_cfg, new_cfg);
+		exlb_health_targets_sync(d->health, &d->runtime, old_cfg,
+					 new_cfg);
 	exlb_kernel_reconcile(d->kernel, new_cfg, &d->runtime);
 	if (d->proxy) {
 		exlb_proxy_set_fd_reserve(d->proxy, fd_reserve(new_cfg));
@@ -509,7 +357,8 @@ int main(int argc, char **argv)
 			exlb_log("cannot start the health checks");
 			goto out;
 		}
-		health_sync(&d, NULL, d.store.config);
+		exlb_health_targets_sync(d.health, &d.runtime, NULL,
+					 d.store.config);
 	}
 	ev_timer_init(&d.kernel_tick, on_kernel_tick, EXLB_KERNEL_TICK_S,
 		      EXLB_KERNEL_TICK_S);

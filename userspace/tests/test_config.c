@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
- * Unit tests of exlbd's configuration model (exlbd/config/config.c, params.c):
+ * Unit tests of exlbd's configuration model (exlbd/config/: config.c,
+ * check.c, json.c, store.c, runtime.c, params.c, rule_compile.c):
  * Kemp names and codes, validation and its messages, atomic changes (memory
  * and disk), the JSON round trip, service naming, the kernel-served list and
  * the status of services.

@@ -2,7 +2,7 @@
 /*
  * Unit tests of exlbd's TLS side: the certificate store (exlbd/config/certs.c),
  * the certificate table and TLS parameters of the configuration (config.c,
- * params.c) and the TLS contexts (exlbd/l7/tls.c): SNI, NeedHostName, TLSType,
+ * check.c, params.c, tls_proto.c) and the TLS contexts (exlbd/l7/tls.c): SNI, NeedHostName, TLSType,
  * cipher sets, ALPN, the self-signed certificate, the cache.
  *
  * Keys and certificates are made at run time with OpenSSL; handshakes run
