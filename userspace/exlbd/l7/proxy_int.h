@@ -5,7 +5,7 @@
  *
  * A plan is an immutable, reference-counted picture of every proxied VS,
  * compiled by the main thread from the configuration and the health
- * verdicts (proxy.c). Each worker holds a reference to its current plan; a
+ * verdicts (plan.c). Each worker holds a reference to its current plan; a
  * connection takes the worker's current plan for each new request, so a
  * request sees one consistent configuration from routing to the end.
  *
@@ -72,6 +72,8 @@ struct l7_vs_state {
 };
 
 struct l7_persist;
+/* sched.c: frees a SubVS's persistence records (at exit). */
+void l7_persist_free(struct l7_persist *ps);
 
 struct l7_sched {
 	uint32_t service_id;
@@ -149,6 +151,15 @@ struct l7_plan {
 };
 
 uint64_t l7_now_ms(void);	/* CLOCK_MONOTONIC */
+
+/*
+ * plan.c: a new plan for @cfg and the verdicts of @rt (one reference), or
+ * NULL without memory. Main thread.
+ */
+struct l7_plan *l7_plan_build(struct exlb_proxy *p, const struct exlb_config *cfg,
+			      const struct exlb_runtime *rt);
+/* At exit, after the workers: the state that outlives plans. */
+void l7_states_free(struct exlb_proxy *p);
 void l7_plan_get(struct l7_plan *p);
 void l7_plan_put(struct l7_plan *p);
 struct l7_vs *l7_plan_vs(struct l7_plan *p, uint32_t vs_id);
