@@ -235,6 +235,8 @@ static int build_subvs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	sv->rs = calloc(n ? n : 1, sizeof(*sv->rs));
 	if (!sv->rs || !sv->sched)
 		return -ENOMEM;
+	l7_persist_configure(sv->sched, sv->persist == EXLB_PERSIST_SRC &&
+			     sv->persist_timeout, sv->persist_timeout);
 	for (size_t i = 0; i < cfg->nr_reals; i++) {
 		const struct exlb_rs *rs = &cfg->reals[i];
 		const struct exlb_rs_runtime *r;

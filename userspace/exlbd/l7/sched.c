@@ -1,76 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * Choosing a real server for an L7 connection: source persistence first
- * (Persist=src: a table of records per SubVS, shared by every worker under
- * the SubVS's sched lock), then the SubVS's scheduler from the shared core
- * (kmod/sched_core.c, the code exlb.ko runs); and the open-connection
- * counts that lc/wlc, connection limits and MaxConnsLimit read.
+ * (persist.c), then the SubVS's scheduler from the shared core
+ * (kmod/sched_core.c, the code exlb.ko runs), all under the SubVS's sched
+ * lock; and the open-connection counts that lc/wlc, connection limits and
+ * MaxConnsLimit read. The L7 twin of kmod/sched.c.
  */
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "proxy_int.h"
+#include "persist.h"
 #include "uapi/linux/exlb.h"
-
-#define L7_PERSIST_BUCKETS	256
-#define L7_PERSIST_MAX		65536	/* records per service */
-
-struct l7_persist_entry {
-	u8 key[16];
-	uint32_t rs_id;
-	struct exlb_persist_rec rec;
-	struct l7_persist_entry *next;
-};
-
-struct l7_persist {
-	struct l7_persist_entry *buckets[L7_PERSIST_BUCKETS];
-	size_t count;
-};
-
-void l7_persist_free(struct l7_persist *ps)
-{
-	if (!ps)
-		return;
-	for (size_t b = 0; b < L7_PERSIST_BUCKETS; b++) {
-		struct l7_persist_entry *e = ps->buckets[b], *next;
-
-		for (; e; e = next) {
-			next = e->next;
-			free(e);
-		}
-	}
-	free(ps);
-}
-
-static unsigned int persist_hash(const u8 *key)
-{
-	uint32_t h = 2166136261u;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ key[i]) * 16777619u;
-	return h % L7_PERSIST_BUCKETS;
-}
-
-/* Caller holds the sched lock. Drops expired records of the bucket on the way. */
-static struct l7_persist_entry *persist_lookup(struct l7_persist *ps,
-					       const u8 *key, uint64_t now)
-{
-	struct l7_persist_entry **pp = &ps->buckets[persist_hash(key)], *e;
-
-	while ((e = *pp)) {
-		if (!exlb_persist_live(&e->rec, now)) {
-			*pp = e->next;
-			free(e);
-			ps->count--;
-			continue;
-		}
-		if (!memcmp(e->key, key, 16))
-			return e;
-		pp = &e->next;
-	}
-	return NULL;
-}
 
 /* ---- scheduling ---- */
 
@@ -97,10 +37,12 @@ static bool avoided(uint32_t id, const uint32_t *avoid, size_t nr_avoid)
 }
 
 struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *client,
+			 struct l7_persist_hold **holds,
 			 const uint32_t *avoid, size_t nr_avoid)
 {
 	struct exlb_sched_target *targets[EXLB_SERVICE_MAX_RS];
 	struct l7_sched *s = sv->sched;
+	struct l7_persist_entry *e = NULL;
 	struct l7_rs *chosen = NULL;
 	bool persist = sv->persist == EXLB_PERSIST_SRC && sv->persist_timeout;
 	uint64_t now = l7_now_ms();
@@ -122,45 +64,24 @@ struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *cli
 		targets[i] = t;
 	}
 	if (persist) {
-		struct l7_persist_entry *e;
-
 		client_key(client, sv->persist_mask, key);
-		if (!s->persist)
-			s->persist = calloc(1, sizeof(*s->persist));
-		e = s->persist ? persist_lookup(s->persist, key, now) : NULL;
-		for (size_t i = 0; e && i < sv->nr_rs; i++)
+		e = l7_persist_lookup(s, key, now);
+		for (size_t i = 0; e && !chosen && i < sv->nr_rs; i++)
 			if (sv->rs[i].id == e->rs_id &&
-			    exlb_persist_follow(&e->rec, targets[i], now)) {
+			    exlb_persist_follow(&e->rec, targets[i], now))
 				chosen = &sv->rs[i];
-				e->rec.expires = now + sv->persist_timeout * 1000ull;
-			}
 	}
 	if (!chosen) {
 		idx = exlb_sched_pick((u8)sv->schedule, &s->st, targets,
 				      (unsigned int)sv->nr_rs);
 		if (idx >= 0)
 			chosen = &sv->rs[idx];
-		if (chosen && persist && s->persist &&
-		    s->persist->count < L7_PERSIST_MAX) {
-			struct l7_persist_entry *e = persist_lookup(s->persist, key, now);
-
-			if (!e) {
-				e = calloc(1, sizeof(*e));
-				if (e) {
-					unsigned int b = persist_hash(key);
-
-					memcpy(e->key, key, 16);
-					e->next = s->persist->buckets[b];
-					s->persist->buckets[b] = e;
-					s->persist->count++;
-				}
-			}
-			if (e) {
-				e->rs_id = chosen->id;
-				e->rec.conns = 0;
-				e->rec.expires = now + sv->persist_timeout * 1000ull;
-			}
-		}
+	}
+	/* a record whose RS no longer takes the client is re-pointed */
+	if (chosen && persist) {
+		e = l7_persist_bind(s, e, key, chosen->id, now);
+		if (e)
+			l7_persist_hold(holds, s, e);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return chosen;
