@@ -72,11 +72,9 @@ void exlb_persist_release(struct exlb_service *svc, const u8 *key)
 
 	lockdep_assert_held(&svc->sched_lock);
 	rec = exlb_persist_lookup(svc, key);
-	if (!rec || !rec->rec.conns)
-		return;
-	if (--rec->rec.conns == 0)
-		rec->rec.expires = get_jiffies_64() +
-				   (u64)READ_ONCE(svc->persist_timeout) * HZ;
+	if (rec)
+		exlb_persist_unhold(&rec->rec, get_jiffies_64(),
+				    (u64)READ_ONCE(svc->persist_timeout) * HZ);
 }
 
 /* Frees expired records, or all of them. */

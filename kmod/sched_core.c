@@ -127,6 +127,19 @@ bool exlb_persist_follow(const struct exlb_persist_rec *rec,
 	return exlb_persist_live(rec, now) && exlb_sched_eligible(t);
 }
 
+void exlb_persist_hold(struct exlb_persist_rec *rec)
+{
+	rec->conns++;
+}
+
+void exlb_persist_unhold(struct exlb_persist_rec *rec, u64 now, u64 timeout)
+{
+	if (!rec->conns)
+		return;
+	if (--rec->conns == 0)
+		rec->expires = now + timeout;
+}
+
 void exlb_persist_key(const u8 *addr, unsigned int addr_len,
 		      unsigned int prefix, u8 *key)
 {

@@ -55,6 +55,19 @@ bool exlb_persist_follow(const struct exlb_persist_rec *rec,
 			 const struct exlb_sched_target *t, u64 now);
 
 /*
+ * A connection scheduled through @rec (followed it or made it) holds it
+ * alive until it closes: the record cannot expire while it is open.
+ */
+void exlb_persist_hold(struct exlb_persist_rec *rec);
+
+/*
+ * A connection that held @rec closed at @now. Once it was the last, the
+ * record lives @timeout more (the caller's clock units): the timeout runs
+ * from the close of the last connection, not from the first one.
+ */
+void exlb_persist_unhold(struct exlb_persist_rec *rec, u64 now, u64 timeout);
+
+/*
  * The persistence key of a client address: @addr (4 bytes for IPv4, 16 for
  * IPv6) masked to @prefix bits (0 = the whole address), written to @key,
  * 16 bytes, zero-padded.

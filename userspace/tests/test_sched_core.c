@@ -745,6 +745,35 @@ static void test_persist(void)
 	report(!exlb_persist_follow(&rec, &down_t, 500), "persist follow: conns 2 + down -> no");
 }
 
+/* The record's life from its connections: hold on open, unhold on close. */
+static void test_persist_hold(void)
+{
+	struct exlb_persist_rec rec = { 0 };
+
+	exlb_persist_hold(&rec);
+	exlb_persist_hold(&rec);
+	report(rec.conns == 2 && exlb_persist_live(&rec, 1000000),
+	       "persist hold: two connections -> conns %u, live long after any expiry",
+	       rec.conns);
+	exlb_persist_unhold(&rec, 500, 100);
+	report(rec.conns == 1 && exlb_persist_live(&rec, 1000000),
+	       "persist unhold: one of two closed at 500 -> conns %u, still live at 1000000",
+	       rec.conns);
+	exlb_persist_unhold(&rec, 700, 100);
+	report(rec.conns == 0 && rec.expires == 800,
+	       "persist unhold: the last closed at 700, timeout 100 -> expires %llu (want 800)",
+	       (unsigned long long)rec.expires);
+	report(exlb_persist_live(&rec, 799) && !exlb_persist_live(&rec, 800),
+	       "persist unhold: live at 799, expired at 800");
+	exlb_persist_unhold(&rec, 900, 100);
+	report(rec.conns == 0 && rec.expires == 800,
+	       "persist unhold: one close too many changes nothing (conns %u, expires %llu)",
+	       rec.conns, (unsigned long long)rec.expires);
+	exlb_persist_hold(&rec);
+	report(exlb_persist_live(&rec, 5000),
+	       "persist hold: a record followed again lives while held");
+}
+
 static bool key_is(const u8 *key, const u8 *want, const char *name)
 {
 	unsigned int i;
@@ -866,6 +895,7 @@ int main(void)
 	test_lc();
 	test_wlc();
 	test_persist();
+	test_persist_hold();
 	test_persist_key();
 
 	printf("1..%d\n", test_no);

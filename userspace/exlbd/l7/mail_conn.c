@@ -67,6 +67,7 @@ struct l7_mail_conn {
 	uint32_t vs_id, subvs_id;
 	struct l7_vs_state *vs_st;	/* counts it while it is open */
 	struct sockaddr_storage peer;
+	struct l7_persist_hold *holds;	/* records it keeps alive (l7_pick_rs()) */
 	struct exlb_tls_vs *tls;	/* a reference; NULL: no STARTTLS */
 	unsigned int idle_s;
 	struct mail_session ms;
@@ -299,7 +300,7 @@ static bool server_retry(struct l7_mail_conn *c, int err, bool passive)
 	c->sin_len = 0;
 	c->tried[c->nr_tried++] = c->rs_id;
 	while (c->nr_tried < L7_CONNECT_TRIES) {
-		struct l7_rs *rs = l7_pick_rs(sv, &c->peer, c->tried, c->nr_tried);
+		struct l7_rs *rs = l7_pick_rs(sv, &c->peer, &c->holds, c->tried, c->nr_tried);
 		int r;
 
 		if (!rs)
@@ -749,6 +750,7 @@ static void mc_free(struct l7_mail_conn *c)
 	exlb_buf_free(&c->to_c);
 	exlb_buf_free(&c->to_s);
 	exlb_tls_vs_put(c->tls);
+	l7_persist_release(&c->holds);
 	l7_vs_conn_close(c->vs_st);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -1039,7 +1041,7 @@ void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	ev_init(&c->timer, on_timer);
 	c->timer.data = c;
 
-	rs = l7_pick_rs(&vs->subvs[0], peer, NULL, 0);
+	rs = l7_pick_rs(&vs->subvs[0], peer, &c->holds, NULL, 0);
 	err = rs ? server_open(c, &vs->subvs[0], rs) : -EHOSTUNREACH;
 	if (err) {
 		if (rs) {

@@ -69,6 +69,7 @@ struct l7_conn {
 	uint32_t vs_id;
 	struct l7_vs_state *vs_st;	/* counts it while it is open */
 	struct sockaddr_storage peer;
+	struct l7_persist_hold *holds;	/* records it keeps alive (l7_pick_rs()) */
 	char peer_addr[64];
 	enum l7_phase phase;
 	struct l7_ep c, s;		/* client, server (s.fd < 0: none) */
@@ -442,7 +443,7 @@ static bool server_retry(struct l7_conn *c, uint32_t failed,
 		return false;
 	c->tried[c->nr_tried++] = failed;
 	while (c->nr_tried < L7_CONNECT_TRIES) {
-		struct l7_rs *rs = l7_pick_rs(sv, &c->peer, c->tried, c->nr_tried);
+		struct l7_rs *rs = l7_pick_rs(sv, &c->peer, &c->holds, c->tried, c->nr_tried);
 		int r;
 
 		if (!rs)
@@ -480,6 +481,7 @@ static void conn_free(struct l7_conn *c)
 
 	ev_timer_stop(w->loop, &c->timer);
 	l7_ep_close(w->loop, &c->c);
+	l7_persist_release(&c->holds);
 	l7_vs_conn_close(c->vs_st);
 	server_close(c);
 	for (int i = 0; i < 2; i++) {
@@ -662,7 +664,7 @@ static void request_head(struct l7_conn *c)
 		sv = choose_subvs(vs, h);
 		if (sv) {
 			c->subvs_id = sv->id;
-			rs = l7_pick_rs(sv, &c->peer, NULL, 0);
+			rs = l7_pick_rs(sv, &c->peer, &c->holds, NULL, 0);
 		} else {
 			c->subvs_id = 0;
 		}
@@ -1311,7 +1313,7 @@ static void tunnel_start(struct l7_conn *c)
 	}
 	c->subvs_id = vs->subvs[0].id;
 	c->nr_tried = 0;
-	rs = l7_pick_rs(&vs->subvs[0], &c->peer, NULL, 0);
+	rs = l7_pick_rs(&vs->subvs[0], &c->peer, &c->holds, NULL, 0);
 	err = rs ? server_open(c, vs, rs) : -EHOSTUNREACH;
 	if (err && (!rs || !server_retry(c, rs->id, rs->st, -err, true))) {
 		conn_abort(c, 'S', 'C');

@@ -5,7 +5,7 @@
  *
  * A plan is an immutable, reference-counted picture of every proxied VS,
  * compiled by the main thread from the configuration and the health
- * verdicts (proxy.c). Each worker holds a reference to its current plan; a
+ * verdicts (plan.c). Each worker holds a reference to its current plan; a
  * connection takes the worker's current plan for each new request, so a
  * request sees one consistent configuration from routing to the end.
  *
@@ -72,14 +72,36 @@ struct l7_vs_state {
 };
 
 struct l7_persist;
+struct l7_persist_hold;
 
+/*
+ * A SubVS's scheduler memory, one for all workers: a client reaching two
+ * workers is still one client to its SubVS's persistence, as to exlb.ko's
+ * per-service table.
+ */
 struct l7_sched {
 	uint32_t service_id;
 	pthread_mutex_t lock;
 	struct exlb_sched_state st;
 	struct l7_persist *persist;	/* Persist=src records, guarded by lock */
+	uint64_t persist_timeout_ms;	/* its PersistTimeout now, guarded by lock */
 	struct l7_sched *next;		/* registry chain */
 };
+
+/*
+ * persist.c. A plan for the SubVS of @s is built: persistence is @on with
+ * @timeout_s (records released from now on last that long; off forgets
+ * every record, as exlb.ko does). Main thread.
+ */
+void l7_persist_configure(struct l7_sched *s, bool on, unsigned int timeout_s);
+/*
+ * A client connection ends: every persistence record it was scheduled
+ * through (l7_pick_rs()) loses its hold, and one whose last connection
+ * this was times out PersistTimeout from now. Empties @holds.
+ */
+void l7_persist_release(struct l7_persist_hold **holds);
+/* At exit: a SubVS's records. */
+void l7_persist_free(struct l7_persist *ps);
 
 /* ---- the plan ---- */
 
@@ -149,17 +171,30 @@ struct l7_plan {
 };
 
 uint64_t l7_now_ms(void);	/* CLOCK_MONOTONIC */
+
+/*
+ * plan.c: a new plan for @cfg and the verdicts of @rt (one reference), or
+ * NULL without memory. Main thread.
+ */
+struct l7_plan *l7_plan_build(struct exlb_proxy *p, const struct exlb_config *cfg,
+			      const struct exlb_runtime *rt);
+/* At exit, after the workers: the state that outlives plans. */
+void l7_states_free(struct exlb_proxy *p);
 void l7_plan_get(struct l7_plan *p);
 void l7_plan_put(struct l7_plan *p);
 struct l7_vs *l7_plan_vs(struct l7_plan *p, uint32_t vs_id);
 struct l7_rs *l7_plan_rs(struct l7_plan *p, uint32_t vs_id, uint32_t rs_id);
 
 /*
- * Picks an RS of @sv for a client (persistence first), none of the
- * @nr_avoid in @avoid (RSs this request already failed on); NULL if none
- * serves.
+ * sched.c. Picks an RS of @sv for a client (persistence first), none of
+ * the @nr_avoid in @avoid (RSs this request already failed on); NULL if
+ * none serves. With Persist=src the client connection, whose records are
+ * @holds (NULL-initialised, given to l7_persist_release() when it ends),
+ * holds the record it was scheduled through: as in exlb.ko, a record does
+ * not expire while a connection scheduled through it is open.
  */
 struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *client,
+			 struct l7_persist_hold **holds,
 			 const uint32_t *avoid, size_t nr_avoid);
 /*
  * Connections to an RS may be tried on this many RSs of the SubVS in all,
@@ -176,7 +211,7 @@ struct l7_rs *l7_pick_rs(struct l7_subvs *sv, const struct sockaddr_storage *cli
 void l7_rs_connect_failed(struct exlb_proxy *p, struct l7_rs_state *st, int err,
 			  bool retried);
 void l7_rs_connect_ok(struct l7_rs_state *st);
-/* A connection to @rs opens / closes (counts, persistence hold). */
+/* A connection to @rs opens / closes (the counts lc/wlc and limits read). */
 void l7_rs_conn_open(struct l7_rs_state *st);
 void l7_rs_conn_close(struct l7_rs_state *st);
 /*
