@@ -13,7 +13,7 @@ EXLBD_CONFIG := config/config.c config/params.c config/template.c config/certs.c
 EXLBD_HEALTH := health/health.c health/health_http.c health/health_mail.c \
 	health/health_icmp.c
 EXLBD_KERNEL := kernel/kernel.c
-EXLBD_L7 := l7/proxy.c l7/proxy_conn.c l7/proxy_io.c l7/ktls.c l7/tls.c \
+EXLBD_L7 := l7/proxy.c l7/proxy_conn.c l7/relay.c l7/proxy_io.c l7/ktls.c l7/tls.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_SRCS := exlbd/main.c $(addprefix exlbd/,$(EXLBD_CONFIG) $(EXLBD_HEALTH) \

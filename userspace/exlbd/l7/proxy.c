@@ -21,6 +21,7 @@
 
 #include "ktls.h"
 #include "proxy_int.h"
+#include "relay.h"
 #include "uapi/linux/exlb.h"
 
 #define L7_PERSIST_BUCKETS	256
@@ -934,7 +935,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		w->plan = next;
 		fd_ceiling_refresh(w);	/* the reserve follows the configuration */
 		listeners_sync(w);
-		l7_conns_sweep(w, ev_now(loop));
+		l7_relays_sweep(w);
 		l7_mail_sweep(w, ev_now(loop));
 	}
 	if (stop)
@@ -947,7 +948,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)revents;
 	fd_ceiling_refresh(w);
-	l7_conns_sweep(w, ev_now(loop));
+	l7_relays_sweep(w);
 	l7_mail_sweep(w, ev_now(loop));
 	l7_idle_servers_expire(w, ev_now(loop), false);
 }
@@ -958,7 +959,7 @@ static void *worker_main(void *arg)
 
 	fd_ceiling_refresh(w);
 	ev_run(w->loop, 0);
-	l7_conns_close_all(w);
+	l7_relays_close_all(w);
 	l7_mail_close_all(w);
 	l7_idle_servers_expire(w, ev_now(w->loop), true);
 	while (w->listeners) {
