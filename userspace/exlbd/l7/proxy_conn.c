@@ -73,6 +73,8 @@ struct l7_conn {
 	double idle_s;			/* the VS's Idletime, else conntimeout */
 };
 
+_Static_assert(offsetof(struct l7_conn, r) == 0, "relay.h: the relay comes first");
+
 struct l7_idle_server {
 	int fd;
 	uint32_t rs_id;
@@ -349,15 +351,21 @@ static void server_drop(struct l7_conn *c)
 
 /* ---- closing ---- */
 
-static void conn_free(struct l7_conn *c)
+static void conn_release(struct l7_relay *r)
 {
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
+
 	server_close(c);
 	if (c->req) {
 		exlb_http_parser_release(c->req);
 		free(c->req);
 	}
 	l7_plan_put(c->plan);
-	l7_relay_free(&c->r, c);
+}
+
+static void conn_free(struct l7_conn *c)
+{
+	l7_relay_free(&c->r);
 }
 
 /*
@@ -1051,8 +1059,10 @@ static void tunnel_start(struct l7_conn *c)
 	}
 }
 
-static void conn_pump_events(struct l7_conn *c, int s_revents)
+static void conn_pump_events(struct l7_relay *r, int s_revents)
 {
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
+
 	for (int round = 0; round < L7_PUMP_ROUNDS && !c->r.dead; round++) {
 		bool progress = false;
 
@@ -1120,7 +1130,7 @@ static void conn_pump_events(struct l7_conn *c, int s_revents)
 
 static void conn_pump(struct l7_conn *c)
 {
-	conn_pump_events(c, 0);
+	conn_pump_events(&c->r, 0);
 }
 
 /* ---- timeouts ---- */
@@ -1201,23 +1211,12 @@ static void conn_server_lost(struct l7_relay *r, char who)
 		return;
 	}
 	conn_abort(c, c->r.term[0], c->r.term[1]);
-	l7_ep_reset_on_close(&c->r.c);
-	l7_ep_reset_on_close(&c->r.s);
+	l7_relay_reset_on_close(&c->r);
 	conn_free(c);
 }
 
-static void conn_pump_op(struct l7_relay *r, int s_revents)
-{
-	conn_pump_events(l7_relay_of(r, struct l7_conn), s_revents);
-}
-
-static void conn_free_op(struct l7_relay *r)
-{
-	conn_free(l7_relay_of(r, struct l7_conn));
-}
-
 static const struct l7_relay_ops conn_ops = {
-	.pump = conn_pump_op,
+	.pump = conn_pump_events,
 	.deadline = conn_deadline,
 	.timeout = conn_timeout,
 	.splice_budget = conn_splice_budget,
@@ -1226,7 +1225,7 @@ static const struct l7_relay_ops conn_ops = {
 	.server_lost = conn_server_lost,
 	.holds = conn_holds,
 	.shrink = conn_shrink,
-	.free = conn_free_op,
+	.release = conn_release,
 };
 
 /* ---- accept ---- */
@@ -1234,14 +1233,11 @@ static const struct l7_relay_ops conn_ops = {
 void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	       const struct sockaddr_storage *peer)
 {
-	struct l7_conn *c = calloc(1, sizeof(*c));
+	struct l7_conn *c = (struct l7_conn *)l7_relay_new(sizeof(*c), &conn_ops,
+				w, fd, vs, peer, L7_HEAD_TIMEOUT_S);
 
-	if (!c) {
-		close(fd);
-		l7_vs_conn_close(vs->st);
+	if (!c)
 		return;
-	}
-	l7_relay_init(&c->r, &conn_ops, w, fd, vs, peer, L7_HEAD_TIMEOUT_S);
 	c->idle_s = vs->idle_s;
 	l7_sockaddr_format(peer, c->peer_addr, sizeof(c->peer_addr), false);
 	c->req_start = ev_now(w->loop);
@@ -1250,7 +1246,7 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		if (!c->r.c.ssl || !SSL_set_fd(c->r.c.ssl, fd)) {
 			SSL_free(c->r.c.ssl);
 			c->r.c.ssl = NULL;
-			l7_relay_free(&c->r, c);
+			conn_free(c);
 			return;
 		}
 		c->r.c.tls = true;

@@ -208,8 +208,6 @@ struct l7_worker {
 	unsigned int fd_ceiling, fd_limit;
 	struct l7_relay *relays;	/* every open client connection (relay.h) */
 	size_t nr_relays;
-	struct l7_mail_conn *mail_conns;	/* every open STARTTLS connection */
-	size_t nr_mail_conns;
 	char scratch[16384];		/* first reads of idle connections */
 	int pipe_pool[16][2];		/* spare splice pipes */
 	size_t nr_pipes;
@@ -267,11 +265,9 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	       const struct sockaddr_storage *peer);
 void l7_idle_servers_expire(struct l7_worker *w, ev_tstamp now, bool all);
 
-/* mail_conn.c: STARTTLS connections of a worker (their own list) */
+/* mail_conn.c: a STARTTLS connection of a worker */
 void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		    const struct sockaddr_storage *peer);
-void l7_mail_sweep(struct l7_worker *w, ev_tstamp now);
-void l7_mail_close_all(struct l7_worker *w);
 
 /* accesslog.c */
 struct l7_log_entry {

@@ -46,12 +46,18 @@ static void on_server_io(struct ev_loop *loop, ev_io *io, int revents)
 
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents);
 
-void l7_relay_init(struct l7_relay *r, const struct l7_relay_ops *ops,
-		   struct l7_worker *w, int fd, struct l7_vs *vs,
-		   const struct sockaddr_storage *peer, double first_s)
+struct l7_relay *l7_relay_new(size_t size, const struct l7_relay_ops *ops,
+			      struct l7_worker *w, int fd, struct l7_vs *vs,
+			      const struct sockaddr_storage *peer, double first_s)
 {
+	struct l7_relay *r = calloc(1, size);
 	int one = 1;
 
+	if (!r) {
+		close(fd);
+		l7_vs_conn_close(vs->st);
+		return NULL;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	r->ops = ops;
 	r->w = w;
@@ -74,6 +80,7 @@ void l7_relay_init(struct l7_relay *r, const struct l7_relay_ops *ops,
 	ev_timer_init(&r->timer, on_timer, first_s, 0);
 	r->timer.data = r;
 	ev_timer_start(w->loop, &r->timer);
+	return r;
 }
 
 static void pipe_put(struct l7_worker *w, struct l7_splice *sp)
@@ -104,10 +111,11 @@ static int pipe_get(struct l7_worker *w, struct l7_splice *sp)
 	return l7_pipe_open(w, sp->pipe);
 }
 
-void l7_relay_free(struct l7_relay *r, void *mem)
+void l7_relay_free(struct l7_relay *r)
 {
 	struct l7_worker *w = r->w;
 
+	r->ops->release(r);
 	ev_timer_stop(w->loop, &r->timer);
 	l7_ep_close(w->loop, &r->c);
 	l7_ep_close(w->loop, &r->s);
@@ -126,7 +134,7 @@ void l7_relay_free(struct l7_relay *r, void *mem)
 	if (r->next)
 		r->next->prev = r->prev;
 	w->nr_relays--;
-	free(mem);
+	free(r);	/* the connection: its relay comes first */
 }
 
 void l7_relay_set_term(struct l7_relay *r, char who, char phase)
@@ -331,6 +339,12 @@ int l7_relay_splice(struct l7_relay *r, bool c2s)
 		ret |= L7_SPLICE_PROGRESS;
 	}
 	return ret;
+}
+
+void l7_relay_reset_on_close(struct l7_relay *r)
+{
+	l7_ep_reset_on_close(&r->c);
+	l7_ep_reset_on_close(&r->s);
 }
 
 bool l7_relay_half_close(struct l7_relay *r, bool *progress)
@@ -582,5 +596,5 @@ void l7_relays_sweep(struct l7_worker *w)
 void l7_relays_close_all(struct l7_worker *w)
 {
 	while (w->relays)
-		w->relays->ops->free(w->relays);
+		l7_relay_free(w->relays);
 }

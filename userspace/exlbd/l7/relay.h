@@ -82,10 +82,11 @@ struct l7_relay_ops {
 	 */
 	bool (*holds)(const struct l7_relay *r);
 	void (*shrink)(struct l7_relay *r);
-	/* Frees the kind's state and the relay, nothing logged. */
-	void (*free)(struct l7_relay *r);
+	/* Gives back the kind's own state before the relay is freed. */
+	void (*release)(struct l7_relay *r);
 };
 
+/* The first member of a connection kind's struct: l7_relay_free() frees it. */
 struct l7_relay {
 	struct l7_relay *prev, *next;	/* the worker's relays */
 	const struct l7_relay_ops *ops;
@@ -122,15 +123,20 @@ struct l7_relay {
 	((type *)((char *)(ptr) - offsetof(type, r)))
 
 /*
- * Takes @fd, accepted from @peer for @vs (its admission counted), as the
- * client side, puts the relay on the worker's list and starts its timer at
- * @first_s. The kind then fills in the rest and pumps.
+ * A new connection of @size bytes (a struct starting with its relay) that
+ * takes @fd, accepted from @peer for @vs (its admission counted), as the
+ * client side; on the worker's list, its timer started at @first_s. The
+ * kind then fills in the rest and pumps. NULL (@fd closed, the admission
+ * given back) without memory.
  */
-void l7_relay_init(struct l7_relay *r, const struct l7_relay_ops *ops,
-		   struct l7_worker *w, int fd, struct l7_vs *vs,
-		   const struct sockaddr_storage *peer, double first_s);
-/* Closes both sides, gives back pipes, buffers and counts, unlinks, frees @mem. */
-void l7_relay_free(struct l7_relay *r, void *mem);
+struct l7_relay *l7_relay_new(size_t size, const struct l7_relay_ops *ops,
+			      struct l7_worker *w, int fd, struct l7_vs *vs,
+			      const struct sockaddr_storage *peer, double first_s);
+/*
+ * The kind's release(), then closes both sides, gives back pipes, buffers
+ * and counts, unlinks and frees the connection. Nothing is logged.
+ */
+void l7_relay_free(struct l7_relay *r);
 
 void l7_relay_set_term(struct l7_relay *r, char who, char phase);
 /* "ktls", "userspace" or "none": the client side's TLS. */
@@ -172,6 +178,9 @@ enum {
  * to see. Returns L7_SPLICE_* flags.
  */
 int l7_relay_splice(struct l7_relay *r, bool c2s);
+
+/* droponfail, dropatdrainend: the coming close sends RSTs both ways. */
+void l7_relay_reset_on_close(struct l7_relay *r);
 
 /*
  * A byte stream (a tunnel, mail after the dialogue) ends one direction at
