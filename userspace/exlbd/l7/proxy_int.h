@@ -211,6 +211,7 @@ struct l7_worker {
 	char scratch[16384];		/* first reads of idle connections */
 	int pipe_pool[16][2];		/* spare splice pipes */
 	size_t nr_pipes;
+	size_t shrunk;			/* bytes quiet relays gave back since the last trim */
 	/* idle keep-alive server connections, reusable for any client */
 	struct l7_idle_server *idle;
 	size_t nr_idle;

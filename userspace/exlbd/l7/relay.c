@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -24,6 +25,14 @@
 #include "relay.h"
 
 #define L7_PIPE_POOL	16	/* spare pipes per worker (w->pipe_pool) */
+/*
+ * Quiet relays gave back this much since the last sweep: the sweep hands
+ * the free pages back to the kernel (malloc_trim()). Without it, a burst
+ * of connections that were busy together and then went quiet leaves the
+ * heap at its high-water mark, its 16 KiB holes between the sessions' TLS
+ * state kept by malloc.
+ */
+#define L7_TRIM_MIN	(1024 * 1024)
 
 static void on_client_io(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -418,18 +427,26 @@ static bool holds_buffers(const struct l7_relay *r)
 
 static void shrink(struct l7_relay *r)
 {
+	struct l7_worker *w = r->w;
+
 	if (r->cin && !r->cin_len) {
 		free(r->cin);
 		r->cin = NULL;
+		w->shrunk += L7_BUF;
 	}
 	if (r->sin && !r->sin_len) {
 		free(r->sin);
 		r->sin = NULL;
+		w->shrunk += L7_BUF;
 	}
-	if (!r->to_s.len)
+	if (!r->to_s.len) {
+		w->shrunk += r->to_s.cap;
 		exlb_buf_free(&r->to_s);
-	if (!r->to_c.len)
+	}
+	if (!r->to_c.len) {
+		w->shrunk += r->to_c.cap;
 		exlb_buf_free(&r->to_c);
+	}
 	if (r->ops->shrink)
 		r->ops->shrink(r);
 }
@@ -575,6 +592,10 @@ void l7_relays_sweep(struct l7_worker *w)
 	struct l7_relay *r, *next;
 	uint64_t ms = l7_now_ms();
 
+	if (w->shrunk >= L7_TRIM_MIN) {
+		malloc_trim(0);
+		w->shrunk = 0;
+	}
 	for (r = w->relays; r; r = next) {
 		struct l7_rs *rs;
 

@@ -227,7 +227,8 @@ bool l7_relay_retry(struct l7_relay *r, struct l7_subvs *sv, uint32_t failed,
 /*
  * After a plan change and every second: relays whose RS failed
  * (droponfail) or whose drain ended (dropatdrainend) are handed to their
- * kind's server_lost().
+ * kind's server_lost(); what quiet relays gave back goes back to the
+ * kernel.
  */
 void l7_relays_sweep(struct l7_worker *w);
 void l7_relays_close_all(struct l7_worker *w);
