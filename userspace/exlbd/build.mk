@@ -16,7 +16,7 @@ EXLBD_CONFIG := $(EXLBD_CONFIG_MODEL) config/template.c config/certs.c
 EXLBD_HEALTH := health/health.c health/health_http.c health/health_mail.c \
 	health/health_icmp.c health/targets.c
 EXLBD_KERNEL := kernel/kernel.c
-EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c \
+EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/proxy_conn.c l7/proxy_io.c l7/ktls.c l7/tls.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
 EXLBD_CTL := ctl/ctl.c

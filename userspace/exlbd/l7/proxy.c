@@ -22,6 +22,7 @@
 
 #include "ktls.h"
 #include "proxy_int.h"
+#include "relay.h"
 #include "uapi/linux/exlb.h"
 
 #define L7_LISTEN_BACKLOG	4096
@@ -392,8 +393,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 		w->plan = next;
 		fd_ceiling_refresh(w);	/* the reserve follows the configuration */
 		listeners_sync(w);
-		l7_conns_sweep(w, ev_now(loop));
-		l7_mail_sweep(w, ev_now(loop));
+		l7_relays_sweep(w);
 	}
 	if (stop)
 		ev_break(loop, EVBREAK_ALL);
@@ -405,8 +405,7 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)revents;
 	fd_ceiling_refresh(w);
-	l7_conns_sweep(w, ev_now(loop));
-	l7_mail_sweep(w, ev_now(loop));
+	l7_relays_sweep(w);
 	l7_idle_servers_expire(w, ev_now(loop), false);
 }
 
@@ -416,8 +415,7 @@ static void *worker_main(void *arg)
 
 	fd_ceiling_refresh(w);
 	ev_run(w->loop, 0);
-	l7_conns_close_all(w);
-	l7_mail_close_all(w);
+	l7_relays_close_all(w);
 	l7_idle_servers_expire(w, ev_now(w->loop), true);
 	while (w->listeners) {
 		struct l7_listener *l = w->listeners;

@@ -32,19 +32,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "proxy_int.h"
-#include "proxy_io.h"
+#include "relay.h"
 
-#define L7_BUF			16384	/* per direction, read side */
-#define L7_MAX_PENDING		65536	/* queued for a writer before we stop reading */
 #define L7_HEAD_TIMEOUT_S	15.0	/* a request head must arrive within this */
 #define L7_LOCAL_TIMEOUT_S	10.0	/* to deliver our own answer */
 #define L7_SPLICE_MIN		16384	/* smaller bodies are not worth a pipe */
-#define L7_SPLICE_CHUNK		(256 * 1024)
 #define L7_IDLE_SERVER_S	5.0	/* well below servers' keep-alive timeouts */
 #define L7_IDLE_SERVERS_MAX	64	/* per worker */
-#define L7_PUMP_ROUNDS		64
-#define L7_SHRINK_S		1.0	/* idle this long: buffers and parser go */
 
 enum l7_phase {
 	PH_HANDSHAKE,	/* TLS handshake with the client */
@@ -54,36 +48,15 @@ enum l7_phase {
 	PH_LOCAL,	/* our own answer is being sent; then close */
 };
 
-/* One direction of splice(): src -> pipe -> dst. */
-struct l7_splice {
-	int pipe[2];
-	size_t in_pipe;		/* bytes in the pipe not yet written out */
-	uint64_t left;		/* bytes this run may still take from src */
-	bool active;
-	bool msg_end;		/* the body's last byte is in the pipe */
-};
-
 struct l7_conn {
-	struct l7_conn *prev, *next;
-	struct l7_worker *w;
-	uint32_t vs_id;
-	struct l7_vs_state *vs_st;	/* counts it while it is open */
-	struct sockaddr_storage peer;
-	struct l7_persist_hold *holds;	/* records it keeps alive (l7_pick_rs()) */
+	struct l7_relay r;	/* endpoints, buffers, pipes, counters, timer */
 	char peer_addr[64];
 	enum l7_phase phase;
-	struct l7_ep c, s;		/* client, server (s.fd < 0: none) */
-	bool s_connecting;
 
 	struct exlb_http_parser *req, *resp;
-	char *cin, *sin;		/* read buffers, L7_BUF each */
-	size_t cin_len, sin_len;
-	struct exlb_buf to_s, to_c;	/* queued for a writer */
-	struct l7_splice sp_c2s, sp_s2c;
 
-	/* the request in progress */
+	/* the request in progress (r.bytes_in/out count it) */
 	struct l7_plan *plan;		/* held for it */
-	uint32_t subvs_id;
 	bool req_done, resp_done, resp_head_sent;
 	bool req_is_head, close_after;	/* close after this response */
 	bool bound;			/* NTLM / Negotiate: keep this server */
@@ -92,29 +65,15 @@ struct l7_conn {
 	char target[256];
 	size_t target_len;
 	unsigned int http_minor;
-	uint64_t req_bytes_in, req_bytes_out;
-	ev_tstamp req_start, head_start, last_activity;
+	ev_tstamp req_start, head_start;
 
-	/* the server connection */
-	uint32_t s_rs_id;
-	struct l7_rs_state *s_st;	/* counted active while s is open */
-	char s_label[64];
-	struct sockaddr_storage s_addr;
-	socklen_t s_addrlen;
-	bool s_tls;
+	/* the server connection (r.s) */
 	bool s_keepalive;		/* the server allows another request */
-	ev_tstamp s_since;		/* when its connect began */
-	double connect_s;		/* its SubVS's connect limit */
-	/* RSs whose connections failed for this request (server_retry()) */
-	uint32_t tried[L7_CONNECT_TRIES];
-	unsigned int nr_tried;
 
-	char term[3];			/* why it ended: HAProxy-style */
-	ev_tstamp idle_since;		/* PH_WAIT since; buffers go after L7_SHRINK_S */
 	double idle_s;			/* the VS's Idletime, else conntimeout */
-	ev_timer timer;
-	bool dead;
 };
+
+_Static_assert(offsetof(struct l7_conn, r) == 0, "relay.h: the relay comes first");
 
 struct l7_idle_server {
 	int fd;
@@ -125,8 +84,6 @@ struct l7_idle_server {
 };
 
 static void conn_pump(struct l7_conn *c);
-static void conn_arm_timer(struct l7_conn *c, double secs);
-static ev_tstamp conn_deadline(const struct l7_conn *c);
 
 /* ---- small helpers ---- */
 
@@ -161,10 +118,7 @@ void l7_sockaddr_format(const struct sockaddr_storage *ss, char *buf,
 
 static void set_term(struct l7_conn *c, char who, char phase)
 {
-	if (c->term[0] != '-')
-		return;		/* the first reason wins */
-	c->term[0] = who;
-	c->term[1] = phase;
+	l7_relay_set_term(&c->r, who, phase);
 }
 
 /* The phase letter of HAProxy's termination state. */
@@ -172,82 +126,40 @@ static char phase_letter(const struct l7_conn *c)
 {
 	if (c->phase == PH_HANDSHAKE || c->phase == PH_WAIT)
 		return 'R';
-	if (c->s_connecting)
+	if (c->r.s_connecting)
 		return 'C';
 	if (c->phase == PH_REQUEST && !c->resp_head_sent)
 		return 'H';
 	return 'D';
 }
 
-static void buf_consume(struct exlb_buf *b, size_t n)
-{
-	memmove(b->data, b->data + n, b->len - n);
-	b->len -= n;
-}
-
-static void drop_front(char *buf, size_t *len, size_t n)
-{
-	memmove(buf, buf + n, *len - n);
-	*len -= n;
-}
-
-static const char *tls_kind(const struct l7_conn *c)
-{
-	if (!c->c.tls)
-		return "none";
-	return c->c.ktls_tx || c->c.ktls_rx ? "ktls" : "userspace";
-}
+#define drop_front l7_relay_drop_front
 
 /* ---- logging a request ---- */
 
 static void log_request(struct l7_conn *c)
 {
 	struct l7_log_entry e = {
-		.client = &c->peer,
-		.vs_id = c->vs_id,
-		.subvs_id = c->subvs_id,
-		.rs = c->s_rs_id ? c->s_label : NULL,
 		.method = c->method[0] ? c->method : NULL,
 		.target = c->target,
 		.target_len = c->target_len,
 		.http_minor = c->http_minor,
 		.status = c->status,
-		.bytes_in = c->req_bytes_in,
-		.bytes_out = c->req_bytes_out,
-		.ms = (ev_now(c->w->loop) - c->req_start) * 1000.0,
-		.tls = tls_kind(c),
+		.ms = (ev_now(c->r.w->loop) - c->req_start) * 1000.0,
 	};
 
-	memcpy(e.term, c->term, sizeof(e.term));
-	l7_access_log(c->w->proxy, &e);
-	if (c->s_st) {
-		atomic_fetch_add(&c->s_st->bytes_in, c->req_bytes_in);
-		atomic_fetch_add(&c->s_st->bytes_out, c->req_bytes_out);
-	}
+	l7_relay_log(&c->r, &e);
 }
 
 /* ---- server connections ---- */
 
-static void server_release_counts(struct l7_conn *c)
-{
-	if (c->s_st) {
-		l7_rs_conn_close(c->s_st);
-		c->s_st = NULL;
-	}
-}
-
 static void server_close(struct l7_conn *c)
 {
-	struct l7_worker *w = c->w;
-
-	if (c->s.fd >= 0)
-		l7_ep_close(w->loop, &c->s);
-	server_release_counts(c);
-	c->s_connecting = false;
-	c->s_rs_id = 0;
+	l7_relay_server_close(&c->r);
+	l7_relay_server_release(&c->r);
+	c->r.rs_id = 0;
 	c->s_keepalive = false;
-	c->sin_len = 0;
-	c->to_s.len = 0;
+	c->r.to_s.len = 0;
 	if (c->resp) {
 		exlb_http_parser_release(c->resp);
 		free(c->resp);
@@ -258,29 +170,29 @@ static void server_close(struct l7_conn *c)
 /* A plain keep-alive server connection with nothing pending goes to the pool. */
 static void server_park(struct l7_conn *c)
 {
-	struct l7_worker *w = c->w;
+	struct l7_worker *w = c->r.w;
 	struct l7_idle_server *is;
 
-	if (c->s.fd < 0)
+	if (c->r.s.fd < 0)
 		return;
-	if (c->bound || c->s.ssl || !c->s_keepalive || c->sin_len ||
-	    c->to_s.len || w->nr_idle >= L7_IDLE_SERVERS_MAX ||
+	if (c->bound || c->r.s.ssl || !c->s_keepalive || c->r.sin_len ||
+	    c->r.to_s.len || w->nr_idle >= L7_IDLE_SERVERS_MAX ||
 	    !(is = calloc(1, sizeof(*is)))) {
 		server_close(c);
 		return;
 	}
-	l7_ep_watch(w->loop, &c->s, 0);
-	is->fd = c->s.fd;
-	is->rs_id = c->s_rs_id;
-	is->st = c->s_st;
+	l7_ep_watch(w->loop, &c->r.s, 0);
+	is->fd = c->r.s.fd;
+	is->rs_id = c->r.rs_id;
+	is->st = c->r.rs_st;
 	is->since = ev_now(w->loop);
 	is->next = w->idle;
 	w->idle = is;
 	w->nr_idle++;
 	/* an idle connection is not an active one for lc/wlc */
-	l7_rs_conn_close(c->s_st);
-	c->s_st = NULL;
-	c->s.fd = -1;
+	l7_rs_conn_close(c->r.rs_st);
+	c->r.rs_st = NULL;
+	c->r.s.fd = -1;
 	server_close(c);
 }
 
@@ -333,70 +245,49 @@ void l7_idle_servers_expire(struct l7_worker *w, ev_tstamp now, bool all)
 static struct l7_subvs *conn_subvs(struct l7_conn *c, struct l7_vs *vs)
 {
 	for (size_t i = 0; vs && i < vs->nr_subvs; i++)
-		if (vs->subvs[i].id == c->subvs_id)
+		if (vs->subvs[i].id == c->r.subvs_id)
 			return &vs->subvs[i];
 	return NULL;
 }
 
-static void on_server_io(struct ev_loop *loop, ev_io *io, int revents);
-
 /* Opens (or reuses) a server connection to @rs. 0 or a negative errno. */
 static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 {
-	struct l7_worker *w = c->w;
-	struct l7_subvs *sv;
-	int one = 1, fd;
+	struct l7_worker *w = c->r.w;
+	struct l7_subvs *sv = conn_subvs(c, vs);
+	bool connecting = false;
+	int fd;
 
 	fd = vs->reencrypt ? -1 : server_unpark(w, rs->id);
 	if (fd < 0) {
-		fd = l7_fd_admit(w, socket(rs->addr.ss_family,
-				 SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+		fd = l7_relay_dial(w, rs);
 		if (fd < 0)
 			return fd;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (connect(fd, (const struct sockaddr *)&rs->addr, rs->addrlen) &&
-		    errno != EINPROGRESS) {
-			int err = -errno;
-
-			close(fd);
-			return err;
-		}
-		c->s_connecting = true;
+		connecting = true;
 	}
-	l7_ep_init(&c->s, fd);
+	/* without a SubVS: Kemp's default Timeout */
+	l7_relay_server_set(&c->r, fd, rs, sv ? sv->connect_s : 4.0, connecting);
 	/* a plain connection from the pool is ready at once */
-	c->s.handshake_done = !c->s_connecting && !vs->reencrypt;
-	c->s.io.data = c;
-	ev_set_cb(&c->s.io, on_server_io);
-	c->s_rs_id = rs->id;
-	c->s_st = rs->st;
-	l7_rs_conn_open(rs->st);
-	snprintf(c->s_label, sizeof(c->s_label), "%s", rs->label);
-	c->s_addr = rs->addr;
-	c->s_addrlen = rs->addrlen;
+	c->r.s.handshake_done = !connecting && !vs->reencrypt;
 	c->s_keepalive = true;
-	c->s_tls = vs->reencrypt;
-	c->s_since = ev_now(w->loop);
-	sv = conn_subvs(c, vs);
-	c->connect_s = sv ? sv->connect_s : 4.0;	/* Kemp's default Timeout */
 	if (vs->reencrypt) {
 		SSL_CTX *ctx = vs->tls ? exlb_tls_vs_client_ctx(vs->tls) : NULL;
 		const char *sni = vs->tls ? exlb_tls_vs_reverse_sni(vs->tls) : NULL;
 
-		c->s.ssl = ctx ? SSL_new(ctx) : NULL;
-		c->s.tls = true;
-		if (!c->s.ssl) {
+		c->r.s.ssl = ctx ? SSL_new(ctx) : NULL;
+		c->r.s.tls = true;
+		if (!c->r.s.ssl) {
 			server_close(c);
 			return -ENOMEM;
 		}
-		SSL_set_fd(c->s.ssl, fd);
-		SSL_set_connect_state(c->s.ssl);
-		SSL_set_mode(c->s.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+		SSL_set_fd(c->r.s.ssl, fd);
+		SSL_set_connect_state(c->r.s.ssl);
+		SSL_set_mode(c->r.s.ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			     SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 		if (sni && *sni)
-			SSL_set_tlsext_host_name(c->s.ssl, sni);
+			SSL_set_tlsext_host_name(c->r.s.ssl, sni);
 	}
-	c->last_activity = ev_now(w->loop);
+	c->r.last_activity = ev_now(w->loop);
 	return 0;
 }
 
@@ -414,107 +305,67 @@ static int resp_parser_new(struct l7_conn *c)
 	return 0;
 }
 
+/* The relay's retry opens the next RS through here. */
+static int conn_server_open(struct l7_relay *r, struct l7_subvs *sv,
+			    struct l7_rs *rs)
+{
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
+	int err = server_open(c, l7_plan_vs(c->plan, r->vs_id), rs);
+
+	(void)sv;	/* the request's own, found again by server_open() */
+	if (!err && c->phase == PH_REQUEST && resp_parser_new(c))
+		r->dead = true;
+	return err;
+}
+
 /*
  * The connection to RS @failed (@st) failed with @err before the server
  * had any byte of the request -- connect refused, reset or unreachable,
  * our connect timeout (ETIMEDOUT), a failed TLS handshake with it --, and
  * the server connection is closed with what was queued for it kept. The
- * request (or tunnel) goes to another serving RS of the same SubVS, up to
- * L7_CONNECT_TRIES RSs in all; the caller answers as before if this
- * returns false. @passive: the failure says the RS is unreachable and
- * counts towards marking it down (docs/proxy.md "Connect failures").
+ * request (or tunnel) goes to another serving RS of the same SubVS
+ * (l7_relay_retry()); the caller answers as before if this returns false.
+ * @passive: the failure says the RS is unreachable and counts towards
+ * marking it down (docs/proxy.md "Connect failures").
  */
 static bool server_retry(struct l7_conn *c, uint32_t failed,
 			 struct l7_rs_state *st, int err, bool passive)
 {
-	struct exlb_proxy *p = c->w->proxy;
-	struct l7_vs *vs = l7_plan_vs(c->plan, c->vs_id);
-	struct l7_subvs *sv = conn_subvs(c, vs);
-	bool local = err == EMFILE || err == ENFILE || err == ENOMEM;
-	bool can;
-
+	struct l7_vs *vs = l7_plan_vs(c->plan, c->r.vs_id);
 	/* nothing of a response (or of the tunnel's server side) has gone out */
-	can = sv && !local && c->nr_tried < L7_CONNECT_TRIES &&
-	      ((c->phase == PH_REQUEST && !c->resp_head_sent && !c->status) ||
-	       (c->phase == PH_TUNNEL && !c->req_bytes_out && !c->to_c.len));
-	if (passive && st && !local)
-		l7_rs_connect_failed(p, st, err, can);
-	if (!can)
-		return false;
-	c->tried[c->nr_tried++] = failed;
-	while (c->nr_tried < L7_CONNECT_TRIES) {
-		struct l7_rs *rs = l7_pick_rs(sv, &c->peer, &c->holds, c->tried, c->nr_tried);
-		int r;
+	bool can = (c->phase == PH_REQUEST && !c->resp_head_sent && !c->status) ||
+		   (c->phase == PH_TUNNEL && !c->r.bytes_out && !c->r.to_c.len);
 
-		if (!rs)
-			return false;
-		r = server_open(c, vs, rs);
-		if (!r) {
-			if (c->phase == PH_REQUEST && resp_parser_new(c)) {
-				c->dead = true;
-				return true;
-			}
-			return true;
-		}
-		if (r == -EMFILE || r == -ENFILE || r == -ENOMEM)
-			return false;
-		l7_rs_connect_failed(p, rs->st, -r, true);
-		c->tried[c->nr_tried++] = rs->id;
-	}
-	return false;
+	return l7_relay_retry(&c->r, conn_subvs(c, vs), failed, st, err,
+			      passive, can);
 }
 
 /* Closes a server connection that failed before it carried anything. */
 static void server_drop(struct l7_conn *c)
 {
-	size_t queued = c->to_s.len;
+	size_t queued = c->r.to_s.len;
 
 	server_close(c);
-	c->to_s.len = queued;	/* the request (or tunnel bytes) for the next try */
+	c->r.to_s.len = queued;	/* the request (or tunnel bytes) for the next try */
 }
 
 /* ---- closing ---- */
 
-static void conn_free(struct l7_conn *c)
+static void conn_release(struct l7_relay *r)
 {
-	struct l7_worker *w = c->w;
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
 
-	ev_timer_stop(w->loop, &c->timer);
-	l7_ep_close(w->loop, &c->c);
-	l7_persist_release(&c->holds);
-	l7_vs_conn_close(c->vs_st);
 	server_close(c);
-	for (int i = 0; i < 2; i++) {
-		struct l7_splice *sp = i ? &c->sp_s2c : &c->sp_c2s;
-
-		if (sp->pipe[0] < 0)
-			continue;
-		if (!sp->in_pipe && w->nr_pipes < 16) {
-			w->pipe_pool[w->nr_pipes][0] = sp->pipe[0];
-			w->pipe_pool[w->nr_pipes][1] = sp->pipe[1];
-			w->nr_pipes++;
-		} else {
-			close(sp->pipe[0]);
-			close(sp->pipe[1]);
-		}
-	}
 	if (c->req) {
 		exlb_http_parser_release(c->req);
 		free(c->req);
 	}
-	free(c->cin);
-	free(c->sin);
-	exlb_buf_free(&c->to_s);
-	exlb_buf_free(&c->to_c);
 	l7_plan_put(c->plan);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	w->nr_conns--;
-	free(c);
+}
+
+static void conn_free(struct l7_conn *c)
+{
+	l7_relay_free(&c->r);
 }
 
 /*
@@ -527,7 +378,7 @@ static void conn_abort(struct l7_conn *c, char who, char phase)
 	if (c->phase == PH_REQUEST || c->phase == PH_LOCAL ||
 	    c->phase == PH_TUNNEL || who != 'C')
 		log_request(c);
-	c->dead = true;
+	c->r.dead = true;
 }
 
 /* ---- answering a request ourselves ---- */
@@ -539,14 +390,14 @@ static void local_reply_to(struct l7_conn *c, unsigned int status,
 {
 	c->status = status;
 	set_term(c, who, 'R');
-	c->to_c.len = 0;
-	if (exlb_http_build_error(status, url, h, true, &c->to_c)) {
-		c->dead = true;
+	c->r.to_c.len = 0;
+	if (exlb_http_build_error(status, url, h, true, &c->r.to_c)) {
+		c->r.dead = true;
 		return;
 	}
-	c->req_bytes_out += c->to_c.len;
+	c->r.bytes_out += c->r.to_c.len;
 	c->phase = PH_LOCAL;
-	if (c->s.fd >= 0 && !c->bound)
+	if (c->r.s.fd >= 0 && !c->bound)
 		server_close(c);
 }
 
@@ -564,7 +415,7 @@ static void reply_unavailable_to(struct l7_conn *c, struct l7_vs *vs,
 
 	local_reply_to(c, code, vs->error_url[0] ? vs->error_url : NULL, 'L', h);
 	if (code == 503 && !vs->error_code)
-		c->term[0] = 'S';	/* no server: not a configured answer */
+		c->r.term[0] = 'S';	/* no server: not a configured answer */
 }
 
 static void reply_unavailable(struct l7_conn *c, struct l7_vs *vs)
@@ -617,7 +468,7 @@ static struct l7_subvs *choose_subvs(struct l7_vs *vs,
 /* A request head arrived: route it and queue it for its server. */
 static void request_head(struct l7_conn *c)
 {
-	struct l7_worker *w = c->w;
+	struct l7_worker *w = c->r.w;
 	const struct exlb_http_head *h = &c->req->head;
 	struct exlb_http_edit edits[32];
 	struct exlb_content_arena arena;
@@ -634,8 +485,8 @@ static void request_head(struct l7_conn *c)
 	c->req_start = ev_now(w->loop);
 	c->req_done = c->resp_done = c->resp_head_sent = false;
 	c->status = 0;
-	c->req_bytes_in = c->req_bytes_out = 0;
-	memcpy(c->term, "--", 3);
+	c->r.bytes_in = c->r.bytes_out = 0;
+	memcpy(c->r.term, "--", 3);
 	snprintf(c->method, sizeof(c->method), "%s", h->method_name);
 	c->target_len = h->target_len < sizeof(c->target) - 1 ?
 			h->target_len : sizeof(c->target) - 1;
@@ -644,12 +495,12 @@ static void request_head(struct l7_conn *c)
 	c->http_minor = h->http_minor;
 	c->req_is_head = !strcmp(c->method, "HEAD");
 	c->close_after = !h->keep_alive;
-	c->nr_tried = 0;
+	c->r.nr_tried = 0;
 
 	l7_plan_put(c->plan);
 	c->plan = w->plan;
 	l7_plan_get(c->plan);
-	vs = l7_plan_vs(c->plan, c->vs_id);
+	vs = l7_plan_vs(c->plan, c->r.vs_id);
 	if (!vs) {	/* the VS was deleted: finish with this client */
 		local_reply(c, 503, NULL, 'P');
 		return;
@@ -657,31 +508,31 @@ static void request_head(struct l7_conn *c)
 	c->idle_s = vs->idle_s;
 	bind_now = has_conn_auth(h);
 
-	if (c->bound && c->s.fd >= 0) {
+	if (c->bound && c->r.s.fd >= 0) {
 		/* stays on its authenticated server connection */
 	} else {
 		c->bound = false;
 		sv = choose_subvs(vs, h);
 		if (sv) {
-			c->subvs_id = sv->id;
-			rs = l7_pick_rs(sv, &c->peer, &c->holds, NULL, 0);
+			c->r.subvs_id = sv->id;
+			rs = l7_pick_rs(sv, &c->r.peer, &c->r.holds, NULL, 0);
 		} else {
-			c->subvs_id = 0;
+			c->r.subvs_id = 0;
 		}
 		if (!rs) {
 			reply_unavailable_to(c, vs, h);
 			return;
 		}
-		if (c->s.fd >= 0 && c->s_rs_id != rs->id)
+		if (c->r.s.fd >= 0 && c->r.rs_id != rs->id)
 			server_park(c);
-		if (c->s.fd < 0) {
+		if (c->r.s.fd < 0) {
 			err = server_open(c, vs, rs);
 			if (err && !server_retry(c, rs->id, rs->st, -err, true)) {
 				set_term(c, 'S', 'C');
 				reply_unavailable_to(c, vs, h);
 				return;
 			}
-			if (c->dead)
+			if (c->r.dead)
 				return;
 		}
 	}
@@ -697,30 +548,30 @@ static void request_head(struct l7_conn *c)
 	if (exlb_http_proxy_answers_100(h, fwd.expect100)) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-		if (exlb_buf_append(&c->to_c, cont, sizeof(cont) - 1))
-			c->dead = true;
+		if (exlb_buf_append(&c->r.to_c, cont, sizeof(cont) - 1))
+			c->r.dead = true;
 	}
 	if (new_target) {
 		/* ModifyURL: the head as sent, with the new target */
 		struct exlb_http_head *mod = malloc(sizeof(*mod));
 
 		if (!mod) {
-			c->dead = true;
+			c->r.dead = true;
 		} else {
 			*mod = *h;
 			mod->target = new_target;
 			mod->target_len = strlen(new_target);
 			if (exlb_http_build_request(mod, edits, n_edits, &fwd,
-						    &c->to_s))
-				c->dead = true;
+						    &c->r.to_s))
+				c->r.dead = true;
 			free(mod);
 		}
-	} else if (exlb_http_build_request(h, edits, n_edits, &fwd, &c->to_s)) {
-		c->dead = true;
+	} else if (exlb_http_build_request(h, edits, n_edits, &fwd, &c->r.to_s)) {
+		c->r.dead = true;
 	}
 	exlb_content_arena_free(&arena);
 	if (resp_parser_new(c)) {
-		c->dead = true;
+		c->r.dead = true;
 		return;
 	}
 	if (c->req_is_head)
@@ -730,47 +581,25 @@ static void request_head(struct l7_conn *c)
 /* ---- the request direction: client -> server ---- */
 
 /*
- * Reads into *@buf, which an idle connection does not have: the first read
- * goes to the worker's scratch buffer and a buffer is taken only when
- * bytes came, so ten thousand idle connections hold no read buffers.
+ * A quiet connection between requests gives back its request parser too
+ * (relay.c frees the empty buffers): the next request gets a fresh one.
  */
-static ssize_t read_into(struct l7_conn *c, struct l7_ep *ep, char **buf,
-			 size_t *len)
+static bool conn_holds(const struct l7_relay *r)
 {
-	ssize_t r;
+	const struct l7_conn *c = l7_relay_of(r, const struct l7_conn);
 
-	if (*buf)
-		return l7_ep_read(ep, *buf + *len, L7_BUF - *len);
-	r = l7_ep_read(ep, c->w->scratch, L7_BUF);
-	if (r <= 0)
-		return r;
-	*buf = malloc(L7_BUF);
-	if (!*buf)
-		return -ENOMEM;
-	memcpy(*buf, c->w->scratch, (size_t)r);
-	return r;
+	return c->req && !r->cin_len && c->phase == PH_WAIT && !c->head_start;
 }
 
-/* Between requests: give back what an idle connection does not need. */
-static void conn_shrink(struct l7_conn *c)
+static void conn_shrink(struct l7_relay *r)
 {
-	if (c->req && !c->cin_len) {
-		exlb_http_parser_release(c->req);
-		free(c->req);
-		c->req = NULL;
-	}
-	if (c->cin && !c->cin_len) {
-		free(c->cin);
-		c->cin = NULL;
-	}
-	if (c->sin && !c->sin_len) {
-		free(c->sin);
-		c->sin = NULL;
-	}
-	if (!c->to_s.len)
-		exlb_buf_free(&c->to_s);
-	if (!c->to_c.len)
-		exlb_buf_free(&c->to_c);
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
+
+	if (!conn_holds(r))
+		return;
+	exlb_http_parser_release(c->req);
+	free(c->req);
+	c->req = NULL;
 }
 
 /* Parses what the client sent; returns whether anything moved. */
@@ -782,22 +611,22 @@ static bool process_client_input(struct l7_conn *c)
 	 * After a head or body bytes the parser is fed again even with
 	 * nothing left: that is how a message without a body ends (END).
 	 */
-	while ((c->cin_len || again) && !c->dead) {
+	while ((c->r.cin_len || again) && !c->r.dead) {
 		enum exlb_http_event ev;
 		size_t used = 0;
 
 		again = false;
 		if (c->phase == PH_TUNNEL) {
-			if (!c->cin_len)
+			if (!c->r.cin_len)
 				break;
-			if (c->to_s.len >= L7_MAX_PENDING)
+			if (c->r.to_s.len >= L7_MAX_PENDING)
 				break;
-			if (exlb_buf_append(&c->to_s, c->cin, c->cin_len)) {
-				c->dead = true;
+			if (exlb_buf_append(&c->r.to_s, c->r.cin, c->r.cin_len)) {
+				c->r.dead = true;
 				break;
 			}
-			c->req_bytes_in += c->cin_len;
-			c->cin_len = 0;
+			c->r.bytes_in += c->r.cin_len;
+			c->r.cin_len = 0;
 			return true;
 		}
 		if (c->phase == PH_LOCAL)
@@ -805,19 +634,19 @@ static bool process_client_input(struct l7_conn *c)
 		/* one request at a time: the next waits for this response */
 		if (c->phase == PH_REQUEST && c->req_done)
 			break;
-		if (c->to_s.len >= L7_MAX_PENDING)
+		if (c->r.to_s.len >= L7_MAX_PENDING)
 			break;
 		if (!c->req) {
 			c->req = calloc(1, sizeof(*c->req));
 			if (!c->req) {
-				c->dead = true;
+				c->r.dead = true;
 				break;
 			}
 			exlb_http_parser_init(c->req, EXLB_HTTP_REQUEST);
 		}
 		if (c->phase == PH_WAIT && !c->head_start)
-			c->head_start = ev_now(c->w->loop);
-		ev = exlb_http_feed(c->req, c->cin, c->cin_len, &used);
+			c->head_start = ev_now(c->r.w->loop);
+		ev = exlb_http_feed(c->req, c->r.cin, c->r.cin_len, &used);
 		switch (ev) {
 		case EXLB_HTTP_ERROR:
 			if (c->phase == PH_REQUEST) {
@@ -830,38 +659,38 @@ static bool process_client_input(struct l7_conn *c)
 				 * went out is only interim); else just the close.
 				 */
 				if ((c->resp_head_sent && c->status) ||
-				    c->to_c.len || c->sp_s2c.active) {
+				    c->r.to_c.len || c->r.sp_s2c.active) {
 					conn_abort(c, 'P', 'D');
 					return true;
 				}
 				server_close(c);
 				set_term(c, 'P', 'D');
 				local_reply(c, c->req->error_status, NULL, 'P');
-				c->cin_len = 0;
+				c->r.cin_len = 0;
 				return true;
 			}
-			c->req_start = ev_now(c->w->loop);
+			c->req_start = ev_now(c->r.w->loop);
 			local_reply(c, c->req->error_status, NULL, 'P');
-			c->cin_len = 0;
+			c->r.cin_len = 0;
 			return true;
 		case EXLB_HTTP_HEAD:
 		case EXLB_HTTP_UPGRADE:
-			drop_front(c->cin, &c->cin_len, used);
+			drop_front(c->r.cin, &c->r.cin_len, used);
 			c->head_start = 0;
 			request_head(c);
 			/* the head's earlier parts were counted before the reset */
-			c->req_bytes_in += c->req->head_len ? c->req->head_len : used;
+			c->r.bytes_in += c->req->head_len ? c->req->head_len : used;
 			progress = true;
 			again = c->phase == PH_REQUEST;
 			continue;
 		case EXLB_HTTP_BODY:
 		case EXLB_HTTP_END:
-			if (exlb_buf_append(&c->to_s, c->cin, used)) {
-				c->dead = true;
+			if (exlb_buf_append(&c->r.to_s, c->r.cin, used)) {
+				c->r.dead = true;
 				return true;
 			}
-			c->req_bytes_in += used;
-			drop_front(c->cin, &c->cin_len, used);
+			c->r.bytes_in += used;
+			drop_front(c->r.cin, &c->r.cin_len, used);
 			if (ev == EXLB_HTTP_END)
 				c->req_done = true;
 			progress = true;
@@ -869,8 +698,8 @@ static bool process_client_input(struct l7_conn *c)
 			continue;
 		case EXLB_HTTP_NEED_MORE:
 			if (c->phase == PH_REQUEST)
-				c->req_bytes_in += used;	/* body bytes */
-			drop_front(c->cin, &c->cin_len, used);
+				c->r.bytes_in += used;	/* body bytes */
+			drop_front(c->r.cin, &c->r.cin_len, used);
 			return true;
 		}
 	}
@@ -896,32 +725,31 @@ static void response_done(struct l7_conn *c)
 		c->phase = PH_LOCAL;	/* flush, then close */
 		return;
 	}
+	/* buffers and parser stay while requests keep coming (conn_shrink()) */
 	c->phase = PH_WAIT;
-	/* buffers and parser stay while requests keep coming (sweep: idle ones) */
-	c->idle_since = ev_now(c->w->loop);
 }
 
 static bool process_server_input(struct l7_conn *c)
 {
 	bool progress = false, again = false;
 
-	while ((c->sin_len || again) && !c->dead) {
+	while ((c->r.sin_len || again) && !c->r.dead) {
 		enum exlb_http_event ev;
 		size_t used = 0;
 		struct l7_vs *vs;
 
 		again = false;
 		if (c->phase == PH_TUNNEL) {
-			if (!c->sin_len)
+			if (!c->r.sin_len)
 				break;
-			if (c->to_c.len >= L7_MAX_PENDING)
+			if (c->r.to_c.len >= L7_MAX_PENDING)
 				break;
-			if (exlb_buf_append(&c->to_c, c->sin, c->sin_len)) {
-				c->dead = true;
+			if (exlb_buf_append(&c->r.to_c, c->r.sin, c->r.sin_len)) {
+				c->r.dead = true;
 				break;
 			}
-			c->req_bytes_out += c->sin_len;
-			c->sin_len = 0;
+			c->r.bytes_out += c->r.sin_len;
+			c->r.sin_len = 0;
 			return true;
 		}
 		if (c->phase != PH_REQUEST || !c->resp) {
@@ -929,14 +757,14 @@ static bool process_server_input(struct l7_conn *c)
 			server_close(c);
 			return true;
 		}
-		if (c->to_c.len >= L7_MAX_PENDING)
+		if (c->r.to_c.len >= L7_MAX_PENDING)
 			break;
-		ev = exlb_http_feed(c->resp, c->sin, c->sin_len, &used);
+		ev = exlb_http_feed(c->resp, c->r.sin, c->r.sin_len, &used);
 		switch (ev) {
 		case EXLB_HTTP_ERROR:
 			if (!c->resp_head_sent) {
 				set_term(c, 'S', 'H');
-				vs = l7_plan_vs(c->plan, c->vs_id);
+				vs = l7_plan_vs(c->plan, c->r.vs_id);
 				local_reply(c, 502, NULL, 'S');
 				(void)vs;
 			} else {
@@ -950,8 +778,8 @@ static bool process_server_input(struct l7_conn *c)
 			bool informational = h->status < 200;
 			bool close;
 
-			vs = l7_plan_vs(c->plan, c->vs_id);
-			drop_front(c->sin, &c->sin_len, used);
+			vs = l7_plan_vs(c->plan, c->r.vs_id);
+			drop_front(c->r.sin, &c->r.sin_len, used);
 			if (!informational) {
 				c->status = h->status;
 				c->s_keepalive = h->keep_alive;
@@ -976,12 +804,12 @@ static bool process_server_input(struct l7_conn *c)
 				if (exlb_http_build_response(h, edits, n_edits, close,
 							     vs && vs->tls ?
 							     exlb_tls_vs_hsts(vs->tls) : 0,
-							     &c->to_c))
-					c->dead = true;
+							     &c->r.to_c))
+					c->r.dead = true;
 				exlb_content_arena_free(&arena);
 			}
 			c->resp_head_sent = true;
-			c->req_bytes_out += used;
+			c->r.bytes_out += used;
 			if (ev == EXLB_HTTP_UPGRADE) {
 				c->phase = PH_TUNNEL;
 				c->close_after = true;
@@ -992,12 +820,12 @@ static bool process_server_input(struct l7_conn *c)
 		}
 		case EXLB_HTTP_BODY:
 		case EXLB_HTTP_END:
-			if (exlb_buf_append(&c->to_c, c->sin, used)) {
-				c->dead = true;
+			if (exlb_buf_append(&c->r.to_c, c->r.sin, used)) {
+				c->r.dead = true;
 				return true;
 			}
-			c->req_bytes_out += used;
-			drop_front(c->sin, &c->sin_len, used);
+			c->r.bytes_out += used;
+			drop_front(c->r.sin, &c->r.sin_len, used);
 			progress = true;
 			if (ev == EXLB_HTTP_END && c->status >= 200)
 				response_done(c);
@@ -1005,8 +833,8 @@ static bool process_server_input(struct l7_conn *c)
 				(ev == EXLB_HTTP_END && c->phase == PH_REQUEST);
 			continue;
 		case EXLB_HTTP_NEED_MORE:
-			c->req_bytes_out += used;
-			drop_front(c->sin, &c->sin_len, used);
+			c->r.bytes_out += used;
+			drop_front(c->r.sin, &c->r.sin_len, used);
 			return true;
 		}
 	}
@@ -1015,38 +843,17 @@ static bool process_server_input(struct l7_conn *c)
 
 /* ---- splice (bodies of known length, tunnels) ---- */
 
-static int splice_pipe(struct l7_worker *w, struct l7_splice *sp)
-{
-	if (sp->pipe[0] >= 0)
-		return 0;
-	if (w->nr_pipes) {
-		w->nr_pipes--;
-		sp->pipe[0] = w->pipe_pool[w->nr_pipes][0];
-		sp->pipe[1] = w->pipe_pool[w->nr_pipes][1];
-		return 0;
-	}
-	return l7_pipe_open(w, sp->pipe);
-}
-
 /*
- * Whether one direction may go through splice now: the bytes it would
- * move are body bytes of known length (or a tunnel), and nothing sits in
- * our buffers ahead of them.
+ * How much of one direction may go through splice now (relay.c has
+ * checked that the sides allow it and nothing is buffered ahead): body
+ * bytes of known length, or a tunnel's stream.
  */
-static uint64_t splice_budget(struct l7_conn *c, bool c2s)
+static uint64_t conn_splice_budget(struct l7_relay *r, bool c2s)
 {
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
 	struct exlb_http_parser *p = c2s ? c->req : c->resp;
-	struct l7_ep *src = c2s ? &c->c : &c->s;
-	struct l7_ep *dst = c2s ? &c->s : &c->c;
 	uint64_t left;
 
-	if (src->fd < 0 || dst->fd < 0 || c->s_connecting ||
-	    !dst->handshake_done || src->eof)
-		return 0;
-	if (!l7_ep_can_splice_from(src) || !l7_ep_can_splice_to(dst))
-		return 0;
-	if (c2s ? (c->cin_len || c->to_s.len) : (c->sin_len || c->to_c.len))
-		return 0;
 	if (c->phase == PH_TUNNEL)
 		return UINT64_MAX;
 	if (c->phase != PH_REQUEST || !p)
@@ -1059,78 +866,34 @@ static uint64_t splice_budget(struct l7_conn *c, bool c2s)
 	return left;
 }
 
+static void conn_spliced(struct l7_relay *r, bool c2s, uint64_t n)
+{
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
+
+	if (c->phase == PH_REQUEST)
+		exlb_http_body_skipped(c2s ? c->req : c->resp, n);
+}
+
 static bool splice_step(struct l7_conn *c, bool c2s)
 {
-	struct l7_splice *sp = c2s ? &c->sp_c2s : &c->sp_s2c;
-	struct l7_ep *src = c2s ? &c->c : &c->s;
-	struct l7_ep *dst = c2s ? &c->s : &c->c;
-	bool progress = false;
-	ssize_t r;
+	int f = l7_relay_splice(&c->r, c2s);
 
-	if (!sp->active) {
-		sp->left = splice_budget(c, c2s);
-		if (!sp->left || splice_pipe(c->w, sp))
-			return false;
-		sp->active = true;
+	if (f & L7_SPLICE_WRITE_ERR) {
+		conn_abort(c, c2s ? 'S' : 'C', 'D');
+		return true;
 	}
-	if (sp->in_pipe) {
-		r = l7_splice_out(sp->pipe[0], dst, sp->in_pipe);
-		if (r > 0) {
-			sp->in_pipe -= (size_t)r;
-			progress = true;
-		} else if (r != L7_IO_AGAIN) {
-			conn_abort(c, c2s ? 'S' : 'C', 'D');
-			return true;
-		}
+	/* a reset ends a tunnel's direction, as in client_read(); not a body */
+	if ((f & L7_SPLICE_RESET) && c->phase != PH_TUNNEL) {
+		conn_abort(c, c2s ? 'C' : 'S', 'D');
+		return true;
 	}
-	if (!sp->in_pipe && sp->left) {
-		size_t max = sp->left < L7_SPLICE_CHUNK ? (size_t)sp->left :
-			     L7_SPLICE_CHUNK;
-
-		r = l7_splice_in(src, sp->pipe[1], max);
-		if (r > 0) {
-			sp->in_pipe = (size_t)r;
-			if (sp->left != UINT64_MAX) {
-				sp->left -= (uint64_t)r;
-				sp->msg_end = !sp->left;
-			}
-			if (c2s)
-				c->req_bytes_in += (uint64_t)r;
-			else
-				c->req_bytes_out += (uint64_t)r;
-			if (c->phase == PH_REQUEST)
-				exlb_http_body_skipped(c2s ? c->req : c->resp,
-						       (uint64_t)r);
-			c->last_activity = ev_now(c->w->loop);
-			progress = true;
-		} else if (r == L7_IO_EOF || r == -EINVAL) {
-			/*
-			 * EOF, or a kTLS control record (alert, close_notify):
-			 * the normal path reads it through OpenSSL.
-			 */
-			sp->left = 0;
-			src->eof = false;
-		} else if (r != L7_IO_AGAIN && c->phase == PH_TUNNEL) {
-			/* a reset ends a tunnel's direction, as in client_read() */
-			sp->left = 0;
-			src->eof = true;
-		} else if (r != L7_IO_AGAIN) {
-			conn_abort(c, c2s ? 'C' : 'S', 'D');
-			return true;
-		}
+	if ((f & L7_SPLICE_MSG_END) && c->phase == PH_REQUEST) {
+		if (!c2s && c->status >= 200)
+			response_done(c);
+		else if (c2s)
+			c->req_done = true;
 	}
-	if (!sp->in_pipe && !sp->left) {
-		sp->active = false;
-		if (sp->msg_end) {
-			sp->msg_end = false;
-			if (!c2s && c->phase == PH_REQUEST && c->status >= 200)
-				response_done(c);
-			else if (c2s && c->phase == PH_REQUEST)
-				c->req_done = true;
-		}
-		progress = true;
-	}
-	return progress;
+	return f & L7_SPLICE_PROGRESS;
 }
 
 /* ---- the pump ---- */
@@ -1139,27 +902,22 @@ static bool client_read(struct l7_conn *c)
 {
 	ssize_t r;
 
-	if (c->c.eof || c->cin_len >= L7_BUF || c->sp_c2s.active)
-		return false;
 	if (c->phase == PH_LOCAL)
 		return false;
-	if (c->phase == PH_REQUEST && c->req_done && c->cin_len)
+	if (c->phase == PH_REQUEST && c->req_done && c->r.cin_len)
 		return false;	/* the next request waits */
-	r = read_into(c, &c->c, &c->cin, &c->cin_len);
-	if (r > 0) {
-		c->cin_len += (size_t)r;
-		c->last_activity = ev_now(c->w->loop);
+	r = l7_relay_read(&c->r, true);
+	if (r > 0)
 		return true;
-	}
-	if (r == L7_IO_AGAIN)
+	if (!r || r == L7_IO_AGAIN)
 		return false;
 	/* the client is gone */
 	if (c->phase == PH_TUNNEL) {
-		c->c.eof = true;
+		c->r.c.eof = true;
 		return true;
 	}
 	if (c->phase == PH_WAIT && !c->head_start) {
-		c->dead = true;		/* a clean end between requests */
+		c->r.dead = true;		/* a clean end between requests */
 		return true;
 	}
 	conn_abort(c, 'C', phase_letter(c));
@@ -1168,22 +926,15 @@ static bool client_read(struct l7_conn *c)
 
 static bool server_read(struct l7_conn *c)
 {
-	ssize_t r;
+	ssize_t r = l7_relay_read(&c->r, false);
 
-	if (c->s.fd < 0 || c->s_connecting || c->s.eof || c->sin_len >= L7_BUF ||
-	    c->sp_s2c.active || !c->s.handshake_done)
-		return false;
-	r = read_into(c, &c->s, &c->sin, &c->sin_len);
-	if (r > 0) {
-		c->sin_len += (size_t)r;
-		c->last_activity = ev_now(c->w->loop);
+	if (r > 0)
 		return true;
-	}
-	if (r == L7_IO_AGAIN)
+	if (!r || r == L7_IO_AGAIN)
 		return false;
 	/* the server closed */
 	if (c->phase == PH_TUNNEL) {
-		c->s.eof = true;
+		c->r.s.eof = true;
 		return true;
 	}
 	if (c->phase != PH_REQUEST || c->resp_done) {
@@ -1191,7 +942,7 @@ static bool server_read(struct l7_conn *c)
 			c->close_after = true;
 		server_close(c);
 		if (c->bound && c->phase == PH_WAIT)
-			c->dead = true;
+			c->r.dead = true;
 		return true;
 	}
 	if (c->resp && c->resp_head_sent &&
@@ -1213,82 +964,69 @@ static bool server_read(struct l7_conn *c)
 	return true;
 }
 
-static bool flush(struct l7_conn *c, struct l7_ep *ep, struct exlb_buf *b)
+static bool flush(struct l7_conn *c, bool client)
 {
-	bool progress = false;
-	ssize_t r;
+	ssize_t r = l7_relay_flush(&c->r, client);
 
-	while (b->len) {
-		r = l7_ep_write(ep, b->data, b->len);
-		if (r > 0) {
-			buf_consume(b, (size_t)r);
-			c->last_activity = ev_now(c->w->loop);
-			progress = true;
-			continue;
-		}
-		if (r == L7_IO_AGAIN)
-			break;
-		conn_abort(c, ep == &c->c ? 'C' : 'S', phase_letter(c));
-		return true;
-	}
-	return progress;
+	if (r >= 0)
+		return r > 0;
+	conn_abort(c, client ? 'C' : 'S', phase_letter(c));
+	return true;
 }
 
 /* TCP connect and TLS handshake with the server. */
 static bool server_progress(struct l7_conn *c, int revents)
 {
-	int err = 0, r;
-	socklen_t len = sizeof(err);
+	int err, r;
 
-	if (c->s.fd < 0)
+	if (c->r.s.fd < 0)
 		return false;
-	if (c->s_connecting) {
-		if (!(revents & EV_WRITE))
+	if (c->r.s_connecting) {
+		err = l7_relay_connect_done(&c->r, revents);
+		if (!err)
 			return false;
-		if (getsockopt(c->s.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
-			uint32_t rs_id = c->s_rs_id;
-			struct l7_rs_state *st = c->s_st;
+		if (err != 1) {
+			uint32_t rs_id = c->r.rs_id;
+			struct l7_rs_state *st = c->r.rs_st;
 			struct l7_vs *vs;
 
 			server_drop(c);
-			if (server_retry(c, rs_id, st, err ? err : EIO, true))
+			if (server_retry(c, rs_id, st, err, true))
 				return true;
-			vs = l7_plan_vs(c->plan, c->vs_id);
+			vs = l7_plan_vs(c->plan, c->r.vs_id);
 			set_term(c, 'S', 'C');
 			server_close(c);
 			if (vs && !c->resp_head_sent && c->phase == PH_REQUEST)
 				reply_unavailable(c, vs);
 			else
-				c->dead = true;
+				c->r.dead = true;
 			return true;
 		}
-		l7_rs_connect_ok(c->s_st);
-		c->s_connecting = false;
-		if (!c->s.ssl)
-			c->s.handshake_done = true;
+		if (!c->r.s.ssl)
+			c->r.s.handshake_done = true;
 		return true;
 	}
-	if (c->s.handshake_done)
+	if (c->r.s.handshake_done)
 		return false;
-	r = l7_ep_handshake(&c->s);
+	r = l7_ep_handshake(&c->r.s);
 	if (r == 1)
 		return true;
 	if (r < 0) {
-		uint32_t rs_id = c->s_rs_id;
-		struct l7_rs_state *st = c->s_st;
+		uint32_t rs_id = c->r.rs_id;
+		struct l7_rs_state *st = c->r.rs_st;
 		struct l7_vs *vs;
 
 		/* a TLS problem, not an unreachable server: no passive count */
 		server_drop(c);
 		if (server_retry(c, rs_id, st, EPROTO, false))
 			return true;
-		vs = l7_plan_vs(c->plan, c->vs_id);
+		vs = l7_plan_vs(c->plan, c->r.vs_id);
 		set_term(c, 'S', 'C');
 		server_close(c);
 		if (vs && c->phase == PH_REQUEST)
 			reply_unavailable(c, vs);
 		else
-			c->dead = true;
+			c->r.dead = true;
 		return true;
 	}
 	return false;
@@ -1301,19 +1039,19 @@ static void tunnel_start(struct l7_conn *c)
 	struct l7_rs *rs;
 	int err;
 
-	c->plan = c->w->plan;
+	c->plan = c->r.w->plan;
 	l7_plan_get(c->plan);
-	vs = l7_plan_vs(c->plan, c->vs_id);
+	vs = l7_plan_vs(c->plan, c->r.vs_id);
 	c->phase = PH_TUNNEL;
-	c->req_start = ev_now(c->w->loop);
-	memcpy(c->term, "--", 3);
+	c->req_start = ev_now(c->r.w->loop);
+	memcpy(c->r.term, "--", 3);
 	if (!vs) {
-		c->dead = true;
+		c->r.dead = true;
 		return;
 	}
-	c->subvs_id = vs->subvs[0].id;
-	c->nr_tried = 0;
-	rs = l7_pick_rs(&vs->subvs[0], &c->peer, &c->holds, NULL, 0);
+	c->r.subvs_id = vs->subvs[0].id;
+	c->r.nr_tried = 0;
+	rs = l7_pick_rs(&vs->subvs[0], &c->r.peer, &c->r.holds, NULL, 0);
 	err = rs ? server_open(c, vs, rs) : -EHOSTUNREACH;
 	if (err && (!rs || !server_retry(c, rs->id, rs->st, -err, true))) {
 		conn_abort(c, 'S', 'C');
@@ -1321,73 +1059,28 @@ static void tunnel_start(struct l7_conn *c)
 	}
 }
 
-static void conn_update_io(struct l7_conn *c)
+static void conn_pump_events(struct l7_relay *r, int s_revents)
 {
-	struct ev_loop *loop = c->w->loop;
-	int ce = 0, se = 0;
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
 
-	if (c->phase == PH_HANDSHAKE) {
-		ce = c->c.hs_events;
-	} else {
-		bool want_c_read = !c->c.eof && c->cin_len < L7_BUF &&
-				   c->phase != PH_LOCAL &&
-				   !(c->phase == PH_REQUEST && c->req_done && c->cin_len);
-
-		if (c->sp_c2s.active && !c->sp_c2s.in_pipe)
-			want_c_read = true;
-		if (want_c_read)
-			ce |= c->c.want_read_events ? c->c.want_read_events : EV_READ;
-		if (c->to_c.len || c->sp_s2c.in_pipe)
-			ce |= c->c.want_write_events ? c->c.want_write_events : EV_WRITE;
-	}
-	if (c->s.fd >= 0) {
-		if (c->s_connecting) {
-			se = EV_WRITE;
-		} else if (!c->s.handshake_done) {
-			se = c->s.hs_events ? c->s.hs_events : EV_READ;
-		} else {
-			if ((!c->s.eof && c->sin_len < L7_BUF) || c->sp_s2c.active)
-				se |= c->s.want_read_events ? c->s.want_read_events : EV_READ;
-			if (c->to_s.len || c->sp_c2s.in_pipe)
-				se |= c->s.want_write_events ? c->s.want_write_events : EV_WRITE;
-		}
-		l7_ep_watch(loop, &c->s, se);
-	}
-	l7_ep_watch(loop, &c->c, ce);
-}
-
-static void conn_pump_events(struct l7_conn *c, int s_revents)
-{
-	for (int round = 0; round < L7_PUMP_ROUNDS && !c->dead; round++) {
+	for (int round = 0; round < L7_PUMP_ROUNDS && !c->r.dead; round++) {
 		bool progress = false;
 
 		if (c->phase == PH_HANDSHAKE) {
-			int r = l7_ep_handshake(&c->c);
+			int r = l7_ep_handshake(&c->r.c);
 			struct l7_vs *vs;
 
 			if (r < 0) {
 				/* not a request: nothing to log but the reason */
-				c->dead = true;
+				c->r.dead = true;
 				break;
 			}
 			if (r == 0)
 				break;
-			if (c->c.ktls_tx || c->c.ktls_rx) {
-				atomic_fetch_add(&c->w->proxy->ktls_conns, 1);
-			} else {
-				atomic_fetch_add(&c->w->proxy->userspace_conns, 1);
-				/* --tls-relay ktls asked for it: say once why not */
-				if (c->w->proxy->opts.tls_relay == EXLB_TLS_RELAY_KTLS &&
-				    !atomic_exchange(&c->w->proxy->ktls_warned, true))
-					exlb_log("proxy: kTLS not used for a %s %s session "
-						 "(needs AES-GCM and the kernel's tls module); "
-						 "relaying in userspace",
-						 c->c.ssl ? SSL_get_version(c->c.ssl) : "?",
-						 c->c.ssl ? SSL_get_cipher_name(c->c.ssl) : "?");
-			}
-			vs = l7_plan_vs(c->w->plan, c->vs_id);
+			l7_relay_tls_up(&c->r);
+			vs = l7_plan_vs(c->r.w->plan, c->r.vs_id);
 			c->phase = PH_WAIT;
-			c->last_activity = ev_now(c->w->loop);
+			c->r.last_activity = ev_now(c->r.w->loop);
 			if (vs && vs->kind == L7_VS_TUNNEL)
 				tunnel_start(c);
 			progress = true;
@@ -1395,275 +1088,176 @@ static void conn_pump_events(struct l7_conn *c, int s_revents)
 		}
 		progress |= server_progress(c, s_revents);
 		s_revents = 0;
-		if (c->dead)
+		if (c->r.dead)
 			break;
 		progress |= splice_step(c, false);
 		progress |= splice_step(c, true);
-		if (c->dead)
+		if (c->r.dead)
 			break;
 		progress |= client_read(c);
 		progress |= process_client_input(c);
-		if (c->s.fd >= 0 && !c->s_connecting && c->s.handshake_done &&
-		    !c->sp_c2s.in_pipe)
-			progress |= flush(c, &c->s, &c->to_s);
+		progress |= flush(c, false);
 		progress |= server_read(c);
 		progress |= process_server_input(c);
-		if (!c->sp_s2c.in_pipe)
-			progress |= flush(c, &c->c, &c->to_c);
-		if (c->dead)
+		progress |= flush(c, true);
+		if (c->r.dead)
 			break;
 		/* a local answer or a closing response is complete */
-		if (c->phase == PH_LOCAL && !c->to_c.len && !c->sp_s2c.in_pipe) {
+		if (c->phase == PH_LOCAL && !c->r.to_c.len && !c->r.sp_s2c.in_pipe) {
 			if (!c->resp_done)
 				log_request(c);	/* our own answer */
-			l7_ep_shutdown(&c->c);
-			c->dead = true;
+			l7_ep_shutdown(&c->r.c);
+			c->r.dead = true;
 			break;
 		}
-		if (c->phase == PH_TUNNEL) {
-			if (c->c.eof && !c->cin_len && !c->to_s.len &&
-			    !c->sp_c2s.in_pipe && !c->s.shut && c->s.fd >= 0) {
-				l7_ep_shutdown(&c->s);
-				progress = true;
-			}
-			if ((c->s.eof || c->s.fd < 0) && !c->sin_len &&
-			    !c->to_c.len && !c->sp_s2c.in_pipe && !c->c.shut) {
-				l7_ep_shutdown(&c->c);
-				progress = true;
-			}
-			if (c->c.shut && c->s.shut) {
-				log_request(c);
-				c->dead = true;
-				break;
-			}
+		if (c->phase == PH_TUNNEL && l7_relay_half_close(&c->r, &progress)) {
+			log_request(c);
+			c->r.dead = true;
+			break;
 		}
 		if (!progress)
 			break;
 	}
-	if (c->dead) {
+	if (c->r.dead) {
 		conn_free(c);
 		return;
 	}
-	/*
-	 * A TLS offload tunnel (IMAPS, POPS, SMTPS) holds no buffers while
-	 * nothing is in flight: mail clients stay connected for hours.
-	 */
-	if (c->phase == PH_TUNNEL && !c->req)
-		conn_shrink(c);
-	conn_update_io(c);
-	/* a phase may have begun whose limit is nearer than the timer */
-	conn_arm_timer(c, conn_deadline(c) - ev_now(c->w->loop));
+	/* the timer: a phase may have begun whose limit is nearer */
+	l7_relay_watch(&c->r, c->phase != PH_LOCAL &&
+		       !(c->phase == PH_REQUEST && c->req_done && c->r.cin_len),
+		       true);
 }
 
 static void conn_pump(struct l7_conn *c)
 {
-	conn_pump_events(c, 0);
-}
-
-static void on_client_io(struct ev_loop *loop, ev_io *io, int revents)
-{
-	(void)loop;
-	(void)revents;
-	conn_pump(io->data);
-}
-
-static void on_server_io(struct ev_loop *loop, ev_io *io, int revents)
-{
-	(void)loop;
-	conn_pump_events(io->data, revents);
+	conn_pump_events(&c->r, 0);
 }
 
 /* ---- timeouts ---- */
 
-/* The timer fires no later than @secs from now (it re-checks then). */
-static void conn_arm_timer(struct l7_conn *c, double secs)
-{
-	struct ev_loop *loop = c->w->loop;
-
-	if (ev_is_active(&c->timer) && ev_timer_remaining(loop, &c->timer) <= secs)
-		return;
-	ev_timer_stop(loop, &c->timer);
-	ev_timer_set(&c->timer, secs, 0);
-	ev_timer_start(loop, &c->timer);
-}
-
 /* When the connection's current phase runs out of time (docs/proxy.md). */
-static ev_tstamp conn_deadline(const struct l7_conn *c)
+static ev_tstamp conn_deadline(const struct l7_relay *r)
 {
+	const struct l7_conn *c = l7_relay_of(r, const struct l7_conn);
+
 	if (c->phase == PH_HANDSHAKE)
 		return c->req_start + L7_HEAD_TIMEOUT_S;
 	if (c->phase == PH_LOCAL)
-		return c->last_activity + L7_LOCAL_TIMEOUT_S;
-	if (c->s_connecting)
-		return c->s_since + c->connect_s;
+		return r->last_activity + L7_LOCAL_TIMEOUT_S;
+	if (r->s_connecting)
+		return r->s_since + r->connect_s;
 	if (c->phase == PH_WAIT && c->head_start)
 		return c->head_start + L7_HEAD_TIMEOUT_S;	/* slowloris */
-	return c->last_activity + c->idle_s;
+	return r->last_activity + c->idle_s;
 }
 
-static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
+static void conn_timeout(struct l7_relay *r)
 {
-	struct l7_conn *c = t->data;
-	struct l7_vs *vs = l7_plan_vs(c->plan ? c->plan : c->w->plan, c->vs_id);
-	ev_tstamp now = ev_now(loop), deadline = conn_deadline(c);
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
+	struct l7_vs *vs;
 
-	(void)revents;
-	if (now < deadline) {
-		ev_timer_set(t, deadline - now, 0);
-		ev_timer_start(loop, t);
-		return;
-	}
 	if (c->phase == PH_HANDSHAKE || c->phase == PH_LOCAL) {
-		c->dead = true;
-	} else if (c->s_connecting) {
-		uint32_t rs_id = c->s_rs_id;
-		struct l7_rs_state *st = c->s_st;
+		c->r.dead = true;
+	} else if (c->r.s_connecting) {
+		uint32_t rs_id = c->r.rs_id;
+		struct l7_rs_state *st = c->r.rs_st;
 
 		server_drop(c);
 		if (!server_retry(c, rs_id, st, ETIMEDOUT, true)) {
 			set_term(c, 's', 'C');
 			server_close(c);
-			vs = l7_plan_vs(c->plan ? c->plan : c->w->plan, c->vs_id);
+			vs = l7_plan_vs(c->plan ? c->plan : c->r.w->plan, c->r.vs_id);
 			if (vs && c->phase == PH_REQUEST)
 				reply_unavailable(c, vs);
 			else
-				c->dead = true;
+				c->r.dead = true;
 		}
 	} else if (c->phase == PH_WAIT && c->head_start) {
 		c->req_start = c->head_start;
 		local_reply(c, 408, NULL, 'c');
 	} else if (c->phase == PH_WAIT) {
-		c->dead = true;	/* idle keep-alive connection */
+		c->r.dead = true;	/* idle keep-alive connection */
 	} else {
 		conn_abort(c, c->phase == PH_REQUEST && c->req_done ? 's' : 'c',
 			   phase_letter(c));
 	}
-	if (!c->dead) {
-		ev_timer_set(t, 1.0, 0);
-		ev_timer_start(loop, t);
-	}
 	conn_pump(c);
 }
+
+/* ---- droponfail, drain end ---- */
+
+static void conn_server_lost(struct l7_relay *r, char who)
+{
+	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
+
+	set_term(c, who, phase_letter(c));
+	if (c->r.s_connecting && c->plan) {
+		/* nothing reached it: the request tries another RS */
+		uint32_t rs_id = c->r.rs_id;
+		struct l7_rs_state *st = c->r.rs_st;
+		char term[3];
+
+		memcpy(term, c->r.term, sizeof(term));
+		memcpy(c->r.term, "--", 3);
+		server_drop(c);
+		if (server_retry(c, rs_id, st, EHOSTUNREACH, false)) {
+			conn_pump(c);
+			return;
+		}
+		memcpy(c->r.term, term, sizeof(term));
+	}
+	if (c->phase == PH_WAIT && !c->bound) {
+		server_close(c);	/* the next request picks another */
+		return;
+	}
+	conn_abort(c, c->r.term[0], c->r.term[1]);
+	l7_relay_reset_on_close(&c->r);
+	conn_free(c);
+}
+
+static const struct l7_relay_ops conn_ops = {
+	.pump = conn_pump_events,
+	.deadline = conn_deadline,
+	.timeout = conn_timeout,
+	.splice_budget = conn_splice_budget,
+	.spliced = conn_spliced,
+	.server_open = conn_server_open,
+	.server_lost = conn_server_lost,
+	.holds = conn_holds,
+	.shrink = conn_shrink,
+	.release = conn_release,
+};
 
 /* ---- accept ---- */
 
 void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	       const struct sockaddr_storage *peer)
 {
-	struct l7_conn *c = calloc(1, sizeof(*c));
-	int one = 1;
+	struct l7_conn *c = (struct l7_conn *)l7_relay_new(sizeof(*c), &conn_ops,
+				w, fd, vs, peer, L7_HEAD_TIMEOUT_S);
 
-	if (!c) {
-		close(fd);
-		l7_vs_conn_close(vs->st);
+	if (!c)
 		return;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->w = w;
-	c->vs_id = vs->id;
-	c->vs_st = vs->st;
 	c->idle_s = vs->idle_s;
-	c->peer = *peer;
 	l7_sockaddr_format(peer, c->peer_addr, sizeof(c->peer_addr), false);
-	memcpy(c->term, "--", 3);
-	c->sp_c2s.pipe[0] = c->sp_c2s.pipe[1] = -1;
-	c->sp_s2c.pipe[0] = c->sp_s2c.pipe[1] = -1;
-	l7_ep_init(&c->c, fd);
-	l7_ep_init(&c->s, -1);
-	c->c.io.data = c;
-	ev_set_cb(&c->c.io, on_client_io);
-	c->req_start = c->last_activity = ev_now(w->loop);
+	c->req_start = ev_now(w->loop);
 	if (vs->tls) {
-		c->c.ssl = exlb_tls_vs_ssl_new(vs->tls);
-		if (!c->c.ssl || !SSL_set_fd(c->c.ssl, fd)) {
-			SSL_free(c->c.ssl);
-			close(fd);
-			l7_vs_conn_close(vs->st);
-			free(c);
+		c->r.c.ssl = exlb_tls_vs_ssl_new(vs->tls);
+		if (!c->r.c.ssl || !SSL_set_fd(c->r.c.ssl, fd)) {
+			SSL_free(c->r.c.ssl);
+			c->r.c.ssl = NULL;
+			conn_free(c);
 			return;
 		}
-		c->c.tls = true;
-		c->c.want_ktls = w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;
+		c->r.c.tls = true;
+		c->r.c.want_ktls = w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;
 		c->phase = PH_HANDSHAKE;
-		c->c.hs_events = EV_READ;
+		c->r.c.hs_events = EV_READ;
 	} else {
-		c->c.handshake_done = true;
+		c->r.c.handshake_done = true;
 		c->phase = PH_WAIT;
 	}
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
-	w->nr_conns++;
-	ev_timer_init(&c->timer, on_timer, L7_HEAD_TIMEOUT_S, 0);
-	c->timer.data = c;
-	ev_timer_start(w->loop, &c->timer);
 	if (!vs->tls && vs->kind == L7_VS_TUNNEL)
 		tunnel_start(c);
 	conn_pump(c);
-}
-
-/* ---- after a plan change, and every second ---- */
-
-void l7_conns_sweep(struct l7_worker *w, ev_tstamp now)
-{
-	struct l7_conn *c, *next;
-	uint64_t ms = l7_now_ms();
-
-	for (c = w->conns; c; c = next) {
-		struct l7_rs *rs;
-		bool kill = false;
-
-		next = c->next;
-		if (c->phase == PH_WAIT && !c->head_start && c->idle_since &&
-		    now - c->idle_since >= L7_SHRINK_S) {
-			conn_shrink(c);
-			c->idle_since = 0;
-		}
-		if (c->s.fd < 0 || !c->s_rs_id || !w->plan)
-			continue;
-		rs = l7_plan_rs(w->plan, c->vs_id, c->s_rs_id);
-		if (!rs)
-			continue;
-		if (w->plan->droponfail && rs->failed) {
-			set_term(c, 'D', phase_letter(c));
-			kill = true;
-		} else if (w->plan->dropatdrainend && rs->draining &&
-			   ms - atomic_load(&rs->st->drain_since_ms) >=
-			   w->plan->finalpersist * 1000ull) {
-			set_term(c, 'K', phase_letter(c));
-			kill = true;
-		}
-		if (!kill)
-			continue;
-		if (c->s_connecting && c->plan) {
-			/* nothing reached it: the request tries another RS */
-			uint32_t rs_id = c->s_rs_id;
-			struct l7_rs_state *st = c->s_st;
-			char term[3];
-
-			memcpy(term, c->term, sizeof(term));
-			memcpy(c->term, "--", 3);
-			server_drop(c);
-			if (server_retry(c, rs_id, st, EHOSTUNREACH, false)) {
-				conn_pump(c);
-				continue;
-			}
-			memcpy(c->term, term, sizeof(term));
-		}
-		if (c->phase == PH_WAIT && !c->bound) {
-			server_close(c);	/* the next request picks another */
-			continue;
-		}
-		conn_abort(c, c->term[0], c->term[1]);
-		l7_ep_reset_on_close(&c->c);
-		l7_ep_reset_on_close(&c->s);
-		conn_free(c);
-	}
-}
-
-void l7_conns_close_all(struct l7_worker *w)
-{
-	while (w->conns)
-		conn_free(w->conns);
 }

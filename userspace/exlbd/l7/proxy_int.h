@@ -223,7 +223,7 @@ void l7_vs_conn_close(struct l7_vs_state *st);
 
 /* ---- workers ---- */
 
-struct l7_conn;
+struct l7_relay;
 struct l7_listener;
 
 struct l7_worker {
@@ -241,13 +241,12 @@ struct l7_worker {
 	struct l7_listener *listeners;
 	/* descriptors from here up are the main thread's (l7_fd_admit()) */
 	unsigned int fd_ceiling, fd_limit;
-	struct l7_conn *conns;		/* every open HTTP/tunnel connection */
-	size_t nr_conns;
-	struct l7_mail_conn *mail_conns;	/* every open STARTTLS connection */
-	size_t nr_mail_conns;
+	struct l7_relay *relays;	/* every open client connection (relay.h) */
+	size_t nr_relays;
 	char scratch[16384];		/* first reads of idle connections */
 	int pipe_pool[16][2];		/* spare splice pipes */
 	size_t nr_pipes;
+	size_t shrunk;			/* bytes quiet relays gave back since the last trim */
 	/* idle keep-alive server connections, reusable for any client */
 	struct l7_idle_server *idle;
 	size_t nr_idle;
@@ -300,16 +299,11 @@ int l7_pipe_open(struct l7_worker *w, int pipe[2]);
  */
 void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	       const struct sockaddr_storage *peer);
-/* After a plan swap: closes connections to failed/drained RSs. */
-void l7_conns_sweep(struct l7_worker *w, ev_tstamp now);
-void l7_conns_close_all(struct l7_worker *w);
 void l7_idle_servers_expire(struct l7_worker *w, ev_tstamp now, bool all);
 
-/* mail_conn.c: STARTTLS connections of a worker (their own list) */
+/* mail_conn.c: a STARTTLS connection of a worker */
 void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		    const struct sockaddr_storage *peer);
-void l7_mail_sweep(struct l7_worker *w, ev_tstamp now);
-void l7_mail_close_all(struct l7_worker *w);
 
 /* accesslog.c */
 struct l7_log_entry {
