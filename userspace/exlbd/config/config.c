@@ -476,6 +476,23 @@ bool exlb_service_is_kernel_served(const struct exlb_config *cfg,
 	       !svc->error_code && exlb_service_nr_subvs(cfg, svc->id) == 0;
 }
 
+bool exlb_vs_refused(const struct exlb_config *cfg,
+		     const struct exlb_service *vs)
+{
+	if (exlb_service_is_subvs(vs))
+		vs = exlb_service_by_id(cfg, vs->parent_id);
+	if (!vs || exlb_params_refused(EXLB_SCOPE_VS, vs))
+		return true;
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+
+		if (s->parent_id == vs->id &&
+		    exlb_params_refused(EXLB_SCOPE_SUBVS, s))
+			return true;
+	}
+	return false;
+}
+
 size_t exlb_config_kernel_services(const struct exlb_config *cfg,
 				   const struct exlb_service **out, size_t max)
 {
@@ -484,7 +501,8 @@ size_t exlb_config_kernel_services(const struct exlb_config *cfg,
 	for (size_t i = 0; i < cfg->nr_services && n < max; i++) {
 		const struct exlb_service *s = &cfg->services[i];
 
-		if (s->enable && exlb_service_is_kernel_served(cfg, s))
+		if (s->enable && exlb_service_is_kernel_served(cfg, s) &&
+		    !exlb_vs_refused(cfg, s))
 			out[n++] = s;
 	}
 	return n;
@@ -697,6 +715,8 @@ int exlb_service_mod(struct exlb_config *cfg, struct exlb_service *svc,
 		     json_t *params, struct exlb_err *err)
 {
 	(void)cfg;
+	/* a change is a new request: a held refused setting must go now */
+	svc->held = false;
 	return apply_params(exlb_service_is_subvs(svc) ? EXLB_SCOPE_SUBVS :
 							 EXLB_SCOPE_VS,
 			    svc, sizeof(*svc), params, NULL, err);
@@ -1310,6 +1330,26 @@ void exlb_service_health_timing(const struct exlb_config *cfg,
 		    subvs, &t->retry_count, &t->from_count);
 }
 
+/*
+ * A security setting exlb does not enforce yet (EspEnabled=1) is refused,
+ * never stored and ignored; only a service held from exlbd's own older
+ * state file keeps it, and serves nothing (exlb_vs_refused()).
+ */
+static int check_refused(const struct exlb_service *svc, const char *label,
+			 struct exlb_err *err)
+{
+	bool subvs = exlb_service_is_subvs(svc);
+	const struct exlb_param *p = exlb_params_refused(subvs ?
+		EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, svc);
+	char value[32];
+
+	if (!p || svc->held)
+		return 0;
+	exlb_param_format(p, svc, value, sizeof(value));
+	return exlb_err_set(err, "%s %s: %s=%s: %s", subvs ? "SubVS" : "VS",
+			    label, p->name, value, p->refused);
+}
+
 static int check_service(const struct exlb_config *cfg,
 			 const struct exlb_service *svc, struct exlb_err *err)
 {
@@ -1318,6 +1358,8 @@ static int check_service(const struct exlb_config *cfg,
 	char label[EXLB_NICKNAME_SIZE];
 
 	exlb_service_label(svc, label, sizeof(label));
+	if (check_refused(svc, label, err))
+		return -1;
 	if (exlb_service_is_subvs(svc)) {
 		vs = exlb_service_by_id(cfg, svc->parent_id);
 		if (!vs || exlb_service_is_subvs(vs))
@@ -1892,8 +1934,37 @@ static uint32_t max_id_in(const json_t *doc, bool rs)
 	return max;
 }
 
-struct exlb_config *exlb_config_from_json(const json_t *doc,
-					  struct exlb_err *err)
+/*
+ * exlbd's own state file: a service with a refused setting is held, with
+ * an error in the log, rather than failing the load (which would take every
+ * other VS down with it).
+ */
+static void hold_refused(struct exlb_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		struct exlb_service *s = &cfg->services[i];
+		bool subvs = exlb_service_is_subvs(s);
+		const struct exlb_param *p = exlb_params_refused(subvs ?
+			EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, s);
+		const struct exlb_service *vs = subvs ?
+			exlb_service_by_id(cfg, s->parent_id) : s;
+		char label[EXLB_NICKNAME_SIZE], where[64] = "?";
+
+		if (!p)
+			continue;
+		s->held = true;
+		if (vs)
+			exlb_addr_port_format(&vs->vip, vs->port, where,
+					      sizeof(where));
+		exlb_log("error: %s %u (%s): %s=%u from the state file: %s; VS %s serves nothing until it is set to 0 or the service is deleted",
+			 subvs ? "SubVS" : "VS", s->id,
+			 exlb_service_label(s, label, sizeof(label)), p->name,
+			 exlb_param_uint(p, s), p->refused, where);
+	}
+}
+
+static struct exlb_config *config_from_json(const json_t *doc, bool state,
+					    struct exlb_err *err)
 {
 	static const char *const top[] = { "format", "version", "next_id",
 					   "next_rs_id", "globals", "rules",
@@ -1983,12 +2054,26 @@ struct exlb_config *exlb_config_from_json(const json_t *doc,
 	next = json_integer_value(json_object_get(doc, "next_rs_id"));
 	if (next > r.cfg->next_rs_id && next < UINT32_MAX)
 		r.cfg->next_rs_id = next;
+	if (state)
+		hold_refused(r.cfg);
 	if (exlb_config_check(r.cfg, err))
 		goto fail;
 	return r.cfg;
 fail:
 	exlb_config_free(r.cfg);
 	return NULL;
+}
+
+struct exlb_config *exlb_config_from_json(const json_t *doc,
+					  struct exlb_err *err)
+{
+	return config_from_json(doc, false, err);
+}
+
+struct exlb_config *exlb_config_from_state(const json_t *doc,
+					   struct exlb_err *err)
+{
+	return config_from_json(doc, true, err);
 }
 
 /* ---- the state file ---- */
@@ -2080,7 +2165,7 @@ int exlb_store_open(struct exlb_store *st, const char *state_dir,
 		exlb_store_close(st);
 		return -1;
 	}
-	st->config = exlb_config_from_json(doc, &why);
+	st->config = exlb_config_from_state(doc, &why);
 	json_decref(doc);
 	if (!st->config) {
 		exlb_err_set(err, "%s: %s", st->state_path, why.msg);
@@ -2204,6 +2289,8 @@ const char *exlb_service_status(const struct exlb_config *cfg,
 
 	if (!svc->enable)
 		return "Disabled";
+	if (exlb_vs_refused(cfg, svc))
+		return "Refused";
 	for (size_t i = 0; i < cfg->nr_services; i++) {
 		const struct exlb_service *s = &cfg->services[i];
 
