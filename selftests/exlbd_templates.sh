@@ -257,7 +257,7 @@ for ver in $VERSIONS; do
 			else
 				r=0 why=""
 			fi
-			ok $r "$name: refused (ESP not implemented), nothing stored${why:+: $why}: $out"
+			ok $r "$name: refused (ESP not implemented), nothing stored${why:+: $why}: ${out%%$'\n'*}"
 			continue
 		fi
 		napplied=$((napplied + 1))
