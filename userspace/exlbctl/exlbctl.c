@@ -212,7 +212,8 @@ static void print_params_help(unsigned int scope)
 		snprintf(name, sizeof(name), "%s%s%s", p->name,
 			 p->aliases ? " | " : "", p->aliases ? p->aliases : "");
 		printf("  %-22s %s%s\n      %s; default %s\n", name, p->help,
-		       (p->flags & EXLB_PF_NOT_ACTED) ? " [stored, not acted on yet]" : "",
+		       p->refused ? " [only 0: not implemented yet, refused]" :
+		       (p->flags & EXLB_PF_NOT_ACTED) ? " [stored only: acts with EspEnabled=1]" : "",
 		       v, !p->def ? "set by the command" : p->def[0] ? p->def : "empty");
 	}
 	if (scope & EXLB_SCOPE_RS)
@@ -435,6 +436,7 @@ static void print_params(json_t *obj, unsigned int scope, const char *indent)
 		printf("%s%-20s %s%s%s%s%s\n", indent, p->name,
 		       p->type == EXLB_PT_STRING && !text[0] ? "\"\"" : text,
 		       label ? " (" : "", label ? label : "", label ? ")" : "",
+		       p->refused && strcmp(text, "0") ? "   [refused: not implemented yet]" :
 		       (p->flags & EXLB_PF_NOT_ACTED) ? "   [stored only]" : "");
 	}
 }
@@ -872,8 +874,8 @@ static void print_certs(const struct verb *v, json_t *result)
 
 static void print_templates(const struct verb *v, json_t *result)
 {
-	struct table t = { .cols = 5 };
-	const char *head[] = { "Name", "Set", "Source", "Ports", "SubVSs" };
+	struct table t = { .cols = 6 };
+	const char *head[] = { "Name", "Set", "Source", "Ports", "SubVSs", "Note" };
 	json_t *tmpl, *vs, *item;
 	size_t i, k;
 
@@ -882,7 +884,7 @@ static void print_templates(const struct verb *v, json_t *result)
 	json_array_foreach(json_object_get(result, "templates"), i, tmpl) {
 		char ports[128] = "", subvs[32];
 		size_t len = 0, nr_subvs = 0;
-		const char *row[5];
+		const char *row[6];
 
 		json_array_foreach(json_object_get(tmpl, "vs"), k, vs) {
 			len += snprintf(ports + len, len < sizeof(ports) ?
@@ -899,6 +901,8 @@ static void print_templates(const struct verb *v, json_t *result)
 		row[2] = jstr(tmpl, "source");
 		row[3] = ports;
 		row[4] = subvs;
+		/* the ESP templates: listed, but apply refuses them for now */
+		row[5] = jstr(tmpl, "refused")[0] ? "refused: needs EspEnabled=1 (ESP not implemented yet)" : "";
 		table_add(&t, row);
 	}
 	if (t.rows > 1)
@@ -939,6 +943,8 @@ static void print_template(const struct verb *v, json_t *result)
 	       jstr(result, "set"), jstr(result, "source"), jstr(result, "file"));
 	if (jstr(result, "description")[0])
 		printf("  %-20s %s\n", "description", jstr(result, "description"));
+	if (jstr(result, "refused")[0])
+		printf("  %-20s %s\n", "refused", jstr(result, "refused"));
 	json_array_foreach(json_object_get(result, "rules"), i, rule)
 		printf("  rule %-15s %s %s%s\n", jstr(rule, "name"),
 		       jstr(rule, "matchtype")[0] ? jstr(rule, "matchtype") : "regex",

@@ -34,6 +34,7 @@ failed=0
 
 cleanup() {
 	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+	[ -n "${esp_pid:-}" ] && kill "$esp_pid" 2>/dev/null && wait "$esp_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -176,6 +177,22 @@ expect_fail "missing argument" "missing rs" ctl rs add OWA/EWS
 ctl vs mod IMAP VStype=StartTLS StartTLSMode=Imap >/dev/null 2>"$tmp/err"
 check "VStype StartTLS with StartTLSMode Imap together" [ $? -eq 0 ]
 ctl vs mod IMAP VStype=gen StartTLSMode=0 >/dev/null
+
+# ---- Edge Security Pack: refused until it exists (fail closed, docs/esp.md) ----
+ESP_ERR="EspEnabled=1: ESP pre-authentication is not implemented yet, and exlb refuses it rather than serve without it"
+ctl vs show -j >"$tmp/vs-before.json"
+expect_fail "vs add EspEnabled=1" "VS 198.18.0.10:8025: $ESP_ERR" ctl vs add 198.18.0.10 8025 tcp EspEnabled=1
+expect_fail "vs mod EspEnabled=1" "VS OWA: $ESP_ERR" ctl vs mod OWA EspEnabled=1
+expect_fail "subvs add EnableESP=1 (the guide's spelling)" "SubVS ESP-AP: $ESP_ERR" ctl subvs add OWA nickname=ESP-AP EnableESP=1 InputAuthMode=2
+expect_fail "subvs mod EspEnabled=1" "SubVS EWS: $ESP_ERR" ctl subvs mod OWA/EWS EspEnabled=1 ESPLogs=7
+ctl vs show -j >"$tmp/vs-after.json"
+check "vs show lists the same services, unchanged, after the four refusals" cmp -s "$tmp/vs-before.json" "$tmp/vs-after.json"
+check "the other ESP parameters with EspEnabled=0 are stored (inert, as on a LoadMaster)" ctl subvs mod OWA/EWS ESPLogs=7 AllowedHosts=mail.example.com
+ctl subvs show OWA/EWS >"$tmp/esp.txt"
+check "subvs show marks them [stored only], EspEnabled 0 is not" bash -c "grep -Eq '^ *ESPLogs +7 +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *AllowedHosts +mail.example.com +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *EspEnabled +0\$' '$tmp/esp.txt'"
+ctl subvs mod OWA/EWS ESPLogs=0 AllowedHosts= >/dev/null
+ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["subvs"][0]["EspEnabled"]=1; print(json.dumps(j))' >"$tmp/esp.json"
+expect_fail "restore of a document with EspEnabled=1" "SubVS EWS: $ESP_ERR" ctl restore <"$tmp/esp.json"
 
 # ---- content rules ----
 check "rule add" ctl rule add EWS matchtype=regex 'pattern=/^\/ews.*/' nocase=1
@@ -322,6 +339,49 @@ timeout 20 "$EXLBD" --state-dir "$tmp/bad-state" --socket "$tmp/bad.sock" --no-k
 rc=$?
 check "config.json with TLSType=8: exlbd refuses to start (rc $rc): $(grep -m1 TLSType "$tmp/bad.log")" \
 	bash -c "[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'TLSType: 8 disables TLS 1.2' '$tmp/bad.log'"
+
+# A state file an older exlb wrote with EspEnabled=1 (docs/esp.md): exlbd
+# starts, that VS serves nothing (an error in the log), the other VS
+# serves; a change to the held SubVS must set EspEnabled=0, which releases
+# it. Both VSs listen on loopback only.
+p1=$((21000 + $$ % 19000)) p2=$((21000 + ($$ + 1) % 19000))
+mkdir -p "$tmp/esp-state"
+python3 - "$p1" "$p2" >"$tmp/esp-state/config.json" <<'EOF'
+import json, sys
+p1, p2 = int(sys.argv[1]), int(sys.argv[2])
+print(json.dumps({"format": "exlb-config", "version": 1, "vs": [
+    {"id": 1, "vip": "127.0.0.1", "port": p1, "prot": "tcp", "NickName": "OldESP",
+     "VStype": "http", "subvs": [{"id": 2, "NickName": "OWA", "EspEnabled": 1,
+                                  "ESPLogs": 7, "InputAuthMode": 2, "OutputAuthMode": 2}]},
+    {"id": 3, "vip": "127.0.0.1", "port": p2, "prot": "tcp", "NickName": "Plain",
+     "VStype": "http"}]}))
+EOF
+"$EXLBD" --state-dir "$tmp/esp-state" --socket "$tmp/esp.sock" --no-kernel 2>"$tmp/esp.log" &
+esp_pid=$!
+ectl() { "$EXLBCTL" -s "$tmp/esp.sock" "$@"; }
+# connects PORT: a TCP connection to 127.0.0.1:PORT is accepted
+connects() { python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 2).close()' "$1" 2>/dev/null; }
+# wait_for CMD...: up to 5 s for CMD to succeed
+wait_for() { for _ in $(seq 50); do "$@" && return 0; sleep 0.1; done; "$@"; }
+wait_for ectl get droponfail >/dev/null 2>&1
+ectl status -j >"$tmp/esp-status.json" 2>"$tmp/err"
+check "state file with EspEnabled=1: exlbd starts, that VS is Refused, the other is not" json \
+	'[(v["name"], v["status"]) for v in j["vs"]]==[("OldESP","Refused"),("Plain","Down")]' <"$tmp/esp-status.json"
+check "the log names the held SubVS and what to do: $(grep -m1 'EspEnabled=1 from the state file' "$tmp/esp.log")" \
+	grep -q "error: SubVS 2 (OWA): EspEnabled=1 from the state file: ESP pre-authentication is not implemented yet.*VS 127.0.0.1:$p1 serves nothing" "$tmp/esp.log"
+wait_for connects "$p2"
+rc=$?
+# after positive evidence that the proxy serves this configuration
+held_closed() { [ "$rc" = 0 ] && ! connects "$p1"; }
+check "the other VS accepts connections (:$p2, rc $rc), the held one does not: nothing listens on :$p1" held_closed
+ectl subvs show OldESP/OWA -j 2>"$tmp/err" | json 'j["EspEnabled"]==1 and j["ESPLogs"]==7 and j["InputAuthMode"]==2'
+check "nothing of the file is lost: subvs show still has its ESP values" [ $? -eq 0 ]
+ectl subvs mod OldESP/OWA Idletime=60 >/dev/null 2>"$tmp/err"
+check "a change to the held SubVS without EspEnabled=0 is refused: $(cat "$tmp/err")" grep -q "SubVS OWA: $ESP_ERR" "$tmp/err"
+check "subvs mod EspEnabled=0 releases it" ectl subvs mod OldESP/OWA EspEnabled=0
+check "then the VS is served: :$p1 accepts connections" wait_for connects "$p1"
+kill "$esp_pid" && wait "$esp_pid"
+esp_pid=
 
 # ---- help ----
 check "--help on a verb lists Kemp parameters" bash -c "'$EXLBCTL' vs add --help | grep -q 'PersistTimeout'"

@@ -403,7 +403,7 @@ static struct exlb_config *full_config(void)
 		    &vs, &err);
 	exlb_subvs_add(cfg, exlb_service_by_id(cfg, vs),
 		       P("NickName=EWS CheckType=https CheckUrl=/ews/healthcheck.htm "
-			 "CheckUseGet=1 CheckPort=443 EspEnabled=1 ESPLogs=7"), &ews, &err);
+			 "CheckUseGet=1 CheckPort=443 EspEnabled=0 ESPLogs=7"), &ews, &err);
 	exlb_subvs_add(cfg, exlb_service_by_id(cfg, vs), P("NickName=OWA"), &owa, &err);
 	exlb_rule_attach(cfg, exlb_service_by_id(cfg, ews), "EWS", &err);
 	exlb_rule_attach(cfg, exlb_service_by_id(cfg, owa), "OWA", &err);
@@ -622,6 +622,122 @@ static void test_store(void)
 	rmdir(dir);
 }
 
+/*
+ * Edge Security Pack: EspEnabled=1 is refused wherever configuration enters
+ * (fail closed, docs/esp.md); exlbd's own older state file with it is
+ * loaded with that service held, serving nothing, the rest serving.
+ */
+static void test_esp_refused(void)
+{
+	char dir[] = "/tmp/exlb-test-esp-XXXXXX";
+	struct exlb_config *cfg = full_config(), *next, *back;
+	const struct exlb_service *out[8];
+	struct exlb_err err = { "" };
+	struct exlb_store st;
+	char path[256], *before, *after;
+	json_t *doc;
+	uint32_t id;
+	int rc;
+
+	report(exlb_config_check(cfg, &err) == 0 &&
+	       exlb_service_by_id(cfg, 2)->esp_logs == 7,
+	       "EspEnabled=0 with other ESP parameters passes (inert, stored)");
+	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("EspEnabled=1"), &err) == 0 &&
+	       exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "SubVS EWS: EspEnabled=1: ESP pre-authentication is not implemented yet") &&
+	       strstr(err.msg, "refuses it rather than serve without it") && !strchr(err.msg, '\n'),
+	       "subvs mod EspEnabled=1 fails the whole-config check: \"%s\"", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("EspEnabled=0"), &err);
+	report(exlb_subvs_add(cfg, exlb_service_by_id(cfg, 1), P("NickName=AP EnableESP=1"), &id, &err) == 0 &&
+	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "SubVS AP: EspEnabled=1"),
+	       "subvs add EnableESP=1 (the guide's alias) fails the check: \"%s\"", err.msg);
+	exlb_service_del(cfg, id, &err);
+	report(exlb_vs_add(cfg, "198.18.0.12", "25", NULL, P("NickName=SMTPESP EspEnabled=1 SMTPAllowedDomains=example.com"), &id, &err) == 0 &&
+	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "VS SMTPESP: EspEnabled=1"),
+	       "vs add EspEnabled=1 fails the check: \"%s\"", err.msg);
+	exlb_service_del(cfg, id, &err);
+	report(exlb_config_check(cfg, &err) == 0, "without them the configuration passes again");
+
+	/* restore: a document with EspEnabled=1 is refused as a whole */
+	exlb_service_by_id(cfg, 2)->esp_enabled = 1;	/* as an older exlb stored it */
+	exlb_service_by_id(cfg, 4)->esp_enabled = 1;
+	doc = exlb_config_to_json(cfg);
+	back = exlb_config_from_json(doc, &err);
+	report(!back && strstr(err.msg, "EspEnabled=1: ESP pre-authentication is not implemented yet"),
+	       "restore of a document with EspEnabled=1 is refused: \"%s\"", err.msg);
+	exlb_config_free(back);
+
+	/* exlbd's own state file: loaded, the services held, their VSs serve nothing */
+	back = exlb_config_from_state(doc, &err);
+	report(back && exlb_service_by_id(back, 2)->held && exlb_service_by_id(back, 4)->held &&
+	       !exlb_service_by_id(back, 3)->held && exlb_service_by_id(back, 2)->esp_enabled == 1,
+	       "a state file with EspEnabled=1 loads, those services held (%s)", back ? "" : err.msg);
+	if (!back) {
+		json_decref(doc);
+		exlb_config_free(cfg);
+		return;
+	}
+	report(exlb_vs_refused(back, exlb_service_by_id(back, 1)) &&
+	       exlb_vs_refused(back, exlb_service_by_id(back, 3)) &&
+	       exlb_vs_refused(back, exlb_service_by_id(back, 4)),
+	       "a VS is refused if it or one of its SubVSs has EspEnabled=1");
+	exlb_vs_add(back, "198.18.0.13", "110", NULL, P("NickName=POP"), &id, &err);
+	err.msg[0] = 0;
+	report(exlb_config_check(back, &err) == 0 && !exlb_vs_refused(back, exlb_service_by_id(back, id)),
+	       "an unrelated change passes the check while services are held (%s)", err.msg);
+	report(exlb_config_kernel_services(back, out, 8) == 1 && out[0]->id == id,
+	       "a held L4 VS is not given to the kernel, the others are");
+	report(!strcmp(exlb_service_status(back, &(struct exlb_runtime){ 0 }, exlb_service_by_id(back, 1)), "Refused") &&
+	       !strcmp(exlb_service_status(back, &(struct exlb_runtime){ 0 }, exlb_service_by_id(back, 3)), "Refused"),
+	       "status of a held VS and of its SubVSs: Refused");
+	next = exlb_config_clone(back);
+	exlb_service_mod(next, exlb_service_by_id(next, 2), P("Idletime=60"), &err);
+	report(exlb_config_check(next, &err) != 0 && strstr(err.msg, "SubVS EWS: EspEnabled=1"),
+	       "changing a held service without EspEnabled=0 is refused: \"%s\"", err.msg);
+	exlb_config_free(next);
+	exlb_service_mod(back, exlb_service_by_id(back, 2), P("EspEnabled=0"), &err);
+	report(exlb_config_check(back, &err) == 0 && !exlb_vs_refused(back, exlb_service_by_id(back, 1)) &&
+	       exlb_vs_refused(back, exlb_service_by_id(back, 4)),
+	       "EspEnabled=0 releases that VS; the other held VS stays refused");
+	exlb_config_free(back);
+
+	/* the same through the store: exlbd starts, nothing of the file is lost */
+	if (!mkdtemp(dir)) {
+		report(false, "mkdtemp");
+		json_decref(doc);
+		exlb_config_free(cfg);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	json_dump_file(doc, path, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	rc = exlb_store_open(&st, dir, &err);
+	report(rc == 0 && exlb_service_by_id(st.config, 2)->held,
+	       "exlb_store_open of a state file with EspEnabled=1 succeeds (%s)", rc ? err.msg : "held");
+	if (rc == 0) {
+		next = exlb_config_clone(st.config);
+		exlb_vs_add(next, "198.18.0.13", "110", NULL, P("NickName=POP"), &id, &err);
+		rc = exlb_store_commit(&st, next, "test: pop", &err);
+		after = read_file(path);
+		report(rc == 0 && strstr(after, "\"EspEnabled\": 1") && strstr(after, "\"POP\""),
+		       "an unrelated commit keeps the held EspEnabled=1 in the file (%s)", rc ? err.msg : "");
+		free(after);
+		before = read_file(path);
+		next = exlb_config_clone(st.config);
+		exlb_vs_add(next, "198.18.0.14", "443", NULL, P("EspEnabled=1"), &id, &err);
+		rc = exlb_store_commit(&st, next, "test: esp", &err);
+		after = read_file(path);
+		report(rc != 0 && !strcmp(before, after) && !exlb_service_find(st.config, "198.18.0.14:443", &err),
+		       "a new EspEnabled=1 is still refused, nothing stored");
+		free(before);
+		free(after);
+		exlb_store_close(&st);
+	}
+	unlink(path);
+	rmdir(dir);
+	json_decref(doc);
+	exlb_config_free(cfg);
+}
+
 static void test_status(void)
 {
 	struct exlb_config *cfg = full_config();
@@ -665,6 +781,7 @@ int main(void)
 	test_header_rules();
 	test_tls_params();
 	test_store();
+	test_esp_refused();
 	test_status();
 	for (size_t i = 0; i < nr_made; i++)
 		json_decref(made[i]);

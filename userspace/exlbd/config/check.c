@@ -73,6 +73,26 @@ static int check_vs_tls(const struct exlb_config *cfg,
 	return 0;
 }
 
+/*
+ * A security setting exlb does not enforce yet (EspEnabled=1) is refused,
+ * never stored and ignored; only a service held from exlbd's own older
+ * state file keeps it, and serves nothing (exlb_vs_refused()).
+ */
+static int check_refused(const struct exlb_service *svc, const char *label,
+			 struct exlb_err *err)
+{
+	bool subvs = exlb_service_is_subvs(svc);
+	const struct exlb_param *p = exlb_params_refused(subvs ?
+		EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, svc);
+	char value[32];
+
+	if (!p || svc->held)
+		return 0;
+	exlb_param_format(p, svc, value, sizeof(value));
+	return exlb_err_set(err, "%s %s: %s=%s: %s", subvs ? "SubVS" : "VS",
+			    label, p->name, value, p->refused);
+}
+
 static int check_service(const struct exlb_config *cfg,
 			 const struct exlb_service *svc, struct exlb_err *err)
 {
@@ -81,6 +101,8 @@ static int check_service(const struct exlb_config *cfg,
 	char label[EXLB_NICKNAME_SIZE];
 
 	exlb_service_label(svc, label, sizeof(label));
+	if (check_refused(svc, label, err))
+		return -1;
 	if (exlb_service_is_subvs(svc)) {
 		vs = exlb_service_by_id(cfg, svc->parent_id);
 		if (!vs || exlb_service_is_subvs(vs))

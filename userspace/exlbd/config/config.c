@@ -402,6 +402,23 @@ bool exlb_service_is_kernel_served(const struct exlb_config *cfg,
 	       !svc->error_code && exlb_service_nr_subvs(cfg, svc->id) == 0;
 }
 
+bool exlb_vs_refused(const struct exlb_config *cfg,
+		     const struct exlb_service *vs)
+{
+	if (exlb_service_is_subvs(vs))
+		vs = exlb_service_by_id(cfg, vs->parent_id);
+	if (!vs || exlb_params_refused(EXLB_SCOPE_VS, vs))
+		return true;
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+
+		if (s->parent_id == vs->id &&
+		    exlb_params_refused(EXLB_SCOPE_SUBVS, s))
+			return true;
+	}
+	return false;
+}
+
 size_t exlb_config_kernel_services(const struct exlb_config *cfg,
 				   const struct exlb_service **out, size_t max)
 {
@@ -410,7 +427,8 @@ size_t exlb_config_kernel_services(const struct exlb_config *cfg,
 	for (size_t i = 0; i < cfg->nr_services && n < max; i++) {
 		const struct exlb_service *s = &cfg->services[i];
 
-		if (s->enable && exlb_service_is_kernel_served(cfg, s))
+		if (s->enable && exlb_service_is_kernel_served(cfg, s) &&
+		    !exlb_vs_refused(cfg, s))
 			out[n++] = s;
 	}
 	return n;
@@ -658,6 +676,8 @@ int exlb_service_mod(struct exlb_config *cfg, struct exlb_service *svc,
 		     json_t *params, struct exlb_err *err)
 {
 	(void)cfg;
+	/* a change is a new request: a held refused setting must go now */
+	svc->held = false;
 	return exlb_apply_params(exlb_service_is_subvs(svc) ? EXLB_SCOPE_SUBVS :
 							      EXLB_SCOPE_VS,
 				 svc, sizeof(*svc), params, NULL, err);

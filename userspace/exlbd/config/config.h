@@ -41,6 +41,12 @@
 #define EXLB_MAX_CERTS		1024
 #define EXLB_VS_MAX_CERTS	16	/* names in one CertFile */
 
+/* Why EspEnabled=1 is refused (params.c), after "EspEnabled=1: ". */
+#define EXLB_ESP_REFUSED \
+	"ESP pre-authentication is not implemented yet, and exlb refuses it " \
+	"rather than serve without it; use EspEnabled=0 (the templates " \
+	"without ESP) and keep pre-authentication on Exchange (docs/esp.md)"
+
 /*
  * One line naming what went wrong; every operation fills it on failure
  * (exlb_err_set(), log.c: always returns -1).
@@ -152,7 +158,11 @@ struct exlb_service {
 	unsigned int retry_timeout;	/* Timeout */
 	unsigned int retry_count;	/* RetryCount */
 
-	/* Edge Security Pack: stored and shown, not acted on yet. */
+	/*
+	 * Edge Security Pack (docs/esp.md): not implemented yet. EspEnabled=1
+	 * is refused (EXLB_ESP_REFUSED); the others are inert with ESP off,
+	 * as on a LoadMaster, and only stored and shown.
+	 */
 	unsigned int esp_enabled;
 	unsigned int esp_logs;
 	unsigned int input_auth_mode;
@@ -174,6 +184,15 @@ struct exlb_service {
 	char request_rules[EXLB_SUBVS_MAX_RULES][EXLB_RULE_NAME_SIZE];
 	unsigned int nr_response_rules;
 	char response_rules[EXLB_SUBVS_MAX_RULES][EXLB_RULE_NAME_SIZE];
+
+	/*
+	 * Not configuration (never in JSON): loaded from exlbd's own state
+	 * file with a refused setting (EspEnabled=1, written by an older
+	 * exlb). Such a service is kept so nothing is lost, but its VS serves
+	 * nothing (exlb_vs_refused()); any change to it clears this, and then
+	 * the check refuses the setting like a new request.
+	 */
+	bool held;
 };
 
 struct exlb_rs {
@@ -276,6 +295,13 @@ struct exlb_rule *exlb_rule_find(const struct exlb_config *cfg,
  */
 bool exlb_service_is_kernel_served(const struct exlb_config *cfg,
 				   const struct exlb_service *svc);
+/*
+ * Fail closed: @vs (or the VS of a SubVS) has a refused setting in itself
+ * or one of its SubVSs (a service held from an older state file), so
+ * neither the kernel nor the proxy serves it, whatever Enable says.
+ */
+bool exlb_vs_refused(const struct exlb_config *cfg,
+		     const struct exlb_service *vs);
 /*
  * The health timing a service's checks use: its own RetryInterval, Timeout
  * and RetryCount where set, else (a SubVS) its VS's, else the globals.
@@ -382,6 +408,14 @@ json_t *exlb_config_to_json(const struct exlb_config *cfg);
 /* Parses and checks a whole document; NULL + err if anything is wrong. */
 struct exlb_config *exlb_config_from_json(const json_t *doc,
 					  struct exlb_err *err);
+/*
+ * The same for exlbd's own state file at start: a service with a refused
+ * setting (EspEnabled=1 from an older exlb) is logged and held (see
+ * exlb_service.held) instead of failing the whole load, so the other VSs
+ * keep serving. Anything else wrong still fails.
+ */
+struct exlb_config *exlb_config_from_state(const json_t *doc,
+					   struct exlb_err *err);
 
 /* ---- addresses ---- */
 
@@ -484,7 +518,7 @@ void exlb_runtime_free(struct exlb_runtime *rt);
 /* An RS takes new connections: enabled, weight > 0, health up (or CheckType none). */
 bool exlb_rs_is_serving(const struct exlb_config *cfg,
 			const struct exlb_runtime *rt, const struct exlb_rs *rs);
-/* Kemp's Status column: "Up", "Down", "Redirect", "Disabled". */
+/* Kemp's Status column: "Up", "Down", "Redirect", "Disabled"; "Refused" (exlb_vs_refused()). */
 const char *exlb_service_status(const struct exlb_config *cfg,
 				const struct exlb_runtime *rt,
 				const struct exlb_service *svc);

@@ -425,8 +425,37 @@ static uint32_t max_id_in(const json_t *doc, bool rs)
 	return max;
 }
 
-struct exlb_config *exlb_config_from_json(const json_t *doc,
-					  struct exlb_err *err)
+/*
+ * exlbd's own state file: a service with a refused setting is held, with
+ * an error in the log, rather than failing the load (which would take every
+ * other VS down with it).
+ */
+static void hold_refused(struct exlb_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		struct exlb_service *s = &cfg->services[i];
+		bool subvs = exlb_service_is_subvs(s);
+		const struct exlb_param *p = exlb_params_refused(subvs ?
+			EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, s);
+		const struct exlb_service *vs = subvs ?
+			exlb_service_by_id(cfg, s->parent_id) : s;
+		char label[EXLB_NICKNAME_SIZE], where[64] = "?";
+
+		if (!p)
+			continue;
+		s->held = true;
+		if (vs)
+			exlb_addr_port_format(&vs->vip, vs->port, where,
+					      sizeof(where));
+		exlb_log("error: %s %u (%s): %s=%u from the state file: %s; VS %s serves nothing until it is set to 0 or the service is deleted",
+			 subvs ? "SubVS" : "VS", s->id,
+			 exlb_service_label(s, label, sizeof(label)), p->name,
+			 exlb_param_uint(p, s), p->refused, where);
+	}
+}
+
+static struct exlb_config *config_from_json(const json_t *doc, bool state,
+					    struct exlb_err *err)
 {
 	static const char *const top[] = { "format", "version", "next_id",
 					   "next_rs_id", "globals", "rules",
@@ -516,10 +545,24 @@ struct exlb_config *exlb_config_from_json(const json_t *doc,
 	next = json_integer_value(json_object_get(doc, "next_rs_id"));
 	if (next > r.cfg->next_rs_id && next < UINT32_MAX)
 		r.cfg->next_rs_id = next;
+	if (state)
+		hold_refused(r.cfg);
 	if (exlb_config_check(r.cfg, err))
 		goto fail;
 	return r.cfg;
 fail:
 	exlb_config_free(r.cfg);
 	return NULL;
+}
+
+struct exlb_config *exlb_config_from_json(const json_t *doc,
+					  struct exlb_err *err)
+{
+	return config_from_json(doc, false, err);
+}
+
+struct exlb_config *exlb_config_from_state(const json_t *doc,
+					   struct exlb_err *err)
+{
+	return config_from_json(doc, true, err);
 }

@@ -422,9 +422,16 @@ const struct exlb_param exlb_params[] = {
 	  .min = 2, .max = 15, .def = "0",
 	  .help = "failed checks before a real server is down; 0 = inherit (SubVS: its VS, then the global)" },
 
-	/* Edge Security Pack: stored, not acted on yet. */
-	{ "EspEnabled", "EnableESP", EXLB_PT_BOOL, SVC, ESP,
-	  SVC_UINT(esp_enabled), .def = "0", .help = "ESP: enable" },
+	/*
+	 * Edge Security Pack (docs/esp.md): not implemented yet, so
+	 * EspEnabled=1 is refused (fail closed: nothing may reach a real
+	 * server without the pre-authentication it asks for). The others act
+	 * only with ESP on, as on a LoadMaster: with EspEnabled=0 they are
+	 * inert, stored and shown.
+	 */
+	{ "EspEnabled", "EnableESP", EXLB_PT_BOOL, SVC, 0,
+	  SVC_UINT(esp_enabled), .def = "0", .help = "ESP: enable",
+	  .refused = EXLB_ESP_REFUSED },
 	{ "ESPLogs", "ESPLog", EXLB_PT_UINT, SVC, ESP, SVC_UINT(esp_logs),
 	  .min = 0, .max = 7, .unit = "(bitmask)", .def = "0",
 	  .help = "ESP: logs, 1 user access, 2 security, 4 connection" },
@@ -729,6 +736,19 @@ bad:
 	else
 		snprintf(err, n, "%s: %s (got '%.64s')", p->name, why, text);
 	return false;
+}
+
+const struct exlb_param *exlb_params_refused(unsigned int scope,
+					     const void *obj)
+{
+	for (size_t i = 0; i < exlb_nr_params; i++) {
+		const struct exlb_param *p = &exlb_params[i];
+
+		if ((p->scope & scope) && p->refused &&
+		    p->type != EXLB_PT_STRING && exlb_param_uint(p, obj))
+			return p;
+	}
+	return NULL;
 }
 
 void exlb_params_defaults(unsigned int scope, void *obj)

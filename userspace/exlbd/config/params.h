@@ -38,7 +38,7 @@ enum exlb_param_flag {
 	EXLB_PF_ZERO_OR_RANGE = 1U << 0,	/* 0, or min..max */
 	EXLB_PF_MINUTES = 1U << 1,	/* rounded down to minutes; < 60 = 0 */
 	EXLB_PF_NUMERIC_CODE = 1U << 2,	/* Kemp's code is a number: JSON has the number */
-	EXLB_PF_NOT_ACTED = 1U << 3,	/* stored and shown, not acted on yet (ESP) */
+	EXLB_PF_NOT_ACTED = 1U << 3,	/* stored and shown, inert: acts only with EspEnabled=1 */
 	EXLB_PF_INHERIT = 1U << 4,	/* 0 = inherit (VS, then global); 0 is left out of JSON */
 };
 
@@ -68,6 +68,12 @@ struct exlb_param {
 	const char *def;	/* default as text; NULL = set by the caller */
 	exlb_param_check_fn check;
 	const char *help;
+	/*
+	 * A security feature exlb does not implement yet: any value but 0
+	 * (BOOL, UINT, ENUM) is refused by the whole-configuration check with
+	 * this text, rather than stored and ignored (fail closed).
+	 */
+	const char *refused;
 };
 
 extern const struct exlb_param exlb_params[];
@@ -91,6 +97,14 @@ const struct exlb_param *exlb_param_find(const char *name, unsigned int scope,
  */
 bool exlb_param_set(const struct exlb_param *p, void *obj, const char *text,
 		    char *err, size_t n);
+
+/*
+ * The first parameter of @scope whose value in @obj is refused (its
+ * ->refused is set and the value is not 0), or NULL. Cheap and free of
+ * shared state: the data plane asks it too.
+ */
+const struct exlb_param *exlb_params_refused(unsigned int scope,
+					     const void *obj);
 
 /* Sets every parameter of @scope that has a default. */
 void exlb_params_defaults(unsigned int scope, void *obj);

@@ -97,6 +97,8 @@ const char *exlb_service_status(const struct exlb_config *cfg,
 
 	if (!svc->enable)
 		return "Disabled";
+	if (exlb_vs_refused(cfg, svc))
+		return "Refused";
 	for (size_t i = 0; i < cfg->nr_services; i++) {
 		const struct exlb_service *s = &cfg->services[i];
 

@@ -116,7 +116,7 @@ int exlb_store_open(struct exlb_store *st, const char *state_dir,
 		exlb_store_close(st);
 		return -1;
 	}
-	st->config = exlb_config_from_json(doc, &why);
+	st->config = exlb_config_from_state(doc, &why);
 	json_decref(doc);
 	if (!st->config) {
 		exlb_err_set(err, "%s: %s", st->state_path, why.msg);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "params.h"
 #include "template.h"
 
 static const char *builtin_dir;
@@ -97,6 +98,69 @@ static size_t template_main(const json_t *tmpl)
 static const char *template_name(const json_t *tmpl)
 {
 	return json_string_value(json_object_get(tmpl, "name"));
+}
+
+/*
+ * A parameter of @obj (a template's VS or SubVS) with a refused value
+ * (EspEnabled=1: params.c): false and "vs[1].subvs[0]: EspEnabled=1: why"
+ * in @why. The value is parsed as apply would, so "1", 1 and true count.
+ */
+static bool params_refused(const json_t *obj, unsigned int scope,
+			   const char *where, char *why, size_t n)
+{
+	static const struct exlb_service none;
+	const char *key;
+	json_t *value;
+
+	json_object_foreach((json_t *)obj, key, value) {
+		const struct exlb_param *p = exlb_param_find(key, scope, NULL);
+		struct exlb_service svc = none;
+		char text[32], err[256];
+
+		if (!p || !p->refused)
+			continue;
+		if (json_is_integer(value))
+			snprintf(text, sizeof(text), "%lld",
+				 (long long)json_integer_value(value));
+		else if (json_is_boolean(value))
+			snprintf(text, sizeof(text), "%d", json_is_true(value));
+		else if (json_is_string(value))
+			snprintf(text, sizeof(text), "%s", json_string_value(value));
+		else
+			continue;	/* apply refuses the type */
+		if (!exlb_param_set(p, &svc, text, err, sizeof(err)) ||
+		    !exlb_params_refused(scope, &svc))
+			continue;
+		snprintf(why, n, "%s: %s=%u: %s", where, p->name,
+			 exlb_param_uint(p, &svc), p->refused);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Does applying @tmpl ask for something exlb refuses (the ESP templates)?
+ * Then they are listed, marked, and refused as a whole before anything is
+ * created; the whole-configuration check would refuse them too.
+ */
+static bool template_refused(const json_t *tmpl, char *why, size_t n)
+{
+	json_t *vs, *sub;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(tmpl, "vs"), i, vs) {
+		char where[64];
+
+		snprintf(where, sizeof(where), "vs[%zu]", i);
+		if (params_refused(vs, EXLB_SCOPE_VS, where, why, n))
+			return true;
+		json_array_foreach(json_object_get(vs, "subvs"), j, sub) {
+			snprintf(where, sizeof(where), "vs[%zu].subvs[%zu]", i, j);
+			if (params_refused(sub, EXLB_SCOPE_SUBVS, where, why, n))
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ---- the form of a document (docs/templates.md) ---- */
@@ -494,6 +558,8 @@ int exlb_template_apply(struct exlb_config *cfg, const json_t *tmpl,
 	struct exlb_err why;
 	json_t *vs;
 
+	if (template_refused(tmpl, why.msg, sizeof(why.msg)))
+		goto fail;
 	if (!target->vip || exlb_addr_parse(target->vip, &addr))
 		return exlb_err_set(err, "vip: must be an IPv4 or IPv6 address (got '%s')",
 				    target->vip ? target->vip : "");
@@ -683,7 +749,9 @@ static bool list_one(const json_t *tmpl, const json_t *entry, void *ctx)
 	json_t *doc = json_object_get(entry, "doc"), *vss = json_array(), *vs;
 	size_t i, main_idx = template_main(tmpl);
 	json_t *desc = json_object_get(tmpl, "description");
+	char refused[EXLB_ERR_SIZE] = "";
 
+	template_refused(tmpl, refused, sizeof(refused));
 	json_array_foreach(json_object_get(tmpl, "vs"), i, vs) {
 		const char *nick = NULL;
 		const char *key;
@@ -698,14 +766,15 @@ static bool list_one(const json_t *tmpl, const json_t *entry, void *ctx)
 			"subvs", (json_int_t)json_array_size(json_object_get(vs, "subvs")),
 			"main", i == main_idx));
 	}
-	json_array_append_new(ctx, json_pack("{sssssssOsOso}",
+	json_array_append_new(ctx, json_pack("{sssssssOsOsoss}",
 		"name", template_name(tmpl),
 		"set", json_string_value(json_object_get(doc, "set")) ?
 		       json_string_value(json_object_get(doc, "set")) : "",
 		"description", json_is_string(desc) ? json_string_value(desc) : "",
 		"source", json_object_get(entry, "source"),
 		"file", json_object_get(entry, "file"),
-		"vs", vss));
+		"vs", vss,
+		"refused", refused));
 	return false;
 }
 
@@ -732,10 +801,13 @@ static bool find_one(const json_t *tmpl, const json_t *entry, void *ctx)
 {
 	struct find_ctx *f = ctx;
 	json_t *doc = json_object_get(entry, "doc");
+	char why[EXLB_ERR_SIZE];
 
 	if (strcasecmp(template_name(tmpl), f->name))
 		return false;
 	f->found = json_deep_copy(tmpl);
+	if (template_refused(tmpl, why, sizeof(why)))
+		json_object_set_new(f->found, "refused", json_string(why));
 	json_object_set_new(f->found, "set", json_string(
 		json_is_string(json_object_get(doc, "set")) ?
 		json_string_value(json_object_get(doc, "set")) : ""));

@@ -975,7 +975,8 @@ static json_t *service_status(const struct exlb_config *cfg,
 	}
 	status = exlb_service_status(cfg, rt, svc);
 	/* a kernel-served VS serves nothing while exlb.ko is not programmed */
-	if (kernel && !rt->kernel_available && strcmp(status, "Disabled"))
+	if (kernel && !rt->kernel_available && strcmp(status, "Disabled") &&
+	    strcmp(status, "Refused"))
 		status = "Down (kernel unavailable)";
 	json_object_set_new(obj, "status", json_string(status));
 	json_object_set_new(obj, "rs", rs_status(cfg, rt, svc->id, &own));

@@ -580,7 +580,8 @@ void exlb_kernel_update_rs(struct exlb_kernel *k, const struct exlb_config *cfg,
 	if (!k->nl || !rs)
 		return;
 	s = exlb_service_by_id(cfg, rs->service_id);
-	if (!s || !s->enable || !exlb_service_is_kernel_served(cfg, s))
+	if (!s || !s->enable || !exlb_service_is_kernel_served(cfg, s) ||
+	    exlb_vs_refused(cfg, s))
 		return;
 	svc_ident(s, &id);
 	memset(&r, 0, sizeof(r));

@@ -24,6 +24,9 @@ bool exlb_proxy_serves(const struct exlb_config *cfg,
 {
 	if (exlb_service_is_subvs(svc) || !svc->enable)
 		return false;
+	/* fail closed: a VS held with EspEnabled=1 serves nothing */
+	if (exlb_vs_refused(cfg, svc))
+		return false;
 	if (exlb_service_is_kernel_served(cfg, svc))
 		return false;
 	return svc->vstype == EXLB_VSTYPE_HTTP ||
