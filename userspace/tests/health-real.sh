@@ -292,8 +292,8 @@ report "$([ -z "$bad" ]; echo $?)" "nginx, dovecot and postfix listen on 80 443 
 PROBE=${HEALTH_PROBE:-}
 if [ -z "$PROBE" ]; then
 	PROBE=$T/health_probe
-	cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$REPO" -I"$REPO/userspace/include" \
-		"$REPO/userspace/tests/health_probe.c" "$REPO"/userspace/exlbd/health*.c \
+	cc -std=gnu11 -O2 -Wall -Wextra -Werror -I"$REPO" -I"$REPO/userspace/include" -I"$REPO/userspace/exlbd" \
+		"$REPO/userspace/tests/health_probe.c" "$REPO"/userspace/exlbd/health/health*.c \
 		-o "$PROBE" -lev -lssl -lcrypto || { report 1 "build health_probe"; echo "1..$N"; exit 1; }
 fi
 
