@@ -665,6 +665,13 @@ static void mc_server_lost(struct l7_relay *r, char who)
 {
 	struct l7_mail_conn *c = l7_relay_of(r, struct l7_mail_conn);
 
+	/*
+	 * Nothing of the server reached the client yet (no greeting): the
+	 * session tries another RS, as a connect failure would.
+	 */
+	if (!c->greeted && !c->s_touched && c->phase == MC_LINES &&
+	    server_retry(c, EHOSTUNREACH, false))
+		return;
 	set_term(c, who, phase_letter(c));
 	l7_relay_reset_on_close(&c->r);
 	mc_end(c);
