@@ -574,6 +574,14 @@ bool l7_relay_retry(struct l7_relay *r, struct l7_subvs *sv, uint32_t failed,
 					      r->nr_tried);
 		int e;
 
+		/*
+		 * Every serving RS was tried. A connect that timed out may be
+		 * a SYN dropped by a busy server's full backlog: the one still
+		 * serving gets another try (passive health takes a dead one
+		 * out). A refusal is an answer: no second try.
+		 */
+		if (!rs && err == ETIMEDOUT)
+			rs = l7_pick_rs(sv, &r->peer, &r->holds, NULL, 0);
 		if (!rs)
 			return false;
 		e = r->ops->server_open(r, sv, rs);
@@ -583,6 +591,7 @@ bool l7_relay_retry(struct l7_relay *r, struct l7_subvs *sv, uint32_t failed,
 			return false;
 		l7_rs_connect_failed(p, rs->st, -e, true);
 		r->tried[r->nr_tried++] = rs->id;
+		err = -e;
 	}
 	return false;
 }
