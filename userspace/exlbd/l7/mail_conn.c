@@ -647,7 +647,9 @@ static void mc_timeout(struct l7_relay *r)
 		set_term(c, 'c', 'H');
 		c->r.dead = true;
 	} else if (c->r.s_connecting || !c->greeted) {
-		if (!server_retry(c, ETIMEDOUT, true))
+		/* ETIME: connected, but no greeting in time (not a lost SYN) */
+		if (!server_retry(c, c->r.s_connecting ? ETIMEDOUT : ETIME,
+				  true))
 			mc_close_with(c, MAIL_NOTICE_UNAVAILABLE, 's', 'C');
 	} else if (c->phase == MC_LINES) {
 		mc_close_with(c, MAIL_NOTICE_TIMEOUT,

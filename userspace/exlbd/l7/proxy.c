@@ -81,7 +81,9 @@ static void on_rs_failed(struct ev_loop *loop, ev_async *a, int revents)
 		st->fails_seen = n;
 		if (!p->opts.rs_failed ||
 		    !p->opts.rs_failed(p->opts.rs_failed_ctx, st->rs_id, n,
-				       err == ETIMEDOUT ? "timeout" : strerror(err)))
+				       err == ETIMEDOUT ? "timeout" :
+				       err == ETIME ? "no greeting" :
+				       strerror(err)))
 			continue;
 		atomic_store(&st->connect_fails, 0);
 		st->fails_seen = 0;
