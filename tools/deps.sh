@@ -23,6 +23,8 @@ PACKAGES=(
 	python3 iproute2 ipvsadm socat nftables jq procps psmisc curl swaks libnet-ssleay-perl
 	# real servers for the health-check tests (run in netns only)
 	nginx-light dovecot-imapd dovecot-pop3d postfix
+	# benchmarks (bench/https.sh, bench/mail.sh) and profiling exlbd under them
+	haproxy wrk linux-perf
 )
 
 if [ "${1:-}" = --list ]; then
@@ -49,7 +51,7 @@ echo "tools/deps.sh: kernel release for building and testing: $R"
 
 # The servers run only as private instances inside test namespaces: make
 # sure the packaged ones are not left listening on the host.
-for svc in nginx dovecot postfix; do
+for svc in nginx dovecot postfix haproxy; do
 	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	else
