@@ -28,11 +28,13 @@
 #      one GET /owa/ with "Connection: close" each;
 #   4. bulk MB/s: curl GET /big/100M and POST 100 MiB to /echo, one stream.
 # --rounds N repeats everything N times, alternating the balancers' order;
-# the table shows medians, the log every value.
+# the table shows medians, the log every value. --metrics picks some of the
+# four; --perf records a CPU profile (perf record -g) of the proxy's
+# processes during each keep-alive run and saves its report.
 #
 # Usage: bench/https.sh [--quick] [--rounds N] [--only exlb|haproxy|nginx[,...]]
 #        [--certs ecdsa,rsa] [--workers N] [--tls-relay auto|ktls|userspace]
-#        [--idle-conns N] [--secs N] [--max-runtime S] [--out DIR] [--keep]
+#        [--metrics mem,ka,hs,bulk] [--perf] [--idle-conns N] [--secs N] [--max-runtime S] [--out DIR] [--keep]
 # See docs/benchmarks.md, section "HTTPS (issue 4)".
 
 set -euo pipefail
@@ -45,6 +47,8 @@ IDLE_CONNS=10000
 SECS=10
 BULK_REPS=3
 ROUNDS=1
+METRICS=mem,ka,hs,bulk
+PERF=0
 MAX_RUNTIME=1200
 QUICK=0
 OUT=
@@ -66,6 +70,8 @@ while [ $# -gt 0 ]; do
 	--workers) WORKERS=$2; shift 2 ;;
 	--tls-relay) RELAY=$2; shift 2 ;;
 	--tls-relay=*) RELAY=${1#*=}; shift ;;
+	--metrics) METRICS=$2; shift 2 ;;
+	--perf) PERF=1; shift ;;
 	--idle-conns) IDLE_CONNS=$2; idle_set=1; shift 2 ;;
 	--secs) SECS=$2; secs_set=1; shift 2 ;;
 	--max-runtime) MAX_RUNTIME=$2; shift 2 ;;
@@ -103,6 +109,11 @@ for lb in "${LB_LIST[@]}"; do
 	case "$lb" in exlb|haproxy|nginx) ;; *) echo "https: --only: exlb, haproxy or nginx (got '$lb')" >&2; exit 2 ;; esac
 done
 IFS=, read -r -a CERT_LIST <<<"$CERTS"
+IFS=, read -r -a METRIC_LIST <<<"$METRICS"
+for m in "${METRIC_LIST[@]}"; do
+	case "$m" in mem|ka|hs|bulk) ;; *) echo "https: --metrics: mem, ka, hs and/or bulk (got '$m')" >&2; exit 2 ;; esac
+done
+want() { [[ ",$METRICS," == *",$1,"* ]]; }
 for c in "${CERT_LIST[@]}"; do
 	case "$c" in ecdsa|rsa) ;; *) echo "https: --certs: ecdsa and/or rsa (got '$c')" >&2; exit 2 ;; esac
 done
@@ -177,6 +188,9 @@ topo_down() {
 	local ns pid
 	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
 	CLI_PID=
+	[ -n "${PERF_PID:-}" ] && stop_pid "$PERF_PID"
+	[ -n "${PSTAT_PID:-}" ] && stop_pid "$PSTAT_PID"
+	PERF_PID= PSTAT_PID=
 	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
 	LB_PID=
 	[ "$EXRS_UP" = 1 ] && exrs_cleanup
@@ -445,20 +459,78 @@ mem_run() {
 	sleep 2	# let the proxy close them
 }
 
+# tcp_opens NS Passive|Active: TCP connections accepted / opened in NS so far.
+tcp_opens() {
+	nsx "$1" awk -v k="$2Opens" '$1 == "Tcp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == k) n = i } else print $n }' /proc/net/snmp
+}
+
 ka_run() {
-	local tag=$1 out rps non2xx errs
+	local tag=$1 out rps non2xx errs acc0 acc1 srv0 srv1
 	nsx "$NS_CLI" timeout 30 wrk -t 2 -c 50 -d 1s --timeout 5s "$URL/owa/" >/dev/null 2>&1 || true
+	acc0=$(tcp_opens "$NS_LB" Passive)
+	srv0=$(tcp_opens "$NS_LB" Active)
+	[ "$PERF" = 0 ] || perf_start "$tag"
 	out=$(nsx "$NS_CLI" timeout $((SECS + 30)) wrk -t 2 -c 50 -d "${SECS}s" --timeout 5s --latency "$URL/owa/" 2>&1) ||
-		{ fail "$tag.ka: wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 1; }
+		{ perf_stop "$tag"; fail "$tag.ka: wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 1; }
+	perf_stop "$tag"
+	acc1=$(tcp_opens "$NS_LB" Passive)
+	srv1=$(tcp_opens "$NS_LB" Active)
 	echo "$out" >"$WORK/$tag.wrk.out"
+	if [ "$PERF" = 1 ] && [ -s "$WORK/$tag.syscalls.csv" ]; then
+		# Per request: the count over wrk's requests (the profile ran a
+		# little longer than wrk, so this errs high by a few per cent).
+		local reqs
+		reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+		awk -F, -v n="${reqs:-0}" '$3 ~ /sys_enter/ && $1 + 0 > 0 && n > 0 {
+			sub(/.*:sys_enter_?/, "", $3); printf "%s %.2f\n", ($3 == "" ? "all" : $3), $1 / n }' \
+			"$WORK/$tag.syscalls.csv" | sort -k2 -gr >"$WORK/$tag.syscalls.txt"
+		log "$tag.ka: system calls per request: $(tr '\n' ' ' <"$WORK/$tag.syscalls.txt")"
+	fi
 	rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' <<<"$out")
 	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
 	errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
-	log "$tag.ka: $rps req/s, p50 $(awk '$1 == "50%" { print $2 }' <<<"$out"), p99 $(awk '$1 == "99%" { print $2 }' <<<"$out"), non-2xx ${non2xx:-0}, socket errors ${errs:-0}"
+	log "$tag.ka: $rps req/s, p50 $(awk '$1 == "50%" { print $2 }' <<<"$out"), p99 $(awk '$1 == "99%" { print $2 }' <<<"$out"), non-2xx ${non2xx:-0}, socket errors ${errs:-0}; connections: $((acc1 - acc0)) from wrk accepted, $((srv1 - srv0)) to the real servers opened"
 	[ -n "$rps" ] || { fail "$tag.ka: no result"; return 1; }
 	put "$tag.ka" "$rps"
 	[ "${non2xx:-0}" = 0 ] && [ "${errs:-0}" = 0 ] && return 0
 	fail "$tag.ka: ${non2xx:-0} non-2xx responses, ${errs:-0} socket errors"
+}
+
+# perf_start TAG / perf_stop TAG: a call-graph profile of the proxy's
+# processes (cpu-clock: no hardware counters needed) while wrk runs; the
+# report (--no-children, self time) goes to TAG.perf.txt, the top to the log.
+# Beside it, perf stat counts the proxy's system calls (TAG.syscalls.txt):
+# on a virtual machine each one costs more than most of the work around it.
+PERF_PID=
+PSTAT_PID=
+SYSCALLS=read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,epoll_wait,epoll_pwait,epoll_ctl,setsockopt,getsockopt,ioctl,splice,close,accept4,connect,futex
+perf_start() {
+	local pids
+	pids=$(lb_pids | tr ' ' ,)
+	perf record -e cpu-clock -g -o "$WORK/$1.perf.data" -p "$pids" >"$WORK/$1.perf.log" 2>&1 &
+	PERF_PID=$!
+	perf stat -x, -o "$WORK/$1.syscalls.csv" -e raw_syscalls:sys_enter \
+		-e "$(tr , '\n' <<<"$SYSCALLS" | sed 's/^/syscalls:sys_enter_/' | paste -sd,)" \
+		-p "$pids" >/dev/null 2>&1 &
+	PSTAT_PID=$!
+	sleep 0.5
+}
+perf_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" "$PSTAT_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	wait "$PSTAT_PID" 2>/dev/null || true
+	PERF_PID= PSTAT_PID=
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio --percent-limit 0.5 -g none \
+		>"$WORK/$1.perf.txt" 2>/dev/null || true
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio -g caller,0.5,callee \
+		>"$WORK/$1.perf-graph.txt" 2>/dev/null || true
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort dso -g none \
+		>"$WORK/$1.perf-dso.txt" 2>/dev/null || true
+	log "$1.ka: profile by object: $(grep -v '^#' "$WORK/$1.perf-dso.txt" | grep . | head -n 6 |
+		awk '{ printf "%s %s, ", $2, $1 }')"
+	log "$1.ka: profile (self time, top 12; $WORK/$1.perf.txt):"
+	grep -v '^#' "$WORK/$1.perf.txt" | grep . | head -n 12 | sed 's/^/    /'
 }
 
 hs_run() {
@@ -508,11 +580,11 @@ bench_lb() {
 			lb_stop
 			continue
 		fi
-		mem_run "$lb.$cert" || true
-		ka_run "$lb.$cert" || true
-		hs_run "$lb.$cert" || true
-		bulk_run "$lb.$cert" down || true
-		bulk_run "$lb.$cert" up || true
+		! want mem || mem_run "$lb.$cert" || true
+		! want ka || ka_run "$lb.$cert" || true
+		! want hs || hs_run "$lb.$cert" || true
+		! want bulk || bulk_run "$lb.$cert" down || true
+		! want bulk || bulk_run "$lb.$cert" up || true
 		kill -0 "$LB_PID" 2>/dev/null || fail "$lb ($cert): the proxy died: $(tail -n 3 "$WORK/$lb.$cert/log" | tr '\n' ' ')"
 		lb_stop
 	done
@@ -524,6 +596,7 @@ bench_lb() {
 [ -r "$EXRS_LIB" ] || { echo "https: $EXRS_LIB is missing" >&2; exit 1; }
 # shellcheck source=userspace/tests/lib/exchange-rs.sh
 . "$EXRS_LIB"
+[ "$PERF" = 0 ] || command -v perf >/dev/null || { echo "https: --perf: perf is missing (linux-perf)" >&2; exit 1; }
 for t in ip nginx wrk curl openssl cc python3; do
 	command -v "$t" >/dev/null || { echo "https: $t is missing" >&2; exit 1; }
 done
@@ -585,7 +658,8 @@ ratio() {
 	awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN {
 		if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
 }
-row() {	# row LABEL METRIC CERT
+row() {	# row LABEL METRIC CERT; no line for a metric nobody was measured on
+	[ -n "${V[exlb.$3.$2]:-}${V[haproxy.$3.$2]:-}${V[nginx.$3.$2]:-}" ] || return 0
 	printf '%-46s %10s %10s %10s %13s %11s\n' "$1" "$(v "exlb.$3.$2")" "$(v "haproxy.$3.$2")" \
 		"$(v "nginx.$3.$2")" "$(ratio "exlb.$3.$2" "haproxy.$3.$2")" "$(ratio "exlb.$3.$2" "nginx.$3.$2")"
 }
