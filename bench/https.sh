@@ -130,6 +130,8 @@ TPL=$REPO/bench/https
 EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 EXRS_LIB=$REPO/userspace/tests/lib/exchange-rs.sh
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"	# cpu_ticks (the functions below are this script's own)
 
 NS_CLI=exlbh-cli
 NS_LB=exlbh-lb
@@ -465,22 +467,25 @@ tcp_opens() {
 }
 
 ka_run() {
-	local tag=$1 out rps non2xx errs acc0 acc1 srv0 srv1
+	local tag=$1 out rps non2xx errs acc0 acc1 srv0 srv1 cpu0 cpu1 reqs us
 	nsx "$NS_CLI" timeout 30 wrk -t 2 -c 50 -d 1s --timeout 5s "$URL/owa/" >/dev/null 2>&1 || true
 	acc0=$(tcp_opens "$NS_LB" Passive)
 	srv0=$(tcp_opens "$NS_LB" Active)
 	[ "$PERF" = 0 ] || perf_start "$tag"
+	cpu0=$(cpu_ticks)
 	out=$(nsx "$NS_CLI" timeout $((SECS + 30)) wrk -t 2 -c 50 -d "${SECS}s" --timeout 5s --latency "$URL/owa/" 2>&1) ||
 		{ perf_stop "$tag"; fail "$tag.ka: wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 1; }
+	cpu1=$(cpu_ticks)
 	perf_stop "$tag"
 	acc1=$(tcp_opens "$NS_LB" Passive)
 	srv1=$(tcp_opens "$NS_LB" Active)
 	echo "$out" >"$WORK/$tag.wrk.out"
+	reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+	us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="${reqs:-0}" \
+		'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n }')
 	if [ "$PERF" = 1 ] && [ -s "$WORK/$tag.syscalls.csv" ]; then
 		# Per request: the count over wrk's requests (the profile ran a
 		# little longer than wrk, so this errs high by a few per cent).
-		local reqs
-		reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
 		awk -F, -v n="${reqs:-0}" '$3 ~ /sys_enter/ && $1 + 0 > 0 && n > 0 {
 			sub(/.*:sys_enter_?/, "", $3); printf "%s %.2f\n", ($3 == "" ? "all" : $3), $1 / n }' \
 			"$WORK/$tag.syscalls.csv" | sort -k2 -gr >"$WORK/$tag.syscalls.txt"
@@ -489,9 +494,10 @@ ka_run() {
 	rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' <<<"$out")
 	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
 	errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
-	log "$tag.ka: $rps req/s, p50 $(awk '$1 == "50%" { print $2 }' <<<"$out"), p99 $(awk '$1 == "99%" { print $2 }' <<<"$out"), non-2xx ${non2xx:-0}, socket errors ${errs:-0}; connections: $((acc1 - acc0)) from wrk accepted, $((srv1 - srv0)) to the real servers opened"
+	log "$tag.ka: $rps req/s, proxy CPU ${us:-?} us/request, p50 $(awk '$1 == "50%" { print $2 }' <<<"$out"), p99 $(awk '$1 == "99%" { print $2 }' <<<"$out"), non-2xx ${non2xx:-0}, socket errors ${errs:-0}; connections: $((acc1 - acc0)) from wrk accepted, $((srv1 - srv0)) to the real servers opened"
 	[ -n "$rps" ] || { fail "$tag.ka: no result"; return 1; }
 	put "$tag.ka" "$rps"
+	[ -z "$us" ] || put "$tag.ka_cpu" "$us"
 	[ "${non2xx:-0}" = 0 ] && [ "${errs:-0}" = 0 ] && return 0
 	fail "$tag.ka: ${non2xx:-0} non-2xx responses, ${errs:-0} socket errors"
 }
@@ -670,13 +676,14 @@ printf '%-46s %10s %10s %10s %13s %11s\n' "metric" "exlb" "HAProxy" "nginx" "exl
 for cert in "${CERT_LIST[@]}"; do
 	case "$cert" in ecdsa) name="ECDSA P-256" ;; rsa) name="RSA-2048" ;; esac
 	row "$name: keep-alive req/s (wrk -c50, ${SECS}s)" ka "$cert"
+	row "$name:   proxy CPU us/request (user+sys)" ka_cpu "$cert"
 	row "$name: full handshakes/s (50 in flight)" hs "$cert"
 	row "$name:   handshake+request p99, ms" hs_p99 "$cert"
 	row "$name: download MB/s (100 MiB, 1 stream)" down "$cert"
 	row "$name: upload MB/s (100 MiB, 1 stream)" up "$cert"
 	row "$name: memory/idle TLS conn, KiB (Pss)" mem "$cert"
 done
-echo "(higher is better, except p99 and memory; memory: $IDLE_CONNS idle connections, the proxy's processes' Pss)"
+echo "(higher is better, except p99, CPU and memory; memory: $IDLE_CONNS idle connections, the proxy's processes' Pss)"
 echo
 echo "negotiated (from tlsload):"
 for k in $(printf '%s\n' "${!V[@]}" | grep '\.params$' | sort); do

@@ -2,8 +2,9 @@
 # shellcheck shell=bash
 #
 # Helpers shared by the benchmark scripts (bench/mail.sh; bench/https.sh has
-# its own copies of the same functions). The caller sets LB_PID (the proxy it
-# started) before lb_pids / mem_kb, and V (declare -A V) before put / med.
+# its own copies of most of them and takes cpu_ticks from here). The caller
+# sets LB_PID (the proxy it started) before lb_pids / mem_kb / cpu_ticks, and
+# V (declare -A V) before put / med.
 
 log() { printf '[%6ss] %s\n' "$SECONDS" "$*"; }
 kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
@@ -76,4 +77,14 @@ v() { local m; m=$(med "$1"); echo "${m:-n/a}"; }
 ratio() {
 	awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN {
 		if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
+}
+
+# cpu_ticks: user + system time of the proxy's processes so far, clock ticks.
+cpu_ticks() {
+	local pid sum=0 st
+	for pid in $(lb_pids); do
+		st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+		sum=$((sum + $(awk '{ print $12 + $13 }' <<<"$st")))
+	done
+	echo "$sum"
 }

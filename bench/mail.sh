@@ -373,16 +373,6 @@ smtp_run() {
 	[ "$mode" = plain ] || V[$tag.params]="$(kv "$line" proto) $(kv "$line" cipher) $(kv "$line" group)"
 }
 
-# cpu_ticks: user + system time of the proxy's processes so far, clock ticks.
-cpu_ticks() {
-	local pid sum=0 st
-	for pid in $(lb_pids); do
-		st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
-		sum=$((sum + $(awk '{ print $12 + $13 }' <<<"$st")))
-	done
-	echo "$sum"
-}
-
 bench_lb() {
 	local lb=$1 ports
 	log "=== $(lb_version "$lb") ==="
