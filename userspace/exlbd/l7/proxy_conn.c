@@ -255,10 +255,11 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 {
 	struct l7_worker *w = c->r.w;
 	struct l7_subvs *sv = conn_subvs(c, vs);
-	bool connecting = false;
+	bool connecting = false, pooled;
 	int fd;
 
 	fd = vs->reencrypt ? -1 : server_unpark(w, rs->id);
+	pooled = fd >= 0;
 	if (fd < 0) {
 		fd = l7_relay_dial(w, rs);
 		if (fd < 0)
@@ -269,6 +270,8 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 	l7_relay_server_set(&c->r, fd, rs, sv ? sv->connect_s : 4.0, connecting);
 	/* a plain connection from the pool is ready at once */
 	c->r.s.handshake_done = !connecting && !vs->reencrypt;
+	/* ... and empty: server_unpark()'s peek said so */
+	c->r.s.drained = pooled;
 	c->s_keepalive = true;
 	if (vs->reencrypt) {
 		SSL_CTX *ctx = vs->tls ? exlb_tls_vs_client_ctx(vs->tls) : NULL;
@@ -287,6 +290,7 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 		if (sni && *sni)
 			SSL_set_tlsext_host_name(c->r.s.ssl, sni);
 	}
+	l7_ep_track_readiness(&c->r.s);	/* on_server_io() reports */
 	c->r.last_activity = ev_now(w->loop);
 	return 0;
 }
@@ -1062,8 +1066,9 @@ static void tunnel_start(struct l7_conn *c)
 static void conn_pump_events(struct l7_relay *r, int s_revents)
 {
 	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
+	int round;
 
-	for (int round = 0; round < L7_PUMP_ROUNDS && !c->r.dead; round++) {
+	for (round = 0; round < L7_PUMP_ROUNDS && !c->r.dead; round++) {
 		bool progress = false;
 
 		if (c->phase == PH_HANDSHAKE) {
@@ -1126,6 +1131,12 @@ static void conn_pump_events(struct l7_relay *r, int s_revents)
 	l7_relay_watch(&c->r, c->phase != PH_LOCAL &&
 		       !(c->phase == PH_REQUEST && c->req_done && c->r.cin_len),
 		       true);
+	/*
+	 * Stopped at the cap with work left: back after the other events.
+	 * Records OpenSSL read ahead would not wake us (proxy_io.h).
+	 */
+	if (round == L7_PUMP_ROUNDS && ev_is_active(&c->r.c.io))
+		ev_feed_event(c->r.w->loop, &c->r.c.io, EV_READ);
 }
 
 static void conn_pump(struct l7_conn *c)
@@ -1251,11 +1262,13 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		}
 		c->r.c.tls = true;
 		c->r.c.want_ktls = w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;
+		l7_ep_track_readiness(&c->r.c);	/* on_client_io() reports */
 		c->phase = PH_HANDSHAKE;
 		c->r.c.hs_events = EV_READ;
 	} else {
 		c->r.c.handshake_done = true;
 		c->phase = PH_WAIT;
+		l7_ep_track_readiness(&c->r.c);
 	}
 	if (!vs->tls && vs->kind == L7_VS_TUNNEL)
 		tunnel_start(c);

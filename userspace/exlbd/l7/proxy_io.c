@@ -57,6 +57,47 @@ void l7_ep_reset_on_close(struct l7_ep *ep)
 		setsockopt(ep->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 }
 
+/*
+ * The socket BIO under a tracked TLS session reports each read's result:
+ * short (or failed) means the socket is empty. With read-ahead (after the
+ * handshake) OpenSSL asks for as much as its buffer holds, so a record
+ * that came alone drains the socket in one call.
+ */
+static long bio_read_cb(BIO *b, int oper, const char *argp, size_t len,
+			int argi, long argl, int ret, size_t *processed)
+{
+	struct l7_ep *ep = (struct l7_ep *)BIO_get_callback_arg(b);
+
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && ep)
+		ep->drained = ret <= 0 || !processed || *processed < len;
+	return ret;
+}
+
+void l7_ep_track_readiness(struct l7_ep *ep)
+{
+	BIO *rbio = ep->ssl ? SSL_get_rbio(ep->ssl) : NULL;
+
+	ep->track_ready = true;
+	if (rbio) {
+		BIO_set_callback_arg(rbio, (char *)ep);
+		BIO_set_callback_ex(rbio, bio_read_cb);
+	}
+}
+
+/* A read now would only say EAGAIN: the socket is empty, nothing is buffered. */
+static bool ep_drained(struct l7_ep *ep)
+{
+	if (!ep->track_ready || !ep->drained)
+		return false;
+	if (ep->ssl && SSL_has_pending(ep->ssl))
+		return false;
+	ep->want_read_events = EV_READ;
+	return true;
+}
+
 /* The events an OpenSSL call that returned @ret waits for, or an error. */
 static int ssl_want(struct l7_ep *ep, int ret, int *events)
 {
@@ -103,6 +144,16 @@ int l7_ep_handshake(struct l7_ep *ep)
 			/* the kernel has the whole record layer now */
 			SSL_free(ep->ssl);
 			ep->ssl = NULL;
+		} else if (!ep->ktls_rx && ep->track_ready) {
+			/*
+			 * A record in one read, not a header and a body in
+			 * two. Only now: bytes read ahead during the
+			 * handshake could not have been handed to kTLS. Only
+			 * for an owner that reports readiness: records read
+			 * ahead are announced by no event, so it must not
+			 * stop reading while it has room (see proxy_io.h).
+			 */
+			SSL_set_read_ahead(ep->ssl, 1);
 		}
 		return 1;
 	}
@@ -121,6 +172,8 @@ ssize_t l7_ep_read(struct l7_ep *ep, void *buf, size_t len)
 	ep->want_read_events = 0;
 	if (ep->eof)
 		return L7_IO_EOF;
+	if (ep_drained(ep))
+		return L7_IO_AGAIN;
 	if (ep->ktls_rx) {
 		r = exlb_ktls_recv(ep->fd, buf, len);
 		if (r > 0)
@@ -137,13 +190,16 @@ ssize_t l7_ep_read(struct l7_ep *ep, void *buf, size_t len)
 	}
 	if (!ep->ssl) {
 		r = recv(ep->fd, buf, len, 0);
-		if (r > 0)
+		if (r > 0) {
+			ep->drained = (size_t)r < len;
 			return r;
+		}
 		if (r == 0) {
 			ep->eof = true;
 			return L7_IO_EOF;
 		}
 		if (errno == EAGAIN || errno == EINTR) {
+			ep->drained = errno == EAGAIN;
 			ep->want_read_events = EV_READ;
 			return L7_IO_AGAIN;
 		}

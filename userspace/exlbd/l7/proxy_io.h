@@ -11,6 +11,18 @@
  * splice(2). A kTLS receive socket refuses splice with EINVAL when the
  * next record is not data (an alert, close_notify): the caller then reads
  * that record through OpenSSL (l7_ep_read()), which handles it.
+ *
+ * Drained sockets: a read that got fewer bytes than it asked for (or
+ * EAGAIN) emptied the socket, so the next read would only return EAGAIN;
+ * when the owner reports its readiness events (l7_ep_track_readiness(),
+ * l7_ep_ready()), that read is skipped until epoll says the socket is
+ * readable again. On a virtual machine each of those wasted calls costs
+ * more than the work around it (issue 11: 3-4 per keep-alive request).
+ * epoll is level-triggered here, so a byte that arrives meanwhile still
+ * wakes the owner: skipping can delay nothing. Such an owner's TLS
+ * sessions also read ahead (a record in one read(), not two); records
+ * OpenSSL holds are announced by no event, so the owner must not stop
+ * reading while it has room unless it comes back by itself.
  */
 #ifndef EXLB_PROXY_IO_H
 #define EXLB_PROXY_IO_H
@@ -32,6 +44,8 @@ struct l7_ep {
 	bool handshake_done;
 	bool eof;		/* no more bytes will be read */
 	bool shut;		/* our side of the stream is closed */
+	bool track_ready;	/* the owner calls l7_ep_ready() on every event */
+	bool drained;		/* the last read emptied the socket */
 	int want_read_events;	/* EV_READ/EV_WRITE a pending read waits for */
 	int want_write_events;	/* ... a pending write waits for */
 	int hs_events;		/* ... the handshake waits for */
@@ -80,6 +94,19 @@ bool l7_ep_can_splice_to(const struct l7_ep *ep);
 ssize_t l7_splice_in(struct l7_ep *src, int pipe_wr, size_t max);
 /* Moves up to @len bytes from the pipe to @dst (> 0, L7_IO_AGAIN, or errno). */
 ssize_t l7_splice_out(int pipe_rd, struct l7_ep *dst, size_t len);
+
+/*
+ * The owner will call l7_ep_ready() with every event of the endpoint's
+ * watcher: from then on a read after one that drained the socket waits for
+ * EV_READ. For a TLS session, call it after the SSL has its socket.
+ */
+void l7_ep_track_readiness(struct l7_ep *ep);
+/* The watcher saw @revents: EV_READ makes the socket worth reading again. */
+static inline void l7_ep_ready(struct l7_ep *ep, int revents)
+{
+	if (revents & EV_READ)
+		ep->drained = false;
+}
 
 /* Watches @events (EV_READ|EV_WRITE or 0) on the endpoint's socket. */
 void l7_ep_watch(struct ev_loop *loop, struct l7_ep *ep, int events);

@@ -39,7 +39,7 @@ static void on_client_io(struct ev_loop *loop, ev_io *io, int revents)
 	struct l7_relay *r = io->data;
 
 	(void)loop;
-	(void)revents;
+	l7_ep_ready(&r->c, revents);
 	r->ops->pump(r, 0);
 }
 
@@ -48,6 +48,7 @@ static void on_server_io(struct ev_loop *loop, ev_io *io, int revents)
 	struct l7_relay *r = io->data;
 
 	(void)loop;
+	l7_ep_ready(&r->s, revents);
 	r->ops->pump(r, revents);
 }
 
