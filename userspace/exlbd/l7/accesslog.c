@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The proxy's access log: one line per request (or per tunnel), written
- * whole under a lock so lines of different workers never interleave.
+ * whole under a lock so lines of different workers never interleave. Lines
+ * go into the stream's buffer; each worker writes it out before its event
+ * loop sleeps (l7_access_log_flush()), so a busy worker writes the lines of
+ * many requests with one write() instead of one each (issue 11).
  *
  *   2026-11-27T21:00:00.123Z client=198.18.0.1:50312 vs=3 subvs=5
  *   rs=198.18.1.11:80 "GET /owa/ HTTP/1.1" status=200 bytes_in=512
@@ -69,7 +72,7 @@ FILE *l7_access_log_open(const char *path, struct exlb_err *err)
 open:
 	f = fdopen(fd, "a");
 	if (f) {
-		setvbuf(f, NULL, _IOLBF, 0);
+		setvbuf(f, NULL, _IOFBF, 65536);	/* l7_access_log_flush() */
 		return f;
 	}
 	exlb_err_set(err, "access log %s: %s", path, strerror(errno));
@@ -111,14 +114,19 @@ static void log_safe(char *out, size_t n, const char *in, size_t len)
 
 void l7_access_log(struct exlb_proxy *p, const struct l7_log_entry *e)
 {
+	static __thread char when[40];	/* each worker's last second */
+	static __thread time_t when_sec = -1;
 	FILE *f;
-	char client[80], when[40], target[300], method[32];
+	char client[80], target[300], method[32];
 	struct timeval tv;
 	struct tm tm;
 
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (tv.tv_sec != when_sec) {	/* the date changes once a second */
+		gmtime_r(&tv.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		when_sec = tv.tv_sec;
+	}
 	l7_sockaddr_format(e->client, client, sizeof(client), true);
 	log_safe(target, sizeof(target), e->target ? e->target : "",
 		 e->target ? e->target_len : 0);
@@ -145,6 +153,15 @@ void l7_access_log(struct exlb_proxy *p, const struct l7_log_entry *e)
 		e->status, (unsigned long long)e->bytes_in,
 		(unsigned long long)e->bytes_out, e->ms, e->term[0], e->term[1],
 		e->tls);
-	fflush(f);
+	atomic_store(&p->log_dirty, true);
+	pthread_mutex_unlock(&p->log_lock);
+}
+
+void l7_access_log_flush(struct exlb_proxy *p)
+{
+	if (!atomic_exchange(&p->log_dirty, false))
+		return;
+	pthread_mutex_lock(&p->log_lock);
+	fflush(p->access_log ? p->access_log : stdout);
 	pthread_mutex_unlock(&p->log_lock);
 }

@@ -411,6 +411,13 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 	l7_idle_servers_expire(w, ev_now(loop), false);
 }
 
+static void on_log_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	l7_access_log_flush(w->data);
+}
+
 static void *worker_main(void *arg)
 {
 	struct l7_worker *w = arg;
@@ -419,6 +426,7 @@ static void *worker_main(void *arg)
 	ev_run(w->loop, 0);
 	l7_relays_close_all(w);
 	l7_idle_servers_expire(w, ev_now(w->loop), true);
+	l7_access_log_flush(w->proxy);	/* the lines of the connections closed */
 	while (w->listeners) {
 		struct l7_listener *l = w->listeners;
 
@@ -497,6 +505,9 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 		ev_timer_init(&w->sweep, on_sweep, L7_SWEEP_S, L7_SWEEP_S);
 		w->sweep.data = w;
 		ev_timer_start(w->loop, &w->sweep);
+		ev_prepare_init(&w->log_flush, on_log_flush);
+		w->log_flush.data = p;
+		ev_prepare_start(w->loop, &w->log_flush);
 		if (pthread_create(&w->thread, NULL, worker_main, w)) {
 			ev_loop_destroy(w->loop);
 			w->loop = NULL;

@@ -233,6 +233,7 @@ struct l7_worker {
 	struct ev_loop *loop;
 	ev_async wake;
 	ev_timer sweep;
+	ev_prepare log_flush;		/* access log lines out before it sleeps */
 	pthread_mutex_t lock;
 	struct l7_plan *next_plan;	/* handed over by the main thread */
 	bool stop;
@@ -264,8 +265,9 @@ struct exlb_proxy {
 	struct l7_sched *scheds;
 	struct l7_rs_state *rs_states;
 	struct l7_vs_state *vs_states;
-	FILE *access_log;
+	FILE *access_log;		/* fully buffered: l7_access_log_flush() */
 	pthread_mutex_t log_lock;
+	atomic_bool log_dirty;		/* lines in access_log's buffer */
 	atomic_uint_least64_t ktls_conns, userspace_conns;
 	atomic_bool ktls_warned;
 	/* the descriptor budget (docs/proxy.md "Descriptor limit") */
@@ -321,6 +323,12 @@ struct l7_log_entry {
 };
 
 void l7_access_log(struct exlb_proxy *p, const struct l7_log_entry *e);
+/*
+ * Writes out the lines l7_access_log() buffered: every worker calls it
+ * before its loop waits for events, so a line is out by the time the
+ * worker sleeps, and a busy worker writes many lines in one write().
+ */
+void l7_access_log_flush(struct exlb_proxy *p);
 /*
  * Opens (appends to) the access log at @path: created 0640 and given to
  * group exlb when that group exists; an existing regular file loses the
