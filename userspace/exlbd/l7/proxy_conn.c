@@ -81,6 +81,14 @@ struct l7_idle_server {
 	struct l7_rs_state *st;
 	ev_tstamp since;
 	struct l7_idle_server *next;
+	/*
+	 * Still watched for EV_READ while idle: a server that closes it is
+	 * noticed at once, and the socket stays registered in epoll with the
+	 * same events, so moving it between a client and the pool costs no
+	 * epoll_ctl() (l7_io_start_known()).
+	 */
+	ev_io io;
+	struct l7_worker *w;
 };
 
 static void conn_pump(struct l7_conn *c);
@@ -167,6 +175,31 @@ static void server_close(struct l7_conn *c)
 	}
 }
 
+/* Out of the pool: unlinked, unwatched and closed. */
+static void idle_server_drop(struct l7_worker *w, struct l7_idle_server **pp)
+{
+	struct l7_idle_server *is = *pp;
+
+	*pp = is->next;
+	w->nr_idle--;
+	ev_io_stop(w->loop, &is->io);
+	close(is->fd);
+	free(is);
+}
+
+/* An idle server connection is readable: closed, reset, or talking out of turn. */
+static void on_idle_server_io(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct l7_idle_server *is = io->data, **pp = &is->w->idle;
+
+	(void)loop;
+	(void)revents;
+	while (*pp && *pp != is)
+		pp = &(*pp)->next;
+	if (*pp)
+		idle_server_drop(is->w, pp);
+}
+
 /* A plain keep-alive server connection with nothing pending goes to the pool. */
 static void server_park(struct l7_conn *c)
 {
@@ -186,6 +219,10 @@ static void server_park(struct l7_conn *c)
 	is->rs_id = c->r.rs_id;
 	is->st = c->r.rs_st;
 	is->since = ev_now(w->loop);
+	is->w = w;
+	ev_init(&is->io, on_idle_server_io);
+	is->io.data = is;
+	l7_io_start_known(w->loop, &is->io, is->fd, EV_READ);
 	is->next = w->idle;
 	w->idle = is;
 	w->nr_idle++;
@@ -209,18 +246,22 @@ static int server_unpark(struct l7_worker *w, uint32_t rs_id)
 			pp = &is->next;
 			continue;
 		}
-		*pp = is->next;
-		w->nr_idle--;
+		/*
+		 * It may have closed since the loop last looked (its event
+		 * not read yet): a request sent on it would get a 502.
+		 */
 		r = recv(is->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (r < 0 && errno == EAGAIN) {
 			int fd = is->fd;
 
+			*pp = is->next;
+			w->nr_idle--;
+			ev_io_stop(w->loop, &is->io);	/* the caller's watcher takes over */
 			free(is);
 			return fd;
 		}
 		/* closed, reset, or talking out of turn: not reusable */
-		close(is->fd);
-		free(is);
+		idle_server_drop(w, pp);
 	}
 	return -1;
 }
@@ -234,10 +275,7 @@ void l7_idle_servers_expire(struct l7_worker *w, ev_tstamp now, bool all)
 			pp = &is->next;
 			continue;
 		}
-		*pp = is->next;
-		w->nr_idle--;
-		close(is->fd);
-		free(is);
+		idle_server_drop(w, pp);
 	}
 }
 
@@ -270,8 +308,9 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 	l7_relay_server_set(&c->r, fd, rs, sv ? sv->connect_s : 4.0, connecting);
 	/* a plain connection from the pool is ready at once */
 	c->r.s.handshake_done = !connecting && !vs->reencrypt;
-	/* ... and empty: server_unpark()'s peek said so */
+	/* ... and empty: server_unpark()'s peek said so; the loop knows it */
 	c->r.s.drained = pooled;
+	c->r.s.in_loop = pooled;
 	c->s_keepalive = true;
 	if (vs->reencrypt) {
 		SSL_CTX *ctx = vs->tls ? exlb_tls_vs_client_ctx(vs->tls) : NULL;

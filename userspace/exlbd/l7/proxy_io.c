@@ -23,6 +23,14 @@ void l7_ep_init(struct l7_ep *ep, int fd)
 	ev_io_init(&ep->io, NULL, fd, 0);
 }
 
+void l7_io_start_known(struct ev_loop *loop, ev_io *io, int fd, int events)
+{
+	ev_io_set(io, fd, events);
+	/* ev_io_set() marks the fd as possibly a new file: here it is not */
+	io->events &= ~EV__IOFDSET;
+	ev_io_start(loop, io);
+}
+
 void l7_ep_watch(struct ev_loop *loop, struct l7_ep *ep, int events)
 {
 	if (ep->fd < 0 || events == ep->io_events)
@@ -30,9 +38,14 @@ void l7_ep_watch(struct ev_loop *loop, struct l7_ep *ep, int events)
 	if (ep->io_events)
 		ev_io_stop(loop, &ep->io);
 	ep->io_events = events;
-	if (events) {
+	if (!events)
+		return;
+	if (ep->in_loop) {
+		l7_io_start_known(loop, &ep->io, ep->fd, events);
+	} else {
 		ev_io_set(&ep->io, ep->fd, events);
 		ev_io_start(loop, &ep->io);
+		ep->in_loop = true;
 	}
 }
 
@@ -47,6 +60,7 @@ void l7_ep_close(struct ev_loop *loop, struct l7_ep *ep)
 	}
 	close(ep->fd);
 	ep->fd = -1;
+	ep->in_loop = false;
 }
 
 void l7_ep_reset_on_close(struct l7_ep *ep)

@@ -46,6 +46,7 @@ struct l7_ep {
 	bool shut;		/* our side of the stream is closed */
 	bool track_ready;	/* the owner calls l7_ep_ready() on every event */
 	bool drained;		/* the last read emptied the socket */
+	bool in_loop;		/* the loop knows this socket under fd */
 	int want_read_events;	/* EV_READ/EV_WRITE a pending read waits for */
 	int want_write_events;	/* ... a pending write waits for */
 	int hs_events;		/* ... the handshake waits for */
@@ -108,7 +109,19 @@ static inline void l7_ep_ready(struct l7_ep *ep, int revents)
 		ep->drained = false;
 }
 
-/* Watches @events (EV_READ|EV_WRITE or 0) on the endpoint's socket. */
+/*
+ * Watches @events (EV_READ|EV_WRITE or 0) on the endpoint's socket. Once
+ * the loop knows the socket (in_loop), watching it again costs no
+ * epoll_ctl() unless the events differ from what the loop has.
+ */
 void l7_ep_watch(struct ev_loop *loop, struct l7_ep *ep, int events);
+/*
+ * Starts @io on @fd, a socket that another watcher of @loop watched until
+ * now (it was stopped in this same pass, e.g. a server connection moving
+ * between a client connection and the idle pool): with the same events,
+ * libev then has nothing to tell the kernel. Only for the same open socket:
+ * a new one under a reused number needs ev_io_set()'s re-registration.
+ */
+void l7_io_start_known(struct ev_loop *loop, ev_io *io, int fd, int events);
 
 #endif
