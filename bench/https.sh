@@ -30,10 +30,12 @@
 # --rounds N repeats everything N times, alternating the balancers' order;
 # the table shows medians, the log every value. --metrics picks some of the
 # four; --perf records a CPU profile (perf record -g) of the proxy's
-# processes during each keep-alive run and saves its report.
+# processes during each keep-alive run and saves its report. --workers 1,2
+# measures everything with 1 worker, then keep-alive req/s again with 2
+# (each proxy restarted), and shows how each proxy scales.
 #
 # Usage: bench/https.sh [--quick] [--rounds N] [--only exlb|haproxy|nginx[,...]]
-#        [--certs ecdsa,rsa] [--workers N] [--tls-relay auto|ktls|userspace]
+#        [--certs ecdsa,rsa] [--workers N[,N...]] [--tls-relay auto|ktls|userspace]
 #        [--metrics mem,ka,hs,bulk] [--perf] [--idle-conns N] [--secs N] [--max-runtime S] [--out DIR] [--keep]
 # See docs/benchmarks.md, section "HTTPS (issue 4)".
 
@@ -41,7 +43,7 @@ set -euo pipefail
 
 LBS=exlb,haproxy,nginx
 CERTS=ecdsa,rsa
-WORKERS=1
+WORKERS_LIST=1
 RELAY=
 IDLE_CONNS=10000
 SECS=10
@@ -67,7 +69,7 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--only) LBS=$2; shift 2 ;;
 	--certs) CERTS=$2; shift 2 ;;
-	--workers) WORKERS=$2; shift 2 ;;
+	--workers) WORKERS_LIST=$2; shift 2 ;;
 	--tls-relay) RELAY=$2; shift 2 ;;
 	--tls-relay=*) RELAY=${1#*=}; shift ;;
 	--metrics) METRICS=$2; shift 2 ;;
@@ -87,6 +89,9 @@ if [ "$QUICK" = 1 ]; then
 	BULK_REPS=1
 fi
 
+IFS=, read -r -a WORKER_COUNTS <<<"$WORKERS_LIST"
+[ ${#WORKER_COUNTS[@]} -gt 0 ] || { echo "https: --workers: a number or a list" >&2; exit 2; }
+WORKERS=${WORKER_COUNTS[0]}	# everything is measured with the first count
 for v in ROUNDS WORKERS IDLE_CONNS SECS MAX_RUNTIME; do
 	case "${!v}" in
 	''|*[!0-9]*) echo "https: $v must be a number" >&2; exit 2 ;;
@@ -99,7 +104,10 @@ range() {
 	fi
 }
 range --rounds "$ROUNDS" 1 10
-range --workers "$WORKERS" 1 64
+for n in "${WORKER_COUNTS[@]}"; do
+	case "$n" in ''|*[!0-9]*) echo "https: --workers: numbers (got '$n')" >&2; exit 2 ;; esac
+	range --workers "$n" 1 64
+done
 range --idle-conns "$IDLE_CONNS" 100 50000
 range --secs "$SECS" 1 120
 range --max-runtime "$MAX_RUNTIME" 60 86400
@@ -466,40 +474,41 @@ tcp_opens() {
 	nsx "$1" awk -v k="$2Opens" '$1 == "Tcp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == k) n = i } else print $n }' /proc/net/snmp
 }
 
+# ka_run TAG [SUFFIX]: the figures go to TAG.ka[SUFFIX] and TAG.ka_cpu[SUFFIX].
 ka_run() {
-	local tag=$1 out rps non2xx errs acc0 acc1 srv0 srv1 cpu0 cpu1 reqs us
+	local tag=$1 sfx=${2:-} out rps non2xx errs acc0 acc1 srv0 srv1 cpu0 cpu1 reqs us
 	nsx "$NS_CLI" timeout 30 wrk -t 2 -c 50 -d 1s --timeout 5s "$URL/owa/" >/dev/null 2>&1 || true
 	acc0=$(tcp_opens "$NS_LB" Passive)
 	srv0=$(tcp_opens "$NS_LB" Active)
-	[ "$PERF" = 0 ] || perf_start "$tag"
+	[ "$PERF" = 0 ] || perf_start "$tag$sfx"
 	cpu0=$(cpu_ticks)
 	out=$(nsx "$NS_CLI" timeout $((SECS + 30)) wrk -t 2 -c 50 -d "${SECS}s" --timeout 5s --latency "$URL/owa/" 2>&1) ||
-		{ perf_stop "$tag"; fail "$tag.ka: wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 1; }
+		{ perf_stop "$tag$sfx"; fail "$tag.ka$sfx: wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 1; }
 	cpu1=$(cpu_ticks)
-	perf_stop "$tag"
+	perf_stop "$tag$sfx"
 	acc1=$(tcp_opens "$NS_LB" Passive)
 	srv1=$(tcp_opens "$NS_LB" Active)
-	echo "$out" >"$WORK/$tag.wrk.out"
+	echo "$out" >"$WORK/$tag$sfx.wrk.out"
 	reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
 	us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="${reqs:-0}" \
 		'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n }')
-	if [ "$PERF" = 1 ] && [ -s "$WORK/$tag.syscalls.csv" ]; then
+	if [ "$PERF" = 1 ] && [ -s "$WORK/$tag$sfx.syscalls.csv" ]; then
 		# Per request: the count over wrk's requests (the profile ran a
 		# little longer than wrk, so this errs high by a few per cent).
 		awk -F, -v n="${reqs:-0}" '$3 ~ /sys_enter/ && $1 + 0 > 0 && n > 0 {
 			sub(/.*:sys_enter_?/, "", $3); printf "%s %.2f\n", ($3 == "" ? "all" : $3), $1 / n }' \
-			"$WORK/$tag.syscalls.csv" | sort -k2 -gr >"$WORK/$tag.syscalls.txt"
-		log "$tag.ka: system calls per request: $(tr '\n' ' ' <"$WORK/$tag.syscalls.txt")"
+			"$WORK/$tag$sfx.syscalls.csv" | sort -k2 -gr >"$WORK/$tag$sfx.syscalls.txt"
+		log "$tag.ka$sfx: system calls per request: $(tr '\n' ' ' <"$WORK/$tag$sfx.syscalls.txt")"
 	fi
 	rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' <<<"$out")
 	non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
 	errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' <<<"$out")
-	log "$tag.ka: $rps req/s, proxy CPU ${us:-?} us/request, p50 $(awk '$1 == "50%" { print $2 }' <<<"$out"), p99 $(awk '$1 == "99%" { print $2 }' <<<"$out"), non-2xx ${non2xx:-0}, socket errors ${errs:-0}; connections: $((acc1 - acc0)) from wrk accepted, $((srv1 - srv0)) to the real servers opened"
-	[ -n "$rps" ] || { fail "$tag.ka: no result"; return 1; }
-	put "$tag.ka" "$rps"
-	[ -z "$us" ] || put "$tag.ka_cpu" "$us"
+	log "$tag.ka$sfx: $rps req/s, proxy CPU ${us:-?} us/request, p50 $(awk '$1 == "50%" { print $2 }' <<<"$out"), p99 $(awk '$1 == "99%" { print $2 }' <<<"$out"), non-2xx ${non2xx:-0}, socket errors ${errs:-0}; connections: $((acc1 - acc0)) from wrk accepted, $((srv1 - srv0)) to the real servers opened"
+	[ -n "$rps" ] || { fail "$tag.ka$sfx: no result"; return 1; }
+	put "$tag.ka$sfx" "$rps"
+	[ -z "$us" ] || put "$tag.ka_cpu$sfx" "$us"
 	[ "${non2xx:-0}" = 0 ] && [ "${errs:-0}" = 0 ] && return 0
-	fail "$tag.ka: ${non2xx:-0} non-2xx responses, ${errs:-0} socket errors"
+	fail "$tag.ka$sfx: ${non2xx:-0} non-2xx responses, ${errs:-0} socket errors"
 }
 
 # perf_start TAG / perf_stop TAG: a call-graph profile of the proxy's
@@ -593,7 +602,25 @@ bench_lb() {
 		! want bulk || bulk_run "$lb.$cert" up || true
 		kill -0 "$LB_PID" 2>/dev/null || fail "$lb ($cert): the proxy died: $(tail -n 3 "$WORK/$lb.$cert/log" | tr '\n' ' ')"
 		lb_stop
+		scale_run "$lb" "$cert"
 	done
+}
+
+# The further --workers counts: keep-alive only, the proxy restarted with each.
+scale_run() {
+	local lb=$1 cert=$2 n first=$WORKERS
+	for n in "${WORKER_COUNTS[@]:1}"; do
+		WORKERS=$n
+		log "=== $(lb_version "$lb"), $cert certificate, $n workers ==="
+		if lb_start "$lb" "$cert"; then
+			ka_run "$lb.$cert" "_w$n" || true
+			kill -0 "$LB_PID" 2>/dev/null || fail "$lb ($cert, $n workers): the proxy died"
+		else
+			fail "$lb ($cert, $n workers): the proxy does not serve $URL/owa/ from both real servers"
+		fi
+		lb_stop
+	done
+	WORKERS=$first
 }
 
 # --------------------------------------------------------------------------
@@ -639,7 +666,7 @@ LB_LIST=("${AVAIL[@]}")
 make_files
 log "exlb HTTPS benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_version "$lb")"; done)certificates: ${CERTS}"
 log "kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 " kB" }' /proc/meminfo) RAM, kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
-log "workers $WORKERS; keep-alive and handshakes ${SECS}s each, 50 connections; bulk $BULK_REPS x 100 MiB each way; $IDLE_CONNS idle connections; $ROUNDS round(s)"
+log "workers $WORKERS_LIST; keep-alive and handshakes ${SECS}s each, 50 connections; bulk $BULK_REPS x 100 MiB each way; $IDLE_CONNS idle connections; $ROUNDS round(s)"
 topo_up || { fail "topology"; exit 1; }
 
 ORDER=()
@@ -677,11 +704,22 @@ for cert in "${CERT_LIST[@]}"; do
 	case "$cert" in ecdsa) name="ECDSA P-256" ;; rsa) name="RSA-2048" ;; esac
 	row "$name: keep-alive req/s (wrk -c50, ${SECS}s)" ka "$cert"
 	row "$name:   proxy CPU us/request (user+sys)" ka_cpu "$cert"
+	for n in "${WORKER_COUNTS[@]:1}"; do
+		row "$name: keep-alive req/s, $n workers" "ka_w$n" "$cert"
+		row "$name:   proxy CPU us/request, $n workers" "ka_cpu_w$n" "$cert"
+	done
 	row "$name: full handshakes/s (50 in flight)" hs "$cert"
 	row "$name:   handshake+request p99, ms" hs_p99 "$cert"
 	row "$name: download MB/s (100 MiB, 1 stream)" down "$cert"
 	row "$name: upload MB/s (100 MiB, 1 stream)" up "$cert"
 	row "$name: memory/idle TLS conn, KiB (Pss)" mem "$cert"
+done
+for n in "${WORKER_COUNTS[@]:1}"; do
+	for cert in "${CERT_LIST[@]}"; do
+		printf 'keep-alive req/s with %s workers / with %s, %s:' "$n" "$WORKERS" "$cert"
+		for lb in "${LB_LIST[@]}"; do printf ' %s %s' "$lb" "$(ratio "$lb.$cert.ka_w$n" "$lb.$cert.ka")"; done
+		echo
+	done
 done
 echo "(higher is better, except p99, CPU and memory; memory: $IDLE_CONNS idle connections, the proxy's processes' Pss)"
 echo
