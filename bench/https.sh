@@ -200,7 +200,8 @@ topo_down() {
 	CLI_PID=
 	[ -n "${PERF_PID:-}" ] && stop_pid "$PERF_PID"
 	[ -n "${PSTAT_PID:-}" ] && stop_pid "$PSTAT_PID"
-	PERF_PID= PSTAT_PID=
+	PERF_PID=
+	PSTAT_PID=
 	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
 	LB_PID=
 	[ "$EXRS_UP" = 1 ] && exrs_cleanup
@@ -471,6 +472,7 @@ mem_run() {
 
 # tcp_opens NS Passive|Active: TCP connections accepted / opened in NS so far.
 tcp_opens() {
+	# shellcheck disable=SC2016  # awk's own $1, $i, $n
 	nsx "$1" awk -v k="$2Opens" '$1 == "Tcp:" { if (!n) { for (i = 2; i <= NF; i++) if ($i == k) n = i } else print $n }' /proc/net/snmp
 }
 
@@ -535,7 +537,8 @@ perf_stop() {
 	kill -INT "$PERF_PID" "$PSTAT_PID" 2>/dev/null || true
 	wait "$PERF_PID" 2>/dev/null || true
 	wait "$PSTAT_PID" 2>/dev/null || true
-	PERF_PID= PSTAT_PID=
+	PERF_PID=
+	PSTAT_PID=
 	perf report -i "$WORK/$1.perf.data" --no-children --stdio --percent-limit 0.5 -g none \
 		>"$WORK/$1.perf.txt" 2>/dev/null || true
 	perf report -i "$WORK/$1.perf.data" --no-children --stdio -g caller,0.5,callee \
