@@ -21,25 +21,7 @@
 #include "userspace/exlbd/config/rule_compile.h"
 #include "userspace/exlbd/l7/content.h"
 
-static int test_no;
-static int failures;
-
-static void report(bool pass, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void report(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%s %d - ", pass ? "ok" : "not ok", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!pass)
-		failures++;
-}
+#include "tap_report.h"
 
 /* content.c and rule_compile.c report through config.c's exlb_err_set(); not linked here. */
 int exlb_err_set(struct exlb_err *err, const char *fmt, ...)

@@ -33,26 +33,7 @@
 
 #include "userspace/exlbd/health/health.h"
 
-static int test_no;
-static int failures;
-
-static void report(bool pass, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void report(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%s %d - ", pass ? "ok" : "not ok", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	if (!pass)
-		failures++;
-}
+#include "tap_report.h"
 
 static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -17,29 +17,12 @@
 #include "l7/persist.h"
 #include "uapi/linux/exlb.h"
 
-static int test_no, failures;
+#include "tap_report.h"
 static uint64_t now_ms = 1000;
 
 uint64_t l7_now_ms(void)
 {
 	return now_ms;
-}
-
-static void report(bool pass, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void report(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%s %d - ", pass ? "ok" : "not ok", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!pass)
-		failures++;
 }
 
 #define NR_RS		2

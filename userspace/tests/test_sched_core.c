@@ -14,25 +14,7 @@
 #include <uapi/linux/exlb.h>
 #include "kmod/sched_core.h"
 
-static int test_no;
-static int failures;
-
-static void report(bool pass, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void report(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%s %d - ", pass ? "ok" : "not ok", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!pass)
-		failures++;
-}
+#include "tap_report.h"
 
 #define MAXT 8
 

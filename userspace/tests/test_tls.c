@@ -26,25 +26,7 @@
 #include "userspace/exlbd/config/params.h"
 #include "userspace/exlbd/l7/tls.h"
 
-static int test_no;
-static int failures;
-
-static void report(bool pass, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void report(bool pass, const char *fmt, ...)
-{
-	va_list ap;
-
-	test_no++;
-	printf("%s %d - ", pass ? "ok" : "not ok", test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!pass)
-		failures++;
-}
+#include "tap_report.h"
 
 static char state_dir[] = "/tmp/exlb-test-tls.XXXXXX";
 
