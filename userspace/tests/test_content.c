@@ -23,19 +23,6 @@
 
 #include "tap_report.h"
 
-/* content.c and rule_compile.c report through config.c's exlb_err_set(); not linked here. */
-int exlb_err_set(struct exlb_err *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* ---- building requests and rules ---- */
 
 static struct exlb_http_head heads[4];
