@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "rule_compile.h"
+#include "hex.h"
 
 static const char *rule_type_name(unsigned int type)
 {
@@ -65,17 +66,6 @@ static int check_value_text(const struct exlb_rule *rule, const char *what,
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The pattern as the guide writes it in API calls is URL-encoded
  * ("%2F%5E%5C%2Fowa.%2A%2F" for /^\/owa.*\/). A pattern that starts with
@@ -98,11 +88,11 @@ static int pattern_decode(const struct exlb_rule *rule, char *out, size_t *len,
 			out[n++] = in[i];
 			continue;
 		}
-		if (hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0)
+		if (exlb_hex_digit(in[i + 1]) < 0 || exlb_hex_digit(in[i + 2]) < 0)
 			return exlb_err_set(err,
 					    "rule '%s': pattern: bad %%-escape at offset %zu in '%s' (a pattern starting with %%2F is taken as URL-encoded)",
 					    rule->name, i, in);
-		out[n++] = (char)(hexval(in[i + 1]) * 16 + hexval(in[i + 2]));
+		out[n++] = (char)(exlb_hex_digit(in[i + 1]) * 16 + exlb_hex_digit(in[i + 2]));
 		i += 2;
 	}
 	out[n] = '\0';

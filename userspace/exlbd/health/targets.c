@@ -14,11 +14,7 @@
 #include <arpa/inet.h>
 
 #include "targets.h"
-
-static int hexval(int c)
-{
-	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
-}
+#include "config/hex.h"
 
 /* The guide writes CheckUrl URL-encoded (%2Fowa%2Fhealthcheck.htm). */
 static void url_decode(const char *in, char *out, size_t n)
@@ -28,8 +24,8 @@ static void url_decode(const char *in, char *out, size_t n)
 	for (; *in && o + 1 < n; in++) {
 		if (in[0] == '%' && isxdigit((unsigned char)in[1]) &&
 		    isxdigit((unsigned char)in[2])) {
-			out[o++] = (char)(hexval((unsigned char)in[1]) * 16 +
-					  hexval((unsigned char)in[2]));
+			out[o++] = (char)(exlb_hex_digit(in[1]) * 16 +
+					  exlb_hex_digit(in[2]));
 			in += 2;
 		} else {
 			out[o++] = *in;

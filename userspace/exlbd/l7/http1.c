@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "http1.h"
+#include "config/hex.h"
 
 #define MAX_LINE	8192	/* one head line; longer: 431 */
 #define SMALL_HEAD	8192	/* a bigger head buffer is freed between heads */
@@ -779,14 +780,6 @@ static enum exlb_http_event feed_head(struct exlb_http_parser *p,
  * exactly; a size line (size and extensions) is at most
  * EXLB_HTTP_MAX_CHUNK_LINE bytes. The bytes are forwarded as they came.
  */
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (unsigned char)lower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 static bool is_ws(unsigned char c)
 {
 	return c == ' ' || c == '\t';
@@ -836,7 +829,7 @@ static int chunk_byte(struct exlb_http_parser *p, unsigned char c)
 	switch (p->cstate) {
 	case CS_SIZE0:
 	case CS_SIZE:
-		d = hex_value(c);
+		d = exlb_hex_digit(c);
 		if (d >= 0) {
 			if (p->chunk_left > UINT64_MAX >> 4)
 				return cb_fail(p, 400, "chunk size overflow");

@@ -18,6 +18,7 @@
 #include <openssl/kdf.h>
 
 #include "ktls.h"
+#include "config/hex.h"
 
 #ifndef SOL_TLS
 #define SOL_TLS 282
@@ -55,17 +56,6 @@ int exlb_ktls_init(void)
 	return secrets_idx < 0 ? -1 : 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "SERVER/CLIENT_TRAFFIC_SECRET_0 <client random> <secret>": keep the secrets. */
 void exlb_ktls_keylog_cb(const SSL *ssl, const char *line)
 {
@@ -98,8 +88,10 @@ void exlb_ktls_keylog_cb(const SSL *ssl, const char *line)
 	}
 	out = line[0] == 'S' ? s->server : s->client;
 	outlen = line[0] == 'S' ? &s->server_len : &s->client_len;
-	while (n < SECRET_MAX && hexval(hex[0]) >= 0 && hexval(hex[1]) >= 0) {
-		out[n++] = (unsigned char)(hexval(hex[0]) * 16 + hexval(hex[1]));
+	while (n < SECRET_MAX && exlb_hex_digit(hex[0]) >= 0 &&
+	       exlb_hex_digit(hex[1]) >= 0) {
+		out[n++] = (unsigned char)(exlb_hex_digit(hex[0]) * 16 +
+					   exlb_hex_digit(hex[1]));
 		hex += 2;
 	}
 	*outlen = n;

@@ -329,7 +329,7 @@ static int server_open(struct l7_conn *c, struct l7_vs *vs, struct l7_rs *rs)
 		if (sni && *sni)
 			SSL_set_tlsext_host_name(c->r.s.ssl, sni);
 	}
-	l7_ep_track_readiness(&c->r.s);	/* on_server_io() reports */
+	l7_ep_track_readiness(&c->r.s);	/* relay.c on_server_io() reports */
 	c->r.last_activity = ev_now(w->loop);
 	return 0;
 }
@@ -1301,7 +1301,7 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		}
 		c->r.c.tls = true;
 		c->r.c.want_ktls = w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;
-		l7_ep_track_readiness(&c->r.c);	/* on_client_io() reports */
+		l7_ep_track_readiness(&c->r.c);	/* relay.c on_client_io() reports */
 		c->phase = PH_HANDSHAKE;
 		c->r.c.hs_events = EV_READ;
 	} else {
