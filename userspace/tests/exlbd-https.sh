@@ -47,7 +47,11 @@
 # plan "1..N" last; exits 0 only if all passed.
 set -u
 
-skip() { echo "1..0 # SKIP $*"; exit 4; }
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/tap.sh
+source "$here/lib/tap.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 for tool in ip nginx curl openssl jq sha256sum timeout; do
@@ -56,7 +60,6 @@ done
 PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3)}
 [ -n "$PYTHON" ] && "$PYTHON" -c 'import ssl' 2>/dev/null || skip "python3 with ssl not installed"
 
-here=$(cd "$(dirname "$0")" && pwd)
 EXLBD=$(realpath "${EXLBD:-$here/../build/exlbd}")
 EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
 [ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
@@ -89,8 +92,6 @@ SOCK=$T/exlbd.sock
 ALOG=$T/access.log
 DAEMON_PID=
 BG_PIDS=()
-N=0
-FAILED=0
 
 # shellcheck source=lib/exchange-rs.sh
 source "$here/lib/exchange-rs.sh"
@@ -108,42 +109,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-report() {	# report STATUS(0 = pass) DESCRIPTION
-	N=$((N + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $N - $2"
-	else
-		echo "not ok $N - $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
-check() {	# check DESCRIPTION CMD...: reports whether CMD succeeds
-	local what=$1
-	shift
-	"$@"
-	report $? "$what"
-}
-diag() { printf '# %s\n' "$@"; }
-
 in_cl() { ip netns exec "$NS_CL" "$@"; }
 in_lb() { ip netns exec "$NS_LB" "$@"; }
-ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }	# a <= b (decimals)
-
-# wait_for SECONDS CMD...: runs CMD every 0.3 s until it succeeds, at most
-# SECONDS; WAITED is how long it took
-wait_for() {
-	local secs=$1 t0
-	shift
-	t0=$(now)
-	while :; do
-		"$@" && { WAITED=$(since "$t0"); return 0; }
-		le "$secs" "$(since "$t0")" && { WAITED=$(since "$t0"); return 1; }
-		sleep 0.3
-	done
-}
 
 # ---- HTTP from the client namespace
 
@@ -178,21 +148,6 @@ tls_fails() { ! tls_hs "$@"; }
 cert_subject() {
 	in_cl timeout 10 openssl s_client -connect "$VIP:443" "$@" </dev/null 2>/dev/null |
 		openssl x509 -noout -subject 2>/dev/null | sed 's/^subject= *//'
-}
-
-# ---- exlbd's access log: one line per request; markers in the query find it
-
-alog_line() {	# alog_line MARK: the (last) line whose request contains MARK, waits <= 3 s
-	local i l
-	for ((i = 0; i < 30; i++)); do
-		l=$(grep -F -- "$1" "$ALOG" 2>/dev/null | tail -n 1)
-		[ -n "$l" ] && { echo "$l"; return 0; }
-		sleep 0.1
-	done
-	return 1
-}
-field() {	# field LINE KEY: the value of KEY=... outside the quoted request
-	sed 's/"[^"]*"//' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
 }
 
 # ---- health as exlbctl status shows it: "Exch/OWA 198.18.11.11 up" lines
@@ -449,13 +404,7 @@ diag "exlbd ${opts[*]}"
 # (ip netns exec directly, not in_lb: $! must be exlbd itself, not a subshell)
 ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
 DAEMON_PID=$!
-wait_for 10 ctl get RetryInterval >/dev/null 2>&1
-report $? "exlbd runs in the LB namespace (--access-log, socket $SOCK)"
-if ! kill -0 "$DAEMON_PID" 2>/dev/null; then	# nothing else can pass: do not wait for it
-	diag "exlbd exited:" "$(tail -n 20 "$T/exlbd.log")"
-	echo "1..$N"
-	exit 1
-fi
+exlbd_ready "exlbd runs in the LB namespace (--access-log, socket $SOCK)"
 
 tls_stat() { in_lb cat /proc/net/tls_stat 2>/dev/null; }
 stat_of() { awk -v k="$2" '$1 == k { print $2 }' <<<"$1"; }
@@ -463,8 +412,6 @@ TLS_STAT0=$(tls_stat)
 
 # ---- the configuration (exlbctl), as in the guide's "HTTPS Offloaded"
 
-cfg_bad=
-cfg() { ctl "$@" >>"$T/ctl.log" 2>&1 || { cfg_bad=1; diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"; }; }
 cfg cert add mail "$T/mail.pem" "$T/mail.key"
 cfg cert add autod "$T/autod.pem" "$T/autod.key"
 cfg cert add legacy "$T/legacy.pem" "$T/legacy.key"
@@ -799,9 +746,8 @@ if [ "$EXPECT_TLS" = ktls ]; then
 	report "$([ -z "$bad" ]; echo $?)" "kTLS: TlsTxSw and TlsRxSw rose, none left open, no decrypt errors${bad:+ (wrong:$bad)}"
 fi
 
-echo "1..$N"
-if [ "$FAILED" -ne 0 ]; then
+if [ "$TAP_FAILED" -ne 0 ]; then
 	diag "exlbd log (last 40 lines):"
 	tail -n 40 "$T/exlbd.log" | sed 's/^/#   /'
 fi
-[ "$FAILED" -eq 0 ]
+tap_end
