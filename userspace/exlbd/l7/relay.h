@@ -82,6 +82,13 @@ struct l7_relay_ops {
 	 */
 	bool (*holds)(const struct l7_relay *r);
 	void (*shrink)(struct l7_relay *r);
+	/*
+	 * Between requests with nothing of the next one received, after at
+	 * least one answer (optional: NULL never). A draining worker (an
+	 * upgrade's old exlbd) closes such a connection; any other runs to
+	 * its end.
+	 */
+	bool (*idle)(const struct l7_relay *r);
 	/* Gives back the kind's own state before the relay is freed. */
 	void (*release)(struct l7_relay *r);
 };
