@@ -216,7 +216,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 /*
- * SIGHUP (systemctl reload) and SIGUSR1: logrotate moved the access log
+ * SIGHUP and SIGUSR1: logrotate moved the access log
  * away. Never a reason to stop: SIGHUP's default action would end exlbd
  * with a status systemd takes for a clean stop.
  */

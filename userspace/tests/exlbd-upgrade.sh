@@ -57,7 +57,7 @@ if [ -z "${EXLB_REAPER_LOG:-}" ]; then
 fi
 
 TAKEOVERS=${EXLB_UPGRADE_TAKEOVERS:-5}
-readonly MAIL=mail.example.test LOOPS=2 LOOP_MAX=3000 BIG_MB=6
+readonly MAIL=mail.example.test LOOPS=2 LOOP_MAX=3000 BIG_MB=6 TLSLOAD_THREADS=6
 
 T=$(mktemp -d /tmp/exlb-upgrade.XXXXXX)
 chmod 755 "$T"
@@ -158,6 +158,14 @@ for ((n = 0; n < LOOPS; n++)); do
 	BG_PIDS+=($!)
 done
 
+# new connections as fast as TLSLOAD_THREADS threads can open them: the
+# accept queues are rarely empty, so a listener closed with connections
+# in it (no hand-over) shows up as failed requests
+in_cl python3 "$here/tlsload.py" $VIP 443 $MAIL /owa/ "$T/stop" "$TLSLOAD_THREADS" 100 \
+	>"$T/tlsload.json" 2>>"$T/tlsload.err" &
+TLSLOAD_PID=$!
+BG_PIDS+=($TLSLOAD_PID)
+
 # the held download
 big_sum=$(sha256sum "$(exrs_big_file)" | cut -d' ' -f1)
 in_cl curl -sk --max-time 110 "${RESOLVE[@]}" -o "$T/big" -w '%{http_code} %{size_download}\n' \
@@ -220,8 +228,14 @@ ok=$(cat "$T"/load.[0-9]* | grep -c '^200$')
 bad=$(cat "$T"/load.[0-9]* | grep -v '^200$' | sort | uniq -c | tr -s ' \n' ' ')
 curl_bad=$(cat "$T"/load.rc.* | grep -vc 'exit 0$')
 report "$([ "$total" -gt 100 ] && [ "$ok" = "$total" ] && [ "$curl_bad" = 0 ]; echo $?)" \
-	"0 refused or failed requests across $TAKEOVERS takeovers: $ok of $total answered 200, ${curl_bad} curl runs failed${bad:+; others:$bad}"
+	"curl loops: 0 refused or failed requests across $TAKEOVERS takeovers: $ok of $total answered 200, ${curl_bad} curl runs failed${bad:+; others:$bad}"
 [ "$curl_bad" = 0 ] || diag "curl errors:" "$(sort "$T/load.err" | uniq -c | head -n 5)"
+wait "$TLSLOAD_PID"
+tl=$(cat "$T/tlsload.json" 2>/dev/null)
+tl_ok=$(jq -r .ok <<<"$tl" 2>/dev/null)
+tl_failed=$(jq -r .failed <<<"$tl" 2>/dev/null)
+report "$([ "${tl_ok:-0}" -gt 1000 ] && [ "$tl_failed" = 0 ]; echo $?)" \
+	"new-connection load: 0 refused or failed requests: ${tl_ok:-?} answered 200 on $(jq -r .conns <<<"$tl" 2>/dev/null) connections, ${tl_failed:-?} failed $(jq -c .errors <<<"$tl" 2>/dev/null)"
 
 wait "$BIG_PID"
 big_rc=$?
