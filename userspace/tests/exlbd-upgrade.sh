@@ -210,6 +210,9 @@ for ((k = 1; k <= TAKEOVERS; k++)); do
 	[ -n "$new" ] || break
 	OLD_PIDS+=("$cur")
 	cur=$new
+	# the verdicts came along: no RS "unchecked" (503) in the new exlbd
+	hu=$(health_up)
+	report "$([ "$hu" = 3 ]; echo $?)" "takeover $k: the new exlbd has all 3 health targets up at once ($hu up)"
 	wait_for 10 load_more $((before + 20))
 	imap_cmd
 	report $? "takeover $k: the held IMAP session still answers ($IMAP_SAID); $(($(load_total) - before)) requests meanwhile"
@@ -236,6 +239,9 @@ tl_ok=$(jq -r .ok <<<"$tl" 2>/dev/null)
 tl_failed=$(jq -r .failed <<<"$tl" 2>/dev/null)
 report "$([ "${tl_ok:-0}" -gt 1000 ] && [ "$tl_failed" = 0 ]; echo $?)" \
 	"new-connection load: 0 refused or failed requests: ${tl_ok:-?} answered 200 on $(jq -r .conns <<<"$tl" 2>/dev/null) connections, ${tl_failed:-?} failed $(jq -c .errors <<<"$tl" 2>/dev/null)"
+tl_close=$(jq -r .close <<<"$tl" 2>/dev/null)
+report "$([ "${tl_close:-0}" -gt 0 ]; echo $?)" \
+	"draining exlbds answered ${tl_close:-?} requests with Connection: close (the clients moved on without a failure)"
 
 wait "$BIG_PID"
 big_rc=$?

@@ -7,7 +7,8 @@ for the second when the first answer says Connection: close), closes it,
 and starts over, as fast as it can, until STOPFILE exists or SECONDS
 passed (each thread at most 100000 connections, each socket with a 10 s
 timeout). Prints one JSON object: {"conns": N, "ok": N, "failed": N,
-"errors": {"why": count}}; a request is ok when it got status 200.
+"close": N, "errors": {"why": count}}; a request is ok when it got status
+200; "close" counts the answers that said Connection: close.
 Stdlib only.
 """
 import http.client
@@ -29,7 +30,7 @@ def main():
     ctx.verify_mode = ssl.CERT_NONE
     end = time.monotonic() + seconds
     lock = threading.Lock()
-    tot = {"conns": 0, "ok": 0, "failed": 0, "errors": {}}
+    tot = {"conns": 0, "ok": 0, "failed": 0, "close": 0, "errors": {}}
 
     def fail(why, n):
         with lock:
@@ -58,6 +59,8 @@ def main():
                     if r.will_close:  # Connection: close, as HTTP says
                         s.close()
                         s = None
+                        with lock:
+                            tot["close"] += 1
                     if r.status != 200:
                         fail("status %d" % r.status, 1)
                     else:
