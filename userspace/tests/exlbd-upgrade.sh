@@ -155,7 +155,7 @@ load_loop() {
 }
 for ((n = 0; n < LOOPS; n++)); do
 	load_loop $n &
-	BG_PIDS+=($!)
+	BG_PIDS+=("$!")
 done
 
 # new connections as fast as TLSLOAD_THREADS threads can open them: the
@@ -164,14 +164,14 @@ done
 in_cl python3 "$here/tlsload.py" $VIP 443 $MAIL /owa/ "$T/stop" "$TLSLOAD_THREADS" 100 \
 	>"$T/tlsload.json" 2>>"$T/tlsload.err" &
 TLSLOAD_PID=$!
-BG_PIDS+=($TLSLOAD_PID)
+BG_PIDS+=("$TLSLOAD_PID")
 
 # the held download
 big_sum=$(sha256sum "$(exrs_big_file)" | cut -d' ' -f1)
 in_cl curl -sk --max-time 110 "${RESOLVE[@]}" -o "$T/big" -w '%{http_code} %{size_download}\n' \
 	"https://$MAIL/big/${BIG_MB}M" >"$T/big.result" 2>>"$T/big.err" &
 BIG_PID=$!
-BG_PIDS+=($BIG_PID)
+BG_PIDS+=("$BIG_PID")
 
 # the held IMAP session
 coproc IMAP { in_cl timeout 150 python3 "$here/imapheld.py" $VIP 143 2>>"$T/imap.err"; }

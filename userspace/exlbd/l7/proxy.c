@@ -454,10 +454,14 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	next = w->next_plan;
 	w->next_plan = NULL;
 	stop = w->stop;
-	adopt = w->adopt;
-	nr_adopt = w->nr_adopt;
-	w->adopt = NULL;
-	w->nr_adopt = 0;
+	adopt = NULL;
+	nr_adopt = 0;
+	if (next) {	/* received sockets go with the plan they were matched to */
+		adopt = w->adopt;
+		nr_adopt = w->nr_adopt;
+		w->adopt = NULL;
+		w->nr_adopt = 0;
+	}
 	pthread_mutex_unlock(&w->lock);
 	if (next) {
 		l7_plan_put(w->plan);
@@ -472,7 +476,7 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	}
 	for (size_t i = 0; i < nr_adopt; i++)
 		if (adopt[i] >= 0)
-			close(adopt[i]);	/* the main thread matched them: rare */
+			close(adopt[i]);	/* a newer plan dropped their VS */
 	free(adopt);
 	if (l7_draining(w) && w->listeners) {
 		listeners_close_all(w);
