@@ -20,8 +20,9 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/proxy_conn.c l7/proxy_io.c l7/ktls.c l7/tls.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
 EXLBD_CTL := ctl/ctl.c
+EXLBD_PROC := proc/handover.c
 EXLBD_SRCS := exlbd/main.c $(addprefix exlbd/,$(EXLBD_CONFIG) $(EXLBD_HEALTH) \
-	$(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL)) $(NL_SRC) $(CORE_SRC)
+	$(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL) $(EXLBD_PROC)) $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
 	-lpcre2-8 -lpthread

@@ -6,6 +6,9 @@
  * runs after every applied change (where the kernel data plane, the L7
  * proxy and the health checks are brought in line with the configuration).
  * The proxy's workers run their own loops in their own threads (proxy.h).
+ * Both ends of the seamless upgrade are here too (docs/upgrade.md): the
+ * old daemon handing its listening sockets over and draining, the new one
+ * (--takeover) taking them; proc/handover.h carries them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -30,10 +36,22 @@
 #include "kernel/kernel.h"
 #include "l7/proxy.h"
 #include "config/template.h"
+#include "proc/handover.h"
 
 #define EXLB_DEFAULT_STATE_DIR	"/var/lib/exlb"
 /* kernel: counters refresh, failed-reconcile retry, module open retry */
 #define EXLB_KERNEL_TICK_S	2.0
+/*
+ * The seamless upgrade (docs/upgrade.md): how long the old daemon's
+ * connections may run after the new one serves, by default; how long the
+ * hand-over itself and the new daemon's start may take; how often a
+ * draining daemon looks whether its last connection ended.
+ */
+#define EXLB_HARD_STOP_S	600
+#define EXLB_HANDOVER_IO_MS	10000
+#define EXLB_TAKEOVER_START_S	120.0
+#define EXLB_DRAIN_TICK_S	0.2
+#define EXLB_UPGRADE_BUSY	"upgrade in progress: a new exlbd is taking over; try again when it serves"
 
 struct exlbd {
 	struct ev_loop *loop;
@@ -48,6 +66,17 @@ struct exlbd {
 	ev_signal sigterm, sigint;
 	ev_signal sighup, sigusr1;	/* reopen the access log */
 	int lock_fd;
+	const char *state_dir;
+	unsigned int hard_stop_s;	/* --hard-stop-after */
+	/* the old daemon of an upgrade (docs/upgrade.md) */
+	int chan;			/* to the new daemon; -1: none */
+	pid_t new_pid;
+	ev_io chan_io;			/* its "serving", or its end */
+	ev_timer chan_timer;		/* bound on its start */
+	ev_timer relock;		/* taking the state lock back */
+	bool draining;
+	ev_tstamp drain_end;		/* the hard stop */
+	ev_timer drain_tick;
 };
 
 static void usage(FILE *out)
@@ -68,8 +97,15 @@ static void usage(FILE *out)
 		"                    SIGHUP and SIGUSR1 reopen it (logrotate), 0640, group exlb\n"
 		"  --template-dir DIR built-in templates (default %s);\n"
 		"                    imported ones are in STATE_DIR/templates\n"
+		"  --takeover        replace the exlbd running on --socket without\n"
+		"                    dropping a connection (systemctl reload): take its\n"
+		"                    listening sockets, let it drain; returns once this\n"
+		"                    one serves (docs/upgrade.md)\n"
+		"  --hard-stop-after SECONDS  when replaced, connections still open this\n"
+		"                    long after the new exlbd serves are closed (default %u)\n"
 		"  -h, --help        this text\n",
-		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET, EXLB_TEMPLATE_DIR);
+		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET, EXLB_TEMPLATE_DIR,
+		EXLB_HARD_STOP_S);
 }
 
 static void on_health_change(void *ctx, uint64_t target_id, bool up,
@@ -180,7 +216,7 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 /*
- * SIGHUP (systemctl reload) and SIGUSR1: logrotate moved the access log
+ * SIGHUP and SIGUSR1: logrotate moved the access log
  * away. Never a reason to stop: SIGHUP's default action would end exlbd
  * with a status systemd takes for a clean stop.
  */
@@ -218,8 +254,347 @@ static int lock_state_dir(struct exlbd *d, const char *dir)
 	}
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB)) {
 		exlb_log("state directory %s is in use by another exlbd", dir);
+		close(d->lock_fd);
+		d->lock_fd = -1;
 		return -1;
 	}
+	return 0;
+}
+
+/* ---- the seamless upgrade, old side (docs/upgrade.md) ---- */
+
+static void takeover_end(struct exlbd *d)
+{
+	ev_io_stop(d->loop, &d->chan_io);
+	ev_timer_stop(d->loop, &d->chan_timer);
+	if (d->chan >= 0)
+		close(d->chan);
+	d->chan = -1;
+}
+
+/* Until the lock is ours again, changes stay refused. */
+static void on_relock(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exlbd *d = w->data;
+	char path[4096];
+
+	(void)revents;
+	if (d->lock_fd < 0) {
+		snprintf(path, sizeof(path), "%s/lock", d->state_dir);
+		d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	}
+	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB))
+		return;		/* the new daemon still holds it: again soon */
+	ev_timer_stop(loop, w);
+	exlb_ctl_freeze(d->ctl, NULL);
+	exlb_log("upgrade: state directory locked again; configuration changes accepted");
+}
+
+/* The new daemon failed before it served: as if nothing had happened. */
+static void takeover_failed(struct exlbd *d, const char *why)
+{
+	exlb_log("upgrade: pid %d failed before it served (%s): this exlbd carries on",
+		 (int)d->new_pid, why);
+	takeover_end(d);
+	ev_timer_set(&d->relock, 0, 0.2);
+	ev_timer_again(d->loop, &d->relock);
+	on_relock(d->loop, &d->relock, 0);
+}
+
+static void on_drain_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exlbd *d = w->data;
+	unsigned long open = exlb_proxy_open_conns(d->proxy);
+
+	(void)revents;
+	if (!open) {
+		exlb_log("upgrade: the last connection ended: exiting");
+		ev_break(loop, EVBREAK_ALL);
+	} else if (ev_now(loop) >= d->drain_end) {
+		exlb_log("upgrade: hard stop after %u s: closing %lu connection(s)",
+			 d->hard_stop_s, open);
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+/*
+ * The new daemon serves: this one stops accepting (its copies of the
+ * listening sockets close; the sockets live on in the new one), leaves
+ * the control socket, health checks and exlb.ko to it, and drains.
+ */
+static void drain_start(struct exlbd *d)
+{
+	exlb_log("upgrade: pid %d serves: draining %lu connection(s), hard stop in %u s",
+		 (int)d->new_pid, exlb_proxy_open_conns(d->proxy), d->hard_stop_s);
+	takeover_end(d);
+	d->draining = true;
+	exlb_ctl_stop(d->ctl);
+	exlb_health_free(d->health);	/* health verdicts are the new one's */
+	d->health = NULL;
+	ev_timer_stop(d->loop, &d->kernel_tick);	/* so is exlb.ko */
+	exlb_proxy_drain(d->proxy);
+	d->drain_end = ev_now(d->loop) + d->hard_stop_s;
+	ev_timer_init(&d->drain_tick, on_drain_tick, EXLB_DRAIN_TICK_S,
+		      EXLB_DRAIN_TICK_S);
+	d->drain_tick.data = d;
+	ev_timer_start(d->loop, &d->drain_tick);
+}
+
+static void on_chan(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct exlbd *d = w->data;
+	struct exlb_err err;
+	json_t *msg;
+	const char *say;
+
+	(void)loop;
+	(void)revents;
+	msg = exlb_handover_hear(d->chan, EXLB_HANDOVER_IO_MS, &err);
+	say = json_string_value(json_object_get(msg, "say"));
+	if (say && !strcmp(say, "serving"))
+		drain_start(d);
+	else
+		takeover_failed(d, msg ? "unexpected message" : err.msg);
+	json_decref(msg);
+}
+
+static void on_chan_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	takeover_failed(w->data, "not serving in time");
+}
+
+/*
+ * ctl.c: a peer allowed to (root or our own user) asked for a takeover on
+ * @fd. Changes are refused from now on, the state directory is unlocked
+ * for the new daemon, and every listening socket goes over with the health
+ * verdicts. This daemon keeps serving until the new one says "serving".
+ */
+static void on_takeover(void *ctx, int fd)
+{
+	struct exlbd *d = ctx;
+	struct exlb_handover_fd *out = NULL;
+	int *l7 = NULL;
+	ssize_t nr_l7;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct exlb_err err;
+	json_t *state;
+	int ret = -1;
+
+	if (d->chan >= 0 || d->draining) {
+		close(fd);
+		return;
+	}
+	d->chan = fd;
+	d->new_pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ? 0 : cred.pid;
+	exlb_ctl_freeze(d->ctl, EXLB_UPGRADE_BUSY);
+	nr_l7 = exlb_proxy_listener_fds(d->proxy, &l7);
+	out = nr_l7 >= 0 ? calloc(nr_l7 + 1, sizeof(*out)) : NULL;
+	state = json_pack("{sIso}", "pid", (json_int_t)getpid(), "health",
+			  exlb_health_targets_export(d->health, &d->runtime));
+	if (!out || !state) {
+		exlb_err_set(&err, "out of memory");
+		goto done;
+	}
+	for (ssize_t i = 0; i < nr_l7; i++) {
+		out[i].fd = l7[i];
+		snprintf(out[i].tag, sizeof(out[i].tag), "l7");
+	}
+	out[nr_l7].fd = exlb_ctl_listen_fd(d->ctl);
+	snprintf(out[nr_l7].tag, sizeof(out[nr_l7].tag), "ctl");
+	/* the new daemon locks the state directory before it reads it */
+	flock(d->lock_fd, LOCK_UN);
+	close(d->lock_fd);
+	d->lock_fd = -1;
+	exlb_log("upgrade: pid %d takes over: handing over %zd listening socket(s) and the control socket",
+		 (int)d->new_pid, nr_l7);
+	ret = exlb_handover_send(fd, out, nr_l7 + 1, state, EXLB_HANDOVER_IO_MS,
+				 &err);
+done:
+	for (ssize_t i = 0; i < nr_l7; i++)
+		close(l7[i]);	/* our copies: the workers keep theirs */
+	free(l7);
+	free(out);
+	json_decref(state);
+	if (ret) {
+		takeover_failed(d, err.msg);
+		return;
+	}
+	ev_io_init(&d->chan_io, on_chan, fd, EV_READ);
+	d->chan_io.data = d;
+	ev_io_start(d->loop, &d->chan_io);
+	ev_timer_init(&d->chan_timer, on_chan_timeout, EXLB_TAKEOVER_START_S, 0);
+	d->chan_timer.data = d;
+	ev_timer_start(d->loop, &d->chan_timer);
+}
+
+/* ---- the seamless upgrade, new side ---- */
+
+/*
+ * Asks the exlbd on @path for a takeover and receives its sockets and
+ * state into @h. The channel, or -1 with the reason logged.
+ */
+static int takeover_ask(const char *path, struct exlb_handover *h)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	static const char ask[] = "{\"cmd\":\"takeover\"}\n";
+	char line[1024];
+	size_t n = 0;
+	json_t *answer;
+	struct exlb_err err;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		exlb_log("takeover: socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		exlb_log("takeover: no exlbd answers on %s (%s): is exlbd running? systemctl status exlbd",
+			 path, strerror(errno));
+		goto fail;
+	}
+	if (write(fd, ask, sizeof(ask) - 1) != (ssize_t)sizeof(ask) - 1) {
+		exlb_log("takeover: %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* byte by byte: what follows the answer carries descriptors */
+	while (n < sizeof(line) - 1) {
+		struct timeval tv = { .tv_sec = EXLB_HANDOVER_IO_MS / 1000 };
+		ssize_t r;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		r = recv(fd, line + n, 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			exlb_log("takeover: exlbd on %s did not answer", path);
+			goto fail;
+		}
+		if (line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = '\0';
+	answer = json_loads(line, 0, NULL);
+	if (!json_is_true(json_object_get(answer, "ok"))) {
+		const char *e = json_string_value(json_object_get(answer, "error"));
+
+		exlb_log("takeover refused by exlbd on %s: %s", path, e ? e : line);
+		json_decref(answer);
+		goto fail;
+	}
+	json_decref(answer);
+	if (exlb_handover_recv(fd, h, EXLB_HANDOVER_IO_MS, &err)) {
+		exlb_log("takeover: receiving the sockets: %s", err.msg);
+		goto fail;
+	}
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* The old daemon unlocked the directory just before it sent; bounded wait. */
+static int takeover_lock(struct exlbd *d, const char *dir)
+{
+	for (int i = 0; i < 50; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/lock", dir);
+		if (d->lock_fd < 0)
+			d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (d->lock_fd >= 0 && !flock(d->lock_fd, LOCK_EX | LOCK_NB))
+			return 0;
+		usleep(100 * 1000);
+	}
+	exlb_log("takeover: state directory %s stays locked by another exlbd", dir);
+	return -1;
+}
+
+/*
+ * --takeover forks: the child becomes the daemon (in the service's cgroup
+ * under systemd: ExecReload runs us), the parent returns once it serves,
+ * 0, or 1 with the reason. The child reports on @report: "ok PID\n".
+ */
+static int takeover_fork(int *report)
+{
+	int p[2];
+	pid_t pid;
+	char buf[64];
+	ssize_t n, got = 0;
+	int status;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		perror("exlbd: pipe");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("exlbd: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		setsid();	/* not the caller's terminal or process group */
+		*report = p[1];
+		return -1;
+	}
+	close(p[1]);
+	while (got < (ssize_t)sizeof(buf) - 1 &&
+	       ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0 ||
+		(n < 0 && errno == EINTR)))
+		got += n > 0 ? n : 0;
+	buf[got] = '\0';
+	if (!strncmp(buf, "ok ", 3)) {
+		printf("exlbd: pid %d serves now; the old exlbd drains\n", atoi(buf + 3));
+		return 0;
+	}
+	if (waitpid(pid, &status, WNOHANG) == pid && WIFSIGNALED(status))
+		fprintf(stderr, "exlbd: takeover failed: the new exlbd (pid %d) died of signal %d; the old one still serves\n",
+			(int)pid, WTERMSIG(status));
+	else
+		fprintf(stderr, "exlbd: takeover failed (see the log above); the old exlbd still serves\n");
+	return 1;
+}
+
+/*
+ * The new daemon is ready: systemd learns its pid (and that it is ready)
+ * before the old one hears "serving" and may exit; then the caller of
+ * --takeover hears it too. 0, or -1 (the old daemon carries on).
+ */
+static int takeover_serve(struct exlbd *d, int chan, struct exlb_handover *h,
+			  int report)
+{
+	json_int_t old_pid = json_integer_value(json_object_get(h->state, "pid"));
+	struct exlb_err err;
+	char buf[32];
+	json_t *msg;
+	int r;
+
+	sd_notifyf(0, "MAINPID=%d\nREADY=1\nSTATUS=%zu services",
+		   (int)getpid(), d->store.config->nr_services);
+	r = sd_notify_barrier(0, 5 * 1000000ULL);
+	if (r < 0)
+		exlb_log("takeover: systemd did not confirm the new main pid: %s",
+			 strerror(-r));
+	msg = json_pack("{sssI}", "say", "serving", "pid", (json_int_t)getpid());
+	r = msg ? exlb_handover_say(chan, msg, EXLB_HANDOVER_IO_MS, &err) : -1;
+	json_decref(msg);
+	if (r) {
+		exlb_log("takeover: telling pid %lld: %s", (long long)old_pid,
+			 msg ? err.msg : "out of memory");
+		return -1;
+	}
+	exlb_ctl_own_path(d->ctl);
+	exlb_log("took over from pid %lld, which drains", (long long)old_pid);
+	snprintf(buf, sizeof(buf), "ok %d\n", (int)getpid());
+	if (write(report, buf, strlen(buf)) < 0)
+		exlb_log("takeover: cannot tell the caller: %s", strerror(errno));
 	return 0;
 }
 
@@ -234,6 +609,8 @@ int main(int argc, char **argv)
 		{ "tls-relay", required_argument, NULL, 'T' },
 		{ "access-log", required_argument, NULL, 'a' },
 		{ "template-dir", required_argument, NULL, 't' },
+		{ "takeover", no_argument, NULL, 'X' },
+		{ "hard-stop-after", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -242,7 +619,11 @@ int main(int argc, char **argv)
 	bool no_kernel = false;
 	const char *env_nohc = getenv("EXLBD_NO_HEALTH_CHECKS");
 	bool no_health = env_nohc && *env_nohc && strcmp(env_nohc, "0");
-	struct exlbd d = { .lock_fd = -1 };
+	struct exlbd d = { .lock_fd = -1, .chan = -1,
+			   .hard_stop_s = EXLB_HARD_STOP_S };
+	bool takeover = false;
+	struct exlb_handover h = { 0 };
+	int chan = -1, report = -1;
 	struct exlb_proxy_opts popts = { .tls_relay = EXLB_TLS_RELAY_AUTO };
 	const char *relay = getenv("EXLBD_TLS_RELAY");
 	struct exlb_err err;
@@ -282,6 +663,21 @@ int main(int argc, char **argv)
 		case 't':
 			exlb_template_set_dir(optarg);
 			break;
+		case 'X':
+			takeover = true;
+			break;
+		case 'S': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || !*optarg || n > 7 * 86400) {
+				fprintf(stderr, "exlbd: --hard-stop-after: 0..604800 seconds (got '%s')\n",
+					optarg);
+				return 2;
+			}
+			d.hard_stop_s = (unsigned int)n;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -311,14 +707,28 @@ int main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (lock_state_dir(&d, state_dir))
+	d.state_dir = state_dir;
+	if (takeover) {
+		ret = takeover_fork(&report);
+		if (ret >= 0)
+			return ret;
+		ret = 1;
+		chan = takeover_ask(socket_path, &h);
+		if (chan < 0 || takeover_lock(&d, state_dir))
+			goto out;
+	} else if (lock_state_dir(&d, state_dir)) {
 		goto out;
+	}
 	if (exlb_store_open(&d.store, state_dir, &err)) {
 		exlb_log("cannot load the configuration: %s", err.msg);
 		goto out;
 	}
 	d.store.changed = on_config_changed;
 	d.store.changed_ctx = &d;
+	/* the old daemon's verdicts, before exlb.ko and the proxy see them */
+	if (h.state)
+		exlb_runtime_seed(&d.runtime, d.store.config,
+				  json_object_get(h.state, "health"));
 
 	d.kernel = exlb_kernel_new(no_kernel);
 	if (!d.kernel) {
@@ -334,7 +744,18 @@ int main(int argc, char **argv)
 		exlb_log("cannot start the event loop");
 		goto out;
 	}
-	d.ctl = exlb_ctl_new(d.loop, socket_path, &d.store, &d.runtime, &err);
+	if (takeover) {
+		int fd = exlb_handover_take(&h, "ctl");
+
+		if (fd < 0)
+			exlb_err_set(&err, "the old exlbd sent no control socket");
+		else
+			d.ctl = exlb_ctl_adopt(d.loop, socket_path, fd, &d.store,
+					       &d.runtime, &err);
+	} else {
+		d.ctl = exlb_ctl_new(d.loop, socket_path, &d.store, &d.runtime,
+				     &err);
+	}
 	if (!d.ctl) {
 		exlb_log("control socket: %s", err.msg);
 		goto out;
@@ -348,6 +769,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	exlb_proxy_set_fd_reserve(d.proxy, fd_reserve(d.store.config));
+	for (int fd; (fd = exlb_handover_take(&h, "l7")) >= 0;)
+		if (exlb_proxy_adopt_listener(d.proxy, fd))
+			exlb_log("takeover: a socket received is not a listening TCP socket: closed");
 	exlb_proxy_apply(d.proxy, d.store.config, &d.runtime);
 	if (no_health) {
 		exlb_log("health checks off (--no-health-checks)");
@@ -359,7 +783,13 @@ int main(int argc, char **argv)
 		}
 		exlb_health_targets_sync(d.health, &d.runtime, NULL,
 					 d.store.config);
+		if (h.state)
+			exlb_health_targets_seed(d.health, &d.runtime,
+						 json_object_get(h.state, "health"));
 	}
+	exlb_ctl_set_takeover(d.ctl, on_takeover, &d);
+	ev_init(&d.relock, on_relock);
+	d.relock.data = &d;
 	ev_timer_init(&d.kernel_tick, on_kernel_tick, EXLB_KERNEL_TICK_S,
 		      EXLB_KERNEL_TICK_S);
 	d.kernel_tick.data = &d;
@@ -377,13 +807,32 @@ int main(int argc, char **argv)
 	exlb_log("started: %zu services, %zu real servers from %s; control socket %s; %s",
 		 d.store.config->nr_services, d.store.config->nr_reals,
 		 d.store.state_path, socket_path, d.runtime.kernel_note);
+	if (takeover) {
+		if (takeover_serve(&d, chan, &h, report))
+			goto out;
+		close(chan);
+		close(report);
+		chan = report = -1;
+		exlb_handover_done(&h);
+	}
 	sd_notifyf(0, "READY=1\nSTATUS=%zu services", d.store.config->nr_services);
 
 	ev_run(d.loop, 0);
 
-	sd_notify(0, "STOPPING=1");
+	/* drained after an upgrade: the service goes on, in the new daemon */
+	if (!d.draining)
+		sd_notify(0, "STOPPING=1");
 	ret = 0;
 out:
+	if (chan >= 0)
+		close(chan);	/* before "serving": the old daemon carries on */
+	if (report >= 0)
+		close(report);
+	exlb_handover_done(&h);
+	if (d.loop) {
+		takeover_end(&d);
+		ev_timer_stop(d.loop, &d.relock);
+	}
 	exlb_ctl_free(d.ctl);
 	/* proxied connections end with exlbd; the kernel's flows do not */
 	exlb_proxy_free(d.proxy);

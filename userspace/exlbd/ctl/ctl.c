@@ -1200,6 +1200,7 @@ struct ctl_client {
 	char *out;
 	size_t out_len, out_sent;
 	bool eof;		/* the client shut its side: close once flushed */
+	bool handoff;		/* a takeover: the daemon gets it once flushed */
 	ev_tstamp last_active;	/* bytes in or out (the idle timeout) */
 };
 
@@ -1214,15 +1215,18 @@ struct exlb_ctl {
 	ev_timer sweep;		/* closes idle clients */
 	ev_timer rest;		/* the listener rests after accept() failed */
 	struct exlb_log_limit accept_log, evict_log;
+	bool owns_path;		/* removes the socket file when it ends */
+	const char *frozen;	/* why changing commands are refused, or NULL */
+	exlb_ctl_takeover_fn takeover;
+	void *takeover_ctx;
 };
 
-static void client_close(struct ctl_client *c)
+static void client_unlink(struct ctl_client *c)
 {
 	struct exlb_ctl *ctl = c->ctl;
 	struct ctl_client **pp;
 
 	ev_io_stop(ctl->loop, &c->io);
-	close(c->io.fd);
 	for (pp = &ctl->clients; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
@@ -1233,6 +1237,67 @@ static void client_close(struct ctl_client *c)
 	free(c->in);
 	free(c->out);
 	free(c);
+}
+
+static void client_close(struct ctl_client *c)
+{
+	close(c->io.fd);
+	client_unlink(c);
+}
+
+/* The takeover's connection goes to the daemon (it closes it). */
+static void client_handoff(struct ctl_client *c)
+{
+	struct exlb_ctl *ctl = c->ctl;
+	int fd = c->io.fd;
+
+	client_unlink(c);
+	ctl->takeover(ctl->takeover_ctx, fd);
+}
+
+static const char *request_name(const json_t *request)
+{
+	const char *name = json_string_value(json_object_get(request, "cmd"));
+
+	return name ? name : "";
+}
+
+static bool command_changes(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return commands[i].changes;
+	return false;
+}
+
+/*
+ * "takeover" (docs/upgrade.md): a new exlbd asks for this one's listening
+ * sockets. Only root or exlbd's own user may (members of group exlb reach
+ * the socket too, but must not replace the daemon). Once the answer is
+ * flushed, the connection leaves the server: client_cb() hands it to the
+ * daemon, which speaks proc/handover.h on it.
+ */
+static json_t *client_takeover(struct ctl_client *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char msg[160];
+
+	if (!c->ctl->takeover)
+		return answer_error("takeover: not available");
+	if (getsockopt(c->io.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return answer_error("takeover: cannot tell who asks");
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		snprintf(msg, sizeof(msg),
+			 "takeover: permission denied (uid %u: only root or exlbd's own user)",
+			 (unsigned int)cred.uid);
+		exlb_log("control: %s", msg + strlen("takeover: "));
+		return answer_error(msg);
+	}
+	if (c->ctl->frozen)
+		return answer_error(c->ctl->frozen);
+	c->handoff = true;
+	return json_pack("{sbs{sI}}", "ok", 1, "result", "pid", (json_int_t)getpid());
 }
 
 static int client_queue(struct ctl_client *c, const char *text)
@@ -1259,6 +1324,12 @@ static void client_answer_line(struct ctl_client *c, const char *line)
 	if (!request) {
 		snprintf(msg, sizeof(msg), "request: not JSON: %s", jerr.text);
 		answer = answer_error(msg);
+	} else if (!strcmp(request_name(request), "takeover")) {
+		answer = client_takeover(c);
+		json_decref(request);
+	} else if (c->ctl->frozen && command_changes(request_name(request))) {
+		answer = answer_error(c->ctl->frozen);
+		json_decref(request);
 	} else {
 		answer = exlb_ctl_execute(c->ctl->store, c->ctl->runtime, request);
 		json_decref(request);
@@ -1287,7 +1358,7 @@ static void client_process(struct ctl_client *c)
 	size_t start = 0;
 	char *nl;
 
-	while (c->out_sent == c->out_len &&
+	while (c->out_sent == c->out_len && !c->handoff &&
 	       (nl = memchr(c->in + start, '\n', c->in_len - start))) {
 		*nl = 0;
 		if (nl > c->in + start)
@@ -1380,6 +1451,10 @@ static void client_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (c->out_sent < c->out_len || c->in_len == before)
 			break;
+	}
+	if (c->handoff && c->out_sent == c->out_len) {
+		client_handoff(c);
+		return;
 	}
 	if (c->eof && c->out_sent == c->out_len) {
 		client_close(c);
@@ -1490,6 +1565,33 @@ static bool socket_in_use(const struct sockaddr_un *sun)
 	return used;
 }
 
+/* Serves the listening socket @fd (the caller's no more) on @loop. */
+static struct exlb_ctl *ctl_start(struct ev_loop *loop, const char *path,
+				  int fd, struct exlb_store *store,
+				  struct exlb_runtime *runtime,
+				  struct exlb_err *err)
+{
+	struct exlb_ctl *ctl = calloc(1, sizeof(*ctl));
+
+	if (!ctl || !(ctl->path = strdup(path))) {
+		free(ctl);
+		close(fd);
+		exlb_err_set(err, "out of memory");
+		return NULL;
+	}
+	ctl->loop = loop;
+	ctl->store = store;
+	ctl->runtime = runtime;
+	ev_io_init(&ctl->listen_io, listen_cb, fd, EV_READ);
+	ev_io_start(loop, &ctl->listen_io);
+	ev_timer_init(&ctl->rest, on_rest_end, EXLB_CTL_REST_S, 0);
+	ctl->rest.data = ctl;
+	ev_timer_init(&ctl->sweep, on_sweep, 1.0, 1.0);
+	ctl->sweep.data = ctl;
+	ev_timer_start(loop, &ctl->sweep);
+	return ctl;
+}
+
 struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 			      struct exlb_store *store,
 			      struct exlb_runtime *runtime,
@@ -1551,25 +1653,71 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 		unlink(path);
 		return NULL;
 	}
-	ctl = calloc(1, sizeof(*ctl));
-	if (!ctl || !(ctl->path = strdup(path))) {
-		free(ctl);
-		close(fd);
+	ctl = ctl_start(loop, path, fd, store, runtime, err);
+	if (!ctl) {
 		unlink(path);
-		exlb_err_set(err, "out of memory");
 		return NULL;
 	}
-	ctl->loop = loop;
-	ctl->store = store;
-	ctl->runtime = runtime;
-	ev_io_init(&ctl->listen_io, listen_cb, fd, EV_READ);
-	ev_io_start(loop, &ctl->listen_io);
-	ev_timer_init(&ctl->rest, on_rest_end, EXLB_CTL_REST_S, 0);
-	ctl->rest.data = ctl;
-	ev_timer_init(&ctl->sweep, on_sweep, 1.0, 1.0);
-	ctl->sweep.data = ctl;
-	ev_timer_start(loop, &ctl->sweep);
+	ctl->owns_path = true;
 	return ctl;
+}
+
+struct exlb_ctl *exlb_ctl_adopt(struct ev_loop *loop, const char *path, int fd,
+				struct exlb_store *store,
+				struct exlb_runtime *runtime,
+				struct exlb_err *err)
+{
+	int accepting = 0;
+	socklen_t len = sizeof(accepting);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) ||
+	    !accepting) {
+		exlb_err_set(err, "the control socket received is not listening");
+		close(fd);
+		return NULL;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
+		exlb_err_set(err, "control socket: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return ctl_start(loop, path, fd, store, runtime, err);
+}
+
+void exlb_ctl_own_path(struct exlb_ctl *ctl)
+{
+	ctl->owns_path = true;
+}
+
+int exlb_ctl_listen_fd(const struct exlb_ctl *ctl)
+{
+	return ctl->listen_io.fd;
+}
+
+void exlb_ctl_set_takeover(struct exlb_ctl *ctl, exlb_ctl_takeover_fn fn,
+			   void *ctx)
+{
+	ctl->takeover = fn;
+	ctl->takeover_ctx = ctx;
+}
+
+void exlb_ctl_freeze(struct exlb_ctl *ctl, const char *why)
+{
+	ctl->frozen = why;
+}
+
+void exlb_ctl_stop(struct exlb_ctl *ctl)
+{
+	while (ctl->clients)
+		client_close(ctl->clients);
+	ev_timer_stop(ctl->loop, &ctl->sweep);
+	ev_timer_stop(ctl->loop, &ctl->rest);
+	ev_io_stop(ctl->loop, &ctl->listen_io);
+	/* our copy only: the socket is the new daemon's now */
+	if (ctl->listen_io.fd >= 0)
+		close(ctl->listen_io.fd);
+	ctl->listen_io.fd = -1;
+	ctl->owns_path = false;
 }
 
 void exlb_ctl_free(struct exlb_ctl *ctl)
@@ -1581,8 +1729,10 @@ void exlb_ctl_free(struct exlb_ctl *ctl)
 	ev_timer_stop(ctl->loop, &ctl->sweep);
 	ev_timer_stop(ctl->loop, &ctl->rest);
 	ev_io_stop(ctl->loop, &ctl->listen_io);
-	close(ctl->listen_io.fd);
-	unlink(ctl->path);
+	if (ctl->listen_io.fd >= 0)
+		close(ctl->listen_io.fd);
+	if (ctl->owns_path)
+		unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
 }

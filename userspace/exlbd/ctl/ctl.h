@@ -39,8 +39,42 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 			      struct exlb_store *store,
 			      struct exlb_runtime *runtime,
 			      struct exlb_err *err);
-/* Closes every client and the socket, and removes the socket file. */
+/*
+ * Closes every client and the socket, and removes the socket file (unless
+ * it came from exlb_ctl_adopt() and exlb_ctl_own_path() was not called, or
+ * exlb_ctl_stop() gave it away).
+ */
 void exlb_ctl_free(struct exlb_ctl *ctl);
+
+/*
+ * The seamless upgrade (docs/upgrade.md). A new daemon serves the
+ * listening socket @fd it received from the old one (the socket file at
+ * @path stays as it is); the file becomes its own, to remove when it ends,
+ * with exlb_ctl_own_path() once it serves.
+ */
+struct exlb_ctl *exlb_ctl_adopt(struct ev_loop *loop, const char *path, int fd,
+				struct exlb_store *store,
+				struct exlb_runtime *runtime,
+				struct exlb_err *err);
+void exlb_ctl_own_path(struct exlb_ctl *ctl);
+/* The listening socket, to hand over. */
+int exlb_ctl_listen_fd(const struct exlb_ctl *ctl);
+/*
+ * Who serves the "takeover" command: after its answer ({"pid": N}) the
+ * connection @fd is @fn's to speak proc/handover.h on and to close. The
+ * peer is root or exlbd's own user (SO_PEERCRED); others are refused.
+ */
+typedef void (*exlb_ctl_takeover_fn)(void *ctx, int fd);
+void exlb_ctl_set_takeover(struct exlb_ctl *ctl, exlb_ctl_takeover_fn fn,
+			   void *ctx);
+/* Changing commands (and takeovers) answer @why from now on; NULL: again served. */
+void exlb_ctl_freeze(struct exlb_ctl *ctl, const char *why);
+/*
+ * The old daemon after a takeover: closes every client and its copy of the
+ * listening socket (never shutdown(): the new daemon serves it) and leaves
+ * the socket file alone.
+ */
+void exlb_ctl_stop(struct exlb_ctl *ctl);
 
 /* Runs one request; returns the answer object (for tests and the server). */
 json_t *exlb_ctl_execute(struct exlb_store *store,

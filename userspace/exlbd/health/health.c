@@ -1036,6 +1036,37 @@ int exlb_health_state(struct exlb_health *h, uint64_t target_id, bool *up,
 	return 0;
 }
 
+int exlb_health_verdict(struct exlb_health *h, uint64_t target_id, bool *up,
+			unsigned int *fails, unsigned int *successes)
+{
+	struct hc_target *t = target_find(h, target_id);
+
+	*up = false;
+	if (!t)
+		return -ENOENT;
+	*fails = t->fails;
+	*successes = t->successes;
+	if (t->state == HC_UNKNOWN)
+		return -EAGAIN;
+	*up = t->state == HC_UP;
+	return 0;
+}
+
+int exlb_health_seed(struct exlb_health *h, uint64_t target_id, bool up,
+		     unsigned int fails, unsigned int successes,
+		     const char *reason)
+{
+	struct hc_target *t = target_find(h, target_id);
+
+	if (!t)
+		return -ENOENT;
+	t->state = up ? HC_UP : HC_DOWN;
+	t->fails = fails;
+	t->successes = successes;
+	snprintf(t->reason, sizeof(t->reason), "%s", reason ? reason : "");
+	return 0;
+}
+
 void exlb_health_set_tls_resume(struct exlb_health *h, unsigned int full_every)
 {
 	h->tls_full_every = full_every;

@@ -144,6 +144,19 @@ int exlb_health_state(struct exlb_health *h, uint64_t target_id, bool *up,
 		      char *reason, size_t n);
 
 /*
+ * The verdict and the checks in a row behind it, to carry a target over
+ * to a new exlbd (docs/upgrade.md). exlb_health_verdict(): -ENOENT if
+ * unknown (-EAGAIN as exlb_health_state()). exlb_health_seed(): the
+ * target starts from that verdict instead of "no verdict yet"; nobody is
+ * notified (the caller's state already says so); -ENOENT if unknown.
+ */
+int exlb_health_verdict(struct exlb_health *h, uint64_t target_id, bool *up,
+			unsigned int *fails, unsigned int *successes);
+int exlb_health_seed(struct exlb_health *h, uint64_t target_id, bool up,
+		     unsigned int fails, unsigned int successes,
+		     const char *reason);
+
+/*
  * https checks: 1 = a full TLS handshake every time; N > 1 = resume the TLS
  * session of the previous good check, with a full handshake at least every
  * N checks and right after any failure. A resumed handshake skips the

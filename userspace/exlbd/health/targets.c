@@ -163,3 +163,91 @@ bool exlb_health_targets_fail(struct exlb_health *h,
 	}
 	return marked;
 }
+
+/* ---- the seamless upgrade ---- */
+
+json_t *exlb_health_targets_export(struct exlb_health *h,
+				   const struct exlb_runtime *rt)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; out && i < rt->nr_rs; i++) {
+		const struct exlb_rs_runtime *r = &rt->rs[i];
+		unsigned int fails = 0, successes = 0;
+		bool up;
+
+		if (r->health == EXLB_HEALTH_UNKNOWN)
+			continue;
+		if (h)
+			exlb_health_verdict(h, r->rs_id, &up, &fails, &successes);
+		json_array_append_new(out, json_pack("{sIsssssIsI}",
+			"rs", (json_int_t)r->rs_id,
+			"health", r->health == EXLB_HEALTH_UP ? "up" : "down",
+			"reason", r->reason,
+			"fails", (json_int_t)fails,
+			"successes", (json_int_t)successes));
+	}
+	return out;
+}
+
+/* One entry: 0 and its fields, or -1 if malformed. */
+static int verdict_of(const json_t *v, uint32_t *rs_id, bool *up,
+		      const char **reason, unsigned int *fails,
+		      unsigned int *successes)
+{
+	json_int_t id = json_integer_value(json_object_get(v, "rs"));
+	const char *health = json_string_value(json_object_get(v, "health"));
+
+	if (id <= 0 || id > UINT32_MAX || !health)
+		return -1;
+	*rs_id = (uint32_t)id;
+	*up = !strcmp(health, "up");
+	*reason = json_string_value(json_object_get(v, "reason"));
+	*fails = (unsigned int)json_integer_value(json_object_get(v, "fails"));
+	*successes = (unsigned int)json_integer_value(json_object_get(v, "successes"));
+	return 0;
+}
+
+void exlb_runtime_seed(struct exlb_runtime *rt, const struct exlb_config *cfg,
+		       const json_t *verdicts)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(verdicts, i, v) {
+		unsigned int fails, successes;
+		struct exlb_rs_runtime *r;
+		const char *reason;
+		uint32_t rs_id;
+		bool up;
+
+		if (verdict_of(v, &rs_id, &up, &reason, &fails, &successes) ||
+		    !exlb_rs_by_id(cfg, rs_id) || !(r = exlb_runtime_rs(rt, rs_id)))
+			continue;
+		r->health = up ? EXLB_HEALTH_UP : EXLB_HEALTH_DOWN;
+		snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
+	}
+}
+
+void exlb_health_targets_seed(struct exlb_health *h,
+			      const struct exlb_runtime *rt,
+			      const json_t *verdicts)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(verdicts, i, v) {
+		unsigned int fails, successes;
+		const struct exlb_rs_runtime *r;
+		const char *reason;
+		uint32_t rs_id;
+		bool up;
+
+		if (verdict_of(v, &rs_id, &up, &reason, &fails, &successes))
+			continue;
+		/* only what the runtime took (an RS still in the configuration) */
+		r = exlb_runtime_rs_peek(rt, rs_id);
+		if (r && r->health != EXLB_HEALTH_UNKNOWN)
+			exlb_health_seed(h, rs_id, up, fails, successes, reason);
+	}
+}

@@ -38,4 +38,22 @@ bool exlb_health_targets_fail(struct exlb_health *h,
 			      const struct exlb_runtime *rt, uint32_t rs_id,
 			      unsigned int fails, const char *why);
 
+/*
+ * The seamless upgrade (docs/upgrade.md): the old exlbd's health verdicts,
+ * so the new one starts where it was instead of "unchecked" (503, RSs out
+ * of the kernel's rotation). exlb_health_targets_export(): a JSON array,
+ * one {"rs", "health": "up"|"down", "reason", "fails", "successes"} per RS
+ * with a verdict (@h may be NULL: the runtime's verdicts alone).
+ * exlb_runtime_seed(): the verdicts into @rt, for RSs of @cfg (before the
+ * kernel is reconciled and the first plan built). exlb_health_targets_seed():
+ * the same into the engine's targets, after exlb_health_targets_sync().
+ */
+json_t *exlb_health_targets_export(struct exlb_health *h,
+				   const struct exlb_runtime *rt);
+void exlb_runtime_seed(struct exlb_runtime *rt, const struct exlb_config *cfg,
+		       const json_t *verdicts);
+void exlb_health_targets_seed(struct exlb_health *h,
+			      const struct exlb_runtime *rt,
+			      const json_t *verdicts);
+
 #endif

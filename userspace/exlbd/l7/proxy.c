@@ -292,28 +292,11 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 	}
 }
 
-static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
+/* Watches the listening socket @fd for @vs (closed if out of memory). */
+static int listener_add(struct l7_worker *w, const struct l7_vs *vs, int fd)
 {
-	struct l7_listener *l;
-	int one = 1, fd;
+	struct l7_listener *l = calloc(1, sizeof(*l));
 
-	fd = socket(vs->vip.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-	/* the VIP may appear on an interface later (keepalived) */
-	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
-	if (vs->vip.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&vs->vip, vs->viplen) ||
-	    listen(fd, L7_LISTEN_BACKLOG)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	l = calloc(1, sizeof(*l));
 	if (!l) {
 		close(fd);
 		return -ENOMEM;
@@ -332,6 +315,33 @@ static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
 	return 0;
 }
 
+static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
+{
+	int one = 1, fd;
+
+	fd = socket(vs->vip.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* the VIP may appear on an interface later (keepalived) */
+	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
+	if (vs->vip.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)&vs->vip, vs->viplen) ||
+	    listen(fd, L7_LISTEN_BACKLOG)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return listener_add(w, vs, fd);
+}
+
+/*
+ * close(), never shutdown(): after an upgrade another exlbd holds the same
+ * socket, and shutdown() would stop it for both.
+ */
 static void listener_close(struct l7_worker *w, struct l7_listener *l)
 {
 	ev_io_stop(w->loop, &l->io);
@@ -340,8 +350,55 @@ static void listener_close(struct l7_worker *w, struct l7_listener *l)
 	free(l);
 }
 
-/* Listeners follow the plan: kept when the VS keeps its id and VIP:port. */
-static void listeners_sync(struct l7_worker *w)
+static void listeners_close_all(struct l7_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->listeners) {
+		struct l7_listener *l = w->listeners;
+
+		w->listeners = l->next;
+		listener_close(w, l);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* The address a socket is bound to equals @vs's VIP and port. */
+static bool sock_is_vip(const struct sockaddr_storage *ss, const struct l7_vs *vs)
+{
+	const struct sockaddr_storage *v = &vs->vip;
+
+	if (ss->ss_family != v->ss_family)
+		return false;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss, *b = (const void *)v;
+
+		return a->sin_port == b->sin_port &&
+		       a->sin_addr.s_addr == b->sin_addr.s_addr;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss, *b = (const void *)v;
+
+		return a->sin6_port == b->sin6_port &&
+		       !memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr));
+	}
+	return false;
+}
+
+static bool fd_is_vip(int fd, const struct l7_vs *vs)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return !getsockname(fd, (struct sockaddr *)&ss, &len) && sock_is_vip(&ss, vs);
+}
+
+/*
+ * Listeners follow the plan: kept when the VS keeps its id and VIP:port.
+ * A VS without one takes the sockets received for its address (@adopt,
+ * an upgrade), else binds its own. Under w->lock: the main thread reads
+ * the list (exlb_proxy_listener_fds()).
+ */
+static void listeners_sync(struct l7_worker *w, int *adopt, size_t nr_adopt)
 {
 	struct l7_listener **pp = &w->listeners, *l;
 
@@ -361,6 +418,12 @@ static void listeners_sync(struct l7_worker *w)
 		bool have = false;
 		int err;
 
+		for (size_t k = 0; k < nr_adopt; k++) {
+			if (adopt[k] < 0 || !fd_is_vip(adopt[k], vs))
+				continue;
+			have = !listener_add(w, vs, adopt[k]) || have;
+			adopt[k] = -1;
+		}
 		for (l = w->listeners; l && !have; l = l->next)
 			have = l->vs_id == vs->id;
 		if (have)
@@ -382,6 +445,8 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 {
 	struct l7_worker *w = a->data;
 	struct l7_plan *next;
+	int *adopt;
+	size_t nr_adopt;
 	bool stop;
 
 	(void)revents;
@@ -389,12 +454,33 @@ static void on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	next = w->next_plan;
 	w->next_plan = NULL;
 	stop = w->stop;
+	adopt = NULL;
+	nr_adopt = 0;
+	if (next) {	/* received sockets go with the plan they were matched to */
+		adopt = w->adopt;
+		nr_adopt = w->nr_adopt;
+		w->adopt = NULL;
+		w->nr_adopt = 0;
+	}
 	pthread_mutex_unlock(&w->lock);
 	if (next) {
 		l7_plan_put(w->plan);
 		w->plan = next;
 		fd_ceiling_refresh(w);	/* the reserve follows the configuration */
-		listeners_sync(w);
+		if (!l7_draining(w)) {
+			pthread_mutex_lock(&w->lock);
+			listeners_sync(w, adopt, nr_adopt);
+			pthread_mutex_unlock(&w->lock);
+		}
+		l7_relays_sweep(w);
+	}
+	for (size_t i = 0; i < nr_adopt; i++)
+		if (adopt[i] >= 0)
+			close(adopt[i]);	/* a newer plan dropped their VS */
+	free(adopt);
+	if (l7_draining(w) && w->listeners) {
+		listeners_close_all(w);
+		l7_idle_servers_expire(w, ev_now(loop), true);
 		l7_relays_sweep(w);
 	}
 	if (stop)
@@ -427,12 +513,7 @@ static void *worker_main(void *arg)
 	l7_relays_close_all(w);
 	l7_idle_servers_expire(w, ev_now(w->loop), true);
 	l7_access_log_flush(w->proxy);	/* the lines of the connections closed */
-	while (w->listeners) {
-		struct l7_listener *l = w->listeners;
-
-		w->listeners = l->next;
-		listener_close(w, l);
-	}
+	listeners_close_all(w);
 	for (size_t i = 0; i < w->nr_pipes; i++) {
 		close(w->pipe_pool[i][0]);
 		close(w->pipe_pool[i][1]);
@@ -538,9 +619,15 @@ void exlb_proxy_free(struct exlb_proxy *p)
 		ev_async_send(w->loop, &w->wake);
 		pthread_join(w->thread, NULL);
 		l7_plan_put(w->next_plan);
+		for (size_t k = 0; k < w->nr_adopt; k++)
+			close(w->adopt[k]);
+		free(w->adopt);
 		ev_loop_destroy(w->loop);
 	}
 	free(p->workers);
+	for (size_t k = 0; k < p->nr_adopt; k++)
+		close(p->adopt[k]);
+	free(p->adopt);
 	if (ev_is_active(&p->rs_failed))
 		ev_async_stop(p->main_loop, &p->rs_failed);
 	l7_plan_put(p->plan);
@@ -552,6 +639,8 @@ void exlb_proxy_free(struct exlb_proxy *p)
 	exlb_content_set_limit_hook(NULL);
 	free(p);
 }
+
+static void adopt_spread(struct exlb_proxy *p, const struct l7_plan *plan);
 
 void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 		      const struct exlb_runtime *rt)
@@ -565,6 +654,7 @@ void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 	exlb_tls_cache_prune(p->tls, cfg);
 	l7_plan_put(p->plan);
 	p->plan = plan;
+	adopt_spread(p, plan);
 	for (unsigned int i = 0; i < p->nr_workers; i++) {
 		struct l7_worker *w = &p->workers[i];
 
@@ -575,6 +665,132 @@ void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 		pthread_mutex_unlock(&w->lock);
 		ev_async_send(w->loop, &w->wake);
 	}
+}
+
+/* ---- the seamless upgrade (docs/upgrade.md) ---- */
+
+int exlb_proxy_adopt_listener(struct exlb_proxy *p, int fd)
+{
+	int accepting = 0, type = 0;
+	socklen_t len = sizeof(int);
+	int *grown;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) ||
+	    !accepting || type != SOCK_STREAM ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)) {
+		close(fd);
+		return -1;
+	}
+	grown = realloc(p->adopt, (p->nr_adopt + 1) * sizeof(*grown));
+	if (!grown) {
+		close(fd);
+		return -1;
+	}
+	p->adopt = grown;
+	p->adopt[p->nr_adopt++] = fd;
+	return 0;
+}
+
+/*
+ * The received sockets go to the workers with @plan: those of one VS in
+ * turn, so every one is accepted from (a socket nobody accepts from would
+ * keep the connections the kernel queues on it). A socket no VS wants is
+ * closed: its VS is gone from the configuration; the connections in its
+ * queue go when the old daemon closes its copy too.
+ */
+static void adopt_spread(struct exlb_proxy *p, const struct l7_plan *plan)
+{
+	size_t unwanted = 0;
+
+	for (size_t i = 0; i < p->nr_adopt; i++) {
+		int fd = p->adopt[i];
+		struct l7_worker *w = NULL;
+
+		for (size_t v = 0; v < plan->nr_vs && !w; v++) {
+			const struct l7_vs *vs = &plan->vs[v];
+			size_t seen = 0;
+
+			if (!fd_is_vip(fd, vs))
+				continue;
+			for (size_t k = 0; k < i; k++)
+				seen += fd_is_vip(p->adopt[k], vs);
+			w = &p->workers[seen % p->nr_workers];
+		}
+		if (w) {
+			int *grown;
+
+			pthread_mutex_lock(&w->lock);
+			grown = realloc(w->adopt, (w->nr_adopt + 1) * sizeof(*grown));
+			if (grown) {
+				w->adopt = grown;
+				w->adopt[w->nr_adopt++] = fd;
+			}
+			pthread_mutex_unlock(&w->lock);
+			if (grown)
+				continue;
+		}
+		close(fd);
+		unwanted++;
+	}
+	if (unwanted)
+		exlb_log("proxy: %zu listening socket(s) received for addresses no VS has: closed",
+			 unwanted);
+	free(p->adopt);
+	p->adopt = NULL;
+	p->nr_adopt = 0;
+}
+
+ssize_t exlb_proxy_listener_fds(struct exlb_proxy *p, int **fds)
+{
+	size_t n = 0, cap = 0;
+	int *out = NULL;
+	bool ok = true;
+
+	for (unsigned int i = 0; ok && i < p->nr_workers; i++) {
+		struct l7_worker *w = &p->workers[i];
+
+		pthread_mutex_lock(&w->lock);
+		for (struct l7_listener *l = w->listeners; ok && l; l = l->next) {
+			if (n == cap) {
+				int *grown = realloc(out, (cap = cap * 2 + 16) * sizeof(*out));
+
+				if (!grown) {
+					ok = false;
+					break;
+				}
+				out = grown;
+			}
+			out[n] = fcntl(l->fd, F_DUPFD_CLOEXEC, 0);
+			ok = out[n] >= 0;
+			n += ok;
+		}
+		pthread_mutex_unlock(&w->lock);
+	}
+	if (!ok) {
+		while (n)
+			close(out[--n]);
+		free(out);
+		return -1;
+	}
+	*fds = out;
+	return (ssize_t)n;
+}
+
+void exlb_proxy_drain(struct exlb_proxy *p)
+{
+	atomic_store(&p->draining, true);
+	for (unsigned int i = 0; i < p->nr_workers; i++)
+		ev_async_send(p->workers[i].loop, &p->workers[i].wake);
+}
+
+unsigned long exlb_proxy_open_conns(struct exlb_proxy *p)
+{
+	unsigned long n = 0;
+
+	for (struct l7_vs_state *st = p->vs_states; st; st = st->next)
+		n += atomic_load(&st->open);
+	return n;
 }
 
 void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,

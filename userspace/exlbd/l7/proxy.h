@@ -21,6 +21,7 @@
 #define EXLB_PROXY_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "config/config.h"
 
@@ -82,6 +83,32 @@ void exlb_proxy_set_fd_reserve(struct exlb_proxy *p, unsigned int n);
 /* Copies the proxy's per-RS counters and its descriptor figures into @rt. */
 void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 			 struct exlb_runtime *rt);
+
+/*
+ * The seamless upgrade (docs/upgrade.md).
+ *
+ * New daemon: @fd, a listening socket received from the old one, is the
+ * proxy's; the next exlb_proxy_apply() gives it to a worker whose plan has
+ * a VS on the address it is bound to (the sockets of one VS spread over
+ * the workers; a worker without one binds its own, SO_REUSEPORT), and
+ * closes it if no VS has that address. -1 (and @fd closed) if it is not a
+ * listening TCP socket.
+ */
+int exlb_proxy_adopt_listener(struct exlb_proxy *p, int fd);
+/*
+ * Old daemon: copies (dup) of every worker's listening sockets, to hand
+ * over; *@fds is malloc'd. The count, or -1 without memory.
+ */
+ssize_t exlb_proxy_listener_fds(struct exlb_proxy *p, int **fds);
+/*
+ * Old daemon, once the new one serves: the workers close their listening
+ * sockets (their copies: the new daemon keeps accepting on them), answer
+ * every HTTP response with Connection: close, close connections idle
+ * between requests, and let the others run to their end.
+ */
+void exlb_proxy_drain(struct exlb_proxy *p);
+/* Client connections open (all kinds, all workers). */
+unsigned long exlb_proxy_open_conns(struct exlb_proxy *p);
 
 /* Whether exlbd's proxy serves @svc (a VS) -- the complement of the kernel. */
 bool exlb_proxy_serves(const struct exlb_config *cfg,

@@ -60,6 +60,7 @@ struct l7_conn {
 	bool req_done, resp_done, resp_head_sent;
 	bool req_is_head, close_after;	/* close after this response */
 	bool bound;			/* NTLM / Negotiate: keep this server */
+	bool answered;			/* a response was sent: keep-alive from now */
 	unsigned int status;
 	char method[24];
 	char target[256];
@@ -537,7 +538,8 @@ static void request_head(struct l7_conn *c)
 	c->target[c->target_len] = '\0';
 	c->http_minor = h->http_minor;
 	c->req_is_head = !strcmp(c->method, "HEAD");
-	c->close_after = !h->keep_alive;
+	/* an upgrade's old exlbd: this is the connection's last request */
+	c->close_after = !h->keep_alive || l7_draining(w);
 	c->r.nr_tried = 0;
 
 	l7_plan_put(c->plan);
@@ -754,6 +756,7 @@ static bool process_client_input(struct l7_conn *c)
 static void response_done(struct l7_conn *c)
 {
 	c->resp_done = true;
+	c->answered = true;
 	log_request(c);
 	l7_plan_put(c->plan);
 	c->plan = NULL;
@@ -825,6 +828,9 @@ static bool process_server_input(struct l7_conn *c)
 			drop_front(c->r.sin, &c->r.sin_len, used);
 			if (!informational) {
 				c->status = h->status;
+				/* draining began while the request was in flight */
+				if (l7_draining(c->r.w))
+					c->close_after = true;
 				c->s_keepalive = h->keep_alive;
 				/* a body that ends with the connection ends the client's too */
 				if (!h->keep_alive && !h->chunked &&
@@ -1265,6 +1271,15 @@ static void conn_server_lost(struct l7_relay *r, char who)
 	conn_free(c);
 }
 
+/* Keep-alive between requests, nothing of the next one here: closable. */
+static bool conn_idle(const struct l7_relay *r)
+{
+	const struct l7_conn *c = l7_relay_of(r, const struct l7_conn);
+
+	return c->phase == PH_WAIT && c->answered && !c->head_start &&
+	       !r->cin_len;
+}
+
 static const struct l7_relay_ops conn_ops = {
 	.pump = conn_pump_events,
 	.deadline = conn_deadline,
@@ -1275,6 +1290,7 @@ static const struct l7_relay_ops conn_ops = {
 	.server_lost = conn_server_lost,
 	.holds = conn_holds,
 	.shrink = conn_shrink,
+	.idle = conn_idle,
 	.release = conn_release,
 };
 

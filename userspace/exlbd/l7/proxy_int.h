@@ -237,6 +237,12 @@ struct l7_worker {
 	pthread_mutex_t lock;
 	struct l7_plan *next_plan;	/* handed over by the main thread */
 	bool stop;
+	/*
+	 * Listening sockets received from an old exlbd for this worker
+	 * (exlb_proxy_adopt_listener()): taken with next_plan, under lock.
+	 */
+	int *adopt;
+	size_t nr_adopt;
 
 	struct l7_plan *plan;		/* current */
 	struct l7_listener *listeners;
@@ -260,6 +266,15 @@ struct exlb_proxy {
 	unsigned int nr_workers;
 	struct exlb_tls_cache *tls;
 	struct l7_plan *plan;		/* the main thread's current one */
+	/* received listeners not yet given to workers (main thread) */
+	int *adopt;
+	size_t nr_adopt;
+	/*
+	 * The old exlbd of an upgrade drains (exlb_proxy_drain()): no
+	 * listeners, each HTTP answer says Connection: close, connections
+	 * idle between requests are closed; the rest run to their end.
+	 */
+	atomic_bool draining;
 	uint64_t generation;
 	/* registries: main thread only */
 	struct l7_sched *scheds;
@@ -290,6 +305,11 @@ struct exlb_proxy {
  * the ceiling means every one below is taken: the proxy never holds one of
  * the descriptors reserved for health checks and the control socket.
  */
+static inline bool l7_draining(const struct l7_worker *w)
+{
+	return atomic_load_explicit(&w->proxy->draining, memory_order_relaxed);
+}
+
 int l7_fd_admit(struct l7_worker *w, int fd);
 /* pipe2() under the same rule; 0 or a negative errno (@pipe then -1, -1). */
 int l7_pipe_open(struct l7_worker *w, int pipe[2]);

@@ -612,6 +612,11 @@ void l7_relays_sweep(struct l7_worker *w)
 		struct l7_rs *rs;
 
 		next = r->next;
+		if (l7_draining(w) && r->ops->idle && r->ops->idle(r) &&
+		    ev_now(w->loop) - r->last_activity >= L7_DRAIN_IDLE_S) {
+			l7_relay_free(r);	/* as its idle timeout would */
+			continue;
+		}
 		if (r->s.fd < 0 || !r->rs_id || !w->plan)
 			continue;
 		rs = l7_plan_rs(w->plan, r->vs_id, r->rs_id);

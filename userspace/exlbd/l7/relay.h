@@ -42,6 +42,14 @@
  */
 #define L7_SHRINK_S		1.0
 
+/*
+ * A draining worker (an upgrade's old exlbd) closes a keep-alive
+ * connection once it was idle this long between requests: a client busy
+ * on it sends its next request first and gets it answered with
+ * Connection: close (closing at once would race with that request: the
+ * client would have to retry it).
+ */
+#define L7_DRAIN_IDLE_S		1.0
 /* One direction of splice(): src -> pipe -> dst. */
 struct l7_splice {
 	int pipe[2];
@@ -82,6 +90,13 @@ struct l7_relay_ops {
 	 */
 	bool (*holds)(const struct l7_relay *r);
 	void (*shrink)(struct l7_relay *r);
+	/*
+	 * Between requests with nothing of the next one received, after at
+	 * least one answer (optional: NULL never). A draining worker (an
+	 * upgrade's old exlbd) closes such a connection once it stayed so
+	 * L7_DRAIN_IDLE_S; any other runs to its end.
+	 */
+	bool (*idle)(const struct l7_relay *r);
 	/* Gives back the kind's own state before the relay is freed. */
 	void (*release)(struct l7_relay *r);
 };
