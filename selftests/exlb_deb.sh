@@ -23,7 +23,7 @@
 #                  dpkg -r of both leaves no exlbd running, exlb.ko not
 #                  loaded (exlb-dkms's prerm), no DKMS build, no module
 #                  file, no /usr/src/exlb-*; dpkg -P leaves no trace in
-#                  dpkg's database nor the enable symlink
+#                  dpkg's database, no enable symlink, no /var/lib/exlb
 #
 # Each step builds on the previous one. At the end the VM runner's exlb.ko
 # ($EXLB_KO) is loaded again for the suites after this one.
@@ -337,7 +337,8 @@ t_remove() {
 	done
 	[[ ! -e /etc/systemd/system/multi-user.target.wants/exlbd.service ]] ||
 		{ echo "the enable symlink is left"; return 1; }
-	echo "after dpkg -P: dpkg has no record of exlb $v nor exlb-dkms, no enable symlink"
+	[[ ! -e /var/lib/exlb ]] || { echo "purge left /var/lib/exlb"; return 1; }
+	echo "after dpkg -P: dpkg has no record of exlb $v nor exlb-dkms, no enable symlink, no /var/lib/exlb"
 }
 
 # -------------------------------------------------------------------- run
