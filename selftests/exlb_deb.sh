@@ -246,7 +246,9 @@ t_modprobe() {
 		echo "unloading the exlb.ko the VM runner loaded ($(cat /sys/module/exlb/version 2>/dev/null))"
 		rmmod exlb || return 1
 	fi
-	modinfo -n exlb
+	echo "modprobe's exlb: $(modinfo -n exlb)"
+	[[ $(modinfo -n exlb) == /lib/modules/$KVER/updates/dkms/exlb.ko* ]] ||
+		{ echo "modprobe would not load the DKMS build"; return 1; }
 	modprobe exlb || { echo "modprobe exlb failed"; return 1; }
 	[[ -d /sys/module/exlb ]] || { echo "exlb not loaded after modprobe"; return 1; }
 	expect_eq "$(cat /sys/module/exlb/version)" "$v" "the loaded exlb.ko's version (the DKMS build)"
