@@ -102,6 +102,6 @@ uninstall-exlbd:
 	rm -f $(DESTDIR)$(SBINDIR)/exlbd $(DESTDIR)$(SBINDIR)/exlbctl
 	rm -f $(DESTDIR)$(UNIT_DIR)/exlbd.service
 	rm -f $(addprefix $(DESTDIR)$(EXLB_TEMPLATE_DIR)/,$(EXLB_TEMPLATES))
-	-rmdir $(DESTDIR)$(EXLB_TEMPLATE_DIR) $(dir $(DESTDIR)$(EXLB_TEMPLATE_DIR)) 2>/dev/null
+	rmdir $(DESTDIR)$(EXLB_TEMPLATE_DIR) $(dir $(DESTDIR)$(EXLB_TEMPLATE_DIR)) 2>/dev/null || true
 	rm -f $(DESTDIR)$(COMPLETION_DIR)/exlbctl
 	rm -f $(DESTDIR)$(MAN8DIR)/exlbd.8 $(DESTDIR)$(MAN8DIR)/exlbctl.8
