@@ -48,7 +48,9 @@ files() { (cd "$1" && find . \( -type f -o -type l \) | sed 's|^\./||' | sort); 
 mk() { # LOG ARGS...: make -C TOP ARGS, output to LOG, shown on failure
 	local log=$1 start=$SECONDS
 	shift
-	make -C "$TOP" --no-print-directory "$@" B="$T/build" >"$log" 2>&1 &&
+	# (not the flags of a make this runs under: `make unit` is one)
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		make -C "$TOP" --no-print-directory "$@" B="$T/build" >"$log" 2>&1 &&
 		echo "# make $1: $((SECONDS - start)) s" && return 0
 	tail -n 30 "$log" | sed 's/^/# make: /'
 	return 1
