@@ -88,7 +88,7 @@ install-exlbd: $(B)/exlbd $(B)/exlbctl
 	install -D -m 0755 $(B)/exlbd $(DESTDIR)$(SBINDIR)/exlbd
 	install -D -m 0755 $(B)/exlbctl $(DESTDIR)$(SBINDIR)/exlbctl
 	install -d $(DESTDIR)$(UNIT_DIR)
-	sed 's|@SBINDIR@|$(SBINDIR)|g' exlbd/exlbd.service.in >$(DESTDIR)$(UNIT_DIR)/exlbd.service
+	sed 's|/usr/local/sbin/|$(SBINDIR)/|g' exlbd/exlbd.service >$(DESTDIR)$(UNIT_DIR)/exlbd.service
 	chmod 0644 $(DESTDIR)$(UNIT_DIR)/exlbd.service
 	install -d $(DESTDIR)$(EXLB_TEMPLATE_DIR)
 	install -m 0644 $(addprefix $(TOP)/templates/,$(EXLB_TEMPLATES)) $(DESTDIR)$(EXLB_TEMPLATE_DIR)/
