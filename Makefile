@@ -65,14 +65,18 @@ install-modules-load:
 	echo exlb >$(DESTDIR)$(MODLOAD_DIR)/exlb.conf
 	chmod 0644 $(DESTDIR)$(MODLOAD_DIR)/exlb.conf
 
-# The module's sources as DKMS builds them, in /usr/src/exlb-VERSION, which
-# has no git: VERSION is written there (Kbuild reads it for the module's
-# version) and into dkms.conf.
+# The module's sources as DKMS builds them, in /usr/src/exlb-VERSION (the
+# sources only, not what a build here left beside them), which has no git:
+# VERSION is written there (Kbuild reads it for the module's version) and
+# into dkms.conf.
 DKMS_SRC = $(DESTDIR)/usr/src/exlb-$(VERSION)
 install-dkms-src:
 	rm -rf $(DKMS_SRC)
 	install -d $(DKMS_SRC)
-	cp -r Kbuild Makefile dkms.conf kmod uapi $(DKMS_SRC)/
+	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/uapi/linux
+	cp Kbuild Makefile dkms.conf $(DKMS_SRC)/
+	cp kmod/*.c kmod/*.h $(DKMS_SRC)/kmod/
+	cp uapi/linux/*.h $(DKMS_SRC)/uapi/linux/
 	echo $(VERSION) >$(DKMS_SRC)/VERSION
 	sed -i 's/#MODULE_VERSION#/$(VERSION)/' $(DKMS_SRC)/dkms.conf
 
@@ -90,8 +94,9 @@ dkms-uninstall:
 # The Debian packages exlb and exlb-dkms (debian/), built without root
 # from a copy of the tree in build/deb/src (dpkg-buildpackage leaves its
 # results next to the source: build/deb/*.deb, never in the repo's root).
-# The copy holds the files git knows (tracked, and new ones not ignored),
-# its VERSION and debian/changelog say $(DEB_VERSION).
+# The copy holds the files git knows (tracked, and new ones not ignored;
+# without git, what .gitignore does not exclude), its VERSION and
+# debian/changelog say $(DEB_VERSION).
 DEB_DIR := build/deb
 deb:
 	@v='$(DEB_VERSION)'; [ -n "$$v" ] || { echo "deb: no version (tools/deb-version)"; exit 1; }
@@ -102,7 +107,7 @@ deb:
 			xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
 			tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src; \
 	else \
-		tar --exclude=./build --exclude='./userspace/build' -cf - . | tar -xf - -C $(DEB_DIR)/src; \
+		tar --exclude=./build --exclude-vcs-ignores -cf - . | tar -xf - -C $(DEB_DIR)/src; \
 	fi
 	echo '$(DEB_VERSION)' >$(DEB_DIR)/src/VERSION
 	sed -i '1s/(.*)/($(DEB_VERSION))/' $(DEB_DIR)/src/debian/changelog
