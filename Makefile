@@ -7,8 +7,17 @@ KDIR ?= /lib/modules/$(KVER)/build
 VERSION := $(shell cat VERSION 2>/dev/null || git describe --always --dirty --tags 2>/dev/null || echo unknown)
 PREFIX ?= /usr/local
 DESTDIR ?=
+# exlb.ko under /lib/modules/$(KVER)/$(MOD_DIR) (make module-install)
+MOD_DIR ?= extra
+# systemd-modules-load reads /usr/lib and /usr/local/lib alike
+MODLOAD_DIR ?= $(PREFIX)/lib/modules-load.d
+# The Debian packages' version (tools/deb-version: VERSION if the tree has
+# one, else debian/changelog's version + the commit).
+DEB_VERSION = $(shell tools/deb-version)
 
-.PHONY: all module userspace install module-install dkms-install dkms-uninstall \
+.PHONY: all module userspace install uninstall install-userspace uninstall-userspace \
+	module-install module-uninstall install-modules-load install-dkms-src \
+	dkms-install dkms-uninstall deb deb-lint \
 	check probe-deps unit vm-check checkpatch sparse w1 kernel-lint clean fuzz
 
 all: module userspace
@@ -19,30 +28,98 @@ module:
 userspace:
 	$(MAKE) -C userspace
 
-install: module-install
+# `make install` / `make uninstall` honour PREFIX and DESTDIR everywhere:
+# uninstall removes exactly what install put (the same lists). The
+# userspace part (exlbd, exlbctl, exlbadm, the unit, templates, man pages,
+# completion) is userspace/Makefile's; the Debian packages use the same
+# targets (debian/rules).
+install: module-install install-userspace
+
+uninstall: module-uninstall uninstall-userspace
+
+install-userspace:
 	$(MAKE) -C userspace install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 	install -D -m 0644 uapi/linux/exlb.h $(DESTDIR)$(PREFIX)/include/linux/exlb.h
 
-module-install:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	-depmod -a $(KVER)
+uninstall-userspace:
+	$(MAKE) -C userspace uninstall PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+	rm -f $(DESTDIR)$(PREFIX)/include/linux/exlb.h
 
-# DKMS builds from /usr/src/exlb-VERSION, which has no git: ship VERSION.
-dkms-install:
-	rm -rf /usr/src/exlb-$(VERSION)
-	mkdir -p /usr/src/exlb-$(VERSION)
-	cp -r Kbuild Makefile dkms.conf kmod uapi /usr/src/exlb-$(VERSION)/
-	echo $(VERSION) > /usr/src/exlb-$(VERSION)/VERSION
-	sed -i 's/@VERSION@/$(VERSION)/' /usr/src/exlb-$(VERSION)/dkms.conf
+# Into $(DESTDIR)/lib/modules/$(KVER)/$(MOD_DIR). depmod runs only on the
+# real root (DEPMOD=true keeps kbuild from running it in DESTDIR: a
+# packager or image builder runs depmod for the whole tree).
+module-install: module install-modules-load
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_PATH=$(DESTDIR) \
+		INSTALL_MOD_DIR=$(MOD_DIR) $(if $(DESTDIR),DEPMOD=true) modules_install
+	$(if $(DESTDIR),,-depmod -a $(KVER))
+
+module-uninstall:
+	cd $(DESTDIR)/lib/modules/$(KVER)/$(MOD_DIR) 2>/dev/null && \
+		rm -f exlb.ko exlb.ko.xz exlb.ko.zst exlb.ko.gz || true
+	rm -f $(DESTDIR)$(MODLOAD_DIR)/exlb.conf
+	$(if $(DESTDIR),,-depmod -a $(KVER))
+
+# exlb.ko loads at boot (systemd-modules-load.service).
+install-modules-load:
+	install -d $(DESTDIR)$(MODLOAD_DIR)
+	echo exlb >$(DESTDIR)$(MODLOAD_DIR)/exlb.conf
+	chmod 0644 $(DESTDIR)$(MODLOAD_DIR)/exlb.conf
+
+# The module's sources as DKMS builds them, in /usr/src/exlb-VERSION (the
+# sources only, not what a build here left beside them), which has no git:
+# VERSION is written there (Kbuild reads it for the module's version) and
+# into dkms.conf.
+DKMS_SRC = $(DESTDIR)/usr/src/exlb-$(VERSION)
+install-dkms-src:
+	rm -rf $(DKMS_SRC)
+	install -d $(DKMS_SRC)
+	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/uapi/linux
+	cp Kbuild Makefile dkms.conf $(DKMS_SRC)/
+	cp kmod/*.c kmod/*.h $(DKMS_SRC)/kmod/
+	cp uapi/linux/*.h $(DKMS_SRC)/uapi/linux/
+	echo $(VERSION) >$(DKMS_SRC)/VERSION
+	sed -i 's/#MODULE_VERSION#/$(VERSION)/' $(DKMS_SRC)/dkms.conf
+
+# By hand on this machine (the exlb-dkms package does this for packages).
+dkms-install: install-dkms-src install-modules-load
 	dkms add -m exlb -v $(VERSION)
 	dkms build -m exlb -v $(VERSION) -k $(KVER)
 	dkms install -m exlb -v $(VERSION) -k $(KVER)
 
 dkms-uninstall:
 	-dkms remove -m exlb -v $(VERSION) --all
-	rm -rf /usr/src/exlb-$(VERSION)
+	rm -rf $(DESTDIR)/usr/src/exlb-$(VERSION)
+	rm -f $(DESTDIR)$(MODLOAD_DIR)/exlb.conf
 
-check: probe-deps kernel-lint unit vm-check
+# The Debian packages exlb and exlb-dkms (debian/), built without root
+# from a copy of the tree in build/deb/src (dpkg-buildpackage leaves its
+# results next to the source: build/deb/*.deb, never in the repo's root).
+# The copy holds the files git knows (tracked, and new ones not ignored;
+# without git, what .gitignore does not exclude), its VERSION and
+# debian/changelog say $(DEB_VERSION).
+DEB_DIR := build/deb
+deb:
+	@v='$(DEB_VERSION)'; [ -n "$$v" ] || { echo "deb: no version (tools/deb-version)"; exit 1; }
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	if [ -e .git ]; then \
+		git ls-files -z --cached --others --exclude-standard | \
+			xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+			tar --null -T - -cf - | tar -xf - -C $(DEB_DIR)/src; \
+	else \
+		tar --exclude=./build --exclude-vcs-ignores -cf - . | tar -xf - -C $(DEB_DIR)/src; \
+	fi
+	echo '$(DEB_VERSION)' >$(DEB_DIR)/src/VERSION
+	sed -i '1s/(.*)/($(DEB_VERSION))/' $(DEB_DIR)/src/debian/changelog
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	ls -l $(DEB_DIR)/*.deb
+
+# lintian on both packages: any warning or error fails (each override in
+# debian/*.lintian-overrides says why).
+deb-lint: deb
+	lintian --fail-on error,warning --info $(DEB_DIR)/*.changes
+
+check: probe-deps kernel-lint unit deb-lint vm-check
 
 # Every tool capability the tests rely on, before any suite runs: a missing
 # one is named with its Debian package instead of surfacing as a skip or
@@ -60,7 +137,7 @@ fuzz:
 # The VM's timeout: the selftests' time budgets (selftests/Makefile SUITES)
 # plus 300 s for booting and building nl_fuzz, so a suite that overruns is
 # stopped by its own budget and reported, not by the VM.
-vm-check: probe-deps module userspace
+vm-check: probe-deps module userspace deb
 	tools/vm/run --timeout $$(($$($(MAKE) -s --no-print-directory -C selftests budget) + 300)) --memory 3072 --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
 
 # Kernel code hygiene: checkpatch --strict, W=1 and sparse must all be clean.
@@ -88,4 +165,5 @@ sparse:
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C userspace clean
+	rm -rf $(DEB_DIR)
 	rm -f .w1.log .sparse.log

@@ -23,6 +23,10 @@ PACKAGES=(
 	python3 iproute2 ipvsadm socat nftables jq procps psmisc curl swaks libnet-ssleay-perl
 	# real servers for the health-check tests (run in netns only)
 	nginx-light dovecot-imapd dovecot-pop3d postfix
+	# Debian packages (make deb, make deb-lint), installing them in the VM
+	# (selftests/exlb_deb.sh: dpkg, adduser, DKMS) and systemd-analyze verify
+	# on the unit (userspace/tests/install-tree.sh)
+	debhelper dh-dkms lintian adduser systemd
 	# benchmarks (bench/https.sh, bench/mail.sh) and profiling exlbd under them
 	haproxy wrk linux-perf
 )

@@ -118,6 +118,17 @@ need dovecot-imapd "dovecot IMAP" sh -c 'command -v dovecot && test -x /usr/lib/
 need dovecot-pop3d "dovecot POP3" test -x /usr/lib/dovecot/pop3
 need postfix postfix sh -c 'command -v postfix && getent passwd postfix'
 
+# ---- the Debian packages: make deb (dpkg-buildpackage with debhelper and
+# dh_dkms), make deb-lint (lintian), install-tree.sh (systemd-analyze
+# verify), exlb_deb.sh in the VM (dkms, addgroup)
+need build-essential dpkg-buildpackage has dpkg-buildpackage
+need debhelper "debhelper (dh, compat 13)" sh -c 'command -v dh && test -f /usr/share/perl5/Debian/Debhelper/Dh_Lib.pm'
+need dh-dkms "dh_dkms (dh-sequence-dkms)" test -f /usr/share/perl5/Debian/Debhelper/Sequence/dkms.pm
+need lintian lintian has lintian
+need systemd "systemd-analyze verify" grep_out systemd-analyze --help -- 'verify'
+need dkms dkms has dkms
+need adduser addgroup has addgroup
+
 # ---- kernel lint and the test VM
 R=$("$HERE/vm/kernel-release" 2>/dev/null)
 need linux-headers-amd64 "kernel headers of release ${R:-?}" test -n "$R" -a -d "/lib/modules/$R/build"

@@ -66,13 +66,43 @@ TEST_SCRIPT_ENV += EXLBD=$(B)/asan/exlbd EXLBCTL=$(B)/exlbctl \
 	EXLBD_NO_HEALTH_CHECKS=1
 
 install: install-exlbd
+uninstall: uninstall-exlbd
 
-.PHONY: install-exlbd
+# Where make install puts exlbd's files (userspace/Makefile has SBINDIR,
+# MAN8DIR). systemd reads units from /usr/local/lib/systemd/system too;
+# PREFIX=/usr goes to /lib/systemd/system, Debian 12's place for packages.
+UNIT_DIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+EXLB_TEMPLATES := $(notdir $(wildcard $(TOP)/templates/*.json))
+
+# exlbd is rebuilt when EXLB_TEMPLATE_DIR changes (`make` then `make
+# install PREFIX=/usr` must not install a binary that looks in /usr/local).
+$(B)/template-dir: FORCE
+	@mkdir -p $(@D)
+	@echo '$(EXLB_TEMPLATE_DIR)' | cmp -s - $@ || echo '$(EXLB_TEMPLATE_DIR)' >$@
+$(B)/exlbd: $(B)/template-dir
+.PHONY: FORCE
+FORCE:
+
+.PHONY: install-exlbd uninstall-exlbd
 install-exlbd: $(B)/exlbd $(B)/exlbctl
-	install -D -m 0755 $(B)/exlbd $(DESTDIR)$(PREFIX)/sbin/exlbd
-	install -D -m 0755 $(B)/exlbctl $(DESTDIR)$(PREFIX)/sbin/exlbctl
-	install -D -m 0644 exlbd/exlbd.service $(DESTDIR)/lib/systemd/system/exlbd.service
+	install -D -m 0755 $(B)/exlbd $(DESTDIR)$(SBINDIR)/exlbd
+	install -D -m 0755 $(B)/exlbctl $(DESTDIR)$(SBINDIR)/exlbctl
+	install -d $(DESTDIR)$(UNIT_DIR)
+	sed 's|/usr/local/sbin/|$(SBINDIR)/|g' exlbd/exlbd.service >$(DESTDIR)$(UNIT_DIR)/exlbd.service
+	chmod 0644 $(DESTDIR)$(UNIT_DIR)/exlbd.service
 	install -d $(DESTDIR)$(EXLB_TEMPLATE_DIR)
-	install -m 0644 $(TOP)/templates/*.json $(DESTDIR)$(EXLB_TEMPLATE_DIR)/
-	install -D -m 0644 exlbctl/exlbctl.bash-completion \
-		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/exlbctl
+	install -m 0644 $(addprefix $(TOP)/templates/,$(EXLB_TEMPLATES)) $(DESTDIR)$(EXLB_TEMPLATE_DIR)/
+	install -D -m 0644 exlbctl/exlbctl.bash-completion $(DESTDIR)$(COMPLETION_DIR)/exlbctl
+	install -d $(DESTDIR)$(MAN8DIR)
+	sed 's|@TEMPLATE_DIR@|$(EXLB_TEMPLATE_DIR)|g' exlbd/exlbd.8 >$(DESTDIR)$(MAN8DIR)/exlbd.8
+	chmod 0644 $(DESTDIR)$(MAN8DIR)/exlbd.8
+	install -D -m 0644 exlbctl/exlbctl.8 $(DESTDIR)$(MAN8DIR)/exlbctl.8
+
+uninstall-exlbd:
+	rm -f $(DESTDIR)$(SBINDIR)/exlbd $(DESTDIR)$(SBINDIR)/exlbctl
+	rm -f $(DESTDIR)$(UNIT_DIR)/exlbd.service
+	rm -f $(addprefix $(DESTDIR)$(EXLB_TEMPLATE_DIR)/,$(EXLB_TEMPLATES))
+	rmdir $(DESTDIR)$(EXLB_TEMPLATE_DIR) $(dir $(DESTDIR)$(EXLB_TEMPLATE_DIR)) 2>/dev/null || true
+	rm -f $(DESTDIR)$(COMPLETION_DIR)/exlbctl
+	rm -f $(DESTDIR)$(MAN8DIR)/exlbd.8 $(DESTDIR)$(MAN8DIR)/exlbctl.8
