@@ -65,6 +65,7 @@ static void print_templates(const struct verb *v, json_t *result);
 static void print_template(const struct verb *v, json_t *result);
 static void print_applied(const struct verb *v, json_t *result);
 static void print_imported(const struct verb *v, json_t *result);
+static void print_version(const struct verb *v, json_t *result);
 
 #define SVC EXLB_SCOPE_SERVICE
 
@@ -161,6 +162,9 @@ static const struct verb verbs[] = {
 	{ "save", NULL, "save", { NULL }, 0, "",
 	  "Prints the whole configuration as JSON (docs/config-format.md).",
 	  print_document },
+	{ "version", NULL, "version", { NULL }, 0, "",
+	  "Prints the versions of exlbctl and of the running exlbd.",
+	  print_version },
 	{ "restore", NULL, "restore", { NULL }, 0, "< FILE",
 	  "Replaces the whole configuration with the JSON on stdin, atomically.",
 	  print_nothing },
@@ -251,7 +255,8 @@ static void main_help(void)
 	       "The command line of exlb; talks to exlbd.\n\n"
 	       "  -j, --json        JSON output\n"
 	       "  -s, --socket P    control socket (default $EXLB_SOCKET or %s)\n"
-	       "  -h, --help        help (also after any OBJECT or VERB)\n\n"
+	       "  -h, --help        help (also after any OBJECT or VERB)\n"
+	       "      --version     print \"exlbctl VERSION\" (`exlbctl version`: exlbd's too)\n\n"
 	       "A VS is named by id, VIP:PORT or nickname; a SubVS by id, nickname or\n"
 	       "VS/NICKNAME. Parameters are Kemp's names and value codes.\n\n",
 	       DEFAULT_SOCKET);
@@ -262,6 +267,19 @@ static void main_help(void)
 }
 
 /* ---- talking to exlbd ---- */
+
+/* A failed connect names the fix, not only the errno. */
+static void connect_fail(const char *socket_path, int e)
+{
+	if (e == EACCES || e == EPERM)
+		fail("cannot reach exlbd at %s: %s: add yourself to group exlb "
+		     "(usermod -aG exlb USER, then log in again) or run as root",
+		     socket_path, strerror(e));
+	if (e == ENOENT || e == ECONNREFUSED)
+		fail("cannot reach exlbd at %s: %s: is exlbd running? "
+		     "systemctl status exlbd", socket_path, strerror(e));
+	fail("cannot reach exlbd at %s: %s", socket_path, strerror(e));
+}
 
 static json_t *call(const char *socket_path, json_t *request)
 {
@@ -281,7 +299,7 @@ static json_t *call(const char *socket_path, json_t *request)
 	strcpy(sun.sun_path, socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
-		fail("cannot reach exlbd at %s: %s", socket_path, strerror(errno));
+		connect_fail(socket_path, errno);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 
 	for (size_t off = 0, total = strlen(text); off <= total;) {
@@ -999,6 +1017,12 @@ static void print_imported(const struct verb *v, json_t *result)
 		printf("%s\n", json_string_value(name));
 }
 
+static void print_version(const struct verb *v, json_t *result)
+{
+	(void)v;
+	printf("exlbctl %s\nexlbd %s\n", EXLB_VERSION, jstr(result, "version"));
+}
+
 static void print_document(const struct verb *v, json_t *result)
 {
 	(void)v;
@@ -1225,6 +1249,9 @@ int main(int argc, char **argv)
 			json_output = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			help = true;
+		} else if (nr_rest == 0 && !strcmp(argv[i], "--version")) {
+			printf("exlbctl %s\n", EXLB_VERSION);
+			return 0;
 		} else if (nr_rest == 0 &&
 			   (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket"))) {
 			if (++i == argc)

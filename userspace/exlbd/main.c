@@ -68,6 +68,7 @@ static void usage(FILE *out)
 		"                    SIGHUP and SIGUSR1 reopen it (logrotate), 0640, group exlb\n"
 		"  --template-dir DIR built-in templates (default %s);\n"
 		"                    imported ones are in STATE_DIR/templates\n"
+		"  --version         print \"exlbd VERSION\" and exit\n"
 		"  -h, --help        this text\n",
 		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET, EXLB_TEMPLATE_DIR);
 }
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
 		{ "access-log", required_argument, NULL, 'a' },
 		{ "template-dir", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *state_dir = EXLB_DEFAULT_STATE_DIR;
@@ -284,6 +286,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'V':
+			printf("exlbd %s\n", EXLB_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -1053,6 +1053,13 @@ static int cmd_status(struct request *rq)
 	return 0;
 }
 
+/* exlbctl version: which exlbd answers (after an upgrade, the new one?) */
+static int cmd_version(struct request *rq)
+{
+	rq->result = json_pack("{ss}", "version", EXLB_VERSION);
+	return 0;
+}
+
 static int cmd_save(struct request *rq)
 {
 	rq->result = exlb_config_to_json(rq->cfg);
@@ -1112,6 +1119,7 @@ static const struct command commands[] = {
 	{ "get", cmd_get, false },
 	{ "status", cmd_status, false },
 	{ "stats", cmd_status, false },
+	{ "version", cmd_version, false },
 	{ "save", cmd_save, false },
 	{ "restore", cmd_restore, true },
 	{ "template.list", cmd_template_list, false },
