@@ -80,29 +80,25 @@ static void on_health_change(void *ctx, uint64_t target_id, bool up,
 	const struct exlb_config *cfg = d->store.config;
 	uint32_t rs_id = (uint32_t)target_id;
 	const struct exlb_rs *rs = exlb_rs_by_id(cfg, rs_id);
-	const struct exlb_service *svc;
 	struct exlb_rs_runtime *r = exlb_runtime_rs(&d->runtime, rs_id);
 	enum exlb_health_state was, now = up ? EXLB_HEALTH_UP : EXLB_HEALTH_DOWN;
-	char where[64], label[EXLB_NICKNAME_SIZE];
+	char who[256];
 
 	if (!rs || !r)
 		return;
-	svc = exlb_service_by_id(cfg, rs->service_id);
 	was = r->health;
 	/*
 	 * exlb_runtime_set_health() records the verdict and reason; the one log
-	 * line is ours (it names the VS id), so it sees no change to log.
+	 * line is ours, so it sees no change to log.
 	 */
 	r->health = now;
 	exlb_runtime_set_health(&d->runtime, cfg, rs_id, up, reason);
 	if (was == now)
 		return;
-	exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
-	exlb_log("rs %s in %s %u (%s) %s: %s", where,
-		 svc && exlb_service_is_subvs(svc) ? "SubVS" : "VS",
-		 rs->service_id,
-		 svc ? exlb_service_label(svc, label, sizeof(label)) : "?",
-		 up ? "up" : "down", reason ? reason : "");
+	/* journalctl -p warning shows an RS going down */
+	exlb_log(up ? LOG_NOTICE : LOG_WARNING, "%s %s: %s",
+		 exlb_rs_describe(cfg, rs, who, sizeof(who)), up ? "up" : "down",
+		 reason ? reason : "");
 	exlb_kernel_update_rs(d->kernel, cfg, &d->runtime, rs_id);
 	/* the proxy's plan carries health: a new one takes the RS in or out */
 	if (d->proxy)
@@ -176,7 +172,7 @@ static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
-	exlb_log("signal %d: stopping", w->signum);
+	exlb_log(LOG_NOTICE, "signal %d: stopping", w->signum);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -195,10 +191,10 @@ static void on_reopen_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (!d->proxy)
 		return;
 	if (exlb_proxy_reopen_log(d->proxy, &err))
-		exlb_log("signal %d: %s; still logging to the old file", w->signum,
+		exlb_log(LOG_ERR, "signal %d: %s; still logging to the old file", w->signum,
 			 err.msg);
 	else
-		exlb_log("signal %d: access log reopened", w->signum);
+		exlb_log(LOG_INFO, "signal %d: access log reopened", w->signum);
 }
 
 /* One daemon per state directory: a second one would overwrite the first. */
@@ -207,18 +203,18 @@ static int lock_state_dir(struct exlbd *d, const char *dir)
 	char path[4096];
 
 	if (mkdir(dir, 0700) && errno != EEXIST) {
-		exlb_log("cannot create state directory %s: %s", dir,
+		exlb_log(LOG_ERR, "cannot create state directory %s: %s", dir,
 			 strerror(errno));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/lock", dir);
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0) {
-		exlb_log("cannot open %s: %s", path, strerror(errno));
+		exlb_log(LOG_ERR, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB)) {
-		exlb_log("state directory %s is in use by another exlbd", dir);
+		exlb_log(LOG_ERR, "state directory %s is in use by another exlbd", dir);
 		return -1;
 	}
 	return 0;
@@ -319,7 +315,7 @@ int main(int argc, char **argv)
 	if (lock_state_dir(&d, state_dir))
 		goto out;
 	if (exlb_store_open(&d.store, state_dir, &err)) {
-		exlb_log("cannot load the configuration: %s", err.msg);
+		exlb_log(LOG_ERR, "cannot load the configuration: %s", err.msg);
 		goto out;
 	}
 	d.store.changed = on_config_changed;
@@ -327,7 +323,7 @@ int main(int argc, char **argv)
 
 	d.kernel = exlb_kernel_new(no_kernel);
 	if (!d.kernel) {
-		exlb_log("out of memory");
+		exlb_log(LOG_ERR, "out of memory");
 		goto out;
 	}
 	/* reads the kernel's tables, applies only the difference: no flush */
@@ -336,12 +332,12 @@ int main(int argc, char **argv)
 
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d.loop) {
-		exlb_log("cannot start the event loop");
+		exlb_log(LOG_ERR, "cannot start the event loop");
 		goto out;
 	}
 	d.ctl = exlb_ctl_new(d.loop, socket_path, &d.store, &d.runtime, &err);
 	if (!d.ctl) {
-		exlb_log("control socket: %s", err.msg);
+		exlb_log(LOG_ERR, "control socket: %s", err.msg);
 		goto out;
 	}
 	popts.state_dir = state_dir;
@@ -349,17 +345,17 @@ int main(int argc, char **argv)
 	popts.rs_failed_ctx = &d;
 	d.proxy = exlb_proxy_new(d.loop, &popts, &err);
 	if (!d.proxy) {
-		exlb_log("L7 proxy: %s", err.msg);
+		exlb_log(LOG_ERR, "L7 proxy: %s", err.msg);
 		goto out;
 	}
 	exlb_proxy_set_fd_reserve(d.proxy, fd_reserve(d.store.config));
 	exlb_proxy_apply(d.proxy, d.store.config, &d.runtime);
 	if (no_health) {
-		exlb_log("health checks off (--no-health-checks)");
+		exlb_log(LOG_NOTICE, "health checks off (--no-health-checks)");
 	} else {
 		d.health = exlb_health_new(d.loop, on_health_change, &d);
 		if (!d.health) {
-			exlb_log("cannot start the health checks");
+			exlb_log(LOG_ERR, "cannot start the health checks");
 			goto out;
 		}
 		exlb_health_targets_sync(d.health, &d.runtime, NULL,
@@ -379,7 +375,7 @@ int main(int argc, char **argv)
 	ev_signal_start(d.loop, &d.sighup);
 	ev_signal_start(d.loop, &d.sigusr1);
 
-	exlb_log("started: %zu services, %zu real servers from %s; control socket %s; %s",
+	exlb_log(LOG_NOTICE, "started: %zu services, %zu real servers from %s; control socket %s; %s",
 		 d.store.config->nr_services, d.store.config->nr_reals,
 		 d.store.state_path, socket_path, d.runtime.kernel_note);
 	sd_notifyf(0, "READY=1\nSTATUS=%zu services", d.store.config->nr_services);

@@ -271,7 +271,7 @@ static int cmd_template_import(struct request *rq)
 		json_decref(names);
 		return -1;
 	}
-	exlb_log("template(s) imported: %zu", json_array_size(names));
+	exlb_log(LOG_INFO, "template(s) imported: %zu", json_array_size(names));
 	rq->result = json_pack("{so}", "imported", names);
 	return 0;
 }
@@ -283,7 +283,7 @@ static int cmd_template_delete(struct request *rq)
 	if (need_arg(rq, "name", &name) ||
 	    exlb_template_delete(rq->store->state_dir, name, &rq->err))
 		return -1;
-	exlb_log("template '%s' deleted", name);
+	exlb_log(LOG_INFO, "template '%s' deleted", name);
 	return 0;
 }
 
@@ -1135,6 +1135,12 @@ static json_t *answer_error(const char *msg)
 	return json_pack("{sbss}", "ok", 0, "error", msg);
 }
 
+/* journalctl -p err shows every refused change, with exlbctl's error */
+static void log_refused(const char *cmd, const struct exlb_err *err)
+{
+	exlb_log(LOG_ERR, "refused %s: %s", cmd, err->msg);
+}
+
 json_t *exlb_ctl_execute(struct exlb_store *store,
 			 struct exlb_runtime *runtime, const json_t *request)
 {
@@ -1166,8 +1172,10 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 		return answer_error("out of memory");
 
 	if (cmd->run(&rq)) {
-		if (cmd->changes)
+		if (cmd->changes) {
 			exlb_config_free(rq.cfg);
+			log_refused(name, &rq.err);
+		}
 		exlb_cert_txn_end(rq.cert_txn, false);
 		json_decref(rq.result);
 		return answer_error(rq.err.msg);
@@ -1177,6 +1185,7 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 		if (exlb_store_commit(store, rq.cfg, rq.what, &rq.err)) {
 			/* certificate files go back to what the configuration says */
 			exlb_cert_txn_end(rq.cert_txn, false);
+			log_refused(name, &rq.err);
 			json_decref(rq.result);
 			return answer_error(rq.err.msg);
 		}
@@ -1187,7 +1196,7 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 			/* leftover files are harmless: only the table counts */
 			if (exlb_cert_remove_files(store->state_dir, rq.remove_cert,
 						   &why))
-				exlb_log("%s", why.msg);
+				exlb_log(LOG_WARNING, "%s", why.msg);
 		}
 		if (runtime)
 			exlb_runtime_prune(runtime, store->config);
@@ -1428,7 +1437,7 @@ static void evict_idlest(struct exlb_ctl *ctl)
 			idlest = c;
 	n = exlb_log_limit_hit(&ctl->evict_log, EXLB_CTL_LOG_MS);
 	if (n)
-		exlb_log("control: %u clients: closing the one idle longest (%.0f s) to admit a new one; %llu such since the last line",
+		exlb_log(LOG_WARNING, "control: %u clients: closing the one idle longest (%.0f s) to admit a new one; %llu such since the last line",
 			 ctl->nr_clients, ev_now(ctl->loop) - idlest->last_active,
 			 (unsigned long long)n);
 	client_close(idlest);
@@ -1465,7 +1474,7 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_timer_start(loop, &ctl->rest);
 		n = exlb_log_limit_hit(&ctl->accept_log, EXLB_CTL_LOG_MS);
 		if (n)
-			exlb_log("control: accept: %s; %llu such since the last line",
+			exlb_log(LOG_ERR, "control: accept: %s; %llu such since the last line",
 				 strerror(err), (unsigned long long)n);
 		return;
 	}
@@ -1526,7 +1535,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	created = mkdir(dir, 0750) == 0;
 	if (grp && (created || !strcmp(basename(dir), "exlb")) &&
 	    (chown(dir, geteuid(), grp->gr_gid) || chmod(dir, 0750)))
-		exlb_log("control: cannot give %s to group %s: %s", dir,
+		exlb_log(LOG_WARNING, "control: cannot give %s to group %s: %s", dir,
 			 EXLB_GROUP, strerror(errno));
 	if (socket_in_use(&sun)) {
 		exlb_err_set(err, "another exlbd answers on %s", path);
@@ -1550,7 +1559,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	umask(old_mask);
 	if (grp) {
 		if (chown(path, geteuid(), grp->gr_gid) || chmod(path, 0660))
-			exlb_log("control: cannot open %s to group %s: %s", path,
+			exlb_log(LOG_WARNING, "control: cannot open %s to group %s: %s", path,
 				 EXLB_GROUP, strerror(errno));
 	}
 	if (listen(fd, 16)) {

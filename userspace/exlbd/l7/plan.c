@@ -211,7 +211,7 @@ static int compile_rules(const struct exlb_config *cfg, const char (*names)[EXLB
 			continue;
 		c = exlb_content_rule_compile(rule, &err);
 		if (!c) {
-			exlb_log("proxy: rule %s: %s", rule->name, err.msg);
+			exlb_log(LOG_ERR, "proxy: rule %s: %s", rule->name, err.msg);
 			continue;
 		}
 		(*out)[(*nr)++] = c;
@@ -292,7 +292,7 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	if (svc->ssl_acceleration) {
 		vs->tls = exlb_tls_vs_get(p->tls, cfg, svc, &err);
 		if (!vs->tls) {
-			exlb_log("proxy: VS %u (%s): TLS: %s", svc->id, vs->name,
+			exlb_log(LOG_ERR, "proxy: VS %u (%s): TLS: %s", svc->id, vs->name,
 				 err.msg);
 			return -EINVAL;
 		}
