@@ -66,6 +66,7 @@ static void print_template(const struct verb *v, json_t *result);
 static void print_applied(const struct verb *v, json_t *result);
 static void print_imported(const struct verb *v, json_t *result);
 static void print_version(const struct verb *v, json_t *result);
+static void print_restored(const struct verb *v, json_t *result);
 
 #define SVC EXLB_SCOPE_SERVICE
 
@@ -165,9 +166,9 @@ static const struct verb verbs[] = {
 	{ "version", NULL, "version", { NULL }, 0, "",
 	  "Prints the versions of exlbctl and of the running exlbd.",
 	  print_version },
-	{ "restore", NULL, "restore", { NULL }, 0, "< FILE",
-	  "Replaces the whole configuration with the JSON on stdin, atomically.",
-	  print_nothing },
+	{ "restore", NULL, "restore", { "?file" }, 0, "[--dry-run] [FILE | < FILE]",
+	  "Replaces the whole configuration with the JSON of FILE or stdin, atomically; --dry-run only checks it (OK or the error, exit 0 or 1).",
+	  print_restored },
 };
 
 #define NR_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -1023,6 +1024,16 @@ static void print_version(const struct verb *v, json_t *result)
 	printf("exlbctl %s\nexlbd %s\n", EXLB_VERSION, jstr(result, "version"));
 }
 
+/* restore prints nothing; restore --dry-run what it checked */
+static void print_restored(const struct verb *v, json_t *result)
+{
+	(void)v;
+	if (json_is_object(result))
+		printf("OK: %s services, %s real servers, %s rules; nothing applied\n",
+		       jstr(result, "services"), jstr(result, "reals"),
+		       jstr(result, "rules"));
+}
+
 static void print_document(const struct verb *v, json_t *result)
 {
 	(void)v;
@@ -1198,8 +1209,13 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		json_object_set_new(args, "params", params);
 	else
 		json_decref(params);
-	if (!strcmp(v->cmd, "restore"))
-		json_object_set_new(args, "config", read_stdin_json());
+	if (!strcmp(v->cmd, "restore")) {
+		const char *file = jstr(args, "file");
+
+		json_object_set_new(args, "config", file[0] ?
+				    read_json_file(file) : read_stdin_json());
+		json_object_del(args, "file");
+	}
 	if (!strcmp(v->cmd, "template.import")) {
 		/* like certificates, the document travels, not the path */
 		json_object_set_new(args, "template",
@@ -1236,6 +1252,7 @@ int main(int argc, char **argv)
 {
 	const char *socket_path = getenv("EXLB_SOCKET");
 	const struct verb *v;
+	const char *cmd;
 	char *rest[256];
 	int nr_rest = 0;
 	bool help = false;
@@ -1289,8 +1306,19 @@ int main(int argc, char **argv)
 		verb_help(v);
 		return 0;
 	}
+	cmd = v->cmd;
 
-	request = json_pack("{ssso}", "cmd", v->cmd, "args",
+	/* restore --dry-run: the same document to exlbd's checks only */
+	if (!strcmp(v->cmd, "restore"))
+		for (int i = 1; i < nr_rest; i++)
+			if (!strcmp(rest[i], "--dry-run") || !strcmp(rest[i], "-n")) {
+				memmove(&rest[i], &rest[i + 1],
+					(nr_rest - i - 1) * sizeof(rest[0]));
+				nr_rest--;
+				cmd = "restore.check";
+				break;
+			}
+	request = json_pack("{ssso}", "cmd", cmd, "args",
 			    build_args(v, nr_rest - (v->name ? 2 : 1),
 				       rest + (v->name ? 2 : 1)));
 	answer = call(socket_path, request);

@@ -68,6 +68,9 @@ static void usage(FILE *out)
 		"                    SIGHUP and SIGUSR1 reopen it (logrotate), 0640, group exlb\n"
 		"  --template-dir DIR built-in templates (default %s);\n"
 		"                    imported ones are in STATE_DIR/templates\n"
+		"  --check FILE      check a saved configuration (exlbctl save) as\n"
+		"                    exlbctl restore would, apply nothing: prints OK\n"
+		"                    or the error, exits 0 or 1\n"
 		"  --version         print \"exlbd VERSION\" and exit\n"
 		"  -h, --help        this text\n",
 		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET, EXLB_TEMPLATE_DIR);
@@ -197,6 +200,35 @@ static void on_reopen_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		exlb_log(LOG_INFO, "signal %d: access log reopened", w->signum);
 }
 
+/*
+ * exlbd --check FILE (like haproxy -c): the path of exlbctl restore, i.e.
+ * exlb_config_from_json() and the exlb_config_check() every commit runs;
+ * touches no state directory, socket or kernel.
+ */
+static int check_file(const char *path)
+{
+	struct exlb_config *cfg;
+	struct exlb_err err;
+	json_error_t jerr;
+	json_t *doc;
+
+	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		fprintf(stderr, "exlbd: %s:%d: %s\n", path, jerr.line, jerr.text);
+		return 1;
+	}
+	cfg = exlb_config_from_json(doc, &err);
+	json_decref(doc);
+	if (!cfg) {
+		fprintf(stderr, "exlbd: %s: %s\n", path, err.msg);
+		return 1;
+	}
+	printf("%s: OK: %zu services, %zu real servers, %zu rules\n", path,
+	       cfg->nr_services, cfg->nr_reals, cfg->nr_rules);
+	exlb_config_free(cfg);
+	return 0;
+}
+
 /* One daemon per state directory: a second one would overwrite the first. */
 static int lock_state_dir(struct exlbd *d, const char *dir)
 {
@@ -233,6 +265,7 @@ int main(int argc, char **argv)
 		{ "template-dir", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "check", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *state_dir = EXLB_DEFAULT_STATE_DIR;
@@ -286,6 +319,8 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("exlbd %s\n", EXLB_VERSION);
 			return 0;
+		case 'c':
+			return check_file(optarg);
 		default:
 			usage(stderr);
 			return 2;

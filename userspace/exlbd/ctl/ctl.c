@@ -1066,14 +1066,22 @@ static int cmd_save(struct request *rq)
 	return 0;
 }
 
-static int cmd_restore(struct request *rq)
+/* The document of restore, checked as any change is (exlb_config_from_json()). */
+static struct exlb_config *restore_config(struct request *rq)
 {
 	json_t *doc = json_object_get(rq->args, "config");
-	struct exlb_config *cfg;
 
-	if (!doc)
-		return exlb_err_set(&rq->err, "missing argument 'config'");
-	cfg = exlb_config_from_json(doc, &rq->err);
+	if (!doc) {
+		exlb_err_set(&rq->err, "missing argument 'config'");
+		return NULL;
+	}
+	return exlb_config_from_json(doc, &rq->err);
+}
+
+static int cmd_restore(struct request *rq)
+{
+	struct exlb_config *cfg = restore_config(rq);
+
 	if (!cfg)
 		return -1;
 	exlb_config_free(rq->cfg);
@@ -1081,6 +1089,24 @@ static int cmd_restore(struct request *rq)
 	snprintf(rq->what, sizeof(rq->what),
 		 "configuration restored: %zu services, %zu real servers, %zu rules",
 		 cfg->nr_services, cfg->nr_reals, cfg->nr_rules);
+	return 0;
+}
+
+/*
+ * restore --dry-run: restore's checks (exlb_config_from_json() ends with
+ * exlb_config_check(), the check of every commit), nothing applied.
+ */
+static int cmd_restore_check(struct request *rq)
+{
+	struct exlb_config *cfg = restore_config(rq);
+
+	if (!cfg)
+		return -1;
+	rq->result = json_pack("{sIsIsI}",
+			       "services", (json_int_t)cfg->nr_services,
+			       "reals", (json_int_t)cfg->nr_reals,
+			       "rules", (json_int_t)cfg->nr_rules);
+	exlb_config_free(cfg);
 	return 0;
 }
 
@@ -1122,6 +1148,7 @@ static const struct command commands[] = {
 	{ "version", cmd_version, false },
 	{ "save", cmd_save, false },
 	{ "restore", cmd_restore, true },
+	{ "restore.check", cmd_restore_check, false },
 	{ "template.list", cmd_template_list, false },
 	{ "template.show", cmd_template_show, false },
 	{ "template.apply", cmd_template_apply, true },
@@ -1515,7 +1542,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct group *grp = getgrnam(EXLB_GROUP);
 	struct exlb_ctl *ctl;
-	char dir[sizeof(sun.sun_path)];
+	char dir[sizeof(sun.sun_path)], copy[sizeof(sun.sun_path)];
 	mode_t old_mask;
 	bool created;
 	int fd;
@@ -1525,8 +1552,9 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 		return NULL;
 	}
 	strcpy(sun.sun_path, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	dirname(dir);
+	/* dirname()'s result, not its argument: "s.sock" gives "." */
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", dirname(copy));
 	/*
 	 * Our own directory (created here, or systemd's RuntimeDirectory
 	 * /run/exlb, root:root 0750) goes to group exlb so its members reach
