@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "userspace/exlbd/config/params.h"
+#include "certfile.h"
 
 #define DEFAULT_SOCKET	"/run/exlb/exlbd.sock"
 #define MAX_POSITIONAL	3
@@ -121,9 +122,9 @@ static const struct verb verbs[] = {
 	{ "rule", "detach", "rule.detach", { "subvs", "rule", "?list" }, 0,
 	  "SUBVS|VS NAME [request|response]",
 	  "Removes a rule from a SubVS or VS.", print_nothing },
-	{ "cert", "add", "cert.add", { "name", "cert", "key" }, 0,
-	  "NAME CERT.pem KEY.pem [replace=1]",
-	  "Installs a certificate (leaf, then chain) and its key; replace=1 replaces one live.",
+	{ "cert", "add", "cert.add", { "name", "cert", "?key" }, 0,
+	  "NAME CERT.pem KEY.pem | NAME FILE.pfx  [password-file FILE] [replace=1]",
+	  "Installs a certificate (leaf, then chain) and its key, from PEM files or a PKCS#12 file (.pfx/.p12, as Exchange exports it); an encrypted .pfx or PEM key is decrypted here with the password of password-file's first line, or one asked on the terminal (never on the command line); replace=1 replaces one live.",
 	  print_nothing },
 	{ "cert", "list", "cert.list", { NULL }, 0, "",
 	  "Lists the certificates and the VSs using them.", print_certs },
@@ -1070,31 +1071,6 @@ static json_t *read_stdin_json(void)
 	return doc;
 }
 
-static json_t *read_pem(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	size_t len, max = 1 << 20;
-	char *buf;
-	json_t *s;
-
-	if (!f)
-		fail("cannot read %s: %s", path, strerror(errno));
-	buf = malloc(max + 1);
-	if (!buf)
-		fail("out of memory");
-	len = fread(buf, 1, max + 1, f);
-	fclose(f);
-	if (len > max)
-		fail("%s: larger than 1 MiB", path);
-	buf[len] = 0;
-	s = json_stringn(buf, len);
-	if (!s)
-		fail("%s: not text (PEM expected)", path);
-	explicit_bzero(buf, len);
-	free(buf);
-	return s;
-}
-
 static json_t *read_json_file(const char *path)
 {
 	json_error_t jerr;
@@ -1150,6 +1126,9 @@ static json_t *build_apply_args(const struct verb *v, int argc, char **argv)
 		json_decref(params);
 	return args;
 }
+
+/* cert add's password-file FILE (a password never comes from argv) */
+static const char *password_file;
 
 static json_t *build_args(const struct verb *v, int argc, char **argv)
 {
@@ -1223,11 +1202,60 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		json_object_del(args, "file");
 	}
 	if (!strcmp(v->cmd, "cert.add")) {
-		/* exlbd may not see our files: the PEM text travels */
-		json_object_set_new(args, "cert", read_pem(jstr(args, "cert")));
-		json_object_set_new(args, "key", read_pem(jstr(args, "key")));
+		/*
+		 * exlbd may not see our files: the PEM text travels, decrypted
+		 * here (certfile.c) so no password ever reaches exlbd
+		 */
+		struct exlbctl_cert_text t;
+		char err[512];
+
+		if (exlbctl_cert_read(jstr(args, "cert"),
+				      jstr(args, "key")[0] ? jstr(args, "key") : NULL,
+				      password_file, &t, err, sizeof(err)))
+			fail("%s", err);
+		json_object_set_new(args, "cert", json_string(t.cert_pem));
+		json_object_set_new(args, "key", json_string(t.key_pem));
+		exlbctl_cert_text_free(&t);
+		if (!json_is_string(json_object_get(args, "cert")) ||
+		    !json_is_string(json_object_get(args, "key")))
+			fail("certificate or key: not UTF-8 text (PEM expected)");
 	}
 	return args;
+}
+
+/*
+ * cert add ... password-file FILE: taken out of the arguments. A password
+ * itself is refused: argv is readable by every user (ps, /proc/PID/cmdline)
+ * and stays in shell history.
+ */
+static int take_password_file(char **rest, int nr_rest)
+{
+	for (int i = 2; i < nr_rest; i++) {
+		int words = 0;
+
+		if (!strcasecmp(rest[i], "password") || !strncasecmp(rest[i], "password=", 9) ||
+		    !strcasecmp(rest[i], "pass") || !strncasecmp(rest[i], "pass=", 5))
+			usage_fail("cert add: no password on the command line: every "
+				   "user can read it (ps, /proc) and it stays in the shell's "
+				   "history; put it in a file (password-file FILE, first "
+				   "line) or leave it out to be asked on the terminal");
+		if (!strcasecmp(rest[i], "password-file")) {
+			if (i + 1 == nr_rest)
+				usage_fail("cert add: password-file needs a FILE");
+			password_file = rest[i + 1];
+			words = 2;
+		} else if (!strncasecmp(rest[i], "password-file=", 14)) {
+			password_file = rest[i] + 14;
+			words = 1;
+		}
+		if (words) {
+			memmove(&rest[i], &rest[i + words],
+				(nr_rest - i - words) * sizeof(rest[0]));
+			nr_rest -= words;
+			i--;
+		}
+	}
+	return nr_rest;
 }
 
 /* For bash completion: `exlbctl __params vs` prints "Name=" per parameter. */
@@ -1308,6 +1336,8 @@ int main(int argc, char **argv)
 	}
 	cmd = v->cmd;
 
+	if (!strcmp(v->cmd, "cert.add"))
+		nr_rest = take_password_file(rest, nr_rest);
 	/* restore --dry-run: the same document to exlbd's checks only */
 	if (!strcmp(v->cmd, "restore"))
 		for (int i = 1; i < nr_rest; i++)
