@@ -95,18 +95,19 @@ static int password_prompt(struct password *pw)
 		return set_err(pw->err, pw->err_size,
 			       "%s is encrypted: give password-file FILE "
 			       "(no terminal to ask on)", pw->for_path);
-	fprintf(stderr, "Password for %s: ", pw->for_path);
-	fflush(stderr);
+	/* echo off before the prompt: what is typed after it never shows */
 	restore = !tcgetattr(STDIN_FILENO, &old);
 	if (restore) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		quiet.c_lflag |= ECHONL;
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
 	}
+	fprintf(stderr, "Password for %s: ", pw->for_path);
+	fflush(stderr);
 	ok = fgets(pw->text, sizeof(pw->text), stdin);
 	if (restore)
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 	if (!ok)
 		return set_err(pw->err, pw->err_size, "%s: no password given",
 			       pw->for_path);
