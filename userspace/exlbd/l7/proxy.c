@@ -228,8 +228,8 @@ static void vs_over_limit(struct exlb_proxy *p, const struct l7_vs *vs)
 	atomic_fetch_add(&p->conns_over_limit, 1);
 	n = exlb_log_limit_hit(&p->limit_log, L7_RATE_LOG_MS);
 	if (n)
-		exlb_log(LOG_WARNING, "proxy: VS %u (%s): MaxConnsLimit %u reached: %llu connection(s) closed at once",
-			 vs->id, vs->name, vs->max_conns, (unsigned long long)n);
+		exlb_log(LOG_WARNING, "proxy: %s: MaxConnsLimit %u reached: %llu connection(s) closed at once",
+			 vs->name, vs->max_conns, (unsigned long long)n);
 }
 
 static bool accept_error_is_shortage(int err)
@@ -370,8 +370,8 @@ static void listeners_sync(struct l7_worker *w)
 			char addr[80];
 
 			l7_sockaddr_format(&vs->vip, addr, sizeof(addr), true);
-			exlb_log(LOG_ERR, "proxy: VS %u (%s): cannot listen on %s: %s",
-				 vs->id, vs->name, addr, strerror(-err));
+			exlb_log(LOG_ERR, "proxy: %s (id %u): cannot listen on %s: %s",
+				 vs->name, vs->id, addr, strerror(-err));
 		}
 	}
 }
