@@ -272,20 +272,31 @@ static int read_pkcs12(const char *path, struct password *pw,
 			path, ssl_reason());
 		goto out;
 	}
-	/* a file without a password opens with the empty one */
-	if (PKCS12_mac_present(p12) && !PKCS12_verify_mac(p12, "", 0) &&
-	    !PKCS12_verify_mac(p12, NULL, 0)) {
-		if (password_get(pw))
-			goto out;
-		if (!PKCS12_verify_mac(p12, pw->text, -1)) {
-			set_err(pw->err, pw->err_size, "wrong password for %s", path);
-			goto out;
+	/*
+	 * The MAC tells a wrong password before anything is decrypted; a
+	 * file without a password opens with the empty one, asked for no
+	 * password. Without a MAC (-nomac) OpenSSL 3.0's PKCS12_parse()
+	 * takes no password at all: only unencrypted such files are read.
+	 */
+	if (PKCS12_mac_present(p12)) {
+		if (PKCS12_verify_mac(p12, "", 0) || PKCS12_verify_mac(p12, NULL, 0)) {
+			pw->have = true;
+		} else {
+			if (password_get(pw))
+				goto out;
+			if (!PKCS12_verify_mac(p12, pw->text, -1)) {
+				set_err(pw->err, pw->err_size, "wrong password for %s", path);
+				goto out;
+			}
 		}
-	} else {
-		pw->text[0] = 0;
-		pw->have = true;
+	} else if (!PKCS12_parse(p12, "", &key, &cert, &ca)) {
+		set_err(pw->err, pw->err_size,
+			"%s: encrypted without a MAC (openssl pkcs12 -nomac), which "
+			"OpenSSL 3.0 cannot decrypt: export it with one (the default)",
+			path);
+		goto out;
 	}
-	if (!PKCS12_parse(p12, pw->text, &key, &cert, &ca)) {
+	if (!key && !cert && !PKCS12_parse(p12, pw->text, &key, &cert, &ca)) {
 		set_err(pw->err, pw->err_size, "%s: cannot decrypt: %s", path,
 			ssl_reason());
 		goto out;
@@ -406,8 +417,11 @@ fail:
 	return -1;
 }
 
-/* DER PKCS#12 starts with a SEQUENCE; PEM with text. */
-static bool looks_pkcs12(const char *path)
+/*
+ * By its name (.pfx, .p12), or, given alone, by its first byte: DER
+ * PKCS#12 starts with a SEQUENCE, PEM with text.
+ */
+static bool looks_pkcs12(const char *path, bool with_key)
 {
 	const char *dot = strrchr(path, '.');
 	FILE *f;
@@ -415,6 +429,8 @@ static bool looks_pkcs12(const char *path)
 
 	if (dot && (!strcasecmp(dot, ".pfx") || !strcasecmp(dot, ".p12")))
 		return true;
+	if (with_key)
+		return false;
 	f = fopen(path, "rb");
 	if (!f)
 		return false;
@@ -433,7 +449,7 @@ int exlbctl_cert_read(const char *cert_path, const char *key_path,
 
 	memset(out, 0, sizeof(*out));
 	load_providers();
-	if (looks_pkcs12(cert_path)) {
+	if (looks_pkcs12(cert_path, key_path != NULL)) {
 		if (key_path) {
 			return set_err(err, err_size,
 				       "%s is PKCS#12: it holds the key, give no key file "
