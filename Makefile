@@ -4,7 +4,7 @@
 
 KVER ?= $(shell tools/vm/kernel-release 2>/dev/null || uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
-VERSION := $(shell cat VERSION 2>/dev/null || git describe --always --dirty --tags 2>/dev/null || echo unknown)
+VERSION := $(shell tools/version)
 PREFIX ?= /usr/local
 DESTDIR ?=
 # exlb.ko under /lib/modules/$(KVER)/$(MOD_DIR) (make module-install)

@@ -353,7 +353,7 @@ t_rs_down_droponfail() {
 	[[ -n $t_down ]] || { echo "rs1 never marked down"; ctl status; return 1; }
 	status_ms=$(ms_between "$t_kill" "$t_down")
 	echo "exlbctl status shows rs1 down $status_ms ms after the kill"
-	grep -E "rs ${RS4[1]}:$RS_PORT in VS [0-9]+ \(E2E\) down" "$T/exlbd1.log" | sed 's/^/exlbd log: /'
+	grep -E "rs ${RS4[1]}:$RS_PORT in VS [^ ]+ \(E2E\) down" "$T/exlbd1.log" | sed 's/^/exlbd log: /'
 	[[ -n $ev ]] || { echo "the open connection to rs1 saw nothing"; cat "$T/hold.log"; return 1; }
 	read -r _ _ kind t_ev <<<"$ev"
 	det_ms=$(ms_between "$t_kill" "$t_ev")

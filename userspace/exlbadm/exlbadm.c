@@ -40,7 +40,7 @@ static const char usage_text[] =
 "  get [KEY]\n"
 "VS is ADDR:PORT ([ADDR6]:PORT for IPv6) or id:N; RS is ADDR:PORT.\n"
 "\"vs add - id=N\" creates a service without an address.\n"
-"-j prints JSON.\n";
+"-j prints JSON; --version prints \"exlbadm VERSION\".\n";
 
 static void usage(FILE *f)
 {
@@ -923,6 +923,9 @@ int main(int argc, char **argv)
 			json_out = true;
 		} else if (is(argv[i], "-h") || is(argv[i], "--help")) {
 			usage(stdout);
+			return 0;
+		} else if (is(argv[i], "--version")) {
+			printf("exlbadm %s\n", EXLB_VERSION);
 			return 0;
 		} else {
 			die("unknown option '%s' (see --help)", argv[i]);

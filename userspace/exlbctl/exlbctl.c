@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "userspace/exlbd/config/params.h"
+#include "certfile.h"
 
 #define DEFAULT_SOCKET	"/run/exlb/exlbd.sock"
 #define MAX_POSITIONAL	3
@@ -65,6 +66,8 @@ static void print_templates(const struct verb *v, json_t *result);
 static void print_template(const struct verb *v, json_t *result);
 static void print_applied(const struct verb *v, json_t *result);
 static void print_imported(const struct verb *v, json_t *result);
+static void print_version(const struct verb *v, json_t *result);
+static void print_restored(const struct verb *v, json_t *result);
 
 #define SVC EXLB_SCOPE_SERVICE
 
@@ -119,9 +122,9 @@ static const struct verb verbs[] = {
 	{ "rule", "detach", "rule.detach", { "subvs", "rule", "?list" }, 0,
 	  "SUBVS|VS NAME [request|response]",
 	  "Removes a rule from a SubVS or VS.", print_nothing },
-	{ "cert", "add", "cert.add", { "name", "cert", "key" }, 0,
-	  "NAME CERT.pem KEY.pem [replace=1]",
-	  "Installs a certificate (leaf, then chain) and its key; replace=1 replaces one live.",
+	{ "cert", "add", "cert.add", { "name", "cert", "?key" }, 0,
+	  "NAME CERT.pem KEY.pem | NAME FILE.pfx  [password-file FILE] [replace=1]",
+	  "Installs a certificate (leaf, then chain) and its key, from PEM files or a PKCS#12 file (.pfx/.p12, as Exchange exports it); an encrypted .pfx or PEM key is decrypted here with the password of password-file's first line, or one asked on the terminal (never on the command line); replace=1 replaces one live.",
 	  print_nothing },
 	{ "cert", "list", "cert.list", { NULL }, 0, "",
 	  "Lists the certificates and the VSs using them.", print_certs },
@@ -161,9 +164,12 @@ static const struct verb verbs[] = {
 	{ "save", NULL, "save", { NULL }, 0, "",
 	  "Prints the whole configuration as JSON (docs/config-format.md).",
 	  print_document },
-	{ "restore", NULL, "restore", { NULL }, 0, "< FILE",
-	  "Replaces the whole configuration with the JSON on stdin, atomically.",
-	  print_nothing },
+	{ "version", NULL, "version", { NULL }, 0, "",
+	  "Prints the versions of exlbctl and of the running exlbd.",
+	  print_version },
+	{ "restore", NULL, "restore", { "?file" }, 0, "[--dry-run] [FILE | < FILE]",
+	  "Replaces the whole configuration with the JSON of FILE or stdin, atomically; --dry-run only checks it (OK or the error, exit 0 or 1).",
+	  print_restored },
 };
 
 #define NR_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -251,7 +257,8 @@ static void main_help(void)
 	       "The command line of exlb; talks to exlbd.\n\n"
 	       "  -j, --json        JSON output\n"
 	       "  -s, --socket P    control socket (default $EXLB_SOCKET or %s)\n"
-	       "  -h, --help        help (also after any OBJECT or VERB)\n\n"
+	       "  -h, --help        help (also after any OBJECT or VERB)\n"
+	       "      --version     print \"exlbctl VERSION\" (`exlbctl version`: exlbd's too)\n\n"
 	       "A VS is named by id, VIP:PORT or nickname; a SubVS by id, nickname or\n"
 	       "VS/NICKNAME. Parameters are Kemp's names and value codes.\n\n",
 	       DEFAULT_SOCKET);
@@ -262,6 +269,19 @@ static void main_help(void)
 }
 
 /* ---- talking to exlbd ---- */
+
+/* A failed connect names the fix, not only the errno. */
+static void connect_fail(const char *socket_path, int e)
+{
+	if (e == EACCES || e == EPERM)
+		fail("cannot reach exlbd at %s: %s: add yourself to group exlb "
+		     "(usermod -aG exlb USER, then log in again) or run as root",
+		     socket_path, strerror(e));
+	if (e == ENOENT || e == ECONNREFUSED)
+		fail("cannot reach exlbd at %s: %s: is exlbd running? "
+		     "systemctl status exlbd", socket_path, strerror(e));
+	fail("cannot reach exlbd at %s: %s", socket_path, strerror(e));
+}
 
 static json_t *call(const char *socket_path, json_t *request)
 {
@@ -281,7 +301,7 @@ static json_t *call(const char *socket_path, json_t *request)
 	strcpy(sun.sun_path, socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
-		fail("cannot reach exlbd at %s: %s", socket_path, strerror(errno));
+		connect_fail(socket_path, errno);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
 
 	for (size_t off = 0, total = strlen(text); off <= total;) {
@@ -999,6 +1019,22 @@ static void print_imported(const struct verb *v, json_t *result)
 		printf("%s\n", json_string_value(name));
 }
 
+static void print_version(const struct verb *v, json_t *result)
+{
+	(void)v;
+	printf("exlbctl %s\nexlbd %s\n", EXLB_VERSION, jstr(result, "version"));
+}
+
+/* restore prints nothing; restore --dry-run what it checked */
+static void print_restored(const struct verb *v, json_t *result)
+{
+	(void)v;
+	if (json_is_object(result))
+		printf("OK: %s services, %s real servers, %s rules; nothing applied\n",
+		       jstr(result, "services"), jstr(result, "reals"),
+		       jstr(result, "rules"));
+}
+
 static void print_document(const struct verb *v, json_t *result)
 {
 	(void)v;
@@ -1033,31 +1069,6 @@ static json_t *read_stdin_json(void)
 	if (!doc)
 		fail("restore: stdin line %d: %s", jerr.line, jerr.text);
 	return doc;
-}
-
-static json_t *read_pem(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	size_t len, max = 1 << 20;
-	char *buf;
-	json_t *s;
-
-	if (!f)
-		fail("cannot read %s: %s", path, strerror(errno));
-	buf = malloc(max + 1);
-	if (!buf)
-		fail("out of memory");
-	len = fread(buf, 1, max + 1, f);
-	fclose(f);
-	if (len > max)
-		fail("%s: larger than 1 MiB", path);
-	buf[len] = 0;
-	s = json_stringn(buf, len);
-	if (!s)
-		fail("%s: not text (PEM expected)", path);
-	explicit_bzero(buf, len);
-	free(buf);
-	return s;
 }
 
 static json_t *read_json_file(const char *path)
@@ -1115,6 +1126,9 @@ static json_t *build_apply_args(const struct verb *v, int argc, char **argv)
 		json_decref(params);
 	return args;
 }
+
+/* cert add's password-file FILE (a password never comes from argv) */
+static const char *password_file;
 
 static json_t *build_args(const struct verb *v, int argc, char **argv)
 {
@@ -1174,8 +1188,13 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		json_object_set_new(args, "params", params);
 	else
 		json_decref(params);
-	if (!strcmp(v->cmd, "restore"))
-		json_object_set_new(args, "config", read_stdin_json());
+	if (!strcmp(v->cmd, "restore")) {
+		const char *file = jstr(args, "file");
+
+		json_object_set_new(args, "config", file[0] ?
+				    read_json_file(file) : read_stdin_json());
+		json_object_del(args, "file");
+	}
 	if (!strcmp(v->cmd, "template.import")) {
 		/* like certificates, the document travels, not the path */
 		json_object_set_new(args, "template",
@@ -1183,11 +1202,60 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		json_object_del(args, "file");
 	}
 	if (!strcmp(v->cmd, "cert.add")) {
-		/* exlbd may not see our files: the PEM text travels */
-		json_object_set_new(args, "cert", read_pem(jstr(args, "cert")));
-		json_object_set_new(args, "key", read_pem(jstr(args, "key")));
+		/*
+		 * exlbd may not see our files: the PEM text travels, decrypted
+		 * here (certfile.c) so no password ever reaches exlbd
+		 */
+		struct exlbctl_cert_text t;
+		char err[512];
+
+		if (exlbctl_cert_read(jstr(args, "cert"),
+				      jstr(args, "key")[0] ? jstr(args, "key") : NULL,
+				      password_file, &t, err, sizeof(err)))
+			fail("%s", err);
+		json_object_set_new(args, "cert", json_string(t.cert_pem));
+		json_object_set_new(args, "key", json_string(t.key_pem));
+		exlbctl_cert_text_free(&t);
+		if (!json_is_string(json_object_get(args, "cert")) ||
+		    !json_is_string(json_object_get(args, "key")))
+			fail("certificate or key: not UTF-8 text (PEM expected)");
 	}
 	return args;
+}
+
+/*
+ * cert add ... password-file FILE: taken out of the arguments. A password
+ * itself is refused: argv is readable by every user (ps, /proc/PID/cmdline)
+ * and stays in shell history.
+ */
+static int take_password_file(char **rest, int nr_rest)
+{
+	for (int i = 2; i < nr_rest; i++) {
+		int words = 0;
+
+		if (!strcasecmp(rest[i], "password") || !strncasecmp(rest[i], "password=", 9) ||
+		    !strcasecmp(rest[i], "pass") || !strncasecmp(rest[i], "pass=", 5))
+			usage_fail("cert add: no password on the command line: every "
+				   "user can read it (ps, /proc) and it stays in the shell's "
+				   "history; put it in a file (password-file FILE, first "
+				   "line) or leave it out to be asked on the terminal");
+		if (!strcasecmp(rest[i], "password-file")) {
+			if (i + 1 == nr_rest)
+				usage_fail("cert add: password-file needs a FILE");
+			password_file = rest[i + 1];
+			words = 2;
+		} else if (!strncasecmp(rest[i], "password-file=", 14)) {
+			password_file = rest[i] + 14;
+			words = 1;
+		}
+		if (words) {
+			memmove(&rest[i], &rest[i + words],
+				(nr_rest - i - words) * sizeof(rest[0]));
+			nr_rest -= words;
+			i--;
+		}
+	}
+	return nr_rest;
 }
 
 /* For bash completion: `exlbctl __params vs` prints "Name=" per parameter. */
@@ -1212,6 +1280,7 @@ int main(int argc, char **argv)
 {
 	const char *socket_path = getenv("EXLB_SOCKET");
 	const struct verb *v;
+	const char *cmd;
 	char *rest[256];
 	int nr_rest = 0;
 	bool help = false;
@@ -1225,6 +1294,9 @@ int main(int argc, char **argv)
 			json_output = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			help = true;
+		} else if (nr_rest == 0 && !strcmp(argv[i], "--version")) {
+			printf("exlbctl %s\n", EXLB_VERSION);
+			return 0;
 		} else if (nr_rest == 0 &&
 			   (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket"))) {
 			if (++i == argc)
@@ -1262,8 +1334,21 @@ int main(int argc, char **argv)
 		verb_help(v);
 		return 0;
 	}
+	cmd = v->cmd;
 
-	request = json_pack("{ssso}", "cmd", v->cmd, "args",
+	if (!strcmp(v->cmd, "cert.add"))
+		nr_rest = take_password_file(rest, nr_rest);
+	/* restore --dry-run: the same document to exlbd's checks only */
+	if (!strcmp(v->cmd, "restore"))
+		for (int i = 1; i < nr_rest; i++)
+			if (!strcmp(rest[i], "--dry-run") || !strcmp(rest[i], "-n")) {
+				memmove(&rest[i], &rest[i + 1],
+					(nr_rest - i - 1) * sizeof(rest[0]));
+				nr_rest--;
+				cmd = "restore.check";
+				break;
+			}
+	request = json_pack("{ssso}", "cmd", cmd, "args",
 			    build_args(v, nr_rest - (v->name ? 2 : 1),
 				       rest + (v->name ? 2 : 1)));
 	answer = call(socket_path, request);

@@ -31,38 +31,40 @@ EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
 EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"'
 
 # exlbctl links the parameter table only for --help and completion.
-EXLBCTL_SRCS := exlbctl/exlbctl.c exlbd/config/params.c
-EXLBCTL_HDRS := exlbd/config/params.h exlbd/config/config.h
-EXLBCTL_LIBS := -ljansson
+# certfile.c decodes .pfx files and encrypted keys (OpenSSL).
+EXLBCTL_SRCS := exlbctl/exlbctl.c exlbctl/certfile.c exlbd/config/params.c
+EXLBCTL_HDRS := exlbd/config/params.h exlbd/config/config.h exlbctl/certfile.h
+EXLBCTL_LIBS := -ljansson -lcrypto
 
 all: $(B)/exlbd $(B)/exlbctl
 
-$(B)/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS) $(B)/obj/libllhttp.a
+$(B)/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS) $(B)/obj/libllhttp.a $(VERSION_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(EXLBD_CPPFLAGS) $(CFLAGS) $(EXLBD_SRCS) \
 		$(B)/obj/libllhttp.a $(LDFLAGS) $(EXLBD_LIBS) -o $@
 
-$(B)/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS)
+$(B)/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS) $(VERSION_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(EXLBCTL_SRCS) $(LDFLAGS) $(EXLBCTL_LIBS) -o $@
 
 # The end-to-end CLI test runs a sanitized exlbd (exlbctl exits on errors
 # without freeing: a leak report there would only be noise).
-$(B)/asan/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS) $(B)/asan/libllhttp.a
+$(B)/asan/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS) $(B)/asan/libllhttp.a $(VERSION_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(EXLBD_CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(EXLBD_SRCS) \
 		$(B)/asan/libllhttp.a $(LDFLAGS) $(EXLBD_LIBS) -o $@
 
-$(B)/asan/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS)
+$(B)/asan/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS) $(VERSION_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(EXLBCTL_SRCS) $(LDFLAGS) $(EXLBCTL_LIBS) -o $@
 
 TEST_SCRIPTS += tests/exlbd-cli.sh tests/exlbd-template.sh tests/exlbd-https.sh
-TEST_SCRIPT_DEPS += $(B)/asan/exlbd $(B)/exlbctl
+# exlbd-cli.sh also checks exlbadm --version
+TEST_SCRIPT_DEPS += $(B)/asan/exlbd $(B)/exlbctl $(B)/exlbadm
 # Its real servers are 198.18.x addresses that exist nowhere on the host:
 # no health check may send packets to them (they would leave by the
 # default route).
-TEST_SCRIPT_ENV += EXLBD=$(B)/asan/exlbd EXLBCTL=$(B)/exlbctl \
+TEST_SCRIPT_ENV += EXLBD=$(B)/asan/exlbd EXLBCTL=$(B)/exlbctl EXLBADM=$(B)/exlbadm \
 	EXLBD_NO_HEALTH_CHECKS=1
 
 install: install-exlbd

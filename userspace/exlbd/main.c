@@ -103,6 +103,10 @@ static void usage(FILE *out)
 		"                    one serves (docs/upgrade.md)\n"
 		"  --hard-stop-after SECONDS  when replaced, connections still open this\n"
 		"                    long after the new exlbd serves are closed (default %u)\n"
+		"  --check FILE      check a saved configuration (exlbctl save) as\n"
+		"                    exlbctl restore would, apply nothing: prints OK\n"
+		"                    or the error, exits 0 or 1\n"
+		"  --version         print \"exlbd VERSION\" and exit\n"
 		"  -h, --help        this text\n",
 		EXLB_DEFAULT_STATE_DIR, EXLB_CTL_DEFAULT_SOCKET, EXLB_TEMPLATE_DIR,
 		EXLB_HARD_STOP_S);
@@ -115,29 +119,25 @@ static void on_health_change(void *ctx, uint64_t target_id, bool up,
 	const struct exlb_config *cfg = d->store.config;
 	uint32_t rs_id = (uint32_t)target_id;
 	const struct exlb_rs *rs = exlb_rs_by_id(cfg, rs_id);
-	const struct exlb_service *svc;
 	struct exlb_rs_runtime *r = exlb_runtime_rs(&d->runtime, rs_id);
 	enum exlb_health_state was, now = up ? EXLB_HEALTH_UP : EXLB_HEALTH_DOWN;
-	char where[64], label[EXLB_NICKNAME_SIZE];
+	char who[256];
 
 	if (!rs || !r)
 		return;
-	svc = exlb_service_by_id(cfg, rs->service_id);
 	was = r->health;
 	/*
 	 * exlb_runtime_set_health() records the verdict and reason; the one log
-	 * line is ours (it names the VS id), so it sees no change to log.
+	 * line is ours, so it sees no change to log.
 	 */
 	r->health = now;
 	exlb_runtime_set_health(&d->runtime, cfg, rs_id, up, reason);
 	if (was == now)
 		return;
-	exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
-	exlb_log("rs %s in %s %u (%s) %s: %s", where,
-		 svc && exlb_service_is_subvs(svc) ? "SubVS" : "VS",
-		 rs->service_id,
-		 svc ? exlb_service_label(svc, label, sizeof(label)) : "?",
-		 up ? "up" : "down", reason ? reason : "");
+	/* journalctl -p warning shows an RS going down */
+	exlb_log(up ? LOG_NOTICE : LOG_WARNING, "%s %s: %s",
+		 exlb_rs_describe(cfg, rs, who, sizeof(who)), up ? "up" : "down",
+		 reason ? reason : "");
 	exlb_kernel_update_rs(d->kernel, cfg, &d->runtime, rs_id);
 	/* the proxy's plan carries health: a new one takes the RS in or out */
 	if (d->proxy)
@@ -211,7 +211,7 @@ static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
-	exlb_log("signal %d: stopping", w->signum);
+	exlb_log(LOG_NOTICE, "signal %d: stopping", w->signum);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -230,10 +230,39 @@ static void on_reopen_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	if (!d->proxy)
 		return;
 	if (exlb_proxy_reopen_log(d->proxy, &err))
-		exlb_log("signal %d: %s; still logging to the old file", w->signum,
+		exlb_log(LOG_ERR, "signal %d: %s; still logging to the old file", w->signum,
 			 err.msg);
 	else
-		exlb_log("signal %d: access log reopened", w->signum);
+		exlb_log(LOG_INFO, "signal %d: access log reopened", w->signum);
+}
+
+/*
+ * exlbd --check FILE (like haproxy -c): the path of exlbctl restore, i.e.
+ * exlb_config_from_json() and the exlb_config_check() every commit runs;
+ * touches no state directory, socket or kernel.
+ */
+static int check_file(const char *path)
+{
+	struct exlb_config *cfg;
+	struct exlb_err err;
+	json_error_t jerr;
+	json_t *doc;
+
+	doc = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!doc) {
+		fprintf(stderr, "exlbd: %s:%d: %s\n", path, jerr.line, jerr.text);
+		return 1;
+	}
+	cfg = exlb_config_from_json(doc, &err);
+	json_decref(doc);
+	if (!cfg) {
+		fprintf(stderr, "exlbd: %s: %s\n", path, err.msg);
+		return 1;
+	}
+	printf("%s: OK: %zu services, %zu real servers, %zu rules\n", path,
+	       cfg->nr_services, cfg->nr_reals, cfg->nr_rules);
+	exlb_config_free(cfg);
+	return 0;
 }
 
 /* One daemon per state directory: a second one would overwrite the first. */
@@ -242,18 +271,19 @@ static int lock_state_dir(struct exlbd *d, const char *dir)
 	char path[4096];
 
 	if (mkdir(dir, 0700) && errno != EEXIST) {
-		exlb_log("cannot create state directory %s: %s", dir,
+		exlb_log(LOG_ERR, "cannot create state directory %s: %s", dir,
 			 strerror(errno));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/lock", dir);
 	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0) {
-		exlb_log("cannot open %s: %s", path, strerror(errno));
+		exlb_log(LOG_ERR, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (flock(d->lock_fd, LOCK_EX | LOCK_NB)) {
-		exlb_log("state directory %s is in use by another exlbd", dir);
+		exlb_log(LOG_ERR, "state directory %s is in use by another exlbd",
+			 dir);
 		close(d->lock_fd);
 		d->lock_fd = -1;
 		return -1;
@@ -287,13 +317,13 @@ static void on_relock(struct ev_loop *loop, ev_timer *w, int revents)
 		return;		/* the new daemon still holds it: again soon */
 	ev_timer_stop(loop, w);
 	exlb_ctl_freeze(d->ctl, NULL);
-	exlb_log("upgrade: state directory locked again; configuration changes accepted");
+	exlb_log(LOG_NOTICE, "upgrade: state directory locked again; configuration changes accepted");
 }
 
 /* The new daemon failed before it served: as if nothing had happened. */
 static void takeover_failed(struct exlbd *d, const char *why)
 {
-	exlb_log("upgrade: pid %d failed before it served (%s): this exlbd carries on",
+	exlb_log(LOG_ERR, "upgrade: pid %d failed before it served (%s): this exlbd carries on",
 		 (int)d->new_pid, why);
 	takeover_end(d);
 	ev_timer_set(&d->relock, 0, 0.2);
@@ -308,10 +338,10 @@ static void on_drain_tick(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	if (!open) {
-		exlb_log("upgrade: the last connection ended: exiting");
+		exlb_log(LOG_NOTICE, "upgrade: the last connection ended: exiting");
 		ev_break(loop, EVBREAK_ALL);
 	} else if (ev_now(loop) >= d->drain_end) {
-		exlb_log("upgrade: hard stop after %u s: closing %lu connection(s)",
+		exlb_log(LOG_WARNING, "upgrade: hard stop after %u s: closing %lu connection(s)",
 			 d->hard_stop_s, open);
 		ev_break(loop, EVBREAK_ALL);
 	}
@@ -324,7 +354,7 @@ static void on_drain_tick(struct ev_loop *loop, ev_timer *w, int revents)
  */
 static void drain_start(struct exlbd *d)
 {
-	exlb_log("upgrade: pid %d serves: draining %lu connection(s), hard stop in %u s",
+	exlb_log(LOG_NOTICE, "upgrade: pid %d serves: draining %lu connection(s), hard stop in %u s",
 		 (int)d->new_pid, exlb_proxy_open_conns(d->proxy), d->hard_stop_s);
 	takeover_end(d);
 	d->draining = true;
@@ -408,7 +438,7 @@ static void on_takeover(void *ctx, int fd)
 	flock(d->lock_fd, LOCK_UN);
 	close(d->lock_fd);
 	d->lock_fd = -1;
-	exlb_log("upgrade: pid %d takes over: handing over %zd listening socket(s) and the control socket",
+	exlb_log(LOG_NOTICE, "upgrade: pid %d takes over: handing over %zd listening socket(s) and the control socket",
 		 (int)d->new_pid, nr_l7);
 	ret = exlb_handover_send(fd, out, nr_l7 + 1, state, EXLB_HANDOVER_IO_MS,
 				 &err);
@@ -447,18 +477,18 @@ static int takeover_ask(const char *path, struct exlb_handover *h)
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		exlb_log("takeover: socket path too long: %s", path);
+		exlb_log(LOG_ERR, "takeover: socket path too long: %s", path);
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
-		exlb_log("takeover: no exlbd answers on %s (%s): is exlbd running? systemctl status exlbd",
+		exlb_log(LOG_ERR, "takeover: no exlbd answers on %s (%s): is exlbd running? systemctl status exlbd",
 			 path, strerror(errno));
 		goto fail;
 	}
 	if (write(fd, ask, sizeof(ask) - 1) != (ssize_t)sizeof(ask) - 1) {
-		exlb_log("takeover: %s: %s", path, strerror(errno));
+		exlb_log(LOG_ERR, "takeover: %s: %s", path, strerror(errno));
 		goto fail;
 	}
 	/* byte by byte: what follows the answer carries descriptors */
@@ -471,7 +501,7 @@ static int takeover_ask(const char *path, struct exlb_handover *h)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			exlb_log("takeover: exlbd on %s did not answer", path);
+			exlb_log(LOG_ERR, "takeover: exlbd on %s did not answer", path);
 			goto fail;
 		}
 		if (line[n] == '\n')
@@ -483,13 +513,13 @@ static int takeover_ask(const char *path, struct exlb_handover *h)
 	if (!json_is_true(json_object_get(answer, "ok"))) {
 		const char *e = json_string_value(json_object_get(answer, "error"));
 
-		exlb_log("takeover refused by exlbd on %s: %s", path, e ? e : line);
+		exlb_log(LOG_ERR, "takeover refused by exlbd on %s: %s", path, e ? e : line);
 		json_decref(answer);
 		goto fail;
 	}
 	json_decref(answer);
 	if (exlb_handover_recv(fd, h, EXLB_HANDOVER_IO_MS, &err)) {
-		exlb_log("takeover: receiving the sockets: %s", err.msg);
+		exlb_log(LOG_ERR, "takeover: receiving the sockets: %s", err.msg);
 		goto fail;
 	}
 	return fd;
@@ -512,7 +542,7 @@ static int takeover_lock(struct exlbd *d, const char *dir)
 			return 0;
 		usleep(100 * 1000);
 	}
-	exlb_log("takeover: state directory %s stays locked by another exlbd", dir);
+	exlb_log(LOG_ERR, "takeover: state directory %s stays locked by another exlbd", dir);
 	return -1;
 }
 
@@ -580,21 +610,21 @@ static int takeover_serve(struct exlbd *d, int chan, struct exlb_handover *h,
 		   (int)getpid(), d->store.config->nr_services);
 	r = sd_notify_barrier(0, 5 * 1000000ULL);
 	if (r < 0)
-		exlb_log("takeover: systemd did not confirm the new main pid: %s",
+		exlb_log(LOG_WARNING, "takeover: systemd did not confirm the new main pid: %s",
 			 strerror(-r));
 	msg = json_pack("{sssI}", "say", "serving", "pid", (json_int_t)getpid());
 	r = msg ? exlb_handover_say(chan, msg, EXLB_HANDOVER_IO_MS, &err) : -1;
 	json_decref(msg);
 	if (r) {
-		exlb_log("takeover: telling pid %lld: %s", (long long)old_pid,
+		exlb_log(LOG_ERR, "takeover: telling pid %lld: %s", (long long)old_pid,
 			 msg ? err.msg : "out of memory");
 		return -1;
 	}
 	exlb_ctl_own_path(d->ctl);
-	exlb_log("took over from pid %lld, which drains", (long long)old_pid);
+	exlb_log(LOG_NOTICE, "took over from pid %lld, which drains", (long long)old_pid);
 	snprintf(buf, sizeof(buf), "ok %d\n", (int)getpid());
 	if (write(report, buf, strlen(buf)) < 0)
-		exlb_log("takeover: cannot tell the caller: %s", strerror(errno));
+		exlb_log(LOG_WARNING, "takeover: cannot tell the caller: %s", strerror(errno));
 	return 0;
 }
 
@@ -612,6 +642,8 @@ int main(int argc, char **argv)
 		{ "takeover", no_argument, NULL, 'X' },
 		{ "hard-stop-after", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "check", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *state_dir = EXLB_DEFAULT_STATE_DIR;
@@ -681,6 +713,11 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			printf("exlbd %s\n", EXLB_VERSION);
+			return 0;
+		case 'c':
+			return check_file(optarg);
 		default:
 			usage(stderr);
 			return 2;
@@ -720,7 +757,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (exlb_store_open(&d.store, state_dir, &err)) {
-		exlb_log("cannot load the configuration: %s", err.msg);
+		exlb_log(LOG_ERR, "cannot load the configuration: %s", err.msg);
 		goto out;
 	}
 	d.store.changed = on_config_changed;
@@ -732,7 +769,7 @@ int main(int argc, char **argv)
 
 	d.kernel = exlb_kernel_new(no_kernel);
 	if (!d.kernel) {
-		exlb_log("out of memory");
+		exlb_log(LOG_ERR, "out of memory");
 		goto out;
 	}
 	/* reads the kernel's tables, applies only the difference: no flush */
@@ -741,7 +778,7 @@ int main(int argc, char **argv)
 
 	d.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!d.loop) {
-		exlb_log("cannot start the event loop");
+		exlb_log(LOG_ERR, "cannot start the event loop");
 		goto out;
 	}
 	if (takeover) {
@@ -757,7 +794,7 @@ int main(int argc, char **argv)
 				     &err);
 	}
 	if (!d.ctl) {
-		exlb_log("control socket: %s", err.msg);
+		exlb_log(LOG_ERR, "control socket: %s", err.msg);
 		goto out;
 	}
 	popts.state_dir = state_dir;
@@ -765,20 +802,20 @@ int main(int argc, char **argv)
 	popts.rs_failed_ctx = &d;
 	d.proxy = exlb_proxy_new(d.loop, &popts, &err);
 	if (!d.proxy) {
-		exlb_log("L7 proxy: %s", err.msg);
+		exlb_log(LOG_ERR, "L7 proxy: %s", err.msg);
 		goto out;
 	}
 	exlb_proxy_set_fd_reserve(d.proxy, fd_reserve(d.store.config));
 	for (int fd; (fd = exlb_handover_take(&h, "l7")) >= 0;)
 		if (exlb_proxy_adopt_listener(d.proxy, fd))
-			exlb_log("takeover: a socket received is not a listening TCP socket: closed");
+			exlb_log(LOG_WARNING, "takeover: a socket received is not a listening TCP socket: closed");
 	exlb_proxy_apply(d.proxy, d.store.config, &d.runtime);
 	if (no_health) {
-		exlb_log("health checks off (--no-health-checks)");
+		exlb_log(LOG_NOTICE, "health checks off (--no-health-checks)");
 	} else {
 		d.health = exlb_health_new(d.loop, on_health_change, &d);
 		if (!d.health) {
-			exlb_log("cannot start the health checks");
+			exlb_log(LOG_ERR, "cannot start the health checks");
 			goto out;
 		}
 		exlb_health_targets_sync(d.health, &d.runtime, NULL,
@@ -804,7 +841,7 @@ int main(int argc, char **argv)
 	ev_signal_start(d.loop, &d.sighup);
 	ev_signal_start(d.loop, &d.sigusr1);
 
-	exlb_log("started: %zu services, %zu real servers from %s; control socket %s; %s",
+	exlb_log(LOG_NOTICE, "started: %zu services, %zu real servers from %s; control socket %s; %s",
 		 d.store.config->nr_services, d.store.config->nr_reals,
 		 d.store.state_path, socket_path, d.runtime.kernel_note);
 	if (takeover) {

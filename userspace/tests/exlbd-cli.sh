@@ -35,6 +35,7 @@ failed=0
 cleanup() {
 	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
 	[ -n "${esp_pid:-}" ] && kill "$esp_pid" 2>/dev/null && wait "$esp_pid" 2>/dev/null
+	[ -n "${journal_pid:-}" ] && kill "$journal_pid" 2>/dev/null && wait "$journal_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -247,6 +248,131 @@ if command -v openssl >/dev/null; then
 	check "cert del removed the files" bash -c '[ ! -e "$1" ] && [ ! -e "$2" ]' _ \
 		"$state/certs/spare.crt" "$state/certs/spare.key"
 	expect_fail "cert show of a deleted certificate" "no certificate named 'spare'" ctl cert show spare
+
+	# .pfx and encrypted PEM keys, decoded by exlbctl (docs/tls.md
+	# "Importing a .pfx"): a leaf issued by an intermediate of a root, as
+	# a CA-issued Exchange certificate
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+		-subj /CN=Test-Root -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=keyCertSign -keyout "$tmp/root.key" -out "$tmp/root.crt" 2>/dev/null
+	printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign\n' >"$tmp/ca.ext"
+	printf 'subjectAltName=DNS:pfx.example.com\n' >"$tmp/leaf.ext"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=Test-Inter \
+		-keyout "$tmp/inter.key" -out "$tmp/inter.csr" 2>/dev/null
+	openssl x509 -req -in "$tmp/inter.csr" -CA "$tmp/root.crt" -CAkey "$tmp/root.key" \
+		-CAcreateserial -days 30 -extfile "$tmp/ca.ext" -out "$tmp/inter.crt" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=pfx.example.com \
+		-keyout "$tmp/pfx.key" -out "$tmp/pfx.csr" 2>/dev/null
+	openssl x509 -req -in "$tmp/pfx.csr" -CA "$tmp/inter.crt" -CAkey "$tmp/inter.key" \
+		-CAcreateserial -days 30 -extfile "$tmp/leaf.ext" -out "$tmp/pfx.crt" 2>/dev/null
+	# the chain root first in the .pfx: exlbctl puts it in issuing order
+	cat "$tmp/root.crt" "$tmp/inter.crt" >"$tmp/chain-root-first.crt"
+	cat "$tmp/pfx.crt" "$tmp/inter.crt" "$tmp/root.crt" >"$tmp/pfx-chain.crt"
+	printf 'Exchange export %s\n' "$$" >"$tmp/pw"
+	echo wrong >"$tmp/badpw"
+	openssl pkcs12 -export -in "$tmp/pfx.crt" -inkey "$tmp/pfx.key" -certfile "$tmp/chain-root-first.crt" \
+		-passout file:"$tmp/pw" -out "$tmp/new.pfx"
+	openssl pkcs12 -export -legacy -in "$tmp/pfx.crt" -inkey "$tmp/pfx.key" \
+		-certfile "$tmp/chain-root-first.crt" -passout file:"$tmp/pw" -out "$tmp/old.pfx"
+	openssl pkey -in "$tmp/pfx.key" -aes256 -passout file:"$tmp/pw" -out "$tmp/pkcs8.key"
+	openssl pkey -in "$tmp/pfx.key" -traditional -des3 -passout file:"$tmp/pw" -out "$tmp/trad.key"
+	info_new=$(openssl pkcs12 -in "$tmp/new.pfx" -info -noout -passin file:"$tmp/pw" 2>&1)
+	info_old=$(openssl pkcs12 -legacy -in "$tmp/old.pfx" -info -noout -passin file:"$tmp/pw" 2>&1)
+	check "fixtures: new.pfx AES-256 with PBKDF2 (OpenSSL 3's default), old.pfx RC2-40 and 3DES (-legacy)" \
+		bash -c '[[ $1 == *PBKDF2* && $1 == *AES-256-CBC* && $2 == *40BitRC2* ]]' _ "$info_new" "$info_old"
+	check "old.pfx needs OpenSSL's legacy provider: openssl without -legacy cannot read it" \
+		bash -c "! openssl pkcs12 -in '$tmp/old.pfx' -info -noout -passin file:'$tmp/pw' >/dev/null 2>&1"
+	check "fixtures: an encrypted PKCS#8 key and a legacy encrypted PEM key (3DES)" bash -c \
+		"grep -q 'BEGIN ENCRYPTED PRIVATE KEY' '$tmp/pkcs8.key' && grep -q 'Proc-Type: 4,ENCRYPTED' '$tmp/trad.key'"
+	subjects() { openssl crl2pkcs7 -nocrl -certfile "$1" | openssl pkcs7 -print_certs -noout |
+		sed -n 's/^subject=//p' | tr -d ' ' | paste -sd' '; }
+	want_chain="CN=pfx.example.com CN=Test-Inter CN=Test-Root"
+	for c in "pfx-new:new.pfx" "pfx-old:old.pfx" "pem-pkcs8:pfx-chain.crt pkcs8.key" "pem-trad:pfx-chain.crt trad.key"; do
+		name=${c%%:*} files=()
+		for f in ${c#*:}; do files+=("$tmp/$f"); done
+		check "cert add $name ${c#*:} password-file FILE" ctl cert add "$name" "${files[@]}" password-file "$tmp/pw"
+		got=$(subjects "$state/certs/$name.crt")
+		check "$name: stored leaf, then chain in issuing order ($got)" [ "$got" = "$want_chain" ]
+		check "$name: the stored key is unencrypted PKCS#8 and is the leaf's" bash -c \
+			'[ "$(head -n 1 "$1")" = "-----BEGIN PRIVATE KEY-----" ] && [ "$(openssl pkey -in "$1" -pubout)" = "$(openssl x509 -in "$2" -noout -pubkey)" ]' \
+			_ "$state/certs/$name.key" "$tmp/pfx.crt"
+		ctl cert show "$name" -j | json "j['sha256']=='$(fp "$tmp/pfx.crt")' and j['chain']==2 and j['key']=='RSA 2048'"
+		check "$name: cert show -j: the leaf's sha256, chain 2, key RSA 2048 (its type only)" [ $? -eq 0 ]
+	done
+	# no key material in cert show or cert list, in any form
+	keyline=$(sed -n 2p "$state/certs/pfx-new.key")
+	{ ctl cert show pfx-new; ctl cert show pfx-new -j; ctl cert list; ctl cert list -j; } >"$tmp/shown.txt"
+	check "cert show/list print no private key (no PEM key header, no line of the stored key)" \
+		bash -c "[ -n '$keyline' ] && ! grep -q 'PRIVATE' '$tmp/shown.txt' && ! grep -qF -- '$keyline' '$tmp/shown.txt'"
+	for name in pfx-old pem-pkcs8 pem-trad; do ctl cert del "$name" >/dev/null; done
+	ctl cert list -j >"$tmp/certlist-before.json"
+	expect_fail_certs "cert add of a .pfx with a wrong password" "wrong password for $tmp/new.pfx" \
+		ctl cert add bad "$tmp/new.pfx" password-file "$tmp/badpw"
+	expect_fail_certs "cert add of an encrypted PKCS#8 key with a wrong password" "wrong password for $tmp/pkcs8.key" \
+		ctl cert add bad "$tmp/pfx-chain.crt" "$tmp/pkcs8.key" password-file "$tmp/badpw"
+	expect_fail_certs "cert add of a legacy encrypted key with a wrong password" "wrong password for $tmp/trad.key" \
+		ctl cert add bad "$tmp/pfx-chain.crt" "$tmp/trad.key" password-file "$tmp/badpw"
+	expect_fail_certs "cert add with a password on the command line" "no password on the command line: every user can read it" \
+		ctl cert add bad "$tmp/new.pfx" password "$(cat "$tmp/pw")"
+	expect_fail_certs "cert add of a .pfx, no password-file, stdin not a terminal" "is encrypted: give password-file FILE" \
+		ctl cert add bad "$tmp/new.pfx" </dev/null
+	expect_fail_certs "cert add of a .pfx with a key file too" "it holds the key, give no key file" \
+		ctl cert add bad "$tmp/new.pfx" "$tmp/pfx.key" password-file "$tmp/pw"
+	ctl cert list -j >"$tmp/certlist-after.json"
+	check "after the refused imports cert list is unchanged" cmp -s "$tmp/certlist-before.json" "$tmp/certlist-after.json"
+	# a .pfx whose key matches none of its certificates (openssl pkcs12
+	# will not write one; python's cryptography writes a key with CA certs)
+	if python3 -c 'import cryptography' 2>/dev/null; then
+		python3 - "$tmp" <<'EOF'
+import sys
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption, load_pem_private_key, pkcs12)
+d = sys.argv[1]
+key = load_pem_private_key(open(d + "/inter.key", "rb").read(), None)
+leaf = x509.load_pem_x509_certificate(open(d + "/pfx.crt", "rb").read())
+pw = open(d + "/pw", "rb").read().rstrip(b"\n")
+open(d + "/mismatch.pfx", "wb").write(pkcs12.serialize_key_and_certificates(
+    b"mismatch", key, None, [leaf], BestAvailableEncryption(pw)))
+EOF
+		expect_fail_certs "cert add of a .pfx whose key matches no certificate in it" "its private key does not match its certificate" \
+			ctl cert add bad "$tmp/mismatch.pfx" password-file "$tmp/pw"
+	else
+		ok "# SKIP a .pfx whose key matches no certificate: python3 cryptography not installed"
+	fi
+	# the prompt: on a terminal, echo off, nothing typed shows
+	cat >"$tmp/prompt.py" <<'EOF'
+import os, pty, sys
+# prompt.py PASSWORD CMD...: runs CMD on a terminal, types PASSWORD once
+# it asks; prints what the terminal showed; exits with CMD's status
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+seen = b""
+while b"Password for" not in seen:
+    chunk = os.read(fd, 1024)
+    if not chunk:
+        break
+    seen += chunk
+os.write(fd, sys.argv[1].encode() + b"\n")
+try:
+    while True:
+        chunk = os.read(fd, 1024)
+        if not chunk:
+            break
+        seen += chunk
+except OSError:
+    pass
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+EOF
+	timeout 20 python3 "$tmp/prompt.py" "$(cat "$tmp/pw")" "$EXLBCTL" -s "$sock" cert add prompted "$tmp/new.pfx" >"$tmp/tty.txt"
+	rc=$?
+	check "cert add on a terminal asks for the password (rc $rc) and does not echo it" bash -c \
+		'[ "$1" = 0 ] && grep -q "Password for $2" "$3" && ! grep -qF "$4" "$3" && [ -n "$5" ] && [ "$5" = "$6" ]' \
+		_ "$rc" "$tmp/new.pfx" "$tmp/tty.txt" "$(cat "$tmp/pw")" "$(fp "$state/certs/prompted.crt" 2>/dev/null)" "$(fp "$tmp/pfx.crt")"
+	ctl cert del prompted >/dev/null
+	ctl cert del pfx-new >/dev/null
 	ctl vs add 198.18.0.10 8443 tcp nickname=Self VStype=http SSLAcceleration=1 >/dev/null
 	check "vs show: a VS without CertFile says self-signed certificate" bash -c "'$EXLBCTL' -s '$sock' vs show Self | grep -q 'certificate  *self-signed certificate'"
 	check "status: and Certificate Installed says self-signed" bash -c "'$EXLBCTL' -s '$sock' status | grep -Eq '198.18.0.10:8443 +tcp +Self +L7 +self-signed'"
@@ -303,6 +429,37 @@ ctl save >"$tmp/restored.json"
 check "save > f; vs del; restore < f gives back the same configuration" cmp -s "$tmp/saved.json" "$tmp/restored.json"
 echo '{"format":"exlb-config","version":1,"vs":[{"vip":"1.2.3.4","port":80,"Schedule":"fast"}]}' >"$tmp/bad.json"
 expect_fail "restore of a bad document" "vs\[0\]: Schedule: must be one of" ctl restore <"$tmp/bad.json"
+
+# ---- checking a saved configuration: restore --dry-run, exlbd --check
+# (one validation path: exlb_config_from_json(), as restore)
+ctl save >"$tmp/dry-before.json"
+cp "$state/config.json" "$tmp/dry-state-before.json"
+out=$(ctl restore --dry-run "$tmp/saved.json" 2>"$tmp/err")
+rc=$?
+check "restore --dry-run FILE of a good document: exit 0, prints OK ($out)" \
+	bash -c '[ "$1" = 0 ] && [[ $2 == "OK: "*" services, "*"; nothing applied" ]]' _ "$rc" "$out"
+out=$(ctl restore --dry-run <"$tmp/saved.json" 2>"$tmp/err")
+check "restore --dry-run < FILE: the same ($out)" bash -c '[[ $1 == "OK: "* ]]' _ "$out"
+ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["NoSuchParam"]=1; print(json.dumps(j))' >"$tmp/unknown.json"
+ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["vip"]="198.18.0.300"; print(json.dumps(j))' >"$tmp/badaddr.json"
+# (esp.json, EspEnabled=1, and bad.json, Schedule=fast, from above)
+for f in unknown:NoSuchParam badaddr:"vip: must be an IPv4" esp:EspEnabled bad:Schedule; do
+	out=$(ctl restore --dry-run "$tmp/${f%%:*}.json" 2>&1)
+	rc=$?
+	check "restore --dry-run of ${f%%:*}.json: exit 1, the error names ${f#*:} ($out)" \
+		bash -c '[ "$1" = 1 ] && grep -q -- "$2" <<<"$3"' _ "$rc" "${f#*:}" "$out"
+	out=$("$EXLBD" --check "$tmp/${f%%:*}.json" 2>&1)
+	rc=$?
+	check "exlbd --check ${f%%:*}.json: exit 1, the same error ($out)" \
+		bash -c '[ "$1" = 1 ] && grep -q -- "$2" <<<"$3"' _ "$rc" "${f#*:}" "$out"
+done
+out=$("$EXLBD" --check "$tmp/saved.json" 2>&1)
+rc=$?
+check "exlbd --check of a good document: exit 0, OK ($out)" \
+	bash -c '[ "$1" = 0 ] && [[ $2 == *": OK: "*" services, "* ]]' _ "$rc" "$out"
+ctl save >"$tmp/dry-after.json"
+check "nothing applied: save and the state file are as before the checks" bash -c \
+	"cmp -s '$tmp/dry-before.json' '$tmp/dry-after.json' && cmp -s '$tmp/dry-state-before.json' '$state/config.json'"
 
 # ---- several clients, partial lines ----
 python3 - "$sock" <<'EOF' >"$tmp/clients.txt" 2>&1
@@ -388,6 +545,66 @@ check "--help on a verb lists Kemp parameters" bash -c "'$EXLBCTL' vs add --help
 "$EXLBCTL" -s "$tmp/none.sock" status >/dev/null 2>"$tmp/err"
 rc=$? lines=$(wc -l <"$tmp/err")
 check "no daemon: one-line error ($lines), non-zero exit ($rc)" bash -c '[ "$1" -ne 0 ] && [ "$2" -eq 1 ]' _ "$rc" "$lines"
+check "no daemon: the error asks 'is exlbd running? systemctl status exlbd': $(cat "$tmp/err")" \
+	grep -q "is exlbd running? systemctl status exlbd" "$tmp/err"
+# a socket exlbctl may not open: as root, run it as nobody (the test's
+# directory is 0700); otherwise a directory without permissions
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$EXLBCTL" -s "$sock" status >/dev/null 2>"$tmp/err"
+else
+	mkdir -m 000 "$tmp/closed"
+	"$EXLBCTL" -s "$tmp/closed/exlbd.sock" status >/dev/null 2>"$tmp/err"
+fi
+check "permission denied: the error says 'add yourself to group exlb': $(cat "$tmp/err")" \
+	grep -q "Permission denied: add yourself to group exlb" "$tmp/err"
+
+# ---- --version: NAME and the version both Makefiles use (tools/version)
+want=$("$here/../../tools/version")
+EXLBADM=${EXLBADM:-$here/../build/exlbadm}
+for b in "$EXLBD" "$EXLBCTL" "$EXLBADM"; do
+	name=$(basename "$b")
+	out=$("$b" --version 2>&1)
+	rc=$?
+	check "$name --version prints '$name $want' (got '$out', rc $rc)" [ "$out" = "$name $want" -a "$rc" = 0 ]
+done
+out=$(ctl version 2>&1 | paste -sd,)
+check "exlbctl version: exlbctl's and the running exlbd's ('$out')" [ "$out" = "exlbctl $want,exlbd $want" ]
+
+# ---- log priorities (docs/operations.md "Logs"): with stderr the journal's
+# stream, sd-daemon "<N>" prefixes; an RS going down is <4> and names it.
+# The journal's stream is stood in for by a file: JOURNAL_STREAM holds
+# its device:inode as systemd would. The VS and RS are on loopback: the
+# health check reaches nothing else (a closed port: connection refused).
+jport=$((22000 + $$ % 18000)) jrs=$((22000 + ($$ + 7) % 18000))
+: >"$tmp/journal.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$tmp/journal.log") env -u EXLBD_NO_HEALTH_CHECKS \
+	"$EXLBD" --state-dir "$tmp/journal-state" --socket "$tmp/journal.sock" --no-kernel \
+	>/dev/null 2>>"$tmp/journal.log" &
+journal_pid=$!
+jctl() { "$EXLBCTL" -s "$tmp/journal.sock" "$@"; }
+for _ in $(seq 50); do jctl get droponfail >/dev/null 2>&1 && break; sleep 0.1; done
+jctl vs add 127.0.0.1 "$jport" tcp nickname=JournalVS VStype=http CheckType=tcp >/dev/null
+jctl rs add JournalVS 127.0.0.1 port="$jrs" >/dev/null
+jctl vs mod JournalVS Schedule=fast >/dev/null 2>&1
+down_re="^<4>exlbd: rs 127.0.0.1:$jrs in VS 127.0.0.1:$jport (JournalVS) down: "
+for _ in $(seq 300); do grep -q "$down_re" "$tmp/journal.log" && break; sleep 0.1; done
+check "journal: the RS going down is a <4> (warning) line naming RS, VIP:port and NickName: $(grep -m1 'down: ' "$tmp/journal.log")" \
+	grep -q "$down_re" "$tmp/journal.log"
+check "journal: start is <5> (notice), a change <6> (info), a refused change <3> (error)" bash -c \
+	"grep -q '^<5>exlbd: started: ' '$tmp/journal.log' && grep -q '^<6>exlbd: vs 1 added' '$tmp/journal.log' &&
+	 grep -q '^<3>exlbd: refused vs.mod: .*Schedule' '$tmp/journal.log'"
+kill "$journal_pid" && wait "$journal_pid"
+check "journal: every line has a priority prefix" bash -c "! grep -v '^<[0-7]>exlbd: ' '$tmp/journal.log'"
+# JOURNAL_STREAM naming another file (inherited, stderr redirected): plain
+JOURNAL_STREAM=$(stat -c '%d:%i' "$tmp/journal.log") env -u EXLBD_NO_HEALTH_CHECKS \
+	"$EXLBD" --state-dir "$tmp/journal-state" --socket "$tmp/journal.sock" --no-kernel \
+	>/dev/null 2>"$tmp/plain.log" &
+journal_pid=$!
+for _ in $(seq 50); do grep -q 'started: ' "$tmp/plain.log" && break; sleep 0.1; done
+kill "$journal_pid" && wait "$journal_pid"
+journal_pid=
+check "stderr not the journal's stream: plain lines ('$(head -n 1 "$tmp/plain.log")'), as the main daemon's log" bash -c \
+	"grep -q '^exlbd: started: ' '$tmp/plain.log' && ! grep -q '^<' '$tmp/plain.log' && ! grep -q '^<' '$tmp/exlbd.log'"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

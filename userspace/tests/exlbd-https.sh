@@ -394,6 +394,16 @@ done
 openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$LEGACY" \
 	-addext "subjectAltName=DNS:$LEGACY" -keyout "$T/legacy.key" -out "$T/legacy.pem" 2>/dev/null
 report $? "test certificates: mail, autod (ECDSA P-256), legacy (RSA 2048)"
+# As an admin gets them: legacy as a .pfx exported the old Windows way
+# (RC2-40 and 3DES, SHA-1 MAC: openssl -legacy), autod's key encrypted
+# (PKCS#8, AES-256); exlbctl decrypts both (docs/tls.md "Importing a .pfx").
+echo "pfx password $RANDOM" >"$T/pfx.pw"
+openssl pkcs12 -export -legacy -in "$T/legacy.pem" -inkey "$T/legacy.key" \
+	-passout file:"$T/pfx.pw" -out "$T/legacy.pfx" &&
+openssl pkey -in "$T/autod.key" -aes256 -passout file:"$T/pfx.pw" -out "$T/autod-enc.key"
+info=$(openssl pkcs12 -legacy -in "$T/legacy.pfx" -info -noout -passin file:"$T/pfx.pw" 2>&1)
+report "$([[ $info == *40BitRC2* ]] && grep -q 'BEGIN ENCRYPTED PRIVATE KEY' "$T/autod-enc.key"; echo $?)" \
+	"legacy.pfx is RC2-40 encrypted ($(grep -m1 -o 'pbeWith[^,]*' <<<"$info")), autod's key is encrypted PKCS#8"
 
 # ---- exlbd in the LB namespace
 
@@ -413,8 +423,8 @@ TLS_STAT0=$(tls_stat)
 # ---- the configuration (exlbctl), as in the guide's "HTTPS Offloaded"
 
 cfg cert add mail "$T/mail.pem" "$T/mail.key"
-cfg cert add autod "$T/autod.pem" "$T/autod.key"
-cfg cert add legacy "$T/legacy.pem" "$T/legacy.key"
+cfg cert add autod "$T/autod.pem" "$T/autod-enc.key" password-file "$T/pfx.pw"
+cfg cert add legacy "$T/legacy.pfx" password-file "$T/pfx.pw"
 cfg set droponfail 1
 cfg set addforwardheader 1
 cfg set RetryInterval 9
@@ -488,6 +498,14 @@ s=$(cert_subject -servername $AUTOD)
 report "$([[ $s == *"CN = $AUTOD"* ]]; echo $?)" "SNI $AUTOD gets the autod certificate ($s)"
 s=$(cert_subject -servername "$LEGACY")
 report "$([[ $s == *"CN = $LEGACY"* ]]; echo $?)" "SNI $LEGACY gets the legacy certificate ($s)"
+# the leaf imported from legacy.pfx and from autod's encrypted key, exactly
+for c in "$LEGACY:legacy" "$AUTOD:autod"; do
+	served=$(in_cl timeout 10 openssl s_client -connect "$VIP:443" -servername "${c%%:*}" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null)
+	want=$(openssl x509 -in "$T/${c#*:}.pem" -noout -fingerprint -sha256)
+	report "$([ -n "$served" ] && [ "$served" = "$want" ]; echo $?)" \
+		"SNI ${c%%:*}: the served leaf is the one imported from $([ "${c#*:}" = legacy ] && echo legacy.pfx || echo "autod's encrypted key") (${served#*=})"
+done
 s=$(cert_subject -noservername)
 report "$([[ $s == *"CN = $MAIL"* ]]; echo $?)" "no SNI gets the first certificate, mail ($s)"
 

@@ -202,7 +202,7 @@ static void sync_dir(const char *dir)
 
 	if (fd >= 0) {
 		if (fsync(fd))
-			exlb_log("certs: fsync %s: %s", dir, strerror(errno));
+			exlb_log(LOG_WARNING, "certs: fsync %s: %s", dir, strerror(errno));
 		close(fd);
 	}
 }
@@ -348,7 +348,7 @@ void exlb_cert_txn_end(struct exlb_cert_txn *t, bool keep)
 			unlink(old);
 		} else if (t->had_old) {
 			if (rename(old, final))
-				exlb_log("certs: cannot restore %s: %s", final,
+				exlb_log(LOG_ERR, "certs: cannot restore %s: %s", final,
 					 strerror(errno));
 		} else {
 			unlink(final);
@@ -508,7 +508,7 @@ int exlb_cert_selfsigned(const char *state_dir, struct exlb_cert_pair *out,
 		if (!exlb_cert_load(state_dir, EXLB_SELFSIGNED_NAME, out, &why))
 			return 0;
 		/* a broken pair is replaced rather than failing every VS */
-		exlb_log("certs: regenerating the self-signed certificate: %s",
+		exlb_log(LOG_WARNING, "certs: regenerating the self-signed certificate: %s",
 			 why.msg);
 	}
 	if (selfsigned_generate(out, err))
@@ -538,7 +538,7 @@ int exlb_cert_selfsigned(const char *state_dir, struct exlb_cert_pair *out,
 	sync_dir(dir);
 	free(pem[0]);
 	free(pem[1]);
-	exlb_log("certs: generated the self-signed certificate %s (sha256 %s)",
+	exlb_log(LOG_NOTICE, "certs: generated the self-signed certificate %s (sha256 %s)",
 		 final[0], out->sha256);
 	return 0;
 }

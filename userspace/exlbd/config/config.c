@@ -239,6 +239,44 @@ const char *exlb_service_label(const struct exlb_service *svc, char *buf,
 	return buf;
 }
 
+const char *exlb_service_describe(const struct exlb_config *cfg,
+				  const struct exlb_service *svc, char *buf,
+				  size_t n)
+{
+	const struct exlb_service *vs = svc;
+	char where[64], sub[EXLB_NICKNAME_SIZE + 32] = "";
+
+	if (exlb_service_is_subvs(svc)) {
+		snprintf(sub, sizeof(sub), "SubVS %s%s(id %u) of ",
+			 svc->nickname, svc->nickname[0] ? " " : "", svc->id);
+		vs = exlb_service_by_id(cfg, svc->parent_id);
+		if (!vs) {
+			snprintf(buf, n, "%sVS %u", sub, svc->parent_id);
+			return buf;
+		}
+	}
+	exlb_addr_port_format(&vs->vip, vs->port, where, sizeof(where));
+	snprintf(buf, n, "%sVS %s%s%s%s", sub, where,
+		 vs->nickname[0] ? " (" : "", vs->nickname,
+		 vs->nickname[0] ? ")" : "");
+	return buf;
+}
+
+const char *exlb_rs_describe(const struct exlb_config *cfg,
+			     const struct exlb_rs *rs, char *buf, size_t n)
+{
+	const struct exlb_service *svc = exlb_service_by_id(cfg, rs->service_id);
+	char where[64], in[160];
+
+	exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
+	if (svc)
+		exlb_service_describe(cfg, svc, in, sizeof(in));
+	else
+		snprintf(in, sizeof(in), "service %u", rs->service_id);
+	snprintf(buf, n, "rs %s in %s", where, in);
+	return buf;
+}
+
 static struct exlb_service *find_vs_by_addr(const struct exlb_config *cfg,
 					    const struct exlb_addr *a,
 					    unsigned int port)

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <syslog.h>
+
 #include <jansson.h>
 
 #define EXLB_CONFIG_FORMAT	"exlb-config"
@@ -277,6 +279,16 @@ size_t exlb_service_nr_rs(const struct exlb_config *cfg, uint32_t service_id);
 const char *exlb_service_label(const struct exlb_service *svc, char *buf,
 			       size_t n);
 /*
+ * For log lines: "VS 198.18.0.10:443 (OWA)", "SubVS EWS (id 4) of VS
+ * 198.18.0.10:443 (OWA)"; and an RS: "rs 198.18.0.21:443 in " and its
+ * service's description.
+ */
+const char *exlb_service_describe(const struct exlb_config *cfg,
+				  const struct exlb_service *svc, char *buf,
+				  size_t n);
+const char *exlb_rs_describe(const struct exlb_config *cfg,
+			     const struct exlb_rs *rs, char *buf, size_t n);
+/*
  * A RS of @svc by "ADDR" (if only one port of it is used there) or
  * "ADDR:PORT" / "[v6]:PORT".
  */
@@ -529,9 +541,17 @@ const char *exlb_service_status(const struct exlb_config *cfg,
  * One line to stderr per state change: "exlbd: " and the text, written
  * with a single write(2) so that lines of different threads never mix
  * (a line longer than EXLB_LOG_LINE_MAX is cut and ends in "...").
+ * @pri is a syslog priority (<syslog.h>): LOG_ERR for a refused
+ * configuration or a failed kernel program, LOG_WARNING for an RS going
+ * down, LOG_NOTICE for an RS coming up, start and stop, LOG_INFO for
+ * changes made, LOG_DEBUG for per-connection events. When stderr is the
+ * journal's stream (JOURNAL_STREAM names it), each line starts with
+ * sd-daemon's "<N>" so `journalctl -p warning` sees it; elsewhere stderr
+ * stays plain text. A line names a VS by VIP:port and NickName, an RS by
+ * address:port and its VS or SubVS (exlb_rs_describe()).
  */
 #define EXLB_LOG_LINE_MAX	2048
-void exlb_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void exlb_log(int pri, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * A log line for an event that may repeat thousands of times a second (a

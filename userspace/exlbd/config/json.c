@@ -447,7 +447,7 @@ static void hold_refused(struct exlb_config *cfg)
 		if (vs)
 			exlb_addr_port_format(&vs->vip, vs->port, where,
 					      sizeof(where));
-		exlb_log("error: %s %u (%s): %s=%u from the state file: %s; VS %s serves nothing until it is set to 0 or the service is deleted",
+		exlb_log(LOG_ERR, "error: %s %u (%s): %s=%u from the state file: %s; VS %s serves nothing until it is set to 0 or the service is deleted",
 			 subvs ? "SubVS" : "VS", s->id,
 			 exlb_service_label(s, label, sizeof(label)), p->name,
 			 exlb_param_uint(p, s), p->refused, where);

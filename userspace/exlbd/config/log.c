@@ -2,14 +2,17 @@
 /*
  * Errors and log lines of exlbd (declared in config.h, used by every
  * room): exlb_err_set() for the one-line errors every operation returns,
- * exlb_log() for a line on stderr (the journal), exlb_log_limit_hit() for
- * events that may repeat thousands of times a second.
+ * exlb_log() for a line with a syslog priority on stderr (the journal),
+ * exlb_log_limit_hit() for events that may repeat thousands of times a
+ * second.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,15 +30,44 @@ int exlb_err_set(struct exlb_err *err, const char *fmt, ...)
 	return -1;
 }
 
-void exlb_log(const char *fmt, ...)
+/*
+ * Is stderr the journal's stream? systemd sets JOURNAL_STREAM to the
+ * "DEVICE:INODE" of the socket it gives as stdout/stderr; a child with
+ * stderr redirected elsewhere inherits the variable, so the device and
+ * inode must match (sd_journal_stream_fd(3), systemd.exec(5)). Decided
+ * once: stderr is not replaced while exlbd runs.
+ */
+static bool stderr_is_journal(void)
 {
-	static const char prefix[] = "exlbd: ";
+	static atomic_int cached = -1;
+	int v = atomic_load(&cached);
+	const char *env;
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (v >= 0)
+		return v;
+	env = getenv("JOURNAL_STREAM");
+	v = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+	    !fstat(STDERR_FILENO, &st) && (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+	atomic_store(&cached, v);
+	return v;
+}
+
+void exlb_log(int pri, const char *fmt, ...)
+{
 	char line[EXLB_LOG_LINE_MAX];
-	size_t len = sizeof(prefix) - 1, room = sizeof(line) - len - 1;
+	size_t len, room;
 	va_list ap;
 	int n;
 
-	memcpy(line, prefix, len);
+	/* "<4>" is what sd-daemon.h's SD_WARNING expands to */
+	if (stderr_is_journal())
+		len = snprintf(line, sizeof(line), "<%d>exlbd: ", LOG_PRI(pri));
+	else
+		len = snprintf(line, sizeof(line), "exlbd: ");
+	room = sizeof(line) - len - 1;
 	va_start(ap, fmt);
 	n = vsnprintf(line + len, room + 1, fmt, ap);
 	va_end(ap);

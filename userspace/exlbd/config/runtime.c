@@ -43,8 +43,7 @@ void exlb_runtime_set_health(struct exlb_runtime *rt,
 	struct exlb_rs_runtime *r = exlb_runtime_rs(rt, rs_id);
 	enum exlb_health_state now = up ? EXLB_HEALTH_UP : EXLB_HEALTH_DOWN;
 	const struct exlb_rs *rs = exlb_rs_by_id(cfg, rs_id);
-	const struct exlb_service *svc;
-	char where[64], label[EXLB_NICKNAME_SIZE];
+	char who[256];
 
 	if (!r)
 		return;
@@ -52,11 +51,9 @@ void exlb_runtime_set_health(struct exlb_runtime *rt,
 	if (r->health == now || !rs)
 		return;
 	r->health = now;
-	svc = exlb_service_by_id(cfg, rs->service_id);
-	exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
-	exlb_log("rs %s of %s: %s (%s)", where,
-		 svc ? exlb_service_label(svc, label, sizeof(label)) : "?",
-		 up ? "up" : "down", r->reason);
+	exlb_log(up ? LOG_NOTICE : LOG_WARNING, "%s %s: %s",
+		 exlb_rs_describe(cfg, rs, who, sizeof(who)), up ? "up" : "down",
+		 r->reason);
 }
 
 void exlb_runtime_prune(struct exlb_runtime *rt, const struct exlb_config *cfg)

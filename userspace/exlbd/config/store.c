@@ -147,7 +147,7 @@ int exlb_store_commit(struct exlb_store *st, struct exlb_config *next,
 	old = st->config;
 	st->config = next;
 	if (what)
-		exlb_log("%s", what);
+		exlb_log(LOG_INFO, "%s", what);
 	if (st->changed)
 		st->changed(st->changed_ctx, old, next);
 	exlb_config_free(old);

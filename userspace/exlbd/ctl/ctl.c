@@ -271,7 +271,7 @@ static int cmd_template_import(struct request *rq)
 		json_decref(names);
 		return -1;
 	}
-	exlb_log("template(s) imported: %zu", json_array_size(names));
+	exlb_log(LOG_INFO, "template(s) imported: %zu", json_array_size(names));
 	rq->result = json_pack("{so}", "imported", names);
 	return 0;
 }
@@ -283,7 +283,7 @@ static int cmd_template_delete(struct request *rq)
 	if (need_arg(rq, "name", &name) ||
 	    exlb_template_delete(rq->store->state_dir, name, &rq->err))
 		return -1;
-	exlb_log("template '%s' deleted", name);
+	exlb_log(LOG_INFO, "template '%s' deleted", name);
 	return 0;
 }
 
@@ -1053,20 +1053,35 @@ static int cmd_status(struct request *rq)
 	return 0;
 }
 
+/* exlbctl version: which exlbd answers (after an upgrade, the new one?) */
+static int cmd_version(struct request *rq)
+{
+	rq->result = json_pack("{ss}", "version", EXLB_VERSION);
+	return 0;
+}
+
 static int cmd_save(struct request *rq)
 {
 	rq->result = exlb_config_to_json(rq->cfg);
 	return 0;
 }
 
-static int cmd_restore(struct request *rq)
+/* The document of restore, checked as any change is (exlb_config_from_json()). */
+static struct exlb_config *restore_config(struct request *rq)
 {
 	json_t *doc = json_object_get(rq->args, "config");
-	struct exlb_config *cfg;
 
-	if (!doc)
-		return exlb_err_set(&rq->err, "missing argument 'config'");
-	cfg = exlb_config_from_json(doc, &rq->err);
+	if (!doc) {
+		exlb_err_set(&rq->err, "missing argument 'config'");
+		return NULL;
+	}
+	return exlb_config_from_json(doc, &rq->err);
+}
+
+static int cmd_restore(struct request *rq)
+{
+	struct exlb_config *cfg = restore_config(rq);
+
 	if (!cfg)
 		return -1;
 	exlb_config_free(rq->cfg);
@@ -1074,6 +1089,24 @@ static int cmd_restore(struct request *rq)
 	snprintf(rq->what, sizeof(rq->what),
 		 "configuration restored: %zu services, %zu real servers, %zu rules",
 		 cfg->nr_services, cfg->nr_reals, cfg->nr_rules);
+	return 0;
+}
+
+/*
+ * restore --dry-run: restore's checks (exlb_config_from_json() ends with
+ * exlb_config_check(), the check of every commit), nothing applied.
+ */
+static int cmd_restore_check(struct request *rq)
+{
+	struct exlb_config *cfg = restore_config(rq);
+
+	if (!cfg)
+		return -1;
+	rq->result = json_pack("{sIsIsI}",
+			       "services", (json_int_t)cfg->nr_services,
+			       "reals", (json_int_t)cfg->nr_reals,
+			       "rules", (json_int_t)cfg->nr_rules);
+	exlb_config_free(cfg);
 	return 0;
 }
 
@@ -1112,8 +1145,10 @@ static const struct command commands[] = {
 	{ "get", cmd_get, false },
 	{ "status", cmd_status, false },
 	{ "stats", cmd_status, false },
+	{ "version", cmd_version, false },
 	{ "save", cmd_save, false },
 	{ "restore", cmd_restore, true },
+	{ "restore.check", cmd_restore_check, false },
 	{ "template.list", cmd_template_list, false },
 	{ "template.show", cmd_template_show, false },
 	{ "template.apply", cmd_template_apply, true },
@@ -1125,6 +1160,12 @@ static const struct command commands[] = {
 static json_t *answer_error(const char *msg)
 {
 	return json_pack("{sbss}", "ok", 0, "error", msg);
+}
+
+/* journalctl -p err shows every refused change, with exlbctl's error */
+static void log_refused(const char *cmd, const struct exlb_err *err)
+{
+	exlb_log(LOG_ERR, "refused %s: %s", cmd, err->msg);
 }
 
 json_t *exlb_ctl_execute(struct exlb_store *store,
@@ -1158,8 +1199,10 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 		return answer_error("out of memory");
 
 	if (cmd->run(&rq)) {
-		if (cmd->changes)
+		if (cmd->changes) {
 			exlb_config_free(rq.cfg);
+			log_refused(name, &rq.err);
+		}
 		exlb_cert_txn_end(rq.cert_txn, false);
 		json_decref(rq.result);
 		return answer_error(rq.err.msg);
@@ -1169,6 +1212,7 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 		if (exlb_store_commit(store, rq.cfg, rq.what, &rq.err)) {
 			/* certificate files go back to what the configuration says */
 			exlb_cert_txn_end(rq.cert_txn, false);
+			log_refused(name, &rq.err);
 			json_decref(rq.result);
 			return answer_error(rq.err.msg);
 		}
@@ -1179,7 +1223,7 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 			/* leftover files are harmless: only the table counts */
 			if (exlb_cert_remove_files(store->state_dir, rq.remove_cert,
 						   &why))
-				exlb_log("%s", why.msg);
+				exlb_log(LOG_WARNING, "%s", why.msg);
 		}
 		if (runtime)
 			exlb_runtime_prune(runtime, store->config);
@@ -1291,7 +1335,7 @@ static json_t *client_takeover(struct ctl_client *c)
 		snprintf(msg, sizeof(msg),
 			 "takeover: permission denied (uid %u: only root or exlbd's own user)",
 			 (unsigned int)cred.uid);
-		exlb_log("control: %s", msg + strlen("takeover: "));
+		exlb_log(LOG_NOTICE, "control: %s", msg + strlen("takeover: "));
 		return answer_error(msg);
 	}
 	if (c->ctl->frozen)
@@ -1495,7 +1539,7 @@ static void evict_idlest(struct exlb_ctl *ctl)
 			idlest = c;
 	n = exlb_log_limit_hit(&ctl->evict_log, EXLB_CTL_LOG_MS);
 	if (n)
-		exlb_log("control: %u clients: closing the one idle longest (%.0f s) to admit a new one; %llu such since the last line",
+		exlb_log(LOG_WARNING, "control: %u clients: closing the one idle longest (%.0f s) to admit a new one; %llu such since the last line",
 			 ctl->nr_clients, ev_now(ctl->loop) - idlest->last_active,
 			 (unsigned long long)n);
 	client_close(idlest);
@@ -1532,7 +1576,7 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		ev_timer_start(loop, &ctl->rest);
 		n = exlb_log_limit_hit(&ctl->accept_log, EXLB_CTL_LOG_MS);
 		if (n)
-			exlb_log("control: accept: %s; %llu such since the last line",
+			exlb_log(LOG_ERR, "control: accept: %s; %llu such since the last line",
 				 strerror(err), (unsigned long long)n);
 		return;
 	}
@@ -1600,7 +1644,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct group *grp = getgrnam(EXLB_GROUP);
 	struct exlb_ctl *ctl;
-	char dir[sizeof(sun.sun_path)];
+	char dir[sizeof(sun.sun_path)], copy[sizeof(sun.sun_path)];
 	mode_t old_mask;
 	bool created;
 	int fd;
@@ -1610,8 +1654,9 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 		return NULL;
 	}
 	strcpy(sun.sun_path, path);
-	snprintf(dir, sizeof(dir), "%s", path);
-	dirname(dir);
+	/* dirname()'s result, not its argument: "s.sock" gives "." */
+	snprintf(copy, sizeof(copy), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", dirname(copy));
 	/*
 	 * Our own directory (created here, or systemd's RuntimeDirectory
 	 * /run/exlb, root:root 0750) goes to group exlb so its members reach
@@ -1620,7 +1665,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	created = mkdir(dir, 0750) == 0;
 	if (grp && (created || !strcmp(basename(dir), "exlb")) &&
 	    (chown(dir, geteuid(), grp->gr_gid) || chmod(dir, 0750)))
-		exlb_log("control: cannot give %s to group %s: %s", dir,
+		exlb_log(LOG_WARNING, "control: cannot give %s to group %s: %s", dir,
 			 EXLB_GROUP, strerror(errno));
 	if (socket_in_use(&sun)) {
 		exlb_err_set(err, "another exlbd answers on %s", path);
@@ -1644,7 +1689,7 @@ struct exlb_ctl *exlb_ctl_new(struct ev_loop *loop, const char *path,
 	umask(old_mask);
 	if (grp) {
 		if (chown(path, geteuid(), grp->gr_gid) || chmod(path, 0660))
-			exlb_log("control: cannot open %s to group %s: %s", path,
+			exlb_log(LOG_WARNING, "control: cannot open %s to group %s: %s", path,
 				 EXLB_GROUP, strerror(errno));
 	}
 	if (listen(fd, 16)) {

@@ -102,7 +102,7 @@ void exlb_health_targets_sync(struct exlb_health *h, struct exlb_runtime *rt,
 	}
 	for (size_t i = 0; i < new_cfg->nr_reals; i++) {
 		const struct exlb_rs *rs = &new_cfg->reals[i];
-		char where[64];
+		char who[256];
 		int err;
 
 		if (!health_spec(new_cfg, rs, &spec, &addr))
@@ -111,8 +111,8 @@ void exlb_health_targets_sync(struct exlb_health *h, struct exlb_runtime *rt,
 		if (err == -EEXIST)
 			err = exlb_health_update(h, rs->id, &addr, &spec);
 		if (err) {
-			exlb_addr_port_format(&rs->addr, rs->port, where, sizeof(where));
-			exlb_log("health check of rs %s (id %u): %s", where,
+			exlb_log(LOG_ERR, "health check of %s (id %u): %s",
+				 exlb_rs_describe(new_cfg, rs, who, sizeof(who)),
 				 rs->id, strerror(-err));
 		}
 	}

@@ -57,7 +57,7 @@ kerr(struct exlb_kernel *k, const char *fmt, ...)
 		if (!strcmp(k->prev_err[i], msg))
 			seen = true;
 	if (!seen)
-		exlb_log("kernel: %s (will retry)", msg);
+		exlb_log(LOG_ERR, "kernel: %s (will retry)", msg);
 	if (k->nr_cur_err < ERR_LINES)
 		snprintf(k->cur_err[k->nr_cur_err++], ERR_LEN, "%s", msg);
 }
@@ -104,7 +104,7 @@ static void set_unavailable(struct exlb_kernel *k, struct exlb_runtime *rt,
 		 "kernel data plane unavailable: %s", why);
 	if (strcmp(k->open_err, why)) {
 		snprintf(k->open_err, sizeof(k->open_err), "%s", why);
-		exlb_log("kernel data plane unavailable: %s; kernel-served VSs are not programmed (retrying every %d s)",
+		exlb_log(k->disabled ? LOG_NOTICE : LOG_ERR, "kernel data plane unavailable: %s; kernel-served VSs are not programmed (retrying every %d s)",
 			 why, EXLB_KERNEL_RETRY_OPEN_S);
 	}
 }
@@ -140,7 +140,7 @@ int exlb_kernel_open(struct exlb_kernel *k, struct exlb_runtime *rt)
 	rt->kernel_available = true;
 	snprintf(rt->kernel_note, sizeof(rt->kernel_note), "kernel data plane: exlb.ko");
 	if (k->open_err[0])
-		exlb_log("kernel data plane available: exlb.ko answers");
+		exlb_log(LOG_NOTICE, "kernel data plane available: exlb.ko answers");
 	k->open_err[0] = '\0';
 	k->dirty = true;
 	k->seed = true;
@@ -309,7 +309,7 @@ static int sync_globals(struct exlb_kernel *k, const struct exlb_config *cfg)
 		if (err)
 			kerr(k, "globals: %s", nlerr(k, err));
 		else
-			exlb_log("kernel: globals set (droponfail %u, dropatdrainend %u, finalpersist %u, conntimeout %u)",
+			exlb_log(LOG_INFO, "kernel: globals set (droponfail %u, dropatdrainend %u, finalpersist %u, conntimeout %u)",
 				 g->droponfail, g->dropatdrainend,
 				 g->finalpersist, g->conntimeout);
 	}
@@ -359,7 +359,7 @@ static int sync_reals(struct exlb_kernel *k, const struct exlb_config *cfg,
 			kerr(k, "VS %u (%s): delete rs %s: %s", s->id, label,
 			     where, nlerr(k, err));
 		else
-			exlb_log("kernel: VS %u (%s): rs %s deleted", s->id,
+			exlb_log(LOG_INFO, "kernel: VS %u (%s): rs %s deleted", s->id,
 				 label, where);
 	}
 
@@ -408,7 +408,7 @@ static int sync_reals(struct exlb_kernel *k, const struct exlb_config *cfg,
 				kerr(k, "VS %u (%s): add rs %s: %s", s->id,
 				     label, where, nlerr(k, err));
 			else
-				exlb_log("kernel: VS %u (%s): rs %s added%s",
+				exlb_log(LOG_INFO, "kernel: VS %u (%s): rs %s added%s",
 					 s->id, label, where,
 					 want.flags & EXLB_REAL_F_DOWN ?
 					 " (down until checked)" : "");
@@ -440,7 +440,7 @@ static int sync_reals(struct exlb_kernel *k, const struct exlb_config *cfg,
 			kerr(k, "VS %u (%s): set rs %s: %s", s->id, label,
 			     where, nlerr(k, err));
 		else
-			exlb_log("kernel: VS %u (%s): rs %s updated (weight %u, limit %u, flags 0x%x)",
+			exlb_log(LOG_INFO, "kernel: VS %u (%s): rs %s updated (weight %u, limit %u, flags 0x%x)",
 				 s->id, label, where, want.weight, want.limit,
 				 want.flags);
 	}
@@ -491,7 +491,7 @@ static int do_reconcile(struct exlb_kernel *k, const struct exlb_config *cfg,
 			kerr(k, "delete service %u (%s): %s", h->id, where,
 			     nlerr(k, err));
 		else
-			exlb_log("kernel: service %u (%s) deleted", h->id, where);
+			exlb_log(LOG_INFO, "kernel: service %u (%s) deleted", h->id, where);
 		have[i].id = 0;	/* gone: not matched below */
 	}
 
@@ -513,7 +513,7 @@ static int do_reconcile(struct exlb_kernel *k, const struct exlb_config *cfg,
 				     nlerr(k, err));
 				continue;
 			}
-			exlb_log("kernel: VS %u (%s) added", s->id, label);
+			exlb_log(LOG_INFO, "kernel: VS %u (%s) added", s->id, label);
 			fresh = true;
 		} else {
 			uint32_t d = service_diff(&w, h);
@@ -525,7 +525,7 @@ static int do_reconcile(struct exlb_kernel *k, const struct exlb_config *cfg,
 					kerr(k, "VS %u (%s): set: %s", s->id,
 					     label, nlerr(k, err));
 				else
-					exlb_log("kernel: VS %u (%s) updated",
+					exlb_log(LOG_INFO, "kernel: VS %u (%s) updated",
 						 s->id, label);
 			}
 		}
@@ -591,7 +591,7 @@ void exlb_kernel_update_rs(struct exlb_kernel *k, const struct exlb_config *cfg,
 	r.flags = real_flags(s, rt, rs);
 	err = exlbnl_real_set(k->nl, &id, &r);
 	if (err) {
-		exlb_log("kernel: VS %u: set rs %s flags 0x%x: %s; reconciling",
+		exlb_log(LOG_ERR, "kernel: VS %u: set rs %s flags 0x%x: %s; reconciling",
 			 s->id, rs_label(rs, where, sizeof(where)), r.flags,
 			 nlerr(k, err));
 		exlb_kernel_reconcile(k, cfg, rt);

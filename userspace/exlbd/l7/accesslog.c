@@ -62,12 +62,12 @@ FILE *l7_access_log_open(const char *path, struct exlb_err *err)
 		goto fail;
 	}
 	if (st.st_mode & 07)
-		exlb_log("proxy: access log %s was readable by all users: now "
+		exlb_log(LOG_WARNING, "proxy: access log %s was readable by all users: now "
 			 "mode %04o", path, (unsigned int)(st.st_mode & 07770));
 	/* ours: group exlb reads it; without the group, the daemon's */
 	if (created && grp && st.st_gid != grp->gr_gid &&
 	    fchown(fd, (uid_t)-1, grp->gr_gid))
-		exlb_log("proxy: cannot give access log %s to group %s: %s",
+		exlb_log(LOG_WARNING, "proxy: cannot give access log %s to group %s: %s",
 			 path, EXLB_GROUP, strerror(errno));
 open:
 	f = fdopen(fd, "a");

@@ -253,7 +253,7 @@ static void discard_pipelined(struct l7_mail_conn *c)
 		c->r.bytes_in += (uint64_t)r;
 	}
 	if (c->discarded)
-		exlb_log("proxy: VS %u: %s client sent %llu bytes after STARTTLS; discarded",
+		exlb_log(LOG_NOTICE, "proxy: VS %u: %s client sent %llu bytes after STARTTLS; discarded",
 			 c->r.vs_id, mail_proto_name(c->ms.proto),
 			 (unsigned long long)c->discarded);
 }
@@ -713,8 +713,8 @@ void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	if (vs->tls) {
 		c->tls = exlb_tls_vs_ref(vs->tls);
 	} else if (!atomic_exchange(&no_tls_warned, true)) {
-		exlb_log("proxy: VS %u (%s): StartTLS without SSLAcceleration=1 "
-			 "and a certificate: STARTTLS is refused", vs->id, vs->name);
+		exlb_log(LOG_ERR, "proxy: %s: StartTLS without SSLAcceleration=1 "
+			 "and a certificate: STARTTLS is refused", vs->name);
 	}
 	mail_session_init(&c->ms, proto, mail_mode_always(vs->starttls_mode),
 			  c->tls != NULL);

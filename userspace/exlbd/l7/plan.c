@@ -211,7 +211,7 @@ static int compile_rules(const struct exlb_config *cfg, const char (*names)[EXLB
 			continue;
 		c = exlb_content_rule_compile(rule, &err);
 		if (!c) {
-			exlb_log("proxy: rule %s: %s", rule->name, err.msg);
+			exlb_log(LOG_ERR, "proxy: rule %s: %s", rule->name, err.msg);
 			continue;
 		}
 		(*out)[(*nr)++] = c;
@@ -283,7 +283,7 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	unsigned int fwd;
 
 	vs->id = svc->id;
-	exlb_service_label(svc, vs->name, sizeof(vs->name));
+	exlb_service_describe(cfg, svc, vs->name, sizeof(vs->name));
 	vs->kind = svc->vstype == EXLB_VSTYPE_GEN ? L7_VS_TUNNEL :
 		   svc->vstype == EXLB_VSTYPE_TLS ? L7_VS_STARTTLS : L7_VS_HTTP;
 	vs->starttls_mode = svc->starttls_mode;
@@ -292,7 +292,7 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	if (svc->ssl_acceleration) {
 		vs->tls = exlb_tls_vs_get(p->tls, cfg, svc, &err);
 		if (!vs->tls) {
-			exlb_log("proxy: VS %u (%s): TLS: %s", svc->id, vs->name,
+			exlb_log(LOG_ERR, "proxy: %s (id %u): TLS: %s", vs->name, svc->id,
 				 err.msg);
 			return -EINVAL;
 		}

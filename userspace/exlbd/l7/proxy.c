@@ -98,7 +98,7 @@ static void on_rs_failed(struct ev_loop *loop, ev_async *a, int revents)
  */
 static void on_rule_limit(const char *rule, int pcre2_error)
 {
-	exlb_log("proxy: rule %s: a match hit PCRE2's %s limit and counts as no "
+	exlb_log(LOG_WARNING, "proxy: rule %s: a match hit PCRE2's %s limit and counts as no "
 		 "match; further hits are counted in exlbctl stats, not logged",
 		 rule, exlb_content_limit_name(pcre2_error));
 }
@@ -140,7 +140,7 @@ static void fd_shortage(struct l7_worker *w, const char *what, const char *why)
 
 	fd_ceiling_refresh(w);
 	if (n)
-		exlb_log("proxy: out of file descriptors (%s: %s; limit %u, the last %u kept for health checks and the control socket): %llu shortages since the last such line; so far %llu connections refused, %llu accept pauses",
+		exlb_log(LOG_WARNING, "proxy: out of file descriptors (%s: %s; limit %u, the last %u kept for health checks and the control socket): %llu shortages since the last such line; so far %llu connections refused, %llu accept pauses",
 			 what, why, w->fd_limit,
 			 w->fd_limit - w->fd_ceiling, (unsigned long long)n,
 			 (unsigned long long)atomic_load(&p->conns_refused),
@@ -228,8 +228,8 @@ static void vs_over_limit(struct exlb_proxy *p, const struct l7_vs *vs)
 	atomic_fetch_add(&p->conns_over_limit, 1);
 	n = exlb_log_limit_hit(&p->limit_log, L7_RATE_LOG_MS);
 	if (n)
-		exlb_log("proxy: VS %u (%s): MaxConnsLimit %u reached: %llu connection(s) closed at once",
-			 vs->id, vs->name, vs->max_conns, (unsigned long long)n);
+		exlb_log(LOG_WARNING, "proxy: %s: MaxConnsLimit %u reached: %llu connection(s) closed at once",
+			 vs->name, vs->max_conns, (unsigned long long)n);
 }
 
 static bool accept_error_is_shortage(int err)
@@ -263,7 +263,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			if (accept_error_is_shortage(err))
 				fd_shortage(w, what, strerror(err));
 			else
-				exlb_log("proxy: %s: %s", what, strerror(err));
+				exlb_log(LOG_ERR, "proxy: %s: %s", what, strerror(err));
 			return;
 		}
 		if ((unsigned int)fd >= w->fd_ceiling) {
@@ -433,8 +433,8 @@ static void listeners_sync(struct l7_worker *w, int *adopt, size_t nr_adopt)
 			char addr[80];
 
 			l7_sockaddr_format(&vs->vip, addr, sizeof(addr), true);
-			exlb_log("proxy: VS %u (%s): cannot listen on %s: %s",
-				 vs->id, vs->name, addr, strerror(-err));
+			exlb_log(LOG_ERR, "proxy: %s (id %u): cannot listen on %s: %s",
+				 vs->name, vs->id, addr, strerror(-err));
 		}
 	}
 }
@@ -648,7 +648,7 @@ void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 	struct l7_plan *plan = l7_plan_build(p, cfg, rt);
 
 	if (!plan) {
-		exlb_log("proxy: out of memory building the plan; serving the previous one");
+		exlb_log(LOG_ERR, "proxy: out of memory building the plan; serving the previous one");
 		return;
 	}
 	exlb_tls_cache_prune(p->tls, cfg);
@@ -734,7 +734,7 @@ static void adopt_spread(struct exlb_proxy *p, const struct l7_plan *plan)
 		unwanted++;
 	}
 	if (unwanted)
-		exlb_log("proxy: %zu listening socket(s) received for addresses no VS has: closed",
+		exlb_log(LOG_NOTICE, "proxy: %zu listening socket(s) received for addresses no VS has: closed",
 			 unwanted);
 	free(p->adopt);
 	p->adopt = NULL;

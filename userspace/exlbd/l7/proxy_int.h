@@ -140,7 +140,7 @@ enum l7_vs_kind {
 
 struct l7_vs {
 	uint32_t id;
-	char name[EXLB_NICKNAME_SIZE];
+	char name[EXLB_NICKNAME_SIZE + 64];	/* "VS VIP:PORT (NickName)", for logs */
 	enum l7_vs_kind kind;
 	struct sockaddr_storage vip;
 	socklen_t viplen;

@@ -176,7 +176,7 @@ void l7_relay_tls_up(struct l7_relay *r)
 	/* --tls-relay ktls asked for it: say once why not */
 	if (p->opts.tls_relay == EXLB_TLS_RELAY_KTLS &&
 	    !atomic_exchange(&p->ktls_warned, true))
-		exlb_log("proxy: kTLS not used for a %s %s session "
+		exlb_log(LOG_NOTICE, "proxy: kTLS not used for a %s %s session "
 			 "(needs AES-GCM and the kernel's tls module); "
 			 "relaying in userspace",
 			 r->c.ssl ? SSL_get_version(r->c.ssl) : "?",
