@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * What the admin listener's files share (admin.c, auth.c, metrics.c) and the
+ * unit tests reach: the listener's state, authentication and the limit on
+ * failed logons.
+ */
+#ifndef EXLB_ADMIN_INT_H
+#define EXLB_ADMIN_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <netinet/in.h>
+
+#include "admin.h"
+
+/* Failed logons: EXLB_ADMIN_FAIL_MAX in EXLB_ADMIN_FAIL_WINDOW_S -> 429 */
+#define EXLB_ADMIN_FAIL_MAX		5
+#define EXLB_ADMIN_FAIL_WINDOW_S	60
+#define EXLB_ADMIN_BLOCK_S		300
+#define EXLB_ADMIN_LIMIT_SLOTS		1024	/* client addresses remembered */
+
+struct exlb_admin_limit_slot {
+	struct in6_addr addr;		/* IPv4 as v4-mapped */
+	time_t window_start;
+	unsigned int fails;
+	time_t blocked_until;
+	bool used;
+};
+
+struct exlb_admin_limiter {
+	struct exlb_admin_limit_slot slots[EXLB_ADMIN_LIMIT_SLOTS];
+};
+
+/* Seconds @addr stays refused (429), or 0. */
+unsigned int exlb_admin_limit_blocked(struct exlb_admin_limiter *l,
+				      const struct in6_addr *addr, time_t now);
+/* Counts a failed logon; true when this one blocks @addr. */
+bool exlb_admin_limit_fail(struct exlb_admin_limiter *l,
+			   const struct in6_addr *addr, time_t now);
+/* A successful logon forgets @addr's failures. */
+void exlb_admin_limit_ok(struct exlb_admin_limiter *l,
+			 const struct in6_addr *addr);
+
+enum exlb_admin_auth {
+	EXLB_ADMIN_AUTH_NONE,		/* no credentials: 401 */
+	EXLB_ADMIN_AUTH_BAD,		/* wrong or malformed: 401, counted */
+	EXLB_ADMIN_AUTH_OK,
+};
+
+/*
+ * Who a request is: @authorization is its Authorization header ("Basic
+ * base64(user:password)" or "Bearer KEY"), @apikey an API key from the
+ * apikey header or the apikey= query parameter (Kemp); NULL when absent.
+ * On success *role and @who (the user or key name) are set.
+ */
+enum exlb_admin_auth exlb_admin_authenticate(const struct exlb_config *cfg,
+					     const char *authorization,
+					     const char *apikey,
+					     unsigned int *role,
+					     char *who, size_t n);
+
+struct exlb_admin {
+	struct ev_loop *loop;
+	struct exlb_store *store;
+	struct exlb_runtime *runtime;
+	struct exlb_tls_cache *tls;
+	struct exlb_tls_vs *tls_vs;	/* the listener's contexts */
+	int fd;				/* the listener, -1 when off */
+	char bound[300];		/* what it was opened with, to see changes */
+	void *listen_io;		/* ev_io, in admin.c */
+	struct admin_conn *conns;
+	unsigned int nr_conns;
+	time_t started;
+	uint64_t auth_failures, rate_limited;
+	struct exlb_admin_limiter limiter;
+};
+
+/* GET /metrics's body. 0, or -1 (no memory). The caller frees @text. */
+int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len);
+
+/*
+ * The route for @method @path: its handler's index, or -1 with the status
+ * to answer (404 unknown path, 405 other method); for the tests too.
+ */
+struct exlb_admin_route {
+	const char *method, *path;
+	unsigned int role;		/* the least role that may use it */
+};
+extern const struct exlb_admin_route exlb_admin_routes[];
+int exlb_admin_route_find(const char *method, const char *path, int *status);
+
+#endif
