@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -48,7 +49,29 @@ static const char *verb_actions(const struct verb *v)
 		return "replace";
 	if (!strcmp(v->cmd, "template.export"))
 		return "name";
+	if (!strcmp(v->cmd, "admin.user.add"))
+		return "role password-file replace";
+	if (!strcmp(v->cmd, "admin.apikey.add"))
+		return "role";
 	return NULL;
+}
+
+/* Whether @word (@len bytes) is one of @v's actions: its name in @out. */
+static bool is_action(const struct verb *v, const char *word, size_t len,
+		      char *out, size_t n)
+{
+	const char *a = verb_actions(v);
+
+	while (a && *a) {
+		size_t l = strcspn(a, " ");
+
+		if (l == len && !strncasecmp(a, word, len)) {
+			snprintf(out, n, "%.*s", (int)l, a);
+			return true;
+		}
+		a += l + (a[l] == ' ');
+	}
+	return false;
 }
 
 static void print_nothing(const struct verb *v, json_t *result);
@@ -65,6 +88,8 @@ static void print_templates(const struct verb *v, json_t *result);
 static void print_template(const struct verb *v, json_t *result);
 static void print_applied(const struct verb *v, json_t *result);
 static void print_imported(const struct verb *v, json_t *result);
+static void print_creds(const struct verb *v, json_t *result);
+static void print_apikey(const struct verb *v, json_t *result);
 
 #define SVC EXLB_SCOPE_SERVICE
 
@@ -147,6 +172,22 @@ static const struct verb verbs[] = {
 	  "Deletes an imported template.", print_nothing },
 	{ "template", "del", "template.delete", { "name" }, 0, "NAME",
 	  "Deletes an imported template (same as delete).", print_nothing },
+	{ "admin user", "add", "admin.user.add", { "name" }, 0,
+	  "NAME [role=read-only|admin] [password-file=FILE|-] [replace=1]",
+	  "Adds a user of the admin listener (docs/admin.md); role defaults to read-only. The password comes from FILE's first line (- = standard input) or a prompt that does not echo; never from the command line. replace=1 changes an existing user's password and role.",
+	  print_nothing },
+	{ "admin user", "del", "admin.user.del", { "name" }, 0, "NAME",
+	  "Deletes a user of the admin listener.", print_nothing },
+	{ "admin user", "list", "admin.user.list", { NULL }, 0, "",
+	  "Lists the admin listener's users and their roles.", print_creds },
+	{ "admin apikey", "add", "admin.apikey.add", { "name" }, 0,
+	  "NAME [role=read-only|admin]",
+	  "Makes a random API key and prints it: the only time it is shown (exlbd keeps its hash). Use it as `Authorization: Bearer KEY`, an `apikey:` header or Kemp's apikey= parameter.",
+	  print_apikey },
+	{ "admin apikey", "del", "admin.apikey.del", { "name" }, 0, "NAME",
+	  "Deletes an API key.", print_nothing },
+	{ "admin apikey", "list", "admin.apikey.list", { NULL }, 0, "",
+	  "Lists the API keys' names and roles (never the keys).", print_creds },
 	{ "set", NULL, "set", { "param", "value" }, 0, "PARAM VALUE",
 	  "Sets a global parameter (Kemp `set`); PARAM=VALUE works too.",
 	  print_nothing },
@@ -228,7 +269,7 @@ static void verb_help(const struct verb *v)
 		print_params_help(v->scope);
 	if (!strcmp(v->object, "set") || !strcmp(v->object, "get"))
 		print_params_help(EXLB_SCOPE_GLOBAL);
-	if (verb_actions(v))
+	if (verb_actions(v) && !strchr(verb_actions(v), ' '))
 		printf("\nAlso: %s=%s\n", verb_actions(v),
 		       !strcmp(verb_actions(v), "name") ? "NAME" : "0|1");
 	if (!strcmp(v->cmd, "vs.add"))
@@ -1008,6 +1049,102 @@ static void print_document(const struct verb *v, json_t *result)
 
 /* ---- argv to request ---- */
 
+static void print_creds(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 2 };
+	const char *head[] = { "Name", "Role" };
+	json_t *c;
+	size_t i;
+
+	(void)v;
+	if (!json_array_size(result)) {
+		printf("none\n");
+		return;
+	}
+	table_add(&t, head);
+	json_array_foreach(result, i, c) {
+		const char *row[] = { jstr(c, "name"), jstr(c, "role") };
+
+		table_add(&t, row);
+	}
+	table_print(&t);
+}
+
+static void print_apikey(const struct verb *v, json_t *result)
+{
+	(void)v;
+	printf("%s\n", jstr(result, "key"));
+	fprintf(stderr, "exlbctl: API key '%s' (%s): shown only now, store it\n",
+		jstr(result, "name"), jstr(result, "role"));
+}
+
+/* One line of @f without its line end; fails on an empty one. */
+static char *read_password_line(FILE *f, const char *from)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+
+	if (n < 0)
+		fail("%s: no password", from);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (!n)
+		fail("%s: empty password", from);
+	return line;
+}
+
+/* Asked twice on the terminal, without echo. */
+static char *prompt_password(void)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	struct termios old, quiet;
+	char *a, *b;
+
+	if (!tty || tcgetattr(fileno(tty), &old))
+		fail("no terminal to ask the password on: give password-file=FILE (- = standard input)");
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	fputs("Password: ", tty);
+	fflush(tty);
+	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	a = read_password_line(tty, "terminal");
+	fputs("\nAgain: ", tty);
+	fflush(tty);
+	b = read_password_line(tty, "terminal");
+	tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fputs("\n", tty);
+	fclose(tty);
+	if (strcmp(a, b))
+		fail("the passwords differ");
+	free(b);
+	return a;
+}
+
+/* admin user add: password-file=FILE, password-file=- or the prompt. */
+static void add_password(json_t *args)
+{
+	const char *file = json_string_value(json_object_get(args, "password-file"));
+	char *password;
+
+	if (!file) {
+		password = prompt_password();
+	} else if (!strcmp(file, "-")) {
+		password = read_password_line(stdin, "standard input");
+	} else {
+		FILE *f = fopen(file, "r");
+
+		if (!f)
+			fail("cannot read %s: %s", file, strerror(errno));
+		password = read_password_line(f, file);
+		fclose(f);
+	}
+	json_object_del(args, "password-file");
+	json_object_set_new(args, "password", json_string(password));
+	explicit_bzero(password, strlen(password));
+	free(password);
+}
+
 static const struct verb *find_verb(const char *object, const char *name)
 {
 	for (size_t i = 0; i < NR_VERBS; i++)
@@ -1140,13 +1277,12 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		const char *slot = pos < MAX_POSITIONAL ? v->positional[pos] : NULL;
 		char *eq = strchr(argv[i], '=');
 		bool optional = slot && slot[0] == '?';
+		char action[32];
 
 		/* an action of the verb (cert add replace=1) */
-		if (eq && verb_actions(v) &&
-		    strlen(verb_actions(v)) == (size_t)(eq - argv[i]) &&
-		    !strncasecmp(argv[i], verb_actions(v), eq - argv[i])) {
-			json_object_set_new(args, verb_actions(v),
-					    json_string(eq + 1));
+		if (eq && is_action(v, argv[i], (size_t)(eq - argv[i]), action,
+				    sizeof(action))) {
+			json_object_set_new(args, action, json_string(eq + 1));
 			continue;
 		}
 		/* a positional argument, unless an optional one that looks like Key=Value */
@@ -1182,6 +1318,8 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 				    read_json_file(jstr(args, "file")));
 		json_object_del(args, "file");
 	}
+	if (!strcmp(v->cmd, "admin.user.add"))
+		add_password(args);
 	if (!strcmp(v->cmd, "cert.add")) {
 		/* exlbd may not see our files: the PEM text travels */
 		json_object_set_new(args, "cert", read_pem(jstr(args, "cert")));
@@ -1247,6 +1385,14 @@ int main(int argc, char **argv)
 	if (!strcmp(rest[0], "help")) {
 		main_help();
 		return 0;
+	}
+	/* `admin user add`: the object is two words */
+	if (!strcmp(rest[0], "admin") && nr_rest > 1) {
+		static char object[32];
+
+		snprintf(object, sizeof(object), "admin %s", rest[1]);
+		rest[1] = object;
+		memmove(rest, rest + 1, --nr_rest * sizeof(rest[0]));
 	}
 	if (!object_exists(rest[0]))
 		usage_fail("unknown object '%s'", rest[0]);
