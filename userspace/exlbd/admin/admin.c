@@ -73,31 +73,10 @@ typedef int (*route_fn)(struct admin_conn *c, const char *query);
 static int route_metrics(struct admin_conn *c, const char *query);
 static int route_config(struct admin_conn *c, const char *query);
 
-/*
- * The paths exlbd answers. The web status page and Kemp's REST API
- * (/access/...) plug in here with their own entries.
- */
-const struct exlb_admin_route exlb_admin_routes[] = {
-	{ "GET", "/metrics", EXLB_ROLE_READONLY },
-	{ "GET", "/config", EXLB_ROLE_ADMIN },
-	{ NULL, NULL, 0 },
+/* In the order of exlb_admin_routes[] (auth.c). */
+static const route_fn route_handlers[EXLB_ADMIN_NR_ROUTES] = {
+	route_metrics, route_config,
 };
-static const route_fn route_handlers[] = { route_metrics, route_config };
-
-int exlb_admin_route_find(const char *method, const char *path, int *status)
-{
-	bool path_known = false;
-
-	for (int i = 0; exlb_admin_routes[i].path; i++) {
-		if (strcmp(exlb_admin_routes[i].path, path))
-			continue;
-		path_known = true;
-		if (!strcmp(exlb_admin_routes[i].method, method))
-			return i;
-	}
-	*status = path_known ? 405 : 404;
-	return -1;
-}
 
 static const char *status_text(int status)
 {
@@ -112,6 +91,7 @@ static const char *status_text(int status)
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
 	default: return "Error";
 	}
 }
@@ -210,12 +190,15 @@ static int handle(struct admin_conn *c)
 		return respond_text(c, 429, extra, "too many failed logons");
 	}
 	query_apikey(query, qkey, sizeof(qkey));
-	auth = exlb_admin_authenticate(a->store->config,
+	auth = exlb_admin_authenticate(&a->auth, a->store->config,
 				       c->authz_len ? c->authz : NULL,
 				       c->apikey_len ? c->apikey :
-				       qkey[0] ? qkey : NULL,
+				       qkey[0] ? qkey : NULL, now,
 				       &role, who, sizeof(who));
 	explicit_bzero(c->authz, sizeof(c->authz));
+	if (auth == EXLB_ADMIN_AUTH_BUSY)
+		return respond_text(c, 503, "Retry-After: 1\r\n",
+				    "too many password checks at once");
 	if (auth != EXLB_ADMIN_AUTH_OK) {
 		if (auth == EXLB_ADMIN_AUTH_BAD) {
 			a->auth_failures++;

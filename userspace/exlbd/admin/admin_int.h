@@ -46,7 +46,32 @@ void exlb_admin_limit_ok(struct exlb_admin_limiter *l,
 enum exlb_admin_auth {
 	EXLB_ADMIN_AUTH_NONE,		/* no credentials: 401 */
 	EXLB_ADMIN_AUTH_BAD,		/* wrong or malformed: 401, counted */
+	EXLB_ADMIN_AUTH_BUSY,		/* password hash budget spent: 503 */
 	EXLB_ADMIN_AUTH_OK,
+};
+
+/*
+ * A yescrypt verification takes ~100 ms of the main loop. Two things keep
+ * that bounded: a Basic logon that succeeded is remembered for
+ * EXLB_ADMIN_AUTH_CACHE_S (keyed by an HMAC of user, password and stored
+ * hash under a per-process random key, so nothing reusable is kept and a
+ * changed password is a miss), and at most EXLB_ADMIN_HASHES_PER_S
+ * verifications run per second over all clients; beyond that 503.
+ */
+#define EXLB_ADMIN_AUTH_CACHE_S		300
+#define EXLB_ADMIN_AUTH_CACHE_SLOTS	64
+#define EXLB_ADMIN_HASHES_PER_S		2
+
+struct exlb_admin_auth_state {
+	unsigned char pepper[32];
+	bool pepper_set;
+	struct {
+		unsigned char mac[32];
+		time_t expires;
+	} cache[EXLB_ADMIN_AUTH_CACHE_SLOTS];
+	time_t budget_second;
+	unsigned int budget_used;
+	uint64_t hashes;		/* verifications run (tests) */
 };
 
 /*
@@ -55,9 +80,10 @@ enum exlb_admin_auth {
  * apikey header or the apikey= query parameter (Kemp); NULL when absent.
  * On success *role and @who (the user or key name) are set.
  */
-enum exlb_admin_auth exlb_admin_authenticate(const struct exlb_config *cfg,
+enum exlb_admin_auth exlb_admin_authenticate(struct exlb_admin_auth_state *st,
+					     const struct exlb_config *cfg,
 					     const char *authorization,
-					     const char *apikey,
+					     const char *apikey, time_t now,
 					     unsigned int *role,
 					     char *who, size_t n);
 
@@ -75,20 +101,22 @@ struct exlb_admin {
 	time_t started;
 	uint64_t auth_failures, rate_limited;
 	struct exlb_admin_limiter limiter;
+	struct exlb_admin_auth_state auth;
 };
 
 /* GET /metrics's body. 0, or -1 (no memory). The caller frees @text. */
 int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len);
 
 /*
- * The route for @method @path: its handler's index, or -1 with the status
- * to answer (404 unknown path, 405 other method); for the tests too.
+ * The route for @method @path: its index in exlb_admin_routes[] (auth.c),
+ * or -1 with the status to answer (404 unknown path, 405 other method).
  */
+#define EXLB_ADMIN_NR_ROUTES	2
 struct exlb_admin_route {
 	const char *method, *path;
 	unsigned int role;		/* the least role that may use it */
 };
-extern const struct exlb_admin_route exlb_admin_routes[];
+extern const struct exlb_admin_route exlb_admin_routes[EXLB_ADMIN_NR_ROUTES + 1];
 int exlb_admin_route_find(const char *method, const char *path, int *status);
 
 #endif
