@@ -1387,6 +1387,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	/* `admin user add`: the object is two words */
+	if (!strcmp(rest[0], "admin") && nr_rest == 1) {
+		object_help("admin user");
+		object_help("admin apikey");
+		return help ? 0 : 2;
+	}
 	if (!strcmp(rest[0], "admin") && nr_rest > 1) {
 		static char object[32];
 
