@@ -468,8 +468,18 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int fd = accept4(a->fd, (struct sockaddr *)&ss, &len,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
+		if (fd < 0) {
+			/*
+			 * Out of descriptors (or memory): the socket stays
+			 * readable, so rest a moment instead of spinning.
+			 */
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED) {
+				ev_io_stop(a->loop, a->listen_io);
+				ev_timer_start(a->loop, a->rest);
+			}
 			return;
+		}
 		if (a->nr_conns >= EXLB_ADMIN_MAX_CONNS) {
 			close(fd);	/* full: the newest goes, the others finish */
 			continue;
@@ -478,12 +488,22 @@ static void listen_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+static void rest_end_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct exlb_admin *a = w->data;
+
+	(void)revents;
+	if (a->fd >= 0)
+		ev_io_start(loop, a->listen_io);
+}
+
 /* ---- the listener ---- */
 
 static void listener_close(struct exlb_admin *a)
 {
 	if (a->fd < 0)
 		return;
+	ev_timer_stop(a->loop, a->rest);
 	ev_io_stop(a->loop, a->listen_io);
 	close(a->fd);
 	a->fd = -1;
@@ -604,12 +624,16 @@ struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store
 
 	if (!a)
 		return NULL;
+	a->fd = -1;
 	a->listen_io = calloc(1, sizeof(ev_io));
+	a->rest = calloc(1, sizeof(ev_timer));
 	a->tls = exlb_tls_cache_new(state_dir);
-	if (!a->listen_io || !a->tls) {
+	if (!a->listen_io || !a->rest || !a->tls) {
 		exlb_admin_free(a);
 		return NULL;
 	}
+	ev_timer_init((ev_timer *)a->rest, rest_end_cb, EXLB_ADMIN_REST_S, 0);
+	((ev_timer *)a->rest)->data = a;
 	llhttp_settings_init(&parser_settings);
 	parser_settings.on_url = on_url;
 	parser_settings.on_header_field = on_header_field;
@@ -619,7 +643,6 @@ struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store
 	a->loop = loop;
 	a->store = store;
 	a->runtime = runtime;
-	a->fd = -1;
 	a->started = time(NULL);
 	exlb_admin_apply(a);
 	return a;
@@ -631,9 +654,10 @@ void exlb_admin_free(struct exlb_admin *a)
 		return;
 	while (a->conns)
 		conn_close(a->conns);
-	if (a->listen_io)
+	if (a->listen_io && a->rest)
 		listener_close(a);
 	exlb_tls_cache_free(a->tls);
 	free(a->listen_io);
+	free(a->rest);
 	free(a);
 }

@@ -14,6 +14,7 @@
 #define EXLB_ADMIN_MAX_CONNS	32	/* when full, new connections are closed */
 #define EXLB_ADMIN_TIMEOUT_S	10	/* a whole exchange: handshake to response */
 #define EXLB_ADMIN_MAX_HEAD	16384	/* request bytes before the end of its head */
+#define EXLB_ADMIN_REST_S	0.1	/* the listener rests after accept() failed */
 
 struct ev_loop;
 struct exlb_admin;

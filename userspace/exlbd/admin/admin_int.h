@@ -96,6 +96,7 @@ struct exlb_admin {
 	int fd;				/* the listener, -1 when off */
 	char bound[300];		/* what it was opened with, to see changes */
 	void *listen_io;		/* ev_io, in admin.c */
+	void *rest;			/* ev_timer: accept() failed, pause */
 	struct admin_conn *conns;
 	unsigned int nr_conns;
 	time_t started;
