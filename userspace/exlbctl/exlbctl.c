@@ -196,8 +196,8 @@ static const struct verb verbs[] = {
 	{ "status", NULL, "status", { NULL }, 0, "",
 	  "The View/Modify Services table: services, status, real servers.",
 	  print_status },
-	{ "stats", NULL, "stats", { NULL }, 0, "",
-	  "Connection and traffic counters per service and real server.",
+	{ "stats", NULL, "stats", { NULL }, 0, "[--rate [SECONDS]]",
+	  "Connection and traffic counters per service and real server; with --rate, per second over SECONDS (default 5, at least 2: the proxy's counters refresh every 2 s).",
 	  print_stats },
 	{ "save", NULL, "save", { NULL }, 0, "",
 	  "Prints the whole configuration as JSON (docs/config-format.md).",
@@ -428,6 +428,11 @@ static const char *jstr(json_t *obj, const char *key)
 		slot = (slot + 1) % 8;
 		snprintf(num[slot], sizeof(num[slot]), "%lld",
 			 (long long)json_integer_value(v));
+		return num[slot];
+	}
+	if (json_is_real(v)) {
+		slot = (slot + 1) % 8;
+		snprintf(num[slot], sizeof(num[slot]), "%.1f", json_real_value(v));
 		return num[slot];
 	}
 	if (json_is_boolean(v))
@@ -800,12 +805,61 @@ static void print_rule_limits(json_t *result)
 	table_print(&t);
 }
 
+/* stats --rate SECONDS: 0 = cumulative counters (the default) */
+static unsigned int rate_interval;
+
+/* The counters that only grow; active and inactive are gauges. */
+static const char *const cumulative[] = { "conns", "pkts_in", "pkts_out",
+					  "bytes_in", "bytes_out", NULL };
+
+static json_t *by_id(json_t *list, json_t *like)
+{
+	json_int_t id = json_integer_value(json_object_get(like, "id"));
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(list, i, item)
+		if (json_integer_value(json_object_get(item, "id")) == id)
+			return item;
+	return NULL;
+}
+
+/*
+ * @now's cumulative counters become per-second rates since @before (the
+ * same object @secs earlier; VSs, SubVSs and RSs matched by id). Something
+ * new, or a counter that went back (exlb.ko recreated a service), counts
+ * from 0.
+ */
+static void to_rates(json_t *now, json_t *before, double secs)
+{
+	static const char *const lists[] = { "vs", "subvs", "rs", NULL };
+	json_t *item;
+	size_t i;
+
+	for (int k = 0; cumulative[k]; k++) {
+		json_int_t n = json_integer_value(json_object_get(now, cumulative[k]));
+		json_int_t b = json_integer_value(json_object_get(before, cumulative[k]));
+
+		if (!json_object_get(now, cumulative[k]))
+			continue;
+		json_object_set_new(now, cumulative[k],
+				    json_real((double)(b <= n ? n - b : n) / secs));
+	}
+	for (int l = 0; lists[l]; l++)
+		json_array_foreach(json_object_get(now, lists[l]), i, item)
+			to_rates(item, by_id(json_object_get(before, lists[l]), item),
+				 secs);
+}
+
 static void print_stats(const struct verb *v, json_t *result)
 {
 	struct table t = { .cols = 9 };
 	const char *head[] = { "Service", "Real Server", "Conns", "Active",
 			       "Inactive", "PktsIn", "PktsOut", "BytesIn",
 			       "BytesOut" };
+	const char *rate_head[] = { "Service", "Real Server", "Conns/s", "Active",
+				    "Inactive", "PktsIn/s", "PktsOut/s",
+				    "BytesIn/s", "BytesOut/s" };
 	json_t *kernel = json_object_get(result, "kernel");
 	json_t *vs, *sub, *rs, *proxy;
 	size_t i, j, k;
@@ -814,7 +868,9 @@ static void print_stats(const struct verb *v, json_t *result)
 	(void)v;
 	if (!json_is_true(json_object_get(kernel, "available")))
 		printf("%s\n\n", jstr(kernel, "note"));
-	table_add(&t, head);
+	if (rate_interval)
+		printf("rates over %u s (Active, Inactive: now)\n\n", rate_interval);
+	table_add(&t, rate_interval ? rate_head : head);
 	json_array_foreach(json_object_get(result, "vs"), i, vs) {
 		service_path(vs, NULL, path, sizeof(path));
 		stats_row(&t, path, "(all)", vs);
@@ -1414,10 +1470,37 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	/* stats --rate [SECONDS]: two snapshots, the difference per second */
+	if (!strcmp(v->cmd, "stats") && nr_rest > 1 && !strcmp(rest[1], "--rate")) {
+		char *end = NULL;
+
+		rate_interval = 5;
+		if (nr_rest > 2) {
+			unsigned long n = strtoul(rest[2], &end, 10);
+
+			if (*end || n < 2 || n > 3600)
+				usage_fail("stats --rate: SECONDS is 2..3600 (exlbd refreshes the proxy's counters every 2 s; got '%s')",
+					   rest[2]);
+			rate_interval = (unsigned int)n;
+		}
+		nr_rest = 1;
+	}
 	request = json_pack("{ssso}", "cmd", v->cmd, "args",
 			    build_args(v, nr_rest - (v->name ? 2 : 1),
 				       rest + (v->name ? 2 : 1)));
-	answer = call(socket_path, request);
+	if (rate_interval) {
+		json_t *before = call(socket_path, request);
+
+		if (!json_is_true(json_object_get(before, "ok")))
+			fail("%s", jstr(before, "error"));
+		sleep(rate_interval);
+		answer = call(socket_path, request);
+		to_rates(json_object_get(answer, "result"),
+			 json_object_get(before, "result"), rate_interval);
+		json_decref(before);
+	} else {
+		answer = call(socket_path, request);
+	}
 	json_decref(request);
 	if (!json_is_true(json_object_get(answer, "ok")))
 		fail("%s", jstr(answer, "error")[0] ? jstr(answer, "error") :

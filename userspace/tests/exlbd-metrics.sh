@@ -7,8 +7,9 @@
 # reads /metrics but not the admin-only /config; API keys work as a bearer
 # token, an apikey header and Kemp's apikey= parameter; a malformed request
 # gets 400; `promtool check metrics` accepts the text; the counters move
-# with traffic and an RS's health goes to 0 when its nginx stops; failed
-# logons from one address end in 429 for it alone, and are logged.
+# with traffic (and `exlbctl stats --rate` sees them) and an RS's health
+# goes to 0 when its nginx stops; failed logons from one address end in 429
+# for it alone, and are logged.
 #
 # The network is lib/lbnet.sh's:
 #   client A 198.18.84.2, B .3 ---- lb (exlbd --no-kernel) admin 198.18.84.1:9443
@@ -16,7 +17,7 @@
 #              mt-br 198.18.85.1 ---- rs1 198.18.85.11, rs2 .12 (nginx)
 #
 # Environment: EXLBD, EXLBCTL (default ../build/asan/exlbd, ../build/exlbctl),
-# KEEP=1 keeps the temp dir. Needs root, iproute2, nginx, curl, openssl,
+# KEEP=1 keeps the temp dir. Needs root, iproute2, nginx, curl, openssl, jq,
 # promtool (Debian's prometheus). TAP, the plan last; exits 0 only if all
 # passed.
 set -u
@@ -26,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/tap.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip nginx curl openssl promtool ss; do
+for tool in ip nginx curl openssl promtool ss jq; do
 	command -v "$tool" >/dev/null || skip "$tool not installed"
 done
 EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
@@ -187,6 +188,21 @@ moved() { metrics >"$T/m"; c=$(value exlb_vs_connections_total 'name="Web"')
 	[ "${c:-0}" -ge $((conns0 + 6)) ] && [ "${b:-0}" -gt "$bytes0" ]; }
 wait_for 10 moved
 report $? "6 requests: exlb_vs_connections_total $conns0 -> $c, exlb_vs_bytes_out_total $bytes0 -> $b"
+# exlbctl stats --rate: requests during the window show as a rate
+( for i in $(seq 1 15); do in_cl curl -s -m 5 -o /dev/null "http://$VIP/owa/r$i"; sleep 0.1; done ) &
+load=$!
+rate=$(ctl -j stats --rate 3 | jq '.vs[] | select(.name == "Web") | .conns')
+wait $load
+awk -v r="${rate:-0}" 'BEGIN { exit !(r > 0.5) }'
+report $? "exlbctl stats --rate 3 during 15 requests: Web at $rate connections/s"
+# all 21 requests counted (the proxy's counters are copied every 2 s) before a window without any
+web_conns() { ctl -j stats | jq '.vs[] | select(.name == "Web") | .conns'; }
+all_counted() { [ "$(web_conns)" = $((conns0 + 21)) ]; }
+wait_for 10 all_counted
+report $? "all $((conns0 + 21)) connections counted ($(web_conns)) after $WAITED s"
+rate=$(ctl -j stats --rate 2 | jq '.vs[] | select(.name == "Web") | .conns')
+[ "$rate" = 0 ] || [ "$rate" = 0.0 ]
+report $? "exlbctl stats --rate 2 without traffic: $rate connections/s"
 exrs_stop rs1
 rs1_down() { metrics >"$T/m"; [ "$(value exlb_rs_up "rs=\"$RS1:80\"")" = 0 ]; }
 wait_for 40 rs1_down
