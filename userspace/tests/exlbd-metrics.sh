@@ -90,8 +90,12 @@ report $? "admin listener off by default: the VS is the only listening socket ($
 
 # ---- never on a VIP
 
-ctl set AdminAddress $VIP >/dev/null 2>&1 && ! ctl set AdminPort $PORT 2>"$T/err"
-report $? "AdminPort refused while AdminAddress is a VIP ($(cat "$T/err"))"
+! ctl set AdminAddress $VIP >/dev/null 2>"$T/err" && grep -q "never on a VIP" "$T/err"
+report $? "AdminAddress refused on a VIP ($(cat "$T/err"))"
+! ctl set AdminPort $PORT >/dev/null 2>"$T/err" && grep -q "needs AdminAddress" "$T/err"
+report $? "AdminPort refused without AdminAddress ($(cat "$T/err"))"
+! ctl set AdminCert nosuch >/dev/null 2>"$T/err" && grep -q "no certificate" "$T/err"
+report $? "AdminCert refused unless installed ($(cat "$T/err"))"
 ctl set AdminAddress 0.0.0.0 >/dev/null 2>"$T/err"
 [ $? = 1 ] && grep -q wildcard "$T/err"
 report $? "a wildcard AdminAddress is refused ($(cat "$T/err"))"
@@ -161,6 +165,23 @@ report $? "API key as an apikey header: $c, as Kemp's apikey= parameter: $c2"
 c=$(code -H "Authorization: Bearer exlb_${KEY:5:10}0000" /metrics)
 [ "$c" = 401 ]
 report $? "a wrong key: $c"
+# a client that never finishes its request holds a slot, not the loop, and
+# is closed after 10 s
+mkfifo "$T/slow.in"
+in_cl timeout 30 openssl s_client -quiet -connect $LB_IP:$PORT <"$T/slow.in" >"$T/slow.out" 2>/dev/null &
+slow=$!
+exec 3>"$T/slow.in"
+printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n' >&3
+t0=$EPOCHREALTIME
+c=$(code -H "Authorization: Bearer $KEY" /metrics)
+[ "$c" = 200 ]
+report $? "a slow client does not hold up others: $c"
+slow_gone() { ! kill -0 $slow 2>/dev/null; }
+wait_for 15 slow_gone
+secs=$(tap_since "$t0")
+awk -v s="$secs" 'BEGIN { exit !(s >= 9 && s <= 13) }' && [ ! -s "$T/slow.out" ]
+report $? "the slow client is closed after $secs s, without an answer"
+exec 3>&-
 c=$(code -u ro:read-only-pw /nowhere)
 [ "$c" = 404 ]
 report $? "unknown path (authenticated): $c"

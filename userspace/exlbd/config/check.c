@@ -180,8 +180,9 @@ static int check_service(const struct exlb_config *cfg,
 
 /*
  * The admin listener (docs/admin.md): on with AdminPort, at AdminAddress,
- * never on a VIP -- whatever the port, so that neither a VS added later nor
- * the listener can end up sharing an address the VIPs are reached on.
+ * which is never a VIP -- whatever the port, and whether or not the
+ * listener is on, so that neither a VS added later nor the listener can end
+ * up sharing an address the VIPs are reached on.
  */
 static int check_admin(const struct exlb_config *cfg, struct exlb_err *err)
 {
@@ -208,14 +209,18 @@ static int check_admin(const struct exlb_config *cfg, struct exlb_err *err)
 				return exlb_err_set(err, "admin %s '%s' defined twice",
 						    exlb_cred_kind_name(c->kind), c->name);
 	}
-	if (!g->admin_port)
-		return 0;
-	if (!g->admin_address[0] || exlb_addr_parse(g->admin_address, &addr))
-		return exlb_err_set(err,
-				    "AdminPort: needs AdminAddress, the one address the admin listener binds");
+	/* AdminCert and AdminAddress hold even while the listener is off */
 	if (g->admin_cert[0] && !exlb_cert_find(cfg, g->admin_cert))
 		return exlb_err_set(err, "AdminCert: no certificate named '%s' (exlbctl cert add)",
 				    g->admin_cert);
+	if (g->admin_address[0] && exlb_addr_parse(g->admin_address, &addr))
+		return exlb_err_set(err, "AdminAddress: must be an IPv4 or IPv6 address (got '%s')",
+				    g->admin_address);
+	if (g->admin_port && !g->admin_address[0])
+		return exlb_err_set(err,
+				    "AdminPort: needs AdminAddress, the one address the admin listener binds");
+	if (!g->admin_address[0])
+		return 0;
 	for (size_t i = 0; i < cfg->nr_services; i++) {
 		const struct exlb_service *s = &cfg->services[i];
 		char label[EXLB_NICKNAME_SIZE];
