@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # exlbd and exlbctl, included by userspace/Makefile (paths relative to
 # userspace/). Debian packages: libev-dev libjansson-dev libsystemd-dev
-# libssl-dev libpcre2-dev node-llhttp.
+# libssl-dev libpcre2-dev node-llhttp libcrypt-dev.
 
 include exlbd/llhttp.mk
 
