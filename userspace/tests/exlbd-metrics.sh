@@ -6,7 +6,8 @@
 # no credentials, a wrong password or a wrong key get 401; a read-only user
 # reads /metrics but not the admin-only /config; API keys work as a bearer
 # token, an apikey header and Kemp's apikey= parameter; a malformed request
-# gets 400; `promtool check metrics` accepts the text; the counters move
+# gets 400; a slow client is closed after 10 s and holds nobody up; the
+# 33rd connection is refused; `promtool check metrics` accepts the text; the counters move
 # with traffic (and `exlbctl stats --rate` sees them) and an RS's health
 # goes to 0 when its nginx stops; failed logons from one address end in 429
 # for it alone, and are logged.
@@ -182,6 +183,29 @@ secs=$(tap_since "$t0")
 awk -v s="$secs" 'BEGIN { exit !(s >= 9 && s <= 13) }' && [ ! -s "$T/slow.out" ]
 report $? "the slow client is closed after $secs s, without an answer"
 exec 3>&-
+
+# the connection cap: 32 idle TLS connections; the 33rd is closed at once
+mkfifo "$T/hold.in"
+holders=()
+for i in $(seq 1 32); do
+	in_cl timeout 30 openssl s_client -quiet -connect $LB_IP:$PORT <"$T/hold.in" >/dev/null 2>&1 &
+	holders+=($!)
+done
+exec 4>"$T/hold.in"
+admin_conns() { in_lb ss -Htn state established "( sport = :$PORT )" | wc -l; }
+full() { [ "$(admin_conns)" -ge 32 ]; }
+wait_for 10 full
+report $? "32 idle connections held ($(admin_conns) established)"
+c=$(code -H "Authorization: Bearer $KEY" /metrics)
+[ "$c" = 000 ]
+report $? "the 33rd connection is closed without an answer (curl: $c)"
+holders_gone() { for p in "${holders[@]}"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+wait_for 15 holders_gone
+report $? "the idle connections are closed by the 10 s limit ($WAITED s)"
+exec 4>&-
+c=$(code -H "Authorization: Bearer $KEY" /metrics)
+[ "$c" = 200 ]
+report $? "then a new connection is served: $c"
 c=$(code -u ro:read-only-pw /nowhere)
 [ "$c" = 404 ]
 report $? "unknown path (authenticated): $c"
