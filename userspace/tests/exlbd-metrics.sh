@@ -7,10 +7,10 @@
 # reads /metrics but not the admin-only /config; API keys work as a bearer
 # token, an apikey header and Kemp's apikey= parameter; a malformed request
 # gets 400; a slow client is closed after 10 s and holds nobody up; the
-# 33rd connection is refused; `promtool check metrics` accepts the text; the counters move
-# with traffic (and `exlbctl stats --rate` sees them) and an RS's health
-# goes to 0 when its nginx stops; failed logons from one address end in 429
-# for it alone, and are logged.
+# 33rd connection is refused; `promtool check metrics` accepts the text;
+# the counters move with traffic (and `exlbctl stats --rate` sees them)
+# and an RS's health goes to 0 when its nginx stops; failed logons from
+# one address end in 429 for it alone, and are logged. About 60 s.
 #
 # The network is lib/lbnet.sh's:
 #   client A 198.18.84.2, B .3 ---- lb (exlbd --no-kernel) admin 198.18.84.1:9443
