@@ -17,10 +17,13 @@ PACKAGES=(
 	build-essential pkg-config libmnl-dev libjansson-dev git dkms
 	# exlbd (llhttp's C sources come in node-llhttp, under /usr/share/llhttp)
 	libev-dev libssl-dev libsystemd-dev openssl libpcre2-dev node-llhttp
+	libcrypt-dev
 	# kernel code hygiene (make kernel-lint): sparse, checkpatch from linux-source
 	sparse perl linux-source-6.1
 	# tests (curl and openssl s_client are the HTTPS clients)
 	python3 iproute2 ipvsadm socat nftables jq procps psmisc curl swaks libnet-ssleay-perl
+	# promtool checks /metrics (exlbd-metrics.sh); Debian ships it only in prometheus
+	prometheus
 	# real servers for the health-check tests (run in netns only)
 	nginx-light dovecot-imapd dovecot-pop3d postfix
 	# Debian packages (make deb, make deb-lint), installing them in the VM

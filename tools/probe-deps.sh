@@ -64,6 +64,8 @@ need libpcre2-dev "PCRE2 headers" sh -c 'echo "#define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>" | cc -E - >/dev/null'
 need libsystemd-dev "sd-daemon headers" sh -c 'echo "#include <systemd/sd-daemon.h>" | cc -E - >/dev/null'
 need node-llhttp "llhttp sources" test -f /usr/share/include/llhttp/llhttp.h
+need libcrypt-dev "libcrypt headers (crypt_r, yescrypt)" sh -c 'echo "#include <crypt.h>" | cc -E - >/dev/null'
+need prometheus "promtool check metrics" sh -c 'printf "# HELP x_total x\n# TYPE x_total counter\nx_total 1\n" | promtool check metrics'
 
 # ---- openssl: certificates as the tests make them, s_client
 need openssl "openssl (EC certificates with -addext)" \

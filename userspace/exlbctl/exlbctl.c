@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -49,7 +50,29 @@ static const char *verb_actions(const struct verb *v)
 		return "replace";
 	if (!strcmp(v->cmd, "template.export"))
 		return "name";
+	if (!strcmp(v->cmd, "admin.user.add"))
+		return "role password-file replace";
+	if (!strcmp(v->cmd, "admin.apikey.add"))
+		return "role";
 	return NULL;
+}
+
+/* Whether @word (@len bytes) is one of @v's actions: its name in @out. */
+static bool is_action(const struct verb *v, const char *word, size_t len,
+		      char *out, size_t n)
+{
+	const char *a = verb_actions(v);
+
+	while (a && *a) {
+		size_t l = strcspn(a, " ");
+
+		if (l == len && !strncasecmp(a, word, len)) {
+			snprintf(out, n, "%.*s", (int)l, a);
+			return true;
+		}
+		a += l + (a[l] == ' ');
+	}
+	return false;
 }
 
 static void print_nothing(const struct verb *v, json_t *result);
@@ -68,6 +91,8 @@ static void print_applied(const struct verb *v, json_t *result);
 static void print_imported(const struct verb *v, json_t *result);
 static void print_version(const struct verb *v, json_t *result);
 static void print_restored(const struct verb *v, json_t *result);
+static void print_creds(const struct verb *v, json_t *result);
+static void print_apikey(const struct verb *v, json_t *result);
 
 #define SVC EXLB_SCOPE_SERVICE
 
@@ -150,6 +175,22 @@ static const struct verb verbs[] = {
 	  "Deletes an imported template.", print_nothing },
 	{ "template", "del", "template.delete", { "name" }, 0, "NAME",
 	  "Deletes an imported template (same as delete).", print_nothing },
+	{ "admin user", "add", "admin.user.add", { "name" }, 0,
+	  "NAME [role=read-only|admin] [password-file=FILE|-] [replace=1]",
+	  "Adds a user of the admin listener (docs/admin.md); role defaults to read-only. The password comes from FILE's first line (- = standard input) or a prompt that does not echo; never from the command line. replace=1 changes an existing user's password and role.",
+	  print_nothing },
+	{ "admin user", "del", "admin.user.del", { "name" }, 0, "NAME",
+	  "Deletes a user of the admin listener.", print_nothing },
+	{ "admin user", "list", "admin.user.list", { NULL }, 0, "",
+	  "Lists the admin listener's users and their roles.", print_creds },
+	{ "admin apikey", "add", "admin.apikey.add", { "name" }, 0,
+	  "NAME [role=read-only|admin]",
+	  "Makes a random API key and prints it: the only time it is shown (exlbd keeps its hash). Use it as `Authorization: Bearer KEY`, an `apikey:` header or Kemp's apikey= parameter.",
+	  print_apikey },
+	{ "admin apikey", "del", "admin.apikey.del", { "name" }, 0, "NAME",
+	  "Deletes an API key.", print_nothing },
+	{ "admin apikey", "list", "admin.apikey.list", { NULL }, 0, "",
+	  "Lists the API keys' names and roles (never the keys).", print_creds },
 	{ "set", NULL, "set", { "param", "value" }, 0, "PARAM VALUE",
 	  "Sets a global parameter (Kemp `set`); PARAM=VALUE works too.",
 	  print_nothing },
@@ -158,8 +199,8 @@ static const struct verb verbs[] = {
 	{ "status", NULL, "status", { NULL }, 0, "",
 	  "The View/Modify Services table: services, status, real servers.",
 	  print_status },
-	{ "stats", NULL, "stats", { NULL }, 0, "",
-	  "Connection and traffic counters per service and real server.",
+	{ "stats", NULL, "stats", { NULL }, 0, "[--rate [SECONDS]]",
+	  "Connection and traffic counters per service and real server; with --rate, per second over SECONDS (default 5, at least 2: the proxy's counters refresh every 2 s).",
 	  print_stats },
 	{ "save", NULL, "save", { NULL }, 0, "",
 	  "Prints the whole configuration as JSON (docs/config-format.md).",
@@ -234,7 +275,7 @@ static void verb_help(const struct verb *v)
 		print_params_help(v->scope);
 	if (!strcmp(v->object, "set") || !strcmp(v->object, "get"))
 		print_params_help(EXLB_SCOPE_GLOBAL);
-	if (verb_actions(v))
+	if (verb_actions(v) && !strchr(verb_actions(v), ' '))
 		printf("\nAlso: %s=%s\n", verb_actions(v),
 		       !strcmp(verb_actions(v), "name") ? "NAME" : "0|1");
 	if (!strcmp(v->cmd, "vs.add"))
@@ -407,6 +448,11 @@ static const char *jstr(json_t *obj, const char *key)
 		slot = (slot + 1) % 8;
 		snprintf(num[slot], sizeof(num[slot]), "%lld",
 			 (long long)json_integer_value(v));
+		return num[slot];
+	}
+	if (json_is_real(v)) {
+		slot = (slot + 1) % 8;
+		snprintf(num[slot], sizeof(num[slot]), "%.1f", json_real_value(v));
 		return num[slot];
 	}
 	if (json_is_boolean(v))
@@ -779,12 +825,61 @@ static void print_rule_limits(json_t *result)
 	table_print(&t);
 }
 
+/* stats --rate SECONDS: 0 = cumulative counters (the default) */
+static unsigned int rate_interval;
+
+/* The counters that only grow; active and inactive are gauges. */
+static const char *const cumulative[] = { "conns", "pkts_in", "pkts_out",
+					  "bytes_in", "bytes_out", NULL };
+
+static json_t *by_id(json_t *list, json_t *like)
+{
+	json_int_t id = json_integer_value(json_object_get(like, "id"));
+	json_t *item;
+	size_t i;
+
+	json_array_foreach(list, i, item)
+		if (json_integer_value(json_object_get(item, "id")) == id)
+			return item;
+	return NULL;
+}
+
+/*
+ * @now's cumulative counters become per-second rates since @before (the
+ * same object @secs earlier; VSs, SubVSs and RSs matched by id). Something
+ * new, or a counter that went back (exlb.ko recreated a service), counts
+ * from 0.
+ */
+static void to_rates(json_t *now, json_t *before, double secs)
+{
+	static const char *const lists[] = { "vs", "subvs", "rs", NULL };
+	json_t *item;
+	size_t i;
+
+	for (int k = 0; cumulative[k]; k++) {
+		json_int_t n = json_integer_value(json_object_get(now, cumulative[k]));
+		json_int_t b = json_integer_value(json_object_get(before, cumulative[k]));
+
+		if (!json_object_get(now, cumulative[k]))
+			continue;
+		json_object_set_new(now, cumulative[k],
+				    json_real((double)(b <= n ? n - b : n) / secs));
+	}
+	for (int l = 0; lists[l]; l++)
+		json_array_foreach(json_object_get(now, lists[l]), i, item)
+			to_rates(item, by_id(json_object_get(before, lists[l]), item),
+				 secs);
+}
+
 static void print_stats(const struct verb *v, json_t *result)
 {
 	struct table t = { .cols = 9 };
 	const char *head[] = { "Service", "Real Server", "Conns", "Active",
 			       "Inactive", "PktsIn", "PktsOut", "BytesIn",
 			       "BytesOut" };
+	const char *rate_head[] = { "Service", "Real Server", "Conns/s", "Active",
+				    "Inactive", "PktsIn/s", "PktsOut/s",
+				    "BytesIn/s", "BytesOut/s" };
 	json_t *kernel = json_object_get(result, "kernel");
 	json_t *vs, *sub, *rs, *proxy;
 	size_t i, j, k;
@@ -793,7 +888,9 @@ static void print_stats(const struct verb *v, json_t *result)
 	(void)v;
 	if (!json_is_true(json_object_get(kernel, "available")))
 		printf("%s\n\n", jstr(kernel, "note"));
-	table_add(&t, head);
+	if (rate_interval)
+		printf("rates over %u s (Active, Inactive: now)\n\n", rate_interval);
+	table_add(&t, rate_interval ? rate_head : head);
 	json_array_foreach(json_object_get(result, "vs"), i, vs) {
 		service_path(vs, NULL, path, sizeof(path));
 		stats_row(&t, path, "(all)", vs);
@@ -1044,6 +1141,102 @@ static void print_document(const struct verb *v, json_t *result)
 
 /* ---- argv to request ---- */
 
+static void print_creds(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 2 };
+	const char *head[] = { "Name", "Role" };
+	json_t *c;
+	size_t i;
+
+	(void)v;
+	if (!json_array_size(result)) {
+		printf("none\n");
+		return;
+	}
+	table_add(&t, head);
+	json_array_foreach(result, i, c) {
+		const char *row[] = { jstr(c, "name"), jstr(c, "role") };
+
+		table_add(&t, row);
+	}
+	table_print(&t);
+}
+
+static void print_apikey(const struct verb *v, json_t *result)
+{
+	(void)v;
+	printf("%s\n", jstr(result, "key"));
+	fprintf(stderr, "exlbctl: API key '%s' (%s): shown only now, store it\n",
+		jstr(result, "name"), jstr(result, "role"));
+}
+
+/* One line of @f without its line end; fails on an empty one. */
+static char *read_password_line(FILE *f, const char *from)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+
+	if (n < 0)
+		fail("%s: no password", from);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (!n)
+		fail("%s: empty password", from);
+	return line;
+}
+
+/* Asked twice on the terminal, without echo. */
+static char *prompt_password(void)
+{
+	FILE *tty = fopen("/dev/tty", "r+");
+	struct termios old, quiet;
+	char *a, *b;
+
+	if (!tty || tcgetattr(fileno(tty), &old))
+		fail("no terminal to ask the password on: give password-file=FILE (- = standard input)");
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)ECHO;
+	fputs("Password: ", tty);
+	fflush(tty);
+	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+	a = read_password_line(tty, "terminal");
+	fputs("\nAgain: ", tty);
+	fflush(tty);
+	b = read_password_line(tty, "terminal");
+	tcsetattr(fileno(tty), TCSAFLUSH, &old);
+	fputs("\n", tty);
+	fclose(tty);
+	if (strcmp(a, b))
+		fail("the passwords differ");
+	free(b);
+	return a;
+}
+
+/* admin user add: password-file=FILE, password-file=- or the prompt. */
+static void add_password(json_t *args)
+{
+	const char *file = json_string_value(json_object_get(args, "password-file"));
+	char *password;
+
+	if (!file) {
+		password = prompt_password();
+	} else if (!strcmp(file, "-")) {
+		password = read_password_line(stdin, "standard input");
+	} else {
+		FILE *f = fopen(file, "r");
+
+		if (!f)
+			fail("cannot read %s: %s", file, strerror(errno));
+		password = read_password_line(f, file);
+		fclose(f);
+	}
+	json_object_del(args, "password-file");
+	json_object_set_new(args, "password", json_string(password));
+	explicit_bzero(password, strlen(password));
+	free(password);
+}
+
 static const struct verb *find_verb(const char *object, const char *name)
 {
 	for (size_t i = 0; i < NR_VERBS; i++)
@@ -1154,13 +1347,12 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		const char *slot = pos < MAX_POSITIONAL ? v->positional[pos] : NULL;
 		char *eq = strchr(argv[i], '=');
 		bool optional = slot && slot[0] == '?';
+		char action[32];
 
 		/* an action of the verb (cert add replace=1) */
-		if (eq && verb_actions(v) &&
-		    strlen(verb_actions(v)) == (size_t)(eq - argv[i]) &&
-		    !strncasecmp(argv[i], verb_actions(v), eq - argv[i])) {
-			json_object_set_new(args, verb_actions(v),
-					    json_string(eq + 1));
+		if (eq && is_action(v, argv[i], (size_t)(eq - argv[i]), action,
+				    sizeof(action))) {
+			json_object_set_new(args, action, json_string(eq + 1));
 			continue;
 		}
 		/* a positional argument, unless an optional one that looks like Key=Value */
@@ -1201,6 +1393,8 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 				    read_json_file(jstr(args, "file")));
 		json_object_del(args, "file");
 	}
+	if (!strcmp(v->cmd, "admin.user.add"))
+		add_password(args);
 	if (!strcmp(v->cmd, "cert.add")) {
 		/*
 		 * exlbd may not see our files: the PEM text travels, decrypted
@@ -1320,6 +1514,19 @@ int main(int argc, char **argv)
 		main_help();
 		return 0;
 	}
+	/* `admin user add`: the object is two words */
+	if (!strcmp(rest[0], "admin") && nr_rest == 1) {
+		object_help("admin user");
+		object_help("admin apikey");
+		return help ? 0 : 2;
+	}
+	if (!strcmp(rest[0], "admin") && nr_rest > 1) {
+		static char object[32];
+
+		snprintf(object, sizeof(object), "admin %s", rest[1]);
+		rest[1] = object;
+		memmove(rest, rest + 1, --nr_rest * sizeof(rest[0]));
+	}
 	if (!object_exists(rest[0]))
 		usage_fail("unknown object '%s'", rest[0]);
 	v = find_verb(rest[0], nr_rest > 1 ? rest[1] : NULL);
@@ -1348,10 +1555,37 @@ int main(int argc, char **argv)
 				cmd = "restore.check";
 				break;
 			}
+	/* stats --rate [SECONDS]: two snapshots, the difference per second */
+	if (!strcmp(v->cmd, "stats") && nr_rest > 1 && !strcmp(rest[1], "--rate")) {
+		char *end = NULL;
+
+		rate_interval = 5;
+		if (nr_rest > 2) {
+			unsigned long n = strtoul(rest[2], &end, 10);
+
+			if (*end || n < 2 || n > 3600)
+				usage_fail("stats --rate: SECONDS is 2..3600 (exlbd refreshes the proxy's counters every 2 s; got '%s')",
+					   rest[2]);
+			rate_interval = (unsigned int)n;
+		}
+		nr_rest = 1;
+	}
 	request = json_pack("{ssso}", "cmd", cmd, "args",
 			    build_args(v, nr_rest - (v->name ? 2 : 1),
 				       rest + (v->name ? 2 : 1)));
-	answer = call(socket_path, request);
+	if (rate_interval) {
+		json_t *before = call(socket_path, request);
+
+		if (!json_is_true(json_object_get(before, "ok")))
+			fail("%s", jstr(before, "error"));
+		sleep(rate_interval);
+		answer = call(socket_path, request);
+		to_rates(json_object_get(answer, "result"),
+			 json_object_get(before, "result"), rate_interval);
+		json_decref(before);
+	} else {
+		answer = call(socket_path, request);
+	}
 	json_decref(request);
 	if (!json_is_true(json_object_get(answer, "ok")))
 		fail("%s", jstr(answer, "error")[0] ? jstr(answer, "error") :

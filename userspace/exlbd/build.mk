@@ -1,18 +1,20 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # exlbd and exlbctl, included by userspace/Makefile (paths relative to
 # userspace/). Debian packages: libev-dev libjansson-dev libsystemd-dev
-# libssl-dev libpcre2-dev node-llhttp.
+# libssl-dev libpcre2-dev node-llhttp libcrypt-dev.
 
 include exlbd/llhttp.mk
 
 # exlbd's rooms, one concern each (docs/ARCHITECTURE.md "exlbd's rooms"):
 # config/ the model and its durable store, health/ the checks, kernel/
-# exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket.
+# exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket,
+# admin/ the HTTPS admin listener (/metrics).
 # The scheduler core is the one exlb.ko runs.
 EXLBD_CONFIG_MODEL := config/config.c config/check.c config/json.c \
 	config/store.c config/runtime.c config/log.c config/params.c \
 	config/rule_compile.c config/tls_proto.c
-EXLBD_CONFIG := $(EXLBD_CONFIG_MODEL) config/template.c config/certs.c
+EXLBD_CONFIG := $(EXLBD_CONFIG_MODEL) config/template.c config/certs.c \
+	config/credentials.c
 EXLBD_HEALTH := health/health.c health/health_http.c health/health_mail.c \
 	health/health_icmp.c health/targets.c
 EXLBD_KERNEL := kernel/kernel.c
@@ -21,11 +23,13 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
+EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c
 EXLBD_SRCS := exlbd/main.c $(addprefix exlbd/,$(EXLBD_CONFIG) $(EXLBD_HEALTH) \
-	$(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL) $(EXLBD_PROC)) $(NL_SRC) $(CORE_SRC)
+	$(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL) $(EXLBD_PROC) $(EXLBD_ADMIN)) \
+	$(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
-	-lpcre2-8 -lpthread
+	-lpcre2-8 -lpthread -lcrypt -lm
 # Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
 EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
 EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"'

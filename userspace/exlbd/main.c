@@ -29,6 +29,7 @@
 #include <ev.h>
 #include <systemd/sd-daemon.h>
 
+#include "admin/admin.h"
 #include "config/config.h"
 #include "ctl/ctl.h"
 #include "health/health.h"
@@ -61,6 +62,7 @@ struct exlbd {
 	struct exlb_kernel *kernel;
 	struct exlb_health *health;
 	struct exlb_proxy *proxy;
+	struct exlb_admin *admin;	/* HTTPS /metrics; off until AdminPort */
 	ev_timer kernel_tick;
 	unsigned int ticks;
 	ev_signal sigterm, sigint;
@@ -166,7 +168,8 @@ static bool on_rs_failed(void *ctx, uint32_t rs_id, unsigned int fails,
 
 static unsigned int fd_reserve(const struct exlb_config *cfg)
 {
-	return cfg->nr_reals + EXLB_CTL_MAX_CLIENTS + 1 + EXLB_FD_SLACK;
+	return cfg->nr_reals + EXLB_CTL_MAX_CLIENTS + 1 +
+	       EXLB_ADMIN_MAX_CONNS + 1 + EXLB_FD_SLACK;
 }
 
 /*
@@ -187,6 +190,7 @@ static void on_config_changed(void *ctx, const struct exlb_config *old_cfg,
 		exlb_proxy_set_fd_reserve(d->proxy, fd_reserve(new_cfg));
 		exlb_proxy_apply(d->proxy, new_cfg, &d->runtime);
 	}
+	exlb_admin_apply(d->admin);
 }
 
 static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -827,6 +831,11 @@ int main(int argc, char **argv)
 	exlb_ctl_set_takeover(d.ctl, on_takeover, &d);
 	ev_init(&d.relock, on_relock);
 	d.relock.data = &d;
+	d.admin = exlb_admin_new(d.loop, &d.store, &d.runtime, state_dir);
+	if (!d.admin) {
+		exlb_log(LOG_ERR, "admin listener: out of memory");
+		goto out;
+	}
 	ev_timer_init(&d.kernel_tick, on_kernel_tick, EXLB_KERNEL_TICK_S,
 		      EXLB_KERNEL_TICK_S);
 	d.kernel_tick.data = &d;
@@ -870,6 +879,7 @@ out:
 		takeover_end(&d);
 		ev_timer_stop(d.loop, &d.relock);
 	}
+	exlb_admin_free(d.admin);
 	exlb_ctl_free(d.ctl);
 	/* proxied connections end with exlbd; the kernel's flows do not */
 	exlb_proxy_free(d.proxy);

@@ -178,6 +178,63 @@ static int check_service(const struct exlb_config *cfg,
 	return 0;
 }
 
+/*
+ * The admin listener (docs/admin.md): on with AdminPort, at AdminAddress,
+ * which is never a VIP -- whatever the port, and whether or not the
+ * listener is on, so that neither a VS added later nor the listener can end
+ * up sharing an address the VIPs are reached on.
+ */
+static int check_admin(const struct exlb_config *cfg, struct exlb_err *err)
+{
+	const struct exlb_globals *g = &cfg->globals;
+	struct exlb_addr addr;
+
+	for (size_t i = 0; i < cfg->nr_creds; i++) {
+		const struct exlb_cred *c = &cfg->creds[i];
+		char why[128];
+
+		if (!exlb_check_cert_name(c->name, why, sizeof(why)))
+			return exlb_err_set(err, "admin %s name: %s (got '%s')",
+					    exlb_cred_kind_name(c->kind), why, c->name);
+		if (c->kind == EXLB_CRED_USER ? c->hash[0] != '$' :
+		    strlen(c->hash) != 64 ||
+		    strspn(c->hash, "0123456789abcdef") != 64)
+			return exlb_err_set(err, "admin %s '%s': hash: not a %s",
+					    exlb_cred_kind_name(c->kind), c->name,
+					    c->kind == EXLB_CRED_USER ? "crypt(3) string" :
+					    "SHA-256 in lower-case hex");
+		for (size_t j = 0; j < i; j++)
+			if (cfg->creds[j].kind == c->kind &&
+			    !strcmp(cfg->creds[j].name, c->name))
+				return exlb_err_set(err, "admin %s '%s' defined twice",
+						    exlb_cred_kind_name(c->kind), c->name);
+	}
+	/* AdminCert and AdminAddress hold even while the listener is off */
+	if (g->admin_cert[0] && !exlb_cert_find(cfg, g->admin_cert))
+		return exlb_err_set(err, "AdminCert: no certificate named '%s' (exlbctl cert add)",
+				    g->admin_cert);
+	if (g->admin_address[0] && exlb_addr_parse(g->admin_address, &addr))
+		return exlb_err_set(err, "AdminAddress: must be an IPv4 or IPv6 address (got '%s')",
+				    g->admin_address);
+	if (g->admin_port && !g->admin_address[0])
+		return exlb_err_set(err,
+				    "AdminPort: needs AdminAddress, the one address the admin listener binds");
+	if (!g->admin_address[0])
+		return 0;
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+		char label[EXLB_NICKNAME_SIZE];
+
+		if (exlb_service_is_subvs(s) || !exlb_addr_equal(&s->vip, &addr))
+			continue;
+		return exlb_err_set(err,
+				    "AdminAddress %s is the VIP of VS %s: the admin listener is never on a VIP",
+				    g->admin_address,
+				    exlb_service_label(s, label, sizeof(label)));
+	}
+	return 0;
+}
+
 int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 {
 	const struct exlb_globals *g = &cfg->globals;
@@ -264,5 +321,5 @@ int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 					    "forward: route works at L4 only, and %s is served at L7 (RS %s)",
 					    label, where);
 	}
-	return 0;
+	return check_admin(cfg, err);
 }

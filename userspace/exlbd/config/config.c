@@ -155,6 +155,8 @@ struct exlb_config *exlb_config_clone(const struct exlb_config *cfg)
 			     &fail);
 	c->certs = dup_array(cfg->certs, cfg->nr_certs, sizeof(*cfg->certs),
 			     &fail);
+	c->creds = dup_array(cfg->creds, cfg->nr_creds, sizeof(*cfg->creds),
+			     &fail);
 	if (fail) {
 		exlb_config_free(c);
 		return NULL;
@@ -170,6 +172,7 @@ void exlb_config_free(struct exlb_config *cfg)
 	free(cfg->reals);
 	free(cfg->rules);
 	free(cfg->certs);
+	free(cfg->creds);
 	free(cfg);
 }
 
@@ -1151,6 +1154,52 @@ json_t *exlb_cert_to_json(const struct exlb_cert *cert)
 {
 	return json_pack("{ssssss}", "name", cert->name, "sha256", cert->sha256,
 			 "notAfter", cert->not_after);
+}
+
+/* ---- the admin listener's credentials (hashing: credentials.c) ---- */
+
+static const char *const role_names[] = { "read-only", "admin" };
+
+const char *exlb_role_name(unsigned int role)
+{
+	return role == EXLB_ROLE_ADMIN ? role_names[1] : role_names[0];
+}
+
+const char *exlb_cred_kind_name(unsigned int kind)
+{
+	return kind == EXLB_CRED_APIKEY ? "apikey" : "user";
+}
+
+int exlb_role_parse(const char *text)
+{
+	if (!text)
+		return -1;
+	if (!strcasecmp(text, "read-only") || !strcasecmp(text, "readonly") ||
+	    !strcasecmp(text, "ro"))
+		return EXLB_ROLE_READONLY;
+	if (!strcasecmp(text, "admin"))
+		return EXLB_ROLE_ADMIN;
+	return -1;
+}
+
+const struct exlb_cred *exlb_cred_find(const struct exlb_config *cfg,
+				       unsigned int kind, const char *name)
+{
+	for (size_t i = 0; i < cfg->nr_creds; i++)
+		if (cfg->creds[i].kind == kind &&
+		    !strcmp(cfg->creds[i].name, name))
+			return &cfg->creds[i];
+	return NULL;
+}
+
+json_t *exlb_cred_to_json(const struct exlb_cred *c, bool with_hash)
+{
+	json_t *obj = json_pack("{ssssss}", "kind", exlb_cred_kind_name(c->kind),
+				"name", c->name, "role", exlb_role_name(c->role));
+
+	if (with_hash)
+		json_object_set_new(obj, "hash", json_string(c->hash));
+	return obj;
 }
 
 int exlb_global_set(struct exlb_config *cfg, const char *param,

@@ -81,6 +81,10 @@ struct exlb_globals {
 	unsigned int retry_interval;	/* RetryInterval */
 	unsigned int retry_timeout;	/* Timeout */
 	unsigned int retry_count;	/* RetryCount */
+	/* the admin listener (admin/admin.c, docs/admin.md); AdminPort 0 = off */
+	char admin_address[64];		/* AdminAddress: one IP address */
+	unsigned int admin_port;	/* AdminPort */
+	char admin_cert[EXLB_CERT_NAME_SIZE];	/* AdminCert: "" = self-signed */
 };
 
 /* Value codes stored in the unsigned fields (params.c names them). */
@@ -235,6 +239,25 @@ struct exlb_cert {
 };
 
 /*
+ * A user or an API key of the admin listener (exlbctl admin user|apikey,
+ * docs/admin.md). Only a hash is kept: a user's password as a crypt(3)
+ * string (yescrypt), an API key as the SHA-256 of the key (hex); hashing
+ * and verification are config/credentials.c's.
+ */
+enum exlb_cred_kind { EXLB_CRED_USER, EXLB_CRED_APIKEY };
+enum exlb_role { EXLB_ROLE_READONLY, EXLB_ROLE_ADMIN };
+#define EXLB_CRED_NAME_SIZE	65	/* [A-Za-z0-9._-]{1,64} */
+#define EXLB_CRED_HASH_SIZE	160
+#define EXLB_MAX_CREDS		256
+
+struct exlb_cred {
+	char name[EXLB_CRED_NAME_SIZE];
+	unsigned int kind;		/* enum exlb_cred_kind */
+	unsigned int role;		/* enum exlb_role */
+	char hash[EXLB_CRED_HASH_SIZE];
+};
+
+/*
  * The whole configuration: flat arrays of plain structs, so a copy is a few
  * memcpy. Services are in creation order (a SubVS after its VS); each
  * service's RSs are in the order they were added.
@@ -251,6 +274,8 @@ struct exlb_config {
 	size_t nr_rules;
 	struct exlb_cert *certs;	/* by name, in the order added */
 	size_t nr_certs;
+	struct exlb_cred *creds;	/* admin users and API keys */
+	size_t nr_creds;
 };
 
 struct exlb_config *exlb_config_new(void);
@@ -402,6 +427,14 @@ size_t exlb_service_cert_names(const struct exlb_service *vs,
 /* Does @vs's CertFile name @cert? */
 bool exlb_service_uses_cert(const struct exlb_service *vs, const char *cert);
 json_t *exlb_cert_to_json(const struct exlb_cert *cert);
+/* A credential as in the state file (hash included) or for a listing (without). */
+json_t *exlb_cred_to_json(const struct exlb_cred *c, bool with_hash);
+const char *exlb_role_name(unsigned int role);
+const char *exlb_cred_kind_name(unsigned int kind);
+/* "read-only"/"readonly"/"ro" or "admin"; -1 otherwise. */
+int exlb_role_parse(const char *text);
+const struct exlb_cred *exlb_cred_find(const struct exlb_config *cfg,
+				       unsigned int kind, const char *name);
 
 /* Kemp `set param=value`. */
 int exlb_global_set(struct exlb_config *cfg, const char *param,

@@ -135,6 +135,14 @@ json_t *exlb_config_to_json(const struct exlb_config *cfg)
 	for (size_t i = 0; i < cfg->nr_certs; i++)
 		json_array_append_new(certs, exlb_cert_to_json(&cfg->certs[i]));
 	json_object_set_new(doc, "certificates", certs);
+	if (cfg->nr_creds) {
+		json_t *creds = json_array();
+
+		for (size_t i = 0; i < cfg->nr_creds; i++)
+			json_array_append_new(creds,
+				exlb_cred_to_json(&cfg->creds[i], true));
+		json_object_set_new(doc, "admin_credentials", creds);
+	}
 	for (size_t i = 0; i < cfg->nr_services; i++)
 		if (!exlb_service_is_subvs(&cfg->services[i]))
 			json_array_append_new(vss,
@@ -338,6 +346,55 @@ static int read_certs(struct json_reader *r, const json_t *list)
 	return 0;
 }
 
+/* The admin listener's users and API keys; check.c checks names and hashes. */
+static int read_creds(struct json_reader *r, const json_t *list)
+{
+	size_t i;
+	json_t *item;
+
+	if (!list)
+		return 0;
+	if (!json_is_array(list))
+		return exlb_err_set(r->err, "admin_credentials: must be an array");
+	json_array_foreach(list, i, item) {
+		const char *kind = json_string_value(json_object_get(item, "kind"));
+		const char *name = json_string_value(json_object_get(item, "name"));
+		const char *role = json_string_value(json_object_get(item, "role"));
+		const char *hash = json_string_value(json_object_get(item, "hash"));
+		struct exlb_cred *c;
+		const char *key;
+		json_t *value;
+
+		if (!json_is_object(item))
+			return exlb_err_set(r->err, "admin_credentials[%zu]: must be a JSON object", i);
+		json_object_foreach((json_t *)item, key, value)
+			if (strcmp(key, "kind") && strcmp(key, "name") &&
+			    strcmp(key, "role") && strcmp(key, "hash"))
+				return exlb_err_set(r->err,
+						    "admin_credentials[%zu]: unknown key '%s'",
+						    i, key);
+		if (!kind || (strcmp(kind, "user") && strcmp(kind, "apikey")) ||
+		    !name || strlen(name) >= EXLB_CRED_NAME_SIZE ||
+		    exlb_role_parse(role) < 0 || !hash ||
+		    strlen(hash) >= EXLB_CRED_HASH_SIZE)
+			return exlb_err_set(r->err,
+					    "admin_credentials[%zu]: needs kind (user, apikey), name, role (read-only, admin) and hash",
+					    i);
+		if (r->cfg->nr_creds >= EXLB_MAX_CREDS)
+			return exlb_err_set(r->err, "admin_credentials: at most %d",
+					    EXLB_MAX_CREDS);
+		c = exlb_array_append((void **)&r->cfg->creds, &r->cfg->nr_creds,
+				      sizeof(*c));
+		if (!c)
+			return exlb_err_set(r->err, "out of memory");
+		c->kind = strcmp(kind, "user") ? EXLB_CRED_APIKEY : EXLB_CRED_USER;
+		c->role = (unsigned int)exlb_role_parse(role);
+		strcpy(c->name, name);
+		strcpy(c->hash, hash);
+	}
+	return 0;
+}
+
 static int read_vs(struct json_reader *r, const json_t *item, const char *where)
 {
 	static const char *const own[] = { "id", "vip", "port", "prot", "rs",
@@ -459,7 +516,8 @@ static struct exlb_config *config_from_json(const json_t *doc, bool state,
 {
 	static const char *const top[] = { "format", "version", "next_id",
 					   "next_rs_id", "globals", "rules",
-					   "certificates", "vs", NULL };
+					   "certificates", "admin_credentials",
+					   "vs", NULL };
 	struct json_reader r = { .err = err };
 	const char *format = json_string_value(json_object_get(doc, "format"));
 	json_t *version = json_object_get(doc, "version");
@@ -521,7 +579,8 @@ static struct exlb_config *config_from_json(const json_t *doc, bool state,
 		}
 	}
 
-	if (read_certs(&r, json_object_get(doc, "certificates")))
+	if (read_certs(&r, json_object_get(doc, "certificates")) ||
+	    read_creds(&r, json_object_get(doc, "admin_credentials")))
 		goto fail;
 
 	list = json_object_get(doc, "vs");

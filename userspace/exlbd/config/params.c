@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+
 #include "uapi/linux/exlb.h"
 #include "config.h"
 #include "params.h"
@@ -206,6 +208,38 @@ static bool check_hostname(const char *v, char *why, size_t n)
 	return true;
 }
 
+/* AdminAddress: empty, or one IPv4/IPv6 address that is not a wildcard. */
+static bool check_admin_address(const char *v, char *why, size_t n)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	static const unsigned char zero[sizeof(struct in6_addr)];
+
+	if (!*v)
+		return true;
+	if (inet_pton(AF_INET, v, buf) == 1) {
+		if (!memcmp(buf, zero, 4))
+			goto wildcard;
+		return true;
+	}
+	if (inet_pton(AF_INET6, v, buf) == 1) {
+		if (!memcmp(buf, zero, 16))
+			goto wildcard;
+		return true;
+	}
+	snprintf(why, n, "must be an IPv4 or IPv6 address");
+	return false;
+wildcard:
+	/* every local address would include the VIPs: never on a VIP */
+	snprintf(why, n, "must be one address, not a wildcard (it would listen on the VIPs too)");
+	return false;
+}
+
+/* AdminCert: empty (the self-signed certificate) or a certificate name. */
+static bool check_admin_cert(const char *v, char *why, size_t n)
+{
+	return !*v || exlb_check_cert_name(v, why, n);
+}
+
 /* A named set or an OpenSSL cipher list; the TLS engine resolves it. */
 static bool check_cipher_set(const char *v, char *why, size_t n)
 {
@@ -310,6 +344,8 @@ bool exlb_check_rule_name(const char *v, char *why, size_t n)
 #define RULE_STR(f)	.offset = offsetof(struct exlb_rule, f), \
 			.size = sizeof(((struct exlb_rule *)0)->f)
 #define GLOBAL(f)	.offset = offsetof(struct exlb_globals, f)
+#define GLOBAL_STR(f)	.offset = offsetof(struct exlb_globals, f), \
+			.size = sizeof(((struct exlb_globals *)0)->f)
 
 #define SVC	EXLB_SCOPE_SERVICE
 #define VS_ONLY	EXLB_SCOPE_VS
@@ -534,6 +570,15 @@ const struct exlb_param exlb_params[] = {
 	{ "RetryCount", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL, 0,
 	  GLOBAL(retry_count), .min = 2, .max = 15, .def = "2",
 	  .help = "failed checks before a real server is down" },
+	{ "AdminAddress", NULL, EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL_STR(admin_address), .def = "", .check = check_admin_address,
+	  .help = "admin listener (HTTPS, /metrics) address; never a VIP" },
+	{ "AdminPort", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL,
+	  EXLB_PF_ZERO_OR_RANGE, GLOBAL(admin_port), .min = 1, .max = 65535,
+	  .def = "0", .help = "admin listener port; 0 = off" },
+	{ "AdminCert", NULL, EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL_STR(admin_cert), .def = "", .check = check_admin_cert,
+	  .help = "admin listener certificate (exlbctl cert add); empty = self-signed" },
 };
 
 const size_t exlb_nr_params = sizeof(exlb_params) / sizeof(exlb_params[0]);

@@ -22,6 +22,7 @@
 
 #include "config/certs.h"
 #include "config/config.h"
+#include "config/credentials.h"
 #include "l7/content.h"
 #include "ctl.h"
 #include "config/params.h"
@@ -872,6 +873,99 @@ static int cmd_cert_show(struct request *rq)
 	return 0;
 }
 
+/* ---- the admin listener's users and API keys (docs/admin.md) ---- */
+
+static int arg_role(struct request *rq, unsigned int *role)
+{
+	const char *text = arg_str(rq, "role");
+	int r = exlb_role_parse(text ? text : "read-only");
+
+	if (r < 0)
+		return exlb_err_set(&rq->err, "role: must be read-only or admin (got '%s')",
+				    text);
+	*role = (unsigned int)r;
+	return 0;
+}
+
+/* The password travels in args, never in the log line (rq->what). */
+static int cmd_admin_user_add(struct request *rq)
+{
+	const char *name, *password;
+	unsigned int role = EXLB_ROLE_READONLY;
+	bool replace = false;
+
+	if (need_arg(rq, "name", &name) || need_arg(rq, "password", &password) ||
+	    arg_role(rq, &role) || arg_bool(rq, "replace", &replace) ||
+	    exlb_cred_user_set(rq->cfg, name, role, password, replace, &rq->err))
+		return -1;
+	snprintf(rq->what, sizeof(rq->what), "admin user %s %s (%s)", name,
+		 replace ? "set" : "added", exlb_role_name(role));
+	rq->result = exlb_cred_to_json(exlb_cred_find(rq->cfg, EXLB_CRED_USER, name),
+				       false);
+	return 0;
+}
+
+static int cmd_admin_apikey_add(struct request *rq)
+{
+	const char *name;
+	char key[EXLB_APIKEY_TEXT_SIZE];
+	unsigned int role = EXLB_ROLE_READONLY;
+
+	if (need_arg(rq, "name", &name) || arg_role(rq, &role) ||
+	    exlb_cred_apikey_add(rq->cfg, name, role, key, &rq->err))
+		return -1;
+	snprintf(rq->what, sizeof(rq->what), "admin API key %s added (%s)", name,
+		 exlb_role_name(role));
+	/* the only time the key exists outside the caller: shown once */
+	rq->result = exlb_cred_to_json(exlb_cred_find(rq->cfg, EXLB_CRED_APIKEY, name),
+				       false);
+	json_object_set_new(rq->result, "key", json_string(key));
+	explicit_bzero(key, sizeof(key));
+	return 0;
+}
+
+static int cred_del(struct request *rq, unsigned int kind)
+{
+	const char *name;
+
+	if (need_arg(rq, "name", &name) ||
+	    exlb_cred_del(rq->cfg, kind, name, &rq->err))
+		return -1;
+	snprintf(rq->what, sizeof(rq->what), "admin %s %s deleted",
+		 kind == EXLB_CRED_USER ? "user" : "API key", name);
+	return 0;
+}
+
+static int cmd_admin_user_del(struct request *rq)
+{
+	return cred_del(rq, EXLB_CRED_USER);
+}
+
+static int cmd_admin_apikey_del(struct request *rq)
+{
+	return cred_del(rq, EXLB_CRED_APIKEY);
+}
+
+static int cred_list(struct request *rq, unsigned int kind)
+{
+	rq->result = json_array();
+	for (size_t i = 0; i < rq->cfg->nr_creds; i++)
+		if (rq->cfg->creds[i].kind == kind)
+			json_array_append_new(rq->result,
+				exlb_cred_to_json(&rq->cfg->creds[i], false));
+	return 0;
+}
+
+static int cmd_admin_user_list(struct request *rq)
+{
+	return cred_list(rq, EXLB_CRED_USER);
+}
+
+static int cmd_admin_apikey_list(struct request *rq)
+{
+	return cred_list(rq, EXLB_CRED_APIKEY);
+}
+
 /* ---- status and statistics ---- */
 
 static const char *health_name(const struct exlb_config *cfg,
@@ -1155,6 +1249,12 @@ static const struct command commands[] = {
 	{ "template.import", cmd_template_import, false },
 	{ "template.export", cmd_template_export, false },
 	{ "template.delete", cmd_template_delete, false },
+	{ "admin.user.add", cmd_admin_user_add, true },
+	{ "admin.user.del", cmd_admin_user_del, true },
+	{ "admin.user.list", cmd_admin_user_list, false },
+	{ "admin.apikey.add", cmd_admin_apikey_add, true },
+	{ "admin.apikey.del", cmd_admin_apikey_del, true },
+	{ "admin.apikey.list", cmd_admin_apikey_list, false },
 };
 
 static json_t *answer_error(const char *msg)

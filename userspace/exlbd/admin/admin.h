@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The admin listener (docs/admin.md): HTTPS on AdminAddress:AdminPort,
+ * off while AdminPort is 0, on exlbd's main loop. Requests are routed by
+ * path (admin.c's route table: /metrics now, the status page and Kemp's
+ * REST API to come) after authentication (auth.c: users, API keys, roles,
+ * the failed-logon limit).
+ */
+#ifndef EXLB_ADMIN_H
+#define EXLB_ADMIN_H
+
+#include "config/config.h"
+
+#define EXLB_ADMIN_MAX_CONNS	32	/* when full, new connections are closed */
+#define EXLB_ADMIN_TIMEOUT_S	10	/* a whole exchange: handshake to response */
+#define EXLB_ADMIN_MAX_HEAD	16384	/* request bytes before the end of its head */
+#define EXLB_ADMIN_REST_S	0.1	/* the listener rests after accept() failed */
+
+struct ev_loop;
+struct exlb_admin;
+
+struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store,
+				  struct exlb_runtime *runtime,
+				  const char *state_dir);
+/* Closes every connection and the listener. NULL is fine. */
+void exlb_admin_free(struct exlb_admin *a);
+/*
+ * Follows the current configuration: binds, rebinds or closes the listener
+ * when AdminAddress, AdminPort or AdminCert changed; a failure is logged
+ * and the listener stays closed (the next change tries again).
+ */
+void exlb_admin_apply(struct exlb_admin *a);
+
+#endif

@@ -1,0 +1,290 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+#
+# The admin listener and /metrics end to end (docs/admin.md): off by
+# default; refused on a VIP; HTTPS with a certificate of exlbd's store;
+# no credentials, a wrong password or a wrong key get 401; a read-only user
+# reads /metrics but not the admin-only /config; API keys work as a bearer
+# token, an apikey header and Kemp's apikey= parameter; a malformed request
+# gets 400; a slow client is closed after 10 s and holds nobody up; the
+# 33rd connection is refused; `promtool check metrics` accepts the text;
+# the counters move with traffic (and `exlbctl stats --rate` sees them)
+# and an RS's health goes to 0 when its nginx stops; failed logons from
+# one address end in 429 for it alone, and are logged. About 60 s.
+#
+# The network is lib/lbnet.sh's:
+#   client A 198.18.84.2, B .3 ---- lb (exlbd --no-kernel) admin 198.18.84.1:9443
+#                                   VIP 198.18.84.10:80 "Web", HTTP, rr
+#              mt-br 198.18.85.1 ---- rs1 198.18.85.11, rs2 .12 (nginx)
+#
+# Environment: EXLBD, EXLBCTL (default ../build/asan/exlbd, ../build/exlbctl),
+# KEEP=1 keeps the temp dir. Needs root, iproute2, nginx, curl, openssl, jq,
+# promtool (Debian's prometheus). TAP, the plan last; exits 0 only if all
+# passed.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/tap.sh
+source "$here/lib/tap.sh"
+
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
+for tool in ip nginx curl openssl promtool ss jq; do
+	command -v "$tool" >/dev/null || skip "$tool not installed"
+done
+EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
+EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
+[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
+
+T=$(mktemp -d /tmp/exlb-metrics.XXXXXX)
+chmod 755 "$T"
+export EXRS_DIR=$T/rs EXRS_BIG_MB=0
+SOCK=$T/exlbd.sock
+DAEMON_PID=
+PORT=9443
+
+# shellcheck source=lib/lbnet.sh
+source "$here/lib/lbnet.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
+# shellcheck source=lib/exchange-rs.sh
+source "$here/lib/exchange-rs.sh"
+
+cleanup() {
+	exlbd_kill
+	exrs_cleanup 2>/dev/null
+	lbnet_cleanup
+	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
+}
+trap cleanup EXIT
+
+echo "TAP version 13"
+
+lbnet_setup mt 198.18.84 || skip "cannot create network namespaces"
+CL_B=198.18.84.3
+ip -n "$NS_CL" addr add $CL_B/24 dev mt-cl
+lbnet_isolated
+report $? "four namespaces, no default route, only their own links${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
+exrs_setup rs1 "$NS_RS1" $RS1 && exrs_setup rs2 "$NS_RS2" $RS2
+report $? "nginx as real servers rs1 ($RS1) and rs2 ($RS2)"
+
+opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK")
+ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
+DAEMON_PID=$!
+exlbd_ready "exlbd runs in the LB namespace"
+
+cfg set RetryInterval 9
+cfg set Timeout 4
+cfg set RetryCount 2
+cfg vs add $VIP 80 tcp nickname=Web VStype=http Schedule=rr CheckType=http \
+	CheckUrl=/owa/healthcheck.htm CheckUseGet=1
+cfg rs add Web $RS1 port=80
+cfg rs add Web $RS2 port=80
+report "${cfg_bad:-0}" "configured: VS Web $VIP:80 (HTTP, rr), rs1 and rs2"
+
+# every worker has its own listening socket per VS (SO_REUSEPORT): -u
+listeners() { in_lb ss -Hltn | awk '{ print $4 }' | sort -u | tr '\n' ' '; }
+vs_listens() { [[ " $(listeners)" == *" $VIP:80 "* ]]; }
+wait_for 10 vs_listens
+report $? "the VS listens ($(listeners))"
+[ "$(listeners)" = "$VIP:80 " ]
+report $? "admin listener off by default: the VS is the only listening socket ($(listeners))"
+
+# ---- never on a VIP
+
+! ctl set AdminAddress $VIP >/dev/null 2>"$T/err" && grep -q "never on a VIP" "$T/err"
+report $? "AdminAddress refused on a VIP ($(cat "$T/err"))"
+! ctl set AdminPort $PORT >/dev/null 2>"$T/err" && grep -q "needs AdminAddress" "$T/err"
+report $? "AdminPort refused without AdminAddress ($(cat "$T/err"))"
+! ctl set AdminCert nosuch >/dev/null 2>"$T/err" && grep -q "no certificate" "$T/err"
+report $? "AdminCert refused unless installed ($(cat "$T/err"))"
+ctl set AdminAddress 0.0.0.0 >/dev/null 2>"$T/err"
+[ $? = 1 ] && grep -q wildcard "$T/err"
+report $? "a wildcard AdminAddress is refused ($(cat "$T/err"))"
+cfg cert add admin "$(exrs_cert)" "$(exrs_key)"
+cfg set AdminCert admin
+cfg set AdminAddress $LB_IP
+cfg set AdminPort $PORT
+report "${cfg_bad:-0}" "admin listener set to $LB_IP:$PORT with certificate 'admin'"
+! ctl vs add $LB_IP 443 tcp 2>"$T/err" >/dev/null && grep -q "never on a VIP" "$T/err"
+report $? "a VS on the admin address is refused ($(cat "$T/err"))"
+
+URL=https://$LB_IP:$PORT
+# code [curl options] PATH: the HTTP status from client A (or IFACE=B).
+# exlbd runs at most 2 password hashes a second (503 beyond): asked again
+# then, a bounded number of times.
+code() {
+	local path=${*: -1} i c
+	for ((i = 0; i < 20; i++)); do
+		c=$(in_cl curl -sk -m 10 -o "$T/body" -D "$T/head" -w '%{http_code}' \
+			--interface "${IFACE:-$CL_IP}" "${@:1:$#-1}" "$URL$path")
+		[ "$c" = 503 ] || break
+		BUSY=$((${BUSY:-0} + 1))
+		sleep 0.2
+	done
+	echo "$c"
+}
+answers() { [ "$(code /metrics)" = 401 ]; }
+wait_for 10 answers
+report $? "the listener answers within $WAITED s"
+want=$(openssl x509 -in "$(exrs_cert)" -noout -fingerprint -sha256 | cut -d= -f2)
+got=$(in_cl openssl s_client -connect $LB_IP:$PORT </dev/null 2>/dev/null |
+	openssl x509 -noout -fingerprint -sha256 | cut -d= -f2)
+[ -n "$got" ] && [ "$got" = "$want" ]
+report $? "it serves the AdminCert certificate over TLS (sha256 ${got:0:17}...)"
+
+# ---- authentication and roles
+
+c=$(code /metrics)
+[ "$c" = 401 ] && grep -qi '^WWW-Authenticate: Basic' "$T/head"
+report $? "no credentials: $c with a Basic challenge"
+printf 'read-only-pw\n' >"$T/ro.pw"
+cfg admin user add ro password-file="$T/ro.pw"
+printf 'admin-pw-123\n' | ctl admin user add boss role=admin password-file=- >>"$T/ctl.log" 2>&1 || cfg_bad=1
+KEY=$(ctl admin apikey add prom 2>/dev/null)
+report "$([ -z "${cfg_bad:-}" ] && [[ $KEY == exlb_* ]]; echo $?)" "users ro (read-only), boss (admin) and API key prom made"
+! grep -q 'read-only-pw\|admin-pw-123\|'"${KEY:-none}" "$T/state/config.json"
+report $? "neither the passwords nor the key are in config.json"
+c=$(code -u ro:wrong-password /metrics)
+[ "$c" = 401 ]
+report $? "a wrong password: $c"
+c=$(code -u ro:read-only-pw /metrics)
+[ "$c" = 200 ] && grep -q '^exlb_vs_up{' "$T/body"
+report $? "read-only user GETs /metrics: $c"
+c=$(code -u ro:read-only-pw /config)
+[ "$c" = 403 ]
+report $? "read-only user on the admin-only /config: $c"
+c=$(code -u boss:admin-pw-123 /config)
+[ "$c" = 200 ] && grep -q '"exlb-config"' "$T/body"
+report $? "admin user GETs /config: $c"
+c=$(code -H "Authorization: Bearer $KEY" /metrics)
+[ "$c" = 200 ]
+report $? "API key as a bearer token (Prometheus): $c"
+c=$(code -H "apikey: $KEY" /metrics)
+c2=$(code "/metrics?apikey=$KEY")
+[ "$c" = 200 ] && [ "$c2" = 200 ]
+report $? "API key as an apikey header: $c, as Kemp's apikey= parameter: $c2"
+c=$(code -H "Authorization: Bearer exlb_${KEY:5:10}0000" /metrics)
+[ "$c" = 401 ]
+report $? "a wrong key: $c"
+# a client that never finishes its request holds a slot, not the loop, and
+# is closed after 10 s
+mkfifo "$T/slow.in"
+in_cl timeout 30 openssl s_client -quiet -connect $LB_IP:$PORT <"$T/slow.in" >"$T/slow.out" 2>/dev/null &
+slow=$!
+exec 3>"$T/slow.in"
+printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n' >&3
+t0=$EPOCHREALTIME
+c=$(code -H "Authorization: Bearer $KEY" /metrics)
+[ "$c" = 200 ]
+report $? "a slow client does not hold up others: $c"
+slow_gone() { ! kill -0 $slow 2>/dev/null; }
+wait_for 15 slow_gone
+secs=$(tap_since "$t0")
+awk -v s="$secs" 'BEGIN { exit !(s >= 9 && s <= 13) }' && [ ! -s "$T/slow.out" ]
+report $? "the slow client is closed after $secs s, without an answer"
+exec 3>&-
+
+# the connection cap: 32 idle TLS connections; the 33rd is closed at once
+mkfifo "$T/hold.in"
+holders=()
+for i in $(seq 1 32); do
+	in_cl timeout 30 openssl s_client -quiet -connect $LB_IP:$PORT <"$T/hold.in" >/dev/null 2>&1 &
+	holders+=($!)
+done
+exec 4>"$T/hold.in"
+admin_conns() { in_lb ss -Htn state established "( sport = :$PORT )" | wc -l; }
+full() { [ "$(admin_conns)" -ge 32 ]; }
+wait_for 10 full
+report $? "32 idle connections held ($(admin_conns) established)"
+c=$(code -H "Authorization: Bearer $KEY" /metrics)
+[ "$c" = 000 ]
+report $? "the 33rd connection is closed without an answer (curl: $c)"
+holders_gone() { for p in "${holders[@]}"; do kill -0 "$p" 2>/dev/null && return 1; done; return 0; }
+wait_for 15 holders_gone
+report $? "the idle connections are closed by the 10 s limit ($WAITED s)"
+exec 4>&-
+c=$(code -H "Authorization: Bearer $KEY" /metrics)
+[ "$c" = 200 ]
+report $? "then a new connection is served: $c"
+c=$(code -u ro:read-only-pw /nowhere)
+[ "$c" = 404 ]
+report $? "unknown path (authenticated): $c"
+first=$(printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n' |
+	in_cl timeout 10 openssl s_client -quiet -connect $LB_IP:$PORT 2>/dev/null | head -n 1 | tr -d '\r')
+[ "$first" = "HTTP/1.1 400 Bad Request" ]
+report $? "a malformed request gets 400 ($first)"
+
+# ---- the text: promtool and values that move
+
+metrics() { in_cl curl -sk -m 10 -H "Authorization: Bearer $KEY" "$URL/metrics"; }
+metrics >"$T/m1"
+promtool check metrics <"$T/m1" >"$T/promtool.out" 2>&1
+report $? "promtool check metrics passes ($(wc -l <"$T/m1") lines; $(tr '\n' ' ' <"$T/promtool.out"))"
+# value NAME LABEL-SUBSTRING: the sample's value from the last scrape
+value() { grep "^$1{" "$T/m" | grep -F -- "$2" | awk '{ print $2 }' | head -n 1; }
+both_up() { metrics >"$T/m"; [ "$(value exlb_rs_up "rs=\"$RS1:80\"")" = 1 ] &&
+	[ "$(value exlb_rs_up "rs=\"$RS2:80\"")" = 1 ]; }
+wait_for 30 both_up
+report $? "exlb_rs_up is 1 for both real servers after $WAITED s"
+conns0=$(value exlb_vs_connections_total 'name="Web"') bytes0=$(value exlb_vs_bytes_out_total 'name="Web"')
+for i in 1 2 3 4 5 6; do in_cl curl -s -m 5 -o /dev/null "http://$VIP/owa/m$i"; done
+moved() { metrics >"$T/m"; c=$(value exlb_vs_connections_total 'name="Web"')
+	b=$(value exlb_vs_bytes_out_total 'name="Web"')
+	[ "${c:-0}" -ge $((conns0 + 6)) ] && [ "${b:-0}" -gt "$bytes0" ]; }
+wait_for 10 moved
+report $? "6 requests: exlb_vs_connections_total $conns0 -> $c, exlb_vs_bytes_out_total $bytes0 -> $b"
+# exlbctl stats --rate: requests during the window show as a rate
+( for i in $(seq 1 15); do in_cl curl -s -m 5 -o /dev/null "http://$VIP/owa/r$i"; sleep 0.1; done ) &
+load=$!
+rate=$(ctl -j stats --rate 3 | jq '.vs[] | select(.name == "Web") | .conns')
+wait $load
+awk -v r="${rate:-0}" 'BEGIN { exit !(r > 0.5) }'
+report $? "exlbctl stats --rate 3 during 15 requests: Web at $rate connections/s"
+# all 21 requests counted (the proxy's counters are copied every 2 s) before a window without any
+web_conns() { ctl -j stats | jq '.vs[] | select(.name == "Web") | .conns'; }
+all_counted() { [ "$(web_conns)" = $((conns0 + 21)) ]; }
+wait_for 10 all_counted
+report $? "all $((conns0 + 21)) connections counted ($(web_conns)) after $WAITED s"
+rate=$(ctl -j stats --rate 2 | jq '.vs[] | select(.name == "Web") | .conns')
+[ "$rate" = 0 ] || [ "$rate" = 0.0 ]
+report $? "exlbctl stats --rate 2 without traffic: $rate connections/s"
+exrs_stop rs1
+rs1_down() { metrics >"$T/m"; [ "$(value exlb_rs_up "rs=\"$RS1:80\"")" = 0 ]; }
+wait_for 40 rs1_down
+report $? "rs1 stopped: its exlb_rs_up goes to 0 after $WAITED s ($(value exlb_rs_health_reason_info "rs=\"$RS1:80\"" >/dev/null; grep "^exlb_rs_health_reason_info{" "$T/m" | grep -F "$RS1:80" | sed 's/.*reason="\([^"]*\)".*/\1/'))"
+[ "$(value exlb_rs_up "rs=\"$RS2:80\"")" = 1 ]
+report $? "rs2 stays up"
+
+# ---- the failed-logon limit: per address, logged
+
+codes=
+for i in 1 2 3 4 5 6; do codes+="$(IFACE=$CL_B code -u ro:guess$i /metrics) "; done
+[ "$codes" = "401 401 401 401 401 429 " ]
+report $? "client B, 6 wrong passwords: $codes"
+c=$(IFACE=$CL_B code -u ro:read-only-pw /metrics)
+[ "$c" = 429 ] && grep -qi '^Retry-After: [0-9]' "$T/head"
+report $? "client B, right password while blocked: $c with Retry-After"
+c=$(code -u ro:read-only-pw /metrics)
+[ "$c" = 200 ]
+report $? "client A is not blocked: $c"
+n=$(grep -c "admin: failed logon from $CL_B" "$T/exlbd.log")
+grep -q "admin: $CL_B refused for" "$T/exlbd.log" && [ "$n" = 5 ]
+report $? "failed logons logged ($n lines for B) and the block too"
+diag "password checks deferred with 503 (2 a second at most): ${BUSY:-0}"
+metrics >"$T/m"
+[ "$(grep '^exlb_admin_rate_limited_total ' "$T/m" | awk '{ print $2 }')" -ge 2 ]
+report $? "exlb_admin_rate_limited_total counts the 429s ($(grep '^exlb_admin_rate_limited_total ' "$T/m"))"
+
+# ---- deleting a key ends it; the listener goes away with AdminPort 0
+
+cfg admin apikey del prom
+c=$(code -H "Authorization: Bearer $KEY" /metrics)
+[ "$c" = 401 ]
+report $? "deleted API key: $c"
+cfg set AdminPort 0
+gone() { [ "$(listeners)" = "$VIP:80 " ]; }
+wait_for 5 gone
+report $? "AdminPort 0 closes the listener ($(listeners))"
+
+exlbd_stop_checked
+tap_end

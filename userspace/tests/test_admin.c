@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * Unit tests of the admin listener's pieces that need no socket: the
+ * Prometheus text (exlbd/admin/prom.c: HELP/TYPE once per family, label
+ * and HELP escaping), the secrets (exlbd/config/credentials.c: yescrypt
+ * passwords, API keys kept as SHA-256), who a request is
+ * (exlbd/admin/auth.c: Basic, Bearer, apikey), the failed-logon limit, the
+ * routes and their roles, and the credentials' round trip through the
+ * state file's JSON (config/json.c, check.c). TAP lines; exits non-zero if
+ * a check failed.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "userspace/exlbd/admin/admin_int.h"
+#include "userspace/exlbd/admin/prom.h"
+#include "userspace/exlbd/config/config.h"
+#include "userspace/exlbd/config/credentials.h"
+
+#include "tap_report.h"
+
+static char *escaped_label(const char *s)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	exlb_prom_escape_label(f, s);
+	fclose(f);
+	return out;
+}
+
+static void test_prom(void)
+{
+	struct exlb_prom p;
+	const char *l1[] = { "vs", "1", "name", "a\\b \"q\"\nz", NULL };
+	const char *l2[] = { "vs", "2", "subvs", "", "name", "x", NULL };
+	char *e;
+
+	e = escaped_label("back\\slash \"quote\" new\nline");
+	report(!strcmp(e, "back\\\\slash \\\"quote\\\" new\\nline"),
+	       "label value: backslash, quote and line feed escaped (%s)", e);
+	free(e);
+	e = escaped_label("plain-text_1.2:3");
+	report(!strcmp(e, "plain-text_1.2:3"), "label value: plain text unchanged");
+	free(e);
+
+	exlb_prom_open(&p);
+	exlb_prom_sample(&p, "exlb_t_total", "counter", "help \\ with\nnewline",
+			 l1, 42);
+	exlb_prom_sample(&p, "exlb_t_total", "counter", "ignored", l2, 1e6);
+	exlb_prom_sample(&p, "exlb_g", "gauge", "g", NULL, 0.5);
+	exlb_prom_close(&p);
+	report(!strcmp(p.text,
+		"# HELP exlb_t_total help \\\\ with\\nnewline\n"
+		"# TYPE exlb_t_total counter\n"
+		"exlb_t_total{vs=\"1\",name=\"a\\\\b \\\"q\\\"\\nz\"} 42\n"
+		"exlb_t_total{vs=\"2\",name=\"x\"} 1000000\n"
+		"# HELP exlb_g g\n# TYPE exlb_g gauge\nexlb_g 0.5\n"),
+	       "exposition: HELP/TYPE once per family, HELP escaped, empty label left out, integers whole");
+	if (failures)
+		fprintf(stderr, "%s", p.text);
+	free(p.text);
+}
+
+static struct exlb_config *cfg_with_creds(char key[EXLB_APIKEY_TEXT_SIZE])
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err;
+
+	if (exlb_cred_user_set(cfg, "ro", EXLB_ROLE_READONLY, "correct horse",
+			       false, &err) ||
+	    exlb_cred_user_set(cfg, "boss", EXLB_ROLE_ADMIN, "battery staple",
+			       false, &err) ||
+	    exlb_cred_apikey_add(cfg, "prom", EXLB_ROLE_READONLY, key, &err)) {
+		fprintf(stderr, "setup: %s\n", err.msg);
+		exit(1);
+	}
+	return cfg;
+}
+
+static void test_secrets(void)
+{
+	char key[EXLB_APIKEY_TEXT_SIZE], key2[EXLB_APIKEY_TEXT_SIZE];
+	struct exlb_config *cfg = cfg_with_creds(key);
+	const struct exlb_cred *ro = exlb_cred_find(cfg, EXLB_CRED_USER, "ro");
+	const struct exlb_cred *k = exlb_cred_find(cfg, EXLB_CRED_APIKEY, "prom");
+	struct exlb_err err;
+	char hash[EXLB_CRED_HASH_SIZE];
+
+	report(ro && !strncmp(ro->hash, "$y$", 3) && !strstr(ro->hash, "horse"),
+	       "a password is kept as a yescrypt string (%.12s...)", ro ? ro->hash : "");
+	report(exlb_cred_check_password(cfg, "ro", "correct horse") == ro,
+	       "the right password verifies");
+	report(!exlb_cred_check_password(cfg, "ro", "correct horsE") &&
+	       !exlb_cred_check_password(cfg, "ro", "") &&
+	       !exlb_cred_check_password(cfg, "boss", "correct horse"),
+	       "a wrong password, an empty one, another user's: refused");
+	report(!exlb_cred_check_password(cfg, "nobody", "correct horse"),
+	       "an unknown user: refused");
+	exlb_password_hash("correct horse", hash, sizeof(hash), &err);
+	report(strcmp(hash, ro->hash) && exlb_password_verify(hash, "correct horse"),
+	       "the same password hashes differently (salt) and both verify");
+	report(exlb_cred_user_set(cfg, "short", 0, "1234567", false, &err) &&
+	       strstr(err.msg, "password"), "a 7-character password is refused (%s)",
+	       err.msg);
+	report(exlb_cred_user_set(cfg, "ro", 0, "another one", false, &err) &&
+	       strstr(err.msg, "exists"), "adding an existing user is refused (%s)",
+	       err.msg);
+	report(exlb_cred_user_set(cfg, "bad/name", 0, "long enough", false, &err),
+	       "a name with '/' is refused (%s)", err.msg);
+
+	report(!strncmp(key, "exlb_", 5) && strlen(key) == 69 &&
+	       strspn(key + 5, "0123456789abcdef") == 64,
+	       "an API key is exlb_ and 64 hex digits (%.12s...)", key);
+	report(k && strlen(k->hash) == 64 && !strstr(key, k->hash),
+	       "the key is kept as its SHA-256, not the key");
+	report(exlb_cred_check_apikey(cfg, key) == k, "the key verifies");
+	key[10] ^= 1;
+	report(!exlb_cred_check_apikey(cfg, key), "a key one bit off: refused");
+	key[10] ^= 1;
+	report(!exlb_cred_check_apikey(cfg, k->hash),
+	       "the stored hash itself is not a key");
+	exlb_cred_apikey_add(cfg, "second", EXLB_ROLE_ADMIN, key2, &err);
+	report(strcmp(key, key2) &&
+	       exlb_cred_check_apikey(cfg, key2)->role == EXLB_ROLE_ADMIN,
+	       "a second key differs and has its own role");
+	report(!exlb_cred_del(cfg, EXLB_CRED_APIKEY, "prom", &err) &&
+	       !exlb_cred_check_apikey(cfg, key) && exlb_cred_check_apikey(cfg, key2),
+	       "a deleted key no longer verifies; the other does");
+	exlb_config_free(cfg);
+}
+
+static void test_state_json(void)
+{
+	char key[EXLB_APIKEY_TEXT_SIZE];
+	struct exlb_config *cfg = cfg_with_creds(key), *back;
+	json_t *doc = exlb_config_to_json(cfg);
+	char *text = json_dumps(doc, 0);
+	struct exlb_err err;
+
+	report(text && !strstr(text, "correct horse") && !strstr(text, key),
+	       "the state JSON holds no password and no key");
+	back = exlb_config_from_json(doc, &err);
+	report(back && back->nr_creds == 3 &&
+	       exlb_cred_check_password(back, "boss", "battery staple") &&
+	       exlb_cred_check_apikey(back, key),
+	       "users and keys survive the state file's round trip");
+	json_array_append_new(json_object_get(doc, "admin_credentials"),
+			      json_pack("{ssssssss}", "kind", "user", "name", "ro",
+					"role", "admin", "hash", "$y$x"));
+	exlb_config_free(back);
+	back = exlb_config_from_json(doc, &err);
+	report(!back && strstr(err.msg, "twice"),
+	       "a user defined twice is refused (%s)", back ? "accepted" : err.msg);
+	exlb_config_free(back);
+	free(text);
+	json_decref(doc);
+	exlb_config_free(cfg);
+}
+
+static char *basic(const char *userpass)
+{
+	static char out[256];
+	unsigned char b64[200];
+
+	EVP_EncodeBlock(b64, (const unsigned char *)userpass, (int)strlen(userpass));
+	snprintf(out, sizeof(out), "Basic %s", b64);
+	return out;
+}
+
+/* exlb_admin_authenticate() at time @now: the result, *role and who */
+static struct exlb_admin_auth_state st;
+static unsigned int role;
+static char who[96];
+
+static enum exlb_admin_auth auth(const struct exlb_config *cfg, const char *hdr,
+				 const char *apikey, time_t now)
+{
+	role = 99;
+	who[0] = '\0';
+	return exlb_admin_authenticate(&st, cfg, hdr, apikey, now, &role, who,
+				       sizeof(who));
+}
+
+static void test_authenticate(void)
+{
+	char key[EXLB_APIKEY_TEXT_SIZE], bearer[100];
+	struct exlb_config *cfg = cfg_with_creds(key);
+	struct exlb_err err;
+	uint64_t h;
+
+	report(auth(cfg, NULL, NULL, 1000) == EXLB_ADMIN_AUTH_NONE,
+	       "no credentials: NONE (401, not counted)");
+	report(auth(cfg, basic("boss:battery staple"), NULL, 1000) == EXLB_ADMIN_AUTH_OK &&
+	       role == EXLB_ROLE_ADMIN && !strcmp(who, "user boss"),
+	       "Basic boss: OK, admin (%s)", who);
+	report(auth(cfg, basic("ro:correct horse"), NULL, 1000) == EXLB_ADMIN_AUTH_OK &&
+	       role == EXLB_ROLE_READONLY, "Basic ro: OK, read-only");
+	report(auth(cfg, basic("ro:wrong"), NULL, 1000) == EXLB_ADMIN_AUTH_BUSY &&
+	       st.hashes == 2,
+	       "a third password check in the same second: BUSY (503), no hash run (%llu run)",
+	       (unsigned long long)st.hashes);
+	report(auth(cfg, basic("ro:correct horse"), NULL, 1000) == EXLB_ADMIN_AUTH_OK &&
+	       auth(cfg, basic("boss:battery staple"), NULL, 1000) == EXLB_ADMIN_AUTH_OK &&
+	       role == EXLB_ROLE_ADMIN && st.hashes == 2,
+	       "logons that succeeded are remembered: OK without a hash, budget or not (%llu run)",
+	       (unsigned long long)st.hashes);
+	report(auth(cfg, basic("ro:wrong"), NULL, 1001) == EXLB_ADMIN_AUTH_BAD &&
+	       auth(cfg, basic("nobody:correct horse"), NULL, 1001) == EXLB_ADMIN_AUTH_BAD &&
+	       st.hashes == 4, "wrong password, unknown user: BAD, each a hash (%llu run)",
+	       (unsigned long long)st.hashes);
+	report(auth(cfg, basic("ro"), NULL, 1002) == EXLB_ADMIN_AUTH_BAD &&
+	       auth(cfg, "Basic !!!!", NULL, 1002) == EXLB_ADMIN_AUTH_BAD &&
+	       auth(cfg, "Digest x", NULL, 1002) == EXLB_ADMIN_AUTH_BAD && st.hashes == 4,
+	       "no colon, bad base64, another scheme: BAD without a hash");
+	exlb_cred_user_set(cfg, "ro", EXLB_ROLE_READONLY, "new password", true, &err);
+	report(auth(cfg, basic("ro:correct horse"), NULL, 1003) == EXLB_ADMIN_AUTH_BAD &&
+	       auth(cfg, basic("ro:new password"), NULL, 1004) == EXLB_ADMIN_AUTH_OK,
+	       "after a password change the remembered logon no longer counts");
+	h = st.hashes;
+	report(auth(cfg, basic("boss:battery staple"), NULL, 1000 + EXLB_ADMIN_AUTH_CACHE_S + 1) ==
+	       EXLB_ADMIN_AUTH_OK && st.hashes == h + 1,
+	       "after %d s a logon is checked again", EXLB_ADMIN_AUTH_CACHE_S);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", key);
+	h = st.hashes;
+	report(auth(cfg, bearer, NULL, 2000) == EXLB_ADMIN_AUTH_OK &&
+	       !strcmp(who, "apikey prom") && st.hashes == h,
+	       "Bearer KEY: OK (%s), no password hash", who);
+	report(auth(cfg, NULL, key, 2000) == EXLB_ADMIN_AUTH_OK, "apikey KEY: OK");
+	report(auth(cfg, "Bearer exlb_00", NULL, 2000) == EXLB_ADMIN_AUTH_BAD,
+	       "Bearer with a wrong key: BAD");
+	exlb_config_free(cfg);
+}
+
+static void test_limit(void)
+{
+	static struct exlb_admin_limiter l;
+	struct in6_addr a = { .s6_addr = { [15] = 1 } }, b = { .s6_addr = { [15] = 2 } };
+	time_t t = 1000;
+	bool blocked = false;
+
+	for (int i = 0; i < EXLB_ADMIN_FAIL_MAX - 1; i++)
+		blocked |= exlb_admin_limit_fail(&l, &a, t + i);
+	report(!blocked && !exlb_admin_limit_blocked(&l, &a, t + 5),
+	       "%d failures: not blocked", EXLB_ADMIN_FAIL_MAX - 1);
+	report(exlb_admin_limit_fail(&l, &a, t + 10) &&
+	       exlb_admin_limit_blocked(&l, &a, t + 10) == EXLB_ADMIN_BLOCK_S,
+	       "failure %d within %d s blocks for %d s", EXLB_ADMIN_FAIL_MAX,
+	       EXLB_ADMIN_FAIL_WINDOW_S, EXLB_ADMIN_BLOCK_S);
+	report(!exlb_admin_limit_blocked(&l, &b, t + 10),
+	       "another address is not blocked");
+	exlb_admin_limit_ok(&l, &a);
+	report(exlb_admin_limit_blocked(&l, &a, t + 11) > 0,
+	       "a success does not lift a block");
+	report(!exlb_admin_limit_blocked(&l, &a, t + 10 + EXLB_ADMIN_BLOCK_S),
+	       "the block ends after %d s", EXLB_ADMIN_BLOCK_S);
+	blocked = false;
+	for (int i = 0; i < 2 * EXLB_ADMIN_FAIL_MAX; i++)
+		blocked |= exlb_admin_limit_fail(&l, &b, t + i * EXLB_ADMIN_FAIL_WINDOW_S / 2);
+	report(!blocked, "failures spread out (%d every %d s) never block",
+	       2 * EXLB_ADMIN_FAIL_MAX, EXLB_ADMIN_FAIL_WINDOW_S / 2);
+}
+
+static void test_routes(void)
+{
+	int status = 0, i;
+
+	i = exlb_admin_route_find("GET", "/metrics", &status);
+	report(i >= 0 && exlb_admin_routes[i].role == EXLB_ROLE_READONLY,
+	       "GET /metrics: read-only may");
+	i = exlb_admin_route_find("GET", "/config", &status);
+	report(i >= 0 && exlb_admin_routes[i].role == EXLB_ROLE_ADMIN,
+	       "GET /config: admin only");
+	i = exlb_admin_route_find("POST", "/metrics", &status);
+	report(i < 0 && status == 405, "POST /metrics: 405 (%d)", status);
+	i = exlb_admin_route_find("GET", "/metrics/", &status);
+	report(i < 0 && status == 404, "GET /metrics/: 404 (%d)", status);
+}
+
+int main(void)
+{
+	test_prom();
+	test_secrets();
+	test_state_json();
+	test_authenticate();
+	test_limit();
+	test_routes();
+	printf("1..%d\n", test_no);
+	return failures ? 1 : 0;
+}
