@@ -7,7 +7,9 @@ include exlbd/llhttp.mk
 
 # exlbd's rooms, one concern each (docs/ARCHITECTURE.md "exlbd's rooms"):
 # config/ the model and its durable store, health/ the checks, kernel/
-# exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket.
+# exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket,
+# proc/ what passes between exlbd processes; main.c wires them, upgrade.c is
+# the seamless upgrade (docs/upgrade.md).
 # The scheduler core is the one exlb.ko runs.
 EXLBD_CONFIG_MODEL := config/config.c config/check.c config/json.c \
 	config/store.c config/runtime.c config/log.c config/params.c \
@@ -21,9 +23,9 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
-EXLBD_SRCS := exlbd/main.c $(addprefix exlbd/,$(EXLBD_CONFIG) $(EXLBD_HEALTH) \
+EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) $(EXLBD_HEALTH) \
 	$(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL) $(EXLBD_PROC)) $(NL_SRC) $(CORE_SRC)
-EXLBD_HDRS := $(wildcard exlbd/*/*.h)
+EXLBD_HDRS := exlbd/exlbd.h $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
 	-lpcre2-8 -lpthread
 # Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
