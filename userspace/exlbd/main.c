@@ -451,7 +451,8 @@ int main(int argc, char **argv)
 						 json_object_get(h.state, "health"));
 	}
 	exlbd_upgrade_init(&d);
-	d.admin = exlb_admin_new(d.loop, &d.store, &d.runtime, state_dir);
+	d.admin = exlb_admin_new(d.loop, &d.store, &d.runtime, state_dir,
+				 takeover ? exlb_handover_take(&h, "admin") : -1);
 	if (!d.admin) {
 		exlb_log(LOG_ERR, "admin listener: out of memory");
 		goto out;

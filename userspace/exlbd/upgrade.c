@@ -25,6 +25,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "exlbd.h"
+#include "admin/admin.h"
 #include "ctl/ctl.h"
 #include "health/health.h"
 #include "health/targets.h"
@@ -108,6 +109,8 @@ static void drain_start(struct exlbd *d)
 	takeover_end(d);
 	d->draining = true;
 	exlb_ctl_stop(d->ctl);
+	exlb_admin_free(d->admin);	/* its listener is the new one's */
+	d->admin = NULL;
 	exlb_health_free(d->health);	/* health verdicts are the new one's */
 	d->health = NULL;
 	ev_timer_stop(d->loop, &d->kernel_tick);	/* so is exlb.ko */
@@ -155,7 +158,7 @@ static void on_takeover(void *ctx, int fd)
 	struct exlbd *d = ctx;
 	struct exlb_handover_fd *out = NULL;
 	int *l7 = NULL;
-	ssize_t nr_l7;
+	ssize_t nr_l7, nr_out = 0;
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct exlb_err err;
@@ -170,7 +173,7 @@ static void on_takeover(void *ctx, int fd)
 	d->new_pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ? 0 : cred.pid;
 	exlb_ctl_freeze(d->ctl, EXLB_UPGRADE_BUSY);
 	nr_l7 = exlb_proxy_listener_fds(d->proxy, &l7);
-	out = nr_l7 >= 0 ? calloc(nr_l7 + 1, sizeof(*out)) : NULL;
+	out = nr_l7 >= 0 ? calloc(nr_l7 + 2, sizeof(*out)) : NULL;
 	state = json_pack("{sIso}", "pid", (json_int_t)getpid(), "health",
 			  exlb_health_targets_export(d->health, &d->runtime));
 	if (!out || !state) {
@@ -183,13 +186,19 @@ static void on_takeover(void *ctx, int fd)
 	}
 	out[nr_l7].fd = exlb_ctl_listen_fd(d->ctl);
 	snprintf(out[nr_l7].tag, sizeof(out[nr_l7].tag), "ctl");
+	nr_out = nr_l7 + 1;
+	if (exlb_admin_listen_fd(d->admin) >= 0) {
+		out[nr_out].fd = exlb_admin_listen_fd(d->admin);
+		snprintf(out[nr_out].tag, sizeof(out[nr_out].tag), "admin");
+		nr_out++;
+	}
 	/* the new daemon locks the state directory before it reads it */
 	flock(d->lock_fd, LOCK_UN);
 	close(d->lock_fd);
 	d->lock_fd = -1;
 	exlb_log(LOG_NOTICE, "upgrade: pid %d takes over: handing over %zd listening socket(s) and the control socket",
 		 (int)d->new_pid, nr_l7);
-	ret = exlb_handover_send(fd, out, nr_l7 + 1, state, EXLB_HANDOVER_IO_MS,
+	ret = exlb_handover_send(fd, out, nr_out, state, EXLB_HANDOVER_IO_MS,
 				 &err);
 done:
 	for (ssize_t i = 0; i < nr_l7; i++)

@@ -122,7 +122,15 @@ cfg rs add Exch $RS2 port=80
 cfg vs add $VIP 143 tcp nickname=IMAPST VStype=tls StartTLSMode=4 SSLAcceleration=1 \
 	CertFile=mail CipherSet=BestPractices CheckType=imap CheckPort=143
 cfg rs add IMAPST $RS1 port=143
-report "${cfg_bad:-0}" "configured: Exch :443 (TLS offload, rs1 and rs2), IMAPST :143 (STARTTLS to rs1)"
+# the admin listener (docs/admin.md) goes over too: a scrape after each takeover
+cfg set AdminAddress $LB_IP
+cfg set AdminPort 8443
+report "${cfg_bad:-0}" "configured: Exch :443 (TLS offload, rs1 and rs2), IMAPST :143 (STARTTLS to rs1), admin listener $LB_IP:8443"
+KEY=$(ctl admin apikey add scrape role=read-only 2>/dev/null | grep -o 'exlb_[0-9a-f]*' | head -n 1)
+scrape() {	# the status of GET /metrics on the admin listener
+	in_cl curl -sk --max-time 10 -o /dev/null -w '%{http_code}' \
+		-H "Authorization: Bearer $KEY" "https://$LB_IP:8443/metrics" 2>/dev/null
+}
 health_up() { ctl -j status 2>/dev/null | jq -r '[.vs[] | (.rs // [])[] | select(.health == "up")] | length'; }
 all_up() { [ "$(health_up)" = 3 ]; }
 wait_for 40 all_up
@@ -213,6 +221,8 @@ for ((k = 1; k <= TAKEOVERS; k++)); do
 	# the verdicts came along: no RS "unchecked" (503) in the new exlbd
 	hu=$(health_up)
 	report "$([ "$hu" = 3 ]; echo $?)" "takeover $k: the new exlbd has all 3 health targets up at once ($hu up)"
+	sc=$(scrape)
+	report "$([ "$sc" = 200 ]; echo $?)" "takeover $k: the admin listener answers a scrape at once ($sc)"
 	wait_for 10 load_more $((before + 20))
 	imap_cmd
 	report $? "takeover $k: the held IMAP session still answers ($IMAP_SAID); $(($(load_total) - before)) requests meanwhile"

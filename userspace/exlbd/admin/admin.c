@@ -530,6 +530,30 @@ static struct exlb_tls_vs *listener_tls(struct exlb_admin *a,
 	return exlb_tls_vs_get(a->tls, cfg, &vs, err);
 }
 
+/*
+ * The listener the exlbd we take over from handed over (docs/upgrade.md),
+ * if it is bound where we would bind: binding anew would fail while the old
+ * one still listens, and closing its socket would drop what waits in it.
+ */
+static int take_inherited(struct exlb_admin *a,
+			  const struct sockaddr_storage *want, socklen_t len)
+{
+	struct sockaddr_storage got;
+	socklen_t got_len = sizeof(got);
+	int fd = a->inherited;
+
+	a->inherited = -1;
+	if (fd < 0)
+		return -1;
+	memset(&got, 0, sizeof(got));
+	if (getsockname(fd, (struct sockaddr *)&got, &got_len) ||
+	    got_len != len || memcmp(&got, want, len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int listener_open(struct exlb_admin *a, const struct exlb_config *cfg,
 			 struct exlb_err *err)
 {
@@ -561,6 +585,9 @@ static int listener_open(struct exlb_admin *a, const struct exlb_config *cfg,
 	a->tls_vs = listener_tls(a, cfg, err);
 	if (!a->tls_vs)
 		return -1;
+	a->fd = take_inherited(a, &ss, len);
+	if (a->fd >= 0)
+		goto listening;
 	a->fd = socket(addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (a->fd < 0 ||
 	    setsockopt(a->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
@@ -576,6 +603,7 @@ static int listener_open(struct exlb_admin *a, const struct exlb_config *cfg,
 		a->tls_vs = NULL;
 		return -1;
 	}
+listening:
 	ev_io_init((ev_io *)a->listen_io, listen_cb, a->fd, EV_READ);
 	((ev_io *)a->listen_io)->data = a;
 	ev_io_start(a->loop, a->listen_io);
@@ -618,13 +646,17 @@ void exlb_admin_apply(struct exlb_admin *a)
 
 struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store,
 				  struct exlb_runtime *runtime,
-				  const char *state_dir)
+				  const char *state_dir, int inherited)
 {
 	struct exlb_admin *a = calloc(1, sizeof(*a));
 
-	if (!a)
+	if (!a) {
+		if (inherited >= 0)
+			close(inherited);
 		return NULL;
+	}
 	a->fd = -1;
+	a->inherited = inherited;
 	a->listen_io = calloc(1, sizeof(ev_io));
 	a->rest = calloc(1, sizeof(ev_timer));
 	a->tls = exlb_tls_cache_new(state_dir);
@@ -645,7 +677,16 @@ struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store
 	a->runtime = runtime;
 	a->started = time(NULL);
 	exlb_admin_apply(a);
+	if (a->inherited >= 0) {	/* the configuration has it elsewhere */
+		close(a->inherited);
+		a->inherited = -1;
+	}
 	return a;
+}
+
+int exlb_admin_listen_fd(const struct exlb_admin *a)
+{
+	return a ? a->fd : -1;
 }
 
 void exlb_admin_free(struct exlb_admin *a)
@@ -656,6 +697,8 @@ void exlb_admin_free(struct exlb_admin *a)
 		conn_close(a->conns);
 	if (a->listen_io && a->rest)
 		listener_close(a);
+	if (a->inherited >= 0)
+		close(a->inherited);
 	exlb_tls_cache_free(a->tls);
 	free(a->listen_io);
 	free(a->rest);

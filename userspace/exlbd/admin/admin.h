@@ -19,9 +19,14 @@
 struct ev_loop;
 struct exlb_admin;
 
+/*
+ * @inherited: the listening socket the exlbd we take over from handed over
+ * (docs/upgrade.md), or -1; used if the configuration listens where it is
+ * bound, closed otherwise.
+ */
 struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store,
 				  struct exlb_runtime *runtime,
-				  const char *state_dir);
+				  const char *state_dir, int inherited);
 /* Closes every connection and the listener. NULL is fine. */
 void exlb_admin_free(struct exlb_admin *a);
 /*
@@ -30,5 +35,7 @@ void exlb_admin_free(struct exlb_admin *a);
  * and the listener stays closed (the next change tries again).
  */
 void exlb_admin_apply(struct exlb_admin *a);
+/* The listening socket, for a takeover; -1 when off. */
+int exlb_admin_listen_fd(const struct exlb_admin *a);
 
 #endif

@@ -94,6 +94,7 @@ struct exlb_admin {
 	struct exlb_tls_cache *tls;
 	struct exlb_tls_vs *tls_vs;	/* the listener's contexts */
 	int fd;				/* the listener, -1 when off */
+	int inherited;			/* handed over at a takeover, until used */
 	char bound[300];		/* what it was opened with, to see changes */
 	void *listen_io;		/* ev_io, in admin.c */
 	void *rest;			/* ev_timer: accept() failed, pause */
