@@ -19,6 +19,8 @@
 # the machine.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=tools/modules.sh
+. tools/modules.sh
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -41,8 +43,9 @@ fi
 say "building exlb.ko and the tools"
 make -s module userspace >/dev/null
 
-if [ -r /proc/modules ] && [ "$(uname -r)" = "$(tools/vm/kernel-release)" ] &&
-	modprobe -a nf_conntrack nf_nat veth bridge 2>/dev/null; then
+# exlb.ko was built for tools/vm/kernel-release, and the demo's namespaces
+# need veth and bridge
+if exlb_can_load_modules veth bridge && [ "$(uname -r)" = "$(tools/vm/kernel-release)" ]; then
 	say "loading exlb.ko on this machine"
 	modprobe -a tls gcm 2>/dev/null || true
 	lsmod | grep -q '^exlb ' || insmod ./exlb.ko
