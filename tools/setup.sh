@@ -28,6 +28,7 @@
 # EXLB_SETUP_ASSUME_MODULES=1 (tests only, with --dry-run) skips the module
 # test as if modules could be loaded.
 set -euo pipefail
+CALLER_DIR=$PWD	# relative paths in the arguments are the caller's
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=tools/modules.sh
 . tools/modules.sh
@@ -90,6 +91,7 @@ is_addr() { is_ipv4 "$1" || is_ipv6 "$1"; }
 addr_port() { if [[ $1 == *:* ]]; then echo "[$1]:$2"; else echo "$1:$2"; fi; }
 
 # ---------------------------------------------------------- the arguments
+from_caller() { case $1 in /*) echo "$1" ;; *) echo "$CALLER_DIR/$1" ;; esac; }
 DRY=0 DEBS='' CERT='' PASSFILE='' TEMPLATES=$DEFAULT_TEMPLATES
 ADDRS=() DEMO_ARGS=()
 while (($#)); do
@@ -98,9 +100,9 @@ while (($#)); do
 	--debs | --cert | --password-file | --templates)
 		(($# >= 2)) || refuse "$1 needs a value"
 		case $1 in
-		--debs) DEBS=$2 ;;
-		--cert) CERT=$2 ;;
-		--password-file) PASSFILE=$2 ;;
+		--debs) DEBS=$(from_caller "$2") ;;
+		--cert) CERT=$(from_caller "$2") ;;
+		--password-file) PASSFILE=$(from_caller "$2") ;;
 		--templates) TEMPLATES=$2 ;;
 		esac
 		shift ;;
@@ -262,8 +264,22 @@ if [[ -n $CERT ]]; then
 	cert_args=(cert "$CERT_NAME")
 fi
 
-# has_tls TEMPLATE: a VS of it terminates TLS (takes cert)
-has_tls() { exlbctl -j template show "$1" | grep -Eq '"SSLAcceleration": "?1"?'; }
+# has_tls TEMPLATE: a VS of it terminates TLS (takes cert): exlbd says; a
+# dry run reads the tree's templates/ (what the packages install)
+has_tls() {
+	if ((!DRY)); then
+		exlbctl -j template show "$1" | grep -Eq '"SSLAcceleration": "?1"?'
+		return
+	fi
+	# from the template's "name" line to the next "name" as much indented
+	awk -v name="$1" '
+		index($0, "\"name\": \"" name "\"") == match($0, /[^ ]/) && !on {
+			on = 1; ind = match($0, /[^ ]/); next
+		}
+		on && match($0, /[^ ]/) == ind && /"name":/ { on = 0 }
+		on && /"SSLAcceleration": *1/ { found = 1 }
+		END { exit !found }' templates/*.json
+}
 for t in "${TPLS[@]}"; do
 	step "apply the template '$t' at $VIP"
 	args=(exlbctl template apply "$t" vip "$VIP")
@@ -276,7 +292,7 @@ for t in "${TPLS[@]}"; do
 			args+=(rs "$rs")
 		fi
 	done
-	if ((${#cert_args[@]})) && { ((DRY)) || has_tls "$t"; }; then
+	if ((${#cert_args[@]})) && has_tls "$t"; then
 		args+=("${cert_args[@]}")
 	elif ((${#cert_args[@]} == 0)); then
 		echo "(no --cert: its TLS services, if any, use exlbd's self-signed certificate)"
@@ -296,7 +312,7 @@ for t in "${TPLS[@]}"; do
 	re='is in use by VS ([0-9]+) \((.*)\): a template is applied once per VIP and port'
 	if [[ $out =~ $re ]] && exlbctl template show "$t" | grep -qF "${BASH_REMATCH[2]}"; then
 		echo "already applied at $VIP (VS ${BASH_REMATCH[1]}, ${BASH_REMATCH[2]}): left as it is," \
-			"real servers and certificate unchanged (to apply it again: exlbctl vs del its VSs first)"
+			"its real servers unchanged (to apply it again: exlbctl vs del its VSs first)"
 		continue
 	fi
 	failed "exlbctl template apply '$t' was refused (above)"

@@ -87,18 +87,20 @@ expect "real path --dry-run: no command run (called: $(called))" nothing_called
 
 # --- --debs, --cert, --templates, IPv6
 setup --dry-run --debs "$T/debs" --cert "$T/mail.pfx" --password-file "$T/mail.pass" \
-	--templates "Exchange 2019 HTTPS Offloaded,Exchange 2019 IMAP with STARTTLS" fd00::10 fd00:1::11
+	--templates "Exchange 2019 HTTPS Offloaded,Exchange 2019 IMAP with STARTTLS,Exchange 2019 POP" fd00::10 fd00:1::11
 expect "--debs: exit 0, no build-dep, no make deb (steps: $(steps))" \
 	eval 'test $rc = 0 && ! grep -q "build-dep\|make deb" "$T/out" &&
-	test "$(steps)" = "install install load wait check import apply apply status "'
+	test "$(steps)" = "install install load wait check import apply apply apply status "'
 expect "--debs: the directory's two packages reinstalled" \
 	has "+ apt-get install -y --reinstall $T/debs/exlb_0.1_amd64.deb $T/debs/exlb-dkms_0.1_all.deb"
 expect "--cert: imported as 'exchange' with its password file, replace=1" \
 	has "+ exlbctl cert add exchange $T/mail.pfx password-file $T/mail.pass replace=1"
-expect "--templates: the two named, IPv6 real servers as [ADDR]:80 for HTTPS Offloaded, cert given" \
+expect "--templates: the three named, IPv6 real servers as [ADDR]:80 for HTTPS Offloaded, cert given" \
 	eval 'has "+ exlbctl template apply Exchange\ 2019\ HTTPS\ Offloaded vip fd00::10 rs \[fd00:1::11\]:80 cert exchange" &&
 	has "+ exlbctl template apply Exchange\ 2019\ IMAP\ with\ STARTTLS vip fd00::10 rs fd00:1::11 cert exchange" &&
-	test "$(grep -c "template apply" "$T/out")" = 2'
+	test "$(grep -c "template apply" "$T/out")" = 3'
+expect "--cert: not given to a template without TLS (Exchange 2019 POP)" \
+	has "+ exlbctl template apply Exchange\ 2019\ POP vip fd00::10 rs fd00:1::11"
 expect "--debs --dry-run: no command run (called: $(called))" nothing_called
 
 # --- refusals, before any step
