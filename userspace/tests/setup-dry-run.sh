@@ -59,8 +59,11 @@ expect() { # DESCRIPTION CONDITION...
 }
 
 KVER=$(uname -r)
+# shellcheck disable=SC2034 # H, I, S are used in the eval'd conditions
 H="Exchange\\ 2016\\ HTTPS\\ Offloaded"
+# shellcheck disable=SC2034
 I="Exchange\\ 2016\\ IMAP\\ with\\ STARTTLS"
+# shellcheck disable=SC2034
 S="Exchange\\ 2016\\ SMTP\\ with\\ STARTTLS"
 
 # --- the real path, building the packages
@@ -102,6 +105,15 @@ expect "--templates: the three named, IPv6 real servers as [ADDR]:80 for HTTPS O
 expect "--cert: not given to a template without TLS (Exchange 2019 POP)" \
 	has "+ exlbctl template apply Exchange\ 2019\ POP vip fd00::10 rs fd00:1::11"
 expect "--debs --dry-run: no command run (called: $(called))" nothing_called
+
+# --- paths relative to the caller's directory, not the tree's
+cd "$T" || exit 1
+setup --dry-run --debs debs --cert mail.pfx --password-file ./mail.pass 198.18.0.10 198.18.1.11
+cd - >/dev/null || exit 1
+expect "relative --debs, --cert, --password-file are the caller's (exit $rc)" \
+	eval 'test $rc = 0 &&
+	has "+ apt-get install -y --reinstall $T/debs/exlb_0.1_amd64.deb $T/debs/exlb-dkms_0.1_all.deb" &&
+	has "+ exlbctl cert add exchange $T/mail.pfx password-file $T/mail.pass replace=1" && nothing_called'
 
 # --- refusals, before any step
 refused() { # WHAT ARGS...
