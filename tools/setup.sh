@@ -39,7 +39,7 @@ CERT_NAME=exchange
 SOCK=/run/exlb/exlbd.sock
 UNIT=/lib/systemd/system/exlbd.service
 
-usage() { sed -n '3,28s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+usage() { sed -n '3,/^set /s/^# \{0,1\}//p' "$0"; }
 die() { echo "$ME: $*" >&2; exit 1; }
 refuse() { echo "$ME: $*" >&2; echo "$ME: nothing was done" >&2; exit 2; }
 
@@ -107,8 +107,8 @@ while (($#)); do
 		esac
 		shift ;;
 	--no-deps | exchange | l4-mail) DEMO_ARGS+=("$1") ;;
-	-h | --help) usage ;;
-	-*) echo "$ME: unknown option $1" >&2; usage ;;
+	-h | --help) usage; exit 0 ;;
+	-*) echo "$ME: unknown option $1" >&2; usage >&2; exit 2 ;;
 	*) ADDRS+=("$1") ;;
 	esac
 	shift
