@@ -305,7 +305,17 @@ if command -v openssl >/dev/null; then
 	check "cert show/list print no private key (no PEM key header, no line of the stored key)" \
 		bash -c "[ -n '$keyline' ] && ! grep -q 'PRIVATE' '$tmp/shown.txt' && ! grep -qF -- '$keyline' '$tmp/shown.txt'"
 	for name in pfx-old pem-pkcs8 pem-trad; do ctl cert del "$name" >/dev/null; done
+	# password-file=- (either spelling, as admin user add takes it): the
+	# password is standard input's first line
+	ctl cert add pfx-stdin "$tmp/new.pfx" password-file=- <"$tmp/pw" 2>"$tmp/err"
+	rc=$?
+	check "cert add NAME FILE.pfx password-file=- takes the password from standard input (rc $rc)" \
+		bash -c '[ "$1" = 0 ] && [ -n "$2" ] && [ "$2" = "$3" ]' \
+		_ "$rc" "$(fp "$state/certs/pfx-stdin.crt" 2>/dev/null)" "$(fp "$tmp/pfx.crt")"
+	ctl cert del pfx-stdin >/dev/null 2>&1
 	ctl cert list -j >"$tmp/certlist-before.json"
+	expect_fail_certs "cert add password-file=- with nothing on standard input" "password-file - (standard input): no password" \
+		bash -c '"$1" -s "$2" cert add bad "$3" password-file=- </dev/null' _ "$EXLBCTL" "$sock" "$tmp/new.pfx"
 	expect_fail_certs "cert add of a .pfx with a wrong password" "wrong password for $tmp/new.pfx" \
 		ctl cert add bad "$tmp/new.pfx" password-file "$tmp/badpw"
 	expect_fail_certs "cert add of an encrypted PKCS#8 key with a wrong password" "wrong password for $tmp/pkcs8.key" \
@@ -314,8 +324,10 @@ if command -v openssl >/dev/null; then
 		ctl cert add bad "$tmp/pfx-chain.crt" "$tmp/trad.key" password-file "$tmp/badpw"
 	expect_fail_certs "cert add with a password on the command line" "no password on the command line: every user can read it" \
 		ctl cert add bad "$tmp/new.pfx" password "$(cat "$tmp/pw")"
-	expect_fail_certs "cert add of a .pfx, no password-file, stdin not a terminal" "is encrypted: give password-file FILE" \
-		ctl cert add bad "$tmp/new.pfx" </dev/null
+	# setsid: no controlling terminal, whoever runs the test (exlbctl asks
+	# on /dev/tty, not on stdin)
+	expect_fail_certs "cert add of a .pfx, no password-file, no terminal" "is encrypted: give password-file FILE" \
+		setsid -w "$EXLBCTL" -s "$sock" cert add bad "$tmp/new.pfx" </dev/null
 	expect_fail_certs "cert add of a .pfx with a key file too" "it holds the key, give no key file" \
 		ctl cert add bad "$tmp/new.pfx" "$tmp/pfx.key" password-file "$tmp/pw"
 	ctl cert list -j >"$tmp/certlist-after.json"
