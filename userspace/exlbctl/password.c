@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -26,15 +25,14 @@
 
 #include "password.h"
 
-static int set_err(char *err, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int set_err(char *err, size_t n, const char *fmt, ...)
-{
-	va_list ap;
+#define STR(x)	#x
+#define XSTR(x)	STR(x)
+#define TOO_LONG "password longer than " XSTR(EXLBCTL_PASSWORD_MAX) " bytes"
 
-	va_start(ap, fmt);
-	vsnprintf(err, n, fmt, ap);
-	va_end(ap);
+/* Every error is one line: where the password was to come from, and why not. */
+static int refuse(char *err, size_t n, const char *source, const char *why)
+{
+	snprintf(err, n, "%s: %s", source, why);
 	return -1;
 }
 
@@ -59,15 +57,14 @@ static int read_line(int fd, struct exlbctl_password *pw, const char *source,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			set_err(err, n, "%s: %s", source, strerror(errno));
+			refuse(err, n, source, strerror(errno));
 			goto out;
 		}
 		if (!r || c == '\n')
 			break;
 		any = true;
 		if (len == sizeof(line)) {
-			set_err(err, n, "%s: password longer than %d bytes",
-				source, EXLBCTL_PASSWORD_MAX);
+			refuse(err, n, source, TOO_LONG);
 			goto out;
 		}
 		line[len++] = c;
@@ -75,14 +72,13 @@ static int read_line(int fd, struct exlbctl_password *pw, const char *source,
 	if (len && line[len - 1] == '\r')
 		len--;
 	if (!len) {
-		set_err(err, n, any || c == '\n' ? "%s: empty password" :
-			"%s: no password (nothing to read)", source);
+		refuse(err, n, source, any || c == '\n' ? "empty password" :
+		       "no password (nothing to read)");
 	} else if (len > EXLBCTL_PASSWORD_MAX) {
-		set_err(err, n, "%s: password longer than %d bytes", source,
-			EXLBCTL_PASSWORD_MAX);
+		refuse(err, n, source, TOO_LONG);
 	} else if (memchr(line, 0, len)) {
 		/* it would be cut there without a word */
-		set_err(err, n, "%s: a NUL byte in the password", source);
+		refuse(err, n, source, "a NUL byte in the password");
 	} else {
 		memcpy(pw->text, line, len);
 		pw->text[len] = 0;
@@ -131,19 +127,17 @@ static int ask_quietly(int fd, struct exlbctl_password *pw,
 	quiet = quiet_saved;
 	quiet.c_lflag &= ~(tcflag_t)ECHO;
 	quiet.c_lflag |= ECHONL;
-	errno = 0;
 	/* echo off before the prompt, and checked: never ask with echo on */
 	if (tcsetattr(fd, TCSAFLUSH, &quiet) || tcgetattr(fd, &now) ||
 	    (now.c_lflag & ECHO))
-		return set_err(err, n, "terminal: cannot turn echo off: %s",
-			       strerror(errno ? errno : EINVAL));
+		return refuse(err, n, "terminal", "cannot turn echo off");
 	dprintf(fd, "Password for %s: ", src->label);
 	rc = read_line(fd, pw, "terminal", err, n);
 	if (!rc && src->confirm) {
 		dprintf(fd, "Again: ");
 		rc = read_line(fd, &again, "terminal", err, n);
 		if (!rc && strcmp(pw->text, again.text))
-			rc = set_err(err, n, "terminal: the passwords differ");
+			rc = refuse(err, n, "terminal", "the passwords differ");
 		exlbctl_password_wipe(&again);
 	}
 	return rc;
@@ -159,8 +153,8 @@ static int ask(struct exlbctl_password *pw,
 	if (fd < 0 || tcgetattr(fd, &quiet_saved)) {
 		if (fd >= 0)
 			close(fd);
-		return set_err(err, n, "%s: give password-file FILE (- = standard "
-			       "input): no terminal to ask on", src->need);
+		return refuse(err, n, src->need, "give password-file FILE (- = "
+			      "standard input): no terminal to ask on");
 	}
 	quiet_signals_set(old, true);
 	quiet_fd = fd;
@@ -190,8 +184,7 @@ int exlbctl_password_read(struct exlbctl_password *pw,
 		snprintf(source, sizeof(source), "password-file %s", src->file);
 		fd = open(src->file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
-			return set_err(err, err_size, "%s: %s", source,
-				       strerror(errno));
+			return refuse(err, err_size, source, strerror(errno));
 		rc = read_line(fd, pw, source, err, err_size);
 		close(fd);
 	}
