@@ -96,7 +96,7 @@ out:
  * have.
  */
 static const int quiet_signals[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
-static int quiet_fd = -1;
+static volatile sig_atomic_t quiet_fd = -1;
 static struct termios quiet_saved;
 
 static void restore_and_die(int sig)

@@ -384,6 +384,15 @@ EOF
 		'[ "$1" = 0 ] && grep -q "Password for $2" "$3" && ! grep -qF "$4" "$3" && [ -n "$5" ] && [ "$5" = "$6" ]' \
 		_ "$rc" "$tmp/new.pfx" "$tmp/tty.txt" "$(cat "$tmp/pw")" "$(fp "$state/certs/prompted.crt" 2>/dev/null)" "$(fp "$tmp/pfx.crt")"
 	ctl cert del prompted >/dev/null
+	# the prompt is on the terminal (/dev/tty) even when standard input is
+	# something else, here /dev/null
+	timeout 20 python3 "$tmp/prompt.py" "$(cat "$tmp/pw")" bash -c 'exec "$@" </dev/null' _ \
+		"$EXLBCTL" -s "$sock" cert add prompted "$tmp/new.pfx" >"$tmp/tty.txt"
+	rc=$?
+	check "cert add, stdin not the terminal: asks on the terminal (rc $rc), no echo" bash -c \
+		'[ "$1" = 0 ] && grep -q "Password for $2" "$3" && ! grep -qF "$4" "$3" && [ -n "$5" ] && [ "$5" = "$6" ]' \
+		_ "$rc" "$tmp/new.pfx" "$tmp/tty.txt" "$(cat "$tmp/pw")" "$(fp "$state/certs/prompted.crt" 2>/dev/null)" "$(fp "$tmp/pfx.crt")"
+	ctl cert del prompted >/dev/null 2>&1
 	ctl cert del pfx-new >/dev/null
 	ctl vs add 198.18.0.10 8443 tcp nickname=Self VStype=http SSLAcceleration=1 >/dev/null
 	check "vs show: a VS without CertFile says self-signed certificate" bash -c "'$EXLBCTL' -s '$sock' vs show Self | grep -q 'certificate  *self-signed certificate'"
