@@ -4,10 +4,10 @@
  * PKCS#12 file (.pfx/.p12, what Exchange and Windows export: leaf, chain
  * and key under one password) and encrypted PEM keys (PKCS#8 "ENCRYPTED
  * PRIVATE KEY" and the legacy "Proc-Type: 4,ENCRYPTED" form). Encrypted
- * files are decoded here, with the password from a file or a prompt
- * without echo, never from argv; exlbd receives the unencrypted PEM it
- * stores anyway (STATE_DIR/certs/NAME.key, 0600), over its root/group exlb
- * control socket. Why here and not in exlbd: docs/tls.md "Importing a
+ * files are decoded here, with the password from password.c (a file,
+ * stdin or a prompt without echo, never argv); exlbd receives the
+ * unencrypted PEM it stores anyway (STATE_DIR/certs/NAME.key, 0600), over
+ * its root/group exlb control socket. Why here and not in exlbd: docs/tls.md "Importing a
  * .pfx".
  */
 #define _GNU_SOURCE
@@ -17,8 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
-#include <unistd.h>
+#include <limits.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -28,13 +27,12 @@
 #include <openssl/x509v3.h>
 
 #include "certfile.h"
-
-#define PASSWORD_MAX	1024
+#include "password.h"
 
 struct password {
-	const char *file;	/* password-file, or NULL: prompt on a terminal */
+	const char *file;	/* password-file, "-" = stdin, or NULL: prompt */
 	const char *for_path;	/* the encrypted file, for the prompt and errors */
-	char text[PASSWORD_MAX];
+	struct exlbctl_password pw;
 	bool have;
 	bool asked;		/* a PEM decoder wanted one */
 	char *err;
@@ -62,74 +60,24 @@ static const char *ssl_reason(void)
 	return r ? r : "unknown error";
 }
 
-/* The first line of the password file, its newline (and a CR) stripped. */
-static int password_from_file(struct password *pw)
-{
-	FILE *f = fopen(pw->file, "r");
-	size_t len;
-
-	if (!f)
-		return set_err(pw->err, pw->err_size, "password-file %s: %s",
-			       pw->file, strerror(errno));
-	if (!fgets(pw->text, sizeof(pw->text), f))
-		pw->text[0] = 0;
-	fclose(f);
-	len = strcspn(pw->text, "\r\n");
-	if (len == sizeof(pw->text) - 1)
-		return set_err(pw->err, pw->err_size,
-			       "password-file %s: first line longer than %d bytes",
-			       pw->file, PASSWORD_MAX - 2);
-	pw->text[len] = 0;
-	return 0;
-}
-
-/* Asks on the terminal (stdin), echo off; the answer ends at the newline. */
-static int password_prompt(struct password *pw)
-{
-	struct termios old, quiet;
-	bool restore;
-	size_t len;
-	char *ok;
-
-	if (!isatty(STDIN_FILENO))
-		return set_err(pw->err, pw->err_size,
-			       "%s is encrypted: give password-file FILE "
-			       "(no terminal to ask on)", pw->for_path);
-	/* echo off before the prompt: what is typed after it never shows */
-	restore = !tcgetattr(STDIN_FILENO, &old);
-	if (restore) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		quiet.c_lflag |= ECHONL;
-		tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-	}
-	fprintf(stderr, "Password for %s: ", pw->for_path);
-	fflush(stderr);
-	ok = fgets(pw->text, sizeof(pw->text), stdin);
-	if (restore)
-		tcsetattr(STDIN_FILENO, TCSANOW, &old);
-	if (!ok)
-		return set_err(pw->err, pw->err_size, "%s: no password given",
-			       pw->for_path);
-	len = strcspn(pw->text, "\r\n");
-	pw->text[len] = 0;
-	return 0;
-}
-
+/* Once per file set, from password.c (the file, stdin or the terminal). */
 static int password_get(struct password *pw)
 {
-	int rc;
+	char need[PATH_MAX + 32];
+	struct exlbctl_password_source src = {
+		.file = pw->file, .label = pw->for_path, .need = need,
+	};
 
 	if (pw->have)
 		return 0;
-	rc = pw->file ? password_from_file(pw) : password_prompt(pw);
-	pw->have = !rc;
-	return rc;
+	snprintf(need, sizeof(need), "%s is encrypted", pw->for_path);
+	pw->have = !exlbctl_password_read(&pw->pw, &src, pw->err, pw->err_size);
+	return pw->have ? 0 : -1;
 }
 
 static void password_forget(struct password *pw)
 {
-	explicit_bzero(pw->text, sizeof(pw->text));
+	exlbctl_password_wipe(&pw->pw);
 	pw->have = false;
 }
 
@@ -143,10 +91,10 @@ static int ask_password_cb(char *buf, int size, int rwflag, void *u)
 	pw->asked = true;
 	if (!pw->have)
 		return -1;
-	len = strlen(pw->text);
+	len = strlen(pw->pw.text);
 	if (len > (size_t)size)
 		return -1;
-	memcpy(buf, pw->text, len);
+	memcpy(buf, pw->pw.text, len);
 	return (int)len;
 }
 
@@ -284,7 +232,7 @@ static int read_pkcs12(const char *path, struct password *pw,
 		} else {
 			if (password_get(pw))
 				goto out;
-			if (!PKCS12_verify_mac(p12, pw->text, -1)) {
+			if (!PKCS12_verify_mac(p12, pw->pw.text, -1)) {
 				set_err(pw->err, pw->err_size, "wrong password for %s", path);
 				goto out;
 			}
@@ -296,7 +244,7 @@ static int read_pkcs12(const char *path, struct password *pw,
 			path);
 		goto out;
 	}
-	if (!key && !cert && !PKCS12_parse(p12, pw->text, &key, &cert, &ca)) {
+	if (!key && !cert && !PKCS12_parse(p12, pw->pw.text, &key, &cert, &ca)) {
 		set_err(pw->err, pw->err_size, "%s: cannot decrypt: %s", path,
 			ssl_reason());
 		goto out;

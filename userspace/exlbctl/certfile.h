@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * The files of `exlbctl cert add` to the PEM text exlbd takes (certfile.c):
- * PEM, PKCS#12 (.pfx/.p12) and encrypted PEM keys, the password from a
- * file or a prompt.
+ * PEM, PKCS#12 (.pfx/.p12) and encrypted PEM keys, the password from
+ * password.h.
  */
 #ifndef EXLBCTL_CERTFILE_H
 #define EXLBCTL_CERTFILE_H
@@ -20,8 +20,9 @@ struct exlbctl_cert_text {
 /*
  * @cert_path is PEM (then @key_path is its key, PEM, maybe encrypted) or
  * PKCS#12 (then @key_path is NULL). @password_file: its first line is the
- * password; NULL: asked on the terminal when a file is encrypted. 0, or
- * -1 with one line in @err ("wrong password for FILE", ...).
+ * password, "-" = standard input's; NULL: asked on the terminal when a
+ * file is encrypted (password.h). 0, or -1 with one line in @err ("wrong
+ * password for FILE", ...).
  */
 int exlbctl_cert_read(const char *cert_path, const char *key_path,
 		      const char *password_file, struct exlbctl_cert_text *out,

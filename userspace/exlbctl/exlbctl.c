@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +17,13 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "userspace/exlbd/config/params.h"
 #include "certfile.h"
+#include "password.h"
 
 #define DEFAULT_SOCKET	"/run/exlb/exlbd.sock"
 #define MAX_POSITIONAL	3
@@ -51,7 +52,7 @@ static const char *verb_actions(const struct verb *v)
 	if (!strcmp(v->cmd, "template.export"))
 		return "name";
 	if (!strcmp(v->cmd, "admin.user.add"))
-		return "role password-file replace";
+		return "role replace";
 	if (!strcmp(v->cmd, "admin.apikey.add"))
 		return "role";
 	return NULL;
@@ -148,8 +149,8 @@ static const struct verb verbs[] = {
 	  "SUBVS|VS NAME [request|response]",
 	  "Removes a rule from a SubVS or VS.", print_nothing },
 	{ "cert", "add", "cert.add", { "name", "cert", "?key" }, 0,
-	  "NAME CERT.pem KEY.pem | NAME FILE.pfx  [password-file FILE] [replace=1]",
-	  "Installs a certificate (leaf, then chain) and its key, from PEM files or a PKCS#12 file (.pfx/.p12, as Exchange exports it); an encrypted .pfx or PEM key is decrypted here with the password of password-file's first line, or one asked on the terminal (never on the command line); replace=1 replaces one live.",
+	  "NAME CERT.pem KEY.pem | NAME FILE.pfx  [password-file FILE|-] [replace=1]",
+	  "Installs a certificate (leaf, then chain) and its key, from PEM files or a PKCS#12 file (.pfx/.p12, as Exchange exports it); an encrypted .pfx or PEM key is decrypted here with the password of password-file's first line (- = standard input; password-file=FILE works too), or one asked on the terminal without echo (never on the command line); replace=1 replaces one live.",
 	  print_nothing },
 	{ "cert", "list", "cert.list", { NULL }, 0, "",
 	  "Lists the certificates and the VSs using them.", print_certs },
@@ -176,8 +177,8 @@ static const struct verb verbs[] = {
 	{ "template", "del", "template.delete", { "name" }, 0, "NAME",
 	  "Deletes an imported template (same as delete).", print_nothing },
 	{ "admin user", "add", "admin.user.add", { "name" }, 0,
-	  "NAME [role=read-only|admin] [password-file=FILE|-] [replace=1]",
-	  "Adds a user of the admin listener (docs/admin.md); role defaults to read-only. The password comes from FILE's first line (- = standard input) or a prompt that does not echo; never from the command line. replace=1 changes an existing user's password and role.",
+	  "NAME [role=read-only|admin] [password-file FILE|-] [replace=1]",
+	  "Adds a user of the admin listener (docs/admin.md); role defaults to read-only. The password comes from password-file's first line (- = standard input; password-file=FILE works too) or a prompt on the terminal that does not echo, asked twice; never from the command line. replace=1 changes an existing user's password and role.",
 	  print_nothing },
 	{ "admin user", "del", "admin.user.del", { "name" }, 0, "NAME",
 	  "Deletes a user of the admin listener.", print_nothing },
@@ -1170,71 +1171,28 @@ static void print_apikey(const struct verb *v, json_t *result)
 		jstr(result, "name"), jstr(result, "role"));
 }
 
-/* One line of @f without its line end; fails on an empty one. */
-static char *read_password_line(FILE *f, const char *from)
+/*
+ * admin user add: the new password (password.c: password-file FILE, - =
+ * standard input, or asked twice on the terminal) travels to exlbd, which
+ * keeps only its hash.
+ */
+static void add_password(json_t *args, const char *file)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n = getline(&line, &cap, f);
+	char need[160], label[160], err[PATH_MAX + 256];
+	struct exlbctl_password_source src = {
+		.file = file, .label = label, .need = need, .confirm = true,
+	};
+	struct exlbctl_password pw;
 
-	if (n < 0)
-		fail("%s: no password", from);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-		line[--n] = '\0';
-	if (!n)
-		fail("%s: empty password", from);
-	return line;
-}
-
-/* Asked twice on the terminal, without echo. */
-static char *prompt_password(void)
-{
-	FILE *tty = fopen("/dev/tty", "r+");
-	struct termios old, quiet;
-	char *a, *b;
-
-	if (!tty || tcgetattr(fileno(tty), &old))
-		fail("no terminal to ask the password on: give password-file=FILE (- = standard input)");
-	quiet = old;
-	quiet.c_lflag &= ~(tcflag_t)ECHO;
-	fputs("Password: ", tty);
-	fflush(tty);
-	tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-	a = read_password_line(tty, "terminal");
-	fputs("\nAgain: ", tty);
-	fflush(tty);
-	b = read_password_line(tty, "terminal");
-	tcsetattr(fileno(tty), TCSAFLUSH, &old);
-	fputs("\n", tty);
-	fclose(tty);
-	if (strcmp(a, b))
-		fail("the passwords differ");
-	free(b);
-	return a;
-}
-
-/* admin user add: password-file=FILE, password-file=- or the prompt. */
-static void add_password(json_t *args)
-{
-	const char *file = json_string_value(json_object_get(args, "password-file"));
-	char *password;
-
-	if (!file) {
-		password = prompt_password();
-	} else if (!strcmp(file, "-")) {
-		password = read_password_line(stdin, "standard input");
-	} else {
-		FILE *f = fopen(file, "r");
-
-		if (!f)
-			fail("cannot read %s: %s", file, strerror(errno));
-		password = read_password_line(f, file);
-		fclose(f);
-	}
-	json_object_del(args, "password-file");
-	json_object_set_new(args, "password", json_string(password));
-	explicit_bzero(password, strlen(password));
-	free(password);
+	snprintf(label, sizeof(label), "admin user %s", jstr(args, "name"));
+	snprintf(need, sizeof(need), "admin user add %s needs a password",
+		 jstr(args, "name"));
+	if (exlbctl_password_read(&pw, &src, err, sizeof(err)))
+		fail("%s", err);
+	json_object_set_new(args, "password", json_string(pw.text));
+	exlbctl_password_wipe(&pw);
+	if (!json_is_string(json_object_get(args, "password")))
+		fail("the password is not UTF-8 text");
 }
 
 static const struct verb *find_verb(const char *object, const char *name)
@@ -1320,7 +1278,7 @@ static json_t *build_apply_args(const struct verb *v, int argc, char **argv)
 	return args;
 }
 
-/* cert add's password-file FILE (a password never comes from argv) */
+/* password-file FILE of cert add and admin user add (never a password) */
 static const char *password_file;
 
 static json_t *build_args(const struct verb *v, int argc, char **argv)
@@ -1394,7 +1352,7 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 		json_object_del(args, "file");
 	}
 	if (!strcmp(v->cmd, "admin.user.add"))
-		add_password(args);
+		add_password(args, password_file);
 	if (!strcmp(v->cmd, "cert.add")) {
 		/*
 		 * exlbd may not see our files: the PEM text travels, decrypted
@@ -1418,36 +1376,46 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 }
 
 /*
- * cert add ... password-file FILE: taken out of the arguments. A password
- * itself is refused: argv is readable by every user (ps, /proc/PID/cmdline)
- * and stays in shell history.
+ * cert add and admin user add: password-file FILE or password-file=FILE
+ * (- = standard input) taken out of the arguments, for password.c. A
+ * password itself is refused: argv is readable by every user (ps,
+ * /proc/PID/cmdline) and stays in shell history.
  */
-static int take_password_file(char **rest, int nr_rest)
+static int take_password_file(const char *verb, char **rest, int nr_rest)
 {
 	for (int i = 2; i < nr_rest; i++) {
+		const char *file = NULL;
 		int words = 0;
 
 		if (!strcasecmp(rest[i], "password") || !strncasecmp(rest[i], "password=", 9) ||
 		    !strcasecmp(rest[i], "pass") || !strncasecmp(rest[i], "pass=", 5))
-			usage_fail("cert add: no password on the command line: every "
+			usage_fail("%s: no password on the command line: every "
 				   "user can read it (ps, /proc) and it stays in the shell's "
 				   "history; put it in a file (password-file FILE, first "
-				   "line) or leave it out to be asked on the terminal");
+				   "line; - = standard input) or leave it out to be asked "
+				   "on the terminal", verb);
 		if (!strcasecmp(rest[i], "password-file")) {
 			if (i + 1 == nr_rest)
-				usage_fail("cert add: password-file needs a FILE");
-			password_file = rest[i + 1];
+				usage_fail("%s: password-file needs a FILE (- = standard input)",
+					   verb);
+			file = rest[i + 1];
 			words = 2;
 		} else if (!strncasecmp(rest[i], "password-file=", 14)) {
-			password_file = rest[i] + 14;
+			file = rest[i] + 14;
 			words = 1;
 		}
-		if (words) {
-			memmove(&rest[i], &rest[i + words],
-				(nr_rest - i - words) * sizeof(rest[0]));
-			nr_rest -= words;
-			i--;
-		}
+		if (!words)
+			continue;
+		if (!file[0])
+			usage_fail("%s: password-file needs a FILE (- = standard input)",
+				   verb);
+		if (password_file)
+			usage_fail("%s: password-file given twice", verb);
+		password_file = file;
+		memmove(&rest[i], &rest[i + words],
+			(nr_rest - i - words) * sizeof(rest[0]));
+		nr_rest -= words;
+		i--;
 	}
 	return nr_rest;
 }
@@ -1544,7 +1512,9 @@ int main(int argc, char **argv)
 	cmd = v->cmd;
 
 	if (!strcmp(v->cmd, "cert.add"))
-		nr_rest = take_password_file(rest, nr_rest);
+		nr_rest = take_password_file("cert add", rest, nr_rest);
+	if (!strcmp(v->cmd, "admin.user.add"))
+		nr_rest = take_password_file("admin user add", rest, nr_rest);
 	/* restore --dry-run: the same document to exlbd's checks only */
 	if (!strcmp(v->cmd, "restore"))
 		for (int i = 1; i < nr_rest; i++)

@@ -37,9 +37,12 @@ EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
 EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"'
 
 # exlbctl links the parameter table only for --help and completion.
-# certfile.c decodes .pfx files and encrypted keys (OpenSSL).
-EXLBCTL_SRCS := exlbctl/exlbctl.c exlbctl/certfile.c exlbd/config/params.c
-EXLBCTL_HDRS := exlbd/config/params.h exlbd/config/config.h exlbctl/certfile.h
+# certfile.c decodes .pfx files and encrypted keys (OpenSSL); password.c
+# reads the secrets of cert add and admin user add.
+EXLBCTL_SRCS := exlbctl/exlbctl.c exlbctl/certfile.c exlbctl/password.c \
+	exlbd/config/params.c
+EXLBCTL_HDRS := exlbd/config/params.h exlbd/config/config.h exlbctl/certfile.h \
+	exlbctl/password.h
 EXLBCTL_LIBS := -ljansson -lcrypto
 
 all: $(B)/exlbd $(B)/exlbctl

@@ -305,7 +305,17 @@ if command -v openssl >/dev/null; then
 	check "cert show/list print no private key (no PEM key header, no line of the stored key)" \
 		bash -c "[ -n '$keyline' ] && ! grep -q 'PRIVATE' '$tmp/shown.txt' && ! grep -qF -- '$keyline' '$tmp/shown.txt'"
 	for name in pfx-old pem-pkcs8 pem-trad; do ctl cert del "$name" >/dev/null; done
+	# password-file=- (either spelling, as admin user add takes it): the
+	# password is standard input's first line
+	ctl cert add pfx-stdin "$tmp/new.pfx" password-file=- <"$tmp/pw" 2>"$tmp/err"
+	rc=$?
+	check "cert add NAME FILE.pfx password-file=- takes the password from standard input (rc $rc)" \
+		bash -c '[ "$1" = 0 ] && [ -n "$2" ] && [ "$2" = "$3" ]' \
+		_ "$rc" "$(fp "$state/certs/pfx-stdin.crt" 2>/dev/null)" "$(fp "$tmp/pfx.crt")"
+	ctl cert del pfx-stdin >/dev/null 2>&1
 	ctl cert list -j >"$tmp/certlist-before.json"
+	expect_fail_certs "cert add password-file=- with nothing on standard input" "password-file - (standard input): no password" \
+		bash -c '"$1" -s "$2" cert add bad "$3" password-file=- </dev/null' _ "$EXLBCTL" "$sock" "$tmp/new.pfx"
 	expect_fail_certs "cert add of a .pfx with a wrong password" "wrong password for $tmp/new.pfx" \
 		ctl cert add bad "$tmp/new.pfx" password-file "$tmp/badpw"
 	expect_fail_certs "cert add of an encrypted PKCS#8 key with a wrong password" "wrong password for $tmp/pkcs8.key" \
@@ -314,8 +324,10 @@ if command -v openssl >/dev/null; then
 		ctl cert add bad "$tmp/pfx-chain.crt" "$tmp/trad.key" password-file "$tmp/badpw"
 	expect_fail_certs "cert add with a password on the command line" "no password on the command line: every user can read it" \
 		ctl cert add bad "$tmp/new.pfx" password "$(cat "$tmp/pw")"
-	expect_fail_certs "cert add of a .pfx, no password-file, stdin not a terminal" "is encrypted: give password-file FILE" \
-		ctl cert add bad "$tmp/new.pfx" </dev/null
+	# setsid: no controlling terminal, whoever runs the test (exlbctl asks
+	# on /dev/tty, not on stdin)
+	expect_fail_certs "cert add of a .pfx, no password-file, no terminal" "is encrypted: give password-file FILE" \
+		setsid -w "$EXLBCTL" -s "$sock" cert add bad "$tmp/new.pfx" </dev/null
 	expect_fail_certs "cert add of a .pfx with a key file too" "it holds the key, give no key file" \
 		ctl cert add bad "$tmp/new.pfx" "$tmp/pfx.key" password-file "$tmp/pw"
 	ctl cert list -j >"$tmp/certlist-after.json"
@@ -372,6 +384,15 @@ EOF
 		'[ "$1" = 0 ] && grep -q "Password for $2" "$3" && ! grep -qF "$4" "$3" && [ -n "$5" ] && [ "$5" = "$6" ]' \
 		_ "$rc" "$tmp/new.pfx" "$tmp/tty.txt" "$(cat "$tmp/pw")" "$(fp "$state/certs/prompted.crt" 2>/dev/null)" "$(fp "$tmp/pfx.crt")"
 	ctl cert del prompted >/dev/null
+	# the prompt is on the terminal (/dev/tty) even when standard input is
+	# something else, here /dev/null
+	timeout 20 python3 "$tmp/prompt.py" "$(cat "$tmp/pw")" bash -c 'exec "$@" </dev/null' _ \
+		"$EXLBCTL" -s "$sock" cert add prompted "$tmp/new.pfx" >"$tmp/tty.txt"
+	rc=$?
+	check "cert add, stdin not the terminal: asks on the terminal (rc $rc), no echo" bash -c \
+		'[ "$1" = 0 ] && grep -q "Password for $2" "$3" && ! grep -qF "$4" "$3" && [ -n "$5" ] && [ "$5" = "$6" ]' \
+		_ "$rc" "$tmp/new.pfx" "$tmp/tty.txt" "$(cat "$tmp/pw")" "$(fp "$state/certs/prompted.crt" 2>/dev/null)" "$(fp "$tmp/pfx.crt")"
+	ctl cert del prompted >/dev/null 2>&1
 	ctl cert del pfx-new >/dev/null
 	ctl vs add 198.18.0.10 8443 tcp nickname=Self VStype=http SSLAcceleration=1 >/dev/null
 	check "vs show: a VS without CertFile says self-signed certificate" bash -c "'$EXLBCTL' -s '$sock' vs show Self | grep -q 'certificate  *self-signed certificate'"

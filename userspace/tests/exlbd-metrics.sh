@@ -156,6 +156,18 @@ report $? "read-only user on the admin-only /config: $c"
 c=$(code -u boss:admin-pw-123 /config)
 [ "$c" = 200 ] && grep -q '"exlb-config"' "$T/body"
 report $? "admin user GETs /config: $c"
+# password-file FILE, with a space as cert add spells it (password.c)
+printf 'spaced-pw-456\n' >"$T/spaced.pw"
+ctl admin user add spaced password-file "$T/spaced.pw" >>"$T/ctl.log" 2>&1
+rc=$?
+c=$(code -u spaced:spaced-pw-456 /metrics)
+[ "$rc" = 0 ] && [ "$c" = 200 ]
+report $? "admin user add NAME password-file FILE (rc $rc): that password logs in: $c"
+ctl admin user add argv password=argv-pw-789 >"$T/argv.out" 2>&1
+rc=$?
+[ "$rc" != 0 ] && grep -q 'no password on the command line' "$T/argv.out" &&
+	! ctl admin user list | grep -q '^argv '
+report $? "admin user add NAME password=...: refused (rc $rc), no user made"
 c=$(code -H "Authorization: Bearer $KEY" /metrics)
 [ "$c" = 200 ]
 report $? "API key as a bearer token (Prometheus): $c"
