@@ -529,10 +529,12 @@ ka_run() {
 PERF_PID=
 PSTAT_PID=
 SYSCALLS=read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,epoll_wait,epoll_pwait,epoll_ctl,setsockopt,getsockopt,ioctl,splice,close,accept4,connect,futex
-perf_start() {
-	local pids
+perf_start() {	# perf_start TAG [-a]: -a profiles the whole machine
+	local pids who
 	pids=$(lb_pids | tr ' ' ,)
-	perf record -e cpu-clock -g -o "$WORK/$1.perf.data" -p "$pids" >"$WORK/$1.perf.log" 2>&1 &
+	who=(-p "$pids")
+	[ "${2:-}" != -a ] || who=(-a)
+	perf record -e cpu-clock -g -o "$WORK/$1.perf.data" "${who[@]}" >"$WORK/$1.perf.log" 2>&1 &
 	PERF_PID=$!
 	perf stat -x, -o "$WORK/$1.syscalls.csv" -e raw_syscalls:sys_enter \
 		-e "$(tr , '\n' <<<"$SYSCALLS" | sed 's/^/syscalls:sys_enter_/' | paste -sd,)" \
@@ -554,6 +556,10 @@ perf_stop() {	# perf_stop TAG [LABEL]
 		>"$WORK/$1.perf-graph.txt" 2>/dev/null || true
 	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort dso -g none \
 		>"$WORK/$1.perf-dso.txt" 2>/dev/null || true
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort comm -g none \
+		>"$WORK/$1.perf-comm.txt" 2>/dev/null || true
+	log "$what: profile by process: $(grep -v '^#' "$WORK/$1.perf-comm.txt" | grep . | head -n 8 |
+		awk '{ printf "%s %s, ", $2, $1 }')"
 	log "$what: profile by object: $(grep -v '^#' "$WORK/$1.perf-dso.txt" | grep . | head -n 6 |
 		awk '{ printf "%s %s, ", $2, $1 }')"
 	log "$what: profile (self time, top 12; $WORK/$1.perf.txt):"
@@ -581,8 +587,10 @@ hs_run() {
 # the proxy's client-side socket (ss -ti) 2 s into each transfer: its
 # data_segs_out against bytes_sent says how full its TCP segments are.
 bulk_run() {
-	local tag=$1 dir=$2 out i vals=() code size speed ss_pid=
-	[ "$PERF" = 0 ] || perf_start "$tag.$dir"
+	local tag=$1 dir=$2 out i vals=() code size speed ss_pid="" cpu0 cpu1 st0 st1
+	[ "$PERF" = 0 ] || perf_start "$tag.$dir" -a
+	cpu0=$(cpu_ticks)
+	st0=$(head -n1 /proc/stat)
 	for i in $(seq "$BULK_REPS"); do
 		if [ "$PERF" = 1 ]; then
 			{ sleep 2; nsx "$NS_LB" ss -tinH state established "( sport = :443 )"; } \
@@ -600,8 +608,7 @@ bulk_run() {
 		if [ -n "$ss_pid" ]; then
 			wait "$ss_pid" 2>/dev/null || true
 			ss_pid=
-			log "$tag.$dir: proxy's client socket 2 s in: $(tr -s ' \t\n' ' ' <"$WORK/$tag.$dir.$i.ss" |
-				grep -o 'mss:[^ ]*\|bytes_sent:[^ ]*\|bytes_received:[^ ]*\|segs_out:[^ ]*\|data_segs_out:[^ ]*\|data_segs_in:[^ ]*\|notsent:[^ ]*\|cwnd:[^ ]*' | tr '\n' ' ')"
+			log "$tag.$dir: proxy's client socket 2 s in: $(tr -s ' \t\n' ' ' <"$WORK/$tag.$dir.$i.ss")"
 		fi
 		read -r code size speed <<<"$out"
 		if [ "$code" != 200 ] || [ "$size" != "$BIG" ]; then
@@ -611,6 +618,8 @@ bulk_run() {
 		fi
 		vals+=("$(awk -v s="$speed" 'BEGIN { printf "%.1f", s / 1e6 }')")
 	done
+	cpu1=$(cpu_ticks)
+	st1=$(head -n1 /proc/stat)
 	if [ "$PERF" = 1 ]; then
 		perf_stop "$tag.$dir" "$tag.$dir"
 		if [ -s "$WORK/$tag.$dir.syscalls.csv" ]; then
@@ -620,7 +629,15 @@ bulk_run() {
 			log "$tag.$dir: system calls per MiB: $(tr '\n' ' ' <"$WORK/$tag.$dir.syscalls.txt")"
 		fi
 	fi
-	log "$tag.$dir: ${vals[*]} MB/s"
+	# The proxy's CPU time per MiB moved, and where the machine's went.
+	local ms
+	ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n=$((BULK_REPS * BIG / 1048576)) \
+		'BEGIN { printf "%.1f", t / hz * 1000 / n }')
+	log "$tag.$dir: ${vals[*]} MB/s; proxy CPU $ms ms/MiB; machine: $(awk -v a="$st0" -v b="$st1" 'BEGIN {
+		split(a, x); split(b, y); for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; t += d[i] }
+		if (t > 0) printf "user %.0f%% sys %.0f%% softirq %.0f%% idle %.0f%% steal %.0f%%",
+			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[7] + d[8]) / t, 100 * (d[5] + d[6]) / t, 100 * d[9] / t }')"
+	put "$tag.${dir}_cpu" "$ms"
 	for i in "${vals[@]}"; do
 		put "$tag.$dir" "$i"
 		put "$tag.$dir.r$ROUND" "$i"
@@ -753,6 +770,8 @@ for cert in "${CERT_LIST[@]}"; do
 	row "$name:   handshake+request p99, ms" hs_p99 "$cert"
 	row "$name: download MB/s (100 MiB, 1 stream)" down "$cert"
 	row "$name: upload MB/s (100 MiB, 1 stream)" up "$cert"
+	row "$name:   proxy CPU ms/MiB, download" down_cpu "$cert"
+	row "$name:   proxy CPU ms/MiB, upload" up_cpu "$cert"
 	row "$name: memory/idle TLS conn, KiB (Pss)" mem "$cert"
 done
 for n in "${WORKER_COUNTS[@]:1}"; do
