@@ -726,6 +726,13 @@ log "exlb HTTPS benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_v
 log "kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 " kB" }' /proc/meminfo) RAM, kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
 log "workers $WORKERS_LIST; keep-alive and handshakes ${SECS}s each, 50 connections; bulk $BULK_REPS x 100 MiB each way; $IDLE_CONNS idle connections; $ROUNDS round(s)"
 topo_up || { fail "topology"; exit 1; }
+if [ "$PERF" = 1 ]; then
+	# perf's first machine-wide run spends seconds on its setup (in the VM
+	# it caught none of the first transfer): pay for that here. ss -ti
+	# needs the socket diagnostics module.
+	perf record -e cpu-clock -a -o "$WORK/warmup.perf.data" -- sleep 2 >/dev/null 2>&1 || true
+	modprobe -q tcp_diag 2>/dev/null || true
+fi
 
 for ROUND in $(seq "$ROUNDS"); do
 	ORDER=("${LB_LIST[@]}")

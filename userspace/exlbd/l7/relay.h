@@ -34,6 +34,7 @@
 #define L7_BUF			16384	/* read buffer per direction */
 #define L7_MAX_PENDING		65536	/* queued for a writer before we stop reading */
 #define L7_SPLICE_CHUNK		(256 * 1024)
+#define L7_TLS_RECORD		16384	/* a TLS record's most plaintext */
 #define L7_PUMP_ROUNDS		64
 /*
  * Nothing moved either way for this long: the connection is quiet and
