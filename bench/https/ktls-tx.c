@@ -16,9 +16,9 @@
  *                       recv() copy)
  *
  * The bytes are not a valid TLS stream (nobody decrypts them).
- * Build: cc -O2 -o ktls-tx bench/https/ktls-tx.c -lcrypto -lpthread
+ * Build: cc -O2 -o build/ktls-tx bench/https/ktls-tx.c -lcrypto -lpthread
  * Run (needs the tls module; in the test VM):
- *   tools/vm/run -- sh -c 'modprobe tls && /tmp/ktls-tx 40 65536'
+ *   tools/vm/run -- sh -c 'modprobe tls && build/ktls-tx 40 65536'
  * Usage: ktls-tx [MIB (40)] [CHUNK (65536)]
  */
 #define _GNU_SOURCE
