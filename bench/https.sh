@@ -26,17 +26,22 @@
 #      connection and a new TLS session per request (no session cache, no
 #      tickets: nothing can be resumed; it counts resumptions, must be 0),
 #      one GET /owa/ with "Connection: close" each;
-#   4. bulk MB/s: curl GET /big/100M and POST 100 MiB to /echo, one stream.
+#   4. bulk MB/s: curl GET /big/100M and POST 100 MiB to /echo, one stream,
+#      --bulk-reps times each way (3, --quick 1).
 # --rounds N repeats everything N times, alternating the balancers' order;
-# the table shows medians, the log every value. --metrics picks some of the
-# four; --perf records a CPU profile (perf record -g) of the proxy's
-# processes during each keep-alive run and saves its report. --workers 1,2
+# the table shows medians (bulk: of every transfer), the spread below it
+# (min-max, the count, and exlb/HAProxy round by round), the log every value.
+# --metrics picks some of the four; --perf records a CPU profile (perf
+# record -g) of the proxy's processes during each keep-alive and bulk run,
+# counts their system calls (per request; bulk: per MiB) and, in bulk runs,
+# samples the proxy's client socket (ss -ti) mid-transfer. --workers 1,2
 # measures everything with 1 worker, then keep-alive req/s again with 2
 # (each proxy restarted), and shows how each proxy scales.
 #
 # Usage: bench/https.sh [--quick] [--rounds N] [--only exlb|haproxy|nginx[,...]]
 #        [--certs ecdsa,rsa] [--workers N[,N...]] [--tls-relay auto|ktls|userspace]
-#        [--metrics mem,ka,hs,bulk] [--perf] [--idle-conns N] [--secs N] [--max-runtime S] [--out DIR] [--keep]
+#        [--metrics mem,ka,hs,bulk] [--perf] [--idle-conns N] [--secs N] [--bulk-reps N]
+#        [--max-runtime S] [--out DIR] [--keep]
 # See docs/benchmarks.md, section "HTTPS (issue 4)".
 
 set -euo pipefail
@@ -48,6 +53,7 @@ RELAY=
 IDLE_CONNS=10000
 SECS=10
 BULK_REPS=3
+ROUND=1
 ROUNDS=1
 METRICS=mem,ka,hs,bulk
 PERF=0
@@ -62,7 +68,7 @@ usage() {
 	exit 2
 }
 
-idle_set=0 secs_set=0
+idle_set=0 secs_set=0 reps_set=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1; shift ;;
@@ -76,6 +82,7 @@ while [ $# -gt 0 ]; do
 	--perf) PERF=1; shift ;;
 	--idle-conns) IDLE_CONNS=$2; idle_set=1; shift 2 ;;
 	--secs) SECS=$2; secs_set=1; shift 2 ;;
+	--bulk-reps) BULK_REPS=$2; reps_set=1; shift 2 ;;
 	--max-runtime) MAX_RUNTIME=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
@@ -86,13 +93,13 @@ done
 if [ "$QUICK" = 1 ]; then
 	[ "$idle_set" = 1 ] || IDLE_CONNS=1000
 	[ "$secs_set" = 1 ] || SECS=3
-	BULK_REPS=1
+	[ "$reps_set" = 1 ] || BULK_REPS=1
 fi
 
 IFS=, read -r -a WORKER_COUNTS <<<"$WORKERS_LIST"
 [ ${#WORKER_COUNTS[@]} -gt 0 ] || { echo "https: --workers: a number or a list" >&2; exit 2; }
 WORKERS=${WORKER_COUNTS[0]}	# everything is measured with the first count
-for v in ROUNDS WORKERS IDLE_CONNS SECS MAX_RUNTIME; do
+for v in ROUNDS WORKERS IDLE_CONNS SECS BULK_REPS MAX_RUNTIME; do
 	case "${!v}" in
 	''|*[!0-9]*) echo "https: $v must be a number" >&2; exit 2 ;;
 	esac
@@ -110,6 +117,7 @@ for n in "${WORKER_COUNTS[@]}"; do
 done
 range --idle-conns "$IDLE_CONNS" 100 50000
 range --secs "$SECS" 1 120
+range --bulk-reps "$BULK_REPS" 1 10
 range --max-runtime "$MAX_RUNTIME" 60 86400
 case "$RELAY" in ''|auto|ktls|userspace) ;; *) echo "https: --tls-relay: auto, ktls or userspace" >&2; exit 2 ;; esac
 IFS=, read -r -a LB_LIST <<<"$LBS"
@@ -521,10 +529,12 @@ ka_run() {
 PERF_PID=
 PSTAT_PID=
 SYSCALLS=read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,epoll_wait,epoll_pwait,epoll_ctl,setsockopt,getsockopt,ioctl,splice,close,accept4,connect,futex
-perf_start() {
-	local pids
+perf_start() {	# perf_start TAG [-a]: -a profiles the whole machine
+	local pids who
 	pids=$(lb_pids | tr ' ' ,)
-	perf record -e cpu-clock -g -o "$WORK/$1.perf.data" -p "$pids" >"$WORK/$1.perf.log" 2>&1 &
+	who=(-p "$pids")
+	[ "${2:-}" != -a ] || who=(-a)
+	perf record -e cpu-clock -g -o "$WORK/$1.perf.data" "${who[@]}" >"$WORK/$1.perf.log" 2>&1 &
 	PERF_PID=$!
 	perf stat -x, -o "$WORK/$1.syscalls.csv" -e raw_syscalls:sys_enter \
 		-e "$(tr , '\n' <<<"$SYSCALLS" | sed 's/^/syscalls:sys_enter_/' | paste -sd,)" \
@@ -532,7 +542,8 @@ perf_start() {
 	PSTAT_PID=$!
 	sleep 0.5
 }
-perf_stop() {
+perf_stop() {	# perf_stop TAG [LABEL]
+	local what=${2:-$1.ka}
 	[ -n "$PERF_PID" ] || return 0
 	kill -INT "$PERF_PID" "$PSTAT_PID" 2>/dev/null || true
 	wait "$PERF_PID" 2>/dev/null || true
@@ -545,9 +556,13 @@ perf_stop() {
 		>"$WORK/$1.perf-graph.txt" 2>/dev/null || true
 	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort dso -g none \
 		>"$WORK/$1.perf-dso.txt" 2>/dev/null || true
-	log "$1.ka: profile by object: $(grep -v '^#' "$WORK/$1.perf-dso.txt" | grep . | head -n 6 |
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort comm -g none \
+		>"$WORK/$1.perf-comm.txt" 2>/dev/null || true
+	log "$what: profile by process: $(grep -v '^#' "$WORK/$1.perf-comm.txt" | grep . | head -n 8 |
 		awk '{ printf "%s %s, ", $2, $1 }')"
-	log "$1.ka: profile (self time, top 12; $WORK/$1.perf.txt):"
+	log "$what: profile by object: $(grep -v '^#' "$WORK/$1.perf-dso.txt" | grep . | head -n 6 |
+		awk '{ printf "%s %s, ", $2, $1 }')"
+	log "$what: profile (self time, top 12; $WORK/$1.perf.txt):"
 	grep -v '^#' "$WORK/$1.perf.txt" | grep . | head -n 12 | sed 's/^/    /'
 }
 
@@ -566,10 +581,22 @@ hs_run() {
 	V[$tag.params]="$(kv "$line" proto) $(kv "$line" cipher) $(kv "$line" group) $(kv "$line" cert)"
 }
 
-# bulk_run TAG down|up: BULK_REPS transfers of 100 MiB, the median in MB/s.
+# bulk_run TAG down|up: BULK_REPS transfers of 100 MiB, each one's MB/s
+# (TAG.DIR: every transfer of every round; TAG.DIR.rN: round N's).
+# With --perf: a profile and the proxy's system calls per MiB over them, and
+# the proxy's client-side socket (ss -ti) 2 s into each transfer: its
+# data_segs_out against bytes_sent says how full its TCP segments are.
 bulk_run() {
-	local tag=$1 dir=$2 out i vals=() code size speed
+	local tag=$1 dir=$2 out i vals=() code size speed ss_pid="" cpu0 cpu1 st0 st1
+	[ "$PERF" = 0 ] || perf_start "$tag.$dir" -a
+	cpu0=$(cpu_ticks)
+	st0=$(head -n1 /proc/stat)
 	for i in $(seq "$BULK_REPS"); do
+		if [ "$PERF" = 1 ]; then
+			{ sleep 2; nsx "$NS_LB" ss -tinH state established "( sport = :443 )"; } \
+				>"$WORK/$tag.$dir.$i.ss" 2>&1 &
+			ss_pid=$!
+		fi
 		if [ "$dir" = down ]; then
 			out=$(nsx "$NS_CLI" curl -sk -o /dev/null --max-time 120 \
 				-w '%{http_code} %{size_download} %{speed_download}' "$URL/big/100M" 2>&1) || true
@@ -578,15 +605,43 @@ bulk_run() {
 				-H 'Expect:' -H 'Content-Type: application/octet-stream' \
 				-w '%{http_code} %{size_upload} %{speed_upload}' "$URL/echo" 2>&1) || true
 		fi
+		if [ -n "$ss_pid" ]; then
+			wait "$ss_pid" 2>/dev/null || true
+			ss_pid=
+			log "$tag.$dir: proxy's client socket 2 s in: $(tr -s ' \t\n' ' ' <"$WORK/$tag.$dir.$i.ss")"
+		fi
 		read -r code size speed <<<"$out"
 		if [ "$code" != 200 ] || [ "$size" != "$BIG" ]; then
+			perf_stop "$tag.$dir" "$tag.$dir"
 			fail "$tag.$dir: HTTP ${code:-?}, $size of $BIG bytes ($out)"
 			return 1
 		fi
-		vals+=("$(awk -v s="$speed" 'BEGIN { printf "%.0f", s / 1e6 }')")
+		vals+=("$(awk -v s="$speed" 'BEGIN { printf "%.1f", s / 1e6 }')")
 	done
-	log "$tag.$dir: ${vals[*]} MB/s"
-	put "$tag.$dir" "$(printf '%s\n' "${vals[@]}" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')"
+	cpu1=$(cpu_ticks)
+	st1=$(head -n1 /proc/stat)
+	if [ "$PERF" = 1 ]; then
+		perf_stop "$tag.$dir" "$tag.$dir"
+		if [ -s "$WORK/$tag.$dir.syscalls.csv" ]; then
+			awk -F, -v n=$((BULK_REPS * BIG / 1048576)) '$3 ~ /sys_enter/ && $1 + 0 > 0 {
+				sub(/.*:sys_enter_?/, "", $3); printf "%s %.1f\n", ($3 == "" ? "all" : $3), $1 / n }' \
+				"$WORK/$tag.$dir.syscalls.csv" | sort -k2 -gr >"$WORK/$tag.$dir.syscalls.txt"
+			log "$tag.$dir: system calls per MiB: $(tr '\n' ' ' <"$WORK/$tag.$dir.syscalls.txt")"
+		fi
+	fi
+	# The proxy's CPU time per MiB moved, and where the machine's went.
+	local ms
+	ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n=$((BULK_REPS * BIG / 1048576)) \
+		'BEGIN { printf "%.1f", t / hz * 1000 / n }')
+	log "$tag.$dir: ${vals[*]} MB/s; proxy CPU $ms ms/MiB; machine: $(awk -v a="$st0" -v b="$st1" 'BEGIN {
+		split(a, x); split(b, y); for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; t += d[i] }
+		if (t > 0) printf "user %.0f%% sys %.0f%% softirq %.0f%% idle %.0f%% steal %.0f%%",
+			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[7] + d[8]) / t, 100 * (d[5] + d[6]) / t, 100 * d[9] / t }')"
+	put "$tag.${dir}_cpu" "$ms"
+	for i in "${vals[@]}"; do
+		put "$tag.$dir" "$i"
+		put "$tag.$dir.r$ROUND" "$i"
+	done
 }
 
 bench_lb() {
@@ -671,16 +726,23 @@ log "exlb HTTPS benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_v
 log "kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 " kB" }' /proc/meminfo) RAM, kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
 log "workers $WORKERS_LIST; keep-alive and handshakes ${SECS}s each, 50 connections; bulk $BULK_REPS x 100 MiB each way; $IDLE_CONNS idle connections; $ROUNDS round(s)"
 topo_up || { fail "topology"; exit 1; }
+if [ "$PERF" = 1 ]; then
+	# perf's first machine-wide run spends seconds on its setup (in the VM
+	# it caught none of the first transfer): pay for that here. ss -ti
+	# needs the socket diagnostics module.
+	perf record -e cpu-clock -a -o "$WORK/warmup.perf.data" -- sleep 2 >/dev/null 2>&1 || true
+	modprobe -q tcp_diag 2>/dev/null || true
+fi
 
-ORDER=()
-for round in $(seq "$ROUNDS"); do
-	if [ $((round % 2)) = 1 ]; then
-		ORDER+=("${LB_LIST[@]}")
-	else
+for ROUND in $(seq "$ROUNDS"); do
+	ORDER=("${LB_LIST[@]}")
+	if [ $((ROUND % 2)) = 0 ]; then
+		ORDER=()
 		for ((i = ${#LB_LIST[@]} - 1; i >= 0; i--)); do ORDER+=("${LB_LIST[$i]}"); done
 	fi
+	[ "$ROUNDS" = 1 ] || log "--- round $ROUND of $ROUNDS: ${ORDER[*]} ---"
+	for lb in "${ORDER[@]}"; do bench_lb "$lb"; done
 done
-for lb in "${ORDER[@]}"; do bench_lb "$lb"; done
 
 # --------------------------------------------------------------------------
 # The table.
@@ -715,6 +777,8 @@ for cert in "${CERT_LIST[@]}"; do
 	row "$name:   handshake+request p99, ms" hs_p99 "$cert"
 	row "$name: download MB/s (100 MiB, 1 stream)" down "$cert"
 	row "$name: upload MB/s (100 MiB, 1 stream)" up "$cert"
+	row "$name:   proxy CPU ms/MiB, download" down_cpu "$cert"
+	row "$name:   proxy CPU ms/MiB, upload" up_cpu "$cert"
 	row "$name: memory/idle TLS conn, KiB (Pss)" mem "$cert"
 done
 for n in "${WORKER_COUNTS[@]:1}"; do
@@ -730,10 +794,32 @@ echo "negotiated (from tlsload):"
 for k in $(printf '%s\n' "${!V[@]}" | grep '\.params$' | sort); do
 	printf '  %-20s %s\n' "${k%.params}" "${V[$k]}"
 done
+# The spread of every figure measured more than once: median, min-max and
+# the count; for bulk also exlb/HAProxy round by round (each round's medians).
+spread() {
+	tr ' ' '\n' <<<"${V[$1]:-}" | grep . | sort -g |
+		awk '{ a[NR] = $1 } END { if (NR > 1) printf "%s [%s-%s] n=%d", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2, a[1], a[NR], NR }'
+}
+spread_lines=()
+for k in $(printf '%s\n' "${!V[@]}" | grep -v '\.params$\|\.r[0-9]*$' | sort); do
+	line=$(spread "$k")
+	[ -z "$line" ] || spread_lines+=("$(printf '  %-24s %s' "$k" "$line")")
+	case "$k" in exlb.*.down|exlb.*.up) ;; *) continue ;; esac
+	per=
+	for r in $(seq "$ROUNDS"); do
+		per="$per $(ratio "$k.r$r" "haproxy.${k#exlb.}.r$r")"
+	done
+	[ "$ROUNDS" = 1 ] || spread_lines+=("$(printf '  %-24s exlb/HAProxy round by round:%s' "$k" "$per")")
+done
+if [ ${#spread_lines[@]} -gt 0 ]; then
+	echo
+	echo "spread (median [min-max] n=values; bulk: every transfer):"
+	printf '%s\n' "${spread_lines[@]}"
+fi
 if [ "$ROUNDS" -gt 1 ]; then
 	echo
 	echo "every round:"
-	for k in $(printf '%s\n' "${!V[@]}" | grep -v '\.params$' | sort); do
+	for k in $(printf '%s\n' "${!V[@]}" | grep -v '\.params$\|\.r[0-9]*$' | sort); do
 		printf '  %-24s %s\n' "$k" "${V[$k]}"
 	done
 fi

@@ -25,9 +25,14 @@
 #      handshake + EHLO, MAIL, RCPT, DATA (~200 B), QUIT (bench/mail/mailload):
 #      exlb: STARTTLS on 25 and SMTPS offload on 465; HAProxy: SMTPS on 465.
 # Also, as a ceiling: the same sessions without TLS straight to postfix.
+# --rounds N repeats the proxies' measurements N times, alternating their
+# order: the table shows medians, then every round's values, the spread
+# (median [min-max] n) and exlb/HAProxy round by round. --metrics picks
+# mem and/or smtp (--metrics smtp makes rounds of the CPU per session cheap).
 #
-# Usage: bench/mail.sh [--quick] [--only exlb|haproxy[,...]] [--tls-relay auto|ktls|userspace]
-#        [--workers N] [--conc N] [--idle-conns N] [--secs N] [--max-runtime S] [--out DIR] [--keep]
+# Usage: bench/mail.sh [--quick] [--rounds N] [--metrics mem,smtp] [--only exlb|haproxy[,...]]
+#        [--tls-relay auto|ktls|userspace] [--workers N] [--conc N] [--idle-conns N] [--secs N]
+#        [--max-runtime S] [--out DIR] [--keep]
 # See docs/benchmarks.md, section "Mail (issue 5)".
 
 set -euo pipefail
@@ -39,6 +44,9 @@ CONC=50
 IDLE_CONNS=10000
 SECS=10
 MAX_RUNTIME=900
+ROUNDS=1
+ROUND=1
+METRICS=mem,smtp
 QUICK=0
 OUT=
 KEEP=0
@@ -54,6 +62,8 @@ idle_set=0 secs_set=0
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1; shift ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--metrics) METRICS=$2; shift 2 ;;
 	--only) LBS=$2; shift 2 ;;
 	--workers) WORKERS=$2; shift 2 ;;
 	--conc) CONC=$2; shift 2 ;;
@@ -72,11 +82,17 @@ if [ "$QUICK" = 1 ]; then
 	[ "$idle_set" = 1 ] || IDLE_CONNS=1000
 	[ "$secs_set" = 1 ] || SECS=3
 fi
-for x in WORKERS CONC IDLE_CONNS SECS MAX_RUNTIME; do
+for x in ROUNDS WORKERS CONC IDLE_CONNS SECS MAX_RUNTIME; do
 	case "${!x}" in ''|*[!0-9]*) die "$x must be a number" 2 ;; esac
 done
 range() { [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || die "$1 must be in $3..$4" 2; }
+range --rounds "$ROUNDS" 1 10
 range --workers "$WORKERS" 1 64
+IFS=, read -r -a METRIC_LIST <<<"$METRICS"
+for m in "${METRIC_LIST[@]}"; do
+	case "$m" in mem|smtp) ;; *) die "--metrics: mem and/or smtp (got '$m')" 2 ;; esac
+done
+want() { [[ ",$METRICS," == *",$1,"* ]]; }
 range --conc "$CONC" 1 1000
 range --idle-conns "$IDLE_CONNS" 100 50000
 range --secs "$SECS" 1 120
@@ -118,6 +134,8 @@ FAILED=0
 declare -A V
 
 fail() { log "FAIL: $*"; FAILED=1; }
+# putr KEY VALUE: a proxy's figure, also kept per round (KEY.rN).
+putr() { put "$1" "$2"; put "$1.r$ROUND" "$2"; }
 
 topo_down() {
 	local ns
@@ -346,7 +364,7 @@ mem_run() {
 		[ "${opened:-0}" -gt 0 ] || return 1
 	fi
 	[ "${alive:-0}" = "$opened" ] || log "$tag: warning: the proxy closed $((opened - ${alive:-0})) idle connections"
-	put "$tag" "$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')"
+	putr "$tag" "$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')"
 	sleep 2	# let the proxy and dovecot close them
 }
 
@@ -360,16 +378,16 @@ smtp_run() {
 		-d "$SECS" -T 10 2>&1) || { fail "$tag: mailload failed: $line"; return 1; }
 	cpu1=$(cpu_ticks)
 	if [ "$ns" = "$NS_CLI" ] && [ "$(kv "$line" sessions)" -gt 0 ]; then
-		put "$tag.cpu" "$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$(kv "$line" sessions)" \
+		putr "$tag.cpu" "$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$(kv "$line" sessions)" \
 			'BEGIN { printf "%.2f", t * 1000 / hz / n }')"
-		line="$line proxy_cpu_ms_per_session=$(med "$tag.cpu")"
+		line="$line proxy_cpu_ms_per_session=$(med "$tag.cpu.r$ROUND")"
 	fi
 	log "$tag: $line"
 	bad=$(( $(kv "$line" err_connect) + $(kv "$line" err_tls) + $(kv "$line" err_proto) + \
 		$(kv "$line" err_io) + $(kv "$line" timeouts) ))
 	[ "$bad" = 0 ] || fail "$tag: $bad failed sessions"
-	put "$tag" "$(kv "$line" sess_s)"
-	put "$tag.p99" "$(kv "$line" lat_p99_ms)"
+	putr "$tag" "$(kv "$line" sess_s)"
+	putr "$tag.p99" "$(kv "$line" lat_p99_ms)"
 	[ "$mode" = plain ] || V[$tag.params]="$(kv "$line" proto) $(kv "$line" cipher) $(kv "$line" group)"
 }
 
@@ -383,14 +401,16 @@ bench_lb() {
 	fi
 	read -r -a ports <<<"$(lb_ports "$lb")"
 	# every memory run on a freshly started proxy (freed memory is reused)
-	if [ "${ports[2]}" != - ]; then
+	if want mem && [ "${ports[2]}" != - ]; then
 		mem_run "$lb.imap_starttls" "${ports[2]}" starttls || true
 		lb_stop
 		lb_start "$lb" || { fail "$lb: does not restart"; lb_stop; return; }
 	fi
-	mem_run "$lb.imaps" "${ports[3]}" implicit || true
-	[ "${ports[0]}" = - ] || smtp_run "$lb.smtp_starttls" "$NS_CLI" "$VIP:${ports[0]}" starttls || true
-	smtp_run "$lb.smtps" "$NS_CLI" "$VIP:${ports[1]}" implicit || true
+	! want mem || mem_run "$lb.imaps" "${ports[3]}" implicit || true
+	if want smtp; then
+		[ "${ports[0]}" = - ] || smtp_run "$lb.smtp_starttls" "$NS_CLI" "$VIP:${ports[0]}" starttls || true
+		smtp_run "$lb.smtps" "$NS_CLI" "$VIP:${ports[1]}" implicit || true
+	fi
 	kill -0 "$LB_PID" 2>/dev/null || fail "$lb: the proxy died: $(tail -n 3 "$WORK/$lb/log" | tr '\n' ' ')"
 	lb_stop
 }
@@ -431,12 +451,20 @@ LB_LIST=("${AVAIL[@]}")
 make_files
 log "exlb mail benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_version "$lb")"; done)$(postconf -d mail_version 2>/dev/null | sed 's/ = / /'), dovecot $(dovecot --version 2>/dev/null | cut -d' ' -f1)"
 log "kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
-log "SMTP ${SECS}s runs, $CONC sessions in flight; $IDLE_CONNS idle IMAP connections; workers $WORKERS"
+log "SMTP ${SECS}s runs, $CONC sessions in flight; $IDLE_CONNS idle IMAP connections; workers $WORKERS; metrics $METRICS; $ROUNDS round(s)"
 topo_up || { fail "topology"; exit 1; }
 
 # The ceiling: postfix alone, no TLS, from the balancer's namespace.
-smtp_run direct.smtp "$NS_LB" "$RS:25" plain || true
-for lb in "${LB_LIST[@]}"; do bench_lb "$lb"; done
+! want smtp || smtp_run direct.smtp "$NS_LB" "$RS:25" plain || true
+for ROUND in $(seq "$ROUNDS"); do
+	ORDER=("${LB_LIST[@]}")
+	if [ $((ROUND % 2)) = 0 ]; then
+		ORDER=()
+		for ((i = ${#LB_LIST[@]} - 1; i >= 0; i--)); do ORDER+=("${LB_LIST[$i]}"); done
+	fi
+	[ "$ROUNDS" = 1 ] || log "--- round $ROUND of $ROUNDS: ${ORDER[*]} ---"
+	for lb in "${ORDER[@]}"; do bench_lb "$lb"; done
+done
 log "postfix delivered $(find "$(mailrs_maildir)/new" -type f | wc -l) messages"
 
 # --------------------------------------------------------------------------
@@ -446,7 +474,7 @@ row() {	# row LABEL EXLB-KEY HAPROXY-KEY
 	printf '%-58s %10s %10s %13s\n' "$1" "$(v "$2")" "$(v "$3")" "$(ratio "$2" "$3")"
 }
 echo
-echo "== Mail: exlb vs HAProxy (TCP mode, TLS offload), $WORKERS worker(s), kernel $(uname -r), $(nproc) CPUs =="
+echo "== Mail: exlb vs HAProxy (TCP mode, TLS offload), $WORKERS worker(s), kernel $(uname -r), $(nproc) CPUs, median of $ROUNDS round(s) =="
 printf '%-58s %10s %10s %13s\n' "metric" "exlb" "HAProxy" "exlb/HAProxy"
 row "SMTP sessions/s: exlb STARTTLS :25 vs HAProxy SMTPS :465" exlb.smtp_starttls haproxy.smtps
 row "SMTP sessions/s: SMTPS :465 offload, both" exlb.smtps haproxy.smtps
@@ -463,6 +491,23 @@ echo "negotiated (from mailload):"
 for k in $(printf '%s\n' "${!V[@]}" | grep '\.params$' | sort); do
 	printf '  %-22s %s\n' "${k%.params}" "${V[$k]}"
 done
+if [ "$ROUNDS" -gt 1 ]; then
+	# every round, the spread, and the ratios of the table's pairs round by round
+	echo
+	echo "every round (median [min-max] n: values in round order):"
+	for k in $(printf '%s\n' "${!V[@]}" | grep -v '\.params$\|\.r[0-9]*$\|^direct\.' | sort); do
+		printf '  %-28s %s   %s\n' "$k" "$(tr ' ' '\n' <<<"${V[$k]}" | grep . | sort -g |
+			awk '{ a[NR] = $1 } END { printf "%s [%s-%s] n=%d", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2, a[1], a[NR], NR }')" "${V[$k]}"
+	done
+	echo "exlb/HAProxy round by round:"
+	for pair in exlb.smtp_starttls:haproxy.smtps exlb.smtps:haproxy.smtps exlb.smtp_starttls.cpu:haproxy.smtps.cpu \
+		exlb.smtps.cpu:haproxy.smtps.cpu exlb.imap_starttls:haproxy.imaps exlb.imaps:haproxy.imaps; do
+		[ -n "${V[${pair%%:*}]:-}" ] || continue
+		per=
+		for r in $(seq "$ROUNDS"); do per="$per $(ratio "${pair%%:*}.r$r" "${pair#*:}.r$r")"; done
+		printf '  %-44s%s\n' "${pair%%:*} / ${pair#*:}" "$per"
+	done
+fi
 echo
 if [ "$FAILED" != 0 ]; then
 	echo "Some measurements failed or were skipped; see the FAIL lines above."

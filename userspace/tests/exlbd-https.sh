@@ -609,6 +609,21 @@ report "$([ "${code:-}" = 200 ] && [ "${size:-}" = $((EXRS_BIG_MB << 20)) ] && [
 report "$(le "${ttfb:-99}" 2 && le 3 "${total:-0}"; echo $?)" \
 	"the download streams: first byte after ${ttfb:-?} s (< 2 s), all after ${total:-?} s (> 3 s at limit_rate $BIG_RATE)"
 
+# A spliced body's end goes out at once: on one kept-alive connection, 2 MiB
+# of the big file (Range: a Content-Length body, spliced; rate-limited, so
+# the server's socket runs dry mid-body), then a small answer. Were the
+# body's last TLS record or TCP segment held back for more (SPLICE_F_MORE
+# on its end), the small response behind it would stall.
+m="after-big-$$"
+out=$(in_cl curl -sk --max-time 30 "${RESOLVE[@]}" -r 0-2097151 -o /dev/null \
+	-w '%{http_code} %{size_download} %{num_connects} %{time_total}\n' "https://$MAIL/owa/big/$BIG?rate=8m&t=$m-1" \
+	--next -sk --max-time 30 "${RESOLVE[@]}" -o /dev/null \
+	-w '%{http_code} %{size_download} %{num_connects} %{time_total}\n' "https://$MAIL/owa/?t=$m-2" 2>/dev/null)
+read -r c1 s1 n1 _ c2 s2 n2 t2 <<<"$(tr '\n' ' ' <<<"$out")"
+report "$([ "${c1:-}" = 206 ] && [ "${s1:-}" = 2097152 ] && [ "${c2:-}" = 200 ] && [ "${s2:-0}" -gt 0 ] &&
+	[ "$((${n1:-9} + ${n2:-9}))" = 1 ] && le "${t2:-99}" 1; echo $?)" \
+	"keep-alive: 2 MiB spliced (${c1:-?}, ${s1:-?} bytes), then /owa/ on the same connection (${c2:-?}, connects ${n1:-?}+${n2:-?}) in ${t2:-?} s (<= 1 s)"
+
 head -c 50M /dev/urandom > "$T/50M"
 b=$(in_cl curl -sk --max-time 120 "${RESOLVE[@]}" --tls-max 1.2 --data-binary @"$T/50M" \
 	-H 'Content-Type: application/octet-stream' "https://$MAIL/ews/echo?t=upload-$$" 2>/dev/null)

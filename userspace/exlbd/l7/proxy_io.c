@@ -197,6 +197,12 @@ ssize_t l7_ep_read(struct l7_ep *ep, void *buf, size_t len)
 			return L7_IO_EOF;
 		}
 		if (r == -EAGAIN || r == -EINTR) {
+			/*
+			 * No whole record: the next read waits for EV_READ
+			 * (a download's pump would otherwise ask the client
+			 * socket after every pipe it moved).
+			 */
+			ep->drained = r == -EAGAIN;
 			ep->want_read_events = EV_READ;
 			return L7_IO_AGAIN;
 		}
@@ -301,13 +307,14 @@ ssize_t l7_splice_in(struct l7_ep *src, int pipe_wr, size_t max)
 	return -errno;
 }
 
-ssize_t l7_splice_out(int pipe_rd, struct l7_ep *dst, size_t len)
+ssize_t l7_splice_out(int pipe_rd, struct l7_ep *dst, size_t len,
+		      unsigned int flags)
 {
 	ssize_t r;
 
 	dst->want_write_events = 0;
 	r = splice(pipe_rd, NULL, dst->fd, NULL, len,
-		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		   SPLICE_F_MOVE | SPLICE_F_NONBLOCK | flags);
 	if (r > 0)
 		return r;
 	if (r < 0 && (errno == EAGAIN || errno == EINTR)) {

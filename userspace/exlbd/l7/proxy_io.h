@@ -93,8 +93,12 @@ bool l7_ep_can_splice_to(const struct l7_ep *ep);
  * negative errno).
  */
 ssize_t l7_splice_in(struct l7_ep *src, int pipe_wr, size_t max);
-/* Moves up to @len bytes from the pipe to @dst (> 0, L7_IO_AGAIN, or errno). */
-ssize_t l7_splice_out(int pipe_rd, struct l7_ep *dst, size_t len);
+/*
+ * Moves up to @len bytes from the pipe to @dst (> 0, L7_IO_AGAIN, or errno);
+ * @flags: 0 or SPLICE_F_MORE (more follows at once: relay.c).
+ */
+ssize_t l7_splice_out(int pipe_rd, struct l7_ep *dst, size_t len,
+		      unsigned int flags);
 
 /*
  * The owner will call l7_ep_ready() with every event of the endpoint's

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -278,11 +279,40 @@ static bool splice_clear(struct l7_relay *r, bool c2s)
 	return c2s ? !r->cin_len && !r->to_s.len : !r->sin_len && !r->to_c.len;
 }
 
+/*
+ * How much of the @in_pipe bytes to write to @dst now, and whether the
+ * write says more follows at once (SPLICE_F_MORE). A kTLS socket closes
+ * its TLS record at the end of each splice (Linux 6.1: the last page goes
+ * without MSG_SENDPAGE_NOTLAST) and pushes a partial TCP segment with it:
+ * a pipe written out whenever a few KiB arrived makes small records and
+ * small segments, each costing the client a decryption and both sides a
+ * packet. While more of the run is being taken in (@src_dry false: the
+ * last read found bytes; @left: the run goes on), only whole records go
+ * out, marked MORE, and at least one byte stays in the pipe: a MORE write
+ * is always followed by another one from this same pipe, so nothing is
+ * held back in the kernel (an open record on newer kernels, a corked
+ * segment on 6.1) waiting for bytes that may not come. The rest goes out
+ * without MORE once the source has nothing more now or the run's last
+ * byte is in the pipe: the end of a body never waits.
+ */
+static size_t splice_out_len(const struct l7_ep *dst, size_t in_pipe,
+			     uint64_t left, bool src_dry, unsigned int *flags)
+{
+	*flags = 0;
+	if (!dst->ktls_tx || !left || src_dry)
+		return in_pipe;
+	*flags = SPLICE_F_MORE;
+	return (in_pipe - 1) / L7_TLS_RECORD * L7_TLS_RECORD;
+}
+
 int l7_relay_splice(struct l7_relay *r, bool c2s)
 {
 	struct l7_splice *sp = c2s ? &r->sp_c2s : &r->sp_s2c;
 	struct l7_ep *src = c2s ? &r->c : &r->s;
 	struct l7_ep *dst = c2s ? &r->s : &r->c;
+	bool src_dry = false;
+	unsigned int flags;
+	size_t len;
 	int ret = 0;
 	ssize_t n;
 
@@ -294,22 +324,17 @@ int l7_relay_splice(struct l7_relay *r, bool c2s)
 			return 0;
 		sp->active = true;
 	}
-	if (sp->in_pipe) {
-		n = l7_splice_out(sp->pipe[0], dst, sp->in_pipe);
-		if (n > 0) {
-			sp->in_pipe -= (size_t)n;
-			ret |= L7_SPLICE_PROGRESS;
-		} else if (n != L7_IO_AGAIN) {
-			return L7_SPLICE_PROGRESS | L7_SPLICE_WRITE_ERR;
-		}
-	}
-	if (!sp->in_pipe && sp->left) {
+	/*
+	 * Take in first while the pipe holds no more than a record (it then
+	 * has room): what is there goes out together with what came.
+	 */
+	if (sp->left && sp->in_pipe <= L7_TLS_RECORD) {
 		size_t max = sp->left < L7_SPLICE_CHUNK ? (size_t)sp->left :
 			     L7_SPLICE_CHUNK;
 
 		n = l7_splice_in(src, sp->pipe[1], max);
 		if (n > 0) {
-			sp->in_pipe = (size_t)n;
+			sp->in_pipe += (size_t)n;
 			if (sp->left != UINT64_MAX) {
 				sp->left -= (uint64_t)n;
 				sp->msg_end = !sp->left;
@@ -322,6 +347,8 @@ int l7_relay_splice(struct l7_relay *r, bool c2s)
 				r->ops->spliced(r, c2s, (uint64_t)n);
 			r->last_activity = ev_now(r->w->loop);
 			ret |= L7_SPLICE_PROGRESS;
+		} else if (n == L7_IO_AGAIN) {
+			src_dry = true;
 		} else if (n == L7_IO_EOF || n == -EINVAL) {
 			/*
 			 * EOF, or a kTLS control record (alert, close_notify):
@@ -329,7 +356,7 @@ int l7_relay_splice(struct l7_relay *r, bool c2s)
 			 */
 			sp->left = 0;
 			src->eof = false;
-		} else if (n != L7_IO_AGAIN) {
+		} else {
 			/*
 			 * A reset: the end of that direction, as the read path
 			 * takes it in a byte stream. (A mail client closing
@@ -339,6 +366,17 @@ int l7_relay_splice(struct l7_relay *r, bool c2s)
 			sp->left = 0;
 			src->eof = true;
 			ret |= L7_SPLICE_RESET;
+		}
+	}
+	len = sp->in_pipe ? splice_out_len(dst, sp->in_pipe, sp->left, src_dry,
+					   &flags) : 0;
+	if (len) {
+		n = l7_splice_out(sp->pipe[0], dst, len, flags);
+		if (n > 0) {
+			sp->in_pipe -= (size_t)n;
+			ret |= L7_SPLICE_PROGRESS;
+		} else if (n != L7_IO_AGAIN) {
+			return L7_SPLICE_PROGRESS | L7_SPLICE_WRITE_ERR;
 		}
 	}
 	if (!sp->in_pipe && !sp->left) {

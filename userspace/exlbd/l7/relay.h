@@ -34,6 +34,7 @@
 #define L7_BUF			16384	/* read buffer per direction */
 #define L7_MAX_PENDING		65536	/* queued for a writer before we stop reading */
 #define L7_SPLICE_CHUNK		(256 * 1024)
+#define L7_TLS_RECORD		16384	/* a TLS record's most plaintext */
 #define L7_PUMP_ROUNDS		64
 /*
  * Nothing moved either way for this long: the connection is quiet and
@@ -189,9 +190,11 @@ enum {
 };
 /*
  * One step of splice in direction @c2s: starts a run when nothing is in
- * the way and the kind's budget allows, moves pipe contents out, takes
- * more in. EOF or a kTLS control record ends the run for the read path
- * to see. Returns L7_SPLICE_* flags.
+ * the way and the kind's budget allows, takes more in while the pipe holds
+ * at most a record, moves pipe contents out (into kTLS: whole records with
+ * SPLICE_F_MORE while more is coming, the rest once the source is dry or
+ * the run's end is in the pipe; relay.c). EOF or a kTLS control record
+ * ends the run for the read path to see. Returns L7_SPLICE_* flags.
  */
 int l7_relay_splice(struct l7_relay *r, bool c2s);
 
