@@ -19,8 +19,10 @@
 # STARTTLS before the first takeover and used after each one. Asserted:
 # every takeover returns 0 with a new pid; 0 refused or failed requests
 # (all counted); the download arrives whole (sha256); the IMAP session
-# answers after every takeover; every old exlbd exits 0 once its last
-# connection ended, only one exlbd is left, and no sanitizer report.
+# answers after every takeover, and so does the admin listener (/metrics);
+# SIGHUP and SIGUSR1 under the load leave exlbd serving; every old exlbd
+# exits 0 once its last connection ended, only one exlbd is left, and no
+# sanitizer report.
 # Then: a takeover whose new exlbd is killed before it serves (it blocks
 # opening its access log, a FIFO nobody reads) leaves the old one serving,
 # refusing changes while it waits and accepting them after; a takeover
@@ -228,6 +230,16 @@ for ((k = 1; k <= TAKEOVERS; k++)); do
 	report $? "takeover $k: the held IMAP session still answers ($IMAP_SAID); $(($(load_total) - before)) requests meanwhile"
 done
 NEW_PID=$cur
+
+# logrotate's signals under the same load: exlbd reopens its logs and serves on
+before=$(load_total)
+for sig in HUP USR1 HUP USR1; do
+	kill -$sig "$cur" 2>/dev/null
+	sleep 0.3
+done
+wait_for 10 load_more $((before + 20))
+kill -0 "$cur" 2>/dev/null
+report $? "SIGHUP and SIGUSR1 twice each under load: exlbd $cur still runs; $(($(load_total) - before)) requests meanwhile (all counted below)"
 
 # let the loops run on the last exlbd for a moment, then stop them
 before=$(load_total)
