@@ -19,6 +19,10 @@
 #                  real servers (templates from the package's directory),
 #                  both come up, connections from the client namespace
 #                  reach both through exlb.ko (L4)
+#   setup          tools/setup.sh --debs (README's first command where
+#                  modules load): apt finds the packages installed (no
+#                  second DKMS build), setup finds exlbd and exlb.ko
+#                  running and leaves the applied template
 #   remove         exlbd stopped as systemd stops it (SIGTERM, exit 0);
 #                  dpkg -r of both leaves no exlbd running, exlb.ko not
 #                  loaded (exlb-dkms's prerm), no DKMS build, no module
@@ -53,7 +57,7 @@ expect_eq() { # GOT WANT WHAT
 	diag "$3: '$1' as expected"
 }
 
-TESTS=(install modprobe start template remove)
+TESTS=(install modprobe start template setup remove)
 
 PASS=0 FAIL=0 SKIP=0 N=0
 ktap_result() { # RESULT NAME [DIRECTIVE]
@@ -305,6 +309,27 @@ t_template() {
 	# rr over two servers: 2 each
 	expect_eq "$n" "4 2 2" "connections answered, by rs1, by rs2" || return 1
 	ip netns exec "$NS_LB" /usr/sbin/exlbadm vs show
+}
+
+# README's first command on a machine that loads modules, offline with the
+# packages built: apt finds them installed already, setup finds the running
+# exlbd and, the template being applied at that VIP already, leaves it as
+# it is.
+t_setup() {
+	local out rc
+	out=$("$REPO/tools/setup.sh" --debs "$DEB_DIR" --templates "Exchange 2016 POP" \
+		"$VIP4" "${RS4[1]}" "${RS4[2]}" 2>&1)
+	rc=$?
+	echo "$out"
+	expect_eq "$rc" 0 "tools/setup.sh's exit status" || return 1
+	grep -q "already applied at $VIP4" <<<"$out" ||
+		{ echo "setup did not see the POP template applied at $VIP4"; return 1; }
+	grep -q "already loaded" <<<"$out" || { echo "setup did not find exlb.ko loaded"; return 1; }
+	expect_eq "$(dpkg-query -W -f='${Status}' exlb exlb-dkms)" \
+		"install ok installedinstall ok installed" "both packages installed after setup" || return 1
+	expect_eq "$(ctl -j status | jq '[.vs[].rs[] | select(.health == "up")] | length')" 2 \
+		"real servers up after setup" || return 1
+	kill -0 "$DAEMON_PID" || { echo "the exlbd setup found is gone"; return 1; }
 }
 
 t_remove() {

@@ -190,17 +190,18 @@ else
 	run apt-get install -y "linux-headers-$KVER"
 fi
 
+# the same version installed already: apt does nothing (no second DKMS build)
 step "install the packages exlb and exlb-dkms (DKMS builds exlb.ko, exlbd is started)"
 if [[ -z $DEBS ]]; then
 	# the glob is expanded after make deb has built them
 	if ((DRY)); then
-		echo "+ apt-get install -y --reinstall $DEB_EXLB $DEB_DKMS"
+		echo "+ apt-get install -y $DEB_EXLB $DEB_DKMS"
 	else
 		# shellcheck disable=SC2086 # the globs
-		run apt-get install -y --reinstall $DEB_EXLB $DEB_DKMS
+		run apt-get install -y $DEB_EXLB $DEB_DKMS
 	fi
 else
-	run apt-get install -y --reinstall "$DEB_EXLB" "$DEB_DKMS"
+	run apt-get install -y "$DEB_EXLB" "$DEB_DKMS"
 fi
 
 step "load exlb.ko"

@@ -72,9 +72,9 @@ setup --dry-run 198.18.0.10 198.18.1.11 198.18.1.12
 want="install build install install load wait check apply apply apply status "
 expect "real path: exit 0, the steps in order (got: $(steps))" \
 	test $rc = 0 -a "$(steps)" = "$want"
-expect "real path: apt-get update, build-dep ./, make deb, the built packages reinstalled" \
+expect "real path: apt-get update, build-dep ./, make deb, the built packages installed" \
 	eval 'has "+ apt-get update" && has "+ apt-get build-dep -y ./" && has "+ make deb" &&
-	has "+ apt-get install -y --reinstall ./build/deb/exlb_*.deb ./build/deb/exlb-dkms_*.deb"'
+	has "+ apt-get install -y ./build/deb/exlb_*.deb ./build/deb/exlb-dkms_*.deb"'
 expect "real path: the running kernel's headers ($KVER), or their directory found" \
 	eval 'has "+ apt-get install -y linux-headers-$KVER" || has "already there: /lib/modules/$KVER/build"'
 expect "real path: modprobe exlb, exlbd awaited" \
@@ -94,8 +94,8 @@ setup --dry-run --debs "$T/debs" --cert "$T/mail.pfx" --password-file "$T/mail.p
 expect "--debs: exit 0, no build-dep, no make deb (steps: $(steps))" \
 	eval 'test $rc = 0 && ! grep -q "build-dep\|make deb" "$T/out" &&
 	test "$(steps)" = "install install load wait check import apply apply apply status "'
-expect "--debs: the directory's two packages reinstalled" \
-	has "+ apt-get install -y --reinstall $T/debs/exlb_0.1_amd64.deb $T/debs/exlb-dkms_0.1_all.deb"
+expect "--debs: the directory's two packages installed" \
+	has "+ apt-get install -y $T/debs/exlb_0.1_amd64.deb $T/debs/exlb-dkms_0.1_all.deb"
 expect "--cert: imported as 'exchange' with its password file, replace=1" \
 	has "+ exlbctl cert add exchange $T/mail.pfx password-file $T/mail.pass replace=1"
 expect "--templates: the three named, IPv6 real servers as [ADDR]:80 for HTTPS Offloaded, cert given" \
@@ -112,7 +112,7 @@ setup --dry-run --debs debs --cert mail.pfx --password-file ./mail.pass 198.18.0
 cd - >/dev/null || exit 1
 expect "relative --debs, --cert, --password-file are the caller's (exit $rc)" \
 	eval 'test $rc = 0 &&
-	has "+ apt-get install -y --reinstall $T/debs/exlb_0.1_amd64.deb $T/debs/exlb-dkms_0.1_all.deb" &&
+	has "+ apt-get install -y $T/debs/exlb_0.1_amd64.deb $T/debs/exlb-dkms_0.1_all.deb" &&
 	has "+ exlbctl cert add exchange $T/mail.pfx password-file $T/mail.pass replace=1" && nothing_called'
 
 # --- refusals, before any step
