@@ -52,6 +52,8 @@ struct exlbd {
  * The old daemon: once d->ctl exists, _init lets a takeover be asked on
  * the control socket; _stop at exit (with d->loop).
  */
+/* Takes the state directory's lock if it is free: 0, or -1 with errno. */
+int exlbd_state_lock(struct exlbd *d);
 void exlbd_upgrade_init(struct exlbd *d);
 void exlbd_upgrade_stop(struct exlbd *d);
 
@@ -65,7 +67,7 @@ void exlbd_upgrade_stop(struct exlbd *d);
  */
 int exlbd_takeover_fork(int *report);
 int exlbd_takeover_ask(const char *path, struct exlb_handover *h);
-int exlbd_takeover_lock(struct exlbd *d, const char *dir);
+int exlbd_takeover_lock(struct exlbd *d);
 int exlbd_takeover_serve(struct exlbd *d, int chan, struct exlb_handover *h,
 			 int report);
 

@@ -228,30 +228,42 @@ static int check_file(const char *path)
 	return 0;
 }
 
-/* One daemon per state directory: a second one would overwrite the first. */
-static int lock_state_dir(struct exlbd *d, const char *dir)
+/*
+ * One daemon per state directory: a second one would overwrite the first.
+ * The lock passes from one daemon to the next at a takeover (upgrade.c).
+ */
+int exlbd_state_lock(struct exlbd *d)
 {
 	char path[4096];
 
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		exlb_log(LOG_ERR, "cannot create state directory %s: %s", dir,
-			 strerror(errno));
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/lock", dir);
-	d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (d->lock_fd < 0) {
-		exlb_log(LOG_ERR, "cannot open %s: %s", path, strerror(errno));
+		snprintf(path, sizeof(path), "%s/lock", d->state_dir);
+		d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (d->lock_fd < 0)
+			return -1;
+	}
+	return flock(d->lock_fd, LOCK_EX | LOCK_NB);
+}
+
+static int lock_state_dir(struct exlbd *d)
+{
+	if (mkdir(d->state_dir, 0700) && errno != EEXIST) {
+		exlb_log(LOG_ERR, "cannot create state directory %s: %s",
+			 d->state_dir, strerror(errno));
 		return -1;
 	}
-	if (flock(d->lock_fd, LOCK_EX | LOCK_NB)) {
+	if (!exlbd_state_lock(d))
+		return 0;
+	if (errno == EWOULDBLOCK)
 		exlb_log(LOG_ERR, "state directory %s is in use by another exlbd",
-			 dir);
+			 d->state_dir);
+	else
+		exlb_log(LOG_ERR, "cannot lock %s/lock: %s", d->state_dir,
+			 strerror(errno));
+	if (d->lock_fd >= 0)
 		close(d->lock_fd);
-		d->lock_fd = -1;
-		return -1;
-	}
-	return 0;
+	d->lock_fd = -1;
+	return -1;
 }
 
 int main(int argc, char **argv)
@@ -377,9 +389,9 @@ int main(int argc, char **argv)
 			return ret;
 		ret = 1;
 		chan = exlbd_takeover_ask(socket_path, &h);
-		if (chan < 0 || exlbd_takeover_lock(&d, state_dir))
+		if (chan < 0 || exlbd_takeover_lock(&d))
 			goto out;
-	} else if (lock_state_dir(&d, state_dir)) {
+	} else if (lock_state_dir(&d)) {
 		goto out;
 	}
 	if (exlb_store_open(&d.store, state_dir, &err)) {

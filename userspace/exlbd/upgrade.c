@@ -56,14 +56,9 @@ static void takeover_end(struct exlbd *d)
 static void on_relock(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct exlbd *d = w->data;
-	char path[4096];
 
 	(void)revents;
-	if (d->lock_fd < 0) {
-		snprintf(path, sizeof(path), "%s/lock", d->state_dir);
-		d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	}
-	if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX | LOCK_NB))
+	if (exlbd_state_lock(d))
 		return;		/* the new daemon still holds it: again soon */
 	ev_timer_stop(loop, w);
 	exlb_ctl_freeze(d->ctl, NULL);
@@ -303,19 +298,15 @@ fail:
 }
 
 /* The old daemon unlocked the directory just before it sent; bounded wait. */
-int exlbd_takeover_lock(struct exlbd *d, const char *dir)
+int exlbd_takeover_lock(struct exlbd *d)
 {
 	for (int i = 0; i < 50; i++) {
-		char path[4096];
-
-		snprintf(path, sizeof(path), "%s/lock", dir);
-		if (d->lock_fd < 0)
-			d->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (d->lock_fd >= 0 && !flock(d->lock_fd, LOCK_EX | LOCK_NB))
+		if (!exlbd_state_lock(d))
 			return 0;
 		usleep(100 * 1000);
 	}
-	exlb_log(LOG_ERR, "takeover: state directory %s stays locked by another exlbd", dir);
+	exlb_log(LOG_ERR, "takeover: state directory %s stays locked by another exlbd",
+		 d->state_dir);
 	return -1;
 }
 
