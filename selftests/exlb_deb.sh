@@ -135,31 +135,6 @@ trap 'exit 130' INT TERM
 
 ctl() { "$EXLBCTL" "$@"; }
 
-# A forking greeter and echo server, as in exlbd_e2e.sh: "NAME PEER", then
-# echoes lines.
-SERVER_PY='
-import os, signal, socket, sys
-name, port = sys.argv[1], int(sys.argv[2])
-signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", port))
-ls.listen(64)
-print("listening", flush=True)
-while True:
-    c, peer = ls.accept()
-    if os.fork() == 0:
-        ls.close()
-        try:
-            c.sendall(("%s %s\n" % (name, peer[0])).encode())
-            for line in c.makefile("rb"):
-                c.sendall(line)
-        except OSError:
-            pass
-        os._exit(0)
-    c.close()
-'
-
 # COUNT connections to HOST:PORT: greeting, one echo; prints the JSON
 # {"ok": N, "fail": N, "counts": {NAME: N}, "errors": [...]}
 CLIENT_PY='
@@ -185,7 +160,7 @@ print(json.dumps(res))
 
 server_start() { # I
 	local i=$1 end
-	setsid ip netns exec "exlb-rs$i-$EXLB_SFX" "$PYTHON" -c "$SERVER_PY" "rs$i" "$RS_PORT" \
+	setsid ip netns exec "exlb-rs$i-$EXLB_SFX" "$PYTHON" -c "$ECHO_SERVER_PY" "rs$i" "$RS_PORT" \
 		>"$T/server$i.log" 2>&1 </dev/null &
 	SRV_PIDS[i]=$!
 	end=$((SECONDS + 30))

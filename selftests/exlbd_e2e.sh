@@ -126,32 +126,6 @@ ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", (b - a) * 1000 }'; 
 
 ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 
-# A forking echo server: greets "NAME PEER", echoes lines; the listener
-# closes its socket in every child, so killing it refuses new connections
-# while the open ones live on in the children.
-SERVER_PY='
-import os, signal, socket, sys
-name, port = sys.argv[1], int(sys.argv[2])
-signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-ls = socket.socket()
-ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-ls.bind(("0.0.0.0", port))
-ls.listen(256)
-print("listening", flush=True)
-while True:
-    c, peer = ls.accept()
-    if os.fork() == 0:
-        ls.close()
-        try:
-            c.sendall(("%s %s\n" % (name, peer[0])).encode())
-            for line in c.makefile("rb"):
-                c.sendall(line)
-        except OSError:
-            pass
-        os._exit(0)
-    c.close()
-'
-
 # Sequential short connections (connect, greeting, one echo, close), at
 # most COUNT, spread over SECONDS when PACE=1, stopped after 2 x SECONDS.
 LOAD_PY='
@@ -223,7 +197,7 @@ while time.monotonic() < end:
 
 server_start() { # I
 	local i=$1
-	setsid ip netns exec "exlb-rs$i-$EXLB_SFX" "$PYTHON" -c "$SERVER_PY" "rs$i" "$RS_PORT" \
+	setsid ip netns exec "exlb-rs$i-$EXLB_SFX" "$PYTHON" -c "$ECHO_SERVER_PY" "rs$i" "$RS_PORT" \
 		>"$T/server$i.log" 2>&1 </dev/null &
 	SRV_PIDS[i]=$!
 	local end=$((SECONDS + 30))

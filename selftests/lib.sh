@@ -19,6 +19,33 @@
 #   exlb-other-SFX: lo with 198.18.0.10 and fd00::10, server "other" on :80,
 #                   for the namespace-independence test.
 
+# For exlbd_e2e.sh and exlb_deb.sh: a forking echo server (python3 -c
+# "$ECHO_SERVER_PY" NAME PORT) that greets "NAME PEER" and echoes lines;
+# the listener closes its socket in every child, so killing it refuses new
+# connections while the open ones live on in the children.
+ECHO_SERVER_PY='
+import os, signal, socket, sys
+name, port = sys.argv[1], int(sys.argv[2])
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("0.0.0.0", port))
+ls.listen(256)
+print("listening", flush=True)
+while True:
+    c, peer = ls.accept()
+    if os.fork() == 0:
+        ls.close()
+        try:
+            c.sendall(("%s %s\n" % (name, peer[0])).encode())
+            for line in c.makefile("rb"):
+                c.sendall(line)
+        except OSError:
+            pass
+        os._exit(0)
+    c.close()
+'
+
 SELFTEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${EXLB_REPO:-$(cd "$SELFTEST_DIR/.." && pwd)}
 EXLBADM=${EXLBADM:-$REPO/userspace/build/exlbadm}
