@@ -22,6 +22,8 @@ PACKAGES=(
 	sparse perl linux-source-6.1
 	# tests (curl and openssl s_client are the HTTPS clients)
 	python3 iproute2 ipvsadm socat nftables jq procps psmisc curl swaks libnet-ssleay-perl
+	# exlbd-cli.sh writes a .pfx whose key matches none of its certificates
+	python3-cryptography
 	# promtool checks /metrics (exlbd-metrics.sh); Debian ships it only in prometheus
 	prometheus
 	# real servers for the health-check tests (run in netns only)

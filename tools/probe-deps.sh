@@ -88,6 +88,8 @@ need libnet-ssleay-perl "swaks TLS (Perl Net::SSLeay)" grep_out swaks --support 
 need python3 python3 has python3
 need python3 "python3 modules ssl imaplib poplib smtplib http.client json selectors ctypes" \
 	python3 -c 'import ssl, imaplib, poplib, smtplib, http.client, json, selectors, ctypes, argparse'
+need python3-cryptography "python3 module cryptography (a mismatched .pfx for exlbd-cli.sh)" \
+	python3 -c 'import cryptography.hazmat.primitives.serialization.pkcs12'
 
 # ---- nginx with the modules the test configs use (ssl, map, proxy,
 # rewrite's return, headers): a config that has them must pass nginx -t
