@@ -136,9 +136,12 @@ fuzz:
 
 # The VM's timeout: the selftests' time budgets (selftests/Makefile SUITES)
 # plus 300 s for booting and building nl_fuzz, so a suite that overruns is
-# stopped by its own budget and reported, not by the VM.
+# stopped by its own budget and reported, not by the VM. A second boot with
+# systemd as PID 1 runs the suites of the packaged unit (SYSTEMD_SUITES).
+VM_RUN = tools/vm/run --memory 3072 --kernel-release $(notdir $(patsubst %/build,%,$(KDIR)))
 vm-check: probe-deps module userspace deb
-	tools/vm/run --timeout $$(($$($(MAKE) -s --no-print-directory -C selftests budget) + 300)) --memory 3072 --kernel-release $(notdir $(patsubst %/build,%,$(KDIR))) -- make -C selftests run_tests
+	$(VM_RUN) --timeout $$(($$($(MAKE) -s --no-print-directory -C selftests budget) + 300)) -- make -C selftests run_tests
+	$(VM_RUN) --systemd --timeout $$(($$($(MAKE) -s --no-print-directory -C selftests budget_systemd) + 300)) -- make -C selftests run_tests_systemd
 
 # Kernel code hygiene: checkpatch --strict, W=1 and sparse must all be clean.
 kernel-lint: checkpatch w1 sparse

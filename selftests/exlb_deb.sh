@@ -40,6 +40,8 @@
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 EXLB_SFX=${EXLB_SFX:-deb$$}
+# shellcheck disable=SC2034 # read by fail() in lib.sh
+EXLB_CHAINED=1
 # shellcheck source=lib.sh
 source "$(dirname "$SELF")/lib.sh"
 DEB_DIR=${EXLB_DEB_DIR:-$REPO/build/deb}
@@ -47,35 +49,7 @@ KVER=$(uname -r)
 UNIT=/lib/systemd/system/exlbd.service
 EXLBCTL=/usr/sbin/exlbctl
 
-# The tests here run in this shell (each builds on the previous one): the
-# assertions return 1 instead of exiting (as in exlbd_e2e.sh).
-expect_eq() { # GOT WANT WHAT
-	if [[ "$1" != "$2" ]]; then
-		diag "FAIL: $3: expected '$2', got '$1'"
-		return 1
-	fi
-	diag "$3: '$1' as expected"
-}
-
 TESTS=(install modprobe start template setup remove)
-
-PASS=0 FAIL=0 SKIP=0 N=0
-ktap_result() { # RESULT NAME [DIRECTIVE]
-	N=$((N + 1))
-	case $1 in
-	ok) PASS=$((PASS + 1)); echo "ok $N - $2" ;;
-	skip) SKIP=$((SKIP + 1)); echo "ok $N - $2 # SKIP $3" ;;
-	*) FAIL=$((FAIL + 1)); echo "not ok $N - $2${3:+ # $3}" ;;
-	esac
-}
-ktap_end() {
-	echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:$SKIP error:0"
-	if ((SKIP)); then
-		echo "$PASS passed, $FAIL failed, $SKIP skipped"
-	else
-		echo "$PASS passed, $FAIL failed"
-	fi
-}
 
 echo "TAP version 13"
 echo "1..${#TESTS[@]}"
@@ -172,24 +146,6 @@ server_start() { # I
 
 # The value of KEY= in the [Service] section of the installed unit
 unit_value() { sed -n "s/^$1=//p" "$UNIT" | tail -n 1; }
-
-# run NAME: runs t_NAME in this shell (the tests build on each other).
-run() {
-	local name=$1 start=$SECONDS rc
-	echo "# --- $name"
-	if [[ -n ${ABORT:-} ]]; then
-		ktap_result skip "$name" "$ABORT"
-		return
-	fi
-	"t_$name" >"$T/$name.out" 2>&1
-	rc=$?
-	sed 's/^/# /' "$T/$name.out"
-	case $rc in
-	0) ktap_result ok "$name" ;;
-	*) ktap_result fail "$name"; ABORT="an earlier test failed" ;;
-	esac
-	echo "# $name: $((SECONDS - start))s"
-}
 
 # ------------------------------------------------------------------- tests
 
@@ -353,7 +309,7 @@ fi
 echo "# namespaces: $ALL_NS; packages from $DEB_DIR"
 
 for t in "${TESTS[@]}"; do
-	run "$t"
+	run_chained "$t"
 done
 if ((FAIL)) && [[ -f $T/exlbd.log ]]; then
 	sed 's/^/# exlbd.log: /' "$T/exlbd.log"

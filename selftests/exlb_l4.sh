@@ -77,25 +77,6 @@ fi
 # not the shell: never fall through into the runner from a test.
 [[ ${1:-} == --one ]] && { echo "FAIL: test aborted by a shell error"; exit 1; }
 
-PASS=0 FAIL=0 SKIP=0 N=0
-ktap_result() { # RESULT NAME [DIRECTIVE]
-	N=$((N + 1))
-	case $1 in
-	ok) PASS=$((PASS + 1)); echo "ok $N - $2" ;;
-	skip) SKIP=$((SKIP + 1)); echo "ok $N - $2 # SKIP $3" ;;
-	*) FAIL=$((FAIL + 1)); echo "not ok $N - $2${3:+ # $3}" ;;
-	esac
-}
-
-ktap_end() {
-	echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:$SKIP error:0"
-	if ((SKIP)); then
-		echo "$PASS passed, $FAIL failed, $SKIP skipped"
-	else
-		echo "$PASS passed, $FAIL failed"
-	fi
-}
-
 # ---------------------------------------------------------------- select
 list=0
 selected=()

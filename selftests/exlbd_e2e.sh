@@ -26,47 +26,14 @@
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 EXLB_SFX=${EXLB_SFX:-e2e$$}
+# shellcheck disable=SC2034 # read by fail() in lib.sh
+EXLB_CHAINED=1
 # shellcheck source=lib.sh
 source "$(dirname "$SELF")/lib.sh"
 EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 
-# The tests here run in this shell (each builds on the previous one): the
-# assertions return 1 instead of exiting.
-expect_eq() { # GOT WANT WHAT
-	if [[ "$1" != "$2" ]]; then
-		diag "FAIL: $3: expected '$2', got '$1'"
-		return 1
-	fi
-	diag "$3: '$1' as expected"
-}
-expect_range() { # VALUE LOW HIGH WHAT
-	if ! [[ "$1" =~ ^-?[0-9]+$ ]] || (( $1 < $2 || $1 > $3 )); then
-		diag "FAIL: $4: $1 not in [$2, $3]"
-		return 1
-	fi
-	diag "$4: $1 in [$2, $3]"
-}
-
 TESTS=(kernel_programmed rs_down_droponfail kill9_under_load restart_no_flush)
-
-PASS=0 FAIL=0 SKIP=0 N=0
-ktap_result() { # RESULT NAME [DIRECTIVE]
-	N=$((N + 1))
-	case $1 in
-	ok) PASS=$((PASS + 1)); echo "ok $N - $2" ;;
-	skip) SKIP=$((SKIP + 1)); echo "ok $N - $2 # SKIP $3" ;;
-	*) FAIL=$((FAIL + 1)); echo "not ok $N - $2${3:+ # $3}" ;;
-	esac
-}
-ktap_end() {
-	echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:$SKIP error:0"
-	if ((SKIP)); then
-		echo "$PASS passed, $FAIL failed, $SKIP skipped"
-	else
-		echo "$PASS passed, $FAIL failed"
-	fi
-}
 
 echo "TAP version 13"
 echo "1..${#TESTS[@]}"
@@ -239,25 +206,6 @@ rs_health() {
 	ctl -j status | jq -r --arg a "$1" '[.vs[].rs[] | select(.addr == $a) | .health][0]'
 }
 
-# run NAME: runs t_NAME in this shell (the tests build on each other).
-run() {
-	local name=$1 start=$SECONDS rc
-	echo "# --- $name"
-	if [[ -n ${ABORT:-} ]]; then
-		ktap_result skip "$name" "$ABORT"
-		return
-	fi
-	# (no process substitution: the test VM has no /dev/fd)
-	"t_$name" >"$T/$name.out" 2>&1
-	rc=$?
-	sed 's/^/# /' "$T/$name.out"
-	case $rc in
-	0) ktap_result ok "$name" ;;
-	*) ktap_result fail "$name"; ABORT="an earlier test failed" ;;
-	esac
-	echo "# $name: $((SECONDS - start))s"
-}
-
 # ------------------------------------------------------------------- tests
 
 t_kernel_programmed() {
@@ -427,7 +375,7 @@ fi
 echo "# namespaces: $ALL_NS; exlbd: $EXLBD; state: $STATE"
 
 for t in "${TESTS[@]}"; do
-	run "$t"
+	run_chained "$t"
 done
 if ((FAIL)); then
 	for f in "$T"/exlbd*.log; do sed "s|^|# ${f##*/}: |" "$f"; done

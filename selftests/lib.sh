@@ -85,9 +85,13 @@ MS_REFUSED_FAST=900      # no real server: RST answers the SYN (no SYN retry)
 
 diag() { printf '%s\n' "$*"; }
 
-# fail MSG: the running test fails (a test runs in its own bash).
+# fail MSG: the running test fails. In exlb_l4.sh a test runs in its own
+# bash, which exits; in a chained suite (EXLB_CHAINED=1, see run_chained)
+# tests run in the suite's shell, so fail returns 1 and the assertions below
+# pass that on.
 fail() {
 	printf 'FAIL: %s\n' "$*"
+	[[ -n ${EXLB_CHAINED:-} ]] && return 1
 	exit 1
 }
 
@@ -100,6 +104,7 @@ skip() {
 expect_eq() { # GOT WANT WHAT
 	if [[ "$1" != "$2" ]]; then
 		fail "$3: expected '$2', got '$1'"
+		return 1
 	fi
 	diag "$3: '$1' as expected"
 }
@@ -108,8 +113,51 @@ expect_eq() { # GOT WANT WHAT
 expect_range() {
 	if ! [[ "$1" =~ ^-?[0-9]+$ ]] || (( $1 < $2 || $1 > $3 )); then
 		fail "$4: $1 not in [$2, $3]"
+		return 1
 	fi
 	diag "$4: $1 in [$2, $3]"
+}
+
+# ------------------------------------------------------------ KTAP output
+
+PASS=0 FAIL=0 SKIP=0 N=0
+ktap_result() { # RESULT NAME [DIRECTIVE]
+	N=$((N + 1))
+	case $1 in
+	ok) PASS=$((PASS + 1)); echo "ok $N - $2" ;;
+	skip) SKIP=$((SKIP + 1)); echo "ok $N - $2 # SKIP $3" ;;
+	*) FAIL=$((FAIL + 1)); echo "not ok $N - $2${3:+ # $3}" ;;
+	esac
+}
+
+ktap_end() {
+	echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:$SKIP error:0"
+	if ((SKIP)); then
+		echo "$PASS passed, $FAIL failed, $SKIP skipped"
+	else
+		echo "$PASS passed, $FAIL failed"
+	fi
+}
+
+# run_chained NAME: runs t_NAME in the suite's shell (exlbd_e2e.sh,
+# exlb_deb.sh, exlb_systemd.sh: each test builds on the previous one, so
+# after a failure the rest are skipped), its output as KTAP comments
+# (kept in $T/NAME.out: no process substitution, the VM may lack /dev/fd).
+run_chained() {
+	local name=$1 start=$SECONDS rc
+	echo "# --- $name"
+	if [[ -n ${ABORT:-} ]]; then
+		ktap_result skip "$name" "$ABORT"
+		return
+	fi
+	"t_$name" >"$T/$name.out" 2>&1
+	rc=$?
+	sed 's/^/# /' "$T/$name.out"
+	case $rc in
+	0) ktap_result ok "$name" ;;
+	*) ktap_result fail "$name"; ABORT="an earlier test failed" ;;
+	esac
+	echo "# $name: $((SECONDS - start))s"
 }
 
 # -------------------------------------------------------------- topology
