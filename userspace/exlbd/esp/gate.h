@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 OR MIT */
+/*
+ * The Edge Security Pack's gates on an L7 HTTP service (a VS or SubVS with
+ * EspEnabled=1): AllowedHosts and AllowedDirectories, checked on every
+ * request once its head is complete and before a real server is chosen
+ * (proxy_conn.c, one call), with what passes rewritten to the normalised
+ * path the gate checked. docs/esp.md says what is matched how and why.
+ *
+ * The directory logon (InputAuthMode 1/2, OutputAuthMode) comes after this
+ * call and is not here: a gate answers only "refuse" or "pass on, with
+ * this target". ExcludedDirectories are kept for that logon; with
+ * InputAuthMode=0 there is no pre-authentication to exclude from.
+ */
+#ifndef EXLB_ESP_GATE_H
+#define EXLB_ESP_GATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "esp/path.h"
+#include "l7/http1.h"
+
+#define ESP_LOG_USER		1U	/* ESPLogs bits */
+#define ESP_LOG_SECURITY	2U
+#define ESP_LOG_CONNECTION	4U
+
+/* What a plan keeps of one service's ESP settings (immutable, per plan). */
+struct esp_gate {
+	char name[EXLB_NICKNAME_SIZE + 16];	/* "SubVS OWA", for the log */
+	unsigned int logs;			/* ESPLogs */
+	char hosts[sizeof(((struct exlb_service *)0)->allowed_hosts)];
+	char dirs[sizeof(((struct exlb_service *)0)->allowed_directories)];
+	char excluded[sizeof(((struct exlb_service *)0)->excluded_directories)];
+};
+
+/* The gate of @svc, or NULL when ESP is off (or no memory: *@err set). */
+struct esp_gate *esp_gate_new(const struct exlb_service *svc, bool *err);
+void esp_gate_free(struct esp_gate *g);
+
+enum esp_verdict {
+	ESP_PASS,	/* forward, with d->target */
+	ESP_REFUSE,	/* answer d->status, nothing reaches a real server */
+};
+
+/* The room a rewritten target may take (encoded path and the query). */
+#define ESP_TARGET_MAX	(3 * ESP_PATH_MAX + EXLB_HTTP_MAX_HEAD)
+
+struct esp_decision {
+	enum esp_verdict verdict;
+	unsigned int status;	/* ESP_REFUSE: 403 not allowed, 400 malformed */
+	const char *reason;	/* ESP_REFUSE: why, for the log */
+	/* ESP_PASS: the origin-form target the real server gets */
+	char target[ESP_TARGET_MAX];
+	size_t target_len;
+};
+
+/*
+ * The verdict of gate @g on the request head @h (its target, or @target
+ * when not NULL: a header rule's ModifyURL is checked again), from client
+ * @client ("198.18.0.1:40000", for the security log: ESPLogs bit 2).
+ */
+enum esp_verdict esp_gate_request(const struct esp_gate *g,
+				  const struct exlb_http_head *h,
+				  const char *target, size_t target_len,
+				  const char *client, struct esp_decision *d);
+
+#endif
