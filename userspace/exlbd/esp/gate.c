@@ -32,6 +32,8 @@ struct esp_gate *esp_gate_new(const struct exlb_service *svc, bool *err)
 	memcpy(g->hosts, svc->allowed_hosts, sizeof(g->hosts));
 	memcpy(g->dirs, svc->allowed_directories, sizeof(g->dirs));
 	memcpy(g->excluded, svc->excluded_directories, sizeof(g->excluded));
+	memcpy(g->smtp_domains, svc->smtp_allowed_domains,
+	       sizeof(g->smtp_domains));
 	return g;
 }
 

@@ -32,6 +32,8 @@ struct esp_gate {
 	char hosts[sizeof(((struct exlb_service *)0)->allowed_hosts)];
 	char dirs[sizeof(((struct exlb_service *)0)->allowed_directories)];
 	char excluded[sizeof(((struct exlb_service *)0)->excluded_directories)];
+	/* an SMTP VS: SMTPAllowedDomains, checked by mail_proto.c on RCPT TO */
+	char smtp_domains[sizeof(((struct exlb_service *)0)->smtp_allowed_domains)];
 };
 
 /* The gate of @svc, or NULL when ESP is off (or no memory: *@err set). */

@@ -509,6 +509,51 @@ static struct l7_subvs *choose_subvs(struct l7_vs *vs,
 	return fallback;
 }
 
+/* ---- the Edge Security Pack ---- */
+
+/*
+ * Every ESP gate the request meets must pass it: its VS's (with SubVSs),
+ * the chosen SubVS's, and that of the SubVS an NTLM-bound connection stays
+ * on. @target: NULL for the request's own, or a ModifyURL result, checked
+ * again. False: refused and answered (nothing reaches a real server).
+ * True: *@dp is NULL when no gate applies, else (malloc'd, reused) the
+ * target to forward: exactly the path the gates checked (esp/gate.h).
+ */
+static bool esp_pass(struct l7_conn *c, struct l7_vs *vs, struct l7_subvs *sv,
+		     const struct exlb_http_head *h, const char *target,
+		     size_t target_len, struct esp_decision **dp)
+{
+	const struct esp_gate *gates[3];
+	size_t n = 0;
+
+	if (vs->has_subvs && vs->esp)
+		gates[n++] = vs->esp;
+	if (sv && sv->esp)
+		gates[n++] = sv->esp;
+	if (c->bound && c->r.s.fd >= 0)
+		for (size_t i = 0; i < vs->nr_subvs; i++)
+			if (vs->subvs[i].id == c->r.subvs_id &&
+			    &vs->subvs[i] != sv && vs->subvs[i].esp)
+				gates[n++] = vs->subvs[i].esp;
+	if (!n)
+		return true;
+	if (!*dp)
+		*dp = malloc(sizeof(**dp));
+	if (!*dp) {
+		c->r.dead = true;
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* each sees the client's target: all agree on what passes */
+		if (esp_gate_request(gates[i], h, target, target_len,
+				     c->peer_addr, *dp) == ESP_REFUSE) {
+			local_reply_to(c, (*dp)->status, NULL, 'L', h);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* A request head arrived: route it and queue it for its server. */
 static void request_head(struct l7_conn *c)
 {
@@ -519,6 +564,7 @@ static void request_head(struct l7_conn *c)
 	struct exlb_http_fwd_opts fwd;
 	const char *new_target = NULL;
 	size_t n_edits = 0;
+	struct esp_decision *esp = NULL;
 	struct l7_subvs *sv;
 	struct l7_vs *vs;
 	struct l7_rs *rs = NULL;
@@ -553,11 +599,15 @@ static void request_head(struct l7_conn *c)
 	c->idle_s = vs->idle_s;
 	bind_now = has_conn_auth(h);
 
+	/* ESP's gates: the head is complete, no real server chosen yet */
+	sv = choose_subvs(vs, h);
+	if (!esp_pass(c, vs, sv, h, NULL, 0, &esp))
+		goto out;
+
 	if (c->bound && c->r.s.fd >= 0) {
 		/* stays on its authenticated server connection */
 	} else {
 		c->bound = false;
-		sv = choose_subvs(vs, h);
 		if (sv) {
 			c->r.subvs_id = sv->id;
 			rs = l7_pick_rs(sv, &c->r.peer, &c->r.holds, NULL, 0);
@@ -566,7 +616,7 @@ static void request_head(struct l7_conn *c)
 		}
 		if (!rs) {
 			reply_unavailable_to(c, vs, h);
-			return;
+			goto out;
 		}
 		if (c->r.s.fd >= 0 && c->r.rs_id != rs->id)
 			server_park(c);
@@ -575,10 +625,10 @@ static void request_head(struct l7_conn *c)
 			if (err && !server_retry(c, rs->id, rs->st, -err, true)) {
 				set_term(c, 'S', 'C');
 				reply_unavailable_to(c, vs, h);
-				return;
+				goto out;
 			}
 			if (c->r.dead)
-				return;
+				goto out;
 		}
 	}
 	c->bound = c->bound || bind_now;
@@ -596,8 +646,16 @@ static void request_head(struct l7_conn *c)
 		if (exlb_buf_append(&c->r.to_c, cont, sizeof(cont) - 1))
 			c->r.dead = true;
 	}
+	/* ESP: a ModifyURL result is checked as the client's target was */
+	if (esp && new_target &&
+	    !esp_pass(c, vs, sv, h, new_target, strlen(new_target), &esp)) {
+		exlb_content_arena_free(&arena);
+		goto out;
+	}
+	if (esp)	/* the real server gets exactly what the gates checked */
+		new_target = esp->target;
 	if (new_target) {
-		/* ModifyURL: the head as sent, with the new target */
+		/* ModifyURL (or ESP): the head as sent, with the new target */
 		struct exlb_http_head *mod = malloc(sizeof(*mod));
 
 		if (!mod) {
@@ -617,10 +675,12 @@ static void request_head(struct l7_conn *c)
 	exlb_content_arena_free(&arena);
 	if (resp_parser_new(c)) {
 		c->r.dead = true;
-		return;
+		goto out;
 	}
 	if (c->req_is_head)
 		exlb_http_expect_no_body(c->resp);
+out:
+	free(esp);
 }
 
 /* ---- the request direction: client -> server ---- */
