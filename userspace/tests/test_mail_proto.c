@@ -145,7 +145,7 @@ static void test_smtp_esp(void)
 	ok(cli(&s, "RCPT TO:<v@evil.net>\r\n") == MAIL_REPLY &&
 	   !strcmp(rep, "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain\r\n") &&
 	   !s.awaiting && s.rcpt_why && !strcmp(s.rcpt_domain, "evil.net"),
-	   "ESP SMTP: RCPT TO another domain: 550 5.7.54 by us, not forwarded (%s)", rep);
+	   "ESP SMTP: RCPT TO another domain: 550 5.7.54 by us, not forwarded");
 	s.rcpt_why = NULL;
 	ok(cli(&s, "RCPT TO:<v@sub.example.com>\r\n") == MAIL_REPLY && !strncmp(rep, "550", 3),
 	   "ESP SMTP: a subdomain is not the domain");

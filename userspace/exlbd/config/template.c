@@ -130,6 +130,9 @@ static void template_service(const json_t *obj, unsigned int scope,
 			continue;	/* apply refuses the type */
 		exlb_param_set(p, svc, text, err, sizeof(err));
 	}
+	/* not a parameter, but ESP's SMTP VS is known by it (port 25) */
+	if (json_is_integer(json_object_get(obj, "port")))
+		svc->port = (unsigned int)json_integer_value(json_object_get(obj, "port"));
 }
 
 /*
