@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <syslog.h>
 
 #include "esp/gate.h"
@@ -81,44 +80,17 @@ static enum esp_verdict refuse(const struct esp_gate *g, struct esp_decision *d,
 	return ESP_REFUSE;
 }
 
-/* The one Host header of @h: NULL and *@n = 0 if none, *@many if several. */
-static const char *host_header(const struct exlb_http_head *h, size_t *n,
-			       bool *many)
-{
-	const char *v = NULL;
-
-	*n = 0;
-	*many = false;
-	for (size_t i = 0; i < h->nr_headers; i++) {
-		const struct exlb_http_header *hd = &h->headers[i];
-
-		if (hd->name_len != 4 || strncasecmp(hd->name, "Host", 4))
-			continue;
-		if (v)
-			*many = true;
-		v = hd->value;
-		*n = hd->value_len;
-	}
-	return v;
-}
-
 enum esp_verdict esp_gate_request(const struct esp_gate *g,
-				  const struct exlb_http_head *h,
-				  const char *target, size_t target_len,
-				  const char *client, struct esp_decision *d)
+				  const struct esp_request *rq,
+				  struct esp_decision *d)
 {
 	char host[ESP_HOST_MAX], auth[ESP_HOST_MAX], path[ESP_PATH_MAX];
+	const char *target = rq->target, *hv = rq->host, *client = rq->client;
+	size_t target_len = rq->target_len, hlen = hv ? rq->host_len : 0, n;
 	struct esp_target t;
-	const char *why, *hv;
-	size_t hlen, n;
-	bool many;
+	const char *why;
 
-	if (!target) {
-		target = h->target;
-		target_len = h->target_len;
-	}
-	hv = host_header(h, &hlen, &many);
-	if (many)
+	if (rq->nr_host > 1)
 		return refuse(g, d, 400, "more than one Host header", client,
 			      hv, hlen, target, target_len);
 	why = esp_target_split(target, target_len, &t);

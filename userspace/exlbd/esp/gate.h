@@ -19,7 +19,6 @@
 
 #include "config/config.h"
 #include "esp/path.h"
-#include "l7/http1.h"
 
 #define ESP_LOG_USER		1U	/* ESPLogs bits */
 #define ESP_LOG_SECURITY	2U
@@ -46,7 +45,17 @@ enum esp_verdict {
 };
 
 /* The room a rewritten target may take (encoded path and the query). */
-#define ESP_TARGET_MAX	(3 * ESP_PATH_MAX + EXLB_HTTP_MAX_HEAD)
+#define ESP_TARGET_MAX	(3 * ESP_PATH_MAX + 32 * 1024)
+
+/* What a gate looks at in a request whose head is complete (l7/ fills it). */
+struct esp_request {
+	const char *target;	/* the request target as sent */
+	size_t target_len;
+	const char *host;	/* the (last) Host header's value, or NULL */
+	size_t host_len;
+	unsigned int nr_host;	/* how many Host headers */
+	const char *client;	/* "198.18.0.1", for the security log */
+};
 
 struct esp_decision {
 	enum esp_verdict verdict;
@@ -58,13 +67,11 @@ struct esp_decision {
 };
 
 /*
- * The verdict of gate @g on the request head @h (its target, or @target
- * when not NULL: a header rule's ModifyURL is checked again), from client
- * @client ("198.18.0.1:40000", for the security log: ESPLogs bit 2).
+ * The verdict of gate @g on request @rq, with ESPLogs bit 2's log line
+ * when it is refused. ESP_PASS fills d->target.
  */
 enum esp_verdict esp_gate_request(const struct esp_gate *g,
-				  const struct exlb_http_head *h,
-				  const char *target, size_t target_len,
-				  const char *client, struct esp_decision *d);
+				  const struct esp_request *rq,
+				  struct esp_decision *d);
 
 #endif

@@ -523,6 +523,7 @@ static bool esp_pass(struct l7_conn *c, struct l7_vs *vs, struct l7_subvs *sv,
 		     const struct exlb_http_head *h, const char *target,
 		     size_t target_len, struct esp_decision **dp)
 {
+	struct esp_request rq = { 0 };
 	const struct esp_gate *gates[3];
 	size_t n = 0;
 
@@ -543,10 +544,21 @@ static bool esp_pass(struct l7_conn *c, struct l7_vs *vs, struct l7_subvs *sv,
 		c->r.dead = true;
 		return false;
 	}
+	rq.target = target ? target : h->target;
+	rq.target_len = target ? target_len : h->target_len;
+	rq.client = c->peer_addr;
+	for (size_t i = 0; i < h->nr_headers; i++) {
+		const struct exlb_http_header *hd = &h->headers[i];
+
+		if (hd->name_len == 4 && !strncasecmp(hd->name, "Host", 4)) {
+			rq.host = hd->value;
+			rq.host_len = hd->value_len;
+			rq.nr_host++;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		/* each sees the client's target: all agree on what passes */
-		if (esp_gate_request(gates[i], h, target, target_len,
-				     c->peer_addr, *dp) == ESP_REFUSE) {
+		if (esp_gate_request(gates[i], &rq, *dp) == ESP_REFUSE) {
 			local_reply_to(c, (*dp)->status, NULL, 'L', h);
 			return false;
 		}
