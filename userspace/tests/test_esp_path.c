@@ -49,7 +49,8 @@ static void norm(const char *in, const char *want)
 		report(!why && !strcmp(out, want), "normalise '%s' -> '%s' (got '%s'%s%s)",
 		       in, want, why ? "" : out, why ? ", refused: " : "", why ? why : "");
 	else
-		report(why != NULL, "normalise '%s' refused (%s)", in, why ? why : "passed: " );
+		report(why != NULL, "normalise '%s' refused (%s%s)", in, why ? why : "passed as ",
+		       why ? "" : out);
 }
 
 static void test_normalise(void)
