@@ -13,7 +13,8 @@
 #                                                       2525 "MailTLS" STARTTLS, ESP
 #                                                     VIP2 198.18.96.11:80
 #                                                       "Switch": SubVS OWA
-#                                                       (ESP) and EWS (none)
+#                                                       (ESP) and EWS (none):
+#                                                       /ews/../owa/ is OWA's
 #                eg-br 198.18.97.1 ---- rs1 198.18.97.11 nginx (lib/exchange-rs.sh)
 #                                  ---- rs2 198.18.97.12 postfix (lib/mail-rs.sh)
 #
@@ -156,6 +157,9 @@ V2 /owa/ mail.example.com 200
 V2 /owa/../ews/ mail.example.com 403
 V2 /owa/ evil.example.net 403
 V2 /ews/ evil.example.net 200
+V2 /ews/../owa/ evil.example.net 403
+V2 /ews/..%2fowa/ evil.example.net 403
+V2 /ews/%2e%2e/owa/ mail.example.com 200
 EOF
 
 cat >"$T/req.py" <<'EOF'

@@ -287,6 +287,23 @@ static void test_gate(void)
 	req(none, "empty AllowedHosts: nothing passes", "GET /owa/ HTTP/1.1\r\n" H, 403, NULL);
 	req(nodirs, "empty AllowedDirectories: nothing passes", "GET /owa/ HTTP/1.1\r\n" H, 403, NULL);
 
+	{
+		/* routing on a VS where ESP is on somewhere: normalised only */
+		struct esp_decision *d = malloc(sizeof(*d));
+		struct esp_request rq = { .target = "/ews/../owa/x", .target_len = 13,
+					  .host = "evil.net", .host_len = 8, .nr_host = 1,
+					  .client = "198.18.0.1" };
+
+		report(esp_normalise_request(none, &rq, d) == ESP_PASS && !strcmp(d->target, "/owa/x"),
+		       "normalise only: /ews/../owa/x routes and goes on as /owa/x, whatever the Host (%s)",
+		       d->target);
+		rq.target = "/ews/%252e%252e/owa/";
+		rq.target_len = strlen(rq.target);
+		report(esp_normalise_request(none, &rq, d) == ESP_REFUSE && d->status == 403,
+		       "normalise only: double encoding refused there too (%u)", d->status);
+		free(d);
+	}
+
 	logged = nr_logged;
 	req(g, "a refusal (ESPLogs=2)", "GET /ecp/?password=secret HTTP/1.1\r\n" H, 403, NULL);
 	report(nr_logged == logged + 1 && strstr(last_log, "refused 198.18.0.1:") &&

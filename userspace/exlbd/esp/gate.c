@@ -80,9 +80,10 @@ static enum esp_verdict refuse(const struct esp_gate *g, struct esp_decision *d,
 	return ESP_REFUSE;
 }
 
-enum esp_verdict esp_gate_request(const struct esp_gate *g,
-				  const struct esp_request *rq,
-				  struct esp_decision *d)
+/* @check: the gate's lists too; else only what normalising refuses. */
+static enum esp_verdict gate_check(const struct esp_gate *g,
+				   const struct esp_request *rq,
+				   struct esp_decision *d, bool check)
 {
 	char host[ESP_HOST_MAX], auth[ESP_HOST_MAX], path[ESP_PATH_MAX];
 	const char *target = rq->target, *hv = rq->host, *client = rq->client;
@@ -96,6 +97,8 @@ enum esp_verdict esp_gate_request(const struct esp_gate *g,
 	why = esp_target_split(target, target_len, &t);
 	if (why)
 		return refuse(g, d, 400, why, client, hv, hlen, target, target_len);
+	if (!check)
+		goto path;
 	/* the Host, and an absolute-form authority too: both must be allowed */
 	why = esp_host_normalise(hv ? hv : "", hlen, host, sizeof(host));
 	if (why)
@@ -113,10 +116,11 @@ enum esp_verdict esp_gate_request(const struct esp_gate *g,
 				      client, t.authority, t.authority_len,
 				      t.path, t.path_len);
 	}
+path:
 	why = esp_path_normalise(t.path, t.path_len, path, sizeof(path));
 	if (why)
 		return refuse(g, d, 403, why, client, hv, hlen, t.path, t.path_len);
-	if (!esp_list_match(g->dirs, path, false))
+	if (check && !esp_list_match(g->dirs, path, false))
 		return refuse(g, d, 403, g->dirs[0] ? "path not in AllowedDirectories" :
 			      "AllowedDirectories is empty: no path is allowed",
 			      client, hv, hlen, t.path, t.path_len);
@@ -133,4 +137,18 @@ enum esp_verdict esp_gate_request(const struct esp_gate *g,
 	d->status = 0;
 	d->reason = NULL;
 	return ESP_PASS;
+}
+
+enum esp_verdict esp_gate_request(const struct esp_gate *g,
+				  const struct esp_request *rq,
+				  struct esp_decision *d)
+{
+	return gate_check(g, rq, d, true);
+}
+
+enum esp_verdict esp_normalise_request(const struct esp_gate *g,
+				       const struct esp_request *rq,
+				       struct esp_decision *d)
+{
+	return gate_check(g, rq, d, false);
 }

@@ -74,4 +74,16 @@ enum esp_verdict esp_gate_request(const struct esp_gate *g,
 				  const struct esp_request *rq,
 				  struct esp_decision *d);
 
+/*
+ * Only the normalisation of @rq's target (refused as the gate would,
+ * logged under gate @g): for a VS some of whose services have ESP, so that
+ * content rules choose the SubVS on the path the real server will see,
+ * and every SubVS's server gets the normalised target. Otherwise a path
+ * trick (/ews/../owa/) would pick a SubVS without ESP and reach a
+ * protected directory on the same servers.
+ */
+enum esp_verdict esp_normalise_request(const struct esp_gate *g,
+				       const struct esp_request *rq,
+				       struct esp_decision *d);
+
 #endif

@@ -363,6 +363,7 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	vs->subvs = calloc(nsub ? nsub : 1, sizeof(*vs->subvs));
 	if (!vs->subvs)
 		return -ENOMEM;
+	vs->esp_any = vs->esp;
 	if (!nsub) {
 		vs->nr_subvs = 1;
 		vs->subvs[0].esp = vs->esp;
@@ -378,6 +379,8 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 		sv->esp = esp_gate_new(sub, &esp_err);
 		if (esp_err || build_subvs(p, cfg, rt, sub, sv))
 			return -ENOMEM;
+		if (!vs->esp_any)
+			vs->esp_any = sv->esp;
 		if (!sub->enable)	/* a disabled SubVS takes nothing */
 			sv->nr_rs = 0;
 		if (compile_rules(cfg, sub->rules, sub->nr_rules, &sv->rules,

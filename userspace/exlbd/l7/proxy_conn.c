@@ -512,32 +512,35 @@ static struct l7_subvs *choose_subvs(struct l7_vs *vs,
 /* ---- the Edge Security Pack ---- */
 
 /*
- * Every ESP gate the request meets must pass it: its VS's (with SubVSs),
- * the chosen SubVS's, and that of the SubVS an NTLM-bound connection stays
- * on. @target: NULL for the request's own, or a ModifyURL result, checked
- * again. False: refused and answered (nothing reaches a real server).
- * True: *@dp is NULL when no gate applies, else (malloc'd, reused) the
- * target to forward: exactly the path the gates checked (esp/gate.h).
+ * On a VS where ESP is on anywhere (vs->esp_any), every request's target
+ * is normalised first (esp_normalise_request()): content rules choose the
+ * SubVS on the path the real server will see, and whatever SubVS it is,
+ * its server gets that path. Then, with @gates, every ESP gate the request
+ * meets must pass it: its VS's (with SubVSs), the chosen SubVS's, and that
+ * of the SubVS an NTLM-bound connection stays on. @target: NULL for the
+ * request's own, or a ModifyURL result, checked again. False: refused and
+ * answered (nothing reaches a real server). True: *@dp is NULL when ESP is
+ * off on the VS, else (malloc'd, reused) the target to forward.
  */
 static bool esp_pass(struct l7_conn *c, struct l7_vs *vs, struct l7_subvs *sv,
 		     const struct exlb_http_head *h, const char *target,
-		     size_t target_len, struct esp_decision **dp)
+		     size_t target_len, bool gates, struct esp_decision **dp)
 {
 	struct esp_request rq = { 0 };
-	const struct esp_gate *gates[3];
+	const struct esp_gate *g[3];
 	size_t n = 0;
 
-	if (vs->has_subvs && vs->esp)
-		gates[n++] = vs->esp;
-	if (sv && sv->esp)
-		gates[n++] = sv->esp;
-	if (c->bound && c->r.s.fd >= 0)
+	if (!vs->esp_any)
+		return true;
+	if (gates && vs->has_subvs && vs->esp)
+		g[n++] = vs->esp;
+	if (gates && sv && sv->esp)
+		g[n++] = sv->esp;
+	if (gates && c->bound && c->r.s.fd >= 0)
 		for (size_t i = 0; i < vs->nr_subvs; i++)
 			if (vs->subvs[i].id == c->r.subvs_id &&
 			    &vs->subvs[i] != sv && vs->subvs[i].esp)
-				gates[n++] = vs->subvs[i].esp;
-	if (!n)
-		return true;
+				g[n++] = vs->subvs[i].esp;
 	if (!*dp)
 		*dp = malloc(sizeof(**dp));
 	if (!*dp) {
@@ -556,9 +559,13 @@ static bool esp_pass(struct l7_conn *c, struct l7_vs *vs, struct l7_subvs *sv,
 			rq.nr_host++;
 		}
 	}
+	if (esp_normalise_request(vs->esp_any, &rq, *dp) == ESP_REFUSE) {
+		local_reply_to(c, (*dp)->status, NULL, 'L', h);
+		return false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		/* each sees the client's target: all agree on what passes */
-		if (esp_gate_request(gates[i], &rq, *dp) == ESP_REFUSE) {
+		if (esp_gate_request(g[i], &rq, *dp) == ESP_REFUSE) {
 			local_reply_to(c, (*dp)->status, NULL, 'L', h);
 			return false;
 		}
@@ -611,9 +618,22 @@ static void request_head(struct l7_conn *c)
 	c->idle_s = vs->idle_s;
 	bind_now = has_conn_auth(h);
 
-	/* ESP's gates: the head is complete, no real server chosen yet */
-	sv = choose_subvs(vs, h);
-	if (!esp_pass(c, vs, sv, h, NULL, 0, &esp))
+	/*
+	 * ESP: the head is complete, no real server chosen yet. The SubVS is
+	 * chosen on the normalised target, then its gates decide.
+	 */
+	if (!esp_pass(c, vs, NULL, h, NULL, 0, false, &esp))
+		goto out;
+	if (esp) {
+		struct exlb_http_head route = *h;
+
+		route.target = esp->target;
+		route.target_len = esp->target_len;
+		sv = choose_subvs(vs, &route);
+	} else {
+		sv = choose_subvs(vs, h);
+	}
+	if (!esp_pass(c, vs, sv, h, NULL, 0, true, &esp))
 		goto out;
 
 	if (c->bound && c->r.s.fd >= 0) {
@@ -660,7 +680,7 @@ static void request_head(struct l7_conn *c)
 	}
 	/* ESP: a ModifyURL result is checked as the client's target was */
 	if (esp && new_target &&
-	    !esp_pass(c, vs, sv, h, new_target, strlen(new_target), &esp)) {
+	    !esp_pass(c, vs, sv, h, new_target, strlen(new_target), true, &esp)) {
 		exlb_content_arena_free(&arena);
 		goto out;
 	}

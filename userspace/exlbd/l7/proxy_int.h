@@ -167,6 +167,12 @@ struct l7_vs {
 	 * gate); an SMTP VS's RCPT TO check (mail_conn.c).
 	 */
 	struct esp_gate *esp;
+	/*
+	 * ESP on the VS or any of its SubVSs: one of those gates (not owned),
+	 * under whose name a target that cannot be normalised is refused.
+	 * Every request of such a VS is routed and forwarded normalised.
+	 */
+	const struct esp_gate *esp_any;
 };
 
 struct l7_plan {
