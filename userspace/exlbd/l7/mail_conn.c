@@ -740,8 +740,13 @@ void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 	if (vs->tls) {
 		c->tls = exlb_tls_vs_ref(vs->tls);
 	} else if (!atomic_exchange(&no_tls_warned, true)) {
-		exlb_log(LOG_ERR, "proxy: %s: StartTLS without SSLAcceleration=1 "
-			 "and a certificate: STARTTLS is refused", vs->name);
+		if (rcpt_allowed)	/* an SMTP VS with ESP, by design (docs/esp.md) */
+			exlb_log(LOG_NOTICE, "proxy: %s: SMTP with ESP and no certificate: "
+				 "STARTTLS is refused (it would hide RCPT TO from SMTPAllowedDomains)",
+				 vs->name);
+		else
+			exlb_log(LOG_ERR, "proxy: %s: StartTLS without SSLAcceleration=1 "
+				 "and a certificate: STARTTLS is refused", vs->name);
 	}
 	mail_session_init(&c->ms, proto, mail_mode_always(vs->starttls_mode),
 			  c->tls != NULL);
