@@ -154,7 +154,7 @@ V1 /owa/ mail.example.com.evil.net 403
 V1 /owa/ - 403
 V1 http://evil.example.net/owa/ evil.example.net 403
 V2 /owa/ mail.example.com 200
-V2 /owa/../ews/ mail.example.com 403
+V2 /owa/../ews/ mail.example.com 200
 V2 /owa/ evil.example.net 403
 V2 /ews/ evil.example.net 200
 V2 /ews/../owa/ evil.example.net 403
@@ -219,6 +219,9 @@ norm_ok() {
 }
 norm_ok
 report $? "rs1 got the normalised paths: //owa//a/ as /owa/a/, %2f and \\ as /, absolute-form as origin-form ($(grep -o '"GET /owa/[a-z/]*z[5-8] ' "$(exrs_log rs1)" | tr -d '"' | tr '\n' ' '))"
+# on a VS with ESP somewhere, the SubVS is chosen on the normalised path
+grep -q '"GET /ews/z29 ' "$(exrs_log rs1)" && grep -q '"GET /owa/z34 ' "$(exrs_log rs1)"
+report $? "Switch routes on the normalised path: /owa/../ews/ went to EWS as /ews/, /ews/%2e%2e/owa/ to OWA (gated) as /owa/ ($(grep -o '"GET /[a-z]*/z\(29\|34\) ' "$(exrs_log rs1)" | tr -d '"' | tr '\n' ' '))"
 grep -q "esp: VS Gate: refused $CL_IP: host 'mail.example.com' path '/owa/../ecp/z9': path not in AllowedDirectories (403)" "$T/exlbd.log"
 report $? "the security log (ESPLogs=2) names client, host, path and reason: $(grep -m1 "path '/owa/../ecp/z9'" "$T/exlbd.log")"
 grep -q "esp: SubVS OWA: refused $CL_IP: host 'evil.example.net'" "$T/exlbd.log"
