@@ -488,6 +488,8 @@ static void print_params(json_t *obj, unsigned int scope, const char *indent)
 {
 	const char *key;
 	json_t *value;
+	/* with ESP on, its settings act (or the service would be refused) */
+	bool esp = !strcmp(jstr(obj, "EspEnabled"), "1");
 
 	json_object_foreach(obj, key, value) {
 		const struct exlb_param *p = exlb_param_find(key, scope, NULL);
@@ -504,7 +506,7 @@ static void print_params(json_t *obj, unsigned int scope, const char *indent)
 		       p->type == EXLB_PT_STRING && !text[0] ? "\"\"" : text,
 		       label ? " (" : "", label ? label : "", label ? ")" : "",
 		       p->refused && strcmp(text, "0") ? "   [refused: not implemented yet]" :
-		       (p->flags & EXLB_PF_NOT_ACTED) ? "   [stored only]" : "");
+		       (p->flags & EXLB_PF_NOT_ACTED) && !esp ? "   [stored only]" : "");
 	}
 }
 
@@ -1019,8 +1021,8 @@ static void print_templates(const struct verb *v, json_t *result)
 		row[2] = jstr(tmpl, "source");
 		row[3] = ports;
 		row[4] = subvs;
-		/* the ESP templates: listed, but apply refuses them for now */
-		row[5] = jstr(tmpl, "refused")[0] ? "refused: needs EspEnabled=1 (ESP not implemented yet)" : "";
+		/* the ESP templates with pre-authentication: listed, but apply refuses them for now */
+		row[5] = jstr(tmpl, "refused")[0] ? "refused: ESP pre-authentication not implemented yet" : "";
 		table_add(&t, row);
 	}
 	if (t.rows > 1)

@@ -7,7 +7,8 @@ include exlbd/llhttp.mk
 
 # exlbd's rooms, one concern each (docs/ARCHITECTURE.md "exlbd's rooms"):
 # config/ the model and its durable store, health/ the checks, kernel/
-# exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket,
+# exlb.ko, l7/ the proxy run by the worker threads, esp/ the Edge Security
+# Pack's gates (called by l7/), ctl/ the control socket,
 # admin/ the HTTPS admin listener (/metrics), proc/ what passes between
 # exlbd processes; main.c wires them, upgrade.c is the seamless upgrade
 # (docs/upgrade.md).
@@ -23,11 +24,12 @@ EXLBD_KERNEL := kernel/kernel.c
 EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/proxy_conn.c l7/proxy_io.c l7/ktls.c l7/tls.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
+EXLBD_ESP := esp/gate.c esp/path.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c
 EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
-	$(EXLBD_HEALTH) $(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL) $(EXLBD_PROC) \
+	$(EXLBD_HEALTH) $(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_ESP) $(EXLBD_CTL) $(EXLBD_PROC) \
 	$(EXLBD_ADMIN)) $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/exlbd.h $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \

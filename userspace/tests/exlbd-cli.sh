@@ -179,21 +179,24 @@ ctl vs mod IMAP VStype=StartTLS StartTLSMode=Imap >/dev/null 2>"$tmp/err"
 check "VStype StartTLS with StartTLSMode Imap together" [ $? -eq 0 ]
 ctl vs mod IMAP VStype=gen StartTLSMode=0 >/dev/null
 
-# ---- Edge Security Pack: refused until it exists (fail closed, docs/esp.md) ----
-ESP_ERR="EspEnabled=1: ESP pre-authentication is not implemented yet, and exlb refuses it rather than serve without it"
+# ---- Edge Security Pack: EspEnabled=1 only where every setting is enforced (docs/esp.md) ----
+ESP_ERR="EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet"
 ctl vs show -j >"$tmp/vs-before.json"
-expect_fail "vs add EspEnabled=1" "VS 198.18.0.10:8025: $ESP_ERR" ctl vs add 198.18.0.10 8025 tcp EspEnabled=1
-expect_fail "vs mod EspEnabled=1" "VS OWA: $ESP_ERR" ctl vs mod OWA EspEnabled=1
-expect_fail "subvs add EnableESP=1 (the guide's spelling)" "SubVS ESP-AP: $ESP_ERR" ctl subvs add OWA nickname=ESP-AP EnableESP=1 InputAuthMode=2
-expect_fail "subvs mod EspEnabled=1" "SubVS EWS: $ESP_ERR" ctl subvs mod OWA/EWS EspEnabled=1 ESPLogs=7
+expect_fail "vs add EspEnabled=1 on a generic VS that is not SMTP" "VS 198.18.0.10:8025: EspEnabled=1: ESP is enforced on HTTP services" ctl vs add 198.18.0.10 8025 tcp EspEnabled=1
+expect_fail "vs mod EspEnabled=1 InputAuthMode=2" "VS OWA: $ESP_ERR" ctl vs mod OWA EspEnabled=1 InputAuthMode=2
+expect_fail "subvs add EnableESP=1 (the guide's spelling) InputAuthMode=2" "SubVS ESP-AP: $ESP_ERR" ctl subvs add OWA nickname=ESP-AP EnableESP=1 InputAuthMode=2
+expect_fail "subvs mod EspEnabled=1 OutputAuthMode=2" "SubVS EWS: EspEnabled=1: OutputAuthMode=2: server-side authentication needs the directory logon" ctl subvs mod OWA/EWS EspEnabled=1 ESPLogs=7 OutputAuthMode=2
 ctl vs show -j >"$tmp/vs-after.json"
 check "vs show lists the same services, unchanged, after the four refusals" cmp -s "$tmp/vs-before.json" "$tmp/vs-after.json"
 check "the other ESP parameters with EspEnabled=0 are stored (inert, as on a LoadMaster)" ctl subvs mod OWA/EWS ESPLogs=7 AllowedHosts=mail.example.com
 ctl subvs show OWA/EWS >"$tmp/esp.txt"
 check "subvs show marks them [stored only], EspEnabled 0 is not" bash -c "grep -Eq '^ *ESPLogs +7 +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *AllowedHosts +mail.example.com +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *EspEnabled +0\$' '$tmp/esp.txt'"
-ctl subvs mod OWA/EWS ESPLogs=0 AllowedHosts= >/dev/null
-ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["subvs"][0]["EspEnabled"]=1; print(json.dumps(j))' >"$tmp/esp.json"
-expect_fail "restore of a document with EspEnabled=1" "SubVS EWS: $ESP_ERR" ctl restore <"$tmp/esp.json"
+check "subvs mod EspEnabled=1 with InputAuthMode=0 (the gates alone) is accepted" ctl subvs mod OWA/EWS EspEnabled=1 'AllowedDirectories=/ews/*'
+ctl subvs show OWA/EWS >"$tmp/esp.txt"
+check "with ESP on, subvs show no longer marks them [stored only]" bash -c "grep -Eq '^ *AllowedHosts +mail.example.com\$' '$tmp/esp.txt' && grep -Eq '^ *EspEnabled +1\$' '$tmp/esp.txt'"
+ctl subvs mod OWA/EWS EspEnabled=0 ESPLogs=0 AllowedHosts= AllowedDirectories= >/dev/null
+ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["subvs"][0].update(EspEnabled=1, InputAuthMode=2); print(json.dumps(j))' >"$tmp/esp.json"
+expect_fail "restore of a document with EspEnabled=1 InputAuthMode=2" "SubVS EWS: $ESP_ERR" ctl restore <"$tmp/esp.json"
 
 # ---- content rules ----
 check "rule add" ctl rule add EWS matchtype=regex 'pattern=/^\/ews.*/' nocase=1
@@ -518,10 +521,10 @@ rc=$?
 check "config.json with TLSType=8: exlbd refuses to start (rc $rc): $(grep -m1 TLSType "$tmp/bad.log")" \
 	bash -c "[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'TLSType: 8 disables TLS 1.2' '$tmp/bad.log'"
 
-# A state file an older exlb wrote with EspEnabled=1 (docs/esp.md): exlbd
-# starts, that VS serves nothing (an error in the log), the other VS
-# serves; a change to the held SubVS must set EspEnabled=0, which releases
-# it. Both VSs listen on loopback only.
+# A state file an older exlb wrote with EspEnabled=1 InputAuthMode=2
+# (docs/esp.md): exlbd starts, that VS serves nothing (an error in the
+# log), the other VS serves; a change to the held SubVS must drop the
+# refused setting (EspEnabled=0), which releases it. Both VSs listen on loopback only.
 p1=$((21000 + $$ % 19000)) p2=$((21000 + ($$ + 1) % 19000))
 mkdir -p "$tmp/esp-state"
 python3 - "$p1" "$p2" >"$tmp/esp-state/config.json" <<'EOF'
@@ -545,8 +548,8 @@ wait_for ectl get droponfail >/dev/null 2>&1
 ectl status -j >"$tmp/esp-status.json" 2>"$tmp/err"
 check "state file with EspEnabled=1: exlbd starts, that VS is Refused, the other is not" json \
 	'[(v["name"], v["status"]) for v in j["vs"]]==[("OldESP","Refused"),("Plain","Down")]' <"$tmp/esp-status.json"
-check "the log names the held SubVS and what to do: $(grep -m1 'EspEnabled=1 from the state file' "$tmp/esp.log")" \
-	grep -q "error: SubVS 2 (OWA): EspEnabled=1 from the state file: ESP pre-authentication is not implemented yet.*VS 127.0.0.1:$p1 serves nothing" "$tmp/esp.log"
+check "the log names the held SubVS and what to do: $(grep -m1 'from the state file: EspEnabled=1' "$tmp/esp.log")" \
+	grep -q "error: SubVS 2 (OWA): from the state file: $ESP_ERR.*VS 127.0.0.1:$p1 serves nothing" "$tmp/esp.log"
 wait_for connects "$p2"
 rc=$?
 # after positive evidence that the proxy serves this configuration
@@ -555,7 +558,7 @@ check "the other VS accepts connections (:$p2, rc $rc), the held one does not: n
 ectl subvs show OldESP/OWA -j 2>"$tmp/err" | json 'j["EspEnabled"]==1 and j["ESPLogs"]==7 and j["InputAuthMode"]==2'
 check "nothing of the file is lost: subvs show still has its ESP values" [ $? -eq 0 ]
 ectl subvs mod OldESP/OWA Idletime=60 >/dev/null 2>"$tmp/err"
-check "a change to the held SubVS without EspEnabled=0 is refused: $(cat "$tmp/err")" grep -q "SubVS OWA: $ESP_ERR" "$tmp/err"
+check "a change to the held SubVS that keeps its refused setting is refused: $(cat "$tmp/err")" grep -q "SubVS OWA: $ESP_ERR" "$tmp/err"
 check "subvs mod EspEnabled=0 releases it" ectl subvs mod OldESP/OWA EspEnabled=0
 check "then the VS is served: :$p1 accepts connections" wait_for connects "$p1"
 kill "$esp_pid" && wait "$esp_pid"

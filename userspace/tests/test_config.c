@@ -605,10 +605,14 @@ static void test_store(void)
 }
 
 /*
- * Edge Security Pack: EspEnabled=1 is refused wherever configuration enters
- * (fail closed, docs/esp.md); exlbd's own older state file with it is
- * loaded with that service held, serving nothing, the rest serving.
+ * Edge Security Pack: EspEnabled=1 is accepted only where every ESP
+ * setting of the service is enforced (esp_settings_enforced(): the gates,
+ * InputAuthMode=0, OutputAuthMode=0, on HTTP services and SMTP VSs), and
+ * refused wherever configuration enters otherwise (fail closed,
+ * docs/esp.md); exlbd's own older state file with a refused one is loaded
+ * with that service held, serving nothing, the rest serving.
  */
+#define ESP_NO_PREAUTH "EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet"
 static void test_esp_refused(void)
 {
 	char dir[] = "/tmp/exlb-test-esp-XXXXXX";
@@ -624,36 +628,56 @@ static void test_esp_refused(void)
 	report(exlb_config_check(cfg, &err) == 0 &&
 	       exlb_service_by_id(cfg, 2)->esp_logs == 7,
 	       "EspEnabled=0 with other ESP parameters passes (inert, stored)");
-	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("EspEnabled=1"), &err) == 0 &&
+	err.msg[0] = 0;
+	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, 2),
+				P("EspEnabled=1 AllowedHosts=mail.example.com AllowedDirectories=/ews/*"), &err) == 0 &&
+	       exlb_config_check(cfg, &err) == 0,
+	       "subvs mod EspEnabled=1 with InputAuthMode=0, OutputAuthMode=0 (the gates) passes (%s)", err.msg);
+	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("InputAuthMode=2"), &err) == 0 &&
 	       exlb_config_check(cfg, &err) != 0 &&
-	       strstr(err.msg, "SubVS EWS: EspEnabled=1: ESP pre-authentication is not implemented yet") &&
-	       strstr(err.msg, "refuses it rather than serve without it") && !strchr(err.msg, '\n'),
-	       "subvs mod EspEnabled=1 fails the whole-config check: \"%s\"", err.msg);
-	exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("EspEnabled=0"), &err);
-	report(exlb_subvs_add(cfg, exlb_service_by_id(cfg, 1), P("NickName=AP EnableESP=1"), &id, &err) == 0 &&
-	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "SubVS AP: EspEnabled=1"),
-	       "subvs add EnableESP=1 (the guide's alias) fails the check: \"%s\"", err.msg);
+	       strstr(err.msg, "SubVS EWS: " ESP_NO_PREAUTH) &&
+	       strstr(err.msg, "use InputAuthMode=0") && !strchr(err.msg, '\n'),
+	       "InputAuthMode=2 with EspEnabled=1 fails the whole-config check: \"%s\"", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("InputAuthMode=0 OutputAuthMode=1"), &err);
+	report(exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "SubVS EWS: EspEnabled=1: OutputAuthMode=1: server-side authentication needs the directory logon"),
+	       "OutputAuthMode=1 with EspEnabled=1 fails the check: \"%s\"", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("EspEnabled=0 OutputAuthMode=0"), &err);
+	report(exlb_subvs_add(cfg, exlb_service_by_id(cfg, 1), P("NickName=AP EnableESP=1 InputAuthMode=1"), &id, &err) == 0 &&
+	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "SubVS AP: EspEnabled=1: InputAuthMode=1"),
+	       "subvs add EnableESP=1 (the guide's alias) InputAuthMode=1 fails the check: \"%s\"", err.msg);
 	exlb_service_del(cfg, id, &err);
+	err.msg[0] = 0;
 	report(exlb_vs_add(cfg, "198.18.0.12", "25", NULL, P("NickName=SMTPESP EspEnabled=1 SMTPAllowedDomains=example.com"), &id, &err) == 0 &&
-	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "VS SMTPESP: EspEnabled=1"),
-	       "vs add EspEnabled=1 fails the check: \"%s\"", err.msg);
+	       exlb_config_check(cfg, &err) == 0 &&
+	       !exlb_service_is_kernel_served(cfg, exlb_service_by_id(cfg, id)) &&
+	       exlb_config_kernel_services(cfg, out, 8) == 1 && out[0]->id != id,
+	       "an SMTP VS (gen, port 25) with ESP passes, and is not the kernel's (%s)", err.msg);
+	exlb_service_del(cfg, id, &err);
+	report(exlb_vs_add(cfg, "198.18.0.12", "110", NULL, P("NickName=POPESP EspEnabled=1"), &id, &err) == 0 &&
+	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "VS POPESP: EspEnabled=1: ESP is enforced on HTTP services"),
+	       "ESP on a generic VS that is not SMTP fails the check: \"%s\"", err.msg);
 	exlb_service_del(cfg, id, &err);
 	report(exlb_config_check(cfg, &err) == 0, "without them the configuration passes again");
 
-	/* restore: a document with EspEnabled=1 is refused as a whole */
+	/* restore: a document with a refused ESP setting is refused as a whole */
 	exlb_service_by_id(cfg, 2)->esp_enabled = 1;	/* as an older exlb stored it */
-	exlb_service_by_id(cfg, 4)->esp_enabled = 1;
+	exlb_service_by_id(cfg, 2)->input_auth_mode = 2;
+	exlb_service_by_id(cfg, 3)->esp_enabled = 1;	/* enforced: not held */
+	exlb_service_by_id(cfg, 4)->esp_enabled = 1;	/* IMAPS: no ESP there */
 	doc = exlb_config_to_json(cfg);
 	back = exlb_config_from_json(doc, &err);
-	report(!back && strstr(err.msg, "EspEnabled=1: ESP pre-authentication is not implemented yet"),
-	       "restore of a document with EspEnabled=1 is refused: \"%s\"", err.msg);
+	report(!back && strstr(err.msg, ESP_NO_PREAUTH),
+	       "restore of a document with EspEnabled=1 InputAuthMode=2 is refused: \"%s\"", err.msg);
 	exlb_config_free(back);
 
 	/* exlbd's own state file: loaded, the services held, their VSs serve nothing */
 	back = exlb_config_from_state(doc, &err);
 	report(back && exlb_service_by_id(back, 2)->held && exlb_service_by_id(back, 4)->held &&
-	       !exlb_service_by_id(back, 3)->held && exlb_service_by_id(back, 2)->esp_enabled == 1,
-	       "a state file with EspEnabled=1 loads, those services held (%s)", back ? "" : err.msg);
+	       !exlb_service_by_id(back, 3)->held && exlb_service_by_id(back, 2)->esp_enabled == 1 &&
+	       exlb_service_by_id(back, 3)->esp_enabled == 1,
+	       "a state file with refused ESP settings loads, those services held, an enforced one not (%s)",
+	       back ? "" : err.msg);
 	if (!back) {
 		json_decref(doc);
 		exlb_config_free(cfg);
@@ -662,7 +686,7 @@ static void test_esp_refused(void)
 	report(exlb_vs_refused(back, exlb_service_by_id(back, 1)) &&
 	       exlb_vs_refused(back, exlb_service_by_id(back, 3)) &&
 	       exlb_vs_refused(back, exlb_service_by_id(back, 4)),
-	       "a VS is refused if it or one of its SubVSs has EspEnabled=1");
+	       "a VS is refused if it or one of its SubVSs has a refused ESP setting");
 	exlb_vs_add(back, "198.18.0.13", "110", NULL, P("NickName=POP"), &id, &err);
 	err.msg[0] = 0;
 	report(exlb_config_check(back, &err) == 0 && !exlb_vs_refused(back, exlb_service_by_id(back, id)),
@@ -674,13 +698,16 @@ static void test_esp_refused(void)
 	       "status of a held VS and of its SubVSs: Refused");
 	next = exlb_config_clone(back);
 	exlb_service_mod(next, exlb_service_by_id(next, 2), P("Idletime=60"), &err);
-	report(exlb_config_check(next, &err) != 0 && strstr(err.msg, "SubVS EWS: EspEnabled=1"),
-	       "changing a held service without EspEnabled=0 is refused: \"%s\"", err.msg);
+	report(exlb_config_check(next, &err) != 0 && strstr(err.msg, "SubVS EWS: " ESP_NO_PREAUTH),
+	       "changing a held service without fixing its ESP setting is refused: \"%s\"", err.msg);
 	exlb_config_free(next);
-	exlb_service_mod(back, exlb_service_by_id(back, 2), P("EspEnabled=0"), &err);
+	exlb_service_mod(back, exlb_service_by_id(back, 2), P("InputAuthMode=0"), &err);
 	report(exlb_config_check(back, &err) == 0 && !exlb_vs_refused(back, exlb_service_by_id(back, 1)) &&
 	       exlb_vs_refused(back, exlb_service_by_id(back, 4)),
-	       "EspEnabled=0 releases that VS; the other held VS stays refused");
+	       "InputAuthMode=0 releases that VS (ESP stays on, enforced); the other held VS stays refused");
+	exlb_service_mod(back, exlb_service_by_id(back, 4), P("EspEnabled=0"), &err);
+	report(exlb_config_check(back, &err) == 0 && !exlb_vs_refused(back, exlb_service_by_id(back, 4)),
+	       "EspEnabled=0 releases the other");
 	exlb_config_free(back);
 
 	/* the same through the store: exlbd starts, nothing of the file is lost */
@@ -705,11 +732,11 @@ static void test_esp_refused(void)
 		free(after);
 		before = read_file(path);
 		next = exlb_config_clone(st.config);
-		exlb_vs_add(next, "198.18.0.14", "443", NULL, P("EspEnabled=1"), &id, &err);
+		exlb_vs_add(next, "198.18.0.14", "443", NULL, P("VStype=http EspEnabled=1 InputAuthMode=2"), &id, &err);
 		rc = exlb_store_commit(&st, next, "test: esp", &err);
 		after = read_file(path);
 		report(rc != 0 && !strcmp(before, after) && !exlb_service_find(st.config, "198.18.0.14:443", &err),
-		       "a new EspEnabled=1 is still refused, nothing stored");
+		       "a new EspEnabled=1 InputAuthMode=2 is still refused, nothing stored");
 		free(before);
 		free(after);
 		exlb_store_close(&st);

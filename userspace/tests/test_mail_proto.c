@@ -116,6 +116,88 @@ static void test_smtp(void)
 				  sizeof(out)) == 25, "SMTP: offered already: not added twice");
 }
 
+/*
+ * ESP's SMTPAllowedDomains (docs/esp.md): each RCPT TO checked, plain and
+ * after STARTTLS; the session never becomes a byte relay, so a second
+ * transaction after the message is checked too; CHUNKING not offered.
+ */
+static void test_smtp_esp(void)
+{
+	struct mail_session s;
+	const char *o;
+
+	mail_session_init(&s, MAIL_SMTP, false, true);
+	s.rcpt_allowed = "Example.com *.example.org";
+	srv(&s, "220 mail1 ESMTP\r\n");
+	cli(&s, "EHLO c\r\n");
+	o = srv(&s, "250-mail1\r\n250-CHUNKING\r\n250-PIPELINING\r\n250 BINARYMIME\r\n");
+	ok(o && !strcmp(o, "250-mail1\r\n250-PIPELINING\r\n250 STARTTLS\r\n"),
+	   "ESP SMTP: CHUNKING and BINARYMIME not offered (every message is DATA)");
+	ok(cli(&s, "MAIL FROM:<x@y.net>\r\n") == MAIL_FORWARD && !s.relay && s.awaiting,
+	   "ESP SMTP: MAIL FROM is forwarded and the session stays in lockstep");
+	srv(&s, "250 2.1.0 Sender OK\r\n");
+	ok(cli(&s, "RCPT TO:<a@example.com>\r\n") == MAIL_FORWARD && s.awaiting,
+	   "ESP SMTP: RCPT TO an allowed domain is forwarded");
+	srv(&s, "250 2.1.5 Recipient OK\r\n");
+	ok(cli(&s, "RCPT TO:<b@EXAMPLE.COM>\r\n") == MAIL_FORWARD,
+	   "ESP SMTP: the domain compares case-insensitively");
+	srv(&s, "250 2.1.5 Recipient OK\r\n");
+	ok(cli(&s, "RCPT TO:<v@evil.net>\r\n") == MAIL_REPLY &&
+	   !strcmp(rep, "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain\r\n") &&
+	   !s.awaiting && s.rcpt_why && !strcmp(s.rcpt_domain, "evil.net"),
+	   "ESP SMTP: RCPT TO another domain: 550 5.7.54 by us, not forwarded");
+	s.rcpt_why = NULL;
+	ok(cli(&s, "RCPT TO:<v@sub.example.com>\r\n") == MAIL_REPLY && !strncmp(rep, "550", 3),
+	   "ESP SMTP: a subdomain is not the domain");
+	ok(cli(&s, "RCPT TO:<v@a.example.org>\r\n") == MAIL_FORWARD,
+	   "ESP SMTP: *.example.org allows its subdomains");
+	srv(&s, "250 2.1.5 Recipient OK\r\n");
+	ok(cli(&s, "RCPT TO:<v@evil.net@example.com>\r\n") == MAIL_REPLY && !strncmp(rep, "501", 3) &&
+	   cli(&s, "RCPT TO:<@evil.net:v@example.com>\r\n") == MAIL_REPLY &&
+	   cli(&s, "RCPT TO:<\"v@evil.net\"@example.com>\r\n") == MAIL_REPLY &&
+	   cli(&s, "RCPT TO:<postmaster>\r\n") == MAIL_REPLY,
+	   "ESP SMTP: '@' twice, a source route, a quoted local part, no domain: 501 by us");
+	ok(cli(&s, "BDAT 10 LAST\r\n") == MAIL_REPLY && !strncmp(rep, "502", 3),
+	   "ESP SMTP: BDAT refused");
+	ok(cli(&s, "DATA\r\n") == MAIL_FORWARD && s.awaiting && s.expect == MAIL_EXP_DATA,
+	   "ESP SMTP: DATA forwarded");
+	srv(&s, "354 Start mail input\r\n");
+	ok(s.data && !s.awaiting, "ESP SMTP: 354 starts the message");
+	ok(cli(&s, "RCPT TO:<v@evil.net>\r\n") == MAIL_FORWARD && !s.awaiting &&
+	   cli(&s, "..\r\n") == MAIL_FORWARD && s.data,
+	   "ESP SMTP: message lines are forwarded unexamined, a dot-stuffed line too");
+	ok(cli(&s, ".\r\n") == MAIL_FORWARD && !s.data && s.awaiting,
+	   "ESP SMTP: the '.' line ends the message; its answer awaited");
+	srv(&s, "250 2.6.0 Queued\r\n");
+	ok(cli(&s, "MAIL FROM:<x@y.net>\r\n") == MAIL_FORWARD && !s.relay,
+	   "ESP SMTP: a second transaction is examined too");
+	srv(&s, "250 2.1.0 Sender OK\r\n");
+	ok(cli(&s, "RCPT TO:<v@evil.net>\r\n") == MAIL_REPLY && !strncmp(rep, "550", 3),
+	   "ESP SMTP: ... and its RCPT TO another domain refused");
+	ok(cli(&s, "DATA\r\n") == MAIL_FORWARD, "ESP SMTP: DATA again");
+	srv(&s, "554 5.5.1 No valid recipients\r\n");
+	ok(!s.data && !s.awaiting, "ESP SMTP: DATA refused by the server: commands again");
+	ok(cli(&s, "STARTTLS\r\n") == MAIL_STARTTLS, "ESP SMTP: STARTTLS");
+	mail_session_tls_up(&s);
+	ok(s.rcpt_allowed && !s.data, "ESP SMTP: the check survives STARTTLS");
+	cli(&s, "EHLO c\r\n");
+	srv(&s, "250-mail1\r\n250 CHUNKING\r\n");
+	ok(cli(&s, "MAIL FROM:<x@y.net>\r\n") == MAIL_FORWARD && !s.relay,
+	   "ESP SMTP after STARTTLS: MAIL FROM, still lockstep");
+	srv(&s, "250 2.1.0 Sender OK\r\n");
+	ok(cli(&s, "RCPT TO:<v@evil.net>\r\n") == MAIL_REPLY && !strncmp(rep, "550", 3) &&
+	   cli(&s, "RCPT TO:<a@example.com>\r\n") == MAIL_FORWARD,
+	   "ESP SMTP after STARTTLS: another domain 550, the allowed one forwarded");
+	mail_session_release(&s);
+
+	mail_session_init(&s, MAIL_SMTP, false, true);
+	s.rcpt_allowed = "";
+	srv(&s, "220 mail1 ESMTP\r\n");
+	ok(cli(&s, "RCPT TO:<a@example.com>\r\n") == MAIL_REPLY && !strncmp(rep, "550", 3),
+	   "ESP SMTP: an empty SMTPAllowedDomains allows no recipient");
+	mail_session_release(&s);
+}
+
 static void test_smtp_always(void)
 {
 	struct mail_session s;
@@ -330,6 +412,7 @@ int main(void)
 	test_modes();
 	test_smtp();
 	test_smtp_always();
+	test_smtp_esp();
 	test_smtp_auth();
 	test_imap();
 	test_imap_literal();

@@ -74,23 +74,21 @@ static int check_vs_tls(const struct exlb_config *cfg,
 }
 
 /*
- * A security setting exlb does not enforce yet (EspEnabled=1) is refused,
- * never stored and ignored; only a service held from exlbd's own older
- * state file keeps it, and serves nothing (exlb_vs_refused()).
+ * A security setting exlb does not enforce (EspEnabled=1 with settings
+ * outside esp_settings_enforced()) is refused, never stored and ignored;
+ * only a service held from exlbd's own older state file keeps it, and
+ * serves nothing (exlb_vs_refused()).
  */
-static int check_refused(const struct exlb_service *svc, const char *label,
+static int check_refused(const struct exlb_config *cfg,
+			 const struct exlb_service *svc, const char *label,
 			 struct exlb_err *err)
 {
-	bool subvs = exlb_service_is_subvs(svc);
-	const struct exlb_param *p = exlb_params_refused(subvs ?
-		EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, svc);
-	char value[32];
+	char why[EXLB_ERR_SIZE - 64];
 
-	if (!p || svc->held)
+	if (svc->held || !exlb_service_refused(cfg, svc, why, sizeof(why)))
 		return 0;
-	exlb_param_format(p, svc, value, sizeof(value));
-	return exlb_err_set(err, "%s %s: %s=%s: %s", subvs ? "SubVS" : "VS",
-			    label, p->name, value, p->refused);
+	return exlb_err_set(err, "%s %s: %s",
+			    exlb_service_is_subvs(svc) ? "SubVS" : "VS", label, why);
 }
 
 static int check_service(const struct exlb_config *cfg,
@@ -101,7 +99,7 @@ static int check_service(const struct exlb_config *cfg,
 	char label[EXLB_NICKNAME_SIZE];
 
 	exlb_service_label(svc, label, sizeof(label));
-	if (check_refused(svc, label, err))
+	if (check_refused(cfg, svc, label, err))
 		return -1;
 	if (exlb_service_is_subvs(svc)) {
 		vs = exlb_service_by_id(cfg, svc->parent_id);

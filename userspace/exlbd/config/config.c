@@ -440,21 +440,42 @@ bool exlb_service_is_kernel_served(const struct exlb_config *cfg,
 	/* an ErrorCode is an HTTP answer of the LB itself: only exlbd gives it */
 	return !exlb_service_is_subvs(svc) &&
 	       svc->vstype == EXLB_VSTYPE_GEN && !svc->ssl_acceleration &&
-	       !svc->error_code && exlb_service_nr_subvs(cfg, svc->id) == 0;
+	       !svc->error_code && !svc->esp_enabled &&
+	       exlb_service_nr_subvs(cfg, svc->id) == 0;
+}
+
+bool exlb_service_refused(const struct exlb_config *cfg,
+			  const struct exlb_service *svc, char *why, size_t n)
+{
+	bool subvs = exlb_service_is_subvs(svc);
+	const struct exlb_param *p = exlb_params_refused(subvs ?
+		EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, svc);
+	const struct exlb_service *vs = subvs ?
+		exlb_service_by_id(cfg, svc->parent_id) : svc;
+	char value[32];
+
+	if (p) {
+		exlb_param_format(p, svc, value, sizeof(value));
+		snprintf(why, n, "%s=%s: %s", p->name, value, p->refused);
+		return true;
+	}
+	return exlb_esp_refused(svc, vs, why, n);
 }
 
 bool exlb_vs_refused(const struct exlb_config *cfg,
 		     const struct exlb_service *vs)
 {
+	char why[EXLB_ERR_SIZE];
+
 	if (exlb_service_is_subvs(vs))
 		vs = exlb_service_by_id(cfg, vs->parent_id);
-	if (!vs || exlb_params_refused(EXLB_SCOPE_VS, vs))
+	if (!vs || exlb_service_refused(cfg, vs, why, sizeof(why)))
 		return true;
 	for (size_t i = 0; i < cfg->nr_services; i++) {
 		const struct exlb_service *s = &cfg->services[i];
 
 		if (s->parent_id == vs->id &&
-		    exlb_params_refused(EXLB_SCOPE_SUBVS, s))
+		    exlb_service_refused(cfg, s, why, sizeof(why)))
 			return true;
 	}
 	return false;

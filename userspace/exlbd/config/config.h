@@ -43,11 +43,6 @@
 #define EXLB_MAX_CERTS		1024
 #define EXLB_VS_MAX_CERTS	16	/* names in one CertFile */
 
-/* Why EspEnabled=1 is refused (params.c), after "EspEnabled=1: ". */
-#define EXLB_ESP_REFUSED \
-	"ESP pre-authentication is not implemented yet, and exlb refuses it " \
-	"rather than serve without it; use EspEnabled=0 (the templates " \
-	"without ESP) and keep pre-authentication on Exchange (docs/esp.md)"
 
 /*
  * One line naming what went wrong; every operation fills it on failure
@@ -165,9 +160,10 @@ struct exlb_service {
 	unsigned int retry_count;	/* RetryCount */
 
 	/*
-	 * Edge Security Pack (docs/esp.md): not implemented yet. EspEnabled=1
-	 * is refused (EXLB_ESP_REFUSED); the others are inert with ESP off,
-	 * as on a LoadMaster, and only stored and shown.
+	 * Edge Security Pack (docs/esp.md): EspEnabled=1 only where every
+	 * setting is enforced (esp_settings_enforced(), params.c): the gates
+	 * of HTTP services (esp/gate.c) and SMTPAllowedDomains; the others
+	 * are inert with ESP off, as on a LoadMaster, and only stored.
 	 */
 	unsigned int esp_enabled;
 	unsigned int esp_logs;
@@ -193,8 +189,8 @@ struct exlb_service {
 
 	/*
 	 * Not configuration (never in JSON): loaded from exlbd's own state
-	 * file with a refused setting (EspEnabled=1, written by an older
-	 * exlb). Such a service is kept so nothing is lost, but its VS serves
+	 * file with a refused setting (EspEnabled=1 with settings exlb does
+	 * not enforce, from an older exlb). Such a service is kept so nothing is lost, but its VS serves
 	 * nothing (exlb_vs_refused()); any change to it clears this, and then
 	 * the check refuses the setting like a new request.
 	 */
@@ -326,12 +322,20 @@ struct exlb_rule *exlb_rule_find(const struct exlb_config *cfg,
 
 /*
  * Served by the kernel (plain L4 NAT): a VS (not a SubVS) of VStype gen
- * without SSLAcceleration, ErrorCode or SubVSs. ForceL7 does not matter: the
+ * without SSLAcceleration, ErrorCode, SubVSs or EspEnabled (an SMTP VS
+ * with ESP is exlbd's mail proxy: it reads RCPT TO). ForceL7 does not matter: the
  * client cannot tell, and Transparent/SubnetOriginating still decide the
  * source address the RS sees.
  */
 bool exlb_service_is_kernel_served(const struct exlb_config *cfg,
 				   const struct exlb_service *svc);
+/*
+ * A setting of @svc that exlb refuses: a parameter with a ->refused text
+ * set to non-zero, or EspEnabled=1 with settings exlb does not enforce
+ * (exlb_esp_refused()). True with "Param=value: why" in @why.
+ */
+bool exlb_service_refused(const struct exlb_config *cfg,
+			  const struct exlb_service *svc, char *why, size_t n);
 /*
  * Fail closed: @vs (or the VS of a SubVS) has a refused setting in itself
  * or one of its SubVSs (a service held from an older state file), so

@@ -492,22 +492,20 @@ static void hold_refused(struct exlb_config *cfg)
 	for (size_t i = 0; i < cfg->nr_services; i++) {
 		struct exlb_service *s = &cfg->services[i];
 		bool subvs = exlb_service_is_subvs(s);
-		const struct exlb_param *p = exlb_params_refused(subvs ?
-			EXLB_SCOPE_SUBVS : EXLB_SCOPE_VS, s);
 		const struct exlb_service *vs = subvs ?
 			exlb_service_by_id(cfg, s->parent_id) : s;
 		char label[EXLB_NICKNAME_SIZE], where[64] = "?";
+		char why[EXLB_ERR_SIZE];
 
-		if (!p)
+		if (!exlb_service_refused(cfg, s, why, sizeof(why)))
 			continue;
 		s->held = true;
 		if (vs)
 			exlb_addr_port_format(&vs->vip, vs->port, where,
 					      sizeof(where));
-		exlb_log(LOG_ERR, "error: %s %u (%s): %s=%u from the state file: %s; VS %s serves nothing until it is set to 0 or the service is deleted",
+		exlb_log(LOG_ERR, "error: %s %u (%s): from the state file: %s; VS %s serves nothing until the setting is changed or the service is deleted",
 			 subvs ? "SubVS" : "VS", s->id,
-			 exlb_service_label(s, label, sizeof(label)), p->name,
-			 exlb_param_uint(p, s), p->refused, where);
+			 exlb_service_label(s, label, sizeof(label)), why, where);
 	}
 }
 

@@ -459,15 +459,15 @@ const struct exlb_param exlb_params[] = {
 	  .help = "failed checks before a real server is down; 0 = inherit (SubVS: its VS, then the global)" },
 
 	/*
-	 * Edge Security Pack (docs/esp.md): not implemented yet, so
-	 * EspEnabled=1 is refused (fail closed: nothing may reach a real
-	 * server without the pre-authentication it asks for). The others act
-	 * only with ESP on, as on a LoadMaster: with EspEnabled=0 they are
-	 * inert, stored and shown.
+	 * Edge Security Pack (docs/esp.md): EspEnabled=1 is accepted only
+	 * where every ESP setting of the service is enforced
+	 * (exlb_esp_refused(), below); elsewhere it is refused (fail closed:
+	 * nothing may reach a real server without the protection its
+	 * settings ask for). The others act only with ESP on, as on a
+	 * LoadMaster: with EspEnabled=0 they are inert, stored and shown.
 	 */
 	{ "EspEnabled", "EnableESP", EXLB_PT_BOOL, SVC, 0,
-	  SVC_UINT(esp_enabled), .def = "0", .help = "ESP: enable",
-	  .refused = EXLB_ESP_REFUSED },
+	  SVC_UINT(esp_enabled), .def = "0", .help = "ESP: enable (only where its settings are enforced: docs/esp.md)" },
 	{ "ESPLogs", "ESPLog", EXLB_PT_UINT, SVC, ESP, SVC_UINT(esp_logs),
 	  .min = 0, .max = 7, .unit = "(bitmask)", .def = "0",
 	  .help = "ESP: logs, 1 user access, 2 security, 4 connection" },
@@ -781,6 +781,61 @@ bad:
 	else
 		snprintf(err, n, "%s: %s (got '%.64s')", p->name, why, text);
 	return false;
+}
+
+/*
+ * The accepted set of ESP: what exlb enforces today. One line per enforced
+ * combination; anything else with EspEnabled=1 is refused with the why.
+ */
+static bool esp_http(const struct exlb_service *vs)
+{
+	return vs->vstype == EXLB_VSTYPE_HTTP || vs->vstype == EXLB_VSTYPE_HTTP2;
+}
+
+/* Kemp's SMTP VS with ESP: port 25 (guide 4.9), or our STARTTLS SMTP proxy. */
+static bool esp_smtp(const struct exlb_service *svc, const struct exlb_service *vs)
+{
+	if (svc != vs)
+		return false;
+	if (vs->vstype == EXLB_VSTYPE_TLS)
+		return vs->starttls_mode == 1 || vs->starttls_mode == 2;
+	return vs->vstype == EXLB_VSTYPE_GEN && vs->port == 25 &&
+	       !vs->ssl_acceleration;
+}
+
+bool esp_settings_enforced(const struct exlb_service *svc,
+			   const struct exlb_service *vs, char *why, size_t n)
+{
+	if (!esp_http(vs) && !esp_smtp(svc, vs)) {
+		snprintf(why, n, "ESP is enforced on HTTP services (VStype http, the gates of docs/esp.md) and SMTP VSs (port 25 or VStype tls with StartTLSMode 1/2: SMTPAllowedDomains) only");
+		return false;
+	}
+	/* client side: 0 delegate (the gates alone) */
+	if (svc->input_auth_mode != 0) {
+		snprintf(why, n, "InputAuthMode=%u: pre-authentication against the directory is not implemented yet; use InputAuthMode=0 (delegate: the AllowedHosts/AllowedDirectories gates, authentication left to Exchange)",
+			 svc->input_auth_mode);
+		return false;
+	}
+	/* server side: 0 none */
+	if (svc->output_auth_mode != 0) {
+		snprintf(why, n, "OutputAuthMode=%u: server-side authentication needs the directory logon, not implemented yet; use OutputAuthMode=0",
+			 svc->output_auth_mode);
+		return false;
+	}
+	return true;
+}
+
+bool exlb_esp_refused(const struct exlb_service *svc,
+		      const struct exlb_service *vs, char *why, size_t n)
+{
+	char detail[320];
+
+	if (!svc->esp_enabled || !vs ||
+	    esp_settings_enforced(svc, vs, detail, sizeof(detail)))
+		return false;
+	snprintf(why, n, "EspEnabled=1: %s; exlb refuses ESP rather than serve without what it asks for (docs/esp.md)",
+		 detail);
+	return true;
 }
 
 const struct exlb_param *exlb_params_refused(unsigned int scope,

@@ -106,6 +106,22 @@ bool exlb_param_set(const struct exlb_param *p, void *obj, const char *text,
 const struct exlb_param *exlb_params_refused(unsigned int scope,
 					     const void *obj);
 
+struct exlb_service;
+/*
+ * Edge Security Pack (docs/esp.md): whether every ESP setting of @svc (a VS,
+ * or a SubVS) is enforced by exlb, given @vs, the VS it belongs to (@svc
+ * itself for a VS). The accepted set lives in this one function (params.c):
+ * false and why (one line) in @why otherwise.
+ */
+bool esp_settings_enforced(const struct exlb_service *svc,
+			   const struct exlb_service *vs, char *why, size_t n);
+/*
+ * Fail closed: true when @svc has EspEnabled=1 and esp_settings_enforced()
+ * says no (or its VS is unknown), with "EspEnabled=1: why" in @why.
+ */
+bool exlb_esp_refused(const struct exlb_service *svc,
+		      const struct exlb_service *vs, char *why, size_t n);
+
 /* Sets every parameter of @scope that has a default. */
 void exlb_params_defaults(unsigned int scope, void *obj);
 

@@ -101,23 +101,23 @@ static const char *template_name(const json_t *tmpl)
 }
 
 /*
- * A parameter of @obj (a template's VS or SubVS) with a refused value
- * (EspEnabled=1: params.c): false and "vs[1].subvs[0]: EspEnabled=1: why"
- * in @why. The value is parsed as apply would, so "1", 1 and true count.
+ * @obj (a template's VS or SubVS) as apply would make it: the defaults,
+ * then every parameter of @obj that parses (apply refuses the others).
+ * Values are parsed as apply would, so "1", 1 and true count.
  */
-static bool params_refused(const json_t *obj, unsigned int scope,
-			   const char *where, char *why, size_t n)
+static void template_service(const json_t *obj, unsigned int scope,
+			     struct exlb_service *svc)
 {
-	static const struct exlb_service none;
 	const char *key;
 	json_t *value;
 
+	memset(svc, 0, sizeof(*svc));
+	exlb_params_defaults(scope, svc);
 	json_object_foreach((json_t *)obj, key, value) {
 		const struct exlb_param *p = exlb_param_find(key, scope, NULL);
-		struct exlb_service svc = none;
-		char text[32], err[256];
+		char text[1024], err[256];
 
-		if (!p || !p->refused)
+		if (!p)
 			continue;
 		if (json_is_integer(value))
 			snprintf(text, sizeof(text), "%lld",
@@ -128,39 +128,75 @@ static bool params_refused(const json_t *obj, unsigned int scope,
 			snprintf(text, sizeof(text), "%s", json_string_value(value));
 		else
 			continue;	/* apply refuses the type */
-		if (!exlb_param_set(p, &svc, text, err, sizeof(err)) ||
-		    !exlb_params_refused(scope, &svc))
-			continue;
-		snprintf(why, n, "%s: %s=%u: %s", where, p->name,
-			 exlb_param_uint(p, &svc), p->refused);
-		return true;
+		exlb_param_set(p, svc, text, err, sizeof(err));
 	}
-	return false;
+	/* not a parameter, but ESP's SMTP VS is known by it (port 25) */
+	if (json_is_integer(json_object_get(obj, "port")))
+		svc->port = (unsigned int)json_integer_value(json_object_get(obj, "port"));
 }
 
 /*
- * Does applying @tmpl ask for something exlb refuses (the ESP templates)?
- * Then they are listed, marked, and refused as a whole before anything is
- * created; the whole-configuration check would refuse them too.
+ * A refused setting of @svc (of VS @vs): false, or true and
+ * "vs[1].subvs[0]: EspEnabled=1: why" in @why.
+ */
+static bool params_refused(const struct exlb_service *svc,
+			   const struct exlb_service *vs, unsigned int scope,
+			   const char *where, char *why, size_t n)
+{
+	const struct exlb_param *p = exlb_params_refused(scope, svc);
+	char detail[EXLB_ERR_SIZE - 64];
+
+	if (p) {
+		snprintf(why, n, "%s: %s=%u: %s", where, p->name,
+			 exlb_param_uint(p, svc), p->refused);
+		return true;
+	}
+	if (!exlb_esp_refused(svc, vs, detail, sizeof(detail)))
+		return false;
+	snprintf(why, n, "%s: %s", where, detail);
+	return true;
+}
+
+/*
+ * Does applying @tmpl ask for something exlb refuses (the ESP templates
+ * with pre-authentication)? Then they are listed, marked, and refused as a
+ * whole before anything is created; the whole-configuration check would
+ * refuse them too.
  */
 static bool template_refused(const json_t *tmpl, char *why, size_t n)
 {
-	json_t *vs, *sub;
+	struct exlb_service *vs = malloc(2 * sizeof(*vs)), *sub = vs + 1;
+	json_t *vobj, *sobj;
+	bool refused = false;
 	size_t i, j;
 
-	json_array_foreach(json_object_get(tmpl, "vs"), i, vs) {
+	if (!vs) {
+		snprintf(why, n, "out of memory");
+		return true;
+	}
+	json_array_foreach(json_object_get(tmpl, "vs"), i, vobj) {
 		char where[64];
 
 		snprintf(where, sizeof(where), "vs[%zu]", i);
-		if (params_refused(vs, EXLB_SCOPE_VS, where, why, n))
-			return true;
-		json_array_foreach(json_object_get(vs, "subvs"), j, sub) {
-			snprintf(where, sizeof(where), "vs[%zu].subvs[%zu]", i, j);
-			if (params_refused(sub, EXLB_SCOPE_SUBVS, where, why, n))
-				return true;
+		template_service(vobj, EXLB_SCOPE_VS, vs);
+		if (params_refused(vs, vs, EXLB_SCOPE_VS, where, why, n)) {
+			refused = true;
+			break;
 		}
+		json_array_foreach(json_object_get(vobj, "subvs"), j, sobj) {
+			snprintf(where, sizeof(where), "vs[%zu].subvs[%zu]", i, j);
+			template_service(sobj, EXLB_SCOPE_SUBVS, sub);
+			if (params_refused(sub, vs, EXLB_SCOPE_SUBVS, where,
+					   why, n)) {
+				refused = true;
+				break;
+			}
+		}
+		if (refused)
+			break;
 	}
-	return false;
+	free(vs);
+	return refused;
 }
 
 /* ---- the form of a document (docs/templates.md) ---- */

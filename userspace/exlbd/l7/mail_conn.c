@@ -61,6 +61,9 @@ struct l7_mail_conn {
 	uint64_t discarded;		/* pipelined after STARTTLS */
 	bool starttls;
 	ev_tstamp start, phase_start;
+	/* ESP on the VS: SMTPAllowedDomains (ms.rcpt_allowed points here) */
+	char *rcpt_allowed;
+	unsigned int esp_logs;
 };
 
 _Static_assert(offsetof(struct l7_mail_conn, r) == 0,
@@ -264,6 +267,20 @@ static void enter_relay(struct l7_mail_conn *c)
 	set_phase(c, MC_RELAY);
 }
 
+/* ESPLogs bit 2: a RCPT TO refused by SMTPAllowedDomains (never its local part). */
+static void esp_log_rcpt(struct l7_mail_conn *c)
+{
+	char peer[64];
+
+	if (c->esp_logs & ESP_LOG_SECURITY) {
+		l7_sockaddr_format(&c->r.peer, peer, sizeof(peer), true);
+		exlb_log(LOG_WARNING, "esp: VS %u: refused %s: RCPT TO domain '%s'%s: %s",
+			 c->r.vs_id, peer, c->ms.rcpt_domain,
+			 c->ms.tls ? " (after STARTTLS)" : "", c->ms.rcpt_why);
+	}
+	c->ms.rcpt_why = NULL;
+}
+
 static bool client_lines(struct l7_mail_conn *c)
 {
 	bool progress = false;
@@ -316,6 +333,8 @@ static bool client_lines(struct l7_mail_conn *c)
 			break;
 		case MAIL_REPLY:
 			drop_front(c->r.cin, &c->r.cin_len, ll);
+			if (c->ms.rcpt_why)
+				esp_log_rcpt(c);
 			if (to_client(c, rep, rlen))
 				c->r.dead = true;
 			break;
@@ -514,7 +533,9 @@ static void mc_release(struct l7_relay *r)
 
 	mail_session_release(&c->ms);
 	exlb_tls_vs_put(c->tls);
+	free(c->rcpt_allowed);
 }
+
 
 static void mc_end(struct l7_mail_conn *c)
 {
@@ -695,29 +716,45 @@ void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		    const struct sockaddr_storage *peer)
 {
 	enum mail_proto proto = mail_proto_of(vs->starttls_mode);
+	char *rcpt_allowed = NULL;
 	struct l7_mail_conn *c;
 	struct l7_rs *rs;
 	int err;
 
-	if (proto == MAIL_NONE) {
+	/* ESP: the session keeps its own copy (plans come and go); none, none served */
+	if (vs->esp && proto == MAIL_SMTP)
+		rcpt_allowed = strdup(vs->esp->smtp_domains);
+	if (proto == MAIL_NONE || (vs->esp && !rcpt_allowed)) {
 		close(fd);
 		l7_vs_conn_close(vs->st);
 		return;
 	}
 	c = (struct l7_mail_conn *)l7_relay_new(sizeof(*c), &mc_ops, w, fd, vs,
 						peer, MC_GREET_TIMEOUT_S);
-	if (!c)
+	if (!c) {
+		free(rcpt_allowed);
 		return;
+	}
 	c->r.subvs_id = vs->subvs[0].id;
 	c->idle_s = vs->idle_s ? vs->idle_s : 660;
 	if (vs->tls) {
 		c->tls = exlb_tls_vs_ref(vs->tls);
 	} else if (!atomic_exchange(&no_tls_warned, true)) {
-		exlb_log(LOG_ERR, "proxy: %s: StartTLS without SSLAcceleration=1 "
-			 "and a certificate: STARTTLS is refused", vs->name);
+		if (rcpt_allowed)	/* an SMTP VS with ESP, by design (docs/esp.md) */
+			exlb_log(LOG_NOTICE, "proxy: %s: SMTP with ESP and no certificate: "
+				 "STARTTLS is refused (it would hide RCPT TO from SMTPAllowedDomains)",
+				 vs->name);
+		else
+			exlb_log(LOG_ERR, "proxy: %s: StartTLS without SSLAcceleration=1 "
+				 "and a certificate: STARTTLS is refused", vs->name);
 	}
 	mail_session_init(&c->ms, proto, mail_mode_always(vs->starttls_mode),
 			  c->tls != NULL);
+	if (rcpt_allowed) {
+		c->rcpt_allowed = rcpt_allowed;
+		c->esp_logs = vs->esp->logs;
+		c->ms.rcpt_allowed = rcpt_allowed;
+	}
 	c->r.c.handshake_done = true;	/* plain until STARTTLS */
 	c->start = c->phase_start = ev_now(w->loop);
 	c->phase = MC_LINES;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "esp/path.h"
 #include "mail_proto.h"
 
 enum mail_proto mail_proto_of(unsigned int starttls_mode)
@@ -70,6 +71,7 @@ void mail_session_tls_up(struct mail_session *s)
 {
 	s->tls = true;
 	s->awaiting = false;
+	s->data = false;
 	s->in_multi = false;
 	s->c_cont = false;
 	s->c_literal = s->s_literal = 0;
@@ -162,12 +164,60 @@ static enum mail_action forward(struct mail_session *s, enum mail_expect e)
 	return MAIL_FORWARD;
 }
 
+/*
+ * ESP's SMTPAllowedDomains: the session stays in lockstep for good (no
+ * relay): each RCPT TO is checked, DATA's message is passed line by line
+ * up to its "." line, and BDAT (CHUNKING is not offered) is refused.
+ */
+static enum mail_action smtp_esp_cmd(struct mail_session *s, const char *l,
+				     size_t vlen, const char *args, size_t alen,
+				     char *rep, size_t *rlen)
+{
+	char domain[256];
+	const char *why;
+
+	if (word_eq(l, vlen, "RCPT")) {
+		why = esp_rcpt_domain(args, alen, domain, sizeof(domain));
+		s->rcpt_why = NULL;
+		if (why) {
+			s->refused++;
+			s->rcpt_why = why;
+			snprintf(s->rcpt_domain, sizeof(s->rcpt_domain), "-");
+			*rlen = reply(rep, NULL, "501 5.1.3 Invalid address");
+			return MAIL_REPLY;
+		}
+		if (!esp_list_match(s->rcpt_allowed, domain, true)) {
+			s->refused++;
+			s->rcpt_why = "recipient domain not in SMTPAllowedDomains";
+			snprintf(s->rcpt_domain, sizeof(s->rcpt_domain), "%s", domain);
+			*rlen = reply(rep, NULL, "550 5.7.54 SMTP; Unable to relay recipient in non-accepted domain");
+			return MAIL_REPLY;
+		}
+		return forward(s, MAIL_EXP_PLAIN);
+	}
+	if (word_eq(l, vlen, "DATA"))
+		return forward(s, MAIL_EXP_DATA);
+	if (word_eq(l, vlen, "BDAT")) {
+		s->refused++;
+		*rlen = reply(rep, NULL, "502 5.5.1 BDAT not available: use DATA");
+		return MAIL_REPLY;
+	}
+	return forward(s, MAIL_EXP_PLAIN);	/* MAIL, AUTH */
+}
+
 static enum mail_action smtp_cmd(struct mail_session *s, const char *l,
 				 size_t n, char *rep, size_t *rlen)
 {
 	const char *args;
 	size_t vlen, alen;
 
+	if (s->data) {		/* ESP: the message, up to its "." line */
+		if (n == 1 && l[0] == '.') {
+			s->data = false;
+			return forward(s, MAIL_EXP_PLAIN);
+		}
+		return MAIL_FORWARD;
+	}
 	if (s->c_cont) {	/* an AUTH exchange: a SASL response */
 		s->c_cont = false;
 		return forward(s, MAIL_EXP_PLAIN);
@@ -193,6 +243,8 @@ static enum mail_action smtp_cmd(struct mail_session *s, const char *l,
 			*rlen = reply(rep, NULL, "530 5.7.0 Must issue a STARTTLS command first");
 			return MAIL_REPLY;
 		}
+		if (s->rcpt_allowed)
+			return smtp_esp_cmd(s, l, vlen, args, alen, rep, rlen);
 		if (!word_eq(l, vlen, "AUTH")) {
 			/* a mail transaction: its data can hold anything */
 			s->relay = true;
@@ -391,6 +443,9 @@ static int acc_add(struct mail_session *s, const char *line, size_t len)
 	return 0;
 }
 
+static size_t ehlo_rewrite(const char *in, size_t len, bool tls, bool strip,
+			   char *out, size_t cap);
+
 static int smtp_answer(struct mail_session *s, const char *line, size_t len,
 		       char *out, size_t *olen)
 {
@@ -408,6 +463,8 @@ static int smtp_answer(struct mail_session *s, const char *line, size_t len,
 			s->awaiting = false;
 			if (code == 334)	/* AUTH: the client answers next */
 				s->c_cont = true;
+			if (code == 354 && s->expect == MAIL_EXP_DATA)
+				s->data = true;	/* the message follows */
 		}
 		return 0;
 	}
@@ -417,9 +474,8 @@ static int smtp_answer(struct mail_session *s, const char *line, size_t len,
 		return 0;
 	s->awaiting = false;
 	if (code == 250)	/* no certificate: STARTTLS must not be offered */
-		*olen = mail_smtp_ehlo_rewrite(s->acc, s->acc_len,
-					       s->tls || !s->tls_ok, out,
-					       MAIL_OUT_MAX);
+		*olen = ehlo_rewrite(s->acc, s->acc_len, s->tls || !s->tls_ok,
+				     s->rcpt_allowed != NULL, out, MAIL_OUT_MAX);
 	else
 		*olen = put(out, MAIL_OUT_MAX, 0, s->acc, s->acc_len);
 	mail_session_release(s);
@@ -553,8 +609,12 @@ struct span {
 
 #define MAX_LINES 256
 
-size_t mail_smtp_ehlo_rewrite(const char *in, size_t len, bool tls, char *out,
-			      size_t cap)
+/*
+ * @strip (ESP recipient check): CHUNKING and BINARYMIME are not offered,
+ * so that every message comes as DATA, whose end the proxy finds.
+ */
+static size_t ehlo_rewrite(const char *in, size_t len, bool tls, bool strip,
+			   char *out, size_t cap)
 {
 	struct span txt[MAX_LINES + 1];
 	size_t nr = 0, o = 0, i = 0;
@@ -580,6 +640,9 @@ size_t mail_smtp_ehlo_rewrite(const char *in, size_t len, bool tls, char *out,
 			if (tls)
 				continue;	/* never offered twice */
 		}
+		if (nr && strip && (word_eq(txt[nr].p, vlen, "CHUNKING") ||
+				    word_eq(txt[nr].p, vlen, "BINARYMIME")))
+			continue;
 		nr++;
 	}
 	if (!tls && !have && nr) {
@@ -594,6 +657,12 @@ size_t mail_smtp_ehlo_rewrite(const char *in, size_t len, bool tls, char *out,
 		o = put(out, cap, o, "\r\n", 2);
 	}
 	return o;
+}
+
+size_t mail_smtp_ehlo_rewrite(const char *in, size_t len, bool tls, char *out,
+			      size_t cap)
+{
+	return ehlo_rewrite(in, len, tls, false, out, cap);
 }
 
 size_t mail_pop3_capa_rewrite(const char *in, size_t len, bool tls, char *out,

@@ -53,6 +53,7 @@ enum mail_expect {
 	MAIL_EXP_CAPA,		/* EHLO / CAPA: collected, rewritten, sent whole */
 	MAIL_EXP_AUTH,		/* success ends the line phase (IMAP, POP3) */
 	MAIL_EXP_MULTI,		/* POP3 multi-line answer not rewritten */
+	MAIL_EXP_DATA,		/* SMTP DATA with ESP: 354 starts the message */
 };
 
 struct mail_session {
@@ -71,7 +72,19 @@ struct mail_session {
 	uint64_t s_literal;	/* IMAP: raw server bytes ... */
 	char *acc;		/* the answer being collected (MAIL_EXP_CAPA) */
 	size_t acc_len;
-	unsigned int refused;	/* commands refused before TLS */
+	unsigned int refused;	/* commands refused (before TLS; ESP RCPT TO) */
+	/*
+	 * SMTP with ESP (docs/esp.md): SMTPAllowedDomains, not owned (the
+	 * connection's copy); NULL = no recipient check. Set after init; it
+	 * survives STARTTLS. Each RCPT TO is checked, and the session never
+	 * turns into a byte relay: data is the message between DATA's 354
+	 * and its "." line. A refused RCPT leaves why and its domain here
+	 * (for the security log); the caller clears rcpt_why.
+	 */
+	const char *rcpt_allowed;
+	bool data;
+	const char *rcpt_why;
+	char rcpt_domain[256];
 };
 
 void mail_session_init(struct mail_session *s, enum mail_proto proto,

@@ -29,6 +29,10 @@ bool exlb_proxy_serves(const struct exlb_config *cfg,
 		return false;
 	if (exlb_service_is_kernel_served(cfg, svc))
 		return false;
+	/* an SMTP VS with ESP: the mail proxy reads its RCPT TO (docs/esp.md) */
+	if (svc->vstype == EXLB_VSTYPE_GEN && svc->esp_enabled &&
+	    !svc->ssl_acceleration)
+		return true;
 	return svc->vstype == EXLB_VSTYPE_HTTP ||
 	       svc->vstype == EXLB_VSTYPE_HTTP2 ||
 	       svc->vstype == EXLB_VSTYPE_TLS ||
@@ -129,8 +133,11 @@ static void vs_release(struct l7_vs *vs)
 			exlb_content_rule_free(vs->subvs[s].rules[r]);
 		free(vs->subvs[s].rules);
 		free(vs->subvs[s].rs);
+		if (vs->subvs[s].esp != vs->esp)
+			esp_gate_free(vs->subvs[s].esp);
 	}
 	free(vs->subvs);
+	esp_gate_free(vs->esp);
 	memset(vs, 0, sizeof(*vs));
 }
 
@@ -281,6 +288,7 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	struct exlb_err err;
 	size_t nsub = exlb_service_nr_subvs(cfg, svc->id);
 	unsigned int fwd;
+	bool esp_err = false;
 
 	vs->id = svc->id;
 	exlb_service_describe(cfg, svc, vs->name, sizeof(vs->name));
@@ -288,6 +296,14 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 		   svc->vstype == EXLB_VSTYPE_TLS ? L7_VS_STARTTLS : L7_VS_HTTP;
 	vs->starttls_mode = svc->starttls_mode;
 	vs->server_init = svc->server_init;
+	if (svc->vstype == EXLB_VSTYPE_GEN && svc->esp_enabled) {
+		/* SMTP with ESP (port 25, no TLS: esp_settings_enforced()) */
+		vs->kind = L7_VS_STARTTLS;
+		vs->starttls_mode = 1;
+	}
+	vs->esp = esp_gate_new(svc, &esp_err);
+	if (esp_err)
+		return -ENOMEM;
 	to_sockaddr(&svc->vip, svc->port, &vs->vip, &vs->viplen);
 	if (svc->ssl_acceleration) {
 		vs->tls = exlb_tls_vs_get(p->tls, cfg, svc, &err);
@@ -347,8 +363,10 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 	vs->subvs = calloc(nsub ? nsub : 1, sizeof(*vs->subvs));
 	if (!vs->subvs)
 		return -ENOMEM;
+	vs->esp_any = vs->esp;
 	if (!nsub) {
 		vs->nr_subvs = 1;
+		vs->subvs[0].esp = vs->esp;
 		return build_subvs(p, cfg, rt, svc, &vs->subvs[0]);
 	}
 	for (size_t i = 0; i < cfg->nr_services; i++) {
@@ -358,8 +376,11 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 		if (sub->parent_id != svc->id)
 			continue;
 		sv = &vs->subvs[vs->nr_subvs++];
-		if (build_subvs(p, cfg, rt, sub, sv))
+		sv->esp = esp_gate_new(sub, &esp_err);
+		if (esp_err || build_subvs(p, cfg, rt, sub, sv))
 			return -ENOMEM;
+		if (!vs->esp_any)
+			vs->esp_any = sv->esp;
 		if (!sub->enable)	/* a disabled SubVS takes nothing */
 			sv->nr_rs = 0;
 		if (compile_rules(cfg, sub->rules, sub->nr_rules, &sv->rules,

@@ -509,6 +509,70 @@ static struct l7_subvs *choose_subvs(struct l7_vs *vs,
 	return fallback;
 }
 
+/* ---- the Edge Security Pack ---- */
+
+/*
+ * On a VS where ESP is on anywhere (vs->esp_any), every request's target
+ * is normalised first (esp_normalise_request()): content rules choose the
+ * SubVS on the path the real server will see, and whatever SubVS it is,
+ * its server gets that path. Then, with @gates, every ESP gate the request
+ * meets must pass it: its VS's (with SubVSs), the chosen SubVS's, and that
+ * of the SubVS an NTLM-bound connection stays on. @target: NULL for the
+ * request's own, or a ModifyURL result, checked again. False: refused and
+ * answered (nothing reaches a real server). True: *@dp is NULL when ESP is
+ * off on the VS, else (malloc'd, reused) the target to forward.
+ */
+static bool esp_pass(struct l7_conn *c, struct l7_vs *vs, struct l7_subvs *sv,
+		     const struct exlb_http_head *h, const char *target,
+		     size_t target_len, bool gates, struct esp_decision **dp)
+{
+	struct esp_request rq = { 0 };
+	const struct esp_gate *g[3];
+	size_t n = 0;
+
+	if (!vs->esp_any)
+		return true;
+	if (gates && vs->has_subvs && vs->esp)
+		g[n++] = vs->esp;
+	if (gates && sv && sv->esp)
+		g[n++] = sv->esp;
+	if (gates && c->bound && c->r.s.fd >= 0)
+		for (size_t i = 0; i < vs->nr_subvs; i++)
+			if (vs->subvs[i].id == c->r.subvs_id &&
+			    &vs->subvs[i] != sv && vs->subvs[i].esp)
+				g[n++] = vs->subvs[i].esp;
+	if (!*dp)
+		*dp = malloc(sizeof(**dp));
+	if (!*dp) {
+		c->r.dead = true;
+		return false;
+	}
+	rq.target = target ? target : h->target;
+	rq.target_len = target ? target_len : h->target_len;
+	rq.client = c->peer_addr;
+	for (size_t i = 0; i < h->nr_headers; i++) {
+		const struct exlb_http_header *hd = &h->headers[i];
+
+		if (hd->name_len == 4 && !strncasecmp(hd->name, "Host", 4)) {
+			rq.host = hd->value;
+			rq.host_len = hd->value_len;
+			rq.nr_host++;
+		}
+	}
+	if (esp_normalise_request(vs->esp_any, &rq, *dp) == ESP_REFUSE) {
+		local_reply_to(c, (*dp)->status, NULL, 'L', h);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* each sees the client's target: all agree on what passes */
+		if (esp_gate_request(g[i], &rq, *dp) == ESP_REFUSE) {
+			local_reply_to(c, (*dp)->status, NULL, 'L', h);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* A request head arrived: route it and queue it for its server. */
 static void request_head(struct l7_conn *c)
 {
@@ -519,6 +583,7 @@ static void request_head(struct l7_conn *c)
 	struct exlb_http_fwd_opts fwd;
 	const char *new_target = NULL;
 	size_t n_edits = 0;
+	struct esp_decision *esp = NULL;
 	struct l7_subvs *sv;
 	struct l7_vs *vs;
 	struct l7_rs *rs = NULL;
@@ -553,11 +618,28 @@ static void request_head(struct l7_conn *c)
 	c->idle_s = vs->idle_s;
 	bind_now = has_conn_auth(h);
 
+	/*
+	 * ESP: the head is complete, no real server chosen yet. The SubVS is
+	 * chosen on the normalised target, then its gates decide.
+	 */
+	if (!esp_pass(c, vs, NULL, h, NULL, 0, false, &esp))
+		goto out;
+	if (esp) {
+		struct exlb_http_head route = *h;
+
+		route.target = esp->target;
+		route.target_len = esp->target_len;
+		sv = choose_subvs(vs, &route);
+	} else {
+		sv = choose_subvs(vs, h);
+	}
+	if (!esp_pass(c, vs, sv, h, NULL, 0, true, &esp))
+		goto out;
+
 	if (c->bound && c->r.s.fd >= 0) {
 		/* stays on its authenticated server connection */
 	} else {
 		c->bound = false;
-		sv = choose_subvs(vs, h);
 		if (sv) {
 			c->r.subvs_id = sv->id;
 			rs = l7_pick_rs(sv, &c->r.peer, &c->r.holds, NULL, 0);
@@ -566,7 +648,7 @@ static void request_head(struct l7_conn *c)
 		}
 		if (!rs) {
 			reply_unavailable_to(c, vs, h);
-			return;
+			goto out;
 		}
 		if (c->r.s.fd >= 0 && c->r.rs_id != rs->id)
 			server_park(c);
@@ -575,10 +657,10 @@ static void request_head(struct l7_conn *c)
 			if (err && !server_retry(c, rs->id, rs->st, -err, true)) {
 				set_term(c, 'S', 'C');
 				reply_unavailable_to(c, vs, h);
-				return;
+				goto out;
 			}
 			if (c->r.dead)
-				return;
+				goto out;
 		}
 	}
 	c->bound = c->bound || bind_now;
@@ -596,8 +678,16 @@ static void request_head(struct l7_conn *c)
 		if (exlb_buf_append(&c->r.to_c, cont, sizeof(cont) - 1))
 			c->r.dead = true;
 	}
+	/* ESP: a ModifyURL result is checked as the client's target was */
+	if (esp && new_target &&
+	    !esp_pass(c, vs, sv, h, new_target, strlen(new_target), true, &esp)) {
+		exlb_content_arena_free(&arena);
+		goto out;
+	}
+	if (esp)	/* the real server gets exactly what the gates checked */
+		new_target = esp->target;
 	if (new_target) {
-		/* ModifyURL: the head as sent, with the new target */
+		/* ModifyURL (or ESP): the head as sent, with the new target */
 		struct exlb_http_head *mod = malloc(sizeof(*mod));
 
 		if (!mod) {
@@ -617,10 +707,12 @@ static void request_head(struct l7_conn *c)
 	exlb_content_arena_free(&arena);
 	if (resp_parser_new(c)) {
 		c->r.dead = true;
-		return;
+		goto out;
 	}
 	if (c->req_is_head)
 		exlb_http_expect_no_body(c->resp);
+out:
+	free(esp);
 }
 
 /* ---- the request direction: client -> server ---- */

@@ -37,6 +37,7 @@
 
 #include "config/config.h"
 #include "content.h"
+#include "esp/gate.h"
 #include "http1.h"
 #include "kmod/sched_core.h"
 #include "proxy.h"
@@ -130,6 +131,7 @@ struct l7_subvs {
 	unsigned int persist_mask;
 	double connect_s;		/* its health Timeout: connect (and greeting) limit */
 	struct l7_sched *sched;
+	struct esp_gate *esp;		/* EspEnabled=1: its gate; NULL = off */
 };
 
 enum l7_vs_kind {
@@ -159,6 +161,18 @@ struct l7_vs {
 	struct l7_subvs *subvs;
 	size_t nr_subvs;
 	bool has_subvs;			/* false: subvs[0] is the VS itself */
+	/*
+	 * EspEnabled=1 on the VS: with SubVSs, its gate applies to every
+	 * request before the SubVS's own (without, subvs[0].esp is the same
+	 * gate); an SMTP VS's RCPT TO check (mail_conn.c).
+	 */
+	struct esp_gate *esp;
+	/*
+	 * ESP on the VS or any of its SubVSs: one of those gates (not owned),
+	 * under whose name a target that cannot be normalised is refused.
+	 * Every request of such a VS is routed and forwarded normalised.
+	 */
+	const struct esp_gate *esp_any;
 };
 
 struct l7_plan {
