@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/hex.h"
 #include "path.h"
 
 /* ---- the request target ---- */
@@ -64,16 +65,6 @@ const char *esp_target_split(const char *t, size_t len, struct esp_target *out)
 }
 
 /* ---- the path ---- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
 
 /* Bytes that are UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
 static bool utf8_ok(const unsigned char *s, size_t n)
@@ -180,8 +171,8 @@ const char *esp_path_normalise(const char *p, size_t len, char *out, size_t cap)
 		unsigned char b = (unsigned char)p[i];
 
 		if (b == '%') {
-			int hi = i + 2 < len ? hexval(p[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval(p[i + 2]) : -1;
+			int hi = i + 2 < len ? exlb_hex_digit(p[i + 1]) : -1;
+			int lo = i + 2 < len ? exlb_hex_digit(p[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0)
 				return "a bad percent-encoding (or an IIS %u encoding)";
@@ -200,8 +191,8 @@ const char *esp_path_normalise(const char *p, size_t len, char *out, size_t cap)
 
 		if (dec[i] != '%')
 			continue;
-		hi = hexval(dec[i + 1]);
-		lo = hexval(dec[i + 2]);
+		hi = exlb_hex_digit(dec[i + 1]);
+		lo = exlb_hex_digit(dec[i + 2]);
 		if (hi < 0 || lo < 0)
 			continue;
 		v = hi * 16 + lo;
