@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * What the admin listener's files share (admin.c, auth.c, metrics.c) and the
+ * What the admin listener's files share (admin.c, auth.c, metrics.c, webui.c) and the
  * unit tests reach: the listener's state, authentication and the limit on
  * failed logons.
  */
@@ -109,11 +109,20 @@ struct exlb_admin {
 /* GET /metrics's body. 0, or -1 (no memory). The caller frees @text. */
 int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len);
 
+/* The status page's files (webui.c): GET @path's body, 0; -1: not one of them. */
+struct exlb_admin_file {
+	const char *type, *body;
+	size_t len;
+};
+int exlb_admin_webui_file(const char *path, struct exlb_admin_file *f);
+/* GET /status.json's body (ctl's "status" answer), or NULL; the caller frees it. */
+char *exlb_admin_status_json(struct exlb_admin *a);
+
 /*
  * The route for @method @path: its index in exlb_admin_routes[] (auth.c),
  * or -1 with the status to answer (404 unknown path, 405 other method).
  */
-#define EXLB_ADMIN_NR_ROUTES	2
+#define EXLB_ADMIN_NR_ROUTES	6
 struct exlb_admin_route {
 	const char *method, *path;
 	unsigned int role;		/* the least role that may use it */
