@@ -41,7 +41,10 @@
 			return td;
 		}
 		for (const rs of list) {
-			const s = el('span', hostPort(rs.addr, rs.port), statusClass(rs.health));
+			// not by colour alone
+			const text = hostPort(rs.addr, rs.port) +
+				(rs.health === 'up' ? '' : ' (' + rs.health + ')');
+			const s = el('span', text, statusClass(rs.health));
 
 			s.title = rs.health + (rs.reason ? ': ' + rs.reason : '');
 			td.append(s);
