@@ -54,6 +54,7 @@ EVIL='Evil<script>alert(1)<img src=x onerror=alert(2)>&amp;'
 
 # Chromium as the tests can run it: root needs --no-sandbox; its profile,
 # cache and crash files stay in $T.
+# shellcheck disable=SC2054 # the comma is --window-size's
 CHROME=(chromium --headless=new --no-sandbox --disable-gpu --ignore-certificate-errors
 	--no-first-run --no-default-browser-check --disable-extensions --disable-sync
 	--disable-background-networking --disable-component-update --window-size=1280,900)

@@ -259,8 +259,8 @@ enum exlb_admin_auth exlb_admin_authenticate(struct exlb_admin_auth_state *st,
 
 /*
  * The paths exlbd answers and the least role each needs; admin.c holds
- * their handlers in the same order. Kemp's REST API (/access/...) plugs in
- * here with its own entries.
+ * their handlers in the same order. The web status page and Kemp's REST
+ * API (/access/...) plug in here with their own entries.
  */
 const struct exlb_admin_route exlb_admin_routes[EXLB_ADMIN_NR_ROUTES + 1] = {
 	{ "GET", "/metrics", EXLB_ROLE_READONLY },
