@@ -26,6 +26,8 @@ PACKAGES=(
 	python3-cryptography
 	# promtool checks /metrics (exlbd-metrics.sh); Debian ships it only in prometheus
 	prometheus
+	# headless Chromium renders the admin status page (exlbd-webui.sh)
+	chromium
 	# real servers for the health-check tests (run in netns only)
 	nginx-light dovecot-imapd dovecot-pop3d postfix
 	# Debian packages (make deb, make deb-lint), installing them in the VM

@@ -66,6 +66,9 @@ need libsystemd-dev "sd-daemon headers" sh -c 'echo "#include <systemd/sd-daemon
 need node-llhttp "llhttp sources" test -f /usr/share/include/llhttp/llhttp.h
 need libcrypt-dev "libcrypt headers (crypt_r, yescrypt)" sh -c 'echo "#include <crypt.h>" | cc -E - >/dev/null'
 need prometheus "promtool check metrics" sh -c 'printf "# HELP x_total x\n# TYPE x_total counter\nx_total 1\n" | promtool check metrics'
+need chromium "headless Chromium (--dump-dom, as root: --no-sandbox)" sh -c \
+	'HOME="$1" timeout 60 chromium --headless=new --no-sandbox --disable-gpu \
+	--user-data-dir="$1/chromium" --dump-dom "data:text/html,<p>probe</p>" | grep -q "<p>probe</p>"' sh "$T"
 
 # ---- openssl: certificates as the tests make them, s_client
 need openssl "openssl (EC certificates with -addext)" \

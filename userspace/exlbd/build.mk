@@ -9,9 +9,9 @@ include exlbd/llhttp.mk
 # config/ the model and its durable store, health/ the checks, kernel/
 # exlb.ko, l7/ the proxy run by the worker threads, esp/ the Edge Security
 # Pack's gates (called by l7/), ctl/ the control socket,
-# admin/ the HTTPS admin listener (/metrics), proc/ what passes between
-# exlbd processes; main.c wires them, upgrade.c is the seamless upgrade
-# (docs/upgrade.md).
+# admin/ the HTTPS admin listener (/metrics, the status page), proc/ what
+# passes between exlbd processes; main.c wires them, upgrade.c is the
+# seamless upgrade (docs/upgrade.md).
 # The scheduler core is the one exlb.ko runs.
 EXLBD_CONFIG_MODEL := config/config.c config/check.c config/json.c \
 	config/store.c config/runtime.c config/log.c config/params.c \
@@ -27,7 +27,10 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 EXLBD_ESP := esp/gate.c esp/path.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
-EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c
+EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c \
+	admin/webui.c
+# The status page's files, built in by admin/webui.c (.incbin)
+EXLBD_WWW := $(wildcard exlbd/admin/www/*)
 EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
 	$(EXLBD_HEALTH) $(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_ESP) $(EXLBD_CTL) $(EXLBD_PROC) \
 	$(EXLBD_ADMIN)) $(NL_SRC) $(CORE_SRC)
@@ -36,7 +39,8 @@ EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
 	-lpcre2-8 -lpthread -lcrypt -lm
 # Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
 EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
-EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"'
+EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"' \
+	-DEXLB_WWW_DIR='"$(CURDIR)/exlbd/admin/www"'
 
 # exlbctl links the parameter table only for --help and completion.
 # certfile.c decodes .pfx files and encrypted keys (OpenSSL); password.c
@@ -64,6 +68,8 @@ $(B)/asan/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS) $(B)/asan/libllhttp.a $(VER
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(EXLBD_CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(EXLBD_SRCS) \
 		$(B)/asan/libllhttp.a $(LDFLAGS) $(EXLBD_LIBS) -o $@
+
+$(B)/exlbd $(B)/asan/exlbd: $(EXLBD_WWW)
 
 $(B)/asan/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS) $(VERSION_STAMP)
 	@mkdir -p $(@D)

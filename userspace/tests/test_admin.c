@@ -280,6 +280,18 @@ static void test_routes(void)
 	report(i < 0 && status == 405, "POST /metrics: 405 (%d)", status);
 	i = exlb_admin_route_find("GET", "/metrics/", &status);
 	report(i < 0 && status == 404, "GET /metrics/: 404 (%d)", status);
+	/* the status page (webui.c): a browser with a read-only logon */
+	for (const char *const *p = (const char *const[]){ "/", "/webui.js",
+	     "/webui.css", "/status.json", NULL }; *p; p++) {
+		i = exlb_admin_route_find("GET", *p, &status);
+		report(i >= 0 && exlb_admin_routes[i].role == EXLB_ROLE_READONLY,
+		       "GET %s: read-only may", *p);
+	}
+	/* admin.c sizes its handler list by EXLB_ADMIN_NR_ROUTES */
+	for (i = 0; exlb_admin_routes[i].path; i++)
+		;
+	report(i == EXLB_ADMIN_NR_ROUTES, "%d routes, EXLB_ADMIN_NR_ROUTES %d",
+	       i, EXLB_ADMIN_NR_ROUTES);
 }
 
 int main(void)

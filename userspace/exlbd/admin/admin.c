@@ -72,10 +72,13 @@ typedef int (*route_fn)(struct admin_conn *c, const char *query);
 
 static int route_metrics(struct admin_conn *c, const char *query);
 static int route_config(struct admin_conn *c, const char *query);
+static int route_webui(struct admin_conn *c, const char *query);
+static int route_status_json(struct admin_conn *c, const char *query);
 
 /* In the order of exlb_admin_routes[] (auth.c). */
 static const route_fn route_handlers[EXLB_ADMIN_NR_ROUTES] = {
 	route_metrics, route_config,
+	route_webui, route_webui, route_webui, route_status_json,
 };
 
 static const char *status_text(int status)
@@ -96,6 +99,22 @@ static const char *status_text(int status)
 	}
 }
 
+/*
+ * On every answer, whatever its type: the status page's policy (its own
+ * script and style files, fetch() to its own origin, nothing inline, no
+ * framing, no plugins, no forms) is strict enough for a JSON or text answer
+ * too, and a browser must not sniff /status.json into a script.
+ */
+#define SECURITY_HEADERS						\
+	"Content-Security-Policy: default-src 'none'; script-src 'self'; "	\
+	"style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; "	\
+	"form-action 'none'; frame-ancestors 'none'\r\n"			\
+	"X-Frame-Options: DENY\r\n"					\
+	"X-Content-Type-Options: nosniff\r\n"				\
+	"Referrer-Policy: no-referrer\r\n"				\
+	"Cross-Origin-Opener-Policy: same-origin\r\n"			\
+	"Cross-Origin-Resource-Policy: same-origin\r\n"
+
 /* The whole answer into c->out; @extra: header lines, each ending in CRLF. */
 static int respond(struct admin_conn *c, int status, const char *type,
 		   const char *extra, const char *body, size_t len)
@@ -105,7 +124,8 @@ static int respond(struct admin_conn *c, int status, const char *type,
 	if (!f)
 		return -1;
 	fprintf(f, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		"Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
+		"Cache-Control: no-store\r\nConnection: close\r\n" SECURITY_HEADERS
+		"%s\r\n",
 		status, status_text(status), type, len, extra ? extra : "");
 	fwrite(body, 1, len, f);
 	return fclose(f) ? -1 : 0;
@@ -146,6 +166,31 @@ static int route_config(struct admin_conn *c, const char *query)
 
 	(void)query;
 	json_decref(doc);
+	if (!text)
+		return respond_text(c, 500, NULL, "out of memory");
+	ret = respond(c, 200, "application/json", NULL, text, strlen(text));
+	free(text);
+	return ret;
+}
+
+/* The status page's files (webui.c); the route table names only those. */
+static int route_webui(struct admin_conn *c, const char *query)
+{
+	struct exlb_admin_file f;
+
+	(void)query;
+	if (exlb_admin_webui_file(c->url, &f))
+		return respond_text(c, 404, NULL, NULL);
+	return respond(c, 200, f.type, NULL, f.body, f.len);
+}
+
+/* What `exlbctl status -j` prints: the page's data. */
+static int route_status_json(struct admin_conn *c, const char *query)
+{
+	char *text = exlb_admin_status_json(c->a);
+	int ret;
+
+	(void)query;
 	if (!text)
 		return respond_text(c, 500, NULL, "out of memory");
 	ret = respond(c, 200, "application/json", NULL, text, strlen(text));

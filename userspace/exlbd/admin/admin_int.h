@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * What the admin listener's files share (admin.c, auth.c, metrics.c) and the
- * unit tests reach: the listener's state, authentication and the limit on
- * failed logons.
+ * What the admin listener's files share (admin.c, auth.c, metrics.c,
+ * webui.c) and the unit tests reach: the listener's state, authentication
+ * and the limit on failed logons.
  */
 #ifndef EXLB_ADMIN_INT_H
 #define EXLB_ADMIN_INT_H
@@ -109,11 +109,20 @@ struct exlb_admin {
 /* GET /metrics's body. 0, or -1 (no memory). The caller frees @text. */
 int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len);
 
+/* The status page's files (webui.c): 0 and @path's body, or -1. */
+struct exlb_admin_file {
+	const char *type, *body;
+	size_t len;
+};
+int exlb_admin_webui_file(const char *path, struct exlb_admin_file *f);
+/* GET /status.json's body (ctl's "status" answer) or NULL, to free. */
+char *exlb_admin_status_json(struct exlb_admin *a);
+
 /*
  * The route for @method @path: its index in exlb_admin_routes[] (auth.c),
  * or -1 with the status to answer (404 unknown path, 405 other method).
  */
-#define EXLB_ADMIN_NR_ROUTES	2
+#define EXLB_ADMIN_NR_ROUTES	6
 struct exlb_admin_route {
 	const char *method, *path;
 	unsigned int role;		/* the least role that may use it */

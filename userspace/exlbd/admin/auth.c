@@ -265,6 +265,10 @@ enum exlb_admin_auth exlb_admin_authenticate(struct exlb_admin_auth_state *st,
 const struct exlb_admin_route exlb_admin_routes[EXLB_ADMIN_NR_ROUTES + 1] = {
 	{ "GET", "/metrics", EXLB_ROLE_READONLY },
 	{ "GET", "/config", EXLB_ROLE_ADMIN },	/* `exlbctl save`: it holds hashes */
+	{ "GET", "/", EXLB_ROLE_READONLY },	/* the status page (webui.c) */
+	{ "GET", "/webui.js", EXLB_ROLE_READONLY },
+	{ "GET", "/webui.css", EXLB_ROLE_READONLY },
+	{ "GET", "/status.json", EXLB_ROLE_READONLY },	/* `exlbctl status -j` */
 	{ NULL, NULL, 0 },
 };
 
