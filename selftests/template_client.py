@@ -23,10 +23,11 @@ KINDs:
       (http when offloaded, https otherwise), and whose certificate the
       client got (exlbd's when offloaded/re-encrypted, the server's when
       passed through)
-  smtp, smtps-passthrough, smtp-starttls, smtps-offload
+  smtp, smtp-esp, smtps-passthrough, smtp-starttls, smtps-offload
       two SMTP sessions, each sending a message, both to the same server
       (the templates persist by source); TLS as the template says, with the
-      certificate of the party that should terminate it
+      certificate of the party that should terminate it; smtp-esp also
+      has a recipient of another domain refused with 550 in each session
   imap, imaps-passthrough, imap-starttls, imaps-offload,
   pop, pops-passthrough, pop-starttls, pops-offload
       two logins (alice/secret) and a SELECT / STAT; both servers seen (rr)
@@ -174,6 +175,13 @@ def smtp(kind, vip, prefix):
             cns.add(check_cn(s.sock, whose))
             s.ehlo()
             expect(not s.has_extn("starttls"), "STARTTLS offered again after TLS")
+        if kind == "smtp-esp":
+            # SMTPAllowedDomains=exlb.test: another domain is refused by the
+            # LB (Exchange's 550 5.7.54) and the session goes on
+            s.mail("tpl@client.exlb.test")
+            code, msg = s.rcpt("bob@example.org")
+            expect(code == 550, "RCPT TO <bob@example.org>: %d %r, expected 550" % (code, msg))
+            s.rset()
         s.sendmail("tpl@client.exlb.test", ["alice@exlb.test"],
                    "From: tpl@client.exlb.test\r\nTo: alice@exlb.test\r\n"
                    "Subject: %s\r\n\r\ntemplate traffic\r\n" % subject)
@@ -182,7 +190,8 @@ def smtp(kind, vip, prefix):
     expect(all(x in ("exch1", "exch2") for x in servers), "EHLO from %s" % servers)
     # every SMTP template persists by source address (3600 s)
     expect(servers[0] == servers[1], "source persistence: EHLO from %s" % servers)
-    return "2 messages accepted (250), EHLO from %s (persistence)%s" % (
+    return "2 messages accepted (250)%s, EHLO from %s (persistence)%s" % (
+        ", 2 recipients of another domain refused (550)" if kind == "smtp-esp" else "",
         "+".join(servers), "; TLS certificate CN " + "+".join(sorted(cns)) if cns else "")
 
 
