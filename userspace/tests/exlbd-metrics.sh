@@ -9,8 +9,13 @@
 # gets 400; a slow client is closed after 10 s and holds nobody up; the
 # 33rd connection is refused; `promtool check metrics` accepts the text;
 # the counters move with traffic (and `exlbctl stats --rate` sees them)
-# and an RS's health goes to 0 when its nginx stops; failed logons from
-# one address end in 429 for it alone, and are logged. About 60 s.
+# and an RS's health goes to 0 when its nginx stops; the L7 families move
+# (requests, termination codes, TLS handshakes full and resumed, kTLS or
+# userspace relays, persistence records of a Persist=src SubVS, health check
+# time and reason class, worker loop lag); failed logons from one address
+# end in 429 for it alone, and are logged; during a storm of 20 bad logons
+# /metrics and exlbctl status stay fast and the hashing is the exlbd-hash
+# thread's. About 90 s.
 #
 # The network is lib/lbnet.sh's:
 #   client A 198.18.84.2, B .3 ---- lb (exlbd --no-kernel) admin 198.18.84.1:9443
@@ -246,13 +251,72 @@ moved() { metrics >"$T/m"; c=$(value exlb_vs_connections_total 'name="Web"')
 	[ "${c:-0}" -ge $((conns0 + 6)) ] && [ "${b:-0}" -gt "$bytes0" ]; }
 wait_for 10 moved
 report $? "6 requests: exlb_vs_connections_total $conns0 -> $c, exlb_vs_bytes_out_total $bytes0 -> $b"
+# ---- the L7 families: requests, termination codes, TLS, kTLS, health
+# check time and reason class, persistence, worker loop lag
+
+# value2 NAME SUB1 SUB2: a sample of the last scrape matching both substrings
+value2() { grep "^$1{" "$T/m" | grep -F -- "$2" | grep -F -- "$3" | awk '{ print $2 }' | head -n 1; }
+cfg vs add $VIP 443 tcp nickname=WebS VStype=http SSLAcceleration=1 CertFile=admin Schedule=rr
+cfg subvs add WebS nickname=OWA Schedule=rr Persist=src PersistTimeout=600 CheckType=http \
+	CheckUrl=/owa/healthcheck.htm CheckUseGet=1
+cfg rule add owa matchtype=regex "pattern=/^\/owa.*/" nocase=1
+cfg rule attach WebS/OWA owa
+cfg rs add WebS $RS1 port=80 addtoallsubvs=1
+cfg rs add WebS $RS2 port=80 addtoallsubvs=1
+report "${cfg_bad:-0}" "configured: VS WebS $VIP:443 (TLS offload), SubVS OWA with Persist=src"
+owa_ok() { [ "$(in_cl curl -sk -m 5 -o /dev/null -w '%{http_code}' "https://$VIP/owa/w0")" = 200 ]; }
+wait_for 40 owa_ok
+report $? "WebS answers /owa/ over TLS after $WAITED s"
+metrics >"$T/m"
+req0=$(value exlb_vs_requests_total 'name="WebS"') term0=$(value2 exlb_vs_terminations_total 'name="WebS"' 'code="--"')
+full0=$(value2 exlb_vs_tls_handshakes_total 'name="WebS"' 'kind="full"')
+res0=$(value2 exlb_vs_tls_handshakes_total 'name="WebS"' 'kind="resumed"')
+tls0=$(($(value exlb_proxy_ktls_connections_total '') + $(value exlb_proxy_userspace_tls_connections_total '')))
+for i in 1 2 3 4 5 6; do in_cl curl -sk -m 5 -o /dev/null "https://$VIP/owa/t$i"; done
+in_cl openssl s_client -connect $VIP:443 -tls1_2 -sess_out "$T/sess" </dev/null >/dev/null 2>&1
+in_cl openssl s_client -connect $VIP:443 -tls1_2 -sess_in "$T/sess" </dev/null 2>/dev/null >"$T/resumed"
+grep -q '^Reused' "$T/resumed"
+report $? "openssl s_client -sess_in resumed its session ($(grep -m1 -o '^\(New\|Reused\),[^,]*' "$T/resumed"))"
+l7_moved() { metrics >"$T/m"; req=$(value exlb_vs_requests_total 'name="WebS"')
+	term=$(value2 exlb_vs_terminations_total 'name="WebS"' 'code="--"')
+	full=$(value2 exlb_vs_tls_handshakes_total 'name="WebS"' 'kind="full"')
+	res=$(value2 exlb_vs_tls_handshakes_total 'name="WebS"' 'kind="resumed"')
+	[ "${req:-0}" -ge $((${req0:-0} + 6)) ] && [ "${term:-0}" -ge $((${term0:-0} + 6)) ] &&
+	[ "${full:-0}" -ge $((${full0:-0} + 7)) ] && [ "${res:-0}" -ge $((${res0:-0} + 1)) ]; }
+wait_for 10 l7_moved
+report $? "6 requests: exlb_vs_requests_total ${req0:-none} -> ${req:-none}, terminations code=\"--\" ${term0:-none} -> ${term:-none}"
+[ "${full:-0}" -ge $((${full0:-0} + 7)) ] && [ "${res:-0}" -ge $((${res0:-0} + 1)) ]
+report $? "exlb_vs_tls_handshakes_total: full ${full0:-none} -> ${full:-none} (6 curl + 1 s_client), resumed ${res0:-none} -> ${res:-none}"
+rs_req=$(grep '^exlb_rs_requests_total{vs="[0-9]*",subvs="[0-9]*"' "$T/m" | awk '{ s += $2 } END { print s + 0 }')
+[ "$rs_req" -ge 6 ]
+report $? "exlb_rs_requests_total of the SubVS's real servers: $rs_req"
+tls=$(($(value exlb_proxy_ktls_connections_total '') + $(value exlb_proxy_userspace_tls_connections_total '')))
+ktx=$(value2 exlb_vs_ktls_connections_total 'name="WebS"' 'direction="tx"')
+[ "$tls" -ge $((tls0 + 8)) ] && [ -n "$ktx" ]
+report $? "8 TLS connections relayed: kTLS + userspace $tls0 -> $tls; exlb_vs_ktls_connections_total tx=$ktx"
+rec=$(grep '^exlb_persist_records{vs="[0-9]*",subvs="[0-9]*"}' "$T/m" | awk '{ print $2 }' | head -n 1)
+[ "${rec:-0}" -ge 1 ]
+report $? "the persistent SubVS holds records: exlb_persist_records $rec"
+chk=$(value exlb_rs_health_check_seconds "rs=\"$RS1:80\"")
+awk -v c="${chk:-0}" 'BEGIN { exit !(c > 0 && c < 5) }' &&
+	value exlb_rs_health_reason_info "rs=\"$RS1:80\"" >/dev/null &&
+	grep "^exlb_rs_health_reason_info{" "$T/m" | grep -F "$RS1:80" | grep -q 'reason="ok"'
+report $? "rs1's last check took ${chk:-none} s, reason class ok"
+lag=$(value exlb_worker_loop_lag_max_seconds 'worker="0"')
+awk -v l="${lag:-x}" 'BEGIN { exit !(l ~ /^[0-9.e+-]+$/ && l > 0 && l < 1) }'
+report $? "worker 0's loop lag: max ${lag:-none} s ($(grep -c '^exlb_worker_loop_lag_seconds{' "$T/m") workers)"
+promtool check metrics <"$T/m" >"$T/promtool.out" 2>&1
+report $? "promtool check metrics passes with the new families ($(tr '\n' ' ' <"$T/promtool.out"))"
+
 # exlbctl stats --rate: requests during the window show as a rate
 ( for i in $(seq 1 15); do in_cl curl -s -m 5 -o /dev/null "http://$VIP/owa/r$i"; sleep 0.1; done ) &
 load=$!
-rate=$(ctl -j stats --rate 3 | jq '.vs[] | select(.name == "Web") | .conns')
+ctl -j stats --rate 3 >"$T/rate.json"
+rate=$(jq '.vs[] | select(.name == "Web") | .conns' "$T/rate.json")
+rrate=$(jq '.vs[] | select(.name == "Web") | .requests' "$T/rate.json")
 wait $load
-awk -v r="${rate:-0}" 'BEGIN { exit !(r > 0.5) }'
-report $? "exlbctl stats --rate 3 during 15 requests: Web at $rate connections/s"
+awk -v r="${rate:-0}" -v q="${rrate:-0}" 'BEGIN { exit !(r > 0.5 && q > 0.5) }'
+report $? "exlbctl stats --rate 3 during 15 requests: Web at $rate connections/s, $rrate requests/s"
 # all 21 requests counted (the proxy's counters are copied every 2 s) before a window without any
 web_conns() { ctl -j stats | jq '.vs[] | select(.name == "Web") | .conns'; }
 all_counted() { [ "$(web_conns)" = $((conns0 + 21)) ]; }
@@ -264,7 +328,7 @@ report $? "exlbctl stats --rate 2 without traffic: $rate connections/s"
 exrs_stop rs1
 rs1_down() { metrics >"$T/m"; [ "$(value exlb_rs_up "rs=\"$RS1:80\"")" = 0 ]; }
 wait_for 40 rs1_down
-report $? "rs1 stopped: its exlb_rs_up goes to 0 after $WAITED s ($(value exlb_rs_health_reason_info "rs=\"$RS1:80\"" >/dev/null; grep "^exlb_rs_health_reason_info{" "$T/m" | grep -F "$RS1:80" | sed 's/.*reason="\([^"]*\)".*/\1/'))"
+report $? "rs1 stopped: its exlb_rs_up goes to 0 after $WAITED s, reason class ($(value exlb_rs_health_reason_info "rs=\"$RS1:80\"" >/dev/null; grep "^exlb_rs_health_reason_info{" "$T/m" | grep -F "$RS1:80" | sed 's/.*reason="\([^"]*\)".*/\1/'))"
 [ "$(value exlb_rs_up "rs=\"$RS2:80\"")" = 1 ]
 report $? "rs2 stays up"
 
