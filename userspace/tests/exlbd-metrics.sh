@@ -256,6 +256,9 @@ report $? "6 requests: exlb_vs_connections_total $conns0 -> $c, exlb_vs_bytes_ou
 
 # value2 NAME SUB1 SUB2: a sample of the last scrape matching both substrings
 value2() { grep "^$1{" "$T/m" | grep -F -- "$2" | grep -F -- "$3" | awk '{ print $2 }' | head -n 1; }
+# value0 NAME: a sample without labels
+value0() { awk -v n="$1" '$1 == n { print $2 }' "$T/m"; }
+tls_relays() { echo $(($(value0 exlb_proxy_ktls_connections_total) + $(value0 exlb_proxy_userspace_tls_connections_total))); }
 cfg vs add $VIP 443 tcp nickname=WebS VStype=http SSLAcceleration=1 CertFile=admin Schedule=rr
 cfg subvs add WebS nickname=OWA Schedule=rr Persist=src PersistTimeout=600 CheckType=http \
 	CheckUrl=/owa/healthcheck.htm CheckUseGet=1
@@ -271,7 +274,7 @@ metrics >"$T/m"
 req0=$(value exlb_vs_requests_total 'name="WebS"') term0=$(value2 exlb_vs_terminations_total 'name="WebS"' 'code="--"')
 full0=$(value2 exlb_vs_tls_handshakes_total 'name="WebS"' 'kind="full"')
 res0=$(value2 exlb_vs_tls_handshakes_total 'name="WebS"' 'kind="resumed"')
-tls0=$(($(value exlb_proxy_ktls_connections_total '') + $(value exlb_proxy_userspace_tls_connections_total '')))
+tls0=$(tls_relays)
 for i in 1 2 3 4 5 6; do in_cl curl -sk -m 5 -o /dev/null "https://$VIP/owa/t$i"; done
 in_cl openssl s_client -connect $VIP:443 -tls1_2 -sess_out "$T/sess" </dev/null >/dev/null 2>&1
 in_cl openssl s_client -connect $VIP:443 -tls1_2 -sess_in "$T/sess" </dev/null 2>/dev/null >"$T/resumed"
@@ -290,10 +293,10 @@ report $? "exlb_vs_tls_handshakes_total: full ${full0:-none} -> ${full:-none} (6
 rs_req=$(grep '^exlb_rs_requests_total{vs="[0-9]*",subvs="[0-9]*"' "$T/m" | awk '{ s += $2 } END { print s + 0 }')
 [ "$rs_req" -ge 6 ]
 report $? "exlb_rs_requests_total of the SubVS's real servers: $rs_req"
-tls=$(($(value exlb_proxy_ktls_connections_total '') + $(value exlb_proxy_userspace_tls_connections_total '')))
+tls=$(tls_relays)
 ktx=$(value2 exlb_vs_ktls_connections_total 'name="WebS"' 'direction="tx"')
 [ "$tls" -ge $((tls0 + 8)) ] && [ -n "$ktx" ]
-report $? "8 TLS connections relayed: kTLS + userspace $tls0 -> $tls; exlb_vs_ktls_connections_total tx=$ktx"
+report $? "8 TLS connections: relayed with kTLS + by OpenSSL $tls0 -> $tls; exlb_vs_ktls_connections_total tx=$ktx"
 rec=$(grep '^exlb_persist_records{vs="[0-9]*",subvs="[0-9]*"}' "$T/m" | awk '{ print $2 }' | head -n 1)
 [ "${rec:-0}" -ge 1 ]
 report $? "the persistent SubVS holds records: exlb_persist_records $rec"
@@ -328,7 +331,11 @@ report $? "exlbctl stats --rate 2 without traffic: $rate connections/s"
 exrs_stop rs1
 rs1_down() { metrics >"$T/m"; [ "$(value exlb_rs_up "rs=\"$RS1:80\"")" = 0 ]; }
 wait_for 40 rs1_down
-report $? "rs1 stopped: its exlb_rs_up goes to 0 after $WAITED s, reason class ($(value exlb_rs_health_reason_info "rs=\"$RS1:80\"" >/dev/null; grep "^exlb_rs_health_reason_info{" "$T/m" | grep -F "$RS1:80" | sed 's/.*reason="\([^"]*\)".*/\1/'))"
+report $? "rs1 stopped: its exlb_rs_up goes to 0 after $WAITED s"
+cls=$(grep "^exlb_rs_health_reason_info{" "$T/m" | grep -F "rs=\"$RS1:80\"" | head -n 1 |
+	sed 's/.*reason="\([^"]*\)".*/\1/')
+[ "$cls" = connect ]
+report $? "rs1's exlb_rs_health_reason_info reason class: $cls ($(ctl -j status | jq -r '.vs[0].rs[0].reason'))"
 [ "$(value exlb_rs_up "rs=\"$RS2:80\"")" = 1 ]
 report $? "rs2 stays up"
 
@@ -435,7 +442,7 @@ c=$(code -H "Authorization: Bearer $KEY" /metrics)
 [ "$c" = 401 ]
 report $? "deleted API key: $c"
 cfg set AdminPort 0
-gone() { [ "$(listeners)" = "$VIP:80 " ]; }
+gone() { [[ " $(listeners)" != *" $LB_IP:$PORT "* ]]; }
 wait_for 5 gone
 report $? "AdminPort 0 closes the listener ($(listeners))"
 

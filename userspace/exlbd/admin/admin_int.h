@@ -86,7 +86,7 @@ struct exlb_admin_auth_state {
 		time_t expires;
 	} cache[EXLB_ADMIN_AUTH_CACHE_SLOTS];
 	struct exlb_admin_hash_job *job;	/* PENDING's, for the caller */
-	uint64_t hashes;		/* verdicts taken (tests) */
+	uint64_t hashes;		/* verdicts taken (/metrics, tests) */
 };
 
 /*

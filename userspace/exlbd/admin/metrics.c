@@ -338,6 +338,12 @@ int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len)
 	exlb_prom_sample(&p, "exlb_admin_rate_limited_total", C,
 			 "admin requests refused with 429 (too many failed logons)",
 			 NULL, (double)a->rate_limited);
+	exlb_prom_sample(&p, "exlb_admin_password_checks_total", C,
+			 "password checks run on the hashing thread", NULL,
+			 (double)a->auth.hashes);
+	exlb_prom_sample(&p, "exlb_admin_password_checks_refused_total", C,
+			 "logons answered 503: the hashing queue was full", NULL,
+			 (double)a->hash_busy);
 	exlb_prom_sample(&p, "exlb_admin_connections_active", G,
 			 "open admin listener connections", NULL,
 			 (double)a->nr_conns);
