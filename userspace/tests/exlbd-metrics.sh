@@ -258,7 +258,8 @@ report $? "6 requests: exlb_vs_connections_total $conns0 -> $c, exlb_vs_bytes_ou
 value2() { grep "^$1{" "$T/m" | grep -F -- "$2" | grep -F -- "$3" | awk '{ print $2 }' | head -n 1; }
 # value0 NAME: a sample without labels
 value0() { awk -v n="$1" '$1 == n { print $2 }' "$T/m"; }
-tls_relays() { echo $(($(value0 exlb_proxy_ktls_connections_total) + $(value0 exlb_proxy_userspace_tls_connections_total))); }
+tls_relays() { local k u; k=$(value0 exlb_proxy_ktls_connections_total)
+	u=$(value0 exlb_proxy_userspace_tls_connections_total); echo $((${k:-0} + ${u:-0})); }
 cfg vs add $VIP 443 tcp nickname=WebS VStype=http SSLAcceleration=1 CertFile=admin Schedule=rr
 cfg subvs add WebS nickname=OWA Schedule=rr Persist=src PersistTimeout=600 CheckType=http \
 	CheckUrl=/owa/healthcheck.htm CheckUseGet=1
@@ -381,7 +382,7 @@ status_ms() {
 	ctl status >/dev/null 2>&1
 	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }'
 }
-quiet_m= quiet_s=
+quiet_m='' quiet_s=
 for i in $(seq 1 5); do quiet_m+="$(metrics_ms) " quiet_s+="$(status_ms) "; done
 diag "without a storm: /metrics ms: $quiet_m; exlbctl status ms: $quiet_s"
 # cpu_ms TID: a thread of exlbd's CPU time (user + system), in ms
@@ -408,7 +409,7 @@ storm_running() { local n=0 p; for p in "${storm[@]}"; do kill -0 "$p" 2>/dev/nu
 # positive evidence that the storm is in: the first failed logons from C
 storm_in() { grep -q "admin: failed logon from $CL_C" "$T/exlbd.log"; }
 wait_for 10 storm_in
-max_m=0 max_s=0 lat_m= lat_s= inflight=
+max_m=0 max_s=0 lat_m='' lat_s='' inflight=
 for i in $(seq 1 10); do
 	inflight+="$(storm_running) "
 	lat_m+="$(metrics_ms) "
@@ -434,6 +435,10 @@ n401=$(grep -c '^401$' "$T/storm.codes") n429=$(grep -c '^429$' "$T/storm.codes"
 n503=$(grep -c '^503$' "$T/storm.codes")
 [ $((n401 + n429)) = 20 ] && [ "$n401" -ge 5 ]
 report $? "every storm logon ends in 401 ($n401) or 429 ($n429), after $n503 503s"
+metrics >"$T/m"
+checks=$(value0 exlb_admin_password_checks_total) refused=$(value0 exlb_admin_password_checks_refused_total)
+[ "${checks:-0}" -ge "$n401" ] && [ "${refused:-0}" -ge "$n503" ]
+report $? "exlb_admin_password_checks_total ${checks:-none} (>= $n401), _refused_total ${refused:-none} (>= $n503)"
 
 # ---- deleting a key ends it; the listener goes away with AdminPort 0
 
