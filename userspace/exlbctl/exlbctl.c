@@ -800,7 +800,7 @@ static void stats_row(struct table *t, const char *service, const char *rs,
 	const char *row[] = { service, rs, jstr(c, "conns"), jstr(c, "active"),
 			      jstr(c, "inactive"), jstr(c, "pkts_in"),
 			      jstr(c, "pkts_out"), jstr(c, "bytes_in"),
-			      jstr(c, "bytes_out") };
+			      jstr(c, "bytes_out"), jstr(c, "requests") };
 
 	table_add(t, row);
 }
@@ -833,7 +833,8 @@ static unsigned int rate_interval;
 
 /* The counters that only grow; active and inactive are gauges. */
 static const char *const cumulative[] = { "conns", "pkts_in", "pkts_out",
-					  "bytes_in", "bytes_out", NULL };
+					  "bytes_in", "bytes_out", "requests",
+					  NULL };
 
 static json_t *by_id(json_t *list, json_t *like)
 {
@@ -876,13 +877,13 @@ static void to_rates(json_t *now, json_t *before, double secs)
 
 static void print_stats(const struct verb *v, json_t *result)
 {
-	struct table t = { .cols = 9 };
+	struct table t = { .cols = 10 };
 	const char *head[] = { "Service", "Real Server", "Conns", "Active",
 			       "Inactive", "PktsIn", "PktsOut", "BytesIn",
-			       "BytesOut" };
+			       "BytesOut", "Requests" };
 	const char *rate_head[] = { "Service", "Real Server", "Conns/s", "Active",
 				    "Inactive", "PktsIn/s", "PktsOut/s",
-				    "BytesIn/s", "BytesOut/s" };
+				    "BytesIn/s", "BytesOut/s", "Requests/s" };
 	json_t *kernel = json_object_get(result, "kernel");
 	json_t *vs, *sub, *rs, *proxy;
 	size_t i, j, k;

@@ -27,8 +27,8 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 EXLBD_ESP := esp/gate.c esp/path.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
-EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c \
-	admin/webui.c
+EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
+	admin/prom.c admin/webui.c
 # The status page's files, built in by admin/webui.c (.incbin)
 EXLBD_WWW := $(wildcard exlbd/admin/www/*)
 EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \

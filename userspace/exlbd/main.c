@@ -152,6 +152,21 @@ static void on_config_changed(void *ctx, const struct exlb_config *old_cfg,
 	exlb_admin_apply(d->admin);
 }
 
+/* Each RS's last check, its time and reason class, for status and /metrics. */
+static void health_last_checks(struct exlbd *d)
+{
+	for (size_t i = 0; d->health && i < d->runtime.nr_rs; i++) {
+		struct exlb_rs_runtime *r = &d->runtime.rs[i];
+		const char *cls;
+		double s;
+
+		if (exlb_health_last_check(d->health, r->rs_id, &s, &cls))
+			continue;
+		r->check_s = s;
+		snprintf(r->reason_class, sizeof(r->reason_class), "%s", cls);
+	}
+}
+
 static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct exlbd *d = w->data;
@@ -161,6 +176,7 @@ static void on_kernel_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	exlb_kernel_tick(d->kernel, d->store.config, &d->runtime);
 	if (d->proxy)
 		exlb_proxy_counters(d->proxy, d->store.config, &d->runtime);
+	health_last_checks(d);
 	/*
 	 * A burst of TLS handshakes leaves the workers' malloc arenas full of
 	 * freed handshake buffers; give those pages back so idle connections

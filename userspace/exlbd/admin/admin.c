@@ -35,7 +35,8 @@
 #define AUTH_MAX	2048	/* base64 of the longest user:password, and some */
 #define FIELD_MAX	32
 
-enum conn_state { C_HANDSHAKE, C_READ, C_WRITE };
+/* C_HASH: waiting for the hashing thread's verdict (hasher.c) */
+enum conn_state { C_HANDSHAKE, C_READ, C_HASH, C_WRITE };
 
 struct admin_conn {
 	ev_io io;			/* first: the callback casts it back */
@@ -61,6 +62,8 @@ struct admin_conn {
 	char apikey[128];
 	size_t apikey_len;
 	bool header_long;
+	char *query;			/* in url, after '?' */
+	struct exlb_admin_hash_job *job;	/* while C_HASH */
 	/* the answer */
 	char *out;
 	size_t out_len, out_off;
@@ -211,39 +214,20 @@ static void query_apikey(const char *query, char *out, size_t n)
 	}
 }
 
-static int handle(struct admin_conn *c)
+/* After authentication: refusals, counting, the route's answer. */
+static int handle_authed(struct admin_conn *c, enum exlb_admin_auth auth,
+			 unsigned int role)
 {
 	struct exlb_admin *a = c->a;
 	const char *method = llhttp_method_name(llhttp_get_method(&c->parser));
-	char *query = strchr(c->url, '?');
-	char qkey[128] = "", who[96], extra[64];
-	unsigned int role = 0, wait;
-	enum exlb_admin_auth auth;
 	time_t now = time(NULL);
 	int route, status;
 
-	if (c->url_long)
-		return respond_text(c, 414, NULL, NULL);
-	if (c->header_long)
-		return respond_text(c, 431, NULL, NULL);
-	if (query)
-		*query++ = '\0';
-	wait = exlb_admin_limit_blocked(&a->limiter, &c->peer, now);
-	if (wait) {
-		a->rate_limited++;
-		snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
-		return respond_text(c, 429, extra, "too many failed logons");
-	}
-	query_apikey(query, qkey, sizeof(qkey));
-	auth = exlb_admin_authenticate(&a->auth, a->store->config,
-				       c->authz_len ? c->authz : NULL,
-				       c->apikey_len ? c->apikey :
-				       qkey[0] ? qkey : NULL, now,
-				       &role, who, sizeof(who));
-	explicit_bzero(c->authz, sizeof(c->authz));
-	if (auth == EXLB_ADMIN_AUTH_BUSY)
+	if (auth == EXLB_ADMIN_AUTH_BUSY) {
+		a->hash_busy++;
 		return respond_text(c, 503, "Retry-After: 1\r\n",
 				    "too many password checks at once");
+	}
 	if (auth != EXLB_ADMIN_AUTH_OK) {
 		if (auth == EXLB_ADMIN_AUTH_BAD) {
 			a->auth_failures++;
@@ -265,7 +249,51 @@ static int handle(struct admin_conn *c)
 				    NULL);
 	if (role < exlb_admin_routes[route].role)
 		return respond_text(c, 403, NULL, "this needs the admin role");
-	return route_handlers[route](c, query);
+	return route_handlers[route](c, c->query);
+}
+
+/* 0 answered (or -1), 1: a password check runs, the answer comes later. */
+static int handle(struct admin_conn *c)
+{
+	struct exlb_admin *a = c->a;
+	char qkey[128] = "", who[96], extra[64];
+	unsigned int role = 0, wait;
+	enum exlb_admin_auth auth;
+	time_t now = time(NULL);
+
+	if (c->url_long)
+		return respond_text(c, 414, NULL, NULL);
+	if (c->header_long)
+		return respond_text(c, 431, NULL, NULL);
+	c->query = strchr(c->url, '?');
+	if (c->query)
+		*c->query++ = '\0';
+	wait = exlb_admin_limit_blocked(&a->limiter, &c->peer, now);
+	if (wait) {
+		a->rate_limited++;
+		snprintf(extra, sizeof(extra), "Retry-After: %u\r\n", wait);
+		return respond_text(c, 429, extra, "too many failed logons");
+	}
+	query_apikey(c->query, qkey, sizeof(qkey));
+	auth = exlb_admin_authenticate(&a->auth, a->store->config,
+				       c->authz_len ? c->authz : NULL,
+				       c->apikey_len ? c->apikey :
+				       qkey[0] ? qkey : NULL, now,
+				       &role, who, sizeof(who));
+	explicit_bzero(c->authz, sizeof(c->authz));
+	if (auth == EXLB_ADMIN_AUTH_PENDING) {
+		struct exlb_admin_hash_job *job = a->auth.job;
+
+		a->auth.job = NULL;
+		if (a->hasher && !exlb_admin_hasher_submit(a->hasher, job)) {
+			job->owner = c;
+			c->job = job;
+			return 1;
+		}
+		exlb_admin_hash_job_free(job);
+		auth = EXLB_ADMIN_AUTH_BUSY;
+	}
+	return handle_authed(c, auth, role);
 }
 
 /* ---- llhttp callbacks: keep what handle() needs, bounded ---- */
@@ -342,6 +370,8 @@ static void conn_close(struct admin_conn *c)
 
 	ev_io_stop(a->loop, &c->io);
 	ev_timer_stop(a->loop, &c->timer);
+	if (c->job)
+		c->job->owner = NULL;	/* the verdict finds nobody: freed then */
 	if (c->ssl) {
 		/* a close_notify if it fits now; never waited for */
 		if (c->state == C_WRITE)
@@ -388,8 +418,16 @@ static void conn_feed(struct admin_conn *c, const char *buf, size_t n)
 	c->head_bytes += n;
 	e = llhttp_execute(&c->parser, buf, n);
 	if (c->complete) {
-		if (handle(c))
+		switch (handle(c)) {
+		case 1:
+			ev_io_stop(c->a->loop, &c->io);
+			c->state = C_HASH;
+			return;
+		case 0:
+			break;
+		default:
 			c->out_len = 0;
+		}
 	} else if (e != HPE_OK) {
 		respond_text(c, 400, NULL, "malformed request");
 	} else if (c->head_bytes > EXLB_ADMIN_MAX_HEAD) {
@@ -423,6 +461,8 @@ static void conn_step(struct admin_conn *c)
 		}
 		conn_feed(c, buf, (size_t)ret);
 	}
+	if (c->state == C_HASH)
+		return;
 	while (c->out_off < c->out_len) {
 		ret = SSL_write(c->ssl, c->out + c->out_off,
 				(int)(c->out_len - c->out_off > 1 << 20 ? 1 << 20 :
@@ -435,6 +475,29 @@ static void conn_step(struct admin_conn *c)
 		c->out_off += (size_t)ret;
 	}
 	conn_close(c);
+}
+
+/* The hashing thread's verdict, on the main loop: answer and write. */
+static void hash_verdict(struct exlb_admin_hash_job *job, void *arg)
+{
+	struct admin_conn *c = job->owner;
+	struct exlb_admin *a = arg;
+	unsigned int role = 0;
+	enum exlb_admin_auth auth;
+	char who[96];
+
+	if (!c) {
+		exlb_admin_hash_job_free(job);
+		return;
+	}
+	c->job = NULL;
+	auth = exlb_admin_auth_finish(&a->auth, a->store->config, job,
+				      time(NULL), &role, who, sizeof(who));
+	exlb_admin_hash_job_free(job);
+	if (handle_authed(c, auth, role))
+		c->out_len = 0;
+	c->state = C_WRITE;
+	conn_step(c);
 }
 
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -705,7 +768,8 @@ struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store
 	a->listen_io = calloc(1, sizeof(ev_io));
 	a->rest = calloc(1, sizeof(ev_timer));
 	a->tls = exlb_tls_cache_new(state_dir);
-	if (!a->listen_io || !a->rest || !a->tls) {
+	a->hasher = exlb_admin_hasher_new(loop, hash_verdict, a);
+	if (!a->listen_io || !a->rest || !a->tls || !a->hasher) {
 		exlb_admin_free(a);
 		return NULL;
 	}
@@ -740,6 +804,7 @@ void exlb_admin_free(struct exlb_admin *a)
 		return;
 	while (a->conns)
 		conn_close(a->conns);
+	exlb_admin_hasher_free(a->hasher);
 	if (a->listen_io && a->rest)
 		listener_close(a);
 	if (a->inherited >= 0)

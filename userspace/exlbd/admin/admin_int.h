@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include "admin.h"
+#include "config/credentials.h"
 
 /* Failed logons: EXLB_ADMIN_FAIL_MAX in EXLB_ADMIN_FAIL_WINDOW_S -> 429 */
 #define EXLB_ADMIN_FAIL_MAX		5
@@ -46,21 +47,36 @@ void exlb_admin_limit_ok(struct exlb_admin_limiter *l,
 enum exlb_admin_auth {
 	EXLB_ADMIN_AUTH_NONE,		/* no credentials: 401 */
 	EXLB_ADMIN_AUTH_BAD,		/* wrong or malformed: 401, counted */
-	EXLB_ADMIN_AUTH_BUSY,		/* password hash budget spent: 503 */
+	EXLB_ADMIN_AUTH_BUSY,		/* no room for a password check: 503 */
 	EXLB_ADMIN_AUTH_OK,
+	EXLB_ADMIN_AUTH_PENDING,	/* a password check to run: st->job */
 };
 
 /*
- * A yescrypt verification takes ~100 ms of the main loop. Two things keep
- * that bounded: a Basic logon that succeeded is remembered for
- * EXLB_ADMIN_AUTH_CACHE_S (keyed by an HMAC of user, password and stored
- * hash under a per-process random key, so nothing reusable is kept and a
- * changed password is a miss), and at most EXLB_ADMIN_HASHES_PER_S
- * verifications run per second over all clients; beyond that 503.
+ * A yescrypt verification takes ~100 ms. It never runs on the main loop:
+ * it is a job for one hashing thread (hasher.c), at most
+ * EXLB_ADMIN_HASH_QUEUE waiting or running (beyond that 503), the
+ * connection suspended until the verdict comes back. A Basic logon that
+ * succeeded is remembered for EXLB_ADMIN_AUTH_CACHE_S (keyed by an HMAC of
+ * user, password and stored hash under a per-process random key, so nothing
+ * reusable is kept and a changed password is a miss) and costs no hash.
  */
 #define EXLB_ADMIN_AUTH_CACHE_S		300
 #define EXLB_ADMIN_AUTH_CACHE_SLOTS	64
-#define EXLB_ADMIN_HASHES_PER_S		2
+#define EXLB_ADMIN_HASH_QUEUE		16
+
+/* One password check; the hashing thread touches only password and match. */
+struct exlb_admin_hash_job {
+	struct exlb_admin_hash_job *next;	/* hasher.c's queues */
+	void *owner;			/* who waits (main loop only), or NULL */
+	char user[EXLB_CRED_NAME_SIZE];
+	char password[EXLB_PASSWORD_MAX + 1];	/* zeroed once hashed */
+	char hash[EXLB_CRED_HASH_SIZE];	/* the user's, when known */
+	bool known;			/* no: a dummy hash, the same cost */
+	unsigned char mac[32];		/* the logon cache's key for it */
+	bool have_mac;
+	bool match;			/* the verdict */
+};
 
 struct exlb_admin_auth_state {
 	unsigned char pepper[32];
@@ -69,9 +85,8 @@ struct exlb_admin_auth_state {
 		unsigned char mac[32];
 		time_t expires;
 	} cache[EXLB_ADMIN_AUTH_CACHE_SLOTS];
-	time_t budget_second;
-	unsigned int budget_used;
-	uint64_t hashes;		/* verifications run (tests) */
+	struct exlb_admin_hash_job *job;	/* PENDING's, for the caller */
+	uint64_t hashes;		/* verdicts taken (/metrics, tests) */
 };
 
 /*
@@ -86,6 +101,33 @@ enum exlb_admin_auth exlb_admin_authenticate(struct exlb_admin_auth_state *st,
 					     const char *apikey, time_t now,
 					     unsigned int *role,
 					     char *who, size_t n);
+/* The check itself (the hashing thread): sets job->match. */
+void exlb_admin_hash_run(struct exlb_admin_hash_job *job);
+/*
+ * A PENDING request's verdict, once exlb_admin_hash_run() is done: OK
+ * (with *role and @who, the logon remembered) or BAD. The user is looked
+ * up again in @cfg: one deleted or given a new password meanwhile is BAD.
+ */
+enum exlb_admin_auth exlb_admin_auth_finish(struct exlb_admin_auth_state *st,
+					    const struct exlb_config *cfg,
+					    const struct exlb_admin_hash_job *job,
+					    time_t now, unsigned int *role,
+					    char *who, size_t n);
+void exlb_admin_hash_job_free(struct exlb_admin_hash_job *job);
+
+/*
+ * The hashing thread (hasher.c): jobs in, verdicts out on the main loop
+ * through an ev_async, to @verdict(job, arg), which owns the job then.
+ */
+struct exlb_admin_hasher;
+struct exlb_admin_hasher *exlb_admin_hasher_new(struct ev_loop *loop,
+		void (*verdict)(struct exlb_admin_hash_job *job, void *arg),
+		void *arg);
+/* 0, or -1 when EXLB_ADMIN_HASH_QUEUE jobs are in (the caller keeps @job). */
+int exlb_admin_hasher_submit(struct exlb_admin_hasher *h,
+			     struct exlb_admin_hash_job *job);
+/* Stops and joins the thread; jobs not delivered are freed. NULL is fine. */
+void exlb_admin_hasher_free(struct exlb_admin_hasher *h);
 
 struct exlb_admin {
 	struct ev_loop *loop;
@@ -104,6 +146,8 @@ struct exlb_admin {
 	uint64_t auth_failures, rate_limited;
 	struct exlb_admin_limiter limiter;
 	struct exlb_admin_auth_state auth;
+	struct exlb_admin_hasher *hasher;
+	uint64_t hash_busy;		/* 503: the hashing queue was full */
 };
 
 /* GET /metrics's body. 0, or -1 (no memory). The caller frees @text. */

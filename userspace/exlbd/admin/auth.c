@@ -2,9 +2,11 @@
 /*
  * Who an admin request is (HTTP Basic, a bearer token, Kemp's apikey) and
  * the limit on failed logons per client address (admin_int.h). The secrets
- * themselves are checked by config/credentials.c.
+ * themselves are checked by config/credentials.c; a password's hash runs
+ * off the main loop, as a job for the hashing thread (hasher.c).
  */
 #define _GNU_SOURCE
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -201,6 +203,12 @@ static void cache_add(struct exlb_admin_auth_state *st,
 	st->cache[oldest].expires = now + EXLB_ADMIN_AUTH_CACHE_S;
 }
 
+/*
+ * A remembered logon is answered here; anything else becomes a job for the
+ * hashing thread (hasher.c), in st->job: PENDING. The job keeps copies of
+ * what it needs, so a configuration committed meanwhile changes nothing
+ * under it (exlb_admin_auth_finish() looks the user up again).
+ */
 static enum exlb_admin_auth basic_auth(struct exlb_admin_auth_state *st,
 				       const struct exlb_config *cfg,
 				       const char *user, const char *password,
@@ -208,26 +216,65 @@ static enum exlb_admin_auth basic_auth(struct exlb_admin_auth_state *st,
 				       char *who, size_t n)
 {
 	const struct exlb_cred *c = exlb_cred_find(cfg, EXLB_CRED_USER, user);
+	struct exlb_admin_hash_job *job;
 	unsigned char mac[32];
 	bool have_mac = c && cache_mac(st, user, password, c->hash, mac);
 
-	if (!(have_mac && cache_hit(st, mac, now))) {
-		if (st->budget_second != now) {
-			st->budget_second = now;
-			st->budget_used = 0;
-		}
-		if (st->budget_used >= EXLB_ADMIN_HASHES_PER_S)
-			return EXLB_ADMIN_AUTH_BUSY;
-		st->budget_used++;
-		st->hashes++;
-		if (exlb_cred_check_password(cfg, user, password) != c || !c)
-			return EXLB_ADMIN_AUTH_BAD;
-		if (have_mac)
-			cache_add(st, mac, now);
+	if (have_mac && cache_hit(st, mac, now)) {
+		*role = c->role;
+		snprintf(who, n, "user %s", c->name);
+		return EXLB_ADMIN_AUTH_OK;
 	}
+	if (strlen(user) >= sizeof(job->user) ||
+	    strlen(password) >= sizeof(job->password))
+		return EXLB_ADMIN_AUTH_BAD;	/* no such user can exist */
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return EXLB_ADMIN_AUTH_BUSY;
+	strcpy(job->user, user);
+	strcpy(job->password, password);
+	job->known = c != NULL;
+	if (c)
+		snprintf(job->hash, sizeof(job->hash), "%s", c->hash);
+	job->have_mac = have_mac;
+	if (have_mac)
+		memcpy(job->mac, mac, sizeof(mac));
+	st->job = job;
+	return EXLB_ADMIN_AUTH_PENDING;
+}
+
+void exlb_admin_hash_run(struct exlb_admin_hash_job *job)
+{
+	job->match = exlb_cred_verify(job->known ? job->hash : NULL,
+				      job->password);
+	explicit_bzero(job->password, sizeof(job->password));
+}
+
+enum exlb_admin_auth exlb_admin_auth_finish(struct exlb_admin_auth_state *st,
+					    const struct exlb_config *cfg,
+					    const struct exlb_admin_hash_job *job,
+					    time_t now, unsigned int *role,
+					    char *who, size_t n)
+{
+	const struct exlb_cred *c = exlb_cred_find(cfg, EXLB_CRED_USER, job->user);
+
+	st->hashes++;
+	/* the user may have gone or changed password while the hash ran */
+	if (!job->match || !c || strcmp(c->hash, job->hash))
+		return EXLB_ADMIN_AUTH_BAD;
+	if (job->have_mac)
+		cache_add(st, job->mac, now);
 	*role = c->role;
 	snprintf(who, n, "user %s", c->name);
 	return EXLB_ADMIN_AUTH_OK;
+}
+
+void exlb_admin_hash_job_free(struct exlb_admin_hash_job *job)
+{
+	if (!job)
+		return;
+	explicit_bzero(job, sizeof(*job));
+	free(job);
 }
 
 enum exlb_admin_auth exlb_admin_authenticate(struct exlb_admin_auth_state *st,

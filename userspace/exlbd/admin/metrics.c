@@ -32,7 +32,7 @@ static const char *str(const json_t *obj, const char *key)
  * The counters every VS, SubVS and RS has (ctl.c counters_to_json()):
  * figure @fig of TRAFFIC_FIGURES.
  */
-#define TRAFFIC_FIGURES	7
+#define TRAFFIC_FIGURES	8
 
 static void traffic(struct exlb_prom *p, const char *kind,
 		    const char *const *labels, const json_t *obj, int fig)
@@ -47,6 +47,7 @@ static void traffic(struct exlb_prom *p, const char *kind,
 		{ "bytes_out", "bytes_out_total", C, "bytes to clients" },
 		{ "pkts_in", "packets_in_total", C, "packets from clients (kernel-served)" },
 		{ "pkts_out", "packets_out_total", C, "packets to clients (kernel-served)" },
+		{ "requests", "requests_total", C, "HTTP requests forwarded to a real server (L7)" },
 	};
 	char name[96];
 
@@ -96,10 +97,17 @@ static void rs_samples(struct exlb_prom *p, const char *vs, const char *subvs,
 			break;
 		case 2:
 			labels[8] = "reason";
-			labels[9] = str(rs, "reason");
+			labels[9] = str(rs, "reason_class")[0] ?
+				    str(rs, "reason_class") : "unchecked";
 			exlb_prom_sample(p, "exlb_rs_health_reason_info", G,
-					 "the last health verdict's reason, as a label",
+					 "the last health check's reason class, as a label",
 					 labels, 1);
+			break;
+		case 6:
+			if (json_object_get(rs, "check_seconds"))
+				exlb_prom_sample(p, "exlb_rs_health_check_seconds", G,
+						 "how long the last health check took",
+						 labels, json_real_value(json_object_get(rs, "check_seconds")));
 			break;
 		case 3:
 			exlb_prom_sample(p, "exlb_rs_serving", G,
@@ -118,8 +126,77 @@ static void rs_samples(struct exlb_prom *p, const char *vs, const char *subvs,
 	}
 }
 
-#define RS_FIGURES	(TRAFFIC_FIGURES + 6)
-#define SVC_FIGURES	(TRAFFIC_FIGURES + 1)
+#define RS_FIGURES	(TRAFFIC_FIGURES + 7)
+#define SVC_FIGURES	(TRAFFIC_FIGURES + 4)
+
+/* A VS's own L7 figures (ctl.c l7_status()): @fig 1.. of its extra ones. */
+static void vs_l7_samples(struct exlb_prom *p, const char **labels,
+			  const json_t *vs, int fig)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_object_get(vs, "term"))
+		return;		/* not served by the proxy */
+	switch (fig) {
+	case 1:
+		labels[8] = "kind";
+		labels[9] = "full";
+		exlb_prom_sample(p, "exlb_vs_tls_handshakes_total", C,
+				 "client TLS handshakes: full, or resuming a session",
+				 labels, num(vs, "tls_full"));
+		labels[9] = "resumed";
+		exlb_prom_sample(p, "exlb_vs_tls_handshakes_total", C, NULL,
+				 labels, num(vs, "tls_resumed"));
+		break;
+	case 2:
+		labels[8] = "direction";
+		labels[9] = "tx";
+		exlb_prom_sample(p, "exlb_vs_ktls_connections_total", C,
+				 "client TLS connections the kernel encrypts (tx) or decrypts (rx)",
+				 labels, num(vs, "ktls_tx"));
+		labels[9] = "rx";
+		exlb_prom_sample(p, "exlb_vs_ktls_connections_total", C, NULL,
+				 labels, num(vs, "ktls_rx"));
+		break;
+	case 3:
+		labels[8] = "code";
+		json_object_foreach((json_t *)json_object_get(vs, "term"), k, v) {
+			labels[9] = k;
+			exlb_prom_sample(p, "exlb_vs_terminations_total", C,
+					 "requests (or tunnels) ended, by the access log's termination code",
+					 labels, (double)json_integer_value(v));
+		}
+		break;
+	}
+	labels[8] = NULL;
+}
+
+/* Persistence records, per VS (no SubVSs) or SubVS: one family, one pass. */
+static void persist_samples(struct exlb_prom *p, const json_t *vss)
+{
+	size_t i, j;
+	json_t *vs, *sub;
+
+	json_array_foreach(vss, i, vs) {
+		char vsid[16], subid[16];
+		const char *labels[] = { "vs", vsid, "subvs", NULL, NULL };
+
+		snprintf(vsid, sizeof(vsid), "%lld", (long long)num(vs, "id"));
+		if (json_object_get(vs, "persist_records"))
+			exlb_prom_sample(p, "exlb_persist_records", G,
+					 "L7 persistence records held (Persist=src)",
+					 labels, num(vs, "persist_records"));
+		labels[3] = subid;
+		json_array_foreach(json_object_get(vs, "subvs"), j, sub) {
+			snprintf(subid, sizeof(subid), "%lld", (long long)num(sub, "id"));
+			if (json_object_get(sub, "persist_records"))
+				exlb_prom_sample(p, "exlb_persist_records", G,
+						 "L7 persistence records held (Persist=src)",
+						 labels, num(sub, "persist_records"));
+		}
+	}
+}
 
 static void service_pass(struct exlb_prom *p, const json_t *vss,
 			 enum pass pass, int figure)
@@ -132,17 +209,19 @@ static void service_pass(struct exlb_prom *p, const json_t *vss,
 		const char *addr = str(vs, "vip");
 		const char *labels[] = { "vs", vsid, "name", str(vs, "name"),
 					 "vip", vip, "layer", str(vs, "layer"),
-					 NULL };
+					 NULL, NULL, NULL };
 
 		snprintf(vsid, sizeof(vsid), "%lld", (long long)num(vs, "id"));
 		snprintf(vip, sizeof(vip), strchr(addr, ':') ? "[%s]:%lld" : "%s:%lld",
 			 addr, (long long)num(vs, "port"));
 		if (pass == P_VS && figure < TRAFFIC_FIGURES)
 			traffic(p, "vs", labels, vs, figure);
-		else if (pass == P_VS)
+		else if (pass == P_VS && figure == TRAFFIC_FIGURES)
 			exlb_prom_sample(p, "exlb_vs_up", G,
 					 "1 when the VS status is Up", labels,
 					 !strcmp(str(vs, "status"), "Up"));
+		else if (pass == P_VS)
+			vs_l7_samples(p, labels, vs, figure - TRAFFIC_FIGURES);
 		else if (pass == P_RS)
 			rs_samples(p, vsid, NULL, json_object_get(vs, "rs"), figure);
 		json_array_foreach(json_object_get(vs, "subvs"), j, sub) {
@@ -153,7 +232,7 @@ static void service_pass(struct exlb_prom *p, const json_t *vss,
 			snprintf(subid, sizeof(subid), "%lld", (long long)num(sub, "id"));
 			if (pass == P_SUBVS && figure < TRAFFIC_FIGURES)
 				traffic(p, "subvs", sl, sub, figure);
-			else if (pass == P_SUBVS)
+			else if (pass == P_SUBVS && figure == TRAFFIC_FIGURES)
 				exlb_prom_sample(p, "exlb_subvs_up", G,
 						 "1 when the SubVS status is Up", sl,
 						 !strcmp(str(sub, "status"), "Up"));
@@ -162,6 +241,29 @@ static void service_pass(struct exlb_prom *p, const json_t *vss,
 					   figure);
 		}
 	}
+}
+
+/* Each proxy worker's event-loop lag (l7/proxy.c on_lag()). */
+static void worker_samples(struct exlb_prom *p, const json_t *workers)
+{
+	size_t i;
+	json_t *w;
+
+	for (int fig = 0; fig < 2; fig++)
+		json_array_foreach(workers, i, w) {
+			char id[24];
+			const char *labels[] = { "worker", id, NULL };
+
+			snprintf(id, sizeof(id), "%zu", i);
+			if (!fig)
+				exlb_prom_sample(p, "exlb_worker_loop_lag_seconds", G,
+						 "how late the worker's 0.25 s timer last fired",
+						 labels, json_real_value(json_object_get(w, "lag_seconds")));
+			else
+				exlb_prom_sample(p, "exlb_worker_loop_lag_max_seconds", G,
+						 "the most it was late in the last 10 to 20 s",
+						 labels, json_real_value(json_object_get(w, "lag_max_seconds")));
+		}
 }
 
 int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len)
@@ -192,6 +294,7 @@ int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len)
 		service_pass(&p, vss, P_SUBVS, f);
 	for (int f = 0; f < RS_FIGURES; f++)
 		service_pass(&p, vss, P_RS, f);
+	persist_samples(&p, vss);
 	proxy = json_object_get(st, "proxy");
 	if (proxy) {
 		exlb_prom_sample(&p, "exlb_proxy_fd_limit", G,
@@ -214,6 +317,13 @@ int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len)
 		exlb_prom_sample(&p, "exlb_proxy_connect_retries_total", C,
 				 "requests tried on another real server", NULL,
 				 num(proxy, "connect_retries"));
+		exlb_prom_sample(&p, "exlb_proxy_ktls_connections_total", C,
+				 "client TLS connections relayed with kTLS (either way)",
+				 NULL, num(proxy, "ktls_conns"));
+		exlb_prom_sample(&p, "exlb_proxy_userspace_tls_connections_total", C,
+				 "client TLS connections relayed by OpenSSL", NULL,
+				 num(proxy, "userspace_tls_conns"));
+		worker_samples(&p, json_object_get(proxy, "workers"));
 	}
 	json_array_foreach(json_object_get(st, "rules"), i, rule) {
 		const char *labels[] = { "rule", str(rule, "name"), NULL };
@@ -228,6 +338,12 @@ int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len)
 	exlb_prom_sample(&p, "exlb_admin_rate_limited_total", C,
 			 "admin requests refused with 429 (too many failed logons)",
 			 NULL, (double)a->rate_limited);
+	exlb_prom_sample(&p, "exlb_admin_password_checks_total", C,
+			 "password checks run on the hashing thread", NULL,
+			 (double)a->auth.hashes);
+	exlb_prom_sample(&p, "exlb_admin_password_checks_refused_total", C,
+			 "logons answered 503: the hashing queue was full", NULL,
+			 (double)a->hash_busy);
 	exlb_prom_sample(&p, "exlb_admin_connections_active", G,
 			 "open admin listener connections", NULL,
 			 (double)a->nr_conns);

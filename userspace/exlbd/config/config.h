@@ -527,6 +527,7 @@ struct exlb_counters {
 	uint32_t active;	/* open, established */
 	uint32_t inactive;	/* open, other TCP states */
 	uint64_t pkts_in, pkts_out, bytes_in, bytes_out;
+	uint64_t requests;	/* HTTP requests forwarded (L7) */
 };
 
 struct exlb_rs_runtime {
@@ -534,7 +535,36 @@ struct exlb_rs_runtime {
 	enum exlb_health_state health;
 	char reason[128];
 	struct exlb_counters counters;
+	/* the last health check: how long it took, its reason's class */
+	double check_s;		/* 0: none yet */
+	char reason_class[16];
 };
+
+/*
+ * The L7 termination codes (access log "term", l7/accesslog.c): who ended
+ * a request and in which phase; index = who * EXLB_TERM_PHASES + phase.
+ */
+#define EXLB_TERM_WHO		"CSPLDKcs-"
+#define EXLB_TERM_PHASE		"RCHD-"
+#define EXLB_TERM_WHOS		9
+#define EXLB_TERM_PHASES	5
+#define EXLB_TERM_CODES		(EXLB_TERM_WHOS * EXLB_TERM_PHASES)
+
+/* A VS's L7 figures beyond the per-RS counters (the proxy's, every tick). */
+struct exlb_vs_l7 {
+	uint32_t vs_id;
+	uint64_t tls_full, tls_resumed;	/* client handshakes */
+	uint64_t ktls_tx, ktls_rx;	/* client connections with kTLS that way */
+	uint64_t term[EXLB_TERM_CODES];
+};
+
+/* A SubVS's (or a VS's without SubVSs) L7 persistence records. */
+struct exlb_persist_count {
+	uint32_t service_id;
+	uint64_t records;
+};
+
+#define EXLB_MAX_WORKERS_SHOWN	64
 
 struct exlb_runtime {
 	bool kernel_available;	/* the kernel data plane is programmed */
@@ -548,7 +578,15 @@ struct exlb_runtime {
 		uint64_t conns_refused, accept_pauses, fd_short;
 		uint64_t conns_over_limit;	/* MaxConnsLimit closed them */
 		uint64_t connect_retries;	/* requests tried on another RS */
+		uint64_t ktls_conns, userspace_conns;	/* client TLS relays */
+		unsigned int nr_workers;
+		/* each worker's event loop: how late its timer fired, s */
+		double lag[EXLB_MAX_WORKERS_SHOWN], lag_max[EXLB_MAX_WORKERS_SHOWN];
 	} proxy;
+	struct exlb_vs_l7 *vs_l7;
+	size_t nr_vs_l7;
+	struct exlb_persist_count *persist;
+	size_t nr_persist;
 };
 
 /* The runtime record of RS @rs_id, created on first use (NULL: no memory). */

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <crypt.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,16 +183,30 @@ int exlb_cred_del(struct exlb_config *cfg, unsigned int kind, const char *name,
 	return 0;
 }
 
-/* Hashed for an unknown user, so that it costs what a known one does. */
-static const char *dummy_hash(void)
+/*
+ * Hashed once for an unknown user, so that it costs what a known one does;
+ * pthread_once: the admin listener verifies on its hashing thread.
+ */
+static char dummy[EXLB_CRED_HASH_SIZE];
+
+static void dummy_make(void)
 {
-	static char hash[EXLB_CRED_HASH_SIZE];
 	struct exlb_err err;
 
-	if (!hash[0] && exlb_password_hash("exlb-no-such-user", hash,
-					   sizeof(hash), &err))
-		return NULL;
-	return hash;
+	if (exlb_password_hash("exlb-no-such-user", dummy, sizeof(dummy), &err))
+		dummy[0] = '\0';
+}
+
+bool exlb_cred_verify(const char *hash, const char *password)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	if (hash)
+		return exlb_password_verify(hash, password);
+	pthread_once(&once, dummy_make);
+	if (dummy[0])
+		exlb_password_verify(dummy, password);
+	return false;
 }
 
 const struct exlb_cred *exlb_cred_check_password(const struct exlb_config *cfg,
@@ -199,14 +214,8 @@ const struct exlb_cred *exlb_cred_check_password(const struct exlb_config *cfg,
 						 const char *password)
 {
 	const struct exlb_cred *c = exlb_cred_find(cfg, EXLB_CRED_USER, name);
-	const char *dummy;
 
-	if (c)
-		return exlb_password_verify(c->hash, password) ? c : NULL;
-	dummy = dummy_hash();
-	if (dummy)
-		exlb_password_verify(dummy, password);
-	return NULL;
+	return exlb_cred_verify(c ? c->hash : NULL, password) ? c : NULL;
 }
 
 const struct exlb_cred *exlb_cred_check_apikey(const struct exlb_config *cfg,

@@ -41,6 +41,11 @@ int exlb_cred_del(struct exlb_config *cfg, unsigned int kind, const char *name,
 const struct exlb_cred *exlb_cred_check_password(const struct exlb_config *cfg,
 						 const char *name,
 						 const char *password);
+/*
+ * @password against crypt(3) string @hash; @hash NULL (an unknown user):
+ * false, after hashing a dummy so that it takes as long. Thread-safe.
+ */
+bool exlb_cred_verify(const char *hash, const char *password);
 /* The API key whose hash is that of @key, else NULL. */
 const struct exlb_cred *exlb_cred_check_apikey(const struct exlb_config *cfg,
 					       const char *key);

@@ -71,6 +71,12 @@ void exlb_runtime_free(struct exlb_runtime *rt)
 	free(rt->rs);
 	rt->rs = NULL;
 	rt->nr_rs = 0;
+	free(rt->vs_l7);
+	rt->vs_l7 = NULL;
+	rt->nr_vs_l7 = 0;
+	free(rt->persist);
+	rt->persist = NULL;
+	rt->nr_persist = 0;
 }
 
 bool exlb_rs_is_serving(const struct exlb_config *cfg,

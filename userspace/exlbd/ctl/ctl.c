@@ -991,6 +991,7 @@ static void counters_to_json(json_t *obj, const struct exlb_counters *c)
 	json_object_set_new(obj, "pkts_out", json_integer(c->pkts_out));
 	json_object_set_new(obj, "bytes_in", json_integer(c->bytes_in));
 	json_object_set_new(obj, "bytes_out", json_integer(c->bytes_out));
+	json_object_set_new(obj, "requests", json_integer(c->requests));
 }
 
 static void counters_add(struct exlb_counters *sum, const struct exlb_counters *c)
@@ -1002,6 +1003,7 @@ static void counters_add(struct exlb_counters *sum, const struct exlb_counters *
 	sum->pkts_out += c->pkts_out;
 	sum->bytes_in += c->bytes_in;
 	sum->bytes_out += c->bytes_out;
+	sum->requests += c->requests;
 }
 
 /* A service's RSs with health and counters; adds them up into @sum. */
@@ -1029,11 +1031,51 @@ static json_t *rs_status(const struct exlb_config *cfg,
 				"health", health_name(cfg, rt, rs),
 				"reason", r ? r->reason : "",
 				"serving", exlb_rs_is_serving(cfg, rt, rs));
+		if (r && r->check_s > 0) {
+			json_object_set_new(obj, "check_seconds", json_real(r->check_s));
+			json_object_set_new(obj, "reason_class",
+					    json_string(r->reason_class));
+		}
 		counters_to_json(obj, c);
 		counters_add(sum, c);
 		json_array_append_new(list, obj);
 	}
 	return list;
+}
+
+/*
+ * What the L7 proxy counts of a VS beyond its RSs' counters (client TLS
+ * handshakes, kTLS, termination codes as "term": {"--": n, ...}) and of a
+ * service its persistence records; nothing when it has none.
+ */
+static void l7_status(json_t *obj, const struct exlb_runtime *rt,
+		      const struct exlb_service *svc)
+{
+	for (size_t i = 0; i < rt->nr_persist; i++)
+		if (rt->persist[i].service_id == svc->id)
+			json_object_set_new(obj, "persist_records",
+					    json_integer((json_int_t)rt->persist[i].records));
+	for (size_t i = 0; i < rt->nr_vs_l7; i++) {
+		const struct exlb_vs_l7 *v = &rt->vs_l7[i];
+		json_t *term;
+
+		if (v->vs_id != svc->id || exlb_service_is_subvs(svc))
+			continue;
+		term = json_object();
+		for (int t = 0; t < EXLB_TERM_CODES; t++) {
+			char code[3] = { EXLB_TERM_WHO[t / EXLB_TERM_PHASES],
+					 EXLB_TERM_PHASE[t % EXLB_TERM_PHASES], 0 };
+
+			if (v->term[t])
+				json_object_set_new(term, code,
+						    json_integer((json_int_t)v->term[t]));
+		}
+		json_object_set_new(obj, "tls_full", json_integer((json_int_t)v->tls_full));
+		json_object_set_new(obj, "tls_resumed", json_integer((json_int_t)v->tls_resumed));
+		json_object_set_new(obj, "ktls_tx", json_integer((json_int_t)v->ktls_tx));
+		json_object_set_new(obj, "ktls_rx", json_integer((json_int_t)v->ktls_rx));
+		json_object_set_new(obj, "term", term);
+	}
 }
 
 static json_t *service_status(const struct exlb_config *cfg,
@@ -1090,6 +1132,7 @@ static json_t *service_status(const struct exlb_config *cfg,
 		json_decref(subvs);
 		json_decref(names);
 	}
+	l7_status(obj, rt, svc);
 	counters_to_json(obj, &own);
 	counters_add(sum, &own);
 	return obj;
@@ -1098,14 +1141,23 @@ static json_t *service_status(const struct exlb_config *cfg,
 /* The L7 proxy's descriptor budget and what it refused (docs/proxy.md). */
 static json_t *proxy_status(const struct exlb_runtime *rt)
 {
-	return json_pack("{sIsIsIsIsIsIsI}",
+	json_t *workers = json_array();
+
+	for (unsigned int i = 0; i < rt->proxy.nr_workers; i++)
+		json_array_append_new(workers, json_pack("{sf sf}",
+			"lag_seconds", rt->proxy.lag[i],
+			"lag_max_seconds", rt->proxy.lag_max[i]));
+	return json_pack("{sIsIsIsIsIsIsI sI sI so}",
 			 "fd_limit", (json_int_t)rt->proxy.fd_limit,
 			 "fd_reserve", (json_int_t)rt->proxy.fd_reserve,
 			 "conns_refused", (json_int_t)rt->proxy.conns_refused,
 			 "accept_pauses", (json_int_t)rt->proxy.accept_pauses,
 			 "fd_short", (json_int_t)rt->proxy.fd_short,
 			 "conns_over_limit", (json_int_t)rt->proxy.conns_over_limit,
-			 "connect_retries", (json_int_t)rt->proxy.connect_retries);
+			 "connect_retries", (json_int_t)rt->proxy.connect_retries,
+			 "ktls_conns", (json_int_t)rt->proxy.ktls_conns,
+			 "userspace_tls_conns", (json_int_t)rt->proxy.userspace_conns,
+			 "workers", workers);
 }
 
 /*

@@ -328,6 +328,29 @@ static void end_attempt(struct hc_target *t)
  * changed; the caller reports it with notify() as its very last action, since
  * on_change may delete the target.
  */
+/*
+ * A reason's class, for /metrics: a few fixed words instead of the text
+ * with its numbers and error strings, so that a label stays bounded.
+ */
+static const char *reason_class(bool ok, const char *why)
+{
+	static const struct {
+		const char *prefix, *cls;
+	} classes[] = {
+		{ "timeout", "timeout" }, { "connect", "connect" },
+		{ "socket", "connect" }, { "TLS", "tls" }, { "icmp", "icmp" },
+		{ "HTTP ", "http_status" }, { "read", "io" }, { "recv", "io" },
+		{ "send", "io" }, { "write", "io" }, { "no check", "none" },
+	};
+
+	if (ok)
+		return "ok";
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
+		if (!strncmp(why, classes[i].prefix, strlen(classes[i].prefix)))
+			return classes[i].cls;
+	return "protocol";	/* a greeting, status line or answer not right */
+}
+
 static bool verdict(struct hc_target *t, bool ok, const char *why)
 {
 	struct exlb_health *h = t->h;
@@ -335,6 +358,8 @@ static bool verdict(struct hc_target *t, bool ok, const char *why)
 
 	h->checks++;
 	snprintf(t->reason, sizeof(t->reason), "%s", why);
+	t->last_s = ev_time() - t->started;
+	t->last_class = reason_class(ok, why);
 	if (ok) {
 		h->ok++;
 		t->fails = 0;
@@ -1033,6 +1058,18 @@ int exlb_health_state(struct exlb_health *h, uint64_t target_id, bool *up,
 	if (t->state == HC_UNKNOWN)
 		return -EAGAIN;
 	*up = t->state == HC_UP;
+	return 0;
+}
+
+int exlb_health_last_check(struct exlb_health *h, uint64_t target_id,
+			   double *seconds, const char **cls)
+{
+	struct hc_target *t = target_find(h, target_id);
+
+	if (!t || !t->last_class)
+		return -ENOENT;
+	*seconds = t->last_s;
+	*cls = t->last_class;
 	return 0;
 }
 

@@ -144,6 +144,15 @@ int exlb_health_state(struct exlb_health *h, uint64_t target_id, bool *up,
 		      char *reason, size_t n);
 
 /*
+ * The last check of @target_id: how long it took (from its start to its
+ * verdict, s) and its reason's class ("ok", "timeout", "connect", "tls",
+ * "http_status", "io", "icmp", "protocol", "none"). 0, or -ENOENT (unknown,
+ * or no check finished yet).
+ */
+int exlb_health_last_check(struct exlb_health *h, uint64_t target_id,
+			   double *seconds, const char **cls);
+
+/*
  * The verdict and the checks in a row behind it, to carry a target over
  * to a new exlbd (docs/upgrade.md). exlb_health_verdict(): -ENOENT if
  * unknown (-EAGAIN as exlb_health_state()). exlb_health_seed(): the

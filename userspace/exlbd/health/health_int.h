@@ -87,6 +87,8 @@ struct hc_target {
 	enum hc_state state;
 	unsigned int fails, successes;	/* in a row */
 	char reason[HC_REASON_MAX];	/* of the last verdict */
+	double last_s;			/* how long the last check took */
+	const char *last_class;		/* its reason's class (reason_class()) */
 
 	ev_timer timer;			/* next start, or this attempt's timeout */
 	ev_tstamp first_shift;		/* once: from the first attempt to the second */

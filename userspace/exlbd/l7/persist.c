@@ -161,6 +161,11 @@ void l7_persist_configure(struct l7_sched *s, bool on, unsigned int timeout_s)
 	pthread_mutex_unlock(&s->lock);
 }
 
+size_t l7_persist_count(const struct l7_persist *ps)
+{
+	return ps ? ps->count : 0;
+}
+
 void l7_persist_free(struct l7_persist *ps)
 {
 	if (!ps)

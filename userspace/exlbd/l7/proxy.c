@@ -27,6 +27,8 @@
 
 #define L7_LISTEN_BACKLOG	4096
 #define L7_SWEEP_S		1.0
+#define L7_LAG_S		0.25	/* the loop-lag timer's period */
+#define L7_LAG_WINDOW_S		10.0	/* lag_max covers one or two windows */
 #define L7_ACCEPT_REST_S	0.1	/* nginx: 0.5 */
 #define L7_RATE_LOG_MS		10000
 #define L7_FD_FALLBACK		1024	/* if getrlimit() fails */
@@ -497,6 +499,33 @@ static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 	l7_idle_servers_expire(w, ev_now(loop), false);
 }
 
+/*
+ * How late this worker's loop ran a timer that was due: the time spent in
+ * other callbacks (or waiting for a core) before it got its turn.
+ */
+static void on_lag(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct l7_worker *w = t->data;
+	double now = ev_time(), late = now - w->lag_due;
+	uint64_t us = late > 0 ? (uint64_t)(late * 1e6) : 0;
+
+	(void)revents;
+	atomic_store_explicit(&w->lag_us, us, memory_order_relaxed);
+	if (now >= w->lag_window_end) {
+		atomic_store_explicit(&w->lag_max_prev_us,
+				      atomic_load_explicit(&w->lag_max_us, memory_order_relaxed),
+				      memory_order_relaxed);
+		atomic_store_explicit(&w->lag_max_us, 0, memory_order_relaxed);
+		w->lag_window_end = now + L7_LAG_WINDOW_S;
+	}
+	if (us > atomic_load_explicit(&w->lag_max_us, memory_order_relaxed))
+		atomic_store_explicit(&w->lag_max_us, us, memory_order_relaxed);
+	ev_now_update(loop);
+	w->lag_due = ev_now(loop) + L7_LAG_S;
+	ev_timer_set(t, L7_LAG_S, 0);
+	ev_timer_start(loop, t);
+}
+
 static void on_log_flush(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)loop;
@@ -586,6 +615,10 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 		ev_timer_init(&w->sweep, on_sweep, L7_SWEEP_S, L7_SWEEP_S);
 		w->sweep.data = w;
 		ev_timer_start(w->loop, &w->sweep);
+		ev_timer_init(&w->lag, on_lag, L7_LAG_S, 0);
+		w->lag.data = w;
+		w->lag_due = ev_now(w->loop) + L7_LAG_S;
+		ev_timer_start(w->loop, &w->lag);
 		ev_prepare_init(&w->log_flush, on_log_flush);
 		w->log_flush.data = p;
 		ev_prepare_start(w->loop, &w->log_flush);
@@ -793,6 +826,65 @@ unsigned long exlb_proxy_open_conns(struct exlb_proxy *p)
 	return n;
 }
 
+static void workers_lag(struct exlb_proxy *p, struct exlb_runtime *rt)
+{
+	unsigned int n = p->nr_workers < EXLB_MAX_WORKERS_SHOWN ?
+			 p->nr_workers : EXLB_MAX_WORKERS_SHOWN;
+
+	rt->proxy.nr_workers = n;
+	for (unsigned int i = 0; i < n; i++) {
+		struct l7_worker *w = &p->workers[i];
+		uint64_t max = atomic_load(&w->lag_max_us);
+		uint64_t prev = atomic_load(&w->lag_max_prev_us);
+
+		rt->proxy.lag[i] = (double)atomic_load(&w->lag_us) / 1e6;
+		rt->proxy.lag_max[i] = (double)(max > prev ? max : prev) / 1e6;
+	}
+}
+
+/* Every VS the proxy has seen: its TLS, kTLS and termination counters. */
+static void vs_figures(struct exlb_proxy *p, struct exlb_runtime *rt)
+{
+	size_t n = 0, i = 0;
+	struct exlb_vs_l7 *v;
+
+	for (struct l7_vs_state *st = p->vs_states; st; st = st->next)
+		n++;
+	v = n ? calloc(n, sizeof(*v)) : NULL;
+	free(rt->vs_l7);
+	rt->vs_l7 = v;
+	rt->nr_vs_l7 = v ? n : 0;
+	for (struct l7_vs_state *st = p->vs_states; v && st; st = st->next, i++) {
+		v[i].vs_id = st->vs_id;
+		v[i].tls_full = atomic_load(&st->tls_full);
+		v[i].tls_resumed = atomic_load(&st->tls_resumed);
+		v[i].ktls_tx = atomic_load(&st->ktls_tx);
+		v[i].ktls_rx = atomic_load(&st->ktls_rx);
+		for (int t = 0; t < EXLB_TERM_CODES; t++)
+			v[i].term[t] = atomic_load(&st->term[t]);
+	}
+}
+
+/* Each SubVS's persistence records (a moment under each one's lock). */
+static void persist_counts(struct exlb_proxy *p, struct exlb_runtime *rt)
+{
+	size_t n = 0, i = 0;
+	struct exlb_persist_count *c;
+
+	for (struct l7_sched *s = p->scheds; s; s = s->next)
+		n++;
+	c = n ? calloc(n, sizeof(*c)) : NULL;
+	free(rt->persist);
+	rt->persist = c;
+	rt->nr_persist = c ? n : 0;
+	for (struct l7_sched *s = p->scheds; c && s; s = s->next, i++) {
+		c[i].service_id = s->service_id;
+		pthread_mutex_lock(&s->lock);
+		c[i].records = l7_persist_count(s->persist);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
 void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 			 struct exlb_runtime *rt)
 {
@@ -804,6 +896,11 @@ void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 	rt->proxy.accept_pauses = atomic_load(&p->accept_pauses);
 	rt->proxy.fd_short = atomic_load(&p->fd_short);
 	rt->proxy.connect_retries = atomic_load(&p->connect_retries);
+	rt->proxy.ktls_conns = atomic_load(&p->ktls_conns);
+	rt->proxy.userspace_conns = atomic_load(&p->userspace_conns);
+	workers_lag(p, rt);
+	vs_figures(p, rt);
+	persist_counts(p, rt);
 	for (size_t i = 0; i < cfg->nr_reals; i++) {
 		const struct exlb_rs *rs = &cfg->reals[i];
 		const struct exlb_service *svc = exlb_service_by_id(cfg, rs->service_id);
@@ -823,5 +920,6 @@ void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 		r->counters.inactive = 0;
 		r->counters.bytes_in = atomic_load(&st->bytes_in);
 		r->counters.bytes_out = atomic_load(&st->bytes_out);
+		r->counters.requests = atomic_load(&st->requests);
 	}
 }

@@ -50,6 +50,7 @@ struct l7_rs_state {
 	atomic_uint active;		/* open proxied connections to it */
 	atomic_uint_least64_t conns;	/* connections ever made */
 	atomic_uint_least64_t bytes_in, bytes_out;
+	atomic_uint_least64_t requests;	/* HTTP requests forwarded to it */
 	atomic_uint_least64_t drain_since_ms;	/* when it was disabled; 0 = enabled */
 	/*
 	 * Passive health: connections to it that failed in a row before the
@@ -65,10 +66,16 @@ struct l7_rs_state {
 	struct l7_rs_state *next;	/* registry chain */
 };
 
-/* A VS's open client connections, for MaxConnsLimit. */
+/*
+ * A VS's open client connections, for MaxConnsLimit, and its figures for
+ * /metrics: client TLS handshakes, kTLS use, termination codes (relay.c
+ * counts, exlb_proxy_counters() reads).
+ */
 struct l7_vs_state {
 	uint32_t vs_id;
 	atomic_uint open;
+	atomic_uint_least64_t tls_full, tls_resumed, ktls_tx, ktls_rx;
+	atomic_uint_least64_t term[EXLB_TERM_CODES];
 	struct l7_vs_state *next;	/* registry chain */
 };
 
@@ -103,6 +110,8 @@ void l7_persist_configure(struct l7_sched *s, bool on, unsigned int timeout_s);
 void l7_persist_release(struct l7_persist_hold **holds);
 /* At exit: a SubVS's records. */
 void l7_persist_free(struct l7_persist *ps);
+/* The records @ps holds (expired ones not yet swept too); under its lock. */
+size_t l7_persist_count(const struct l7_persist *ps);
 
 /* ---- the plan ---- */
 
@@ -248,6 +257,14 @@ struct l7_worker {
 	ev_async wake;
 	ev_timer sweep;
 	ev_prepare log_flush;		/* access log lines out before it sleeps */
+	/*
+	 * Loop lag: a timer every L7_LAG_S, and how late it fired (us): the
+	 * last time, the most in this window and in the one before (windows
+	 * of L7_LAG_WINDOW_S). Written by the worker, read by the main thread.
+	 */
+	ev_timer lag;
+	double lag_due, lag_window_end;
+	atomic_uint_least64_t lag_us, lag_max_us, lag_max_prev_us;
 	pthread_mutex_t lock;
 	struct l7_plan *next_plan;	/* handed over by the main thread */
 	bool stop;

@@ -149,6 +149,7 @@ int l7_ep_handshake(struct l7_ep *ep)
 	ret = SSL_do_handshake(ep->ssl);
 	if (ret == 1) {
 		ep->handshake_done = true;
+		ep->resumed = SSL_session_reused(ep->ssl);
 		ep->hs_events = 0;
 		if (SSL_is_server(ep->ssl) &&
 		    exlb_ktls_after_handshake(ep->ssl, ep->fd, ep->want_ktls,

@@ -42,6 +42,7 @@ struct l7_ep {
 	bool ktls_tx, ktls_rx;	/* the kernel encrypts / decrypts */
 	bool want_ktls;		/* server side of TLS: try kTLS after the handshake */
 	bool handshake_done;
+	bool resumed;		/* the handshake resumed a session */
 	bool eof;		/* no more bytes will be read */
 	bool shut;		/* our side of the stream is closed */
 	bool track_ready;	/* the owner calls l7_ep_ready() on every event */

@@ -168,7 +168,16 @@ const char *l7_relay_tls_kind(const struct l7_relay *r)
 void l7_relay_tls_up(struct l7_relay *r)
 {
 	struct exlb_proxy *p = r->w->proxy;
+	struct l7_vs_state *vs = r->vs_st;
 
+	if (vs && r->c.handshake_done) {
+		atomic_fetch_add_explicit(r->c.resumed ? &vs->tls_resumed : &vs->tls_full,
+					  1, memory_order_relaxed);
+		if (r->c.ktls_tx)
+			atomic_fetch_add_explicit(&vs->ktls_tx, 1, memory_order_relaxed);
+		if (r->c.ktls_rx)
+			atomic_fetch_add_explicit(&vs->ktls_rx, 1, memory_order_relaxed);
+	}
 	if (r->c.ktls_tx || r->c.ktls_rx) {
 		atomic_fetch_add(&p->ktls_conns, 1);
 		return;
@@ -184,6 +193,19 @@ void l7_relay_tls_up(struct l7_relay *r)
 			 r->c.ssl ? SSL_get_cipher_name(r->c.ssl) : "?");
 }
 
+/* The VS's counter of termination code @term (EXLB_TERM_WHO x _PHASE). */
+static void count_term(struct l7_vs_state *vs, const char term[2])
+{
+	const char *who = strchr(EXLB_TERM_WHO, term[0]);
+	const char *phase = strchr(EXLB_TERM_PHASE, term[1]);
+
+	if (!vs || !term[0] || !term[1] || !who || !phase)
+		return;
+	atomic_fetch_add_explicit(&vs->term[(who - EXLB_TERM_WHO) * EXLB_TERM_PHASES +
+					    (phase - EXLB_TERM_PHASE)],
+				  1, memory_order_relaxed);
+}
+
 void l7_relay_log(struct l7_relay *r, struct l7_log_entry *e)
 {
 	e->client = &r->peer;
@@ -195,6 +217,10 @@ void l7_relay_log(struct l7_relay *r, struct l7_log_entry *e)
 	e->tls = l7_relay_tls_kind(r);
 	memcpy(e->term, r->term, sizeof(e->term));
 	l7_access_log(r->w->proxy, e);
+	count_term(r->vs_st, e->term);
+	/* an HTTP request a real server answered ("-": not HTTP, mail) */
+	if (r->rs_st && e->method && strcmp(e->method, "-"))
+		atomic_fetch_add_explicit(&r->rs_st->requests, 1, memory_order_relaxed);
 	if (r->rs_st) {
 		atomic_fetch_add(&r->rs_st->bytes_in, r->bytes_in);
 		atomic_fetch_add(&r->rs_st->bytes_out, r->bytes_out);
