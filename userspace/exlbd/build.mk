@@ -8,7 +8,8 @@ include exlbd/llhttp.mk
 # exlbd's rooms, one concern each (docs/ARCHITECTURE.md "exlbd's rooms"):
 # config/ the model and its durable store, health/ the checks, kernel/
 # exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket,
-# admin/ the HTTPS admin listener (/metrics), proc/ what passes between
+# admin/ the HTTPS admin listener (/metrics), ha/ keepalived and the HA
+# role (docs/ha.md), proc/ what passes between
 # exlbd processes; main.c wires them, upgrade.c is the seamless upgrade
 # (docs/upgrade.md).
 # The scheduler core is the one exlb.ko runs.
@@ -26,9 +27,10 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c
+EXLBD_HA := ha/keepalived.c ha/state.c
 EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
 	$(EXLBD_HEALTH) $(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL) $(EXLBD_PROC) \
-	$(EXLBD_ADMIN)) $(NL_SRC) $(CORE_SRC)
+	$(EXLBD_ADMIN) $(EXLBD_HA)) $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/exlbd.h $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
 	-lpcre2-8 -lpthread -lcrypt -lm
