@@ -60,7 +60,8 @@ cfg_bad=
 
 kill_keepalived() {	# N SIGNAL: keepalived's parent and VRRP child of lb N
 	local f p
-	for f in "$T/lb$1/keepalived.pid" "$T/lb$1/keepalived-vrrp.pid"; do
+	# the VRRP child first: killed after its parent, it could still say goodbye
+	for f in "$T/lb$1/keepalived-vrrp.pid" "$T/lb$1/keepalived.pid"; do
 		p=$(cat "$f" 2>/dev/null) && [ -n "$p" ] && kill "-$2" "$p" 2>/dev/null
 	done
 }
@@ -125,7 +126,7 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 http.server.ThreadingHTTPServer((sys.argv[1], 80), H).serve_forever()
 PY
-in_ns rs python3 "$T/rs.py" $RS_IP >"$T/rs.log" 2>&1 &
+ip netns exec "${NS[rs]}" python3 "$T/rs.py" $RS_IP >"$T/rs.log" 2>&1 &
 RS_PID=$!
 rs_up() { in_ns 1 curl -s -m 1 "http://$RS_IP/" | grep -q via; }
 wait_for 10 rs_up
@@ -135,7 +136,8 @@ report $? "real server answers on $RS_IP:80 (after $WAITED s)"
 
 start_lb() {	# N
 	mkdir -p "$T/lb$1"
-	in_ns "$1" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" --no-kernel \
+	# not through in_ns: $! must be exlbd itself (ip netns exec and env exec)
+	ip netns exec "${NS[$1]}" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" --no-kernel \
 		--state-dir "$T/lb$1/state" --socket "$T/lb$1/exlbd.sock" \
 		>>"$T/lb$1/exlbd.log" 2>&1 &
 	PID[$1]=$!
@@ -151,10 +153,10 @@ done
 refused() {	# N WHAT EXPECTED-ERROR ARGS...
 	local n=$1 what=$2 want=$3 before after out rc
 	shift 3
-	before=$(md5sum <"$T/lb$n/state/config.json" 2>/dev/null; ctl_of "$n" get hamode 2>&1)
+	before=$(cat "$T/lb$n/state/config.json" 2>/dev/null | md5sum; ctl_of "$n" get 2>&1)
 	out=$(ctl_of "$n" "$@" 2>&1)
 	rc=$?
-	after=$(md5sum <"$T/lb$n/state/config.json" 2>/dev/null; ctl_of "$n" get hamode 2>&1)
+	after=$(cat "$T/lb$n/state/config.json" 2>/dev/null | md5sum; ctl_of "$n" get 2>&1)
 	[ $rc != 0 ] && grep -q -- "$want" <<<"$out" && [ "$before" = "$after" ]
 	report $? "refused, nothing changed: $what (exit $rc: $out)"
 }
@@ -259,6 +261,8 @@ report $? "haprefered 0: lb2 stays active, lb1 has no VIP, requests through lb2 
 kill_keepalived 2 KILL
 kill -KILL "${PID[2]}"
 wait "${PID[2]}" 2>/dev/null
+! kill -0 "${PID[2]}" 2>/dev/null
+report $? "lb2's exlbd (pid ${PID[2]}) is gone"
 PID[2]=
 takeover 1
 rc=$?

@@ -247,13 +247,14 @@ static int check_ha(const struct exlb_config *cfg, struct exlb_err *err)
 	const struct exlb_globals *g = &cfg->globals;
 	struct exlb_addr peer;
 
-	if (g->hamode == EXLB_HAMODE_NONE)
+	/* partner holds even while hamode is 0, as AdminAddress does while off */
+	if (g->hamode == EXLB_HAMODE_NONE && !g->partner[0])
 		return 0;
-	if (!g->haif[0])
+	if (g->hamode != EXLB_HAMODE_NONE && !g->haif[0])
 		return exlb_err_set(err,
 				    "hamode %u: needs haif, the interface VRRP runs on and the VIPs are added to",
 				    g->hamode);
-	if (!g->partner[0])
+	if (g->hamode != EXLB_HAMODE_NONE && !g->partner[0])
 		return exlb_err_set(err,
 				    "hamode %u: needs partner, the peer node's address for unicast VRRP",
 				    g->hamode);
@@ -271,7 +272,7 @@ static int check_ha(const struct exlb_config *cfg, struct exlb_err *err)
 			return exlb_err_set(err,
 					    "partner %s is the VIP of VS %s: the partner is the other node's own address",
 					    g->partner, label);
-		if (s->vip.family != peer.family)
+		if (g->hamode != EXLB_HAMODE_NONE && s->vip.family != peer.family)
 			return exlb_err_set(err,
 					    "VS %s: in HA mode every VIP has the partner's address family (partner %s)",
 					    label, g->partner);
