@@ -185,6 +185,7 @@ report "${cfg_bad:-0}" "both nodes: VS Web $VIP:80 (HTTP) -> rs, havhid 42, hati
 role() { ctl_of "$1" -j status 2>/dev/null | jq -r '.ha.role'; }
 is_role() { [ "$(role "$1")" = "$2" ]; }
 has_vip() { ip -n "${NS[$1]}" -4 addr show dev front | grep -q "inet $VIP/"; }
+no_vip() { ! has_vip "$1"; }
 cfg_of 1 set hamode 1
 t0=$EPOCHREALTIME
 wait_for 10 is_role 1 active
@@ -273,6 +274,19 @@ wait_for 3 is_role 1 active
 report $? "status on lb1: active ($(role 1))"
 ctl_of 1 -j status | jq -e '.ha.since != "" and .ha.for_s >= 0 and .ha.keepalived_pid > 0' >/dev/null
 report $? "status -j: role, since, keepalived's pid ($(ctl_of 1 -j status | jq -c .ha))"
+
+# keepalived killed with -9 may leave its VIP behind; a keepalived
+# starting as BACKUP removes what it would own (docs/ha.md)
+stale=no
+has_vip 2 && stale=yes
+diag "after kill -9, a stale $VIP on lb2: $stale"
+start_lb 2
+wait_for 10 is_role 2 standby
+report $? "lb2's exlbd restarted: its keepalived joins as standby after $WAITED s ($(role 2))"
+wait_for 3 no_vip 2
+report $? "lb2 holds no VIP once it runs again (stale one before: $stale)"
+is_role 1 active && [ "$(served_by)" = 1 ]
+report $? "lb1 still active and serving after lb2 rejoined"
 
 # ---- hamode 0 stops keepalived, which releases the VIP
 kpid=$(ctl_of 1 -j status | jq -r .ha.keepalived_pid)
