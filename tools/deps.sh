@@ -30,6 +30,8 @@ PACKAGES=(
 	chromium
 	# real servers for the health-check tests (run in netns only)
 	nginx-light dovecot-imapd dovecot-pop3d postfix
+	# the HA pair: VRRP for the VIPs (exlbd runs it; userspace/tests/exlbd-ha.sh)
+	keepalived
 	# Debian packages (make deb, make deb-lint), installing them in the VM
 	# (selftests/exlb_deb.sh: dpkg, adduser, DKMS) and systemd-analyze verify
 	# on the unit (userspace/tests/install-tree.sh)

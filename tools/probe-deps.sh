@@ -54,6 +54,8 @@ need kmod "modprobe, insmod" sh -c 'command -v modprobe && command -v insmod'
 need build-essential "cc, make" sh -c 'command -v cc && command -v make'
 need pkg-config pkg-config has pkg-config
 need git git has git
+# the HA pair (exlbd-ha.sh): VRRPv3 with unicast peers and a notify FIFO
+need keepalived "keepalived 2.x (VRRPv3, vrrp_notify_fifo)" grep_out /usr/sbin/keepalived --version -- 'Keepalived v2\.'
 
 # ---- libraries the builds and health-real.sh compile against
 need libev-dev "libev headers" sh -c 'echo "#include <ev.h>" | cc -E - >/dev/null'

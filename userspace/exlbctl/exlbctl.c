@@ -731,6 +731,21 @@ static void status_rs_rows(struct table *t, json_t *vs, json_t *sub)
 	}
 }
 
+/*
+ * The HA pair first, as `wg show` puts what matters first: this node's role
+ * and since when (docs/ha.md). Nothing for a single node.
+ */
+static void print_ha(json_t *ha)
+{
+	const char *note = jstr(ha, "note");
+
+	if (!ha || !strcmp(jstr(ha, "mode"), "none"))
+		return;
+	printf("HA: %s (hamode %s, partner %s) since %s (%s s)%s%s\n\n",
+	       jstr(ha, "role"), jstr(ha, "mode"), jstr(ha, "partner"),
+	       jstr(ha, "since"), jstr(ha, "for_s"), *note ? ": " : "", note);
+}
+
 static void print_status(const struct verb *v, json_t *result)
 {
 	struct table t = { .cols = 7 }, r = { .cols = 8 };
@@ -743,6 +758,7 @@ static void print_status(const struct verb *v, json_t *result)
 	size_t i, j, k;
 
 	(void)v;
+	print_ha(json_object_get(result, "ha"));
 	if (!json_is_true(json_object_get(kernel, "available")))
 		printf("%s\n\n", jstr(kernel, "note"));
 	if (!json_array_size(json_object_get(result, "vs"))) {

@@ -9,9 +9,9 @@ include exlbd/llhttp.mk
 # config/ the model and its durable store, health/ the checks, kernel/
 # exlb.ko, l7/ the proxy run by the worker threads, esp/ the Edge Security
 # Pack's gates (called by l7/), ctl/ the control socket,
-# admin/ the HTTPS admin listener (/metrics, the status page), proc/ what
-# passes between exlbd processes; main.c wires them, upgrade.c is the
-# seamless upgrade (docs/upgrade.md).
+# admin/ the HTTPS admin listener (/metrics, the status page), ha/ keepalived
+# and the HA role (docs/ha.md), proc/ what passes between exlbd processes;
+# main.c wires them, upgrade.c is the seamless upgrade (docs/upgrade.md).
 # The scheduler core is the one exlb.ko runs.
 EXLBD_CONFIG_MODEL := config/config.c config/check.c config/json.c \
 	config/store.c config/runtime.c config/log.c config/params.c \
@@ -31,9 +31,10 @@ EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
 	admin/prom.c admin/webui.c
 # The status page's files, built in by admin/webui.c (.incbin)
 EXLBD_WWW := $(wildcard exlbd/admin/www/*)
+EXLBD_HA := ha/keepalived.c ha/state.c
 EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
 	$(EXLBD_HEALTH) $(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_ESP) $(EXLBD_CTL) $(EXLBD_PROC) \
-	$(EXLBD_ADMIN)) $(NL_SRC) $(CORE_SRC)
+	$(EXLBD_ADMIN) $(EXLBD_HA)) $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/exlbd.h $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
 	-lpcre2-8 -lpthread -lcrypt -lm

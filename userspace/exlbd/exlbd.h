@@ -30,6 +30,7 @@ struct exlbd {
 	struct exlb_health *health;
 	struct exlb_proxy *proxy;
 	struct exlb_admin *admin;	/* HTTPS /metrics; off until AdminPort */
+	struct exlb_ha *ha;		/* keepalived, while hamode is not 0 (ha/) */
 	ev_timer kernel_tick;
 	unsigned int ticks;
 	ev_signal sigterm, sigint;

@@ -35,6 +35,7 @@
 #include "config/template.h"
 #include "proc/handover.h"
 #include "exlbd.h"
+#include "ha/ha.h"
 
 #define EXLB_DEFAULT_STATE_DIR	"/var/lib/exlb"
 /* kernel: counters refresh, failed-reconcile retry, module open retry */
@@ -150,6 +151,31 @@ static void on_config_changed(void *ctx, const struct exlb_config *old_cfg,
 		exlb_proxy_apply(d->proxy, new_cfg, &d->runtime);
 	}
 	exlb_admin_apply(d->admin);
+	exlb_ha_apply(d->ha, new_cfg);
+}
+
+/*
+ * The HA pair (ha/): keepalived's files go into exlbd's runtime directory,
+ * the control socket's (/run/exlb under systemd).
+ */
+static int ha_setup(struct exlbd *d, const char *socket_path)
+{
+	char dir[256], *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", socket_path) >= (int)sizeof(dir)) {
+		exlb_log(LOG_ERR, "HA: control socket path too long");
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir] = '\0';	/* "/x.sock": the directory is "/" */
+	d->ha = exlb_ha_new(d->loop, dir, &d->runtime);
+	if (!d->ha)
+		return -1;
+	exlb_ha_apply(d->ha, d->store.config);
+	return 0;
 }
 
 /* Each RS's last check, its time and reason class, for status and /metrics. */
@@ -485,6 +511,9 @@ int main(int argc, char **argv)
 		exlb_log(LOG_ERR, "admin listener: out of memory");
 		goto out;
 	}
+	/* after the listeners (IP_FREEBIND): the standby listens before it owns the VIPs */
+	if (ha_setup(&d, socket_path))
+		goto out;
 	ev_timer_init(&d.kernel_tick, on_kernel_tick, EXLB_KERNEL_TICK_S,
 		      EXLB_KERNEL_TICK_S);
 	d.kernel_tick.data = &d;
@@ -526,6 +555,8 @@ out:
 	exlb_handover_done(&h);
 	if (d.loop)
 		exlbd_upgrade_stop(&d);
+	/* keepalived first: it releases the VIPs while exlbd still serves */
+	exlb_ha_free(d.ha);
 	exlb_admin_free(d.admin);
 	exlb_ctl_free(d.ctl);
 	/* proxied connections end with exlbd; the kernel's flows do not */

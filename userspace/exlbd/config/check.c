@@ -233,6 +233,51 @@ static int check_admin(const struct exlb_config *cfg, struct exlb_err *err)
 	return 0;
 }
 
+/*
+ * The HA pair (docs/ha.md): in HA mode keepalived needs the interface and
+ * the peer to talk to; the peer is never one of our VIPs (it would be
+ * itself after a takeover); unicast VRRP speaks one address family, so the
+ * peer and every VIP share it, the VIPs of the other family travelling as
+ * "excluded" addresses is a later refinement.
+ */
+static int check_ha(const struct exlb_config *cfg, struct exlb_err *err)
+{
+	const struct exlb_globals *g = &cfg->globals;
+	struct exlb_addr peer;
+
+	/* partner holds even while hamode is 0, as AdminAddress does while off */
+	if (g->hamode == EXLB_HAMODE_NONE && !g->partner[0])
+		return 0;
+	if (g->hamode != EXLB_HAMODE_NONE && !g->haif[0])
+		return exlb_err_set(err,
+				    "hamode %u: needs haif, the interface VRRP runs on and the VIPs are added to",
+				    g->hamode);
+	if (g->hamode != EXLB_HAMODE_NONE && !g->partner[0])
+		return exlb_err_set(err,
+				    "hamode %u: needs partner, the peer node's address for unicast VRRP",
+				    g->hamode);
+	if (exlb_addr_parse(g->partner, &peer))
+		return exlb_err_set(err, "partner: must be an IPv4 or IPv6 address (got '%s')",
+				    g->partner);
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+		char label[EXLB_NICKNAME_SIZE];
+
+		if (exlb_service_is_subvs(s))
+			continue;
+		exlb_service_label(s, label, sizeof(label));
+		if (exlb_addr_equal(&s->vip, &peer))
+			return exlb_err_set(err,
+					    "partner %s is the VIP of VS %s: the partner is the other node's own address",
+					    g->partner, label);
+		if (g->hamode != EXLB_HAMODE_NONE && s->vip.family != peer.family)
+			return exlb_err_set(err,
+					    "VS %s: in HA mode every VIP has the partner's address family (partner %s)",
+					    label, g->partner);
+	}
+	return 0;
+}
+
 int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 {
 	const struct exlb_globals *g = &cfg->globals;
@@ -319,5 +364,7 @@ int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 					    "forward: route works at L4 only, and %s is served at L7 (RS %s)",
 					    label, where);
 	}
-	return check_admin(cfg, err);
+	if (check_admin(cfg, err))
+		return -1;
+	return check_ha(cfg, err);
 }

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include <syslog.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -80,6 +81,21 @@ struct exlb_globals {
 	char admin_address[64];		/* AdminAddress: one IP address */
 	unsigned int admin_port;	/* AdminPort */
 	char admin_cert[EXLB_CERT_NAME_SIZE];	/* AdminCert: "" = self-signed */
+	/*
+	 * The HA pair (ha/, docs/ha.md): Kemp's names. VRRP by keepalived,
+	 * run and configured by exlbd while hamode is not 0.
+	 */
+	unsigned int hamode;		/* hamode: EXLB_HAMODE_* */
+	unsigned int haprefered;	/* haprefered: 1 = first preempts */
+	unsigned int havhid;		/* havhid: VRRP virtual router id */
+	unsigned int hatimeout;		/* hatimeout: seconds to take over */
+	char haif[16];			/* haif: interface of VRRP and the VIPs */
+	char partner[64];		/* partner: the peer's address */
+};
+
+/* Kemp's HA Mode codes (hamode) */
+enum exlb_hamode {
+	EXLB_HAMODE_NONE, EXLB_HAMODE_FIRST, EXLB_HAMODE_SECOND,
 };
 
 /* Value codes stored in the unsigned fields (params.c names them). */
@@ -587,6 +603,23 @@ struct exlb_runtime {
 	size_t nr_vs_l7;
 	struct exlb_persist_count *persist;
 	size_t nr_persist;
+	/* the HA pair's VRRP role as keepalived reports it (ha/, status "ha") */
+	struct {
+		unsigned int role;	/* EXLB_HA_ROLE_* */
+		time_t since;		/* when it last changed (wall clock) */
+		int keepalived_pid;	/* 0: not running */
+		unsigned int restarts;	/* keepalived exits exlbd restarted */
+		char note[128];		/* what keepalived said last, or why it is down */
+	} ha;
+};
+
+enum exlb_ha_role {
+	EXLB_HA_ROLE_OFF,	/* hamode 0: a single node */
+	EXLB_HA_ROLE_STARTING,	/* keepalived runs, no state reported yet */
+	EXLB_HA_ROLE_ACTIVE,	/* VRRP MASTER: owns the VIPs */
+	EXLB_HA_ROLE_STANDBY,	/* VRRP BACKUP */
+	EXLB_HA_ROLE_FAULT,	/* VRRP FAULT: its interface is down */
+	EXLB_HA_ROLE_DOWN,	/* keepalived is not running (restarting) */
 };
 
 /* The runtime record of RS @rs_id, created on first use (NULL: no memory). */

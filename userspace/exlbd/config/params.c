@@ -240,6 +240,58 @@ static bool check_admin_cert(const char *v, char *why, size_t n)
 	return !*v || exlb_check_cert_name(v, why, n);
 }
 
+/* ---- the HA pair (ha/, docs/ha.md): codes and checks ---- */
+
+static const struct exlb_param_code hamode_codes[] = {
+	{ "0", EXLB_HAMODE_NONE, "none off", "Non HA Mode" },
+	{ "1", EXLB_HAMODE_FIRST, "first", "HA (First) Mode" },
+	{ "2", EXLB_HAMODE_SECOND, "second", "HA (Second) Mode" },
+	{ NULL }
+};
+
+static const struct exlb_param_code haprefered_codes[] = {
+	{ "0", 0, "none nopreempt", "No Preferred Host (no preemption)" },
+	{ "1", 1, "first preempt", "Prefer First HA (the first node preempts)" },
+	{ NULL }
+};
+
+/* Kemp's HA Timeout choices, in seconds: how long until the standby takes over. */
+static const struct exlb_param_code hatimeout_codes[] = {
+	{ "3", 3, NULL, "3 seconds" },
+	{ "6", 6, NULL, "6 seconds" },
+	{ "9", 9, NULL, "9 seconds" },
+	{ "12", 12, NULL, "12 seconds" },
+	{ "15", 15, NULL, "15 seconds" },
+	{ NULL }
+};
+
+/* haif: empty or a Linux interface name (what keepalived's `interface` takes). */
+static bool check_haif(const char *v, char *why, size_t n)
+{
+	size_t len = strlen(v);
+
+	if (!len)
+		return true;
+	if (len > 15 || !strcmp(v, ".") || !strcmp(v, "..") ||
+	    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@") != len) {
+		snprintf(why, n, "must be an interface name: up to 15 of A-Z a-z 0-9 . _ - @");
+		return false;
+	}
+	return true;
+}
+
+/* partner: empty or one IPv4/IPv6 address (unicast VRRP goes to it). */
+static bool check_partner(const char *v, char *why, size_t n)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	if (!*v || inet_pton(AF_INET, v, buf) == 1 ||
+	    inet_pton(AF_INET6, v, buf) == 1)
+		return true;
+	snprintf(why, n, "must be the peer's IPv4 or IPv6 address");
+	return false;
+}
+
 /* A named set or an OpenSSL cipher list; the TLS engine resolves it. */
 static bool check_cipher_set(const char *v, char *why, size_t n)
 {
@@ -579,6 +631,25 @@ const struct exlb_param exlb_params[] = {
 	{ "AdminCert", NULL, EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0,
 	  GLOBAL_STR(admin_cert), .def = "", .check = check_admin_cert,
 	  .help = "admin listener certificate (exlbctl cert add); empty = self-signed" },
+	/* ---- the HA pair (docs/ha.md); exlb names where Kemp has none ---- */
+	{ "hamode", NULL, EXLB_PT_ENUM, EXLB_SCOPE_GLOBAL, EXLB_PF_NUMERIC_CODE,
+	  GLOBAL(hamode), .codes = hamode_codes, .def = "0",
+	  .help = "HA mode: 0 single node, 1 first, 2 second of the pair" },
+	{ "haprefered", "hapreferred", EXLB_PT_ENUM, EXLB_SCOPE_GLOBAL,
+	  EXLB_PF_NUMERIC_CODE, GLOBAL(haprefered), .codes = haprefered_codes,
+	  .def = "0", .help = "Switch to Preferred Server: 1 = the first node takes the VIPs back" },
+	{ "havhid", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL, 0, GLOBAL(havhid),
+	  .min = 1, .max = 255, .def = "1",
+	  .help = "HA Virtual ID (VRRP virtual router id), unique per pair on a network" },
+	{ "hatimeout", NULL, EXLB_PT_ENUM, EXLB_SCOPE_GLOBAL,
+	  EXLB_PF_NUMERIC_CODE, GLOBAL(hatimeout), .codes = hatimeout_codes,
+	  .def = "3", .help = "seconds without the active node before the standby takes over" },
+	{ "haif", NULL, EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0, GLOBAL_STR(haif),
+	  .def = "", .check = check_haif,
+	  .help = "interface VRRP runs on and the VIPs are added to" },
+	{ "partner", "hapeer", EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL_STR(partner), .def = "", .check = check_partner,
+	  .help = "Partner Name/IP: the peer node's address (unicast VRRP)" },
 };
 
 const size_t exlb_nr_params = sizeof(exlb_params) / sizeof(exlb_params[0]);

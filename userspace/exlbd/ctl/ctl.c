@@ -27,6 +27,7 @@
 #include "ctl.h"
 #include "config/params.h"
 #include "config/template.h"
+#include "ha/ha.h"
 
 /* ---- commands ---- */
 
@@ -1177,6 +1178,32 @@ static json_t *rule_stats(const struct exlb_config *cfg)
 	return list;
 }
 
+/*
+ * The HA pair (docs/ha.md): this node's hamode and its VRRP role as
+ * keepalived reported it, since when (UTC) and for how long.
+ */
+static json_t *ha_status(const struct exlb_config *cfg,
+			 const struct exlb_runtime *rt)
+{
+	static const char *const modes[] = { "none", "first", "second" };
+	const struct exlb_globals *g = &cfg->globals;
+	time_t now = time(NULL);
+	char since[32] = "";
+	struct tm tm;
+
+	if (gmtime_r(&rt->ha.since, &tm))
+		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_pack("{sssssssIsssIsIss}",
+			 "mode", g->hamode < 3 ? modes[g->hamode] : "?",
+			 "role", exlb_ha_role_name(rt->ha.role),
+			 "since", since,
+			 "for_s", (json_int_t)(now > rt->ha.since ? now - rt->ha.since : 0),
+			 "partner", g->partner,
+			 "keepalived_pid", (json_int_t)rt->ha.keepalived_pid,
+			 "restarts", (json_int_t)rt->ha.restarts,
+			 "note", rt->ha.note);
+}
+
 static int cmd_status(struct request *rq)
 {
 	json_t *list = json_array();
@@ -1194,6 +1221,7 @@ static int cmd_status(struct request *rq)
 			       "rule_limit_hits",
 			       (json_int_t)exlb_content_limit_hits_total());
 	counters_to_json(rq->result, &total);
+	json_object_set_new(rq->result, "ha", ha_status(rq->cfg, rq->runtime));
 	if (rq->runtime->proxy.present)
 		json_object_set_new(rq->result, "proxy", proxy_status(rq->runtime));
 	return 0;
