@@ -25,7 +25,8 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
-EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c
+EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c \
+	admin/kemp_api.c admin/kemp_xml.c
 EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
 	$(EXLBD_HEALTH) $(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL) $(EXLBD_PROC) \
 	$(EXLBD_ADMIN)) $(NL_SRC) $(CORE_SRC)

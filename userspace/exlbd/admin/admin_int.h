@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
- * What the admin listener's files share (admin.c, auth.c, metrics.c) and the
+ * What the admin listener's files share (admin.c, auth.c, metrics.c,
+ * kemp_api.c) and the
  * unit tests reach: the listener's state, authentication and the limit on
  * failed logons.
  */
@@ -104,16 +105,28 @@ struct exlb_admin {
 	uint64_t auth_failures, rate_limited;
 	struct exlb_admin_limiter limiter;
 	struct exlb_admin_auth_state auth;
+	const char *frozen;		/* changes refused (an upgrade), or NULL */
 };
 
 /* GET /metrics's body. 0, or -1 (no memory). The caller frees @text. */
 int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len);
 
 /*
+ * Kemp's REST API (kemp_api.c, docs/kemp-api.md): /access/@command with
+ * @query (still URL-encoded) and the request @body, for a caller of @role
+ * (@who for the log). *xml: the whole reply (the caller frees it), *status
+ * its HTTP status. 0, or -1 (no memory).
+ */
+int exlb_kemp_api(struct exlb_admin *a, unsigned int role, const char *who,
+		  const char *command, const char *query, const char *body,
+		  size_t body_len, int *status, char **xml, size_t *xml_len);
+
+/*
  * The route for @method @path: its index in exlb_admin_routes[] (auth.c),
  * or -1 with the status to answer (404 unknown path, 405 other method).
+ * A route path ending in '/' is a prefix (/access/<command>).
  */
-#define EXLB_ADMIN_NR_ROUTES	2
+#define EXLB_ADMIN_NR_ROUTES	4
 struct exlb_admin_route {
 	const char *method, *path;
 	unsigned int role;		/* the least role that may use it */

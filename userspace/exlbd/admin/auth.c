@@ -265,6 +265,9 @@ enum exlb_admin_auth exlb_admin_authenticate(struct exlb_admin_auth_state *st,
 const struct exlb_admin_route exlb_admin_routes[EXLB_ADMIN_NR_ROUTES + 1] = {
 	{ "GET", "/metrics", EXLB_ROLE_READONLY },
 	{ "GET", "/config", EXLB_ROLE_ADMIN },	/* `exlbctl save`: it holds hashes */
+	/* Kemp's REST API: each command's role is checked by kemp_api.c */
+	{ "GET", "/access/", EXLB_ROLE_READONLY },
+	{ "POST", "/access/", EXLB_ROLE_READONLY },
 	{ NULL, NULL, 0 },
 };
 
@@ -273,7 +276,13 @@ int exlb_admin_route_find(const char *method, const char *path, int *status)
 	bool path_known = false;
 
 	for (int i = 0; exlb_admin_routes[i].path; i++) {
-		if (strcmp(exlb_admin_routes[i].path, path))
+		const char *want = exlb_admin_routes[i].path;
+		size_t len = strlen(want);
+
+		/* "/x/" is a prefix: it takes "/x/NAME" (not "/x/" alone) */
+		if (want[len - 1] == '/' ? strncmp(want, path, len) || !path[len] ||
+					   strchr(path + len, '/')
+					 : strcmp(want, path))
 			continue;
 		path_known = true;
 		if (!strcmp(exlb_admin_routes[i].method, method))
