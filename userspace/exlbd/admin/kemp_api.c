@@ -493,19 +493,25 @@ static int k_addvs(struct kemp_rq *rq)
 	return write_service(rq, id);
 }
 
+/*
+ * modvs; with createsubvs= it adds a SubVS to the VS instead (Kemp's way),
+ * the other parameters being the SubVS's, and answers with the VS.
+ */
 static int k_modvs(struct kemp_rq *rq)
 {
 	char ref[300], id[24];
+	bool subvs = arg(rq, "createsubvs") != NULL;
 	json_t *answer;
 
 	if (vs_ref(rq, ref, sizeof(ref)))
 		return -1;
-	answer = run(rq, "vs.mod", json_pack("{ssso}", "vs", ref, "params",
-					      rest_params(rq)));
+	answer = run(rq, subvs ? "subvs.add" : "vs.mod",
+		     json_pack("{ssso}", "vs", ref, "params", rest_params(rq)));
 	if (!answer)
 		return -1;
 	/* by index: a changed VSAddress or VSPort would not find it again */
-	snprintf(id, sizeof(id), "%lld", jint(result_of(answer), "id"));
+	snprintf(id, sizeof(id), "%lld", jint(result_of(answer),
+					       subvs ? "parent" : "id"));
 	json_decref(answer);
 	return write_service(rq, id);
 }
