@@ -242,8 +242,9 @@ static int handle(struct admin_conn *c)
 	exlb_admin_limit_ok(&a->limiter, &c->peer);
 	route = exlb_admin_route_find(method, c->url, &status);
 	if (route < 0)
-		return respond_text(c, status, status == 405 ? "Allow: GET\r\n" : NULL,
-				    NULL);
+		return respond_text(c, status, status != 405 ? NULL :
+				    !strncmp(c->url, "/access/", 8) ?
+				    "Allow: GET, POST\r\n" : "Allow: GET\r\n", NULL);
 	if (role < exlb_admin_routes[route].role)
 		return respond_text(c, 403, NULL, "this needs the admin role");
 	c->role = role;

@@ -117,7 +117,7 @@ static int parse_query(struct kemp_rq *rq, const char *query)
 		}
 		rq->key[rq->nr] = strdup(item);
 		rq->value[rq->nr] = strdup(eq ? eq + 1 : "");
-		if (!rq->key[rq->nr] || !rq->value[rq->nr++]) {
+		if (!rq->key[rq->nr++] || !rq->value[rq->nr - 1]) {
 			free(copy);
 			return kemp_fail(rq, 500, "out of memory");
 		}
@@ -334,6 +334,14 @@ static void xml_rs(FILE *f, const char *tag, const json_t *rs, long long vs_id,
 	fprintf(f, "</%s>", tag);
 }
 
+static void xml_int(FILE *f, const char *name, long long value)
+{
+	char text[24];
+
+	snprintf(text, sizeof(text), "%lld", value);
+	exlb_xml_elem(f, name, text);
+}
+
 /* The keys of a service object that are not Kemp parameters. */
 static bool own_key(const char *key)
 {
@@ -382,8 +390,7 @@ static void xml_service(FILE *f, const json_t *svc, long long master,
 		if (json_is_integer(value) && p && p->type == EXLB_PT_BOOL)
 			exlb_xml_elem_yn(f, key, json_integer_value(value));
 		else if (json_is_integer(value))
-			fprintf(f, "<%s>%lld</%s>", key,
-				(long long)json_integer_value(value), key);
+			xml_int(f, key, json_integer_value(value));
 		else if (json_is_string(value))
 			exlb_xml_elem(f, key, json_string_value(value));
 	}
@@ -631,7 +638,6 @@ static int k_get(struct kemp_rq *rq)
 {
 	const char *param = arg(rq, "param"), *key;
 	json_t *answer, *value;
-	char text[64];
 
 	if (!param || !*param)
 		return kemp_fail(rq, 422, "Missing parameter: param");
@@ -643,13 +649,10 @@ static int k_get(struct kemp_rq *rq)
 	json_object_foreach(result_of(answer), key, value) {
 		const char *name = exlb_xml_name_ok(param) ? param : key;
 
-		if (json_is_integer(value)) {
-			snprintf(text, sizeof(text), "%lld",
-				 (long long)json_integer_value(value));
-			exlb_xml_elem(rq->f, name, text);
-		} else {
+		if (json_is_integer(value))
+			xml_int(rq->f, name, json_integer_value(value));
+		else
 			exlb_xml_elem(rq->f, name, json_string_value(value));
-		}
 	}
 	fputs("</Data>", rq->f);
 	json_decref(answer);
