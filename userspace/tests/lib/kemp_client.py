@@ -29,6 +29,7 @@ import base64
 import json
 import ssl
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -87,11 +88,16 @@ class LoadMaster:
                                      method="POST" if data is not None else "GET")
         if self.auth:
             req.add_header("Authorization", self.auth)
-        try:
-            with urllib.request.urlopen(req, context=self.ctx, timeout=20) as resp:
-                status, body = resp.status, resp.read()
-        except urllib.error.HTTPError as e:
-            status, body = e.code, e.read()
+        # exlb checks at most 2 passwords a second (503 beyond): again, bounded
+        for _ in range(20):
+            try:
+                with urllib.request.urlopen(req, context=self.ctx, timeout=20) as resp:
+                    status, body = resp.status, resp.read()
+            except urllib.error.HTTPError as e:
+                status, body = e.code, e.read()
+            if status != 503 or body.lstrip().startswith(b"<?xml"):
+                break
+            time.sleep(0.3)
         reply = {"http": status, "stat": None, "code": None, "error": None,
                  "data": None}
         try:
