@@ -28,7 +28,7 @@ EXLBD_ESP := esp/gate.c esp/path.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
-	admin/prom.c admin/webui.c
+	admin/prom.c admin/webui.c admin/kemp_api.c admin/kemp_xml.c
 # The status page's files, built in by admin/webui.c (.incbin)
 EXLBD_WWW := $(wildcard exlbd/admin/www/*)
 EXLBD_HA := ha/keepalived.c ha/state.c

@@ -62,6 +62,7 @@ static void on_relock(struct ev_loop *loop, ev_timer *w, int revents)
 		return;		/* the new daemon still holds it: again soon */
 	ev_timer_stop(loop, w);
 	exlb_ctl_freeze(d->ctl, NULL);
+	exlb_admin_freeze(d->admin, NULL);
 	exlb_log(LOG_NOTICE, "upgrade: state directory locked again; configuration changes accepted");
 }
 
@@ -167,6 +168,7 @@ static void on_takeover(void *ctx, int fd)
 	d->chan = fd;
 	d->new_pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) ? 0 : cred.pid;
 	exlb_ctl_freeze(d->ctl, EXLB_UPGRADE_BUSY);
+	exlb_admin_freeze(d->admin, EXLB_UPGRADE_BUSY);
 	nr_l7 = exlb_proxy_listener_fds(d->proxy, &l7);
 	out = nr_l7 >= 0 ? calloc(nr_l7 + 2, sizeof(*out)) : NULL;
 	state = json_pack("{sIso}", "pid", (json_int_t)getpid(), "health",

@@ -5,7 +5,9 @@
  * and HELP escaping), the secrets (exlbd/config/credentials.c: yescrypt
  * passwords, API keys kept as SHA-256), who a request is
  * (exlbd/admin/auth.c: Basic, Bearer, apikey), the failed-logon limit, the
- * routes and their roles, and the credentials' round trip through the
+ * routes and their roles (Kemp's /access/ prefix too), the XML of Kemp's
+ * API replies (exlbd/admin/kemp_xml.c: escaping, UTF-8 to ISO-8859-1),
+ * and the credentials' round trip through the
  * state file's JSON (config/json.c, check.c). TAP lines; exits non-zero if
  * a check failed.
  */
@@ -18,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "userspace/exlbd/admin/admin_int.h"
+#include "userspace/exlbd/admin/kemp_xml.h"
 #include "userspace/exlbd/admin/prom.h"
 #include "userspace/exlbd/config/config.h"
 #include "userspace/exlbd/config/credentials.h"
@@ -381,11 +384,82 @@ static void test_routes(void)
 		report(i >= 0 && exlb_admin_routes[i].role == EXLB_ROLE_READONLY,
 		       "GET %s: read-only may", *p);
 	}
+	/* Kemp's API: a prefix; each command's role is kemp_api.c's to check */
+	i = exlb_admin_route_find("GET", "/access/listvs", &status);
+	report(i >= 0 && !strcmp(exlb_admin_routes[i].path, "/access/") &&
+	       exlb_admin_routes[i].role == EXLB_ROLE_READONLY,
+	       "GET /access/listvs: the /access/ route, read-only may reach it");
+	i = exlb_admin_route_find("POST", "/access/addcert", &status);
+	report(i >= 0 && !strcmp(exlb_admin_routes[i].method, "POST"),
+	       "POST /access/addcert: routed (a file as the body)");
+	i = exlb_admin_route_find("PUT", "/access/addvs", &status);
+	report(i < 0 && status == 405, "PUT /access/addvs: 405 (%d)", status);
+	i = exlb_admin_route_find("GET", "/access/", &status);
+	report(i < 0 && status == 404, "GET /access/ (no command): 404 (%d)", status);
+	i = exlb_admin_route_find("GET", "/access/a/b", &status);
+	report(i < 0 && status == 404, "GET /access/a/b: 404 (%d)", status);
+	/* "/" is the status page only, not a prefix of every path */
+	i = exlb_admin_route_find("GET", "/status.json", &status);
+	report(i >= 0 && !strcmp(exlb_admin_routes[i].path, "/status.json"),
+	       "GET /status.json: its own route, not \"/\"'s");
+	i = exlb_admin_route_find("GET", "/nothing", &status);
+	report(i < 0 && status == 404, "GET /nothing: 404 (%d)", status);
+	i = exlb_admin_route_find("GET", "/accessv2", &status);
+	report(i < 0 && status == 404, "GET /accessv2 (Kemp's JSON API): 404 (%d)", status);
 	/* admin.c sizes its handler list by EXLB_ADMIN_NR_ROUTES */
 	for (i = 0; exlb_admin_routes[i].path; i++)
 		;
 	report(i == EXLB_ADMIN_NR_ROUTES, "%d routes, EXLB_ADMIN_NR_ROUTES %d",
 	       i, EXLB_ADMIN_NR_ROUTES);
+}
+
+static char *xml_of(const char *text)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	exlb_xml_text(f, text);
+	fclose(f);
+	return out;
+}
+
+static void xml_case(const char *in, const char *want, const char *what)
+{
+	char *got = xml_of(in);
+
+	report(!strcmp(got, want), "xml text %s: \"%s\"", what, got);
+	free(got);
+}
+
+static void test_kemp_xml(void)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	xml_case("a<b>&\"c'", "a&lt;b&gt;&amp;&quot;c&apos;", "markup escaped");
+	/* U+00DC (Latin-1) as one byte 0xDC; U+03A9 and U+1F600 as references */
+	xml_case("\xc3\x9c", "\xdc", "U+00DC as the ISO-8859-1 byte");
+	xml_case("\xce\xa9 \xf0\x9f\x98\x80", "&#x3A9; &#x1F600;", "above U+00FF as references");
+	xml_case("\xff\xc3(\xed\xa0\x80", "?" "?(?", "invalid UTF-8 and a surrogate as '?'");
+	xml_case("\xc0\xaf", "?", "an overlong '/' as '?'");
+	xml_case("a\x01" "b\tc\rd\n", "a?b\tc&#13;d\n", "control characters: '?', CR kept as a reference");
+	report(exlb_xml_name_ok("CheckUse1.1") && exlb_xml_name_ok("VSAddress") &&
+	       !exlb_xml_name_ok("1abc") && !exlb_xml_name_ok("a b") &&
+	       !exlb_xml_name_ok("a<b") && !exlb_xml_name_ok(""),
+	       "element names: CheckUse1.1 yes; 1abc, 'a b', a<b, empty no");
+	f = open_memstream(&out, &len);
+	exlb_xml_elem(f, "NickName", "x&y");
+	exlb_xml_elem(f, "CertFile", "");
+	exlb_xml_elem(f, "bad name", "z");
+	exlb_xml_elem_yn(f, "Enable", true);
+	exlb_xml_elem_u64(f, "Index", 18446744073709551615ULL);
+	fclose(f);
+	report(!strcmp(out, "<NickName>x&amp;y</NickName><CertFile/><Enable>Y</Enable>"
+		       "<Index>18446744073709551615</Index>"),
+	       "elements: escaped text, empty, a bad name skipped, Y/N, u64: %s", out);
+	free(out);
 }
 
 int main(void)
@@ -397,6 +471,7 @@ int main(void)
 	test_hasher();
 	test_limit();
 	test_routes();
+	test_kemp_xml();
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;
 }

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # test_admin: the admin listener's parts that need no socket -- the
 # Prometheus text (admin/prom.c), authentication and the failed-logon
-# limit (admin/auth.c), the hashing thread (admin/hasher.c), the secrets
+# limit (admin/auth.c), the hashing thread (admin/hasher.c), Kemp's API XML
+# (admin/kemp_xml.c), the secrets
 # (config/credentials.c) -- with the
 # configuration model (EXLBD_CONFIG_MODEL: exlbd/build.mk, hence "=").
 test_admin_SRCS = exlbd/admin/prom.c exlbd/admin/auth.c exlbd/admin/hasher.c \
+	exlbd/admin/kemp_xml.c \
 	exlbd/config/credentials.c $(addprefix exlbd/,$(EXLBD_CONFIG_MODEL))
 test_admin_LIBS := -lev -lpthread -ljansson -lpcre2-8 -lssl -lcrypto -lcrypt -lm

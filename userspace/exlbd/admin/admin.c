@@ -64,6 +64,12 @@ struct admin_conn {
 	bool header_long;
 	char *query;			/* in url, after '?' */
 	struct exlb_admin_hash_job *job;	/* while C_HASH */
+	bool head_done;
+	char *body;			/* POST /access/addcert's file */
+	size_t body_len;
+	bool body_long;
+	unsigned int role;		/* who asked, once authenticated */
+	char who[96];
 	/* the answer */
 	char *out;
 	size_t out_len, out_off;
@@ -77,11 +83,13 @@ static int route_metrics(struct admin_conn *c, const char *query);
 static int route_config(struct admin_conn *c, const char *query);
 static int route_webui(struct admin_conn *c, const char *query);
 static int route_status_json(struct admin_conn *c, const char *query);
+static int route_kemp(struct admin_conn *c, const char *query);
 
 /* In the order of exlb_admin_routes[] (auth.c). */
 static const route_fn route_handlers[EXLB_ADMIN_NR_ROUTES] = {
 	route_metrics, route_config,
 	route_webui, route_webui, route_webui, route_status_json,
+	route_kemp, route_kemp,
 };
 
 static const char *status_text(int status)
@@ -93,7 +101,9 @@ static const char *status_text(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 413: return "Content Too Large";
 	case 414: return "URI Too Long";
+	case 422: return "Unprocessable Content";
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
@@ -201,6 +211,21 @@ static int route_status_json(struct admin_conn *c, const char *query)
 	return ret;
 }
 
+/* Kemp's REST API: the command is the path's last part (kemp_api.c). */
+static int route_kemp(struct admin_conn *c, const char *query)
+{
+	char *xml = NULL;
+	size_t len = 0;
+	int status, ret;
+
+	if (exlb_kemp_api(c->a, c->role, c->who, c->url + strlen("/access/"),
+			  query, c->body, c->body_len, &status, &xml, &len))
+		return respond_text(c, 500, NULL, "out of memory");
+	ret = respond(c, status, "text/xml; charset=ISO-8859-1", NULL, xml, len);
+	free(xml);
+	return ret;
+}
+
 /* ---- one request ---- */
 
 /* Kemp's apikey= query parameter (hex keys: no decoding needed). */
@@ -245,10 +270,12 @@ static int handle_authed(struct admin_conn *c, enum exlb_admin_auth auth,
 	exlb_admin_limit_ok(&a->limiter, &c->peer);
 	route = exlb_admin_route_find(method, c->url, &status);
 	if (route < 0)
-		return respond_text(c, status, status == 405 ? "Allow: GET\r\n" : NULL,
-				    NULL);
+		return respond_text(c, status, status != 405 ? NULL :
+				    !strncmp(c->url, "/access/", 8) ?
+				    "Allow: GET, POST\r\n" : "Allow: GET\r\n", NULL);
 	if (role < exlb_admin_routes[route].role)
 		return respond_text(c, 403, NULL, "this needs the admin role");
+	c->role = role;
 	return route_handlers[route](c, c->query);
 }
 
@@ -256,7 +283,7 @@ static int handle_authed(struct admin_conn *c, enum exlb_admin_auth auth,
 static int handle(struct admin_conn *c)
 {
 	struct exlb_admin *a = c->a;
-	char qkey[128] = "", who[96], extra[64];
+	char qkey[128] = "", extra[64];
 	unsigned int role = 0, wait;
 	enum exlb_admin_auth auth;
 	time_t now = time(NULL);
@@ -265,6 +292,8 @@ static int handle(struct admin_conn *c)
 		return respond_text(c, 414, NULL, NULL);
 	if (c->header_long)
 		return respond_text(c, 431, NULL, NULL);
+	if (c->body_long)
+		return respond_text(c, 413, NULL, NULL);
 	c->query = strchr(c->url, '?');
 	if (c->query)
 		*c->query++ = '\0';
@@ -279,7 +308,7 @@ static int handle(struct admin_conn *c)
 				       c->authz_len ? c->authz : NULL,
 				       c->apikey_len ? c->apikey :
 				       qkey[0] ? qkey : NULL, now,
-				       &role, who, sizeof(who));
+				       &role, c->who, sizeof(c->who));
 	explicit_bzero(c->authz, sizeof(c->authz));
 	if (auth == EXLB_ADMIN_AUTH_PENDING) {
 		struct exlb_admin_hash_job *job = a->auth.job;
@@ -354,6 +383,34 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
+static int on_headers_complete(llhttp_t *p)
+{
+	conn_of(p)->head_done = true;
+	return 0;
+}
+
+/* A body (Kemp's addcert file): kept up to EXLB_ADMIN_MAX_BODY. */
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+	struct admin_conn *c = conn_of(p);
+	char *grown;
+
+	if (c->body_long || c->body_len + n > EXLB_ADMIN_MAX_BODY) {
+		c->body_long = true;
+		return 0;
+	}
+	grown = realloc(c->body, c->body_len + n + 1);
+	if (!grown) {
+		c->body_long = true;
+		return 0;
+	}
+	c->body = grown;
+	memcpy(c->body + c->body_len, at, n);
+	c->body_len += n;
+	c->body[c->body_len] = '\0';
+	return 0;
+}
+
 static int on_message_complete(llhttp_t *p)
 {
 	conn_of(p)->complete = true;
@@ -384,6 +441,10 @@ static void conn_close(struct admin_conn *c)
 		c->next->pprev = c->pprev;
 	a->nr_conns--;
 	free(c->out);
+	if (c->body) {
+		explicit_bzero(c->body, c->body_len);	/* may hold a private key */
+		free(c->body);
+	}
 	explicit_bzero(c, sizeof(*c));
 	free(c);
 }
@@ -430,7 +491,9 @@ static void conn_feed(struct admin_conn *c, const char *buf, size_t n)
 		}
 	} else if (e != HPE_OK) {
 		respond_text(c, 400, NULL, "malformed request");
-	} else if (c->head_bytes > EXLB_ADMIN_MAX_HEAD) {
+	} else if (c->body_long) {
+		respond_text(c, 413, NULL, NULL);
+	} else if (!c->head_done && c->head_bytes > EXLB_ADMIN_MAX_HEAD) {
 		respond_text(c, 431, NULL, NULL);
 	} else {
 		return;
@@ -484,7 +547,6 @@ static void hash_verdict(struct exlb_admin_hash_job *job, void *arg)
 	struct exlb_admin *a = arg;
 	unsigned int role = 0;
 	enum exlb_admin_auth auth;
-	char who[96];
 
 	if (!c) {
 		exlb_admin_hash_job_free(job);
@@ -492,7 +554,7 @@ static void hash_verdict(struct exlb_admin_hash_job *job, void *arg)
 	}
 	c->job = NULL;
 	auth = exlb_admin_auth_finish(&a->auth, a->store->config, job,
-				      time(NULL), &role, who, sizeof(who));
+				      time(NULL), &role, c->who, sizeof(c->who));
 	exlb_admin_hash_job_free(job);
 	if (handle_authed(c, auth, role))
 		c->out_len = 0;
@@ -781,6 +843,8 @@ struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store
 	parser_settings.on_header_value = on_header_value;
 	parser_settings.on_header_value_complete = on_header_value_complete;
 	parser_settings.on_message_complete = on_message_complete;
+	parser_settings.on_headers_complete = on_headers_complete;
+	parser_settings.on_body = on_body;
 	a->loop = loop;
 	a->store = store;
 	a->runtime = runtime;
@@ -791,6 +855,12 @@ struct exlb_admin *exlb_admin_new(struct ev_loop *loop, struct exlb_store *store
 		a->inherited = -1;
 	}
 	return a;
+}
+
+void exlb_admin_freeze(struct exlb_admin *a, const char *why)
+{
+	if (a)
+		a->frozen = why;
 }
 
 int exlb_admin_listen_fd(const struct exlb_admin *a)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * What the admin listener's files share (admin.c, auth.c, metrics.c,
- * webui.c) and the unit tests reach: the listener's state, authentication
- * and the limit on failed logons.
+ * webui.c, kemp_api.c) and the unit tests reach: the listener's state,
+ * authentication and the limit on failed logons.
  */
 #ifndef EXLB_ADMIN_INT_H
 #define EXLB_ADMIN_INT_H
@@ -148,6 +148,7 @@ struct exlb_admin {
 	struct exlb_admin_auth_state auth;
 	struct exlb_admin_hasher *hasher;
 	uint64_t hash_busy;		/* 503: the hashing queue was full */
+	const char *frozen;		/* changes refused (an upgrade), or NULL */
 };
 
 /* GET /metrics's body. 0, or -1 (no memory). The caller frees @text. */
@@ -163,10 +164,21 @@ int exlb_admin_webui_file(const char *path, struct exlb_admin_file *f);
 char *exlb_admin_status_json(struct exlb_admin *a);
 
 /*
+ * Kemp's REST API (kemp_api.c, docs/kemp-api.md): /access/@command with
+ * @query (still URL-encoded) and the request @body, for a caller of @role
+ * (@who for the log). *xml: the whole reply (the caller frees it), *status
+ * its HTTP status. 0, or -1 (no memory).
+ */
+int exlb_kemp_api(struct exlb_admin *a, unsigned int role, const char *who,
+		  const char *command, const char *query, const char *body,
+		  size_t body_len, int *status, char **xml, size_t *xml_len);
+
+/*
  * The route for @method @path: its index in exlb_admin_routes[] (auth.c),
  * or -1 with the status to answer (404 unknown path, 405 other method).
+ * A route path ending in '/' is a prefix (/access/<command>).
  */
-#define EXLB_ADMIN_NR_ROUTES	6
+#define EXLB_ADMIN_NR_ROUTES	8
 struct exlb_admin_route {
 	const char *method, *path;
 	unsigned int role;		/* the least role that may use it */

@@ -306,8 +306,7 @@ enum exlb_admin_auth exlb_admin_authenticate(struct exlb_admin_auth_state *st,
 
 /*
  * The paths exlbd answers and the least role each needs; admin.c holds
- * their handlers in the same order. The web status page and Kemp's REST
- * API (/access/...) plug in here with their own entries.
+ * their handlers in the same order.
  */
 const struct exlb_admin_route exlb_admin_routes[EXLB_ADMIN_NR_ROUTES + 1] = {
 	{ "GET", "/metrics", EXLB_ROLE_READONLY },
@@ -316,6 +315,9 @@ const struct exlb_admin_route exlb_admin_routes[EXLB_ADMIN_NR_ROUTES + 1] = {
 	{ "GET", "/webui.js", EXLB_ROLE_READONLY },
 	{ "GET", "/webui.css", EXLB_ROLE_READONLY },
 	{ "GET", "/status.json", EXLB_ROLE_READONLY },	/* `exlbctl status -j` */
+	/* Kemp's REST API: each command's role is checked by kemp_api.c */
+	{ "GET", "/access/", EXLB_ROLE_READONLY },
+	{ "POST", "/access/", EXLB_ROLE_READONLY },
 	{ NULL, NULL, 0 },
 };
 
@@ -324,7 +326,16 @@ int exlb_admin_route_find(const char *method, const char *path, int *status)
 	bool path_known = false;
 
 	for (int i = 0; exlb_admin_routes[i].path; i++) {
-		if (strcmp(exlb_admin_routes[i].path, path))
+		const char *want = exlb_admin_routes[i].path;
+		size_t len = strlen(want);
+
+		/*
+		 * "/x/" is a prefix: it takes "/x/NAME" (not "/x/" alone);
+		 * "/" (the status page) is only itself
+		 */
+		if (len > 1 && want[len - 1] == '/' ? strncmp(want, path, len) || !path[len] ||
+					   strchr(path + len, '/')
+					 : strcmp(want, path))
 			continue;
 		path_known = true;
 		if (!strcmp(exlb_admin_routes[i].method, method))
