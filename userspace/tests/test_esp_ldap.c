@@ -351,12 +351,14 @@ static void test_directory(void)
 	       "failover from a refusing first server: %s in %.2f s",
 	       esp_auth_result_name(o.result), o.elapsed);
 	snprintf(d.server, sizeof(d.server), "%.100s %.100s", stall, plain);
-	d.timeout = 1;
+	d.timeout = 2;
 	o = logon_s(&d, "alice", "alice-pw");
-	report(o.result == ESP_AUTH_OK && o.elapsed >= 0.9 && o.elapsed < 3.5,
-	       "failover from a silent first server after its timeout (1 s): %s in %.2f s",
+	report(o.result == ESP_AUTH_OK && o.elapsed >= 1.9 && o.elapsed < 5,
+	       "failover from a silent first server after its timeout (2 s): %s in %.2f s",
 	       esp_auth_result_name(o.result), o.elapsed);
-	report(o.max_gap < 0.2, "the loop kept turning meanwhile: largest timer gap %.1f ms",
+	/* blocking on the directory would stop the ticker for the whole 2 s */
+	report(o.max_gap < 1.0,
+	       "the loop kept turning meanwhile: largest 10 ms timer gap %.1f ms (< 1000)",
 	       o.max_gap * 1000);
 
 	/* the directory goes away */
@@ -369,16 +371,16 @@ static void test_directory(void)
 		pid_t pid = atoi(pid_text);
 
 		base_domain(&d, plain);
-		d.timeout = 1;
+		d.timeout = 2;
 		kill(pid, SIGSTOP);
 		o = logon_s(&d, "alice", "alice-pw");
 		kill(pid, SIGCONT);
-		report(o.result == ESP_AUTH_UNAVAILABLE && o.elapsed >= 0.9 &&
-		       o.elapsed < 3.5,
-		       "stalled directory (slapd stopped): %s in %.2f s, timeout 1 s (%s)",
+		report(o.result == ESP_AUTH_UNAVAILABLE && o.elapsed >= 1.9 &&
+		       o.elapsed < 5,
+		       "stalled directory (slapd stopped): %s in %.2f s, timeout 2 s (%s)",
 		       esp_auth_result_name(o.result), o.elapsed, o.detail);
-		report(o.max_gap < 0.2,
-		       "the loop kept turning during the stalled logon: largest 10 ms timer gap %.1f ms",
+		report(o.max_gap < 1.0,
+		       "the loop kept turning during the stalled logon: largest 10 ms timer gap %.1f ms (< 1000)",
 		       o.max_gap * 1000);
 		expect(&d, "alice", "alice-pw", ESP_AUTH_OK, "the directory is back");
 	}
