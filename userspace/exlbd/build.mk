@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # exlbd and exlbctl, included by userspace/Makefile (paths relative to
 # userspace/). Debian packages: libev-dev libjansson-dev libsystemd-dev
-# libssl-dev libpcre2-dev node-llhttp libcrypt-dev.
+# libssl-dev libpcre2-dev node-llhttp libcrypt-dev libldap-dev.
 
 include exlbd/llhttp.mk
 
@@ -9,7 +9,8 @@ include exlbd/llhttp.mk
 # config/ the model and its durable store, health/ the checks, kernel/
 # exlb.ko, l7/ the proxy run by the worker threads, ctl/ the control socket,
 # admin/ the HTTPS admin listener (/metrics), proc/ what passes between
-# exlbd processes; main.c wires them, upgrade.c is the seamless upgrade
+# exlbd processes, esp/ the Edge Security Pack (directory logons against
+# SSO domains); main.c wires them, upgrade.c is the seamless upgrade
 # (docs/upgrade.md).
 # The scheduler core is the one exlb.ko runs.
 EXLBD_CONFIG_MODEL := config/config.c config/check.c config/json.c \
@@ -26,12 +27,13 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/metrics.c admin/prom.c
+EXLBD_ESP := esp/ldap.c esp/sso.c
 EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
 	$(EXLBD_HEALTH) $(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_CTL) $(EXLBD_PROC) \
-	$(EXLBD_ADMIN)) $(NL_SRC) $(CORE_SRC)
+	$(EXLBD_ADMIN) $(EXLBD_ESP)) $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/exlbd.h $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
-	-lpcre2-8 -lpthread -lcrypt -lm
+	-lpcre2-8 -lpthread -lcrypt -lm -lldap -llber
 # Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
 EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
 EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"'
