@@ -311,6 +311,12 @@ static void test_directory(void)
 	expect(&d, "alice", "alice-pw", ESP_AUTH_UNAVAILABLE,
 	       "service account refused");
 
+	/* a search base that does not exist: the domain is wrong, not the user */
+	base_domain(&d, plain);
+	snprintf(d.ldap_base, sizeof(d.ldap_base), "ou=nowhere,dc=exlb,dc=test");
+	expect(&d, "alice", "alice-pw", ESP_AUTH_UNAVAILABLE,
+	       "search base that does not exist");
+
 	/* the failed-logon limit: 3 failures block for unblock_tout */
 	base_domain(&d, plain);
 	d.max_failed_auths = 3;

@@ -385,6 +385,14 @@ static enum step find_user(struct conv *c, const struct esp_logon *name,
 		ldap_msgfree(msg);
 		return server_failed(c, "search", rc != LDAP_SUCCESS ? rc : err);
 	}
+	if (err != LDAP_SUCCESS && err != LDAP_SIZELIMIT_EXCEEDED) {
+		/* no such base, no right to search: the domain, not the user */
+		ldap_msgfree(msg);
+		snprintf(c->detail, c->n, "%s: search under %s: %s", c->server,
+			 c->d->ldap_base, ldap_err2string(err));
+		c->result = ESP_AUTH_UNAVAILABLE;
+		return STEP_ANSWER;
+	}
 	if (count != 1) {
 		ldap_msgfree(msg);
 		snprintf(c->detail, c->n, "%s: search %s under %s: %s", c->server,
