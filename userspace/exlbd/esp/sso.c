@@ -80,10 +80,15 @@ static time_t now_mono(void)
 	return ts.tv_sec;
 }
 
-/* The record of @a's user; with @create a new (or the oldest) one. */
+/*
+ * The record of @a's user; with @create a new one, or the oldest record
+ * that blocks nobody (so that failures under many names cannot push a
+ * blocked user out), or at worst the oldest.
+ */
 static struct fail_record *fail_find(const struct esp_auth *a, bool create)
 {
-	struct fail_record *oldest = NULL;
+	struct fail_record *oldest = NULL, *oldest_free = NULL;
+	time_t now = now_mono();
 
 	for (size_t i = 0; i < nr_fails; i++) {
 		struct fail_record *r = &fails[i];
@@ -92,7 +97,12 @@ static struct fail_record *fail_find(const struct esp_auth *a, bool create)
 			return r;
 		if (!oldest || r->last < oldest->last)
 			oldest = r;
+		if (r->blocked_until <= now &&
+		    (!oldest_free || r->last < oldest_free->last))
+			oldest_free = r;
 	}
+	if (oldest_free)
+		oldest = oldest_free;
 	if (!create)
 		return NULL;
 	if (nr_fails < ESP_FAIL_RECORDS) {
