@@ -18,6 +18,8 @@ PACKAGES=(
 	# exlbd (llhttp's C sources come in node-llhttp, under /usr/share/llhttp)
 	libev-dev libssl-dev libsystemd-dev openssl libpcre2-dev node-llhttp
 	libcrypt-dev
+	# exlbd's ESP directory logons (OpenLDAP's libldap)
+	libldap-dev
 	# kernel code hygiene (make kernel-lint): sparse, checkpatch from linux-source
 	sparse perl linux-source-6.1
 	# tests (curl and openssl s_client are the HTTPS clients)
@@ -32,6 +34,8 @@ PACKAGES=(
 	nginx-light dovecot-imapd dovecot-pop3d postfix
 	# the HA pair: VRRP for the VIPs (exlbd runs it; userspace/tests/exlbd-ha.sh)
 	keepalived
+	# the directory of the ESP tests (a private slapd on loopback; its tools)
+	slapd ldap-utils
 	# Debian packages (make deb, make deb-lint), installing them in the VM
 	# (selftests/exlb_deb.sh: dpkg, adduser, DKMS) and systemd-analyze verify
 	# on the unit (userspace/tests/install-tree.sh)
@@ -64,7 +68,7 @@ echo "tools/deps.sh: kernel release for building and testing: $R"
 
 # The servers run only as private instances inside test namespaces: make
 # sure the packaged ones are not left listening on the host.
-for svc in nginx dovecot postfix haproxy; do
+for svc in nginx dovecot postfix haproxy slapd; do
 	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	else

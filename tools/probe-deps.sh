@@ -67,6 +67,8 @@ need libpcre2-dev "PCRE2 headers" sh -c 'echo "#define PCRE2_CODE_UNIT_WIDTH 8
 need libsystemd-dev "sd-daemon headers" sh -c 'echo "#include <systemd/sd-daemon.h>" | cc -E - >/dev/null'
 need node-llhttp "llhttp sources" test -f /usr/share/include/llhttp/llhttp.h
 need libcrypt-dev "libcrypt headers (crypt_r, yescrypt)" sh -c 'echo "#include <crypt.h>" | cc -E - >/dev/null'
+need libldap-dev "OpenLDAP headers and libldap" sh -c 'echo "#include <ldap.h>
+int main(void) { return ldap_err2string(0) == 0; }" | cc -x c - -lldap -llber -o /dev/null'
 need prometheus "promtool check metrics" sh -c 'printf "# HELP x_total x\n# TYPE x_total counter\nx_total 1\n" | promtool check metrics'
 need chromium "headless Chromium (--dump-dom, as root: --no-sandbox)" sh -c \
 	'HOME="$1" timeout 60 chromium --headless=new --no-sandbox --disable-gpu \
@@ -126,6 +128,8 @@ need nginx-light "nginx with ssl, map, proxy, rewrite and headers modules" \
 need dovecot-imapd "dovecot IMAP" sh -c 'command -v dovecot && test -x /usr/lib/dovecot/imap'
 need dovecot-pop3d "dovecot POP3" test -x /usr/lib/dovecot/pop3
 need postfix postfix sh -c 'command -v postfix && getent passwd postfix'
+need slapd "slapd with the mdb backend and the ppolicy overlay" sh -c 'test -x /usr/sbin/slapd -a -x /usr/sbin/slapadd -a -e /usr/lib/ldap/back_mdb.la -a -e /usr/lib/ldap/ppolicy.la'
+need ldap-utils "ldapsearch, ldapwhoami" sh -c 'command -v ldapsearch && command -v ldapwhoami'
 
 # ---- the Debian packages: make deb (dpkg-buildpackage with debhelper and
 # dh_dkms), make deb-lint (lintian), install-tree.sh (systemd-analyze

@@ -86,6 +86,7 @@ static void print_status(const struct verb *v, json_t *result);
 static void print_stats(const struct verb *v, json_t *result);
 static void print_document(const struct verb *v, json_t *result);
 static void print_certs(const struct verb *v, json_t *result);
+static void print_sso(const struct verb *v, json_t *result);
 static void print_templates(const struct verb *v, json_t *result);
 static void print_template(const struct verb *v, json_t *result);
 static void print_applied(const struct verb *v, json_t *result);
@@ -148,6 +149,21 @@ static const struct verb verbs[] = {
 	{ "rule", "detach", "rule.detach", { "subvs", "rule", "?list" }, 0,
 	  "SUBVS|VS NAME [request|response]",
 	  "Removes a rule from a SubVS or VS.", print_nothing },
+	{ "sso", "add", "sso.add", { "name" }, EXLB_SCOPE_SSO,
+	  "NAME [Key=Value ...] [password-file FILE|-]",
+	  "Adds an SSO domain (Kemp's Manage SSO, client side): the LDAP directory ESP services (Domain=NAME) log users on against (docs/esp.md). The service account's password (adminpass) comes from password-file's first line (- = standard input), never from the command line.",
+	  print_nothing },
+	{ "sso", "mod", "sso.mod", { "name" }, EXLB_SCOPE_SSO,
+	  "NAME Key=Value ... [password-file FILE|-]",
+	  "Changes an SSO domain; password-file sets the service account's password (adminpass).",
+	  print_nothing },
+	{ "sso", "del", "sso.del", { "name" }, 0, "NAME",
+	  "Deletes an SSO domain no service with EspEnabled=1 uses.", print_nothing },
+	{ "sso", "list", "sso.list", { NULL }, 0, "",
+	  "Lists the SSO domains.", print_sso },
+	{ "sso", "show", "sso.show", { "name" }, 0, "NAME",
+	  "Shows an SSO domain's settings (adminpass: only whether it is set).",
+	  print_sso },
 	{ "cert", "add", "cert.add", { "name", "cert", "?key" }, 0,
 	  "NAME CERT.pem KEY.pem | NAME FILE.pfx  [password-file FILE|-] [replace=1]",
 	  "Installs a certificate (leaf, then chain) and its key, from PEM files or a PKCS#12 file (.pfx/.p12, as Exchange exports it); an encrypted .pfx or PEM key is decrypted here with the password of password-file's first line (- = standard input; password-file=FILE works too), or one asked on the terminal without echo (never on the command line); replace=1 replaces one live.",
@@ -676,6 +692,31 @@ static void print_rules(const struct verb *v, json_t *result)
 	table_print(&t);
 	if (list != result)
 		json_decref(list);
+}
+
+static void print_sso(const struct verb *v, json_t *result)
+{
+	struct table t = { .cols = 5 };
+	const char *head[] = { "Name", "Auth", "Servers", "Logon format",
+			       "Bind" };
+	size_t i;
+	json_t *d;
+
+	if (!strcmp(v->name, "show")) {
+		printf("%-20s %s\n", "name", jstr(result, "name"));
+		print_params(result, EXLB_SCOPE_SSO, "");
+		return;
+	}
+	table_add(&t, head);
+	json_array_foreach(result, i, d) {
+		const char *row[] = { jstr(d, "name"), jstr(d, "auth_type"),
+				      jstr(d, "server")[0] ? jstr(d, "server") : "(none)",
+				      jstr(d, "logon_fmt"),
+				      jstr(d, "adminuser")[0] ? "service account" : "user" };
+
+		table_add(&t, row);
+	}
+	table_print(&t);
 }
 
 static void print_globals(const struct verb *v, json_t *result)
@@ -1214,6 +1255,44 @@ static void add_password(json_t *args, const char *file)
 		fail("the password is not UTF-8 text");
 }
 
+/*
+ * sso add|mod: adminpass (the service account's password, exlbd binds with
+ * it) only from password-file FILE (- = standard input), never argv.
+ */
+static void sso_adminpass(json_t *args, const char *file)
+{
+	char need[160], label[160], err[PATH_MAX + 256];
+	struct exlbctl_password_source src = {
+		.file = file, .label = label, .need = need,
+	};
+	json_t *params = json_object_get(args, "params");
+	struct exlbctl_password pw;
+	const char *key;
+	json_t *value;
+
+	json_object_foreach(params, key, value) {
+		const struct exlb_param *p = exlb_param_find(key, EXLB_SCOPE_SSO, NULL);
+
+		if (p && (p->flags & EXLB_PF_SECRET))
+			usage_fail("sso: %s: no password on the command line: every user can read it (ps, /proc) and it stays in the shell's history; put it in a file (password-file FILE, first line; - = standard input)",
+				   p->name);
+	}
+	if (!file)
+		return;
+	snprintf(label, sizeof(label), "SSO domain %s adminpass", jstr(args, "name"));
+	snprintf(need, sizeof(need), "sso %s needs the adminpass", jstr(args, "name"));
+	if (exlbctl_password_read(&pw, &src, err, sizeof(err)))
+		fail("%s", err);
+	if (!params) {
+		params = json_object();
+		json_object_set_new(args, "params", params);
+	}
+	json_object_set_new(params, "adminpass", json_string(pw.text));
+	exlbctl_password_wipe(&pw);
+	if (!json_is_string(json_object_get(params, "adminpass")))
+		fail("the password is not UTF-8 text");
+}
+
 static const struct verb *find_verb(const char *object, const char *name)
 {
 	for (size_t i = 0; i < NR_VERBS; i++)
@@ -1372,6 +1451,8 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 	}
 	if (!strcmp(v->cmd, "admin.user.add"))
 		add_password(args, password_file);
+	if (!strcmp(v->cmd, "sso.add") || !strcmp(v->cmd, "sso.mod"))
+		sso_adminpass(args, password_file);
 	if (!strcmp(v->cmd, "cert.add")) {
 		/*
 		 * exlbd may not see our files: the PEM text travels, decrypted
@@ -1446,6 +1527,7 @@ static int complete_params(const char *object)
 			     !strcmp(object, "subvs") ? EXLB_SCOPE_SUBVS :
 			     !strcmp(object, "rs") ? EXLB_SCOPE_RS :
 			     !strcmp(object, "rule") ? EXLB_SCOPE_RULE :
+			     !strcmp(object, "sso") ? EXLB_SCOPE_SSO :
 			     EXLB_SCOPE_GLOBAL;
 
 	for (size_t i = 0; i < exlb_nr_params; i++)
@@ -1534,6 +1616,8 @@ int main(int argc, char **argv)
 		nr_rest = take_password_file("cert add", rest, nr_rest);
 	if (!strcmp(v->cmd, "admin.user.add"))
 		nr_rest = take_password_file("admin user add", rest, nr_rest);
+	if (!strcmp(v->cmd, "sso.add") || !strcmp(v->cmd, "sso.mod"))
+		nr_rest = take_password_file(v->cmd, rest, nr_rest);
 	/* restore --dry-run: the same document to exlbd's checks only */
 	if (!strcmp(v->cmd, "restore"))
 		for (int i = 1; i < nr_rest; i++)

@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # exlbd and exlbctl, included by userspace/Makefile (paths relative to
 # userspace/). Debian packages: libev-dev libjansson-dev libsystemd-dev
-# libssl-dev libpcre2-dev node-llhttp libcrypt-dev.
+# libssl-dev libpcre2-dev node-llhttp libcrypt-dev libldap-dev.
 
 include exlbd/llhttp.mk
 
 # exlbd's rooms, one concern each (docs/ARCHITECTURE.md "exlbd's rooms"):
 # config/ the model and its durable store, health/ the checks, kernel/
 # exlb.ko, l7/ the proxy run by the worker threads, esp/ the Edge Security
-# Pack's gates (called by l7/), ctl/ the control socket,
+# Pack's gates (called by l7/) and directory logons, ctl/ the control socket,
 # admin/ the HTTPS admin listener (/metrics, the status page), ha/ keepalived
 # and the HA role (docs/ha.md), proc/ what passes between exlbd processes;
 # main.c wires them, upgrade.c is the seamless upgrade (docs/upgrade.md).
@@ -24,7 +24,7 @@ EXLBD_KERNEL := kernel/kernel.c
 EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/proxy_conn.c l7/proxy_io.c l7/ktls.c l7/tls.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
-EXLBD_ESP := esp/gate.c esp/path.c
+EXLBD_ESP := esp/gate.c esp/path.c esp/ldap.c esp/sso.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
@@ -37,7 +37,7 @@ EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
 	$(EXLBD_ADMIN) $(EXLBD_HA)) $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/exlbd.h $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
-	-lpcre2-8 -lpthread -lcrypt -lm
+	-lpcre2-8 -lpthread -lcrypt -lm -lldap -llber
 # Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
 EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
 EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"' \

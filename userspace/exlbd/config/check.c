@@ -91,6 +91,56 @@ static int check_refused(const struct exlb_config *cfg,
 			    exlb_service_is_subvs(svc) ? "SubVS" : "VS", label, why);
 }
 
+/*
+ * ESP on: the SSO domain the service names (Domain) must exist, and a
+ * service that logs users on (InputAuthMode basic or form) must name one.
+ */
+static int check_esp_domain(const struct exlb_config *cfg,
+			    const struct exlb_service *svc, const char *label,
+			    struct exlb_err *err)
+{
+	const char *kind = exlb_service_is_subvs(svc) ? "SubVS" : "VS";
+
+	if (!svc->esp_enabled || svc->held)
+		return 0;
+	if (svc->sso_domain[0] && !exlb_sso_find(cfg, svc->sso_domain))
+		return exlb_err_set(err,
+				    "%s %s: Domain: no SSO domain named '%s' (exlbctl sso add)",
+				    kind, label, svc->sso_domain);
+	if (!svc->sso_domain[0] &&
+	    (svc->input_auth_mode == 1 || svc->input_auth_mode == 2))
+		return exlb_err_set(err,
+				    "%s %s: Domain: InputAuthMode %u logs users on against an SSO domain: name one (exlbctl sso add)",
+				    kind, label, svc->input_auth_mode);
+	return 0;
+}
+
+/* A service account needs its password and where to search. */
+static int check_sso(const struct exlb_config *cfg, struct exlb_err *err)
+{
+	for (size_t i = 0; i < cfg->nr_sso; i++) {
+		const struct exlb_sso_domain *d = &cfg->sso[i];
+		char why[128];
+
+		if (!exlb_check_cert_name(d->name, why, sizeof(why)))
+			return exlb_err_set(err, "SSO domain name: %s (got '%s')",
+					    why, d->name);
+		for (size_t j = 0; j < i; j++)
+			if (!strcasecmp(d->name, cfg->sso[j].name))
+				return exlb_err_set(err, "SSO domain '%s' defined twice",
+						    d->name);
+		if (d->adminuser[0] && (!d->adminpass[0] || !d->ldap_base[0]))
+			return exlb_err_set(err,
+					    "SSO domain %s: adminuser (a service account that searches for users) needs adminpass and ldap_base",
+					    d->name);
+		if (!d->adminuser[0] && d->adminpass[0])
+			return exlb_err_set(err,
+					    "SSO domain %s: adminpass without adminuser",
+					    d->name);
+	}
+	return 0;
+}
+
 static int check_service(const struct exlb_config *cfg,
 			 const struct exlb_service *svc, struct exlb_err *err)
 {
@@ -99,7 +149,8 @@ static int check_service(const struct exlb_config *cfg,
 	char label[EXLB_NICKNAME_SIZE];
 
 	exlb_service_label(svc, label, sizeof(label));
-	if (check_refused(cfg, svc, label, err))
+	if (check_refused(cfg, svc, label, err) ||
+	    check_esp_domain(cfg, svc, label, err))
 		return -1;
 	if (exlb_service_is_subvs(svc)) {
 		vs = exlb_service_by_id(cfg, svc->parent_id);
@@ -303,6 +354,8 @@ int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 				return exlb_err_set(err, "certificate '%s' defined twice",
 						    c->name);
 	}
+	if (check_sso(cfg, err))
+		return -1;
 	for (size_t i = 0; i < cfg->nr_rules; i++) {
 		if (exlb_rule_check(&cfg->rules[i], err))
 			return -1;

@@ -157,6 +157,7 @@ struct exlb_config *exlb_config_clone(const struct exlb_config *cfg)
 			     &fail);
 	c->creds = dup_array(cfg->creds, cfg->nr_creds, sizeof(*cfg->creds),
 			     &fail);
+	c->sso = dup_array(cfg->sso, cfg->nr_sso, sizeof(*cfg->sso), &fail);
 	if (fail) {
 		exlb_config_free(c);
 		return NULL;
@@ -173,6 +174,9 @@ void exlb_config_free(struct exlb_config *cfg)
 	free(cfg->rules);
 	free(cfg->certs);
 	free(cfg->creds);
+	if (cfg->sso)	/* holds a service account's password */
+		explicit_bzero(cfg->sso, cfg->nr_sso * sizeof(*cfg->sso));
+	free(cfg->sso);
 	free(cfg);
 }
 
@@ -1236,4 +1240,83 @@ int exlb_global_set(struct exlb_config *cfg, const char *param,
 				sizeof(cfg->globals), params, NULL, err);
 	json_decref(params);
 	return ret;
+}
+
+/* ---- SSO domains ---- */
+
+struct exlb_sso_domain *exlb_sso_find(const struct exlb_config *cfg,
+				      const char *name)
+{
+	for (size_t i = 0; i < cfg->nr_sso; i++)
+		if (!strcasecmp(cfg->sso[i].name, name))
+			return &cfg->sso[i];
+	return NULL;
+}
+
+int exlb_sso_add(struct exlb_config *cfg, const char *name, json_t *params,
+		 struct exlb_err *err)
+{
+	static const char *const own[] = { "name", "domain", NULL };
+	struct exlb_sso_domain d, *slot;
+	char why[128];
+	int ret = -1;
+
+	if (!name)
+		return exlb_err_set(err, "name: an SSO domain needs a name");
+	if (!exlb_check_cert_name(name, why, sizeof(why)))
+		return exlb_err_set(err, "name: %s (got '%s')", why, name);
+	if (exlb_sso_find(cfg, name))
+		return exlb_err_set(err, "SSO domain '%s' exists", name);
+	if (cfg->nr_sso >= EXLB_MAX_SSO_DOMAINS)
+		return exlb_err_set(err, "too many SSO domains (at most %d)",
+				    EXLB_MAX_SSO_DOMAINS);
+	memset(&d, 0, sizeof(d));
+	exlb_params_defaults(EXLB_SCOPE_SSO, &d);
+	strcpy(d.name, name);
+	if (exlb_apply_params(EXLB_SCOPE_SSO, &d, sizeof(d), params, own, err))
+		goto out;
+	slot = exlb_array_append((void **)&cfg->sso, &cfg->nr_sso, sizeof(d));
+	if (!slot) {
+		exlb_err_set(err, "out of memory");
+		goto out;
+	}
+	*slot = d;
+	ret = 0;
+out:
+	explicit_bzero(&d, sizeof(d));
+	return ret;
+}
+
+int exlb_sso_mod(struct exlb_config *cfg, struct exlb_sso_domain *d,
+		 json_t *params, struct exlb_err *err)
+{
+	static const char *const own[] = { "name", "domain", NULL };
+
+	(void)cfg;
+	return exlb_apply_params(EXLB_SCOPE_SSO, d, sizeof(*d), params, own, err);
+}
+
+int exlb_sso_del(struct exlb_config *cfg, const char *name,
+		 struct exlb_err *err)
+{
+	struct exlb_sso_domain *d = exlb_sso_find(cfg, name);
+	char label[EXLB_NICKNAME_SIZE];
+
+	if (!d)
+		return exlb_err_set(err, "no SSO domain named '%s'", name);
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+
+		if (s->esp_enabled && !strcasecmp(s->sso_domain, d->name))
+			return exlb_err_set(err,
+					    "SSO domain '%s' is used by %s %s (id %u) with EspEnabled=1: change its Domain first",
+					    d->name,
+					    exlb_service_is_subvs(s) ? "SubVS" : "VS",
+					    exlb_service_label(s, label, sizeof(label)),
+					    s->id);
+	}
+	explicit_bzero(d, sizeof(*d));
+	memmove(d, d + 1, (cfg->nr_sso - (d - cfg->sso) - 1) * sizeof(*d));
+	cfg->nr_sso--;
+	return 0;
 }

@@ -270,6 +270,53 @@ struct exlb_cred {
 };
 
 /*
+ * An SSO domain (Kemp's "Manage SSO", client side; exlbctl sso, docs/esp.md):
+ * the directory that an ESP service (its Domain parameter) checks logons
+ * against. Field names follow Kemp's adddomain/moddomain parameters;
+ * params.c has the table. adminpass is a secret: it is kept in the state
+ * file (exlbd must bind with it) but never shown.
+ */
+#define EXLB_SSO_NAME_SIZE	65	/* [A-Za-z0-9._-]{1,64} */
+#define EXLB_MAX_SSO_DOMAINS	64
+#define EXLB_SSO_MAX_SERVERS	8
+
+enum exlb_sso_auth_type {
+	EXLB_SSO_LDAP_UNENCRYPTED,	/* ldap:// */
+	EXLB_SSO_LDAP_STARTTLS,		/* ldap:// + StartTLS */
+	EXLB_SSO_LDAP_LDAPS,		/* ldaps:// */
+};
+
+enum exlb_sso_logon_fmt {
+	EXLB_LOGON_NOTSPECIFIED,	/* as typed */
+	EXLB_LOGON_PRINCIPALNAME,	/* user@logon_domain */
+	EXLB_LOGON_USERNAME,		/* LOGON_DOMAIN\user */
+	EXLB_LOGON_USERNAMEONLY,	/* user: any domain part removed */
+};
+
+enum exlb_sso_tout_type { EXLB_SSO_TOUT_IDLE, EXLB_SSO_TOUT_MAX };
+
+struct exlb_sso_domain {
+	char name[EXLB_SSO_NAME_SIZE];
+	unsigned int auth_type;		/* enum exlb_sso_auth_type */
+	char server[512];		/* "host[:port] ...": failover order */
+	unsigned int timeout;		/* seconds per server and operation */
+	char ldap_ca[256];		/* CA file (PEM) for TLS; "" = system CAs */
+	unsigned int logon_fmt;		/* enum exlb_sso_logon_fmt */
+	char logon_domain[256];
+	char adminuser[256];		/* service account DN; "" = user bind */
+	char adminpass[256];		/* its password (secret) */
+	char ldap_base[512];		/* search base with a service account */
+	unsigned int max_failed_auths;	/* 0 = no limit */
+	unsigned int reset_fail_tout;	/* seconds: failures older are forgotten */
+	unsigned int unblock_tout;	/* seconds a blocked user stays blocked */
+	unsigned int sess_tout_type;	/* enum exlb_sso_tout_type */
+	unsigned int sess_tout_idle_pub;
+	unsigned int sess_tout_duration_pub;
+	unsigned int sess_tout_idle_priv;
+	unsigned int sess_tout_duration_priv;
+};
+
+/*
  * The whole configuration: flat arrays of plain structs, so a copy is a few
  * memcpy. Services are in creation order (a SubVS after its VS); each
  * service's RSs are in the order they were added.
@@ -288,6 +335,8 @@ struct exlb_config {
 	size_t nr_certs;
 	struct exlb_cred *creds;	/* admin users and API keys */
 	size_t nr_creds;
+	struct exlb_sso_domain *sso;	/* SSO domains, in the order added */
+	size_t nr_sso;
 };
 
 struct exlb_config *exlb_config_new(void);
@@ -335,6 +384,9 @@ struct exlb_rs *exlb_rs_find(const struct exlb_config *cfg,
 struct exlb_rs *exlb_rs_by_id(const struct exlb_config *cfg, uint32_t id);
 struct exlb_rule *exlb_rule_find(const struct exlb_config *cfg,
 				 const char *name);
+/* An SSO domain by name (case-insensitive, as Kemp's), or NULL. */
+struct exlb_sso_domain *exlb_sso_find(const struct exlb_config *cfg,
+				      const char *name);
 
 /*
  * Served by the kernel (plain L4 NAT): a VS (not a SubVS) of VStype gen
@@ -406,6 +458,13 @@ int exlb_rule_mod(struct exlb_config *cfg, struct exlb_rule *rule,
 		  json_t *params, struct exlb_err *err);
 int exlb_rule_del(struct exlb_config *cfg, const char *name,
 		  struct exlb_err *err);
+/* SSO domains (exlbctl sso add|mod|del): a domain an ESP service names stays. */
+int exlb_sso_add(struct exlb_config *cfg, const char *name, json_t *params,
+		 struct exlb_err *err);
+int exlb_sso_mod(struct exlb_config *cfg, struct exlb_sso_domain *d,
+		 json_t *params, struct exlb_err *err);
+int exlb_sso_del(struct exlb_config *cfg, const char *name,
+		 struct exlb_err *err);
 int exlb_rule_attach(struct exlb_config *cfg, struct exlb_service *subvs,
 		     const char *rule, struct exlb_err *err);
 int exlb_rule_detach(struct exlb_config *cfg, struct exlb_service *subvs,
@@ -468,6 +527,11 @@ json_t *exlb_service_to_json(const struct exlb_config *cfg,
 			     const struct exlb_service *svc);
 json_t *exlb_rs_to_json(const struct exlb_rs *rs);
 json_t *exlb_rule_to_json(const struct exlb_rule *rule);
+/*
+ * An SSO domain: as in the state file (@with_secrets: adminpass too) or for
+ * show (adminpass only says whether it is set: true/false).
+ */
+json_t *exlb_sso_to_json(const struct exlb_sso_domain *d, bool with_secrets);
 /* The whole document, as in the state file and `exlbctl save`. */
 json_t *exlb_config_to_json(const struct exlb_config *cfg);
 /* Parses and checks a whole document; NULL + err if anything is wrong. */

@@ -37,6 +37,25 @@ static void params_to_json(json_t *obj, unsigned int scope, const void *src)
 	}
 }
 
+json_t *exlb_sso_to_json(const struct exlb_sso_domain *d, bool with_secrets)
+{
+	json_t *obj = json_object();
+
+	json_object_set_new(obj, "name", json_string(d->name));
+	params_to_json(obj, EXLB_SCOPE_SSO, d);
+	for (size_t i = 0; i < exlb_nr_params; i++) {
+		const struct exlb_param *p = &exlb_params[i];
+
+		if (!(p->scope & EXLB_SCOPE_SSO) || !(p->flags & EXLB_PF_SECRET) ||
+		    with_secrets)
+			continue;
+		/* shown: whether it is set, never what it is */
+		json_object_set_new(obj, p->name, json_boolean(
+			*((const char *)d + p->offset) != 0));
+	}
+	return obj;
+}
+
 json_t *exlb_globals_to_json(const struct exlb_globals *g)
 {
 	json_t *obj = json_object();
@@ -135,6 +154,14 @@ json_t *exlb_config_to_json(const struct exlb_config *cfg)
 	for (size_t i = 0; i < cfg->nr_certs; i++)
 		json_array_append_new(certs, exlb_cert_to_json(&cfg->certs[i]));
 	json_object_set_new(doc, "certificates", certs);
+	if (cfg->nr_sso) {
+		json_t *sso = json_array();
+
+		/* with the service accounts' passwords: exlbd binds with them */
+		for (size_t i = 0; i < cfg->nr_sso; i++)
+			json_array_append_new(sso, exlb_sso_to_json(&cfg->sso[i], true));
+		json_object_set_new(doc, "sso_domains", sso);
+	}
 	if (cfg->nr_creds) {
 		json_t *creds = json_array();
 
@@ -515,7 +542,7 @@ static struct exlb_config *config_from_json(const json_t *doc, bool state,
 	static const char *const top[] = { "format", "version", "next_id",
 					   "next_rs_id", "globals", "rules",
 					   "certificates", "admin_credentials",
-					   "vs", NULL };
+					   "sso_domains", "vs", NULL };
 	struct json_reader r = { .err = err };
 	const char *format = json_string_value(json_object_get(doc, "format"));
 	json_t *version = json_object_get(doc, "version");
@@ -572,6 +599,26 @@ static struct exlb_config *config_from_json(const json_t *doc, bool state,
 		}
 		if (exlb_rule_add(r.cfg, json_string_value(json_object_get(item, "name")),
 				  item, err)) {
+			read_fail(&r, where);
+			goto fail;
+		}
+	}
+
+	list = json_object_get(doc, "sso_domains");
+	if (list && !json_is_array(list)) {
+		exlb_err_set(err, "sso_domains: must be an array");
+		goto fail;
+	}
+	json_array_foreach(list, i, item) {
+		char where[48];
+
+		snprintf(where, sizeof(where), "sso_domains[%zu]", i);
+		if (!json_is_object(item)) {
+			exlb_err_set(err, "%s: must be a JSON object", where);
+			goto fail;
+		}
+		if (exlb_sso_add(r.cfg, json_string_value(json_object_get(item, "name")),
+				 item, err)) {
 			read_fail(&r, where);
 			goto fail;
 		}

@@ -113,6 +113,28 @@ static const struct exlb_param_code output_auth_codes[] = {
 	{ NULL }
 };
 
+/* Kemp's auth_type values for an LDAP SSO domain (RADIUS, KCD... are refused). */
+static const struct exlb_param_code sso_auth_codes[] = {
+	{ "LDAP-Unencrypted", EXLB_SSO_LDAP_UNENCRYPTED, "ldap", "ldap://, plain text" },
+	{ "LDAP-StartTLS", EXLB_SSO_LDAP_STARTTLS, "starttls", "ldap:// with StartTLS" },
+	{ "LDAP-LDAPS", EXLB_SSO_LDAP_LDAPS, "ldaps", "ldaps:// (TLS from the start)" },
+	{ NULL }
+};
+
+static const struct exlb_param_code sso_logon_codes[] = {
+	{ "Notspecified", EXLB_LOGON_NOTSPECIFIED, "none not-specified", "the name as typed" },
+	{ "Principalname", EXLB_LOGON_PRINCIPALNAME, "upn", "user@logon_domain" },
+	{ "Username", EXLB_LOGON_USERNAME, "domain\\user", "LOGON_DOMAIN\\user" },
+	{ "Usernameonly", EXLB_LOGON_USERNAMEONLY, "user", "user, any domain part removed" },
+	{ NULL }
+};
+
+static const struct exlb_param_code sso_tout_codes[] = {
+	{ "idle", EXLB_SSO_TOUT_IDLE, "idle-time", "idle time" },
+	{ "max", EXLB_SSO_TOUT_MAX, "max-duration", "max duration" },
+	{ NULL }
+};
+
 static const struct exlb_param_code forward_codes[] = {
 	{ "nat", EXLB_FORWARD_NAT, "masq", "NAT" },
 	{ "route", EXLB_FORWARD_ROUTE, "dr", "direct routing (L4 only)" },
@@ -307,6 +329,96 @@ bad:
 	return false;
 }
 
+bool exlb_sso_server_next(const char *list, size_t *pos, char *out, size_t n)
+{
+	const char *p = list + *pos;
+	size_t len;
+
+	p += strspn(p, " ,");
+	len = strcspn(p, " ,");
+	if (!len || len >= n)
+		return false;
+	memcpy(out, p, len);
+	out[len] = 0;
+	*pos = p + len - list;
+	return true;
+}
+
+/* "host", "host:port", "[v6]" or "[v6]:port"; host: letters, digits, . - _ */
+static bool sso_server_ok(const char *s)
+{
+	const char *port = NULL;
+	unsigned long num;
+	char *end;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close == s + 1 ||
+		    strspn(s + 1, "0123456789abcdefABCDEF:.") != (size_t)(close - s - 1))
+			return false;
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			return false;
+	} else {
+		size_t len = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "abcdefghijklmnopqrstuvwxyz0123456789.-_");
+
+		if (!len || s[0] == '-' || s[0] == '.')
+			return false;
+		if (s[len] == ':')
+			port = s + len + 1;
+		else if (s[len])
+			return false;
+	}
+	if (!port)
+		return true;
+	if (!isdigit((unsigned char)*port))
+		return false;
+	num = strtoul(port, &end, 10);
+	return !*end && num >= 1 && num <= 65535;
+}
+
+bool exlb_check_sso_servers(const char *v, char *why, size_t n)
+{
+	char one[300];
+	size_t pos = 0;
+	unsigned int count = 0;
+
+	while (v[pos + strspn(v + pos, " ,")]) {
+		if (!exlb_sso_server_next(v, &pos, one, sizeof(one)) ||
+		    !sso_server_ok(one) || ++count > EXLB_SSO_MAX_SERVERS) {
+			snprintf(why, n,
+				 "must be up to %d servers host[:port] or [IPv6]:port, separated by spaces, tried in order",
+				 EXLB_SSO_MAX_SERVERS);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ldap_ca: empty (the system's CAs) or an absolute file name. */
+static bool check_abs_path(const char *v, char *why, size_t n)
+{
+	if (!*v || (v[0] == '/' && !strstr(v, "/../")))
+		return true;
+	snprintf(why, n, "must be an absolute file name (a PEM CA file)");
+	return false;
+}
+
+/* A DN or a name of the directory: no control characters (the table checks). */
+static bool check_logon_domain(const char *v, char *why, size_t n)
+{
+	for (const char *p = v; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr(".-_", *p)) {
+			snprintf(why, n, "must be a domain name (letters, digits, '.', '-', '_')");
+			return false;
+		}
+	}
+	return true;
+}
+
 bool exlb_check_cert_name(const char *v, char *why, size_t n)
 {
 	size_t len = strlen(v);
@@ -395,6 +507,9 @@ bool exlb_check_rule_name(const char *v, char *why, size_t n)
 #define RULE_UINT(f)	.offset = offsetof(struct exlb_rule, f)
 #define RULE_STR(f)	.offset = offsetof(struct exlb_rule, f), \
 			.size = sizeof(((struct exlb_rule *)0)->f)
+#define SSO_UINT(f)	.offset = offsetof(struct exlb_sso_domain, f)
+#define SSO_STR(f)	.offset = offsetof(struct exlb_sso_domain, f), \
+			.size = sizeof(((struct exlb_sso_domain *)0)->f)
 #define GLOBAL(f)	.offset = offsetof(struct exlb_globals, f)
 #define GLOBAL_STR(f)	.offset = offsetof(struct exlb_globals, f), \
 			.size = sizeof(((struct exlb_globals *)0)->f)
@@ -587,6 +702,62 @@ const struct exlb_param exlb_params[] = {
 	  RULE_STR(replacement), .def = "",
 	  .help = "header rules: the new text ($1.. refer to groups of pattern)" },
 
+	/*
+	 * ---- SSO domains (exlbctl sso; Kemp's adddomain/moddomain names,
+	 * docs/esp.md). [exlb] marks what Kemp keeps elsewhere or lacks.
+	 */
+	{ "auth_type", "authtype", EXLB_PT_ENUM, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(auth_type), .codes = sso_auth_codes, .def = "LDAP-StartTLS",
+	  .help = "how exlbd talks to the directory" },
+	{ "server", "ldap_endpoint", EXLB_PT_STRING, EXLB_SCOPE_SSO, 0,
+	  SSO_STR(server), .def = "", .check = exlb_check_sso_servers,
+	  .help = "LDAP servers host[:port], space separated, tried in order (failover); port 389, ldaps 636" },
+	{ "timeout", "server_timeout", EXLB_PT_UINT, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(timeout), .min = 1, .max = 60, .unit = "seconds", .def = "5",
+	  .help = "per server: connecting, TLS, and each operation; then the next server" },
+	{ "ldap_ca", "cacert", EXLB_PT_STRING, EXLB_SCOPE_SSO, 0,
+	  SSO_STR(ldap_ca), .def = "", .check = check_abs_path,
+	  .help = "PEM file of the CAs that verify the directory's certificate (StartTLS, ldaps); empty = system CAs [exlb]" },
+	{ "logon_fmt", "logonfmt", EXLB_PT_ENUM, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(logon_fmt), .codes = sso_logon_codes, .def = "Principalname",
+	  .help = "how a typed logon name becomes the directory's" },
+	{ "logon_domain", "logondomain", EXLB_PT_STRING, EXLB_SCOPE_SSO, 0,
+	  SSO_STR(logon_domain), .def = "", .check = check_logon_domain,
+	  .help = "domain of Principalname (user@DOMAIN) and Username (DOMAIN\\user)" },
+	{ "adminuser", "ldap_admin", EXLB_PT_STRING, EXLB_SCOPE_SSO, 0,
+	  SSO_STR(adminuser), .def = "",
+	  .help = "service account (DN) that searches for the user's entry; empty = bind as the user" },
+	{ "adminpass", "ldap_password", EXLB_PT_STRING, EXLB_SCOPE_SSO,
+	  EXLB_PF_SECRET, SSO_STR(adminpass), .def = "",
+	  .help = "the service account's password (kept, never shown)" },
+	{ "ldap_base", "basedn", EXLB_PT_STRING, EXLB_SCOPE_SSO, 0,
+	  SSO_STR(ldap_base), .def = "",
+	  .help = "where the service account searches users (subtree) [exlb]" },
+	{ "max_failed_auths", "maxfailedauths", EXLB_PT_UINT, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(max_failed_auths), .min = 0, .max = 999, .def = "0",
+	  .help = "failed logons of a user before it is blocked; 0 = no limit" },
+	{ "reset_fail_tout", "resetfailtout", EXLB_PT_UINT, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(reset_fail_tout), .min = 1, .max = 86400, .unit = "seconds",
+	  .def = "60", .help = "a user's failed-logon count restarts after this long without one" },
+	{ "unblock_tout", "unblocktout", EXLB_PT_UINT, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(unblock_tout), .min = 1, .max = 86400, .unit = "seconds",
+	  .def = "1800", .help = "how long a blocked user stays blocked" },
+	{ "sess_tout_type", "sesstouttype", EXLB_PT_ENUM, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(sess_tout_type), .codes = sso_tout_codes, .def = "idle",
+	  .help = "sessions end after the idle time or the max duration" },
+	{ "sess_tout_idle_pub", NULL, EXLB_PT_UINT, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(sess_tout_idle_pub), .min = 60, .max = 604800,
+	  .unit = "seconds", .def = "900", .help = "session idle time, public computer" },
+	{ "sess_tout_duration_pub", NULL, EXLB_PT_UINT, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(sess_tout_duration_pub), .min = 60, .max = 604800,
+	  .unit = "seconds", .def = "1800", .help = "session max duration, public computer" },
+	{ "sess_tout_idle_priv", NULL, EXLB_PT_UINT, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(sess_tout_idle_priv), .min = 60, .max = 604800,
+	  .unit = "seconds", .def = "900", .help = "session idle time, private computer" },
+	{ "sess_tout_duration_priv", NULL, EXLB_PT_UINT, EXLB_SCOPE_SSO, 0,
+	  SSO_UINT(sess_tout_duration_priv), .min = 60, .max = 604800,
+	  .unit = "seconds", .def = "28800", .help = "session max duration, private computer" },
+
 	/* ---- globals ---- */
 	{ "droponfail", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,
 	  GLOBAL(droponfail), .def = "0",
@@ -664,6 +835,8 @@ const char *exlb_scope_name(unsigned int scope)
 		return "RS";
 	if (scope & EXLB_SCOPE_RULE)
 		return "rule";
+	if (scope & EXLB_SCOPE_SSO)
+		return "SSO domain";
 	return "global";
 }
 
@@ -989,6 +1162,7 @@ bool exlb_param_is_default(const struct exlb_param *p, const void *obj)
 		struct exlb_rs rs;
 		struct exlb_rule rule;
 		struct exlb_globals g;
+		struct exlb_sso_domain sso;
 	} scratch;
 	char err[256];
 

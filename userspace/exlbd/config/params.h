@@ -23,6 +23,7 @@ enum exlb_scope {
 	EXLB_SCOPE_SUBVS = 1U << 2,	/* struct exlb_service, a SubVS */
 	EXLB_SCOPE_RS = 1U << 3,	/* struct exlb_rs */
 	EXLB_SCOPE_RULE = 1U << 4,	/* struct exlb_rule */
+	EXLB_SCOPE_SSO = 1U << 5,	/* struct exlb_sso_domain (exlbctl sso) */
 };
 
 #define EXLB_SCOPE_SERVICE (EXLB_SCOPE_VS | EXLB_SCOPE_SUBVS)
@@ -40,6 +41,7 @@ enum exlb_param_flag {
 	EXLB_PF_NUMERIC_CODE = 1U << 2,	/* Kemp's code is a number: JSON has the number */
 	EXLB_PF_NOT_ACTED = 1U << 3,	/* stored and shown, inert: acts only with EspEnabled=1 */
 	EXLB_PF_INHERIT = 1U << 4,	/* 0 = inherit (VS, then global); 0 is left out of JSON */
+	EXLB_PF_SECRET = 1U << 5,	/* a secret: in the state file, never shown */
 };
 
 struct exlb_param_code {
@@ -146,5 +148,16 @@ bool exlb_check_nickname(const char *value, char *why, size_t n);
 bool exlb_check_rule_name(const char *value, char *why, size_t n);
 /* A certificate name: [A-Za-z0-9._-]{1,64}, not starting with '.'. */
 bool exlb_check_cert_name(const char *value, char *why, size_t n);
+/*
+ * An SSO domain's server list: up to EXLB_SSO_MAX_SERVERS "host[:port]"
+ * ("[v6]:port") separated by spaces. esp/ldap.c reads it with the same
+ * splitter (exlb_sso_server_next()).
+ */
+bool exlb_check_sso_servers(const char *value, char *why, size_t n);
+/*
+ * The next server of @list after *@pos: copies "host[:port]" into @out and
+ * advances *@pos; false at the end (or if one does not fit @out).
+ */
+bool exlb_sso_server_next(const char *list, size_t *pos, char *out, size_t n);
 
 #endif

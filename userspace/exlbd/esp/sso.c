@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * ESP logons without blocking an event loop (see sso.h). libldap's
+ * connect and TLS handshake (StartTLS, ldaps) are synchronous: they poll
+ * until LDAP_OPT_NETWORK_TIMEOUT inside the library. So each logon's whole
+ * directory conversation (ldap.c) runs on one of a few directory threads,
+ * bounded by the domain's timeout per server and step; the result comes
+ * back to the loop that asked through an ev_async watcher and a list.
+ *
+ * Also here: the input checks made before anything else, and the
+ * failed-logon table (max_failed_auths, reset_fail_tout, unblock_tout),
+ * shared by every thread under one mutex.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sso.h"
+
+#define ESP_THREADS		4	/* logons at the directory at once */
+#define ESP_QUEUE_MAX		256	/* waiting for a thread; more: unavailable */
+#define ESP_FAIL_RECORDS	4096	/* users with recent failures remembered */
+
+struct esp_loop {
+	struct ev_loop *loop;
+	ev_async wake;
+	pthread_mutex_t lock;
+	struct esp_auth *done;		/* decided, for the loop's thread */
+};
+
+struct esp_auth {
+	struct esp_loop *el;
+	esp_auth_cb cb;
+	void *ctx;
+	atomic_bool cancelled;
+	struct exlb_sso_domain d;	/* a copy: holds adminpass */
+	struct esp_logon name;
+	char password[ESP_PASSWORD_MAX + 1];
+	enum esp_auth_result result;
+	char detail[768];
+	struct esp_auth *next;
+};
+
+static __thread struct esp_loop *this_loop;
+/* started and not yet called back (or dropped, cancelled) */
+static atomic_uint in_flight;
+
+/* ---- the directory threads ---- */
+
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
+static struct esp_auth *queue_head, **queue_tail = &queue_head;
+static unsigned int queue_len;
+static bool threads_started;
+
+/* ---- failed logons ---- */
+
+struct fail_record {
+	char domain[EXLB_SSO_NAME_SIZE];
+	char key[sizeof(((struct esp_logon *)0)->key)];
+	unsigned int count;
+	time_t last;			/* monotonic seconds of the last failure */
+	time_t blocked_until;
+};
+
+static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fail_record *fails;
+static size_t nr_fails;
+
+static time_t now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * The record of @a's user; with @create a new one, or the oldest record
+ * that blocks nobody (so that failures under many names cannot push a
+ * blocked user out), or at worst the oldest.
+ */
+static struct fail_record *fail_find(const struct esp_auth *a, bool create)
+{
+	struct fail_record *oldest = NULL, *oldest_free = NULL;
+	time_t now = now_mono();
+
+	for (size_t i = 0; i < nr_fails; i++) {
+		struct fail_record *r = &fails[i];
+
+		if (!strcasecmp(r->domain, a->d.name) && !strcmp(r->key, a->name.key))
+			return r;
+		if (!oldest || r->last < oldest->last)
+			oldest = r;
+		if (r->blocked_until <= now &&
+		    (!oldest_free || r->last < oldest_free->last))
+			oldest_free = r;
+	}
+	if (oldest_free)
+		oldest = oldest_free;
+	if (!create)
+		return NULL;
+	if (nr_fails < ESP_FAIL_RECORDS) {
+		if (!fails)
+			fails = calloc(ESP_FAIL_RECORDS, sizeof(*fails));
+		if (!fails)
+			return NULL;
+		oldest = &fails[nr_fails++];
+	}
+	memset(oldest, 0, sizeof(*oldest));
+	snprintf(oldest->domain, sizeof(oldest->domain), "%s", a->d.name);
+	snprintf(oldest->key, sizeof(oldest->key), "%s", a->name.key);
+	return oldest;
+}
+
+/* Blocked now? Then the directory is not asked. */
+static bool fail_blocked(struct esp_auth *a)
+{
+	struct fail_record *r;
+	bool blocked = false;
+	time_t now = now_mono();
+
+	if (!a->d.max_failed_auths)
+		return false;
+	pthread_mutex_lock(&fail_lock);
+	r = fail_find(a, false);
+	if (r && r->blocked_until > now) {
+		blocked = true;
+		snprintf(a->detail, sizeof(a->detail),
+			 "%s: blocked after %u failed logons, for %lld more seconds",
+			 a->name.bind_name, r->count,
+			 (long long)(r->blocked_until - now));
+	} else if (r && r->blocked_until) {
+		/* the block is over: start again from nothing */
+		r->blocked_until = 0;
+		r->count = 0;
+	}
+	pthread_mutex_unlock(&fail_lock);
+	return blocked;
+}
+
+static void fail_account(struct esp_auth *a)
+{
+	struct fail_record *r;
+	time_t now = now_mono();
+
+	if (!a->d.max_failed_auths)
+		return;
+	pthread_mutex_lock(&fail_lock);
+	r = fail_find(a, a->result == ESP_AUTH_BAD_CREDENTIALS);
+	if (r && a->result == ESP_AUTH_OK) {
+		r->count = 0;
+		r->blocked_until = 0;
+	} else if (r && a->result == ESP_AUTH_BAD_CREDENTIALS) {
+		if (r->count && now - r->last >= (time_t)a->d.reset_fail_tout)
+			r->count = 0;
+		r->count++;
+		r->last = now;
+		if (r->count >= a->d.max_failed_auths)
+			r->blocked_until = now + a->d.unblock_tout;
+	}
+	pthread_mutex_unlock(&fail_lock);
+}
+
+void esp_auth_reset_failures(void)
+{
+	pthread_mutex_lock(&fail_lock);
+	nr_fails = 0;
+	pthread_mutex_unlock(&fail_lock);
+}
+
+/* ---- delivery to the loop ---- */
+
+static void deliver(struct esp_auth *a)
+{
+	struct esp_loop *el = a->el;
+
+	explicit_bzero(a->password, sizeof(a->password));
+	pthread_mutex_lock(&el->lock);
+	a->next = el->done;
+	el->done = a;
+	pthread_mutex_unlock(&el->lock);
+	ev_async_send(el->loop, &el->wake);
+}
+
+static void auth_free(struct esp_auth *a)
+{
+	explicit_bzero(a, sizeof(*a));
+	free(a);
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct esp_loop *el = w->data;
+	struct esp_auth *list, *a;
+
+	(void)loop;
+	(void)revents;
+	pthread_mutex_lock(&el->lock);
+	list = el->done;
+	el->done = NULL;
+	pthread_mutex_unlock(&el->lock);
+	while ((a = list)) {
+		list = a->next;
+		if (!atomic_load(&a->cancelled))
+			a->cb(a->ctx, a->result, a->detail);
+		auth_free(a);
+		atomic_fetch_sub(&in_flight, 1);
+	}
+}
+
+static void *directory_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct esp_auth *a;
+
+		pthread_mutex_lock(&queue_lock);
+		while (!queue_head)
+			pthread_cond_wait(&queue_cond, &queue_lock);
+		a = queue_head;
+		queue_head = a->next;
+		if (!queue_head)
+			queue_tail = &queue_head;
+		queue_len--;
+		pthread_mutex_unlock(&queue_lock);
+
+		if (atomic_load(&a->cancelled)) {
+			a->result = ESP_AUTH_UNAVAILABLE;
+		} else if (fail_blocked(a)) {
+			a->result = ESP_AUTH_BLOCKED;
+		} else {
+			char detail[sizeof(a->detail) - 40];
+
+			a->result = esp_ldap_logon(&a->d, &a->name, a->password,
+						   detail, sizeof(detail));
+			snprintf(a->detail, sizeof(a->detail), "%s: %s",
+				 esp_auth_result_name(a->result), detail);
+			fail_account(a);
+		}
+		deliver(a);
+	}
+	return NULL;
+}
+
+static int start_threads(void)
+{
+	pthread_attr_t attr;
+	int ret = 0;
+
+	pthread_mutex_lock(&queue_lock);
+	if (threads_started)
+		goto out;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (int i = 0; i < ESP_THREADS; i++) {
+		pthread_t t;
+
+		if (pthread_create(&t, &attr, directory_thread, NULL)) {
+			ret = i ? 0 : -1;	/* fewer threads still work */
+			break;
+		}
+		pthread_setname_np(t, "exlbd-ldap");
+	}
+	pthread_attr_destroy(&attr);
+	threads_started = !ret;
+out:
+	pthread_mutex_unlock(&queue_lock);
+	return ret;
+}
+
+/* ---- the API ---- */
+
+int esp_auth_attach(struct ev_loop *loop)
+{
+	struct esp_loop *el;
+
+	if (this_loop)
+		return 0;
+	if (start_threads())
+		return -1;
+	el = calloc(1, sizeof(*el));
+	if (!el)
+		return -1;
+	el->loop = loop;
+	pthread_mutex_init(&el->lock, NULL);
+	ev_async_init(&el->wake, on_wake);
+	el->wake.data = el;
+	ev_async_start(loop, &el->wake);
+	/* a pending logon alone does not keep the loop running */
+	ev_unref(loop);
+	this_loop = el;
+	return 0;
+}
+
+void esp_auth_detach(void)
+{
+	struct esp_loop *el = this_loop;
+
+	if (!el)
+		return;
+	ev_ref(el->loop);
+	ev_async_stop(el->loop, &el->wake);
+	/* the element stays: a directory thread may still deliver to it */
+	this_loop = NULL;
+}
+
+/* A name: 1-ESP_NAME_MAX bytes, no NUL or other control character. */
+static bool name_ok(const char *user, size_t len)
+{
+	if (!len || len > ESP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
+			return false;
+	return true;
+}
+
+struct esp_auth *esp_auth_start(const struct exlb_sso_domain *d,
+				const char *user, size_t user_len,
+				const char *password, size_t pw_len,
+				esp_auth_cb cb, void *ctx)
+{
+	struct esp_loop *el = this_loop;
+	struct esp_auth *a;
+	char typed[ESP_NAME_MAX + 1], why[160];
+
+	if (!el)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	atomic_fetch_add(&in_flight, 1);
+	a->el = el;
+	a->cb = cb;
+	a->ctx = ctx;
+	a->d = *d;
+	if (!name_ok(user, user_len)) {
+		a->result = ESP_AUTH_REFUSED;
+		snprintf(a->detail, sizeof(a->detail),
+			 "refused: logon name must be 1-%d bytes without NUL or control characters",
+			 ESP_NAME_MAX);
+		goto now;
+	}
+	memcpy(typed, user, user_len);
+	typed[user_len] = 0;
+	if (esp_logon_name(d, typed, &a->name, why, sizeof(why))) {
+		/* a name of another domain or format: an ordinary failure */
+		a->result = ESP_AUTH_BAD_CREDENTIALS;
+		snprintf(a->detail, sizeof(a->detail), "bad credentials: %.*s: %s",
+			 (int)user_len, user, why);
+		goto now;
+	}
+	/* empty: an anonymous bind that "succeeds"; a NUL would cut it short */
+	if (!pw_len || pw_len > ESP_PASSWORD_MAX || memchr(password, 0, pw_len)) {
+		a->result = ESP_AUTH_REFUSED;
+		snprintf(a->detail, sizeof(a->detail),
+			 "refused: %s: the password must be 1-%d bytes without NUL",
+			 a->name.bind_name, ESP_PASSWORD_MAX);
+		goto now;
+	}
+	memcpy(a->password, password, pw_len);
+	a->password[pw_len] = 0;
+
+	pthread_mutex_lock(&queue_lock);
+	if (queue_len >= ESP_QUEUE_MAX) {
+		pthread_mutex_unlock(&queue_lock);
+		a->result = ESP_AUTH_UNAVAILABLE;
+		snprintf(a->detail, sizeof(a->detail),
+			 "directory unavailable: %d logons already waiting",
+			 ESP_QUEUE_MAX);
+		goto now;
+	}
+	*queue_tail = a;
+	queue_tail = &a->next;
+	queue_len++;
+	pthread_cond_signal(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+	return a;
+now:
+	/* decided without the directory: still called back from the loop */
+	deliver(a);
+	return a;
+}
+
+unsigned int esp_auth_in_flight(void)
+{
+	return atomic_load(&in_flight);
+}
+
+void esp_auth_cancel(struct esp_auth *a)
+{
+	if (a)
+		atomic_store(&a->cancelled, true);
+}
