@@ -42,12 +42,6 @@ TESTS=(
 	scale_kernel_log_clean:30
 )
 
-if [[ ${1:-} == --one ]]; then
-	"t_$2"
-	exit $?
-fi
-[[ ${1:-} == --one ]] && { echo "FAIL: test aborted by a shell error"; exit 1; }
-
 sadm() { ip netns exec "$S_LB" "$EXLBADM" "$@"; }
 smust() { sadm "$@" || fail "exlbadm $* failed"; }
 # svc_json VS: the service as JSON
@@ -123,8 +117,11 @@ wait_for() {
 	"$@"
 }
 
-# status_val FILE KEY: a number from a conn_scale status file (empty if none).
-status_val() { awk -v k="$2" '$1 == k { print $2 }' "$1" 2>/dev/null; }
+# status_val FILE KEY: the word after KEY in a conn_scale status file
+# ("open N" and "ADDR N" lines; "established N refused N ..." on one line).
+status_val() {
+	awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$1" 2>/dev/null
+}
 hold_done() { [[ $(status_val "$EXLB_TMP/hold.st" done) == 1 ]]; }
 rs_open_is() { [[ $(status_val "$EXLB_TMP/rs1.st" open) == "$1" ]]; }
 
@@ -316,6 +313,12 @@ t_scale_kernel_log_clean() {
 }
 
 # ---------------------------------------------------------------- runner
+if [[ ${1:-} == --one ]]; then
+	"t_$2"
+	exit $?
+fi
+[[ ${1:-} == --one ]] && { echo "FAIL: test aborted by a shell error"; exit 1; }
+
 PASS=0 FAIL=0 SKIP=0 N=0
 ktap_result() { # RESULT NAME [DIRECTIVE]
 	N=$((N + 1))
