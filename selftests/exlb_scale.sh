@@ -130,7 +130,7 @@ hold_run() {
 	local n=$1
 	shift
 	rm -f "$EXLB_TMP/hold.st"
-	nsx "$S_CL" "$CONN_SCALE" hold 198.18.0.10:80 "$n" "$EXLB_TMP/hold.st" "$@" \
+	ip netns exec "$S_CL" "$CONN_SCALE" hold 198.18.0.10:80 "$n" "$EXLB_TMP/hold.st" "$@" \
 		>"$EXLB_TMP/hold.log" 2>&1 &
 	echo $! >"$EXLB_TMP/hold.pid"
 }
@@ -212,7 +212,7 @@ t_no_pool_refused_at_port_range() {
 # python in the background until conn_close NAME.
 conn_open() {
 	rm -f "$EXLB_TMP/$1.stop"
-	nsx "$S_CL" "$PYTHON" -c '
+	ip netns exec "$S_CL" "$PYTHON" -c '
 import os, socket, sys, time
 s = socket.create_connection(("fd00::10", 80), timeout=30, source_address=(sys.argv[1], 0))
 end = time.time() + 400
@@ -406,7 +406,7 @@ if ! scale_topo >"$EXLB_TMP/topo.log" 2>&1; then
 	exit 1
 fi
 for i in 1 2; do
-	nsx "exlb-srs$i-$EXLB_SFX" "$CONN_SCALE" serve 8080 "$EXLB_TMP/rs$i.st" \
+	ip netns exec "exlb-srs$i-$EXLB_SFX" "$CONN_SCALE" serve 8080 "$EXLB_TMP/rs$i.st" \
 		>"$EXLB_TMP/rs$i.log" 2>&1 &
 	echo $! >"$EXLB_TMP/rs$i.pid"
 done
