@@ -122,7 +122,7 @@ wait_for() {
 status_val() {
 	awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' "$1" 2>/dev/null
 }
-hold_done() { [[ $(status_val "$EXLB_TMP/hold.st" done) == 1 ]]; }
+hold_done() { [[ $(status_val "$EXLB_TMP/hold.st" "done") == 1 ]]; }
 rs_open_is() { [[ $(status_val "$EXLB_TMP/rs1.st" open) == "$1" ]]; }
 
 # hold_run N SRC...: conn_scale hold towards the IPv4 VIP, in the background.
