@@ -31,7 +31,15 @@
 #include "kmod/sched_core.h"
 
 #define EXLB_SVC_HASH_BITS	6
-#define EXLB_PERSIST_HASH_BITS	8
+#define EXLB_PERSIST_HASH_BITS	8	/* the smallest persistence hash */
+#define EXLB_PERSIST_MAX_DEFAULT 131072	/* records per service */
+
+/* Kemp's alternate source addresses of a service (SNAT pool), RCU. */
+struct exlb_snat_pool {
+	struct rcu_head rcu;
+	unsigned int n;
+	union nf_inet_addr addrs[];
+};
 
 struct exlb_stats_pcpu {
 	u64_stats_t conns;
@@ -74,7 +82,16 @@ struct exlb_service {
 	unsigned int nreals;
 	struct exlb_real **reals;	/* EXLB_MAX_REALS slots, insertion order */
 	struct exlb_sched_target **targets; /* parallel to reals */
-	struct hlist_head persist_table[1 << EXLB_PERSIST_HASH_BITS];
+	/* source persistence (persist.c), under sched_lock */
+	struct hlist_head *persist_table;	/* 1 << persist_bits buckets */
+	unsigned int persist_bits;
+	unsigned int persist_count;
+	struct list_head persist_idle;	/* records without flows, oldest first */
+	u64 persist_evicted;		/* idle records dropped at the cap */
+	u64 persist_full;		/* clients not sticky: cap, none idle */
+
+	struct exlb_snat_pool __rcu *snat_pool;	/* under exlb_net.lock */
+	atomic64_t no_source_port;	/* SYNs refused: no free source port */
 
 	struct exlb_stats_pcpu __percpu *stats;
 	refcount_t refcnt;
@@ -98,6 +115,7 @@ struct exlb_real {
 /* A client stuck to a real server by source persistence. */
 struct exlb_persist_entry {
 	struct hlist_node node;		/* svc->persist_table */
+	struct list_head idle;		/* svc->persist_idle while conns == 0 */
 	u8 key[16];
 	struct exlb_real *real;		/* referenced */
 	struct exlb_persist_rec rec;	/* expires in jiffies64 */
@@ -195,8 +213,13 @@ struct exlb_persist_entry *exlb_persist_bind(struct exlb_service *svc,
 					     struct exlb_persist_entry *rec,
 					     const u8 *key,
 					     struct exlb_real *real);
+void exlb_persist_hold_entry(struct exlb_service *svc,
+			     struct exlb_persist_entry *rec);
 void exlb_persist_release(struct exlb_service *svc, const u8 *key);
 void exlb_persist_expire(struct exlb_service *svc, bool all);
+void exlb_persist_resize(struct exlb_service *svc);
+int exlb_persist_init(struct exlb_service *svc);
+void exlb_persist_destroy(struct exlb_service *svc);
 void exlb_persist_key_of(const struct exlb_service *svc,
 			 const union nf_inet_addr *addr, u8 *key);
 
@@ -211,6 +234,7 @@ void exlb_flow_bind(struct exlb_flow *flow, struct exlb_service *svc,
 void exlb_flow_free(struct exlb_flow *flow);
 int exlb_flow_insert(struct exlb_net *xn, struct exlb_flow *flow);
 void exlb_flow_abort(struct exlb_net *xn, struct exlb_flow *flow);
+void exlb_flow_drop(struct exlb_net *xn, struct exlb_flow *flow);
 void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state);
 void exlb_flows_reset_real(struct exlb_net *xn, struct exlb_real *real);
 void exlb_flows_reset_service(struct exlb_net *xn, struct exlb_service *svc);

@@ -231,6 +231,18 @@ void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state)
 		flow_release(flow);
 }
 
+/* A linked flow whose first packet is dropped after all. */
+void exlb_flow_drop(struct exlb_net *xn, struct exlb_flow *flow)
+{
+	bool unlinked;
+
+	spin_lock_bh(&xn->flow_lock);
+	unlinked = flow_unlink(xn, flow);
+	spin_unlock_bh(&xn->flow_lock);
+	if (unlinked)
+		flow_release(flow);
+}
+
 /* The conntrack entry is gone, or never made it into the table. */
 static bool flow_ct_gone(const struct nf_conn *ct)
 {
@@ -356,6 +368,17 @@ static void gc_work_fn(struct work_struct *work)
 		spin_unlock_bh(&svc->sched_lock);
 	}
 	rcu_read_unlock();
+
+	/*
+	 * Resizing allocates: under the config lock, which keeps the
+	 * services alive. Only tried: exlb_hooks_disable() waits for this
+	 * work under that lock; the next tick resizes.
+	 */
+	if (mutex_trylock(&xn->lock)) {
+		list_for_each_entry(svc, &xn->services, list)
+			exlb_persist_resize(svc);
+		mutex_unlock(&xn->lock);
+	}
 
 	if (READ_ONCE(xn->hooks_on))
 		queue_delayed_work(system_power_efficient_wq, &xn->gc_work, HZ);

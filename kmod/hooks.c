@@ -9,7 +9,9 @@
  * and follows each flow's TCP state. All hooks exist only while the
  * namespace has services.
  */
+#include <linux/jhash.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/random.h>
 #include <linux/netfilter_ipv6.h>
 #include <linux/tcp.h>
 #include <net/dst.h>
@@ -313,39 +315,135 @@ static unsigned int exlb_nat_dst(void *priv, struct sk_buff *skb,
 }
 
 /*
+ * Alternate source addresses (Kemp's localbind): the pool address is
+ * chosen by a hash of the client's address and port, so flows spread
+ * evenly; its source port as nf_nat would (the client's own if free, else
+ * runs of ports from random offsets). An address whose ports towards this
+ * real server look exhausted passes to the next one. The tuple checked is
+ * the reply tuple the flow would have (real server to pool address:port).
+ * False when no address has a free port.
+ */
+#define SNAT_PORT_MIN	1024
+#define SNAT_PORT_SPAN	(65536 - SNAT_PORT_MIN)
+#define SNAT_RUN	64	/* ports tried per run */
+#define SNAT_RUNS	4	/* runs per address */
+
+static bool snat_pool_pick(const struct nf_conn *ct,
+			   const struct exlb_snat_pool *pool,
+			   struct nf_nat_range2 *range)
+{
+	const struct nf_conntrack_tuple *orig =
+		&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	struct nf_conntrack_tuple t = ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	unsigned int i, run, j, start;
+	u32 off;
+
+	start = reciprocal_scale(jhash2((const u32 *)&orig->src.u3,
+					sizeof(orig->src.u3) / sizeof(u32),
+					(__force u32)orig->src.u.tcp.port),
+				 pool->n);
+	for (i = 0; i < pool->n; i++) {
+		t.dst.u3 = pool->addrs[(start + i) % pool->n];
+		t.dst.u.tcp.port = orig->src.u.tcp.port;
+		if (ntohs(t.dst.u.tcp.port) >= SNAT_PORT_MIN &&
+		    !nf_conntrack_tuple_taken(&t, ct))
+			goto found;
+		for (run = 0; run < SNAT_RUNS; run++) {
+			off = get_random_u32();
+			for (j = 0; j < SNAT_RUN; j++) {
+				t.dst.u.tcp.port =
+					htons(SNAT_PORT_MIN + (off + j) % SNAT_PORT_SPAN);
+				if (!nf_conntrack_tuple_taken(&t, ct))
+					goto found;
+			}
+		}
+	}
+	return false;
+found:
+	range->flags = NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED;
+	range->min_addr = t.dst.u3;
+	range->max_addr = t.dst.u3;
+	range->min_proto.tcp.port = t.dst.u.tcp.port;
+	range->max_proto.tcp.port = t.dst.u.tcp.port;
+	return true;
+}
+
+/*
+ * No source port is left towards the flow's real server: the SYN is
+ * answered with a RST, counted in the service's stats and logged (rate
+ * limited); the flow is dropped.
+ */
+static unsigned int snat_refuse(struct exlb_net *xn, struct exlb_flow *flow,
+				struct nf_conn *ct)
+{
+	const struct exlb_real *real = flow->real;
+
+	atomic64_inc(&flow->svc->no_source_port);
+	if (flow->svc->family == AF_INET)
+		net_warn_ratelimited("exlb: service %u: no free source port towards %pI4:%u, connection refused\n",
+				     flow->svc->id, &real->addr.ip,
+				     ntohs(real->port));
+	else
+		net_warn_ratelimited("exlb: service %u: no free source port towards [%pI6c]:%u, connection refused\n",
+				     flow->svc->id, &real->addr.in6,
+				     ntohs(real->port));
+	exlb_reset_syn(xn->net, ct);
+	exlb_flow_drop(xn, flow);
+	return NF_DROP;
+}
+
+/*
  * nf_nat asks, as the first packet leaves, whether to translate its
- * source: Kemp's Transparent (keep the client), SubnetOriginating (the
- * address of the interface towards the real server) or neither (the VIP).
+ * source: Kemp's Transparent (keep the client), else the service's
+ * alternate source addresses if it has some, else SubnetOriginating (the
+ * address of the interface towards the real server) or the VIP. nf_nat
+ * keeps a tuple it cannot make unique (it gives up after some tries and
+ * conntrack would drop the entry when confirming it): a taken tuple is
+ * refused here, cleanly.
  */
 static unsigned int exlb_nat_src(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
+	struct exlb_net *xn = exlb_pernet(state->net);
+	const struct exlb_snat_pool *pool;
 	struct nf_nat_range2 range = {};
 	enum ip_conntrack_info ctinfo;
 	struct exlb_flow *flow;
 	struct nf_conn *ct;
+	unsigned int verdict;
 	u32 flags;
 
 	ct = nf_ct_get(skb, &ctinfo);
 	if (!ct || ctinfo != IP_CT_NEW || !(READ_ONCE(ct->status) & IPS_DST_NAT))
 		return NF_ACCEPT;
-	flow = exlb_flow_lookup(exlb_pernet(state->net), ct);
+	flow = exlb_flow_lookup(xn, ct);
 	if (!flow)
 		return NF_ACCEPT;
 
 	flags = READ_ONCE(flow->svc->flags);
 	if (flags & EXLB_SVC_F_TRANSPARENT)
 		return NF_ACCEPT;
-	if (flags & EXLB_SVC_F_SUBNET_ORIGINATING) {
+	pool = rcu_dereference(flow->svc->snat_pool);
+	if (pool) {
+		if (!snat_pool_pick(ct, pool, &range))
+			return snat_refuse(xn, flow, ct);
+		verdict = nf_nat_setup_info(ct, &range, NF_NAT_MANIP_SRC);
+	} else if (flags & EXLB_SVC_F_SUBNET_ORIGINATING) {
 		if (state->pf == NFPROTO_IPV4)
-			return nf_nat_masquerade_ipv4(skb, state->hook, &range,
-						      state->out);
-		return nf_nat_masquerade_ipv6(skb, &range, state->out);
+			verdict = nf_nat_masquerade_ipv4(skb, state->hook,
+							 &range, state->out);
+		else
+			verdict = nf_nat_masquerade_ipv6(skb, &range, state->out);
+	} else {
+		range.flags = NF_NAT_RANGE_MAP_IPS;
+		range.min_addr = flow->svc->addr;
+		range.max_addr = flow->svc->addr;
+		verdict = nf_nat_setup_info(ct, &range, NF_NAT_MANIP_SRC);
 	}
-	range.flags = NF_NAT_RANGE_MAP_IPS;
-	range.min_addr = flow->svc->addr;
-	range.max_addr = flow->svc->addr;
-	return nf_nat_setup_info(ct, &range, NF_NAT_MANIP_SRC);
+	if (verdict == NF_ACCEPT &&
+	    nf_conntrack_tuple_taken(&ct->tuplehash[IP_CT_DIR_REPLY].tuple, ct))
+		return snat_refuse(xn, flow, ct);
+	return verdict;
 }
 
 static const struct nf_hook_ops exlb_account_ops[] = {

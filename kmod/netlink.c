@@ -5,8 +5,11 @@
  * in full before anything changes, so a refused request changes nothing.
  */
 #include <linux/in6.h>
+#include <linux/inetdevice.h>
+#include <net/addrconf.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
+#include <net/route.h>
 
 #include "kmod/exlb.h"
 
@@ -43,11 +46,16 @@ static const struct nla_policy svc_policy[EXLB_SVC_A_MAX + 1] = {
 	[EXLB_SVC_A_PERSIST_NETMASK] = NLA_POLICY_MAX(NLA_U8, 128),
 	[EXLB_SVC_A_IDLE_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32, &seconds_range),
 	[EXLB_SVC_A_FLAGS] = NLA_POLICY_MASK(NLA_U32, __EXLB_SVC_F_ALL),
+	[EXLB_SVC_A_ALT_SOURCE_ADDRS] = {
+		.type = NLA_BINARY,
+		.len = EXLB_MAX_ALT_SOURCE_ADDRS * sizeof(struct in6_addr),
+	},
 	/* replies only */
 	[EXLB_SVC_A_NUM_REALS] = { .type = NLA_REJECT },
 	[EXLB_SVC_A_ACTIVE_CONNS] = { .type = NLA_REJECT },
 	[EXLB_SVC_A_INACTIVE_CONNS] = { .type = NLA_REJECT },
 	[EXLB_SVC_A_STATS] = { .type = NLA_REJECT },
+	[EXLB_SVC_A_PERSIST_RECORDS] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy real_policy[EXLB_REAL_A_MAX + 1] = {
@@ -162,11 +170,65 @@ static struct exlb_service *service_from_attrs(struct exlb_net *xn,
 struct svc_settings {
 	u8 sched_alg, persist, persist_netmask;
 	u32 persist_timeout, idle_timeout, flags;
+	bool pool_set;			/* ALT_SOURCE_ADDRS given */
+	bool has_pool;			/* the service will have a pool */
+	struct exlb_snat_pool *pool;	/* the new one, NULL = none */
 };
 
-static int svc_settings_parse(struct svc_settings *s, u16 family,
-			      struct nlattr **tb, struct netlink_ext_ack *extack)
+static bool addr_is_local(struct net *net, u16 family,
+			  const union nf_inet_addr *a)
 {
+	if (family == AF_INET)
+		return inet_addr_type(net, a->ip) == RTN_LOCAL;
+	return ipv6_chk_addr(net, &a->in6, NULL, 0);
+}
+
+/* EXLB_SVC_A_ALT_SOURCE_ADDRS: a packed list of local addresses. */
+static int svc_pool_parse(struct svc_settings *s, struct net *net, u16 family,
+			  const struct nlattr *attr,
+			  struct netlink_ext_ack *extack)
+{
+	unsigned int len = addr_len(family), n, i;
+	struct exlb_snat_pool *pool;
+
+	if (nla_len(attr) % len) {
+		NL_SET_ERR_MSG_ATTR(extack, attr,
+				    "alternate source addresses: length not a multiple of the family's address");
+		return -EINVAL;
+	}
+	n = nla_len(attr) / len;
+	if (n > EXLB_MAX_ALT_SOURCE_ADDRS) {
+		NL_SET_ERR_MSG_ATTR(extack, attr, "too many alternate source addresses");
+		return -EINVAL;
+	}
+	s->pool_set = true;
+	s->has_pool = n > 0;
+	if (!n)
+		return 0;
+	pool = kzalloc(struct_size(pool, addrs, n), GFP_KERNEL);
+	if (!pool)
+		return -ENOMEM;
+	pool->n = n;
+	for (i = 0; i < n; i++) {
+		memcpy(&pool->addrs[i], (const u8 *)nla_data(attr) + i * len, len);
+		if (!addr_is_local(net, family, &pool->addrs[i])) {
+			NL_SET_ERR_MSG_ATTR(extack, attr,
+					    "an alternate source address is not local");
+			kfree(pool);
+			return -EADDRNOTAVAIL;
+		}
+	}
+	s->pool = pool;
+	return 0;
+}
+
+/* On success the caller owns s->pool: svc_settings_apply() or kfree(). */
+static int svc_settings_parse(struct svc_settings *s, struct net *net,
+			      u16 family, struct nlattr **tb,
+			      struct netlink_ext_ack *extack)
+{
+	int err;
+
 	if (tb[EXLB_SVC_A_SCHED])
 		s->sched_alg = nla_get_u8(tb[EXLB_SVC_A_SCHED]);
 	if (tb[EXLB_SVC_A_PERSIST])
@@ -185,6 +247,18 @@ static int svc_settings_parse(struct svc_settings *s, u16 family,
 		s->idle_timeout = nla_get_u32(tb[EXLB_SVC_A_IDLE_TIMEOUT]);
 	if (tb[EXLB_SVC_A_FLAGS])
 		s->flags = nla_get_u32(tb[EXLB_SVC_A_FLAGS]);
+	if (tb[EXLB_SVC_A_ALT_SOURCE_ADDRS]) {
+		err = svc_pool_parse(s, net, family,
+				     tb[EXLB_SVC_A_ALT_SOURCE_ADDRS], extack);
+		if (err)
+			return err;
+	}
+	if (s->has_pool && (s->flags & EXLB_SVC_F_TRANSPARENT)) {
+		NL_SET_ERR_MSG(extack,
+			       "alternate source addresses and Transparent exclude each other");
+		kfree(s->pool);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -203,6 +277,14 @@ static void svc_settings_apply(struct exlb_service *svc,
 	if (svc->persist == EXLB_PERSIST_NONE)
 		exlb_persist_expire(svc, true);
 	spin_unlock_bh(&svc->sched_lock);
+	if (s->pool_set) {
+		/* under exlb_net.lock, or before the service is visible */
+		struct exlb_snat_pool *old = rcu_replace_pointer(svc->snat_pool,
+								 s->pool, true);
+
+		if (old)
+			kfree_rcu(old, rcu);
+	}
 }
 
 static void svc_settings_of(const struct exlb_service *svc,
@@ -214,6 +296,9 @@ static void svc_settings_of(const struct exlb_service *svc,
 	s->persist_timeout = svc->persist_timeout;
 	s->idle_timeout = svc->idle_timeout;
 	s->flags = svc->flags;
+	s->pool_set = false;
+	s->pool = NULL;
+	s->has_pool = !!rcu_access_pointer(svc->snat_pool);
 }
 
 static int exlb_new_service(struct sk_buff *skb, struct genl_info *info)
@@ -269,7 +354,7 @@ static int exlb_new_service(struct sk_buff *skb, struct genl_info *info)
 		svc->port = htons(nla_get_u16(tb[EXLB_SVC_A_PORT]));
 	}
 	svc_settings_of(svc, &s);
-	err = svc_settings_parse(&s, family, tb, extack);
+	err = svc_settings_parse(&s, genl_info_net(info), family, tb, extack);
 	if (err)
 		goto err_free;
 	svc_settings_apply(svc, &s);
@@ -336,7 +421,8 @@ static int exlb_set_service(struct sk_buff *skb, struct genl_info *info)
 		goto out;
 	}
 	svc_settings_of(svc, &s);
-	err = svc_settings_parse(&s, svc->family, tb, extack);
+	err = svc_settings_parse(&s, genl_info_net(info), svc->family, tb,
+				 extack);
 	if (err)
 		goto out;
 	svc_settings_apply(svc, &s);
@@ -362,8 +448,15 @@ static int exlb_del_service(struct sk_buff *skb, struct genl_info *info)
 	return err;
 }
 
+/* The counters only a service has, read under its sched_lock. */
+struct svc_counters {
+	u64 no_source_port, persist_evicted, persist_full;
+	u32 persist_records;
+};
+
 static int put_stats(struct sk_buff *msg, int type,
-		     struct exlb_stats_pcpu __percpu *pcpu)
+		     struct exlb_stats_pcpu __percpu *pcpu,
+		     const struct svc_counters *c)
 {
 	struct exlb_stats st;
 	struct nlattr *nest;
@@ -376,7 +469,14 @@ static int put_stats(struct sk_buff *msg, int type,
 	    nla_put_u64_64bit(msg, EXLB_STATS_A_PKTS_IN, st.pkts_in, EXLB_STATS_A_PAD) ||
 	    nla_put_u64_64bit(msg, EXLB_STATS_A_PKTS_OUT, st.pkts_out, EXLB_STATS_A_PAD) ||
 	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_IN, st.bytes_in, EXLB_STATS_A_PAD) ||
-	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_OUT, st.bytes_out, EXLB_STATS_A_PAD)) {
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_OUT, st.bytes_out, EXLB_STATS_A_PAD) ||
+	    (c &&
+	     (nla_put_u64_64bit(msg, EXLB_STATS_A_NO_SOURCE_PORT,
+				c->no_source_port, EXLB_STATS_A_PAD) ||
+	      nla_put_u64_64bit(msg, EXLB_STATS_A_PERSIST_EVICTED,
+				c->persist_evicted, EXLB_STATS_A_PAD) ||
+	      nla_put_u64_64bit(msg, EXLB_STATS_A_PERSIST_FULL,
+				c->persist_full, EXLB_STATS_A_PAD)))) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -384,8 +484,28 @@ static int put_stats(struct sk_buff *msg, int type,
 	return 0;
 }
 
+/* Under exlb_net.lock. */
+static int put_pool(struct sk_buff *msg, struct exlb_service *svc)
+{
+	const struct exlb_snat_pool *pool = rcu_dereference_protected(svc->snat_pool, 1);
+	unsigned int len = addr_len(svc->family), i;
+	struct nlattr *attr;
+
+	if (!pool)
+		return 0;
+	attr = nla_reserve(msg, EXLB_SVC_A_ALT_SOURCE_ADDRS, pool->n * len);
+	if (!attr)
+		return -EMSGSIZE;
+	for (i = 0; i < pool->n; i++)
+		memcpy((u8 *)nla_data(attr) + i * len, &pool->addrs[i], len);
+	return 0;
+}
+
 static int put_service(struct sk_buff *msg, struct exlb_service *svc)
 {
+	struct svc_counters c = {
+		.no_source_port = atomic64_read(&svc->no_source_port),
+	};
 	u32 active = 0, inactive = 0;
 	struct nlattr *nest;
 	unsigned int i, n;
@@ -396,6 +516,9 @@ static int put_service(struct sk_buff *msg, struct exlb_service *svc)
 		active += svc->reals[i]->sched.active;
 		inactive += svc->reals[i]->sched.inactive;
 	}
+	c.persist_records = svc->persist_count;
+	c.persist_evicted = svc->persist_evicted;
+	c.persist_full = svc->persist_full;
 	spin_unlock_bh(&svc->sched_lock);
 
 	nest = nla_nest_start(msg, EXLB_A_SERVICE);
@@ -416,7 +539,9 @@ static int put_service(struct sk_buff *msg, struct exlb_service *svc)
 	    nla_put_u32(msg, EXLB_SVC_A_NUM_REALS, n) ||
 	    nla_put_u32(msg, EXLB_SVC_A_ACTIVE_CONNS, active) ||
 	    nla_put_u32(msg, EXLB_SVC_A_INACTIVE_CONNS, inactive) ||
-	    put_stats(msg, EXLB_SVC_A_STATS, svc->stats)) {
+	    nla_put_u32(msg, EXLB_SVC_A_PERSIST_RECORDS, c.persist_records) ||
+	    put_pool(msg, svc) ||
+	    put_stats(msg, EXLB_SVC_A_STATS, svc->stats, &c)) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -660,7 +785,7 @@ static int put_real(struct sk_buff *msg, struct exlb_service *svc,
 	    nla_put_u32(msg, EXLB_REAL_A_FLAGS, real->flags) ||
 	    nla_put_u32(msg, EXLB_REAL_A_ACTIVE_CONNS, active) ||
 	    nla_put_u32(msg, EXLB_REAL_A_INACTIVE_CONNS, inactive) ||
-	    put_stats(msg, EXLB_REAL_A_STATS, real->stats)) {
+	    put_stats(msg, EXLB_REAL_A_STATS, real->stats, NULL)) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}

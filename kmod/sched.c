@@ -45,7 +45,7 @@ struct exlb_real *exlb_schedule(struct exlb_service *svc,
 		/* Without memory for a record the flow is simply not sticky. */
 		rec = exlb_persist_bind(svc, rec, key, real);
 		if (rec) {
-			exlb_persist_hold(&rec->rec);
+			exlb_persist_hold_entry(svc, rec);
 			*persisted = true;
 		}
 	}

@@ -65,7 +65,9 @@ struct exlb_service *exlb_service_alloc(void)
 	svc->reals = kcalloc(EXLB_MAX_REALS, sizeof(*svc->reals), GFP_KERNEL);
 	svc->targets = kcalloc(EXLB_MAX_REALS, sizeof(*svc->targets), GFP_KERNEL);
 	svc->stats = netdev_alloc_pcpu_stats(struct exlb_stats_pcpu);
-	if (!svc->reals || !svc->targets || !svc->stats) {
+	if (!svc->reals || !svc->targets || !svc->stats ||
+	    exlb_persist_init(svc)) {
+		exlb_persist_destroy(svc);
 		free_percpu(svc->stats);
 		kfree(svc->targets);
 		kfree(svc->reals);
@@ -84,6 +86,9 @@ static void service_free_rcu(struct rcu_head *head)
 {
 	struct exlb_service *svc = container_of(head, struct exlb_service, rcu);
 
+	/* the last flow is gone: nothing reads the pool any more */
+	kfree(rcu_dereference_protected(svc->snat_pool, 1));
+	exlb_persist_destroy(svc);
 	free_percpu(svc->stats);
 	kfree(svc->targets);
 	kfree(svc->reals);

@@ -53,23 +53,45 @@
  *                                    for persistence; 0 = the whole address
  *        EXLB_SVC_A_IDLE_TIMEOUT: NLA_U32, 0..86400; 0 = global conntimeout
  *        EXLB_SVC_A_FLAGS: NLA_U32, EXLB_SVC_F_* (unknown bits rejected)
+ *        EXLB_SVC_A_ALT_SOURCE_ADDRS: NLA_BINARY, the service's alternate
+ *                                     source addresses: 0 to
+ *                                     EXLB_MAX_ALT_SOURCE_ADDRS addresses of
+ *                                     the service's family, packed (4 or 16
+ *                                     bytes each); empty = none (default)
  *
  * Replies with one EXLB_CMD_NEW_SERVICE message holding EXLB_A_SERVICE with
  * EXLB_SVC_A_ID. -EEXIST if the id or the address:port is taken.
  *
- * Source address seen by the real server (Kemp's Transparent and
- * SubnetOriginating):
+ * Source address seen by the real server (Kemp's Transparent,
+ * alternate source addresses and SubnetOriginating):
  *   EXLB_SVC_F_TRANSPARENT set:       the client's address;
+ *   else alternate source addresses:  one of them (see below);
  *   else EXLB_SVC_F_SUBNET_ORIGINATING: the LB's own address on the
  *                                       interface that leads to the RS;
  *   else:                             the VIP.
+ *
+ * One source address gives at most 64512 concurrent connections to one
+ * real server address:port (source ports 1024-65535). Alternate source
+ * addresses (Kemp's localbind, "connection scaling over 64K") lift that:
+ * each new connection takes the address chosen by a hash of the client's
+ * address and port, and the next one in the list when that address has no
+ * free port towards the real server, so n addresses hold n times as many
+ * connections, spread evenly. Every address must be local to the
+ * namespace when it is set (-EADDRNOTAVAIL otherwise; the real servers
+ * must route replies to it through the LB), and the list cannot be combined
+ * with EXLB_SVC_F_TRANSPARENT (-EINVAL). Removing an address from the
+ * namespace later does not remove it from the list. Without free source
+ * port (with or without the list), the SYN is answered with a RST, counted
+ * in the service's EXLB_STATS_A_NO_SOURCE_PORT and logged (rate limited).
  *
  * EXLB_CMD_SET_SERVICE
  * --------------------
  *
  * Takes EXLB_A_SERVICE identifying the service (by id, or by address when
  * no id is given) plus any of SCHED, PERSIST, PERSIST_TIMEOUT,
- * PERSIST_NETMASK, IDLE_TIMEOUT, FLAGS; only those present change. The
+ * PERSIST_NETMASK, IDLE_TIMEOUT, FLAGS, ALT_SOURCE_ADDRS; only those
+ * present change (ALT_SOURCE_ADDRS replaces the whole list; open flows
+ * keep their source). The
  * address of a service cannot be changed: delete and re-add it.
  *
  * EXLB_CMD_DEL_SERVICE
@@ -90,10 +112,21 @@
  *        EXLB_SVC_A_PERSIST, EXLB_SVC_A_PERSIST_TIMEOUT,
  *        EXLB_SVC_A_PERSIST_NETMASK, EXLB_SVC_A_IDLE_TIMEOUT,
  *        EXLB_SVC_A_FLAGS,
+ *        EXLB_SVC_A_ALT_SOURCE_ADDRS (if any),
  *        EXLB_SVC_A_NUM_REALS: NLA_U32
  *        EXLB_SVC_A_ACTIVE_CONNS: NLA_U32 (flows in TCP ESTABLISHED)
  *        EXLB_SVC_A_INACTIVE_CONNS: NLA_U32 (other open flows)
  *        EXLB_SVC_A_STATS: NLA_NESTED, EXLB_STATS_A_*
+ *        EXLB_SVC_A_PERSIST_RECORDS: NLA_U32, source-persistence records
+ *
+ * Source persistence is bounded: a service keeps at most persist_max
+ * records (module parameter of exlb.ko, /sys/module/exlb/parameters/
+ * persist_max, default 131072, changeable at run time). Records of clients
+ * without open connections are evicted at the cap, the oldest idle first
+ * (EXLB_STATS_A_PERSIST_EVICTED); a record with open connections never is:
+ * when all have some, a new client is balanced without a record
+ * (EXLB_STATS_A_PERSIST_FULL). The service's stats carry these counters
+ * and EXLB_STATS_A_NO_SOURCE_PORT; a real server's stats do not.
  *
  * EXLB_CMD_NEW_REAL
  * -----------------
@@ -221,6 +254,7 @@
 #define EXLB_DEFAULT_PERSIST_TIMEOUT 360
 #define EXLB_MAX_IDLE_TIMEOUT 86400
 #define EXLB_DEFAULT_CONN_TIMEOUT 660
+#define EXLB_MAX_ALT_SOURCE_ADDRS 64
 
 enum exlb_cmd {
 	EXLB_CMD_UNSPEC,
@@ -306,6 +340,8 @@ enum exlb_svc_attr {
 	EXLB_SVC_A_ACTIVE_CONNS,
 	EXLB_SVC_A_INACTIVE_CONNS,
 	EXLB_SVC_A_STATS,
+	EXLB_SVC_A_ALT_SOURCE_ADDRS,
+	EXLB_SVC_A_PERSIST_RECORDS,
 	__EXLB_SVC_A_LAST
 };
 
@@ -336,6 +372,10 @@ enum exlb_stats_attr {
 	EXLB_STATS_A_BYTES_IN,	/* NLA_U64 */
 	EXLB_STATS_A_BYTES_OUT,	/* NLA_U64 */
 	EXLB_STATS_A_PAD,
+	/* services only: */
+	EXLB_STATS_A_NO_SOURCE_PORT,	/* NLA_U64: SYNs refused, no free source port */
+	EXLB_STATS_A_PERSIST_EVICTED,	/* NLA_U64: idle records dropped at the cap */
+	EXLB_STATS_A_PERSIST_FULL,	/* NLA_U64: clients not made sticky at the cap */
 	__EXLB_STATS_A_LAST
 };
 

@@ -6,6 +6,7 @@
  * Key=Value, case-insensitive), its validation, and the text and JSON
  * (-j) output. The selftests depend on its exact syntax and JSON shapes.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -25,7 +26,7 @@ static const char usage_text[] =
 "usage: exlbadm [-j] COMMAND ...\n"
 "  vs add VS [id=N] [Schedule=rr|wrr|lc|wlc] [Persist=none|src]\n"
 "         [PersistTimeout=S] [PersistMask=PREFIXLEN] [Idletime=S]\n"
-"         [Transparent=0|1] [SubnetOriginating=0|1]\n"
+"         [Transparent=0|1] [SubnetOriginating=0|1] [AltSourceAddrs=A,B,...]\n"
 "  vs mod VS [the keys above except id]\n"
 "  vs del VS\n"
 "  vs show [VS]\n"
@@ -170,6 +171,33 @@ static struct exlbnl_service ident_of(const struct exlbnl_service *svc)
 	return id;
 }
 
+/* AltSourceAddrs=A,B,...: the service's family; "" clears the list. */
+static void alt_source_parse(struct exlbnl_service *svc, const char *val)
+{
+	char buf[(INET6_ADDRSTRLEN + 1) * EXLB_MAX_ALT_SOURCE_ADDRS];
+	char *tok, *save = NULL;
+
+	if (strlen(val) >= sizeof(buf))
+		die("AltSourceAddrs: too long");
+	strcpy(buf, val);
+	svc->alt_n = 0;
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (svc->alt_n == EXLB_MAX_ALT_SOURCE_ADDRS)
+			die("AltSourceAddrs: at most %d addresses",
+			    EXLB_MAX_ALT_SOURCE_ADDRS);
+		/* family 0: vs mod's first pass, before the lookup */
+		int fam = svc->family ? svc->family :
+			  strchr(tok, ':') ? AF_INET6 : AF_INET;
+
+		if (inet_pton(fam, tok, svc->alt[svc->alt_n].raw) != 1)
+			die("AltSourceAddrs: '%s' is not an address of the service's family",
+			    tok);
+		svc->alt_n++;
+	}
+	svc->present |= EXLBNL_SVC_ALT_SOURCE;
+}
+
 /*
  * Applies the service Key=Value arguments to @svc; @family sizes
  * PersistMask. @flags is the service's current flags, which the two
@@ -217,6 +245,8 @@ static void vs_keys(int argc, char *const *argv, struct exlbnl_service *svc,
 			else
 				flags &= ~(uint32_t)EXLB_SVC_F_TRANSPARENT;
 			svc->present |= EXLBNL_SVC_FLAGS;
+		} else if (!strcasecmp(key, "AltSourceAddrs")) {
+			alt_source_parse(svc, val);
 		} else if (!strcasecmp(key, "SubnetOriginating")) {
 			if (parse_bool("SubnetOriginating", val))
 				flags |= EXLB_SVC_F_SUBNET_ORIGINATING;
@@ -339,12 +369,15 @@ static int vs_del(int argc, char **argv)
 
 static json_t *stats_json(const struct exlbnl_stats *st)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "conns", (json_int_t)st->conns,
 			 "pkts_in", (json_int_t)st->pkts_in,
 			 "pkts_out", (json_int_t)st->pkts_out,
 			 "bytes_in", (json_int_t)st->bytes_in,
-			 "bytes_out", (json_int_t)st->bytes_out);
+			 "bytes_out", (json_int_t)st->bytes_out,
+			 "no_source_port", (json_int_t)st->no_source_port,
+			 "persist_evicted", (json_int_t)st->persist_evicted,
+			 "persist_full", (json_int_t)st->persist_full);
 }
 
 static json_t *real_json(uint16_t family, const struct exlbnl_real *r)
@@ -372,7 +405,7 @@ static json_t *service_json(const struct exlbnl_service *s,
 	const char *sched = exlbnl_sched_name(s->sched);
 	const char *persist = exlbnl_persist_name(s->persist);
 	char addr[INET6_ADDRSTRLEN];
-	json_t *vip, *jr, *obj;
+	json_t *vip, *jr, *ja, *obj;
 	size_t i;
 
 	if (s->present & EXLBNL_SVC_ADDR)
@@ -383,8 +416,12 @@ static json_t *service_json(const struct exlbnl_service *s,
 	jr = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(jr, real_json(s->family, &reals[i]));
+	ja = json_array();
+	for (i = 0; i < s->alt_n; i++)
+		json_array_append_new(ja, json_string(exlbnl_format_addr(s->family,
+			&s->alt[i], addr, sizeof(addr))));
 	obj = json_pack("{s:I, s:s, s:o, s:i, s:s, s:s, s:s, s:I, s:i, s:I,"
-			" s:i, s:i, s:I, s:I, s:I, s:o, s:o}",
+			" s:i, s:i, s:I, s:I, s:I, s:I, s:o, s:o, s:o}",
 			"id", (json_int_t)s->id,
 			"family", family_name(s->family),
 			"vip", vip,
@@ -401,6 +438,8 @@ static json_t *service_json(const struct exlbnl_service *s,
 			"num_reals", (json_int_t)s->num_reals,
 			"active_conns", (json_int_t)s->active_conns,
 			"inactive_conns", (json_int_t)s->inactive_conns,
+			"persist_records", (json_int_t)s->persist_records,
+			"alt_source_addrs", ja,
 			"stats", stats_json(&s->stats),
 			"reals", jr);
 	return obj;

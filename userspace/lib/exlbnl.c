@@ -314,12 +314,30 @@ static bool put_addr_port(struct nlmsghdr *nlh, size_t buflen,
 	       mnl_attr_put_u16_check(nlh, buflen, port_type, port);
 }
 
+/* The list packed, as the kernel takes it; nothing for an empty list in NEW. */
+static bool put_alt_source(struct nlmsghdr *nlh, size_t buflen,
+			   const struct exlbnl_service *svc, bool is_new)
+{
+	uint8_t buf[EXLB_MAX_ALT_SOURCE_ADDRS * 16];
+	size_t len = exlbnl_addr_len(svc->family);
+	unsigned int i;
+
+	if (!(svc->present & EXLBNL_SVC_ALT_SOURCE) || (is_new && !svc->alt_n))
+		return true;
+	if (svc->alt_n > EXLB_MAX_ALT_SOURCE_ADDRS)
+		return false;
+	for (i = 0; i < svc->alt_n; i++)
+		memcpy(buf + i * len, svc->alt[i].raw, len);
+	return mnl_attr_put_check(nlh, buflen, EXLB_SVC_A_ALT_SOURCE_ADDRS,
+				  svc->alt_n * len, buf);
+}
+
 static bool put_svc_settings(struct nlmsghdr *nlh, size_t buflen,
-			     const struct exlbnl_service *svc)
+			     const struct exlbnl_service *svc, bool is_new)
 {
 	uint32_t p = svc->present;
 
-	return (!(p & EXLBNL_SVC_SCHED) ||
+	return put_alt_source(nlh, buflen, svc, is_new) && (!(p & EXLBNL_SVC_SCHED) ||
 		mnl_attr_put_u8_check(nlh, buflen, EXLB_SVC_A_SCHED, svc->sched)) &&
 	       (!(p & EXLBNL_SVC_PERSIST) ||
 		mnl_attr_put_u8_check(nlh, buflen, EXLB_SVC_A_PERSIST,
@@ -374,7 +392,7 @@ int exlbnl_put_service(struct nlmsghdr *nlh, size_t buflen,
 				   svc->family, &svc->addr, svc->port);
 	}
 	if (ok && (how == EXLBNL_PUT_NEW || how == EXLBNL_PUT_SET))
-		ok = put_svc_settings(nlh, buflen, svc);
+		ok = put_svc_settings(nlh, buflen, svc, how == EXLBNL_PUT_NEW);
 	if (!ok) {
 		mnl_attr_nest_cancel(nlh, nest);
 		return -EMSGSIZE;
@@ -447,7 +465,10 @@ int exlbnl_put_globals(struct nlmsghdr *nlh, size_t buflen,
 
 /* ---- parsing replies ----------------------------------------------- */
 
-#define TB_MAX 16	/* above every EXLB_*_A_MAX */
+#define TB_MAX 24	/* above every EXLB_*_A_MAX */
+_Static_assert(EXLB_SVC_A_MAX <= TB_MAX && EXLB_STATS_A_MAX <= TB_MAX &&
+	       EXLB_REAL_A_MAX <= TB_MAX && EXLB_FLOW_A_MAX <= TB_MAX,
+	       "TB_MAX too small");
 
 struct table {
 	const struct nlattr *tb[TB_MAX + 1];
@@ -568,7 +589,10 @@ static int parse_stats(const struct nlattr *nest, struct exlbnl_stats *st)
 	    get_u64(t.tb[EXLB_STATS_A_PKTS_IN], &st->pkts_in) ||
 	    get_u64(t.tb[EXLB_STATS_A_PKTS_OUT], &st->pkts_out) ||
 	    get_u64(t.tb[EXLB_STATS_A_BYTES_IN], &st->bytes_in) ||
-	    get_u64(t.tb[EXLB_STATS_A_BYTES_OUT], &st->bytes_out))
+	    get_u64(t.tb[EXLB_STATS_A_BYTES_OUT], &st->bytes_out) ||
+	    get_u64(t.tb[EXLB_STATS_A_NO_SOURCE_PORT], &st->no_source_port) ||
+	    get_u64(t.tb[EXLB_STATS_A_PERSIST_EVICTED], &st->persist_evicted) ||
+	    get_u64(t.tb[EXLB_STATS_A_PERSIST_FULL], &st->persist_full))
 		return -EPROTO;
 	return 0;
 }
@@ -596,8 +620,21 @@ int exlbnl_parse_service(const struct nlmsghdr *nlh, struct exlbnl_service *svc)
 	    get_u32(tb[EXLB_SVC_A_FLAGS], &svc->flags) ||
 	    get_u32(tb[EXLB_SVC_A_NUM_REALS], &svc->num_reals) ||
 	    get_u32(tb[EXLB_SVC_A_ACTIVE_CONNS], &svc->active_conns) ||
-	    get_u32(tb[EXLB_SVC_A_INACTIVE_CONNS], &svc->inactive_conns))
+	    get_u32(tb[EXLB_SVC_A_INACTIVE_CONNS], &svc->inactive_conns) ||
+	    get_u32(tb[EXLB_SVC_A_PERSIST_RECORDS], &svc->persist_records))
 		return -EPROTO;
+	if (tb[EXLB_SVC_A_ALT_SOURCE_ADDRS]) {
+		size_t len = exlbnl_addr_len(svc->family);
+		size_t plen = mnl_attr_get_payload_len(tb[EXLB_SVC_A_ALT_SOURCE_ADDRS]);
+		const uint8_t *d = mnl_attr_get_payload(tb[EXLB_SVC_A_ALT_SOURCE_ADDRS]);
+		unsigned int i;
+
+		if (!len || plen % len || plen / len > EXLB_MAX_ALT_SOURCE_ADDRS)
+			return -EPROTO;
+		svc->alt_n = plen / len;
+		for (i = 0; i < svc->alt_n; i++)
+			memcpy(svc->alt[i].raw, d + i * len, len);
+	}
 	if (tb[EXLB_SVC_A_ADDR]) {
 		if (!svc->family || get_addr(tb[EXLB_SVC_A_ADDR], &svc->family,
 					     &svc->addr))
@@ -613,6 +650,7 @@ int exlbnl_parse_service(const struct nlmsghdr *nlh, struct exlbnl_service *svc)
 			(tb[EXLB_SVC_A_PERSIST_NETMASK] ? EXLBNL_SVC_PERSIST_NETMASK : 0) |
 			(tb[EXLB_SVC_A_IDLE_TIMEOUT] ? EXLBNL_SVC_IDLE_TIMEOUT : 0) |
 			(tb[EXLB_SVC_A_FLAGS] ? EXLBNL_SVC_FLAGS : 0) |
+			(tb[EXLB_SVC_A_FLAGS] ? EXLBNL_SVC_ALT_SOURCE : 0) |
 			(tb[EXLB_SVC_A_NUM_REALS] ? EXLBNL_SVC_COUNTERS : 0);
 	return 0;
 }

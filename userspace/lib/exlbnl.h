@@ -19,6 +19,8 @@
 #include <sys/types.h>
 #include <netinet/in.h>
 
+#include <uapi/linux/exlb.h>
+
 struct nlmsghdr;
 
 /* Large enough for one message of any kernel dump (they stop at 32 KiB). */
@@ -46,15 +48,19 @@ enum {
 	EXLBNL_SVC_IDLE_TIMEOUT = 1U << 6,
 	EXLBNL_SVC_FLAGS = 1U << 7,
 	EXLBNL_SVC_COUNTERS = 1U << 8,		/* dumps: num_reals .. stats */
+	EXLBNL_SVC_ALT_SOURCE = 1U << 9,	/* alt_n and alt */
 };
 
 #define EXLBNL_SVC_SETTINGS (EXLBNL_SVC_SCHED | EXLBNL_SVC_PERSIST | \
 			     EXLBNL_SVC_PERSIST_TIMEOUT | \
 			     EXLBNL_SVC_PERSIST_NETMASK | \
-			     EXLBNL_SVC_IDLE_TIMEOUT | EXLBNL_SVC_FLAGS)
+			     EXLBNL_SVC_IDLE_TIMEOUT | EXLBNL_SVC_FLAGS | \
+			     EXLBNL_SVC_ALT_SOURCE)
 
+/* The last three are a service's only (0 for a real server). */
 struct exlbnl_stats {
 	uint64_t conns, pkts_in, pkts_out, bytes_in, bytes_out;
+	uint64_t no_source_port, persist_evicted, persist_full;
 };
 
 /*
@@ -75,8 +81,11 @@ struct exlbnl_service {
 	uint32_t persist_timeout;
 	uint32_t idle_timeout;
 	uint32_t flags;			/* EXLB_SVC_F_* */
+	/* alternate source addresses (Kemp's localbind); NEW omits an empty list */
+	unsigned int alt_n;
+	union exlbnl_addr alt[EXLB_MAX_ALT_SOURCE_ADDRS];
 	/* dumps only (EXLBNL_SVC_COUNTERS) */
-	uint32_t num_reals, active_conns, inactive_conns;
+	uint32_t num_reals, active_conns, inactive_conns, persist_records;
 	struct exlbnl_stats stats;
 };
 

@@ -368,6 +368,57 @@ static void test_kernel_services(void)
 	exlb_config_free(cfg);
 }
 
+/*
+ * AltSourceAddrs (connection scaling past 64k, with Kemp's localbind): what
+ * the configuration check refuses, and what the kernel is asked for.
+ */
+static void alt_check(struct exlb_config *cfg, struct exlb_service *s,
+		      const char *spec, const char *want)
+{
+	struct exlb_err err = { "" };
+	int rc = exlb_service_mod(cfg, s, P(spec), &err);
+
+	if (!rc)
+		rc = exlb_config_check(cfg, &err);
+	if (want)
+		report(rc != 0 && strstr(err.msg, want), "%s refused: \"%s\"",
+		       spec, err.msg);
+	else
+		report(rc == 0, "%s accepted (%s)", spec, err.msg);
+}
+
+static void test_alt_source(void)
+{
+	struct exlb_config *cfg = exlb_config_new();
+	struct exlb_err err = { "" };
+	struct exlb_service *vs, *l7;
+	uint32_t id, l7_id;
+
+	exlb_vs_add(cfg, "198.18.0.10", "143", NULL, NULL, &id, &err);
+	exlb_vs_add(cfg, "198.18.0.10", "443", NULL, P("VStype=http"), &l7_id, &err);
+	vs = exlb_service_by_id(cfg, id);
+	l7 = exlb_service_by_id(cfg, l7_id);
+	alt_check(cfg, vs, "AltSourceAddrs=198.18.1.21", "AltSourceAddrs: needs localbind=1");
+	exlb_service_mod(cfg, vs, P("AltSourceAddrs="), &err);
+	exlb_global_set(cfg, "AltSourceAddrs", "198.18.1.21", &err);
+	report(exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "needs localbind=1"),
+	       "global AltSourceAddrs without localbind refused: \"%s\"", err.msg);
+	exlb_global_set(cfg, "AltSourceAddrs", "", &err);
+	exlb_global_set(cfg, "localbind", "1", &err);
+	expect_reject(cfg, vs, "AltSourceAddrs=198.18.1.21,bogus", "'bogus' is not an IP address");
+	expect_reject(cfg, vs, "AltSourceAddrs=198.18.1.21,198.18.1.21", "198.18.1.21 given twice");
+	alt_check(cfg, vs, "AltSourceAddrs=198.18.1.21,fd00::21", "every address must be of the VIP's family");
+	alt_check(cfg, vs, "Transparent=1 AltSourceAddrs=198.18.1.21", "set one or the other");
+	exlb_service_mod(cfg, vs, P("Transparent=0 AltSourceAddrs="), &err);
+	alt_check(cfg, l7, "AltSourceAddrs=198.18.1.21", "only for VSs exlb.ko serves");
+	exlb_service_mod(cfg, l7, P("AltSourceAddrs="), &err);
+	alt_check(cfg, vs, "AltSourceAddrs=198.18.1.21,198.18.1.22", NULL);
+	exlb_global_set(cfg, "localbind", "0", &err);
+	report(exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "needs localbind=1"),
+	       "localbind=0 while a VS has AltSourceAddrs refused: \"%s\"", err.msg);
+	exlb_config_free(cfg);
+}
+
 /* A configuration with one of everything. */
 static struct exlb_config *full_config(void)
 {
@@ -785,6 +836,7 @@ int main(void)
 	test_real_servers();
 	test_naming();
 	test_kernel_services();
+	test_alt_source();
 	test_json_round_trip();
 	test_rules();
 	test_header_rules();

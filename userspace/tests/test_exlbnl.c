@@ -159,6 +159,50 @@ static void parse_nested(const struct nlattr *nest, struct attrs *a)
 		mnl_attr_parse_nested(nest, attrs_cb, a);
 }
 
+/* AltSourceAddrs: packed in SET (empty = clear), left out of NEW when empty. */
+static void test_build_alt_source(void)
+{
+	char buf[EXLBNL_REQ_BUFSIZE];
+	struct exlbnl_service svc = {
+		.present = EXLBNL_SVC_ID | EXLBNL_SVC_ALT_SOURCE,
+		.id = 7,
+		.family = AF_INET6,
+		.alt_n = 2,
+	};
+	struct nlmsghdr *nlh;
+	struct attrs top, in;
+	const uint8_t *d;
+
+	inet_pton(AF_INET6, "fd00:1::21", svc.alt[0].raw);
+	inet_pton(AF_INET6, "fd00:1::22", svc.alt[1].raw);
+	nlh = exlbnl_msg_start(buf, FAMILY_ID, EXLB_CMD_SET_SERVICE, NLM_F_ACK, 1);
+	report(!exlbnl_put_service(nlh, sizeof(buf), &svc, EXLBNL_PUT_SET),
+	       "SET_SERVICE with two alternate source addresses builds");
+	parse_msg(nlh, &top);
+	parse_nested(top.tb[EXLB_A_SERVICE], &in);
+	d = in.tb[EXLB_SVC_A_ALT_SOURCE_ADDRS] ?
+	    mnl_attr_get_payload(in.tb[EXLB_SVC_A_ALT_SOURCE_ADDRS]) : NULL;
+	report(d && mnl_attr_get_payload_len(in.tb[EXLB_SVC_A_ALT_SOURCE_ADDRS]) == 32 &&
+	       !memcmp(d, svc.alt[0].raw, 16) && !memcmp(d + 16, svc.alt[1].raw, 16),
+	       "ALT_SOURCE_ADDRS: the two addresses packed, 32 bytes");
+	svc.alt_n = 0;
+	nlh = exlbnl_msg_start(buf, FAMILY_ID, EXLB_CMD_SET_SERVICE, NLM_F_ACK, 2);
+	exlbnl_put_service(nlh, sizeof(buf), &svc, EXLBNL_PUT_SET);
+	parse_msg(nlh, &top);
+	parse_nested(top.tb[EXLB_A_SERVICE], &in);
+	report(in.tb[EXLB_SVC_A_ALT_SOURCE_ADDRS] &&
+	       !mnl_attr_get_payload_len(in.tb[EXLB_SVC_A_ALT_SOURCE_ADDRS]),
+	       "SET with an empty list sends an empty ALT_SOURCE_ADDRS (clears it)");
+	svc.present |= EXLBNL_SVC_ADDR;
+	svc.port = 80;
+	nlh = exlbnl_msg_start(buf, FAMILY_ID, EXLB_CMD_NEW_SERVICE, NLM_F_ACK, 3);
+	exlbnl_put_service(nlh, sizeof(buf), &svc, EXLBNL_PUT_NEW);
+	parse_msg(nlh, &top);
+	parse_nested(top.tb[EXLB_A_SERVICE], &in);
+	report(!in.tb[EXLB_SVC_A_ALT_SOURCE_ADDRS],
+	       "NEW with an empty list leaves the attribute out");
+}
+
 static void test_build_service(void)
 {
 	char buf[EXLBNL_REQ_BUFSIZE];
@@ -834,6 +878,7 @@ int main(void)
 	test_service_spec();
 	test_names();
 	test_build_service();
+	test_build_alt_source();
 	test_build_real_globals();
 	test_parse_replies();
 	test_parse_error();

@@ -141,6 +141,45 @@ static int check_sso(const struct exlb_config *cfg, struct exlb_err *err)
 	return 0;
 }
 
+/*
+ * A VS's own AltSourceAddrs (Kemp's connection scaling): only with
+ * localbind=1, on a VS exlb.ko serves, not Transparent, every address of
+ * the VIP's family. Whether they are local is the kernel's check.
+ */
+static int check_alt_source(const struct exlb_config *cfg,
+			    const struct exlb_service *svc, const char *label,
+			    struct exlb_err *err)
+{
+	uint8_t addrs[EXLB_MAX_ALT_SOURCE_ADDRS][16];
+	char why[128];
+	int n, all;
+
+	if (!cfg->globals.localbind)
+		return exlb_err_set(err,
+				    "VS %s: AltSourceAddrs: needs localbind=1 (connection scaling over 64K)",
+				    label);
+	if (svc->transparent)
+		return exlb_err_set(err,
+				    "VS %s: AltSourceAddrs: the RS sees the client with Transparent=1; set one or the other",
+				    label);
+	if (!exlb_service_is_kernel_served(cfg, svc))
+		return exlb_err_set(err,
+				    "VS %s: AltSourceAddrs: only for VSs exlb.ko serves (L4); the proxy connects from the host's own addresses",
+				    label);
+	all = exlb_alt_source_parse(svc->alt_source_addrs, AF_UNSPEC, addrs,
+				    EXLB_MAX_ALT_SOURCE_ADDRS, why, sizeof(why));
+	n = exlb_alt_source_parse(svc->alt_source_addrs, svc->vip.family,
+				  addrs, EXLB_MAX_ALT_SOURCE_ADDRS, why,
+				  sizeof(why));
+	if (all < 0 || n < 0)
+		return exlb_err_set(err, "VS %s: AltSourceAddrs: %s", label, why);
+	if (n != all)
+		return exlb_err_set(err,
+				    "VS %s: AltSourceAddrs: every address must be of the VIP's family",
+				    label);
+	return 0;
+}
+
 static int check_service(const struct exlb_config *cfg,
 			 const struct exlb_service *svc, struct exlb_err *err)
 {
@@ -204,6 +243,9 @@ static int check_service(const struct exlb_config *cfg,
 			return exlb_err_set(err,
 					    "VS %s: MaxConnsLimit: exlb.ko serves this VS and has no per-VS connection limit yet; limit its real servers (limit=N) instead",
 					    label);
+		if (svc->alt_source_addrs[0] &&
+		    check_alt_source(cfg, svc, label, err))
+			return -1;
 		if (exlb_service_nr_subvs(cfg, svc->id) &&
 		    exlb_service_nr_rs(cfg, svc->id))
 			return exlb_err_set(err,
@@ -337,6 +379,9 @@ int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 		return exlb_err_set(err,
 				    "Timeout: must be less than RetryInterval (%u), a check must end before the next (got %u)",
 				    g->retry_interval, g->retry_timeout);
+	if (g->alt_source_addrs[0] && !g->localbind)
+		return exlb_err_set(err,
+				    "AltSourceAddrs: needs localbind=1 (connection scaling over 64K)");
 	for (size_t i = 0; i < cfg->nr_certs; i++) {
 		const struct exlb_cert *c = &cfg->certs[i];
 		char why[128];

@@ -34,6 +34,7 @@
 #define EXLB_GROUP		"exlb"
 
 #define EXLB_NICKNAME_SIZE	128
+#define EXLB_ALT_SOURCE_SIZE	1024	/* AltSourceAddrs: a comma-separated list */
 #define EXLB_RULE_NAME_SIZE	64
 #define EXLB_SUBVS_MAX_RULES	32
 #define EXLB_SERVICE_MAX_RS	256	/* = EXLB_MAX_REALS of the kernel */
@@ -74,6 +75,8 @@ struct exlb_globals {
 	unsigned int addforwardheader;
 	unsigned int subnetoriginating;
 	unsigned int localbind;
+	/* AltSourceAddrs: default alternate source addresses (with localbind) */
+	char alt_source_addrs[EXLB_ALT_SOURCE_SIZE];
 	unsigned int retry_interval;	/* RetryInterval */
 	unsigned int retry_timeout;	/* Timeout */
 	unsigned int retry_count;	/* RetryCount */
@@ -139,6 +142,8 @@ struct exlb_service {
 	unsigned int force_l7;
 	unsigned int transparent;
 	unsigned int subnet_originating;
+	/* AltSourceAddrs: SNAT source addresses past 64k (with localbind) */
+	char alt_source_addrs[EXLB_ALT_SOURCE_SIZE];
 	unsigned int server_init;
 	unsigned int starttls_mode;
 	unsigned int persist;

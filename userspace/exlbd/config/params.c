@@ -501,6 +501,50 @@ bool exlb_check_rule_name(const char *v, char *why, size_t n)
 /* ---- the table ---- */
 
 #define SVC_UINT(f)	.offset = offsetof(struct exlb_service, f)
+int exlb_alt_source_parse(const char *list, int family, uint8_t (*out)[16],
+			  size_t max, char *why, size_t n)
+{
+	char buf[EXLB_ALT_SOURCE_SIZE], *tok, *save = NULL;
+	size_t count = 0;
+
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(why, n, "too long");
+		return -1;
+	}
+	strcpy(buf, list);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint8_t a[16] = { 0 };
+		int fam = strchr(tok, ':') ? AF_INET6 : AF_INET;
+
+		if (inet_pton(fam, tok, a) != 1) {
+			snprintf(why, n, "'%s' is not an IP address", tok);
+			return -1;
+		}
+		if (family != AF_UNSPEC && fam != family)
+			continue;
+		for (size_t i = 0; i < count; i++)
+			if (!memcmp(out[i], a, 16)) {
+				snprintf(why, n, "%s given twice", tok);
+				return -1;
+			}
+		if (count == max) {
+			snprintf(why, n, "more than %zu addresses", max);
+			return -1;
+		}
+		memcpy(out[count++], a, 16);
+	}
+	return (int)count;
+}
+
+static bool check_alt_source(const char *value, char *why, size_t n)
+{
+	uint8_t addrs[EXLB_MAX_ALT_SOURCE_ADDRS][16];
+
+	return exlb_alt_source_parse(value, AF_UNSPEC, addrs,
+				     EXLB_MAX_ALT_SOURCE_ADDRS, why, n) >= 0;
+}
+
 #define SVC_STR(f)	.offset = offsetof(struct exlb_service, f), \
 			.size = sizeof(((struct exlb_service *)0)->f)
 #define RS_UINT(f)	.offset = offsetof(struct exlb_rs, f)
@@ -534,6 +578,9 @@ const struct exlb_param exlb_params[] = {
 	{ "SubnetOriginating", NULL, EXLB_PT_BOOL, SVC, 0,
 	  SVC_UINT(subnet_originating), .def = "0",
 	  .help = "real server sees the LB's address on its subnet (when not Transparent)" },
+	{ "AltSourceAddrs", NULL, EXLB_PT_STRING, VS_ONLY, 0,
+	  SVC_STR(alt_source_addrs), .def = "", .check = check_alt_source,
+	  .help = "alternate source addresses (a,b,...) the RS sees, past 64k connections; needs localbind=1" },
 	{ "ServerInit", NULL, EXLB_PT_ENUM, VS_ONLY, EXLB_PF_NUMERIC_CODE,
 	  SVC_UINT(server_init), .codes = server_init_codes, .def = "0",
 	  .help = "protocol where the server speaks first" },
@@ -781,9 +828,13 @@ const struct exlb_param exlb_params[] = {
 	{ "subnetoriginating", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,
 	  GLOBAL(subnetoriginating), .def = "0",
 	  .help = "subnet originating requests for every service" },
+	/* connection scaling past 64k (docs/config-format.md, issue 15) */
 	{ "localbind", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,
 	  GLOBAL(localbind), .def = "0",
-	  .help = "alternate source addresses (> 64k connections per VS)" },
+	  .help = "connection scaling over 64K: VSs use AltSourceAddrs" },
+	{ "AltSourceAddrs", NULL, EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL_STR(alt_source_addrs), .def = "", .check = check_alt_source,
+	  .help = "default alternate source addresses (a,b,...) of L4 VSs without their own; needs localbind=1" },
 	{ "RetryInterval", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL, 0,
 	  GLOBAL(retry_interval), .min = 9, .max = 120, .unit = "seconds",
 	  .def = "9", .help = "health check interval" },

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Which object a parameter belongs to; bits so one entry can serve VS and SubVS. */
 enum exlb_scope {
@@ -91,6 +92,15 @@ const char *exlb_scope_name(unsigned int scope);
  */
 const struct exlb_param *exlb_param_find(const char *name, unsigned int scope,
 					 const struct exlb_param **other_scope);
+
+/*
+ * AltSourceAddrs: the addresses of @family (AF_UNSPEC: of either) in the
+ * comma-separated @list, into @out (at most @max, raw network order, 16
+ * bytes each, IPv4 in the first 4). Returns how many, or -1 with @why set
+ * (bad address, too many, twice the same).
+ */
+int exlb_alt_source_parse(const char *list, int family, uint8_t (*out)[16],
+			  size_t max, char *why, size_t n);
 
 /*
  * Parses @text and stores it into @obj (the scope's struct). On error returns

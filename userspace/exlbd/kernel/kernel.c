@@ -14,6 +14,7 @@
 #include <uapi/linux/exlb.h>
 #include "userspace/lib/exlbnl.h"
 
+#include "config/params.h"
 #include "kernel.h"
 
 #define ERR_LINES	64
@@ -164,6 +165,29 @@ static bool addr_eq(uint16_t family, const union exlbnl_addr *a,
 	return !memcmp(a->raw, b->raw, exlbnl_addr_len(family));
 }
 
+/*
+ * Alternate source addresses with localbind=1: the VS's own, else the
+ * global default's of the VIP's family (not for Transparent VSs). The
+ * configuration check refused what does not fit.
+ */
+static void want_alt_source(const struct exlb_config *cfg,
+			    const struct exlb_service *s, struct exlbnl_service *o)
+{
+	uint8_t addrs[EXLB_MAX_ALT_SOURCE_ADDRS][16];
+	const char *list = s->alt_source_addrs[0] ? s->alt_source_addrs :
+			   cfg->globals.alt_source_addrs;
+	char why[128];
+	int n;
+
+	if (!cfg->globals.localbind || s->transparent)
+		return;
+	n = exlb_alt_source_parse(list, s->vip.family, addrs,
+				  EXLB_MAX_ALT_SOURCE_ADDRS, why, sizeof(why));
+	for (int i = 0; i < n; i++)
+		memcpy(o->alt[i].raw, addrs[i], 16);
+	o->alt_n = n > 0 ? (unsigned int)n : 0;
+}
+
 static void want_service(const struct exlb_config *cfg,
 			 const struct exlb_service *s, struct exlbnl_service *o)
 {
@@ -185,6 +209,7 @@ static void want_service(const struct exlb_config *cfg,
 	/* the global subnetoriginating applies to every VS (Kemp) */
 	if (s->subnet_originating || cfg->globals.subnetoriginating)
 		o->flags |= EXLB_SVC_F_SUBNET_ORIGINATING;
+	want_alt_source(cfg, s, o);
 }
 
 /* The settings of @want that @have lacks, as `present` bits. */
@@ -205,6 +230,11 @@ static uint32_t service_diff(const struct exlbnl_service *want,
 		d |= EXLBNL_SVC_IDLE_TIMEOUT;
 	if (want->flags != have->flags)
 		d |= EXLBNL_SVC_FLAGS;
+	if (want->alt_n != have->alt_n)
+		d |= EXLBNL_SVC_ALT_SOURCE;
+	for (unsigned int i = 0; i < want->alt_n && i < have->alt_n; i++)
+		if (!addr_eq(want->family, &want->alt[i], &have->alt[i]))
+			d |= EXLBNL_SVC_ALT_SOURCE;
 	return d;
 }
 
