@@ -78,32 +78,7 @@ fi
 [[ ${1:-} == --one ]] && { echo "FAIL: test aborted by a shell error"; exit 1; }
 
 # ---------------------------------------------------------------- select
-list=0
-selected=()
-for arg in "$@"; do
-	case $arg in
-	-l) list=1 ;;
-	-h | --help) sed -n '3,12p' "$SELF"; exit 0 ;;
-	*) selected+=("$arg") ;;
-	esac
-done
-run=()
-for t in "${TESTS[@]}"; do
-	name=${t%%:*}
-	if ((${#selected[@]})); then
-		keep=0
-		for pat in "${selected[@]}"; do
-			# shellcheck disable=SC2053
-			[[ $name == $pat ]] && keep=1
-		done
-		((keep)) || continue
-	fi
-	run+=("$t")
-done
-if ((list)); then
-	for t in "${run[@]}"; do echo "${t%%:*}"; done
-	exit 0
-fi
+select_tests "$@"
 
 echo "TAP version 13"
 echo "1..${#run[@]}"

@@ -319,44 +319,7 @@ if [[ ${1:-} == --one ]]; then
 fi
 [[ ${1:-} == --one ]] && { echo "FAIL: test aborted by a shell error"; exit 1; }
 
-PASS=0 FAIL=0 SKIP=0 N=0
-ktap_result() { # RESULT NAME [DIRECTIVE]
-	N=$((N + 1))
-	case $1 in
-	ok) PASS=$((PASS + 1)); echo "ok $N - $2" ;;
-	skip) SKIP=$((SKIP + 1)); echo "ok $N - $2 # SKIP $3" ;;
-	*) FAIL=$((FAIL + 1)); echo "not ok $N - $2${3:+ # $3}" ;;
-	esac
-}
-ktap_end() {
-	echo "# Totals: pass:$PASS fail:$FAIL xfail:0 xpass:0 skip:$SKIP error:0"
-	if ((SKIP)); then echo "$PASS passed, $FAIL failed, $SKIP skipped"
-	else echo "$PASS passed, $FAIL failed"; fi
-}
-
-list=0
-selected=()
-for arg in "$@"; do
-	case $arg in
-	-l) list=1 ;;
-	-h | --help) sed -n '3,20p' "$SELF"; exit 0 ;;
-	*) selected+=("$arg") ;;
-	esac
-done
-run=()
-for t in "${TESTS[@]}"; do
-	name=${t%%:*}
-	keep=$((${#selected[@]} == 0))
-	for pat in "${selected[@]}"; do
-		# shellcheck disable=SC2053
-		[[ $name == $pat ]] && keep=1
-	done
-	((keep)) && run+=("$t")
-done
-if ((list)); then
-	for t in "${run[@]}"; do echo "${t%%:*}"; done
-	exit 0
-fi
+select_tests "$@"
 
 echo "TAP version 13"
 echo "1..${#run[@]}"

@@ -139,6 +139,34 @@ ktap_end() {
 	fi
 }
 
+# select_tests [-l] [-h] [GLOB...]: the entries of TESTS ("name:...") the
+# command line names by glob (all without one), into run[]; -l lists them
+# and exits, -h prints the suite's header comment and exits.
+select_tests() {
+	local arg t pat keep list=0 selected=()
+
+	for arg in "$@"; do
+		case $arg in
+		-l) list=1 ;;
+		-h | --help) awk 'NR > 2 && !/^#/ { exit } NR > 2' "$SELF"; exit 0 ;;
+		*) selected+=("$arg") ;;
+		esac
+	done
+	run=()
+	for t in "${TESTS[@]}"; do
+		keep=$((${#selected[@]} == 0))
+		for pat in "${selected[@]}"; do
+			# shellcheck disable=SC2053 # a glob
+			[[ ${t%%:*} == $pat ]] && keep=1
+		done
+		((keep)) && run+=("$t")
+	done
+	if ((list)); then
+		for t in "${run[@]}"; do echo "${t%%:*}"; done
+		exit 0
+	fi
+}
+
 # run_chained NAME: runs t_NAME in the suite's shell (exlbd_e2e.sh,
 # exlb_deb.sh, exlb_systemd.sh: each test builds on the previous one, so
 # after a failure the rest are skipped), its output as KTAP comments
