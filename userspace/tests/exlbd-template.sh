@@ -134,7 +134,7 @@ VS_DEFAULTS = {
     "NickName": "", "VStype": "gen", "Enable": 1, "ForceL7": 1, "Transparent": 0,
     "SubnetOriginating": 0, "ServerInit": 0, "StartTLSMode": 0, "Schedule": "rr",
     "Persist": "none", "PersistTimeout": 360, "PersistMask": 0, "Idletime": 0,
-    "MaxConnsLimit": 0,
+    "MaxConnsLimit": 0, "AltSourceAddrs": "",
     "CheckType": "tcp", "CheckUrl": "/", "CheckUseGet": 0, "CheckUse1.1": 0,
     "CheckHost": "", "CheckCodes": "", "CheckPort": 0, "SSLAcceleration": 0,
     "SSLReencrypt": 0, "TLSType": 1, "CipherSet": "BestPractices", "NeedHostName": 0,
@@ -147,7 +147,7 @@ VS_DEFAULTS = {
 VS_ONLY = {"VStype", "ForceL7", "ServerInit", "StartTLSMode", "SSLAcceleration",
            "SSLReencrypt", "TLSType", "CipherSet", "NeedHostName", "CertFile",
            "ReverseSNIHostname", "ReencryptVerify", "StrictTransportSecurity",
-           "MaxConnsLimit"}
+           "MaxConnsLimit", "AltSourceAddrs"}
 SUBVS_DEFAULTS = {k: v for k, v in VS_DEFAULTS.items() if k not in VS_ONLY}
 VS_STRUCT = {"id", "vip", "port", "prot", "request_rules", "response_rules", "rs",
              "subvs", "certificate", "health_timing"}

@@ -32,7 +32,7 @@
 #define HA_STOP_WAIT_MS		5000	/* keepalived releasing the VIPs on exit */
 
 static const char *const keepalived_paths[] = {
-	"/usr/sbin/keepalived", "/sbin/keepalived", "/usr/local/sbin/keepalived",
+	"/usr/sbin/keepalived", "/sbin/keepalived",	/* Debian's */
 };
 
 /*

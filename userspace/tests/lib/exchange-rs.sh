@@ -42,6 +42,8 @@
 #   len=<request length> sent=<body bytes> xff="..." via="..."
 # health checks go to $(exrs_health_log NAME) instead, so that "nothing
 # reached the server" can be asserted while health checks run.
+# $(exrs_dir NAME)/auth.log: "<uri> auth=\"<Authorization header>\"" per
+# request (empty when it had none): what credentials reached the server.
 #
 # Knobs (read at exrs_setup): EXRS_DIR (default: a new /tmp/exrs.XXXXXX),
 # EXRS_BIG_MB (200; 0 = no big file), EXRS_LIMIT_RATE (40m), EXRS_WORKERS
@@ -109,6 +111,8 @@ http {
 		'len=\$request_length sent=\$body_bytes_sent xff="\$http_x_forwarded_for" '
 		'via="\$http_via"';
 	access_log $d/access.log exrs;
+	log_format exrs_auth '\$request_uri auth="\$http_authorization"';
+	access_log $d/auth.log exrs_auth;
 	client_body_temp_path $d/tmp/body;
 	proxy_temp_path $d/tmp/proxy;
 	fastcgi_temp_path $d/tmp/fastcgi;
