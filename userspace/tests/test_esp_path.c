@@ -171,7 +171,7 @@ static struct esp_gate *gate(const char *hosts, const char *dirs, unsigned int l
 	snprintf(svc.nickname, sizeof(svc.nickname), "OWA");
 	snprintf(svc.allowed_hosts, sizeof(svc.allowed_hosts), "%s", hosts);
 	snprintf(svc.allowed_directories, sizeof(svc.allowed_directories), "%s", dirs);
-	g = esp_gate_new(&svc, &err);
+	g = esp_gate_new(&svc, NULL, &err);
 	if (!g || err)
 		abort();
 	return g;
