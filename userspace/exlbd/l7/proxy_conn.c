@@ -86,6 +86,7 @@ struct l7_conn {
 	unsigned char auth_key[ESP_CACHE_KEY_LEN];
 	char auth_user[ESP_NAME_MAX];	/* for the log */
 	size_t auth_user_len;
+	bool auth_resume;		/* feed the parser: the END after a head */
 };
 
 _Static_assert(offsetof(struct l7_conn, r) == 0, "relay.h: the relay comes first");
@@ -657,6 +658,7 @@ static void on_logon(void *ctx, enum esp_auth_result res, const char *detail)
 		      (int)res, esp_auth_result_name(res), detail);
 	if (res == ESP_AUTH_OK) {
 		esp_cache_put(c->auth_key, g->domain, mono_s());
+		c->auth_resume = true;
 		/* where the request would have gone: c->plan is still held */
 		request_route(c, l7_plan_vs(c->plan, c->r.vs_id), c->auth_sv,
 			      &c->req->head, esp, c->auth_bind_now,
@@ -927,12 +929,14 @@ static void conn_shrink(struct l7_relay *r)
 /* Parses what the client sent; returns whether anything moved. */
 static bool process_client_input(struct l7_conn *c)
 {
-	bool progress = false, again = false;
+	bool progress = false, again = c->auth_resume;
 
 	/*
 	 * After a head or body bytes the parser is fed again even with
 	 * nothing left: that is how a message without a body ends (END).
+	 * So too after a logon (auth_resume): the head was fed last.
 	 */
+	c->auth_resume = false;
 	while ((c->r.cin_len || again) && !c->r.dead) {
 		enum exlb_http_event ev;
 		size_t used = 0;
