@@ -180,12 +180,16 @@ report $? "an ExcludedDirectories path (/pub/*) passes without credentials: $cod
 # ---- the verdict cache: keep-alive and a later connection
 b2=$(binds)
 n=$((n + 1))
-in_cl curl -s -o /dev/null -o /dev/null -w '%{http_code} %{num_connects}\n' --max-time 20 \
-	-H 'Host: mail.example.com' -u dave:dave-pw \
-	"http://$VIP/owa/ka1-$n-$$" "http://$VIP/owa/ka2-$n-$$" >"$T/ka"
+# POSTs of 300 KB: the first waits for its logon with its body held back
+head -c 300000 /dev/urandom >"$T/post"
+in_cl curl -s -o "$T/ka1" -o "$T/ka2" -w '%{http_code} %{num_connects}\n' --max-time 20 \
+	-H 'Host: mail.example.com' -u dave:dave-pw --data-binary @"$T/post" \
+	"http://$VIP/owa/echo" "http://$VIP/ews/echo" >"$T/ka"
 ka_binds=$(( $(binds) - b2 ))
 [ "$(tr '\n' ' ' <"$T/ka")" = "200 1 200 0 " ] && [ "$ka_binds" = "$logon_binds" ]
 report $? "keep-alive: two requests of dave on one connection ($(tr '\n' ' ' <"$T/ka")), slapd asked once ($ka_binds binds, a logon is $logon_binds)"
+grep -qw 300000 "$T/ka1" && grep -qw 300000 "$T/ka2"
+report $? "the body of the request that waited for its logon reached the RS whole ($(head -c 80 "$T/ka1"))"
 b3=$(binds)
 req 80 dave:dave-pw /owa/
 [ "$code" = 200 ] && [ "$(binds)" = "$b3" ]

@@ -789,6 +789,27 @@ static void test_esp_refused(void)
 	       "EspEnabled=0 releases the other");
 	exlb_config_free(back);
 
+	/* a state file's Basic service naming no SSO domain: held, the load succeeds */
+	{
+		struct exlb_config *st_cfg = exlb_config_clone(cfg);
+		json_t *doc2;
+
+		exlb_service_by_id(st_cfg, 2)->input_auth_mode = 1;
+		snprintf(exlb_service_by_id(st_cfg, 2)->sso_domain,
+			 sizeof(exlb_service_by_id(st_cfg, 2)->sso_domain), "GONE");
+		exlb_service_by_id(st_cfg, 4)->esp_enabled = 0;
+		doc2 = exlb_config_to_json(st_cfg);
+		back = exlb_config_from_state(doc2, &err);
+		report(back && exlb_service_by_id(back, 2)->held &&
+		       exlb_vs_refused(back, exlb_service_by_id(back, 1)) &&
+		       !exlb_vs_refused(back, exlb_service_by_id(back, 4)),
+		       "a state file with InputAuthMode=1 and an unknown Domain loads, that service held, its VS serves nothing (%s)",
+		       back ? "" : err.msg);
+		exlb_config_free(back);
+		json_decref(doc2);
+		exlb_config_free(st_cfg);
+	}
+
 	/* the same through the store: exlbd starts, nothing of the file is lost */
 	if (!mkdtemp(dir)) {
 		report(false, "mkdtemp");
