@@ -53,92 +53,10 @@ for f in "$SLAPD" "$SLAPADD" "$TEST_ESP_LDAP" "$EXLBD" "$EXLBCTL"; do
 	[ -x "$f" ] || { echo "not ok 1 - $f is missing (tools/deps.sh: slapd; make)"; exit 1; }
 done
 
-# ---- the test CA, the server's certificate (127.0.0.1, localhost), another CA
-mkcert() {
-	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$1" \
-		-keyout "$tmp/$1.key" -out "$tmp/$1.pem" 2>/dev/null
-}
-mkcert exlb-test-ca && mkcert other-ca &&
-openssl req -newkey rsa:2048 -nodes -subj /CN=localhost \
-	-keyout "$tmp/server.key" -out "$tmp/server.csr" 2>/dev/null &&
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$tmp/san.ext" &&
-openssl x509 -req -in "$tmp/server.csr" -CA "$tmp/exlb-test-ca.pem" \
-	-CAkey "$tmp/exlb-test-ca.key" -CAcreateserial -days 2 \
-	-extfile "$tmp/san.ext" -out "$tmp/server.pem" 2>/dev/null
-check "test CA and server certificate made" test -s "$tmp/server.pem"
-chmod 0644 "$tmp"/*.key
-
-# ---- slapd: the AD attributes, ppolicy, the directory
-cat >"$tmp/ad.schema" <<'EOF'
-attributetype ( 1.2.840.113556.1.4.656 NAME 'userPrincipalName'
-	EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
-attributetype ( 1.2.840.113556.1.4.221 NAME 'sAMAccountName'
-	EQUALITY caseIgnoreMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
-objectclass ( 1.3.6.1.4.1.4203.666.11.99.1 NAME 'exlbTestADUser' AUXILIARY
-	MAY ( userPrincipalName $ sAMAccountName ) )
-EOF
-mkdir -p "$tmp/db"
-cat >"$tmp/slapd.conf" <<EOF
-include /etc/ldap/schema/core.schema
-include /etc/ldap/schema/cosine.schema
-include /etc/ldap/schema/inetorgperson.schema
-include $tmp/ad.schema
-modulepath /usr/lib/ldap
-moduleload back_mdb
-moduleload ppolicy
-pidfile $tmp/slapd.pid
-TLSCACertificateFile $tmp/exlb-test-ca.pem
-TLSCertificateFile $tmp/server.pem
-TLSCertificateKeyFile $tmp/server.key
-database mdb
-maxsize 16777216
-suffix "dc=exlb,dc=test"
-rootdn "cn=admin,dc=exlb,dc=test"
-rootpw admin-not-used
-directory $tmp/db
-overlay ppolicy
-ppolicy_default "cn=default,ou=policies,dc=exlb,dc=test"
-ppolicy_use_lockout
-access to attrs=userPassword by anonymous auth by * none
-access to * by dn.exact="cn=svc,ou=system,dc=exlb,dc=test" read by self read by * none
-EOF
-now=$(date -u +%Y%m%d%H%M%SZ)
-user() { # NAME PASSWORD [extra attribute lines]
-	printf 'dn: uid=%s,ou=people,dc=exlb,dc=test\nobjectClass: inetOrgPerson\nobjectClass: exlbTestADUser\nuid: %s\ncn: %s\nsn: %s\nuserPrincipalName: %s@exlb.test\nsAMAccountName: %s\nuserPassword: %s\n' \
-		"$1" "$1" "$1" "$1" "$1" "$1" "$2"
-	shift 2
-	printf '%s\n' "$@"
-	echo
-}
-{
-	printf 'dn: dc=exlb,dc=test\nobjectClass: dcObject\nobjectClass: organization\ndc: exlb\no: exlb test\n\n'
-	for ou in people system policies; do
-		printf 'dn: ou=%s,dc=exlb,dc=test\nobjectClass: organizationalUnit\nou: %s\n\n' "$ou" "$ou"
-	done
-	printf 'dn: cn=default,ou=policies,dc=exlb,dc=test\nobjectClass: organizationalRole\nobjectClass: pwdPolicy\ncn: default\npwdAttribute: userPassword\npwdMaxAge: 315360000\npwdLockout: TRUE\npwdMaxFailure: 0\npwdGraceAuthNLimit: 0\n\n'
-	printf 'dn: cn=svc,ou=system,dc=exlb,dc=test\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: svc\nuserPassword: svc-secret\npwdChangedTime: %s\n\n' "$now"
-	user alice alice-pw "pwdChangedTime: $now"
-	user dave dave-pw "pwdChangedTime: $now"
-	user bob bob-pw "pwdChangedTime: $now" "pwdAccountLockedTime: 000001010000Z"
-	user carol carol-pw "pwdChangedTime: 20000101000000Z"
-} >"$tmp/data.ldif"
-"$SLAPADD" -f "$tmp/slapd.conf" -l "$tmp/data.ldif" >"$tmp/slapadd.log" 2>&1
-report $? "slapadd loaded the test directory$( [ -s "$tmp/slapadd.log" ] && tail -1 "$tmp/slapadd.log" | sed 's/^/: /')"
-
-"$SLAPD" -f "$tmp/slapd.conf" -h "ldap://127.0.0.1:$P_LDAP/ ldaps://127.0.0.1:$P_LDAPS/" \
-	-d 0 >"$tmp/slapd.log" 2>&1 &
-slapd_pid=$!
-quiet() { "$@" >/dev/null 2>&1; }
-wait_for 10 quiet ldapsearch -x -H "ldap://127.0.0.1:$P_LDAP" -b "" -s base -LLL namingContexts
-report $? "slapd answers on 127.0.0.1:$P_LDAP (after ${WAITED:-?} s)"
-# the fixture itself, with the OpenLDAP tools: ppolicy locks bob
-LDAPTLS_CACERT=$tmp/exlb-test-ca.pem ldapwhoami -x -ZZ -H "ldap://127.0.0.1:$P_LDAP" \
-	-D uid=alice,ou=people,dc=exlb,dc=test -w alice-pw >"$tmp/who" 2>&1
-report $? "fixture: ldapwhoami -ZZ as alice: $(head -1 "$tmp/who")"
-ldapwhoami -x -e ppolicy -H "ldap://127.0.0.1:$P_LDAP" \
-	-D uid=bob,ou=people,dc=exlb,dc=test -w bob-pw >"$tmp/who" 2>&1
-grep -qi 'locked' "$tmp/who"
-report $? "fixture: bob is locked by ppolicy: $(tr '\n' ' ' <"$tmp/who" | cut -c1-120)"
+# ---- slapd with the test directory (lib/slapd.sh)
+# shellcheck source=lib/slapd.sh
+. "$here/lib/slapd.sh"
+slapd_fixture 127.0.0.1 "$P_LDAP" "$P_LDAPS"
 
 # accepts, never answers (the kernel completes the handshake)
 python3 -c "

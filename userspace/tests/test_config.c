@@ -691,13 +691,41 @@ static void test_esp_refused(void)
 	       "InputAuthMode=2 with EspEnabled=1 fails the whole-config check: \"%s\"", err.msg);
 	exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("InputAuthMode=0 OutputAuthMode=1"), &err);
 	report(exlb_config_check(cfg, &err) != 0 &&
-	       strstr(err.msg, "SubVS EWS: EspEnabled=1: OutputAuthMode=1: server-side authentication needs the directory logon"),
-	       "OutputAuthMode=1 with EspEnabled=1 fails the check: \"%s\"", err.msg);
+	       strstr(err.msg, "SubVS EWS: EspEnabled=1: OutputAuthMode=1: passes on the credentials of the Basic logon: needs InputAuthMode=1"),
+	       "OutputAuthMode=1 with InputAuthMode=0 fails the check: \"%s\"", err.msg);
 	exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("EspEnabled=0 OutputAuthMode=0"), &err);
 	report(exlb_subvs_add(cfg, exlb_service_by_id(cfg, 1), P("NickName=AP EnableESP=1 InputAuthMode=1"), &id, &err) == 0 &&
-	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "SubVS AP: EspEnabled=1: InputAuthMode=1"),
-	       "subvs add EnableESP=1 (the guide's alias) InputAuthMode=1 fails the check: \"%s\"", err.msg);
+	       exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "SubVS AP: Domain: InputAuthMode 1 logs users on against an SSO domain"),
+	       "subvs add EnableESP=1 (the guide's alias) InputAuthMode=1 without a Domain fails the check: \"%s\"", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("Domain=EXLB"), &err);
+	report(exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "SubVS AP: Domain: no SSO domain named 'EXLB'"),
+	       "InputAuthMode=1 naming an SSO domain that does not exist fails the check: \"%s\"", err.msg);
+	err.msg[0] = 0;
+	report(exlb_sso_add(cfg, "exlb", P("server=198.18.0.9 auth_type=LDAP-Unencrypted"), &err) == 0 &&
+	       exlb_config_check(cfg, &err) == 0,
+	       "InputAuthMode=1 (Basic) OutputAuthMode=0 with an existing SSO domain passes (%s)", err.msg);
+	err.msg[0] = 0;
+	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=1"), &err) == 0 &&
+	       exlb_config_check(cfg, &err) == 0,
+	       "InputAuthMode=1 OutputAuthMode=1 (Basic passed on) passes (%s)", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=2"), &err);
+	report(exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=2: not implemented yet"),
+	       "InputAuthMode=1 OutputAuthMode=2 (form) fails the check: \"%s\"", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=3"), &err);
+	report(exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=3: not implemented yet"),
+	       "InputAuthMode=1 OutputAuthMode=3 (KCD) fails the check: \"%s\"", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=0 InputAuthMode=2"), &err);
+	report(exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "SubVS AP: " "EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet"),
+	       "InputAuthMode=2 (form) with an SSO domain still fails the check: \"%s\"", err.msg);
 	exlb_service_del(cfg, id, &err);
+	report(exlb_vs_add(cfg, "198.18.0.12", "25", NULL, P("NickName=SMTPB EspEnabled=1 SMTPAllowedDomains=example.com InputAuthMode=1 Domain=EXLB"), &id, &err) == 0 &&
+	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "VS SMTPB: EspEnabled=1: InputAuthMode=1: the Basic logon is enforced on HTTP services only"),
+	       "InputAuthMode=1 on an SMTP VS fails the check: \"%s\"", err.msg);
+	exlb_service_del(cfg, id, &err);
+	cfg->nr_sso = 0;
 	err.msg[0] = 0;
 	report(exlb_vs_add(cfg, "198.18.0.12", "25", NULL, P("NickName=SMTPESP EspEnabled=1 SMTPAllowedDomains=example.com"), &id, &err) == 0 &&
 	       exlb_config_check(cfg, &err) == 0 &&
@@ -760,6 +788,27 @@ static void test_esp_refused(void)
 	report(exlb_config_check(back, &err) == 0 && !exlb_vs_refused(back, exlb_service_by_id(back, 4)),
 	       "EspEnabled=0 releases the other");
 	exlb_config_free(back);
+
+	/* a state file's Basic service naming no SSO domain: held, the load succeeds */
+	{
+		struct exlb_config *st_cfg = exlb_config_clone(cfg);
+		json_t *doc2;
+
+		exlb_service_by_id(st_cfg, 2)->input_auth_mode = 1;
+		snprintf(exlb_service_by_id(st_cfg, 2)->sso_domain,
+			 sizeof(exlb_service_by_id(st_cfg, 2)->sso_domain), "GONE");
+		exlb_service_by_id(st_cfg, 4)->esp_enabled = 0;
+		doc2 = exlb_config_to_json(st_cfg);
+		back = exlb_config_from_state(doc2, &err);
+		report(back && exlb_service_by_id(back, 2)->held &&
+		       exlb_vs_refused(back, exlb_service_by_id(back, 1)) &&
+		       !exlb_vs_refused(back, exlb_service_by_id(back, 4)),
+		       "a state file with InputAuthMode=1 and an unknown Domain loads, that service held, its VS serves nothing (%s)",
+		       back ? "" : err.msg);
+		exlb_config_free(back);
+		json_decref(doc2);
+		exlb_config_free(st_cfg);
+	}
 
 	/* the same through the store: exlbd starts, nothing of the file is lost */
 	if (!mkdtemp(dir)) {

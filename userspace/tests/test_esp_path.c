@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "esp/basic.h"
 #include "esp/gate.h"
 #include "esp/path.h"
 #include "l7/http1.h"
@@ -171,7 +172,7 @@ static struct esp_gate *gate(const char *hosts, const char *dirs, unsigned int l
 	snprintf(svc.nickname, sizeof(svc.nickname), "OWA");
 	snprintf(svc.allowed_hosts, sizeof(svc.allowed_hosts), "%s", hosts);
 	snprintf(svc.allowed_directories, sizeof(svc.allowed_directories), "%s", dirs);
-	g = esp_gate_new(&svc, &err);
+	g = esp_gate_new(&svc, NULL, &err);
 	if (!g || err)
 		abort();
 	return g;
@@ -352,6 +353,96 @@ static void test_rcpt(void)
 	       "SMTPAllowedDomains: exact, case-insensitive; subdomains only by a *. pattern");
 }
 
+/* The Basic logon's pieces: the header, ExcludedDirectories, the cache. */
+static void test_basic(void)
+{
+	char user[ESP_NAME_MAX + 1], pw[ESP_PASSWORD_MAX + 1], big[1200];
+	unsigned char k1[ESP_CACHE_KEY_LEN], k2[ESP_CACHE_KEY_LEN], k3[ESP_CACHE_KEY_LEN];
+	struct exlb_sso_domain d = { .name = "EXLB", .sess_tout_type = EXLB_SSO_TOUT_IDLE,
+				     .sess_tout_idle_pub = 900, .sess_tout_duration_pub = 1800 };
+	struct exlb_service svc;
+	struct esp_gate *g;
+	size_t ul = 0, pl = 0;
+	bool err = false, ok;
+	static const char *const bad[] = {
+		"Basic", "Basic ", "Bearer YWxpY2U6cHc=", "Basic YWxpY2U6cHc",	/* no padding */
+		"Basic YWxpY2U=", "Basic YWxp!2U6cHc=", "Basic YW=xY2U6cHc=", NULL,
+	};
+
+	ok = esp_basic_decode("Basic YWxpY2U6YWxpY2UtcHc=", 26, user, &ul, pw, &pl);
+	report(ok && ul == 5 && !memcmp(user, "alice", 5) && pl == 8 && !memcmp(pw, "alice-pw", 8),
+	       "Basic alice:alice-pw decoded");
+	ok = esp_basic_decode("basic  OmE6Yg==  ", 17, user, &ul, pw, &pl);
+	report(ok && ul == 0 && pl == 3 && !memcmp(pw, "a:b", 3),
+	       "scheme case-insensitive, blanks around; the first ':' splits (empty user, password 'a:b')");
+	for (int i = 0; bad[i]; i++)
+		report(!esp_basic_decode(bad[i], strlen(bad[i]), user, &ul, pw, &pl),
+		       "not credentials: '%s'", bad[i]);
+	memcpy(big, "Basic ", 6);
+	memset(big + 6, 'Q', 1000);	/* 750 bytes decoded: over the limits */
+	report(!esp_basic_decode(big, 1006, user, &ul, pw, &pl), "credentials over 256+256 bytes refused");
+
+	memset(&svc, 0, sizeof(svc));
+	svc.esp_enabled = 1;
+	svc.input_auth_mode = 1;
+	snprintf(svc.nickname, sizeof(svc.nickname), "AS\"x");
+	snprintf(svc.excluded_directories, sizeof(svc.excluded_directories), "/pub/* /oab/*");
+	g = esp_gate_new(&svc, &d, &err);
+	report(g && !strcmp(g->realm, "EXLB") && g->domain && g->domain != &d,
+	       "the gate keeps a copy of the SSO domain; realm = its name");
+	report(esp_gate_wants_basic(g, "/owa/x?a=1", 10) && !esp_gate_wants_basic(g, "/PUB/x", 6) &&
+	       !esp_gate_wants_basic(g, "/oab/a%20b", 10) && esp_gate_wants_basic(g, "/pubx", 5),
+	       "ExcludedDirectories: /PUB/x and /oab/a%%20b need no logon, /owa/x and /pubx do");
+	esp_gate_free(g);
+	g = esp_gate_new(&svc, NULL, &err);
+	report(g && !strcmp(g->realm, "AS_x"), "without a domain the realm is the service's name, quotes replaced (%s)",
+	       g ? g->realm : "");
+	svc.input_auth_mode = 0;
+	esp_gate_free(g);
+	g = esp_gate_new(&svc, NULL, &err);
+	report(!esp_gate_wants_basic(g, "/owa/", 5), "InputAuthMode=0: no logon anywhere");
+	esp_gate_free(g);
+
+	esp_cache_key("EXLB", "alice", 5, "pw", 2, k1);
+	esp_cache_key("exlb", "alice", 5, "pw", 2, k2);
+	esp_cache_key("EXLB", "alice", 5, "pw2", 3, k3);
+	report(!memcmp(k1, k2, sizeof(k1)) && memcmp(k1, k3, sizeof(k1)),
+	       "cache key: the domain case-insensitive, another password another key");
+	esp_cache_key("EXLB", "alice:p", 7, "w", 1, k2);
+	report(memcmp(k1, k2, sizeof(k1)) != 0, "cache key: ('alice:p','w') is not ('alice','pw')");
+	report(!esp_cache_ok(k1, 1000), "nothing cached: a miss");
+	esp_cache_put(k1, &d, 1000);
+	report(esp_cache_ok(k1, 1000) && esp_cache_ok(k1, 1899) && !esp_cache_ok(k3, 1000),
+	       "a put is a hit (its idle time restarts), another password is not");
+	report(esp_cache_ok(k1, 2700) && !esp_cache_ok(k1, 2800),
+	       "used within its idle time it still ends at sess_tout_duration_pub");
+	esp_cache_put(k1, &d, 1000);
+	report(!esp_cache_ok(k1, 1900), "unused for sess_tout_idle_pub: gone");
+	d.sess_tout_type = EXLB_SSO_TOUT_MAX;
+	esp_cache_put(k1, &d, 1000);
+	report(esp_cache_ok(k1, 2500) && !esp_cache_ok(k1, 2800), "sess_tout_type=max: the duration alone");
+	d.sess_tout_duration_pub = 0;
+	esp_cache_put(k3, &d, 1000);
+	report(!esp_cache_ok(k3, 1000), "sess_tout_duration_pub=0: nothing cached");
+	d.sess_tout_duration_pub = 1800;
+	esp_cache_clear();
+	for (unsigned int i = 0; i <= ESP_CACHE_SIZE; i++) {
+		unsigned char k[ESP_CACHE_KEY_LEN];
+		char u[16];
+
+		snprintf(u, sizeof(u), "u%u", i);
+		esp_cache_key("EXLB", u, strlen(u), "pw", 2, k);
+		esp_cache_put(k, &d, 1000 + i / 8);	/* all live */
+		if (!i)
+			memcpy(k1, k, sizeof(k1));
+		if (i == 1)
+			memcpy(k2, k, sizeof(k2));
+	}
+	report(!esp_cache_ok(k1, 1000 + ESP_CACHE_SIZE / 8) && esp_cache_ok(k2, 1000 + ESP_CACHE_SIZE / 8),
+	       "full: the oldest logon is evicted first, the next stays");
+	esp_cache_clear();
+}
+
 int main(void)
 {
 	test_normalise();
@@ -359,6 +450,7 @@ int main(void)
 	test_hosts();
 	test_gate();
 	test_rcpt();
+	test_basic();
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;
 }

@@ -1105,15 +1105,29 @@ bool esp_settings_enforced(const struct exlb_service *svc,
 		snprintf(why, n, "ESP is enforced on HTTP services (VStype http, the gates of docs/esp.md) and SMTP VSs (port 25 or VStype tls with StartTLSMode 1/2: SMTPAllowedDomains) only");
 		return false;
 	}
-	/* client side: 0 delegate (the gates alone) */
-	if (svc->input_auth_mode != 0) {
-		snprintf(why, n, "InputAuthMode=%u: pre-authentication against the directory is not implemented yet; use InputAuthMode=0 (delegate: the AllowedHosts/AllowedDirectories gates, authentication left to Exchange)",
+	/*
+	 * client side: 0 delegate (the gates alone); 1 Basic against the SSO
+	 * domain, on HTTP services (check.c: Domain must name one)
+	 */
+	if (svc->input_auth_mode == 1 && !esp_http(vs)) {
+		snprintf(why, n, "InputAuthMode=1: the Basic logon is enforced on HTTP services only; use InputAuthMode=0");
+		return false;
+	}
+	if (svc->input_auth_mode > 1) {
+		snprintf(why, n, "InputAuthMode=%u: pre-authentication against the directory is not implemented yet in this mode; use InputAuthMode=0 (delegate: the AllowedHosts/AllowedDirectories gates, authentication left to Exchange) or 1 (Basic against the SSO domain)",
 			 svc->input_auth_mode);
 		return false;
 	}
-	/* server side: 0 none */
-	if (svc->output_auth_mode != 0) {
-		snprintf(why, n, "OutputAuthMode=%u: server-side authentication needs the directory logon, not implemented yet; use OutputAuthMode=0",
+	/*
+	 * server side: 0 none (the client's Authorization is not forwarded),
+	 * 1 Basic (it is, unchanged): both need the Basic logon's credentials
+	 */
+	if (svc->output_auth_mode == 1 && svc->input_auth_mode != 1) {
+		snprintf(why, n, "OutputAuthMode=1: passes on the credentials of the Basic logon: needs InputAuthMode=1");
+		return false;
+	}
+	if (svc->output_auth_mode > 1) {
+		snprintf(why, n, "OutputAuthMode=%u: not implemented yet; use OutputAuthMode=0 (none) or 1 (Basic: the client's credentials passed on)",
 			 svc->output_auth_mode);
 		return false;
 	}

@@ -13,9 +13,11 @@
 
 #include "esp/gate.h"
 
-struct esp_gate *esp_gate_new(const struct exlb_service *svc, bool *err)
+struct esp_gate *esp_gate_new(const struct exlb_service *svc,
+			      const struct exlb_sso_domain *domain, bool *err)
 {
 	struct esp_gate *g;
+	size_t o = 0;
 
 	if (!svc->esp_enabled)
 		return NULL;
@@ -33,11 +35,35 @@ struct esp_gate *esp_gate_new(const struct exlb_service *svc, bool *err)
 	memcpy(g->excluded, svc->excluded_directories, sizeof(g->excluded));
 	memcpy(g->smtp_domains, svc->smtp_allowed_domains,
 	       sizeof(g->smtp_domains));
+	g->input_auth = svc->input_auth_mode;
+	g->output_auth = svc->output_auth_mode;
+	if (domain) {
+		g->domain = malloc(sizeof(*g->domain));
+		if (!g->domain) {
+			free(g);
+			*err = true;
+			return NULL;
+		}
+		*g->domain = *domain;
+	}
+	/* the realm: the SSO domain's name, else the service's; quotable */
+	for (const char *s = domain ? domain->name :
+	     svc->nickname[0] ? svc->nickname : g->name;
+	     *s && o + 1 < sizeof(g->realm); s++)
+		g->realm[o++] = (unsigned char)*s < 0x20 ||
+				(unsigned char)*s >= 0x7f || *s == '"' ||
+				*s == '\\' ? '_' : *s;
+	g->realm[o] = '\0';
 	return g;
 }
 
 void esp_gate_free(struct esp_gate *g)
 {
+	if (!g)
+		return;
+	if (g->domain)	/* holds the service account's password */
+		explicit_bzero(g->domain, sizeof(*g->domain));
+	free(g->domain);
 	free(g);
 }
 
@@ -151,4 +177,37 @@ enum esp_verdict esp_normalise_request(const struct esp_gate *g,
 				       struct esp_decision *d)
 {
 	return gate_check(g, rq, d, false);
+}
+
+bool esp_gate_wants_basic(const struct esp_gate *g, const char *target,
+			  size_t target_len)
+{
+	char path[ESP_PATH_MAX];
+	struct esp_target t;
+
+	if (!g || g->input_auth != 1)
+		return false;
+	/* the target passed the gates: normalising it again gives its path */
+	if (esp_target_split(target, target_len, &t) ||
+	    esp_path_normalise(t.path, t.path_len, path, sizeof(path)))
+		return true;	/* cannot tell: ask for the logon */
+	return !(g->excluded[0] && esp_list_match(g->excluded, path, false));
+}
+
+void esp_log_logon(const struct esp_gate *g, const char *client,
+		   const char *user, size_t user_len, int result,
+		   const char *result_name, const char *detail)
+{
+	char u[128];
+
+	if (!(g->logs & (result ? ESP_LOG_SECURITY : ESP_LOG_USER)))
+		return;
+	printable(user, user_len, u, sizeof(u));
+	if (!result)
+		exlb_log(LOG_INFO, "esp: %s: logon '%s' from %s: ok (domain %s)",
+			 g->name, u, client, g->domain ? g->domain->name : "-");
+	else
+		exlb_log(LOG_WARNING, "esp: %s: logon '%s' from %s refused: %s%s%s",
+			 g->name, u, client, result_name,
+			 detail && *detail ? ": " : "", detail ? detail : "");
 }

@@ -6,10 +6,11 @@
  * (proxy_conn.c, one call), with what passes rewritten to the normalised
  * path the gate checked. docs/esp.md says what is matched how and why.
  *
- * The directory logon (InputAuthMode 1/2, OutputAuthMode) comes after this
- * call and is not here: a gate answers only "refuse" or "pass on, with
- * this target". ExcludedDirectories are kept for that logon; with
- * InputAuthMode=0 there is no pre-authentication to exclude from.
+ * The directory logon (InputAuthMode=1, Basic) comes after this call and
+ * is not here (basic.h, proxy_conn.c): a gate answers only "refuse" or
+ * "pass on, with this target"; the gate keeps what that logon needs (the
+ * modes, ExcludedDirectories, a copy of the SSO domain) and writes its log
+ * lines (esp_log_logon()).
  */
 #ifndef EXLB_ESP_GATE_H
 #define EXLB_ESP_GATE_H
@@ -33,10 +34,18 @@ struct esp_gate {
 	char excluded[sizeof(((struct exlb_service *)0)->excluded_directories)];
 	/* an SMTP VS: SMTPAllowedDomains, checked by mail_proto.c on RCPT TO */
 	char smtp_domains[sizeof(((struct exlb_service *)0)->smtp_allowed_domains)];
+	/* the directory logon: InputAuthMode, OutputAuthMode, Domain's copy */
+	unsigned int input_auth, output_auth;
+	struct exlb_sso_domain *domain;	/* NULL: Domain names none */
+	char realm[EXLB_NICKNAME_SIZE + 16];	/* WWW-Authenticate: printable, no '"' */
 };
 
-/* The gate of @svc, or NULL when ESP is off (or no memory: *@err set). */
-struct esp_gate *esp_gate_new(const struct exlb_service *svc, bool *err);
+/*
+ * The gate of @svc, or NULL when ESP is off (or no memory: *@err set).
+ * @domain: the SSO domain @svc's Domain names (copied), or NULL.
+ */
+struct esp_gate *esp_gate_new(const struct exlb_service *svc,
+			      const struct exlb_sso_domain *domain, bool *err);
 void esp_gate_free(struct esp_gate *g);
 
 enum esp_verdict {
@@ -85,5 +94,23 @@ enum esp_verdict esp_gate_request(const struct esp_gate *g,
 enum esp_verdict esp_normalise_request(const struct esp_gate *g,
 				       const struct esp_request *rq,
 				       struct esp_decision *d);
+
+/*
+ * Whether gate @g asks for a Basic logon for origin-form @target (a
+ * decision's target: the normalised path, encoded): InputAuthMode=1 and
+ * the path not in ExcludedDirectories.
+ */
+bool esp_gate_wants_basic(const struct esp_gate *g, const char *target,
+			  size_t target_len);
+
+/*
+ * The log line of a logon by @user (@user_len bytes, shown printable) from
+ * @client: ok under ESPLogs bit 1 (user access), anything else under bit 2
+ * (security) with @result's name and @detail. Never a password: none is
+ * given here.
+ */
+void esp_log_logon(const struct esp_gate *g, const char *client,
+		   const char *user, size_t user_len, int result,
+		   const char *result_name, const char *detail);
 
 #endif

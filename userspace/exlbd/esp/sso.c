@@ -31,6 +31,9 @@ struct esp_loop {
 	ev_async wake;
 	pthread_mutex_t lock;
 	struct esp_auth *done;		/* decided, for the loop's thread */
+	/* under lock: the attachment + each logon not yet freed */
+	unsigned int refs;
+	bool detached;			/* the loop is going: drop, not send */
 };
 
 struct esp_auth {
@@ -176,28 +179,63 @@ void esp_auth_reset_failures(void)
 
 /* ---- delivery to the loop ---- */
 
-static void deliver(struct esp_auth *a)
-{
-	struct esp_loop *el = a->el;
-
-	explicit_bzero(a->password, sizeof(a->password));
-	pthread_mutex_lock(&el->lock);
-	a->next = el->done;
-	el->done = a;
-	pthread_mutex_unlock(&el->lock);
-	ev_async_send(el->loop, &el->wake);
-}
-
 static void auth_free(struct esp_auth *a)
 {
 	explicit_bzero(a, sizeof(*a));
 	free(a);
 }
 
+/* Drops one reference of @el (its lock held, released here). */
+static void loop_put(struct esp_loop *el)
+{
+	bool last = !--el->refs;
+
+	pthread_mutex_unlock(&el->lock);
+	if (last) {
+		pthread_mutex_destroy(&el->lock);
+		free(el);
+	}
+}
+
+static void deliver(struct esp_auth *a)
+{
+	struct esp_loop *el = a->el;
+
+	explicit_bzero(a->password, sizeof(a->password));
+	pthread_mutex_lock(&el->lock);
+	if (el->detached) {	/* its loop is gone: nobody to call back */
+		auth_free(a);
+		atomic_fetch_sub(&in_flight, 1);
+		loop_put(el);
+		return;
+	}
+	a->next = el->done;
+	el->done = a;
+	/* under the lock: esp_auth_detach() cannot end the loop meanwhile */
+	ev_async_send(el->loop, &el->wake);
+	pthread_mutex_unlock(&el->lock);
+}
+
+/* Frees the logons of @list, each holding a reference of @el. */
+static void free_done(struct esp_loop *el, struct esp_auth *list, bool call)
+{
+	struct esp_auth *a;
+
+	while ((a = list)) {
+		list = a->next;
+		if (call && !atomic_load(&a->cancelled))
+			a->cb(a->ctx, a->result, a->detail);
+		auth_free(a);
+		atomic_fetch_sub(&in_flight, 1);
+		pthread_mutex_lock(&el->lock);
+		loop_put(el);	/* never the last: the attachment holds one */
+	}
+}
+
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct esp_loop *el = w->data;
-	struct esp_auth *list, *a;
+	struct esp_auth *list;
 
 	(void)loop;
 	(void)revents;
@@ -205,13 +243,7 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 	list = el->done;
 	el->done = NULL;
 	pthread_mutex_unlock(&el->lock);
-	while ((a = list)) {
-		list = a->next;
-		if (!atomic_load(&a->cancelled))
-			a->cb(a->ctx, a->result, a->detail);
-		auth_free(a);
-		atomic_fetch_sub(&in_flight, 1);
-	}
+	free_done(el, list, true);
 }
 
 static void *directory_thread(void *arg)
@@ -288,6 +320,7 @@ int esp_auth_attach(struct ev_loop *loop)
 	if (!el)
 		return -1;
 	el->loop = loop;
+	el->refs = 1;
 	pthread_mutex_init(&el->lock, NULL);
 	ev_async_init(&el->wake, on_wake);
 	el->wake.data = el;
@@ -301,12 +334,24 @@ int esp_auth_attach(struct ev_loop *loop)
 void esp_auth_detach(void)
 {
 	struct esp_loop *el = this_loop;
+	struct esp_auth *list;
 
 	if (!el)
 		return;
 	ev_ref(el->loop);
 	ev_async_stop(el->loop, &el->wake);
-	/* the element stays: a directory thread may still deliver to it */
+	/*
+	 * Logons still at the directory free themselves when done
+	 * (deliver()); the last one, or this, frees the element.
+	 */
+	pthread_mutex_lock(&el->lock);
+	el->detached = true;
+	list = el->done;
+	el->done = NULL;
+	pthread_mutex_unlock(&el->lock);
+	free_done(el, list, false);
+	pthread_mutex_lock(&el->lock);
+	loop_put(el);
 	this_loop = NULL;
 }
 
@@ -336,6 +381,9 @@ struct esp_auth *esp_auth_start(const struct exlb_sso_domain *d,
 	if (!a)
 		return NULL;
 	atomic_fetch_add(&in_flight, 1);
+	pthread_mutex_lock(&el->lock);
+	el->refs++;
+	pthread_mutex_unlock(&el->lock);
 	a->el = el;
 	a->cb = cb;
 	a->ctx = ctx;

@@ -30,7 +30,11 @@ typedef void (*esp_auth_cb)(void *ctx, enum esp_auth_result result,
 
 /* Each loop that starts logons, on its own thread, once; 0 or -1. */
 int esp_auth_attach(struct ev_loop *loop);
-/* Before that loop goes: cancels nothing, stops its watcher. */
+/*
+ * Before that loop goes (its connections gone, their logons cancelled):
+ * stops its watcher; no callback runs after this. Logons still at the
+ * directory are freed when they end.
+ */
 void esp_auth_detach(void);
 
 /*

@@ -1490,6 +1490,30 @@ int exlb_http_build_error(unsigned int status, const char *error_url,
 	return r;
 }
 
+int exlb_http_build_challenge(const char *realm, bool close,
+			      struct exlb_buf *out)
+{
+	static const char text[] = "Unauthorized";
+	size_t start = out->len;
+	char line[160];
+	int r;
+
+	snprintf(line, sizeof(line),
+		 "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"%.96s\"\r\n",
+		 realm);
+	r = buf_str(out, line);
+	snprintf(line, sizeof(line),
+		 "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s\r\n",
+		 sizeof(text) - 1, close ? "Connection: close\r\n" : "");
+	if (!r)
+		r = buf_str(out, line);
+	if (!r)
+		r = buf_str(out, text);
+	if (r)
+		out->len = start;
+	return r;
+}
+
 const char *exlb_http_reason(unsigned int status)
 {
 	switch (status) {

@@ -256,6 +256,14 @@ int exlb_http_build_error(unsigned int status, const char *error_url,
 			  struct exlb_buf *out);
 
 /* The standard reason phrase of @status ("Service Unavailable"). */
+/*
+ * Appends exlbd's own 401 asking for Basic credentials:
+ * WWW-Authenticate: Basic realm="@realm" (printable, without '"' or '\\':
+ * the caller's), with "Connection: close" when @close.
+ */
+int exlb_http_build_challenge(const char *realm, bool close,
+			      struct exlb_buf *out);
+
 const char *exlb_http_reason(unsigned int status);
 
 #endif

@@ -301,7 +301,8 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 		vs->kind = L7_VS_STARTTLS;
 		vs->starttls_mode = 1;
 	}
-	vs->esp = esp_gate_new(svc, &esp_err);
+	vs->esp = esp_gate_new(svc, exlb_sso_find(cfg, svc->sso_domain),
+			       &esp_err);
 	if (esp_err)
 		return -ENOMEM;
 	to_sockaddr(&svc->vip, svc->port, &vs->vip, &vs->viplen);
@@ -376,7 +377,8 @@ static int build_vs(struct exlb_proxy *p, const struct exlb_config *cfg,
 		if (sub->parent_id != svc->id)
 			continue;
 		sv = &vs->subvs[vs->nr_subvs++];
-		sv->esp = esp_gate_new(sub, &esp_err);
+		sv->esp = esp_gate_new(sub, exlb_sso_find(cfg, sub->sso_domain),
+				       &esp_err);
 		if (esp_err || build_subvs(p, cfg, rt, sub, sv))
 			return -ENOMEM;
 		if (!vs->esp_any)

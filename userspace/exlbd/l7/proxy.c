@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "esp/sso.h"
 #include "ktls.h"
 #include "proxy_int.h"
 #include "relay.h"
@@ -538,8 +539,12 @@ static void *worker_main(void *arg)
 	struct l7_worker *w = arg;
 
 	fd_ceiling_refresh(w);
+	/* ESP logons call back on this loop; without it they answer 503 */
+	if (esp_auth_attach(w->loop))
+		exlb_log(LOG_ERR, "proxy: worker: no directory threads for ESP logons");
 	ev_run(w->loop, 0);
-	l7_relays_close_all(w);
+	l7_relays_close_all(w);	/* cancels the logons of its connections */
+	esp_auth_detach();
 	l7_idle_servers_expire(w, ev_now(w->loop), true);
 	l7_access_log_flush(w->proxy);	/* the lines of the connections closed */
 	listeners_close_all(w);

@@ -30,8 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "esp/basic.h"
+#include "esp/sso.h"
 #include "relay.h"
 
 #define L7_HEAD_TIMEOUT_S	15.0	/* a request head must arrive within this */
@@ -46,6 +49,7 @@ enum l7_phase {
 	PH_REQUEST,	/* a request is being forwarded / answered */
 	PH_TUNNEL,	/* raw bytes both ways */
 	PH_LOCAL,	/* our own answer is being sent; then close */
+	PH_AUTH,	/* ESP: the request waits for its directory logon */
 };
 
 struct l7_conn {
@@ -72,6 +76,17 @@ struct l7_conn {
 	bool s_keepalive;		/* the server allows another request */
 
 	double idle_s;			/* the VS's Idletime, else conntimeout */
+
+	/* PH_AUTH: the logon the request waits for, and where it goes then */
+	struct esp_auth *auth;
+	struct esp_decision *auth_esp;	/* the gates' target */
+	const struct esp_gate *auth_gate;	/* in c->plan */
+	struct l7_subvs *auth_sv;
+	bool auth_bind_now;
+	unsigned char auth_key[ESP_CACHE_KEY_LEN];
+	char auth_user[ESP_NAME_MAX];	/* for the log */
+	size_t auth_user_len;
+	bool auth_resume;		/* feed the parser: the END after a head */
 };
 
 _Static_assert(offsetof(struct l7_conn, r) == 0, "relay.h: the relay comes first");
@@ -135,6 +150,8 @@ static char phase_letter(const struct l7_conn *c)
 {
 	if (c->phase == PH_HANDSHAKE || c->phase == PH_WAIT)
 		return 'R';
+	if (c->phase == PH_AUTH)
+		return 'H';
 	if (c->r.s_connecting)
 		return 'C';
 	if (c->phase == PH_REQUEST && !c->resp_head_sent)
@@ -399,6 +416,12 @@ static void conn_release(struct l7_relay *r)
 {
 	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
 
+	if (c->auth)	/* the client went away during its logon */
+		esp_auth_cancel(c->auth);
+	c->auth = NULL;
+	free(c->auth_esp);
+	c->auth_esp = NULL;
+	explicit_bzero(c->auth_key, sizeof(c->auth_key));
 	server_close(c);
 	if (c->req) {
 		exlb_http_parser_release(c->req);
@@ -420,7 +443,7 @@ static void conn_abort(struct l7_conn *c, char who, char phase)
 {
 	set_term(c, who, phase);
 	if (c->phase == PH_REQUEST || c->phase == PH_LOCAL ||
-	    c->phase == PH_TUNNEL || who != 'C')
+	    c->phase == PH_TUNNEL || c->phase == PH_AUTH || who != 'C')
 		log_request(c);
 	c->r.dead = true;
 }
@@ -573,22 +596,149 @@ static bool esp_pass(struct l7_conn *c, struct l7_vs *vs, struct l7_subvs *sv,
 	return true;
 }
 
+/* ---- ESP: the Basic logon (InputAuthMode=1) ---- */
+
+static void request_route(struct l7_conn *c, struct l7_vs *vs,
+			  struct l7_subvs *sv, const struct exlb_http_head *h,
+			  struct esp_decision *esp, bool bind_now, bool strip);
+
+enum auth_step {
+	AUTH_NONE,	/* no logon asked for here: route */
+	AUTH_CACHED,	/* a live "ok" for these credentials: route */
+	AUTH_PENDING,	/* at the directory: PH_AUTH until on_logon() */
+	AUTH_ANSWERED,	/* 401 or 503 answered: nothing reaches a server */
+};
+
+/* The gate that asks for a Basic logon: the SubVS's, else its VS's. */
+static const struct esp_gate *auth_gate(struct l7_vs *vs, struct l7_subvs *sv)
+{
+	if (sv && sv->esp && sv->esp->input_auth == 1)
+		return sv->esp;
+	if (vs->has_subvs && vs->esp && vs->esp->input_auth == 1)
+		return vs->esp;
+	return NULL;
+}
+
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* 401 with the Basic challenge; like every answer of ours, then close. */
+static void reply_challenge(struct l7_conn *c, const struct esp_gate *g)
+{
+	c->status = 401;
+	set_term(c, 'L', 'R');
+	c->r.to_c.len = 0;
+	if (exlb_http_build_challenge(g->realm, true, &c->r.to_c)) {
+		c->r.dead = true;
+		return;
+	}
+	c->r.bytes_out += c->r.to_c.len;
+	c->phase = PH_LOCAL;
+	if (c->r.s.fd >= 0 && !c->bound)
+		server_close(c);
+}
+
+/* The directory answered the logon of the suspended request. */
+static void on_logon(void *ctx, enum esp_auth_result res, const char *detail)
+{
+	struct l7_conn *c = ctx;
+	struct esp_decision *esp = c->auth_esp;
+	const struct esp_gate *g = c->auth_gate;
+
+	c->auth = NULL;
+	c->auth_esp = NULL;
+	c->phase = PH_REQUEST;
+	c->r.last_activity = ev_now(c->r.w->loop);
+	esp_log_logon(g, c->peer_addr, c->auth_user, c->auth_user_len,
+		      (int)res, esp_auth_result_name(res), detail);
+	if (res == ESP_AUTH_OK) {
+		esp_cache_put(c->auth_key, g->domain, mono_s());
+		c->auth_resume = true;
+		/* where the request would have gone: c->plan is still held */
+		request_route(c, l7_plan_vs(c->plan, c->r.vs_id), c->auth_sv,
+			      &c->req->head, esp, c->auth_bind_now,
+			      g->output_auth == 0);
+	} else {
+		free(esp);
+		if (res == ESP_AUTH_UNAVAILABLE)
+			local_reply_to(c, 503, NULL, 'L', &c->req->head);
+		else	/* no detail to the client: the log has it */
+			reply_challenge(c, g);
+	}
+	explicit_bzero(c->auth_key, sizeof(c->auth_key));
+	conn_pump(c);
+}
+
+/*
+ * After the gates: the Basic logon that @sv (or its VS) asks for on this
+ * path. *@esp stays the caller's unless AUTH_PENDING (then the connection
+ * keeps it for on_logon()).
+ */
+static enum auth_step esp_basic(struct l7_conn *c, struct l7_vs *vs,
+				struct l7_subvs *sv,
+				const struct exlb_http_head *h,
+				struct esp_decision **esp, bool bind_now)
+{
+	const struct esp_gate *g = *esp ? auth_gate(vs, sv) : NULL;
+	const struct exlb_http_header *hd;
+	char user[ESP_NAME_MAX + 1], pw[ESP_PASSWORD_MAX + 1];
+	size_t ulen = 0, plen = 0;
+
+	if (!g || !esp_gate_wants_basic(g, (*esp)->target, (*esp)->target_len))
+		return AUTH_NONE;
+	hd = exlb_http_find(h, "Authorization");
+	if (!hd || !esp_basic_decode(hd->value, hd->value_len, user, &ulen,
+				     pw, &plen)) {
+		reply_challenge(c, g);
+		return AUTH_ANSWERED;
+	}
+	if (!g->domain) {	/* the check refuses this: fail closed anyway */
+		explicit_bzero(pw, sizeof(pw));
+		local_reply_to(c, 503, NULL, 'L', h);
+		return AUTH_ANSWERED;
+	}
+	esp_cache_key(g->domain->name, user, ulen, pw, plen, c->auth_key);
+	if (esp_cache_ok(c->auth_key, mono_s())) {
+		explicit_bzero(pw, sizeof(pw));
+		explicit_bzero(c->auth_key, sizeof(c->auth_key));
+		return AUTH_CACHED;
+	}
+	c->auth_gate = g;
+	c->auth_sv = sv;
+	c->auth_bind_now = bind_now;
+	c->auth_user_len = ulen < sizeof(c->auth_user) ? ulen :
+			   sizeof(c->auth_user);
+	memcpy(c->auth_user, user, c->auth_user_len);
+	c->auth = esp_auth_start(g->domain, user, ulen, pw, plen, on_logon, c);
+	explicit_bzero(pw, sizeof(pw));
+	if (!c->auth) {		/* out of memory, no directory threads */
+		explicit_bzero(c->auth_key, sizeof(c->auth_key));
+		esp_log_logon(g, c->peer_addr, user, ulen, ESP_AUTH_UNAVAILABLE,
+			      esp_auth_result_name(ESP_AUTH_UNAVAILABLE),
+			      "could not start the logon");
+		local_reply_to(c, 503, NULL, 'L', h);
+		return AUTH_ANSWERED;
+	}
+	c->auth_esp = *esp;
+	*esp = NULL;
+	c->phase = PH_AUTH;
+	return AUTH_PENDING;
+}
+
 /* A request head arrived: route it and queue it for its server. */
 static void request_head(struct l7_conn *c)
 {
 	struct l7_worker *w = c->r.w;
 	const struct exlb_http_head *h = &c->req->head;
-	struct exlb_http_edit edits[32];
-	struct exlb_content_arena arena;
-	struct exlb_http_fwd_opts fwd;
-	const char *new_target = NULL;
-	size_t n_edits = 0;
 	struct esp_decision *esp = NULL;
 	struct l7_subvs *sv;
 	struct l7_vs *vs;
-	struct l7_rs *rs = NULL;
 	bool bind_now;
-	int err;
 
 	c->phase = PH_REQUEST;
 	c->req_start = ev_now(w->loop);
@@ -635,6 +785,40 @@ static void request_head(struct l7_conn *c)
 	}
 	if (!esp_pass(c, vs, sv, h, NULL, 0, true, &esp))
 		goto out;
+	switch (esp_basic(c, vs, sv, h, &esp, bind_now)) {
+	case AUTH_NONE:
+		request_route(c, vs, sv, h, esp, bind_now, false);
+		return;
+	case AUTH_CACHED:
+		request_route(c, vs, sv, h, esp, bind_now,
+			      auth_gate(vs, sv)->output_auth == 0);
+		return;
+	case AUTH_PENDING:
+		return;		/* on_logon() goes on */
+	case AUTH_ANSWERED:
+		break;
+	}
+out:
+	free(esp);
+}
+
+/*
+ * The request passed every gate (and its logon, if any): choose its real
+ * server and queue it. @esp: the gates' decision (freed here), or NULL.
+ * @strip: the client's credentials were ESP's (OutputAuthMode=0): the
+ * Authorization header is not forwarded.
+ */
+static void request_route(struct l7_conn *c, struct l7_vs *vs,
+			  struct l7_subvs *sv, const struct exlb_http_head *h,
+			  struct esp_decision *esp, bool bind_now, bool strip)
+{
+	struct exlb_http_edit edits[33];
+	struct exlb_content_arena arena;
+	struct exlb_http_fwd_opts fwd;
+	const char *new_target = NULL;
+	size_t n_edits = 0;
+	struct l7_rs *rs = NULL;
+	int err;
 
 	if (c->bound && c->r.s.fd >= 0) {
 		/* stays on its authenticated server connection */
@@ -670,6 +854,9 @@ static void request_head(struct l7_conn *c)
 	for (size_t i = 0; i < vs->nr_req_rules; i++)
 		exlb_header_rule_apply(vs->req_rules[i], h, edits, 32, &n_edits,
 				       &new_target, &arena);
+	if (strip)	/* after the rules: no rule puts it back */
+		edits[n_edits++] = (struct exlb_http_edit){
+			EXLB_HTTP_EDIT_DEL, "Authorization", NULL };
 	fwd = vs->fwd;
 	fwd.client_addr = c->peer_addr;
 	if (exlb_http_proxy_answers_100(h, fwd.expect100)) {
@@ -742,12 +929,14 @@ static void conn_shrink(struct l7_relay *r)
 /* Parses what the client sent; returns whether anything moved. */
 static bool process_client_input(struct l7_conn *c)
 {
-	bool progress = false, again = false;
+	bool progress = false, again = c->auth_resume;
 
 	/*
 	 * After a head or body bytes the parser is fed again even with
 	 * nothing left: that is how a message without a body ends (END).
+	 * So too after a logon (auth_resume): the head was fed last.
 	 */
+	c->auth_resume = false;
 	while ((c->r.cin_len || again) && !c->r.dead) {
 		enum exlb_http_event ev;
 		size_t used = 0;
@@ -768,6 +957,8 @@ static bool process_client_input(struct l7_conn *c)
 		}
 		if (c->phase == PH_LOCAL)
 			break;		/* the rest of the request is ignored */
+		if (c->phase == PH_AUTH)
+			break;		/* the body waits for the logon */
 		/* one request at a time: the next waits for this response */
 		if (c->phase == PH_REQUEST && c->req_done)
 			break;

@@ -15,7 +15,7 @@
 #   exrs_vdir_ok NAME VDIR|all        ... 200 again
 #   exrs_cleanup                      stop everything started, remove the dir
 #   exrs_requests NAME                requests served (health checks excluded)
-#   exrs_log NAME / exrs_health_log NAME   the access logs (format below)
+#   exrs_log NAME / exrs_health_log NAME / exrs_auth_log NAME   the logs (below)
 #   exrs_big_file                     path of the big file (/big/<N>M)
 #   exrs_cert / exrs_key              the servers' self-signed certificate
 #
@@ -42,8 +42,8 @@
 #   len=<request length> sent=<body bytes> xff="..." via="..."
 # health checks go to $(exrs_health_log NAME) instead, so that "nothing
 # reached the server" can be asserted while health checks run.
-# $(exrs_dir NAME)/auth.log: "<uri> auth=\"<Authorization header>\"" per
-# request (empty when it had none): what credentials reached the server.
+# $(exrs_auth_log NAME): "<uri> auth=\"<Authorization header>\"" per request
+# (empty when it had none): which credentials reached the server.
 #
 # Knobs (read at exrs_setup): EXRS_DIR (default: a new /tmp/exrs.XXXXXX),
 # EXRS_BIG_MB (200; 0 = no big file), EXRS_LIMIT_RATE (40m), EXRS_WORKERS
@@ -87,6 +87,7 @@ _exrs_init() {	# the shared directory: certificate, big file
 exrs_dir() { printf '%s/%s' "$EXRS_DIR" "$1"; }
 exrs_log() { printf '%s/%s/access.log' "$EXRS_DIR" "$1"; }
 exrs_health_log() { printf '%s/%s/health.log' "$EXRS_DIR" "$1"; }
+exrs_auth_log() { printf '%s/%s/auth.log' "$EXRS_DIR" "$1"; }
 exrs_big_file() { printf '%s/shared/big/%sM' "$EXRS_DIR" "${EXRS_BIG_MB:-200}"; }
 exrs_cert() { printf '%s/shared/cert.pem' "$EXRS_DIR"; }
 exrs_key() { printf '%s/shared/key.pem' "$EXRS_DIR"; }
