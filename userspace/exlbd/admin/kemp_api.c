@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "admin_int.h"
+#include "config/hex.h"
 #include "config/params.h"
 #include "ctl/ctl.h"
 #include "kemp_xml.h"
@@ -53,14 +54,6 @@ static int kemp_fail(struct kemp_rq *rq, int status, const char *fmt, ...)
 
 /* ---- the query string ---- */
 
-static int hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* %XX and '+' decoded in place; false for a bad escape or a NUL. */
 static bool url_decode(char *s)
 {
@@ -70,7 +63,8 @@ static bool url_decode(char *s)
 		if (*s == '+') {
 			*out++ = ' ';
 		} else if (*s == '%') {
-			int hi = hex(s[1]), lo = hi < 0 ? -1 : hex(s[2]);
+			int hi = exlb_hex_digit(s[1]);
+			int lo = hi < 0 ? -1 : exlb_hex_digit(s[2]);
 
 			if (lo < 0 || (hi == 0 && lo == 0))
 				return false;
