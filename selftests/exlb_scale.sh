@@ -106,17 +106,6 @@ scale_cleanup() {
 	return 0
 }
 
-# wait_for SECONDS CMD...: until CMD succeeds (polls every 0.5 s).
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	while ((SECONDS < end)); do
-		"$@" && return 0
-		sleep 0.5
-	done
-	"$@"
-}
-
 # status_val FILE KEY: the word after KEY in a conn_scale status file
 # ("open N" and "ADDR N" lines; "established N refused N ..." on one line).
 status_val() {

@@ -96,16 +96,6 @@ exlbd_pids() { pgrep -x exlbd | tr '\n' ' '; }
 http_code() { curl -s -m 5 -o /dev/null -w '%{http_code}' "http://$VS/"; }
 serves() { [[ $(http_code) == 200 ]]; }
 
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		((SECONDS < end)) || return 1
-		sleep 0.2
-	done
-}
-
 # ------------------------------------------------------------------- tests
 
 t_install() {

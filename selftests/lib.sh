@@ -118,6 +118,19 @@ expect_range() {
 	diag "$4: $1 in [$2, $3]"
 }
 
+# wait_for SECONDS CMD...: polls CMD (every 0.3 s) until it succeeds, at
+# most SECONDS; then one last try decides.
+wait_for() {
+	local end=$((SECONDS + $1))
+
+	shift
+	while ((SECONDS < end)); do
+		"$@" && return 0
+		sleep 0.3
+	done
+	"$@"
+}
+
 # ------------------------------------------------------------ KTAP output
 
 PASS=0 FAIL=0 SKIP=0 N=0
