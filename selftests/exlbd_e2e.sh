@@ -19,6 +19,8 @@
 #   d  exlbd restarted -> it reconciles without changing anything (same
 #      ids, reals and flags: rs1 stays down), a connection held across the
 #      kill and the restart still echoes, status shows the kernel counters
+#   e  Persist=src on the VS -> status and /metrics-to-be (ctl's status)
+#      show exlb.ko's persistence record count, the kernel's own figure
 #
 # KTAP on stdout, last line "N passed, N failed[, N skipped]". Exit 0 all
 # passed, 1 a failure, 4 skipped (not root, exlbd/exlbctl/exlbadm not
@@ -33,7 +35,7 @@ source "$(dirname "$SELF")/lib.sh"
 EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 
-TESTS=(kernel_programmed rs_down_droponfail kill9_under_load restart_no_flush)
+TESTS=(kernel_programmed rs_down_droponfail kill9_under_load restart_no_flush persist_records)
 
 echo "TAP version 13"
 echo "1..${#TESTS[@]}"
@@ -354,6 +356,35 @@ t_restart_no_flush() {
 	(($(jq -r --arg a "${RS4[2]}" '.vs[].rs[] | select(.addr == $a) | .conns' <<<"$j") > 0)) ||
 		{ echo "no kernel counters in status"; return 1; }
 	expect_eq "$(rs_health "${RS4[1]}")" down "rs1 after the restart"
+}
+
+# status's persistence records of the VS on port 80 (null: none shown)
+status_persist() {
+	ctl -j status | jq -r --arg v "$VIP4" '[.vs[] | select(.vip == $v and .port == 80) | .persist_records][0]'
+}
+
+kernel_persist() {
+	adm -j vs show | jq -r --arg v "$VIP4" '[.[] | select(.vip == $v and .port == 80) | .persist_records][0]'
+}
+
+persist_shown() {
+	local k
+	k=$(kernel_persist)
+	[[ $k =~ ^[1-9][0-9]*$ && $(status_persist) == "$k" ]]
+}
+
+t_persist_records() {
+	local j
+	expect_eq "$(status_persist)" null "status's persistence records without Persist" || return 1
+	ctl vs mod E2E Persist=src PersistTimeout=600 || return 1
+	j=$(load 5 3 0)
+	echo "5 connections with Persist=src: $j"
+	[[ $(jq -r .fail <<<"$j") == 0 ]] || return 1
+	# one client address: one record, in exlb.ko and (after a tick) in status
+	wait_for 10 persist_shown ||
+		{ echo "status $(status_persist), kernel $(kernel_persist)"; return 1; }
+	echo "status shows exlb.ko's $(kernel_persist) persistence record(s)"
+	expect_eq "$(kernel_persist)" 1 "records for one client address"
 }
 
 # -------------------------------------------------------------------- run

@@ -185,14 +185,14 @@ static void persist_samples(struct exlb_prom *p, const json_t *vss)
 		snprintf(vsid, sizeof(vsid), "%lld", (long long)num(vs, "id"));
 		if (json_object_get(vs, "persist_records"))
 			exlb_prom_sample(p, "exlb_persist_records", G,
-					 "L7 persistence records held (Persist=src)",
+					 "persistence records held (Persist=src; exlb.ko's for a kernel-served VS)",
 					 labels, num(vs, "persist_records"));
 		labels[3] = subid;
 		json_array_foreach(json_object_get(vs, "subvs"), j, sub) {
 			snprintf(subid, sizeof(subid), "%lld", (long long)num(sub, "id"));
 			if (json_object_get(sub, "persist_records"))
 				exlb_prom_sample(p, "exlb_persist_records", G,
-						 "L7 persistence records held (Persist=src)",
+						 "persistence records held (Persist=src; exlb.ko's for a kernel-served VS)",
 						 labels, num(sub, "persist_records"));
 		}
 	}

@@ -670,8 +670,11 @@ struct exlb_runtime {
 	} proxy;
 	struct exlb_vs_l7 *vs_l7;
 	size_t nr_vs_l7;
+	/* persistence records per service: the L7 proxy's, exlb.ko's */
 	struct exlb_persist_count *persist;
 	size_t nr_persist;
+	struct exlb_persist_count *kernel_persist;
+	size_t nr_kernel_persist;
 	/* the HA pair's VRRP role as keepalived reports it (ha/, status "ha") */
 	struct {
 		unsigned int role;	/* EXLB_HA_ROLE_* */

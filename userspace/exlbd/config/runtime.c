@@ -77,6 +77,9 @@ void exlb_runtime_free(struct exlb_runtime *rt)
 	free(rt->persist);
 	rt->persist = NULL;
 	rt->nr_persist = 0;
+	free(rt->kernel_persist);
+	rt->kernel_persist = NULL;
+	rt->nr_kernel_persist = 0;
 }
 
 bool exlb_rs_is_serving(const struct exlb_config *cfg,

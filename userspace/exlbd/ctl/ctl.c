@@ -1121,15 +1121,24 @@ static json_t *rs_status(const struct exlb_config *cfg,
 /*
  * What the L7 proxy counts of a VS beyond its RSs' counters (client TLS
  * handshakes, kTLS, termination codes as "term": {"--": n, ...}) and of a
- * service its persistence records; nothing when it has none.
+ * service its persistence records (exlb.ko's for a kernel-served one);
+ * nothing when it has none.
  */
-static void l7_status(json_t *obj, const struct exlb_runtime *rt,
+static void l7_status(json_t *obj, const struct exlb_config *cfg,
+		      const struct exlb_runtime *rt,
 		      const struct exlb_service *svc)
 {
-	for (size_t i = 0; i < rt->nr_persist; i++)
-		if (rt->persist[i].service_id == svc->id)
+	const struct exlb_persist_count *pc = rt->persist;
+	size_t nr_pc = rt->nr_persist;
+
+	if (exlb_service_is_kernel_served(cfg, svc)) {
+		pc = rt->kernel_persist;
+		nr_pc = rt->nr_kernel_persist;
+	}
+	for (size_t i = 0; i < nr_pc; i++)
+		if (pc[i].service_id == svc->id)
 			json_object_set_new(obj, "persist_records",
-					    json_integer((json_int_t)rt->persist[i].records));
+					    json_integer((json_int_t)pc[i].records));
 	for (size_t i = 0; i < rt->nr_vs_l7; i++) {
 		const struct exlb_vs_l7 *v = &rt->vs_l7[i];
 		json_t *term;
@@ -1207,7 +1216,7 @@ static json_t *service_status(const struct exlb_config *cfg,
 		json_decref(subvs);
 		json_decref(names);
 	}
-	l7_status(obj, rt, svc);
+	l7_status(obj, cfg, rt, svc);
 	counters_to_json(obj, &own);
 	counters_add(sum, &own);
 	return obj;

@@ -305,6 +305,28 @@ static const char *rs_label(const struct exlb_rs *rs, char *buf, size_t n)
 	return buf;
 }
 
+/*
+ * The persistence records of each kernel service that has persistence, from
+ * the dump just read (a service without shows none, as in the L7 proxy).
+ */
+static void persist_counts(struct exlb_runtime *rt,
+			   const struct exlbnl_service *have, size_t nr_have)
+{
+	struct exlb_persist_count *c = nr_have ? calloc(nr_have, sizeof(*c)) : NULL;
+	size_t n = 0;
+
+	for (size_t i = 0; c && i < nr_have; i++) {
+		if (!(have[i].present & EXLBNL_SVC_COUNTERS) ||
+		    have[i].persist == EXLB_PERSIST_NONE)
+			continue;
+		c[n].service_id = have[i].id;
+		c[n++].records = have[i].persist_records;
+	}
+	free(rt->kernel_persist);
+	rt->kernel_persist = c;
+	rt->nr_kernel_persist = c ? n : 0;
+}
+
 /* ---- reconciliation ---- */
 
 static int sync_globals(struct exlb_kernel *k, const struct exlb_config *cfg)
@@ -490,6 +512,7 @@ static int do_reconcile(struct exlb_kernel *k, const struct exlb_config *cfg,
 	err = exlbnl_service_dump(k->nl, &have, &nr_have);
 	if (err)
 		return err;
+	persist_counts(rt, have, nr_have);
 	err = sync_globals(k, cfg);
 	if (err)
 		goto out;
