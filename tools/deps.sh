@@ -20,6 +20,8 @@ PACKAGES=(
 	libcrypt-dev
 	# exlbd's ESP directory logons (OpenLDAP's libldap)
 	libldap-dev
+	# the worker sandbox's seccomp filter (exlbd/proc/sandbox.c, docs/privsep.md)
+	libseccomp-dev
 	# kernel code hygiene (make kernel-lint): sparse, checkpatch from linux-source
 	sparse perl linux-source-6.1
 	# tests (curl and openssl s_client are the HTTPS clients)

@@ -69,6 +69,8 @@ need node-llhttp "llhttp sources" test -f /usr/share/include/llhttp/llhttp.h
 need libcrypt-dev "libcrypt headers (crypt_r, yescrypt)" sh -c 'echo "#include <crypt.h>" | cc -E - >/dev/null'
 need libldap-dev "OpenLDAP headers and libldap" sh -c 'echo "#include <ldap.h>
 int main(void) { return ldap_err2string(0) == 0; }" | cc -x c - -lldap -llber -o /dev/null'
+need libseccomp-dev "libseccomp headers and library (seccomp_init)" sh -c 'echo "#include <seccomp.h>
+int main(void) { return seccomp_init(SCMP_ACT_KILL_PROCESS) == 0; }" | cc -x c - -lseccomp -o /dev/null'
 need prometheus "promtool check metrics" sh -c 'printf "# HELP x_total x\n# TYPE x_total counter\nx_total 1\n" | promtool check metrics'
 need chromium "headless Chromium (--dump-dom, as root: --no-sandbox)" sh -c \
 	'HOME="$1" timeout 60 chromium --headless=new --no-sandbox --disable-gpu \

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # exlbd and exlbctl, included by userspace/Makefile (paths relative to
 # userspace/). Debian packages: libev-dev libjansson-dev libsystemd-dev
-# libssl-dev libpcre2-dev node-llhttp libcrypt-dev libldap-dev.
+# libssl-dev libpcre2-dev node-llhttp libcrypt-dev libldap-dev libseccomp-dev.
 
 include exlbd/llhttp.mk
 
@@ -26,7 +26,7 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
 EXLBD_ESP := esp/gate.c esp/path.c esp/ldap.c esp/sso.c esp/basic.c
 EXLBD_CTL := ctl/ctl.c
-EXLBD_PROC := proc/handover.c
+EXLBD_PROC := proc/handover.c proc/sandbox.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
 	admin/prom.c admin/webui.c admin/kemp_api.c admin/kemp_xml.c
 # The status page's files, built in by admin/webui.c (.incbin)
@@ -37,7 +37,7 @@ EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
 	$(EXLBD_ADMIN) $(EXLBD_HA)) $(NL_SRC) $(CORE_SRC)
 EXLBD_HDRS := exlbd/exlbd.h $(wildcard exlbd/*/*.h)
 EXLBD_LIBS := -lev -ljansson -lsystemd $(MNL_LIBS) -lssl -lcrypto \
-	-lpcre2-8 -lpthread -lcrypt -lm -lldap -llber
+	-lpcre2-8 -lpthread -lcrypt -lm -lldap -llber -lseccomp
 # Built-in templates: where `make install` puts them, and exlbd's default --template-dir.
 EXLB_TEMPLATE_DIR ?= $(PREFIX)/share/exlb/templates
 EXLBD_CPPFLAGS := $(LLHTTP_CPPFLAGS) -DEXLB_TEMPLATE_DIR='"$(EXLB_TEMPLATE_DIR)"' \
