@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * Unit tests of the worker sandbox (exlbd/proc/sandbox.c). Forked children
- * enter it; the parent reads /proc/PID/status (ids, capability sets,
- * NoNewPrivs, Seccomp), drives the work a worker does afterwards (accept
+ * enter it; the parent reads /proc/PID/status (ids, groups, capability
+ * sets, NoNewPrivs, Seccomp -- the child held group exlb and an
+ * inheritable capability before entering, which must not survive), drives the work a worker does afterwards (accept
  * on a listener it inherited and on one handed over by SCM_RIGHTS after
  * entering, splice, a connection to a "real server", a TLS handshake on a
  * socketpair with a context built after entering, a PCRE2 JIT compile, a
@@ -48,6 +49,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <linux/capability.h>
 
 #include "proc/handover.h"
 #include "proc/sandbox.h"
@@ -61,6 +63,7 @@ static uid_t exlb_uid;
 static gid_t exlb_gid;
 static bool have_ktls;
 static pid_t parent_pid;
+static gid_t op_gid;		/* group exlb: the control socket's */
 static char cert_pem[4096], key_pem[4096];
 
 /* ---- set-up: users, a certificate ---- */
@@ -119,7 +122,7 @@ static const char *setup_users(void)
 	char pw[512] = "", gr[256] = "";
 	struct passwd *p;
 	struct group *g = getgrnam("nogroup");
-	gid_t op_gid, nogroup = g ? g->gr_gid : 65534;
+	gid_t nogroup = g ? g->gr_gid : 65534;
 
 	if (!mkdtemp(tmpdir))
 		return "mkdtemp failed";
@@ -469,6 +472,19 @@ static void *thread_fn(void *arg)
 	return arg;
 }
 
+static int add_inheritable(int cap)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[cap / 32].inheritable |= 1u << (cap % 32);
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
 static void work_child(void *arg, int out, int gofd)
 {
 	struct work *w = arg;
@@ -478,6 +494,15 @@ static void work_child(void *arg, int out, int gofd)
 	void *ret = NULL;
 	int conn = -1, fd, lst;
 
+	/*
+	 * A manager that had the operators' group or an inheritable
+	 * capability must not pass either on.
+	 */
+	if (setgroups(1, &op_gid) || add_inheritable(CAP_NET_ADMIN)) {
+		say(out, "not", "group exlb and CAP_NET_ADMIN inheritable before entering: %s",
+		    strerror(errno));
+		return;
+	}
 	if (exlb_sandbox_enter_worker(EXLB_WORKER_USER, &err)) {
 		say(out, "not", "enter: %s", err.msg);
 		return;
@@ -530,10 +555,12 @@ static void test_work(void)
 	SSL_CTX *cctx;
 	SSL *ssl;
 	static const struct { const char *key, *want; } zero[] = {
+		/* it had CAP_NET_ADMIN inheritable before entering */
 		{ "CapInh", "0000000000000000" }, { "CapPrm", "0000000000000000" },
 		{ "CapEff", "0000000000000000" }, { "CapBnd", "0000000000000000" },
 		{ "CapAmb", "0000000000000000" }, { "NoNewPrivs", "1" },
-		{ "Seccomp", "2" }, { "Groups", "" },
+		{ "Seccomp", "2" },
+		{ "Groups", "" },	/* it had group exlb before entering */
 	};
 
 	w.rs = rs;
