@@ -3,16 +3,16 @@
  * Unit tests of the worker sandbox (exlbd/proc/sandbox.c). Forked children
  * enter it; the parent reads /proc/PID/status (ids, groups, capability
  * sets, NoNewPrivs, Seccomp -- the child held group exlb and an
- * inheritable capability before entering, which must not survive), drives the work a worker does afterwards (accept
- * on a listener it inherited and on one handed over by SCM_RIGHTS after
- * entering, splice, a connection to a "real server", a TLS handshake on a
- * socketpair with a context built after entering, a PCRE2 JIT compile, a
- * thread, TCP_ULP "tls" where the kernel has it), and sees children that
- * call a forbidden system call die by SIGSYS (an i386 one too, where the
- * kernel runs them; TCP_ULP and i386 are skipped, saying why, where the
- * kernel lacks them). Entering fails closed for
- * root's ids, the operators' group, a second thread, an unprivileged
- * caller and a missing user.
+ * inheritable capability before entering, which must not survive),
+ * drives the work a worker does afterwards (accept on a listener it
+ * inherited and on one handed over by SCM_RIGHTS after entering, splice,
+ * a connection to a "real server", a TLS handshake on a socketpair with a
+ * context built after entering, a PCRE2 JIT compile, a thread, TCP_ULP
+ * "tls" where the kernel has it), and sees children that call a
+ * forbidden system call die by SIGSYS (an i386 one too, where the kernel
+ * runs them; TCP_ULP and i386 are skipped, saying why, where the kernel
+ * lacks them). Entering fails closed for root's ids, the operators'
+ * group, a second thread, an unprivileged caller and a missing user.
  *
  * Needs root (it switches users). The users it needs -- "exlb" and one
  * whose group is exlb -- are added to copies of /etc/passwd and /etc/group
@@ -633,7 +633,7 @@ static void test_work(void)
 
 enum forbidden {
 	F_HOOK, F_EXECVE, F_MOUNT, F_FORK, F_OPENAT, F_UNIX, F_NETLINK, F_UDP,
-	F_LISTEN, F_KILL, F_SETUID, F_SETRLIMIT, F_I386,
+	F_LISTEN, F_KILL, F_OWNER, F_SETUID, F_SETRLIMIT, F_I386,
 };
 
 static const char *const forbidden_name[] = {
@@ -647,6 +647,7 @@ static const char *const forbidden_name[] = {
 	[F_UDP] = "socket(AF_INET, SOCK_DGRAM)",
 	[F_LISTEN] = "listen() on a new socket",
 	[F_KILL] = "kill(parent, 0)",
+	[F_OWNER] = "fcntl(F_SETOWN, parent) (SIGIO to another process)",
 	[F_SETUID] = "setuid(0) after entering",
 	[F_SETRLIMIT] = "setrlimit(RLIMIT_NOFILE)",
 	[F_I386] = "an i386 system call (int 0x80) on x86_64",
@@ -729,6 +730,9 @@ static void forbidden_child(void *arg, int out, int gofd)
 		break;
 	case F_KILL:
 		kill(parent_pid, 0);
+		break;
+	case F_OWNER:
+		fcntl(out, F_SETOWN, parent_pid);
 		break;
 	case F_SETUID:
 		if (!setuid(0))

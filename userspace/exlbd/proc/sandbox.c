@@ -189,7 +189,7 @@ static const int worker_syscalls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(recvfrom), SCMP_SYS(sendto), SCMP_SYS(recvmsg),
 	SCMP_SYS(sendmsg), SCMP_SYS(splice), SCMP_SYS(pipe2), SCMP_SYS(lseek),
-	SCMP_SYS(close), SCMP_SYS(shutdown), SCMP_SYS(fcntl), SCMP_SYS(fstat),
+	SCMP_SYS(close), SCMP_SYS(shutdown), SCMP_SYS(fstat),
 	/* sockets: connections to real servers, accepted clients, kTLS */
 	SCMP_SYS(connect), SCMP_SYS(accept), SCMP_SYS(accept4),
 	SCMP_SYS(setsockopt), SCMP_SYS(getsockopt), SCMP_SYS(getsockname),
@@ -212,6 +212,11 @@ static const int worker_syscalls[] = {
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
 	SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid),
 	SCMP_SYS(getgroups), SCMP_SYS(getrlimit),
+};
+
+/* Not F_SETOWN or F_SETSIG: SIGIO to another process of the same user. */
+static const int worker_fcntls[] = {
+	F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
 };
 
 static const int worker_prctls[] = {
@@ -237,6 +242,11 @@ static int worker_arg_rules(scmp_filter_ctx ctx)
 		struct scmp_arg_cmp c[] = { SCMP_A0(SCMP_CMP_EQ, worker_prctls[i]) };
 
 		rc = allow(ctx, SCMP_SYS(prctl), 1, c);
+	}
+	for (size_t i = 0; !rc && i < sizeof(worker_fcntls) / sizeof(worker_fcntls[0]); i++) {
+		struct scmp_arg_cmp c[] = { SCMP_A1(SCMP_CMP_EQ, worker_fcntls[i]) };
+
+		rc = allow(ctx, SCMP_SYS(fcntl), 1, c);
 	}
 	if (!rc) {
 		struct scmp_arg_cmp c[] = {

@@ -41,7 +41,9 @@
  *   I/O          read, write, readv, writev, recvfrom, sendto, recvmsg,
  *                sendmsg (kTLS record types, SCM_RIGHTS from the manager),
  *                splice, pipe2 (the relay's splice pipes), lseek, close,
- *                shutdown, fcntl, fstat, newfstatat with AT_EMPTY_PATH
+ *                shutdown, fstat, newfstatat with AT_EMPTY_PATH, fcntl
+ *                only F_GETFD/F_SETFD/F_GETFL/F_SETFL/F_DUPFD_CLOEXEC (not
+ *                F_SETOWN: SIGIO to another worker, same uid, kills it)
  *   sockets      socket only for AF_INET/AF_INET6 SOCK_STREAM (connections
  *                to real servers); connect, accept, accept4, setsockopt
  *                (TCP_ULP "tls", SOL_TLS), getsockopt, getsockname,
