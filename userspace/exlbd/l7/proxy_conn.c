@@ -1110,8 +1110,12 @@ static void request_head(struct l7_conn *c)
 	switch (esp_form(c, vs, sv, h, &esp)) {
 	case AUTH_NONE:
 		break;
-	case AUTH_CACHED:	/* the client's Authorization is never passed on */
-		request_route(c, vs, sv, h, esp, bind_now, !c->fwd_auth);
+	case AUTH_CACHED:
+		/*
+		 * The client's Authorization is never passed on, so its NTLM
+		 * or Negotiate does not bind the connection to a server either.
+		 */
+		request_route(c, vs, sv, h, esp, false, !c->fwd_auth);
 		return;
 	case AUTH_PENDING:
 		return;		/* the body, then form_submit() */
