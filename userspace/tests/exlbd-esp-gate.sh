@@ -285,7 +285,7 @@ ctl save >"$T/before.json"
 expect_refused "InputAuthMode=5 (NTLM) on a SubVS" "EspEnabled=1: InputAuthMode=5: pre-authentication against the directory is not implemented yet" \
 	subvs mod Switch/OWA InputAuthMode=5
 expect_refused "InputAuthMode=1 (basic) on a VS without a Domain" "Domain: InputAuthMode 1 logs users on against an SSO domain" vs mod Gate InputAuthMode=1
-expect_refused "OutputAuthMode=1 without the Basic logon" "OutputAuthMode=1: passes on the credentials of the Basic logon: needs InputAuthMode=1" vs mod Gate OutputAuthMode=1
+expect_refused "OutputAuthMode=1 without a logon" "OutputAuthMode=1: passes on the credentials of the Basic or form logon: needs InputAuthMode=1 or 2" vs mod Gate OutputAuthMode=1
 expect_refused "ESP on a generic VS that is not SMTP" "ESP is enforced on HTTP services" \
 	vs add $VIP 8080 tcp VStype=gen EspEnabled=1
 expect_refused "ESP on a TLS-offload tunnel on port 25" "ESP is enforced on HTTP services" \
