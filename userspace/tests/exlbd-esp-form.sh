@@ -9,7 +9,7 @@
 #   client 198.18.100.2 ---- lb (exlbd --no-kernel)   VIP 198.18.100.10:
 #                                                       80 "Form1" InputAuthMode=2 OutputAuthMode=1
 #                                                       81 "Form0" InputAuthMode=2 OutputAuthMode=0
-#                eb-br 198.18.101.1 ---- rs1 198.18.101.11 a python HTTP server that logs, per
+#                ef-br 198.18.101.1 ---- rs1 198.18.101.11 a python HTTP server that logs, per
 #                                        request, its target, Cookie and Authorization headers
 #                                   ---- rs2 198.18.101.12 slapd (lib/slapd.sh), a service account
 #
