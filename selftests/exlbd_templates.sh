@@ -16,7 +16,7 @@
 # For each version (EXLB_TEMPLATE_VERSIONS, default "2013 2016 2019") the 18
 # templates of its Core, ESP and Additional sets are applied, each on its
 # own VIP with both servers. The 2 HTTPS ESP templates must be refused (their
-# InputAuthMode=2 form logon is not enforced yet: fail closed, docs/esp.md):
+# OutputAuthMode=2 (the form logon to Exchange) is not enforced yet: fail closed, docs/esp.md):
 # a one-line error, nothing stored. SMTP with ESP applies (its permitted
 # domain set to the test's): a recipient of another domain gets 550 from
 # the LB. Once every real server is up, for each of the other 16: the VSs
@@ -64,7 +64,7 @@ modprobe -q tls 2>/dev/null
 # servers listen ("-" = the VS port), whether it needs a certificate, and
 # the layer of each VS it makes, by port (L4 exlb.ko, L7 exlbd). "refused":
 # applying it must fail, nothing stored (the HTTPS ESP templates: their
-# InputAuthMode=2 form logon is not enforced yet, docs/esp.md).
+# OutputAuthMode=2 (the form logon to Exchange) is not enforced yet, docs/esp.md).
 declare -A KIND=(
 	["HTTPS Offloaded"]="https-offload :80 cert 80=L7,443=L7"
 	["HTTPS ReEncrypted"]="https-reencrypt :443 cert 80=L7,443=L7"
@@ -258,7 +258,7 @@ for ver in $VERSIONS; do
 			after=$(ctl save)
 			if ((r == 0)); then
 				r=1 why="it was applied"
-			elif [[ $out != *"template '$name': "*"EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet"* ||
+			elif [[ $out != *"template '$name': "*"EspEnabled=1: OutputAuthMode=2: not implemented yet"* ||
 				$(wc -l <<<"$out") != 1 ]]; then
 				r=1 why="not the one-line ESP error"
 			elif [[ $before != "$after" ]]; then

@@ -1080,7 +1080,7 @@ static void print_templates(const struct verb *v, json_t *result)
 		row[3] = ports;
 		row[4] = subvs;
 		/* the ESP templates with pre-authentication: listed, but apply refuses them for now */
-		row[5] = jstr(tmpl, "refused")[0] ? "refused: ESP pre-authentication not implemented yet" : "";
+		row[5] = jstr(tmpl, "refused")[0] ? "refused: an ESP setting not implemented yet" : "";
 		table_add(&t, row);
 	}
 	if (t.rows > 1)

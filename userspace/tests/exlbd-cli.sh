@@ -180,11 +180,11 @@ check "VStype StartTLS with StartTLSMode Imap together" [ $? -eq 0 ]
 ctl vs mod IMAP VStype=gen StartTLSMode=0 >/dev/null
 
 # ---- Edge Security Pack: EspEnabled=1 only where every setting is enforced (docs/esp.md) ----
-ESP_ERR="EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet"
+ESP_ERR="EspEnabled=1: InputAuthMode=5: pre-authentication against the directory is not implemented yet"
 ctl vs show -j >"$tmp/vs-before.json"
 expect_fail "vs add EspEnabled=1 on a generic VS that is not SMTP" "VS 198.18.0.10:8025: EspEnabled=1: ESP is enforced on HTTP services" ctl vs add 198.18.0.10 8025 tcp EspEnabled=1
-expect_fail "vs mod EspEnabled=1 InputAuthMode=2" "VS OWA: $ESP_ERR" ctl vs mod OWA EspEnabled=1 InputAuthMode=2
-expect_fail "subvs add EnableESP=1 (the guide's spelling) InputAuthMode=2" "SubVS ESP-AP: $ESP_ERR" ctl subvs add OWA nickname=ESP-AP EnableESP=1 InputAuthMode=2
+expect_fail "vs mod EspEnabled=1 InputAuthMode=5" "VS OWA: $ESP_ERR" ctl vs mod OWA EspEnabled=1 InputAuthMode=5
+expect_fail "subvs add EnableESP=1 (the guide's spelling) InputAuthMode=5" "SubVS ESP-AP: $ESP_ERR" ctl subvs add OWA nickname=ESP-AP EnableESP=1 InputAuthMode=5
 expect_fail "subvs mod EspEnabled=1 OutputAuthMode=2" "SubVS EWS: EspEnabled=1: OutputAuthMode=2: not implemented yet" ctl subvs mod OWA/EWS EspEnabled=1 ESPLogs=7 OutputAuthMode=2
 ctl vs show -j >"$tmp/vs-after.json"
 check "vs show lists the same services, unchanged, after the four refusals" cmp -s "$tmp/vs-before.json" "$tmp/vs-after.json"
@@ -195,8 +195,8 @@ check "subvs mod EspEnabled=1 with InputAuthMode=0 (the gates alone) is accepted
 ctl subvs show OWA/EWS >"$tmp/esp.txt"
 check "with ESP on, subvs show no longer marks them [stored only]" bash -c "grep -Eq '^ *AllowedHosts +mail.example.com\$' '$tmp/esp.txt' && grep -Eq '^ *EspEnabled +1\$' '$tmp/esp.txt'"
 ctl subvs mod OWA/EWS EspEnabled=0 ESPLogs=0 AllowedHosts= AllowedDirectories= >/dev/null
-ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["subvs"][0].update(EspEnabled=1, InputAuthMode=2); print(json.dumps(j))' >"$tmp/esp.json"
-expect_fail "restore of a document with EspEnabled=1 InputAuthMode=2" "SubVS EWS: $ESP_ERR" ctl restore <"$tmp/esp.json"
+ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["subvs"][0].update(EspEnabled=1, InputAuthMode=5); print(json.dumps(j))' >"$tmp/esp.json"
+expect_fail "restore of a document with EspEnabled=1 InputAuthMode=5" "SubVS EWS: $ESP_ERR" ctl restore <"$tmp/esp.json"
 
 # ---- content rules ----
 check "rule add" ctl rule add EWS matchtype=regex 'pattern=/^\/ews.*/' nocase=1
@@ -521,7 +521,7 @@ rc=$?
 check "config.json with TLSType=8: exlbd refuses to start (rc $rc): $(grep -m1 TLSType "$tmp/bad.log")" \
 	bash -c "[ $rc != 0 ] && [ $rc != 124 ] && grep -q 'TLSType: 8 disables TLS 1.2' '$tmp/bad.log'"
 
-# A state file an older exlb wrote with EspEnabled=1 InputAuthMode=2
+# A state file an older exlb wrote with EspEnabled=1 InputAuthMode=5
 # (docs/esp.md): exlbd starts, that VS serves nothing (an error in the
 # log), the other VS serves; a change to the held SubVS must drop the
 # refused setting (EspEnabled=0), which releases it. Both VSs listen on loopback only.
@@ -533,7 +533,7 @@ p1, p2 = int(sys.argv[1]), int(sys.argv[2])
 print(json.dumps({"format": "exlb-config", "version": 1, "vs": [
     {"id": 1, "vip": "127.0.0.1", "port": p1, "prot": "tcp", "NickName": "OldESP",
      "VStype": "http", "subvs": [{"id": 2, "NickName": "OWA", "EspEnabled": 1,
-                                  "ESPLogs": 7, "InputAuthMode": 2, "OutputAuthMode": 2}]},
+                                  "ESPLogs": 7, "InputAuthMode": 5, "OutputAuthMode": 2}]},
     {"id": 3, "vip": "127.0.0.1", "port": p2, "prot": "tcp", "NickName": "Plain",
      "VStype": "http"}]}))
 EOF
@@ -555,7 +555,7 @@ rc=$?
 # after positive evidence that the proxy serves this configuration
 held_closed() { [ "$rc" = 0 ] && ! connects "$p1"; }
 check "the other VS accepts connections (:$p2, rc $rc), the held one does not: nothing listens on :$p1" held_closed
-ectl subvs show OldESP/OWA -j 2>"$tmp/err" | json 'j["EspEnabled"]==1 and j["ESPLogs"]==7 and j["InputAuthMode"]==2'
+ectl subvs show OldESP/OWA -j 2>"$tmp/err" | json 'j["EspEnabled"]==1 and j["ESPLogs"]==7 and j["InputAuthMode"]==5'
 check "nothing of the file is lost: subvs show still has its ESP values" [ $? -eq 0 ]
 ectl subvs mod OldESP/OWA Idletime=60 >/dev/null 2>"$tmp/err"
 check "a change to the held SubVS that keeps its refused setting is refused: $(cat "$tmp/err")" grep -q "SubVS OWA: $ESP_ERR" "$tmp/err"

@@ -282,16 +282,16 @@ expect_refused() {	# DESCRIPTION TEXT CMD...: the command fails naming TEXT
 	report $? "$what: refused ($(cat "$T/err"))"
 }
 ctl save >"$T/before.json"
-expect_refused "InputAuthMode=2 (form) on a SubVS" "EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet" \
-	subvs mod Switch/OWA InputAuthMode=2
+expect_refused "InputAuthMode=5 (NTLM) on a SubVS" "EspEnabled=1: InputAuthMode=5: pre-authentication against the directory is not implemented yet" \
+	subvs mod Switch/OWA InputAuthMode=5
 expect_refused "InputAuthMode=1 (basic) on a VS without a Domain" "Domain: InputAuthMode 1 logs users on against an SSO domain" vs mod Gate InputAuthMode=1
-expect_refused "OutputAuthMode=1 without the Basic logon" "OutputAuthMode=1: passes on the credentials of the Basic logon: needs InputAuthMode=1" vs mod Gate OutputAuthMode=1
+expect_refused "OutputAuthMode=1 without a logon" "OutputAuthMode=1: passes on the credentials of the Basic or form logon: needs InputAuthMode=1 or 2" vs mod Gate OutputAuthMode=1
 expect_refused "ESP on a generic VS that is not SMTP" "ESP is enforced on HTTP services" \
 	vs add $VIP 8080 tcp VStype=gen EspEnabled=1
 expect_refused "ESP on a TLS-offload tunnel on port 25" "ESP is enforced on HTTP services" \
 	vs add $VIP2 25 tcp VStype=gen SSLAcceleration=1 CertFile=mail EspEnabled=1
 expect_refused "template apply of Exchange 2013 HTTPS Offloaded with ESP" \
-	"vs[1].subvs[0]: EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet" \
+	"vs[1].subvs[0]: EspEnabled=1: OutputAuthMode=2: not implemented yet" \
 	template apply "Exchange 2013 HTTPS Offloaded with ESP" vip $VIP2
 ctl save >"$T/after.json"
 cmp -s "$T/before.json" "$T/after.json"

@@ -172,7 +172,7 @@ VDIRS = [
 ]
 # the HTTPS ESP templates are refused, so their Authentication_Proxy rule never exists
 RULES = {r: p for (_, _, r, p, _, _, _) in VDIRS}
-ESP_ERR = "EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet"
+ESP_ERR = "EspEnabled=1: OutputAuthMode=2: not implemented yet"
 
 def redirect(name):
     return {"port": 80, "NickName": name + " - HTTP Redirect", "VStype": "http",
@@ -332,7 +332,7 @@ for i, (name, vss) in enumerate(CASES):
             problems.append("error %r, expected one line with %r" % (err, want))
         if before != after:
             problems.append("the configuration changed")
-        tap(not problems, "template apply '%s' vip %s refused (ESP pre-authentication not implemented), nothing stored: %s" %
+        tap(not problems, "template apply '%s' vip %s refused (ESP OutputAuthMode=2 not implemented), nothing stored: %s" %
             (name, vip, err.strip()), "\n".join(problems))
         continue
     try:
@@ -445,11 +445,11 @@ sorted(set(t["set"] for t in j["templates"]))==sorted("Exchange%s%s" % (y, s) fo
 sorted(t["name"] for t in j["templates"] if t["set"]=="Exchange2013Core")==sorted(["Exchange 2013 HTTPS Offloaded","Exchange 2013 HTTPS ReEncrypted","Exchange 2013 HTTPS","Exchange 2013 SMTP","Exchange 2013 SMTPS"]) and
 sorted(t["name"] for t in j["templates"] if t["set"]=="Exchange2013ESP")==sorted(["Exchange 2013 HTTPS Offloaded with ESP","Exchange 2013 HTTPS ReEncrypted with ESP","Exchange 2013 SMTP with ESP"]) and
 len([t for t in j["templates"] if t["set"]=="Exchange2013Additional"])==10' <"$tmp/list.json"
-check "template list -j: the six HTTPS ESP templates, and only they, say they are refused (InputAuthMode=2)" json '
+check "template list -j: the six HTTPS ESP templates, and only they, say they are refused (OutputAuthMode=2)" json '
 sorted(t["name"] for t in j["templates"] if t["refused"])==sorted("Exchange %s %s with ESP" % (y, k) for y in ("2013","2016","2019") for k in ("HTTPS Offloaded","HTTPS ReEncrypted")) and
-all("EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet" in t["refused"] for t in j["templates"] if t["refused"])' <"$tmp/list.json"
-check "template list (text): the HTTPS ESP templates are marked refused, the SMTP ESP ones not" bash -c "'$EXLBCTL' -s '$sock' template list >'$tmp/list.txt' && grep -Eq '^Exchange 2019 HTTPS Offloaded with ESP +Exchange2019ESP +built-in .*refused: ESP pre-authentication not implemented yet' '$tmp/list.txt' && grep -Eq '^Exchange 2019 SMTP with ESP +Exchange2019ESP +built-in +25 +0 *\$' '$tmp/list.txt'"
-check "template show of an HTTPS ESP template says why it is refused" bash -c "'$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded with ESP' | grep -q '^  refused  *vs\\[1\\]\\.subvs\\[0\\]: EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet'"
+all("EspEnabled=1: OutputAuthMode=2: not implemented yet" in t["refused"] for t in j["templates"] if t["refused"])' <"$tmp/list.json"
+check "template list (text): the HTTPS ESP templates are marked refused, the SMTP ESP ones not" bash -c "'$EXLBCTL' -s '$sock' template list >'$tmp/list.txt' && grep -Eq '^Exchange 2019 HTTPS Offloaded with ESP +Exchange2019ESP +built-in .*refused: an ESP setting not implemented yet' '$tmp/list.txt' && grep -Eq '^Exchange 2019 SMTP with ESP +Exchange2019ESP +built-in +25 +0 *\$' '$tmp/list.txt'"
+check "template show of an HTTPS ESP template says why it is refused" bash -c "'$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded with ESP' | grep -q '^  refused  *vs\\[1\\]\\.subvs\\[0\\]: EspEnabled=1: OutputAuthMode=2: not implemented yet'"
 check "template list (text)" bash -c "'$EXLBCTL' -s '$sock' template list | grep -Eq '^Exchange 2013 HTTPS Offloaded +Exchange2013Core +built-in +80 443\\* +9'"
 check "template show (text): SubVSs, rules, parameters" bash -c "'$EXLBCTL' -s '$sock' template show 'exchange 2013 https offloaded' | grep -q 'SubVS Exchange 2013 HTTPS Offloaded - OWA' && '$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded' | grep -q 'CheckUrl  *\\/owa\\/healthcheck.htm'"
 ctl template show "Exchange 2013 SMTP" -j >"$tmp/show.json"
@@ -505,9 +505,9 @@ d = json.load(open(sys.argv[1]))
 d["templates"] = [t for t in d["templates"] if t["name"] == "Exchange 2013 HTTPS Offloaded with ESP"]
 d["templates"][0]["name"] = "My ESP"
 json.dump(d, open(sys.argv[2], "w"))' "$EXLB_TEMPLATE_DIR/Exchange2013ESP.json" "$tmp/esp.json"
-expect_fail "import of an HTTPS ESP template" "template 'My ESP': vs\[1\]\.subvs\[0\]: EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet" ctl template import "$tmp/esp.json"
+expect_fail "import of an HTTPS ESP template" "template 'My ESP': vs\[1\]\.subvs\[0\]: EspEnabled=1: OutputAuthMode=2: not implemented yet" ctl template import "$tmp/esp.json"
 check "nothing of the refused ESP import is stored" bash -c "! '$EXLBCTL' -s '$sock' template show 'My ESP' 2>/dev/null"
-expect_fail "vs add VIP template= of an HTTPS ESP template" "template 'Exchange 2016 HTTPS Offloaded with ESP': vs\[1\]\.subvs\[0\]: EspEnabled=1: InputAuthMode=2: pre-authentication" \
+expect_fail "vs add VIP template= of an HTTPS ESP template" "template 'Exchange 2016 HTTPS Offloaded with ESP': vs\[1\]\.subvs\[0\]: EspEnabled=1: OutputAuthMode=2: not implemented yet" \
 	ctl vs add 198.18.20.4 template="Exchange 2016 HTTPS Offloaded with ESP"
 check "vs add VIP template= of the SMTP ESP template applies (SMTPAllowedDomains is enforced)" \
 	bash -c "'$EXLBCTL' -s '$sock' vs add 198.18.20.4 template='Exchange 2016 SMTP with ESP' >/dev/null && '$EXLBCTL' -s '$sock' -j vs show 198.18.20.4:25 | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(not (j[\"EspEnabled\"]==1 and j[\"SMTPAllowedDomains\"]==\"Example.com\"))'"

@@ -663,7 +663,7 @@ static void test_store(void)
  * docs/esp.md); exlbd's own older state file with a refused one is loaded
  * with that service held, serving nothing, the rest serving.
  */
-#define ESP_NO_PREAUTH "EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet"
+#define ESP_NO_PREAUTH "EspEnabled=1: InputAuthMode=5: pre-authentication against the directory is not implemented yet"
 static void test_esp_refused(void)
 {
 	char dir[] = "/tmp/exlb-test-esp-XXXXXX";
@@ -684,14 +684,14 @@ static void test_esp_refused(void)
 				P("EspEnabled=1 AllowedHosts=mail.example.com AllowedDirectories=/ews/*"), &err) == 0 &&
 	       exlb_config_check(cfg, &err) == 0,
 	       "subvs mod EspEnabled=1 with InputAuthMode=0, OutputAuthMode=0 (the gates) passes (%s)", err.msg);
-	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("InputAuthMode=2"), &err) == 0 &&
+	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("InputAuthMode=5"), &err) == 0 &&
 	       exlb_config_check(cfg, &err) != 0 &&
 	       strstr(err.msg, "SubVS EWS: " ESP_NO_PREAUTH) &&
 	       strstr(err.msg, "use InputAuthMode=0") && !strchr(err.msg, '\n'),
-	       "InputAuthMode=2 with EspEnabled=1 fails the whole-config check: \"%s\"", err.msg);
+	       "InputAuthMode=5 (NTLM) with EspEnabled=1 fails the whole-config check: \"%s\"", err.msg);
 	exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("InputAuthMode=0 OutputAuthMode=1"), &err);
 	report(exlb_config_check(cfg, &err) != 0 &&
-	       strstr(err.msg, "SubVS EWS: EspEnabled=1: OutputAuthMode=1: passes on the credentials of the Basic logon: needs InputAuthMode=1"),
+	       strstr(err.msg, "SubVS EWS: EspEnabled=1: OutputAuthMode=1: passes on the credentials of the Basic or form logon: needs InputAuthMode=1 or 2"),
 	       "OutputAuthMode=1 with InputAuthMode=0 fails the check: \"%s\"", err.msg);
 	exlb_service_mod(cfg, exlb_service_by_id(cfg, 2), P("EspEnabled=0 OutputAuthMode=0"), &err);
 	report(exlb_subvs_add(cfg, exlb_service_by_id(cfg, 1), P("NickName=AP EnableESP=1 InputAuthMode=1"), &id, &err) == 0 &&
@@ -717,9 +717,21 @@ static void test_esp_refused(void)
 	report(exlb_config_check(cfg, &err) != 0 &&
 	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=3: not implemented yet"),
 	       "InputAuthMode=1 OutputAuthMode=3 (KCD) fails the check: \"%s\"", err.msg);
-	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=0 InputAuthMode=2"), &err);
-	report(exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "SubVS AP: " "EspEnabled=1: InputAuthMode=2: pre-authentication against the directory is not implemented yet"),
-	       "InputAuthMode=2 (form) with an SSO domain still fails the check: \"%s\"", err.msg);
+	err.msg[0] = 0;
+	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=0 InputAuthMode=2"), &err) == 0 &&
+	       exlb_config_check(cfg, &err) == 0,
+	       "InputAuthMode=2 (form) OutputAuthMode=0 with an SSO domain passes (%s)", err.msg);
+	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=1"), &err) == 0 &&
+	       exlb_config_check(cfg, &err) == 0,
+	       "InputAuthMode=2 (form) OutputAuthMode=1 (Basic from the session) passes (%s)", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=2"), &err);
+	report(exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=2: not implemented yet"),
+	       "InputAuthMode=2 OutputAuthMode=2 (form to Exchange) still fails the check: \"%s\"", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=0 Domain="), &err);
+	report(exlb_config_check(cfg, &err) != 0 &&
+	       strstr(err.msg, "SubVS AP: Domain: InputAuthMode 2 logs users on against an SSO domain"),
+	       "InputAuthMode=2 without a Domain fails the check: \"%s\"", err.msg);
 	exlb_service_del(cfg, id, &err);
 	report(exlb_vs_add(cfg, "198.18.0.12", "25", NULL, P("NickName=SMTPB EspEnabled=1 SMTPAllowedDomains=example.com InputAuthMode=1 Domain=EXLB"), &id, &err) == 0 &&
 	       exlb_config_check(cfg, &err) != 0 && strstr(err.msg, "VS SMTPB: EspEnabled=1: InputAuthMode=1: the Basic logon is enforced on HTTP services only"),
@@ -741,13 +753,13 @@ static void test_esp_refused(void)
 
 	/* restore: a document with a refused ESP setting is refused as a whole */
 	exlb_service_by_id(cfg, 2)->esp_enabled = 1;	/* as an older exlb stored it */
-	exlb_service_by_id(cfg, 2)->input_auth_mode = 2;
+	exlb_service_by_id(cfg, 2)->input_auth_mode = 5;
 	exlb_service_by_id(cfg, 3)->esp_enabled = 1;	/* enforced: not held */
 	exlb_service_by_id(cfg, 4)->esp_enabled = 1;	/* IMAPS: no ESP there */
 	doc = exlb_config_to_json(cfg);
 	back = exlb_config_from_json(doc, &err);
 	report(!back && strstr(err.msg, ESP_NO_PREAUTH),
-	       "restore of a document with EspEnabled=1 InputAuthMode=2 is refused: \"%s\"", err.msg);
+	       "restore of a document with EspEnabled=1 InputAuthMode=5 is refused: \"%s\"", err.msg);
 	exlb_config_free(back);
 
 	/* exlbd's own state file: loaded, the services held, their VSs serve nothing */
@@ -832,11 +844,11 @@ static void test_esp_refused(void)
 		free(after);
 		before = read_file(path);
 		next = exlb_config_clone(st.config);
-		exlb_vs_add(next, "198.18.0.14", "443", NULL, P("VStype=http EspEnabled=1 InputAuthMode=2"), &id, &err);
+		exlb_vs_add(next, "198.18.0.14", "443", NULL, P("VStype=http EspEnabled=1 InputAuthMode=5"), &id, &err);
 		rc = exlb_store_commit(&st, next, "test: esp", &err);
 		after = read_file(path);
 		report(rc != 0 && !strcmp(before, after) && !exlb_service_find(st.config, "198.18.0.14:443", &err),
-		       "a new EspEnabled=1 InputAuthMode=2 is still refused, nothing stored");
+		       "a new EspEnabled=1 InputAuthMode=5 is still refused, nothing stored");
 		free(before);
 		free(after);
 		exlb_store_close(&st);

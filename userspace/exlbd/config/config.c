@@ -466,17 +466,19 @@ bool exlb_service_refused(const struct exlb_config *cfg,
 	if (exlb_esp_refused(svc, vs, why, n))
 		return true;
 	/*
-	 * The Basic logon needs its SSO domain: without it the service
+	 * The Basic and form logons need their SSO domain: without it the service
 	 * could only fail (check.c says so on a commit; a state file's
 	 * service is held, and no plan serves it).
 	 */
-	if (svc->esp_enabled && svc->input_auth_mode == 1 &&
+	if (svc->esp_enabled &&
+	    (svc->input_auth_mode == 1 || svc->input_auth_mode == 2) &&
 	    !exlb_sso_find(cfg, svc->sso_domain)) {
 		if (svc->sso_domain[0])
 			snprintf(why, n, "Domain: no SSO domain named '%s' (exlbctl sso add)",
 				 svc->sso_domain);
 		else
-			snprintf(why, n, "Domain: InputAuthMode 1 logs users on against an SSO domain: name one (exlbctl sso add)");
+			snprintf(why, n, "Domain: InputAuthMode %u logs users on against an SSO domain: name one (exlbctl sso add)",
+				 svc->input_auth_mode);
 		return true;
 	}
 	return false;

@@ -1106,28 +1106,34 @@ bool esp_settings_enforced(const struct exlb_service *svc,
 		return false;
 	}
 	/*
-	 * client side: 0 delegate (the gates alone); 1 Basic against the SSO
-	 * domain, on HTTP services (check.c: Domain must name one)
+	 * client side: 0 delegate (the gates alone); 1 Basic, 2 form (a
+	 * logon page and a session cookie) against the SSO domain, on HTTP
+	 * services (check.c: Domain must name one)
 	 */
-	if (svc->input_auth_mode == 1 && !esp_http(vs)) {
-		snprintf(why, n, "InputAuthMode=1: the Basic logon is enforced on HTTP services only; use InputAuthMode=0");
+	if ((svc->input_auth_mode == 1 || svc->input_auth_mode == 2) &&
+	    !esp_http(vs)) {
+		snprintf(why, n, "InputAuthMode=%u: the %s logon is enforced on HTTP services only; use InputAuthMode=0",
+			 svc->input_auth_mode,
+			 svc->input_auth_mode == 1 ? "Basic" : "form");
 		return false;
 	}
-	if (svc->input_auth_mode > 1) {
-		snprintf(why, n, "InputAuthMode=%u: pre-authentication against the directory is not implemented yet in this mode; use InputAuthMode=0 (delegate: the AllowedHosts/AllowedDirectories gates, authentication left to Exchange) or 1 (Basic against the SSO domain)",
+	if (svc->input_auth_mode > 2) {
+		snprintf(why, n, "InputAuthMode=%u: pre-authentication against the directory is not implemented yet in this mode; use InputAuthMode=0 (delegate: the AllowedHosts/AllowedDirectories gates, authentication left to Exchange), 1 (Basic against the SSO domain) or 2 (form logon against the SSO domain)",
 			 svc->input_auth_mode);
 		return false;
 	}
 	/*
-	 * server side: 0 none (the client's Authorization is not forwarded),
-	 * 1 Basic (it is, unchanged): both need the Basic logon's credentials
+	 * server side: 0 none (no Authorization is forwarded), 1 Basic (the
+	 * Basic logon's header unchanged, or one made from the form logon's
+	 * session): both need the credentials of a logon
 	 */
-	if (svc->output_auth_mode == 1 && svc->input_auth_mode != 1) {
-		snprintf(why, n, "OutputAuthMode=1: passes on the credentials of the Basic logon: needs InputAuthMode=1");
+	if (svc->output_auth_mode == 1 && svc->input_auth_mode != 1 &&
+	    svc->input_auth_mode != 2) {
+		snprintf(why, n, "OutputAuthMode=1: passes on the credentials of the Basic or form logon: needs InputAuthMode=1 or 2");
 		return false;
 	}
 	if (svc->output_auth_mode > 1) {
-		snprintf(why, n, "OutputAuthMode=%u: not implemented yet; use OutputAuthMode=0 (none) or 1 (Basic: the client's credentials passed on)",
+		snprintf(why, n, "OutputAuthMode=%u: not implemented yet; use OutputAuthMode=0 (none) or 1 (Basic: the logon's credentials passed on)",
 			 svc->output_auth_mode);
 		return false;
 	}

@@ -35,6 +35,8 @@ struct esp_gate *esp_gate_new(const struct exlb_service *svc,
 	memcpy(g->excluded, svc->excluded_directories, sizeof(g->excluded));
 	memcpy(g->smtp_domains, svc->smtp_allowed_domains,
 	       sizeof(g->smtp_domains));
+	memcpy(g->logoff, svc->logoff, sizeof(g->logoff));
+	memcpy(g->sso_message, svc->sso_message, sizeof(g->sso_message));
 	g->input_auth = svc->input_auth_mode;
 	g->output_auth = svc->output_auth_mode;
 	if (domain) {
@@ -179,19 +181,34 @@ enum esp_verdict esp_normalise_request(const struct esp_gate *g,
 	return gate_check(g, rq, d, false);
 }
 
-bool esp_gate_wants_basic(const struct esp_gate *g, const char *target,
-			  size_t target_len)
+bool esp_gate_path_in(const char *list, const char *target,
+		      size_t target_len, bool unsure)
 {
 	char path[ESP_PATH_MAX];
 	struct esp_target t;
 
-	if (!g || g->input_auth != 1)
+	if (!list[0])
 		return false;
 	/* the target passed the gates: normalising it again gives its path */
 	if (esp_target_split(target, target_len, &t) ||
 	    esp_path_normalise(t.path, t.path_len, path, sizeof(path)))
-		return true;	/* cannot tell: ask for the logon */
-	return !(g->excluded[0] && esp_list_match(g->excluded, path, false));
+		return unsure;
+	return esp_list_match(list, path, false);
+}
+
+bool esp_gate_wants_basic(const struct esp_gate *g, const char *target,
+			  size_t target_len)
+{
+	/* cannot tell whether it is excluded: ask for the logon */
+	return g && g->input_auth == 1 &&
+	       !esp_gate_path_in(g->excluded, target, target_len, false);
+}
+
+bool esp_gate_wants_form(const struct esp_gate *g, const char *target,
+			 size_t target_len)
+{
+	return g && g->input_auth == 2 &&
+	       !esp_gate_path_in(g->excluded, target, target_len, false);
 }
 
 void esp_log_logon(const struct esp_gate *g, const char *client,

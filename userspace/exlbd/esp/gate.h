@@ -38,6 +38,9 @@ struct esp_gate {
 	unsigned int input_auth, output_auth;
 	struct exlb_sso_domain *domain;	/* NULL: Domain names none */
 	char realm[EXLB_NICKNAME_SIZE + 16];	/* WWW-Authenticate: printable, no '"' */
+	/* the form logon (InputAuthMode=2): Logoff, SingleSignOnMessage */
+	char logoff[sizeof(((struct exlb_service *)0)->logoff)];
+	char sso_message[sizeof(((struct exlb_service *)0)->sso_message)];
 };
 
 /*
@@ -102,6 +105,21 @@ enum esp_verdict esp_normalise_request(const struct esp_gate *g,
  */
 bool esp_gate_wants_basic(const struct esp_gate *g, const char *target,
 			  size_t target_len);
+
+/*
+ * Whether the normalised path of @target (a decision's target) matches
+ * Kemp's wildcard list @list (case-insensitive; an empty list matches
+ * nothing). @unsure: the answer when the path cannot be normalised.
+ */
+bool esp_gate_path_in(const char *list, const char *target,
+		      size_t target_len, bool unsure);
+
+/*
+ * Whether gate @g asks for a form logon (a session) for @target:
+ * InputAuthMode=2 and the path not in ExcludedDirectories.
+ */
+bool esp_gate_wants_form(const struct esp_gate *g, const char *target,
+			 size_t target_len);
 
 /*
  * The log line of a logon by @user (@user_len bytes, shown printable) from

@@ -30,10 +30,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "esp/basic.h"
+#include "esp/form.h"
+#include "esp/session.h"
 #include "esp/sso.h"
 #include "relay.h"
 
@@ -87,6 +93,13 @@ struct l7_conn {
 	char auth_user[ESP_NAME_MAX];	/* for the log */
 	size_t auth_user_len;
 	bool auth_resume;		/* feed the parser: the END after a head */
+
+	/* the form logon (InputAuthMode=2) */
+	bool form_reading;		/* PH_REQUEST: the body is a logon POST's */
+	struct exlb_buf form_body;	/* ... read into this (ESP_FORM_BODY_MAX) */
+	struct esp_form *form;		/* PH_AUTH: what it carried */
+	char *fwd_auth;			/* OutputAuthMode=1: made from the session */
+	bool clear_cookie;		/* logoff: the answer ends the cookie */
 };
 
 _Static_assert(offsetof(struct l7_conn, r) == 0, "relay.h: the relay comes first");
@@ -412,6 +425,27 @@ static void server_drop(struct l7_conn *c)
 
 /* ---- closing ---- */
 
+/* Wipes and frees what the form logon held: body, form, credentials. */
+static void form_forget(struct l7_conn *c)
+{
+	if (c->form_body.data) {
+		OPENSSL_cleanse(c->form_body.data, c->form_body.cap);
+		free(c->form_body.data);
+	}
+	c->form_body = (struct exlb_buf){ 0 };
+	c->form_reading = false;
+	if (c->form) {
+		esp_form_wipe(c->form);
+		free(c->form);
+		c->form = NULL;
+	}
+	if (c->fwd_auth) {
+		OPENSSL_cleanse(c->fwd_auth, strlen(c->fwd_auth));
+		free(c->fwd_auth);
+		c->fwd_auth = NULL;
+	}
+}
+
 static void conn_release(struct l7_relay *r)
 {
 	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
@@ -422,6 +456,7 @@ static void conn_release(struct l7_relay *r)
 	free(c->auth_esp);
 	c->auth_esp = NULL;
 	explicit_bzero(c->auth_key, sizeof(c->auth_key));
+	form_forget(c);
 	server_close(c);
 	if (c->req) {
 		exlb_http_parser_release(c->req);
@@ -730,6 +765,291 @@ static enum auth_step esp_basic(struct l7_conn *c, struct l7_vs *vs,
 	return AUTH_PENDING;
 }
 
+/* ---- ESP: the form logon (InputAuthMode=2) and its sessions ---- */
+
+/* The gate that asks for a form logon: the SubVS's, else its VS's. */
+static const struct esp_gate *form_gate(struct l7_vs *vs, struct l7_subvs *sv)
+{
+	if (sv && sv->esp && sv->esp->input_auth == 2)
+		return sv->esp;
+	if (vs->has_subvs && vs->esp && vs->esp->input_auth == 2)
+		return vs->esp;
+	return NULL;
+}
+
+/* An answer of the form logon built into c->r.to_c (@err: it failed). */
+static void form_answered(struct l7_conn *c, unsigned int status, int err)
+{
+	c->status = status;
+	set_term(c, 'L', 'R');
+	if (err) {
+		c->r.dead = true;
+		return;
+	}
+	c->r.bytes_out += c->r.to_c.len;
+	c->phase = PH_LOCAL;
+	if (c->r.s.fd >= 0 && !c->bound)
+		server_close(c);
+}
+
+static void form_page(struct l7_conn *c, const struct esp_gate *g,
+		      unsigned int status, const char *dest, const char *error)
+{
+	c->r.to_c.len = 0;
+	form_answered(c, status, esp_form_page(status, g->sso_message, dest,
+					       error, c->req_is_head,
+					       &c->r.to_c));
+}
+
+/*
+ * A request without a live session: a browser's GET (or HEAD) that
+ * accepts HTML gets the logon page, with its target as the destination;
+ * anything else (ActiveSync, EWS, a script's POST) gets 403: it could do
+ * nothing with a page, and a 401 would invite Basic credentials that a
+ * form service does not take.
+ */
+static void form_challenge(struct l7_conn *c, const struct esp_gate *g,
+			   const struct exlb_http_head *h,
+			   const struct esp_decision *esp)
+{
+	const struct exlb_http_header *acc = exlb_http_find(h, "Accept");
+	bool browser = (!strcmp(h->method_name, "GET") || c->req_is_head) &&
+		       acc && memmem(acc->value, acc->value_len, "text/html", 9);
+
+	if (!browser) {
+		local_reply_to(c, 403, NULL, 'L', h);
+		return;
+	}
+	form_page(c, g, 200, esp_dest_valid(esp->target, esp->target_len) ?
+		  esp->target : "/", NULL);
+}
+
+/* The session cookie's value in @h's Cookie headers, if any. */
+static bool session_cookie(const struct exlb_http_head *h, const char **v,
+			   size_t *vlen)
+{
+	for (size_t i = 0; i < h->nr_headers; i++) {
+		const struct exlb_http_header *hd = &h->headers[i];
+
+		if (hd->name_len == 6 && !strncasecmp(hd->name, "Cookie", 6) &&
+		    esp_cookie_get(hd->value, hd->value_len, v, vlen))
+			return true;
+	}
+	return false;
+}
+
+/* "Basic <base64 of user:password>" from a session, malloc'd, or NULL. */
+static char *basic_header(const struct esp_session_creds *cr)
+{
+	unsigned char plain[ESP_NAME_MAX + ESP_PASSWORD_MAX + 2];
+	size_t n = cr->user_len + 1 + cr->pw_len;
+	char *v = malloc(6 + 4 * ((n + 2) / 3) + 1);
+
+	if (!v)
+		return NULL;
+	memcpy(plain, cr->user, cr->user_len);
+	plain[cr->user_len] = ':';
+	memcpy(plain + cr->user_len + 1, cr->pw, cr->pw_len);
+	memcpy(v, "Basic ", 6);
+	EVP_EncodeBlock((unsigned char *)v + 6, plain, (int)n);
+	OPENSSL_cleanse(plain, sizeof(plain));
+	return v;
+}
+
+/* The directory answered a logon POST. */
+static void on_form_logon(void *ctx, enum esp_auth_result res,
+			  const char *detail)
+{
+	struct l7_conn *c = ctx;
+	const struct esp_gate *g = c->auth_gate;
+	struct esp_form *f = c->form;
+	char cookie[ESP_SESSION_HEX + 1];
+
+	c->auth = NULL;
+	free(c->auth_esp);
+	c->auth_esp = NULL;
+	c->phase = PH_REQUEST;
+	c->r.last_activity = ev_now(c->r.w->loop);
+	esp_log_logon(g, c->peer_addr, f->user, f->user_len, (int)res,
+		      esp_auth_result_name(res), detail);
+	c->r.to_c.len = 0;
+	if (res == ESP_AUTH_OK &&
+	    !esp_session_new(g->domain, f->private_pc, f->user, f->user_len,
+			     f->pw, f->pw_len, mono_s(), cookie)) {
+		form_answered(c, 302, esp_form_redirect(f->dest, cookie,
+							&c->r.to_c));
+		OPENSSL_cleanse(cookie, sizeof(cookie));
+	} else if (res == ESP_AUTH_OK || res == ESP_AUTH_UNAVAILABLE) {
+		form_page(c, g, 503, f->dest,
+			  "The service is not available. Try again later.");
+	} else {	/* never which: the security log says it */
+		form_page(c, g, 200, f->dest,
+			  "The user name or password is not correct.");
+	}
+	form_forget(c);
+	conn_pump(c);
+}
+
+/* The logon POST's body is complete: parse it, ask the directory. */
+static void form_submit(struct l7_conn *c)
+{
+	const struct esp_gate *g = c->auth_gate;
+	const char *why = NULL;
+	struct esp_form *f = calloc(1, sizeof(*f));
+
+	c->form_reading = false;
+	if (!f || esp_form_parse(c->form_body.data ? c->form_body.data : "",
+				 c->form_body.len, f, &why)) {
+		free(f);
+		form_forget(c);
+		if (!why) {
+			c->r.dead = true;
+			return;
+		}
+		if (g->logs & ESP_LOG_SECURITY)
+			exlb_log(LOG_WARNING, "esp: %s: refused %s: logon POST: %s (400)",
+				 g->name, c->peer_addr, why);
+		local_reply_to(c, 400, NULL, 'L', &c->req->head);
+		return;
+	}
+	form_forget(c);		/* the body: the form has it now */
+	c->form = f;
+	c->auth = esp_auth_start(g->domain, f->user, f->user_len, f->pw,
+				 f->pw_len, on_form_logon, c);
+	if (!c->auth) {		/* out of memory, no directory threads */
+		esp_log_logon(g, c->peer_addr, f->user, f->user_len,
+			      ESP_AUTH_UNAVAILABLE,
+			      esp_auth_result_name(ESP_AUTH_UNAVAILABLE),
+			      "could not start the logon");
+		form_page(c, g, 503, f->dest,
+			  "The service is not available. Try again later.");
+		form_forget(c);
+		return;
+	}
+	c->phase = PH_AUTH;
+}
+
+/*
+ * After the gates: the form logon that @sv (or its VS) asks for on this
+ * path. AUTH_CACHED: a live session of the gate's SSO domain (with
+ * OutputAuthMode=1 c->fwd_auth is the real server's Authorization);
+ * AUTH_PENDING: a logon POST whose body is read next (form_reading), the
+ * connection keeping *@esp; AUTH_ANSWERED: the logon page, 403 or 400.
+ */
+static enum auth_step esp_form(struct l7_conn *c, struct l7_vs *vs,
+			       struct l7_subvs *sv,
+			       const struct exlb_http_head *h,
+			       struct esp_decision **esp)
+{
+	const struct esp_gate *g = *esp ? form_gate(vs, sv) : NULL;
+	struct esp_session_creds cr;
+	const char *cv = NULL;
+	size_t cvlen = 0;
+	bool has_cookie;
+
+	if (!g || !esp_gate_wants_form(g, (*esp)->target, (*esp)->target_len))
+		return AUTH_NONE;
+	if (!g->domain) {	/* the check refuses this: fail closed anyway */
+		local_reply_to(c, 503, NULL, 'L', h);
+		return AUTH_ANSWERED;
+	}
+	if (!strcmp(h->method_name, "POST") &&
+	    esp_gate_path_in(ESP_FORM_PATH, (*esp)->target, (*esp)->target_len,
+			     false)) {
+		/* a body of known, bounded length: nothing else is a form */
+		if (h->chunked || !h->has_content_length ||
+		    h->content_length > ESP_FORM_BODY_MAX) {
+			if (g->logs & ESP_LOG_SECURITY)
+				exlb_log(LOG_WARNING, "esp: %s: refused %s: logon POST without a Content-Length up to %u (400)",
+					 g->name, c->peer_addr, ESP_FORM_BODY_MAX);
+			local_reply_to(c, 400, NULL, 'L', h);
+			return AUTH_ANSWERED;
+		}
+		c->form_reading = true;
+		c->auth_gate = g;
+		c->auth_sv = sv;
+		c->auth_esp = *esp;
+		*esp = NULL;
+		return AUTH_PENDING;
+	}
+	has_cookie = session_cookie(h, &cv, &cvlen);
+	if (!has_cookie || !esp_session_check(cv, cvlen, g->domain->name,
+					      mono_s(), &cr)) {
+		if (has_cookie && (g->logs & ESP_LOG_SECURITY))
+			exlb_log(LOG_WARNING, "esp: %s: refused %s: session cookie unknown, expired or of another domain",
+				 g->name, c->peer_addr);
+		form_challenge(c, g, h, *esp);
+		return AUTH_ANSWERED;
+	}
+	if (g->output_auth == 1 && !(c->fwd_auth = basic_header(&cr))) {
+		OPENSSL_cleanse(&cr, sizeof(cr));
+		c->r.dead = true;
+		return AUTH_ANSWERED;
+	}
+	if (esp_gate_path_in(g->logoff, (*esp)->target, (*esp)->target_len,
+			     false)) {
+		/* ends here, and the request goes on: Exchange logs off too */
+		esp_session_end(cv, cvlen, g->domain->name);
+		c->clear_cookie = true;
+		if (g->logs & ESP_LOG_USER) {
+			char u[64];
+
+			snprintf(u, sizeof(u), "%.*s", (int)(cr.user_len < 60 ?
+				 cr.user_len : 60), cr.user);
+			for (char *p = u; *p; p++)
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					*p = '?';
+			exlb_log(LOG_INFO, "esp: %s: logoff '%s' from %s",
+				 g->name, u, c->peer_addr);
+		}
+	}
+	OPENSSL_cleanse(&cr, sizeof(cr));
+	return AUTH_CACHED;
+}
+
+/*
+ * ESP's session cookie never reaches a real server: @h's Cookie headers
+ * become one without it (or none). @buf: freed by the caller.
+ */
+static void strip_session_cookie(const struct exlb_http_head *h,
+				 struct exlb_http_edit *e, size_t *n,
+				 char **buf)
+{
+	const char *v;
+	size_t vlen, total = 1, o = 0;
+
+	if (!session_cookie(h, &v, &vlen))
+		return;
+	for (size_t i = 0; i < h->nr_headers; i++)
+		if (h->headers[i].name_len == 6 &&
+		    !strncasecmp(h->headers[i].name, "Cookie", 6))
+			total += h->headers[i].value_len + 2;
+	*buf = malloc(total);
+	for (size_t i = 0; *buf && i < h->nr_headers; i++) {
+		const struct exlb_http_header *hd = &h->headers[i];
+		size_t k;
+
+		if (hd->name_len != 6 || strncasecmp(hd->name, "Cookie", 6))
+			continue;
+		k = esp_cookie_strip(hd->value, hd->value_len, *buf + o + 2,
+				     total - o - 2);
+		if (k == (size_t)-1 || !k)
+			continue;
+		if (o)
+			memcpy(*buf + o, "; ", 2);
+		memmove(*buf + o + (o ? 2 : 0), *buf + o + 2, k + 1);
+		o += k + (o ? 2 : 0);
+	}
+	if (*buf && o) {
+		(*buf)[o] = '\0';
+		e[(*n)++] = (struct exlb_http_edit){ EXLB_HTTP_EDIT_SET, "Cookie",
+						     *buf };
+	} else {	/* nothing else, or no memory: no cookie at all */
+		e[(*n)++] = (struct exlb_http_edit){ EXLB_HTTP_EDIT_DEL, "Cookie",
+						     NULL };
+	}
+}
+
 /* A request head arrived: route it and queue it for its server. */
 static void request_head(struct l7_conn *c)
 {
@@ -756,6 +1076,8 @@ static void request_head(struct l7_conn *c)
 	/* an upgrade's old exlbd: this is the connection's last request */
 	c->close_after = !h->keep_alive || l7_draining(w);
 	c->r.nr_tried = 0;
+	c->clear_cookie = false;
+	form_forget(c);
 
 	l7_plan_put(c->plan);
 	c->plan = w->plan;
@@ -785,6 +1107,21 @@ static void request_head(struct l7_conn *c)
 	}
 	if (!esp_pass(c, vs, sv, h, NULL, 0, true, &esp))
 		goto out;
+	switch (esp_form(c, vs, sv, h, &esp)) {
+	case AUTH_NONE:
+		break;
+	case AUTH_CACHED:
+		/*
+		 * The client's Authorization is never passed on, so its NTLM
+		 * or Negotiate does not bind the connection to a server either.
+		 */
+		request_route(c, vs, sv, h, esp, false, !c->fwd_auth);
+		return;
+	case AUTH_PENDING:
+		return;		/* the body, then form_submit() */
+	case AUTH_ANSWERED:
+		goto out;
+	}
 	switch (esp_basic(c, vs, sv, h, &esp, bind_now)) {
 	case AUTH_NONE:
 		request_route(c, vs, sv, h, esp, bind_now, false);
@@ -812,10 +1149,11 @@ static void request_route(struct l7_conn *c, struct l7_vs *vs,
 			  struct l7_subvs *sv, const struct exlb_http_head *h,
 			  struct esp_decision *esp, bool bind_now, bool strip)
 {
-	struct exlb_http_edit edits[33];
+	struct exlb_http_edit edits[36];
 	struct exlb_content_arena arena;
 	struct exlb_http_fwd_opts fwd;
 	const char *new_target = NULL;
+	char *cookies = NULL;
 	size_t n_edits = 0;
 	struct l7_rs *rs = NULL;
 	int err;
@@ -857,6 +1195,11 @@ static void request_route(struct l7_conn *c, struct l7_vs *vs,
 	if (strip)	/* after the rules: no rule puts it back */
 		edits[n_edits++] = (struct exlb_http_edit){
 			EXLB_HTTP_EDIT_DEL, "Authorization", NULL };
+	if (c->fwd_auth)	/* the form logon's session: OutputAuthMode=1 */
+		edits[n_edits++] = (struct exlb_http_edit){
+			EXLB_HTTP_EDIT_SET, "Authorization", c->fwd_auth };
+	if (esp)
+		strip_session_cookie(h, edits, &n_edits, &cookies);
 	fwd = vs->fwd;
 	fwd.client_addr = c->peer_addr;
 	if (exlb_http_proxy_answers_100(h, fwd.expect100)) {
@@ -899,6 +1242,12 @@ static void request_route(struct l7_conn *c, struct l7_vs *vs,
 	if (c->req_is_head)
 		exlb_http_expect_no_body(c->resp);
 out:
+	free(cookies);
+	if (c->fwd_auth) {
+		OPENSSL_cleanse(c->fwd_auth, strlen(c->fwd_auth));
+		free(c->fwd_auth);
+		c->fwd_auth = NULL;
+	}
 	free(esp);
 }
 
@@ -1013,6 +1362,22 @@ static bool process_client_input(struct l7_conn *c)
 			continue;
 		case EXLB_HTTP_BODY:
 		case EXLB_HTTP_END:
+			if (c->form_reading) {	/* a logon POST: ours, bounded */
+				if (c->form_body.len + used > ESP_FORM_BODY_MAX ||
+				    exlb_buf_append(&c->form_body, c->r.cin, used)) {
+					c->r.dead = true;
+					return true;
+				}
+				c->r.bytes_in += used;
+				drop_front(c->r.cin, &c->r.cin_len, used);
+				progress = true;
+				again = ev == EXLB_HTTP_BODY && used;
+				if (ev == EXLB_HTTP_END) {
+					c->req_done = true;
+					form_submit(c);
+				}
+				continue;
+			}
 			if (exlb_buf_append(&c->r.to_s, c->r.cin, used)) {
 				c->r.dead = true;
 				return true;
@@ -1124,7 +1489,7 @@ static bool process_server_input(struct l7_conn *c)
 			close = c->close_after && !informational &&
 				ev != EXLB_HTTP_UPGRADE;
 			{
-				struct exlb_http_edit edits[32];
+				struct exlb_http_edit edits[33];
 				struct exlb_content_arena arena;
 				size_t n_edits = 0;
 
@@ -1133,6 +1498,11 @@ static bool process_server_input(struct l7_conn *c)
 					exlb_header_rule_apply(vs->resp_rules[i], h,
 							       edits, 32, &n_edits,
 							       NULL, &arena);
+				/* ESP logoff: the browser forgets the session too */
+				if (c->clear_cookie && !informational)
+					edits[n_edits++] = (struct exlb_http_edit){
+						EXLB_HTTP_EDIT_ADD, "Set-Cookie",
+						esp_cookie_clear };
 				if (exlb_http_build_response(h, edits, n_edits, close,
 							     vs && vs->tls ?
 							     exlb_tls_vs_hsts(vs->tls) : 0,
