@@ -78,8 +78,9 @@
 # its locations (a regex location there is tried before the ones above);
 # EXRS_HTTP_CONF: added to the http block after that server (e.g. more
 # :443 servers chosen by SNI). Both empty by default. Needs nginx
-# (nginx-light is enough: no module beyond the core, ssl and proxy is used),
-# curl, openssl, ip.
+# (nginx-light is enough: no module beyond the core, ssl, proxy and, with
+# exrs_auth_enable, auth_request is used), curl, openssl, ip; python3 with
+# exrs_auth_enable.
 # Every wait is bounded (a few seconds); functions return non-zero on
 # failure and print the reason on stderr.
 
