@@ -9,28 +9,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "esp/owa_form.h"
-
-static int nr_test, nr_fail;
-
-static void ok(int cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	nr_test++;
-	printf("%sok %d - ", cond ? "" : "not ", nr_test);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	if (!cond)
-		nr_fail++;
-}
+#include "tap_report.h"
 
 /* ---- the body ---- */
 
@@ -45,28 +29,28 @@ static void test_body(void)
 	int r;
 
 	r = owa_form_body(dest, strlen(dest), "alice", 5, "alice-pw", 8, out, sizeof(out), &len);
-	ok(!r && len == strlen(want) && !strcmp(out, want), "alice's body: %s", out);
+	report(!r && len == strlen(want) && !strcmp(out, want), "alice's body: %s", out);
 	r = owa_form_body(dest, strlen(dest), "EXLB\\j\xc3\xbcrgen", 12, "a b&c=d+e%f;:/?#\"'<~", 20,
 			  out, sizeof(out), &len);
-	ok(!r && strstr(out, "&username=EXLB%5Cj%C3%BCrgen&") &&
+	report(!r && strstr(out, "&username=EXLB%5Cj%C3%BCrgen&") &&
 	   strstr(out, "&password=a+b%26c%3Dd%2Be%25f%3B%3A%2F%3F%23%22%27%3C%7E&"),
 	   "DOMAIN\\user, UTF-8, space as '+', & = + %% ; : / ? # \" ' < ~ encoded: %s", out);
 	r = owa_form_body(dest, strlen(dest), "a*b-c.d_e", 9, "x", 1, out, sizeof(out), &len);
-	ok(!r && strstr(out, "&username=a*b-c.d_e&"), "*-._ and alphanumerics stay as they are");
+	report(!r && strstr(out, "&username=a*b-c.d_e&"), "*-._ and alphanumerics stay as they are");
 	r = owa_form_body(dest, strlen(dest), "al\0ce", 5, "p\r\n", 3, out, sizeof(out), &len);
-	ok(!r && strstr(out, "&username=al%00ce&password=p%0D%0A&"),
+	report(!r && strstr(out, "&username=al%00ce&password=p%0D%0A&"),
 	   "NUL, CR, LF encoded (the caller refuses them before; the body cannot be split)");
 	r = owa_form_body(dest, strlen(dest), "alice", 5, "alice-pw", 8, small, sizeof(small), &len);
-	ok(!r && len == sizeof(small) - 1, "exactly fits (%zu bytes + NUL)", len);
+	report(!r && len == sizeof(small) - 1, "exactly fits (%zu bytes + NUL)", len);
 	memset(small, 'Z', sizeof(small));
 	len = 77;
 	r = owa_form_body(dest, strlen(dest), "alice", 5, "alice-pw", 8, small, sizeof(small) - 1, &len);
-	ok(r == -ENOSPC && len == 77 && !memchr(small, 'Z', sizeof(small) - 1) &&
+	report(r == -ENOSPC && len == 77 && !memchr(small, 'Z', sizeof(small) - 1) &&
 	   !memmem(small, sizeof(small) - 1, "alice-pw", 8),
 	   "one byte short: -ENOSPC, the buffer wiped (no part of the password left)");
 	r = owa_form_body(dest, strlen(dest), "alice", 5, "\xff\xff\xff", 3, out, 90, &len);
-	ok(r == -ENOSPC, "%%XX expansion counted against the bound: -ENOSPC");
-	ok(owa_form_body("", 0, "", 0, "", 0, out, 0, &len) == -ENOSPC, "a zero-sized buffer: -ENOSPC");
+	report(r == -ENOSPC, "%%XX expansion counted against the bound: -ENOSPC");
+	report(owa_form_body("", 0, "", 0, "", 0, out, 0, &len) == -ENOSPC, "a zero-sized buffer: -ENOSPC");
 }
 
 /* ---- Exchange's answers ---- */
@@ -156,7 +140,7 @@ static void verdict(const char *raw, enum owa_form_verdict want, int want_reason
 	int reason = 99;
 	enum owa_form_verdict v = h ? owa_form_verdict(h, &reason) : (enum owa_form_verdict)-1;
 
-	ok(v == want && reason == want_reason, "%s: verdict %d (want %d), reason %d (want %d)",
+	report(v == want && reason == want_reason, "%s: verdict %d (want %d), reason %d (want %d)",
 	   what, v, want, reason, want_reason);
 	exlb_http_parser_release(&p);
 }
@@ -205,17 +189,17 @@ static void test_cookies(void)
 	const struct exlb_http_header *c[8];
 	size_t n = h ? owa_form_cookies(h, c, 8) : 0;
 
-	ok(n == 5 && !strncmp(c[0]->value, "cadata=\"YWxpY2U.", 16) &&
+	report(n == 5 && !strncmp(c[0]->value, "cadata=\"YWxpY2U.", 16) &&
 	   !strncmp(c[1]->value, "cadataTTL=", 10) && !strncmp(c[4]->value, "cadataSig=", 10),
 	   "the fixture's 5 Set-Cookie values, in order (%zu)", n);
-	ok(h && owa_form_cookies(h, c, 2) == 5 && c[1]->value[6] == 'T',
+	report(h && owa_form_cookies(h, c, 2) == 5 && c[1]->value[6] == 'T',
 	   "an array of 2: the count is still 5 (the caller can tell), 2 filled");
 	exlb_http_parser_release(&p);
 	h = parse(&p, fixture_bad);
-	ok(h && owa_form_cookies(h, c, 8) == 0, "a refused logon: no cookies");
+	report(h && owa_form_cookies(h, c, 8) == 0, "a refused logon: no cookies");
 	exlb_http_parser_release(&p);
 	h = parse(&p, exchange_ok);
-	ok(h && owa_form_cookies(h, c, 8) == 3 && !strncmp(c[0]->value, "PBack=0", 7),
+	report(h && owa_form_cookies(h, c, 8) == 3 && !strncmp(c[0]->value, "PBack=0", 7),
 	   "Exchange's 3 (PBack, cadata, cadataTTL), any case of the name");
 	exlb_http_parser_release(&p);
 }
@@ -225,6 +209,6 @@ int main(void)
 	test_body();
 	test_verdict();
 	test_cookies();
-	printf("1..%d\n", nr_test);
-	return nr_fail ? 1 : 0;
+	printf("1..%d\n", test_no);
+	return failures ? 1 : 0;
 }
