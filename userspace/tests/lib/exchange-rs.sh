@@ -86,7 +86,7 @@
 
 EXRS_VDIRS="owa ecp EWS mapi rpc OAB Microsoft-Server-ActiveSync Autodiscover PowerShell"
 declare -gA EXRS_NS=() EXRS_ADDR=() EXRS_ADDR6=() EXRS_AUTH=()
-EXRS_LIB_DIR=$(dirname "${BASH_SOURCE[0]}")
+EXRS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)	# exchange-auth.py
 declare -ga EXRS_NAMES=()
 EXRS_OWN_DIR=
 
