@@ -34,6 +34,7 @@ NS=exrs-auth-$$
 ADDR=127.0.0.1
 T=$(mktemp -d /tmp/exrs-auth.XXXXXX)
 chmod 755 "$T"	# nginx's workers (nobody) reach the helper's socket below it
+export EXRS_DIR=$T/exrs EXRS_BIG_MB=0
 cleanup() {
 	exrs_cleanup 2>/dev/null	# its "kept" note: $T goes below
 	ip netns del "$NS" 2>/dev/null
@@ -62,7 +63,6 @@ logon() {	# logon OUT USER PASSWORD: POST /owa/auth.owa
 }
 cadata() { hdr "$1" set-cookie | sed -n 's/^[Ss]et-[Cc]ookie: cadata="\([^"]*\)".*/\1/p'; }
 
-export EXRS_DIR=$T/exrs EXRS_BIG_MB=0
 exrs_setup rs1 "$NS" "$ADDR"
 report $? "RS rs1 started in $NS"
 
