@@ -35,5 +35,5 @@ $(B)/fuzz/fuzz_http1: fuzz/fuzz_http1.c exlbd/l7/http1.c exlbd/l7/http1.h \
 		$(FUZZ_LLHTTP_OBJS)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(LLHTTP_CPPFLAGS) -Iexlbd $(FUZZ_FLAGS) -Wall -Wextra \
-		-Werror fuzz/fuzz_http1.c exlbd/l7/http1.c $(FUZZ_LLHTTP_OBJS) \
+		-Werror fuzz/fuzz_http1.c exlbd/l7/http1.c $(FUZZ_LLHTTP_OBJS) -lcrypto \
 		-o $@

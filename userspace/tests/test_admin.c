@@ -236,6 +236,12 @@ static void test_authenticate(void)
 	       auth(cfg, "Basic !!!!", NULL, 1002) == EXLB_ADMIN_AUTH_BAD &&
 	       auth(cfg, "Digest x", NULL, 1002) == EXLB_ADMIN_AUTH_BAD && st.hashes == 4,
 	       "no colon, bad base64, another scheme: BAD without a hash");
+	report(auth(cfg, basic("ro:correct\thorse"), NULL, 1002) == EXLB_ADMIN_AUTH_BAD &&
+	       auth(cfg, "Basic cm86Y29ycmVjdCBob3JzZQ", NULL, 1002) == EXLB_ADMIN_AUTH_BAD &&
+	       auth(cfg, "basic  cm86Y29ycmVjdCBob3JzZQ==", NULL, 1002) == EXLB_ADMIN_AUTH_OK &&
+	       st.hashes == 4,
+	       "the shared reader (exlb_http_basic_credentials): a control character or "
+	       "missing padding BAD without a hash; 'basic' and two blanks OK (remembered)");
 	exlb_cred_user_set(cfg, "ro", EXLB_ROLE_READONLY, "new password", true, &err);
 	report(auth(cfg, basic("ro:correct horse"), NULL, 1003) == EXLB_ADMIN_AUTH_BAD &&
 	       auth(cfg, basic("ro:new password"), NULL, 1004) == EXLB_ADMIN_AUTH_OK,

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "l7/http1.h"
 
 static int nr_test;
@@ -919,6 +921,121 @@ static void test_build(void)
 	exlb_buf_free(&out);
 }
 
+/* ---- Basic credentials ---- */
+
+static char cu[64], cp[64];
+static size_t cul, cpl;
+
+/* exlb_http_basic_credentials() on @value with caps 16 (user) and 32 (password). */
+static bool creds(const char *value)
+{
+	memset(cu, 'X', sizeof(cu));
+	memset(cp, 'X', sizeof(cp));
+	cul = cpl = 99;
+	return exlb_http_basic_credentials(value, strlen(value), cu, 16, &cul,
+					   cp, 32, &cpl);
+}
+
+/* "Basic " and the base64 of @n bytes of @raw. */
+static const char *basic_of(const char *raw, size_t n)
+{
+	static char out[8192];
+
+	memcpy(out, "Basic ", 6);
+	EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)raw, (int)n);
+	return out;
+}
+
+static bool got(const char *user, const char *pw)
+{
+	return cul == strlen(user) && !strcmp(cu, user) &&
+	       cpl == strlen(pw) && !strcmp(cp, pw);
+}
+
+static void test_basic_credentials(void)
+{
+	static const char *const bad[] = {
+		/* scheme and blanks */
+		"", "Basic", "Basic ", "Basic  \\t ", "BasicYWxpY2U6cHc=",
+		"Basic-YWxpY2U6cHc=", "Basics YWxpY2U6cHc=", "Bearer YWxpY2U6cHc=",
+		" Basic YWxpY2U6cHc=", "Basic YWxp Y2U6cHc=", "Basic YWxpY2U6\\tcHc=",
+		/* padding */
+		"Basic YWxpY2U6cHc", "Basic YWxpY2U6cHc==", "Basic YWxpY2U6cA=",
+		"Basic YWxpY2U6cA", "Basic YW=xY2U6cHc=", "Basic YWxpY2U6cHc=YWxp",
+		"Basic YWxpY2U6c===", "Basic ====", "Basic =", "Basic YQ=a",
+		/* pad bits not zero: "YWxpY2U6cHd=" would also decode to alice:pw */
+		"Basic YWxpY2U6cHd=", "Basic YWxpY2U6cB==",
+		/* alphabet */
+		"Basic YWxp!2U6cHc=", "Basic YWxpY2U6c-_=", "Basic YWxpY2U6cHc=\\r",
+		NULL,
+	};
+	static char bigraw[EXLB_HTTP_BASIC_MAX + 1];
+	static char bigu[EXLB_HTTP_BASIC_MAX + 1], bigp[EXLB_HTTP_BASIC_MAX + 1];
+	char raw[64];
+
+	ok(creds("Basic YWxpY2U6YWxpY2UtcHc=") && got("alice", "alice-pw"),
+	   "Basic alice:alice-pw decoded (%zu, %zu)", cul, cpl);
+	ok(creds("basic YWxpY2U6cHc=") && got("alice", "pw") &&
+	   creds("BASIC YWxpY2U6cHc=") && got("alice", "pw") &&
+	   creds("bAsIc YWxpY2U6cHc=") && got("alice", "pw"),
+	   "the scheme is case-insensitive");
+	ok(creds("Basic    YWxpY2U6cHc=") && got("alice", "pw") &&
+	   creds("Basic\tYWxpY2U6cHc= \t ") && got("alice", "pw"),
+	   "blanks (SP, HTAB) after the scheme and at the end are skipped");
+	ok(creds("Basic OmE6Yg==") && got("", "a:b"),
+	   "the first ':' splits: empty user, password 'a:b'");
+	ok(creds("Basic YWxpY2U6") && got("alice", ""),
+	   "an empty password is the caller's to refuse (decoded as '')");
+	ok(creds("Basic asO8cmdlbjpww6Rzcw==") && got("j\xc3\xbcrgen", "p\xc3\xa4ss"),
+	   "UTF-8 bytes pass (j\xc3\xbcrgen:p\xc3\xa4ss)");
+	for (int i = 0; bad[i]; i++) {
+		char v[128];
+		size_t k = 0;
+
+		/* the table spells TAB and CR as \t, \r */
+		for (const char *c = bad[i]; *c && k < sizeof(v) - 1; c++) {
+			if (c[0] == '\\' && (c[1] == 't' || c[1] == 'r'))
+				v[k++] = *++c == 't' ? '\t' : '\r';
+			else
+				v[k++] = *c;
+		}
+		v[k] = '\0';
+		ok(!creds(v) && cul == 99 && cpl == 99 && cu[0] == 'X' && cp[0] == 'X',
+		   "refused, outputs untouched: '%s'", bad[i]);
+	}
+	ok(!creds(basic_of("alice\0:pw", 9)) && !creds(basic_of("alice:p\0w", 9)) &&
+	   !creds(basic_of("alice:pw\0", 9)), "a NUL in the user or the password: refused");
+	ok(!creds(basic_of("alice:p\tw", 9)) && !creds(basic_of("al\x7f" "ice:pw", 9)) &&
+	   !creds(basic_of("alice:pw\r\n", 10)) && !creds(basic_of("\x1b" "alice:pw", 9)),
+	   "control characters (HTAB, DEL, CR LF, ESC): refused");
+	ok(!creds(basic_of("alice", 5)) && !creds(basic_of("", 0)),
+	   "no ':' (or nothing at all): refused");
+
+	memset(raw, 'u', 16);
+	raw[16] = ':';
+	memset(raw + 17, 'p', 32);
+	ok(creds(basic_of(raw, 49)) && cul == 16 && cpl == 32 && !cu[16] && !cp[32],
+	   "user and password at their caps (16, 32): decoded, NUL-terminated");
+	memmove(raw + 1, raw, 49);
+	ok(!creds(basic_of(raw, 50)), "a user one byte over its cap: refused");
+	memmove(raw, raw + 1, 49);
+	raw[49] = 'p';
+	ok(!creds(basic_of(raw, 50)), "a password one byte over its cap: refused");
+	/* a valid "u:ppp..." of EXLB_HTTP_BASIC_MAX bytes, then one more */
+	bigraw[0] = 'u';
+	bigraw[1] = ':';
+	memset(bigraw + 2, 'p', sizeof(bigraw) - 2);
+	ok(exlb_http_basic_credentials(basic_of(bigraw, EXLB_HTTP_BASIC_MAX),
+				       strlen(basic_of(bigraw, EXLB_HTTP_BASIC_MAX)),
+				       bigu, sizeof(bigu) - 1, &cul, bigp, sizeof(bigp) - 1, &cpl) &&
+	   cul == 1 && cpl == EXLB_HTTP_BASIC_MAX - 2,
+	   "EXLB_HTTP_BASIC_MAX bytes decoded with caps big enough: accepted");
+	ok(!exlb_http_basic_credentials(basic_of(bigraw, EXLB_HTTP_BASIC_MAX + 1),
+					strlen(basic_of(bigraw, EXLB_HTTP_BASIC_MAX + 1)),
+					bigu, SIZE_MAX / 4, &cul, bigp, SIZE_MAX / 4, &cpl),
+	   "one byte over EXLB_HTTP_BASIC_MAX, whatever the caps: refused (no overflow)");
+}
+
 int main(void)
 {
 	test_split();
@@ -931,6 +1048,7 @@ int main(void)
 	test_too_big();
 	test_responses();
 	test_build();
+	test_basic_credentials();
 	printf("1..%d\n", nr_test);
 	return nr_fail ? 1 : 0;
 }

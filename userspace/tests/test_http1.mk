@@ -4,6 +4,6 @@
 # test and is linked after http1.c.
 include exlbd/llhttp.mk
 test_http1_SRCS := exlbd/l7/http1.c $(B)/asan/libllhttp.a
-test_http1_LIBS :=
+test_http1_LIBS := -lcrypto
 $(B)/tests/test_http1: CPPFLAGS += $(LLHTTP_CPPFLAGS)
 $(B)/tests/test_http1: exlbd/l7/http1.h

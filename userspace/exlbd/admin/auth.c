@@ -17,6 +17,7 @@
 
 #include "admin_int.h"
 #include "config/credentials.h"
+#include "l7/http1.h"
 
 static struct exlb_admin_limit_slot *limit_find(struct exlb_admin_limiter *l,
 						const struct in6_addr *addr)
@@ -94,37 +95,6 @@ void exlb_admin_limit_ok(struct exlb_admin_limiter *l,
 		memset(s, 0, sizeof(*s));
 	else if (s)
 		s->fails = 0;
-}
-
-/* "Basic XXX": the user and password, NUL-terminated in @buf. */
-static bool basic_decode(const char *b64, char *buf, size_t n,
-			 const char **user, const char **password)
-{
-	size_t len = strlen(b64);
-	int out;
-	char *colon;
-
-	if (!len || len % 4 || len / 4 * 3 >= n)
-		return false;
-	out = EVP_DecodeBlock((unsigned char *)buf, (const unsigned char *)b64,
-			      (int)len);
-	if (out < 0)
-		return false;
-	/* EVP_DecodeBlock counts the padding as zero bytes */
-	if (b64[len - 1] == '=')
-		out--;
-	if (b64[len - 2] == '=')
-		out--;
-	buf[out] = '\0';
-	if (strlen(buf) != (size_t)out)	/* a NUL inside */
-		return false;
-	colon = strchr(buf, ':');
-	if (!colon)
-		return false;
-	*colon = '\0';
-	*user = buf;
-	*password = colon + 1;
-	return true;
 }
 
 static bool scheme(const char *header, const char *name, const char **rest)
@@ -284,17 +254,23 @@ enum exlb_admin_auth exlb_admin_authenticate(struct exlb_admin_auth_state *st,
 					     unsigned int *role,
 					     char *who, size_t n)
 {
-	char buf[EXLB_PASSWORD_MAX + EXLB_CRED_NAME_SIZE + 8];
-	const char *rest, *user, *password;
+	char user[EXLB_CRED_NAME_SIZE], password[EXLB_PASSWORD_MAX + 1];
+	size_t ulen, plen;
+	const char *rest;
 	enum exlb_admin_auth r;
 
 	if (authorization && scheme(authorization, "Bearer", &rest))
 		return key_auth(cfg, rest, role, who, n);
 	if (authorization && scheme(authorization, "Basic", &rest)) {
-		if (!basic_decode(rest, buf, sizeof(buf), &user, &password))
+		/* a user name longer than a credential's cannot exist */
+		if (!exlb_http_basic_credentials(authorization,
+						 strlen(authorization),
+						 user, sizeof(user) - 1, &ulen,
+						 password, EXLB_PASSWORD_MAX,
+						 &plen))
 			return EXLB_ADMIN_AUTH_BAD;
 		r = basic_auth(st, cfg, user, password, now, role, who, n);
-		explicit_bzero(buf, sizeof(buf));
+		explicit_bzero(password, sizeof(password));
 		return r;
 	}
 	if (authorization)

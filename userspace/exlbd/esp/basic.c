@@ -10,92 +10,21 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "esp/basic.h"
+#include "l7/http1.h"
 
 /* ---- the Authorization value ---- */
-
-static int b64(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/* Strict base64 (padding required when short); the length or -1. */
-static long b64_decode(const char *s, size_t n, unsigned char *out, size_t cap)
-{
-	size_t o = 0;
-
-	if (n % 4)
-		return -1;
-	for (size_t i = 0; i < n; i += 4) {
-		int v[4], pad = 0;
-
-		for (int k = 0; k < 4; k++) {
-			if (s[i + k] == '=' && i + 4 == n && k >= 2) {
-				v[k] = 0;
-				pad++;
-				continue;
-			}
-			if (pad)
-				return -1;	/* data after '=' */
-			v[k] = b64((unsigned char)s[i + k]);
-			if (v[k] < 0)
-				return -1;
-		}
-		if (o + 3 - (size_t)pad > cap)
-			return -1;
-		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-		if (pad < 2)
-			out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-		if (pad < 1)
-			out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
-	}
-	return (long)o;
-}
 
 bool esp_basic_decode(const char *value, size_t len, char *user,
 		      size_t *user_len, char *pw, size_t *pw_len)
 {
-	unsigned char buf[ESP_NAME_MAX + ESP_PASSWORD_MAX + 4];
-	const unsigned char *colon;
-	long n;
-
-	if (len < 6 || strncasecmp(value, "Basic ", 6))
-		return false;
-	value += 6;
-	len -= 6;
-	while (len && (*value == ' ' || *value == '\t'))
-		value++, len--;
-	while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
-		len--;
-	n = b64_decode(value, len, buf, sizeof(buf));
-	colon = n > 0 ? memchr(buf, ':', (size_t)n) : NULL;
-	if (!colon || (size_t)(colon - buf) > ESP_NAME_MAX ||
-	    (size_t)(buf + n - colon - 1) > ESP_PASSWORD_MAX) {
-		explicit_bzero(buf, sizeof(buf));
-		return false;
-	}
-	*user_len = (size_t)(colon - buf);
-	memcpy(user, buf, *user_len);
-	*pw_len = (size_t)(buf + n - colon - 1);
-	memcpy(pw, colon + 1, *pw_len);
-	explicit_bzero(buf, sizeof(buf));
-	return true;
+	return exlb_http_basic_credentials(value, len, user, ESP_NAME_MAX,
+					   user_len, pw, ESP_PASSWORD_MAX, pw_len);
 }
 
 /* ---- the verdict cache ---- */

@@ -23,9 +23,11 @@
 
 /*
  * Decodes an Authorization value "Basic <base64 of user:password>" into
- * @user and @pw (each ESP_NAME_MAX / ESP_PASSWORD_MAX + 1 bytes, not
- * NUL-terminated: the lengths say). False: not Basic, bad base64, no ':',
- * too long: the request is treated as one without credentials.
+ * @user and @pw (each ESP_NAME_MAX / ESP_PASSWORD_MAX + 1 bytes,
+ * NUL-terminated; the lengths say too) with ESP's caps:
+ * exlb_http_basic_credentials() (l7/http1.h) says what is refused (not
+ * Basic, bad base64, a NUL or control character, no ':', too long); a
+ * refused value is treated as no credentials.
  */
 bool esp_basic_decode(const char *value, size_t len, char *user,
 		      size_t *user_len, char *pw, size_t *pw_len);

@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "http1.h"
 #include "config/hex.h"
 
@@ -1027,6 +1029,87 @@ const struct exlb_http_header *exlb_http_find(const struct exlb_http_head *h,
 		if (ieq(h->headers[i].name, h->headers[i].name_len, name))
 			return &h->headers[i];
 	return NULL;
+}
+
+/* ---- Basic credentials ---- */
+
+static bool is_b64(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+
+/*
+ * Strict base64 (RFC 4648 section 4): the alphabet, a length that is a
+ * multiple of 4, '=' only as the last one or two characters, and the bits
+ * padding leaves over zero (one text per byte string: "YQ==", never
+ * "YR=="). The number of '=' in *pad.
+ */
+static bool b64_strict(const char *s, size_t len, size_t *pad)
+{
+	static const char tail_bits[] = "AQgw";	/* values with 4 zero low bits */
+	size_t i;
+
+	if (!len || len % 4)
+		return false;
+	*pad = s[len - 1] == '=' ? (s[len - 2] == '=' ? 2 : 1) : 0;
+	for (i = 0; i < len - *pad; i++)
+		if (!is_b64((unsigned char)s[i]))
+			return false;
+	if (*pad == 2)	/* the last data character carries 2 bits */
+		return strchr(tail_bits, s[len - 3]) != NULL;
+	if (*pad == 1) {	/* 4 bits: the value is a multiple of 4 */
+		const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+
+		return (strchr(abc, s[len - 2]) - abc) % 4 == 0;
+	}
+	return true;
+}
+
+bool exlb_http_basic_credentials(const char *value, size_t len,
+				 char *user, size_t user_max, size_t *user_len,
+				 char *pw, size_t pw_max, size_t *pw_len)
+{
+	unsigned char buf[EXLB_HTTP_BASIC_MAX + 3];	/* + the padding's zeros */
+	const unsigned char *colon;
+	size_t pad, n, i;
+	bool ok = false;
+
+	if (len < 6 || !ieqn(value, 5, "Basic", 5) ||
+	    (value[5] != ' ' && value[5] != '\t'))
+		return false;
+	value += 6;
+	len -= 6;
+	while (len && (*value == ' ' || *value == '\t'))
+		value++, len--;
+	while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (!b64_strict(value, len, &pad))
+		return false;
+	n = len / 4 * 3 - pad;	/* EVP_DecodeBlock counts '=' as zero bytes */
+	if (n > EXLB_HTTP_BASIC_MAX || n > user_max + 1 + pw_max)
+		return false;
+	/* the alphabet was checked: EVP_DecodeBlock cannot fail here */
+	if (EVP_DecodeBlock(buf, (const unsigned char *)value, (int)len) < 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (buf[i] < 0x20 || buf[i] == 0x7f)	/* NUL included */
+			goto out;
+	colon = memchr(buf, ':', n);
+	if (!colon || (size_t)(colon - buf) > user_max ||
+	    n - (size_t)(colon - buf) - 1 > pw_max)
+		goto out;
+	*user_len = (size_t)(colon - buf);
+	memcpy(user, buf, *user_len);
+	user[*user_len] = '\0';
+	*pw_len = n - *user_len - 1;
+	memcpy(pw, colon + 1, *pw_len);
+	pw[*pw_len] = '\0';
+	ok = true;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	return ok;
 }
 
 /* ---- forwarding ---- */

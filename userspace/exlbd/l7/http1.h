@@ -170,6 +170,27 @@ void exlb_http_body_skipped(struct exlb_http_parser *p, uint64_t n);
 const struct exlb_http_header *exlb_http_find(const struct exlb_http_head *h,
 					      const char *name);
 
+/* ---- Basic credentials ---- */
+
+#define EXLB_HTTP_BASIC_MAX	4096	/* decoded user:password, whatever the caps */
+
+/*
+ * The one reader of an Authorization value "Basic <base64(user:password)>"
+ * (RFC 7617), for ESP's Basic logon and the admin listener. The scheme is
+ * case-insensitive, followed by one or more blanks (SP, HTAB; blanks at
+ * the end are ignored too); the base64 is strict (no whitespace inside,
+ * padding required, nothing after '=', zero pad bits) and decoded by
+ * OpenSSL. Refused: decoded bytes with a NUL or a control character
+ * (< 0x20, 0x7f), no ':' (the first one splits: a password may hold ':'),
+ * a user longer than @user_max or a password longer than @pw_max bytes.
+ * On success @user (@user_max + 1 bytes) and @pw (@pw_max + 1) hold the
+ * parts NUL-terminated, *user_len and *pw_len their lengths; on failure
+ * they are untouched. The decoded copy is wiped before return.
+ */
+bool exlb_http_basic_credentials(const char *value, size_t len,
+				 char *user, size_t user_max, size_t *user_len,
+				 char *pw, size_t pw_max, size_t *pw_len);
+
 /* ---- forwarding ---- */
 
 /* A change to a head, computed by content.c (header rules) or the proxy. */

@@ -18,6 +18,10 @@
 #   exrs_log NAME / exrs_health_log NAME / exrs_auth_log NAME   the logs (below)
 #   exrs_big_file                     path of the big file (/big/<N>M)
 #   exrs_cert / exrs_key              the servers' self-signed certificate
+#   exrs_auth_enable NAME USERSFILE   from now on NAME checks credentials as
+#                                     Exchange does (below); off by default
+#   exrs_users_file                   a users file matching tests/lib/slapd.sh
+#   exrs_auth_helper_log NAME         the credential helper's verdicts
 #
 # What every server answers (vdir names are matched case-insensitively, as
 # IIS does; the canonical spellings are in EXRS_VDIRS):
@@ -45,6 +49,28 @@
 # $(exrs_auth_log NAME): "<uri> auth=\"<Authorization header>\"" per request
 # (empty when it had none): which credentials reached the server.
 #
+# Credentials (exrs_auth_enable NAME USERSFILE; nothing of this without it):
+# nginx's auth_request asks a small python3 helper (lib/exchange-auth.py,
+# stdlib only) on a unix socket in the RS's directory, started and stopped
+# with the RS, which checks the users file ("name:password" lines; see
+# exrs_users_file) the way Exchange's vdirs authenticate:
+#   POST /owa/auth.owa (Exchange's form body destination=..&flags=4&
+#     forcedownlevel=0&username=..&password=..&passwordText=&isUtf8=1):
+#     302 to the destination with Set-Cookie cadata (HMAC under a key of the
+#     run, shared by all RSs), cadataTTL, cadataKey, cadataIV, cadataSig; a
+#     wrong logon: 302 to /owa/auth/logon.aspx?url=..&reason=2, no cadata;
+#   /owa/*, /ecp/* (not /owa/auth/*, /owa/auth.owa, healthcheck.htm) need a
+#     valid cadata cookie, else 302 to /owa/auth/logon.aspx?...&reason=0;
+#     /owa/logoff.owa expires the cookies (and that cadata on this RS);
+#   /Microsoft-Server-ActiveSync, /EWS, /OAB, /mapi, /rpc, /PowerShell,
+#     /Autodiscover need valid "Authorization: Basic", else 401 with
+#     WWW-Authenticate: Basic;
+#   everything else (health checks, /exrs-ping, other paths) as before.
+# The auth log then has ' user="<name>" status=N' after auth="...": the
+# user each request was authenticated as ("-": none), so a test can assert
+# that nothing unauthenticated was served (no status=200 with user="-" on a
+# protected path). EXRS_AUTH_TTL (3600): seconds a cadata lives.
+#
 # Knobs (read at exrs_setup): EXRS_DIR (default: a new /tmp/exrs.XXXXXX),
 # EXRS_BIG_MB (200; 0 = no big file), EXRS_LIMIT_RATE (40m), EXRS_WORKERS
 # (1), EXRS_WAIT (20 s, how long exrs_start waits), EXRS_KEEP=1 keeps the
@@ -52,13 +78,15 @@
 # its locations (a regex location there is tried before the ones above);
 # EXRS_HTTP_CONF: added to the http block after that server (e.g. more
 # :443 servers chosen by SNI). Both empty by default. Needs nginx
-# (nginx-light is enough: no module beyond the core, ssl and proxy is used),
-# curl, openssl, ip.
+# (nginx-light is enough: no module beyond the core, ssl, proxy and, with
+# exrs_auth_enable, auth_request is used), curl, openssl, ip; python3 with
+# exrs_auth_enable.
 # Every wait is bounded (a few seconds); functions return non-zero on
 # failure and print the reason on stderr.
 
 EXRS_VDIRS="owa ecp EWS mapi rpc OAB Microsoft-Server-ActiveSync Autodiscover PowerShell"
-declare -gA EXRS_NS=() EXRS_ADDR=() EXRS_ADDR6=()
+declare -gA EXRS_NS=() EXRS_ADDR=() EXRS_ADDR6=() EXRS_AUTH=()
+EXRS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)	# exchange-auth.py
 declare -ga EXRS_NAMES=()
 EXRS_OWN_DIR=
 
@@ -81,7 +109,10 @@ _exrs_init() {	# the shared directory: certificate, big file
 		head -c "${mb}M" /dev/urandom > "$EXRS_DIR/shared/big/${mb}M" ||
 			{ _exrs_err "cannot write the ${mb} MB file"; return 1; }
 	fi
+	head -c 32 /dev/urandom > "$EXRS_DIR/shared/auth.key" ||
+		{ _exrs_err "cannot write the cadata key"; return 1; }
 	chmod -R a+rX "$EXRS_DIR/shared"
+	chmod 600 "$EXRS_DIR/shared/auth.key"	# the helpers run as root
 }
 
 exrs_dir() { printf '%s/%s' "$EXRS_DIR" "$1"; }
@@ -91,13 +122,25 @@ exrs_auth_log() { printf '%s/%s/auth.log' "$EXRS_DIR" "$1"; }
 exrs_big_file() { printf '%s/shared/big/%sM' "$EXRS_DIR" "${EXRS_BIG_MB:-200}"; }
 exrs_cert() { printf '%s/shared/cert.pem' "$EXRS_DIR"; }
 exrs_key() { printf '%s/shared/key.pem' "$EXRS_DIR"; }
+exrs_auth_helper_log() { printf '%s/%s/auth-helper.log' "$EXRS_DIR" "$1"; }
 exrs_requests() { local f; f=$(exrs_log "$1"); [[ -f $f ]] && wc -l < "$f" || echo 0; }
 _exrs_pid() { cat "$EXRS_DIR/$1/nginx.pid" 2>/dev/null; }
 
 _exrs_conf() {	# _exrs_conf NAME: writes $EXRS_DIR/NAME/nginx.conf
 	local name=$1 d=$EXRS_DIR/$1 addr=${EXRS_ADDR[$1]} addr6=${EXRS_ADDR6[$1]} v listen
+	local auth_log="access_log $d/auth.log exrs_auth;" auth_server="" auth_off="" auth_text=""
 	listen="listen $addr:80; listen $addr:443 ssl;"
 	[[ -n $addr6 ]] && listen+=" listen [$addr6]:80; listen [$addr6]:443 ssl;"
+	if [[ -n ${EXRS_AUTH[$name]:-} ]]; then
+		auth_log="log_format exrs_auth_user '\$request_uri auth=\"\$http_authorization\" user=\"\$exrs_user\" status=\$status';
+	access_log $d/auth.log exrs_auth_user;"
+		auth_off="auth_request off;"
+		# return acts in the rewrite phase, before auth_request (access):
+		# the answer is made after it, from a named location
+		auth_text="try_files /.exrs-no-such-file @exrs_text; }
+		location @exrs_text {"
+		auth_server=$(_exrs_auth_conf "$d")
+	fi
 	{
 		cat <<EOF
 # exrs: simulated Exchange server "$name" (userspace/tests/lib/exchange-rs.sh)
@@ -113,7 +156,7 @@ http {
 		'via="\$http_via"';
 	access_log $d/access.log exrs;
 	log_format exrs_auth '\$request_uri auth="\$http_authorization"';
-	access_log $d/auth.log exrs_auth;
+	$auth_log
 	client_body_temp_path $d/tmp/body;
 	proxy_temp_path $d/tmp/proxy;
 	fastcgi_temp_path $d/tmp/fastcgi;
@@ -155,13 +198,14 @@ EOF
 		add_header X-Seen-Client \$remote_addr:\$remote_port always;
 		add_header X-Backend-Scheme \$scheme always;
 
+		$auth_server
 		${EXRS_SERVER_CONF:-}
 		location = /exrs-ping {		# exrs_wait's probe, not logged
-			access_log off;
+			access_log off; $auth_off
 			return 200 "pong $name\n";
 		}
 		location ~* "^/[^/]+/healthcheck\.htm\$" {
-			access_log $d/health.log exrs;
+			access_log $d/health.log exrs; $auth_off
 			if (-f $d/fail-all) { return 503 "503 $name: all vdirs failed\n"; }
 			if (-f $d/fail-\$exrs_vdir) { return 503 "503 $name: \$exrs_vdir failed\n"; }
 			if (\$exrs_vdir = "-") { return 404 "404 $name: no such vdir\n"; }
@@ -176,6 +220,7 @@ EOF
 			proxy_request_buffering on;
 		}
 		location / {
+			$auth_text
 			return 200 "RS $name vdir \${exrs_vdir} uri \$request_uri method \$request_method conn \$connection req \$connection_requests\n";
 		}
 	}
@@ -191,6 +236,102 @@ EOF
 }
 EOF
 	} > "$d/nginx.conf"
+}
+
+# The server block's part of exrs_auth_enable (see the top comment).
+_exrs_auth_conf() {
+	local d=$1
+	cat <<EOF
+auth_request /exrs-auth/check;
+		auth_request_set \$exrs_user \$upstream_http_x_exrs_user;
+		error_page 403 = @exrs_logon;
+		location = /exrs-auth/check {
+			internal; auth_request off; access_log off;
+			proxy_pass http://unix:$d/auth.sock:/check;
+			proxy_pass_request_body off;
+			proxy_set_header Content-Length "";
+			proxy_set_header X-Exrs-Uri \$request_uri;
+			proxy_set_header X-Exrs-Host \$host;
+		}
+		location @exrs_logon {
+			return 302 "/owa/auth/logon.aspx?url=\$scheme%3a%2f%2f\$host%2fowa%2f&reason=0";
+		}
+		location ~* "^/owa/(auth|logoff)\.owa\$" {
+			auth_request off;
+			proxy_pass http://unix:$d/auth.sock;
+			proxy_set_header X-Exrs-Scheme \$scheme;
+			proxy_set_header X-Exrs-Host \$host;
+		}
+EOF
+}
+
+# exrs_users_file: a users file (printed path, made once) with the users and
+# passwords of tests/lib/slapd.sh's directory: alice and dave may log on;
+# bob (locked there) and carol (password expired there) may not.
+exrs_users_file() {
+	_exrs_init || return 1
+	local f=$EXRS_DIR/shared/users
+	[[ -f $f ]] || printf '%s\n' "# name:password[:state] (exchange-auth.py)" \
+		alice:alice-pw dave:dave-pw bob:bob-pw:locked carol:carol-pw:expired > "$f" ||
+		return 1
+	printf '%s' "$f"
+}
+
+_exrs_auth_start() {	# _exrs_auth_start NAME: the helper, if NAME checks credentials
+	local name=$1 d=$EXRS_DIR/$1 i
+	[[ -n ${EXRS_AUTH[$name]:-} ]] || return 0
+	_exrs_auth_stop "$name"
+	[[ -s $EXRS_DIR/shared/auth.key ]] ||
+		(umask 077 && head -c 32 /dev/urandom > "$EXRS_DIR/shared/auth.key") || return 1
+	rm -f "$d/auth.sock"
+	ip netns exec "${EXRS_NS[$name]}" python3 "$EXRS_LIB_DIR/exchange-auth.py" "$d/auth.sock" \
+		"${EXRS_AUTH[$name]}" "$EXRS_DIR/shared/auth.key" 2>>"$d/auth-helper.log" &
+	echo $! > "$d/auth-helper.pid"
+	for ((i = 0; i < 100; i++)); do
+		[[ -S $d/auth.sock ]] && return 0
+		kill -0 "$(cat "$d/auth-helper.pid")" 2>/dev/null || break
+		sleep 0.05
+	done
+	_exrs_err "$name: the credential helper does not start: $(tail -2 "$d/auth-helper.log")"
+	return 1
+}
+
+_exrs_auth_stop() {
+	local pid f=$EXRS_DIR/$1/auth-helper.pid i
+	pid=$(cat "$f" 2>/dev/null)
+	[[ -n $pid ]] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+	rm -f "$f"
+}
+
+# exrs_auth_enable NAME USERSFILE: NAME checks credentials from now on (its
+# nginx reloaded, the helper started); returns once an unauthenticated
+# request to /EWS/ is refused with 401 (positive evidence of the new config).
+exrs_auth_enable() {
+	local name=$1 users=${2:-} d=$EXRS_DIR/$1 pid i code
+	[[ -n ${EXRS_NS[$name]:-} && -r $users ]] ||
+		{ _exrs_err "usage: exrs_auth_enable NAME USERSFILE (a readable file)"; return 2; }
+	EXRS_AUTH[$name]=$(realpath "$users")
+	_exrs_conf "$name" || return 1
+	ip netns exec "${EXRS_NS[$name]}" nginx -t -q -c "$d/nginx.conf" -p "$d" -e "$d/error.log" ||
+		{ _exrs_err "$name: bad nginx config: $(tail -3 "$d/error.log")"; return 1; }
+	_exrs_auth_start "$name" || return 1
+	pid=$(_exrs_pid "$name")
+	[[ -n $pid ]] || return 0	# not running: exrs_start uses the new config
+	kill -HUP "$pid" || return 1
+	for ((i = 0; i < 100; i++)); do
+		code=$(ip netns exec "${EXRS_NS[$name]}" curl -s -o /dev/null -w '%{http_code}' \
+			--max-time 3 "http://${EXRS_ADDR[$name]}/EWS/exrs-auth-probe" 2>/dev/null)
+		[[ $code == 401 ]] && return 0
+		sleep 0.1
+	done
+	_exrs_err "$name: still no 401 for /EWS/ after the reload (got $code)"
+	return 1
 }
 
 # exrs_setup NAME NS ADDR [ADDR6]
@@ -240,11 +381,13 @@ exrs_start() {
 		sleep 0.1
 	done
 	((i < 30)) || { _exrs_err "$name: nginx does not start: $(tail -2 "$d/error.log")"; return 1; }
+	_exrs_auth_start "$name" || return 1
 	exrs_wait "$name"
 }
 
 exrs_stop() {
 	local name=$1 pid i kids
+	_exrs_auth_stop "$name"
 	pid=$(_exrs_pid "$name")
 	[[ -n $pid ]] || return 0
 	kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
@@ -291,6 +434,7 @@ exrs_cleanup() {
 	local name
 	for name in "${EXRS_NAMES[@]}"; do exrs_stop "$name"; done
 	EXRS_NAMES=()
+	EXRS_AUTH=()
 	if [[ -n $EXRS_OWN_DIR && -z ${EXRS_KEEP:-} ]]; then
 		rm -rf "$EXRS_OWN_DIR"
 	elif [[ -n ${EXRS_DIR:-} ]]; then
