@@ -136,6 +136,7 @@ struct exlb_flow {
 	struct exlb_real *real;		/* referenced */
 	bool persisted;			/* counted in its persistence record */
 	bool route;			/* forward=route: we transmit it */
+	bool adopted;			/* bound on the HA peer, synced to us */
 	/*
 	 * Route flows only: conntrack sees one direction, so its window
 	 * tracking learns nothing; the client's next sequence number and
@@ -166,6 +167,10 @@ struct exlb_net {
 	unsigned int nflows;
 	u32 flow_gen;
 	struct delayed_work gc_work;
+
+	/* conntrack entries synced from the HA peer (hooks.c, adopt) */
+	atomic64_t adopted;		/* taken into the flow table */
+	atomic64_t adopt_reset;		/* reset: no such usable real here */
 
 	u8 drop_on_fail;
 	u8 drop_at_drain_end;
@@ -205,6 +210,8 @@ u32 exlb_effective_idle(const struct exlb_net *xn,
 struct exlb_real *exlb_schedule(struct exlb_service *svc,
 				const union nf_inet_addr *client,
 				bool *persisted);
+void exlb_sched_adopt(struct exlb_service *svc, struct exlb_real *real,
+		      const union nf_inet_addr *client, bool *persisted);
 
 /* persist.c: source-IP persistence records */
 struct exlb_persist_entry *exlb_persist_lookup(struct exlb_service *svc,

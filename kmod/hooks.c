@@ -175,6 +175,93 @@ static struct exlb_flow *route_flow(struct exlb_net *xn, struct nf_conn *ct,
 }
 
 /*
+ * HA takeover: conntrackd committed the peer's entries into our conntrack
+ * table through ctnetlink, with their NAT bindings, so nf_nat translates
+ * them and never asks exlb_nat_dst() (that is only asked for an entry's
+ * first packet): the scheduler never sees them as new connections. What
+ * exlb lacks is the flow. A destination-NATed TCP entry without a flow
+ * whose original destination is a service and that is not closing is one
+ * of those (exlb's own flows leave the table only when closed, or with
+ * their entry killed): it gets a flow bound to the real server its reply
+ * comes from, as if this node had scheduled it, and is counted in the
+ * namespace's adopted counter. It is refused, with RSTs to both ends,
+ * where this node would have reset a flow of its own: the real server is
+ * not one of the service's here (deleted, or the nodes' configurations
+ * differ), or it is down while droponfail is on. A draining (disabled)
+ * real server keeps its adopted flows, as it keeps its own.
+ *
+ * Returns the verdict: NF_ACCEPT with *flowp the flow (NULL: not exlb's),
+ * NF_DROP when the entry was reset or no memory was left for the flow
+ * (the next packet tries again).
+ */
+static unsigned int adopt(struct exlb_net *xn, struct nf_conn *ct, u16 family,
+			  struct exlb_flow **flowp)
+{
+	const struct nf_conntrack_tuple *orig =
+		&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	const struct nf_conntrack_tuple *reply =
+		&ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	struct exlb_service *svc;
+	struct exlb_real *real;
+	struct exlb_flow *flow;
+	bool persisted;
+	int err;
+
+	*flowp = NULL;
+	if (nf_ct_protonum(ct) != IPPROTO_TCP || !nf_ct_is_confirmed(ct) ||
+	    nf_ct_is_dying(ct))
+		return NF_ACCEPT;
+	svc = exlb_service_lookup_addr(xn, family, &orig->dst.u3,
+				       orig->dst.u.tcp.port);
+	if (!svc)
+		return NF_ACCEPT;
+	/* one of ours in TIME_WAIT or CLOSE, released at its close */
+	if (exlb_flow_class_of(READ_ONCE(ct->proto.tcp.state)) == EXLB_FLOW_CLOSED)
+		return NF_ACCEPT;
+
+	flow = exlb_flow_alloc(ct);
+	if (!flow)
+		return NF_DROP;
+	spin_lock_bh(&svc->sched_lock);
+	real = svc->dead ? NULL : exlb_real_find(svc, &reply->src.u3,
+						 reply->src.u.tcp.port);
+	if (real && real->forward != EXLB_FORWARD_NAT)
+		real = NULL;
+	if (real) {
+		exlb_sched_adopt(svc, real, &orig->src.u3, &persisted);
+		exlb_flow_bind(flow, svc, real, persisted);
+	}
+	spin_unlock_bh(&svc->sched_lock);
+	if (!real) {
+		exlb_flow_free(flow);
+		goto refuse;
+	}
+	flow->adopted = true;
+	err = exlb_flow_insert(xn, flow);
+	if (err == -EEXIST) {
+		/* another CPU adopted it from the other direction */
+		exlb_flow_abort(xn, flow);
+		*flowp = exlb_flow_lookup(xn, ct);
+		return NF_ACCEPT;
+	}
+	if (err) {
+		exlb_flow_abort(xn, flow);
+		if (err == -ESHUTDOWN)	/* its real server went (or is down) */
+			goto refuse;
+		return NF_DROP;		/* no memory: the next packet retries */
+	}
+	atomic64_inc(&xn->adopted);
+	*flowp = flow;
+	return NF_ACCEPT;
+
+refuse:
+	atomic64_inc(&xn->adopt_reset);
+	exlb_reset_conntrack(xn->net, ct);
+	nf_ct_kill(ct);
+	return NF_DROP;
+}
+
+/*
  * After conntrack, before NAT: count the packet, note the TCP state; a
  * client packet of a route flow is sent on to its real server here.
  */
@@ -190,10 +277,22 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 	ct = nf_ct_get(skb, &ctinfo);
 	if (!ct)
 		return NF_ACCEPT;
-	/* Every nat flow of ours is destination-NATed: a cheap filter first. */
+	/*
+	 * Every nat flow of ours is destination-NATed: a cheap filter first.
+	 * A flow of ours costs one lookup; only a destination-NATed entry
+	 * exlb has no flow for (another NAT's, or one synced from the HA
+	 * peer) pays the service lookup of adopt() too.
+	 */
 	if (READ_ONCE(ct->status) & IPS_DST_NAT) {
 		flow = exlb_flow_lookup(xn, ct);
-		if (!flow || flow->route)
+		if (!flow) {
+			unsigned int verdict = adopt(xn, ct, hook_family(state),
+						     &flow);
+
+			if (!flow)
+				return verdict;
+		}
+		if (flow->route)
 			return NF_ACCEPT;
 	} else {
 		flow = route_flow(xn, ct, ctinfo, hook_family(state));
