@@ -38,7 +38,8 @@ static const char usage_text[] =
 "  flows [VS]\n"
 "  set KEY VALUE [KEY VALUE]...   (droponfail dropatdrainend finalpersist\n"
 "                                  conntimeout)\n"
-"  get [KEY]\n"
+"  get [KEY]                      (the above, and the HA counters adopted\n"
+"                                  adoptreset)\n"
 "VS is ADDR:PORT ([ADDR6]:PORT for IPv6) or id:N; RS is ADDR:PORT.\n"
 "\"vs add - id=N\" creates a service without an address.\n"
 "-j prints JSON; --version prints \"exlbadm VERSION\".\n";
