@@ -145,6 +145,15 @@ struct exlb_flow {
 	bool dr_acked;
 	u32 dr_end;
 	u32 dr_ack;
+	/*
+	 * Adopted flows only: conntrack picked them up mid-stream from
+	 * conntrackd's entry and its window tracking may not follow them
+	 * (liberal, scale unknown), so the highest sequence end and ACK
+	 * seen each way (IP_CT_DIR_*) are noted here for the RSTs.
+	 */
+	bool ad_seen[IP_CT_DIR_MAX];
+	u32 ad_end[IP_CT_DIR_MAX];
+	u32 ad_ack[IP_CT_DIR_MAX];
 	unsigned long last_seen;	/* jiffies */
 	u8 class;			/* enum exlb_flow_class, sched_lock */
 	bool unlinked;			/* under flow_lock */
@@ -260,6 +269,7 @@ void exlb_hooks_disable(struct exlb_net *xn);
 /* reset.c: RSTs built from tracked sequence numbers */
 void exlb_reset_conntrack(struct net *net, struct nf_conn *ct);
 void exlb_reset_route(struct net *net, const struct exlb_flow *flow);
+void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_syn(struct net *net, const struct nf_conn *ct);
 
 /* counters */

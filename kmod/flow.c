@@ -274,6 +274,8 @@ static void flows_finish(struct exlb_net *xn, struct list_head *victims,
 			local_bh_disable();
 			if (flow->route)
 				exlb_reset_route(xn->net, flow);
+			else if (flow->adopted)
+				exlb_reset_adopted(xn->net, flow);
 			else
 				exlb_reset_conntrack(xn->net, flow->ct);
 			local_bh_enable();

@@ -117,16 +117,19 @@ static unsigned int route_xmit(struct sk_buff *skb,
 	return NF_STOLEN;
 }
 
-/* Route flows: notes the client's next sequence number and highest ACK. */
-static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
-			u16 family)
+/*
+ * The TCP header of @skb (copied to @buf if need be) and the sequence
+ * number just past its segment in *@end; NULL if it has none.
+ */
+static const struct tcphdr *tcp_segment(struct sk_buff *skb, u16 family,
+					struct tcphdr *buf, u32 *end)
 {
-	struct tcphdr _th;
 	const struct tcphdr *th;
 	unsigned int thoff;
-	u32 end, ack;
 
 	if (family == AF_INET) {
+		if (ip_hdr(skb)->protocol != IPPROTO_TCP)
+			return NULL;	/* an ICMP error about the flow */
 		thoff = skb_network_offset(skb) + ip_hdrlen(skb);
 	} else {
 		__be16 frag_off;
@@ -136,13 +139,51 @@ static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
 		off = ipv6_skip_exthdr(skb, skb_network_offset(skb) +
 				       sizeof(struct ipv6hdr), &nexthdr, &frag_off);
 		if (off < 0 || nexthdr != IPPROTO_TCP)
-			return;
+			return NULL;
 		thoff = off;
 	}
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	th = skb_header_pointer(skb, thoff, sizeof(*buf), buf);
 	if (!th || skb->len < thoff + th->doff * 4)
+		return NULL;
+	*end = ntohl(th->seq) + (skb->len - thoff - th->doff * 4) + th->syn + th->fin;
+	return th;
+}
+
+/*
+ * Adopted flows: notes the highest sequence end and ACK each way (best
+ * effort: two CPUs may race on one direction).
+ */
+static void adopted_track(struct exlb_flow *flow, struct sk_buff *skb,
+			  u16 family, enum ip_conntrack_dir dir)
+{
+	const struct tcphdr *th;
+	struct tcphdr _th;
+	bool seen;
+	u32 end;
+
+	th = tcp_segment(skb, family, &_th, &end);
+	if (!th || !th->ack)
 		return;
-	end = ntohl(th->seq) + (skb->len - thoff - th->doff * 4) + th->syn + th->fin;
+	seen = READ_ONCE(flow->ad_seen[dir]);
+	if (!seen || after(end, READ_ONCE(flow->ad_end[dir])))
+		WRITE_ONCE(flow->ad_end[dir], end);
+	if (!seen || after(ntohl(th->ack_seq), READ_ONCE(flow->ad_ack[dir])))
+		WRITE_ONCE(flow->ad_ack[dir], ntohl(th->ack_seq));
+	if (!seen)
+		WRITE_ONCE(flow->ad_seen[dir], true);
+}
+
+/* Route flows: notes the client's next sequence number and highest ACK. */
+static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
+			u16 family)
+{
+	struct tcphdr _th;
+	const struct tcphdr *th;
+	u32 end, ack;
+
+	th = tcp_segment(skb, family, &_th, &end);
+	if (!th)
+		return;
 	if (!READ_ONCE(flow->dr_end) || after(end, READ_ONCE(flow->dr_end)))
 		WRITE_ONCE(flow->dr_end, end);
 	if (!th->ack)
@@ -308,6 +349,8 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 		WRITE_ONCE(flow->last_seen, jiffies);
 	if (flow->route)
 		route_track(flow, skb, hook_family(state));
+	else if (flow->adopted)
+		adopted_track(flow, skb, hook_family(state), CTINFO2DIR(ctinfo));
 	exlb_flow_seen(xn, flow, READ_ONCE(ct->proto.tcp.state));
 	/* the flow may be released now; RCU keeps flow->real readable */
 	if (flow->route)
