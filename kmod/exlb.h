@@ -136,6 +136,7 @@ struct exlb_flow {
 	struct exlb_real *real;		/* referenced */
 	bool persisted;			/* counted in its persistence record */
 	bool route;			/* forward=route: we transmit it */
+	bool adopted;			/* bound on the HA peer, synced to us */
 	/*
 	 * Route flows only: conntrack sees one direction, so its window
 	 * tracking learns nothing; the client's next sequence number and
@@ -144,6 +145,15 @@ struct exlb_flow {
 	bool dr_acked;
 	u32 dr_end;
 	u32 dr_ack;
+	/*
+	 * Adopted flows only: conntrack picked them up mid-stream from
+	 * conntrackd's entry and its window tracking may not follow them
+	 * (liberal, scale unknown), so the highest sequence end and ACK
+	 * seen each way (IP_CT_DIR_*) are noted here for the RSTs.
+	 */
+	bool ad_seen[IP_CT_DIR_MAX];
+	u32 ad_end[IP_CT_DIR_MAX];
+	u32 ad_ack[IP_CT_DIR_MAX];
 	unsigned long last_seen;	/* jiffies */
 	u8 class;			/* enum exlb_flow_class, sched_lock */
 	bool unlinked;			/* under flow_lock */
@@ -166,6 +176,10 @@ struct exlb_net {
 	unsigned int nflows;
 	u32 flow_gen;
 	struct delayed_work gc_work;
+
+	/* conntrack entries synced from the HA peer (hooks.c, adopt) */
+	atomic64_t adopted;		/* taken into the flow table */
+	atomic64_t adopt_reset;		/* reset: no such usable real here */
 
 	u8 drop_on_fail;
 	u8 drop_at_drain_end;
@@ -205,6 +219,8 @@ u32 exlb_effective_idle(const struct exlb_net *xn,
 struct exlb_real *exlb_schedule(struct exlb_service *svc,
 				const union nf_inet_addr *client,
 				bool *persisted);
+void exlb_sched_adopt(struct exlb_service *svc, struct exlb_real *real,
+		      const union nf_inet_addr *client, bool *persisted);
 
 /* persist.c: source-IP persistence records */
 struct exlb_persist_entry *exlb_persist_lookup(struct exlb_service *svc,
@@ -253,6 +269,7 @@ void exlb_hooks_disable(struct exlb_net *xn);
 /* reset.c: RSTs built from tracked sequence numbers */
 void exlb_reset_conntrack(struct net *net, struct nf_conn *ct);
 void exlb_reset_route(struct net *net, const struct exlb_flow *flow);
+void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_syn(struct net *net, const struct nf_conn *ct);
 
 /* counters */

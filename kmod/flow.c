@@ -261,18 +261,26 @@ static void flows_finish(struct exlb_net *xn, struct list_head *victims,
 
 	list_for_each_entry_safe(flow, tmp, victims, list) {
 		list_del_init(&flow->list);
+		/*
+		 * Killed first: a packet of the entry in flight on another
+		 * CPU finds no flow now, and hooks.c would adopt a live entry;
+		 * a dying one it leaves alone. The RSTs need only the tracked
+		 * sequence numbers, which the entry keeps (we hold it).
+		 */
+		nf_ct_kill(flow->ct);
 		if (send_rst && !(flow->route &&
 				  READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)) {
 			rcu_read_lock();
 			local_bh_disable();
 			if (flow->route)
 				exlb_reset_route(xn->net, flow);
+			else if (flow->adopted)
+				exlb_reset_adopted(xn->net, flow);
 			else
 				exlb_reset_conntrack(xn->net, flow->ct);
 			local_bh_enable();
 			rcu_read_unlock();
 		}
-		nf_ct_kill(flow->ct);
 		flow_release(flow);
 	}
 }

@@ -117,16 +117,19 @@ static unsigned int route_xmit(struct sk_buff *skb,
 	return NF_STOLEN;
 }
 
-/* Route flows: notes the client's next sequence number and highest ACK. */
-static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
-			u16 family)
+/*
+ * The TCP header of @skb (copied to @buf if need be) and the sequence
+ * number just past its segment in *@end; NULL if it has none.
+ */
+static const struct tcphdr *tcp_segment(struct sk_buff *skb, u16 family,
+					struct tcphdr *buf, u32 *end)
 {
-	struct tcphdr _th;
 	const struct tcphdr *th;
 	unsigned int thoff;
-	u32 end, ack;
 
 	if (family == AF_INET) {
+		if (ip_hdr(skb)->protocol != IPPROTO_TCP)
+			return NULL;	/* an ICMP error about the flow */
 		thoff = skb_network_offset(skb) + ip_hdrlen(skb);
 	} else {
 		__be16 frag_off;
@@ -136,13 +139,51 @@ static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
 		off = ipv6_skip_exthdr(skb, skb_network_offset(skb) +
 				       sizeof(struct ipv6hdr), &nexthdr, &frag_off);
 		if (off < 0 || nexthdr != IPPROTO_TCP)
-			return;
+			return NULL;
 		thoff = off;
 	}
-	th = skb_header_pointer(skb, thoff, sizeof(_th), &_th);
+	th = skb_header_pointer(skb, thoff, sizeof(*buf), buf);
 	if (!th || skb->len < thoff + th->doff * 4)
+		return NULL;
+	*end = ntohl(th->seq) + (skb->len - thoff - th->doff * 4) + th->syn + th->fin;
+	return th;
+}
+
+/*
+ * Adopted flows: notes the highest sequence end and ACK each way (best
+ * effort: two CPUs may race on one direction).
+ */
+static void adopted_track(struct exlb_flow *flow, struct sk_buff *skb,
+			  u16 family, enum ip_conntrack_dir dir)
+{
+	const struct tcphdr *th;
+	struct tcphdr _th;
+	bool seen;
+	u32 end;
+
+	th = tcp_segment(skb, family, &_th, &end);
+	if (!th || !th->ack)
 		return;
-	end = ntohl(th->seq) + (skb->len - thoff - th->doff * 4) + th->syn + th->fin;
+	seen = READ_ONCE(flow->ad_seen[dir]);
+	if (!seen || after(end, READ_ONCE(flow->ad_end[dir])))
+		WRITE_ONCE(flow->ad_end[dir], end);
+	if (!seen || after(ntohl(th->ack_seq), READ_ONCE(flow->ad_ack[dir])))
+		WRITE_ONCE(flow->ad_ack[dir], ntohl(th->ack_seq));
+	if (!seen)
+		WRITE_ONCE(flow->ad_seen[dir], true);
+}
+
+/* Route flows: notes the client's next sequence number and highest ACK. */
+static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
+			u16 family)
+{
+	struct tcphdr _th;
+	const struct tcphdr *th;
+	u32 end, ack;
+
+	th = tcp_segment(skb, family, &_th, &end);
+	if (!th)
+		return;
 	if (!READ_ONCE(flow->dr_end) || after(end, READ_ONCE(flow->dr_end)))
 		WRITE_ONCE(flow->dr_end, end);
 	if (!th->ack)
@@ -175,6 +216,93 @@ static struct exlb_flow *route_flow(struct exlb_net *xn, struct nf_conn *ct,
 }
 
 /*
+ * HA takeover: conntrackd committed the peer's entries into our conntrack
+ * table through ctnetlink, with their NAT bindings, so nf_nat translates
+ * them and never asks exlb_nat_dst() (that is only asked for an entry's
+ * first packet): the scheduler never sees them as new connections. What
+ * exlb lacks is the flow. A destination-NATed TCP entry without a flow
+ * whose original destination is a service and that is not closing is one
+ * of those (exlb's own flows leave the table only when closed, or with
+ * their entry killed): it gets a flow bound to the real server its reply
+ * comes from, as if this node had scheduled it, and is counted in the
+ * namespace's adopted counter. It is refused, with RSTs to both ends,
+ * where this node would have reset a flow of its own: the real server is
+ * not one of the service's here (deleted, or the nodes' configurations
+ * differ), or it is down while droponfail is on. A draining (disabled)
+ * real server keeps its adopted flows, as it keeps its own.
+ *
+ * Returns the verdict: NF_ACCEPT with *flowp the flow (NULL: not exlb's),
+ * NF_DROP when the entry was reset or no memory was left for the flow
+ * (the next packet tries again).
+ */
+static unsigned int adopt(struct exlb_net *xn, struct nf_conn *ct, u16 family,
+			  struct exlb_flow **flowp)
+{
+	const struct nf_conntrack_tuple *orig =
+		&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	const struct nf_conntrack_tuple *reply =
+		&ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	struct exlb_service *svc;
+	struct exlb_real *real;
+	struct exlb_flow *flow;
+	bool persisted;
+	int err;
+
+	*flowp = NULL;
+	if (nf_ct_protonum(ct) != IPPROTO_TCP || !nf_ct_is_confirmed(ct) ||
+	    nf_ct_is_dying(ct))
+		return NF_ACCEPT;
+	svc = exlb_service_lookup_addr(xn, family, &orig->dst.u3,
+				       orig->dst.u.tcp.port);
+	if (!svc)
+		return NF_ACCEPT;
+	/* one of ours in TIME_WAIT or CLOSE, released at its close */
+	if (exlb_flow_class_of(READ_ONCE(ct->proto.tcp.state)) == EXLB_FLOW_CLOSED)
+		return NF_ACCEPT;
+
+	flow = exlb_flow_alloc(ct);
+	if (!flow)
+		return NF_DROP;
+	spin_lock_bh(&svc->sched_lock);
+	real = svc->dead ? NULL : exlb_real_find(svc, &reply->src.u3,
+						 reply->src.u.tcp.port);
+	if (real && real->forward != EXLB_FORWARD_NAT)
+		real = NULL;
+	if (real) {
+		exlb_sched_adopt(svc, real, &orig->src.u3, &persisted);
+		exlb_flow_bind(flow, svc, real, persisted);
+	}
+	spin_unlock_bh(&svc->sched_lock);
+	if (!real) {
+		exlb_flow_free(flow);
+		goto refuse;
+	}
+	flow->adopted = true;
+	err = exlb_flow_insert(xn, flow);
+	if (err == -EEXIST) {
+		/* another CPU adopted it from the other direction */
+		exlb_flow_abort(xn, flow);
+		*flowp = exlb_flow_lookup(xn, ct);
+		return NF_ACCEPT;
+	}
+	if (err) {
+		exlb_flow_abort(xn, flow);
+		if (err == -ESHUTDOWN)	/* its real server went (or is down) */
+			goto refuse;
+		return NF_DROP;		/* no memory: the next packet retries */
+	}
+	atomic64_inc(&xn->adopted);
+	*flowp = flow;
+	return NF_ACCEPT;
+
+refuse:
+	atomic64_inc(&xn->adopt_reset);
+	exlb_reset_conntrack(xn->net, ct);
+	nf_ct_kill(ct);
+	return NF_DROP;
+}
+
+/*
  * After conntrack, before NAT: count the packet, note the TCP state; a
  * client packet of a route flow is sent on to its real server here.
  */
@@ -190,10 +318,22 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 	ct = nf_ct_get(skb, &ctinfo);
 	if (!ct)
 		return NF_ACCEPT;
-	/* Every nat flow of ours is destination-NATed: a cheap filter first. */
+	/*
+	 * Every nat flow of ours is destination-NATed: a cheap filter first.
+	 * A flow of ours costs one lookup; only a destination-NATed entry
+	 * exlb has no flow for (another NAT's, or one synced from the HA
+	 * peer) pays the service lookup of adopt() too.
+	 */
 	if (READ_ONCE(ct->status) & IPS_DST_NAT) {
 		flow = exlb_flow_lookup(xn, ct);
-		if (!flow || flow->route)
+		if (!flow) {
+			unsigned int verdict = adopt(xn, ct, hook_family(state),
+						     &flow);
+
+			if (!flow)
+				return verdict;
+		}
+		if (flow->route)
 			return NF_ACCEPT;
 	} else {
 		flow = route_flow(xn, ct, ctinfo, hook_family(state));
@@ -209,6 +349,8 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 		WRITE_ONCE(flow->last_seen, jiffies);
 	if (flow->route)
 		route_track(flow, skb, hook_family(state));
+	else if (flow->adopted)
+		adopted_track(flow, skb, hook_family(state), CTINFO2DIR(ctinfo));
 	exlb_flow_seen(xn, flow, READ_ONCE(ct->proto.tcp.state));
 	/* the flow may be released now; RCU keeps flow->real readable */
 	if (flow->route)

@@ -77,6 +77,10 @@ static const struct nla_policy global_policy[EXLB_GLOBAL_A_MAX + 1] = {
 	[EXLB_GLOBAL_A_DROP_AT_DRAIN_END] = NLA_POLICY_MAX(NLA_U8, 1),
 	[EXLB_GLOBAL_A_FINAL_PERSIST] = NLA_POLICY_FULL_RANGE(NLA_U32, &seconds_range),
 	[EXLB_GLOBAL_A_CONN_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32, &seconds_range),
+	/* replies only */
+	[EXLB_GLOBAL_A_PAD] = { .type = NLA_REJECT },
+	[EXLB_GLOBAL_A_ADOPTED] = { .type = NLA_REJECT },
+	[EXLB_GLOBAL_A_ADOPT_RESET] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy exlb_policy[EXLB_A_MAX + 1] = {
@@ -856,7 +860,8 @@ static int put_flow(struct sk_buff *msg, struct exlb_flow *flow)
 	    nla_put_u8(msg, EXLB_FLOW_A_STATE,
 		       exlb_tcp_state_of(READ_ONCE(ct->proto.tcp.state))) ||
 	    nla_put_u32(msg, EXLB_FLOW_A_IDLE,
-			(jiffies - READ_ONCE(flow->last_seen)) / HZ)) {
+			(jiffies - READ_ONCE(flow->last_seen)) / HZ) ||
+	    (flow->adopted && nla_put_flag(msg, EXLB_FLOW_A_ADOPTED))) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -934,7 +939,12 @@ static int exlb_get_globals(struct sk_buff *skb, struct genl_info *info)
 	if (nla_put_u8(msg, EXLB_GLOBAL_A_DROP_ON_FAIL, xn->drop_on_fail) ||
 	    nla_put_u8(msg, EXLB_GLOBAL_A_DROP_AT_DRAIN_END, xn->drop_at_drain_end) ||
 	    nla_put_u32(msg, EXLB_GLOBAL_A_FINAL_PERSIST, xn->final_persist) ||
-	    nla_put_u32(msg, EXLB_GLOBAL_A_CONN_TIMEOUT, xn->conn_timeout)) {
+	    nla_put_u32(msg, EXLB_GLOBAL_A_CONN_TIMEOUT, xn->conn_timeout) ||
+	    nla_put_u64_64bit(msg, EXLB_GLOBAL_A_ADOPTED,
+			      atomic64_read(&xn->adopted), EXLB_GLOBAL_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_GLOBAL_A_ADOPT_RESET,
+			      atomic64_read(&xn->adopt_reset),
+			      EXLB_GLOBAL_A_PAD)) {
 		mutex_unlock(&xn->lock);
 		goto nospace;
 	}

@@ -158,15 +158,46 @@ static void send_rst(struct net *net, u16 family, const struct exlb_rst *r)
 	send_rst_via(net, family, r, NULL);
 }
 
-/* Resets both ends of a balanced connection. */
-void exlb_reset_conntrack(struct net *net, struct nf_conn *ct)
+/* A RST to the client of @ct, as the VIP, at sequence number @seq. */
+static void reset_client(struct net *net, const struct nf_conn *ct, u32 seq,
+			 u32 ack)
 {
 	const struct nf_conntrack_tuple *orig =
 		&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	struct exlb_rst r = {
+		.saddr = orig->dst.u3,
+		.daddr = orig->src.u3,
+		.sport = orig->dst.u.tcp.port,
+		.dport = orig->src.u.tcp.port,
+		.seq = seq,
+		.ack_seq = ack,
+	};
+
+	send_rst(net, nf_ct_l3num(ct), &r);
+}
+
+/* A RST to the real server of @ct, as the source it sees. */
+static void reset_real(struct net *net, const struct nf_conn *ct, u32 seq,
+		       u32 ack)
+{
 	const struct nf_conntrack_tuple *reply =
 		&ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	struct exlb_rst r = {
+		.saddr = reply->dst.u3,
+		.daddr = reply->src.u3,
+		.sport = reply->dst.u.tcp.port,
+		.dport = reply->src.u.tcp.port,
+		.seq = seq,
+		.ack_seq = ack,
+	};
+
+	send_rst(net, nf_ct_l3num(ct), &r);
+}
+
+/* Resets both ends of a balanced connection, as conntrack tracked it. */
+void exlb_reset_conntrack(struct net *net, struct nf_conn *ct)
+{
 	u32 client_sent, real_sent;
-	struct exlb_rst r;
 	u8 state;
 
 	spin_lock_bh(&ct->lock);
@@ -175,26 +206,46 @@ void exlb_reset_conntrack(struct net *net, struct nf_conn *ct)
 	state = ct->proto.tcp.state;
 	spin_unlock_bh(&ct->lock);
 
-	/* To the client, as the VIP: what it expects next from the server. */
-	r.saddr = orig->dst.u3;
-	r.daddr = orig->src.u3;
-	r.sport = orig->dst.u.tcp.port;
-	r.dport = orig->src.u.tcp.port;
-	r.seq = state == TCP_CONNTRACK_SYN_SENT ? 0 : real_sent;
-	r.ack_seq = client_sent;
-	send_rst(net, nf_ct_l3num(ct), &r);
-
+	/* To the client: what it expects next from the server. */
+	reset_client(net, ct, state == TCP_CONNTRACK_SYN_SENT ? 0 : real_sent,
+		     client_sent);
 	if (state == TCP_CONNTRACK_SYN_SENT)
 		return;	/* the real server never answered: nothing to reset */
+	reset_real(net, ct, client_sent, real_sent);
+}
 
-	/* To the real server, as the source it sees. */
-	r.saddr = reply->dst.u3;
-	r.daddr = reply->src.u3;
-	r.sport = reply->dst.u.tcp.port;
-	r.dport = reply->src.u.tcp.port;
-	r.seq = client_sent;
-	r.ack_seq = real_sent;
-	send_rst(net, nf_ct_l3num(ct), &r);
+/*
+ * An adopted flow: from what the flow saw each way once both ways were
+ * seen (conntrack's window tracking of an entry picked up mid-stream
+ * stops following a fast sender when it does not know the window scale),
+ * else as conntrack tracked it (which is exact right after the first
+ * packet: conntrack takes that packet's sequence and ACK). An end accepts
+ * a RST only at exactly the sequence number it expects next: the other
+ * side's end if everything the LB forwarded has arrived, else (data still
+ * on the way) what it acknowledged last. A busy flow gets one RST at each
+ * of the two when they differ; the wrong one is ignored (or answered by a
+ * challenge ACK that the dead entry no longer forwards).
+ */
+void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow)
+{
+	const struct nf_conn *ct = flow->ct;
+	u32 client_end, real_end, client_ack, real_ack;
+
+	if (!READ_ONCE(flow->ad_seen[IP_CT_DIR_ORIGINAL]) ||
+	    !READ_ONCE(flow->ad_seen[IP_CT_DIR_REPLY])) {
+		exlb_reset_conntrack(net, flow->ct);
+		return;
+	}
+	client_end = READ_ONCE(flow->ad_end[IP_CT_DIR_ORIGINAL]);
+	real_end = READ_ONCE(flow->ad_end[IP_CT_DIR_REPLY]);
+	client_ack = READ_ONCE(flow->ad_ack[IP_CT_DIR_ORIGINAL]);
+	real_ack = READ_ONCE(flow->ad_ack[IP_CT_DIR_REPLY]);
+	reset_client(net, ct, real_end, client_end);
+	if (client_ack != real_end)
+		reset_client(net, ct, client_ack, client_end);
+	reset_real(net, ct, client_end, real_end);
+	if (real_ack != client_end)
+		reset_real(net, ct, real_ack, real_end);
 }
 
 /*

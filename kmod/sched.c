@@ -8,6 +8,24 @@
 #include "kmod/exlb.h"
 
 /*
+ * @real takes one more flow: counted as inactive, its client's
+ * persistence record (@rec if it exists, else a new one for @key) held.
+ */
+static void sched_take(struct exlb_service *svc, struct exlb_persist_entry *rec,
+		       const u8 *key, struct exlb_real *real, bool *persisted)
+{
+	if (svc->persist == EXLB_PERSIST_SRC) {
+		/* Without memory for a record the flow is simply not sticky. */
+		rec = exlb_persist_bind(svc, rec, key, real);
+		if (rec) {
+			exlb_persist_hold_entry(svc, rec);
+			*persisted = true;
+		}
+	}
+	real->sched.inactive++;
+}
+
+/*
  * Called with svc->sched_lock held. Returns the chosen real server (not
  * referenced: the caller references it before dropping the lock), counted
  * as one more inactive flow, or NULL when no real server is eligible.
@@ -41,14 +59,27 @@ struct exlb_real *exlb_schedule(struct exlb_service *svc,
 			return NULL;
 		real = svc->reals[idx];
 	}
-	if (svc->persist == EXLB_PERSIST_SRC) {
-		/* Without memory for a record the flow is simply not sticky. */
-		rec = exlb_persist_bind(svc, rec, key, real);
-		if (rec) {
-			exlb_persist_hold_entry(svc, rec);
-			*persisted = true;
-		}
-	}
-	real->sched.inactive++;
+	sched_take(svc, rec, key, real, persisted);
 	return real;
+}
+
+/*
+ * Called with svc->sched_lock held for a connection that was balanced on
+ * the HA peer and reached this node through conntrackd: @real (of @svc)
+ * is taken as chosen, without asking the scheduler, and the client's
+ * persistence record now points at it (the live connection is the truth).
+ */
+void exlb_sched_adopt(struct exlb_service *svc, struct exlb_real *real,
+		      const union nf_inet_addr *client, bool *persisted)
+{
+	struct exlb_persist_entry *rec = NULL;
+	u8 key[16];
+
+	lockdep_assert_held(&svc->sched_lock);
+	*persisted = false;
+	if (svc->persist == EXLB_PERSIST_SRC) {
+		exlb_persist_key_of(svc, client, key);
+		rec = exlb_persist_lookup(svc, key);
+	}
+	sched_take(svc, rec, key, real, persisted);
 }

@@ -36,6 +36,9 @@ PACKAGES=(
 	nginx-light dovecot-imapd dovecot-pop3d postfix
 	# the HA pair: VRRP for the VIPs (exlbd runs it; userspace/tests/exlbd-ha.sh)
 	keepalived
+	# L4 connection sync between the pair (selftests/exlb_ha.sh): conntrackd,
+	# and conntrack to look at the tables
+	conntrackd conntrack
 	# the directory of the ESP tests (a private slapd on loopback; its tools)
 	slapd ldap-utils
 	# Debian packages (make deb, make deb-lint), installing them in the VM

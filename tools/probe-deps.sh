@@ -56,6 +56,9 @@ need pkg-config pkg-config has pkg-config
 need git git has git
 # the HA pair (exlbd-ha.sh): VRRPv3 with unicast peers and a notify FIFO
 need keepalived "keepalived 2.x (VRRPv3, vrrp_notify_fifo)" grep_out /usr/sbin/keepalived --version -- 'Keepalived v2\.'
+# L4 connection sync of the pair (selftests/exlb_ha.sh): FTFW, commit/flush/resync
+need conntrackd "conntrackd 1.4 (FTFW)" grep_out /usr/sbin/conntrackd -v -- 'v1\.4'
+need conntrack "conntrack (the table tool)" has conntrack
 
 # ---- libraries the builds and health-real.sh compile against
 need libev-dev "libev headers" sh -c 'echo "#include <ev.h>" | cc -E - >/dev/null'

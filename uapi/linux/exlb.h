@@ -218,6 +218,8 @@
  *                                     forward=route real server)
  *        EXLB_FLOW_A_STATE: NLA_U8, enum exlb_tcp_state
  *        EXLB_FLOW_A_IDLE: NLA_U32, seconds since the last packet
+ *        EXLB_FLOW_A_ADOPTED: NLA_FLAG, present when the flow was
+ *                             adopted (see "HA pair" below)
  *
  * EXLB_CMD_GET_GLOBALS / EXLB_CMD_SET_GLOBALS
  * -------------------------------------------
@@ -229,6 +231,36 @@
  *        EXLB_GLOBAL_A_DROP_AT_DRAIN_END: NLA_U8, 0 or 1, default 0
  *        EXLB_GLOBAL_A_FINAL_PERSIST: NLA_U32, drain time 0..86400, default 0
  *        EXLB_GLOBAL_A_CONN_TIMEOUT: NLA_U32, 0..86400; 0 = 660 (default)
+ *
+ * GET also replies with two counters of the namespace (SET rejects them):
+ *
+ *        EXLB_GLOBAL_A_ADOPTED: NLA_U64, flows adopted (see below)
+ *        EXLB_GLOBAL_A_ADOPT_RESET: NLA_U64, synced connections reset
+ *                                   instead (see below)
+ *
+ * HA pair: adopted flows
+ * ----------------------
+ *
+ * conntrackd on the standby commits the active node's conntrack entries
+ * (with their NAT bindings) into its own table at takeover. exlb did not
+ * schedule those connections, and nf_nat never asks it about them (their
+ * bindings are made), so they never reach the scheduler. On the first
+ * packet of such an entry that passes the node, exlb adopts it: a
+ * destination-NATed TCP entry, not closing, that exlb has no flow for,
+ * whose original destination is a service's address:port and whose reply
+ * comes from one of that service's nat real servers becomes a flow of
+ * that service and real server as if it had been scheduled here: it
+ * counts in the real server's active/inactive connections, its packets in
+ * the stats (EXLB_STATS_A_CONNS, "flows ever scheduled", does not count
+ * it), its client's persistence record is created or pointed at that
+ * real server, and the idle timeout, droponfail and drains apply to it.
+ * EXLB_GLOBAL_A_ADOPTED counts them. Where this node would have reset a
+ * flow of its own, the synced connection is reset instead (RST to both
+ * ends, the entry deleted) and EXLB_GLOBAL_A_ADOPT_RESET counts it: the
+ * real server is not one of the service's here (or is forward=route), or
+ * it is down while droponfail is on. A disabled (draining) real server
+ * keeps them. Connections of forward=route real servers are not adopted:
+ * their entry does not say which real server has them.
  *
  * Dumps are consistent: a change while a dump runs sets NLM_F_DUMP_INTR on
  * the next message, and the reader should start over. A dump that fails
@@ -407,6 +439,7 @@ enum exlb_flow_attr {
 	EXLB_FLOW_A_SOURCE_PORT,
 	EXLB_FLOW_A_STATE,
 	EXLB_FLOW_A_IDLE,
+	EXLB_FLOW_A_ADOPTED,
 	__EXLB_FLOW_A_LAST
 };
 
@@ -418,6 +451,9 @@ enum exlb_global_attr {
 	EXLB_GLOBAL_A_DROP_AT_DRAIN_END,
 	EXLB_GLOBAL_A_FINAL_PERSIST,
 	EXLB_GLOBAL_A_CONN_TIMEOUT,
+	EXLB_GLOBAL_A_PAD,
+	EXLB_GLOBAL_A_ADOPTED,		/* NLA_U64, replies only */
+	EXLB_GLOBAL_A_ADOPT_RESET,	/* NLA_U64, replies only */
 	__EXLB_GLOBAL_A_LAST
 };
 

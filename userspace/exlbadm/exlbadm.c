@@ -38,7 +38,8 @@ static const char usage_text[] =
 "  flows [VS]\n"
 "  set KEY VALUE [KEY VALUE]...   (droponfail dropatdrainend finalpersist\n"
 "                                  conntimeout)\n"
-"  get [KEY]\n"
+"  get [KEY]                      (the above, and the HA counters adopted\n"
+"                                  adoptreset)\n"
 "VS is ADDR:PORT ([ADDR6]:PORT for IPv6) or id:N; RS is ADDR:PORT.\n"
 "\"vs add - id=N\" creates a service without an address.\n"
 "-j prints JSON; --version prints \"exlbadm VERSION\".\n";
@@ -807,7 +808,7 @@ static int flows(int argc, char **argv)
 		if (json_out) {
 			json_array_append_new(out, json_pack(
 				"{s:I, s:s, s:s, s:i, s:s, s:i, s:s, s:i, s:s, s:i,"
-				" s:s, s:I}",
+				" s:s, s:I, s:b}",
 				"service_id", (json_int_t)f->service_id,
 				"family", family_name(f->family),
 				"client", c, "client_port", (int)f->client_port,
@@ -815,7 +816,8 @@ static int flows(int argc, char **argv)
 				"real", r, "real_port", (int)f->real_port,
 				"source", s, "source_port", (int)f->source_port,
 				"state", state ? state : "UNKNOWN",
-				"idle", (json_int_t)f->idle));
+				"idle", (json_int_t)f->idle,
+				"adopted", f->adopted));
 			continue;
 		}
 		table_row(&t);
@@ -845,11 +847,13 @@ static int flows(int argc, char **argv)
 
 /* ---- globals ------------------------------------------------------- */
 
+/* The last two are the kernel's HA adoption counters: get only. */
 enum global_key { G_DROPONFAIL, G_DROPATDRAINEND, G_FINALPERSIST,
-		  G_CONNTIMEOUT, G_NKEYS };
+		  G_CONNTIMEOUT, G_ADOPTED, G_ADOPTRESET, G_NKEYS };
 
 static const char *const global_names[G_NKEYS] = {
 	"droponfail", "dropatdrainend", "finalpersist", "conntimeout",
+	"adopted", "adoptreset",
 };
 
 static enum global_key global_key(const char *s)
@@ -859,13 +863,17 @@ static enum global_key global_key(const char *s)
 	for (k = 0; k < G_NKEYS; k++)
 		if (!strcasecmp(s, global_names[k]))
 			return (enum global_key)k;
-	die("unknown global '%s' (droponfail, dropatdrainend, finalpersist, conntimeout)",
+	die("unknown global '%s' (droponfail, dropatdrainend, finalpersist, conntimeout, adopted, adoptreset)",
 	    s);
 }
 
-static uint32_t global_value(const struct exlbnl_globals *g, enum global_key k)
+static uint64_t global_value(const struct exlbnl_globals *g, enum global_key k)
 {
 	switch (k) {
+	case G_ADOPTED:
+		return g->adopted;
+	case G_ADOPTRESET:
+		return g->adopt_reset;
 	case G_DROPONFAIL:
 		return g->drop_on_fail;
 	case G_DROPATDRAINEND:
@@ -902,6 +910,9 @@ static int set_globals(int argc, char **argv)
 						    EXLB_MAX_IDLE_TIMEOUT);
 			g.present |= EXLBNL_GLOBAL_FINAL_PERSIST;
 			break;
+		case G_ADOPTED:
+		case G_ADOPTRESET:
+			die("%s is a counter: it cannot be set", name);
 		default:
 			g.conn_timeout = parse_num(name, val, 0,
 						   EXLB_MAX_IDLE_TIMEOUT);
@@ -929,7 +940,7 @@ static int get_globals(int argc, char **argv)
 	check(nl, exlbnl_globals_get(nl, &g), "get");
 	exlbnl_close(nl);
 	if (only >= 0) {
-		printf("%u\n", global_value(&g, (enum global_key)only));
+		printf("%" PRIu64 "\n", global_value(&g, (enum global_key)only));
 	} else if (json_out) {
 		json_t *out = json_object();
 
@@ -940,7 +951,7 @@ static int get_globals(int argc, char **argv)
 		json_print(out);
 	} else {
 		for (k = 0; k < G_NKEYS; k++)
-			printf("%-15s %u\n", global_names[k],
+			printf("%-15s %" PRIu64 "\n", global_names[k],
 			       global_value(&g, (enum global_key)k));
 	}
 	return 0;

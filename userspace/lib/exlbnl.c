@@ -467,7 +467,8 @@ int exlbnl_put_globals(struct nlmsghdr *nlh, size_t buflen,
 
 #define TB_MAX 24	/* above every EXLB_*_A_MAX */
 _Static_assert(EXLB_SVC_A_MAX <= TB_MAX && EXLB_STATS_A_MAX <= TB_MAX &&
-	       EXLB_REAL_A_MAX <= TB_MAX && EXLB_FLOW_A_MAX <= TB_MAX,
+	       EXLB_REAL_A_MAX <= TB_MAX && EXLB_FLOW_A_MAX <= TB_MAX &&
+	       EXLB_GLOBAL_A_MAX <= TB_MAX,
 	       "TB_MAX too small");
 
 struct table {
@@ -722,6 +723,7 @@ int exlbnl_parse_flow(const struct nlmsghdr *nlh, struct exlbnl_flow *flow)
 	    get_u8(tb[EXLB_FLOW_A_STATE], &flow->state) ||
 	    get_u32(tb[EXLB_FLOW_A_IDLE], &flow->idle))
 		return -EPROTO;
+	flow->adopted = tb[EXLB_FLOW_A_ADOPTED] != NULL;
 	return 0;
 }
 
@@ -739,7 +741,9 @@ int exlbnl_parse_globals(const struct nlmsghdr *nlh, struct exlbnl_globals *g)
 	if (get_u8(tb[EXLB_GLOBAL_A_DROP_ON_FAIL], &g->drop_on_fail) ||
 	    get_u8(tb[EXLB_GLOBAL_A_DROP_AT_DRAIN_END], &g->drop_at_drain_end) ||
 	    get_u32(tb[EXLB_GLOBAL_A_FINAL_PERSIST], &g->final_persist) ||
-	    get_u32(tb[EXLB_GLOBAL_A_CONN_TIMEOUT], &g->conn_timeout))
+	    get_u32(tb[EXLB_GLOBAL_A_CONN_TIMEOUT], &g->conn_timeout) ||
+	    get_u64(tb[EXLB_GLOBAL_A_ADOPTED], &g->adopted) ||
+	    get_u64(tb[EXLB_GLOBAL_A_ADOPT_RESET], &g->adopt_reset))
 		return -EPROTO;
 	g->present = (tb[EXLB_GLOBAL_A_DROP_ON_FAIL] ? EXLBNL_GLOBAL_DROP_ON_FAIL : 0) |
 		     (tb[EXLB_GLOBAL_A_DROP_AT_DRAIN_END] ?

@@ -118,6 +118,7 @@ struct exlbnl_flow {
 	uint16_t client_port, vip_port, real_port, source_port;
 	uint8_t state;			/* enum exlb_tcp_state */
 	uint32_t idle;			/* seconds since the last packet */
+	bool adopted;			/* synced from the HA peer, adopted */
 };
 
 /* struct exlbnl_globals.present */
@@ -132,6 +133,8 @@ struct exlbnl_globals {
 	uint32_t present;
 	uint8_t drop_on_fail, drop_at_drain_end;
 	uint32_t final_persist, conn_timeout;
+	/* counters, read-only (get only; 0 from a kernel without them) */
+	uint64_t adopted, adopt_reset;
 };
 
 struct exlbnl;

@@ -500,8 +500,17 @@ static void test_parse_replies(void)
 	       flow.client_port == 40000 && flow.vip.raw[15] == 0x10 &&
 	       flow.vip_port == 80 && flow.real_port == 8080 &&
 	       flow.source_port == 40001 &&
-	       flow.state == EXLB_TCP_ESTABLISHED && flow.idle == 3,
+	       flow.state == EXLB_TCP_ESTABLISHED && flow.idle == 3 &&
+	       !flow.adopted,
 	       "a flow dump message parses");
+	nlh = reply_start(buf, EXLB_CMD_GET_FLOWS, 1, NLM_F_MULTI);
+	nest = mnl_attr_nest_start(nlh, EXLB_A_FLOW);
+	mnl_attr_put_u32(nlh, EXLB_FLOW_A_SERVICE_ID, 2);
+	mnl_attr_put_u16(nlh, EXLB_FLOW_A_FAMILY, AF_INET6);
+	mnl_attr_put(nlh, EXLB_FLOW_A_ADOPTED, 0, NULL);
+	mnl_attr_nest_end(nlh, nest);
+	report(!exlbnl_parse_flow(nlh, &flow) && flow.adopted,
+	       "an adopted flow (HA) has its flag");
 
 	nlh = reply_start(buf, EXLB_CMD_GET_GLOBALS, 1, 0);
 	nest = mnl_attr_nest_start(nlh, EXLB_A_GLOBALS);
@@ -512,8 +521,19 @@ static void test_parse_replies(void)
 	mnl_attr_nest_end(nlh, nest);
 	report(!exlbnl_parse_globals(nlh, &g) && g.drop_on_fail == 1 &&
 	       g.drop_at_drain_end == 0 && g.final_persist == 30 &&
-	       g.conn_timeout == 660 && g.present == 0xf,
-	       "the globals reply parses");
+	       g.conn_timeout == 660 && g.present == 0xf &&
+	       g.adopted == 0 && g.adopt_reset == 0,
+	       "the globals reply parses (no counters: an older kernel)");
+
+	nlh = reply_start(buf, EXLB_CMD_GET_GLOBALS, 1, 0);
+	nest = mnl_attr_nest_start(nlh, EXLB_A_GLOBALS);
+	mnl_attr_put_u8(nlh, EXLB_GLOBAL_A_DROP_ON_FAIL, 0);
+	mnl_attr_put_u64(nlh, EXLB_GLOBAL_A_ADOPTED, 5000000000ULL);
+	mnl_attr_put_u64(nlh, EXLB_GLOBAL_A_ADOPT_RESET, 3);
+	mnl_attr_nest_end(nlh, nest);
+	report(!exlbnl_parse_globals(nlh, &g) && g.adopted == 5000000000ULL &&
+	       g.adopt_reset == 3 && g.present == EXLBNL_GLOBAL_DROP_ON_FAIL,
+	       "the HA adoption counters parse; they are not settable globals");
 
 	nlh = reply_start(buf, EXLB_CMD_GET_GLOBALS, 1, 0);
 	report(exlbnl_parse_globals(nlh, &g) == -EPROTO,
