@@ -208,6 +208,9 @@ static const struct verb verbs[] = {
 	  "Deletes an API key.", print_nothing },
 	{ "admin apikey", "list", "admin.apikey.list", { NULL }, 0, "",
 	  "Lists the API keys' names and roles (never the keys).", print_creds },
+	{ "ha", "secret", "ha.secret", { NULL }, 0, "[password-file FILE|-]",
+	  "Sets this node's pair secret for configuration sync (docs/ha.md): at least 16 characters, the same on both nodes, from password-file's first line (- = standard input) or asked twice on the terminal; never from the command line, never shown again. Then `set hasyncport PORT` on both nodes.",
+	  print_nothing },
 	{ "set", NULL, "set", { "param", "value" }, 0, "PARAM VALUE",
 	  "Sets a global parameter (Kemp `set`); PARAM=VALUE works too.",
 	  print_nothing },
@@ -772,6 +775,23 @@ static void status_rs_rows(struct table *t, json_t *vs, json_t *sub)
 	}
 }
 
+/* Configuration sync's line under the role: generations, partner, error. */
+static void print_ha_sync(json_t *sync)
+{
+	const char *error = jstr(sync, "error");
+
+	if (!json_is_true(json_object_get(sync, "on"))) {
+		printf("HA sync: off\n");
+		return;
+	}
+	printf("HA sync: port %s, partner %s, sent %s, confirmed %s, received %s%s%s\n",
+	       jstr(sync, "port"),
+	       json_is_true(json_object_get(sync, "peer_reachable")) ?
+	       "reachable" : "not reachable",
+	       jstr(sync, "sent"), jstr(sync, "acked"), jstr(sync, "received"),
+	       *error ? "; last error: " : "", error);
+}
+
 /*
  * The HA pair first, as `wg show` puts what matters first: this node's role
  * and since when (docs/ha.md). Nothing for a single node.
@@ -782,9 +802,11 @@ static void print_ha(json_t *ha)
 
 	if (!ha || !strcmp(jstr(ha, "mode"), "none"))
 		return;
-	printf("HA: %s (hamode %s, partner %s) since %s (%s s)%s%s\n\n",
+	printf("HA: %s (hamode %s, partner %s) since %s (%s s)%s%s\n",
 	       jstr(ha, "role"), jstr(ha, "mode"), jstr(ha, "partner"),
 	       jstr(ha, "since"), jstr(ha, "for_s"), *note ? ": " : "", note);
+	print_ha_sync(json_object_get(ha, "sync"));
+	putchar('\n');
 }
 
 static void print_status(const struct verb *v, json_t *result)
@@ -1255,6 +1277,24 @@ static void add_password(json_t *args, const char *file)
 		fail("the password is not UTF-8 text");
 }
 
+/* ha secret: the pair secret, as a password is read (password.c) */
+static void ha_secret(json_t *args, const char *file)
+{
+	char err[PATH_MAX + 256];
+	struct exlbctl_password_source src = {
+		.file = file, .label = "the HA pair secret",
+		.need = "ha secret needs the pair secret", .confirm = true,
+	};
+	struct exlbctl_password pw;
+
+	if (exlbctl_password_read(&pw, &src, err, sizeof(err)))
+		fail("%s", err);
+	json_object_set_new(args, "secret", json_string(pw.text));
+	exlbctl_password_wipe(&pw);
+	if (!json_is_string(json_object_get(args, "secret")))
+		fail("the secret is not UTF-8 text");
+}
+
 /*
  * sso add|mod: adminpass (the service account's password, exlbd binds with
  * it) only from password-file FILE (- = standard input), never argv.
@@ -1451,6 +1491,8 @@ static json_t *build_args(const struct verb *v, int argc, char **argv)
 	}
 	if (!strcmp(v->cmd, "admin.user.add"))
 		add_password(args, password_file);
+	if (!strcmp(v->cmd, "ha.secret"))
+		ha_secret(args, password_file);
 	if (!strcmp(v->cmd, "sso.add") || !strcmp(v->cmd, "sso.mod"))
 		sso_adminpass(args, password_file);
 	if (!strcmp(v->cmd, "cert.add")) {
@@ -1616,6 +1658,8 @@ int main(int argc, char **argv)
 		nr_rest = take_password_file("cert add", rest, nr_rest);
 	if (!strcmp(v->cmd, "admin.user.add"))
 		nr_rest = take_password_file("admin user add", rest, nr_rest);
+	if (!strcmp(v->cmd, "ha.secret"))
+		nr_rest = take_password_file("ha secret", rest, nr_rest);
 	if (!strcmp(v->cmd, "sso.add") || !strcmp(v->cmd, "sso.mod"))
 		nr_rest = take_password_file(v->cmd, rest, nr_rest);
 	/* restore --dry-run: the same document to exlbd's checks only */

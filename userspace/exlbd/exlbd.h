@@ -31,6 +31,7 @@ struct exlbd {
 	struct exlb_proxy *proxy;
 	struct exlb_admin *admin;	/* HTTPS /metrics; off until AdminPort */
 	struct exlb_ha *ha;		/* keepalived, while hamode is not 0 (ha/) */
+	struct exlb_ha_sync *sync;	/* configuration sync of the pair (ha/sync.c) */
 	ev_timer kernel_tick;
 	unsigned int ticks;
 	ev_signal sigterm, sigint;

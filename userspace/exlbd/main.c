@@ -36,6 +36,7 @@
 #include "proc/handover.h"
 #include "exlbd.h"
 #include "ha/ha.h"
+#include "ha/sync.h"
 
 #define EXLB_DEFAULT_STATE_DIR	"/var/lib/exlb"
 /* kernel: counters refresh, failed-reconcile retry, module open retry */
@@ -152,6 +153,7 @@ static void on_config_changed(void *ctx, const struct exlb_config *old_cfg,
 	}
 	exlb_admin_apply(d->admin);
 	exlb_ha_apply(d->ha, new_cfg);
+	exlb_ha_sync_changed(d->sync);
 }
 
 /*
@@ -175,6 +177,12 @@ static int ha_setup(struct exlbd *d, const char *socket_path)
 	if (!d->ha)
 		return -1;
 	exlb_ha_apply(d->ha, d->store.config);
+	/* configuration sync follows keepalived's roles (docs/ha.md) */
+	d->sync = exlb_ha_sync_new(d->loop, &d->store, &d->runtime);
+	if (!d->sync)
+		return -1;
+	d->ha->on_role = exlb_ha_sync_role;
+	d->ha->on_role_ctx = d->sync;
 	return 0;
 }
 
@@ -555,6 +563,9 @@ out:
 	exlb_handover_done(&h);
 	if (d.loop)
 		exlbd_upgrade_stop(&d);
+	exlb_ha_sync_free(d.sync);
+	if (d.ha)
+		d.ha->on_role = NULL;
 	/* keepalived first: it releases the VIPs while exlbd still serves */
 	exlb_ha_free(d.ha);
 	exlb_admin_free(d.admin);

@@ -94,6 +94,8 @@ struct exlb_globals {
 	unsigned int hatimeout;		/* hatimeout: seconds to take over */
 	char haif[16];			/* haif: interface of VRRP and the VIPs */
 	char partner[64];		/* partner: the peer's address */
+	/* configuration sync (ha/sync.c): its TCP port on both nodes; 0 = off */
+	unsigned int hasyncport;	/* hasyncport [exlb] */
 };
 
 /* Kemp's HA Mode codes (hamode) */
@@ -651,6 +653,16 @@ struct exlb_persist_count {
 
 #define EXLB_MAX_WORKERS_SHOWN	64
 
+/* Configuration sync (ha/sync.c, status "ha"."sync"), copied from its threads. */
+struct exlb_ha_sync_status {
+	bool on;		/* hamode and hasyncport set */
+	bool peer_reachable;	/* the last exchange with the partner worked */
+	uint64_t sent, acked;	/* generations queued for the partner, confirmed */
+	uint64_t received;	/* the generation last applied here */
+	time_t acked_at, received_at;
+	char error[192];	/* the last failure; "" once an exchange works */
+};
+
 struct exlb_runtime {
 	bool kernel_available;	/* the kernel data plane is programmed */
 	char kernel_note[128];	/* why not, for status */
@@ -682,6 +694,7 @@ struct exlb_runtime {
 		int keepalived_pid;	/* 0: not running */
 		unsigned int restarts;	/* keepalived exits exlbd restarted */
 		char note[128];		/* what keepalived said last, or why it is down */
+		struct exlb_ha_sync_status sync;
 	} ha;
 };
 

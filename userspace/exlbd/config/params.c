@@ -872,6 +872,10 @@ const struct exlb_param exlb_params[] = {
 	{ "partner", "hapeer", EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0,
 	  GLOBAL_STR(partner), .def = "", .check = check_partner,
 	  .help = "Partner Name/IP: the peer node's address (unicast VRRP)" },
+	{ "hasyncport", NULL, EXLB_PT_UINT, EXLB_SCOPE_GLOBAL,
+	  EXLB_PF_ZERO_OR_RANGE, GLOBAL(hasyncport), .min = 1, .max = 65535,
+	  .def = "0",
+	  .help = "configuration sync: TCP port on haif, the same on both nodes; 0 = off (needs exlbctl ha secret) [exlb]" },
 };
 
 const size_t exlb_nr_params = sizeof(exlb_params) / sizeof(exlb_params[0]);

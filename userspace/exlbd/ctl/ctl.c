@@ -28,6 +28,7 @@
 #include "config/params.h"
 #include "config/template.h"
 #include "ha/ha.h"
+#include "ha/sync.h"
 
 /* ---- commands ---- */
 
@@ -1276,7 +1277,18 @@ static json_t *ha_status(const struct exlb_config *cfg,
 
 	if (gmtime_r(&rt->ha.since, &tm))
 		strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_pack("{sssssssIsssIsIss}",
+	const struct exlb_ha_sync_status *sy = &rt->ha.sync;
+	json_t *sync = json_pack("{sbsIsbsIsIsIsIsIss}",
+				 "on", sy->on, "port", (json_int_t)g->hasyncport,
+				 "peer_reachable", sy->peer_reachable,
+				 "sent", (json_int_t)sy->sent,
+				 "acked", (json_int_t)sy->acked,
+				 "acked_at", (json_int_t)sy->acked_at,
+				 "received", (json_int_t)sy->received,
+				 "received_at", (json_int_t)sy->received_at,
+				 "error", sy->error);
+
+	return json_pack("{sssssssIsssIsIssso}",
 			 "mode", g->hamode < 3 ? modes[g->hamode] : "?",
 			 "role", exlb_ha_role_name(rt->ha.role),
 			 "since", since,
@@ -1284,7 +1296,7 @@ static json_t *ha_status(const struct exlb_config *cfg,
 			 "partner", g->partner,
 			 "keepalived_pid", (json_int_t)rt->ha.keepalived_pid,
 			 "restarts", (json_int_t)rt->ha.restarts,
-			 "note", rt->ha.note);
+			 "note", rt->ha.note, "sync", sync);
 }
 
 static int cmd_status(struct request *rq)
@@ -1367,6 +1379,21 @@ static int cmd_restore_check(struct request *rq)
 	return 0;
 }
 
+/*
+ * exlbctl ha secret: the pair secret of configuration sync, node-local and
+ * never shown again; exlbd keeps only the key derived from it (ha/sync.c).
+ */
+static int cmd_ha_secret(struct request *rq)
+{
+	const char *secret;
+
+	if (need_arg(rq, "secret", &secret) ||
+	    exlb_ha_sync_set_secret(rq->store->state_dir, secret, &rq->err))
+		return -1;
+	exlb_log(LOG_NOTICE, "HA sync: the pair secret was set");
+	return 0;
+}
+
 struct command {
 	const char *name;
 	int (*run)(struct request *rq);
@@ -1423,6 +1450,7 @@ static const struct command commands[] = {
 	{ "admin.apikey.add", cmd_admin_apikey_add, true },
 	{ "admin.apikey.del", cmd_admin_apikey_del, true },
 	{ "admin.apikey.list", cmd_admin_apikey_list, false },
+	{ "ha.secret", cmd_ha_secret, false },
 };
 
 static json_t *answer_error(const char *msg)
@@ -1434,6 +1462,32 @@ static json_t *answer_error(const char *msg)
 static void log_refused(const char *cmd, const struct exlb_err *err)
 {
 	exlb_log(LOG_ERR, "refused %s: %s", cmd, err->msg);
+}
+
+static bool sync_key_present(const char *state_dir)
+{
+	unsigned char key[32];
+	bool ok = !exlb_ha_sync_load_key(state_dir, key);
+
+	explicit_bzero(key, sizeof(key));
+	return ok;
+}
+
+/*
+ * The HA standby with configuration sync takes its configuration from the
+ * active node only (ha/sync.c): a change here would be overwritten by the
+ * next push. Its node-local globals (docs/ha.md) stay its own to set.
+ */
+static bool standby_refuses(const struct exlb_config *cfg,
+			    const struct exlb_runtime *rt, const char *name,
+			    const json_t *args, struct exlb_err *err)
+{
+	const char *param = json_string_value(json_object_get(args, "param"));
+
+	if (!rt || !exlb_ha_sync_refuses(cfg, rt->ha.role, err->msg,
+					 sizeof(err->msg)))
+		return false;
+	return !(!strcmp(name, "set") && param && exlb_ha_sync_param_local(param));
 }
 
 json_t *exlb_ctl_execute(struct exlb_store *store,
@@ -1461,6 +1515,11 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 		snprintf(msg, sizeof(msg), "unknown command '%.64s'", name);
 		return answer_error(msg);
 	}
+	if (cmd->changes && standby_refuses(store->config, runtime, name, args,
+					    &rq.err)) {
+		log_refused(name, &rq.err);
+		return answer_error(rq.err.msg);
+	}
 	rq.args = args;
 	rq.cfg = cmd->changes ? exlb_config_clone(store->config) : store->config;
 	if (!rq.cfg)
@@ -1476,6 +1535,18 @@ json_t *exlb_ctl_execute(struct exlb_store *store,
 		return answer_error(rq.err.msg);
 	}
 	if (cmd->changes) {
+		/* fail closed: no sync without the key that authenticates it */
+		if (rq.cfg->globals.hasyncport &&
+		    (rq.cfg->globals.hasyncport != store->config->globals.hasyncport ||
+		     exlb_ha_sync_enabled(rq.cfg) != exlb_ha_sync_enabled(store->config)) &&
+		    !sync_key_present(store->state_dir)) {
+			exlb_err_set(&rq.err, "hasyncport: configuration sync needs the pair secret first (exlbctl ha secret, the same on both nodes)");
+			exlb_config_free(rq.cfg);
+			exlb_cert_txn_end(rq.cert_txn, false);
+			log_refused(name, &rq.err);
+			json_decref(rq.result);
+			return answer_error(rq.err.msg);
+		}
 		/* the commit frees the copy if it fails */
 		if (exlb_store_commit(store, rq.cfg, rq.what, &rq.err)) {
 			/* certificate files go back to what the configuration says */

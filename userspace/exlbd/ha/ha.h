@@ -34,6 +34,9 @@ struct exlb_ha {
 	ev_io fifo_io;
 	char line[512];
 	size_t line_len;
+	/* told every role keepalived reports (configuration sync: ha/sync.c) */
+	void (*on_role)(void *ctx, unsigned int role);
+	void *on_role_ctx;
 };
 
 /*

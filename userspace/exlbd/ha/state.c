@@ -61,6 +61,11 @@ static void fifo_line(struct exlb_ha *ha, const char *line)
 				 "VRRP fault: the HA interface is down");
 	else if (!strcmp(state, "STOP"))
 		exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_DOWN, "keepalived stopped");
+	else
+		return;
+	/* a new standby pulls the active node's configuration at once */
+	if (ha->on_role)
+		ha->on_role(ha->on_role_ctx, ha->rt->ha.role);
 }
 
 static void on_fifo(struct ev_loop *loop, ev_io *w, int revents)
