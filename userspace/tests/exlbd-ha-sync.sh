@@ -8,7 +8,7 @@
 #   lb1 front 198.18.94.3 --+-- sw: brf (bridge) --+-- lb2 front 198.18.94.4
 #   hamode 1 (active)                                 hamode 2 (standby)
 #
-# hatimeout 15 (see below). Asserted: sync cannot be enabled without the pair secret (fail closed) and
+# hatimeout 3 (see below). Asserted: sync cannot be enabled without the pair secret (fail closed) and
 # the secret is never printed back; the standby takes the active node's
 # configuration when it joins; a change on the active node (vs add,
 # template apply, rs disable, cert add) is on the standby within 2 s (each
@@ -111,13 +111,13 @@ for n in 1 2; do
 	report $? "exlbd lb$n answers on its control socket (after $WAITED s)"
 done
 
-# hatimeout 15: while the pair's VIP sets differ (a push refused on purpose
-# below), the standby's keepalived ignores the active node's adverts
-# ("unexpected ip number count") and would take over after hatimeout; this
-# test is about configuration, not takeover (exlbd-ha.sh measures that)
+# hatimeout 3, Kemp's shortest: while the pair's VIP sets differ (lb2's
+# Stale VS until it pulls, a push refused on purpose below), the standby
+# must keep following the active node's adverts, not take over (keepalived's
+# skip_check_adv_addr, ha/keepalived.c): lb2 stays standby throughout
 for n in 1 2; do
 	cfg_of $n set havhid 43
-	cfg_of $n set hatimeout 15
+	cfg_of $n set hatimeout 3
 	cfg_of $n set haprefered 0
 	cfg_of $n set haif front
 done
@@ -125,7 +125,7 @@ cfg_of 1 set partner "${FRONT[2]}"
 cfg_of 2 set partner "${FRONT[1]}"
 # what lb2 had before it joined: the active node's configuration replaces it
 cfg_of 2 vs add $NET.99 80 tcp nickname=Stale CheckType=none
-report "${cfg_bad:-0}" "both nodes: havhid 43, hatimeout 15, haif front, partners; lb2 has VS Stale"
+report "${cfg_bad:-0}" "both nodes: havhid 43, hatimeout 3, haif front, partners; lb2 has VS Stale"
 
 # ---- fail closed: no sync without the pair secret
 
@@ -262,11 +262,18 @@ report $? "after vs del Clash on the active node the next push is taken (after $
 printf 'another secret, not the pair one\n' | ctl_of 2 ha secret password-file - >>"$T/ctl.log" 2>&1
 before=$(state_sum 2)
 cfg_of 1 vs add $NET.13 80 tcp nickname=Wrong CheckType=none
+diverged=$SECONDS
 tls_refused() { sync_of 1 error | grep -q "TLS with" && sync_of 2 error | grep -q "TLS from"; }
 wait_for 5 tls_refused
 report $? "wrong secret: refused by TLS after $WAITED s (lb1: $(sync_of 1 error); lb2: $(sync_of 2 error))"
 [ "$(state_sum 2)" = "$before" ] && no_vs 2 Wrong && [ "$(sync_of 1 peer_reachable)" = false ]
 report $? "wrong secret: the standby took nothing, lb1 shows the peer not reachable"
+# the VIP sets have differed since vs add Wrong: past twice hatimeout, in
+# which keepalived ignoring the adverts would have taken over, lb2 follows
+# lb1 still (no event to wait for: the time itself is the evidence)
+while ((SECONDS - diverged < 7)); do sleep 0.5; done
+is_role 2 standby && is_role 1 active
+report $? "VIP sets differing for $((SECONDS - diverged)) s (hatimeout 3): lb2 still standby, lb1 active"
 printf '%s\n' "$SECRET" | ctl_of 2 ha secret password-file - >>"$T/ctl.log" 2>&1
 wait_for 5 has_vs 2 Wrong
 report $? "the pair secret back on lb2: the pending push arrives (retried) after $WAITED s (lb1: '$(sync_of 1 error)'; lb2: '$(sync_of 2 error)')"
@@ -283,6 +290,9 @@ report $? "lb2 restarted: standby after $WAITED s"
 rejoined() { has_vs 2 WhileAway && no_vs 2 Mail; }
 wait_for 5 rejoined
 report $? "lb2 restarted took lb1's configuration (WhileAway there, Mail gone) $WAITED s after it was standby"
+
+! grep -q "HA: .* -> active" "$T/lb2/exlbd.log" && ! grep -q "HA: active -> " "$T/lb1/exlbd.log"
+report $? "throughout (lb2's Stale VS, the refused push, the other secret): lb2 never active, lb1 never left active"
 
 for n in 1 2; do
 	grep -q "ERROR: AddressSanitizer\|runtime error:" "$T/lb$n/exlbd.log" && diag "$(grep -m3 -A5 'Sanitizer\|runtime error' "$T/lb$n/exlbd.log")"

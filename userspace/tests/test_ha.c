@@ -128,6 +128,8 @@ static void test_render(void)
 	report(text && strstr(text, "unicast_peer {\n\t\t198.18.0.4\n\t}") &&
 	       strstr(text, "check_unicast_src"),
 	       "unicast to and only from the partner");
+	report(text && strstr(text, "\tskip_check_adv_addr\n"),
+	       "the VIP list is checked on a master's first advert only (config sync lag is no takeover)");
 	{
 		const char *a = text ? strstr(text, "198.18.0.10/32 dev front") : NULL;
 

@@ -99,9 +99,16 @@ char *exlb_keepalived_render(const struct exlb_config *cfg, const char *fifo)
 	 */
 	if (!g->haprefered)
 		fprintf(f, "\tnopreempt\n");
-	/* adverts only to and only from the partner (VRRPv3 has no authentication) */
-	fprintf(f, "\tunicast_peer {\n\t\t%s\n\t}\n\tcheck_unicast_src\n",
-		g->partner);
+	/*
+	 * Adverts only to and only from the partner (VRRPv3 has no
+	 * authentication). keepalived drops an advert whose VIP list differs
+	 * from its own, so a standby that has not taken the active node's
+	 * last change yet (config sync, ha/sync.c) would take over and both
+	 * would own VIPs: with skip_check_adv_addr it checks the list (and the
+	 * source) on the first advert of a master only and keeps following it.
+	 */
+	fprintf(f, "\tunicast_peer {\n\t\t%s\n\t}\n\tcheck_unicast_src\n"
+		"\tskip_check_adv_addr\n", g->partner);
 	fprintf(f, "\tvirtual_ipaddress {\n");
 	for (size_t i = 0; i < cfg->nr_services; i++) {
 		const struct exlb_service *s = &cfg->services[i];
