@@ -152,8 +152,9 @@ vm-check-scale: probe-deps module userspace
 
 # The debug-kernel run (issue 15): exlb.ko under KASAN, UBSAN, lockdep,
 # debugobjects and kmemleak. vm-debug-kernel builds the kernel once
-# (tools/vm/build-debug-kernel: cached in build/debug-kernel/, about an hour
-# on 2 shared cores; needs `tools/deps.sh --debug-kernel`); vm-debug-module
+# (tools/vm/build-debug-kernel: cached in build/debug-kernel/, more than an
+# hour on 2 shared cores, see the README; needs `tools/deps.sh
+# --debug-kernel`); vm-debug-module
 # builds exlb.ko against it in a directory of its own (the sources copied as
 # for DKMS, with -g so a report's exlb frames resolve to file:line; `make
 # module` is not touched); vm-check-debug boots it and runs
