@@ -9,6 +9,8 @@
 # Exit: 0 all passed (skips allowed), 1 a failure, 4 whole suite skipped.
 # Needs root, the exlb module loaded (or EXLB_KO to insmod), exlbadm
 # ($EXLBADM, default $EXLB_REPO/userspace/build/exlbadm), python3, jq.
+# EXLB_TIME_SCALE=N (default 1) multiplies every test's TIMEOUT below, not
+# the limits the tests assert (the debug-kernel run, tools/vm/debug-job).
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 # shellcheck source=lib.sh
@@ -79,6 +81,11 @@ fi
 
 # ---------------------------------------------------------------- select
 select_tests "$@"
+TIME_SCALE=${EXLB_TIME_SCALE:-1}
+if ! [[ $TIME_SCALE =~ ^[1-9][0-9]?$ ]]; then
+	echo "exlb_l4.sh: EXLB_TIME_SCALE must be an integer from 1 to 99, not '$TIME_SCALE'" >&2
+	exit 2
+fi
 
 echo "TAP version 13"
 echo "1..${#run[@]}"
@@ -163,7 +170,7 @@ between_tests() {
 between_tests netns_independent
 for t in "${run[@]}"; do
 	name=${t%%:*}
-	to=${t##*:}
+	to=$((${t##*:} * TIME_SCALE))
 	rm -f "$EXLB_TMP/skip_reason"
 	start=$SECONDS
 	timeout -k 5 "$to" bash "$SELF" --one "$name" </dev/null 2>&1 | sed -u 's/^/# /'

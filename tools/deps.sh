@@ -1,11 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# tools/deps.sh [--list]
+# tools/deps.sh [--debug-kernel] [--list]
 #
 # Installs (as root, non-interactively) every Debian 12 package that building
 # exlb and running its tests needs. This list is the only place they are
 # named: .ci/run and the README's setup command both call this script.
-# --list prints the packages and exits.
+# --debug-kernel installs, in addition, the optional group that building the
+# debug kernel of `make vm-check-debug` needs (DEBUG_KERNEL_PACKAGES: not
+# needed by .ci/run, which does not build it).
+# --list prints the packages (with --debug-kernel, that group too) and exits.
 set -euo pipefail
 
 PACKAGES=(
@@ -49,7 +52,25 @@ PACKAGES=(
 	haproxy wrk linux-perf
 )
 
-if [ "${1:-}" = --list ]; then
+# Optional: tools/vm/build-debug-kernel (make vm-debug-kernel,
+# vm-check-debug). The kernel's source and its build tools; the kernel is
+# built without BTF, so no dwarves (pahole).
+DEBUG_KERNEL_PACKAGES=(
+	linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils kmod
+)
+
+debug_kernel=0
+list=0
+for a in "$@"; do
+	case "$a" in
+	--debug-kernel) debug_kernel=1 ;;
+	--list) list=1 ;;
+	*) echo "tools/deps.sh: unknown argument '$a' (usage: tools/deps.sh [--debug-kernel] [--list])" >&2; exit 2 ;;
+	esac
+done
+[ $debug_kernel = 1 ] && PACKAGES+=("${DEBUG_KERNEL_PACKAGES[@]}")
+
+if [ $list = 1 ]; then
 	printf '%s\n' "${PACKAGES[@]}"
 	exit 0
 fi
