@@ -158,17 +158,20 @@ static void send_rst(struct net *net, u16 family, const struct exlb_rst *r)
 	send_rst_via(net, family, r, NULL);
 }
 
-/* A RST to the client of @ct, as the VIP, at sequence number @seq. */
-static void reset_client(struct net *net, const struct nf_conn *ct, u32 seq,
-			 u32 ack)
+/*
+ * A RST against the direction @dir of @ct, at sequence number @seq: to the
+ * client as the VIP (IP_CT_DIR_ORIGINAL), or to the real server as the
+ * source it sees (IP_CT_DIR_REPLY).
+ */
+static void reset_toward(struct net *net, const struct nf_conn *ct,
+			 enum ip_conntrack_dir dir, u32 seq, u32 ack)
 {
-	const struct nf_conntrack_tuple *orig =
-		&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	const struct nf_conntrack_tuple *t = &ct->tuplehash[dir].tuple;
 	struct exlb_rst r = {
-		.saddr = orig->dst.u3,
-		.daddr = orig->src.u3,
-		.sport = orig->dst.u.tcp.port,
-		.dport = orig->src.u.tcp.port,
+		.saddr = t->dst.u3,
+		.daddr = t->src.u3,
+		.sport = t->dst.u.tcp.port,
+		.dport = t->src.u.tcp.port,
 		.seq = seq,
 		.ack_seq = ack,
 	};
@@ -176,22 +179,16 @@ static void reset_client(struct net *net, const struct nf_conn *ct, u32 seq,
 	send_rst(net, nf_ct_l3num(ct), &r);
 }
 
-/* A RST to the real server of @ct, as the source it sees. */
+static void reset_client(struct net *net, const struct nf_conn *ct, u32 seq,
+			 u32 ack)
+{
+	reset_toward(net, ct, IP_CT_DIR_ORIGINAL, seq, ack);
+}
+
 static void reset_real(struct net *net, const struct nf_conn *ct, u32 seq,
 		       u32 ack)
 {
-	const struct nf_conntrack_tuple *reply =
-		&ct->tuplehash[IP_CT_DIR_REPLY].tuple;
-	struct exlb_rst r = {
-		.saddr = reply->dst.u3,
-		.daddr = reply->src.u3,
-		.sport = reply->dst.u.tcp.port,
-		.dport = reply->src.u.tcp.port,
-		.seq = seq,
-		.ack_seq = ack,
-	};
-
-	send_rst(net, nf_ct_l3num(ct), &r);
+	reset_toward(net, ct, IP_CT_DIR_REPLY, seq, ack);
 }
 
 /* Resets both ends of a balanced connection, as conntrack tracked it. */
