@@ -19,6 +19,13 @@
  * "Authorization: NTLM ..." or "Negotiate ..." the client connection is
  * bound to its server connection until either closes: those schemes
  * authenticate the TCP connection, not the request.
+ *
+ * ESP (docs/esp.md) acts on a complete request head before a server is
+ * chosen: the gates, the Basic and form logons (answered here, or the
+ * request held in PH_AUTH while the directory decides), and with
+ * OutputAuthMode=2 a request of exlbd's own -- POST /owa/auth.owa -- sent
+ * through the same routing as the client's, whose answer decides the
+ * logon (owa_answer()).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
