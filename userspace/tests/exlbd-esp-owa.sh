@@ -20,7 +20,10 @@
 # served as alice (the RS's auth log) without any Authorization made by ESP;
 # dave gets the logon page, no cookie of either; a wrong password never
 # reaches /owa/auth.owa; a session whose Exchange cookies are gone is sent
-# back to ESP's logon page (and ended); logoff ends both.
+# back to ESP's logon page (and ended); logoff ends both. Then the same logon
+# through Kemp's "Exchange 2013 HTTPS ReEncrypted with ESP" template applied
+# with Domain=EXLB on VIP2: TLS from the client, the Authentication Proxy
+# SubVS's content rule, ESP's POST re-encrypted to the RS's :443.
 #
 # Environment: EXLBD, EXLBCTL (default ../build/asan/exlbd, ../build/exlbctl),
 # KEEP=1 keeps the temp dir. Needs root, iproute2, slapd, nginx, curl, python3.
@@ -86,7 +89,8 @@ RSLOG=$(exrs_log rs1) AUTHLOG=$(exrs_auth_log rs1) HELPERLOG=$(exrs_auth_helper_
 slapd_fixture "$RS2" $P_LDAP $P_LDAPS 256 "$NS_RS2"
 chmod 755 "$tmp"
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
+opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG"
+      --template-dir "$here/../../templates")
 ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
 DAEMON_PID=$!
 exlbd_ready "exlbd runs in the LB namespace"
@@ -211,6 +215,38 @@ r1=$(exrs_requests rs1)
 get /owa/inbox -H "Cookie: $alice_jar"
 [ "$code" = 200 ] && is_page && [ "$(exrs_requests rs1)" = "$r1" ]
 report $? "after logoff alice's cookies get ESP's logon page, nothing at the RS ($code)"
+
+# ---- the HTTPS ReEncrypted with ESP template: the same logon over TLS both ways
+ctl template apply "Exchange 2013 HTTPS ReEncrypted with ESP" vip "$VIP2" rs "$RS1" >"$T/tpl" 2>&1
+[ $? != 0 ] && grep -q "give Domain=NAME" "$T/tpl"
+report $? "the HTTPS ReEncrypted with ESP template without Domain= is refused ($(head -c 200 "$T/tpl"))"
+ctl template apply "Exchange 2013 HTTPS ReEncrypted with ESP" vip "$VIP2" rs "$RS1" Domain=EXLB >"$T/tpl" 2>&1
+report $? "... and applies with Domain=EXLB ($(paste -sd' ' "$T/tpl" | head -c 200))"
+# health checks are off here (EXLBD_NO_HEALTH_CHECKS): the OWA SubVS's https
+# check would leave its server down, so it goes unchecked like the proxy's
+owa_id=$(ctl -j vs show "$VIP2:443" | python3 -c 'import json,sys; print([s["id"] for s in json.load(sys.stdin)["subvs"] if s["NickName"].endswith(" - OWA")][0])')
+cfg subvs mod "$owa_id" CheckType=none
+tls() {	# tls PATH [curl args]: to VIP2:443, TLS (exlbd's self-signed certificate)
+	local path=$1
+	shift
+	code=$(in_cl curl -sk -o "$T/body" -D "$T/hdrs" -w '%{http_code}' --max-time 20 \
+		-H 'Host: mail.example.com' "$@" "https://$VIP2$path")
+	hdrs=$(tr -d '\r' <"$T/hdrs")
+}
+wait_for 10 tls /owa/ -H 'Accept: text/html' -o /dev/null
+tls /owa/ -H 'Accept: text/html'
+[ "$code" = 200 ] && is_page
+report $? "over TLS, without a session: the logon page ($code)"
+p0=$(posts)
+tls /lm_auth_proxy --data-raw 'username=alice&password=alice-pw&destination=%2Fowa%2F&flags=4'
+tjar=$(sed -n 's/^Set-Cookie: \([^;]*\).*/\1/p' <<<"$hdrs" | paste -sd';' | sed 's/;/; /g')
+[ "$code" = 302 ] && grep -q '^Set-Cookie: exlb_esp=' <<<"$hdrs" && grep -q '^Set-Cookie: cadata=' <<<"$hdrs"
+report $? "the template's Authentication Proxy: alice's logon gets $code with cadata and ESP's cookie"
+grep '"POST /owa/auth.owa' "$RSLOG" | tail -1 | grep -q 'scheme=https .*status=302' && [ "$(posts)" = $((p0 + 1)) ]
+report $? "ESP's POST /owa/auth.owa reached the RS re-encrypted ($(grep '"POST /owa/auth.owa' "$RSLOG" | tail -1 | grep -o 'scheme=[a-z]*'))"
+tls /owa/tpl-inbox -H "Cookie: $tjar" -H 'Accept: text/html'
+[ "$code" = 200 ] && wait_for 5 grep -q '^/owa/tpl-inbox .*user="alice" status=200' "$AUTHLOG"
+report $? "the template's OWA SubVS: GET /owa/ served as alice over TLS ($code; $(grep '^/owa/tpl-inbox ' "$AUTHLOG" | tail -1))"
 
 # ---- the logs
 grep -q "esp: VS Owa: logon 'alice' from $CL_IP: Exchange's form logon ok" "$T/exlbd.log" &&
