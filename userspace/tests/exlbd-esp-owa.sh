@@ -23,11 +23,15 @@
 # back to ESP's logon page (and ended); logoff ends both. Then the same logon
 # through Kemp's "Exchange 2013 HTTPS ReEncrypted with ESP" template applied
 # with Domain=EXLB on VIP2: TLS from the client, the Authentication Proxy
-# SubVS's content rule, ESP's POST re-encrypted to the RS's :443.
+# SubVS's content rule, ESP's POST re-encrypted to the RS's :443. Last, when
+# Chromium runs here, a browser walks it (lib/cdp-live.py): logon page, the
+# form filled in and submitted, OWA's page, logoff, the logon page again;
+# screenshots in $ARTIFACTS (default ../build/artifacts/esp-owa).
 #
 # Environment: EXLBD, EXLBCTL (default ../build/asan/exlbd, ../build/exlbctl),
-# KEEP=1 keeps the temp dir. Needs root, iproute2, slapd, nginx, curl, python3.
-# TAP, the plan last; exits 0 only if all passed. About 15 s.
+# KEEP=1 keeps the temp dir. Needs root, iproute2, slapd, nginx, curl, python3
+# (chromium for the walk). TAP, the plan last; exits 0 only if all passed.
+# About 25 s.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -142,7 +146,6 @@ helper_logons() { grep -c "logon '" "$HELPERLOG" 2>/dev/null; }
 posts() { grep -c '"POST /owa/auth.owa' "$RSLOG" 2>/dev/null; }
 
 # ---- no session: the logon page, nothing at the RS
-r0=$(exrs_requests rs1)
 get /owa/
 [ "$code" = 200 ] && is_page
 report $? "a browser's GET /owa/ without a session: $code, exlbd's logon page"
@@ -248,6 +251,55 @@ tls /owa/tpl-inbox -H "Cookie: $tjar" -H 'Accept: text/html'
 [ "$code" = 200 ] && wait_for 5 grep -q '^/owa/tpl-inbox .*user="alice" status=200' "$AUTHLOG"
 report $? "the template's OWA SubVS: GET /owa/ served as alice over TLS ($code; $(grep '^/owa/tpl-inbox ' "$AUTHLOG" | tail -1))"
 
+# ---- a browser's walk (headless Chromium, when it runs here): logon page,
+# the form filled in and submitted, OWA's page, logoff, the logon page again;
+# screenshots kept in $ARTIFACTS
+ARTIFACTS=${ARTIFACTS:-$here/../build/artifacts/esp-owa}
+if command -v chromium >/dev/null && mkdir -p "$ARTIFACTS" && ARTIFACTS=$(realpath "$ARTIFACTS"); then
+	mkdir -p "$T/home"
+	mkfifo "$T/live.cmd"
+	# shellcheck disable=SC2054 # the comma is --window-size's
+	in_cl env HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" XDG_CACHE_HOME="$T/home/.cache" \
+		timeout 120 python3 "$here/lib/cdp-live.py" "https://mail.example.com/owa/" - - "$T/live.cmd" \
+		chromium --headless=new --no-sandbox --disable-gpu --ignore-certificate-errors \
+		--no-first-run --no-default-browser-check --disable-extensions --disable-sync \
+		--disable-background-networking --disable-component-update --window-size=1280,900 \
+		--host-resolver-rules="MAP mail.example.com $VIP2" --user-data-dir="$T/chrome" \
+		2>>"$T/chromium.log" &
+	live_pid=$!
+	n=0
+	# page TEXT: the open page's DOM holds TEXT (dumped afresh)
+	page() { n=$((n + 1)); echo "dump $T/dom$n.html" >"$T/live.cmd"; wait_for 10 test -s "$T/dom$n.html" &&
+		grep -qF -- "$1" "$T/dom$n.html"; }
+	wait_for 30 page 'action="/lm_auth_proxy"'
+	report $? "Chromium: https://mail.example.com/owa/ shows exlbd's logon page"
+	echo "shot $ARTIFACTS/1-logon.png" >"$T/live.cmd"
+	wait_for 10 test -s "$ARTIFACTS/1-logon.png"
+	echo "eval document.querySelector('input[name=username]').value='alice'; document.querySelector('input[name=password]').value='alice-pw'; document.querySelector('form').submit()" >"$T/live.cmd"
+	wait_for 30 page 'vdir owa uri /owa/'
+	report $? "Chromium: the form submitted, OWA's page from the RS ($(grep -o 'RS [^<]*vdir owa uri [^ <]*' "$T/dom$n.html" | head -1))"
+	echo "shot $ARTIFACTS/2-owa.png" >"$T/live.cmd"
+	wait_for 10 test -s "$ARTIFACTS/2-owa.png"
+	tail -3 "$AUTHLOG" | grep -q '^/owa/ .*user="alice" status=200'
+	report $? "Chromium's GET /owa/ was served as alice (its cookies: cadata and ESP's) ($(tail -1 "$AUTHLOG"))"
+	l0=$(grep -c 'logoff: cadata revoked' "$HELPERLOG")
+	echo "nav https://mail.example.com/owa/logoff.owa" >"$T/live.cmd"
+	wait_for 30 page 'action="/lm_auth_proxy"' &&
+		[ "$(grep -c 'logoff: cadata revoked' "$HELPERLOG")" -gt "$l0" ]
+	report $? "Chromium: logoff reached Exchange with cadata (revoked), then (ESP's cookie gone) the logon page again"
+	echo "shot $ARTIFACTS/3-logoff.png" >"$T/live.cmd"
+	wait_for 10 test -s "$ARTIFACTS/3-logoff.png"
+	r0=$(exrs_requests rs1)
+	echo "nav https://mail.example.com/owa/?after-logoff" >"$T/live.cmd"
+	wait_for 10 grep -q 'after-logoff' "$ALOG" && page 'action="/lm_auth_proxy"' &&
+		[ "$(exrs_requests rs1)" = "$r0" ]
+	report $? "Chromium: /owa/ after logoff gets the logon page, nothing at the RS; screenshots: $(ls "$ARTIFACTS" | paste -sd' ')"
+	echo quit >"$T/live.cmd"
+	wait "$live_pid"
+else
+	diag "no chromium: the browser walk skipped"
+fi
+
 # ---- the logs
 grep -q "esp: VS Owa: logon 'alice' from $CL_IP: Exchange's form logon ok" "$T/exlbd.log" &&
 	grep -q "esp: VS Owa: logoff 'alice' from $CL_IP" "$T/exlbd.log"
@@ -256,7 +308,6 @@ report $? "ESPLogs: Exchange's logon and the logoff"
 report $? "no password in exlbd's log or the access log"
 [ "$(grep -c 'lm_auth_proxy' "$RSLOG")" = 0 ]
 report $? "no logon POST to /lm_auth_proxy reached the RS (only ESP's own to /owa/auth.owa: $(posts))"
-: "$r0"
 
 exlbd_stop_checked
 tap_end
