@@ -15,9 +15,12 @@
 #
 # For each version (EXLB_TEMPLATE_VERSIONS, default "2013 2016 2019") the 18
 # templates of its Core, ESP and Additional sets are applied, each on its
-# own VIP with both servers. The 2 HTTPS ESP templates must be refused (their
-# OutputAuthMode=2 (the form logon to Exchange) is not enforced yet: fail closed, docs/esp.md):
-# a one-line error, nothing stored. SMTP with ESP applies (its permitted
+# own VIP with both servers. The 2 HTTPS ESP templates need an SSO domain
+# for their form logon (docs/esp.md): without Domain= they must be refused (a
+# one-line error, nothing stored); with Domain=EXLB (an SSO domain without a
+# directory: the VM has no slapd, so no logon can succeed) they apply, and
+# a browser's GET /owa/ without a session gets exlbd's logon page and
+# reaches neither server. SMTP with ESP applies (its permitted
 # domain set to the test's): a recipient of another domain gets 550 from
 # the LB. Once every real server is up, for each of the other 16: the VSs
 # it made are served where they should be (L4 by exlb.ko, L7 by exlbd), and
@@ -62,17 +65,17 @@ modprobe -q tls 2>/dev/null
 
 # Each template: the client KIND (template_client.py), where its real
 # servers listen ("-" = the VS port), whether it needs a certificate, and
-# the layer of each VS it makes, by port (L4 exlb.ko, L7 exlbd). "refused":
-# applying it must fail, nothing stored (the HTTPS ESP templates: their
-# OutputAuthMode=2 (the form logon to Exchange) is not enforced yet, docs/esp.md).
+# the layer of each VS it makes, by port (L4 exlb.ko, L7 exlbd). "esp-form":
+# the HTTPS ESP templates, applied with Domain=EXLB after a refusal without
+# it; checked with curl (the logon page), not template_client.py.
 declare -A KIND=(
 	["HTTPS Offloaded"]="https-offload :80 cert 80=L7,443=L7"
 	["HTTPS ReEncrypted"]="https-reencrypt :443 cert 80=L7,443=L7"
 	["HTTPS"]="https-passthrough - - 80=L7,443=L4"
 	["SMTP"]="smtp - - 25=L4"
 	["SMTPS"]="smtps-passthrough - - 587=L4"
-	["HTTPS Offloaded with ESP"]="refused :80 cert -"
-	["HTTPS ReEncrypted with ESP"]="refused :443 cert -"
+	["HTTPS Offloaded with ESP"]="esp-form :80 cert 80=L7,443=L7"
+	["HTTPS ReEncrypted with ESP"]="esp-form :443 cert 80=L7,443=L7"
 	["SMTP with ESP"]="smtp-esp - - 25=L7"
 	["IMAP"]="imap - - 143=L4"
 	["IMAPS"]="imaps-passthrough - - 993=L4"
@@ -88,6 +91,8 @@ declare -A KIND=(
 # parameters given with the template: the client's mail domain is exlb.test
 declare -A EXTRA=(
 	["SMTP with ESP"]="SMTPAllowedDomains=exlb.test"
+	["HTTPS Offloaded with ESP"]="Domain=EXLB"
+	["HTTPS ReEncrypted with ESP"]="Domain=EXLB"
 )
 # the order of the sets: Core, ESP, Additional
 ORDER=("HTTPS Offloaded" "HTTPS ReEncrypted" "HTTPS" "SMTP" "SMTPS"
@@ -223,7 +228,9 @@ rc=$?
 for kv in subnetoriginating=1 RetryInterval=9 Timeout=4 RetryCount=2; do
 	ctl set "$kv" >/dev/null || rc=1
 done
-ok $rc "exlbd up, certificate added, SubnetOriginating, RetryInterval 9 s"
+# the HTTPS ESP templates' SSO domain: no directory server (none in the VM)
+ctl sso add EXLB auth_type=LDAP-Unencrypted >/dev/null || rc=1
+ok $rc "exlbd up, certificate added, SubnetOriginating, RetryInterval 9 s, SSO domain EXLB"
 ((rc == 0)) || { diag "$(tail -n 5 "$T/exlbd.log")"; exit 1; }
 export LB_CA=$T/cert.pem RS_CA=$EXRS_DIR/shared/cert.pem
 export MAIL_CAS=$T/exch1-mail/cert.pem:$T/exch2-mail/cert.pem
@@ -241,7 +248,7 @@ not_up() { ctl -j status | jq -r '.vs[] | . as $vs | (.rs[], (.subvs // [] | .[]
 sent=0
 for ver in $VERSIONS; do
 	tv=$SECONDS
-	# ---- apply the 18 templates of this version (the HTTPS ESP ones must be refused)
+	# ---- apply the 18 templates of this version (the HTTPS ESP ones refused without Domain= first)
 	rc=0 napplied=0
 	for i in "${SEL[@]}"; do
 		name="Exchange $ver ${ORDER[i]}"
@@ -251,23 +258,22 @@ for ver in $VERSIONS; do
 		[[ $cert == cert ]] && args+=(cert exchange)
 		# shellcheck disable=SC2206 # KEY=VALUE words
 		args+=(${EXTRA[${ORDER[i]}]:-})
-		if [[ $kind == refused ]]; then
+		if [[ $kind == esp-form ]]; then
 			before=$(ctl save)
-			out=$(ctl template apply "$name" "${args[@]}" 2>&1)
+			out=$(ctl template apply "$name" "${args[@]:0:${#args[@]}-1}" 2>&1)
 			r=$?
 			after=$(ctl save)
 			if ((r == 0)); then
 				r=1 why="it was applied"
-			elif [[ $out != *"template '$name': "*"EspEnabled=1: OutputAuthMode=2: not implemented yet"* ||
+			elif [[ $out != *"template '$name': "*"logs users on against an SSO domain"*"give Domain=NAME"* ||
 				$(wc -l <<<"$out") != 1 ]]; then
-				r=1 why="not the one-line ESP error"
+				r=1 why="not the one-line Domain error"
 			elif [[ $before != "$after" ]]; then
 				r=1 why="the configuration changed"
 			else
 				r=0 why=""
 			fi
-			ok $r "$name: refused (ESP form logon not implemented), nothing stored${why:+: $why}: ${out%%$'\n'*}"
-			continue
+			ok $r "$name without Domain=: refused, nothing stored${why:+: $why}: ${out%%$'\n'*}"
 		fi
 		napplied=$((napplied + 1))
 		if ! out=$(ctl template apply "$name" "${args[@]}" 2>&1); then
@@ -275,7 +281,7 @@ for ver in $VERSIONS; do
 			diag "template apply \"$name\" ${args[*]}: $out"
 		fi
 	done
-	ok $rc "Exchange $ver: $napplied templates applied (all but the HTTPS ESP ones)"
+	ok $rc "Exchange $ver: $napplied templates applied"
 	wait_for 90 all_up
 	rc=$?
 	if ((rc)); then
@@ -290,8 +296,28 @@ for ver in $VERSIONS; do
 		name="Exchange $ver ${ORDER[i]}"
 		vip=198.18.40.$((100 + i))
 		read -r kind _ _ want <<<"${KIND[${ORDER[i]}]}"
-		[[ $kind == refused ]] && continue	# nothing there to carry traffic
 		got=$(layers "$vip")
+		if [[ $kind == esp-form ]]; then
+			# no directory here: a browser without a session gets the
+			# logon page, and nothing of its request reaches a server
+			mark=exlb-esp-$ver-$i-$$
+			out=$(cli curl -s -o - -w '\n%{http_code}' --max-time 10 --cacert "$LB_CA" \
+				--connect-to "mail.exlb.test:443:$vip:443" -H 'Host: mail.example.com' \
+				-H 'Accept: text/html' "https://mail.exlb.test/owa/$mark" 2>&1)
+			rc=0
+			[[ ${out##*$'\n'} == 200 && $out == *'action="/lm_auth_proxy"'* ]] ||
+				{ rc=1; diag "$name: GET /owa/ without a session: ${out: -200}"; }
+			if grep -qs -- "$mark" "$(exrs_log exch1)" "$(exrs_log exch2)"; then
+				rc=1
+				diag "$name: the unauthenticated request reached a server"
+			fi
+			if [[ $got != "$want" ]]; then
+				rc=1
+				diag "$name at $vip: served as $got, expected $want"
+			fi
+			ok $rc "$name ($got): an unauthenticated GET /owa/ gets the logon page (200), no server saw it"
+			continue
+		fi
 		out=$(cli timeout 120 $PY "$CLIENT" "$kind" "$vip" "exlb-tpl-$ver-$$" 2>&1)
 		rc=$?
 		sent=$((sent + $(grep -c '^sent ' <<<"$out")))

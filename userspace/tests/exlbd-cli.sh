@@ -185,7 +185,7 @@ ctl vs show -j >"$tmp/vs-before.json"
 expect_fail "vs add EspEnabled=1 on a generic VS that is not SMTP" "VS 198.18.0.10:8025: EspEnabled=1: ESP is enforced on HTTP services" ctl vs add 198.18.0.10 8025 tcp EspEnabled=1
 expect_fail "vs mod EspEnabled=1 InputAuthMode=5" "VS OWA: $ESP_ERR" ctl vs mod OWA EspEnabled=1 InputAuthMode=5
 expect_fail "subvs add EnableESP=1 (the guide's spelling) InputAuthMode=5" "SubVS ESP-AP: $ESP_ERR" ctl subvs add OWA nickname=ESP-AP EnableESP=1 InputAuthMode=5
-expect_fail "subvs mod EspEnabled=1 OutputAuthMode=2" "SubVS EWS: EspEnabled=1: OutputAuthMode=2: not implemented yet" ctl subvs mod OWA/EWS EspEnabled=1 ESPLogs=7 OutputAuthMode=2
+expect_fail "subvs mod EspEnabled=1 OutputAuthMode=2 without the form logon" "SubVS EWS: EspEnabled=1: OutputAuthMode=2: logs the user on to Exchange's form with the credentials of ESP's form logon: needs InputAuthMode=2" ctl subvs mod OWA/EWS EspEnabled=1 ESPLogs=7 OutputAuthMode=2
 ctl vs show -j >"$tmp/vs-after.json"
 check "vs show lists the same services, unchanged, after the four refusals" cmp -s "$tmp/vs-before.json" "$tmp/vs-after.json"
 check "the other ESP parameters with EspEnabled=0 are stored (inert, as on a LoadMaster)" ctl subvs mod OWA/EWS ESPLogs=7 AllowedHosts=mail.example.com

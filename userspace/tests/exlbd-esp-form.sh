@@ -133,9 +133,9 @@ report "${cfg_bad:-0}" "configured: SSO domain EXLB (idle 60 s public), Form1 (O
 ctl status -j >"$T/status.json"
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(any(v["status"] == "Refused" for v in j["vs"]))' "$T/status.json"
 report $? "EspEnabled=1 InputAuthMode=2 OutputAuthMode 0/1 are accepted: no VS Refused"
-ctl vs mod Form1 OutputAuthMode=2 >"$T/out2" 2>&1
-[ $? != 0 ] && grep -q 'OutputAuthMode=2: not implemented yet' "$T/out2"
-report $? "OutputAuthMode=2 with the form logon is still refused ($(head -c 160 "$T/out2"))"
+ctl vs mod Form1 OutputAuthMode=3 >"$T/out2" 2>&1
+[ $? != 0 ] && grep -q 'OutputAuthMode=3: not implemented yet' "$T/out2"
+report $? "OutputAuthMode=3 (KCD) with the form logon is refused ($(head -c 160 "$T/out2"))"
 
 # ---- helpers: each request path ends in a unique marker
 n=0

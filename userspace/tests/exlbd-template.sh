@@ -170,9 +170,12 @@ VDIRS = [
      0, 0, "/powershell*"),
     ("RPC", "/rpc/healthcheck.htm", "RPC", "/^\\/rpc.*/", 0, 0, "/rpc*"),
 ]
-# the HTTPS ESP templates are refused, so their Authentication_Proxy rule never exists
+# the HTTPS ESP templates (applied with Domain=) add the Authentication_Proxy rule
 RULES = {r: p for (_, _, r, p, _, _, _) in VDIRS}
-ESP_ERR = "EspEnabled=1: OutputAuthMode=2: not implemented yet"
+RULES["Authentication_Proxy"] = "/^\\/lm_auth_proxy*$/"
+# their logon services need an SSO domain: refused without Domain=, applied with it
+DOMAIN_ERR = "logs users on against an SSO domain (EspEnabled=1 InputAuthMode=%d): give Domain=NAME (exlbctl sso add) to apply it"
+ctl("sso", "add", "EXLB", "server=198.18.0.9", "auth_type=LDAP-Unencrypted")
 
 def redirect(name):
     return {"port": 80, "NickName": name + " - HTTP Redirect", "VStype": "http",
@@ -296,17 +299,15 @@ def compare(actual, expected, struct, where, problems):
     if missing:
         problems.append("%s: missing %s" % (where, sorted(missing)))
 
-def esp_refused(s):
-    # what exlb does not enforce yet: pre-authentication (docs/esp.md)
-    return s.get("EspEnabled") and (s.get("InputAuthMode") or s.get("OutputAuthMode"))
+def needs_domain(s):
+    # the Basic and form logons need an SSO domain (docs/esp.md)
+    return s.get("EspEnabled") and s.get("InputAuthMode") in (1, 2)
 
 def esp_where(vss):
-    for i, v in enumerate(vss):
-        if esp_refused(v):
-            return "vs[%d]" % i
-        for j, s in enumerate(v["subvs"]):
-            if esp_refused(s):
-                return "vs[%d].subvs[%d]" % (i, j)
+    for v in vss:
+        for s in [v] + v["subvs"]:
+            if needs_domain(s):
+                return s
     return None
 
 RS = ["198.18.1.11", "198.18.1.12"]
@@ -325,16 +326,22 @@ for i, (name, vss) in enumerate(CASES):
         before = ctl("save"), ctl("vs", "show")
         rc, err = run(*args)
         after = ctl("save"), ctl("vs", "show")
-        want = "template '%s': %s: %s" % (name, where, ESP_ERR)
+        want = "template '%s': %s %s" % (name, where["NickName"],
+                                         DOMAIN_ERR % where["InputAuthMode"])
         if rc == 0:
             problems.append("applied (rc 0)")
         if want not in err or err.count("\n") != 1:
             problems.append("error %r, expected one line with %r" % (err, want))
         if before != after:
             problems.append("the configuration changed")
-        tap(not problems, "template apply '%s' vip %s refused (ESP OutputAuthMode=2 not implemented), nothing stored: %s" %
+        tap(not problems, "template apply '%s' vip %s without Domain= refused, nothing stored: %s" %
             (name, vip, err.strip()), "\n".join(problems))
-        continue
+        problems = []
+        args += ["Domain=EXLB"]
+        for v in vss:
+            for sub in [v] + v["subvs"]:
+                if needs_domain(sub):
+                    sub["Domain"] = "EXLB"
     try:
         applied = ctl(*args)
         if [v["port"] for v in applied["vs"]] != [v["port"] for v in vss]:
@@ -385,7 +392,7 @@ for name, pattern in RULES.items():
         problems.append("rule %s: %r" % (name, r))
 if len(rules) != len(RULES):
     problems.append("rules: %s" % sorted(rules))
-tap(not problems, "the nine content rules exist once, with the guide's patterns (regex, nocase); no Authentication_Proxy",
+tap(not problems, "the ten content rules exist once, with the guide's patterns (regex, nocase), Authentication_Proxy of the ESP templates too",
     "\n".join(problems))
 print("1..%d" % n)
 sys.exit(1 if failed else 0)
@@ -445,11 +452,10 @@ sorted(set(t["set"] for t in j["templates"]))==sorted("Exchange%s%s" % (y, s) fo
 sorted(t["name"] for t in j["templates"] if t["set"]=="Exchange2013Core")==sorted(["Exchange 2013 HTTPS Offloaded","Exchange 2013 HTTPS ReEncrypted","Exchange 2013 HTTPS","Exchange 2013 SMTP","Exchange 2013 SMTPS"]) and
 sorted(t["name"] for t in j["templates"] if t["set"]=="Exchange2013ESP")==sorted(["Exchange 2013 HTTPS Offloaded with ESP","Exchange 2013 HTTPS ReEncrypted with ESP","Exchange 2013 SMTP with ESP"]) and
 len([t for t in j["templates"] if t["set"]=="Exchange2013Additional"])==10' <"$tmp/list.json"
-check "template list -j: the six HTTPS ESP templates, and only they, say they are refused (OutputAuthMode=2)" json '
-sorted(t["name"] for t in j["templates"] if t["refused"])==sorted("Exchange %s %s with ESP" % (y, k) for y in ("2013","2016","2019") for k in ("HTTPS Offloaded","HTTPS ReEncrypted")) and
-all("EspEnabled=1: OutputAuthMode=2: not implemented yet" in t["refused"] for t in j["templates"] if t["refused"])' <"$tmp/list.json"
-check "template list (text): the HTTPS ESP templates are marked refused, the SMTP ESP ones not" bash -c "'$EXLBCTL' -s '$sock' template list >'$tmp/list.txt' && grep -Eq '^Exchange 2019 HTTPS Offloaded with ESP +Exchange2019ESP +built-in .*refused: an ESP setting not implemented yet' '$tmp/list.txt' && grep -Eq '^Exchange 2019 SMTP with ESP +Exchange2019ESP +built-in +25 +0 *\$' '$tmp/list.txt'"
-check "template show of an HTTPS ESP template says why it is refused" bash -c "'$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded with ESP' | grep -q '^  refused  *vs\\[1\\]\\.subvs\\[0\\]: EspEnabled=1: OutputAuthMode=2: not implemented yet'"
+check "template list -j: no template says it is refused (the HTTPS ESP ones apply with Domain=)" json '
+not [t["name"] for t in j["templates"] if t["refused"]]' <"$tmp/list.json"
+check "template list (text): the HTTPS ESP templates are not marked refused" bash -c "'$EXLBCTL' -s '$sock' template list >'$tmp/list.txt' && grep -Eq '^Exchange 2019 HTTPS Offloaded with ESP +Exchange2019ESP +built-in ' '$tmp/list.txt' && ! grep -q 'refused' '$tmp/list.txt' && grep -Eq '^Exchange 2019 SMTP with ESP +Exchange2019ESP +built-in +25 +0 *\$' '$tmp/list.txt'"
+check "template show of an HTTPS ESP template has no refused line" bash -c "'$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded with ESP' >'$tmp/show-esp.txt' && grep -q 'SubVS Exchange 2013 HTTPS Offloaded with ESP - OWA' '$tmp/show-esp.txt' && ! grep -q refused '$tmp/show-esp.txt'"
 check "template list (text)" bash -c "'$EXLBCTL' -s '$sock' template list | grep -Eq '^Exchange 2013 HTTPS Offloaded +Exchange2013Core +built-in +80 443\\* +9'"
 check "template show (text): SubVSs, rules, parameters" bash -c "'$EXLBCTL' -s '$sock' template show 'exchange 2013 https offloaded' | grep -q 'SubVS Exchange 2013 HTTPS Offloaded - OWA' && '$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded' | grep -q 'CheckUrl  *\\/owa\\/healthcheck.htm'"
 ctl template show "Exchange 2013 SMTP" -j >"$tmp/show.json"
@@ -505,10 +511,12 @@ d = json.load(open(sys.argv[1]))
 d["templates"] = [t for t in d["templates"] if t["name"] == "Exchange 2013 HTTPS Offloaded with ESP"]
 d["templates"][0]["name"] = "My ESP"
 json.dump(d, open(sys.argv[2], "w"))' "$EXLB_TEMPLATE_DIR/Exchange2013ESP.json" "$tmp/esp.json"
-expect_fail "import of an HTTPS ESP template" "template 'My ESP': vs\[1\]\.subvs\[0\]: EspEnabled=1: OutputAuthMode=2: not implemented yet" ctl template import "$tmp/esp.json"
-check "nothing of the refused ESP import is stored" bash -c "! '$EXLBCTL' -s '$sock' template show 'My ESP' 2>/dev/null"
-expect_fail "vs add VIP template= of an HTTPS ESP template" "template 'Exchange 2016 HTTPS Offloaded with ESP': vs\[1\]\.subvs\[0\]: EspEnabled=1: OutputAuthMode=2: not implemented yet" \
+check "import of an HTTPS ESP template (it applies with Domain=)" ctl template import "$tmp/esp.json"
+check "the imported ESP template is listed" bash -c "'$EXLBCTL' -s '$sock' template show 'My ESP' >/dev/null"
+expect_fail "vs add VIP template= of an HTTPS ESP template without Domain=" "template 'Exchange 2016 HTTPS Offloaded with ESP': Exchange 2016 HTTPS Offloaded with ESP - Authentication Proxy logs users on against an SSO domain (EspEnabled=1 InputAuthMode=2): give Domain=NAME" \
 	ctl vs add 198.18.20.4 template="Exchange 2016 HTTPS Offloaded with ESP"
+check "vs add VIP template= of an HTTPS ESP template with Domain=EXLB: its OWA SubVS has the domain, the main VS none" \
+	bash -c "'$EXLBCTL' -s '$sock' vs add 198.18.20.4 template='Exchange 2016 HTTPS Offloaded with ESP' Domain=EXLB >/dev/null && '$EXLBCTL' -s '$sock' -j vs show 198.18.20.4:443 | python3 -c 'import json,sys; j=json.load(sys.stdin); o=[s for s in j[\"subvs\"] if s[\"NickName\"].endswith(\" - OWA\")][0]; sys.exit(not (o[\"Domain\"]==\"EXLB\" and o[\"OutputAuthMode\"]==2 and j[\"Domain\"]==\"\"))'"
 check "vs add VIP template= of the SMTP ESP template applies (SMTPAllowedDomains is enforced)" \
 	bash -c "'$EXLBCTL' -s '$sock' vs add 198.18.20.4 template='Exchange 2016 SMTP with ESP' >/dev/null && '$EXLBCTL' -s '$sock' -j vs show 198.18.20.4:25 | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(not (j[\"EspEnabled\"]==1 and j[\"SMTPAllowedDomains\"]==\"Example.com\"))'"
 expect_fail "delete of a built-in template" "is built in" ctl template delete "Exchange 2013 SMTP"

@@ -711,8 +711,8 @@ static void test_esp_refused(void)
 	       "InputAuthMode=1 OutputAuthMode=1 (Basic passed on) passes (%s)", err.msg);
 	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=2"), &err);
 	report(exlb_config_check(cfg, &err) != 0 &&
-	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=2: not implemented yet"),
-	       "InputAuthMode=1 OutputAuthMode=2 (form) fails the check: \"%s\"", err.msg);
+	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=2: logs the user on to Exchange's form with the credentials of ESP's form logon: needs InputAuthMode=2"),
+	       "InputAuthMode=1 OutputAuthMode=2 (form) fails the check: there is no form logon to pass on: \"%s\"", err.msg);
 	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=3"), &err);
 	report(exlb_config_check(cfg, &err) != 0 &&
 	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=3: not implemented yet"),
@@ -724,10 +724,14 @@ static void test_esp_refused(void)
 	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=1"), &err) == 0 &&
 	       exlb_config_check(cfg, &err) == 0,
 	       "InputAuthMode=2 (form) OutputAuthMode=1 (Basic from the session) passes (%s)", err.msg);
-	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=2"), &err);
+	err.msg[0] = 0;
+	report(exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=2"), &err) == 0 &&
+	       exlb_config_check(cfg, &err) == 0,
+	       "InputAuthMode=2 OutputAuthMode=2 (the form logon passed on to Exchange's form) passes (%s)", err.msg);
+	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=3"), &err);
 	report(exlb_config_check(cfg, &err) != 0 &&
-	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=2: not implemented yet"),
-	       "InputAuthMode=2 OutputAuthMode=2 (form to Exchange) still fails the check: \"%s\"", err.msg);
+	       strstr(err.msg, "SubVS AP: EspEnabled=1: OutputAuthMode=3: not implemented yet"),
+	       "InputAuthMode=2 OutputAuthMode=3 (KCD) fails the check: \"%s\"", err.msg);
 	exlb_service_mod(cfg, exlb_service_by_id(cfg, id), P("OutputAuthMode=0 Domain="), &err);
 	report(exlb_config_check(cfg, &err) != 0 &&
 	       strstr(err.msg, "SubVS AP: Domain: InputAuthMode 2 logs users on against an SSO domain"),

@@ -1129,15 +1129,23 @@ bool esp_settings_enforced(const struct exlb_service *svc,
 	/*
 	 * server side: 0 none (no Authorization is forwarded), 1 Basic (the
 	 * Basic logon's header unchanged, or one made from the form logon's
-	 * session): both need the credentials of a logon
+	 * session): 1 needs the credentials of a logon
 	 */
 	if (svc->output_auth_mode == 1 && svc->input_auth_mode != 1 &&
 	    svc->input_auth_mode != 2) {
 		snprintf(why, n, "OutputAuthMode=1: passes on the credentials of the Basic or form logon: needs InputAuthMode=1 or 2");
 		return false;
 	}
-	if (svc->output_auth_mode > 1) {
-		snprintf(why, n, "OutputAuthMode=%u: not implemented yet; use OutputAuthMode=0 (none) or 1 (Basic: the logon's credentials passed on)",
+	/*
+	 * 2 Form: exlbd logs the user on to Exchange's form (POST
+	 * /owa/auth.owa) with the form logon's credentials: only after one
+	 */
+	if (svc->output_auth_mode == 2 && svc->input_auth_mode != 2) {
+		snprintf(why, n, "OutputAuthMode=2: logs the user on to Exchange's form with the credentials of ESP's form logon: needs InputAuthMode=2 (there is no form logon to pass on); use OutputAuthMode=0 or 1");
+		return false;
+	}
+	if (svc->output_auth_mode > 2) {
+		snprintf(why, n, "OutputAuthMode=%u: not implemented yet; use OutputAuthMode=0 (none), 1 (Basic: the logon's credentials passed on) or 2 (Form, with InputAuthMode=2)",
 			 svc->output_auth_mode);
 		return false;
 	}

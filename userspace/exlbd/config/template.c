@@ -583,6 +583,52 @@ static int set_cert(struct exlb_config *cfg, const uint32_t *ids, size_t nr,
 	return 0;
 }
 
+/* Whether service @s was created by this application (@ids: its VSs). */
+static bool created(const struct exlb_service *s, const uint32_t *ids, size_t nr)
+{
+	for (size_t k = 0; k < nr; k++)
+		if (s->id == ids[k] || s->parent_id == ids[k])
+			return true;
+	return false;
+}
+
+/*
+ * The SSO domain of the template's services that log users on (EspEnabled
+ * with InputAuthMode 1 or 2: the HTTPS ESP templates' Authentication Proxy,
+ * OWA, ECP, ActiveSync SubVSs), which the check requires: Kemp's template
+ * leaves it to be picked, and it is not the main VS's parameter, so
+ * Domain=NAME of apply goes to each of them. *@used: how many; none with
+ * @value NULL: fine; some without: refused, saying what to give.
+ */
+static int set_domain(struct exlb_config *cfg, const uint32_t *ids, size_t nr,
+		      json_t *value, size_t *used, struct exlb_err *err)
+{
+	json_t *params = value ? json_pack("{sO}", "Domain", value) : NULL;
+	struct exlb_err why;
+
+	*used = 0;
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		struct exlb_service *s = &cfg->services[i];
+
+		if (!created(s, ids, nr) || !s->esp_enabled ||
+		    (s->input_auth_mode != 1 && s->input_auth_mode != 2))
+			continue;
+		if (!params) {
+			json_decref(params);
+			return exlb_err_set(err, "%s logs users on against an SSO domain (EspEnabled=1 InputAuthMode=%u): give Domain=NAME (exlbctl sso add) to apply it",
+					    s->nickname[0] ? s->nickname : "a service",
+					    s->input_auth_mode);
+		}
+		if (exlb_service_mod(cfg, s, params, &why)) {
+			json_decref(params);
+			return exlb_err_set(err, "Domain: %s", why.msg);
+		}
+		(*used)++;
+	}
+	json_decref(params);
+	return 0;
+}
+
 int exlb_template_apply(struct exlb_config *cfg, const json_t *tmpl,
 			const struct exlb_template_target *target,
 			uint32_t *ids, size_t *nr_ids, uint32_t *main_id,
@@ -592,7 +638,9 @@ int exlb_template_apply(struct exlb_config *cfg, const json_t *tmpl,
 	size_t main_idx = template_main(tmpl), i, nr = 0;
 	struct exlb_addr addr;
 	struct exlb_err why;
-	json_t *vs;
+	json_t *vs, *value, *domain = NULL, *rest;
+	const char *key, *domain_key = NULL;
+	size_t nr_domain = 0;
 
 	if (template_refused(tmpl, why.msg, sizeof(why.msg)))
 		goto fail;
@@ -619,11 +667,23 @@ int exlb_template_apply(struct exlb_config *cfg, const json_t *tmpl,
 		nr++;
 	}
 	*main_id = ids[main_idx];
-	/* vs add VIP template=NAME Key=Value: the values win over the template's */
-	if (json_object_size(target->params) &&
-	    exlb_service_mod(cfg, exlb_service_by_id(cfg, *main_id),
-			     target->params, &why))
+	if (target->params)
+		json_object_foreach(target->params, key, value)
+			if (!strcasecmp(key, "Domain"))
+				domain_key = key, domain = value;
+	if (set_domain(cfg, ids, nr, domain, &nr_domain, &why))
 		goto fail;
+	/* vs add VIP template=NAME Key=Value: the values win over the template's */
+	rest = target->params ? json_copy(target->params) : NULL;
+	if (rest && nr_domain)	/* not the main VS's own parameter then */
+		json_object_del(rest, domain_key);
+	if (json_object_size(rest) &&
+	    exlb_service_mod(cfg, exlb_service_by_id(cfg, *main_id), rest,
+			     &why)) {
+		json_decref(rest);
+		goto fail;
+	}
+	json_decref(rest);
 	if (add_reals(cfg, *main_id, target, &why))
 		goto fail;
 	if (target->cert && set_cert(cfg, ids, nr, target->cert, &why))
@@ -637,21 +697,35 @@ fail:
 /* A template applies cleanly to an empty configuration (documentation VIP). */
 static int check_template_applies(const json_t *tmpl, struct exlb_err *err)
 {
-	struct exlb_template_target target = { .vip = "192.0.2.1" };
+	/*
+	 * with an SSO domain for the services that log users on: the HTTPS
+	 * ESP templates apply with Domain=, and so must an imported one
+	 */
+	json_t *params = json_pack("{ss}", "Domain", "template-check");
+	json_t *sso = json_pack("{ss}", "auth_type", "LDAP-Unencrypted");
+	struct exlb_template_target target = { .vip = "192.0.2.1",
+					       .params = params };
 	struct exlb_config *scratch = exlb_config_new();
 	uint32_t ids[EXLB_TEMPLATE_MAX_VS], main_id;
 	size_t nr;
 	struct exlb_err why;
 	int ret = 0;
 
-	if (!scratch)
+	if (!scratch || !params || !sso ||
+	    exlb_sso_add(scratch, "template-check", sso, &why)) {
+		json_decref(params);
+		json_decref(sso);
+		exlb_config_free(scratch);
 		return exlb_err_set(err, "out of memory");
+	}
+	json_decref(sso);
 	if (exlb_template_apply(scratch, tmpl, &target, ids, &nr, &main_id, err))
 		ret = -1;
 	else if (exlb_config_check(scratch, &why))
 		ret = exlb_err_set(err, "template '%s': %s", template_name(tmpl),
 				   why.msg);
 	exlb_config_free(scratch);
+	json_decref(params);
 	return ret;
 }
 

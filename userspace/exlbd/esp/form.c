@@ -343,7 +343,7 @@ int esp_form_redirect(const char *dest, const char *cookie,
 	r = r ? r : put(out, dest);
 	r = r ? r : put(out, "\r\nSet-Cookie: " ESP_SESSION_COOKIE "=");
 	r = r ? r : put(out, cookie);
-	r = r ? r : put(out, "; Path=/; HttpOnly; Secure; SameSite=Lax\r\n"
+	r = r ? r : put(out, ESP_COOKIE_ATTRS "\r\n"
 			"Content-Length: 0\r\n" FORM_HEADERS "\r\n");
 	if (r)
 		out->len = start;

@@ -69,6 +69,9 @@ bool esp_cookie_get(const char *value, size_t len, const char **v,
  */
 size_t esp_cookie_strip(const char *value, size_t len, char *out, size_t cap);
 
+/* The attributes of a new session cookie (docs/esp.md "The cookie's flags"). */
+#define ESP_COOKIE_ATTRS	"; Path=/; HttpOnly; Secure; SameSite=Lax"
+
 /* Set-Cookie's value that ends the session cookie at the browser. */
 extern const char esp_cookie_clear[];
 

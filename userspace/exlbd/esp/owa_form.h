@@ -2,8 +2,8 @@
 /*
  * Exchange's form logon, seen from the load balancer's side (Kemp's
  * OutputAuthMode=2, "Form"): the building blocks, pure functions without
- * I/O, for the proxy to log a user on to OWA itself. Not enforced yet:
- * OutputAuthMode=2 is still refused (docs/esp.md).
+ * I/O, with which the proxy logs a user on to OWA itself (l7/proxy_conn.c:
+ * owa_logon_start(), owa_answer(); docs/esp.md).
  *
  *  - owa_form_body(): the body of "POST /owa/auth.owa" as Exchange's logon
  *    page sends it (application/x-www-form-urlencoded);

@@ -6,7 +6,9 @@
  * that domain), ends after the domain's idle / max timeouts (public or
  * private computer, as chosen on the logon page) or at logoff, and keeps
  * the user's name and password in memory only (OutputAuthMode=1 makes
- * the real server's Basic header of them; wiped when the session goes).
+ * the real server's Basic header of them; OutputAuthMode=2 logs on to
+ * Exchange's form with them before the session exists; wiped when the
+ * session goes).
  *
  * One table for all worker threads under one mutex: a worker's loop holds
  * it only for a scan of ESP_SESSIONS_MAX entries, never across I/O. The

@@ -19,6 +19,13 @@
  * "Authorization: NTLM ..." or "Negotiate ..." the client connection is
  * bound to its server connection until either closes: those schemes
  * authenticate the TCP connection, not the request.
+ *
+ * ESP (docs/esp.md) acts on a complete request head before a server is
+ * chosen: the gates, the Basic and form logons (answered here, or the
+ * request held in PH_AUTH while the directory decides), and with
+ * OutputAuthMode=2 a request of exlbd's own -- POST /owa/auth.owa -- sent
+ * through the same routing as the client's, whose answer decides the
+ * logon (owa_answer()).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -39,6 +46,7 @@
 
 #include "esp/basic.h"
 #include "esp/form.h"
+#include "esp/owa_form.h"
 #include "esp/session.h"
 #include "esp/sso.h"
 #include "relay.h"
@@ -100,6 +108,12 @@ struct l7_conn {
 	struct esp_form *form;		/* PH_AUTH: what it carried */
 	char *fwd_auth;			/* OutputAuthMode=1: made from the session */
 	bool clear_cookie;		/* logoff: the answer ends the cookie */
+
+	/* OutputAuthMode=2: exlbd logs the user on to Exchange's own form */
+	bool owa_logon;			/* PH_REQUEST: ESP's POST /owa/auth.owa */
+	struct exlb_buf owa_body;	/* ... its body (a password: wiped) */
+	const struct esp_gate *owa_gate;	/* the request's service, in c->plan */
+	char owa_sess[ESP_SESSION_HEX + 1];	/* a session's request: its id */
 };
 
 _Static_assert(offsetof(struct l7_conn, r) == 0, "relay.h: the relay comes first");
@@ -444,6 +458,12 @@ static void form_forget(struct l7_conn *c)
 		free(c->fwd_auth);
 		c->fwd_auth = NULL;
 	}
+	if (c->owa_body.data) {
+		OPENSSL_cleanse(c->owa_body.data, c->owa_body.cap);
+		free(c->owa_body.data);
+	}
+	c->owa_body = (struct exlb_buf){ 0 };
+	c->owa_logon = false;
 }
 
 static void conn_release(struct l7_relay *r)
@@ -856,6 +876,46 @@ static char *basic_header(const struct esp_session_creds *cr)
 	return v;
 }
 
+/*
+ * OutputAuthMode=2: the directory accepted the logon POST, and Exchange
+ * must too. ESP's own "POST /owa/auth.owa" with Exchange's form (the
+ * user, password and destination of the logon) goes to a real server of
+ * the service like any request -- request_route(): persistence, TLS to the
+ * server, retries -- and Exchange's answer decides (owa_answer()). The
+ * form stays until then: the session is made only once Exchange has
+ * accepted the user, so no failure on the way leaves one behind.
+ */
+static void owa_logon_start(struct l7_conn *c, struct esp_decision *esp)
+{
+	const struct esp_gate *g = c->auth_gate;
+	struct esp_form *f = c->form;
+	size_t dlen = strlen(f->dest);
+	size_t cap = 3 * (dlen + f->user_len + f->pw_len) + 128;
+
+	c->owa_body.data = malloc(cap);
+	c->owa_body.cap = cap;
+	if (!esp || !c->owa_body.data ||
+	    owa_form_body(f->dest, dlen, f->user, f->user_len, f->pw,
+			  f->pw_len, c->owa_body.data, cap, &c->owa_body.len)) {
+		free(esp);
+		form_forget(c);
+		c->r.dead = true;
+		return;
+	}
+	memcpy(esp->target, OWA_FORM_PATH, sizeof(OWA_FORM_PATH));
+	esp->target_len = sizeof(OWA_FORM_PATH) - 1;
+	c->owa_logon = true;
+	c->owa_gate = g;
+	request_route(c, l7_plan_vs(c->plan, c->r.vs_id), c->auth_sv,
+		      &c->req->head, esp, false, true);
+	if (c->phase != PH_REQUEST) {	/* answered: no real server, ... */
+		esp_log_logon(g, c->peer_addr, f->user, f->user_len, 1,
+			      "Exchange's form logon failed",
+			      "no real server took it");
+		form_forget(c);
+	}
+}
+
 /* The directory answered a logon POST. */
 static void on_form_logon(void *ctx, enum esp_auth_result res,
 			  const char *detail)
@@ -863,15 +923,21 @@ static void on_form_logon(void *ctx, enum esp_auth_result res,
 	struct l7_conn *c = ctx;
 	const struct esp_gate *g = c->auth_gate;
 	struct esp_form *f = c->form;
+	struct esp_decision *esp = c->auth_esp;
 	char cookie[ESP_SESSION_HEX + 1];
 
 	c->auth = NULL;
-	free(c->auth_esp);
 	c->auth_esp = NULL;
 	c->phase = PH_REQUEST;
 	c->r.last_activity = ev_now(c->r.w->loop);
 	esp_log_logon(g, c->peer_addr, f->user, f->user_len, (int)res,
 		      esp_auth_result_name(res), detail);
+	if (res == ESP_AUTH_OK && g->output_auth == 2) {
+		owa_logon_start(c, esp);	/* Exchange must say yes too */
+		conn_pump(c);
+		return;
+	}
+	free(esp);
 	c->r.to_c.len = 0;
 	if (res == ESP_AUTH_OK &&
 	    !esp_session_new(g->domain, f->private_pc, f->user, f->user_len,
@@ -1003,6 +1069,12 @@ static enum auth_step esp_form(struct l7_conn *c, struct l7_vs *vs,
 				 g->name, u, c->peer_addr);
 		}
 	}
+	if (g->output_auth == 2 && !c->clear_cookie) {
+		/* Exchange's own cookies go on; owa_answer() watches them */
+		c->owa_gate = g;
+		memcpy(c->owa_sess, cv, ESP_SESSION_HEX);
+		c->owa_sess[ESP_SESSION_HEX] = '\0';
+	}
 	OPENSSL_cleanse(&cr, sizeof(cr));
 	return AUTH_CACHED;
 }
@@ -1077,6 +1149,7 @@ static void request_head(struct l7_conn *c)
 	c->close_after = !h->keep_alive || l7_draining(w);
 	c->r.nr_tried = 0;
 	c->clear_cookie = false;
+	c->owa_gate = NULL;
 	form_forget(c);
 
 	l7_plan_put(c->plan);
@@ -1149,9 +1222,10 @@ static void request_route(struct l7_conn *c, struct l7_vs *vs,
 			  struct l7_subvs *sv, const struct exlb_http_head *h,
 			  struct esp_decision *esp, bool bind_now, bool strip)
 {
-	struct exlb_http_edit edits[36];
+	struct exlb_http_edit edits[40];
 	struct exlb_content_arena arena;
 	struct exlb_http_fwd_opts fwd;
+	char clen[24];
 	const char *new_target = NULL;
 	char *cookies = NULL;
 	size_t n_edits = 0;
@@ -1200,9 +1274,18 @@ static void request_route(struct l7_conn *c, struct l7_vs *vs,
 			EXLB_HTTP_EDIT_SET, "Authorization", c->fwd_auth };
 	if (esp)
 		strip_session_cookie(h, edits, &n_edits, &cookies);
+	if (c->owa_logon) {	/* ESP's own POST: its body, not the client's */
+		snprintf(clen, sizeof(clen), "%zu", c->owa_body.len);
+		edits[n_edits++] = (struct exlb_http_edit){
+			EXLB_HTTP_EDIT_SET, "Content-Length", clen };
+		edits[n_edits++] = (struct exlb_http_edit){
+			EXLB_HTTP_EDIT_SET, "Content-Type", OWA_FORM_CTYPE };
+		edits[n_edits++] = (struct exlb_http_edit){
+			EXLB_HTTP_EDIT_DEL, "Expect", NULL };
+	}
 	fwd = vs->fwd;
 	fwd.client_addr = c->peer_addr;
-	if (exlb_http_proxy_answers_100(h, fwd.expect100)) {
+	if (!c->owa_logon && exlb_http_proxy_answers_100(h, fwd.expect100)) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 		if (exlb_buf_append(&c->r.to_c, cont, sizeof(cont) - 1))
@@ -1235,6 +1318,12 @@ static void request_route(struct l7_conn *c, struct l7_vs *vs,
 		c->r.dead = true;
 	}
 	exlb_content_arena_free(&arena);
+	if (c->owa_logon && !c->r.dead) {
+		if (exlb_buf_append(&c->r.to_s, c->owa_body.data,
+				    c->owa_body.len))
+			c->r.dead = true;
+		OPENSSL_cleanse(c->owa_body.data, c->owa_body.cap);
+	}
 	if (resp_parser_new(c)) {
 		c->r.dead = true;
 		goto out;
@@ -1423,6 +1512,98 @@ static void response_done(struct l7_conn *c)
 	c->phase = PH_WAIT;
 }
 
+/* A user name for a log line: printable, cut. */
+static void log_user(const char *u, size_t len, char out[64])
+{
+	snprintf(out, 64, "%.*s", (int)(len < 60 ? len : 60), u);
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/*
+ * Exchange's answer (head @h) to a request of an OutputAuthMode=2
+ * service, before it is relayed. True: it is not, the client got ESP's
+ * logon page instead.
+ *
+ * ESP's logon POST (c->owa_logon): only OWA_FORM_OK makes the session;
+ * the answer -- Exchange's 302 with its cadata cookies -- is relayed with
+ * the session's cookie added (@setck). Anything else ends the logon: no
+ * session, nothing of Exchange's answer (its cookies) reaches the client,
+ * the logon page with the generic error (200; 503 when Exchange answered
+ * something that is not a verdict on the user), the reason in the
+ * security log.
+ *
+ * A session's request answered with a 302 to logon.aspx: Exchange's
+ * cookies ended before ESP's session (their timeouts differ, or Exchange
+ * logged the user off). The session ends too (its cookie cleared), and a
+ * GET's 302 goes back to the request's own target (*@loc), where the
+ * browser meets ESP's logon page, not Exchange's.
+ */
+static bool owa_answer(struct l7_conn *c, const struct exlb_http_head *h,
+		       char *setck, size_t cap, bool *loc)
+{
+	const struct esp_gate *g = c->owa_gate;
+	struct esp_form *f = c->form;
+	char cookie[ESP_SESSION_HEX + 1], u[64], detail[96];
+	enum owa_form_verdict v;
+	int reason = -1;
+
+	v = owa_form_verdict(h, &reason);
+	if (!c->owa_logon) {
+		if (v != OWA_FORM_REFUSED || !g->domain)
+			return false;
+		esp_session_end(c->owa_sess, ESP_SESSION_HEX, g->domain->name);
+		OPENSSL_cleanse(c->owa_sess, sizeof(c->owa_sess));
+		c->owa_gate = NULL;
+		c->clear_cookie = true;
+		*loc = (!strcmp(c->method, "GET") || c->req_is_head) &&
+		       c->target_len < sizeof(c->target) - 1 &&	/* not cut */
+		       esp_dest_valid(c->target, c->target_len);
+		if (g->logs & ESP_LOG_SECURITY)
+			exlb_log(LOG_WARNING, "esp: %s: %s: Exchange sent the session back to its logon page: session ended",
+				 g->name, c->peer_addr);
+		return false;
+	}
+	c->owa_gate = NULL;
+	if (!f)
+		return false;	/* cannot be: owa_logon keeps the form */
+	if (v == OWA_FORM_OK &&
+	    !esp_session_new(g->domain, f->private_pc, f->user, f->user_len,
+			     f->pw, f->pw_len, mono_s(), cookie)) {
+		snprintf(setck, cap, ESP_SESSION_COOKIE "=%s" ESP_COOKIE_ATTRS,
+			 cookie);
+		OPENSSL_cleanse(cookie, sizeof(cookie));
+		if (g->logs & ESP_LOG_USER) {
+			log_user(f->user, f->user_len, u);
+			exlb_log(LOG_INFO, "esp: %s: logon '%s' from %s: Exchange's form logon ok",
+				 g->name, u, c->peer_addr);
+		}
+		form_forget(c);
+		return false;
+	}
+	if (v == OWA_FORM_REFUSED)
+		snprintf(detail, sizeof(detail), "HTTP %u to logon.aspx, reason=%d",
+			 h->status, reason);
+	else if (v == OWA_FORM_OK)
+		snprintf(detail, sizeof(detail), "no session could be made");
+	else
+		snprintf(detail, sizeof(detail), "HTTP %u without cadata",
+			 h->status);
+	esp_log_logon(g, c->peer_addr, f->user, f->user_len, 1,
+		      "refused by Exchange's form logon", detail);
+	c->r.to_c.len = 0;
+	form_page(c, g, v == OWA_FORM_REFUSED ? 200 : 503, f->dest,
+		  v == OWA_FORM_REFUSED ?
+		  "The user name or password is not correct." :
+		  "The service is not available. Try again later.");
+	if (c->r.s.fd >= 0)	/* the rest of Exchange's answer goes too */
+		server_close(c);
+	c->bound = false;
+	form_forget(c);
+	return true;
+}
+
 static bool process_server_input(struct l7_conn *c)
 {
 	bool progress = false, again = false;
@@ -1470,6 +1651,9 @@ static bool process_server_input(struct l7_conn *c)
 		case EXLB_HTTP_UPGRADE: {
 			const struct exlb_http_head *h = &c->resp->head;
 			bool informational = h->status < 200;
+			char setck[sizeof(ESP_SESSION_COOKIE) + ESP_SESSION_HEX +
+				   sizeof(ESP_COOKIE_ATTRS)] = "";
+			bool owa_loc = false;
 			bool close;
 
 			vs = l7_plan_vs(c->plan, c->r.vs_id);
@@ -1488,8 +1672,13 @@ static bool process_server_input(struct l7_conn *c)
 			}
 			close = c->close_after && !informational &&
 				ev != EXLB_HTTP_UPGRADE;
+			if (!informational && c->owa_gate &&
+			    owa_answer(c, h, setck, sizeof(setck), &owa_loc)) {
+				c->r.sin_len = 0;	/* Exchange's answer goes */
+				return true;
+			}
 			{
-				struct exlb_http_edit edits[33];
+				struct exlb_http_edit edits[34];
 				struct exlb_content_arena arena;
 				size_t n_edits = 0;
 
@@ -1503,12 +1692,23 @@ static bool process_server_input(struct l7_conn *c)
 					edits[n_edits++] = (struct exlb_http_edit){
 						EXLB_HTTP_EDIT_ADD, "Set-Cookie",
 						esp_cookie_clear };
+				/* Exchange accepted ESP's logon: ESP's session too */
+				if (setck[0] && !informational)
+					edits[n_edits++] = (struct exlb_http_edit){
+						EXLB_HTTP_EDIT_ADD, "Set-Cookie",
+						setck };
+				/* Exchange's logon expired: log on again here */
+				if (owa_loc && !informational)
+					edits[n_edits++] = (struct exlb_http_edit){
+						EXLB_HTTP_EDIT_SET, "Location",
+						c->target };
 				if (exlb_http_build_response(h, edits, n_edits, close,
 							     vs && vs->tls ?
 							     exlb_tls_vs_hsts(vs->tls) : 0,
 							     &c->r.to_c))
 					c->r.dead = true;
 				exlb_content_arena_free(&arena);
+				OPENSSL_cleanse(setck, sizeof(setck));
 			}
 			c->resp_head_sent = true;
 			c->r.bytes_out += used;

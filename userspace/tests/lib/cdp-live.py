@@ -14,6 +14,8 @@ recording each challenge, then takes commands from FIFO, one a line:
                    still the first one loaded (no reload): FILE.mark
   shot FILE        a PNG screenshot
   challenges FILE  the challenges seen, JSON
+  eval JS          runs JS in the page (e.g. fills in and submits a form)
+  nav URL          navigates the page to URL
   quit
 
 Each FILE appears whole (written aside, then renamed). Standard library only.
@@ -147,5 +149,9 @@ while True:
             write(arg, base64.b64decode(png))
         elif verb == "challenges":
             write(arg, json.dumps(challenges).encode())
+        elif verb == "eval":
+            evaluate(session, arg)
+        elif verb == "nav":
+            call("Page.navigate", {"url": arg}, session)
         elif verb == "quit":
             stop()
