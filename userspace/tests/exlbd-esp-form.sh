@@ -116,12 +116,9 @@ ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/
 DAEMON_PID=$!
 exlbd_ready "exlbd runs in the LB namespace"
 
-echo 'svc-secret' >"$T/adminpass"
-cfg sso add EXLB server="$RS2:$P_LDAP" auth_type=LDAP-Unencrypted timeout=2 \
-	logon_fmt=Principalname logon_domain=exlb.test \
-	adminuser=cn=svc,ou=system,dc=exlb,dc=test ldap_base=ou=people,dc=exlb,dc=test \
-	max_failed_auths=3 reset_fail_tout=600 unblock_tout=600 \
-	sess_tout_type=idle sess_tout_idle_pub=60 sess_tout_idle_priv=600 password-file "$T/adminpass"
+slapd_sso_args "$RS2" $P_LDAP "$T/adminpass"
+cfg sso add EXLB "${SSO_ARGS[@]}" max_failed_auths=3 reset_fail_tout=600 unblock_tout=600 \
+	sess_tout_type=idle sess_tout_idle_pub=60 sess_tout_idle_priv=600
 esp=(EspEnabled=1 InputAuthMode=2 Domain=EXLB ESPLogs=3 AllowedHosts=mail.example.com
      "AllowedDirectories=/*" "ExcludedDirectories=/pub/*" Logoff=/owa/logoff.owa
      "SingleSignOnMessage=Authorised <users> & \"only\"")

@@ -99,11 +99,8 @@ ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/
 DAEMON_PID=$!
 exlbd_ready "exlbd runs in the LB namespace"
 
-echo 'svc-secret' >"$T/adminpass"
-cfg sso add EXLB server="$RS2:$P_LDAP" auth_type=LDAP-Unencrypted timeout=2 \
-	logon_fmt=Principalname logon_domain=exlb.test \
-	adminuser=cn=svc,ou=system,dc=exlb,dc=test ldap_base=ou=people,dc=exlb,dc=test \
-	password-file "$T/adminpass"
+slapd_sso_args "$RS2" $P_LDAP "$T/adminpass"
+cfg sso add EXLB "${SSO_ARGS[@]}"
 cfg vs add $VIP 80 tcp nickname=Owa VStype=http CheckType=none EspEnabled=1 InputAuthMode=2 \
 	OutputAuthMode=2 Domain=EXLB ESPLogs=3 AllowedHosts=mail.example.com "AllowedDirectories=/*" \
 	Logoff=/owa/logoff.owa

@@ -664,12 +664,16 @@ enum auth_step {
 	AUTH_ANSWERED,	/* 401 or 503 answered: nothing reaches a server */
 };
 
-/* The gate that asks for a Basic logon: the SubVS's, else its VS's. */
-static const struct esp_gate *auth_gate(struct l7_vs *vs, struct l7_subvs *sv)
+/*
+ * The gate that asks for a logon of InputAuthMode @mode (1 Basic, 2 form):
+ * the SubVS's, else its VS's.
+ */
+static const struct esp_gate *logon_gate(struct l7_vs *vs, struct l7_subvs *sv,
+					 unsigned int mode)
 {
-	if (sv && sv->esp && sv->esp->input_auth == 1)
+	if (sv && sv->esp && sv->esp->input_auth == mode)
 		return sv->esp;
-	if (vs->has_subvs && vs->esp && vs->esp->input_auth == 1)
+	if (vs->has_subvs && vs->esp && vs->esp->input_auth == mode)
 		return vs->esp;
 	return NULL;
 }
@@ -739,7 +743,7 @@ static enum auth_step esp_basic(struct l7_conn *c, struct l7_vs *vs,
 				const struct exlb_http_head *h,
 				struct esp_decision **esp, bool bind_now)
 {
-	const struct esp_gate *g = *esp ? auth_gate(vs, sv) : NULL;
+	const struct esp_gate *g = *esp ? logon_gate(vs, sv, 1) : NULL;
 	const struct exlb_http_header *hd;
 	char user[ESP_NAME_MAX + 1], pw[ESP_PASSWORD_MAX + 1];
 	size_t ulen = 0, plen = 0;
@@ -786,16 +790,6 @@ static enum auth_step esp_basic(struct l7_conn *c, struct l7_vs *vs,
 }
 
 /* ---- ESP: the form logon (InputAuthMode=2) and its sessions ---- */
-
-/* The gate that asks for a form logon: the SubVS's, else its VS's. */
-static const struct esp_gate *form_gate(struct l7_vs *vs, struct l7_subvs *sv)
-{
-	if (sv && sv->esp && sv->esp->input_auth == 2)
-		return sv->esp;
-	if (vs->has_subvs && vs->esp && vs->esp->input_auth == 2)
-		return vs->esp;
-	return NULL;
-}
 
 /* An answer of the form logon built into c->r.to_c (@err: it failed). */
 static void form_answered(struct l7_conn *c, unsigned int status, int err)
@@ -1007,7 +1001,7 @@ static enum auth_step esp_form(struct l7_conn *c, struct l7_vs *vs,
 			       const struct exlb_http_head *h,
 			       struct esp_decision **esp)
 {
-	const struct esp_gate *g = *esp ? form_gate(vs, sv) : NULL;
+	const struct esp_gate *g = *esp ? logon_gate(vs, sv, 2) : NULL;
 	struct esp_session_creds cr;
 	const char *cv = NULL;
 	size_t cvlen = 0;
@@ -1201,7 +1195,7 @@ static void request_head(struct l7_conn *c)
 		return;
 	case AUTH_CACHED:
 		request_route(c, vs, sv, h, esp, bind_now,
-			      auth_gate(vs, sv)->output_auth == 0);
+			      logon_gate(vs, sv, 1)->output_auth == 0);
 		return;
 	case AUTH_PENDING:
 		return;		/* on_logon() goes on */

@@ -17,7 +17,21 @@
 #       default, 256 logs every operation, "BIND dn=..." for each bind),
 #       sets slapd_pid, and reports the fixture's own checks (TAP).
 #
+#   slapd_sso_args ADDR PORT PASSFILE
+#       sets SSO_ARGS: the `exlbctl sso add NAME` arguments of an SSO domain
+#       on this directory at ADDR:PORT (plain LDAP, user principal names
+#       @exlb.test, the service account, whose password it writes to
+#       PASSFILE); a test appends its own limits and timeouts.
+#
 # SLAPD, SLAPADD: the binaries (/usr/sbin/...).
+
+slapd_sso_args() {
+	echo 'svc-secret' >"$3"
+	SSO_ARGS=(server="$1:$2" auth_type=LDAP-Unencrypted timeout=2
+		logon_fmt=Principalname logon_domain=exlb.test
+		adminuser=cn=svc,ou=system,dc=exlb,dc=test
+		ldap_base=ou=people,dc=exlb,dc=test password-file "$3")
+}
 
 slapd_fixture() {
 	local addr=$1 P_LDAP=$2 P_LDAPS=$3 debug=${4:-0} ns=${5:-}
