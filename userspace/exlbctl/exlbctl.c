@@ -792,6 +792,19 @@ static void print_ha_sync(json_t *sync)
 	       *error ? "; last error: " : "", error);
 }
 
+/* Persistence sync's line: records sent, received, installed, dropped. */
+static void print_ha_persist(json_t *persist)
+{
+	const char *error = jstr(persist, "error");
+
+	if (!json_is_object(persist))
+		return;
+	printf("HA persistence sync: records sent %s, received %s (installed %s, dropped %s)%s%s\n",
+	       jstr(persist, "sent"), jstr(persist, "received"),
+	       jstr(persist, "installed"), jstr(persist, "dropped"),
+	       *error ? "; last error: " : "", error);
+}
+
 /*
  * The HA pair first, as `wg show` puts what matters first: this node's role
  * and since when (docs/ha.md). Nothing for a single node.
@@ -806,6 +819,8 @@ static void print_ha(json_t *ha)
 	       jstr(ha, "role"), jstr(ha, "mode"), jstr(ha, "partner"),
 	       jstr(ha, "since"), jstr(ha, "for_s"), *note ? ": " : "", note);
 	print_ha_sync(json_object_get(ha, "sync"));
+	if (json_is_true(json_object_get(json_object_get(ha, "sync"), "on")))
+		print_ha_persist(json_object_get(ha, "persist"));
 	putchar('\n');
 }
 

@@ -32,6 +32,7 @@ struct exlbd {
 	struct exlb_admin *admin;	/* HTTPS /metrics; off until AdminPort */
 	struct exlb_ha *ha;		/* keepalived, while hamode is not 0 (ha/) */
 	struct exlb_ha_sync *sync;	/* configuration sync of the pair (ha/sync.c) */
+	struct exlb_ha_persist *persist_sync;	/* its persistence records */
 	ev_timer kernel_tick;
 	unsigned int ticks;
 	ev_signal sigterm, sigint;

@@ -37,6 +37,7 @@
 #include "exlbd.h"
 #include "ha/ha.h"
 #include "ha/sync.h"
+#include "ha/persist_sync.h"
 
 #define EXLB_DEFAULT_STATE_DIR	"/var/lib/exlb"
 /* kernel: counters refresh, failed-reconcile retry, module open retry */
@@ -183,7 +184,10 @@ static int ha_setup(struct exlbd *d, const char *socket_path)
 		return -1;
 	d->ha->on_role = exlb_ha_sync_role;
 	d->ha->on_role_ctx = d->sync;
-	return 0;
+	/* persistence records over the same channel (ha/persist_sync.c) */
+	d->persist_sync = exlb_ha_persist_new(d->loop, &d->store, &d->runtime,
+					      d->proxy, d->sync);
+	return d->persist_sync ? 0 : -1;
 }
 
 /* Each RS's last check, its time and reason class, for status and /metrics. */
@@ -563,6 +567,7 @@ out:
 	exlb_handover_done(&h);
 	if (d.loop)
 		exlbd_upgrade_stop(&d);
+	exlb_ha_persist_free(d.persist_sync);
 	exlb_ha_sync_free(d.sync);
 	if (d.ha)
 		d.ha->on_role = NULL;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "l7/persist.h"
+#include "l7/proxy.h"
 #include "uapi/linux/exlb.h"
 
 #include "tap_report.h"
@@ -224,11 +225,136 @@ static void test_flush(void)
 	fixture_release(&f);
 }
 
+/* ---- HA persistence sync: export on the active node, install on the standby ---- */
+
+static size_t export(struct fixture *f, bool all, struct exlb_persist_export *out,
+		     size_t max)
+{
+	struct exlb_proxy p;
+
+	memset(&p, 0, sizeof(p));
+	p.scheds = &f->sched;
+	return exlb_proxy_persist_export(&p, all, out, max);
+}
+
+static int install(struct fixture *f, uint32_t service_id,
+		   const struct sockaddr_storage *cl, uint32_t rs_id,
+		   uint32_t ttl_ms)
+{
+	const struct sockaddr_in *s4 = (const void *)cl;
+	struct exlb_persist_export r = { .service_id = service_id,
+					 .rs_id = rs_id, .ttl_ms = ttl_ms };
+	struct exlb_proxy p;
+
+	exlb_persist_key((const u8 *)&s4->sin_addr, 4, 0, r.key);
+	memset(&p, 0, sizeof(p));
+	p.scheds = &f->sched;
+	return exlb_proxy_persist_install(&p, &r);
+}
+
+/*
+ * Only what changed goes out: a new record, a held one every half
+ * PersistTimeout (the partner's copy lasts PersistTimeout from each
+ * update), an idle one whose expiry moved more than an eighth of it;
+ * everything with @all; never an expired one.
+ */
+static void test_export(void)
+{
+	struct sockaddr_storage ca = client("198.18.7.4"), cb = client("198.18.7.5");
+	struct l7_persist_hold *a = NULL, *b = NULL;
+	struct exlb_persist_export out[4];
+	struct fixture f;
+	size_t n;
+
+	fixture_init(&f);
+	now_ms = 1000;
+	pick(&f, &ca, &a);
+	pick(&f, &cb, &b);
+	n = export(&f, false, out, 4);
+	report(n == 2 && out[0].service_id == 1 && out[0].ttl_ms == TIMEOUT_S * 1000 &&
+	       out[0].rs_id != out[1].rs_id,
+	       "two new held records exported, %u ms left each (PersistTimeout), RSs %u and %u (n %zu)",
+	       n ? out[0].ttl_ms : 0, n ? out[0].rs_id : 0, n > 1 ? out[1].rs_id : 0, n);
+	n = export(&f, false, out, 4);
+	report(n == 0, "exported again at once: nothing changed, nothing sent (n %zu)", n);
+	n = export(&f, false, out, 1);
+	n += 10 * export(&f, true, out, 1);
+	report(n == 10, "all: every live record, at most max (1 of 2; n %zu)", n);
+
+	now_ms += 10 * 1000;
+	l7_persist_release(&a);		/* A's expiry: now + 60 s, 10 s later than sent */
+	n = export(&f, false, out, 4);
+	report(n == 1 && out[0].ttl_ms == TIMEOUT_S * 1000,
+	       "A's last connection closes 10 s later (> 1/8 of PersistTimeout): sent again with %u ms (n %zu)",
+	       n ? out[0].ttl_ms : 0, n);
+	now_ms += 1000;
+	pick(&f, &ca, &a);
+	l7_persist_release(&a);
+	n = export(&f, false, out, 4);
+	report(n == 0, "a connection of A 1 s later moves its expiry 1 s (< 1/8): not sent (n %zu)", n);
+
+	now_ms += TIMEOUT_S * 1000 / 2 - 11 * 1000;	/* half a timeout after B went out */
+	n = export(&f, false, out, 4);
+	report(n == 1 && out[0].ttl_ms == TIMEOUT_S * 1000,
+	       "B, held, half a PersistTimeout after it was sent: refreshed (n %zu)", n);
+	now_ms += TIMEOUT_S * 1000;	/* A has expired, B is held */
+	n = export(&f, true, out, 4);
+	report(n == 1 && out[0].rs_id != 0, "all, after A expired: only B (n %zu)", n);
+	l7_persist_release(&b);
+	fixture_release(&f);
+}
+
+/*
+ * The standby installs a record without connections: the scheduler
+ * follows it (rr alone would pick the other RS), it expires after the
+ * time it came with (at most PersistTimeout), a record held by a local
+ * connection stays as it is, an unknown SubVS is refused.
+ */
+static void test_install(void)
+{
+	struct sockaddr_storage ca = client("198.18.7.6"), cb = client("198.18.7.7");
+	struct l7_persist_hold *a = NULL, *b = NULL;
+	struct fixture f;
+	uint32_t got;
+	int rc;
+
+	fixture_init(&f);
+	now_ms = 1000;
+	rc = install(&f, 1, &ca, 12, 5000);
+	report(rc == 0 && record_conns(&f, &ca) == 0,
+	       "installed: A -> RS 12, a record with 0 connections (rc %d, conns %d)",
+	       rc, record_conns(&f, &ca));
+	got = pick(&f, &ca, &a);
+	report(got == 12, "A's next connection follows it to RS 12, where rr starts at RS 11 (got %u)",
+	       got);
+	rc = install(&f, 1, &ca, 11, 5000);
+	report(rc == 0 && pick(&f, &ca, &a) == 12,
+	       "a record held by a connection here is not re-pointed by the partner's");
+	l7_persist_release(&a);
+
+	rc = install(&f, 1, &cb, 12, 3000);
+	now_ms += 2999;
+	report(!rc && record_conns(&f, &cb) == 0, "B installed with 3 s: live 2.999 s later");
+	now_ms += 1;
+	report(record_conns(&f, &cb) == -1, "... expired at 3 s (got %d)", record_conns(&f, &cb));
+	rc = install(&f, 1, &cb, 12, UINT32_MAX);
+	now_ms += TIMEOUT_S * 1000;
+	report(!rc && record_conns(&f, &cb) == -1,
+	       "a time left beyond PersistTimeout is cut to it: gone %d s later", TIMEOUT_S);
+	got = pick(&f, &cb, &b);
+	report(got == 11, "B, its record expired, is scheduled by rr: RS 11 (got %u)", got);
+	l7_persist_release(&b);
+	report(install(&f, 99, &cb, 12, 5000) == -1, "a SubVS without a scheduler here: refused");
+	fixture_release(&f);
+}
+
 int main(void)
 {
 	test_held_then_timeout();
 	test_one_hold_per_connection();
 	test_flush();
+	test_export();
+	test_install();
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;
 }

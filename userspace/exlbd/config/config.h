@@ -663,6 +663,16 @@ struct exlb_ha_sync_status {
 	char error[192];	/* the last failure; "" once an exchange works */
 };
 
+/* Persistence sync (ha/persist_sync.c, status "ha"."persist"): records. */
+struct exlb_ha_persist_status {
+	uint64_t sent;		/* records the partner confirmed (active node) */
+	uint64_t received;	/* records the partner sent here (standby) */
+	uint64_t installed;	/* of those, put into this node's tables */
+	uint64_t dropped;	/* not: unknown SubVS or RS, RS not serving, full */
+	time_t sent_at, received_at;
+	char error[192];	/* the last failure; "" once an exchange works */
+};
+
 struct exlb_runtime {
 	bool kernel_available;	/* the kernel data plane is programmed */
 	char kernel_note[128];	/* why not, for status */
@@ -695,6 +705,7 @@ struct exlb_runtime {
 		unsigned int restarts;	/* keepalived exits exlbd restarted */
 		char note[128];		/* what keepalived said last, or why it is down */
 		struct exlb_ha_sync_status sync;
+		struct exlb_ha_persist_status persist;
 	} ha;
 };
 

@@ -1287,8 +1287,17 @@ static json_t *ha_status(const struct exlb_config *cfg,
 				 "received", (json_int_t)sy->received,
 				 "received_at", (json_int_t)sy->received_at,
 				 "error", sy->error);
+	const struct exlb_ha_persist_status *pe = &rt->ha.persist;
+	json_t *persist = json_pack("{sIsIsIsIsIsIss}",
+				    "sent", (json_int_t)pe->sent,
+				    "sent_at", (json_int_t)pe->sent_at,
+				    "received", (json_int_t)pe->received,
+				    "received_at", (json_int_t)pe->received_at,
+				    "installed", (json_int_t)pe->installed,
+				    "dropped", (json_int_t)pe->dropped,
+				    "error", pe->error);
 
-	return json_pack("{sssssssIsssIsIssso}",
+	return json_pack("{sssssssIsssIsIsssoso}",
 			 "mode", g->hamode < 3 ? modes[g->hamode] : "?",
 			 "role", exlb_ha_role_name(rt->ha.role),
 			 "since", since,
@@ -1296,7 +1305,7 @@ static json_t *ha_status(const struct exlb_config *cfg,
 			 "partner", g->partner,
 			 "keepalived_pid", (json_int_t)rt->ha.keepalived_pid,
 			 "restarts", (json_int_t)rt->ha.restarts,
-			 "note", rt->ha.note, "sync", sync);
+			 "note", rt->ha.note, "sync", sync, "persist", persist);
 }
 
 static int cmd_status(struct request *rq)

@@ -382,6 +382,9 @@ struct exlb_ha_sync {
 	struct exlb_err in_err;
 	bool pull_asked;		/* the partner wants a push */
 	struct exlb_ha_sync_status st;
+	/* "persist" requests go to ha/persist_sync.c (under mu) */
+	json_t *(*on_persist)(void *ctx, json_t *req, unsigned int role);
+	void *on_persist_ctx;
 };
 
 /* Under mu: the last failure, for status and the log (once per change). */
@@ -570,7 +573,7 @@ fail:
  */
 static int exchange(SSL_CTX *ctx, const char *state_dir, const char *partner,
 		    unsigned int port, const char *line, bool *reached,
-		    char *why, size_t n)
+		    json_t **reply, char *why, size_t n)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -626,6 +629,8 @@ static int exchange(SSL_CTX *ctx, const char *state_dir, const char *partner,
 	}
 	rc = 0;
 	SSL_shutdown(ssl);
+	if (reply)
+		*reply = json_incref(doc);
 out:
 	explicit_bzero(key, sizeof(key));
 	json_decref(doc);
@@ -660,7 +665,7 @@ static void *sender_main(void *arg)
 		line = strdup(is_push ? s->push : "{\"op\":\"pull\"}\n");
 		pthread_mutex_unlock(&s->mu);
 		rc = line ? exchange(ctx, s->state_dir, partner, port, line,
-				     &reached, why, sizeof(why)) : -1;
+				     &reached, NULL, why, sizeof(why)) : -1;
 		if (!line)
 			snprintf(why, sizeof(why), "out of memory");
 		free(line);
@@ -754,6 +759,8 @@ static json_t *answer_request(struct exlb_ha_sync *s, json_t *req)
 		json_decref(req);
 		return json_pack("{sb}", "ok", 1);
 	}
+	if (!strcmp(op, "persist") && s->on_persist)
+		return s->on_persist(s->on_persist_ctx, req, s->role);
 	if (strcmp(op, "push")) {
 		json_decref(req);
 		return json_pack("{sbss}", "ok", 0, "error", "unknown op");
@@ -1103,4 +1110,52 @@ void exlb_ha_sync_free(struct exlb_ha_sync *s)
 	pthread_cond_destroy(&s->applied);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
+}
+
+/* ---- the channel for ha/persist_sync.c ---- */
+
+SSL_CTX *exlb_ha_sync_client_ctx(void)
+{
+	return sync_ctx(false);
+}
+
+bool exlb_ha_sync_peer(struct exlb_ha_sync *s, char *partner, size_t n,
+		       unsigned int *port, unsigned int *role)
+{
+	bool on;
+
+	pthread_mutex_lock(&s->mu);
+	on = s->on;
+	snprintf(partner, n, "%s", s->partner);
+	*port = s->port;
+	*role = s->role;
+	pthread_mutex_unlock(&s->mu);
+	return on;
+}
+
+int exlb_ha_sync_exchange(struct exlb_ha_sync *s, SSL_CTX *ctx,
+			  const char *line, json_t **reply, char *why, size_t n)
+{
+	unsigned int port, role;
+	char partner[64];
+	bool reached;
+
+	*reply = NULL;
+	if (!exlb_ha_sync_peer(s, partner, sizeof(partner), &port, &role)) {
+		snprintf(why, n, "sync is off");
+		return -1;
+	}
+	return exchange(ctx, s->state_dir, partner, port, line, &reached,
+			reply, why, n);
+}
+
+void exlb_ha_sync_on_persist(struct exlb_ha_sync *s,
+			     json_t *(*fn)(void *ctx, json_t *req,
+					   unsigned int role),
+			     void *ctx)
+{
+	pthread_mutex_lock(&s->mu);
+	s->on_persist = fn;
+	s->on_persist_ctx = ctx;
+	pthread_mutex_unlock(&s->mu);
 }

@@ -41,6 +41,25 @@ void exlb_ha_sync_role(void *ctx, unsigned int role);
 /* Stops both threads (bounded by their socket timeouts); NULL is fine. */
 void exlb_ha_sync_free(struct exlb_ha_sync *s);
 
+/*
+ * The channel, for persistence sync (ha/persist_sync.c): a client TLS
+ * context (the caller's thread owns it), the partner's settings now
+ * (false: sync off), one exchange of a JSON line with the partner (its
+ * answer in *@reply, the caller's; -1 with why in @why), and the handler
+ * of the partner's "persist" requests: called on the listener thread,
+ * takes @req, returns the answer; @role is this node's.
+ */
+struct ssl_ctx_st;
+struct ssl_ctx_st *exlb_ha_sync_client_ctx(void);
+bool exlb_ha_sync_peer(struct exlb_ha_sync *s, char *partner, size_t n,
+		       unsigned int *port, unsigned int *role);
+int exlb_ha_sync_exchange(struct exlb_ha_sync *s, struct ssl_ctx_st *ctx,
+			  const char *line, json_t **reply, char *why, size_t n);
+void exlb_ha_sync_on_persist(struct exlb_ha_sync *s,
+			     json_t *(*fn)(void *ctx, json_t *req,
+					   unsigned int role),
+			     void *ctx);
+
 /* ---- the parts without threads or network (unit-tested) ---- */
 
 /* hamode is not 0 and hasyncport is set. */

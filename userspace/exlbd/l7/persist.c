@@ -175,3 +175,106 @@ void l7_persist_free(struct l7_persist *ps)
 		bucket_expire(ps, &ps->buckets[b], 0, true);
 	free(ps);
 }
+
+/* ---- HA persistence sync (ha/persist_sync.c) ---- */
+
+/*
+ * Whether @e is to be sent now; its time left in @ttl_ms. The partner's
+ * copy expires at sent_expires: a held record is sent again when that is
+ * less than half a PersistTimeout away, an idle one when its own expiry
+ * moved more than an eighth of it (each connection's close moves it: one
+ * message per client and second would be the price of exactness).
+ */
+static bool export_due(const struct l7_persist_entry *e, uint64_t now,
+		       uint64_t timeout_ms, bool all, uint32_t *ttl_ms)
+{
+	uint64_t left, diff;
+
+	if (!exlb_persist_live(&e->rec, now))
+		return false;
+	left = e->rec.conns ? timeout_ms : e->rec.expires - now;
+	*ttl_ms = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+	if (all || !e->sent_at || e->sent_rs != e->rs_id)
+		return true;
+	if (e->rec.conns)
+		return e->sent_expires <= now + timeout_ms / 2;
+	diff = e->rec.expires > e->sent_expires ?
+	       e->rec.expires - e->sent_expires : e->sent_expires - e->rec.expires;
+	return diff > timeout_ms / 8;
+}
+
+/* One SubVS's due records into @out (under its lock). */
+static size_t export_sched(struct l7_sched *s, bool all, uint64_t now,
+			   struct exlb_persist_export *out, size_t max)
+{
+	struct l7_persist *ps = s->persist;
+	size_t n = 0;
+
+	if (!ps || !s->persist_timeout_ms)
+		return 0;
+	for (unsigned int b = 0; b < L7_PERSIST_BUCKETS && n < max; b++)
+		for (struct l7_persist_entry *e = ps->buckets[b]; e && n < max;
+		     e = e->next) {
+			uint32_t ttl;
+
+			if (!export_due(e, now, s->persist_timeout_ms, all, &ttl))
+				continue;
+			out[n].service_id = s->service_id;
+			memcpy(out[n].key, e->key, 16);
+			out[n].rs_id = e->rs_id;
+			out[n].ttl_ms = ttl;
+			n++;
+			e->sent_at = now;
+			e->sent_rs = e->rs_id;
+			e->sent_expires = now + ttl;
+		}
+	return n;
+}
+
+size_t exlb_proxy_persist_export(struct exlb_proxy *p, bool all,
+				 struct exlb_persist_export *out, size_t max)
+{
+	uint64_t now = l7_now_ms();
+	size_t n = 0;
+
+	/* the registry is the main thread's; each table is under its lock */
+	for (struct l7_sched *s = p->scheds; s && n < max; s = s->next) {
+		pthread_mutex_lock(&s->lock);
+		n += export_sched(s, all, now, out + n, max - n);
+		pthread_mutex_unlock(&s->lock);
+	}
+	return n;
+}
+
+int exlb_proxy_persist_install(struct exlb_proxy *p,
+			       const struct exlb_persist_export *r)
+{
+	uint64_t now = l7_now_ms(), ttl;
+	struct l7_persist_entry *e;
+	struct l7_sched *s;
+	int rc = -1;
+
+	for (s = p->scheds; s && s->service_id != r->service_id; s = s->next)
+		;
+	if (!s)
+		return -1;
+	pthread_mutex_lock(&s->lock);
+	ttl = r->ttl_ms < s->persist_timeout_ms ? r->ttl_ms : s->persist_timeout_ms;
+	if (!ttl)
+		goto out;
+	e = l7_persist_lookup(s, r->key, now);
+	/* a client this node serves itself keeps its own record */
+	if (e && e->rec.conns) {
+		rc = 0;
+		goto out;
+	}
+	/* bind keeps the cap (L7_PERSIST_MAX) and makes a record nobody holds */
+	e = l7_persist_bind(s, e, r->key, r->rs_id, now);
+	if (e) {
+		e->rec.expires = now + ttl;
+		rc = 0;
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}

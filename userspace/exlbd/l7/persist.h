@@ -17,6 +17,10 @@ struct l7_persist_entry {
 	uint32_t rs_id;
 	struct exlb_persist_rec rec;	/* the core's: open connections, expiry */
 	bool orphan;			/* flushed while held: out of the table */
+	/* HA persistence sync (exlb_proxy_persist_export()): what was sent */
+	uint64_t sent_at;		/* 0: never sent */
+	uint64_t sent_expires;		/* when the partner's copy expires */
+	uint32_t sent_rs;
 	struct l7_persist_entry *next;
 };
 

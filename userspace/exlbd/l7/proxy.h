@@ -110,6 +110,37 @@ void exlb_proxy_drain(struct exlb_proxy *p);
 /* Client connections open (all kinds, all workers). */
 unsigned long exlb_proxy_open_conns(struct exlb_proxy *p);
 
+/*
+ * HA persistence sync (ha/persist_sync.c, docs/ha.md "Persistence sync"),
+ * main thread. One Persist=src record: the SubVS, the client key (after
+ * PersistMask, 16 bytes), its RS and how long it has left (ms; a record
+ * with open connections has its SubVS's whole PersistTimeout).
+ */
+struct exlb_persist_export {
+	uint32_t service_id;
+	uint8_t key[16];
+	uint32_t rs_id;
+	uint32_t ttl_ms;
+};
+
+/*
+ * Copies into @out (at most @max) the live records that changed since
+ * they were last exported (new, another RS, a new expiry, held ones
+ * every half PersistTimeout), or every live record with @all, and marks
+ * them exported. The count. What does not fit waits for the next call.
+ */
+size_t exlb_proxy_persist_export(struct exlb_proxy *p, bool all,
+				 struct exlb_persist_export *out, size_t max);
+/*
+ * The standby installs a record its partner sent: a record without
+ * connections pointing at @r->rs_id that expires @r->ttl_ms from now (at
+ * most the SubVS's PersistTimeout). A record held by a connection here
+ * stays as it is. 0, or -1: the SubVS has no scheduler or persistence
+ * here, or the table is full (its cap) or memory short.
+ */
+int exlb_proxy_persist_install(struct exlb_proxy *p,
+			       const struct exlb_persist_export *r);
+
 /* Whether exlbd's proxy serves @svc (a VS) -- the complement of the kernel. */
 bool exlb_proxy_serves(const struct exlb_config *cfg,
 		       const struct exlb_service *svc);

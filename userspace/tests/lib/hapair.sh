@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0 OR MIT
+# shellcheck shell=bash
+#
+# Two exlbd nodes of an HA pair in the host's end-to-end scripts (with
+# lib/tap.sh): each node N runs in namespace ${NS[N]} with its files under
+# $T/lbN (state, control socket, exlbd.log, keepalived's pid files). The
+# caller sets EXLBD, EXLBCTL, T and the associative arrays NS and PID.
+#
+#   ctl_of N ARGS...        exlbctl on lb N
+#   cfg_of N ARGS...        the same for set-up steps: output to $T/ctl.log; a
+#                           failure sets cfg_bad and is shown
+#   hapair_start N ARGS...  starts lb N's exlbd (ARGS: more options), PID[N]
+#   lb_ready N              its control socket answers
+#   role N / is_role N R    its HA role (status), whether it is R
+#   has_vip N NS-DEV VIP    whether lb N holds VIP on its device NS-DEV
+#   kill_keepalived N SIG   keepalived's VRRP child, then its parent
+#   hapair_stop N           SIGTERM to exlbd, waits; keepalived killed
+#   hapair_secret N SECRET  sets the pair secret on lb N (exlbctl ha secret)
+#   hapair_sanitizer N      ASan/UBSan/LSan reports in lb N's log
+
+cfg_bad=
+
+ctl_of() { local n=$1; shift; "$EXLBCTL" -s "$T/lb$n/exlbd.sock" "$@"; }
+
+cfg_of() {
+	ctl_of "$@" >>"$T/ctl.log" 2>&1 && return 0
+	cfg_bad=1
+	diag "exlbctl (lb$1) ${*:2} failed: $(tail -n 1 "$T/ctl.log")"
+	return 1
+}
+
+hapair_start() {	# N ARGS...
+	local n=$1
+	shift
+	mkdir -p "$T/lb$n"
+	# not through a function: $! must be exlbd itself
+	ip netns exec "${NS[$n]}" "$EXLBD" --no-kernel \
+		--state-dir "$T/lb$n/state" --socket "$T/lb$n/exlbd.sock" "$@" \
+		>>"$T/lb$n/exlbd.log" 2>&1 &
+	PID[$n]=$!
+}
+
+lb_ready() { ctl_of "$1" get RetryInterval >/dev/null 2>&1; }
+role() { ctl_of "$1" -j status 2>/dev/null | jq -r '.ha.role'; }
+is_role() { [ "$(role "$1")" = "$2" ]; }
+has_vip() { ip -n "${NS[$1]}" -4 addr show dev "$2" | grep -q "inet $3/"; }
+
+kill_keepalived() {	# N SIGNAL
+	local f p
+	# the VRRP child first: killed after its parent, it could still say goodbye
+	for f in "$T/lb$1/keepalived-vrrp.pid" "$T/lb$1/keepalived.pid"; do
+		p=$(cat "$f" 2>/dev/null) && [ -n "$p" ] && kill "-$2" "$p" 2>/dev/null
+	done
+}
+
+hapair_stop() {	# N
+	[ -n "${PID[$1]:-}" ] && kill -TERM "${PID[$1]}" 2>/dev/null && wait "${PID[$1]}" 2>/dev/null
+	PID[$1]=
+	kill_keepalived "$1" KILL
+}
+
+hapair_secret() {	# N SECRET
+	printf '%s\n' "$2" | ctl_of "$1" ha secret password-file - >>"$T/ctl.log" 2>&1 && return 0
+	cfg_bad=1
+	diag "exlbctl (lb$1) ha secret failed: $(tail -n 1 "$T/ctl.log")"
+	return 1
+}
+
+hapair_sanitizer() {
+	grep -c 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' "$T/lb$1/exlbd.log"
+}
