@@ -238,6 +238,8 @@ int exlb_persist_init(struct exlb_service *svc);
 void exlb_persist_destroy(struct exlb_service *svc);
 void exlb_persist_key_of(const struct exlb_service *svc,
 			 const union nf_inet_addr *addr, u8 *key);
+int exlb_persist_install(struct exlb_service *svc, const u8 *key,
+			 struct exlb_real *real, u32 timeout_s);
 
 /* flow.c: the flow table, its timer, and mass resets */
 int exlb_flow_net_init(struct exlb_net *xn);

@@ -83,11 +83,20 @@ static const struct nla_policy global_policy[EXLB_GLOBAL_A_MAX + 1] = {
 	[EXLB_GLOBAL_A_ADOPT_RESET] = { .type = NLA_REJECT },
 };
 
+static const struct nla_policy persist_policy[EXLB_PERSIST_A_MAX + 1] = {
+	[EXLB_PERSIST_A_KEY] = NLA_POLICY_EXACT_LEN(EXLB_PERSIST_KEY_LEN),
+	[EXLB_PERSIST_A_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32,
+							 &persist_timeout_range),
+	/* replies only */
+	[EXLB_PERSIST_A_CONNS] = { .type = NLA_REJECT },
+};
+
 static const struct nla_policy exlb_policy[EXLB_A_MAX + 1] = {
 	[EXLB_A_SERVICE] = NLA_POLICY_NESTED(svc_policy),
 	[EXLB_A_REAL] = NLA_POLICY_NESTED(real_policy),
 	[EXLB_A_FLOW] = { .type = NLA_REJECT },
 	[EXLB_A_GLOBALS] = NLA_POLICY_NESTED(global_policy),
+	[EXLB_A_PERSIST] = NLA_POLICY_NESTED(persist_policy),
 };
 
 static unsigned int addr_len(u16 family)
@@ -918,6 +927,180 @@ static int exlb_get_flows(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
+/* ---- HA persistence sync: records out (dump) and in (set) ---- */
+
+static int put_persist(struct sk_buff *msg, struct exlb_service *svc,
+		       struct exlb_persist_entry *rec, u64 now)
+{
+	u32 left = svc->persist_timeout;
+	struct nlattr *nest;
+
+	if (!rec->rec.conns)
+		left = DIV_ROUND_UP_ULL(rec->rec.expires - now, HZ);
+	nest = nla_nest_start(msg, EXLB_A_SERVICE);
+	if (!nest || nla_put_u32(msg, EXLB_SVC_A_ID, svc->id))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	nest = nla_nest_start(msg, EXLB_A_REAL);
+	if (!nest ||
+	    nla_put(msg, EXLB_REAL_A_ADDR, addr_len(svc->family), &rec->real->addr) ||
+	    nla_put_u16(msg, EXLB_REAL_A_PORT, ntohs(rec->real->port)))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	nest = nla_nest_start(msg, EXLB_A_PERSIST);
+	if (!nest ||
+	    nla_put(msg, EXLB_PERSIST_A_KEY, EXLB_PERSIST_KEY_LEN, rec->key) ||
+	    nla_put_u32(msg, EXLB_PERSIST_A_TIMEOUT, left) ||
+	    nla_put_u32(msg, EXLB_PERSIST_A_CONNS, rec->rec.conns))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+/*
+ * cb->args[0]: the hash bucket to go on from, args[1]: the records of that
+ * bucket sent already. The table may change between two parts: a resize
+ * (or any configuration change) sets NLM_F_DUMP_INTR.
+ */
+static int exlb_get_persist(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct exlb_net *xn = exlb_pernet(sock_net(skb->sk));
+	struct exlb_persist_entry *rec;
+	struct exlb_service *svc;
+	u64 now = get_jiffies_64();
+	unsigned long b;
+	long idx;
+	void *hdr;
+	int err = 0;
+
+	mutex_lock(&xn->lock);
+	svc = service_from_attrs(xn, info->attrs, cb->extack);
+	if (IS_ERR(svc)) {
+		err = PTR_ERR(svc);
+		goto out;
+	}
+	spin_lock_bh(&svc->sched_lock);
+	cb->seq = xn->config_gen + (svc->persist_bits << 24);
+	for (b = cb->args[0]; b < (1UL << svc->persist_bits); b++) {
+		idx = 0;
+		hlist_for_each_entry(rec, &svc->persist_table[b], node) {
+			if (!exlb_persist_live(&rec->rec, now) ||
+			    idx++ < cb->args[1])
+				continue;
+			hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+					  cb->nlh->nlmsg_seq, &exlb_genl_family,
+					  NLM_F_MULTI, EXLB_CMD_GET_PERSIST);
+			if (!hdr)
+				goto full;
+			genl_dump_check_consistent(cb, hdr);
+			if (put_persist(skb, svc, rec, now)) {
+				genlmsg_cancel(skb, hdr);
+				goto full;
+			}
+			genlmsg_end(skb, hdr);
+			cb->args[1] = idx;
+		}
+		cb->args[0] = b + 1;
+		cb->args[1] = 0;
+	}
+full:
+	spin_unlock_bh(&svc->sched_lock);
+out:
+	mutex_unlock(&xn->lock);
+	return err ? err : skb->len;
+}
+
+/* The record of an EXLB_CMD_SET_PERSIST, checked before anything changes. */
+static int persist_attrs(struct genl_info *info, struct nlattr **pb)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	int err;
+
+	err = parse_nested(pb, EXLB_PERSIST_A_MAX, info->attrs[EXLB_A_PERSIST],
+			   persist_policy, extack);
+	if (err) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG(extack, "EXLB_A_PERSIST is required");
+		return err == -ENOENT ? -EINVAL : err;
+	}
+	if (!pb[EXLB_PERSIST_A_KEY] || !pb[EXLB_PERSIST_A_TIMEOUT]) {
+		NL_SET_ERR_MSG_ATTR(extack, info->attrs[EXLB_A_PERSIST],
+				    "a record needs a key and a timeout");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* @real and @key fit @svc's persistence: its own kind of key, a usable RS. */
+static int persist_check(struct exlb_service *svc, struct exlb_real *real,
+			 struct nlattr **tb, struct nlattr **pb,
+			 struct netlink_ext_ack *extack)
+{
+	union nf_inet_addr client;
+	u8 want[EXLB_PERSIST_KEY_LEN];
+	unsigned int i;
+
+	if (svc->persist != EXLB_PERSIST_SRC) {
+		NL_SET_ERR_MSG(extack, "the service has no source persistence");
+		return -EINVAL;
+	}
+	for (i = 0; i <= EXLB_REAL_A_MAX; i++)
+		if (tb[i] && i != EXLB_REAL_A_ADDR && i != EXLB_REAL_A_PORT) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[i],
+					    "only the real server's address and port here");
+			return -EINVAL;
+		}
+	/* a key masked as this service masks: re-masking changes nothing */
+	memcpy(&client, nla_data(pb[EXLB_PERSIST_A_KEY]), sizeof(client));
+	exlb_persist_key_of(svc, &client, want);
+	if (memcmp(want, &client, sizeof(want))) {
+		NL_SET_ERR_MSG_ATTR(extack, pb[EXLB_PERSIST_A_KEY],
+				    "not a client key of this service (family, netmask)");
+		return -EINVAL;
+	}
+	if (READ_ONCE(real->flags) || !READ_ONCE(real->sched.weight)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[EXLB_REAL_A_ADDR],
+				    "the real server takes no new connections");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int exlb_set_persist(struct sk_buff *skb, struct genl_info *info)
+{
+	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	struct nlattr *pb[EXLB_PERSIST_A_MAX + 1];
+	struct nlattr *tb[EXLB_REAL_A_MAX + 1];
+	struct exlb_service *svc;
+	struct exlb_real *real;
+	__be16 port;
+	int err;
+
+	err = persist_attrs(info, pb);
+	if (err)
+		return err;
+	mutex_lock(&xn->lock);
+	real = real_from_request(xn, info, tb, &svc, &port);
+	if (IS_ERR(real)) {
+		err = PTR_ERR(real);
+		goto out;
+	}
+	err = persist_check(svc, real, tb, pb, info->extack);
+	if (err)
+		goto out;
+	spin_lock_bh(&svc->sched_lock);
+	err = exlb_persist_install(svc, nla_data(pb[EXLB_PERSIST_A_KEY]), real,
+				   nla_get_u32(pb[EXLB_PERSIST_A_TIMEOUT]));
+	spin_unlock_bh(&svc->sched_lock);
+	if (err == -ENOSPC)
+		NL_SET_ERR_MSG(info->extack,
+			       "persistence table full (persist_max), no idle record to evict");
+out:
+	mutex_unlock(&xn->lock);
+	return err;
+}
+
 static int exlb_get_globals(struct sk_buff *skb, struct genl_info *info)
 {
 	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
@@ -1044,6 +1227,16 @@ static const struct genl_ops exlb_genl_ops[] = {
 	{
 		.cmd = EXLB_CMD_SET_GLOBALS,
 		.doit = exlb_set_globals,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_GET_PERSIST,
+		.dumpit = exlb_get_persist,
+		.flags = GENL_UNS_ADMIN_PERM,
+	},
+	{
+		.cmd = EXLB_CMD_SET_PERSIST,
+		.doit = exlb_set_persist,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };

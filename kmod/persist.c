@@ -237,3 +237,28 @@ void exlb_persist_resize(struct exlb_service *svc)
 	spin_unlock_bh(&svc->sched_lock);
 	kvfree(old);
 }
+
+/*
+ * HA persistence sync (EXLB_CMD_SET_PERSIST): the partner's record of @key,
+ * pointing at @real, without flows, expiring @timeout_s from now (at most
+ * the service's persist_timeout). A record flows hold here stays as it is.
+ * -ENOSPC at the cap with no idle record to evict, -ENOMEM.
+ */
+int exlb_persist_install(struct exlb_service *svc, const u8 *key,
+			 struct exlb_real *real, u32 timeout_s)
+{
+	u32 timeout = min(timeout_s, READ_ONCE(svc->persist_timeout));
+	struct exlb_persist_entry *rec;
+
+	lockdep_assert_held(&svc->sched_lock);
+	rec = exlb_persist_lookup(svc, key);
+	if (rec && rec->rec.conns)
+		return 0;
+	rec = exlb_persist_bind(svc, rec, key, real);
+	if (!rec)
+		return svc->persist_count >= persist_cap() ? -ENOSPC : -ENOMEM;
+	rec->rec.expires = get_jiffies_64() + (u64)timeout * HZ;
+	/* the newest idle record: the last one evicted at the cap */
+	list_move_tail(&rec->idle, &svc->persist_idle);
+	return 0;
+}

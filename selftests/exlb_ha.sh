@@ -21,6 +21,11 @@
 #                   IMAP-like held connection and a running bulk transfer
 #                   from .2 (both on rs2: persistence); lb1 has 2 flows;
 #                   lb2's conntrackd holds their entries in its external cache
+#   persist_sync    lb1's persistence records (EXLB_CMD_GET_PERSIST) installed
+#                   on lb2 with EXLB_CMD_SET_PERSIST, as exlbd's persistence
+#                   sync does: lb2 lists the same clients on the same RSs;
+#                   malformed or unplaceable SET_PERSIST requests are
+#                   refused with their errno and message and change nothing
 #   takeover        lb1's links go down; lb2 commits the external cache
 #                   (conntrackd -c, then -f, -R, -B), takes the addresses,
 #                   sends gratuitous ARPs: both connections keep exchanging
@@ -30,6 +35,9 @@
 #                   connections, one persistence record; a new connection
 #                   from .2 goes to rs2 (the adopted record; rr alone would
 #                   pick rs1 first on lb2)
+#   synced_record_on_lb2  a new client .4 gets rr's first pick on lb2 (rs1);
+#                   .3, which has no connection left, follows its synced
+#                   record to rs1 where rr alone would now give rs2
 #   reset_adopted   droponfail on lb2 and `rs down` of rs2: both adopted
 #                   connections get a RST, lb2 has no flow left
 #   kernel_log_clean  no warning or oops in the kernel log
@@ -59,12 +67,14 @@ VIP=198.18.0.10
 PORT=143
 C_MAIN=198.18.0.2
 C_OTHER=198.18.0.3
+C_THIRD=198.18.0.4
 GW=198.18.1.1
 HA_RS=("" 198.18.1.11 198.18.1.12)
 VS="$VIP:$PORT"
 TAKEOVER_MAX_S=15	# longest silence across the cut, under TCG (measured 1.3-7.3 s)
 
-TESTS=(pair_up held_on_lb1 takeover adopted_on_lb2 reset_adopted kernel_log_clean)
+TESTS=(pair_up held_on_lb1 persist_sync takeover adopted_on_lb2 synced_record_on_lb2
+	reset_adopted kernel_log_clean)
 
 echo "TAP version 13"
 echo "1..${#TESTS[@]}"
@@ -139,6 +149,7 @@ topo() {
 	ip -n "$NS_SW" link set sw-cl master br-front up
 	ip -n "$NS_C" addr add $C_MAIN/24 dev eth0
 	ip -n "$NS_C" addr add $C_OTHER/24 dev eth0
+	ip -n "$NS_C" addr add $C_THIRD/24 dev eth0
 	ip -n "$NS_C" link set eth0 up
 
 	for n in 1 2; do
@@ -420,9 +431,74 @@ t_adopted_on_lb2() {
 	vs=$(a2 -j vs show $VS | jq -c 'if type == "array" then .[0] else . end')
 	expect_eq "$(jq -r '[.reals[] | "\(.addr)=\(.active_conns)/\(.inactive_conns)"] | join(" ")' <<<"$vs")" \
 		"${HA_RS[1]}=0/0 ${HA_RS[2]}=2/0" "lb2's active/inactive connections per RS" || return 1
-	expect_eq "$(jq -r .persist_records <<<"$vs")" 1 "lb2's persistence records" || return 1
+	# $C_MAIN's (adopted) and $C_OTHER's (synced before the cut)
+	expect_eq "$(jq -r .persist_records <<<"$vs")" 2 "lb2's persistence records" || return 1
 	newrs=$(one_conn $C_MAIN) || fail "no new connection through lb2" || return 1
 	expect_eq "$newrs" rs2 "a new connection from $C_MAIN through lb2 (persistence)" || return 1
+}
+
+# records as "KEY REAL" lines, sorted
+records() { "$@" -j persist list $VS | jq -r '.[] | "\(.key) \(.real)"' | sort; }
+
+# refused WHAT ERRNO-TEXT MESSAGE-TEXT ARGS...: exlbadm persist set ARGS on
+# lb2 fails with that errno and extack text, and lb2's records do not change
+refused() {
+	local what=$1 want_errno=$2 want_msg=$3 before after out rc
+	shift 3
+	before=$(records a2)
+	out=$(a2 persist set "$@" 2>&1)
+	rc=$?
+	after=$(records a2)
+	diag "SET_PERSIST $what: exit $rc: $out"
+	[[ $rc != 0 && $out == *"$want_errno"* && $out == *"$want_msg"* && $before == "$after" ]] ||
+		fail "SET_PERSIST $what: want a refusal with '$want_errno' and '$want_msg', nothing changed (got exit $rc: $out)"
+}
+
+t_persist_sync() {
+	local r1 r2 key real timeout zero=000000000000000000000000
+	r1=$(a1 -j persist list $VS) || fail "GET_PERSIST on lb1 failed" || return 1
+	diag "lb1's records: $r1"
+	expect_eq "$(jq -r 'map("\(.client) \(.real) \(.conns)") | sort | join(",")' <<<"$r1")" \
+		"$C_MAIN ${HA_RS[2]}:8080 2,$C_OTHER ${HA_RS[1]}:8080 0" \
+		"lb1's records: client, RS, open flows" || return 1
+	# what exlbd's persistence sync does with each record
+	while read -r key real timeout; do
+		a2 persist set $VS "$real" "$key" "$timeout" ||
+			fail "SET_PERSIST of $key -> $real on lb2 failed" || return 1
+	done < <(jq -r '.[] | "\(.key) \(.real) \(.timeout)"' <<<"$r1")
+	r2=$(a2 -j persist list $VS)
+	diag "lb2's records: $r2"
+	expect_eq "$(records a2 | tr '\n' ,)" "$(records a1 | tr '\n' ,)" "lb2's records (key, RS) = lb1's" || return 1
+	expect_eq "$(jq -r 'map(.conns) | add' <<<"$r2")" 0 "open flows holding lb2's records" || return 1
+	expect_range "$(jq -r 'map(.timeout) | max' <<<"$r2")" 1 300 "seconds left of lb2's records (PersistTimeout 300)" || return 1
+
+	# malformed or unplaceable requests: refused, nothing changed
+	key=c6120003$zero
+	refused "a 15-byte key" "Numerical result out of range" "binary attribute size out of range" $VS "${HA_RS[1]}:8080" "${key:0:30}" 60 || return 1
+	refused "a key with bits past the /32 of an IPv4 service" "Invalid argument" "not a client key" \
+		$VS "${HA_RS[1]}:8080" c612000301${zero:2} 60 || return 1
+	refused "timeout 0" "Numerical result out of range" "integer out of range" $VS "${HA_RS[1]}:8080" $key 0 || return 1
+	refused "an unknown service" "No such file or directory" "no service" \
+		198.18.0.99:$PORT "${HA_RS[1]}:8080" $key 60 || return 1
+	refused "a real server not in the service" "No such file or directory" "no such real server" \
+		$VS 198.18.1.13:8080 $key 60 || return 1
+	a2 rs disable $VS "${HA_RS[1]}:8080" || fail "rs disable on lb2 failed" || return 1
+	refused "a disabled real server" "Invalid argument" "takes no new connections" \
+		$VS "${HA_RS[1]}:8080" $key 60 || return 1
+	a2 rs enable $VS "${HA_RS[1]}:8080" || fail "rs enable on lb2 failed" || return 1
+	a2 vs add $VIP:144 Schedule=rr || fail "vs add $VIP:144 on lb2 failed" || return 1
+	a2 rs add $VIP:144 "${HA_RS[1]}:8080" || fail "rs add on lb2 failed" || return 1
+	refused "a service without persistence" "Invalid argument" "no source persistence" \
+		$VIP:144 "${HA_RS[1]}:8080" $key 60 || return 1
+	a2 vs del $VIP:144 || fail "vs del $VIP:144 on lb2 failed" || return 1
+}
+
+t_synced_record_on_lb2() {
+	local third other
+	third=$(one_conn $C_THIRD) || fail "no answer through lb2 from $C_THIRD" || return 1
+	expect_eq "$third" rs1 "a new client's RS on lb2 (rr's first pick; no record)" || return 1
+	other=$(one_conn $C_OTHER) || fail "no answer through lb2 from $C_OTHER" || return 1
+	expect_eq "$other" rs1 "$C_OTHER through lb2: its synced record (rr alone: rs2)" || return 1
 }
 
 t_reset_adopted() {

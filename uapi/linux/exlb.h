@@ -262,6 +262,59 @@
  * keeps them. Connections of forward=route real servers are not adopted:
  * their entry does not say which real server has them.
  *
+ * HA pair: persistence records
+ * ----------------------------
+ *
+ * The active node's source-persistence records are copied to the standby
+ * (exlbd's persistence sync), so that a client keeps its real server
+ * across a failover even without an open connection.
+ *
+ * EXLB_CMD_GET_PERSIST may only be called with NLM_F_DUMP, with
+ * EXLB_A_SERVICE identifying one service. Returns one message per live
+ * record:
+ *
+ *    EXLB_A_SERVICE: NLA_NESTED
+ *        EXLB_SVC_A_ID
+ *    EXLB_A_REAL: NLA_NESTED
+ *        EXLB_REAL_A_ADDR, EXLB_REAL_A_PORT: the record's real server
+ *    EXLB_A_PERSIST: NLA_NESTED
+ *        EXLB_PERSIST_A_KEY: NLA_BINARY, 16 bytes: the client address
+ *                            masked by the service's PERSIST_NETMASK
+ *                            (an IPv4 address in the first 4 bytes, the
+ *                            rest zero)
+ *        EXLB_PERSIST_A_TIMEOUT: NLA_U32, seconds the record has left
+ *                                (rounded up); the service's
+ *                                PERSIST_TIMEOUT while it has open flows
+ *        EXLB_PERSIST_A_CONNS: NLA_U32, open flows holding it
+ *
+ * The dump is not a snapshot of the table: a record made or expired while
+ * it runs may be missing or appear twice (the caller sends again what
+ * changes). A resize of the table or a configuration change between two
+ * parts of the dump sets NLM_F_DUMP_INTR.
+ *
+ * EXLB_CMD_SET_PERSIST installs one record, as the partner's scheduler
+ * made it. Takes EXLB_A_SERVICE identifying the service, EXLB_A_REAL
+ * (ADDR + PORT) identifying one of its real servers, and:
+ *
+ *    EXLB_A_PERSIST: NLA_NESTED
+ *        EXLB_PERSIST_A_KEY: NLA_BINARY, exactly 16 bytes, required; a key
+ *                            as the dump gives it: bits the service's
+ *                            netmask (or family) masks out must be zero
+ *        EXLB_PERSIST_A_TIMEOUT: NLA_U32, 1..2419200, required: seconds
+ *                                from now, cut to the service's
+ *                                PERSIST_TIMEOUT
+ *
+ * The record points at that real server, has no open flows and expires
+ * after TIMEOUT unless a flow takes it first; a record that open flows
+ * hold here is left as it is (success). Refused, changing nothing: a
+ * service without source persistence, a key that is not one of the
+ * service's, a real server that takes no new connections (disabled, down
+ * or weight 0) (-EINVAL); an unknown service or real server (-ENOENT); a
+ * full table (persist_max) without an idle record to evict (-ENOSPC);
+ * a key of another length than 16 or a TIMEOUT out of its range (-ERANGE,
+ * the policy's); EXLB_PERSIST_A_CONNS (-EINVAL, replies only); any
+ * attribute of EXLB_A_REAL but its address and port (-EINVAL).
+ *
  * Dumps are consistent: a change while a dump runs sets NLM_F_DUMP_INTR on
  * the next message, and the reader should start over. A dump that fails
  * (e.g. GET_REALS of an unknown service) ends with NLMSG_DONE carrying the
@@ -301,6 +354,8 @@ enum exlb_cmd {
 	EXLB_CMD_GET_FLOWS,
 	EXLB_CMD_GET_GLOBALS,
 	EXLB_CMD_SET_GLOBALS,
+	EXLB_CMD_GET_PERSIST,
+	EXLB_CMD_SET_PERSIST,
 	__EXLB_CMD_MAX
 };
 
@@ -312,6 +367,7 @@ enum exlb_attr {
 	EXLB_A_REAL,
 	EXLB_A_FLOW,
 	EXLB_A_GLOBALS,
+	EXLB_A_PERSIST,
 	__EXLB_A_LAST
 };
 
@@ -458,5 +514,16 @@ enum exlb_global_attr {
 };
 
 #define EXLB_GLOBAL_A_MAX (__EXLB_GLOBAL_A_LAST - 1)
+
+enum exlb_persist_attr {
+	EXLB_PERSIST_A_UNSPEC,
+	EXLB_PERSIST_A_KEY,		/* NLA_BINARY, 16 bytes */
+	EXLB_PERSIST_A_TIMEOUT,		/* NLA_U32, seconds */
+	EXLB_PERSIST_A_CONNS,		/* NLA_U32, replies only */
+	__EXLB_PERSIST_A_LAST
+};
+
+#define EXLB_PERSIST_A_MAX (__EXLB_PERSIST_A_LAST - 1)
+#define EXLB_PERSIST_KEY_LEN 16
 
 #endif /* _UAPI_LINUX_EXLB_H */

@@ -1071,6 +1071,93 @@ int exlbnl_real_dump(struct exlbnl *nl, const struct exlbnl_service *svc,
 	return vec_done(&rv.v, err, (void **)reals, n);
 }
 
+struct persist_vec {
+	struct vec v;		/* first: dump() sees a struct vec */
+	uint16_t family;
+};
+
+static int persist_dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct persist_vec *pv = data;
+	struct exlbnl_persist *rec = vec_push(&pv->v);
+	struct table top, t;
+	uint16_t family = pv->family;
+
+	if (!rec)
+		return -ENOMEM;
+	memset(rec, 0, sizeof(*rec));
+	if (parse_top(nlh, &top) || !top.tb[EXLB_A_SERVICE] ||
+	    !top.tb[EXLB_A_REAL] || !top.tb[EXLB_A_PERSIST])
+		return -EPROTO;
+	if (parse_nest(top.tb[EXLB_A_SERVICE], &t) ||
+	    get_u32(t.tb[EXLB_SVC_A_ID], &rec->service_id))
+		return -EPROTO;
+	if (parse_nest(top.tb[EXLB_A_REAL], &t) || !t.tb[EXLB_REAL_A_ADDR] ||
+	    get_addr(t.tb[EXLB_REAL_A_ADDR], &family, &rec->real) ||
+	    get_u16(t.tb[EXLB_REAL_A_PORT], &rec->real_port))
+		return -EPROTO;
+	if (parse_nest(top.tb[EXLB_A_PERSIST], &t) || !t.tb[EXLB_PERSIST_A_KEY] ||
+	    mnl_attr_get_payload_len(t.tb[EXLB_PERSIST_A_KEY]) != sizeof(rec->key) ||
+	    get_u32(t.tb[EXLB_PERSIST_A_TIMEOUT], &rec->timeout) ||
+	    get_u32(t.tb[EXLB_PERSIST_A_CONNS], &rec->conns))
+		return -EPROTO;
+	memcpy(rec->key, mnl_attr_get_payload(t.tb[EXLB_PERSIST_A_KEY]),
+	       sizeof(rec->key));
+	return 0;
+}
+
+int exlbnl_persist_dump(struct exlbnl *nl, const struct exlbnl_service *svc,
+			struct exlbnl_persist **recs, size_t *n)
+{
+	struct persist_vec pv = {
+		.v = { .size = sizeof(**recs) },
+		.family = exlbnl_addr_len(svc->family) ? svc->family : 0,
+	};
+	int err;
+
+	err = dump(nl, EXLB_CMD_GET_PERSIST, build_service_ident, svc,
+		   persist_dump_cb, &pv.v);
+	return vec_done(&pv.v, err, (void **)recs, n);
+}
+
+int exlbnl_persist_set(struct exlbnl *nl, const struct exlbnl_service *svc,
+		       const union exlbnl_addr *real, uint16_t real_port,
+		       const uint8_t *key, size_t key_len, uint32_t timeout)
+{
+	struct exlbnl_real r = { .port = real_port };
+	uint16_t family = svc->family;
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	int err;
+
+	if (!exlbnl_addr_len(family)) {
+		struct exlbnl_service found;
+
+		err = exlbnl_service_get(nl, svc, &found);
+		if (err)
+			return err;
+		family = found.family;
+	}
+	r.addr = *real;
+	nlh = request(nl, EXLB_CMD_SET_PERSIST);
+	err = exlbnl_put_service(nlh, sizeof(nl->sbuf), svc, EXLBNL_PUT_IDENT);
+	if (!err)
+		err = exlbnl_put_real(nlh, sizeof(nl->sbuf), family, &r,
+				      EXLBNL_PUT_REAL_IDENT);
+	if (!err) {
+		nest = nest_start(nlh, sizeof(nl->sbuf), EXLB_A_PERSIST);
+		if (!nest ||
+		    !mnl_attr_put_check(nlh, sizeof(nl->sbuf), EXLB_PERSIST_A_KEY,
+					key_len, key) ||
+		    !mnl_attr_put_u32_check(nlh, sizeof(nl->sbuf),
+					    EXLB_PERSIST_A_TIMEOUT, timeout))
+			err = -EMSGSIZE;
+		else
+			mnl_attr_nest_end(nlh, nest);
+	}
+	return do_request(nl, nlh, err, NULL, NULL);
+}
+
 static int build_flow_filter(struct exlbnl *nl, struct nlmsghdr *nlh,
 			     const void *arg)
 {

@@ -173,6 +173,27 @@ int exlbnl_real_dump(struct exlbnl *nl, const struct exlbnl_service *svc,
 int exlbnl_flow_dump(struct exlbnl *nl, uint32_t service_id,
 		     struct exlbnl_flow **flows, size_t *n);
 
+/*
+ * Source-persistence records of one service (HA persistence sync):
+ * EXLB_CMD_GET_PERSIST dumps them, EXLB_CMD_SET_PERSIST installs one.
+ * @key_len is sent as given (16 for a valid key) so that tests can send
+ * other lengths.
+ */
+struct exlbnl_persist {
+	uint32_t service_id;
+	union exlbnl_addr real;
+	uint16_t real_port;
+	uint8_t key[16];
+	uint32_t timeout;		/* seconds left */
+	uint32_t conns;			/* open flows holding it (dumps) */
+};
+
+int exlbnl_persist_dump(struct exlbnl *nl, const struct exlbnl_service *svc,
+			struct exlbnl_persist **recs, size_t *n);
+int exlbnl_persist_set(struct exlbnl *nl, const struct exlbnl_service *svc,
+		       const union exlbnl_addr *real, uint16_t real_port,
+		       const uint8_t *key, size_t key_len, uint32_t timeout);
+
 int exlbnl_globals_get(struct exlbnl *nl, struct exlbnl_globals *g);
 /* Sends the present fields only. */
 int exlbnl_globals_set(struct exlbnl *nl, const struct exlbnl_globals *g);
