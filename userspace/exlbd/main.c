@@ -186,7 +186,7 @@ static int ha_setup(struct exlbd *d, const char *socket_path)
 	d->ha->on_role_ctx = d->sync;
 	/* persistence records over the same channel (ha/persist_sync.c) */
 	d->persist_sync = exlb_ha_persist_new(d->loop, &d->store, &d->runtime,
-					      d->proxy, d->sync);
+					      d->proxy, d->kernel, d->sync);
 	return d->persist_sync ? 0 : -1;
 }
 

@@ -799,6 +799,92 @@ static void answer_globals(struct fake *f, const struct nlmsghdr *req)
 	chunk_commit(f, 0, nlh);
 }
 
+/* GET_PERSIST: two records of service 3 (IPv4), then DONE; SET_PERSIST: ACK. */
+static void answer_persist(struct fake *f, const struct nlmsghdr *req)
+{
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+	uint8_t key[16] = { 198, 18, 0, 2 }, rs[4] = { 198, 18, 1, 12 };
+
+	chunk_add(f);
+	if (req_cmd(req) != EXLB_CMD_GET_PERSIST) {
+		nlh = put_error(chunk_tail(f, 0), req->nlmsg_seq, 0, NULL, true);
+		chunk_commit(f, 0, nlh);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		key[3] = (uint8_t)(2 + i);
+		nlh = reply_start(chunk_tail(f, 0), EXLB_CMD_GET_PERSIST,
+				  req->nlmsg_seq, NLM_F_MULTI);
+		nest = mnl_attr_nest_start(nlh, EXLB_A_SERVICE);
+		mnl_attr_put_u32(nlh, EXLB_SVC_A_ID, 3);
+		mnl_attr_nest_end(nlh, nest);
+		nest = mnl_attr_nest_start(nlh, EXLB_A_REAL);
+		mnl_attr_put(nlh, EXLB_REAL_A_ADDR, 4, rs);
+		mnl_attr_put_u16(nlh, EXLB_REAL_A_PORT, 8080);
+		mnl_attr_nest_end(nlh, nest);
+		nest = mnl_attr_nest_start(nlh, EXLB_A_PERSIST);
+		mnl_attr_put(nlh, EXLB_PERSIST_A_KEY, 16, key);
+		mnl_attr_put_u32(nlh, EXLB_PERSIST_A_TIMEOUT, 300 - i);
+		mnl_attr_put_u32(nlh, EXLB_PERSIST_A_CONNS, i ? 0 : 2);
+		mnl_attr_nest_end(nlh, nest);
+		chunk_commit(f, 0, nlh);
+	}
+	nlh = put_done(chunk_tail(f, 0), req->nlmsg_seq, 0, NULL);
+	chunk_commit(f, 0, nlh);
+}
+
+static void test_persist(void)
+{
+	static struct fake f;
+	struct exlbnl_service svc = { .present = EXLBNL_SVC_ID, .id = 3,
+				      .family = AF_INET };
+	const struct nlmsghdr *req = (const void *)f.last_req;
+	struct exlbnl *nl = fake_open(&f);
+	union exlbnl_addr rs = { .raw = { 198, 18, 1, 12 } };
+	uint8_t key[16] = { 198, 18, 0, 3 };
+	struct exlbnl_persist *recs = NULL;
+	struct attrs top, in;
+	size_t n = 0;
+	int err;
+
+	if (!nl) {
+		report(false, "fake transport opens");
+		return;
+	}
+	f.answer = answer_persist;
+	err = exlbnl_persist_dump(nl, &svc, &recs, &n);
+	report(!err && n == 2 && recs[0].service_id == 3 && recs[0].key[3] == 2 &&
+	       recs[1].key[3] == 3 && recs[0].real_port == 8080 &&
+	       recs[0].real.raw[3] == 12 && recs[0].conns == 2 &&
+	       recs[1].timeout == 299 && req_cmd(req) == EXLB_CMD_GET_PERSIST &&
+	       (req->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP,
+	       "GET_PERSIST: a dump of the service's records (key, RS, time left, flows)");
+	free(recs);
+
+	err = exlbnl_persist_set(nl, &svc, &rs, 8080, key, 16, 120);
+	parse_msg(req, &top);
+	report(!err && req_cmd(req) == EXLB_CMD_SET_PERSIST && top.tb[EXLB_A_SERVICE] &&
+	       top.tb[EXLB_A_REAL] && top.tb[EXLB_A_PERSIST],
+	       "SET_PERSIST names the service and the RS and carries the record");
+	parse_nested(top.tb[EXLB_A_REAL], &in);
+	report(in.count == 2 && in.tb[EXLB_REAL_A_ADDR] && in.tb[EXLB_REAL_A_PORT] &&
+	       mnl_attr_get_payload_len(in.tb[EXLB_REAL_A_ADDR]) == 4,
+	       "... the RS by address and port only (%d attributes)", in.count);
+	parse_nested(top.tb[EXLB_A_PERSIST], &in);
+	report(in.count == 2 && in.tb[EXLB_PERSIST_A_KEY] &&
+	       mnl_attr_get_payload_len(in.tb[EXLB_PERSIST_A_KEY]) == 16 &&
+	       !memcmp(mnl_attr_get_payload(in.tb[EXLB_PERSIST_A_KEY]), key, 16) &&
+	       mnl_attr_get_u32(in.tb[EXLB_PERSIST_A_TIMEOUT]) == 120,
+	       "... the 16-byte key and the timeout");
+	err = exlbnl_persist_set(nl, &svc, &rs, 8080, key, 15, 120);
+	parse_msg(req, &top);
+	parse_nested(top.tb[EXLB_A_PERSIST], &in);
+	report(!err && mnl_attr_get_payload_len(in.tb[EXLB_PERSIST_A_KEY]) == 15,
+	       "a key of another length is sent as it is (the kernel judges it)");
+	exlbnl_close(nl);
+}
+
 static void test_exchanges(void)
 {
 	static struct fake f;	/* large: keep it off the stack */
@@ -903,6 +989,7 @@ int main(void)
 	test_parse_replies();
 	test_parse_error();
 	test_exchanges();
+	test_persist();
 	printf("1..%d\n", test_no);
 	if (failures)
 		printf("# %d of %d failed\n", failures, test_no);

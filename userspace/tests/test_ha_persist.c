@@ -17,10 +17,11 @@
 #include <uapi/linux/exlb.h>
 #include "userspace/exlbd/config/config.h"
 #include "userspace/exlbd/ha/persist_sync.h"
+#include "userspace/exlbd/kernel/kernel.h"
 
 #include "tap_report.h"
 
-/* The proxy is not linked: persist_sync.c's loop parts need these. */
+/* Neither the proxy nor the kernel part is linked: persist_sync.c's loop parts need these. */
 size_t exlb_proxy_persist_export(struct exlb_proxy *p, bool all,
 				 struct exlb_persist_export *out, size_t max)
 {
@@ -33,6 +34,29 @@ int exlb_proxy_persist_install(struct exlb_proxy *p,
 {
 	(void)p, (void)r;
 	return -1;
+}
+
+size_t exlb_kernel_persist_export(struct exlb_kernel *k,
+				  const struct exlb_config *cfg, bool all,
+				  struct exlb_persist_export *out, size_t max)
+{
+	(void)k, (void)cfg, (void)all, (void)out, (void)max;
+	return 0;
+}
+
+int exlb_kernel_persist_install(struct exlb_kernel *k,
+				const struct exlb_config *cfg,
+				const struct exlb_persist_export *r)
+{
+	(void)k, (void)cfg, (void)r;
+	return -1;
+}
+
+bool exlb_proxy_serves(const struct exlb_config *cfg,
+		       const struct exlb_service *svc)
+{
+	(void)cfg, (void)svc;
+	return true;
 }
 
 static json_t *params(const char *a, const char *b, const char *c, const char *d)

@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 
 #include "config/hex.h"
+#include "kernel/kernel.h"
 #include "uapi/linux/exlb.h"
 #include "persist_sync.h"
 
@@ -187,6 +188,7 @@ struct exlb_ha_persist {
 	struct exlb_store *store;
 	struct exlb_runtime *rt;
 	struct exlb_proxy *proxy;
+	struct exlb_kernel *kernel;
 	struct exlb_ha_sync *sync;
 	ev_timer tick;
 	ev_async wake;
@@ -289,6 +291,8 @@ static void export_tick(struct exlb_ha_persist *ps)
 	pthread_mutex_unlock(&ps->mu);
 	n = exlb_proxy_persist_export(ps->proxy, all, ps->batch,
 				      EXLB_HA_PERSIST_BATCH);
+	n += exlb_kernel_persist_export(ps->kernel, cfg, all, ps->batch + n,
+					EXLB_HA_PERSIST_BATCH - n);
 	if (!n && !all)
 		return;
 	records = json_array();
@@ -317,6 +321,26 @@ static void export_tick(struct exlb_ha_persist *ps)
 	pthread_mutex_unlock(&ps->mu);
 }
 
+/* Into the L7 proxy's tables or exlb.ko's, whichever serves its VS. */
+static int install_one(struct exlb_ha_persist *ps,
+		       const struct exlb_persist_export *r, char *why, size_t n)
+{
+	const struct exlb_config *cfg = ps->store->config;
+	const struct exlb_service *svc = exlb_service_by_id(cfg, r->service_id);
+	int err;
+
+	if (svc && (svc->parent_id || exlb_proxy_serves(cfg, svc))) {
+		if (!exlb_proxy_persist_install(ps->proxy, r))
+			return 0;
+		snprintf(why, n, "L7 table full or persistence off here");
+		return -1;
+	}
+	err = exlb_kernel_persist_install(ps->kernel, cfg, r);
+	if (err)
+		snprintf(why, n, "exlb.ko refused it: %s", strerror(-err));
+	return err;
+}
+
 /* The standby, on the loop: what the listener queued, into the tables. */
 static void install_all(struct exlb_ha_persist *ps, const json_t *msg)
 {
@@ -332,12 +356,10 @@ static void install_all(struct exlb_ha_persist *ps, const json_t *msg)
 
 		if (exlb_ha_persist_place(ps->store->config, ps->rt, rec, &r, w,
 					  sizeof(w)) ||
-		    exlb_proxy_persist_install(ps->proxy, &r)) {
+		    install_one(ps, &r, w, sizeof(w))) {
 			if (!why[0])
-				snprintf(why, sizeof(why), "%s",
-					 w[0] ? w : "table full or persistence off here");
+				snprintf(why, sizeof(why), "%s", w);
 			dropped++;
-			w[0] = '\0';
 			continue;
 		}
 		installed++;
@@ -425,6 +447,7 @@ struct exlb_ha_persist *exlb_ha_persist_new(struct ev_loop *loop,
 					    struct exlb_store *store,
 					    struct exlb_runtime *rt,
 					    struct exlb_proxy *proxy,
+					    struct exlb_kernel *kernel,
 					    struct exlb_ha_sync *sync)
 {
 	struct exlb_ha_persist *ps = calloc(1, sizeof(*ps));
@@ -444,6 +467,7 @@ struct exlb_ha_persist *exlb_ha_persist_new(struct ev_loop *loop,
 	ps->store = store;
 	ps->rt = rt;
 	ps->proxy = proxy;
+	ps->kernel = kernel;
 	ps->sync = sync;
 	ps->send_all = true;
 	pthread_mutex_init(&ps->mu, NULL);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR MIT */
 /*
  * Persistence sync of the HA pair (docs/ha.md "Persistence sync"): the
- * active node sends the L7 proxy's source-IP persistence records that
- * changed to the standby every second over configuration sync's channel
+ * active node sends the source-IP persistence records that changed -- the
+ * L7 proxy's and exlb.ko's (EXLB_CMD_GET_PERSIST) -- to the standby every
+ * second over configuration sync's channel
  * (ha/sync.c: TLS 1.3 with the pair key), the standby installs them into
  * its own tables as records without connections, so that after a takeover
  * a client keeps its real server.
@@ -30,12 +31,15 @@ struct exlb_ha_persist;
 
 /*
  * Follows the role in @rt and the configuration in @store; sends and
- * receives through @sync. NULL without memory or a thread.
+ * receives through @sync; the records are @proxy's and @kernel's. NULL
+ * without memory or a thread.
  */
+struct exlb_kernel;
 struct exlb_ha_persist *exlb_ha_persist_new(struct ev_loop *loop,
 					    struct exlb_store *store,
 					    struct exlb_runtime *rt,
 					    struct exlb_proxy *proxy,
+					    struct exlb_kernel *kernel,
 					    struct exlb_ha_sync *sync);
 /* Stops its thread (bounded by sync's socket timeouts); NULL is fine. */
 void exlb_ha_persist_free(struct exlb_ha_persist *ps);

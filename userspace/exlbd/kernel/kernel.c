@@ -16,6 +16,7 @@
 
 #include "config/params.h"
 #include "kernel.h"
+#include "l7/proxy.h"
 
 #define ERR_LINES	64
 #define ERR_LEN		320
@@ -32,6 +33,9 @@ struct exlb_kernel {
 	size_t nr_prev_err;
 	char cur_err[ERR_LINES][ERR_LEN];
 	size_t nr_cur_err;
+	/* HA persistence sync: what was sent of each record, by service and key */
+	struct kpersist_sent *sent;
+	size_t nr_sent;
 };
 
 static time_t mono_now(void)
@@ -85,6 +89,7 @@ void exlb_kernel_free(struct exlb_kernel *k)
 		return;
 	if (k->nl)
 		exlbnl_close(k->nl);
+	free(k->sent);
 	free(k);
 }
 
@@ -664,4 +669,169 @@ void exlb_kernel_tick(struct exlb_kernel *k, const struct exlb_config *cfg,
 	}
 	/* also refreshes the counters and repairs drift */
 	exlb_kernel_reconcile(k, cfg, rt);
+}
+
+/* ---- HA persistence sync ---- */
+
+struct kpersist_sent {
+	uint32_t service_id;
+	uint8_t key[16];
+	uint32_t rs_id;
+	uint64_t sent_expires;		/* ms, CLOCK_MONOTONIC: the partner's copy */
+};
+
+static int sent_cmp(const void *a, const void *b)
+{
+	const struct kpersist_sent *x = a, *y = b;
+
+	if (x->service_id != y->service_id)
+		return x->service_id < y->service_id ? -1 : 1;
+	return memcmp(x->key, y->key, sizeof(x->key));
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The RS of @svc at @addr:@port in the configuration, or NULL. */
+static const struct exlb_rs *rs_at(const struct exlb_config *cfg,
+				   const struct exlb_service *svc,
+				   const union exlbnl_addr *addr, uint16_t port)
+{
+	for (size_t i = 0; i < cfg->nr_reals; i++) {
+		const struct exlb_rs *rs = &cfg->reals[i];
+		union exlbnl_addr a;
+
+		if (rs->service_id != svc->id || rs->port != port)
+			continue;
+		addr_to_nl(&rs->addr, &a);
+		if (addr_eq(svc->vip.family, &a, addr))
+			return rs;
+	}
+	return NULL;
+}
+
+/* The same rule as the L7 proxy's (l7/persist.c export_due()). */
+static bool kpersist_due(const struct kpersist_sent *prev, uint32_t rs_id,
+			 bool held, uint64_t expires, uint64_t now,
+			 uint64_t timeout_ms)
+{
+	uint64_t diff;
+
+	if (!prev || prev->rs_id != rs_id)
+		return true;
+	if (held)
+		return prev->sent_expires <= now + timeout_ms / 2;
+	diff = expires > prev->sent_expires ? expires - prev->sent_expires :
+	       prev->sent_expires - expires;
+	return diff > timeout_ms / 8;
+}
+
+/* One service's records: the due ones into @out, every one into @next. */
+static size_t kpersist_service(struct exlb_kernel *k,
+			       const struct exlb_config *cfg,
+			       const struct exlb_service *svc, bool all,
+			       uint64_t now, struct exlb_persist_export *out,
+			       size_t max, struct kpersist_sent **next,
+			       size_t *nr_next)
+{
+	struct exlbnl_persist *recs = NULL;
+	struct exlbnl_service ident;
+	struct kpersist_sent *grown;
+	uint64_t timeout_ms = (uint64_t)svc->persist_timeout * 1000;
+	size_t n = 0, nr = 0;
+
+	svc_ident(svc, &ident);
+	if (exlbnl_persist_dump(k->nl, &ident, &recs, &nr))
+		return 0;	/* kept as sent: tried again next time */
+	grown = realloc(*next, (*nr_next + nr + 1) * sizeof(**next));
+	if (!grown) {
+		free(recs);
+		return 0;
+	}
+	*next = grown;
+	for (size_t i = 0; i < nr; i++) {
+		const struct exlb_rs *rs = rs_at(cfg, svc, &recs[i].real,
+						 recs[i].real_port);
+		struct kpersist_sent key = { .service_id = svc->id }, *prev, *e;
+		uint64_t ttl = (uint64_t)recs[i].timeout * 1000;
+
+		if (!rs)
+			continue;
+		memcpy(key.key, recs[i].key, sizeof(key.key));
+		prev = k->nr_sent ? bsearch(&key, k->sent, k->nr_sent,
+					    sizeof(*k->sent), sent_cmp) : NULL;
+		e = &(*next)[*nr_next];
+		if (!all && !kpersist_due(prev, rs->id, recs[i].conns, now + ttl,
+					  now, timeout_ms)) {
+			*e = *prev;
+			++*nr_next;
+			continue;
+		}
+		if (n == max)
+			continue;	/* not sent: new again next time */
+		out[n].service_id = svc->id;
+		memcpy(out[n].key, recs[i].key, sizeof(out[n].key));
+		out[n].rs_id = rs->id;
+		out[n].ttl_ms = ttl > UINT32_MAX ? UINT32_MAX : (uint32_t)ttl;
+		n++;
+		*e = key;
+		e->rs_id = rs->id;
+		e->sent_expires = now + ttl;
+		++*nr_next;
+	}
+	free(recs);
+	return n;
+}
+
+size_t exlb_kernel_persist_export(struct exlb_kernel *k,
+				  const struct exlb_config *cfg, bool all,
+				  struct exlb_persist_export *out, size_t max)
+{
+	const struct exlb_service *svcs[EXLB_MAX_SERVICES];
+	struct kpersist_sent *next = NULL;
+	size_t nr_next = 0, n = 0, nr_svcs;
+	uint64_t now = mono_ms();
+
+	if (k->disabled || !k->nl)
+		return 0;
+	nr_svcs = exlb_config_kernel_services(cfg, svcs, EXLB_MAX_SERVICES);
+	for (size_t i = 0; i < nr_svcs; i++)
+		if (svcs[i]->persist == EXLB_PERSIST_SRC && svcs[i]->persist_timeout)
+			n += kpersist_service(k, cfg, svcs[i], all, now, out + n,
+					      max - n, &next, &nr_next);
+	/* records gone from the kernel (expired) are forgotten here too */
+	if (nr_next)
+		qsort(next, nr_next, sizeof(*next), sent_cmp);
+	free(k->sent);
+	k->sent = next;
+	k->nr_sent = nr_next;
+	return n;
+}
+
+int exlb_kernel_persist_install(struct exlb_kernel *k,
+				const struct exlb_config *cfg,
+				const struct exlb_persist_export *r)
+{
+	const struct exlb_service *svc = exlb_service_by_id(cfg, r->service_id);
+	const struct exlb_rs *rs = NULL;
+	struct exlbnl_service ident;
+	union exlbnl_addr addr;
+
+	if (k->disabled || !k->nl)
+		return -ENODEV;
+	for (size_t i = 0; svc && i < cfg->nr_reals; i++)
+		if (cfg->reals[i].id == r->rs_id)
+			rs = &cfg->reals[i];
+	if (!svc || !rs)
+		return -ENOENT;
+	svc_ident(svc, &ident);
+	addr_to_nl(&rs->addr, &addr);
+	return exlbnl_persist_set(k->nl, &ident, &addr, (uint16_t)rs->port,
+				  r->key, sizeof(r->key),
+				  (r->ttl_ms + 999) / 1000);
 }

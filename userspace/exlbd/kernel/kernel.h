@@ -73,4 +73,24 @@ void exlb_kernel_update_rs(struct exlb_kernel *k, const struct exlb_config *cfg,
 void exlb_kernel_tick(struct exlb_kernel *k, const struct exlb_config *cfg,
 		      struct exlb_runtime *rt);
 
+/*
+ * HA persistence sync (ha/persist_sync.c): exlb.ko's source-persistence
+ * records of the kernel-served VSs (EXLB_CMD_GET_PERSIST), those that
+ * changed since the last call (new, another RS, a held one every half
+ * PersistTimeout, an idle one whose expiry moved more than an eighth of
+ * it), or all of them with @all, into @out (at most @max; what does not
+ * fit comes next time). Ids are the configuration's. The count.
+ */
+struct exlb_persist_export;
+size_t exlb_kernel_persist_export(struct exlb_kernel *k,
+				  const struct exlb_config *cfg, bool all,
+				  struct exlb_persist_export *out, size_t max);
+/*
+ * The standby installs a record of a kernel-served VS its partner sent
+ * (EXLB_CMD_SET_PERSIST). 0 or a negative errno (logged by the caller).
+ */
+int exlb_kernel_persist_install(struct exlb_kernel *k,
+				const struct exlb_config *cfg,
+				const struct exlb_persist_export *r);
+
 #endif
