@@ -35,7 +35,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib/tap.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip keepalived conntrackd conntrack nft jq python3 timeout; do
+for tool in ip keepalived conntrackd conntrack nft nstat jq python3 timeout; do
 	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
 done
 # ctnetlink: a module on Debian's kernel, maybe built in elsewhere
@@ -277,8 +277,8 @@ report $? "the takeover hold: on the standby (lb2: $(grep "ip daddr" <<<"$h2" | 
 # MASTER. With the VIP on lb2 (added by hand here, lb2 still standby), a
 # real server's mid-stream segment to it (an ACK from rs:8080 to
 # VIP:40001, routed to lb2) must be dropped before conntrack: counted by
-# the hold, no entry in lb2's table (without the hold conntrack picks it
-# up as a new entry and the local stack answers it with a RST).
+# the hold, no RST sent by lb2, no entry in its table (without the hold
+# the local stack answers it with a RST: TcpOutRsts goes up).
 cat >"$T/ack.py" <<'PY'
 import socket, struct, sys
 src, dst, sport, dport = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -295,17 +295,21 @@ s.bind((src, 0))
 s.sendto(tcp, (dst, 0))
 PY
 held_count() { hold_of 2 | grep -o "counter packets [0-9]*" | awk '{ print $3 }'; }
+# absolute, without touching nstat's history file (shared by namespaces)
+out_rsts() { in_ns 2 nstat -asz TcpOutRsts 2>/dev/null | awk '$1 == "TcpOutRsts" { print $2 }'; }
+rsts0=$(out_rsts)
 probe_held() { [ "$(held_count)" -ge 1 ] 2>/dev/null; }
 ip -n "${NS[2]}" addr add $VIP/32 dev front &&
 	ip -n "${NS[rs]}" route add $VIP/32 via "${FRONT[2]}" &&
 	in_ns rs python3 "$T/ack.py" $RS_IP $VIP $RS_PORT 40001
 wait_for 3 probe_held
 held=$(held_count)
+rsts=$(( $(out_rsts) - rsts0 ))
 probe_ct=$(in_ns 2 conntrack -L -p tcp --dport 40001 2>/dev/null)
 ip -n "${NS[rs]}" route del $VIP/32 via "${FRONT[2]}"
 ip -n "${NS[2]}" addr del $VIP/32 dev front
-[ "${held:-0}" -ge 1 ] && [ -z "$probe_ct" ]
-report $? "the VIP on the standby before a commit: a real server's ACK to it is held (counter ${held:-none}), no conntrack entry on lb2 (${probe_ct:-none})"
+[ "${held:-0}" -ge 1 ] && [ "$rsts" = 0 ] && [ -z "$probe_ct" ]
+report $? "the VIP on the standby before a commit: a real server's ACK to it is held (counter ${held:-none}), lb2 sent $rsts RST, no conntrack entry on lb2 (${probe_ct:-none})"
 st=$(ctl_of 2 status 2>&1 | grep '^HA conntrackd')
 grep -q "^HA conntrackd: running (pid [0-9]*), restarted 0 times, takeover hold on" <<<"$st"
 report $? "exlbctl status on lb2: $st"

@@ -12,8 +12,7 @@
  * cache is committed into the kernel first and only then is the hold lifted.
  * keepalived adds the VIPs before it reports MASTER, so without the hold a
  * real server's segment arriving in between would meet no entry and be
- * answered with a RST by the local stack (or be picked up by conntrack as a
- * new entry that the commit then cannot replace).
+ * answered with a RST by the local stack: that connection would be lost.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
