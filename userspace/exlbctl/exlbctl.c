@@ -805,6 +805,23 @@ static void print_ha_persist(json_t *persist)
 	       *error ? "; last error: " : "", error);
 }
 
+/* L4 connection sync (tcpfailover): conntrackd's state, its last commit. */
+static void print_ha_conntrackd(json_t *ctd)
+{
+	const char *note = jstr(ctd, "note"), *at = jstr(ctd, "committed_at");
+
+	if (!json_is_true(json_object_get(ctd, "on")))
+		return;
+	printf("HA conntrackd: %s", jstr(ctd, "state"));
+	if (json_integer_value(json_object_get(ctd, "pid")))
+		printf(" (pid %s)", jstr(ctd, "pid"));
+	printf(", restarted %s times, takeover hold %s", jstr(ctd, "restarts"),
+	       json_is_true(json_object_get(ctd, "hold")) ? "on" : "off");
+	if (*at)
+		printf(", last commit %s (%s ms)", at, jstr(ctd, "commit_ms"));
+	printf("%s%s\n", *note ? "; " : "", note);
+}
+
 /*
  * The HA pair first, as `wg show` puts what matters first: this node's role
  * and since when (docs/ha.md). Nothing for a single node.
@@ -821,6 +838,7 @@ static void print_ha(json_t *ha)
 	print_ha_sync(json_object_get(ha, "sync"));
 	if (json_is_true(json_object_get(json_object_get(ha, "sync"), "on")))
 		print_ha_persist(json_object_get(ha, "persist"));
+	print_ha_conntrackd(json_object_get(ha, "conntrackd"));
 	putchar('\n');
 }
 

@@ -3,11 +3,13 @@
  * Unit tests of the HA pair's first stage (exlbd/ha/, docs/ha.md): the HA
  * globals and their rules in the whole-configuration check, the keepalived
  * configuration written from exlbd's (instance, priorities, preemption,
- * timing, unicast peer, VIPs), and the role record status shows.
+ * timing, unicast peer, VIPs), conntrackd's configuration and the takeover
+ * hold (tcpfailover: ha/conntrackd.c), and the role record status shows.
  *
  * Plain C, TAP lines; exits non-zero if any check failed.
  */
 #define _GNU_SOURCE
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +160,87 @@ static void test_render(void)
 	exlb_config_free(cfg);
 }
 
+/* tcpfailover, mcast, mcastpeer: the rules of the whole check */
+static void test_tcpfailover_check(void)
+{
+	struct exlb_config *cfg = with_vs("198.18.0.10");
+	struct exlb_err err;
+	int rc;
+
+	report(cfg->globals.tcpfailover == 0 && !cfg->globals.mcast[0] &&
+	       !cfg->globals.mcastpeer[0], "tcpfailover 0, mcast and mcastpeer empty by default");
+	rc = set(&cfg, "tcpfailover", "1", &err);
+	report(rc && strstr(err.msg, "needs hamode 1 or 2") && !cfg->globals.tcpfailover,
+	       "tcpfailover 1 without HA mode refused, unchanged (%s)", err.msg);
+	set(&cfg, "haif", "front", &err);
+	set(&cfg, "partner", "198.18.0.4", &err);
+	set(&cfg, "hamode", "1", &err);
+	rc = set(&cfg, "tcpfailover", "1", &err);
+	report(!rc && cfg->globals.tcpfailover == 1, "tcpfailover 1 in HA mode accepted");
+	rc = set(&cfg, "hamode", "0", &err);
+	report(rc && strstr(err.msg, "set tcpfailover 0 before hamode 0") &&
+	       cfg->globals.hamode == 1,
+	       "hamode 0 while tcpfailover 1 refused, unchanged (%s)", err.msg);
+	rc = set(&cfg, "mcast", "sync", &err);
+	report(rc && strstr(err.msg, "needs mcastpeer") && !cfg->globals.mcast[0],
+	       "mcast other than haif without mcastpeer refused (%s)", err.msg);
+	rc = set(&cfg, "mcast", "front", &err);
+	report(!rc, "mcast = haif needs no mcastpeer");
+	rc = set(&cfg, "mcastpeer", "sync-peer", &err);
+	report(rc && !cfg->globals.mcastpeer[0], "mcastpeer not an address refused (%s)", err.msg);
+	rc = set(&cfg, "mcastpeer", "198.18.97.2", &err) || set(&cfg, "mcast", "sync", &err);
+	report(!rc && !strcmp(cfg->globals.mcast, "sync"), "mcast sync with mcastpeer accepted");
+	exlb_config_free(cfg);
+}
+
+static void test_conntrackd_render(void)
+{
+	struct exlb_config *cfg = with_vs("198.18.0.10");
+	json_t *p = json_pack("{ss}", "VStype", "gen");
+	struct exlb_err err;
+	uint32_t id;
+	char *text;
+
+	text = exlb_conntrackd_render("sync", AF_INET, "198.18.97.1", "198.18.97.2",
+				      "/run/exlb");
+	report(text && strstr(text, "Mode FTFW {\n\t\tDisableExternalCache Off\n"),
+	       "FTFW with the external cache");
+	report(text && strstr(text, "\t\tIPv4_address 198.18.97.1\n") &&
+	       strstr(text, "\t\tIPv4_Destination_Address 198.18.97.2\n") &&
+	       strstr(text, "\t\tInterface sync\n") && strstr(text, "Port 3780\n"),
+	       "UDP from this node to the peer on the sync interface");
+	report(text && strstr(text, "LockFile /run/exlb/conntrackd.lock\n") &&
+	       strstr(text, "Path /run/exlb/conntrackd.ctl\n") &&
+	       strstr(text, "LogFile /run/exlb/conntrackd.log\n"),
+	       "lock, control socket and log in exlbd's runtime directory");
+	report(text && strstr(text, "Protocol Accept {\n\t\t\tTCP\n\t\t}") &&
+	       strstr(text, "ESTABLISHED CLOSED TIME_WAIT CLOSE_WAIT for TCP"),
+	       "TCP entries only, in the states worth carrying over");
+	report(text && strstr(text, "IPv4_address 127.0.0.1\n\t\t\tIPv6_address ::1\n"
+				    "\t\t\tIPv4_address 198.18.97.1\n\t\t\tIPv4_address 198.18.97.2\n\t\t}"),
+	       "Address Ignore: loopback and the sync link's two ends, not the VIPs");
+	free(text);
+	text = exlb_conntrackd_render("eth1", AF_INET6, "fd00::1", "fd00::2", "/r");
+	report(text && strstr(text, "IPv6_address fd00::1\n") &&
+	       strstr(text, "IPv6_Destination_Address fd00::2\n"), "an IPv6 sync link");
+	free(text);
+
+	exlb_vs_add(cfg, "198.18.0.10", "443", NULL, p, &id, &err);
+	exlb_vs_add(cfg, "198.18.0.11", "25", NULL, p, &id, &err);
+	exlb_vs_add(cfg, "fd00::10", "25", NULL, p, &id, &err);
+	json_decref(p);
+	text = exlb_ctd_hold_render(cfg);
+	report(text && strstr(text, "type filter hook prerouting priority -310;"),
+	       "the hold: prerouting before conntrack and raw");
+	report(text && strstr(text, "ip daddr { 198.18.0.10, 198.18.0.11 } tcp flags & (syn | ack) != syn counter drop\n") &&
+	       strstr(text, "ip6 daddr { fd00::10 } tcp flags & (syn | ack) != syn counter drop\n"),
+	       "the hold: every VIP once, everything but a SYN dropped");
+	report(text && strstr(text, "table inet exlb_ha_hold\ndelete table inet exlb_ha_hold\n"),
+	       "the hold replaces itself atomically");
+	free(text);
+	exlb_config_free(cfg);
+}
+
 static void test_role(void)
 {
 	struct exlb_runtime rt = { 0 };
@@ -179,6 +262,8 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_check();
 	test_render();
+	test_tcpfailover_check();
+	test_conntrackd_render();
 	test_role();
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;

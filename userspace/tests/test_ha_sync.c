@@ -78,7 +78,16 @@ static void test_local(void)
 	exlb_global_set(b, "hamode", "2", &err);
 	exlb_global_set(b, "hasyncport", "7999", &err);
 	exlb_global_set(b, "AdminAddress", "198.18.94.20", &err);
+	/* L4 connection sync: each node's interface and peer address */
+	exlb_global_set(a, "mcast", "sync1", &err);
+	exlb_global_set(b, "tcpfailover", "1", &err);
+	exlb_global_set(b, "mcast", "sync", &err);
+	exlb_global_set(b, "mcastpeer", "198.18.97.1", &err);
 	exlb_ha_sync_keep_local(a, b);
+	report(exlb_ha_sync_param_local("tcpfailover") && exlb_ha_sync_param_local("MCAST") &&
+	       exlb_ha_sync_param_local("mcastpeer") && a->globals.tcpfailover == 1 &&
+	       !strcmp(a->globals.mcast, "sync") && !strcmp(a->globals.mcastpeer, "198.18.97.1"),
+	       "node-local: tcpfailover, mcast, mcastpeer; keep_local keeps the receiver's");
 	report(!strcmp(a->globals.partner, "198.18.94.3") &&
 	       !strcmp(a->globals.haif, "eth1") && a->globals.hamode == 2 &&
 	       a->globals.hasyncport == 7999 &&

@@ -338,6 +338,19 @@ static int check_ha(const struct exlb_config *cfg, struct exlb_err *err)
 	const struct exlb_globals *g = &cfg->globals;
 	struct exlb_addr peer;
 
+	/*
+	 * L4 connection sync runs between the pair: tcpfailover without HA
+	 * mode is refused (set tcpfailover 0 before hamode 0); a sync
+	 * interface other than haif needs the partner's address on it.
+	 */
+	if (g->tcpfailover && g->hamode == EXLB_HAMODE_NONE)
+		return exlb_err_set(err,
+				    "tcpfailover 1: needs hamode 1 or 2, L4 connection sync runs between the HA pair (set tcpfailover 0 before hamode 0)");
+	if (g->tcpfailover && g->mcast[0] && strcmp(g->mcast, g->haif) &&
+	    !g->mcastpeer[0])
+		return exlb_err_set(err,
+				    "tcpfailover 1: mcast %s is not haif, so it needs mcastpeer, the partner's address on %s",
+				    g->mcast, g->mcast);
 	/* partner holds even while hamode is 0, as AdminAddress does while off */
 	if (g->hamode == EXLB_HAMODE_NONE && !g->partner[0])
 		return 0;

@@ -96,6 +96,14 @@ struct exlb_globals {
 	char partner[64];		/* partner: the peer's address */
 	/* configuration sync (ha/sync.c): its TCP port on both nodes; 0 = off */
 	unsigned int hasyncport;	/* hasyncport [exlb] */
+	/*
+	 * L4 connection sync (ha/conntrackd.c): conntrackd run by exlbd while
+	 * tcpfailover is 1, its UDP on mcast (empty: haif) to mcastpeer
+	 * (empty: partner). Node-local, as hamode.
+	 */
+	unsigned int tcpfailover;	/* tcpfailover: Inter-HA L4 TCP connection updates */
+	char mcast[16];			/* mcast: the interface of the HA sync traffic */
+	char mcastpeer[64];		/* mcastpeer [exlb]: the partner's address on mcast */
 };
 
 /* Kemp's HA Mode codes (hamode) */
@@ -673,6 +681,25 @@ struct exlb_ha_persist_status {
 	char error[192];	/* the last failure; "" once an exchange works */
 };
 
+/* conntrackd, run by exlbd (ha/conntrackd.c, status "ha"."conntrackd"). */
+enum exlb_ctd_state {
+	EXLB_CTD_OFF,		/* tcpfailover 0 or hamode 0 */
+	EXLB_CTD_RUNNING,
+	EXLB_CTD_DOWN,		/* exited or could not start: restarting */
+	EXLB_CTD_MISSING,	/* conntrackd is not installed */
+};
+
+struct exlb_ha_ctd_status {
+	unsigned int state;	/* EXLB_CTD_* */
+	int pid;		/* 0: not running */
+	unsigned int restarts;	/* exits exlbd restarted it after */
+	bool hold;		/* the takeover hold is in place (non-SYN TCP to the VIPs dropped) */
+	uint64_t commits;	/* takeovers: external cache committed */
+	unsigned int commit_ms;	/* how long the last commit took */
+	time_t committed_at;
+	char note[160];		/* why it is down, or the last failure */
+};
+
 struct exlb_runtime {
 	bool kernel_available;	/* the kernel data plane is programmed */
 	char kernel_note[128];	/* why not, for status */
@@ -706,6 +733,7 @@ struct exlb_runtime {
 		char note[128];		/* what keepalived said last, or why it is down */
 		struct exlb_ha_sync_status sync;
 		struct exlb_ha_persist_status persist;
+		struct exlb_ha_ctd_status ctd;
 	} ha;
 };
 

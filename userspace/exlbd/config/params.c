@@ -876,6 +876,15 @@ const struct exlb_param exlb_params[] = {
 	  EXLB_PF_ZERO_OR_RANGE, GLOBAL(hasyncport), .min = 1, .max = 65535,
 	  .def = "0",
 	  .help = "configuration sync: TCP port on haif, the same on both nodes; 0 = off (needs exlbctl ha secret) [exlb]" },
+	{ "tcpfailover", NULL, EXLB_PT_BOOL, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL(tcpfailover), .def = "0",
+	  .help = "Inter-HA L4 TCP connection updates: exlbd runs conntrackd (needs hamode 1 or 2)" },
+	{ "mcast", NULL, EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0, GLOBAL_STR(mcast),
+	  .def = "", .check = check_haif,
+	  .help = "interface of the HA sync traffic (conntrackd); empty = haif" },
+	{ "mcastpeer", NULL, EXLB_PT_STRING, EXLB_SCOPE_GLOBAL, 0,
+	  GLOBAL_STR(mcastpeer), .def = "", .check = check_partner,
+	  .help = "the partner's address on mcast (conntrackd's peer); empty = partner [exlb]" },
 };
 
 const size_t exlb_nr_params = sizeof(exlb_params) / sizeof(exlb_params[0]);

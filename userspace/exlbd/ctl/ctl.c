@@ -1297,7 +1297,23 @@ static json_t *ha_status(const struct exlb_config *cfg,
 				    "dropped", (json_int_t)pe->dropped,
 				    "error", pe->error);
 
-	return json_pack("{sssssssIsssIsIsssoso}",
+	const struct exlb_ha_ctd_status *ct = &rt->ha.ctd;
+	char committed[32] = "";
+
+	if (ct->committed_at && gmtime_r(&ct->committed_at, &tm))
+		strftime(committed, sizeof(committed), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	json_t *ctd = json_pack("{sbsssIsIsbsIsIssss}",
+				"on", (bool)g->tcpfailover,
+				"state", exlb_ctd_state_name(ct->state),
+				"pid", (json_int_t)ct->pid,
+				"restarts", (json_int_t)ct->restarts,
+				"hold", ct->hold,
+				"commits", (json_int_t)ct->commits,
+				"commit_ms", (json_int_t)ct->commit_ms,
+				"committed_at", committed,
+				"note", ct->note);
+
+	return json_pack("{sssssssIsssIsIsssososo}",
 			 "mode", g->hamode < 3 ? modes[g->hamode] : "?",
 			 "role", exlb_ha_role_name(rt->ha.role),
 			 "since", since,
@@ -1305,7 +1321,8 @@ static json_t *ha_status(const struct exlb_config *cfg,
 			 "partner", g->partner,
 			 "keepalived_pid", (json_int_t)rt->ha.keepalived_pid,
 			 "restarts", (json_int_t)rt->ha.restarts,
-			 "note", rt->ha.note, "sync", sync, "persist", persist);
+			 "note", rt->ha.note, "sync", sync, "persist", persist,
+			 "conntrackd", ctd);
 }
 
 static int cmd_status(struct request *rq)

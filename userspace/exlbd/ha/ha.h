@@ -4,9 +4,9 @@
  * keepalived as exlbd's child. exlbd writes keepalived's configuration from
  * its own and runs, reloads and restarts it (keepalived.c), and follows the
  * VRRP state keepalived reports on a FIFO (state.c) into the runtime record
- * `exlbctl status` shows. L4 connection sync (conntrackd) and configuration
- * sync are later stages; they will hang off the same role changes
- * (exlb_ha_set_role()).
+ * `exlbctl status` shows. With tcpfailover 1 it runs conntrackd too
+ * (conntrackd.c): L4 connection sync, its external cache committed on
+ * takeover before the VIPs answer. Configuration sync is sync.c.
  */
 #ifndef EXLB_HA_H
 #define EXLB_HA_H
@@ -17,6 +17,8 @@
 #include <ev.h>
 
 #include "config/config.h"
+
+struct exlb_ctd;
 
 struct exlb_ha {
 	struct ev_loop *loop;
@@ -37,6 +39,8 @@ struct exlb_ha {
 	/* told every role keepalived reports (configuration sync: ha/sync.c) */
 	void (*on_role)(void *ctx, unsigned int role);
 	void *on_role_ctx;
+	/* conntrackd (conntrackd.c): told every role before it is recorded */
+	struct exlb_ctd *ctd;
 };
 
 /*
@@ -56,6 +60,48 @@ void exlb_ha_free(struct exlb_ha *ha);
  * a malloc'ed string, or NULL (out of memory).
  */
 char *exlb_keepalived_render(const struct exlb_config *cfg, const char *fifo);
+
+/*
+ * The children's plumbing (keepalived.c), shared with conntrackd.c.
+ * exlb_ha_write_file: temp file + rename, mode 0600: 0 or -1 (errno).
+ * exlb_ha_spawn: fork and exec @path with @argv, the child in exlbd's
+ * network namespace, SIGTERM when exlbd dies, no descriptor of exlbd's
+ * beyond 0-2: its pid, or -1 (errno).
+ * exlb_ha_stop_child: SIGTERM, up to @wait_ms for it to exit, then SIGKILL;
+ * reaps it.
+ */
+int exlb_ha_write_file(const char *path, const char *text);
+pid_t exlb_ha_spawn(const char *path, char *const argv[]);
+void exlb_ha_stop_child(pid_t pid, int wait_ms, const char *name);
+
+/* ---- conntrackd.c ---- */
+
+/* NULL: out of memory or a path too long (logged). */
+struct exlb_ctd *exlb_ctd_new(struct ev_loop *loop, const char *run_dir,
+			      struct exlb_runtime *rt);
+/* After every committed change: start, restart, stop conntrackd; the hold. */
+void exlb_ctd_apply(struct exlb_ctd *c, const struct exlb_config *cfg);
+/*
+ * keepalived reported @role (EXLB_HA_ROLE_*), before it is recorded:
+ * active: commit the external cache, then lift the hold (the VIPs answer),
+ * then -f, -R, -B; anything else: the hold back in place; standby: -n, -t.
+ */
+void exlb_ctd_role(struct exlb_ctd *c, unsigned int role);
+/* Stops conntrackd, lifts the hold, frees; NULL is fine. */
+void exlb_ctd_free(struct exlb_ctd *c);
+/* "off", "running", "down", "not installed" */
+const char *exlb_ctd_state_name(unsigned int state);
+/*
+ * conntrackd.conf: FTFW over UDP from @self to @peer (family @family) on
+ * @iface, files under @run_dir. malloc'ed, NULL: out of memory.
+ */
+char *exlb_conntrackd_render(const char *iface, int family, const char *self,
+			     const char *peer, const char *run_dir);
+/*
+ * The takeover hold (nft): the VIPs of @cfg, non-SYN TCP to them dropped
+ * before conntrack. malloc'ed, NULL: out of memory.
+ */
+char *exlb_ctd_hold_render(const struct exlb_config *cfg);
 
 /* ---- state.c ---- */
 

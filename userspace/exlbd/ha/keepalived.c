@@ -130,7 +130,7 @@ char *exlb_keepalived_render(const struct exlb_config *cfg, const char *fifo)
 }
 
 /* Temp file + rename: keepalived never reads half a configuration. */
-static int write_atomically(const char *path, const char *text)
+int exlb_ha_write_file(const char *path, const char *text)
 {
 	char tmp[300];
 	size_t len = strlen(text);
@@ -160,6 +160,43 @@ static const char *keepalived_path(void)
 	return NULL;
 }
 
+pid_t exlb_ha_spawn(const char *path, char *const argv[])
+{
+	pid_t parent = getpid(), child;
+	sigset_t none;
+
+	sigemptyset(&none);
+	child = fork();
+	if (child)
+		return child;
+	/* only async-signal-safe calls: exlbd has threads */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);	/* exlbd gone: the child goes too */
+	if (getppid() != parent)
+		_exit(0);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* listeners and the control socket stay exlbd's */
+	close_range(3, ~0U, 0);
+	execv(path, argv);
+	_exit(127);
+}
+
+void exlb_ha_stop_child(pid_t pid, int wait_ms, const char *name)
+{
+	int st;
+
+	kill(pid, SIGTERM);
+	for (int ms = 0; ms < wait_ms; ms += 20) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return;
+		usleep(20000);
+	}
+	exlb_log(LOG_WARNING, "HA: %s did not stop in %d ms: killed", name,
+		 wait_ms);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+}
+
 static void on_child(struct ev_loop *loop, ev_child *w, int revents);
 
 static void keepalived_start(struct exlb_ha *ha)
@@ -168,8 +205,7 @@ static void keepalived_start(struct exlb_ha *ha)
 	char conf[300], pid[300], vrrp_pid[300];
 	char *argv[] = { "keepalived", "--dont-fork", "--vrrp", "--log-console",
 			 "--no-syslog", conf, pid, vrrp_pid, NULL };
-	pid_t parent = getpid(), child;
-	sigset_t none;
+	pid_t child;
 
 	if (!path) {
 		exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_DOWN,
@@ -179,23 +215,10 @@ static void keepalived_start(struct exlb_ha *ha)
 	snprintf(conf, sizeof(conf), "--use-file=%s", ha->conf_path);
 	snprintf(pid, sizeof(pid), "--pid=%s", ha->pid_path);
 	snprintf(vrrp_pid, sizeof(vrrp_pid), "--vrrp_pid=%s", ha->vrrp_pid_path);
-	sigemptyset(&none);
-	child = fork();
+	child = exlb_ha_spawn(path, argv);
 	if (child < 0) {
 		exlb_log(LOG_ERR, "HA: cannot start keepalived: %s", strerror(errno));
 		return;
-	}
-	if (!child) {
-		/* only async-signal-safe calls: exlbd has threads */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);	/* exlbd gone: release the VIPs */
-		if (getppid() != parent)
-			_exit(0);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		/* listeners and the control socket stay exlbd's */
-		close_range(3, ~0U, 0);
-		execv(path, argv);
-		_exit(127);
 	}
 	ha->pid = child;
 	ha->rt->ha.keepalived_pid = child;
@@ -252,23 +275,11 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 /* SIGTERM, then a bounded wait: keepalived removes the VIPs and says goodbye (priority 0). */
 static void keepalived_stop(struct exlb_ha *ha)
 {
-	int st;
-
 	ev_timer_stop(ha->loop, &ha->restart);
 	if (!ha->pid)
 		return;
 	ev_child_stop(ha->loop, &ha->child);
-	kill(ha->pid, SIGTERM);
-	for (int ms = 0; ms < HA_STOP_WAIT_MS; ms += 20) {
-		if (waitpid(ha->pid, &st, WNOHANG) == ha->pid)
-			goto gone;
-		usleep(20000);
-	}
-	exlb_log(LOG_WARNING, "HA: keepalived did not stop in %d ms: killed",
-		 HA_STOP_WAIT_MS);
-	kill(ha->pid, SIGKILL);
-	waitpid(ha->pid, &st, 0);
-gone:
+	exlb_ha_stop_child(ha->pid, HA_STOP_WAIT_MS, "keepalived");
 	exlb_log(LOG_NOTICE, "HA: keepalived stopped (pid %d)", ha->pid);
 	ha->pid = 0;
 	ha->rt->ha.keepalived_pid = 0;
@@ -299,6 +310,11 @@ struct exlb_ha *exlb_ha_new(struct ev_loop *loop, const char *run_dir,
 		free(ha);
 		return NULL;
 	}
+	ha->ctd = exlb_ctd_new(loop, run_dir, rt);
+	if (!ha->ctd) {
+		free(ha);
+		return NULL;
+	}
 	ev_timer_init(&ha->restart, on_restart, 1, 0);
 	ha->restart.data = ha;
 	rt->ha.role = EXLB_HA_ROLE_OFF;
@@ -312,6 +328,8 @@ void exlb_ha_apply(struct exlb_ha *ha, const struct exlb_config *cfg)
 
 	if (!ha)
 		return;
+	/* first: its hold is in place before keepalived can add a VIP */
+	exlb_ctd_apply(ha->ctd, cfg);
 	if (cfg->globals.hamode == EXLB_HAMODE_NONE) {
 		ha->wanted = false;
 		if (ha->pid || ha->conf_text)
@@ -334,7 +352,7 @@ void exlb_ha_apply(struct exlb_ha *ha, const struct exlb_config *cfg)
 		free(text);
 		return;
 	}
-	if (write_atomically(ha->conf_path, text)) {
+	if (exlb_ha_write_file(ha->conf_path, text)) {
 		exlb_log(LOG_ERR, "HA: cannot write %s: %s", ha->conf_path,
 			 strerror(errno));
 		free(text);
@@ -359,6 +377,7 @@ void exlb_ha_free(struct exlb_ha *ha)
 	ha->wanted = false;
 	keepalived_stop(ha);
 	exlb_ha_fifo_close(ha);
+	exlb_ctd_free(ha->ctd);
 	free(ha->conf_text);
 	free(ha);
 }

@@ -48,21 +48,31 @@ void exlb_ha_set_role(struct exlb_runtime *rt, unsigned int role,
 static void fifo_line(struct exlb_ha *ha, const char *line)
 {
 	char kind[16], name[64], state[16];
+	const char *note = NULL;
+	unsigned int role;
 
 	if (sscanf(line, "%15s \"%63[^\"]\" %15s", kind, name, state) != 3 ||
 	    strcmp(kind, "INSTANCE") || strcmp(name, "exlb"))
 		return;
-	if (!strcmp(state, "MASTER"))
-		exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_ACTIVE, NULL);
-	else if (!strcmp(state, "BACKUP"))
-		exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_STANDBY, NULL);
-	else if (!strcmp(state, "FAULT"))
-		exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_FAULT,
-				 "VRRP fault: the HA interface is down");
-	else if (!strcmp(state, "STOP"))
-		exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_DOWN, "keepalived stopped");
-	else
+	if (!strcmp(state, "MASTER")) {
+		role = EXLB_HA_ROLE_ACTIVE;
+	} else if (!strcmp(state, "BACKUP")) {
+		role = EXLB_HA_ROLE_STANDBY;
+	} else if (!strcmp(state, "FAULT")) {
+		role = EXLB_HA_ROLE_FAULT;
+		note = "VRRP fault: the HA interface is down";
+	} else if (!strcmp(state, "STOP")) {
+		role = EXLB_HA_ROLE_DOWN;
+		note = "keepalived stopped";
+	} else {
 		return;
+	}
+	/*
+	 * conntrackd first: on takeover the synced connections are committed
+	 * into the kernel before the hold on the VIPs is lifted (docs/ha.md)
+	 */
+	exlb_ctd_role(ha->ctd, role);
+	exlb_ha_set_role(ha->rt, role, note);
 	/* a new standby pulls the active node's configuration at once */
 	if (ha->on_role)
 		ha->on_role(ha->on_role_ctx, ha->rt->ha.role);

@@ -51,6 +51,7 @@
 /* Each node's own (docs/ha.md): never taken from the partner. */
 static const char *const local_params[] = {
 	"hamode", "partner", "haif", "hasyncport", "AdminAddress",
+	"tcpfailover", "mcast", "mcastpeer",
 };
 
 bool exlb_ha_sync_enabled(const struct exlb_config *cfg)
@@ -78,6 +79,9 @@ void exlb_ha_sync_keep_local(struct exlb_config *next,
 	memcpy(n->partner, c->partner, sizeof(n->partner));
 	memcpy(n->haif, c->haif, sizeof(n->haif));
 	n->hasyncport = c->hasyncport;
+	n->tcpfailover = c->tcpfailover;
+	memcpy(n->mcast, c->mcast, sizeof(n->mcast));
+	memcpy(n->mcastpeer, c->mcastpeer, sizeof(n->mcastpeer));
 	memcpy(n->admin_address, c->admin_address, sizeof(n->admin_address));
 }
 
