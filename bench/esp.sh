@@ -40,59 +40,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 tl=$here/../userspace/tests/lib
 # shellcheck source=../userspace/tests/lib/tap.sh
 source "$tl/tap.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip nginx curl wrk python3 openssl ldapsearch; do
-	command -v "$tool" >/dev/null || skip "$tool not installed"
-done
-[ -x "${SLAPD:-/usr/sbin/slapd}" ] || skip "slapd not installed (tools/deps.sh)"
-EXLBD=$(realpath "${EXLBD:-$here/../userspace/build/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../userspace/build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first (make -C userspace build/exlbd build/exlbctl)"
 SECS=${ESPB_SECS:-5}
 CONNS=${ESPB_CONNS:-32}
 ROUNDS=${ESPB_ROUNDS:-3}
 ((SECS >= 1 && SECS <= 60 && CONNS >= 1 && CONNS <= 256 && ROUNDS >= 1 && ROUNDS <= 9)) ||
 	{ echo "ESPB_SECS 1..60, ESPB_CONNS 1..256, ESPB_ROUNDS 1..9" >&2; exit 2; }
 
-T=$(mktemp -d /tmp/exlb-espbench.XXXXXX)
-chmod 755 "$T"
-tmp=$T/ldap	# lib/slapd.sh's directory
-mkdir -p "$tmp"
-export EXRS_DIR=$T/rs EXRS_BIG_MB=0
-SOCK=$T/exlbd.sock
-DAEMON_PID='' slapd_pid=''
-P_LDAP=13389 P_LDAPS=13636
-
-# shellcheck source=../userspace/tests/lib/lbnet.sh
-source "$tl/lbnet.sh"
-# shellcheck source=../userspace/tests/lib/exlbd.sh
-source "$tl/exlbd.sh"
-# shellcheck source=../userspace/tests/lib/exchange-rs.sh
-source "$tl/exchange-rs.sh"
-# shellcheck source=../userspace/tests/lib/slapd.sh
-source "$tl/slapd.sh"
-
-cleanup() {
-	exlbd_kill
-	[ -n "$slapd_pid" ] && kill "$slapd_pid" 2>/dev/null && wait "$slapd_pid" 2>/dev/null
-	exrs_cleanup 2>/dev/null
-	lbnet_cleanup
-	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-trap cleanup EXIT
-
-lbnet_setup ebb 198.18.94 || skip "cannot create network namespaces"
-lbnet_isolated
-report $? "namespaces isolated${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
+ESP_TOOLS=(ip nginx curl wrk python3 openssl ldapsearch)
+ESP_EXLBD_DEFAULT=$here/../userspace/build/exlbd ESP_NO_TAP_HEADER=1 ESP_NO_ACCESS_LOG=1
+# shellcheck source=../userspace/tests/lib/esp-env.sh
+source "$tl/esp-env.sh"
+esp_setup ebb 198.18.94 espbench 0
 ((TAP_FAILED == 0)) || exit 1
 exrs_setup rs1 "$NS_RS1" "$RS1"
 report $? "nginx rs1 ($RS1)"
-slapd_fixture "$RS2" $P_LDAP $P_LDAPS 0 "$NS_RS2"
-chmod 755 "$tmp"
-ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel --state-dir "$T/state" \
-	--socket "$SOCK" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd ($EXLBD) runs in the LB namespace"
 echo 'svc-secret' >"$T/adminpass"
 cfg sso add EXLB server="$RS2:$P_LDAP" auth_type=LDAP-Unencrypted timeout=2 \
 	logon_fmt=Principalname logon_domain=exlb.test \

@@ -39,48 +39,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 source "$here/lib/tap.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip curl python3 openssl ldapsearch ldapwhoami; do
-	command -v "$tool" >/dev/null || skip "$tool not installed"
-done
-[ -x "${SLAPD:-/usr/sbin/slapd}" ] || skip "slapd not installed (tools/deps.sh)"
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
-
-T=$(mktemp -d /tmp/exlb-espf.XXXXXX)
-chmod 755 "$T"
-tmp=$T/ldap	# lib/slapd.sh's directory
-mkdir -p "$tmp"
-SOCK=$T/exlbd.sock
-ALOG=$T/access.log
+# shellcheck source=lib/esp-env.sh
+source "$here/lib/esp-env.sh"
+rs_pid=
+esp_setup ef 198.18.100 espf 256
 RSLOG=$T/rs.log
-DAEMON_PID= slapd_pid= rs_pid=
-P_LDAP=13389 P_LDAPS=13636
-
-# shellcheck source=lib/lbnet.sh
-source "$here/lib/lbnet.sh"
-# shellcheck source=lib/exlbd.sh
-source "$here/lib/exlbd.sh"
-# shellcheck source=lib/slapd.sh
-source "$here/lib/slapd.sh"
-
-cleanup() {
-	exlbd_kill
-	[ -n "$rs_pid" ] && kill "$rs_pid" 2>/dev/null && wait "$rs_pid" 2>/dev/null
-	if [ -n "$slapd_pid" ]; then
-		kill "$slapd_pid" 2>/dev/null && wait "$slapd_pid" 2>/dev/null
-	fi
-	lbnet_cleanup
-	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-trap cleanup EXIT
-
-echo "TAP version 13"
-
-lbnet_setup ef 198.18.100 || skip "cannot create network namespaces"
-lbnet_isolated
-report $? "four namespaces, no default route, only their own links${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
 
 # the real server: one line per request, what it was given
 cat >"$T/rs.py" <<'EOF'
@@ -111,13 +74,6 @@ rs_pid=$!
 wait_for 10 in_rs1 curl -s -o /dev/null --max-time 2 "http://$RS1/rs-ready"
 grep -q 'rs-ready' "$RSLOG"
 report $? "the logging real server runs on rs1 ($RS1)"
-slapd_fixture "$RS2" $P_LDAP $P_LDAPS 256 "$NS_RS2"
-chmod 755 "$tmp"
-
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
-ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
 
 slapd_sso_args "$RS2" $P_LDAP "$T/adminpass"
 cfg sso add EXLB "${SSO_ARGS[@]}" max_failed_auths=3 reset_fail_tout=600 unblock_tout=600 \
