@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 #
-# ESP's Basic logon, measured (issue 13's benchmark; not a test): exlbd
+# ESP's Basic and form logons, measured (issue 13's benchmark; not a test): exlbd
 # (the optimised build) in front of one nginx real server, with the real
 # slapd of userspace/tests/lib/slapd.sh as the SSO domain's directory
 # (service account + search, then the user's bind), all in network
@@ -16,11 +16,19 @@
 #      on the Basic-authenticated VS (one logon, then the verdict cache);
 #   3. the same on a VS without ESP in front of the same nginx: the ratio
 #      2/3 is what the Basic logon costs a session.
+#   4. form logons/s: POST /lm_auth_proxy as alice with her password on a
+#      VS with InputAuthMode=2 OutputAuthMode=1: each a whole logon at the
+#      directory (search + bind), a new session and its 302 (which closes
+#      the connection); an answer other than 302 is counted and reported.
+#   5. keep-alive requests/s with that VS's session cookie (a logon just
+#      before, as phase 4's logons evict the oldest sessions when the
+#      table is full): the ratio 5/3 is what the form logon costs a session
+#      (the cookie looked up, taken out, a Basic header made for the RS).
 # Each phase is wrk for ESPB_SECS seconds (default 5; ESPB_CONNS
 # connections, default 32; one wrk thread), after a 1 s warm-up, repeated
 # ESPB_ROUNDS times (default 3) in turn; the medians are printed, one line
 # per figure and a summary line (key=value). Every wrk is bounded by
-# timeout: about 20 + 3 x ROUNDS x (SECS + 1) s in all.
+# timeout: about 20 + 5 x ROUNDS x (SECS + 1) s in all.
 #
 # Environment: EXLBD, EXLBCTL (default userspace/build/exlbd,
 # userspace/build/exlbctl), KEEP=1 keeps the temp dir. Needs root, wrk,
@@ -32,59 +40,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 tl=$here/../userspace/tests/lib
 # shellcheck source=../userspace/tests/lib/tap.sh
 source "$tl/tap.sh"
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip nginx curl wrk python3 openssl ldapsearch; do
-	command -v "$tool" >/dev/null || skip "$tool not installed"
-done
-[ -x "${SLAPD:-/usr/sbin/slapd}" ] || skip "slapd not installed (tools/deps.sh)"
-EXLBD=$(realpath "${EXLBD:-$here/../userspace/build/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../userspace/build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first (make -C userspace build/exlbd build/exlbctl)"
 SECS=${ESPB_SECS:-5}
 CONNS=${ESPB_CONNS:-32}
 ROUNDS=${ESPB_ROUNDS:-3}
 ((SECS >= 1 && SECS <= 60 && CONNS >= 1 && CONNS <= 256 && ROUNDS >= 1 && ROUNDS <= 9)) ||
 	{ echo "ESPB_SECS 1..60, ESPB_CONNS 1..256, ESPB_ROUNDS 1..9" >&2; exit 2; }
 
-T=$(mktemp -d /tmp/exlb-espbench.XXXXXX)
-chmod 755 "$T"
-tmp=$T/ldap	# lib/slapd.sh's directory
-mkdir -p "$tmp"
-export EXRS_DIR=$T/rs EXRS_BIG_MB=0
-SOCK=$T/exlbd.sock
-DAEMON_PID='' slapd_pid=''
-P_LDAP=13389 P_LDAPS=13636
-
-# shellcheck source=../userspace/tests/lib/lbnet.sh
-source "$tl/lbnet.sh"
-# shellcheck source=../userspace/tests/lib/exlbd.sh
-source "$tl/exlbd.sh"
-# shellcheck source=../userspace/tests/lib/exchange-rs.sh
-source "$tl/exchange-rs.sh"
-# shellcheck source=../userspace/tests/lib/slapd.sh
-source "$tl/slapd.sh"
-
-cleanup() {
-	exlbd_kill
-	[ -n "$slapd_pid" ] && kill "$slapd_pid" 2>/dev/null && wait "$slapd_pid" 2>/dev/null
-	exrs_cleanup 2>/dev/null
-	lbnet_cleanup
-	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-trap cleanup EXIT
-
-lbnet_setup ebb 198.18.94 || skip "cannot create network namespaces"
-lbnet_isolated
-report $? "namespaces isolated${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
+ESP_TOOLS=(ip nginx curl wrk python3 openssl ldapsearch)
+ESP_EXLBD_DEFAULT=$here/../userspace/build/exlbd ESP_NO_TAP_HEADER=1 ESP_NO_ACCESS_LOG=1
+# shellcheck source=../userspace/tests/lib/esp-env.sh
+source "$tl/esp-env.sh"
+esp_setup ebb 198.18.94 espbench 0
 ((TAP_FAILED == 0)) || exit 1
 exrs_setup rs1 "$NS_RS1" "$RS1"
 report $? "nginx rs1 ($RS1)"
-slapd_fixture "$RS2" $P_LDAP $P_LDAPS 0 "$NS_RS2"
-chmod 755 "$tmp"
-ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel --state-dir "$T/state" \
-	--socket "$SOCK" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd ($EXLBD) runs in the LB namespace"
 echo 'svc-secret' >"$T/adminpass"
 cfg sso add EXLB server="$RS2:$P_LDAP" auth_type=LDAP-Unencrypted timeout=2 \
 	logon_fmt=Principalname logon_domain=exlb.test \
@@ -93,19 +62,35 @@ cfg sso add EXLB server="$RS2:$P_LDAP" auth_type=LDAP-Unencrypted timeout=2 \
 cfg vs add "$VIP" 80 tcp nickname=Basic VStype=http CheckType=none EspEnabled=1 InputAuthMode=1 \
 	OutputAuthMode=1 Domain=EXLB AllowedHosts=mail.example.com "AllowedDirectories=/*"
 cfg rs add Basic "$RS1" port=80
+cfg vs add "$VIP" 81 tcp nickname=Form VStype=http CheckType=none EspEnabled=1 InputAuthMode=2 \
+	OutputAuthMode=1 Domain=EXLB AllowedHosts=mail.example.com "AllowedDirectories=/*"
+cfg rs add Form "$RS1" port=80
 cfg vs add "$VIP2" 80 tcp nickname=Plain VStype=http CheckType=none
 cfg rs add Plain "$RS1" port=80
-report "${cfg_bad:-0}" "configured: SSO domain EXLB, VS Basic (InputAuthMode=1), VS Plain (no ESP)"
+report "${cfg_bad:-0}" "configured: SSO domain EXLB, VS Basic (InputAuthMode=1), VS Form (InputAuthMode=2), VS Plain (no ESP)"
 c1=$(in_cl curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Host: mail.example.com' \
 	-u alice:alice-pw "http://$VIP/owa/")
 c2=$(in_cl curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Host: mail.example.com' \
 	-u alice:nope "http://$VIP/owa/")
 [ "$c1" = 200 ] && [ "$c2" = 401 ]
 report $? "alice: $c1, a wrong password: $c2"
+# form_cookie: a new session of alice on VS Form, its id on stdout
+form_cookie() {
+	in_cl curl -s -o /dev/null -D - --max-time 10 -H 'Host: mail.example.com' \
+		--data-raw 'username=alice&password=alice-pw&destination=%2Fowa%2F' "http://$VIP:81/lm_auth_proxy" |
+		tr -d '\r' | sed -n 's/^Set-Cookie: exlb_esp=\([0-9a-f]\{32\}\);.*/\1/p'
+}
+ck=$(form_cookie)
+c3=$(in_cl curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Host: mail.example.com' \
+	-H "Cookie: exlb_esp=$ck" "http://$VIP:81/owa/")
+[ ${#ck} = 32 ] && [ "$c3" = 200 ]
+report $? "form logon: a session cookie (${#ck} hex digits), with it: $c3"
 ((TAP_FAILED == 0)) || { diag "$(tail -5 "$T/exlbd.log")"; exit 1; }
 
 cat >"$T/auth.lua" <<'LUA'
--- ESPB_MODE=fresh: alice with a new wrong password per request; ok: alice:alice-pw
+-- ESPB_MODE=fresh: alice with a new wrong password per request; ok: alice:alice-pw;
+-- form: POST /lm_auth_proxy as alice (answers other than 302 counted: "not302=N");
+-- session: GET with the session cookie ESPB_COOKIE
 local chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 local function b64(s)
 	local out = {}
@@ -121,30 +106,52 @@ end
 local mode = os.getenv("ESPB_MODE")
 local i = 0
 local fixed = "Basic " .. b64("alice:alice-pw")
+local logon = "username=alice&password=alice-pw&destination=%2Fowa%2F"
+local cookie = "exlb_esp=" .. (os.getenv("ESPB_COOKIE") or "")
 request = function()
 	local a = fixed
-	if mode == "fresh" then
+	if mode == "form" then
+		return wrk.format("POST", "/lm_auth_proxy", { ["Host"] = "mail.example.com",
+			["Content-Type"] = "application/x-www-form-urlencoded" }, logon)
+	elseif mode == "session" then
+		return wrk.format("GET", "/owa/", { ["Host"] = "mail.example.com", ["Cookie"] = cookie })
+	elseif mode == "fresh" then
 		i = i + 1
 		a = "Basic " .. b64("alice:wrong-" .. i)
 	end
 	return wrk.format("GET", "/owa/", { ["Host"] = "mail.example.com", ["Authorization"] = a })
 end
+not302 = 0
+if mode == "form" then
+	response = function(status, headers, body)
+		if status ~= 302 then not302 = not302 + 1 end
+	end
+end
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+done = function(summary, latency, requests)
+	local n = 0
+	for _, t in ipairs(threads) do n = n + (t:get("not302") or 0) end
+	if mode == "form" then io.write(string.format("not302=%d\n", n)) end
+end
 LUA
 # run NAME MODE URL: wrk's requests/s and non-2xx count into R[NAME], X[NAME]
+# (form: the answers that were not a logon's 302 too)
 declare -A R=() X=()
 run() {
-	local name=$1 mode=$2 url=$3 out
-	in_cl env ESPB_MODE="$mode" timeout 20 wrk -t 1 -c "$CONNS" -d 1s --timeout 5s \
+	local name=$1 mode=$2 url=$3 out ck=
+	[ "$mode" = session ] && ck=$(form_cookie)
+	in_cl env ESPB_MODE="$mode" ESPB_COOKIE="$ck" timeout 20 wrk -t 1 -c "$CONNS" -d 1s --timeout 5s \
 		-s "$T/auth.lua" "$url" >/dev/null 2>&1
-	out=$(in_cl env ESPB_MODE="$mode" timeout $((SECS + 20)) wrk -t 1 -c "$CONNS" -d "${SECS}s" \
+	out=$(in_cl env ESPB_MODE="$mode" ESPB_COOKIE="$ck" timeout $((SECS + 20)) wrk -t 1 -c "$CONNS" -d "${SECS}s" \
 		--timeout 5s -s "$T/auth.lua" "$url" 2>&1)
 	R[$name]=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
 	X[$name]=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' <<<"$out")
-	X[$name]=${X[$name]:-0}
-	echo "# $name: $(grep -E 'requests in|Requests/sec|Non-2xx|errors' <<<"$out" | tr -s ' \n' ' ')"
+	X[$name]=$(( ${X[$name]:-0} + $(sed -n 's/^not302=\([0-9]*\)$/\1/p' <<<"$out" | head -1 | grep . || echo 0) ))
+	echo "# $name: $(grep -E 'requests in|Requests/sec|Non-2xx|errors|not302' <<<"$out" | tr -s ' \n' ' ')"
 }
 # rounds alternate the phases so that the machine's noise falls on all three
-declare -A ALL=()
+declare -A ALL=() BAD=()
 for ((r = 1; r <= ROUNDS; r++)); do
 	run fresh fresh "http://$VIP/owa/"
 	ALL[fresh]+=" ${R[fresh]:-0}"
@@ -152,12 +159,23 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	ALL[cached]+=" ${R[cached]:-0}"
 	run plain ok "http://$VIP2/owa/"
 	ALL[plain]+=" ${R[plain]:-0}"
+	run form form "http://$VIP:81/lm_auth_proxy"
+	ALL[form]+=" ${R[form]:-0}"
+	BAD[form]=$(( ${BAD[form]:-0} + ${X[form]} ))
+	run session session "http://$VIP:81/owa/"
+	ALL[session]+=" ${R[session]:-0}"
+	BAD[session]=$(( ${BAD[session]:-0} + ${X[session]} ))
 done
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "n/a" }'; }
 fresh=$(median "${ALL[fresh]}") cached=$(median "${ALL[cached]}") plain=$(median "${ALL[plain]}")
+form=$(median "${ALL[form]}") session=$(median "${ALL[session]}")
 ratio=$(awk -v a="$cached" -v b="$plain" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+fratio=$(awk -v a="$session" -v b="$plain" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
 echo "uncached_logons_per_s=$fresh (rounds:${ALL[fresh]}; each a 401 after search + bind)"
 echo "cached_basic_req_per_s=$cached (rounds:${ALL[cached]})"
 echo "plain_req_per_s=$plain (rounds:${ALL[plain]})"
 echo "esp_basic_cached_over_plain=$ratio"
-echo "summary secs=$SECS conns=$CONNS rounds=$ROUNDS fresh=$fresh cached=$cached plain=$plain ratio=$ratio"
+echo "form_logons_per_s=$form (rounds:${ALL[form]}; each search + bind, a session, a 302; not a 302: ${BAD[form]})"
+echo "form_session_req_per_s=$session (rounds:${ALL[session]}; non-2xx/3xx: ${BAD[session]})"
+echo "esp_form_session_over_plain=$fratio"
+echo "summary secs=$SECS conns=$CONNS rounds=$ROUNDS fresh=$fresh cached=$cached plain=$plain ratio=$ratio form=$form session=$session form_ratio=$fratio form_bad=${BAD[form]} session_bad=${BAD[session]}"

@@ -188,13 +188,14 @@ expect_fail "subvs add EnableESP=1 (the guide's spelling) InputAuthMode=5" "SubV
 expect_fail "subvs mod EspEnabled=1 OutputAuthMode=2 without the form logon" "SubVS EWS: EspEnabled=1: OutputAuthMode=2: logs the user on to Exchange's form with the credentials of ESP's form logon: needs InputAuthMode=2" ctl subvs mod OWA/EWS EspEnabled=1 ESPLogs=7 OutputAuthMode=2
 ctl vs show -j >"$tmp/vs-after.json"
 check "vs show lists the same services, unchanged, after the four refusals" cmp -s "$tmp/vs-before.json" "$tmp/vs-after.json"
-check "the other ESP parameters with EspEnabled=0 are stored (inert, as on a LoadMaster)" ctl subvs mod OWA/EWS ESPLogs=7 AllowedHosts=mail.example.com
+expect_fail "subvs mod UserPwdChangeURL that is not https:// nor a path" "UserPwdChangeURL: must be an https:// URL or a path starting with one '/'" ctl subvs mod OWA/EWS 'UserPwdChangeURL=javascript:alert(1)'
+check "the other ESP parameters with EspEnabled=0 are stored (inert, as on a LoadMaster)" ctl subvs mod OWA/EWS ESPLogs=7 AllowedHosts=mail.example.com UserPwdChangeURL=https://pw.example.com/change 'UserPwdChangeMsg=Password expired'
 ctl subvs show OWA/EWS >"$tmp/esp.txt"
-check "subvs show marks them [stored only], EspEnabled 0 is not" bash -c "grep -Eq '^ *ESPLogs +7 +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *AllowedHosts +mail.example.com +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *EspEnabled +0\$' '$tmp/esp.txt'"
+check "subvs show marks them [stored only], EspEnabled 0 is not" bash -c "grep -Eq '^ *ESPLogs +7 +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *AllowedHosts +mail.example.com +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *UserPwdChangeURL +https://pw.example.com/change +\\[stored only\\]' '$tmp/esp.txt' && grep -Eq '^ *EspEnabled +0\$' '$tmp/esp.txt'"
 check "subvs mod EspEnabled=1 with InputAuthMode=0 (the gates alone) is accepted" ctl subvs mod OWA/EWS EspEnabled=1 'AllowedDirectories=/ews/*'
 ctl subvs show OWA/EWS >"$tmp/esp.txt"
-check "with ESP on, subvs show no longer marks them [stored only]" bash -c "grep -Eq '^ *AllowedHosts +mail.example.com\$' '$tmp/esp.txt' && grep -Eq '^ *EspEnabled +1\$' '$tmp/esp.txt'"
-ctl subvs mod OWA/EWS EspEnabled=0 ESPLogs=0 AllowedHosts= AllowedDirectories= >/dev/null
+check "with ESP on, subvs show no longer marks them [stored only]" bash -c "grep -Eq '^ *AllowedHosts +mail.example.com\$' '$tmp/esp.txt' && grep -Eq '^ *UserPwdChangeURL +https://pw.example.com/change\$' '$tmp/esp.txt' && grep -Eq '^ *UserPwdChangeMsg +Password expired\$' '$tmp/esp.txt' && grep -Eq '^ *EspEnabled +1\$' '$tmp/esp.txt'"
+ctl subvs mod OWA/EWS EspEnabled=0 ESPLogs=0 AllowedHosts= AllowedDirectories= UserPwdChangeURL= UserPwdChangeMsg= >/dev/null
 ctl save | python3 -c 'import json,sys; j=json.load(sys.stdin); j["vs"][0]["subvs"][0].update(EspEnabled=1, InputAuthMode=5); print(json.dumps(j))' >"$tmp/esp.json"
 expect_fail "restore of a document with EspEnabled=1 InputAuthMode=5" "SubVS EWS: $ESP_ERR" ctl restore <"$tmp/esp.json"
 

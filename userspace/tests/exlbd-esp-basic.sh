@@ -35,60 +35,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 source "$here/lib/tap.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip nginx curl python3 openssl ldapsearch ldapwhoami; do
-	command -v "$tool" >/dev/null || skip "$tool not installed"
-done
-[ -x "${SLAPD:-/usr/sbin/slapd}" ] || skip "slapd not installed (tools/deps.sh)"
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
-
-T=$(mktemp -d /tmp/exlb-espb.XXXXXX)
-chmod 755 "$T"
-tmp=$T/ldap	# lib/slapd.sh's directory
-mkdir -p "$tmp"
-export EXRS_DIR=$T/rs EXRS_BIG_MB=0
-SOCK=$T/exlbd.sock
-ALOG=$T/access.log
-DAEMON_PID= slapd_pid=
-P_LDAP=13389 P_LDAPS=13636
-
-# shellcheck source=lib/lbnet.sh
-source "$here/lib/lbnet.sh"
-# shellcheck source=lib/exlbd.sh
-source "$here/lib/exlbd.sh"
-# shellcheck source=lib/exchange-rs.sh
-source "$here/lib/exchange-rs.sh"
-# shellcheck source=lib/slapd.sh
-source "$here/lib/slapd.sh"
-
-cleanup() {
-	exlbd_kill
-	if [ -n "$slapd_pid" ]; then
-		kill -CONT "$slapd_pid" 2>/dev/null
-		kill "$slapd_pid" 2>/dev/null && wait "$slapd_pid" 2>/dev/null
-	fi
-	exrs_cleanup 2>/dev/null
-	lbnet_cleanup
-	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-trap cleanup EXIT
-
-echo "TAP version 13"
-
-lbnet_setup eb 198.18.92 || skip "cannot create network namespaces"
-lbnet_isolated
-report $? "four namespaces, no default route, only their own links${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
+ESP_TOOLS=(ip nginx curl python3 openssl ldapsearch ldapwhoami)
+# shellcheck source=lib/esp-env.sh
+source "$here/lib/esp-env.sh"
+esp_setup eb 198.18.92 espb 256
 exrs_setup rs1 "$NS_RS1" $RS1
 report $? "nginx as real server rs1 ($RS1)"
-slapd_fixture "$RS2" $P_LDAP $P_LDAPS 256 "$NS_RS2"
-chmod 755 "$tmp"
-
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
-ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
 
 slapd_sso_args "$RS2" $P_LDAP "$T/adminpass"
 cfg sso add EXLB "${SSO_ARGS[@]}" max_failed_auths=3 reset_fail_tout=600 unblock_tout=600

@@ -16,7 +16,10 @@
 # The story: a browser without a session gets exlbd's logon page, anything
 # else 403; wrong, disabled, expired and LDAP-injection logons get the page
 # again with one generic error; a valid one gets 302 to its destination with
-# the session cookie (HttpOnly, Secure, SameSite=Lax). With the cookie the
+# the session cookie (HttpOnly, Secure, SameSite=Lax). An expired password
+# given right gets UserPwdChangeMsg and the link to UserPwdChangeURL where
+# they are set (Form1), the generic page where not (Form0) and for any
+# wrong password. With the cookie the
 # request reaches the RS without it (other cookies kept), with a Basic
 # header made from the session (OutputAuthMode=1) or none (0), never the
 # client's own; one logon covers the other service of the domain. Forged
@@ -36,48 +39,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 source "$here/lib/tap.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip curl python3 openssl ldapsearch ldapwhoami; do
-	command -v "$tool" >/dev/null || skip "$tool not installed"
-done
-[ -x "${SLAPD:-/usr/sbin/slapd}" ] || skip "slapd not installed (tools/deps.sh)"
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
-
-T=$(mktemp -d /tmp/exlb-espf.XXXXXX)
-chmod 755 "$T"
-tmp=$T/ldap	# lib/slapd.sh's directory
-mkdir -p "$tmp"
-SOCK=$T/exlbd.sock
-ALOG=$T/access.log
+# shellcheck source=lib/esp-env.sh
+source "$here/lib/esp-env.sh"
+rs_pid=
+esp_setup ef 198.18.100 espf 256
 RSLOG=$T/rs.log
-DAEMON_PID= slapd_pid= rs_pid=
-P_LDAP=13389 P_LDAPS=13636
-
-# shellcheck source=lib/lbnet.sh
-source "$here/lib/lbnet.sh"
-# shellcheck source=lib/exlbd.sh
-source "$here/lib/exlbd.sh"
-# shellcheck source=lib/slapd.sh
-source "$here/lib/slapd.sh"
-
-cleanup() {
-	exlbd_kill
-	[ -n "$rs_pid" ] && kill "$rs_pid" 2>/dev/null && wait "$rs_pid" 2>/dev/null
-	if [ -n "$slapd_pid" ]; then
-		kill "$slapd_pid" 2>/dev/null && wait "$slapd_pid" 2>/dev/null
-	fi
-	lbnet_cleanup
-	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-trap cleanup EXIT
-
-echo "TAP version 13"
-
-lbnet_setup ef 198.18.100 || skip "cannot create network namespaces"
-lbnet_isolated
-report $? "four namespaces, no default route, only their own links${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
 
 # the real server: one line per request, what it was given
 cat >"$T/rs.py" <<'EOF'
@@ -108,13 +74,6 @@ rs_pid=$!
 wait_for 10 in_rs1 curl -s -o /dev/null --max-time 2 "http://$RS1/rs-ready"
 grep -q 'rs-ready' "$RSLOG"
 report $? "the logging real server runs on rs1 ($RS1)"
-slapd_fixture "$RS2" $P_LDAP $P_LDAPS 256 "$NS_RS2"
-chmod 755 "$tmp"
-
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
-ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
 
 slapd_sso_args "$RS2" $P_LDAP "$T/adminpass"
 cfg sso add EXLB "${SSO_ARGS[@]}" max_failed_auths=3 reset_fail_tout=600 unblock_tout=600 \
@@ -122,11 +81,12 @@ cfg sso add EXLB "${SSO_ARGS[@]}" max_failed_auths=3 reset_fail_tout=600 unblock
 esp=(EspEnabled=1 InputAuthMode=2 Domain=EXLB ESPLogs=3 AllowedHosts=mail.example.com
      "AllowedDirectories=/*" "ExcludedDirectories=/pub/*" Logoff=/owa/logoff.owa
      "SingleSignOnMessage=Authorised <users> & \"only\"")
-cfg vs add $VIP 80 tcp nickname=Form1 VStype=http CheckType=none "${esp[@]}" OutputAuthMode=1
+cfg vs add $VIP 80 tcp nickname=Form1 VStype=http CheckType=none "${esp[@]}" OutputAuthMode=1 \
+	"UserPwdChangeURL=https://pw.example.com/change?from=esp&x=1" "UserPwdChangeMsg=Your password has <expired>"
 cfg rs add Form1 $RS1 port=80
 cfg vs add $VIP 81 tcp nickname=Form0 VStype=http CheckType=none "${esp[@]}" OutputAuthMode=0
 cfg rs add Form0 $RS1 port=80
-report "${cfg_bad:-0}" "configured: SSO domain EXLB (idle 60 s public), Form1 (OutputAuthMode=1), Form0 (OutputAuthMode=0)"
+report "${cfg_bad:-0}" "configured: SSO domain EXLB (idle 60 s public), Form1 (OutputAuthMode=1, UserPwdChangeURL), Form0 (OutputAuthMode=0)"
 ctl status -j >"$T/status.json"
 python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(any(v["status"] == "Refused" for v in j["vs"]))' "$T/status.json"
 report $? "EspEnabled=1 InputAuthMode=2 OutputAuthMode 0/1 are accepted: no VS Refused"
@@ -209,12 +169,13 @@ refused+=("$mark")
 b0=$(binds)
 logon 'username=alice&password=wrong-pw&destination=%2Fowa%2F'
 cp "$T/body" "$T/wrong.html"
-[ "$code" = 200 ] && is_page && [ -z "$cookie" ] && grep -q 'id="error"' "$T/body"
-report $? "alice with a wrong password: $code, the page again with an error, no cookie"
+[ "$code" = 200 ] && is_page && [ -z "$cookie" ] && grep -q 'id="error"' "$T/body" &&
+	! grep -Eq 'pwdchange|href=|pw\.example' "$T/body"
+report $? "alice with a wrong password: $code, the page again with an error, no cookie, no password change link"
 logon 'username=nobody&password=x&destination=%2Fowa%2F'
 cmp -s "$T/body" "$T/wrong.html"
 report $? "an unknown user gets the very same page (the user's existence is not told)"
-for spec in 'bob:bob-pw' 'carol:carol-pw' '*:x' ')(uid=*:x' 'alice)(uid=*:alice-pw' 'alice%00:alice-pw' 'alice:'; do
+for spec in 'bob:bob-pw' 'carol:wrong-pw' '*:x' ')(uid=*:x' 'alice)(uid=*:alice-pw' 'alice%00:alice-pw' 'alice:'; do
 	u=${spec%%:*} p=${spec#*:}
 	logon "username=$(python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1], safe="%"))' "$u")&password=$p&destination=%2Fowa%2F"
 	[ "$code" = 200 ] && [ -z "$cookie" ] && cmp -s "$T/body" "$T/wrong.html"
@@ -222,6 +183,21 @@ for spec in 'bob:bob-pw' 'carol:carol-pw' '*:x' ')(uid=*:x' 'alice)(uid=*:alice-
 done
 [ $(( $(binds) - b0 )) -ge 2 ]
 report $? "those were decided by slapd or before it ($(( $(binds) - b0 )) binds)"
+
+# ---- an expired password: UserPwdChangeURL's link, only for the right password
+logon 'username=carol&password=carol-pw&destination=%2Fowa%2F'
+[ "$code" = 200 ] && is_page && [ -z "$cookie" ] && ! grep -q 'id="error"' "$T/body" &&
+	grep -qF '<p id="pwdchange"><strong>Your password has &lt;expired&gt;</strong> <a href="https://pw.example.com/change?from=esp&amp;x=1" rel="noreferrer">' "$T/body"
+report $? "carol (expired) with her password on Form1: $code, the page with UserPwdChangeMsg escaped and the link ($(grep -o '<p id="pwdchange">.*</a>' "$T/body"))"
+[ "$(grep -c 'href=' "$T/body")" = 1 ] && ! grep -Eiq '<script|src=|url\(|@import' "$T/body" &&
+	grep -q "^Content-Security-Policy: default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" <<<"$hdrs"
+report $? "... its one link, no script or asset, the same CSP"
+wait_for 5 grep -q "logon 'carol' from $CL_IP refused: password expired" "$T/exlbd.log"
+report $? "... logged as password expired"
+code=$(in_cl curl -s -o "$T/body" -D "$T/hdrs" -w '%{http_code}' --max-time 20 -H 'Host: mail.example.com' \
+	--data-raw 'username=carol&password=carol-pw&destination=%2Fowa%2F' "http://$VIP:81/lm_auth_proxy")
+[ "$code" = 200 ] && cmp -s "$T/body" "$T/wrong.html"
+report $? "carol (expired) on Form0, without UserPwdChangeURL: $code, the generic page of a wrong password"
 
 # ---- open redirects and malformed POSTs: 400, slapd not asked
 b1=$(binds)
@@ -243,6 +219,17 @@ code=$(in_cl curl -s -o /dev/null -w '%{http_code}' --max-time 20 -H 'Host: mail
 report $? "a chunked logon POST (no Content-Length): $code"
 [ "$(binds)" = "$b1" ]
 report $? "slapd was not asked for any of them ($(( $(binds) - b1 )) binds)"
+
+# ---- a logon POST's body (its password) is wiped from exlbd's buffers
+# once parsed: the relay's read buffer, the worker's scratch buffer, the
+# parser's head buffer, the form's own (a 400 keeps the directory out of
+# it: libldap's copies are not exlbd's buffers). The SSO message is the
+# scan's positive control.
+pwmark=pw-$(openssl rand -hex 8)-mark
+logon "username=alice&password=$pwmark&destination=%2Fowa%2F&flags=7"
+scan=$(python3 "$here/lib/memscan.py" "$DAEMON_PID" "$pwmark" 'Authorised <users>' 2>&1)
+[ "$code" = 400 ] && grep -Eqx 'Authorised <users> [1-9][0-9]*' <<<"$scan" && grep -qx "$pwmark 0" <<<"$scan"
+report $? "a refused logon POST ($code): its password in none of exlbd's memory once answered ($(readlink "/proc/$DAEMON_PID/exe" | xargs basename 2>/dev/null): $(tr '\n' ' ' <<<"$scan" | sed "s/$pwmark/<password>/"))"
 
 # ---- the valid logon
 logon 'username=alice&password=alice-pw&destination=%2Fowa%2F%3Fa%3D1&flags=4'

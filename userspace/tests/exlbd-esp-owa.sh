@@ -38,50 +38,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 source "$here/lib/tap.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip curl python3 openssl nginx ldapsearch ldapwhoami; do
-	command -v "$tool" >/dev/null || skip "$tool not installed"
-done
-[ -x "${SLAPD:-/usr/sbin/slapd}" ] || skip "slapd not installed (tools/deps.sh)"
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
-
-T=$(mktemp -d /tmp/exlb-espo.XXXXXX)
-chmod 755 "$T"	# nginx's workers (nobody) reach the helper's socket below it
-tmp=$T/ldap	# lib/slapd.sh's directory
-mkdir -p "$tmp"
-SOCK=$T/exlbd.sock
-ALOG=$T/access.log
-DAEMON_PID= slapd_pid=
-P_LDAP=13389 P_LDAPS=13636
-export EXRS_DIR=$T/exrs EXRS_BIG_MB=0
-
-# shellcheck source=lib/lbnet.sh
-source "$here/lib/lbnet.sh"
-# shellcheck source=lib/exlbd.sh
-source "$here/lib/exlbd.sh"
-# shellcheck source=lib/slapd.sh
-source "$here/lib/slapd.sh"
-# shellcheck source=lib/exchange-rs.sh
-source "$here/lib/exchange-rs.sh"
-
-cleanup() {
-	exlbd_kill
-	exrs_cleanup >/dev/null 2>&1
-	if [ -n "$slapd_pid" ]; then
-		kill "$slapd_pid" 2>/dev/null && wait "$slapd_pid" 2>/dev/null
-	fi
-	lbnet_cleanup
-	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
-}
-trap cleanup EXIT
-
-echo "TAP version 13"
-
-lbnet_setup eo 198.18.104 || skip "cannot create network namespaces"
-lbnet_isolated
-report $? "four namespaces, no default route, only their own links${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
+ESP_TOOLS=(ip curl python3 openssl nginx ldapsearch ldapwhoami)
+# shellcheck source=lib/esp-env.sh
+source "$here/lib/esp-env.sh"
+esp_setup eo 198.18.104 espo 256 --template-dir "$here/../../templates"
 
 exrs_setup rs1 "$NS_RS1" "$RS1"
 report $? "the simulated Exchange server runs on rs1 ($RS1)"
@@ -90,14 +50,6 @@ printf '%s\n' alice:alice-pw dave:exchange-knows-another-pw bob:bob-pw:locked >"
 exrs_auth_enable rs1 "$T/users"
 report $? "rs1 checks credentials (exrs_auth_enable): dave's password there is not the directory's"
 RSLOG=$(exrs_log rs1) AUTHLOG=$(exrs_auth_log rs1) HELPERLOG=$(exrs_auth_helper_log rs1)
-slapd_fixture "$RS2" $P_LDAP $P_LDAPS 256 "$NS_RS2"
-chmod 755 "$tmp"
-
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG"
-      --template-dir "$here/../../templates")
-ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
 
 slapd_sso_args "$RS2" $P_LDAP "$T/adminpass"
 cfg sso add EXLB "${SSO_ARGS[@]}"

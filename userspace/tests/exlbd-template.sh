@@ -142,7 +142,8 @@ VS_DEFAULTS = {
     "StrictTransportSecurity": 0, "ErrorCode": 0, "ErrorUrl": "", "AddVia": 0,
     "EspEnabled": 0, "ESPLogs": 0, "InputAuthMode": 0, "OutputAuthMode": 0,
     "AllowedHosts": "", "AllowedDirectories": "", "ExcludedDirectories": "",
-    "Logoff": "", "SingleSignOnMessage": "", "Domain": "", "SMTPAllowedDomains": "",
+    "Logoff": "", "SingleSignOnMessage": "", "UserPwdChangeURL": "", "UserPwdChangeMsg": "",
+    "Domain": "", "SMTPAllowedDomains": "",
 }
 VS_ONLY = {"VStype", "ForceL7", "ServerInit", "StartTLSMode", "SSLAcceleration",
            "SSLReencrypt", "TLSType", "CipherSet", "NeedHostName", "CertFile",

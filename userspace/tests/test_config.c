@@ -139,6 +139,77 @@ static void expect_reject(struct exlb_config *cfg, struct exlb_service *s,
 	json_decref(p);
 }
 
+/*
+ * UserPwdChangeURL / UserPwdChangeMsg (ESP, docs/esp.md "The form
+ * logon"): the URL goes into the logon page's href, so only an https://
+ * URL or a path on this host; the message is printable text. A refused
+ * value changes nothing.
+ */
+static void pwd_param(const char *name, const char *value, bool ok)
+{
+	const struct exlb_param *p = exlb_param_find(name, EXLB_SCOPE_SUBVS, NULL);
+	struct exlb_service s;
+	char err[512] = "", shown[81];
+	bool set;
+
+	snprintf(shown, sizeof(shown), "%s", value);	/* one TAP line */
+	for (char *c = shown; *c; c++)
+		if ((unsigned char)*c < 0x20)
+			*c = '?';
+	memset(&s, 0, sizeof(s));
+	strcpy(s.pwd_change_url, "/before");
+	strcpy(s.pwd_change_msg, "before");
+	set = p && exlb_param_set(p, &s, value, err, sizeof(err));
+	if (ok)
+		report(set && !strcmp(p->offset == offsetof(struct exlb_service, pwd_change_url) ?
+				      s.pwd_change_url : s.pwd_change_msg, value),
+		       "%s='%s' accepted (%s)", name, shown, err);
+	else
+		report(p && !set && !strcmp(s.pwd_change_url, "/before") &&
+		       !strcmp(s.pwd_change_msg, "before") && strstr(err, p->name),
+		       "%s='%s' refused, nothing changed: \"%s\"", name, shown, err);
+}
+
+static void test_pwd_change(void)
+{
+	char longer[600];
+
+	pwd_param("UserPwdChangeURL", "", true);
+	pwd_param("userpwdchangeurl", "https://pw.example.com/change", true);
+	pwd_param("UserPwdChangeUrl", "HTTPS://pw.example.com:8443/a/b?u=1&v=2#top", true);
+	pwd_param("UserPwdChangeURL", "https://[fd00::1]:443/x", true);
+	pwd_param("UserPwdChangeURL", "https://pw.example.com", true);
+	pwd_param("UserPwdChangeURL", "/owa/auth/expiredpassword.aspx?url=/owa/", true);
+	pwd_param("UserPwdChangeURL", "http://pw.example.com/", false);
+	pwd_param("UserPwdChangeURL", "javascript:alert(1)", false);
+	pwd_param("UserPwdChangeURL", "//evil.example/", false);
+	pwd_param("UserPwdChangeURL", "/\\evil.example/", false);
+	pwd_param("UserPwdChangeURL", "https://", false);
+	pwd_param("UserPwdChangeURL", "https:///path", false);
+	pwd_param("UserPwdChangeURL", "https://user@evil.example/", false);
+	pwd_param("UserPwdChangeURL", "https://pw.example.com:0/", false);
+	pwd_param("UserPwdChangeURL", "https://pw.example.com:99999/", false);
+	pwd_param("UserPwdChangeURL", "https://pw.example.com/a b", false);
+	pwd_param("UserPwdChangeURL", "https://pw.example.com/\"onclick=x", false);
+	pwd_param("UserPwdChangeURL", "https://pw.example.com/<x>", false);
+	pwd_param("UserPwdChangeURL", "https://pw.example.com/\r\nSet-Cookie:x", false);
+	pwd_param("UserPwdChangeURL", "https://pw.exämple.com/", false);
+	pwd_param("UserPwdChangeURL", "owa/change", false);
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = 0;
+	longer[0] = '/';
+	pwd_param("UserPwdChangeURL", longer, false);
+	pwd_param("UserPwdChangeMsg", "Your password has expired: change it <here> & \"now\"", true);
+	pwd_param("UserPwdChangeMsg", "Ihr Kennwort ist abgelaufen – bitte ändern", true);
+	pwd_param("UserPwdChangeMsg", "tab\there", false);
+	pwd_param("UserPwdChangeMsg", "del\x7f", false);
+	pwd_param("UserPwdChangeMsg", "c1 \xc2\x85 control", false);
+	pwd_param("UserPwdChangeMsg", "not utf-8 \xe4", false);
+	pwd_param("UserPwdChangeMsg", "overlong \xc0\xae", false);
+	pwd_param("UserPwdChangeMsg", "surrogate \xed\xa0\x80", false);
+	pwd_param("UserPwdChangeMsg", longer, false);
+}
+
 static void test_validation(void)
 {
 	struct exlb_config *cfg = exlb_config_new();
@@ -908,6 +979,7 @@ int main(void)
 	test_tls_params();
 	test_store();
 	test_esp_refused();
+	test_pwd_change();
 	test_status();
 	for (size_t i = 0; i < nr_made; i++)
 		json_decref(made[i]);

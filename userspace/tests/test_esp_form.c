@@ -171,7 +171,7 @@ static void test_answers(void)
 	struct exlb_buf b = { 0 };
 	const char *body;
 
-	report(!esp_form_page(200, "Hi <b>&\"'", "/owa/?a=\"><x>", "Wrong.", false, &b) &&
+	report(!esp_form_page(200, "Hi <b>&\"'", "/owa/?a=\"><x>", "Wrong.", NULL, NULL, false, &b) &&
 	       b.len && !strncmp(b.data, "HTTP/1.1 200 OK\r\n", 17),
 	       "the logon page: 200");
 	exlb_buf_append(&b, "", 1);
@@ -186,13 +186,34 @@ static void test_answers(void)
 	       has(&b, "Cache-Control: no-store\r\n") && has(&b, "Connection: close\r\n"),
 	       "strict CSP, no-store, Connection: close");
 	b.len = 0;
-	report(!esp_form_page(200, "", "/", NULL, true, &b) &&
+	report(!esp_form_page(200, "", "/", NULL, NULL, NULL, true, &b) &&
 	       !memcmp(b.data + b.len - 4, "\r\n\r\n", 4) && !memmem(b.data, b.len, "<html", 5),
 	       "HEAD: the head only");
 	b.len = 0;
-	esp_form_page(200, "", "/", NULL, false, &b);
+	esp_form_page(200, "", "/", NULL, NULL, NULL, false, &b);
 	report(b.len && !memmem(b.data, b.len, "id=\"message\"", 12),
 	       "an empty SingleSignOnMessage shows nothing");
+	report(!has(&b, "pwdchange") && !has(&b, "href="),
+	       "no password change line, no link, without UserPwdChangeURL");
+	b.len = 0;
+	esp_form_page(200, "", "/", "Wrong.", "", "Change it <now>", false, &b);
+	report(b.len && !has(&b, "pwdchange") && !has(&b, "href=") && !has(&b, "now"),
+	       "an empty UserPwdChangeURL: no line, the message not shown either");
+	b.len = 0;
+	report(!esp_form_page(200, "", "/", NULL,
+			      "https://pw.example.com/change?u=1&x=\"><script>'",
+			      "Expired <b>now</b> & \"then\"", false, &b) &&
+	       has(&b, "<p id=\"pwdchange\"><strong>Expired &lt;b&gt;now&lt;/b&gt; &amp; &quot;then&quot;</strong> "
+		   "<a href=\"https://pw.example.com/change?u=1&amp;x=&quot;&gt;&lt;script&gt;&#39;\" rel=\"noreferrer\">") &&
+	       !has(&b, "<script") && !has(&b, "<b>") && !has(&b, "id=\"error\""),
+	       "UserPwdChangeMsg and UserPwdChangeURL HTML-escaped, in text and in the href");
+	report(has(&b, "Content-Security-Policy: default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n") &&
+	       has(&b, "action=\"/lm_auth_proxy\""),
+	       "the password change page keeps the CSP and the logon form");
+	b.len = 0;
+	esp_form_page(200, "", "/", NULL, "/pwchange/", "", false, &b);
+	report(has(&b, "<strong>" ESP_PWD_CHANGE_DEFAULT "</strong> <a href=\"/pwchange/\""),
+	       "an empty UserPwdChangeMsg: the default line with the link");
 	b.len = 0;
 	report(!esp_form_redirect("/owa/", "00112233445566778899aabbccddeeff", &b) &&
 	       has(&b, "HTTP/1.1 302 Found\r\nLocation: /owa/\r\n") &&

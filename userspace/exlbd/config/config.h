@@ -205,6 +205,8 @@ struct exlb_service {
 	char excluded_directories[1024];
 	char logoff[256];
 	char sso_message[512];
+	char pwd_change_url[512];	/* UserPwdChangeURL: https://... or /path */
+	char pwd_change_msg[512];	/* UserPwdChangeMsg: printable UTF-8 */
 	char sso_domain[256];
 	char smtp_allowed_domains[1024];
 

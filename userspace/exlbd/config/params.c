@@ -230,6 +230,107 @@ static bool check_hostname(const char *v, char *why, size_t n)
 	return true;
 }
 
+/*
+ * UserPwdChangeURL: the link ESP's logon page shows when the directory
+ * says the password expired or must be changed (docs/esp.md). Empty; an
+ * absolute https:// URL (a host, an optional port, no user information);
+ * or a path on this host ('/', not "//" nor "/\", which a browser reads as
+ * another host). Printable ASCII without blanks, quotes, '<', '>', '\' or
+ * '`' (the table refuses control characters): it goes into an href.
+ */
+static bool check_pwd_change_url(const char *v, char *why, size_t n)
+{
+	const char *p = v, *auth_end;
+
+	if (!*v)
+		return true;
+	for (; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    strchr("\"<>\\`", *p))
+			goto bad;
+	if (v[0] == '/') {
+		if (v[1] == '/')
+			goto bad;
+		return true;
+	}
+	if (strncasecmp(v, "https://", 8))
+		goto bad;
+	p = v + 8;
+	auth_end = p + strcspn(p, "/?#");
+	if (auth_end == p)
+		goto bad;
+	if (*p == '[') {	/* [IPv6]:port */
+		const char *close = memchr(p, ']', (size_t)(auth_end - p));
+
+		if (!close || close == p + 1 ||
+		    strspn(p + 1, "0123456789abcdefABCDEF:.") != (size_t)(close - p - 1))
+			goto bad;
+		p = close + 1;
+	} else {
+		size_t len = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				       "abcdefghijklmnopqrstuvwxyz0123456789.-");
+
+		if (!len || *p == '.' || *p == '-')
+			goto bad;
+		p += len;
+	}
+	if (*p == ':') {
+		size_t d = strspn(p + 1, "0123456789");
+
+		if (!d || d > 5 || atoi(p + 1) < 1 || atoi(p + 1) > 65535)
+			goto bad;
+		p += 1 + d;
+	}
+	if (p == auth_end)
+		return true;
+bad:
+	snprintf(why, n, "must be an https:// URL or a path starting with one '/' (printable ASCII, no blanks, quotes, '<', '>', '\\' or '`'; no user@ part)");
+	return false;
+}
+
+/*
+ * UserPwdChangeMsg: text for a page (HTML-escaped there), so printable:
+ * valid UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF) without C1 controls or DEL; the table refuses C0 controls.
+ */
+static bool check_printable_utf8(const char *v, char *why, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)v;
+
+	while (*p) {
+		unsigned int cp, extra, i;
+
+		if (*p < 0x80) {
+			if (*p == 0x7f)
+				goto bad;
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf)
+			cp = *p & 0x1f, extra = 1;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			cp = *p & 0x0f, extra = 2;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			cp = *p & 0x07, extra = 3;
+		else
+			goto bad;
+		for (i = 1; i <= extra; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				goto bad;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if ((extra == 2 && cp < 0x800) || (extra == 3 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+		    (cp >= 0x80 && cp <= 0x9f))
+			goto bad;
+		p += extra + 1;
+	}
+	return true;
+bad:
+	snprintf(why, n, "must be printable text (UTF-8, no control characters)");
+	return false;
+}
+
 /* AdminAddress: empty, or one IPv4/IPv6 address that is not a wildcard. */
 static bool check_admin_address(const char *v, char *why, size_t n)
 {
@@ -703,6 +804,12 @@ const struct exlb_param exlb_params[] = {
 	  .help = "ESP: logoff string" },
 	{ "SingleSignOnMessage", NULL, EXLB_PT_STRING, SVC, ESP,
 	  SVC_STR(sso_message), .def = "", .help = "ESP: SSO form message" },
+	{ "UserPwdChangeURL", NULL, EXLB_PT_STRING, SVC, ESP,
+	  SVC_STR(pwd_change_url), .def = "", .check = check_pwd_change_url,
+	  .help = "ESP: form logon page's link when the password expired or must be changed (https:// URL or /path)" },
+	{ "UserPwdChangeMsg", NULL, EXLB_PT_STRING, SVC, ESP,
+	  SVC_STR(pwd_change_msg), .def = "", .check = check_printable_utf8,
+	  .help = "ESP: the message shown with UserPwdChangeURL" },
 	{ "Domain", NULL, EXLB_PT_STRING, SVC, ESP, SVC_STR(sso_domain),
 	  .def = "", .help = "ESP: SSO domain" },
 	{ "SMTPAllowedDomains", "Smtpallow", EXLB_PT_STRING, SVC, ESP,

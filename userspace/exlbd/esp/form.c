@@ -283,7 +283,8 @@ static int put_escaped(struct exlb_buf *b, const char *s)
 	"Connection: close\r\n"
 
 int esp_form_page(unsigned int status, const char *message, const char *dest,
-		  const char *error, bool head_only, struct exlb_buf *out)
+		  const char *error, const char *pwd_url, const char *pwd_msg,
+		  bool head_only, struct exlb_buf *out)
 {
 	struct exlb_buf body = { 0 };
 	size_t start = out->len;
@@ -302,6 +303,14 @@ int esp_form_page(unsigned int status, const char *message, const char *dest,
 		r = put(&body, "<p id=\"error\"><strong>");
 		r = r ? r : put_escaped(&body, error);
 		r = r ? r : put(&body, "</strong></p>\n");
+	}
+	if (!r && pwd_url && *pwd_url) {
+		r = put(&body, "<p id=\"pwdchange\"><strong>");
+		r = r ? r : put_escaped(&body, pwd_msg && *pwd_msg ? pwd_msg :
+					ESP_PWD_CHANGE_DEFAULT);
+		r = r ? r : put(&body, "</strong> <a href=\"");
+		r = r ? r : put_escaped(&body, pwd_url);
+		r = r ? r : put(&body, "\" rel=\"noreferrer\">Change your password</a></p>\n");
 	}
 	r = r ? r : put(&body, "<form method=\"post\" action=\"" ESP_FORM_PATH "\" "
 			"autocomplete=\"off\">\n<input type=\"hidden\" name=\"destination\" value=\"");

@@ -75,16 +75,24 @@ size_t esp_cookie_strip(const char *value, size_t len, char *out, size_t cap);
 /* Set-Cookie's value that ends the session cookie at the browser. */
 extern const char esp_cookie_clear[];
 
+/* The line shown with UserPwdChangeURL when UserPwdChangeMsg is empty. */
+#define ESP_PWD_CHANGE_DEFAULT	"Your password has expired or must be changed."
+
 /*
  * The logon page as a whole response (@status, Connection: close): the
  * service's @message (SingleSignOnMessage, HTML-escaped), @error (a
  * generic line, or NULL), user name, password, the public/private choice
  * and @dest (escaped) in a hidden field, POSTed to ESP_FORM_PATH. No
- * script, no external asset, a strict Content-Security-Policy. @head_only:
- * a HEAD request (no body). 0 or -1 (no memory).
+ * script, no external asset, a strict Content-Security-Policy.
+ * @pwd_url (UserPwdChangeURL, validated by the parameter table; NULL or
+ * empty: none): the password must be changed -- @pwd_msg (or
+ * ESP_PWD_CHANGE_DEFAULT when empty) and a link to @pwd_url, both
+ * escaped, the page's one link. @head_only: a HEAD request (no body).
+ * 0 or -1 (no memory).
  */
 int esp_form_page(unsigned int status, const char *message, const char *dest,
-		  const char *error, bool head_only, struct exlb_buf *out);
+		  const char *error, const char *pwd_url, const char *pwd_msg,
+		  bool head_only, struct exlb_buf *out);
 
 /* 302 to @dest (valid) with the new session's cookie @cookie. 0 or -1. */
 int esp_form_redirect(const char *dest, const char *cookie,

@@ -37,6 +37,10 @@ struct esp_gate *esp_gate_new(const struct exlb_service *svc,
 	       sizeof(g->smtp_domains));
 	memcpy(g->logoff, svc->logoff, sizeof(g->logoff));
 	memcpy(g->sso_message, svc->sso_message, sizeof(g->sso_message));
+	memcpy(g->pwd_change_url, svc->pwd_change_url,
+	       sizeof(g->pwd_change_url));
+	memcpy(g->pwd_change_msg, svc->pwd_change_msg,
+	       sizeof(g->pwd_change_msg));
 	g->input_auth = svc->input_auth_mode;
 	g->output_auth = svc->output_auth_mode;
 	if (domain) {

@@ -38,9 +38,14 @@ struct esp_gate {
 	unsigned int input_auth, output_auth;
 	struct exlb_sso_domain *domain;	/* NULL: Domain names none */
 	char realm[EXLB_NICKNAME_SIZE + 16];	/* WWW-Authenticate: printable, no '"' */
-	/* the form logon (InputAuthMode=2): Logoff, SingleSignOnMessage */
+	/*
+	 * the form logon (InputAuthMode=2): Logoff, SingleSignOnMessage,
+	 * UserPwdChangeURL and UserPwdChangeMsg (validated by the table)
+	 */
 	char logoff[sizeof(((struct exlb_service *)0)->logoff)];
 	char sso_message[sizeof(((struct exlb_service *)0)->sso_message)];
+	char pwd_change_url[sizeof(((struct exlb_service *)0)->pwd_change_url)];
+	char pwd_change_msg[sizeof(((struct exlb_service *)0)->pwd_change_msg)];
 };
 
 /*

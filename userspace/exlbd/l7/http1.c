@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "http1.h"
@@ -569,6 +570,13 @@ void exlb_http_parser_release(struct exlb_http_parser *p)
 	free(p->headbuf);
 	p->headbuf = NULL;
 	p->head_len = p->head_cap = 0;
+}
+
+void exlb_http_wipe_after_head(struct exlb_http_parser *p)
+{
+	if (p->headbuf && p->head_cap > p->head_len)
+		OPENSSL_cleanse(p->headbuf + p->head_len,
+				p->head_cap - p->head_len);
 }
 
 void exlb_http_expect_no_body(struct exlb_http_parser *p)

@@ -139,6 +139,12 @@ void exlb_http_parser_init(struct exlb_http_parser *p,
 			   enum exlb_http_kind kind);
 /* Frees what the parser holds (its head buffer); it can be re-inited. */
 void exlb_http_parser_release(struct exlb_http_parser *p);
+/*
+ * Wipes the head buffer past the head in it: a feed copies what it is
+ * given, so the start of a body that came with the head (ESP's logon
+ * POST: a password) sits there until the next head overwrites it.
+ */
+void exlb_http_wipe_after_head(struct exlb_http_parser *p);
 
 /*
  * Consumes a prefix of @data (see the top comment); *consumed says how

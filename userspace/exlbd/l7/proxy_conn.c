@@ -104,6 +104,7 @@ struct l7_conn {
 
 	/* the form logon (InputAuthMode=2) */
 	bool form_reading;		/* PH_REQUEST: the body is a logon POST's */
+	bool form_wipe;			/* a logon POST came: wipe cin, to_s at the end */
 	struct exlb_buf form_body;	/* ... read into this (ESP_FORM_BODY_MAX) */
 	struct esp_form *form;		/* PH_AUTH: what it carried */
 	char *fwd_auth;			/* OutputAuthMode=1: made from the session */
@@ -466,10 +467,37 @@ static void form_forget(struct l7_conn *c)
 	c->owa_logon = false;
 }
 
+/*
+ * What is left of a logon POST's body (a password) in the relay's
+ * buffers: the read buffer past what is still to be parsed (drop_front()
+ * moves bytes to the front and leaves their old copies behind, and a
+ * head's drop leaves a copy of the body that followed it), the worker's
+ * scratch buffer (the first read of a quiet connection lands there), the
+ * request parser's head buffer past the head (the body that came with
+ * it), and the server queue past what is still to be sent (ESP's own
+ * POST to Exchange, OutputAuthMode=2). Bytes not yet parsed or sent stay.
+ */
+static void form_wipe_buffers(struct l7_conn *c)
+{
+	if (c->req)
+		exlb_http_wipe_after_head(c->req);
+	if (c->r.cin)
+		OPENSSL_cleanse(c->r.cin + c->r.cin_len, L7_BUF - c->r.cin_len);
+	OPENSSL_cleanse(c->r.w->scratch, sizeof(c->r.w->scratch));
+	if (c->r.to_s.data)
+		OPENSSL_cleanse(c->r.to_s.data + c->r.to_s.len,
+				c->r.to_s.cap - c->r.to_s.len);
+}
+
 static void conn_release(struct l7_relay *r)
 {
 	struct l7_conn *c = l7_relay_of(r, struct l7_conn);
 
+	if (c->form_wipe) {	/* also a refused one: its body was not read */
+		c->r.cin_len = 0;
+		c->r.to_s.len = 0;
+		form_wipe_buffers(c);
+	}
 	if (c->auth)	/* the client went away during its logon */
 		esp_auth_cancel(c->auth);
 	c->auth = NULL;
@@ -811,8 +839,30 @@ static void form_page(struct l7_conn *c, const struct esp_gate *g,
 {
 	c->r.to_c.len = 0;
 	form_answered(c, status, esp_form_page(status, g->sso_message, dest,
-					       error, c->req_is_head,
-					       &c->r.to_c));
+					       error, NULL, NULL,
+					       c->req_is_head, &c->r.to_c));
+}
+
+/*
+ * The directory said the password expired or must be changed: with
+ * UserPwdChangeURL the page says so and links to it (no generic error);
+ * without, the same page as a wrong password. The directory says it only
+ * for the right password (ppolicy and AD check the password first), so
+ * this tells nothing to someone who does not know it.
+ */
+static void form_pwd_expired(struct l7_conn *c, const struct esp_gate *g,
+			     const char *dest)
+{
+	if (!g->pwd_change_url[0]) {
+		form_page(c, g, 200, dest,
+			  "The user name or password is not correct.");
+		return;
+	}
+	c->r.to_c.len = 0;
+	form_answered(c, 200, esp_form_page(200, g->sso_message, dest, NULL,
+					    g->pwd_change_url,
+					    g->pwd_change_msg, c->req_is_head,
+					    &c->r.to_c));
 }
 
 /*
@@ -942,6 +992,8 @@ static void on_form_logon(void *ctx, enum esp_auth_result res,
 	} else if (res == ESP_AUTH_OK || res == ESP_AUTH_UNAVAILABLE) {
 		form_page(c, g, 503, f->dest,
 			  "The service is not available. Try again later.");
+	} else if (res == ESP_AUTH_EXPIRED) {
+		form_pwd_expired(c, g, f->dest);
 	} else {	/* never which: the security log says it */
 		form_page(c, g, 200, f->dest,
 			  "The user name or password is not correct.");
@@ -958,6 +1010,7 @@ static void form_submit(struct l7_conn *c)
 	struct esp_form *f = calloc(1, sizeof(*f));
 
 	c->form_reading = false;
+	form_wipe_buffers(c);	/* the body's copies: form_body has it */
 	if (!f || esp_form_parse(c->form_body.data ? c->form_body.data : "",
 				 c->form_body.len, f, &why)) {
 		free(f);
@@ -1016,6 +1069,7 @@ static enum auth_step esp_form(struct l7_conn *c, struct l7_vs *vs,
 	if (!strcmp(h->method_name, "POST") &&
 	    esp_gate_path_in(ESP_FORM_PATH, (*esp)->target, (*esp)->target_len,
 			     false)) {
+		c->form_wipe = true;
 		/* a body of known, bounded length: nothing else is a form */
 		if (h->chunked || !h->has_content_length ||
 		    h->content_length > ESP_FORM_BODY_MAX) {
@@ -1446,7 +1500,14 @@ static bool process_client_input(struct l7_conn *c)
 		case EXLB_HTTP_BODY:
 		case EXLB_HTTP_END:
 			if (c->form_reading) {	/* a logon POST: ours, bounded */
-				if (c->form_body.len + used > ESP_FORM_BODY_MAX ||
+				/* its whole room at once: no realloc leaves a copy */
+				if (!c->form_body.data) {
+					c->form_body.data = malloc(ESP_FORM_BODY_MAX);
+					c->form_body.cap = c->form_body.data ?
+							   ESP_FORM_BODY_MAX : 0;
+				}
+				if (!c->form_body.data ||
+				    c->form_body.len + used > ESP_FORM_BODY_MAX ||
 				    exlb_buf_append(&c->form_body, c->r.cin, used)) {
 					c->r.dead = true;
 					return true;
@@ -1544,6 +1605,8 @@ static bool owa_answer(struct l7_conn *c, const struct exlb_http_head *h,
 	int reason = -1;
 
 	v = owa_form_verdict(h, &reason);
+	if (c->owa_logon)	/* sent: its copy in the server queue goes */
+		form_wipe_buffers(c);
 	if (!c->owa_logon) {
 		if (v != OWA_FORM_REFUSED || !g->domain)
 			return false;
@@ -2162,6 +2225,13 @@ void l7_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 			conn_free(c);
 			return;
 		}
+		/*
+		 * ESP: requests carry passwords (logon POSTs, Basic headers);
+		 * OpenSSL keeps each record's plaintext in its read buffer
+		 * unless told to wipe it once read (and at SSL_free()).
+		 */
+		if (vs->esp_any)
+			SSL_set_options(c->r.c.ssl, SSL_OP_CLEANSE_PLAINTEXT);
 		c->r.c.tls = true;
 		c->r.c.want_ktls = w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;
 		l7_ep_track_readiness(&c->r.c);	/* relay.c on_client_io() reports */
