@@ -147,7 +147,7 @@ EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 EXRS_LIB=$REPO/userspace/tests/lib/exchange-rs.sh
 # shellcheck source=bench/lib.sh
-. "$REPO/bench/lib.sh"	# cpu_ticks (the functions below are this script's own)
+. "$REPO/bench/lib.sh"	# cpu_ticks, perf_* (the other functions below are this script's own)
 
 NS_CLI=exlbh-cli
 NS_LB=exlbh-lb
@@ -493,21 +493,18 @@ ka_run() {
 	[ "$PERF" = 0 ] || perf_start "$tag$sfx"
 	cpu0=$(cpu_ticks)
 	out=$(nsx "$NS_CLI" timeout $((SECS + 30)) wrk -t 2 -c 50 -d "${SECS}s" --timeout 5s --latency "$URL/owa/" 2>&1) ||
-		{ perf_stop "$tag$sfx"; fail "$tag.ka$sfx: wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 1; }
+		{ perf_stop "$tag$sfx" "$tag$sfx.ka"; fail "$tag.ka$sfx: wrk failed: $(tail -n 2 <<<"$out" | tr '\n' ' ')"; return 1; }
 	cpu1=$(cpu_ticks)
-	perf_stop "$tag$sfx"
+	perf_stop "$tag$sfx" "$tag$sfx.ka"
 	acc1=$(tcp_opens "$NS_LB" Passive)
 	srv1=$(tcp_opens "$NS_LB" Active)
 	echo "$out" >"$WORK/$tag$sfx.wrk.out"
 	reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
 	us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="${reqs:-0}" \
 		'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n }')
-	if [ "$PERF" = 1 ] && [ -s "$WORK/$tag$sfx.syscalls.csv" ]; then
-		# Per request: the count over wrk's requests (the profile ran a
-		# little longer than wrk, so this errs high by a few per cent).
-		awk -F, -v n="${reqs:-0}" '$3 ~ /sys_enter/ && $1 + 0 > 0 && n > 0 {
-			sub(/.*:sys_enter_?/, "", $3); printf "%s %.2f\n", ($3 == "" ? "all" : $3), $1 / n }' \
-			"$WORK/$tag$sfx.syscalls.csv" | sort -k2 -gr >"$WORK/$tag$sfx.syscalls.txt"
+	# Per request: the count over wrk's requests (the profile ran a little
+	# longer than wrk, so this errs high by a few per cent).
+	if [ "$PERF" = 1 ] && perf_syscalls "$tag$sfx" "${reqs:-0}" 2; then
 		log "$tag.ka$sfx: system calls per request: $(tr '\n' ' ' <"$WORK/$tag$sfx.syscalls.txt")"
 	fi
 	rps=$(awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' <<<"$out")
@@ -519,51 +516,6 @@ ka_run() {
 	[ -z "$us" ] || put "$tag.ka_cpu$sfx" "$us"
 	[ "${non2xx:-0}" = 0 ] && [ "${errs:-0}" = 0 ] && return 0
 	fail "$tag.ka$sfx: ${non2xx:-0} non-2xx responses, ${errs:-0} socket errors"
-}
-
-# perf_start TAG / perf_stop TAG: a call-graph profile of the proxy's
-# processes (cpu-clock: no hardware counters needed) while wrk runs; the
-# report (--no-children, self time) goes to TAG.perf.txt, the top to the log.
-# Beside it, perf stat counts the proxy's system calls (TAG.syscalls.txt):
-# on a virtual machine each one costs more than most of the work around it.
-PERF_PID=
-PSTAT_PID=
-SYSCALLS=read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,epoll_wait,epoll_pwait,epoll_ctl,setsockopt,getsockopt,ioctl,splice,close,accept4,connect,futex
-perf_start() {	# perf_start TAG [-a]: -a profiles the whole machine
-	local pids who
-	pids=$(lb_pids | tr ' ' ,)
-	who=(-p "$pids")
-	[ "${2:-}" != -a ] || who=(-a)
-	perf record -e cpu-clock -g -o "$WORK/$1.perf.data" "${who[@]}" >"$WORK/$1.perf.log" 2>&1 &
-	PERF_PID=$!
-	perf stat -x, -o "$WORK/$1.syscalls.csv" -e raw_syscalls:sys_enter \
-		-e "$(tr , '\n' <<<"$SYSCALLS" | sed 's/^/syscalls:sys_enter_/' | paste -sd,)" \
-		-p "$pids" >/dev/null 2>&1 &
-	PSTAT_PID=$!
-	sleep 0.5
-}
-perf_stop() {	# perf_stop TAG [LABEL]
-	local what=${2:-$1.ka}
-	[ -n "$PERF_PID" ] || return 0
-	kill -INT "$PERF_PID" "$PSTAT_PID" 2>/dev/null || true
-	wait "$PERF_PID" 2>/dev/null || true
-	wait "$PSTAT_PID" 2>/dev/null || true
-	PERF_PID=
-	PSTAT_PID=
-	perf report -i "$WORK/$1.perf.data" --no-children --stdio --percent-limit 0.5 -g none \
-		>"$WORK/$1.perf.txt" 2>/dev/null || true
-	perf report -i "$WORK/$1.perf.data" --no-children --stdio -g caller,0.5,callee \
-		>"$WORK/$1.perf-graph.txt" 2>/dev/null || true
-	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort dso -g none \
-		>"$WORK/$1.perf-dso.txt" 2>/dev/null || true
-	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort comm -g none \
-		>"$WORK/$1.perf-comm.txt" 2>/dev/null || true
-	log "$what: profile by process: $(grep -v '^#' "$WORK/$1.perf-comm.txt" | grep . | head -n 8 |
-		awk '{ printf "%s %s, ", $2, $1 }')"
-	log "$what: profile by object: $(grep -v '^#' "$WORK/$1.perf-dso.txt" | grep . | head -n 6 |
-		awk '{ printf "%s %s, ", $2, $1 }')"
-	log "$what: profile (self time, top 12; $WORK/$1.perf.txt):"
-	grep -v '^#' "$WORK/$1.perf.txt" | grep . | head -n 12 | sed 's/^/    /'
 }
 
 hs_run() {
@@ -622,10 +574,7 @@ bulk_run() {
 	st1=$(head -n1 /proc/stat)
 	if [ "$PERF" = 1 ]; then
 		perf_stop "$tag.$dir" "$tag.$dir"
-		if [ -s "$WORK/$tag.$dir.syscalls.csv" ]; then
-			awk -F, -v n=$((BULK_REPS * BIG / 1048576)) '$3 ~ /sys_enter/ && $1 + 0 > 0 {
-				sub(/.*:sys_enter_?/, "", $3); printf "%s %.1f\n", ($3 == "" ? "all" : $3), $1 / n }' \
-				"$WORK/$tag.$dir.syscalls.csv" | sort -k2 -gr >"$WORK/$tag.$dir.syscalls.txt"
+		if perf_syscalls "$tag.$dir" $((BULK_REPS * BIG / 1048576)) 1; then
 			log "$tag.$dir: system calls per MiB: $(tr '\n' ' ' <"$WORK/$tag.$dir.syscalls.txt")"
 		fi
 	fi

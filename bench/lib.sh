@@ -2,9 +2,10 @@
 # shellcheck shell=bash
 #
 # Helpers shared by the benchmark scripts (bench/mail.sh; bench/https.sh has
-# its own copies of most of them and takes cpu_ticks from here). The caller
-# sets LB_PID (the proxy it started) before lb_pids / mem_kb / cpu_ticks, and
-# V (declare -A V) before put / med.
+# its own copies of most of them and takes cpu_ticks and the perf_* profile
+# helpers from here). The caller sets LB_PID (the proxy it started) before
+# lb_pids / mem_kb / cpu_ticks / perf_start, and V (declare -A V) before
+# put / med.
 
 log() { printf '[%6ss] %s\n' "$SECONDS" "$*"; }
 kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
@@ -87,4 +88,68 @@ cpu_ticks() {
 		sum=$((sum + $(awk '{ print $12 + $13 }' <<<"$st")))
 	done
 	echo "$sum"
+}
+
+# perf_start TAG [-a] / perf_stop TAG [LABEL]: a call-graph profile of the
+# proxy's processes (-a: of the whole machine) while a load runs (cpu-clock:
+# no hardware counters needed); the report (--no-children, self time) goes
+# to TAG.perf.txt, by object to TAG.perf-dso.txt, by process to
+# TAG.perf-comm.txt, call graphs to TAG.perf-graph.txt, the top to the log
+# (LABEL, default TAG). Beside it, perf stat counts the proxy's system calls
+# (TAG.syscalls.csv; perf_syscalls): on a virtual machine each one costs
+# more than most of the work around it. The caller sets WORK and LB_PID
+# and stops PERF_PID / PSTAT_PID in its cleanup.
+PERF_PID=
+PSTAT_PID=
+SYSCALLS=read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,epoll_wait,epoll_pwait,epoll_ctl,setsockopt,getsockopt,ioctl,fcntl,splice,close,accept4,connect,socket,shutdown,getsockname,getpid,futex,brk,mmap,munmap,madvise,mprotect,clock_gettime,gettimeofday,getrandom
+perf_start() {
+	local pids who
+	pids=$(lb_pids | tr ' ' ,)
+	who=(-p "$pids")
+	[ "${2:-}" != -a ] || who=(-a)
+	perf record -e cpu-clock -g -o "$WORK/$1.perf.data" "${who[@]}" >"$WORK/$1.perf.log" 2>&1 &
+	PERF_PID=$!
+	perf stat -x, -o "$WORK/$1.syscalls.csv" -e raw_syscalls:sys_enter \
+		-e "$(tr , '\n' <<<"$SYSCALLS" | sed 's/^/syscalls:sys_enter_/' | paste -sd,)" \
+		-p "$pids" >/dev/null 2>&1 &
+	PSTAT_PID=$!
+	sleep 0.5
+}
+perf_stop() {
+	local what=${2:-$1}
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" "$PSTAT_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	wait "$PSTAT_PID" 2>/dev/null || true
+	PERF_PID=
+	PSTAT_PID=
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio --percent-limit 0.5 -g none \
+		>"$WORK/$1.perf.txt" 2>/dev/null || true
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio -g caller,0.5,callee \
+		>"$WORK/$1.perf-graph.txt" 2>/dev/null || true
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort dso -g none \
+		>"$WORK/$1.perf-dso.txt" 2>/dev/null || true
+	perf report -i "$WORK/$1.perf.data" --no-children --stdio --sort comm -g none \
+		>"$WORK/$1.perf-comm.txt" 2>/dev/null || true
+	log "$what: profile by process: $(grep -v '^#' "$WORK/$1.perf-comm.txt" | grep . | head -n 8 |
+		awk '{ printf "%s %s, ", $2, $1 }')"
+	log "$what: profile by object: $(grep -v '^#' "$WORK/$1.perf-dso.txt" | grep . | head -n 6 |
+		awk '{ printf "%s %s, ", $2, $1 }')"
+	log "$what: profile (self time, top 12; $WORK/$1.perf.txt):"
+	grep -v '^#' "$WORK/$1.perf.txt" | grep . | head -n 12 | sed 's/^/    /'
+}
+
+# perf_syscalls TAG N [DIGITS]: perf_stop's system call counts divided by N
+# (requests, sessions, MiB), most frequent first, into TAG.syscalls.txt:
+# "all" (every system call), the named ones, and "other" (all - named).
+# Fails when there is nothing to divide.
+perf_syscalls() {
+	[ -s "$WORK/$1.syscalls.csv" ] && [ "${2:-0}" -gt 0 ] || return 1
+	awk -F, -v n="$2" -v d="${3:-2}" '$3 ~ /sys_enter/ && $1 + 0 > 0 {
+		sub(/.*:sys_enter_?/, "", $3)
+		if ($3 == "") all = $1; else { named += $1; printf "%s %.*f\n", $3, d, $1 / n }
+	} END {
+		printf "all %.*f\n", d, all / n
+		if (all > named) printf "other %.*f\n", d, (all - named) / n
+	}' "$WORK/$1.syscalls.csv" | sort -k2 -gr >"$WORK/$1.syscalls.txt"
 }

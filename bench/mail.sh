@@ -29,8 +29,11 @@
 # order: the table shows medians, then every round's values, the spread
 # (median [min-max] n) and exlb/HAProxy round by round. --metrics picks
 # mem and/or smtp (--metrics smtp makes rounds of the CPU per session cheap).
+# --perf records a CPU profile (perf record -g) of the proxy's processes
+# during each SMTP run and counts their system calls per session (perf stat;
+# bench/lib.sh perf_start).
 #
-# Usage: bench/mail.sh [--quick] [--rounds N] [--metrics mem,smtp] [--only exlb|haproxy[,...]]
+# Usage: bench/mail.sh [--quick] [--rounds N] [--metrics mem,smtp] [--perf] [--only exlb|haproxy[,...]]
 #        [--tls-relay auto|ktls|userspace] [--workers N] [--conc N] [--idle-conns N] [--secs N]
 #        [--max-runtime S] [--out DIR] [--keep]
 # See docs/benchmarks.md, section "Mail (issue 5)".
@@ -47,6 +50,7 @@ MAX_RUNTIME=900
 ROUNDS=1
 ROUND=1
 METRICS=mem,smtp
+PERF=0
 QUICK=0
 OUT=
 KEEP=0
@@ -64,6 +68,7 @@ while [ $# -gt 0 ]; do
 	--quick) QUICK=1; shift ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--metrics) METRICS=$2; shift 2 ;;
+	--perf) PERF=1; shift ;;
 	--only) LBS=$2; shift 2 ;;
 	--workers) WORKERS=$2; shift 2 ;;
 	--conc) CONC=$2; shift 2 ;;
@@ -141,6 +146,10 @@ topo_down() {
 	local ns
 	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
 	CLI_PID=
+	[ -n "$PERF_PID" ] && stop_pid "$PERF_PID"
+	[ -n "$PSTAT_PID" ] && stop_pid "$PSTAT_PID"
+	PERF_PID=
+	PSTAT_PID=
 	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
 	LB_PID=
 	[ "$MAILRS_UP" = 1 ] && { mailrs_cleanup || true; }
@@ -368,21 +377,41 @@ mem_run() {
 	sleep 2	# let the proxy and dovecot close them
 }
 
-# smtp_run TAG NS ADDR:PORT MODE: SMTP sessions/s for SECS seconds.
+# machine_split STAT0 STAT1: where all CPUs' time went between two "cpu"
+# lines of /proc/stat.
+machine_split() {
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		split(a, x); split(b, y); for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; t += d[i] }
+		if (t > 0) printf "user %.0f%% sys %.0f%% softirq %.0f%% idle %.0f%% steal %.0f%%",
+			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[7] + d[8]) / t, 100 * (d[5] + d[6]) / t, 100 * d[9] / t }'
+}
+
+# smtp_run TAG NS ADDR:PORT MODE: SMTP sessions/s for SECS seconds. With
+# --perf (through a proxy): its profile and system calls per session.
 smtp_run() {
-	local tag=$1 ns=$2 t=$3 mode=$4 line bad src=() cpu0 cpu1
+	local tag=$1 ns=$2 t=$3 mode=$4 line bad src=() cpu0 cpu1 st0 st1 prof=0
 	[ "$ns" = "$NS_CLI" ] && src=(-s "$CLI_SRCS")
+	[ "$PERF" = 1 ] && [ "$ns" = "$NS_CLI" ] && prof=1
 	nsx "$ns" timeout 20 "$WORK/mailload" smtp -t "$t" -x "$mode" "${src[@]}" -c "$CONC" -d 1 -T 10 >/dev/null 2>&1 || true
+	[ "$prof" = 0 ] || perf_start "$tag.r$ROUND"
 	cpu0=$(cpu_ticks)
+	st0=$(head -n1 /proc/stat)
 	line=$(nsx "$ns" timeout $((SECS + 30)) "$WORK/mailload" smtp -t "$t" -x "$mode" "${src[@]}" -c "$CONC" \
-		-d "$SECS" -T 10 2>&1) || { fail "$tag: mailload failed: $line"; return 1; }
+		-d "$SECS" -T 10 2>&1) || { [ "$prof" = 0 ] || perf_stop "$tag.r$ROUND"; fail "$tag: mailload failed: $line"; return 1; }
 	cpu1=$(cpu_ticks)
+	st1=$(head -n1 /proc/stat)
+	[ "$prof" = 0 ] || perf_stop "$tag.r$ROUND"
 	if [ "$ns" = "$NS_CLI" ] && [ "$(kv "$line" sessions)" -gt 0 ]; then
 		putr "$tag.cpu" "$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$(kv "$line" sessions)" \
 			'BEGIN { printf "%.2f", t * 1000 / hz / n }')"
 		line="$line proxy_cpu_ms_per_session=$(med "$tag.cpu.r$ROUND")"
+		# Per session: perf ran ~0.5 s longer than mailload (errs high by a few per cent).
+		if [ "$prof" = 1 ] && perf_syscalls "$tag.r$ROUND" "$(kv "$line" sessions)" 2; then
+			putr "$tag.sys" "$(awk '$1 == "all" { print $2 }' "$WORK/$tag.r$ROUND.syscalls.txt")"
+			log "$tag: system calls per session: $(tr '\n' ' ' <"$WORK/$tag.r$ROUND.syscalls.txt")"
+		fi
 	fi
-	log "$tag: $line"
+	log "$tag: $line; machine: $(machine_split "$st0" "$st1")"
 	bad=$(( $(kv "$line" err_connect) + $(kv "$line" err_tls) + $(kv "$line" err_proto) + \
 		$(kv "$line" err_io) + $(kv "$line" timeouts) ))
 	[ "$bad" = 0 ] || fail "$tag: $bad failed sessions"
@@ -424,6 +453,7 @@ bench_lb() {
 for t in ip ss openssl cc dovecot postfix postconf; do
 	command -v "$t" >/dev/null || die "$t is missing"
 done
+[ "$PERF" = 0 ] || command -v perf >/dev/null || die "--perf: perf is missing (linux-perf)"
 # One descriptor per idle connection in the client, in the proxy and (for
 # dovecot's imap-login) on the server; HAProxy wants two per connection.
 ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -453,6 +483,8 @@ log "exlb mail benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_ve
 log "kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
 log "SMTP ${SECS}s runs, $CONC sessions in flight; $IDLE_CONNS idle IMAP connections; workers $WORKERS; metrics $METRICS; $ROUNDS round(s)"
 topo_up || { fail "topology"; exit 1; }
+# perf's first run spends seconds on its setup: pay for that here
+[ "$PERF" = 0 ] || perf record -e cpu-clock -a -o "$WORK/warmup.perf.data" -- sleep 2 >/dev/null 2>&1 || true
 
 # The ceiling: postfix alone, no TLS, from the balancer's namespace.
 ! want smtp || smtp_run direct.smtp "$NS_LB" "$RS:25" plain || true
@@ -482,6 +514,10 @@ row "  session p99 ms: exlb STARTTLS :25 vs HAProxy :465" exlb.smtp_starttls.p99
 row "  session p99 ms: SMTPS :465, both" exlb.smtps.p99 haproxy.smtps.p99
 row "  proxy CPU ms/session: exlb STARTTLS :25 vs HAProxy :465" exlb.smtp_starttls.cpu haproxy.smtps.cpu
 row "  proxy CPU ms/session: SMTPS :465, both" exlb.smtps.cpu haproxy.smtps.cpu
+if [ "$PERF" = 1 ]; then
+	row "  proxy system calls/session: exlb STARTTLS :25 vs HAProxy" exlb.smtp_starttls.sys haproxy.smtps.sys
+	row "  proxy system calls/session: SMTPS :465, both" exlb.smtps.sys haproxy.smtps.sys
+fi
 row "IMAP idle KiB/conn (Pss): exlb STARTTLS :143 vs HAProxy :993" exlb.imap_starttls haproxy.imaps
 row "IMAP idle KiB/conn (Pss): IMAPS :993 offload, both" exlb.imaps haproxy.imaps
 echo "(sessions: $CONC in flight, ${SECS}s, each a new connection, full TLS handshake, EHLO, MAIL, RCPT, DATA, QUIT;"
@@ -501,7 +537,8 @@ if [ "$ROUNDS" -gt 1 ]; then
 	done
 	echo "exlb/HAProxy round by round:"
 	for pair in exlb.smtp_starttls:haproxy.smtps exlb.smtps:haproxy.smtps exlb.smtp_starttls.cpu:haproxy.smtps.cpu \
-		exlb.smtps.cpu:haproxy.smtps.cpu exlb.imap_starttls:haproxy.imaps exlb.imaps:haproxy.imaps; do
+		exlb.smtps.cpu:haproxy.smtps.cpu exlb.smtp_starttls.sys:haproxy.smtps.sys exlb.smtps.sys:haproxy.smtps.sys \
+		exlb.imap_starttls:haproxy.imaps exlb.imaps:haproxy.imaps; do
 		[ -n "${V[${pair%%:*}]:-}" ] || continue
 		per=
 		for r in $(seq "$ROUNDS"); do per="$per $(ratio "${pair%%:*}.r$r" "${pair#*:}.r$r")"; done

@@ -5,11 +5,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <linux/tls.h>
 
 #include <openssl/core_names.h>
@@ -203,6 +205,39 @@ static size_t crypto_fill(union ktls_crypto *ci, int version, size_t keylen,
 	return sizeof(ci->g256);
 }
 
+/*
+ * The "tls" ULP on @fd. A kernel without it (ENOENT: no tls module, or no
+ * modules at all) is asked again only after KTLS_ULP_RETRY_S: not one
+ * failing setsockopt() per session, and a module loaded meanwhile
+ * (modprobe tls) is taken up within that time.
+ */
+#define KTLS_ULP_RETRY_S	60
+static atomic_llong ulp_missing_until;
+
+bool exlb_ktls_ulp_missing(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	return now.tv_sec < atomic_load_explicit(&ulp_missing_until, memory_order_relaxed);
+}
+
+static bool ulp_try(int fd)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (now.tv_sec < atomic_load_explicit(&ulp_missing_until, memory_order_relaxed))
+		return false;
+	if (!setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")))
+		return true;
+	if (errno == ENOENT)
+		atomic_store_explicit(&ulp_missing_until,
+				      (long long)now.tv_sec + KTLS_ULP_RETRY_S,
+				      memory_order_relaxed);
+	return false;
+}
+
 static int send_tickets(SSL *ssl)
 {
 	for (int i = 0; i < EXLB_KTLS_TICKETS; i++) {
@@ -237,7 +272,7 @@ int exlb_ktls_after_handshake(SSL *ssl, int fd, bool want_ktls, bool *tx,
 	md = SSL_CIPHER_get_handshake_digest(cipher);
 	if (!keylen || !md || SSL_pending(ssl) || SSL_has_pending(ssl))
 		return 0;
-	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")))
+	if (!ulp_try(fd))
 		return 0;	/* no kTLS in this kernel: userspace it is */
 
 	if (version == TLS1_3_VERSION) {

@@ -55,6 +55,13 @@ void exlb_ktls_keylog_cb(const SSL *ssl, const char *line);
 int exlb_ktls_after_handshake(SSL *ssl, int fd, bool want_ktls, bool *tx,
 			      bool *rx);
 
+/*
+ * The kernel said it has no "tls" ULP a short while ago: a handshake
+ * starting now will not end in kTLS (its reads may run ahead from the
+ * start).
+ */
+bool exlb_ktls_ulp_missing(void);
+
 /* recv() on a kTLS receive socket: > 0 data, 0 EOF/close_notify, -errno. */
 ssize_t exlb_ktls_recv(int fd, void *buf, size_t len);
 /* Sends close_notify through the kernel. */

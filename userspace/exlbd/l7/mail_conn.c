@@ -167,6 +167,7 @@ static int server_open(struct l7_relay *r, struct l7_subvs *sv,
 		return fd;
 	}
 	l7_relay_server_set(r, fd, rs, sv->connect_s, true);
+	l7_ep_track_readiness(&r->s);	/* relay.c on_server_io() reports */
 	c->s_touched = false;
 	return 0;
 }
@@ -228,8 +229,11 @@ static void start_tls(struct l7_mail_conn *c)
 		return;
 	}
 	c->r.c.ssl = ssl;
+	c->r.c.tls = true;
 	c->r.c.handshake_done = false;
 	c->r.c.want_ktls = c->r.w->proxy->opts.tls_relay != EXLB_TLS_RELAY_USERSPACE;
+	/* the socket BIO reports drained reads; records are read ahead */
+	l7_ep_track_readiness(&c->r.c);
 	c->r.c.hs_events = EV_READ;
 	c->r.c.want_read_events = c->r.c.want_write_events = 0;
 	c->starttls = true;
@@ -564,8 +568,9 @@ static bool handshake_step(struct l7_mail_conn *c)
 static void mc_pump(struct l7_relay *r, int s_revents)
 {
 	struct l7_mail_conn *c = l7_relay_of(r, struct l7_mail_conn);
+	int round;
 
-	for (int round = 0; round < L7_PUMP_ROUNDS && !c->r.dead; round++) {
+	for (round = 0; round < L7_PUMP_ROUNDS && !c->r.dead; round++) {
 		bool progress = false;
 
 		if (c->phase == MC_HANDSHAKE) {
@@ -629,6 +634,12 @@ static void mc_pump(struct l7_relay *r, int s_revents)
 	l7_relay_watch(&c->r, c->phase != MC_TLS_REPLY && c->phase != MC_CLOSING,
 		       c->phase != MC_HANDSHAKE && c->phase != MC_TLS_REPLY &&
 		       c->phase != MC_CLOSING);
+	/*
+	 * Stopped at the cap with work left: back after the other events.
+	 * Records OpenSSL read ahead would not wake us (proxy_io.h).
+	 */
+	if (round == L7_PUMP_ROUNDS && ev_is_active(&c->r.c.io))
+		ev_feed_event(c->r.w->loop, &c->r.c.io, EV_READ);
 }
 
 /* ---- timeouts ---- */
@@ -756,6 +767,7 @@ void l7_mail_accept(struct l7_worker *w, int fd, struct l7_vs *vs,
 		c->ms.rcpt_allowed = rcpt_allowed;
 	}
 	c->r.c.handshake_done = true;	/* plain until STARTTLS */
+	l7_ep_track_readiness(&c->r.c);	/* relay.c on_client_io() reports */
 	c->start = c->phase_start = ev_now(w->loop);
 	c->phase = MC_LINES;
 

@@ -299,11 +299,18 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 static int listener_add(struct l7_worker *w, const struct l7_vs *vs, int fd)
 {
 	struct l7_listener *l = calloc(1, sizeof(*l));
+	int one = 1;
 
 	if (!l) {
 		close(fd);
 		return -ENOMEM;
 	}
+	/*
+	 * Accepted sockets inherit TCP_NODELAY from their listener: one
+	 * setsockopt() here, not one per connection (l7_relay_new()). Here,
+	 * not in listener_open(): an upgrade's adopted listeners get it too.
+	 */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	l->fd = fd;
 	l->vs_id = vs->id;
 	l->vip = vs->vip;

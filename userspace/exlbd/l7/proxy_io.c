@@ -99,6 +99,14 @@ void l7_ep_track_readiness(struct l7_ep *ep)
 		BIO_set_callback_arg(rbio, (char *)ep);
 		BIO_set_callback_ex(rbio, bio_read_cb);
 	}
+	/*
+	 * A handshake that cannot end in kTLS reads ahead from its start: a
+	 * ClientHello in one read(), not two, and the client's
+	 * ChangeCipherSpec + Finished in one, not four. (With kTLS possible
+	 * it waits for the end of the handshake: l7_ep_handshake().)
+	 */
+	if (ep->ssl && (!ep->want_ktls || exlb_ktls_ulp_missing()))
+		SSL_set_read_ahead(ep->ssl, 1);
 }
 
 /* A read now would only say EAGAIN: the socket is empty, nothing is buffered. */

@@ -20,7 +20,8 @@
  * more than the work around it (issue 11: 3-4 per keep-alive request).
  * epoll is level-triggered here, so a byte that arrives meanwhile still
  * wakes the owner: skipping can delay nothing. Such an owner's TLS
- * sessions also read ahead (a record in one read(), not two); records
+ * sessions also read ahead (a record in one read(), not two: from the
+ * start of a handshake that cannot end in kTLS, else once it is done); records
  * OpenSSL holds are announced by no event, so the owner must not stop
  * reading while it has room unless it comes back by itself.
  */

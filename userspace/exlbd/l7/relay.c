@@ -62,14 +62,13 @@ struct l7_relay *l7_relay_new(size_t size, const struct l7_relay_ops *ops,
 			      const struct sockaddr_storage *peer, double first_s)
 {
 	struct l7_relay *r = calloc(1, size);
-	int one = 1;
 
 	if (!r) {
 		close(fd);
 		l7_vs_conn_close(vs->st);
 		return NULL;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* TCP_NODELAY: inherited from the listener (proxy.c listener_add()) */
 	r->ops = ops;
 	r->w = w;
 	r->vs_id = vs->id;
@@ -422,15 +421,30 @@ void l7_relay_reset_on_close(struct l7_relay *r)
 	l7_ep_reset_on_close(&r->s);
 }
 
+/* Everything the server sent (to its EOF) reached the client's side. */
+static bool s2c_done(const struct l7_relay *r)
+{
+	return (r->s.eof || r->s.fd < 0) && !r->sin_len && !r->to_c.len &&
+	       !r->sp_s2c.in_pipe;
+}
+
 bool l7_relay_half_close(struct l7_relay *r, bool *progress)
 {
 	if (r->c.eof && !r->cin_len && !r->to_s.len && !r->sp_c2s.in_pipe &&
 	    !r->s.shut && r->s.fd >= 0) {
-		l7_ep_shutdown(&r->s);
+		/*
+		 * Both directions are done: the relay is closed right after
+		 * this, and close() sends the plain server its FIN (nothing
+		 * is left unread: it sent EOF). A shutdown() first would be
+		 * a system call per session for nothing. A TLS server still
+		 * gets its close_notify.
+		 */
+		if (r->s.ssl || !s2c_done(r))
+			l7_ep_shutdown(&r->s);
+		r->s.shut = true;
 		*progress = true;
 	}
-	if ((r->s.eof || r->s.fd < 0) && !r->sin_len && !r->to_c.len &&
-	    !r->sp_s2c.in_pipe && !r->c.shut) {
+	if (s2c_done(r) && !r->c.shut) {
 		l7_ep_shutdown(&r->c);
 		*progress = true;
 	}
