@@ -8,12 +8,13 @@
  * exlb_net.lock; the packet path finds them under RCU. Everything that the
  * scheduler reads or writes for one service (its state, the real servers'
  * counters and flags, the persistence table) is under that service's
- * sched_lock. Flows are in an rhashtable keyed by their conntrack entry,
- * plus a list under flow_lock for the timer and the dumps.
+ * sched_lock. Flows are in an rhashtable keyed by their conntrack entry;
+ * the timer, the resets and the dumps walk it.
  *
- * Lifetimes: a flow holds references on its conntrack entry, its service
- * and its real server; a real holds one on its service. All three are freed
- * after an RCU grace period, so the packet path may use what it found.
+ * Lifetimes: a flow holds references on its conntrack entry and its real
+ * server; a real holds one on its service. All three are freed after an
+ * RCU grace period (a flow drops its conntrack reference only then), so
+ * the packet path, the walks and the dumps may use what they found.
  */
 #ifndef EXLB_H
 #define EXLB_H
@@ -93,7 +94,12 @@ struct exlb_service {
 	struct exlb_snat_pool __rcu *snat_pool;	/* under exlb_net.lock */
 	atomic64_t no_source_port;	/* SYNs refused: no free source port */
 
-	struct exlb_stats_pcpu __percpu *stats;
+	/*
+	 * Packets are counted per real server only; the service's counters
+	 * are its reals' plus these, what deleted reals had counted (under
+	 * sched_lock).
+	 */
+	struct exlb_stats retired;
 	refcount_t refcnt;
 	struct rcu_head rcu;
 };
@@ -107,6 +113,7 @@ struct exlb_real {
 	unsigned long disabled_at;	/* jiffies of the last disable */
 	struct exlb_sched_target sched;	/* under svc->sched_lock */
 	struct exlb_stats_pcpu __percpu *stats;
+	struct exlb_stats retired;	/* added to svc->retired at deletion */
 	refcount_t refcnt;
 	bool removed;			/* deleted from its service */
 	struct rcu_head rcu;
@@ -128,37 +135,75 @@ enum exlb_flow_class {
 	EXLB_FLOW_CLOSED,
 };
 
+/* How a flow is forwarded, and which bookkeeping it carries. */
+enum exlb_flow_kind {
+	EXLB_FLOW_NAT,			/* nf_nat translates it */
+	EXLB_FLOW_ROUTE,		/* forward=route: we transmit it */
+	EXLB_FLOW_ADOPTED,		/* bound on the HA peer, synced to us */
+};
+
+/*
+ * One per balanced connection, so kept small (48 bytes on 64-bit, checked
+ * at build time): the service is the real server's, the stamp is the low
+ * 32 bits of jiffies (idle timeouts are far below 2^31 ticks), and what only
+ * route and adopted flows need is in struct exlb_flow_ext, which those
+ * flows are allocated as.
+ */
 struct exlb_flow {
 	struct rhash_head node;		/* exlb_net.flow_table, key ct */
-	struct nf_conn *ct;		/* referenced */
-	struct list_head list;		/* exlb_net.flows, under flow_lock */
-	struct exlb_service *svc;	/* referenced */
+	struct nf_conn *ct;		/* referenced until freed */
 	struct exlb_real *real;		/* referenced */
-	bool persisted;			/* counted in its persistence record */
-	bool route;			/* forward=route: we transmit it */
-	bool adopted;			/* bound on the HA peer, synced to us */
-	/*
-	 * Route flows only: conntrack sees one direction, so its window
-	 * tracking learns nothing; the client's next sequence number and
-	 * its highest ACK are noted here for the RSTs (best effort).
-	 */
-	bool dr_acked;
-	u32 dr_end;
-	u32 dr_ack;
-	/*
-	 * Adopted flows only: conntrack picked them up mid-stream from
-	 * conntrackd's entry and its window tracking may not follow them
-	 * (liberal, scale unknown), so the highest sequence end and ACK
-	 * seen each way (IP_CT_DIR_*) are noted here for the RSTs.
-	 */
-	bool ad_seen[IP_CT_DIR_MAX];
-	u32 ad_end[IP_CT_DIR_MAX];
-	u32 ad_ack[IP_CT_DIR_MAX];
-	unsigned long last_seen;	/* jiffies */
+	u32 last_seen;			/* jiffies, low 32 bits */
 	u8 class;			/* enum exlb_flow_class, sched_lock */
-	bool unlinked;			/* under flow_lock */
+	u8 kind;			/* enum exlb_flow_kind, set before insert */
+	bool persisted;			/* counted in its persistence record */
 	struct rcu_head rcu;
 };
+
+/* A route or adopted flow: the flow and its RST bookkeeping. */
+struct exlb_flow_ext {
+	struct exlb_flow flow;
+	union {
+		/*
+		 * Route flows: conntrack sees one direction, so its window
+		 * tracking learns nothing; the client's next sequence number
+		 * and its highest ACK are noted here for the RSTs (best
+		 * effort).
+		 */
+		struct {
+			bool acked;
+			u32 end;
+			u32 ack;
+		} route;
+		/*
+		 * Adopted flows: conntrack picked them up mid-stream from
+		 * conntrackd's entry and its window tracking may not follow
+		 * them (liberal, scale unknown), so the highest sequence end
+		 * and ACK seen each way (IP_CT_DIR_*) are noted here.
+		 */
+		struct {
+			bool seen[IP_CT_DIR_MAX];
+			u32 end[IP_CT_DIR_MAX];
+			u32 ack[IP_CT_DIR_MAX];
+		} adopted;
+	};
+};
+
+static inline struct exlb_flow_ext *exlb_flow_ext(struct exlb_flow *flow)
+{
+	return container_of(flow, struct exlb_flow_ext, flow);
+}
+
+static inline const struct exlb_flow_ext *
+exlb_flow_ext_const(const struct exlb_flow *flow)
+{
+	return container_of(flow, const struct exlb_flow_ext, flow);
+}
+
+static inline struct exlb_service *exlb_flow_svc(const struct exlb_flow *flow)
+{
+	return flow->real->svc;
+}
 
 struct exlb_net {
 	struct net *net;
@@ -170,11 +215,9 @@ struct exlb_net {
 	u32 config_gen;			/* bumped on each change, for dumps */
 	bool hooks_on;
 
-	spinlock_t flow_lock;		/* flows list, unlinking */
-	struct list_head flows;
+	spinlock_t flow_lock;		/* inserting flows, see flow.c */
 	struct rhashtable flow_table;
-	unsigned int nflows;
-	u32 flow_gen;
+	atomic_t flow_gen;		/* bumped per insert and unlink */
 	struct delayed_work gc_work;
 
 	/* conntrack entries synced from the HA peer (hooks.c, adopt) */
@@ -189,6 +232,7 @@ struct exlb_net {
 
 extern unsigned int exlb_net_id;
 extern struct kmem_cache *exlb_flow_cache;
+extern struct kmem_cache *exlb_flow_ext_cache;
 struct exlb_net *exlb_pernet(const struct net *net);
 
 /* service.c: the service and real-server tables */
@@ -246,9 +290,10 @@ int exlb_flow_net_init(struct exlb_net *xn);
 void exlb_flow_net_exit(struct exlb_net *xn);
 struct exlb_flow *exlb_flow_lookup(struct exlb_net *xn,
 				   const struct nf_conn *ct);
-struct exlb_flow *exlb_flow_alloc(struct nf_conn *ct);
-void exlb_flow_bind(struct exlb_flow *flow, struct exlb_service *svc,
-		    struct exlb_real *real, bool persisted);
+struct exlb_flow *exlb_flow_alloc(struct nf_conn *ct, u8 kind);
+struct exlb_flow *exlb_flow_make_route(struct exlb_flow *flow);
+void exlb_flow_bind(struct exlb_flow *flow, struct exlb_real *real,
+		    bool persisted);
 void exlb_flow_free(struct exlb_flow *flow);
 int exlb_flow_insert(struct exlb_net *xn, struct exlb_flow *flow);
 void exlb_flow_abort(struct exlb_net *xn, struct exlb_flow *flow);
@@ -257,6 +302,8 @@ void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state);
 void exlb_flows_reset_real(struct exlb_net *xn, struct exlb_real *real);
 void exlb_flows_reset_service(struct exlb_net *xn, struct exlb_service *svc);
 void exlb_flows_reset_all(struct exlb_net *xn, bool send_rst);
+long exlb_flows_dump(struct exlb_net *xn, long start,
+		     int (*fn)(struct exlb_flow *flow, void *arg), void *arg);
 void exlb_gc_start(struct exlb_net *xn);
 void exlb_gc_stop(struct exlb_net *xn);
 enum exlb_flow_class exlb_flow_class_of(u8 tcp_state);
@@ -279,6 +326,8 @@ void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats, bool in,
 		    unsigned int len, bool new_conn);
 void exlb_stats_read(struct exlb_stats_pcpu __percpu *stats,
 		     struct exlb_stats *sum);
+void exlb_stats_accumulate(struct exlb_stats *sum, const struct exlb_stats *add);
+void exlb_service_stats(struct exlb_service *svc, struct exlb_stats *sum);
 
 /* netlink.c */
 int exlb_genl_init(void);

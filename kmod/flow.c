@@ -7,10 +7,18 @@
  * last packets. A timer per namespace, once a second, releases flows whose
  * conntrack entry died, resets idle ones and the ones left at the end of a
  * drain, and expires persistence records.
+ *
+ * The table is the only index of the flows: the timer, the mass resets and
+ * the dumps walk it. Whoever removes a flow from the table (rhashtable
+ * removal succeeds once) releases it. Inserting takes flow_lock to check
+ * that the service or real server was not marked for a reset meanwhile; a
+ * reset marks first, passes through flow_lock, then walks, so every flow
+ * that passed the check is in the table when the walk starts.
  */
 #include <linux/jiffies.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
+#include <linux/time.h>
 #include <net/netfilter/nf_conntrack.h>
 
 #include "kmod/exlb.h"
@@ -61,7 +69,7 @@ u8 exlb_tcp_state_of(u8 tcp_conntrack_state)
 int exlb_flow_net_init(struct exlb_net *xn)
 {
 	spin_lock_init(&xn->flow_lock);
-	INIT_LIST_HEAD(&xn->flows);
+	atomic_set(&xn->flow_gen, 0);
 	return rhashtable_init(&xn->flow_table, &flow_params);
 }
 
@@ -77,35 +85,57 @@ struct exlb_flow *exlb_flow_lookup(struct exlb_net *xn,
 	return rhashtable_lookup(&xn->flow_table, &ct, flow_params);
 }
 
-struct exlb_flow *exlb_flow_alloc(struct nf_conn *ct)
+static struct kmem_cache *flow_cache_of(u8 kind)
+{
+	return kind == EXLB_FLOW_NAT ? exlb_flow_cache : exlb_flow_ext_cache;
+}
+
+/* A flow of @kind; route and adopted ones carry struct exlb_flow_ext. */
+struct exlb_flow *exlb_flow_alloc(struct nf_conn *ct, u8 kind)
 {
 	struct exlb_flow *flow;
 
-	flow = kmem_cache_zalloc(exlb_flow_cache, GFP_ATOMIC);
+	flow = kmem_cache_zalloc(flow_cache_of(kind), GFP_ATOMIC);
 	if (!flow)
 		return NULL;
 	nf_conntrack_get(&ct->ct_general);
 	flow->ct = ct;
-	flow->last_seen = jiffies;
+	flow->last_seen = (u32)jiffies;
 	flow->class = EXLB_FLOW_INACTIVE;
-	INIT_LIST_HEAD(&flow->list);
+	flow->kind = kind;
 	return flow;
 }
 
-/* For a flow that was never bound to a service. */
+/*
+ * A bound nat flow not yet inserted becomes a route flow: it moves into a
+ * struct exlb_flow_ext, with its references. NULL without memory; @flow is
+ * then still the caller's.
+ */
+struct exlb_flow *exlb_flow_make_route(struct exlb_flow *flow)
+{
+	struct exlb_flow_ext *ext;
+
+	ext = kmem_cache_zalloc(exlb_flow_ext_cache, GFP_ATOMIC);
+	if (!ext)
+		return NULL;
+	ext->flow = *flow;
+	ext->flow.kind = EXLB_FLOW_ROUTE;
+	kmem_cache_free(exlb_flow_cache, flow);	/* never published */
+	return &ext->flow;
+}
+
+/* For a flow that was never bound to a real server. */
 void exlb_flow_free(struct exlb_flow *flow)
 {
 	nf_ct_put(flow->ct);
-	kmem_cache_free(exlb_flow_cache, flow);
+	kmem_cache_free(flow_cache_of(flow->kind), flow);
 }
 
 /* Under svc->sched_lock, right after exlb_schedule() chose @real. */
-void exlb_flow_bind(struct exlb_flow *flow, struct exlb_service *svc,
-		    struct exlb_real *real, bool persisted)
+void exlb_flow_bind(struct exlb_flow *flow, struct exlb_real *real,
+		    bool persisted)
 {
-	refcount_inc(&svc->refcnt);
 	refcount_inc(&real->refcnt);
-	flow->svc = svc;
 	flow->real = real;
 	flow->persisted = persisted;
 }
@@ -113,10 +143,11 @@ void exlb_flow_bind(struct exlb_flow *flow, struct exlb_service *svc,
 /* Moves @flow between its real server's counters; under sched_lock. */
 static void flow_set_class(struct exlb_flow *flow, enum exlb_flow_class class)
 {
+	struct exlb_service *svc = exlb_flow_svc(flow);
 	struct exlb_sched_target *t = &flow->real->sched;
 	u8 key[16];
 
-	lockdep_assert_held(&flow->svc->sched_lock);
+	lockdep_assert_held(&svc->sched_lock);
 	if (flow->class == class)
 		return;
 	if (flow->class == EXLB_FLOW_ACTIVE)
@@ -128,30 +159,35 @@ static void flow_set_class(struct exlb_flow *flow, enum exlb_flow_class class)
 	else if (class == EXLB_FLOW_INACTIVE)
 		t->inactive++;
 	if (class == EXLB_FLOW_CLOSED && flow->persisted) {
-		exlb_persist_key_of(flow->svc,
+		exlb_persist_key_of(svc,
 				    &flow->ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple.src.u3,
 				    key);
-		exlb_persist_release(flow->svc, key);
+		exlb_persist_release(svc, key);
 	}
 	flow->class = class;
 }
 
+/*
+ * The conntrack reference goes last: a walk or a dump that found the flow
+ * under RCU may still read the entry's tuples.
+ */
 static void flow_free_rcu(struct rcu_head *head)
 {
-	kmem_cache_free(exlb_flow_cache, container_of(head, struct exlb_flow, rcu));
+	struct exlb_flow *flow = container_of(head, struct exlb_flow, rcu);
+
+	nf_ct_put(flow->ct);
+	kmem_cache_free(flow_cache_of(flow->kind), flow);
 }
 
 /* Drops an unlinked (or never linked) bound flow. */
 static void flow_release(struct exlb_flow *flow)
 {
-	struct exlb_service *svc = flow->svc;
+	struct exlb_service *svc = exlb_flow_svc(flow);
 
 	spin_lock_bh(&svc->sched_lock);
 	flow_set_class(flow, EXLB_FLOW_CLOSED);
 	spin_unlock_bh(&svc->sched_lock);
-	nf_ct_put(flow->ct);
 	exlb_real_put(flow->real);
-	exlb_service_put(svc);
 	call_rcu(&flow->rcu, flow_free_rcu);
 }
 
@@ -162,8 +198,9 @@ void exlb_flow_abort(struct exlb_net *xn, struct exlb_flow *flow)
 
 /*
  * Links a new flow, unless its service or real server went away (or down
- * with droponfail) since it was scheduled: those changes reset flows under
- * flow_lock after marking, so checking here closes the race.
+ * with droponfail) since it was scheduled: those changes mark first, then
+ * pass through flow_lock before they walk the table, so checking here
+ * closes the race.
  */
 int exlb_flow_insert(struct exlb_net *xn, struct exlb_flow *flow)
 {
@@ -171,34 +208,26 @@ int exlb_flow_insert(struct exlb_net *xn, struct exlb_flow *flow)
 	int err;
 
 	spin_lock_bh(&xn->flow_lock);
-	if (READ_ONCE(flow->svc->dead) || READ_ONCE(real->removed) ||
+	if (READ_ONCE(real->svc->dead) || READ_ONCE(real->removed) ||
 	    ((READ_ONCE(real->flags) & EXLB_REAL_F_DOWN) &&
 	     READ_ONCE(xn->drop_on_fail))) {
 		err = -ESHUTDOWN;
 		goto out;
 	}
 	err = rhashtable_insert_fast(&xn->flow_table, &flow->node, flow_params);
-	if (err)
-		goto out;
-	list_add_tail(&flow->list, &xn->flows);
-	xn->nflows++;
-	xn->flow_gen++;
+	if (!err)
+		atomic_inc(&xn->flow_gen);
 out:
 	spin_unlock_bh(&xn->flow_lock);
 	return err;
 }
 
-/* Under flow_lock. Only the caller that unlinks a flow releases it. */
+/* True for the one caller that took @flow out of the table: it releases it. */
 static bool flow_unlink(struct exlb_net *xn, struct exlb_flow *flow)
 {
-	lockdep_assert_held(&xn->flow_lock);
-	if (flow->unlinked)
+	if (rhashtable_remove_fast(&xn->flow_table, &flow->node, flow_params))
 		return false;
-	flow->unlinked = true;
-	rhashtable_remove_fast(&xn->flow_table, &flow->node, flow_params);
-	list_del_init(&flow->list);
-	xn->nflows--;
-	xn->flow_gen++;
+	atomic_inc(&xn->flow_gen);
 	return true;
 }
 
@@ -206,14 +235,14 @@ static bool flow_unlink(struct exlb_net *xn, struct exlb_flow *flow)
 void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state)
 {
 	enum exlb_flow_class class = exlb_flow_class_of(state);
-	struct exlb_service *svc = flow->svc;
-	bool unlinked;
+	struct exlb_service *svc = exlb_flow_svc(flow);
+	bool route = flow->kind == EXLB_FLOW_ROUTE;
 
 	if (class == READ_ONCE(flow->class))
 		return;
 	spin_lock_bh(&svc->sched_lock);
 	if (flow->class != EXLB_FLOW_CLOSED &&
-	    (class != EXLB_FLOW_CLOSED || flow->route))
+	    (class != EXLB_FLOW_CLOSED || route))
 		flow_set_class(flow, class);
 	spin_unlock_bh(&svc->sched_lock);
 	/*
@@ -221,25 +250,17 @@ void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state)
 	 * counts, until its conntrack entry dies: only the flow sends the
 	 * client's last segments to the real server (no NAT does it for us).
 	 */
-	if (class != EXLB_FLOW_CLOSED || flow->route)
+	if (class != EXLB_FLOW_CLOSED || route)
 		return;
 
-	spin_lock_bh(&xn->flow_lock);
-	unlinked = flow_unlink(xn, flow);
-	spin_unlock_bh(&xn->flow_lock);
-	if (unlinked)
+	if (flow_unlink(xn, flow))
 		flow_release(flow);
 }
 
 /* A linked flow whose first packet is dropped after all. */
 void exlb_flow_drop(struct exlb_net *xn, struct exlb_flow *flow)
 {
-	bool unlinked;
-
-	spin_lock_bh(&xn->flow_lock);
-	unlinked = flow_unlink(xn, flow);
-	spin_unlock_bh(&xn->flow_lock);
-	if (unlinked)
+	if (flow_unlink(xn, flow))
 		flow_release(flow);
 }
 
@@ -254,120 +275,178 @@ static bool flow_ct_gone(const struct nf_conn *ct)
 	return refcount_read(&ct->ct_general.use) == 1;
 }
 
-static void flows_finish(struct exlb_net *xn, struct list_head *victims,
-			 bool send_rst)
+/* Ends an unlinked flow: kills its entry, resets both ends, releases it. */
+static void flow_finish(struct exlb_net *xn, struct exlb_flow *flow,
+			bool send_rst)
 {
-	struct exlb_flow *flow, *tmp;
-
-	list_for_each_entry_safe(flow, tmp, victims, list) {
-		list_del_init(&flow->list);
-		/*
-		 * Killed first: a packet of the entry in flight on another
-		 * CPU finds no flow now, and hooks.c would adopt a live entry;
-		 * a dying one it leaves alone. The RSTs need only the tracked
-		 * sequence numbers, which the entry keeps (we hold it).
-		 */
-		nf_ct_kill(flow->ct);
-		if (send_rst && !(flow->route &&
-				  READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)) {
-			rcu_read_lock();
-			local_bh_disable();
-			if (flow->route)
-				exlb_reset_route(xn->net, flow);
-			else if (flow->adopted)
-				exlb_reset_adopted(xn->net, flow);
-			else
-				exlb_reset_conntrack(xn->net, flow->ct);
-			local_bh_enable();
-			rcu_read_unlock();
-		}
-		flow_release(flow);
+	/*
+	 * Killed first: a packet of the entry in flight on another CPU finds
+	 * no flow now, and hooks.c would adopt a live entry; a dying one it
+	 * leaves alone. The RSTs need only the tracked sequence numbers,
+	 * which the entry keeps (we hold it).
+	 */
+	nf_ct_kill(flow->ct);
+	if (send_rst && !(flow->kind == EXLB_FLOW_ROUTE &&
+			  READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)) {
+		rcu_read_lock();
+		local_bh_disable();
+		if (flow->kind == EXLB_FLOW_ROUTE)
+			exlb_reset_route(xn->net, flow);
+		else if (flow->kind == EXLB_FLOW_ADOPTED)
+			exlb_reset_adopted(xn->net, flow);
+		else
+			exlb_reset_conntrack(xn->net, flow->ct);
+		local_bh_enable();
+		rcu_read_unlock();
 	}
+	flow_release(flow);
+}
+
+/*
+ * Calls @fn on every flow, under RCU, in process context; @fn may unlink
+ * and release the flow it is given. Every flow in the table for the whole
+ * walk is seen, some twice if the table is resized meanwhile (unlinking
+ * happens once). The walk is not paused: resuming could skip a flow of a
+ * bucket that changed, and a reset must not.
+ */
+static void flows_walk(struct exlb_net *xn,
+		       void (*fn)(struct exlb_net *xn, struct exlb_flow *flow,
+				  const void *arg),
+		       const void *arg)
+{
+	struct rhashtable_iter iter;
+	struct exlb_flow *flow;
+
+	rhashtable_walk_enter(&xn->flow_table, &iter);
+	rhashtable_walk_start(&iter);
+	while ((flow = rhashtable_walk_next(&iter))) {
+		if (IS_ERR(flow))
+			continue;	/* -EAGAIN: resized, goes on in the new table */
+		fn(xn, flow, arg);
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
+}
+
+struct reset_match {
+	const struct exlb_real *real;		/* or NULL */
+	const struct exlb_service *svc;		/* or NULL */
+	bool send_rst;
+};
+
+static void reset_one(struct exlb_net *xn, struct exlb_flow *flow,
+		      const void *arg)
+{
+	const struct reset_match *m = arg;
+
+	if (m->real && flow->real != m->real)
+		return;
+	if (m->svc && exlb_flow_svc(flow) != m->svc)
+		return;
+	if (flow_unlink(xn, flow))
+		flow_finish(xn, flow, m->send_rst);
 }
 
 static void flows_reset_matching(struct exlb_net *xn,
-				 bool (*match)(const struct exlb_flow *flow,
-					       const void *arg),
-				 const void *arg, bool send_rst)
+				 const struct reset_match *m)
 {
-	struct exlb_flow *flow, *tmp;
-	LIST_HEAD(victims);
-
+	/* every insert that missed the caller's mark is done after this */
 	spin_lock_bh(&xn->flow_lock);
-	list_for_each_entry_safe(flow, tmp, &xn->flows, list) {
-		if (match && !match(flow, arg))
-			continue;
-		flow_unlink(xn, flow);
-		list_add_tail(&flow->list, &victims);
-	}
 	spin_unlock_bh(&xn->flow_lock);
-	flows_finish(xn, &victims, send_rst);
-}
-
-static bool match_real(const struct exlb_flow *flow, const void *real)
-{
-	return flow->real == real;
-}
-
-static bool match_service(const struct exlb_flow *flow, const void *svc)
-{
-	return flow->svc == svc;
+	flows_walk(xn, reset_one, m);
 }
 
 void exlb_flows_reset_real(struct exlb_net *xn, struct exlb_real *real)
 {
-	flows_reset_matching(xn, match_real, real, true);
+	struct reset_match m = { .real = real, .send_rst = true };
+
+	flows_reset_matching(xn, &m);
 }
 
 void exlb_flows_reset_service(struct exlb_net *xn, struct exlb_service *svc)
 {
-	flows_reset_matching(xn, match_service, svc, true);
+	struct reset_match m = { .svc = svc, .send_rst = true };
+
+	flows_reset_matching(xn, &m);
 }
 
 void exlb_flows_reset_all(struct exlb_net *xn, bool send_rst)
 {
-	flows_reset_matching(xn, NULL, NULL, send_rst);
+	struct reset_match m = { .send_rst = send_rst };
+
+	flows_reset_matching(xn, &m);
+}
+
+/*
+ * Netlink dumps: @fn on every flow from the @start-th on, under RCU, until
+ * it returns non-zero. Returns how many flows were passed over or sent,
+ * i.e. the next @start (a resize between two calls may shift the order:
+ * flow_gen does not see it, so a dump then repeats or misses a few).
+ */
+long exlb_flows_dump(struct exlb_net *xn, long start,
+		     int (*fn)(struct exlb_flow *flow, void *arg), void *arg)
+{
+	struct rhashtable_iter iter;
+	struct exlb_flow *flow;
+	long idx = 0;
+
+	rhashtable_walk_enter(&xn->flow_table, &iter);
+	rhashtable_walk_start(&iter);
+	while ((flow = rhashtable_walk_next(&iter))) {
+		if (IS_ERR(flow))
+			continue;
+		if (idx >= start && fn(flow, arg))
+			break;
+		idx++;
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
+	return idx;
+}
+
+struct gc_args {
+	unsigned long now;
+	u32 final;
+	bool drain_drop;
+};
+
+static void gc_one(struct exlb_net *xn, struct exlb_flow *flow,
+		   const void *arg)
+{
+	const struct gc_args *a = arg;
+	struct exlb_real *real = flow->real;
+	u32 idle = exlb_effective_idle(xn, real->svc) * HZ;
+
+	if (flow_ct_gone(flow->ct)) {
+		if (flow_unlink(xn, flow))
+			flow_release(flow);
+		return;
+	}
+	if (flow->kind == EXLB_FLOW_ROUTE &&
+	    READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)
+		return;		/* closed: waits for its entry to die */
+	if (time_after32((u32)a->now, READ_ONCE(flow->last_seen) + idle) ||
+	    (a->drain_drop &&
+	     (READ_ONCE(real->flags) & EXLB_REAL_F_DISABLED) &&
+	     time_after_eq(a->now, READ_ONCE(real->disabled_at) +
+				   a->final * HZ))) {
+		if (flow_unlink(xn, flow))
+			flow_finish(xn, flow, true);
+	}
 }
 
 static void gc_work_fn(struct work_struct *work)
 {
 	struct exlb_net *xn = container_of(to_delayed_work(work),
 					   struct exlb_net, gc_work);
-	u32 final = READ_ONCE(xn->final_persist);
-	bool drain_drop = READ_ONCE(xn->drop_at_drain_end);
-	unsigned long now = jiffies;
-	struct exlb_flow *flow, *tmp;
+	struct gc_args a = {
+		.now = jiffies,
+		.final = READ_ONCE(xn->final_persist),
+		.drain_drop = READ_ONCE(xn->drop_at_drain_end),
+	};
 	struct exlb_service *svc;
-	LIST_HEAD(gone);
-	LIST_HEAD(victims);
 
-	spin_lock_bh(&xn->flow_lock);
-	list_for_each_entry_safe(flow, tmp, &xn->flows, list) {
-		struct exlb_real *real = flow->real;
-		unsigned long idle = exlb_effective_idle(xn, flow->svc) * HZ;
-
-		if (flow_ct_gone(flow->ct)) {
-			flow_unlink(xn, flow);
-			list_add_tail(&flow->list, &gone);
-		} else if (flow->route &&
-			   READ_ONCE(flow->class) == EXLB_FLOW_CLOSED) {
-			continue;	/* closed: waits for its entry to die */
-		} else if (time_after(now, READ_ONCE(flow->last_seen) + idle) ||
-			   (drain_drop &&
-			    (READ_ONCE(real->flags) & EXLB_REAL_F_DISABLED) &&
-			    time_after_eq(now, READ_ONCE(real->disabled_at) +
-						final * HZ))) {
-			flow_unlink(xn, flow);
-			list_add_tail(&flow->list, &victims);
-		}
-	}
-	spin_unlock_bh(&xn->flow_lock);
-
-	flows_finish(xn, &victims, true);
-	list_for_each_entry_safe(flow, tmp, &gone, list) {
-		list_del_init(&flow->list);
-		flow_release(flow);
-	}
+	flows_walk(xn, gc_one, &a);
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(svc, &xn->services, list) {

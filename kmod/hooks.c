@@ -14,6 +14,7 @@
 #include <linux/random.h>
 #include <linux/netfilter_ipv6.h>
 #include <linux/tcp.h>
+#include <linux/time.h>
 #include <net/dst.h>
 #include <net/ip.h>
 #include <net/ip6_route.h>
@@ -156,6 +157,7 @@ static const struct tcphdr *tcp_segment(struct sk_buff *skb, u16 family,
 static void adopted_track(struct exlb_flow *flow, struct sk_buff *skb,
 			  u16 family, enum ip_conntrack_dir dir)
 {
+	struct exlb_flow_ext *ext = exlb_flow_ext(flow);
 	const struct tcphdr *th;
 	struct tcphdr _th;
 	bool seen;
@@ -164,19 +166,20 @@ static void adopted_track(struct exlb_flow *flow, struct sk_buff *skb,
 	th = tcp_segment(skb, family, &_th, &end);
 	if (!th || !th->ack)
 		return;
-	seen = READ_ONCE(flow->ad_seen[dir]);
-	if (!seen || after(end, READ_ONCE(flow->ad_end[dir])))
-		WRITE_ONCE(flow->ad_end[dir], end);
-	if (!seen || after(ntohl(th->ack_seq), READ_ONCE(flow->ad_ack[dir])))
-		WRITE_ONCE(flow->ad_ack[dir], ntohl(th->ack_seq));
+	seen = READ_ONCE(ext->adopted.seen[dir]);
+	if (!seen || after(end, READ_ONCE(ext->adopted.end[dir])))
+		WRITE_ONCE(ext->adopted.end[dir], end);
+	if (!seen || after(ntohl(th->ack_seq), READ_ONCE(ext->adopted.ack[dir])))
+		WRITE_ONCE(ext->adopted.ack[dir], ntohl(th->ack_seq));
 	if (!seen)
-		WRITE_ONCE(flow->ad_seen[dir], true);
+		WRITE_ONCE(ext->adopted.seen[dir], true);
 }
 
 /* Route flows: notes the client's next sequence number and highest ACK. */
 static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
 			u16 family)
 {
+	struct exlb_flow_ext *ext = exlb_flow_ext(flow);
 	struct tcphdr _th;
 	const struct tcphdr *th;
 	u32 end, ack;
@@ -184,22 +187,24 @@ static void route_track(struct exlb_flow *flow, struct sk_buff *skb,
 	th = tcp_segment(skb, family, &_th, &end);
 	if (!th)
 		return;
-	if (!READ_ONCE(flow->dr_end) || after(end, READ_ONCE(flow->dr_end)))
-		WRITE_ONCE(flow->dr_end, end);
+	if (!READ_ONCE(ext->route.end) || after(end, READ_ONCE(ext->route.end)))
+		WRITE_ONCE(ext->route.end, end);
 	if (!th->ack)
 		return;
 	ack = ntohl(th->ack_seq);
-	if (!READ_ONCE(flow->dr_acked) || after(ack, READ_ONCE(flow->dr_ack))) {
-		WRITE_ONCE(flow->dr_ack, ack);
-		WRITE_ONCE(flow->dr_acked, true);
+	if (!READ_ONCE(ext->route.acked) || after(ack, READ_ONCE(ext->route.ack))) {
+		WRITE_ONCE(ext->route.ack, ack);
+		WRITE_ONCE(ext->route.acked, true);
 	}
 }
 
 /*
  * Route flows are not destination-NATed, so they need their own filter
- * (no conntrack status bit is ours to add): a TCP entry seen in its
- * original direction whose destination is a VIP. For other traffic that
- * is one lookup in the small VIP hash, usually an empty bucket.
+ * (no conntrack status bit is ours to add): a confirmed TCP entry seen in
+ * its original direction whose destination is a VIP. For other traffic
+ * that is one lookup in the small VIP hash, usually an empty bucket. An
+ * unconfirmed entry (the first packet, a SYN to a VIP included) has no
+ * flow yet: exlb_nat_dst() makes it later on the packet's way.
  */
 static struct exlb_flow *route_flow(struct exlb_net *xn, struct nf_conn *ct,
 				    enum ip_conntrack_info ctinfo, u16 family)
@@ -207,7 +212,7 @@ static struct exlb_flow *route_flow(struct exlb_net *xn, struct nf_conn *ct,
 	const struct nf_conntrack_tuple *t;
 
 	if (CTINFO2DIR(ctinfo) != IP_CT_DIR_ORIGINAL ||
-	    nf_ct_protonum(ct) != IPPROTO_TCP)
+	    nf_ct_protonum(ct) != IPPROTO_TCP || !nf_ct_is_confirmed(ct))
 		return NULL;
 	t = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
 	if (!exlb_service_lookup_addr(xn, family, &t->dst.u3, t->dst.u.tcp.port))
@@ -260,7 +265,7 @@ static unsigned int adopt(struct exlb_net *xn, struct nf_conn *ct, u16 family,
 	if (exlb_flow_class_of(READ_ONCE(ct->proto.tcp.state)) == EXLB_FLOW_CLOSED)
 		return NF_ACCEPT;
 
-	flow = exlb_flow_alloc(ct);
+	flow = exlb_flow_alloc(ct, EXLB_FLOW_ADOPTED);
 	if (!flow)
 		return NF_DROP;
 	spin_lock_bh(&svc->sched_lock);
@@ -270,14 +275,13 @@ static unsigned int adopt(struct exlb_net *xn, struct nf_conn *ct, u16 family,
 		real = NULL;
 	if (real) {
 		exlb_sched_adopt(svc, real, &orig->src.u3, &persisted);
-		exlb_flow_bind(flow, svc, real, persisted);
+		exlb_flow_bind(flow, real, persisted);
 	}
 	spin_unlock_bh(&svc->sched_lock);
 	if (!real) {
 		exlb_flow_free(flow);
 		goto refuse;
 	}
-	flow->adopted = true;
 	err = exlb_flow_insert(xn, flow);
 	if (err == -EEXIST) {
 		/* another CPU adopted it from the other direction */
@@ -303,8 +307,10 @@ refuse:
 }
 
 /*
- * After conntrack, before NAT: count the packet, note the TCP state; a
- * client packet of a route flow is sent on to its real server here.
+ * After conntrack, before NAT: count the packet (in its real server's
+ * counters only: a service's are the sum of its reals'), note the TCP
+ * state; a client packet of a route flow is sent on to its real server
+ * here.
  */
 static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
@@ -313,6 +319,7 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 	enum ip_conntrack_info ctinfo;
 	struct exlb_flow *flow;
 	struct nf_conn *ct;
+	u32 now;
 	bool in;
 
 	ct = nf_ct_get(skb, &ctinfo);
@@ -333,27 +340,27 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 			if (!flow)
 				return verdict;
 		}
-		if (flow->route)
+		if (flow->kind == EXLB_FLOW_ROUTE)
 			return NF_ACCEPT;
 	} else {
 		flow = route_flow(xn, ct, ctinfo, hook_family(state));
-		if (!flow || !flow->route)
+		if (!flow || flow->kind != EXLB_FLOW_ROUTE)
 			return NF_ACCEPT;
 	}
 
 	in = CTINFO2DIR(ctinfo) == IP_CT_DIR_ORIGINAL;
-	exlb_stats_add(flow->svc->stats, in, skb->len, false);
 	exlb_stats_add(flow->real->stats, in, skb->len, false);
 	/* one write per jiffy at most: the line is shared by both directions */
-	if (time_after(jiffies, READ_ONCE(flow->last_seen)))
-		WRITE_ONCE(flow->last_seen, jiffies);
-	if (flow->route)
+	now = (u32)jiffies;
+	if (time_after32(now, READ_ONCE(flow->last_seen)))
+		WRITE_ONCE(flow->last_seen, now);
+	if (flow->kind == EXLB_FLOW_ROUTE)
 		route_track(flow, skb, hook_family(state));
-	else if (flow->adopted)
+	else if (flow->kind == EXLB_FLOW_ADOPTED)
 		adopted_track(flow, skb, hook_family(state), CTINFO2DIR(ctinfo));
 	exlb_flow_seen(xn, flow, READ_ONCE(ct->proto.tcp.state));
-	/* the flow may be released now; RCU keeps flow->real readable */
-	if (flow->route)
+	/* the flow may be released now; RCU keeps it and flow->real readable */
+	if (flow->kind == EXLB_FLOW_ROUTE)
 		return route_xmit(skb, state, flow->real);
 	return NF_ACCEPT;
 }
@@ -366,14 +373,20 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
  * tracker is told what it cannot see, the way ctnetlink or conntrackd
  * would: the handshake is taken as answered (SYN_RECV, so the client's
  * ACK moves it to ESTABLISHED) and both directions are tracked liberally
- * (no window checks that one-sided tracking would fail).
+ * (no window checks that one-sided tracking would fail). The flow becomes
+ * a route flow first (it needs room for its RST bookkeeping).
  */
 static unsigned int route_first(struct exlb_net *xn, struct sk_buff *skb,
 				const struct nf_hook_state *state,
 				struct exlb_flow *flow)
 {
 	struct nf_conn *ct = flow->ct;
+	struct exlb_flow *route;
 
+	route = exlb_flow_make_route(flow);
+	if (!route)
+		goto drop;
+	flow = route;
 	if (nf_nat_alloc_null_binding(ct, state->hook) != NF_ACCEPT)
 		goto drop;
 	spin_lock_bh(&ct->lock);
@@ -381,11 +394,9 @@ static unsigned int route_first(struct exlb_net *xn, struct sk_buff *skb,
 	ct->proto.tcp.seen[IP_CT_DIR_ORIGINAL].flags |= IP_CT_TCP_FLAG_BE_LIBERAL;
 	ct->proto.tcp.seen[IP_CT_DIR_REPLY].flags |= IP_CT_TCP_FLAG_BE_LIBERAL;
 	spin_unlock_bh(&ct->lock);
-	flow->route = true;
 	route_track(flow, skb, hook_family(state));
 	if (exlb_flow_insert(xn, flow))
 		goto drop;
-	exlb_stats_add(flow->svc->stats, true, skb->len, true);
 	exlb_stats_add(flow->real->stats, true, skb->len, true);
 	return route_xmit(skb, state, flow->real);
 
@@ -424,13 +435,13 @@ static unsigned int exlb_nat_dst(void *priv, struct sk_buff *skb,
 	if (READ_ONCE(ct->proto.tcp.state) != TCP_CONNTRACK_SYN_SENT)
 		return NF_DROP;
 
-	flow = exlb_flow_alloc(ct);
+	flow = exlb_flow_alloc(ct, EXLB_FLOW_NAT);
 	if (!flow)
 		return NF_DROP;
 	spin_lock_bh(&svc->sched_lock);
 	real = exlb_schedule(svc, &tuple->src.u3, &persisted);
 	if (real)
-		exlb_flow_bind(flow, svc, real, persisted);
+		exlb_flow_bind(flow, real, persisted);
 	spin_unlock_bh(&svc->sched_lock);
 	if (!real) {
 		exlb_flow_free(flow);
@@ -451,7 +462,6 @@ static unsigned int exlb_nat_dst(void *priv, struct sk_buff *skb,
 		exlb_flow_abort(xn, flow);
 		return NF_DROP;
 	}
-	exlb_stats_add(svc->stats, true, skb->len, true);
 	exlb_stats_add(real->stats, true, skb->len, true);
 	return NF_ACCEPT;
 }
@@ -519,15 +529,16 @@ static unsigned int snat_refuse(struct exlb_net *xn, struct exlb_flow *flow,
 				struct nf_conn *ct)
 {
 	const struct exlb_real *real = flow->real;
+	struct exlb_service *svc = real->svc;
 
-	atomic64_inc(&flow->svc->no_source_port);
-	if (flow->svc->family == AF_INET)
+	atomic64_inc(&svc->no_source_port);
+	if (svc->family == AF_INET)
 		net_warn_ratelimited("exlb: service %u: no free source port towards %pI4:%u, connection refused\n",
-				     flow->svc->id, &real->addr.ip,
+				     svc->id, &real->addr.ip,
 				     ntohs(real->port));
 	else
 		net_warn_ratelimited("exlb: service %u: no free source port towards [%pI6c]:%u, connection refused\n",
-				     flow->svc->id, &real->addr.in6,
+				     svc->id, &real->addr.in6,
 				     ntohs(real->port));
 	exlb_reset_syn(xn->net, ct);
 	exlb_flow_drop(xn, flow);
@@ -550,6 +561,7 @@ static unsigned int exlb_nat_src(void *priv, struct sk_buff *skb,
 	const struct exlb_snat_pool *pool;
 	struct nf_nat_range2 range = {};
 	enum ip_conntrack_info ctinfo;
+	struct exlb_service *svc;
 	struct exlb_flow *flow;
 	struct nf_conn *ct;
 	unsigned int verdict;
@@ -562,10 +574,11 @@ static unsigned int exlb_nat_src(void *priv, struct sk_buff *skb,
 	if (!flow)
 		return NF_ACCEPT;
 
-	flags = READ_ONCE(flow->svc->flags);
+	svc = exlb_flow_svc(flow);
+	flags = READ_ONCE(svc->flags);
 	if (flags & EXLB_SVC_F_TRANSPARENT)
 		return NF_ACCEPT;
-	pool = rcu_dereference(flow->svc->snat_pool);
+	pool = rcu_dereference(svc->snat_pool);
 	if (pool) {
 		if (!snat_pool_pick(ct, pool, &range))
 			return snat_refuse(xn, flow, ct);
@@ -578,8 +591,8 @@ static unsigned int exlb_nat_src(void *priv, struct sk_buff *skb,
 			verdict = nf_nat_masquerade_ipv6(skb, &range, state->out);
 	} else {
 		range.flags = NF_NAT_RANGE_MAP_IPS;
-		range.min_addr = flow->svc->addr;
-		range.max_addr = flow->svc->addr;
+		range.min_addr = svc->addr;
+		range.max_addr = svc->addr;
 		verdict = nf_nat_setup_info(ct, &range, NF_NAT_MANIP_SRC);
 	}
 	if (verdict == NF_ACCEPT &&

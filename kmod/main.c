@@ -14,6 +14,7 @@
 
 unsigned int exlb_net_id __read_mostly;
 struct kmem_cache *exlb_flow_cache __read_mostly;
+struct kmem_cache *exlb_flow_ext_cache __read_mostly;
 
 struct exlb_net *exlb_pernet(const struct net *net)
 {
@@ -61,12 +62,19 @@ static int __init exlb_init(void)
 {
 	int err;
 
+	/* one per connection: see docs/benchmarks.md before growing it */
+	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) && sizeof(struct exlb_flow) > 48);
 	exlb_flow_cache = KMEM_CACHE(exlb_flow, 0);
 	if (!exlb_flow_cache)
 		return -ENOMEM;
+	exlb_flow_ext_cache = KMEM_CACHE(exlb_flow_ext, 0);
+	if (!exlb_flow_ext_cache) {
+		err = -ENOMEM;
+		goto err_cache;
+	}
 	err = register_pernet_subsys(&exlb_net_ops);
 	if (err)
-		goto err_cache;
+		goto err_ext_cache;
 	err = exlb_genl_init();
 	if (err)
 		goto err_pernet;
@@ -75,6 +83,8 @@ static int __init exlb_init(void)
 
 err_pernet:
 	unregister_pernet_subsys(&exlb_net_ops);
+err_ext_cache:
+	kmem_cache_destroy(exlb_flow_ext_cache);
 err_cache:
 	kmem_cache_destroy(exlb_flow_cache);
 	return err;
@@ -84,8 +94,13 @@ static void __exit exlb_exit(void)
 {
 	exlb_genl_exit();
 	unregister_pernet_subsys(&exlb_net_ops);
-	/* flows, reals and services are freed by RCU callbacks */
+	/*
+	 * Flows, reals and services are freed by RCU callbacks; a real's
+	 * drops its service's last reference, which queues one more.
+	 */
 	rcu_barrier();
+	rcu_barrier();
+	kmem_cache_destroy(exlb_flow_ext_cache);
 	kmem_cache_destroy(exlb_flow_cache);
 }
 

@@ -468,21 +468,19 @@ struct svc_counters {
 };
 
 static int put_stats(struct sk_buff *msg, int type,
-		     struct exlb_stats_pcpu __percpu *pcpu,
+		     const struct exlb_stats *st,
 		     const struct svc_counters *c)
 {
-	struct exlb_stats st;
 	struct nlattr *nest;
 
-	exlb_stats_read(pcpu, &st);
 	nest = nla_nest_start(msg, type);
 	if (!nest)
 		return -EMSGSIZE;
-	if (nla_put_u64_64bit(msg, EXLB_STATS_A_CONNS, st.conns, EXLB_STATS_A_PAD) ||
-	    nla_put_u64_64bit(msg, EXLB_STATS_A_PKTS_IN, st.pkts_in, EXLB_STATS_A_PAD) ||
-	    nla_put_u64_64bit(msg, EXLB_STATS_A_PKTS_OUT, st.pkts_out, EXLB_STATS_A_PAD) ||
-	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_IN, st.bytes_in, EXLB_STATS_A_PAD) ||
-	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_OUT, st.bytes_out, EXLB_STATS_A_PAD) ||
+	if (nla_put_u64_64bit(msg, EXLB_STATS_A_CONNS, st->conns, EXLB_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_PKTS_IN, st->pkts_in, EXLB_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_PKTS_OUT, st->pkts_out, EXLB_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_IN, st->bytes_in, EXLB_STATS_A_PAD) ||
+	    nla_put_u64_64bit(msg, EXLB_STATS_A_BYTES_OUT, st->bytes_out, EXLB_STATS_A_PAD) ||
 	    (c &&
 	     (nla_put_u64_64bit(msg, EXLB_STATS_A_NO_SOURCE_PORT,
 				c->no_source_port, EXLB_STATS_A_PAD) ||
@@ -520,9 +518,11 @@ static int put_service(struct sk_buff *msg, struct exlb_service *svc)
 		.no_source_port = atomic64_read(&svc->no_source_port),
 	};
 	u32 active = 0, inactive = 0;
+	struct exlb_stats st;
 	struct nlattr *nest;
 	unsigned int i, n;
 
+	exlb_service_stats(svc, &st);
 	spin_lock_bh(&svc->sched_lock);
 	n = svc->nreals;
 	for (i = 0; i < n; i++) {
@@ -554,7 +554,7 @@ static int put_service(struct sk_buff *msg, struct exlb_service *svc)
 	    nla_put_u32(msg, EXLB_SVC_A_INACTIVE_CONNS, inactive) ||
 	    nla_put_u32(msg, EXLB_SVC_A_PERSIST_RECORDS, c.persist_records) ||
 	    put_pool(msg, svc) ||
-	    put_stats(msg, EXLB_SVC_A_STATS, svc->stats, &c)) {
+	    put_stats(msg, EXLB_SVC_A_STATS, &st, &c)) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -779,10 +779,12 @@ out:
 static int put_real(struct sk_buff *msg, struct exlb_service *svc,
 		    struct exlb_real *real)
 {
+	struct exlb_stats st;
 	struct nlattr *nest;
 	u32 active, inactive;
 
 	exlb_real_counts(real, &active, &inactive);
+	exlb_stats_read(real->stats, &st);
 	nest = nla_nest_start(msg, EXLB_A_SERVICE);
 	if (!nest || nla_put_u32(msg, EXLB_SVC_A_ID, svc->id))
 		return -EMSGSIZE;
@@ -798,7 +800,7 @@ static int put_real(struct sk_buff *msg, struct exlb_service *svc,
 	    nla_put_u32(msg, EXLB_REAL_A_FLAGS, real->flags) ||
 	    nla_put_u32(msg, EXLB_REAL_A_ACTIVE_CONNS, active) ||
 	    nla_put_u32(msg, EXLB_REAL_A_INACTIVE_CONNS, inactive) ||
-	    put_stats(msg, EXLB_REAL_A_STATS, real->stats, NULL)) {
+	    put_stats(msg, EXLB_REAL_A_STATS, &st, NULL)) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -847,16 +849,18 @@ static int put_flow(struct sk_buff *msg, struct exlb_flow *flow)
 	const struct nf_conn *ct = flow->ct;
 	const struct nf_conntrack_tuple *o = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
 	const struct nf_conntrack_tuple *r = &ct->tuplehash[IP_CT_DIR_REPLY].tuple;
-	u16 family = flow->svc->family;
+	const struct exlb_service *svc = exlb_flow_svc(flow);
+	u16 family = svc->family;
 	/* a route flow is not translated: the RS sees the client, at the VIP */
-	const union nf_inet_addr *real_addr = flow->route ? &flow->real->addr : &r->src.u3;
+	const union nf_inet_addr *real_addr =
+		flow->kind == EXLB_FLOW_ROUTE ? &flow->real->addr : &r->src.u3;
 	unsigned int len = addr_len(family);
 	struct nlattr *nest;
 
 	nest = nla_nest_start(msg, EXLB_A_FLOW);
 	if (!nest)
 		return -EMSGSIZE;
-	if (nla_put_u32(msg, EXLB_FLOW_A_SERVICE_ID, flow->svc->id) ||
+	if (nla_put_u32(msg, EXLB_FLOW_A_SERVICE_ID, svc->id) ||
 	    nla_put_u16(msg, EXLB_FLOW_A_FAMILY, family) ||
 	    nla_put(msg, EXLB_FLOW_A_CLIENT_ADDR, len, &o->src.u3) ||
 	    nla_put_u16(msg, EXLB_FLOW_A_CLIENT_PORT, ntohs(o->src.u.tcp.port)) ||
@@ -869,8 +873,9 @@ static int put_flow(struct sk_buff *msg, struct exlb_flow *flow)
 	    nla_put_u8(msg, EXLB_FLOW_A_STATE,
 		       exlb_tcp_state_of(READ_ONCE(ct->proto.tcp.state))) ||
 	    nla_put_u32(msg, EXLB_FLOW_A_IDLE,
-			(jiffies - READ_ONCE(flow->last_seen)) / HZ) ||
-	    (flow->adopted && nla_put_flag(msg, EXLB_FLOW_A_ADOPTED))) {
+			((u32)jiffies - READ_ONCE(flow->last_seen)) / HZ) ||
+	    (flow->kind == EXLB_FLOW_ADOPTED &&
+	     nla_put_flag(msg, EXLB_FLOW_A_ADOPTED))) {
 		nla_nest_cancel(msg, nest);
 		return -EMSGSIZE;
 	}
@@ -878,15 +883,39 @@ static int put_flow(struct sk_buff *msg, struct exlb_flow *flow)
 	return 0;
 }
 
-/* cb->args[0]: how many flows were sent already; args[1]: service filter. */
+struct flow_dump {
+	struct sk_buff *skb;
+	struct netlink_callback *cb;
+	u32 filter;		/* service id, 0: all */
+};
+
+static int dump_flow(struct exlb_flow *flow, void *arg)
+{
+	struct flow_dump *d = arg;
+	void *hdr;
+
+	if (d->filter && exlb_flow_svc(flow)->id != d->filter)
+		return 0;
+	hdr = genlmsg_put(d->skb, NETLINK_CB(d->cb->skb).portid,
+			  d->cb->nlh->nlmsg_seq, &exlb_genl_family,
+			  NLM_F_MULTI, EXLB_CMD_GET_FLOWS);
+	if (!hdr)
+		return -EMSGSIZE;
+	genl_dump_check_consistent(d->cb, hdr);
+	if (put_flow(d->skb, flow)) {
+		genlmsg_cancel(d->skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(d->skb, hdr);
+	return 0;
+}
+
+/* cb->args[0]: how many flows of the table were passed already. */
 static int exlb_get_flows(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
 	struct exlb_net *xn = exlb_pernet(sock_net(skb->sk));
-	struct exlb_flow *flow;
-	long idx = 0, start = cb->args[0];
-	u32 filter = 0;
-	void *hdr;
+	struct flow_dump d = { .skb = skb, .cb = cb };
 
 	if (info->attrs[EXLB_A_SERVICE]) {
 		struct nlattr *tb[EXLB_SVC_A_MAX + 1];
@@ -900,30 +929,11 @@ static int exlb_get_flows(struct sk_buff *skb, struct netlink_callback *cb)
 			NL_SET_ERR_MSG(cb->extack, "filter flows by service id");
 			return -EINVAL;
 		}
-		filter = nla_get_u32(tb[EXLB_SVC_A_ID]);
+		d.filter = nla_get_u32(tb[EXLB_SVC_A_ID]);
 	}
 
-	spin_lock_bh(&xn->flow_lock);
-	cb->seq = xn->flow_gen;
-	list_for_each_entry(flow, &xn->flows, list) {
-		if (filter && flow->svc->id != filter)
-			continue;
-		if (idx++ < start)
-			continue;
-		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
-				  cb->nlh->nlmsg_seq, &exlb_genl_family,
-				  NLM_F_MULTI, EXLB_CMD_GET_FLOWS);
-		if (!hdr)
-			break;
-		genl_dump_check_consistent(cb, hdr);
-		if (put_flow(skb, flow)) {
-			genlmsg_cancel(skb, hdr);
-			break;
-		}
-		genlmsg_end(skb, hdr);
-		cb->args[0] = idx;
-	}
-	spin_unlock_bh(&xn->flow_lock);
+	cb->seq = atomic_read(&xn->flow_gen);
+	cb->args[0] = exlb_flows_dump(xn, cb->args[0], dump_flow, &d);
 	return skb->len;
 }
 

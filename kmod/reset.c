@@ -225,18 +225,19 @@ void exlb_reset_conntrack(struct net *net, struct nf_conn *ct)
  */
 void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow)
 {
+	const struct exlb_flow_ext *ext = exlb_flow_ext_const(flow);
 	const struct nf_conn *ct = flow->ct;
 	u32 client_end, real_end, client_ack, real_ack;
 
-	if (!READ_ONCE(flow->ad_seen[IP_CT_DIR_ORIGINAL]) ||
-	    !READ_ONCE(flow->ad_seen[IP_CT_DIR_REPLY])) {
+	if (!READ_ONCE(ext->adopted.seen[IP_CT_DIR_ORIGINAL]) ||
+	    !READ_ONCE(ext->adopted.seen[IP_CT_DIR_REPLY])) {
 		exlb_reset_conntrack(net, flow->ct);
 		return;
 	}
-	client_end = READ_ONCE(flow->ad_end[IP_CT_DIR_ORIGINAL]);
-	real_end = READ_ONCE(flow->ad_end[IP_CT_DIR_REPLY]);
-	client_ack = READ_ONCE(flow->ad_ack[IP_CT_DIR_ORIGINAL]);
-	real_ack = READ_ONCE(flow->ad_ack[IP_CT_DIR_REPLY]);
+	client_end = READ_ONCE(ext->adopted.end[IP_CT_DIR_ORIGINAL]);
+	real_end = READ_ONCE(ext->adopted.end[IP_CT_DIR_REPLY]);
+	client_ack = READ_ONCE(ext->adopted.ack[IP_CT_DIR_ORIGINAL]);
+	real_ack = READ_ONCE(ext->adopted.ack[IP_CT_DIR_REPLY]);
 	reset_client(net, ct, real_end, client_end);
 	if (client_ack != real_end)
 		reset_client(net, ct, client_ack, client_end);
@@ -256,11 +257,12 @@ void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow)
  */
 void exlb_reset_route(struct net *net, const struct exlb_flow *flow)
 {
+	const struct exlb_flow_ext *ext = exlb_flow_ext_const(flow);
 	const struct nf_conntrack_tuple *orig =
 		&flow->ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
-	bool acked = READ_ONCE(flow->dr_acked);
-	u32 end = READ_ONCE(flow->dr_end);
-	u32 ack = READ_ONCE(flow->dr_ack);
+	bool acked = READ_ONCE(ext->route.acked);
+	u32 end = READ_ONCE(ext->route.end);
+	u32 ack = READ_ONCE(ext->route.ack);
 	u16 family = nf_ct_l3num(flow->ct);
 	struct exlb_rst r;
 

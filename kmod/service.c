@@ -64,11 +64,8 @@ struct exlb_service *exlb_service_alloc(void)
 		return NULL;
 	svc->reals = kcalloc(EXLB_MAX_REALS, sizeof(*svc->reals), GFP_KERNEL);
 	svc->targets = kcalloc(EXLB_MAX_REALS, sizeof(*svc->targets), GFP_KERNEL);
-	svc->stats = netdev_alloc_pcpu_stats(struct exlb_stats_pcpu);
-	if (!svc->reals || !svc->targets || !svc->stats ||
-	    exlb_persist_init(svc)) {
+	if (!svc->reals || !svc->targets || exlb_persist_init(svc)) {
 		exlb_persist_destroy(svc);
-		free_percpu(svc->stats);
 		kfree(svc->targets);
 		kfree(svc->reals);
 		kfree(svc);
@@ -89,7 +86,6 @@ static void service_free_rcu(struct rcu_head *head)
 	/* the last flow is gone: nothing reads the pool any more */
 	kfree(rcu_dereference_protected(svc->snat_pool, 1));
 	exlb_persist_destroy(svc);
-	free_percpu(svc->stats);
 	kfree(svc->targets);
 	kfree(svc->reals);
 	kfree(svc);
@@ -214,20 +210,41 @@ struct exlb_real *exlb_real_alloc(struct exlb_service *svc)
 	return real;
 }
 
+static void stats_sub(struct exlb_stats *a, const struct exlb_stats *b)
+{
+	a->conns -= b->conns;
+	a->pkts_in -= b->pkts_in;
+	a->pkts_out -= b->pkts_out;
+	a->bytes_in -= b->bytes_in;
+	a->bytes_out -= b->bytes_out;
+}
+
+/*
+ * No packet can count in @real any more: what it counted since its
+ * deletion (packets in flight then) goes to its service too, which it
+ * keeps alive until now. The service's own callback may follow: the
+ * module's exit waits for both.
+ */
 static void real_free_rcu(struct rcu_head *head)
 {
 	struct exlb_real *real = container_of(head, struct exlb_real, rcu);
+	struct exlb_service *svc = real->svc;
+	struct exlb_stats last;
 
+	exlb_stats_read(real->stats, &last);
+	stats_sub(&last, &real->retired);
+	spin_lock_bh(&svc->sched_lock);
+	exlb_stats_accumulate(&svc->retired, &last);
+	spin_unlock_bh(&svc->sched_lock);
 	free_percpu(real->stats);
 	kfree(real);
+	exlb_service_put(svc);
 }
 
 void exlb_real_put(struct exlb_real *real)
 {
-	if (refcount_dec_and_test(&real->refcnt)) {
-		exlb_service_put(real->svc);
+	if (refcount_dec_and_test(&real->refcnt))
 		call_rcu(&real->rcu, real_free_rcu);
-	}
 }
 
 struct exlb_real *exlb_real_find(struct exlb_service *svc,
@@ -289,6 +306,9 @@ void exlb_real_del(struct exlb_service *svc, struct exlb_real *real)
 	svc->targets[svc->nreals] = NULL;
 	real->sched.usable = false;
 	WRITE_ONCE(real->removed, true);
+	/* its counts stay in the service's (real_free_rcu() adds the rest) */
+	exlb_stats_read(real->stats, &real->retired);
+	exlb_stats_accumulate(&svc->retired, &real->retired);
 	spin_unlock_bh(&svc->sched_lock);
 	svc->xn->config_gen++;
 
@@ -356,6 +376,34 @@ void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats, bool in,
 	}
 	u64_stats_update_end_irqrestore(&s->syncp, flags);
 	put_cpu_ptr(stats);
+}
+
+void exlb_stats_accumulate(struct exlb_stats *sum, const struct exlb_stats *add)
+{
+	sum->conns += add->conns;
+	sum->pkts_in += add->pkts_in;
+	sum->pkts_out += add->pkts_out;
+	sum->bytes_in += add->bytes_in;
+	sum->bytes_out += add->bytes_out;
+}
+
+/*
+ * A service's counters: its real servers' and its deleted ones'. Under
+ * exlb_net.lock, which keeps the list of reals as it is.
+ */
+void exlb_service_stats(struct exlb_service *svc, struct exlb_stats *sum)
+{
+	struct exlb_stats st;
+	unsigned int i;
+
+	lockdep_assert_held(&svc->xn->lock);
+	spin_lock_bh(&svc->sched_lock);
+	*sum = svc->retired;
+	spin_unlock_bh(&svc->sched_lock);
+	for (i = 0; i < svc->nreals; i++) {
+		exlb_stats_read(svc->reals[i]->stats, &st);
+		exlb_stats_accumulate(sum, &st);
+	}
 }
 
 void exlb_stats_read(struct exlb_stats_pcpu __percpu *stats,

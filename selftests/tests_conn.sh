@@ -162,7 +162,7 @@ t_ipv6_source_subnet_originating() {
 # Counters: K conns of known size -> conns == K, packets and bytes both ways,
 # per VS and per RS.
 t_stats_counters() {
-	local vs k=6 p=100 js got want i
+	local vs k=6 p=100 js got want i before
 	vs=$(vs4)
 	vs_std "$vs" rs4 Schedule=rr
 	cl dist $VIP4 80 $k payload=$p || fail "client: $J"
@@ -185,6 +185,17 @@ t_stats_counters() {
 	want="true true true true true"
 	expect_eq "$got" "$want | $want | $want | $want" \
 		"VS then rs1..3: conns==K, pkts_in, pkts_out, bytes_in, bytes_out lower bounds"
+	# A service's counters are its reals' sums: a deleted real's stay in
+	# (a late ACK may still add to them).
+	before=$(jq -c .stats <<<"$js")
+	adm rs del "$vs" "$(rs4 1)" || fail "rs del failed"
+	js=$(vs_json "$vs")
+	diag "vs stats after rs1 deleted: $(jq -c .stats <<<"$js")"
+	got=$(jq -r --argjson b "$before" '.stats as $s |
+		[($s.conns == $b.conns), ($s.pkts_in >= $b.pkts_in), ($s.pkts_out >= $b.pkts_out),
+		 ($s.bytes_in >= $b.bytes_in), ($s.bytes_out >= $b.bytes_out)] |
+		map(tostring) | join(" ")' <<<"$js")
+	expect_eq "$got" "$want" "VS counters kept after deleting a real server"
 }
 
 # The flow dump shows an open connection as it is.

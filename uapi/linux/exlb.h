@@ -116,7 +116,8 @@
  *        EXLB_SVC_A_NUM_REALS: NLA_U32
  *        EXLB_SVC_A_ACTIVE_CONNS: NLA_U32 (flows in TCP ESTABLISHED)
  *        EXLB_SVC_A_INACTIVE_CONNS: NLA_U32 (other open flows)
- *        EXLB_SVC_A_STATS: NLA_NESTED, EXLB_STATS_A_*
+ *        EXLB_SVC_A_STATS: NLA_NESTED, EXLB_STATS_A_* (the sums of
+ *                          its real servers', deleted ones included)
  *        EXLB_SVC_A_PERSIST_RECORDS: NLA_U32, source-persistence records
  *
  * Source persistence is bounded: a service keeps at most persist_max
@@ -205,7 +206,9 @@
  * ------------------
  *
  * May only be called with NLM_F_DUMP; an optional EXLB_A_SERVICE with
- * EXLB_SVC_A_ID restricts it to one service. Returns one message per flow:
+ * EXLB_SVC_A_ID restricts it to one service. Returns one message per flow,
+ * in no particular order (a dump that flows came or went during is flagged
+ * NLM_F_DUMP_INTR):
  *
  *    EXLB_A_FLOW: NLA_NESTED
  *        EXLB_FLOW_A_SERVICE_ID: NLA_U32
