@@ -193,8 +193,15 @@ checkpatch:
 # Both fail if the build fails (its own status: a pipe into tee would hide
 # it, and /bin/sh has no pipefail) or if its log has a warning or an error,
 # in any case ("WARNING: modpost: ..." too).
+# kbuild's own `M=... clean` deletes every *.o, *.ko, .*.cmd, ... under the
+# whole repository, build/ included: the userspace objects and the debug
+# kernel's tree (a two-hour build) with them. Only the module's own outputs go.
+module_clean = rm -f exlb.ko exlb.mod exlb.mod.c exlb.mod.o exlb.o modules.order \
+	Module.symvers .exlb.*.cmd .modules.order.cmd .Module.symvers.cmd \
+	kmod/*.o kmod/.*.cmd kmod/.*.d
+
 # $(call lint_build,MAKE ARGS,LOG)
-lint_build = $(MAKE) -C $(KDIR) M=$(CURDIR) clean && \
+lint_build = $(module_clean) && \
 	{ $(MAKE) -C $(KDIR) M=$(CURDIR) $(1) modules 2>&1; echo $$? >$(2).rc; } | tee $(2) && \
 	rc=$$(cat $(2).rc) && rm -f $(2).rc && \
 	if [ "$$rc" != 0 ]; then echo "$@: the build failed (status $$rc)"; exit 1; fi && \
@@ -207,7 +214,7 @@ sparse:
 	@$(call lint_build,C=1,.sparse.log)
 
 clean:
-	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(module_clean)
 	$(MAKE) -C userspace clean
 	rm -rf $(DEB_DIR)
 	rm -f .w1.log .sparse.log
