@@ -24,7 +24,8 @@
 # header made from the session (OutputAuthMode=1) or none (0), never the
 # client's own; one logon covers the other service of the domain. Forged
 # cookies, open redirects and malformed POSTs are refused; the failed-logon
-# limit blocks without asking slapd; logoff ends the session (forwarded,
+# limit blocks without asking slapd; with slapd stopped an open session
+# still passes and a new logon gets the 503 page; logoff ends the session (forwarded,
 # the cookie cleared); a session unused for sess_tout_idle_pub (60 s, the
 # smallest Kemp allows) is gone while one used meanwhile lives. Every
 # refused request carries a unique marker that the RS log must not hold
@@ -277,6 +278,21 @@ logon 'username=mallory&password=guess4'
 [ "$code" = 200 ] && [ -z "$cookie" ] && [ "$(binds)" = "$b4" ] &&
 	wait_for 5 grep -q "logon 'mallory' from $CL_IP refused: blocked" "$T/exlbd.log"
 report $? "after 3 failures mallory is blocked: $code, no bind, logged as blocked"
+
+# ---- the directory away (slapd stopped): open sessions keep working, a
+# new logon gets the "not available" page (503) within the domain's
+# timeout (2 s per step), no session
+kill -STOP "$slapd_pid"
+get 80 /owa/ -H "Cookie: exlb_esp=$alice"
+[ "$code" = 200 ] && grep -q "^rs1 /owa/$mark" "$T/body"
+report $? "slapd stopped: alice's open session still passes: $code from the RS"
+t0=$EPOCHREALTIME
+logon 'username=dave&password=dave-pw'
+took=$(tap_since "$t0")
+[ "$code" = 503 ] && [ -z "$cookie" ] && is_page &&
+	awk -v t="$took" 'BEGIN { exit !(t < 8) }'
+report $? "slapd stopped: dave's valid logon gets the page with $code after $took s, no cookie"
+kill -CONT "$slapd_pid"
 
 # ---- logoff
 get 80 '/owa/logoff.owa?' -H "Cookie: exlb_esp=$alice"	# the marker in the query
