@@ -52,8 +52,6 @@ NS[1]=exlb-hp-lb1-$$ NS[2]=exlb-hp-lb2-$$
 SECRET="pair secret of the persistence test"
 RS_PID=
 
-in_ns() { local ns=${NS[$1]}; shift; ip netns exec "$ns" "$@"; }
-
 cleanup() {
 	local n
 	for n in 1 2; do hapair_stop $n; done
@@ -66,34 +64,20 @@ trap cleanup EXIT
 # ---- the network: a switch namespace with a front and a back bridge
 
 setup_net() {
-	local n c
-	for n in cl sw rs 1 2; do
-		ip netns add "${NS[$n]}" && ip -n "${NS[$n]}" link set lo up || return 1
-	done
-	ip -n "${NS[sw]}" link add brf type bridge &&
-	ip -n "${NS[sw]}" link add brb type bridge &&
-	ip -n "${NS[sw]}" link set brf up && ip -n "${NS[sw]}" link set brb up || return 1
-	plug() {	# NAME-in-switch NS NAME-in-NS BRIDGE ADDR
-		ip -n "${NS[sw]}" link add "$1" type veth peer name "$3" netns "${NS[$2]}" &&
-		ip -n "${NS[sw]}" link set "$1" master "$4" up &&
-		ip -n "${NS[$2]}" addr add "$5/24" dev "$3" &&
-		ip -n "${NS[$2]}" link set "$3" up
-	}
-	plug p-cl cl front brf "${CL[A]}" &&
-	plug p-rs rs back brb $RS1 &&
-	plug p-lb1f 1 front brf "${FRONT[1]}" &&
-	plug p-lb1b 1 back brb "${BACKIP[1]}" &&
-	plug p-lb2f 2 front brf "${FRONT[2]}" &&
-	plug p-lb2b 2 back brb "${BACKIP[2]}" || return 1
+	local c
+	hapair_netns cl sw rs 1 2 && hapair_bridge brf brb &&
+	hapair_plug p-cl cl front brf "${CL[A]}" &&
+	hapair_plug p-rs rs back brb $RS1 &&
+	hapair_plug p-lb1f 1 front brf "${FRONT[1]}" &&
+	hapair_plug p-lb1b 1 back brb "${BACKIP[1]}" &&
+	hapair_plug p-lb2f 2 front brf "${FRONT[2]}" &&
+	hapair_plug p-lb2b 2 back brb "${BACKIP[2]}" || return 1
 	for c in B C; do ip -n "${NS[cl]}" addr add "${CL[$c]}/24" dev front || return 1; done
 	ip -n "${NS[rs]}" addr add "$RS2/24" dev back
 }
 setup_net
 report $? "namespaces: clients, switch, rs, lb1, lb2 on $NET.0/24 and $BACK.0/24"
-bad=
-for n in cl sw rs 1 2; do
-	ip -n "${NS[$n]}" route show table all | grep -q '^default' && bad+=" ${NS[$n]}"
-done
+bad=$(hapair_default_routes cl sw rs 1 2)
 [ -z "$bad" ]
 report $? "no namespace has a default route${bad:+ (not:$bad)}"
 
