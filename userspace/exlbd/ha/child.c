@@ -23,7 +23,7 @@ static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (c->wanted && !c->pid)
-		c->start(c->ctx);
+		c->ops->start(c->ctx);
 }
 
 static void on_child(struct ev_loop *loop, ev_child *w, int revents)
@@ -38,23 +38,27 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 	if (ev_now(loop) - c->started >= CHILD_STABLE_S)
 		c->backoff = 1;
 	if (WIFSIGNALED(st))
-		snprintf(note, sizeof(note), "%s killed by signal %d", c->name,
+		snprintf(note, sizeof(note), "%s killed by signal %d", c->ops->name,
 			 WTERMSIG(st));
 	else
-		snprintf(note, sizeof(note), "%s exited with status %d%s", c->name,
-			 WEXITSTATUS(st), c->exit_hint ? c->exit_hint : "");
+		snprintf(note, sizeof(note), "%s exited with status %d%s",
+			 c->ops->name, WEXITSTATUS(st),
+			 c->ops->exit_hint ? c->ops->exit_hint : "");
 	if (!c->wanted) {
-		c->exited(c->ctx, NULL);
+		c->ops->exited(c->ctx, NULL);
 		return;
 	}
-	exlb_log(LOG_WARNING, "%s%s; restarting it in %u s", c->prefix, note,
+	exlb_log(LOG_WARNING, "%s%s; restarting it in %u s", c->ops->prefix, note,
 		 c->backoff);
-	c->exited(c->ctx, note);
+	c->ops->exited(c->ctx, note);
 	exlb_child_retry(c);
 }
 
-void exlb_child_init(struct exlb_child *c, struct ev_loop *loop)
+void exlb_child_init(struct exlb_child *c, struct ev_loop *loop,
+		     const struct exlb_child_ops *ops, void *ctx)
 {
+	c->ops = ops;
+	c->ctx = ctx;
 	c->loop = loop;
 	c->wanted = false;
 	c->pid = 0;
@@ -83,7 +87,7 @@ void exlb_child_retry(struct exlb_child *c)
 void exlb_child_ensure(struct exlb_child *c)
 {
 	if (!c->pid && !ev_is_active(&c->restart))
-		c->start(c->ctx);
+		c->ops->start(c->ctx);
 }
 
 /* SIGTERM, up to stop_wait_ms for it to exit, then SIGKILL; reaps it. */
@@ -92,13 +96,13 @@ static void term_and_reap(struct exlb_child *c)
 	int st;
 
 	kill(c->pid, SIGTERM);
-	for (int ms = 0; ms < c->stop_wait_ms; ms += 20) {
+	for (int ms = 0; ms < c->ops->stop_wait_ms; ms += 20) {
 		if (waitpid(c->pid, &st, WNOHANG) == c->pid)
 			return;
 		usleep(20000);
 	}
-	exlb_log(LOG_WARNING, "%s%s did not stop in %d ms: killed", c->prefix,
-		 c->name, c->stop_wait_ms);
+	exlb_log(LOG_WARNING, "%s%s did not stop in %d ms: killed", c->ops->prefix,
+		 c->ops->name, c->ops->stop_wait_ms);
 	kill(c->pid, SIGKILL);
 	waitpid(c->pid, &st, 0);
 }
@@ -110,6 +114,7 @@ void exlb_child_stop(struct exlb_child *c)
 		return;
 	ev_child_stop(c->loop, &c->child);
 	term_and_reap(c);
-	exlb_log(LOG_NOTICE, "%s%s stopped (pid %d)", c->prefix, c->name, c->pid);
+	exlb_log(LOG_NOTICE, "%s%s stopped (pid %d)", c->ops->prefix,
+		 c->ops->name, c->pid);
 	c->pid = 0;
 }

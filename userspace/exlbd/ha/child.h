@@ -17,8 +17,8 @@
 
 #include <ev.h>
 
-struct exlb_child {
-	/* the user's, set before exlb_child_init */
+/* One kind of child, the user's (static const) */
+struct exlb_child_ops {
 	const char *prefix;	/* of the log lines: "HA: " */
 	const char *name;	/* "keepalived": log lines and the exit note */
 	const char *exit_hint;	/* after "exited with status N"; may be NULL */
@@ -32,8 +32,11 @@ struct exlb_child {
 	 */
 	void (*start)(void *ctx);
 	void (*exited)(void *ctx, const char *note);
-	void *ctx;
-	/* the mechanism's */
+};
+
+struct exlb_child {
+	const struct exlb_child_ops *ops;
+	void *ctx;		/* the callbacks' */
 	struct ev_loop *loop;
 	bool wanted;		/* restart it when it exits */
 	pid_t pid;		/* 0: none */
@@ -43,8 +46,9 @@ struct exlb_child {
 	ev_timer restart;
 };
 
-/* After the user's fields are set: not wanted, no child, backoff 1 s. */
-void exlb_child_init(struct exlb_child *c, struct ev_loop *loop);
+/* Not wanted, no child, backoff 1 s; @ctx goes to @ops' callbacks. */
+void exlb_child_init(struct exlb_child *c, struct ev_loop *loop,
+		     const struct exlb_child_ops *ops, void *ctx);
 /* @pid was just spawned (start callback): watched from now on. */
 void exlb_child_started(struct exlb_child *c, pid_t pid);
 /* Start could not start it: start again after the backoff (which doubles). */

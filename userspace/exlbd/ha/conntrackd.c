@@ -390,6 +390,15 @@ static void ctd_exited(void *ctx, const char *note)
 	set_state(c, EXLB_CTD_DOWN, note);
 }
 
+static const struct exlb_child_ops ctd_child = {
+	.prefix = "HA: ",
+	.name = "conntrackd",
+	.exit_hint = " (see conntrackd.log)",
+	.stop_wait_ms = CTD_STOP_WAIT_MS,
+	.start = ctd_start,
+	.exited = ctd_exited,
+};
+
 struct exlb_ctd *exlb_ctd_new(struct ev_loop *loop, const char *run_dir,
 			      struct exlb_runtime *rt)
 {
@@ -415,14 +424,7 @@ struct exlb_ctd *exlb_ctd_new(struct ev_loop *loop, const char *run_dir,
 		free(c);
 		return NULL;
 	}
-	c->child.prefix = "HA: ";
-	c->child.name = "conntrackd";
-	c->child.exit_hint = " (see conntrackd.log)";
-	c->child.stop_wait_ms = CTD_STOP_WAIT_MS;
-	c->child.start = ctd_start;
-	c->child.exited = ctd_exited;
-	c->child.ctx = c;
-	exlb_child_init(&c->child, loop);
+	exlb_child_init(&c->child, loop, &ctd_child, c);
 	rt->ha.ctd.state = EXLB_CTD_OFF;
 	return c;
 }

@@ -222,6 +222,14 @@ static void keepalived_exited(void *ctx, const char *note)
 	ha->rt->ha.restarts++;
 }
 
+static const struct exlb_child_ops keepalived_child = {
+	.prefix = "HA: ",
+	.name = "keepalived",
+	.stop_wait_ms = HA_STOP_WAIT_MS,
+	.start = keepalived_start,
+	.exited = keepalived_exited,
+};
+
 /* SIGTERM, then a bounded wait: keepalived removes the VIPs and says goodbye (priority 0). */
 static void keepalived_stop(struct exlb_ha *ha)
 {
@@ -258,13 +266,7 @@ struct exlb_ha *exlb_ha_new(struct ev_loop *loop, const char *run_dir,
 		free(ha);
 		return NULL;
 	}
-	ha->keepalived.prefix = "HA: ";
-	ha->keepalived.name = "keepalived";
-	ha->keepalived.stop_wait_ms = HA_STOP_WAIT_MS;
-	ha->keepalived.start = keepalived_start;
-	ha->keepalived.exited = keepalived_exited;
-	ha->keepalived.ctx = ha;
-	exlb_child_init(&ha->keepalived, loop);
+	exlb_child_init(&ha->keepalived, loop, &keepalived_child, ha);
 	rt->ha.role = EXLB_HA_ROLE_OFF;
 	rt->ha.since = time(NULL);
 	return ha;
