@@ -36,16 +36,10 @@ source "$here/lib/tap.sh"
 # shellcheck source=lib/hapair.sh
 source "$here/lib/hapair.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip keepalived conntrackd conntrack nft nstat jq python3 timeout; do
-	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
-done
+hapair_require ip keepalived conntrackd conntrack nft nstat jq python3 timeout
 # ctnetlink: a module on Debian's kernel, maybe built in elsewhere
 modprobe -q nf_conntrack_netlink 2>/dev/null || conntrack -L >/dev/null 2>&1 ||
 	skip "no ctnetlink (nf_conntrack_netlink) for conntrackd"
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
 
 T=$(mktemp -d /tmp/exlb-hactd.XXXXXX)
 chmod 755 "$T"

@@ -32,13 +32,7 @@ source "$here/lib/tap.sh"
 # shellcheck source=lib/hapair.sh
 source "$here/lib/hapair.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip keepalived curl jq python3 timeout; do
-	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
-done
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
+hapair_require ip keepalived curl jq python3 timeout
 
 T=$(mktemp -d /tmp/exlb-hapersist.XXXXXX)
 chmod 755 "$T"

@@ -29,14 +29,8 @@ source "$here/lib/tap.sh"
 # shellcheck source=lib/hapair.sh
 source "$here/lib/hapair.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip keepalived jq openssl timeout md5sum; do
-	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
-done
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
+hapair_require ip keepalived jq openssl timeout md5sum
 TEMPLATES=$(realpath "${EXLB_TEMPLATE_DIR:-$here/../../templates}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
 
 T=$(mktemp -d /tmp/exlb-hasync.XXXXXX)
 chmod 755 "$T"

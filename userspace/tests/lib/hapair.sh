@@ -8,6 +8,9 @@
 # other namespaces of its topology are NS[sw] (the switch: bridges) and
 # whatever else it names (NS[cl], NS[rs], ...).
 #
+#   hapair_require TOOL...  skips unless root with TOOL... installed and
+#                           EXLBD, EXLBCTL built (made absolute; default
+#                           ../build/asan/exlbd, ../build/exlbctl)
 #   in_ns KEY CMD...        CMD in ${NS[KEY]}
 #   hapair_netns KEY...     creates ${NS[KEY]} for each, loopback up
 #   hapair_bridge BR...     bridges BR in ${NS[sw]}, up
@@ -30,6 +33,18 @@
 #   hapair_sanitizer N      ASan/UBSan/LSan reports in lb N's log
 
 cfg_bad=
+hapair_here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+hapair_require() {	# TOOL...
+	local tool
+	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
+	done
+	EXLBD=$(realpath "${EXLBD:-$hapair_here/../build/asan/exlbd}")
+	EXLBCTL=$(realpath "${EXLBCTL:-$hapair_here/../build/exlbctl}")
+	[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
+}
 
 in_ns() { local ns=${NS[$1]}; shift; ip netns exec "$ns" "$@"; }
 
