@@ -51,12 +51,12 @@ NS[1]=exlb-hc-lb1-$$ NS[2]=exlb-hc-lb2-$$
 BG=()
 
 cleanup() {
-	local n p
+	local p
 	touch "$T/stop"
-	for n in 1 2; do hapair_stop $n; done
+	hapair_stop 1
+	hapair_stop 2
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	for n in cl rs sw 1 2; do ip netns del "${NS[$n]}" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	hapair_teardown cl rs sw 1 2
 }
 trap cleanup EXIT
 

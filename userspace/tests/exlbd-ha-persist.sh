@@ -47,11 +47,10 @@ SECRET="pair secret of the persistence test"
 RS_PID=
 
 cleanup() {
-	local n
-	for n in 1 2; do hapair_stop $n; done
+	hapair_stop 1
+	hapair_stop 2
 	[ -n "$RS_PID" ] && kill "$RS_PID" 2>/dev/null
-	for n in cl sw rs 1 2; do ip netns del "${NS[$n]}" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	hapair_teardown cl sw rs 1 2
 }
 trap cleanup EXIT
 
@@ -59,13 +58,7 @@ trap cleanup EXIT
 
 setup_net() {
 	local c
-	hapair_netns cl sw rs 1 2 && hapair_bridge brf brb &&
-	hapair_plug p-cl cl front brf "${CL[A]}" &&
-	hapair_plug p-rs rs back brb $RS1 &&
-	hapair_plug p-lb1f 1 front brf "${FRONT[1]}" &&
-	hapair_plug p-lb1b 1 back brb "${BACKIP[1]}" &&
-	hapair_plug p-lb2f 2 front brf "${FRONT[2]}" &&
-	hapair_plug p-lb2b 2 back brb "${BACKIP[2]}" || return 1
+	hapair_front_back "${CL[A]}" $RS1 || return 1
 	for c in B C; do ip -n "${NS[cl]}" addr add "${CL[$c]}/24" dev front || return 1; done
 	ip -n "${NS[rs]}" addr add "$RS2/24" dev back
 }

@@ -40,10 +40,9 @@ NS[sw]=exlb-hs-sw-$$ NS[1]=exlb-hs-lb1-$$ NS[2]=exlb-hs-lb2-$$
 SECRET="pair secret of lb1 and lb2, 2026"
 
 cleanup() {
-	local n
-	for n in 1 2; do hapair_stop $n; done
-	for n in sw 1 2; do ip netns del "${NS[$n]}" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	hapair_stop 1
+	hapair_stop 2
+	hapair_teardown sw 1 2
 }
 trap cleanup EXIT
 

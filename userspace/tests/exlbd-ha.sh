@@ -44,26 +44,16 @@ NS[1]=exlb-ha-lb1-$$ NS[2]=exlb-ha-lb2-$$
 RS_PID=
 
 cleanup() {
-	local n
-	for n in 1 2; do hapair_stop $n; done
+	hapair_stop 1
+	hapair_stop 2
 	[ -n "$RS_PID" ] && kill "$RS_PID" 2>/dev/null
-	for n in cl sw rs 1 2; do ip netns del "${NS[$n]}" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	hapair_teardown cl sw rs 1 2
 }
 trap cleanup EXIT
 
 # ---- the network: a switch namespace with a front and a back bridge
 
-setup_net() {
-	hapair_netns cl sw rs 1 2 && hapair_bridge brf brb &&
-	hapair_plug p-cl cl front brf $CL_IP &&
-	hapair_plug p-rs rs back brb $RS_IP &&
-	hapair_plug p-lb1f 1 front brf "${FRONT[1]}" &&
-	hapair_plug p-lb1b 1 back brb "${BACKIP[1]}" &&
-	hapair_plug p-lb2f 2 front brf "${FRONT[2]}" &&
-	hapair_plug p-lb2b 2 back brb "${BACKIP[2]}"
-}
-setup_net
+hapair_front_back $CL_IP $RS_IP
 report $? "namespaces: client, switch, rs, lb1, lb2 on 198.18.92.0/24 and 198.18.93.0/24"
 bad=$(hapair_default_routes cl sw rs 1 2)
 [ -z "$bad" ]

@@ -17,6 +17,13 @@
 #   hapair_plug SW-DEV KEY DEV BR ADDR
 #                           a veth: SW-DEV on bridge BR in the switch, DEV
 #                           with ADDR/24 in ${NS[KEY]}, both up
+#   hapair_front_back CL-ADDR RS-ADDR
+#                           the client/real server topology: namespaces
+#                           cl, sw, rs, 1, 2; bridges brf (front: client,
+#                           lbN's front ${FRONT[N]}) and brb (back: rs,
+#                           lbN's back ${BACKIP[N]})
+#   hapair_teardown KEY...  deletes ${NS[KEY]} for each, then $T (KEEP=1
+#                           keeps it); after hapair_stop of the nodes
 #   hapair_default_routes KEY...
 #                           prints " NAME" for each namespace that has a
 #                           default route (there must be none)
@@ -68,6 +75,22 @@ hapair_plug() {	# SW-DEV KEY DEV BR ADDR
 	ip -n "${NS[sw]}" link set "$1" master "$4" up &&
 	ip -n "${NS[$2]}" addr add "$5/24" dev "$3" &&
 	ip -n "${NS[$2]}" link set "$3" up
+}
+
+hapair_front_back() {	# CL-ADDR RS-ADDR
+	hapair_netns cl sw rs 1 2 && hapair_bridge brf brb &&
+	hapair_plug p-cl cl front brf "$1" &&
+	hapair_plug p-rs rs back brb "$2" &&
+	hapair_plug p-lb1f 1 front brf "${FRONT[1]}" &&
+	hapair_plug p-lb1b 1 back brb "${BACKIP[1]}" &&
+	hapair_plug p-lb2f 2 front brf "${FRONT[2]}" &&
+	hapair_plug p-lb2b 2 back brb "${BACKIP[2]}"
+}
+
+hapair_teardown() {	# KEY...
+	local k
+	for k in "$@"; do ip netns del "${NS[$k]}" 2>/dev/null; done
+	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
 }
 
 hapair_default_routes() {	# KEY...
