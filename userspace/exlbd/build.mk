@@ -32,7 +32,7 @@ EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
 	admin/prom.c admin/webui.c admin/kemp_api.c admin/kemp_xml.c
 # The status page's files, built in by admin/webui.c (.incbin)
 EXLBD_WWW := $(wildcard exlbd/admin/www/*)
-EXLBD_HA := ha/keepalived.c ha/conntrackd.c ha/state.c ha/sync.c ha/persist_sync.c
+EXLBD_HA := ha/child.c ha/keepalived.c ha/conntrackd.c ha/state.c ha/sync.c ha/persist_sync.c
 EXLBD_SRCS := exlbd/main.c exlbd/upgrade.c $(addprefix exlbd/,$(EXLBD_CONFIG) \
 	$(EXLBD_HEALTH) $(EXLBD_KERNEL) $(EXLBD_L7) $(EXLBD_ESP) $(EXLBD_CTL) $(EXLBD_PROC) \
 	$(EXLBD_ADMIN) $(EXLBD_HA)) $(NL_SRC) $(CORE_SRC)

@@ -33,17 +33,13 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 source "$here/lib/tap.sh"
+# shellcheck source=lib/hapair.sh
+source "$here/lib/hapair.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip keepalived conntrackd conntrack nft nstat jq python3 timeout; do
-	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
-done
+hapair_require ip keepalived conntrackd conntrack nft nstat jq python3 timeout
 # ctnetlink: a module on Debian's kernel, maybe built in elsewhere
 modprobe -q nf_conntrack_netlink 2>/dev/null || conntrack -L >/dev/null 2>&1 ||
 	skip "no ctnetlink (nf_conntrack_netlink) for conntrackd"
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
 
 T=$(mktemp -d /tmp/exlb-hactd.XXXXXX)
 chmod 755 "$T"
@@ -54,33 +50,13 @@ NS[sw]=exlb-hc-sw-$$ NS[cl]=exlb-hc-cl-$$ NS[rs]=exlb-hc-rs-$$
 NS[1]=exlb-hc-lb1-$$ NS[2]=exlb-hc-lb2-$$
 BG=()
 
-in_ns() { local ns=${NS[$1]}; shift; ip netns exec "$ns" "$@"; }
-ctl_of() { local n=$1; shift; "$EXLBCTL" -s "$T/lb$n/exlbd.sock" "$@"; }
-cfg_of() {
-	ctl_of "$@" >>"$T/ctl.log" 2>&1 && return 0
-	cfg_bad=1
-	diag "exlbctl (lb$1) ${*:2} failed: $(tail -n 1 "$T/ctl.log")"
-	return 1
-}
-cfg_bad=
-
-kill_keepalived() {	# N SIGNAL
-	local f p
-	for f in "$T/lb$1/keepalived-vrrp.pid" "$T/lb$1/keepalived.pid"; do
-		p=$(cat "$f" 2>/dev/null) && [ -n "$p" ] && kill "-$2" "$p" 2>/dev/null
-	done
-}
-
 cleanup() {
-	local n p
+	local p
 	touch "$T/stop"
-	for n in 1 2; do
-		[ -n "${PID[$n]:-}" ] && kill -TERM "${PID[$n]}" 2>/dev/null && wait "${PID[$n]}" 2>/dev/null
-		kill_keepalived $n KILL
-	done
+	hapair_stop 1
+	hapair_stop 2
 	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	for n in cl rs sw 1 2; do ip netns del "${NS[$n]}" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	hapair_teardown cl rs sw 1 2
 }
 trap cleanup EXIT
 
@@ -88,18 +64,10 @@ trap cleanup EXIT
 
 setup_net() {
 	local n
-	for n in sw cl rs 1 2; do
-		ip netns add "${NS[$n]}" && ip -n "${NS[$n]}" link set lo up || return 1
-	done
-	ip -n "${NS[sw]}" link add brf type bridge && ip -n "${NS[sw]}" link set brf up || return 1
-	plug() {	# NAME-in-switch NS NAME-in-NS ADDR
-		ip -n "${NS[sw]}" link add "$1" type veth peer name "$3" netns "${NS[$2]}" &&
-		ip -n "${NS[sw]}" link set "$1" master brf up &&
-		ip -n "${NS[$2]}" addr add "$4/24" dev "$3" &&
-		ip -n "${NS[$2]}" link set "$3" up
-	}
-	plug p-cl cl eth0 $CL_IP && plug p-rs rs eth0 $RS_IP &&
-	plug p-lb1 1 front "${FRONT[1]}" && plug p-lb2 2 front "${FRONT[2]}" || return 1
+	hapair_netns sw cl rs 1 2 && hapair_bridge brf &&
+	hapair_plug p-cl cl eth0 brf $CL_IP && hapair_plug p-rs rs eth0 brf $RS_IP &&
+	hapair_plug p-lb1 1 front brf "${FRONT[1]}" &&
+	hapair_plug p-lb2 2 front brf "${FRONT[2]}" || return 1
 	ip -n "${NS[1]}" link add sync type veth peer name sync netns "${NS[2]}" || return 1
 	for n in 1 2; do
 		ip -n "${NS[$n]}" addr add "${SYNCIP[$n]}/30" dev sync &&
@@ -126,10 +94,7 @@ EOF
 }
 setup_net
 report $? "namespaces: client, rs, lb1, lb2 on $NET.0/24, sync link $SYNC.0/30, nftables in exlb.ko's place"
-bad=
-for n in sw cl rs 1 2; do
-	ip -n "${NS[$n]}" route show table all | grep -q '^default' && bad+=" ${NS[$n]}"
-done
+bad=$(hapair_default_routes sw cl rs 1 2)
 [ -z "$bad" ]
 report $? "no namespace has a default route${bad:+ (not:$bad)}"
 
@@ -199,16 +164,8 @@ PY
 
 # ---- two exlbd nodes
 
-start_lb() {	# N
-	mkdir -p "$T/lb$1"
-	ip netns exec "${NS[$1]}" "$EXLBD" --no-kernel --no-health-checks \
-		--state-dir "$T/lb$1/state" --socket "$T/lb$1/exlbd.sock" \
-		>>"$T/lb$1/exlbd.log" 2>&1 &
-	PID[$1]=$!
-}
-lb_ready() { ctl_of "$1" get RetryInterval >/dev/null 2>&1; }
 for n in 1 2; do
-	start_lb $n
+	hapair_start $n --no-health-checks
 	wait_for 10 lb_ready $n
 	report $? "exlbd lb$n answers on its control socket (after $WAITED s)"
 done
@@ -234,8 +191,6 @@ cfg_of 1 set partner "${FRONT[2]}"
 cfg_of 2 set partner "${FRONT[1]}"
 report "${cfg_bad:-0}" "both nodes: VS $VIP:$PORT, havhid 44, hatimeout 3, haif front, mcast sync, mcastpeer, partners"
 
-role() { ctl_of "$1" -j status 2>/dev/null | jq -r '.ha.role'; }
-is_role() { [ "$(role "$1")" = "$2" ]; }
 ctd() { ctl_of "$1" -j status 2>/dev/null | jq -r ".ha.conntrackd.$2"; }
 cfg_of 1 set hamode 1
 wait_for 15 is_role 1 active

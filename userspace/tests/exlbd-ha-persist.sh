@@ -32,13 +32,7 @@ source "$here/lib/tap.sh"
 # shellcheck source=lib/hapair.sh
 source "$here/lib/hapair.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip keepalived curl jq python3 timeout; do
-	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
-done
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
+hapair_require ip keepalived curl jq python3 timeout
 
 T=$(mktemp -d /tmp/exlb-hapersist.XXXXXX)
 chmod 755 "$T"
@@ -52,48 +46,25 @@ NS[1]=exlb-hp-lb1-$$ NS[2]=exlb-hp-lb2-$$
 SECRET="pair secret of the persistence test"
 RS_PID=
 
-in_ns() { local ns=${NS[$1]}; shift; ip netns exec "$ns" "$@"; }
-
 cleanup() {
-	local n
-	for n in 1 2; do hapair_stop $n; done
+	hapair_stop 1
+	hapair_stop 2
 	[ -n "$RS_PID" ] && kill "$RS_PID" 2>/dev/null
-	for n in cl sw rs 1 2; do ip netns del "${NS[$n]}" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	hapair_teardown cl sw rs 1 2
 }
 trap cleanup EXIT
 
 # ---- the network: a switch namespace with a front and a back bridge
 
 setup_net() {
-	local n c
-	for n in cl sw rs 1 2; do
-		ip netns add "${NS[$n]}" && ip -n "${NS[$n]}" link set lo up || return 1
-	done
-	ip -n "${NS[sw]}" link add brf type bridge &&
-	ip -n "${NS[sw]}" link add brb type bridge &&
-	ip -n "${NS[sw]}" link set brf up && ip -n "${NS[sw]}" link set brb up || return 1
-	plug() {	# NAME-in-switch NS NAME-in-NS BRIDGE ADDR
-		ip -n "${NS[sw]}" link add "$1" type veth peer name "$3" netns "${NS[$2]}" &&
-		ip -n "${NS[sw]}" link set "$1" master "$4" up &&
-		ip -n "${NS[$2]}" addr add "$5/24" dev "$3" &&
-		ip -n "${NS[$2]}" link set "$3" up
-	}
-	plug p-cl cl front brf "${CL[A]}" &&
-	plug p-rs rs back brb $RS1 &&
-	plug p-lb1f 1 front brf "${FRONT[1]}" &&
-	plug p-lb1b 1 back brb "${BACKIP[1]}" &&
-	plug p-lb2f 2 front brf "${FRONT[2]}" &&
-	plug p-lb2b 2 back brb "${BACKIP[2]}" || return 1
+	local c
+	hapair_front_back "${CL[A]}" $RS1 || return 1
 	for c in B C; do ip -n "${NS[cl]}" addr add "${CL[$c]}/24" dev front || return 1; done
 	ip -n "${NS[rs]}" addr add "$RS2/24" dev back
 }
 setup_net
 report $? "namespaces: clients, switch, rs, lb1, lb2 on $NET.0/24 and $BACK.0/24"
-bad=
-for n in cl sw rs 1 2; do
-	ip -n "${NS[$n]}" route show table all | grep -q '^default' && bad+=" ${NS[$n]}"
-done
+bad=$(hapair_default_routes cl sw rs 1 2)
 [ -z "$bad" ]
 report $? "no namespace has a default route${bad:+ (not:$bad)}"
 

@@ -26,15 +26,11 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 source "$here/lib/tap.sh"
+# shellcheck source=lib/hapair.sh
+source "$here/lib/hapair.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip keepalived jq openssl timeout md5sum; do
-	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
-done
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
+hapair_require ip keepalived jq openssl timeout md5sum
 TEMPLATES=$(realpath "${EXLB_TEMPLATE_DIR:-$here/../../templates}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
 
 T=$(mktemp -d /tmp/exlb-hasync.XXXXXX)
 chmod 755 "$T"
@@ -43,70 +39,26 @@ declare -A FRONT=([1]=$NET.3 [2]=$NET.4) NS PID
 NS[sw]=exlb-hs-sw-$$ NS[1]=exlb-hs-lb1-$$ NS[2]=exlb-hs-lb2-$$
 SECRET="pair secret of lb1 and lb2, 2026"
 
-ctl_of() { local n=$1; shift; "$EXLBCTL" -s "$T/lb$n/exlbd.sock" "$@"; }
-cfg_of() {
-	ctl_of "$@" >>"$T/ctl.log" 2>&1 && return 0
-	cfg_bad=1
-	diag "exlbctl (lb$1) ${*:2} failed: $(tail -n 1 "$T/ctl.log")"
-	return 1
-}
-cfg_bad=
-
-kill_keepalived() {	# N SIGNAL
-	local f p
-	for f in "$T/lb$1/keepalived-vrrp.pid" "$T/lb$1/keepalived.pid"; do
-		p=$(cat "$f" 2>/dev/null) && [ -n "$p" ] && kill "-$2" "$p" 2>/dev/null
-	done
-}
-
-stop_lb() {	# N
-	[ -n "${PID[$1]:-}" ] && kill -TERM "${PID[$1]}" 2>/dev/null && wait "${PID[$1]}" 2>/dev/null
-	PID[$1]=
-	kill_keepalived "$1" KILL
-}
-
 cleanup() {
-	local n
-	for n in 1 2; do stop_lb $n; done
-	for n in sw 1 2; do ip netns del "${NS[$n]}" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	hapair_stop 1
+	hapair_stop 2
+	hapair_teardown sw 1 2
 }
 trap cleanup EXIT
 
 setup_net() {
-	local n
-	for n in sw 1 2; do
-		ip netns add "${NS[$n]}" && ip -n "${NS[$n]}" link set lo up || return 1
-	done
-	ip -n "${NS[sw]}" link add brf type bridge &&
-	ip -n "${NS[sw]}" link set brf up || return 1
-	for n in 1 2; do
-		ip -n "${NS[sw]}" link add "p-lb$n" type veth peer name front netns "${NS[$n]}" &&
-		ip -n "${NS[sw]}" link set "p-lb$n" master brf up &&
-		ip -n "${NS[$n]}" addr add "${FRONT[$n]}/24" dev front &&
-		ip -n "${NS[$n]}" link set front up || return 1
-	done
+	hapair_netns sw 1 2 && hapair_bridge brf &&
+	hapair_plug p-lb1 1 front brf "${FRONT[1]}" &&
+	hapair_plug p-lb2 2 front brf "${FRONT[2]}"
 }
 setup_net
 report $? "namespaces: switch, lb1, lb2 on $NET.0/24"
-bad=
-for n in sw 1 2; do
-	ip -n "${NS[$n]}" route show table all | grep -q '^default' && bad+=" ${NS[$n]}"
-done
+bad=$(hapair_default_routes sw 1 2)
 [ -z "$bad" ]
 report $? "no namespace has a default route${bad:+ (not:$bad)}"
 
-start_lb() {	# N
-	mkdir -p "$T/lb$1"
-	ip netns exec "${NS[$1]}" "$EXLBD" --no-kernel --no-health-checks \
-		--template-dir "$TEMPLATES" \
-		--state-dir "$T/lb$1/state" --socket "$T/lb$1/exlbd.sock" \
-		>>"$T/lb$1/exlbd.log" 2>&1 &
-	PID[$1]=$!
-}
-lb_ready() { ctl_of "$1" get RetryInterval >/dev/null 2>&1; }
 for n in 1 2; do
-	start_lb $n
+	hapair_start $n --no-health-checks --template-dir "$TEMPLATES"
 	wait_for 10 lb_ready $n
 	report $? "exlbd lb$n answers on its control socket (after $WAITED s)"
 done
@@ -143,7 +95,7 @@ rc=$?
 report $? "a secret under 16 characters is refused (exit $rc: $out)"
 
 for n in 1 2; do
-	printf '%s\n' "$SECRET" | ctl_of $n ha secret password-file - >>"$T/ctl.log" 2>&1 || cfg_bad=1
+	hapair_secret $n "$SECRET"
 done
 mode=$(stat -c %a "$T/lb1/state/ha-sync.key" 2>/dev/null)
 leak=$(grep -rlF "$SECRET" "$T/lb1/state" "$T/lb2/state" 2>/dev/null
@@ -156,8 +108,6 @@ report "${cfg_bad:-0}" "hasyncport $PORT on both nodes (with the secret)"
 
 # ---- the pair
 
-role() { ctl_of "$1" -j status 2>/dev/null | jq -r '.ha.role'; }
-is_role() { [ "$(role "$1")" = "$2" ]; }
 sync_of() { ctl_of "$1" -j status 2>/dev/null | jq -r ".ha.sync.$2"; }
 cfg_of 1 vs add $NET.10 80 tcp nickname=Web VStype=http CheckType=none
 cfg_of 1 set hamode 1
@@ -280,10 +230,10 @@ report $? "the pair secret back on lb2: the pending push arrives (retried) after
 
 # ---- a restarted standby takes the active node's configuration
 
-stop_lb 2
+hapair_stop 2
 cfg_of 1 vs add $NET.14 80 tcp nickname=WhileAway CheckType=none
 cfg_of 1 vs del Mail
-start_lb 2
+hapair_start 2 --no-health-checks --template-dir "$TEMPLATES"
 wait_for 10 lb_ready 2
 wait_for 10 is_role 2 standby
 report $? "lb2 restarted: standby after $WAITED s"

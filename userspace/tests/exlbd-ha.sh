@@ -28,14 +28,10 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 source "$here/lib/tap.sh"
+# shellcheck source=lib/hapair.sh
+source "$here/lib/hapair.sh"
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
-for tool in ip keepalived curl jq python3 timeout; do
-	command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] || skip "$tool not installed"
-done
-EXLBD=$(realpath "${EXLBD:-$here/../build/asan/exlbd}")
-EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
-[ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
+hapair_require ip keepalived curl jq python3 timeout
 
 T=$(mktemp -d /tmp/exlb-ha.XXXXXX)
 chmod 755 "$T"
@@ -47,67 +43,19 @@ NS[cl]=exlb-ha-cl-$$ NS[sw]=exlb-ha-sw-$$ NS[rs]=exlb-ha-rs-$$
 NS[1]=exlb-ha-lb1-$$ NS[2]=exlb-ha-lb2-$$
 RS_PID=
 
-in_ns() { local ns=${NS[$1]}; shift; ip netns exec "$ns" "$@"; }
-# ctl_of N ARGS...: exlbctl on lb N's socket
-ctl_of() { local n=$1; shift; "$EXLBCTL" -s "$T/lb$n/exlbd.sock" "$@"; }
-cfg_of() {
-	ctl_of "$@" >>"$T/ctl.log" 2>&1 && return 0
-	cfg_bad=1
-	diag "exlbctl (lb$1) ${*:2} failed: $(tail -n 1 "$T/ctl.log")"
-	return 1
-}
-cfg_bad=
-
-kill_keepalived() {	# N SIGNAL: keepalived's parent and VRRP child of lb N
-	local f p
-	# the VRRP child first: killed after its parent, it could still say goodbye
-	for f in "$T/lb$1/keepalived-vrrp.pid" "$T/lb$1/keepalived.pid"; do
-		p=$(cat "$f" 2>/dev/null) && [ -n "$p" ] && kill "-$2" "$p" 2>/dev/null
-	done
-}
-
 cleanup() {
-	local n
-	for n in 1 2; do
-		[ -n "${PID[$n]:-}" ] && kill -TERM "${PID[$n]}" 2>/dev/null && wait "${PID[$n]}" 2>/dev/null
-		kill_keepalived $n KILL
-	done
+	hapair_stop 1
+	hapair_stop 2
 	[ -n "$RS_PID" ] && kill "$RS_PID" 2>/dev/null
-	for n in cl sw rs 1 2; do ip netns del "${NS[$n]}" 2>/dev/null; done
-	if [ -n "${KEEP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	hapair_teardown cl sw rs 1 2
 }
 trap cleanup EXIT
 
 # ---- the network: a switch namespace with a front and a back bridge
 
-setup_net() {
-	local n
-	for n in cl sw rs 1 2; do
-		ip netns add "${NS[$n]}" && ip -n "${NS[$n]}" link set lo up || return 1
-	done
-	ip -n "${NS[sw]}" link add brf type bridge &&
-	ip -n "${NS[sw]}" link add brb type bridge &&
-	ip -n "${NS[sw]}" link set brf up && ip -n "${NS[sw]}" link set brb up || return 1
-	# plug NAME-in-switch NS NAME-in-NS BRIDGE ADDR
-	plug() {
-		ip -n "${NS[sw]}" link add "$1" type veth peer name "$3" netns "${NS[$2]}" &&
-		ip -n "${NS[sw]}" link set "$1" master "$4" up &&
-		ip -n "${NS[$2]}" addr add "$5/24" dev "$3" &&
-		ip -n "${NS[$2]}" link set "$3" up
-	}
-	plug p-cl cl front brf $CL_IP &&
-	plug p-rs rs back brb $RS_IP &&
-	plug p-lb1f 1 front brf "${FRONT[1]}" &&
-	plug p-lb1b 1 back brb "${BACKIP[1]}" &&
-	plug p-lb2f 2 front brf "${FRONT[2]}" &&
-	plug p-lb2b 2 back brb "${BACKIP[2]}"
-}
-setup_net
+hapair_front_back $CL_IP $RS_IP
 report $? "namespaces: client, switch, rs, lb1, lb2 on 198.18.92.0/24 and 198.18.93.0/24"
-bad=
-for n in cl sw rs 1 2; do
-	ip -n "${NS[$n]}" route show table all | grep -q '^default' && bad+=" ${NS[$n]}"
-done
+bad=$(hapair_default_routes cl sw rs 1 2)
 [ -z "$bad" ]
 report $? "no namespace has a default route${bad:+ (not:$bad)}"
 
@@ -134,17 +82,10 @@ report $? "real server answers on $RS_IP:80 (after $WAITED s)"
 
 # ---- two exlbd nodes
 
-start_lb() {	# N
-	mkdir -p "$T/lb$1"
-	# not through in_ns: $! must be exlbd itself (ip netns exec and env exec)
-	ip netns exec "${NS[$1]}" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" --no-kernel \
-		--state-dir "$T/lb$1/state" --socket "$T/lb$1/exlbd.sock" \
-		>>"$T/lb$1/exlbd.log" 2>&1 &
-	PID[$1]=$!
-}
-lb_ready() { ctl_of "$1" get RetryInterval >/dev/null 2>&1; }
+# exlbd with its health checks on (CheckType=none below: nothing is probed)
+unset EXLBD_NO_HEALTH_CHECKS
 for n in 1 2; do
-	start_lb $n
+	hapair_start $n
 	wait_for 10 lb_ready $n
 	report $? "exlbd lb$n answers on its control socket (after $WAITED s)"
 done
@@ -182,10 +123,7 @@ refused 1 "hamode 3" "hamode" set hamode 3
 report "${cfg_bad:-0}" "both nodes: VS Web $VIP:80 (HTTP) -> rs, havhid 42, hatimeout 3, haif front, partners"
 
 # hamode last: lb1 first; lb2 once lb1 is active (as an admin pairs them)
-role() { ctl_of "$1" -j status 2>/dev/null | jq -r '.ha.role'; }
-is_role() { [ "$(role "$1")" = "$2" ]; }
-has_vip() { ip -n "${NS[$1]}" -4 addr show dev front | grep -q "inet $VIP/"; }
-no_vip() { ! has_vip "$1"; }
+no_vip() { ! has_vip "$1" front "$VIP"; }
 cfg_of 1 set hamode 1
 t0=$EPOCHREALTIME
 wait_for 10 is_role 1 active
@@ -193,7 +131,7 @@ report $? "lb1 (hamode 1) becomes active after $WAITED s (role: $(role 1))"
 cfg_of 2 set hamode 2
 wait_for 10 is_role 2 standby
 report $? "lb2 (hamode 2) is standby after $WAITED s (role: $(role 2))"
-has_vip 1 && ! has_vip 2
+has_vip 1 front "$VIP" && ! has_vip 2 front "$VIP"
 report $? "lb1 owns $VIP on front, lb2 does not"
 grep -q 'unicast_peer' "$T/lb1/keepalived.conf" && grep -q "virtual_router_id 42" "$T/lb1/keepalived.conf" &&
 	grep -q nopreempt "$T/lb1/keepalived.conf" && grep -q "$VIP/32 dev front" "$T/lb1/keepalived.conf"
@@ -241,7 +179,7 @@ rc=$?
 within "$TAKEOVER" 3
 report $(( rc || $? )) "lb1's link down -> first request answered through lb2 after $TAKEOVER s (<= 3 s)"
 diag "takeover time (link down -> first answered request): $TAKEOVER s"
-has_vip 2
+has_vip 2 front "$VIP"
 report $? "lb2 owns $VIP"
 wait_for 3 is_role 2 active
 report $? "status on lb2: active ($(role 2))"
@@ -255,7 +193,7 @@ report $? "lb1's link up: lb1 standby after $WAITED s ($(role 1))"
 # positive evidence first (lb1 standby, having heard lb2), then absence
 got=
 for i in 1 2 3 4 5; do got+="$(served_by)"; sleep 0.2; done
-[ "$got" = 22222 ] && is_role 2 active && ! has_vip 1
+[ "$got" = 22222 ] && is_role 2 active && ! has_vip 1 front "$VIP"
 report $? "haprefered 0: lb2 stays active, lb1 has no VIP, requests through lb2 ($got)"
 
 # ---- kill -9 of everything on the active node (lb2): lb1 takes over
@@ -278,9 +216,9 @@ report $? "status -j: role, since, keepalived's pid ($(ctl_of 1 -j status | jq -
 # keepalived killed with -9 may leave its VIP behind; a keepalived
 # starting as BACKUP removes what it would own (docs/ha.md)
 stale=no
-has_vip 2 && stale=yes
+has_vip 2 front "$VIP" && stale=yes
 diag "after kill -9, a stale $VIP on lb2: $stale"
-start_lb 2
+hapair_start 2
 wait_for 10 is_role 2 standby
 report $? "lb2's exlbd restarted: its keepalived joins as standby after $WAITED s ($(role 2))"
 wait_for 3 no_vip 2
@@ -292,14 +230,14 @@ report $? "lb1 still active and serving after lb2 rejoined"
 kpid=$(ctl_of 1 -j status | jq -r .ha.keepalived_pid)
 cfg_of 1 set hamode 0
 gone() { ! kill -0 "$kpid" 2>/dev/null; }
-wait_for 6 gone && is_role 1 off && ! has_vip 1
+wait_for 6 gone && is_role 1 off && ! has_vip 1 front "$VIP"
 report $? "hamode 0 on lb1: keepalived (pid $kpid) stopped, VIP released, role $(role 1)"
 
 kill -TERM "${PID[1]}"
 wait "${PID[1]}"
 rc=$?
 PID[1]=
-n=$(grep -c 'ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer' "$T/lb1/exlbd.log")
+n=$(hapair_sanitizer 1)
 [ $rc = 0 ] && [ "$n" = 0 ]
 report $? "lb1's exlbd exits cleanly on SIGTERM (status $rc, sanitizer reports $n)"
 

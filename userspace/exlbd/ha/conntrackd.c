@@ -4,11 +4,12 @@
  * failover"): with hamode 1/2 and tcpfailover 1, exlbd writes conntrackd's
  * configuration (FTFW over UDP to the partner on the sync interface, TCP
  * entries only) into its runtime directory, runs conntrackd, restarts it
- * with a backoff when it exits and stops it when HA or tcpfailover goes
- * off. On keepalived's role changes it drives conntrackd as conntrackd's
- * own primary-backup.sh does, with one addition, the takeover hold: while
- * the node is not active, an nftables table drops TCP segments other than
- * a SYN sent to a VIP, before conntrack sees them; on takeover the external
+ * with a backoff when it exits (the supervision: ha/child.c) and stops
+ * it when HA or tcpfailover goes off. On keepalived's role changes it
+ * drives conntrackd as conntrackd's own primary-backup.sh does, with one
+ * addition, the takeover hold: while the node is not active, an nftables
+ * table drops TCP segments other than a SYN sent to a VIP, before
+ * conntrack sees them; on takeover the external
  * cache is committed into the kernel first and only then is the hold lifted.
  * keepalived adds the VIPs before it reports MASTER, so without the hold a
  * real server's segment arriving in between would meet no entry and be
@@ -32,8 +33,6 @@
 #define CTD_PORT		3780	/* conntrackd's own default */
 #define CTD_CMD_MS		5000	/* a conntrackd -c/-f/... or nft run */
 #define CTD_STOP_WAIT_MS	3000
-#define CTD_BACKOFF_MAX_S	30
-#define CTD_STABLE_S		60
 #define CTD_HOLD_TABLE		"exlb_ha_hold"
 
 static const char *const conntrackd_paths[] = {
@@ -42,21 +41,15 @@ static const char *const conntrackd_paths[] = {
 static const char *const nft_paths[] = { "/usr/sbin/nft", "/sbin/nft" };
 
 struct exlb_ctd {
-	struct ev_loop *loop;
 	struct exlb_runtime *rt;
 	char run_dir[200];
 	char conf_path[256], hold_path[256], lock_path[256], sock_path[256];
-	bool wanted;		/* hamode and tcpfailover */
 	unsigned int role;	/* the last role keepalived reported */
 	char iface[16];		/* mcast, or haif */
 	char peer[64];		/* mcastpeer, or partner */
 	char *hold_text;	/* the hold for the current VIPs */
 	char *hold_applied;	/* what nft was last given; NULL: no hold */
-	pid_t pid;
-	ev_tstamp started;
-	unsigned int backoff;
-	ev_child child;
-	ev_timer restart;
+	struct exlb_child child;	/* wanted: hamode and tcpfailover */
 };
 
 static const char *const state_names[] = {
@@ -91,7 +84,7 @@ static void set_state(struct exlb_ctd *c, unsigned int state, const char *note)
 	struct exlb_ha_ctd_status *st = &c->rt->ha.ctd;
 
 	st->state = state;
-	st->pid = c->pid;
+	st->pid = c->child.pid;
 	snprintf(st->note, sizeof(st->note), "%s", note ? note : "");
 }
 
@@ -336,23 +329,15 @@ static int route_source(const char *iface, const char *peer, int *family,
 	return rc;
 }
 
-static void on_child(struct ev_loop *loop, ev_child *w, int revents);
-
-static void schedule_restart(struct exlb_ctd *c)
+static void ctd_start(void *ctx)
 {
-	ev_timer_set(&c->restart, c->backoff, 0);
-	ev_timer_start(c->loop, &c->restart);
-	c->backoff = c->backoff * 2 > CTD_BACKOFF_MAX_S ? CTD_BACKOFF_MAX_S :
-							 c->backoff * 2;
-}
-
-static void ctd_start(struct exlb_ctd *c)
-{
+	struct exlb_ctd *c = ctx;
 	const char *path = conntrackd_path();
 	char *argv[] = { "conntrackd", "-C", c->conf_path, NULL };
 	char self[INET6_ADDRSTRLEN], why[160];
 	char *text;
 	int family;
+	pid_t pid;
 
 	if (!path) {
 		set_state(c, EXLB_CTD_MISSING,
@@ -362,9 +347,9 @@ static void ctd_start(struct exlb_ctd *c)
 	if (route_source(c->iface, c->peer, &family, self, sizeof(self), why,
 			 sizeof(why))) {
 		exlb_log(LOG_WARNING, "HA: conntrackd not started: %s; retrying in %u s",
-			 why, c->backoff);
+			 why, c->child.backoff);
 		set_state(c, EXLB_CTD_DOWN, why);
-		schedule_restart(c);
+		exlb_child_retry(&c->child);
 		return;
 	}
 	text = exlb_conntrackd_render(c->iface, family, self, c->peer, c->run_dir);
@@ -372,78 +357,47 @@ static void ctd_start(struct exlb_ctd *c)
 		exlb_log(LOG_ERR, "HA: cannot write %s", c->conf_path);
 		free(text);
 		set_state(c, EXLB_CTD_DOWN, "cannot write conntrackd.conf");
-		schedule_restart(c);
+		exlb_child_retry(&c->child);
 		return;
 	}
 	free(text);
 	/* ours is not running: a lock or socket left is a killed one's */
 	unlink(c->lock_path);
 	unlink(c->sock_path);
-	c->pid = exlb_ha_spawn(path, argv);
-	if (c->pid < 0) {
-		c->pid = 0;
+	pid = exlb_ha_spawn(path, argv);
+	if (pid < 0) {
 		exlb_log(LOG_ERR, "HA: cannot start conntrackd: %s", strerror(errno));
 		set_state(c, EXLB_CTD_DOWN, "cannot start conntrackd");
-		schedule_restart(c);
+		exlb_child_retry(&c->child);
 		return;
 	}
-	c->started = ev_now(c->loop);
-	ev_child_init(&c->child, on_child, c->pid, 0);
-	c->child.data = c;
-	ev_child_start(c->loop, &c->child);
+	exlb_child_started(&c->child, pid);
 	exlb_log(LOG_NOTICE, "HA: conntrackd started (pid %d, %s, %s -> %s on %s)",
-		 c->pid, c->conf_path, self, c->peer, c->iface);
+		 c->child.pid, c->conf_path, self, c->peer, c->iface);
 	set_state(c, EXLB_CTD_RUNNING, NULL);
 }
 
-static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
+/* ha/child.c restarts it after the backoff when @note is set */
+static void ctd_exited(void *ctx, const char *note)
 {
-	struct exlb_ctd *c = w->data;
+	struct exlb_ctd *c = ctx;
 
-	(void)loop;
-	(void)revents;
-	if (c->wanted && !c->pid)
-		ctd_start(c);
-}
-
-static void on_child(struct ev_loop *loop, ev_child *w, int revents)
-{
-	struct exlb_ctd *c = w->data;
-	char note[160];
-	int st = w->rstatus;
-
-	(void)revents;
-	ev_child_stop(loop, w);
-	c->pid = 0;
-	if (ev_now(loop) - c->started >= CTD_STABLE_S)
-		c->backoff = 1;
-	if (WIFSIGNALED(st))
-		snprintf(note, sizeof(note), "conntrackd killed by signal %d",
-			 WTERMSIG(st));
-	else
-		snprintf(note, sizeof(note),
-			 "conntrackd exited with status %d (see conntrackd.log)",
-			 WEXITSTATUS(st));
-	if (!c->wanted) {
+	if (!note) {
 		set_state(c, EXLB_CTD_OFF, NULL);
 		return;
 	}
-	exlb_log(LOG_WARNING, "HA: %s; restarting it in %u s", note, c->backoff);
 	c->rt->ha.ctd.restarts++;
 	set_state(c, EXLB_CTD_DOWN, note);
-	schedule_restart(c);
 }
 
-static void ctd_stop(struct exlb_ctd *c)
-{
-	ev_timer_stop(c->loop, &c->restart);
-	if (!c->pid)
-		return;
-	ev_child_stop(c->loop, &c->child);
-	exlb_ha_stop_child(c->pid, CTD_STOP_WAIT_MS, "conntrackd");
-	exlb_log(LOG_NOTICE, "HA: conntrackd stopped (pid %d)", c->pid);
-	c->pid = 0;
-}
+static const struct exlb_child_ops ctd_child = {
+	.prefix = "HA: ",
+	.name = "conntrackd",
+	.exit_hint = " (see conntrackd.log)",
+	.stop_wait_ms = CTD_STOP_WAIT_MS,
+	.start = ctd_start,
+	.exited = ctd_exited,
+};
 
 struct exlb_ctd *exlb_ctd_new(struct ev_loop *loop, const char *run_dir,
 			      struct exlb_runtime *rt)
@@ -453,9 +407,7 @@ struct exlb_ctd *exlb_ctd_new(struct ev_loop *loop, const char *run_dir,
 
 	if (!c)
 		return NULL;
-	c->loop = loop;
 	c->rt = rt;
-	c->backoff = 1;
 	c->role = EXLB_HA_ROLE_OFF;
 	n |= snprintf(c->run_dir, sizeof(c->run_dir), "%s", run_dir) >=
 	     (int)sizeof(c->run_dir);
@@ -472,8 +424,7 @@ struct exlb_ctd *exlb_ctd_new(struct ev_loop *loop, const char *run_dir,
 		free(c);
 		return NULL;
 	}
-	ev_timer_init(&c->restart, on_restart, 1, 0);
-	c->restart.data = c;
+	exlb_child_init(&c->child, loop, &ctd_child, c);
 	rt->ha.ctd.state = EXLB_CTD_OFF;
 	return c;
 }
@@ -488,10 +439,10 @@ void exlb_ctd_apply(struct exlb_ctd *c, const struct exlb_config *cfg)
 	if (!c)
 		return;
 	if (g->hamode == EXLB_HAMODE_NONE || !g->tcpfailover) {
-		if (c->wanted)
+		if (c->child.wanted)
 			exlb_log(LOG_NOTICE, "HA: tcpfailover or hamode off: stopping conntrackd");
-		c->wanted = false;
-		ctd_stop(c);
+		c->child.wanted = false;
+		exlb_child_stop(&c->child);
 		hold_set(c, false);
 		if (c->rt->ha.ctd.state != EXLB_CTD_OFF)
 			unlink(c->conf_path);
@@ -501,18 +452,17 @@ void exlb_ctd_apply(struct exlb_ctd *c, const struct exlb_config *cfg)
 	moved = strcmp(iface, c->iface) || strcmp(peer, c->peer);
 	snprintf(c->iface, sizeof(c->iface), "%s", iface);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	c->wanted = true;
+	c->child.wanted = true;
 	free(c->hold_text);
 	c->hold_text = exlb_ctd_hold_render(cfg);
 	/* the hold for the current VIPs, before keepalived may add them */
 	if (c->role != EXLB_HA_ROLE_ACTIVE)
 		hold_set(c, true);
-	if (c->pid && moved) {
+	if (c->child.pid && moved) {
 		exlb_log(LOG_NOTICE, "HA: conntrackd's interface or peer changed: restarting it");
-		ctd_stop(c);
+		exlb_child_stop(&c->child);
 	}
-	if (!c->pid && !ev_is_active(&c->restart))
-		ctd_start(c);
+	exlb_child_ensure(&c->child);
 }
 
 static long now_ms(void)
@@ -529,7 +479,7 @@ static void takeover(struct exlb_ctd *c)
 	struct exlb_ha_ctd_status *st = &c->rt->ha.ctd;
 	long t0 = now_ms();
 
-	if (c->pid) {
+	if (c->child.pid) {
 		if (!ctl(c, "-c")) {
 			st->commits++;
 			st->commit_ms = (unsigned int)(now_ms() - t0);
@@ -543,7 +493,7 @@ static void takeover(struct exlb_ctd *c)
 	}
 	/* from here the VIPs answer: every synced entry is in the kernel */
 	hold_set(c, false);
-	if (!c->pid)
+	if (!c->child.pid)
 		return;
 	ctl(c, "-f");	/* flush the internal and external caches */
 	ctl(c, "-R");	/* resync the internal cache with the kernel */
@@ -555,7 +505,7 @@ void exlb_ctd_role(struct exlb_ctd *c, unsigned int role)
 	if (!c)
 		return;
 	c->role = role;
-	if (!c->wanted)
+	if (!c->child.wanted)
 		return;
 	if (role == EXLB_HA_ROLE_ACTIVE) {
 		takeover(c);
@@ -563,7 +513,7 @@ void exlb_ctd_role(struct exlb_ctd *c, unsigned int role)
 	}
 	/* not active: the hold back before any later takeover */
 	hold_set(c, true);
-	if (!c->pid)
+	if (!c->child.pid)
 		return;
 	if (role == EXLB_HA_ROLE_STANDBY || role == EXLB_HA_ROLE_FAULT)
 		ctl(c, "-t");	/* shorten the kernel's timers: old entries go */
@@ -575,8 +525,8 @@ void exlb_ctd_free(struct exlb_ctd *c)
 {
 	if (!c)
 		return;
-	c->wanted = false;
-	ctd_stop(c);
+	c->child.wanted = false;
+	exlb_child_stop(&c->child);
 	if (c->hold_applied)
 		hold_set(c, false);
 	free(c->hold_text);

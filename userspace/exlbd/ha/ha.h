@@ -17,6 +17,7 @@
 #include <ev.h>
 
 #include "config/config.h"
+#include "ha/child.h"
 
 struct exlb_ctd;
 
@@ -25,12 +26,8 @@ struct exlb_ha {
 	struct exlb_runtime *rt;
 	char conf_path[256], pid_path[256], vrrp_pid_path[256], fifo_path[256];
 	char *conf_text;	/* what keepalived was last given; NULL: off */
-	bool wanted;		/* hamode is not 0 */
-	pid_t pid;		/* keepalived's parent process; 0: none */
-	ev_tstamp started;	/* when it was started (ev_now) */
-	unsigned int backoff;	/* seconds before the next restart */
-	ev_child child;
-	ev_timer restart;
+	/* keepalived's parent process, wanted while hamode is not 0 */
+	struct exlb_child keepalived;
 	/* the notify FIFO (state.c) */
 	int fifo_fd;
 	ev_io fifo_io;
@@ -66,13 +63,10 @@ char *exlb_keepalived_render(const struct exlb_config *cfg, const char *fifo);
  * exlb_ha_write_file: temp file + rename, mode 0600: 0 or -1 (errno).
  * exlb_ha_spawn: fork and exec @path with @argv, the child in exlbd's
  * network namespace, SIGTERM when exlbd dies, no descriptor of exlbd's
- * beyond 0-2: its pid, or -1 (errno).
- * exlb_ha_stop_child: SIGTERM, up to @wait_ms for it to exit, then SIGKILL;
- * reaps it.
+ * beyond 0-2: its pid, or -1 (errno). Supervised by ha/child.c.
  */
 int exlb_ha_write_file(const char *path, const char *text);
 pid_t exlb_ha_spawn(const char *path, char *const argv[]);
-void exlb_ha_stop_child(pid_t pid, int wait_ms, const char *name);
 
 /* ---- conntrackd.c ---- */
 

@@ -6,8 +6,9 @@
  * haprefered, timing from hatimeout), written atomically into exlbd's
  * runtime directory; the process, started in exlbd's network namespace,
  * reloaded with SIGHUP after a change, restarted with a backoff when it
- * exits, stopped (releasing the VIPs) when hamode goes back to 0 or exlbd
- * stops. Why a child and not a systemd unit: docs/ha.md.
+ * exits (the supervision: ha/child.c), stopped (releasing the VIPs) when
+ * hamode goes back to 0 or exlbd stops. Why a child and not a systemd
+ * unit: docs/ha.md.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,7 +19,6 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,8 +27,6 @@
 /* VRRP priorities: the first node wins an election, as Kemp's HA1 does. */
 #define HA_PRIORITY_FIRST	150
 #define HA_PRIORITY_SECOND	100
-#define HA_BACKOFF_MAX_S	30
-#define HA_STABLE_S		60	/* ran this long: the next restart is quick again */
 #define HA_STOP_WAIT_MS		5000	/* keepalived releasing the VIPs on exit */
 
 static const char *const keepalived_paths[] = {
@@ -181,26 +179,9 @@ pid_t exlb_ha_spawn(const char *path, char *const argv[])
 	_exit(127);
 }
 
-void exlb_ha_stop_child(pid_t pid, int wait_ms, const char *name)
+static void keepalived_start(void *ctx)
 {
-	int st;
-
-	kill(pid, SIGTERM);
-	for (int ms = 0; ms < wait_ms; ms += 20) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return;
-		usleep(20000);
-	}
-	exlb_log(LOG_WARNING, "HA: %s did not stop in %d ms: killed", name,
-		 wait_ms);
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-}
-
-static void on_child(struct ev_loop *loop, ev_child *w, int revents);
-
-static void keepalived_start(struct exlb_ha *ha)
-{
+	struct exlb_ha *ha = ctx;
 	const char *path = keepalived_path();
 	char conf[300], pid[300], vrrp_pid[300];
 	char *argv[] = { "keepalived", "--dont-fork", "--vrrp", "--log-console",
@@ -220,68 +201,39 @@ static void keepalived_start(struct exlb_ha *ha)
 		exlb_log(LOG_ERR, "HA: cannot start keepalived: %s", strerror(errno));
 		return;
 	}
-	ha->pid = child;
+	exlb_child_started(&ha->keepalived, child);
 	ha->rt->ha.keepalived_pid = child;
-	ha->started = ev_now(ha->loop);
-	ev_child_init(&ha->child, on_child, child, 0);
-	ha->child.data = ha;
-	ev_child_start(ha->loop, &ha->child);
 	exlb_log(LOG_NOTICE, "HA: keepalived started (pid %d, %s)", child,
 		 ha->conf_path);
 	exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_STARTING, NULL);
 }
 
-static void on_restart(struct ev_loop *loop, ev_timer *w, int revents)
+/* ha/child.c restarts it after the backoff when @note is set */
+static void keepalived_exited(void *ctx, const char *note)
 {
-	struct exlb_ha *ha = w->data;
+	struct exlb_ha *ha = ctx;
 
-	(void)loop;
-	(void)revents;
-	if (ha->wanted && !ha->pid)
-		keepalived_start(ha);
-}
-
-static void on_child(struct ev_loop *loop, ev_child *w, int revents)
-{
-	struct exlb_ha *ha = w->data;
-	char note[128];
-	int st = w->rstatus;
-
-	(void)revents;
-	ev_child_stop(loop, w);
-	ha->pid = 0;
 	ha->rt->ha.keepalived_pid = 0;
-	if (ev_now(loop) - ha->started >= HA_STABLE_S)
-		ha->backoff = 1;
-	if (WIFSIGNALED(st))
-		snprintf(note, sizeof(note), "keepalived killed by signal %d",
-			 WTERMSIG(st));
-	else
-		snprintf(note, sizeof(note), "keepalived exited with status %d",
-			 WEXITSTATUS(st));
-	if (!ha->wanted) {
+	if (!note) {
 		exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_OFF, NULL);
 		return;
 	}
-	exlb_log(LOG_WARNING, "HA: %s; restarting it in %u s", note, ha->backoff);
 	exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_DOWN, note);
 	ha->rt->ha.restarts++;
-	ev_timer_set(&ha->restart, ha->backoff, 0);
-	ev_timer_start(loop, &ha->restart);
-	ha->backoff = ha->backoff * 2 > HA_BACKOFF_MAX_S ? HA_BACKOFF_MAX_S :
-							 ha->backoff * 2;
 }
+
+static const struct exlb_child_ops keepalived_child = {
+	.prefix = "HA: ",
+	.name = "keepalived",
+	.stop_wait_ms = HA_STOP_WAIT_MS,
+	.start = keepalived_start,
+	.exited = keepalived_exited,
+};
 
 /* SIGTERM, then a bounded wait: keepalived removes the VIPs and says goodbye (priority 0). */
 static void keepalived_stop(struct exlb_ha *ha)
 {
-	ev_timer_stop(ha->loop, &ha->restart);
-	if (!ha->pid)
-		return;
-	ev_child_stop(ha->loop, &ha->child);
-	exlb_ha_stop_child(ha->pid, HA_STOP_WAIT_MS, "keepalived");
-	exlb_log(LOG_NOTICE, "HA: keepalived stopped (pid %d)", ha->pid);
-	ha->pid = 0;
+	exlb_child_stop(&ha->keepalived);
 	ha->rt->ha.keepalived_pid = 0;
 }
 
@@ -296,7 +248,6 @@ struct exlb_ha *exlb_ha_new(struct ev_loop *loop, const char *run_dir,
 	ha->loop = loop;
 	ha->rt = rt;
 	ha->fifo_fd = -1;
-	ha->backoff = 1;
 	n |= snprintf(ha->conf_path, sizeof(ha->conf_path), "%s/keepalived.conf",
 		      run_dir) >= (int)sizeof(ha->conf_path);
 	n |= snprintf(ha->pid_path, sizeof(ha->pid_path), "%s/keepalived.pid",
@@ -315,8 +266,7 @@ struct exlb_ha *exlb_ha_new(struct ev_loop *loop, const char *run_dir,
 		free(ha);
 		return NULL;
 	}
-	ev_timer_init(&ha->restart, on_restart, 1, 0);
-	ha->restart.data = ha;
+	exlb_child_init(&ha->keepalived, loop, &keepalived_child, ha);
 	rt->ha.role = EXLB_HA_ROLE_OFF;
 	rt->ha.since = time(NULL);
 	return ha;
@@ -331,8 +281,8 @@ void exlb_ha_apply(struct exlb_ha *ha, const struct exlb_config *cfg)
 	/* first: its hold is in place before keepalived can add a VIP */
 	exlb_ctd_apply(ha->ctd, cfg);
 	if (cfg->globals.hamode == EXLB_HAMODE_NONE) {
-		ha->wanted = false;
-		if (ha->pid || ha->conf_text)
+		ha->keepalived.wanted = false;
+		if (ha->keepalived.pid || ha->conf_text)
 			exlb_log(LOG_NOTICE, "HA: hamode 0: stopping keepalived");
 		keepalived_stop(ha);
 		exlb_ha_fifo_close(ha);
@@ -342,13 +292,13 @@ void exlb_ha_apply(struct exlb_ha *ha, const struct exlb_config *cfg)
 		exlb_ha_set_role(ha->rt, EXLB_HA_ROLE_OFF, NULL);
 		return;
 	}
-	ha->wanted = true;
+	ha->keepalived.wanted = true;
 	text = exlb_keepalived_render(cfg, ha->fifo_path);
 	if (!text) {
 		exlb_log(LOG_ERR, "HA: out of memory writing keepalived's configuration");
 		return;
 	}
-	if (ha->conf_text && !strcmp(text, ha->conf_text) && ha->pid) {
+	if (ha->conf_text && !strcmp(text, ha->conf_text) && ha->keepalived.pid) {
 		free(text);
 		return;
 	}
@@ -362,11 +312,11 @@ void exlb_ha_apply(struct exlb_ha *ha, const struct exlb_config *cfg)
 	ha->conf_text = text;
 	if (ha->fifo_fd < 0 && exlb_ha_fifo_open(ha))
 		return;
-	if (ha->pid) {
+	if (ha->keepalived.pid) {
 		exlb_log(LOG_NOTICE, "HA: keepalived's configuration changed: reloading it");
-		kill(ha->pid, SIGHUP);
-	} else if (!ev_is_active(&ha->restart)) {
-		keepalived_start(ha);
+		kill(ha->keepalived.pid, SIGHUP);
+	} else {
+		exlb_child_ensure(&ha->keepalived);
 	}
 }
 
@@ -374,7 +324,7 @@ void exlb_ha_free(struct exlb_ha *ha)
 {
 	if (!ha)
 		return;
-	ha->wanted = false;
+	ha->keepalived.wanted = false;
 	keepalived_stop(ha);
 	exlb_ha_fifo_close(ha);
 	exlb_ctd_free(ha->ctd);
