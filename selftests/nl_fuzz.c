@@ -247,7 +247,7 @@ struct req {
 static bool is_dump_cmd(uint8_t cmd)
 {
 	return cmd == EXLB_CMD_GET_SERVICES || cmd == EXLB_CMD_GET_REALS ||
-	       cmd == EXLB_CMD_GET_FLOWS;
+	       cmd == EXLB_CMD_GET_FLOWS || cmd == EXLB_CMD_GET_PERSIST;
 }
 
 static void serialize(const struct req *r, uint16_t family_id, uint32_t seq,
@@ -568,6 +568,17 @@ static uint16_t base_request(struct req *r, uint8_t cmd)
 		break;
 	case EXLB_CMD_SET_GLOBALS:
 		globals_fields(r);
+		break;
+	case EXLB_CMD_GET_PERSIST:
+	case EXLB_CMD_SET_PERSIST:
+		/*
+		 * A service and, for SET, a real server. EXLB_A_PERSIST is not
+		 * modelled: without it SET_PERSIST is refused whatever else
+		 * the request holds, so it can never install a record here.
+		 */
+		family = svc_ident(r, chance(50));
+		if (cmd == EXLB_CMD_SET_PERSIST)
+			real_fields(r, family, false);
 		break;
 	default:	/* GET_SERVICES, GET_GLOBALS: no attributes */
 		break;
