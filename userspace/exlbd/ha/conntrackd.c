@@ -411,14 +411,10 @@ struct exlb_ctd *exlb_ctd_new(struct ev_loop *loop, const char *run_dir,
 	c->role = EXLB_HA_ROLE_OFF;
 	n |= snprintf(c->run_dir, sizeof(c->run_dir), "%s", run_dir) >=
 	     (int)sizeof(c->run_dir);
-	n |= snprintf(c->conf_path, sizeof(c->conf_path), "%s/conntrackd.conf",
-		      run_dir) >= (int)sizeof(c->conf_path);
-	n |= snprintf(c->hold_path, sizeof(c->hold_path), "%s/takeover-hold.nft",
-		      run_dir) >= (int)sizeof(c->hold_path);
-	n |= snprintf(c->lock_path, sizeof(c->lock_path), "%s/conntrackd.lock",
-		      run_dir) >= (int)sizeof(c->lock_path);
-	n |= snprintf(c->sock_path, sizeof(c->sock_path), "%s/conntrackd.ctl",
-		      run_dir) >= (int)sizeof(c->sock_path);
+	n |= exlb_ha_run_path(c->conf_path, sizeof(c->conf_path), run_dir, "conntrackd.conf");
+	n |= exlb_ha_run_path(c->hold_path, sizeof(c->hold_path), run_dir, "takeover-hold.nft");
+	n |= exlb_ha_run_path(c->lock_path, sizeof(c->lock_path), run_dir, "conntrackd.lock");
+	n |= exlb_ha_run_path(c->sock_path, sizeof(c->sock_path), run_dir, "conntrackd.ctl");
 	if (n) {
 		exlb_log(LOG_ERR, "HA: runtime directory path too long: %s", run_dir);
 		free(c);

@@ -64,7 +64,9 @@ char *exlb_keepalived_render(const struct exlb_config *cfg, const char *fifo);
  * exlb_ha_spawn: fork and exec @path with @argv, the child in exlbd's
  * network namespace, SIGTERM when exlbd dies, no descriptor of exlbd's
  * beyond 0-2: its pid, or -1 (errno). Supervised by ha/child.c.
+ * exlb_ha_run_path: "@dir/@name" into @buf: 0, or -1 when it does not fit.
  */
+int exlb_ha_run_path(char *buf, size_t size, const char *dir, const char *name);
 int exlb_ha_write_file(const char *path, const char *text);
 pid_t exlb_ha_spawn(const char *path, char *const argv[]);
 

@@ -128,6 +128,11 @@ char *exlb_keepalived_render(const struct exlb_config *cfg, const char *fifo)
 }
 
 /* Temp file + rename: keepalived never reads half a configuration. */
+int exlb_ha_run_path(char *buf, size_t size, const char *dir, const char *name)
+{
+	return snprintf(buf, size, "%s/%s", dir, name) >= (int)size ? -1 : 0;
+}
+
 int exlb_ha_write_file(const char *path, const char *text)
 {
 	char tmp[300];
@@ -248,14 +253,11 @@ struct exlb_ha *exlb_ha_new(struct ev_loop *loop, const char *run_dir,
 	ha->loop = loop;
 	ha->rt = rt;
 	ha->fifo_fd = -1;
-	n |= snprintf(ha->conf_path, sizeof(ha->conf_path), "%s/keepalived.conf",
-		      run_dir) >= (int)sizeof(ha->conf_path);
-	n |= snprintf(ha->pid_path, sizeof(ha->pid_path), "%s/keepalived.pid",
-		      run_dir) >= (int)sizeof(ha->pid_path);
-	n |= snprintf(ha->vrrp_pid_path, sizeof(ha->vrrp_pid_path),
-		      "%s/keepalived-vrrp.pid", run_dir) >= (int)sizeof(ha->vrrp_pid_path);
-	n |= snprintf(ha->fifo_path, sizeof(ha->fifo_path), "%s/keepalived.fifo",
-		      run_dir) >= (int)sizeof(ha->fifo_path);
+	n |= exlb_ha_run_path(ha->conf_path, sizeof(ha->conf_path), run_dir, "keepalived.conf");
+	n |= exlb_ha_run_path(ha->pid_path, sizeof(ha->pid_path), run_dir, "keepalived.pid");
+	n |= exlb_ha_run_path(ha->vrrp_pid_path, sizeof(ha->vrrp_pid_path), run_dir,
+			      "keepalived-vrrp.pid");
+	n |= exlb_ha_run_path(ha->fifo_path, sizeof(ha->fifo_path), run_dir, "keepalived.fifo");
 	if (n) {
 		exlb_log(LOG_ERR, "HA: runtime directory path too long: %s", run_dir);
 		free(ha);
