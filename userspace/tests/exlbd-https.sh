@@ -24,7 +24,8 @@
 # CipherSet; an NTLM-authenticated connection stays on one backend
 # connection, an unauthenticated one is balanced per request; XFF and Via;
 # a 200 MB download streams and arrives intact; a 50 MB upload arrives
-# whole; the access log; request smuggling attempts are refused without
+# whole (TLS 1.2, counted) and intact (TLS 1.3, stored and compared); the
+# access log; request smuggling attempts are refused without
 # reaching a server; garbage instead of TLS; re-encryption; one server's
 # OWA failing takes it out of OWA only; no server left -> 503; droponfail
 # cuts a download from a failed server (term=DD).
@@ -355,6 +356,10 @@ report "$([ -z "$bad" ]; echo $?)" "four namespaces, no default route, only thei
 
 # ---- two simulated Exchange servers
 
+# A PUT under /ews/put/ stores its body (nginx's DAV module): an upload's
+# bytes are compared with what was sent, not only counted (/echo).
+mkdir -p "$T/dav/ews/put" && chmod 777 "$T/dav/ews/put"
+export EXRS_SERVER_CONF="location ^~ /ews/put/ { dav_methods PUT; root $T/dav; }"
 exrs_setup rs1 "$NS_RS1" $RS1 && exrs_setup rs2 "$NS_RS2" $RS2
 report $? "nginx as Exchange servers rs1 ($RS1) and rs2 ($RS2), :80 and :443"
 
@@ -627,8 +632,18 @@ report "$([ "${c1:-}" = 206 ] && [ "${s1:-}" = 2097152 ] && [ "${c2:-}" = 200 ] 
 head -c 50M /dev/urandom > "$T/50M"
 b=$(in_cl curl -sk --max-time 120 "${RESOLVE[@]}" --tls-max 1.2 --data-binary @"$T/50M" \
 	-H 'Content-Type: application/octet-stream' "https://$MAIL/ews/echo?t=upload-$$" 2>/dev/null)
-rm -f "$T/50M"
 report "$([ "$b" = $((50 << 20)) ]; echo $?)" "POST of 50 MB to /ews/echo (TLS 1.2): the server read ${b:-nothing} bytes"
+# The same bytes over TLS 1.3 (on the kTLS path: decrypted by the kernel
+# into exlbd's buffer, several records a read), stored by the server and
+# compared: every byte, in order, nothing more.
+want=$(sha256sum < "$T/50M" | cut -d' ' -f1)
+c=$(in_cl curl -sk --max-time 120 "${RESOLVE[@]}" --tlsv1.3 -T "$T/50M" -o /dev/null -w '%{http_code}' \
+	-H 'Content-Type: application/octet-stream' "https://$MAIL/ews/put/up-$$" 2>/dev/null)
+got=$(sha256sum < "$T/dav/ews/put/up-$$" 2>/dev/null | cut -d' ' -f1)
+size=$(stat -c %s "$T/dav/ews/put/up-$$" 2>/dev/null)
+report "$([[ $c == 20[14] ]] && [ "$got" = "$want" ]; echo $?)" \
+	"PUT of 50 MB to /ews/put/ (TLS 1.3): status ${c:-?}, the server stored ${size:-no} bytes, sha256 $([ "$got" = "$want" ] && echo matches || echo differs)"
+rm -f "$T/50M" "$T/dav/ews/put/up-$$"
 
 # ---- the access log
 

@@ -25,6 +25,9 @@
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
+#ifndef TLS_RX_EXPECT_NO_PAD
+#define TLS_RX_EXPECT_NO_PAD 4	/* Linux 6.0 */
+#endif
 
 #define SECRET_MAX	64
 
@@ -238,6 +241,22 @@ static bool ulp_try(int fd)
 	return false;
 }
 
+/*
+ * TLS 1.3 records may carry padding after the content type, so the kernel
+ * decrypts them into its own buffer and then copies the plaintext out;
+ * told that the peer does not pad (OpenSSL, browsers, Outlook: none pads
+ * unless asked), it decrypts straight into the reader's buffer and, on a
+ * padded record after all, decrypts that one again the slow way (Linux
+ * 6.0+; older kernels refuse the option and keep copying). relay.c reads a
+ * kTLS socket into a buffer of several records for this.
+ */
+static void rx_expect_no_pad(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, SOL_TLS, TLS_RX_EXPECT_NO_PAD, &one, sizeof(one));
+}
+
 static int send_tickets(SSL *ssl)
 {
 	for (int i = 0; i < EXLB_KTLS_TICKETS; i++) {
@@ -300,8 +319,10 @@ int exlb_ktls_after_handshake(SSL *ssl, int fd, bool want_ktls, bool *tx,
 		    hkdf_expand_label(md, s->client, s->client_len, "iv", iv, 12))
 			goto done;
 		cilen = crypto_fill(&ci, TLS_1_3_VERSION, keylen, key, iv, iv + 4, 0);
-		if (!setsockopt(fd, SOL_TLS, TLS_RX, &ci, (socklen_t)cilen))
+		if (!setsockopt(fd, SOL_TLS, TLS_RX, &ci, (socklen_t)cilen)) {
 			*rx = true;
+			rx_expect_no_pad(fd);
+		}
 		goto done;
 	}
 	if (version != TLS1_2_VERSION)

@@ -193,16 +193,29 @@ ssize_t l7_ep_read(struct l7_ep *ep, void *buf, size_t len)
 	int ret;
 
 	ep->want_read_events = 0;
-	if (ep->eof)
+	if (ep->eof || ep->rx_ended) {
+		ep->eof = true;
 		return L7_IO_EOF;
+	}
 	if (ep_drained(ep))
 		return L7_IO_AGAIN;
 	if (ep->ktls_rx) {
 		r = exlb_ktls_recv(ep->fd, buf, len);
-		if (r > 0)
+		if (r > 0) {
+			/*
+			 * The kernel hands out every whole record there is
+			 * (up to @len): short means none is left.
+			 */
+			ep->drained = (size_t)r < len;
 			return r;
+		}
 		if (r == 0) {
-			ep->eof = true;
+			/*
+			 * EOF, or a control record the read consumed: the
+			 * end, also for a caller that reads again after a
+			 * splice run met it (relay.c).
+			 */
+			ep->eof = ep->rx_ended = true;
 			return L7_IO_EOF;
 		}
 		if (r == -EAGAIN || r == -EINTR) {

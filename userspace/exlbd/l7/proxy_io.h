@@ -10,7 +10,9 @@
  * (plain TCP, or kTLS in that direction) moves through a pipe with
  * splice(2). A kTLS receive socket refuses splice with EINVAL when the
  * next record is not data (an alert, close_notify): the caller then reads
- * that record through OpenSSL (l7_ep_read()), which handles it.
+ * that record with l7_ep_read(), which takes it as the end. (relay.c reads
+ * a kTLS receive socket into a buffer rather than splicing it: one
+ * splice takes one record, one read all that are there.)
  *
  * Drained sockets: a read that got fewer bytes than it asked for (or
  * EAGAIN) emptied the socket, so the next read would only return EAGAIN;
@@ -45,6 +47,7 @@ struct l7_ep {
 	bool handshake_done;
 	bool resumed;		/* the handshake resumed a session */
 	bool eof;		/* no more bytes will be read */
+	bool rx_ended;		/* kTLS: a read met the end: every read says EOF */
 	bool shut;		/* our side of the stream is closed */
 	bool track_ready;	/* the owner calls l7_ep_ready() on every event */
 	bool drained;		/* the last read emptied the socket */

@@ -108,6 +108,32 @@ static void pipe_put(struct l7_worker *w, struct l7_splice *sp)
 	sp->pipe[0] = sp->pipe[1] = -1;
 }
 
+/* A run's buffer (kTLS source) goes: at the run's end, or when it went quiet. */
+static void bounce_put(struct l7_worker *w, struct l7_splice *sp)
+{
+	if (!sp->buf)
+		return;
+	free(sp->buf);
+	w->shrunk += sp->cap;
+	sp->buf = NULL;
+	sp->cap = sp->off = 0;
+}
+
+/* A buffer for a run of at most @left bytes from a kTLS socket. */
+static int bounce_get(struct l7_splice *sp, uint64_t left)
+{
+	size_t cap = left < L7_KTLS_RX_BUF ? (size_t)left : L7_KTLS_RX_BUF;
+
+	if (sp->buf)
+		return 0;
+	sp->buf = malloc(cap);
+	if (!sp->buf)
+		return -ENOMEM;
+	sp->cap = cap;
+	sp->off = 0;
+	return 0;
+}
+
 static int pipe_get(struct l7_worker *w, struct l7_splice *sp)
 {
 	if (sp->pipe[0] >= 0)
@@ -134,6 +160,8 @@ void l7_relay_free(struct l7_relay *r)
 	l7_vs_conn_close(r->vs_st);
 	pipe_put(w, &r->sp_c2s);
 	pipe_put(w, &r->sp_s2c);
+	bounce_put(w, &r->sp_c2s);
+	bounce_put(w, &r->sp_s2c);
 	free(r->cin);
 	free(r->sin);
 	exlb_buf_free(&r->to_s);
@@ -330,14 +358,58 @@ static size_t splice_out_len(const struct l7_ep *dst, size_t in_pipe,
 	return (in_pipe - 1) / L7_TLS_RECORD * L7_TLS_RECORD;
 }
 
+/*
+ * How many bytes the run may take in now (0: what it holds goes out
+ * first). A pipe takes more while it holds at most a record (it then has
+ * room): what is there goes out together with what came. A buffer takes
+ * more while a whole record fits behind what it holds.
+ */
+static size_t in_room(struct l7_splice *sp)
+{
+	size_t room;
+
+	if (!sp->buf)
+		return sp->in_pipe <= L7_TLS_RECORD ? L7_SPLICE_CHUNK : 0;
+	if (!sp->in_pipe)
+		sp->off = 0;
+	room = sp->cap - sp->off - sp->in_pipe;
+	return room >= L7_TLS_RECORD || room == sp->cap ? room : 0;
+}
+
+/*
+ * Why a kTLS source is read, not spliced: the kernel hands out one record
+ * per splice() (Linux 6.1, tls_sw_splice_read()) and the pipe then needs
+ * a splice() out per record too, while one recvmsg() takes every whole
+ * record there is, decrypting it straight into our buffer (TLS 1.3 with
+ * TLS_RX_EXPECT_NO_PAD, ktls.c; TLS 1.2 always), and one write() passes
+ * them on. bench/https/ktls-rx.c measured the receiving relay's CPU per
+ * MiB (docs/benchmarks.md, "kTLS + splice bulk").
+ */
+static ssize_t run_in(struct l7_splice *sp, struct l7_ep *src, size_t max)
+{
+	if (!sp->buf)
+		return l7_splice_in(src, sp->pipe[1], max);
+	return l7_ep_read(src, sp->buf + sp->off + sp->in_pipe, max);
+}
+
+static ssize_t run_out(struct l7_splice *sp, struct l7_ep *dst, bool src_dry)
+{
+	unsigned int flags;
+	size_t len;
+
+	if (sp->buf)
+		return l7_ep_write(dst, sp->buf + sp->off, sp->in_pipe);
+	len = splice_out_len(dst, sp->in_pipe, sp->left, src_dry, &flags);
+	return len ? l7_splice_out(sp->pipe[0], dst, len, flags) : 0;
+}
+
 int l7_relay_splice(struct l7_relay *r, bool c2s)
 {
 	struct l7_splice *sp = c2s ? &r->sp_c2s : &r->sp_s2c;
 	struct l7_ep *src = c2s ? &r->c : &r->s;
 	struct l7_ep *dst = c2s ? &r->s : &r->c;
 	bool src_dry = false;
-	unsigned int flags;
-	size_t len;
+	size_t room;
 	int ret = 0;
 	ssize_t n;
 
@@ -345,19 +417,14 @@ int l7_relay_splice(struct l7_relay *r, bool c2s)
 		if (!splice_clear(r, c2s))
 			return 0;
 		sp->left = r->ops->splice_budget(r, c2s);
-		if (!sp->left || pipe_get(r->w, sp))
+		if (!sp->left || (src->ktls_rx ? bounce_get(sp, sp->left) :
+				  pipe_get(r->w, sp)))
 			return 0;
 		sp->active = true;
 	}
-	/*
-	 * Take in first while the pipe holds no more than a record (it then
-	 * has room): what is there goes out together with what came.
-	 */
-	if (sp->left && sp->in_pipe <= L7_TLS_RECORD) {
-		size_t max = sp->left < L7_SPLICE_CHUNK ? (size_t)sp->left :
-			     L7_SPLICE_CHUNK;
-
-		n = l7_splice_in(src, sp->pipe[1], max);
+	room = sp->left ? in_room(sp) : 0;
+	if (room) {
+		n = run_in(sp, src, sp->left < room ? (size_t)sp->left : room);
 		if (n > 0) {
 			sp->in_pipe += (size_t)n;
 			if (sp->left != UINT64_MAX) {
@@ -377,7 +444,7 @@ int l7_relay_splice(struct l7_relay *r, bool c2s)
 		} else if (n == L7_IO_EOF || n == -EINVAL) {
 			/*
 			 * EOF, or a kTLS control record (alert, close_notify):
-			 * the read path reads it through OpenSSL.
+			 * the read path reads it (l7_ep_read(): the end).
 			 */
 			sp->left = 0;
 			src->eof = false;
@@ -393,19 +460,19 @@ int l7_relay_splice(struct l7_relay *r, bool c2s)
 			ret |= L7_SPLICE_RESET;
 		}
 	}
-	len = sp->in_pipe ? splice_out_len(dst, sp->in_pipe, sp->left, src_dry,
-					   &flags) : 0;
-	if (len) {
-		n = l7_splice_out(sp->pipe[0], dst, len, flags);
+	if (sp->in_pipe) {
+		n = run_out(sp, dst, src_dry);
 		if (n > 0) {
 			sp->in_pipe -= (size_t)n;
+			sp->off += sp->buf ? (size_t)n : 0;
 			ret |= L7_SPLICE_PROGRESS;
-		} else if (n != L7_IO_AGAIN) {
+		} else if (n && n != L7_IO_AGAIN) {
 			return L7_SPLICE_PROGRESS | L7_SPLICE_WRITE_ERR;
 		}
 	}
 	if (!sp->in_pipe && !sp->left) {
 		sp->active = false;
+		bounce_put(r->w, sp);
 		if (sp->msg_end) {
 			sp->msg_end = false;
 			ret |= L7_SPLICE_MSG_END;
@@ -502,7 +569,23 @@ static bool holds_buffers(const struct l7_relay *r)
 {
 	return (r->cin && !r->cin_len) || (r->sin && !r->sin_len) ||
 	       (r->to_s.data && !r->to_s.len) || (r->to_c.data && !r->to_c.len) ||
+	       (r->sp_c2s.buf && !r->sp_c2s.in_pipe) ||
+	       (r->sp_s2c.buf && !r->sp_s2c.in_pipe) ||
 	       (r->ops->holds && r->ops->holds(r));
+}
+
+/*
+ * A run from a kTLS socket that went quiet with its buffer empty ends and
+ * gives the buffer back (a mail session or a tunnel runs to its EOF, an
+ * Outlook Anywhere body announces a gigabyte and waits). The next bytes
+ * start a new run with the kind's budget, which counts what went.
+ */
+static void quiet_run(struct l7_relay *r, struct l7_splice *sp)
+{
+	if (!sp->buf || sp->in_pipe || sp->msg_end)
+		return;
+	bounce_put(r->w, sp);
+	sp->active = false;
 }
 
 static void shrink(struct l7_relay *r)
@@ -527,6 +610,8 @@ static void shrink(struct l7_relay *r)
 		w->shrunk += r->to_c.cap;
 		exlb_buf_free(&r->to_c);
 	}
+	quiet_run(r, &r->sp_c2s);
+	quiet_run(r, &r->sp_s2c);
 	if (r->ops->shrink)
 		r->ops->shrink(r);
 }

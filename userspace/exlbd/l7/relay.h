@@ -35,6 +35,13 @@
 #define L7_MAX_PENDING		65536	/* queued for a writer before we stop reading */
 #define L7_SPLICE_CHUNK		(256 * 1024)
 #define L7_TLS_RECORD		16384	/* a TLS record's most plaintext */
+/*
+ * A splice run from a kTLS receive socket goes through a buffer of this
+ * size (at most the run's budget), not a pipe: one recvmsg() decrypts every
+ * record that is there straight into it, one write() passes them on
+ * (relay.c, l7_relay_splice()).
+ */
+#define L7_KTLS_RX_BUF		(256 * 1024)
 #define L7_PUMP_ROUNDS		64
 /*
  * Nothing moved either way for this long: the connection is quiet and
@@ -51,10 +58,16 @@
  * client would have to retry it).
  */
 #define L7_DRAIN_IDLE_S		1.0
-/* One direction of splice(): src -> pipe -> dst. */
+/*
+ * One direction of splice(): src -> pipe -> dst, or, from a kTLS receive
+ * socket, src -> buf -> dst (the bytes then pass through our memory once,
+ * decrypted by the kernel into it; see l7_relay_splice()).
+ */
 struct l7_splice {
 	int pipe[2];
-	size_t in_pipe;		/* bytes in the pipe not yet written out */
+	char *buf;		/* kTLS source: the run's buffer, or NULL */
+	size_t cap, off;	/* its size; where its in_pipe bytes start */
+	size_t in_pipe;		/* bytes in the pipe (buf) not yet written out */
 	uint64_t left;		/* bytes this run may still take from src */
 	bool active;
 	bool msg_end;		/* the run's last byte is in the pipe */
@@ -193,8 +206,10 @@ enum {
  * the way and the kind's budget allows, takes more in while the pipe holds
  * at most a record, moves pipe contents out (into kTLS: whole records with
  * SPLICE_F_MORE while more is coming, the rest once the source is dry or
- * the run's end is in the pipe; relay.c). EOF or a kTLS control record
- * ends the run for the read path to see. Returns L7_SPLICE_* flags.
+ * the run's end is in the pipe; relay.c). From a kTLS receive socket the
+ * run reads into a buffer and writes it out instead (several records a
+ * call, not one). EOF or a kTLS control record ends the run for the read
+ * path to see. Returns L7_SPLICE_* flags.
  */
 int l7_relay_splice(struct l7_relay *r, bool c2s);
 
