@@ -43,7 +43,10 @@
 #      connection-rate run; the top of perf report goes to the log (the
 #      figures of a profiled run are perf's too: do not quote them).
 #
-# Usage: bench/l4-vs-ipvs.sh [--lbs exlb,ipvs|none] [--cps-secs N]
+# --lbs exlb,ipvs,nft adds nftables' DNAT (numgen rr map): conntrack and
+# nf_nat with no balancer code, the floor of exlb's design.
+#
+# Usage: bench/l4-vs-ipvs.sh [--lbs exlb,ipvs[,nft]|none] [--cps-secs N]
 #        [--concurrency N] [--bulk-secs N] [--streams N] [--idle-conns N]
 #        [--big-idle-conns N] [--big-rounds N] [--persist] [--profile] [--no-mem]
 #        [--rounds N] [--max-runtime S] [--out DIR] [--no-global-sysctl] [--keep]
@@ -353,6 +356,9 @@ hold_measure() {
 	# What the balancer holds right now, for the log.
 	case "$tag" in
 	*.base) ;;
+	nft.*)
+		log "$tag: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
+		;;
 	exlb.*)
 		log "$tag: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
 		nsx "$NS_LB" "$EXLBADM" -j vs show >"$WORK/$tag.vs.json" 2>&1 || true
@@ -502,6 +508,20 @@ lb_config() {
 			nsx "$NS_LB" "$EXLBADM" rs add "$VIP_TARGET" "${RS_ADDRS[$i]}:$RS_PORT" weight=1000
 		done
 		;;
+	nft)
+		# conntrack + nf_nat's DNAT with round robin, no balancer code:
+		# what exlb's design (conntrack, nf_nat) costs by itself.
+		# No persistence (nft has no per-source memory with expiry here).
+		[ "${2:-}" != persist ] || return 1
+		nsx "$NS_LB" nft -f - <<-EOF
+		table ip exlbb {
+			chain pre {
+				type nat hook prerouting priority dstnat; policy accept;
+				ip daddr $VIP tcp dport $VPORT dnat ip addr . port to numgen inc mod 3 map { 0 : ${RS_ADDRS[0]} . $RS_PORT, 1 : ${RS_ADDRS[1]} . $RS_PORT, 2 : ${RS_ADDRS[2]} . $RS_PORT }
+			}
+		}
+		EOF
+		;;
 	ipvs)
 		nsx "$NS_LB" ipvsadm -A -t "$VIP_TARGET" -s rr "${pi[@]}"
 		for i in 0 1 2; do
@@ -514,6 +534,7 @@ lb_config() {
 lb_unconfig() {
 	case "$1" in
 	exlb) nsx "$NS_LB" "$EXLBADM" vs del "$VIP_TARGET" || true ;;
+	nft) nsx "$NS_LB" nft delete table ip exlbb || true ;;
 	ipvs) nsx "$NS_LB" ipvsadm -C || true ;;
 	esac
 }
@@ -548,6 +569,9 @@ lb_available() {
 	exlb)
 		[ -d /sys/module/exlb ] || { echo "exlb.ko is not loaded"; return 1; }
 		[ -x "$EXLBADM" ] || { echo "$EXLBADM not built"; return 1; }
+		;;
+	nft)
+		command -v nft >/dev/null || { echo "nft is not installed"; return 1; }
 		;;
 	ipvs)
 		[ -d /sys/module/ip_vs ] || { echo "ip_vs is not loaded"; return 1; }
@@ -620,7 +644,7 @@ bench_lb() {
 	fi
 	lb_unconfig "$lb"
 	topo_down
-	[ "$PERSIST" = 0 ] || bench_persist "$lb"
+	[ "$PERSIST" = 0 ] || [ "$lb" = nft ] || bench_persist "$lb"
 	sleep 2
 }
 
@@ -709,44 +733,54 @@ ratio() {
 
 echo
 echo "== exlb vs IPVS (NAT), rr, 3 real servers, kernel $(uname -r), $(nproc) CPUs, median of $ROUNDS round(s) =="
-printf '%-48s %12s %12s %12s %10s\n' "figure" "direct" "exlb" "IPVS" "exlb/IPVS"
-printf '%-48s %12s %12s %12s %10s\n' "new connections/s ($CONCURRENCY clients, ${CPS_SECS}s)" \
-	"$(v direct.cps)" "$(v exlb.cps)" "$(v ipvs.cps)" "$(ratio exlb.cps ipvs.cps)"
-printf '%-48s %12s %12s %12s %10s\n' "  p99 connection time, ms" \
-	"$(v direct.cps_p99)" "$(v exlb.cps_p99)" "$(v ipvs.cps_p99)" "$(ratio exlb.cps_p99 ipvs.cps_p99)"
-printf '%-48s %12s %12s %12s %10s\n' "  failed connections" \
-	"$(v direct.cps_err)" "$(v exlb.cps_err)" "$(v ipvs.cps_err)" ""
-printf '%-48s %12s %12s %12s %10s\n' "bulk throughput, Mbit/s ($STREAMS streams, ${BULK_SECS}s)" \
-	"$(v direct.bulk)" "$(v exlb.bulk)" "$(v ipvs.bulk)" "$(ratio exlb.bulk ipvs.bulk)"
-printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (relevant caches, *)" \
-	"-" "$(v exlb.mem_rel)" "$(v ipvs.mem_rel)" "$(ratio exlb.mem_rel ipvs.mem_rel)"
-printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (all slab objects)" \
-	"-" "$(v exlb.mem_obj)" "$(v ipvs.mem_obj)" "$(ratio exlb.mem_obj ipvs.mem_obj)"
-printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (meminfo Slab:)" \
-	"-" "$(v exlb.mem_slab)" "$(v ipvs.mem_slab)" "$(ratio exlb.mem_slab ipvs.mem_slab)"
-printf '%-48s %12s %12s %12s %10s\n' "  (baseline: sockets etc. per connection, bytes)" \
-	"$(v direct.sock_obj)" "$(v exlb.sock_obj)" "$(v ipvs.sock_obj)" ""
-if [ "$BIG_IDLE_CONNS" -gt 0 ]; then
-	printf '%-48s %12s %12s %12s %10s\n' "LB memory/conn, $BIG_IDLE_CONNS idle, B (relevant)" \
-		"-" "$(v exlb.big_rel)" "$(v ipvs.big_rel)" "$(ratio exlb.big_rel ipvs.big_rel)"
-	printf '%-48s %12s %12s %12s %10s\n' "LB memory/conn, $BIG_IDLE_CONNS idle, B (all slab)" \
-		"-" "$(v exlb.big_obj)" "$(v ipvs.big_obj)" "$(ratio exlb.big_obj ipvs.big_obj)"
-	printf '%-48s %12s %12s %12s %10s\n' "LB memory/conn, $BIG_IDLE_CONNS idle, B (meminfo Slab:)" \
-		"-" "$(v exlb.big_slab)" "$(v ipvs.big_slab)" "$(ratio exlb.big_slab ipvs.big_slab)"
+# With --lbs ...,nft: two more columns, nft's DNAT (conntrack + nf_nat
+# alone) and exlb against it.
+NFT_COLS=0
+[[ ",$LBS," == *,nft,* ]] && NFT_COLS=1
+# row LABEL DIRECT_KEY KEY [noratio]: one line of the table ("-" for no
+# direct figure).
+row() {
+	local d=- r1 r2
+	[ "$2" = - ] || d=$(v "$2")
+	r1=$(ratio "exlb.$3" "ipvs.$3"); r2=$(ratio "exlb.$3" "nft.$3")
+	[ "${4:-}" = noratio ] && { r1=; r2=; }
+	if [ "$NFT_COLS" = 1 ]; then
+		printf '%-48s %9s %9s %9s %9s %9s %9s\n' "$1" "$d" "$(v "exlb.$3")" "$(v "ipvs.$3")" \
+			"$(v "nft.$3")" "$r1" "$r2"
+	else
+		printf '%-48s %12s %12s %12s %10s\n' "$1" "$d" "$(v "exlb.$3")" "$(v "ipvs.$3")" "$r1"
+	fi
+}
+if [ "$NFT_COLS" = 1 ]; then
+	printf '%-48s %9s %9s %9s %9s %9s %9s\n' "figure" "direct" "exlb" "IPVS" "nft" "exlb/IPVS" "exlb/nft"
+else
+	printf '%-48s %12s %12s %12s %10s\n' "figure" "direct" "exlb" "IPVS" "exlb/IPVS"
+fi
+row "new connections/s ($CONCURRENCY clients, ${CPS_SECS}s)" direct.cps cps
+row "  p99 connection time, ms" direct.cps_p99 cps_p99
+row "  failed connections" direct.cps_err cps_err noratio
+row "bulk throughput, Mbit/s ($STREAMS streams, ${BULK_SECS}s)" direct.bulk bulk
+if [ "$MEM" = 1 ]; then
+	row "LB memory/connection, B (relevant caches, *)" - mem_rel
+	row "LB memory/connection, B (all slab objects)" - mem_obj
+	row "LB memory/connection, B (meminfo Slab:)" - mem_slab
+	row "  (baseline: sockets etc. per connection, bytes)" direct.sock_obj sock_obj noratio
+fi
+if [ "$BIG_IDLE_CONNS" -gt 0 ] && [ "$MEM" = 1 ]; then
+	row "LB memory/conn, $BIG_IDLE_CONNS idle, B (relevant)" - big_rel
+	row "LB memory/conn, $BIG_IDLE_CONNS idle, B (all slab)" - big_obj
+	row "LB memory/conn, $BIG_IDLE_CONNS idle, B (meminfo Slab:)" - big_slab
 fi
 if [ "$PERSIST" = 1 ]; then
-	printf '%-48s %12s %12s %12s %10s\n' "persistence: new connections/s ($PERSIST_NSRC clients)" \
-		"-" "$(v exlb.pcps)" "$(v ipvs.pcps)" "$(ratio exlb.pcps ipvs.pcps)"
-	printf '%-48s %12s %12s %12s %10s\n' "  p99 connection time, ms" \
-		"-" "$(v exlb.pcps_p99)" "$(v ipvs.pcps_p99)" "$(ratio exlb.pcps_p99 ipvs.pcps_p99)"
-	printf '%-48s %12s %12s %12s %10s\n' "  failed connections" \
-		"-" "$(v exlb.pcps_err)" "$(v ipvs.pcps_err)" ""
-	printf '%-48s %12s %12s %12s %10s\n' "persistence: LB memory/conn, B (relevant)" \
-		"-" "$(v exlb.pmem_rel)" "$(v ipvs.pmem_rel)" "$(ratio exlb.pmem_rel ipvs.pmem_rel)"
-	printf '%-48s %12s %12s %12s %10s\n' "persistence: LB memory/conn, B (all slab)" \
-		"-" "$(v exlb.pmem_obj)" "$(v ipvs.pmem_obj)" "$(ratio exlb.pmem_obj ipvs.pmem_obj)"
+	row "persistence: new connections/s ($PERSIST_NSRC clients)" - pcps
+	row "  p99 connection time, ms" - pcps_p99
+	row "  failed connections" - pcps_err noratio
+	if [ "$MEM" = 1 ]; then
+		row "persistence: LB memory/conn, B (relevant)" - pmem_rel
+		row "persistence: LB memory/conn, B (all slab)" - pmem_obj
+	fi
 fi
-for lb in exlb ipvs; do
+for lb in exlb ipvs nft; do
 	for key in mem big pmem; do
 		[ -s "$WORK/$lb.$key.percache" ] || continue
 		echo
