@@ -34,6 +34,9 @@
 #      is step 1's per connection (sockets are linear in the count, and a
 #      second hold of N straight to the servers would double the time);
 #   --no-mem: skip the memory holds (steps 1 and 3), for rate comparisons;
+#   --exlb-alt-ko KO with --lbs ...,exlb-alt: "exlb-alt" is exlb with KO
+#      loaded in place of EXLB_KO (rmmod/insmod around its run), to compare
+#      two builds of exlb.ko in one session, alternated like the others;
 #   --persist: after step 5, in a fresh topology, the balancer again with
 #      source-IP persistence (exlb Persist=src, IPVS -p): probe (one client
 #      address must stick to one RS), memory (IDLE_CONNS idle connections
@@ -49,6 +52,7 @@
 # Usage: bench/l4-vs-ipvs.sh [--lbs exlb,ipvs[,nft]|none] [--cps-secs N]
 #        [--concurrency N] [--bulk-secs N] [--streams N] [--idle-conns N]
 #        [--big-idle-conns N] [--big-rounds N] [--persist] [--profile] [--no-mem]
+#        [--exlb-alt-ko KO]
 #        [--rounds N] [--max-runtime S] [--out DIR] [--no-global-sysctl] [--keep]
 # See docs/benchmarks.md.
 
@@ -65,6 +69,7 @@ BIG_ROUNDS=1
 PERSIST=0
 PROFILE=0
 MEM=1
+EXLB_ALT_KO=
 ROUNDS=1
 MAX_RUNTIME=1500
 OUT=
@@ -90,6 +95,7 @@ while [ $# -gt 0 ]; do
 	--persist) PERSIST=1; shift ;;
 	--profile) PROFILE=1; shift ;;
 	--no-mem) MEM=0; shift ;;
+	--exlb-alt-ko) EXLB_ALT_KO=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--max-runtime) MAX_RUNTIME=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
@@ -356,6 +362,7 @@ hold_measure() {
 	# What the balancer holds right now, for the log.
 	case "$tag" in
 	*.base) ;;
+	exlb-alt.*) ;;
 	nft.*)
 		log "$tag: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
 		;;
@@ -502,7 +509,7 @@ lb_config() {
 		pi=(-p "$PERSIST_TIMEOUT")
 	fi
 	case "$1" in
-	exlb)
+	exlb|exlb-alt)
 		nsx "$NS_LB" "$EXLBADM" vs add "$VIP_TARGET" Schedule=rr Transparent=1 "${pe[@]}"
 		for i in 0 1 2; do
 			nsx "$NS_LB" "$EXLBADM" rs add "$VIP_TARGET" "${RS_ADDRS[$i]}:$RS_PORT" weight=1000
@@ -533,7 +540,7 @@ lb_config() {
 
 lb_unconfig() {
 	case "$1" in
-	exlb) nsx "$NS_LB" "$EXLBADM" vs del "$VIP_TARGET" || true ;;
+	exlb|exlb-alt) nsx "$NS_LB" "$EXLBADM" vs del "$VIP_TARGET" || true ;;
 	nft) nsx "$NS_LB" nft delete table ip exlbb || true ;;
 	ipvs) nsx "$NS_LB" ipvsadm -C || true ;;
 	esac
@@ -566,6 +573,11 @@ lb_probe() {
 
 lb_available() {
 	case "$1" in
+	exlb-alt)
+		[ -f "$EXLB_ALT_KO" ] || { echo "no --exlb-alt-ko"; return 1; }
+		[ -f "${EXLB_KO:-}" ] || { echo "EXLB_KO (the module to reload after) unset"; return 1; }
+		[ -x "$EXLBADM" ] || { echo "$EXLBADM not built"; return 1; }
+		;;
 	exlb)
 		[ -d /sys/module/exlb ] || { echo "exlb.ko is not loaded"; return 1; }
 		[ -x "$EXLBADM" ] || { echo "$EXLBADM not built"; return 1; }
@@ -603,14 +615,29 @@ bench_persist() {
 }
 
 bench_lb() {
-	local lb=$1 why big=0
+	local lb=$1 why
 	BENCH_RUNS[$lb]=$((${BENCH_RUNS[$lb]:-0} + 1))
-	[ "$BIG_IDLE_CONNS" -gt 0 ] && [ "${BENCH_RUNS[$lb]}" -le "$BIG_ROUNDS" ] && big=1
 	if ! why=$(lb_available "$lb"); then
 		fail "$lb: skipped: $why"
 		return 0
 	fi
 	log "=== $lb ==="
+	if [ "$lb" = exlb-alt ]; then
+		# the other build of exlb.ko, in place of EXLB_KO for this run
+		if ! { rmmod exlb && insmod "$EXLB_ALT_KO"; }; then
+			fail "$lb: cannot load $EXLB_ALT_KO"
+			return 0
+		fi
+	fi
+	bench_lb_run "$lb"
+	if [ "$lb" = exlb-alt ]; then
+		{ rmmod exlb && insmod "$EXLB_KO"; } || fail "cannot load $EXLB_KO again"
+	fi
+}
+
+bench_lb_run() {
+	local lb=$1 big=0
+	[ "$BIG_IDLE_CONNS" -gt 0 ] && [ "${BENCH_RUNS[$lb]}" -le "$BIG_ROUNDS" ] && big=1
 	topo_up || { fail "$lb: topology"; return 0; }
 	if [ "$DIRECT_DONE" = 0 ]; then
 		log "warm-up (not counted)"
@@ -644,7 +671,7 @@ bench_lb() {
 	fi
 	lb_unconfig "$lb"
 	topo_down
-	[ "$PERSIST" = 0 ] || [ "$lb" = nft ] || bench_persist "$lb"
+	[ "$PERSIST" = 0 ] || [ "$lb" = nft ] || [ "$lb" = exlb-alt ] || bench_persist "$lb"
 	sleep 2
 }
 
@@ -779,6 +806,14 @@ if [ "$PERSIST" = 1 ]; then
 		row "persistence: LB memory/conn, B (relevant)" - pmem_rel
 		row "persistence: LB memory/conn, B (all slab)" - pmem_obj
 	fi
+fi
+if [[ ",$LBS," == *,exlb-alt,* ]]; then
+	echo
+	echo "exlb ($EXLB_KO) against exlb-alt ($EXLB_ALT_KO), median of $ROUNDS round(s):"
+	for key in cps cps_p99 bulk mem_rel; do
+		printf '  %-20s %10s %10s %8s\n' "$key" "$(v "exlb.$key")" "$(v "exlb-alt.$key")" \
+			"$(ratio "exlb.$key" "exlb-alt.$key")"
+	done
 fi
 for lb in exlb ipvs nft; do
 	for key in mem big pmem; do
