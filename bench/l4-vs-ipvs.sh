@@ -440,6 +440,8 @@ mem_results() {
 		'BEGIN { printf "%.0f", x / nx - y / ny }')"
 	put "$lb.${key}_slab" "$(awk -v x="$(delta_of "$m" MEMINFO)" -v nx="$nm" -v y="$(delta_of "$b" MEMINFO)" -v ny="$nb" \
 		'BEGIN { printf "%.0f", x / nx - y / ny }')"
+	log "$lb.$mt: per connection against $lb.$bt: $(printf '%s ' "relevant=${V[$lb.${key}_rel]##* }" \
+		"all_slab=${V[$lb.${key}_obj]##* }" "meminfo_slab=${V[$lb.${key}_slab]##* }")B"
 	[ "$key" != mem ] ||
 		put "$lb.sock_obj" "$(awk -v y="$(delta_of "$b" TOTAL)" -v ny="$nb" 'BEGIN { printf "%.0f", y / ny }')"
 	# Per-cache difference, B/conn, caches that moved by >= 4 B/conn;
@@ -637,7 +639,8 @@ bench_lb() {
 
 bench_lb_run() {
 	local lb=$1 big=0
-	[ "$BIG_IDLE_CONNS" -gt 0 ] && [ "${BENCH_RUNS[$lb]}" -le "$BIG_ROUNDS" ] && big=1
+	[ "$BIG_IDLE_CONNS" -gt 0 ] && [ "${BENCH_RUNS[$lb]}" -le "$BIG_ROUNDS" ] &&
+		{ [ "$lb" = exlb ] || [ "$lb" = ipvs ]; } && big=1
 	topo_up || { fail "$lb: topology"; return 0; }
 	if [ "$DIRECT_DONE" = 0 ]; then
 		log "warm-up (not counted)"
@@ -671,6 +674,7 @@ bench_lb_run() {
 	fi
 	lb_unconfig "$lb"
 	topo_down
+	# (exlb and IPVS only: the rows compare those two)
 	[ "$PERSIST" = 0 ] || [ "$lb" = nft ] || [ "$lb" = exlb-alt ] || bench_persist "$lb"
 	sleep 2
 }

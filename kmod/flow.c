@@ -292,7 +292,18 @@ static void flow_finish(struct exlb_net *xn, struct exlb_flow *flow,
 	 * no flow now, and hooks.c would adopt a live entry; a dying one it
 	 * leaves alone. The RSTs need only the tracked sequence numbers,
 	 * which the entry keeps (we hold it).
+	 *
+	 * An entry not confirmed yet (its first packet is between
+	 * exlb_nat_dst() and conntrack's confirmation, on another CPU) is in
+	 * no conntrack list: nf_ct_kill() would unlink hash nodes that were
+	 * never linked. Its flow is only released; once confirmed, the entry
+	 * is one without a flow, which hooks.c adopts or refuses (a deleted
+	 * service's is left to nf_nat, like any NAT entry not exlb's).
 	 */
+	if (!nf_ct_is_confirmed(flow->ct)) {
+		flow_release(flow);
+		return;
+	}
 	nf_ct_kill(flow->ct);
 	if (send_rst && !(flow->kind == EXLB_FLOW_ROUTE &&
 			  READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)) {
