@@ -374,8 +374,6 @@ hold_measure() {
 	ipvs.*)
 		log "$tag: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
 		log "$tag: IPVS ActiveConn/InActConn: $(nsx "$NS_LB" ipvsadm -Ln | awk '$1 == "->" && $2 ~ /:/ { a += $5; i += $6 } END { print a + 0 "/" i + 0 }')"
-		[ "$tag" != ipvs.pmem ] ||
-			log "$tag: IPVS persistence templates: $(nsx "$NS_LB" ipvsadm -Lnc 2>/dev/null | awk '$3 == "NONE" { n++ } END { print n + 0 }')"
 		;;
 	esac
 	local t0=$SECONDS
