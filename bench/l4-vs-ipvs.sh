@@ -28,9 +28,31 @@
 # the real servers ("direct": what the VM manages with routing alone).
 # --rounds N repeats the balancers N times, alternating their order; the
 # table shows the median of the rounds, the log every value.
+# Optional rows:
+#   --big-idle-conns N: memory again with N idle connections through the
+#      VIP (after step 3), in the first --big-rounds rounds; the baseline
+#      is step 1's per connection (sockets are linear in the count, and a
+#      second hold of N straight to the servers would double the time);
+#   --no-mem: skip the memory holds (steps 1 and 3), for rate comparisons;
+#   --exlb-alt-ko KO with --lbs ...,exlb-alt: "exlb-alt" is exlb with KO
+#      loaded in place of EXLB_KO (rmmod/insmod around its run), to compare
+#      two builds of exlb.ko in one session, alternated like the others;
+#   --persist: after step 5, in a fresh topology, the balancer again with
+#      source-IP persistence (exlb Persist=src, IPVS -p): probe (one client
+#      address must stick to one RS), memory (IDLE_CONNS idle connections
+#      from PERSIST_NSRC client addresses, against step 1's baseline) and
+#      new connections per second;
+#   --profile: perf record -e cpu-clock -a -g during each balancer's first
+#      connection-rate run; the top of perf report goes to the log (the
+#      figures of a profiled run are perf's too: do not quote them).
 #
-# Usage: bench/l4-vs-ipvs.sh [--lbs exlb,ipvs|none] [--cps-secs N]
+# --lbs exlb,ipvs,nft adds nftables' DNAT (numgen rr map): conntrack and
+# nf_nat with no balancer code, the floor of exlb's design.
+#
+# Usage: bench/l4-vs-ipvs.sh [--lbs exlb,ipvs[,nft]|none] [--cps-secs N]
 #        [--concurrency N] [--bulk-secs N] [--streams N] [--idle-conns N]
+#        [--big-idle-conns N] [--big-rounds N] [--persist] [--profile] [--no-mem]
+#        [--exlb-alt-ko KO]
 #        [--rounds N] [--max-runtime S] [--out DIR] [--no-global-sysctl] [--keep]
 # See docs/benchmarks.md.
 
@@ -42,6 +64,12 @@ CONCURRENCY=64
 BULK_SECS=5
 STREAMS=3
 IDLE_CONNS=5000
+BIG_IDLE_CONNS=0
+BIG_ROUNDS=1
+PERSIST=0
+PROFILE=0
+MEM=1
+EXLB_ALT_KO=
 ROUNDS=1
 MAX_RUNTIME=1500
 OUT=
@@ -62,6 +90,12 @@ while [ $# -gt 0 ]; do
 	--bulk-secs) BULK_SECS=$2; shift 2 ;;
 	--streams) STREAMS=$2; shift 2 ;;
 	--idle-conns) IDLE_CONNS=$2; shift 2 ;;
+	--big-idle-conns) BIG_IDLE_CONNS=$2; shift 2 ;;
+	--big-rounds) BIG_ROUNDS=$2; shift 2 ;;
+	--persist) PERSIST=1; shift ;;
+	--profile) PROFILE=1; shift ;;
+	--no-mem) MEM=0; shift ;;
+	--exlb-alt-ko) EXLB_ALT_KO=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--max-runtime) MAX_RUNTIME=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
@@ -72,7 +106,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-for v in CPS_SECS CONCURRENCY BULK_SECS STREAMS IDLE_CONNS ROUNDS MAX_RUNTIME; do
+for v in CPS_SECS CONCURRENCY BULK_SECS STREAMS IDLE_CONNS BIG_IDLE_CONNS BIG_ROUNDS ROUNDS MAX_RUNTIME; do
 	case "${!v}" in
 	''|*[!0-9]*) echo "l4-vs-ipvs: $v must be a number" >&2; exit 2 ;;
 	esac
@@ -86,6 +120,10 @@ range() {
 range --cps-secs "$CPS_SECS" 1 300
 range --bulk-secs "$BULK_SECS" 1 300
 range --idle-conns "$IDLE_CONNS" 100 100000
+# 5 client addresses x ~64k ports each, and the VM's memory (~3 KB of
+# sockets per connection on each side: pass tools/vm/run --memory 3072).
+[ "$BIG_IDLE_CONNS" = 0 ] || range --big-idle-conns "$BIG_IDLE_CONNS" 1000 200000
+range --big-rounds "$BIG_ROUNDS" 1 10
 range --concurrency "$CONCURRENCY" 1 10000
 range --streams "$STREAMS" 1 64
 range --rounds "$ROUNDS" 1 10
@@ -110,6 +148,11 @@ RS_PORT=8080
 VIP=198.18.0.10
 VPORT=80
 CLI_SRCS=198.18.0.2,198.18.0.3,198.18.0.4,198.18.0.5,198.18.0.6
+# The persistence phase's clients: 60 addresses (benchcli takes up to 64),
+# so that the balancers hold 60 persistence records, one per client.
+PERSIST_NSRC=60
+PERSIST_SRCS=$(seq -s, -f '198.18.0.%g' 100 $((100 + PERSIST_NSRC - 1)))
+PERSIST_TIMEOUT=300
 RS_TARGETS=$(printf '%s:'"$RS_PORT"',' "${RS_ADDRS[@]}"); RS_TARGETS=${RS_TARGETS%,}
 VIP_TARGET=$VIP:$VPORT
 # Each client source address has ~64k ports; stay well below that in total.
@@ -205,9 +248,10 @@ topo_up() {
 	# client <-> LB
 	ip -n "$NS_CLI" link add cli0 type veth peer name lbcli0 netns "$NS_LB"
 	ip -n "$NS_CLI" addr add 198.18.0.2/24 dev cli0
-	for i in 3 4 5 6; do
-		ip -n "$NS_CLI" addr add "198.18.0.$i/24" dev cli0
-	done
+	# one ip process for all of them: forks are slow under emulation
+	for i in 3 4 5 6 $(seq 100 $((100 + PERSIST_NSRC - 1))); do
+		echo "addr add 198.18.0.$i/24 dev cli0"
+	done | ip -n "$NS_CLI" -batch -
 	ip -n "$NS_CLI" link set cli0 up
 	ip -n "$NS_CLI" route add default via 198.18.0.1
 	nsysctl "$NS_CLI" net.ipv4.ip_local_port_range "1024 65535"
@@ -294,43 +338,50 @@ slab_delta() {
 	echo "MEMINFO $(( ($(cat "$2.meminfo") - $(cat "$1.meminfo")) * 1024 ))" >>"$3"
 }
 
-# hold_measure TAG TARGETS: open IDLE_CONNS idle connections, note the slab
-# growth in $WORK/TAG.delta and the count opened in R[TAG.opened].
+# hold_measure TAG TARGETS [N [SOURCES]]: open N (IDLE_CONNS) idle
+# connections from SOURCES (CLI_SRCS), note the slab growth in
+# $WORK/TAG.delta and the count opened in R[TAG.opened].
 hold_measure() {
-	local tag=$1 targets=$2 line opened
+	local tag=$1 targets=$2 n=${3:-$IDLE_CONNS} srcs=${4:-$CLI_SRCS} line opened t1
 	rm -f "$WORK/$tag.ready"
 	snap "$WORK/$tag.before"
-	ip netns exec "$NS_CLI" "$BIN/benchcli" hold -t "$targets" -s "$CLI_SRCS" -N "$IDLE_CONNS" \
-		-c 200 -T 10 -H 900 -R "$WORK/$tag.ready" >"$WORK/$tag.hold.out" 2>&1 &
+	t1=$SECONDS
+	ip netns exec "$NS_CLI" "$BIN/benchcli" hold -t "$targets" -s "$srcs" -N "$n" \
+		-c 200 -T 10 -H $((900 + n / 20)) -R "$WORK/$tag.ready" >"$WORK/$tag.hold.out" 2>&1 &
 	CLI_PID=$!
-	if ! wait_file "$WORK/$tag.ready" $((90 + IDLE_CONNS / 20)); then
+	if ! wait_file "$WORK/$tag.ready" $((90 + n / 20)); then
 		fail "$tag: the idle connections did not open in time"
 		stop_pid "$CLI_PID"; CLI_PID=
 		return 1
 	fi
 	snap "$WORK/$tag.after"
 	line=$(head -n1 "$WORK/$tag.hold.out")
-	log "$tag: $line"
+	log "$tag: $line (ready after $((SECONDS - t1))s)"
 	opened=$(kv "$line" opened)
 	R[$tag.opened]=$opened
 	# What the balancer holds right now, for the log.
 	case "$tag" in
-	exlb.mem)
-		log "exlb.mem: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
-		nsx "$NS_LB" "$EXLBADM" -j vs show >"$WORK/exlb.vs.json" 2>&1 || true
-		log "exlb.mem: exlbadm -j vs show: $(head -c 600 "$WORK/exlb.vs.json" | tr '\n' ' ')"
+	*.base) ;;
+	exlb-alt.*) ;;
+	nft.*)
+		log "$tag: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
 		;;
-	ipvs.mem)
-		log "ipvs.mem: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
-		log "ipvs.mem: IPVS ActiveConn/InActConn: $(nsx "$NS_LB" ipvsadm -Ln | awk '$1 == "->" && $2 ~ /:/ { a += $5; i += $6 } END { print a + 0 "/" i + 0 }')"
+	exlb.*)
+		log "$tag: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
+		nsx "$NS_LB" "$EXLBADM" -j vs show >"$WORK/$tag.vs.json" 2>&1 || true
+		log "$tag: exlbadm -j vs show: $(head -c 600 "$WORK/$tag.vs.json" | tr '\n' ' ')"
+		;;
+	ipvs.*)
+		log "$tag: LB conntrack entries: $(nsx "$NS_LB" cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo n/a)"
+		log "$tag: IPVS ActiveConn/InActConn: $(nsx "$NS_LB" ipvsadm -Ln | awk '$1 == "->" && $2 ~ /:/ { a += $5; i += $6 } END { print a + 0 "/" i + 0 }')"
 		;;
 	esac
 	local t0=$SECONDS
 	stop_pid "$CLI_PID"; CLI_PID=
 	log "$tag: idle connections closed (RST) in $((SECONDS - t0))s"
 	slab_delta "$WORK/$tag.before" "$WORK/$tag.after" "$WORK/$tag.delta"
-	if [ "${opened:-0}" -lt "$IDLE_CONNS" ]; then
-		fail "$tag: only ${opened:-0} of $IDLE_CONNS connections opened"
+	if [ "${opened:-0}" -lt "$n" ]; then
+		fail "$tag: only ${opened:-0} of $n connections opened"
 		[ "${opened:-0}" -gt 0 ] || return 1
 	fi
 	# Let RSTed flows leave the tables (conntrack CLOSE is 10 s) before
@@ -373,18 +424,24 @@ per_conn_relevant() {
 	awk -v n="$3" 'NR == FNR { r[$1] = 1; next } ($1 in r) { t += $2 } END { printf "%.0f", t / n }' "$1" "$2"
 }
 
-# Balancer cost per connection (B) from TAG's hold vs its baseline.
+# mem_results LB [MEM BASE KEY]: the balancer's cost per connection (B)
+# from hold MEM (default mem) against its baseline hold BASE (base), as
+# figures KEY_rel, KEY_obj, KEY_slab (KEY default mem).
 mem_results() {
-	local lb=$1 b="$WORK/$1.base.delta" m="$WORK/$1.mem.delta"
-	local nb=${R[$lb.base.opened]} nm=${R[$lb.mem.opened]}
+	local lb=$1 mt=${2:-mem} bt=${3:-base} key=${4:-mem}
+	local b="$WORK/$lb.$bt.delta" m="$WORK/$lb.$mt.delta"
+	local nb=${R[$lb.$bt.opened]} nm=${R[$lb.$mt.opened]}
 	relevant_caches >"$WORK/$lb.relevant"
-	put "$lb.mem_rel" $(( $(per_conn_relevant "$WORK/$lb.relevant" "$m" "$nm") - \
+	put "$lb.${key}_rel" $(( $(per_conn_relevant "$WORK/$lb.relevant" "$m" "$nm") - \
 		$(per_conn_relevant "$WORK/$lb.relevant" "$b" "$nb") ))
-	put "$lb.mem_obj" "$(awk -v x="$(delta_of "$m" TOTAL)" -v nx="$nm" -v y="$(delta_of "$b" TOTAL)" -v ny="$nb" \
+	put "$lb.${key}_obj" "$(awk -v x="$(delta_of "$m" TOTAL)" -v nx="$nm" -v y="$(delta_of "$b" TOTAL)" -v ny="$nb" \
 		'BEGIN { printf "%.0f", x / nx - y / ny }')"
-	put "$lb.mem_slab" "$(awk -v x="$(delta_of "$m" MEMINFO)" -v nx="$nm" -v y="$(delta_of "$b" MEMINFO)" -v ny="$nb" \
+	put "$lb.${key}_slab" "$(awk -v x="$(delta_of "$m" MEMINFO)" -v nx="$nm" -v y="$(delta_of "$b" MEMINFO)" -v ny="$nb" \
 		'BEGIN { printf "%.0f", x / nx - y / ny }')"
-	put "$lb.sock_obj" "$(awk -v y="$(delta_of "$b" TOTAL)" -v ny="$nb" 'BEGIN { printf "%.0f", y / ny }')"
+	log "$lb.$mt: per connection against $lb.$bt: $(printf '%s ' "relevant=${V[$lb.${key}_rel]##* }" \
+		"all_slab=${V[$lb.${key}_obj]##* }" "meminfo_slab=${V[$lb.${key}_slab]##* }")B"
+	[ "$key" != mem ] ||
+		put "$lb.sock_obj" "$(awk -v y="$(delta_of "$b" TOTAL)" -v ny="$nb" 'BEGIN { printf "%.0f", y / ny }')"
 	# Per-cache difference, B/conn, caches that moved by >= 4 B/conn;
 	# "*" marks the caches counted in the first memory figure.
 	awk -v nx="$nm" -v ny="$nb" 'FILENAME ~ /relevant$/ { r[$1] = 1; next }
@@ -392,19 +449,47 @@ mem_results() {
 		END { for (n in s) { if (n == "TOTAL" || n == "MEMINFO") continue
 				    d = m[n] / nx - b[n] / ny
 				    if (d >= 4 || d <= -4) printf "%-28s %8.0f %s\n", n, d, (n in r) ? "*" : "" } }' \
-		"$WORK/$lb.relevant" "$b" "$m" | sort -k2,2nr >"$WORK/$lb.percache"
+		"$WORK/$lb.relevant" "$b" "$m" | sort -k2,2nr >"$WORK/$lb.$key.percache"
 }
 
+# perf_start TAG / perf_stop TAG: with --profile, a system-wide cpu-clock
+# profile with call chains around one run, once per TAG; the top of the
+# report (flat, then the callers of exlb's and IPVS's symbols) goes to the log.
+PERF_PID=
+perf_start() {
+	[ "$PROFILE" = 1 ] && [ -z "${R[$1.profiled]:-}" ] || return 0
+	command -v perf >/dev/null || { log "--profile: no perf"; return 0; }
+	R[$1.profiled]=1
+	perf record -q -e cpu-clock -F 499 -a -g -o "$WORK/$1.perf.data" \
+		-- sleep $((CPS_SECS + 2)) >"$WORK/$1.perf.log" 2>&1 &
+	PERF_PID=$!
+	sleep 1
+}
+perf_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=
+	log "$1: perf report (cpu-clock, all CPUs, % of samples, self):"
+	perf report -q -i "$WORK/$1.perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
+		grep -v '^$' | head -n 45 | sed 's/^/  /'
+	log "$1: perf report, sorted by caller chain including children (top 40):"
+	perf report -q -i "$WORK/$1.perf.data" --children --sort sym --stdio -g none 2>/dev/null |
+		grep -v '^$' | head -n 40 | sed 's/^/  /'
+}
+
+# cps_run TAG TARGET [KEY [SOURCES]]: figures KEY (cps), KEY_p99, KEY_err.
 cps_run() {
-	local tag=$1 target=$2 line
+	local tag=$1 target=$2 key=${3:-cps} srcs=${4:-$CLI_SRCS} line
 	# Warm-up (ARP, caches, the balancer's first allocations), not counted.
-	nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$CLI_SRCS" -c "$CONCURRENCY" -d 1 -T 5 >/dev/null || true
-	line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$CLI_SRCS" -c "$CONCURRENCY" \
-		-d "$CPS_SECS" -m "$CPS_MAX_CONNS" -T 5) || { fail "$tag.cps: benchcli failed"; return 1; }
-	log "$tag.cps: $line"
-	put "$tag.cps" "$(kv "$line" cps)"
-	put "$tag.cps_p99" "$(kv "$line" lat_p99_ms)"
-	put "$tag.cps_err" $(( $(kv "$line" err_connect) + $(kv "$line" err_io) + $(kv "$line" timeouts) ))
+	nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$srcs" -c "$CONCURRENCY" -d 1 -T 5 >/dev/null || true
+	[ "$tag" = direct ] || perf_start "$tag.$key"
+	line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$srcs" -c "$CONCURRENCY" \
+		-d "$CPS_SECS" -m "$CPS_MAX_CONNS" -T 5) || { fail "$tag.$key: benchcli failed"; perf_stop "$tag.$key"; return 1; }
+	log "$tag.$key: $line"
+	perf_stop "$tag.$key"
+	put "$tag.$key" "$(kv "$line" cps)"
+	put "$tag.${key}_p99" "$(kv "$line" lat_p99_ms)"
+	put "$tag.${key}_err" $(( $(kv "$line" err_connect) + $(kv "$line" err_io) + $(kv "$line" timeouts) ))
 }
 
 bulk_run() {
@@ -415,17 +500,37 @@ bulk_run() {
 	put "$tag.bulk" "$(kv "$line" mbit_s)"
 }
 
+# lb_config LB [persist]: the service, with source-IP persistence
+# (PERSIST_TIMEOUT s, whole client address) if asked.
 lb_config() {
-	local i
+	local i pe=() pi=()
+	if [ "${2:-}" = persist ]; then
+		pe=(Persist=src "PersistTimeout=$PERSIST_TIMEOUT")
+		pi=(-p "$PERSIST_TIMEOUT")
+	fi
 	case "$1" in
-	exlb)
-		nsx "$NS_LB" "$EXLBADM" vs add "$VIP_TARGET" Schedule=rr Transparent=1
+	exlb|exlb-alt)
+		nsx "$NS_LB" "$EXLBADM" vs add "$VIP_TARGET" Schedule=rr Transparent=1 "${pe[@]}"
 		for i in 0 1 2; do
 			nsx "$NS_LB" "$EXLBADM" rs add "$VIP_TARGET" "${RS_ADDRS[$i]}:$RS_PORT" weight=1000
 		done
 		;;
+	nft)
+		# conntrack + nf_nat's DNAT with round robin, no balancer code:
+		# what exlb's design (conntrack, nf_nat) costs by itself.
+		# No persistence (nft has no per-source memory with expiry here).
+		[ "${2:-}" != persist ] || return 1
+		nsx "$NS_LB" nft -f - <<-EOF
+		table ip exlbb {
+			chain pre {
+				type nat hook prerouting priority dstnat; policy accept;
+				ip daddr $VIP tcp dport $VPORT dnat ip addr . port to numgen inc mod 3 map { 0 : ${RS_ADDRS[0]} . $RS_PORT, 1 : ${RS_ADDRS[1]} . $RS_PORT, 2 : ${RS_ADDRS[2]} . $RS_PORT }
+			}
+		}
+		EOF
+		;;
 	ipvs)
-		nsx "$NS_LB" ipvsadm -A -t "$VIP_TARGET" -s rr
+		nsx "$NS_LB" ipvsadm -A -t "$VIP_TARGET" -s rr "${pi[@]}"
 		for i in 0 1 2; do
 			nsx "$NS_LB" ipvsadm -a -t "$VIP_TARGET" -r "${RS_ADDRS[$i]}:$RS_PORT" -m -w 1
 		done
@@ -435,31 +540,50 @@ lb_config() {
 
 lb_unconfig() {
 	case "$1" in
-	exlb) nsx "$NS_LB" "$EXLBADM" vs del "$VIP_TARGET" || true ;;
+	exlb|exlb-alt) nsx "$NS_LB" "$EXLBADM" vs del "$VIP_TARGET" || true ;;
+	nft) nsx "$NS_LB" nft delete table ip exlbb || true ;;
 	ipvs) nsx "$NS_LB" ipvsadm -C || true ;;
 	esac
 }
 
-# The VIP must answer, and rr must reach all three real servers.
+# lb_probe LB [persist]: the VIP must answer, and rr must reach all three
+# real servers; with persistence, one client address must reach exactly
+# one, and several addresses all three.
 lb_probe() {
-	local line i
+	local line i want=3
+	[ "${2:-}" = persist ] && want=1
 	for i in 1 2 3 4 5; do
 		line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$VIP_TARGET" -c 1 -m 6 -d 5 -T 2 || true)
 		[ "$(kv "$line" conns)" = 6 ] && break
 		sleep 0.5
 	done
-	log "$1 probe: $line"
-	if [ "$(kv "$line" conns)" != 6 ] || [ "$(kv "$line" rs | tr ',' '\n' | grep -c .)" != 3 ]; then
-		fail "$1: the VIP does not balance over the 3 real servers"
+	log "$1 probe${2:+ ($2)}: $line"
+	if [ "$(kv "$line" conns)" != 6 ] || [ "$(kv "$line" rs | tr ',' '\n' | grep -c .)" != "$want" ]; then
+		fail "$1: the VIP does not reach $want real server(s) from one client${2:+ ($2)}"
+		return 1
+	fi
+	[ "${2:-}" = persist ] || return 0
+	line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$VIP_TARGET" -s "$PERSIST_SRCS" -c 1 -m "$PERSIST_NSRC" -d 20 -T 2 || true)
+	log "$1 probe ($2, $PERSIST_NSRC clients): $line"
+	if [ "$(kv "$line" conns)" != "$PERSIST_NSRC" ] || [ "$(kv "$line" rs | tr ',' '\n' | grep -c .)" != 3 ]; then
+		fail "$1: $PERSIST_NSRC clients do not spread over the 3 real servers ($2)"
 		return 1
 	fi
 }
 
 lb_available() {
 	case "$1" in
+	exlb-alt)
+		[ -f "$EXLB_ALT_KO" ] || { echo "no --exlb-alt-ko"; return 1; }
+		[ -f "${EXLB_KO:-}" ] || { echo "EXLB_KO (the module to reload after) unset"; return 1; }
+		[ -x "$EXLBADM" ] || { echo "$EXLBADM not built"; return 1; }
+		;;
 	exlb)
 		[ -d /sys/module/exlb ] || { echo "exlb.ko is not loaded"; return 1; }
 		[ -x "$EXLBADM" ] || { echo "$EXLBADM not built"; return 1; }
+		;;
+	nft)
+		command -v nft >/dev/null || { echo "nft is not installed"; return 1; }
 		;;
 	ipvs)
 		[ -d /sys/module/ip_vs ] || { echo "ip_vs is not loaded"; return 1; }
@@ -470,13 +594,51 @@ lb_available() {
 	esac
 }
 
+# The persistence phase (--persist), in a fresh topology: the memory hold
+# is compared with the round's baseline of step 1 (same topology, same
+# count; only the client addresses differ).
+bench_persist() {
+	local lb=$1
+	topo_up || { fail "$lb: topology (persist)"; return 0; }
+	if ! lb_config "$lb" persist; then
+		fail "$lb: configuration with persistence failed"
+		topo_down
+		return 0
+	fi
+	if lb_probe "$lb" persist; then
+		[ "$MEM" = 0 ] || { hold_measure "$lb.pmem" "$VIP_TARGET" "$IDLE_CONNS" "$PERSIST_SRCS" &&
+			mem_results "$lb" pmem base pmem; }
+		cps_run "$lb" "$VIP_TARGET" pcps "$PERSIST_SRCS" || true
+	fi
+	lb_unconfig "$lb"
+	topo_down
+}
+
 bench_lb() {
 	local lb=$1 why
+	BENCH_RUNS[$lb]=$((${BENCH_RUNS[$lb]:-0} + 1))
 	if ! why=$(lb_available "$lb"); then
 		fail "$lb: skipped: $why"
 		return 0
 	fi
 	log "=== $lb ==="
+	if [ "$lb" = exlb-alt ]; then
+		# the other build of exlb.ko, in place of EXLB_KO for this run
+		if ! { rmmod exlb && insmod "$EXLB_ALT_KO"; }; then
+			fail "$lb: cannot load $EXLB_ALT_KO"
+			return 0
+		fi
+	fi
+	bench_lb_run "$lb"
+	if [ "$lb" = exlb-alt ]; then
+		{ rmmod exlb && insmod "$EXLB_KO"; } || fail "cannot load $EXLB_KO again"
+	fi
+}
+
+bench_lb_run() {
+	local lb=$1 big=0
+	[ "$BIG_IDLE_CONNS" -gt 0 ] && [ "${BENCH_RUNS[$lb]}" -le "$BIG_ROUNDS" ] &&
+		{ [ "$lb" = exlb ] || [ "$lb" = ipvs ]; } && big=1
 	topo_up || { fail "$lb: topology"; return 0; }
 	if [ "$DIRECT_DONE" = 0 ]; then
 		log "warm-up (not counted)"
@@ -489,19 +651,29 @@ bench_lb() {
 		# memory measurement; a fresh topology has none.
 		topo_up || { fail "$lb: topology"; return 0; }
 	fi
-	hold_measure "$lb.base" "$RS_TARGETS" || { fail "$lb: baseline memory"; topo_down; return 0; }
+	if [ "$MEM" = 1 ]; then
+		hold_measure "$lb.base" "$RS_TARGETS" || { fail "$lb: baseline memory"; topo_down; return 0; }
+	else
+		big=0
+	fi
 	if ! lb_config "$lb"; then
 		fail "$lb: configuration failed"
 		topo_down
 		return 0
 	fi
 	if lb_probe "$lb"; then
-		hold_measure "$lb.mem" "$VIP_TARGET" && mem_results "$lb"
+		[ "$MEM" = 0 ] || { hold_measure "$lb.mem" "$VIP_TARGET" && mem_results "$lb"; }
+		if [ "$big" = 1 ]; then
+			hold_measure "$lb.big" "$VIP_TARGET" "$BIG_IDLE_CONNS" &&
+				mem_results "$lb" big base big
+		fi
 		bulk_run "$lb" "$VIP_TARGET" || true
 		cps_run "$lb" "$VIP_TARGET" || true
 	fi
 	lb_unconfig "$lb"
 	topo_down
+	# (exlb and IPVS only: the rows compare those two)
+	[ "$PERSIST" = 0 ] || [ "$lb" = nft ] || [ "$lb" = exlb-alt ] || bench_persist "$lb"
 	sleep 2
 }
 
@@ -534,8 +706,11 @@ log "nf_conntrack_max=$(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null
 	"nf_conntrack_buckets=$(cat /proc/sys/net/netfilter/nf_conntrack_buckets 2>/dev/null || echo n/a)" \
 	"ip_vs conn_tab_bits=$(cat /sys/module/ip_vs/parameters/conn_tab_bits 2>/dev/null || echo n/a)"
 log "cps: $CONCURRENCY concurrent, ${CPS_SECS}s; bulk: $STREAMS streams, ${BULK_SECS}s; memory: $IDLE_CONNS idle connections; $ROUNDS round(s)"
+[ "$BIG_IDLE_CONNS" = 0 ] || log "memory also with $BIG_IDLE_CONNS idle connections, in the first $BIG_ROUNDS round(s)"
+[ "$PERSIST" = 0 ] || log "persistence phase: Persist=src / -p $PERSIST_TIMEOUT, $PERSIST_NSRC client addresses"
 
 DIRECT_DONE=0
+declare -A BENCH_RUNS
 IFS=, read -r -a LB_LIST <<<"$LBS"
 ORDER=()
 for round in $(seq "$ROUNDS"); do
@@ -587,28 +762,68 @@ ratio() {
 
 echo
 echo "== exlb vs IPVS (NAT), rr, 3 real servers, kernel $(uname -r), $(nproc) CPUs, median of $ROUNDS round(s) =="
-printf '%-48s %12s %12s %12s %10s\n' "figure" "direct" "exlb" "IPVS" "exlb/IPVS"
-printf '%-48s %12s %12s %12s %10s\n' "new connections/s ($CONCURRENCY clients, ${CPS_SECS}s)" \
-	"$(v direct.cps)" "$(v exlb.cps)" "$(v ipvs.cps)" "$(ratio exlb.cps ipvs.cps)"
-printf '%-48s %12s %12s %12s %10s\n' "  p99 connection time, ms" \
-	"$(v direct.cps_p99)" "$(v exlb.cps_p99)" "$(v ipvs.cps_p99)" "$(ratio exlb.cps_p99 ipvs.cps_p99)"
-printf '%-48s %12s %12s %12s %10s\n' "  failed connections" \
-	"$(v direct.cps_err)" "$(v exlb.cps_err)" "$(v ipvs.cps_err)" ""
-printf '%-48s %12s %12s %12s %10s\n' "bulk throughput, Mbit/s ($STREAMS streams, ${BULK_SECS}s)" \
-	"$(v direct.bulk)" "$(v exlb.bulk)" "$(v ipvs.bulk)" "$(ratio exlb.bulk ipvs.bulk)"
-printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (relevant caches, *)" \
-	"-" "$(v exlb.mem_rel)" "$(v ipvs.mem_rel)" "$(ratio exlb.mem_rel ipvs.mem_rel)"
-printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (all slab objects)" \
-	"-" "$(v exlb.mem_obj)" "$(v ipvs.mem_obj)" "$(ratio exlb.mem_obj ipvs.mem_obj)"
-printf '%-48s %12s %12s %12s %10s\n' "LB memory/connection, B (meminfo Slab:)" \
-	"-" "$(v exlb.mem_slab)" "$(v ipvs.mem_slab)" "$(ratio exlb.mem_slab ipvs.mem_slab)"
-printf '%-48s %12s %12s %12s %10s\n' "  (baseline: sockets etc. per connection, bytes)" \
-	"$(v direct.sock_obj)" "$(v exlb.sock_obj)" "$(v ipvs.sock_obj)" ""
-for lb in exlb ipvs; do
-	[ -s "$WORK/$lb.percache" ] || continue
+# With --lbs ...,nft: two more columns, nft's DNAT (conntrack + nf_nat
+# alone) and exlb against it.
+NFT_COLS=0
+[[ ",$LBS," == *,nft,* ]] && NFT_COLS=1
+# row LABEL DIRECT_KEY KEY [noratio]: one line of the table ("-" for no
+# direct figure).
+row() {
+	local d=- r1 r2
+	[ "$2" = - ] || d=$(v "$2")
+	r1=$(ratio "exlb.$3" "ipvs.$3"); r2=$(ratio "exlb.$3" "nft.$3")
+	[ "${4:-}" = noratio ] && { r1=; r2=; }
+	if [ "$NFT_COLS" = 1 ]; then
+		printf '%-48s %9s %9s %9s %9s %9s %9s\n' "$1" "$d" "$(v "exlb.$3")" "$(v "ipvs.$3")" \
+			"$(v "nft.$3")" "$r1" "$r2"
+	else
+		printf '%-48s %12s %12s %12s %10s\n' "$1" "$d" "$(v "exlb.$3")" "$(v "ipvs.$3")" "$r1"
+	fi
+}
+if [ "$NFT_COLS" = 1 ]; then
+	printf '%-48s %9s %9s %9s %9s %9s %9s\n' "figure" "direct" "exlb" "IPVS" "nft" "exlb/IPVS" "exlb/nft"
+else
+	printf '%-48s %12s %12s %12s %10s\n' "figure" "direct" "exlb" "IPVS" "exlb/IPVS"
+fi
+row "new connections/s ($CONCURRENCY clients, ${CPS_SECS}s)" direct.cps cps
+row "  p99 connection time, ms" direct.cps_p99 cps_p99
+row "  failed connections" direct.cps_err cps_err noratio
+row "bulk throughput, Mbit/s ($STREAMS streams, ${BULK_SECS}s)" direct.bulk bulk
+if [ "$MEM" = 1 ]; then
+	row "LB memory/connection, B (relevant caches, *)" - mem_rel
+	row "LB memory/connection, B (all slab objects)" - mem_obj
+	row "LB memory/connection, B (meminfo Slab:)" - mem_slab
+	row "  (baseline: sockets etc. per connection, bytes)" direct.sock_obj sock_obj noratio
+fi
+if [ "$BIG_IDLE_CONNS" -gt 0 ] && [ "$MEM" = 1 ]; then
+	row "LB memory/conn, $BIG_IDLE_CONNS idle, B (relevant)" - big_rel
+	row "LB memory/conn, $BIG_IDLE_CONNS idle, B (all slab)" - big_obj
+	row "LB memory/conn, $BIG_IDLE_CONNS idle, B (meminfo Slab:)" - big_slab
+fi
+if [ "$PERSIST" = 1 ]; then
+	row "persistence: new connections/s ($PERSIST_NSRC clients)" - pcps
+	row "  p99 connection time, ms" - pcps_p99
+	row "  failed connections" - pcps_err noratio
+	if [ "$MEM" = 1 ]; then
+		row "persistence: LB memory/conn, B (relevant)" - pmem_rel
+		row "persistence: LB memory/conn, B (all slab)" - pmem_obj
+	fi
+fi
+if [[ ",$LBS," == *,exlb-alt,* ]]; then
 	echo
-	echo "$lb: slab caches that grew per connection beyond the baseline (bytes/conn; * = counted as relevant):"
-	sed 's/^/  /' "$WORK/$lb.percache"
+	echo "exlb ($EXLB_KO) against exlb-alt ($EXLB_ALT_KO), median of $ROUNDS round(s):"
+	for key in cps cps_p99 bulk mem_rel; do
+		printf '  %-20s %10s %10s %8s\n' "$key" "$(v "exlb.$key")" "$(v "exlb-alt.$key")" \
+			"$(ratio "exlb.$key" "exlb-alt.$key")"
+	done
+fi
+for lb in exlb ipvs nft; do
+	for key in mem big pmem; do
+		[ -s "$WORK/$lb.$key.percache" ] || continue
+		echo
+		echo "$lb ($key): slab caches that grew per connection beyond the baseline (bytes/conn; * = counted as relevant):"
+		sed 's/^/  /' "$WORK/$lb.$key.percache"
+	done
 done
 if [ "$ROUNDS" -gt 1 ]; then
 	echo

@@ -164,7 +164,8 @@ static void flow_set_class(struct exlb_flow *flow, enum exlb_flow_class class)
 				    key);
 		exlb_persist_release(svc, key);
 	}
-	flow->class = class;
+	/* read locklessly by exlb_flow_seen() and flow_release() */
+	WRITE_ONCE(flow->class, class);
 }
 
 /*
@@ -179,14 +180,21 @@ static void flow_free_rcu(struct rcu_head *head)
 	kmem_cache_free(flow_cache_of(flow->kind), flow);
 }
 
-/* Drops an unlinked (or never linked) bound flow. */
+/*
+ * Drops an unlinked (or never linked) bound flow. CLOSED is final (no
+ * one moves a flow out of it), so a flow that closed on its own, the
+ * usual case, is out of its real server's counts already and needs no
+ * sched_lock here: one lock per connection fewer.
+ */
 static void flow_release(struct exlb_flow *flow)
 {
 	struct exlb_service *svc = exlb_flow_svc(flow);
 
-	spin_lock_bh(&svc->sched_lock);
-	flow_set_class(flow, EXLB_FLOW_CLOSED);
-	spin_unlock_bh(&svc->sched_lock);
+	if (READ_ONCE(flow->class) != EXLB_FLOW_CLOSED) {
+		spin_lock_bh(&svc->sched_lock);
+		flow_set_class(flow, EXLB_FLOW_CLOSED);
+		spin_unlock_bh(&svc->sched_lock);
+	}
 	exlb_real_put(flow->real);
 	call_rcu(&flow->rcu, flow_free_rcu);
 }
@@ -231,30 +239,30 @@ static bool flow_unlink(struct exlb_net *xn, struct exlb_flow *flow)
 	return true;
 }
 
-/* Packet path: the flow's conntrack entry is now in @state. */
+/*
+ * Packet path: the flow's conntrack entry is now in @state. A nat flow
+ * that closed goes to whoever unlinks it (flow_release() takes it out of
+ * its real server's counts), so closing costs one sched_lock, not two.
+ * A closed route flow stays in the table, out of its real server's
+ * counts, until its conntrack entry dies: only the flow sends the
+ * client's last segments to the real server (no NAT does it for us).
+ */
 void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state)
 {
 	enum exlb_flow_class class = exlb_flow_class_of(state);
 	struct exlb_service *svc = exlb_flow_svc(flow);
-	bool route = flow->kind == EXLB_FLOW_ROUTE;
 
 	if (class == READ_ONCE(flow->class))
 		return;
+	if (class == EXLB_FLOW_CLOSED && flow->kind != EXLB_FLOW_ROUTE) {
+		if (flow_unlink(xn, flow))
+			flow_release(flow);
+		return;
+	}
 	spin_lock_bh(&svc->sched_lock);
-	if (flow->class != EXLB_FLOW_CLOSED &&
-	    (class != EXLB_FLOW_CLOSED || route))
+	if (flow->class != EXLB_FLOW_CLOSED)
 		flow_set_class(flow, class);
 	spin_unlock_bh(&svc->sched_lock);
-	/*
-	 * A closed route flow stays in the table, out of its real server's
-	 * counts, until its conntrack entry dies: only the flow sends the
-	 * client's last segments to the real server (no NAT does it for us).
-	 */
-	if (class != EXLB_FLOW_CLOSED || route)
-		return;
-
-	if (flow_unlink(xn, flow))
-		flow_release(flow);
 }
 
 /* A linked flow whose first packet is dropped after all. */
@@ -284,7 +292,18 @@ static void flow_finish(struct exlb_net *xn, struct exlb_flow *flow,
 	 * no flow now, and hooks.c would adopt a live entry; a dying one it
 	 * leaves alone. The RSTs need only the tracked sequence numbers,
 	 * which the entry keeps (we hold it).
+	 *
+	 * An entry not confirmed yet (its first packet is between
+	 * exlb_nat_dst() and conntrack's confirmation, on another CPU) is in
+	 * no conntrack list: nf_ct_kill() would unlink hash nodes that were
+	 * never linked. Its flow is only released; once confirmed, the entry
+	 * is one without a flow, which hooks.c adopts or refuses (a deleted
+	 * service's is left to nf_nat, like any NAT entry not exlb's).
 	 */
+	if (!nf_ct_is_confirmed(flow->ct)) {
+		flow_release(flow);
+		return;
+	}
 	nf_ct_kill(flow->ct);
 	if (send_rst && !(flow->kind == EXLB_FLOW_ROUTE &&
 			  READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)) {

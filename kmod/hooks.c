@@ -552,12 +552,18 @@ static unsigned int snat_refuse(struct exlb_net *xn, struct exlb_flow *flow,
  * address of the interface towards the real server) or the VIP. nf_nat
  * keeps a tuple it cannot make unique (it gives up after some tries and
  * conntrack would drop the entry when confirming it): a taken tuple is
- * refused here, cleanly.
+ * refused here, cleanly. A Transparent service's connection needs nothing
+ * here: the service found by the entry's original destination (a cheap
+ * hash of the small service table) tells it without the flow lookup
+ * (exlb_nat_dst() bound the entry to a real server of that very service,
+ * unless the service was replaced meanwhile, and then the old service's
+ * flows are being reset anyway).
  */
 static unsigned int exlb_nat_src(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
 	struct exlb_net *xn = exlb_pernet(state->net);
+	const struct nf_conntrack_tuple *tuple;
 	const struct exlb_snat_pool *pool;
 	struct nf_nat_range2 range = {};
 	enum ip_conntrack_info ctinfo;
@@ -569,6 +575,11 @@ static unsigned int exlb_nat_src(void *priv, struct sk_buff *skb,
 
 	ct = nf_ct_get(skb, &ctinfo);
 	if (!ct || ctinfo != IP_CT_NEW || !(READ_ONCE(ct->status) & IPS_DST_NAT))
+		return NF_ACCEPT;
+	tuple = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	svc = exlb_service_lookup_addr(xn, hook_family(state), &tuple->dst.u3,
+				       tuple->dst.u.tcp.port);
+	if (!svc || (READ_ONCE(svc->flags) & EXLB_SVC_F_TRANSPARENT))
 		return NF_ACCEPT;
 	flow = exlb_flow_lookup(xn, ct);
 	if (!flow)
