@@ -19,34 +19,47 @@ srv_count() {
 	jr --arg n "$1" --arg f "$2" '.[$n][$f]'
 }
 
+# rs_down_reset VS: takes rs1 of VS down while the client watches the open
+# connection $ID until its reset. Sets EV (the client's event), MS (ms from
+# the start of `rs down' to it), RUN_MS (how long exlbadm took) and RESETS
+# (the resets rs1 saw) before anything else overwrites the client's $J.
+rs_down_reset() {
+	cl watch watch="$ID" duration=3 until=reset -- \
+		ip netns exec "$NS_LB" "$EXLBADM" rs down "$1" "$(rs4 1)" || fail "client: $J"
+	[[ $(jr .run_rc) == 0 ]] || fail "exlbadm rs down failed: $(jr .run_out)"
+	EV=$(jr ".events[\"$ID\"].event")
+	MS=$(jr ".events[\"$ID\"].ms")
+	RUN_MS=$(jr .run_ms)
+	diag "client: $EV ${MS} ms after 'rs down' started (exlbadm took $RUN_MS ms)"
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		RESETS=$(srv_count rs1 reset)
+		[[ $RESETS -ge 1 ]] && break
+		sleep 0.1
+	done
+	diag "rs1 saw $RESETS reset(s)"
+}
+
+# expect_reset_fast: the kernel resets synchronously in the request, so
+# the RST must not come later than MS_RESET_FAST after exlbadm returned
+# (VM process start-up is slow: the start of exlbadm is no fair reference).
+expect_reset_fast() {
+	expect_range "$MS" 0 $((RUN_MS + MS_RESET_FAST)) "ms from 'rs down' to the client's RST"
+}
+
 # droponfail=1, rs down: the open flow is reset at once on both ends.
 t_droponfail_reset() {
-	local vs ev ms r
+	local vs
 	vs=$(vs4)
 	must set droponfail 1
 	vs_std "$vs" rs4 Schedule=rr
 	open_one
 	expect_eq "$NAME" rs1 "first connection"
-	cl watch watch="$ID" duration=3 until=reset -- \
-		ip netns exec "$NS_LB" "$EXLBADM" rs down "$vs" "$(rs4 1)" || fail "client: $J"
-	[[ $(jr .run_rc) == 0 ]] || fail "exlbadm rs down failed: $(jr .run_out)"
-	ev=$(jr ".events[\"$ID\"].event")
-	ms=$(jr ".events[\"$ID\"].ms")
-	diag "client: $ev ${ms} ms after 'rs down' started (exlbadm took $(jr .run_ms) ms)"
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		r=$(srv_count rs1 reset)
-		[[ $r -ge 1 ]] && break
-		sleep 0.1
-	done
-	diag "rs1 saw $r reset(s)"
+	rs_down_reset "$vs"
 	cl dist $VIP4 80 6 || fail "client: $J"
 	diag "6 new connections: $(jr '.seq | join(" ")')"
-	expect_eq "$ev rs1_reset=$((r >= 1)) new_to_rs1=$(jr '.counts.rs1 // 0') failed=$(jr .fail)" \
+	expect_eq "$EV rs1_reset=$((RESETS >= 1)) new_to_rs1=$(jr '.counts.rs1 // 0') failed=$(jr .fail)" \
 		"reset rs1_reset=1 new_to_rs1=0 failed=0" "client event, RS side, new conns"
-	# the kernel resets synchronously in the request: the RST must not come
-	# later than MS_RESET_FAST after exlbadm returned (VM process start-up
-	# is slow, so the start of exlbadm is no fair reference)
-	expect_range "$ms" 0 $(($(jr .run_ms) + MS_RESET_FAST)) "ms from 'rs down' to the client's RST"
+	expect_reset_fast
 }
 
 # Drain (disable) without dropatdrainend: no new flows, the open one lives on.
