@@ -397,7 +397,7 @@ t_pair_up() {
 	for n in 1 2; do
 		cfg $n set havhid 46 && cfg $n set hatimeout 3 && cfg $n set haprefered 0 &&
 		cfg $n set haif front && cfg $n set partner "${FRONT[$((3 - n))]}" &&
-		cfg $n set mcast sync && cfg $n set mcastpeer "${SYNCIP[$((3 - n))]}" || return 1
+		cfg $n set mcastpeer "${SYNCIP[$((3 - n))]}" && cfg $n set mcast sync || return 1
 		printf '%s\n' "$SECRET" | ctl $n ha secret password-file - >/dev/null ||
 			fail "exlbctl (lb$n) ha secret failed" || return 1
 		cfg $n set hasyncport $SYNCPORT || return 1
