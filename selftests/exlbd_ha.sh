@@ -517,9 +517,11 @@ t_cut_lb1() {
 	ip netns exec "$NS_C" "$PYTHON" "$T/probe.py" $VIP $C_PROBE "$T/$RUN" "$(mac_of 2)" >"$T/$RUN/probe.log" 2>&1 </dev/null &
 	echo $! >"$T/probe-$RUN.pid"
 	sleep 0.5	# the prober's python is up (it only waits for go)
-	ip -n "${NSL[1]}" link set front down
+	# the sync link first; the loss counts from before haif (VRRP, the
+	# clients) goes down: the figures include that command's run time
 	ip -n "${NSL[1]}" link set sync down
 	T0=$(now)
+	ip -n "${NSL[1]}" link set front down
 	echo "$T0" >"$T/$RUN/go"
 	failover 1 2 || return 1
 	diag "lb1's role with its links down: $(role 1)"
