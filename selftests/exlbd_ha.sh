@@ -108,10 +108,6 @@ if [[ -z $reason ]] && ! modprobe -q nf_conntrack_netlink 2>/dev/null &&
 	! conntrack -L >/dev/null 2>&1; then
 	reason="no ctnetlink (nf_conntrack_netlink) for conntrackd"
 fi
-# exlbd's takeover hold is an nftables table; the VM cannot autoload
-# modules (without nf_tables, nft fails "cache initialization failed:
-# Invalid argument" and the standby has no hold: the pair_up test says so)
-modprobe -q nf_tables 2>/dev/null
 if [[ -n $reason ]]; then
 	for t in "${TESTS[@]}"; do ktap_result skip "$t" "$reason"; done
 	ktap_end
