@@ -160,7 +160,7 @@ vm-check-scale: probe-deps module userspace
 # module` is not touched); vm-check-debug boots it and runs
 # tools/vm/debug-job (exlb_l4.sh with the netlink fuzzer, exlbd_e2e.sh, then
 # rmmod and kmemleak). Any report fails it. Not in check (its time; see
-# docs/testing.md). The console log stays in build/vm/console-debug.log.
+# the README). The console log stays in build/vm/console-debug.log.
 DEBUG_KERNEL = build/debug-kernel/current
 DEBUG_MOD = build/debug-kernel/module
 vm-debug-kernel:
