@@ -23,6 +23,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "config/config.h"
 
 struct ev_loop;
@@ -48,6 +50,17 @@ struct exlb_proxy_opts {
 	bool (*rs_failed)(void *ctx, uint32_t rs_id, unsigned int fails,
 			  const char *why);
 	void *rs_failed_ctx;
+	/*
+	 * Privilege separation (docs/privsep.md). Manager: with @worker_user,
+	 * the workers run in one process of their own (exlbd --worker) as that
+	 * user, and every call below is answered from this side of its
+	 * channel (remote.c). Worker process: @sandboxed -- it binds no
+	 * listener (the manager's come with the configuration), starts no ESP
+	 * directory threads and reads certificates from the PEM bytes of
+	 * exlb_proxy_set_pem(), never from @state_dir.
+	 */
+	const char *worker_user;
+	bool sandboxed;
 };
 
 struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
@@ -140,6 +153,16 @@ size_t exlb_proxy_persist_export(struct exlb_proxy *p, bool all,
  */
 int exlb_proxy_persist_install(struct exlb_proxy *p,
 			       const struct exlb_persist_export *r);
+
+/*
+ * Worker process (proc/worker.c), its main thread: the certificates and
+ * keys as PEM, {"NAME": {"crt": PEM, "key": PEM}} (a reference is taken);
+ * the access log's descriptor (now the proxy's); the passive-health count
+ * of RS @rs_id starts again from 0 (the manager marked it down).
+ */
+void exlb_proxy_set_pem(struct exlb_proxy *p, json_t *pem);
+void exlb_proxy_set_log_fd(struct exlb_proxy *p, int fd);
+void exlb_proxy_rs_failed_reset(struct exlb_proxy *p, uint32_t rs_id);
 
 /* Whether exlbd's proxy serves @svc (a VS) -- the complement of the kernel. */
 bool exlb_proxy_serves(const struct exlb_config *cfg,

@@ -212,6 +212,8 @@ static const int worker_syscalls[] = {
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
 	SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid),
 	SCMP_SYS(getgroups), SCMP_SYS(getrlimit),
+	/* libev's ev_loop_new() reads the kernel's version (the workers' loops) */
+	SCMP_SYS(uname),
 };
 
 /* Not F_SETOWN or F_SETSIG: SIGIO to another process of the same user. */

@@ -60,7 +60,8 @@
  *   other        getrandom (OpenSSL), clock_gettime, clock_getres,
  *                gettimeofday, time, nanosleep, clock_nanosleep, getpid,
  *                gettid, getuid, geteuid, getgid, getegid, getresuid,
- *                getresgid, getgroups, getrlimit and prlimit64 only to
+ *                getresgid, getgroups, uname (libev's ev_loop_new() asks
+ *                the kernel's version), getrlimit and prlimit64 only to
  *                read (new limit NULL), prctl only PR_GET_SECCOMP,
  *                PR_GET_NO_NEW_PRIVS, PR_CAPBSET_READ, PR_GET_DUMPABLE,
  *                PR_SET_NAME, PR_GET_NAME
