@@ -23,12 +23,11 @@ EXLBD_HEALTH := health/health.c health/health_http.c health/health_mail.c \
 EXLBD_KERNEL := kernel/kernel.c
 EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 	l7/proxy_conn.c l7/proxy_io.c l7/ktls.c l7/tls.c \
-	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c \
-	l7/remote.c
+	l7/http1.c l7/content.c l7/mail_conn.c l7/mail_proto.c l7/accesslog.c
 EXLBD_ESP := esp/gate.c esp/path.c esp/ldap.c esp/sso.c esp/basic.c esp/session.c esp/form.c \
 	esp/owa_form.c
 EXLBD_CTL := ctl/ctl.c
-EXLBD_PROC := proc/handover.c proc/sandbox.c proc/worker.c
+EXLBD_PROC := proc/handover.c proc/sandbox.c proc/worker.c proc/manager.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
 	admin/prom.c admin/webui.c admin/kemp_api.c admin/kemp_xml.c
 # The status page's files, built in by admin/webui.c (.incbin)

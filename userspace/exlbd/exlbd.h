@@ -57,8 +57,6 @@ struct exlbd {
  */
 /* Takes the state directory's lock if it is free: 0, or -1 with errno. */
 int exlbd_state_lock(struct exlbd *d);
-/* exlbd --worker: the L7 worker process (proc/worker.c); never returns. */
-int exlbd_worker_main(void);
 void exlbd_upgrade_init(struct exlbd *d);
 void exlbd_upgrade_stop(struct exlbd *d);
 

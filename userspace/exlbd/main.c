@@ -34,6 +34,7 @@
 #include "l7/proxy.h"
 #include "config/template.h"
 #include "proc/handover.h"
+#include "proc/worker.h"
 #include "exlbd.h"
 #include "ha/ha.h"
 #include "ha/sync.h"
@@ -361,7 +362,7 @@ int main(int argc, char **argv)
 	if (argc == 2 && !strcmp(argv[1], "--worker")) {
 		setvbuf(stderr, NULL, _IOLBF, 0);
 		signal(SIGPIPE, SIG_IGN);
-		return exlbd_worker_main();
+		return exlb_worker_main();
 	}
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
@@ -397,6 +398,7 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			popts.worker_user = optarg;
+			popts.remote = &exlb_worker_remote;
 			break;
 		case 'a':
 			popts.access_log = optarg;

@@ -82,12 +82,17 @@ fail:
 	return NULL;
 }
 
+FILE *exlb_proxy_access_log_open(const char *path, struct exlb_err *err)
+{
+	return l7_access_log_open(path, err);
+}
+
 int exlb_proxy_reopen_log(struct exlb_proxy *p, struct exlb_err *err)
 {
 	FILE *f, *old;
 
 	if (p->remote)
-		return l7_remote_reopen_log(p->remote, err);
+		return p->opts.remote->reopen_log(p->remote, err);
 	if (!p->opts.access_log)
 		return 0;
 	f = l7_access_log_open(p->opts.access_log, err);

@@ -184,7 +184,7 @@ int l7_pipe_open(struct l7_worker *w, int pipe[2])
 void exlb_proxy_set_fd_reserve(struct exlb_proxy *p, unsigned int n)
 {
 	if (p->remote)
-		l7_remote_set_fd_reserve(p->remote, n);
+		p->opts.remote->set_fd_reserve(p->remote, n);
 	atomic_store(&p->fd_reserve, n);
 }
 
@@ -327,7 +327,8 @@ static int listener_add(struct l7_worker *w, const struct l7_vs *vs, int fd)
 	return 0;
 }
 
-int l7_listen_socket(const struct sockaddr_storage *vip, socklen_t viplen)
+int exlb_proxy_listen_socket(const struct sockaddr_storage *vip,
+			     socklen_t viplen)
 {
 	int one = 1, fd;
 
@@ -360,7 +361,7 @@ static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
 
 	if (w->proxy->opts.sandboxed)
 		return -ENOTSOCK;
-	fd = l7_listen_socket(&vs->vip, vs->viplen);
+	fd = exlb_proxy_listen_socket(&vs->vip, vs->viplen);
 	return fd < 0 ? fd : listener_add(w, vs, fd);
 }
 
@@ -598,8 +599,8 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 	}
 	p->opts = *opts;
 	p->main_loop = main_loop;
-	if (opts->worker_user) {
-		p->remote = l7_remote_new(main_loop, opts, err);
+	if (opts->remote) {
+		p->remote = opts->remote->new(main_loop, opts, err);
 		if (!p->remote) {
 			free(p);
 			return NULL;
@@ -684,7 +685,7 @@ void exlb_proxy_free(struct exlb_proxy *p)
 	if (!p)
 		return;
 	if (p->remote) {
-		l7_remote_free(p->remote);
+		p->opts.remote->free(p->remote);
 		free(p);
 		return;
 	}
@@ -728,7 +729,7 @@ void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 	struct l7_plan *plan;
 
 	if (p->remote) {
-		l7_remote_apply(p->remote, cfg, rt);
+		p->opts.remote->apply(p->remote, cfg, rt);
 		return;
 	}
 	plan = l7_plan_build(p, cfg, rt);
@@ -777,7 +778,7 @@ int exlb_proxy_adopt_listener(struct exlb_proxy *p, int fd)
 	int *grown;
 
 	if (p->remote)
-		return l7_remote_adopt_listener(p->remote, fd);
+		return p->opts.remote->adopt_listener(p->remote, fd);
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) ||
 	    !accepting || type != SOCK_STREAM ||
@@ -851,7 +852,7 @@ ssize_t exlb_proxy_listener_fds(struct exlb_proxy *p, int **fds)
 	bool ok = true;
 
 	if (p->remote)
-		return l7_remote_listener_fds(p->remote, fds);
+		return p->opts.remote->listener_fds(p->remote, fds);
 	for (unsigned int i = 0; ok && i < p->nr_workers; i++) {
 		struct l7_worker *w = &p->workers[i];
 
@@ -885,7 +886,7 @@ ssize_t exlb_proxy_listener_fds(struct exlb_proxy *p, int **fds)
 void exlb_proxy_drain(struct exlb_proxy *p)
 {
 	if (p->remote) {
-		l7_remote_drain(p->remote);
+		p->opts.remote->drain(p->remote);
 		return;
 	}
 	atomic_store(&p->draining, true);
@@ -898,7 +899,7 @@ unsigned long exlb_proxy_open_conns(struct exlb_proxy *p)
 	unsigned long n = 0;
 
 	if (p->remote)
-		return l7_remote_open_conns(p->remote);
+		return p->opts.remote->open_conns(p->remote);
 	for (struct l7_vs_state *st = p->vs_states; st; st = st->next)
 		n += atomic_load(&st->open);
 	return n;
@@ -967,7 +968,7 @@ void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 			 struct exlb_runtime *rt)
 {
 	if (p->remote) {
-		l7_remote_counters(p->remote, cfg, rt);
+		p->opts.remote->counters(p->remote, cfg, rt);
 		return;
 	}
 	rt->proxy.present = true;

@@ -21,6 +21,8 @@
 #define EXLB_PROXY_H
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -29,6 +31,7 @@
 
 struct ev_loop;
 struct exlb_proxy;
+struct exlb_proxy_remote;
 
 enum exlb_tls_relay {
 	EXLB_TLS_RELAY_AUTO,		/* kTLS where it works, else userspace */
@@ -51,17 +54,50 @@ struct exlb_proxy_opts {
 			  const char *why);
 	void *rs_failed_ctx;
 	/*
-	 * Privilege separation (docs/privsep.md). Manager: with @worker_user,
-	 * the workers run in one process of their own (exlbd --worker) as that
-	 * user, and every call below is answered from this side of its
-	 * channel (remote.c). Worker process: @sandboxed -- it binds no
+	 * Privilege separation (docs/privsep.md). Manager: with @remote, the
+	 * workers run in one process of their own (exlbd --worker) as
+	 * @worker_user, and every call below is answered by @remote on this
+	 * side of its channel (proc/manager.c). Worker process: @sandboxed --
+	 * it binds no
 	 * listener (the manager's come with the configuration), starts no ESP
 	 * directory threads and reads certificates from the PEM bytes of
 	 * exlb_proxy_set_pem(), never from @state_dir.
 	 */
+	const struct exlb_proxy_remote *remote;
 	const char *worker_user;
 	bool sandboxed;
 };
+
+/*
+ * The calls of this header answered by another end (proc/manager.c, the
+ * manager's end of the worker process), same meaning as below; @new's
+ * result is the @r of the others.
+ */
+struct exlb_proxy_remote {
+	void *(*new)(struct ev_loop *main_loop, const struct exlb_proxy_opts *opts,
+		     struct exlb_err *err);
+	void (*free)(void *r);
+	int (*reopen_log)(void *r, struct exlb_err *err);
+	void (*apply)(void *r, const struct exlb_config *cfg,
+		      const struct exlb_runtime *rt);
+	void (*set_fd_reserve)(void *r, unsigned int n);
+	void (*counters)(void *r, const struct exlb_config *cfg,
+			 struct exlb_runtime *rt);
+	int (*adopt_listener)(void *r, int fd);
+	ssize_t (*listener_fds)(void *r, int **fds);
+	void (*drain)(void *r);
+	unsigned long (*open_conns)(void *r);
+};
+
+/*
+ * A listening socket for @vip as the proxy makes them (SO_REUSEPORT,
+ * IP_FREEBIND, backlog): the descriptor or -errno. The manager binds the
+ * worker process's with it.
+ */
+int exlb_proxy_listen_socket(const struct sockaddr_storage *vip,
+			     socklen_t viplen);
+/* The access log file opened as the proxy opens it (0640, group exlb). */
+FILE *exlb_proxy_access_log_open(const char *path, struct exlb_err *err);
 
 struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 				  const struct exlb_proxy_opts *opts,

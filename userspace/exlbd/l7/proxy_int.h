@@ -204,30 +204,6 @@ struct l7_plan *l7_plan_build(struct exlb_proxy *p, const struct exlb_config *cf
 /* At exit, after the workers: the state that outlives plans. */
 void l7_states_free(struct exlb_proxy *p);
 
-/*
- * proxy.c: a listening socket for @vip (SO_REUSEPORT, IP_FREEBIND), the
- * descriptor or -errno. The manager's (remote.c) and a worker thread's.
- */
-int l7_listen_socket(const struct sockaddr_storage *vip, socklen_t viplen);
-
-/*
- * remote.c: the manager's end of the worker process; exlb_proxy's public
- * calls go here when p->remote is set (same meaning as in proxy.h).
- */
-struct l7_remote *l7_remote_new(struct ev_loop *main_loop,
-				const struct exlb_proxy_opts *opts,
-				struct exlb_err *err);
-void l7_remote_free(struct l7_remote *r);
-int l7_remote_reopen_log(struct l7_remote *r, struct exlb_err *err);
-void l7_remote_apply(struct l7_remote *r, const struct exlb_config *cfg,
-		     const struct exlb_runtime *rt);
-void l7_remote_set_fd_reserve(struct l7_remote *r, unsigned int n);
-void l7_remote_counters(struct l7_remote *r, const struct exlb_config *cfg,
-			struct exlb_runtime *rt);
-int l7_remote_adopt_listener(struct l7_remote *r, int fd);
-ssize_t l7_remote_listener_fds(struct l7_remote *r, int **fds);
-void l7_remote_drain(struct l7_remote *r);
-unsigned long l7_remote_open_conns(struct l7_remote *r);
 void l7_plan_get(struct l7_plan *p);
 void l7_plan_put(struct l7_plan *p);
 struct l7_vs *l7_plan_vs(struct l7_plan *p, uint32_t vs_id);
@@ -317,8 +293,8 @@ struct l7_worker {
 
 struct exlb_proxy {
 	struct exlb_proxy_opts opts;
-	/* the manager's end of a worker process (remote.c); then nothing below */
-	struct l7_remote *remote;
+	/* opts.remote's end (a worker process); then nothing below is used */
+	void *remote;
 	struct ev_loop *main_loop;
 	struct l7_worker *workers;
 	unsigned int nr_workers;

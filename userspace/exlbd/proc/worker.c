@@ -29,11 +29,11 @@
 #include <openssl/ssl.h>
 
 #include "config/config.h"
-#include "exlbd.h"
 #include "health/targets.h"
 #include "l7/proxy.h"
 #include "proc/handover.h"
 #include "proc/sandbox.h"
+#include "proc/worker.h"
 
 #define WORKER_CHAN		3
 #define WORKER_FIRST_MS		10000	/* the manager's first messages */
@@ -221,7 +221,7 @@ static void on_test_violate(int sig)
 }
 #endif
 
-int exlbd_worker_main(void)
+int exlb_worker_main(void)
 {
 	struct exlb_proxy_opts opts = { .sandboxed = true, .rs_failed = on_rs_failed };
 	struct worker w = { 0 };

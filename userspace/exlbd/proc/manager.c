@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * The manager's end of the L7 worker process (exlbd --worker-user,
- * docs/privsep.md): proxy.h's calls answered on this side of the channel.
+ * docs/privsep.md): proxy.h's calls answered on this side of the channel
+ * (exlb_worker_remote, given to exlb_proxy_new() by main.c).
  * The worker (proc/worker.c) runs the real proxy; this file starts it
  * (fork + execveat of exlbd's own binary with --worker, the channel at
  * fd 3), restarts it through ha/child.c's backoff, binds every listener
@@ -30,8 +31,9 @@
 #include "config/params.h"
 #include "ha/child.h"
 #include "health/targets.h"
+#include "l7/proxy.h"
 #include "proc/handover.h"
-#include "proxy_int.h"
+#include "proc/worker.h"
 
 #define REMOTE_SEND_MS	2000	/* a worker that does not read this long is killed */
 #define REMOTE_HEAR_MS	1000
@@ -48,7 +50,7 @@ struct remote_listener {
 	bool seen;		/* apply: its VS is still served */
 };
 
-struct l7_remote {
+struct remote {
 	struct ev_loop *loop;
 	struct exlb_proxy_opts opts;
 	char *user, *access_log, *state_dir;
@@ -71,6 +73,7 @@ struct l7_remote {
 };
 
 static const struct exlb_child_ops worker_ops;
+static void remote_free(void *rv);
 
 /* ---- listeners ---- */
 
@@ -116,7 +119,7 @@ static bool fd_bound_to(int fd, const struct sockaddr_storage *vip,
 }
 
 /* Sockets for @l: those received at an upgrade for its address, else bound. */
-static void listener_fill(struct l7_remote *r, struct remote_listener *l,
+static void listener_fill(struct remote *r, struct remote_listener *l,
 			  const struct exlb_service *s)
 {
 	char label[EXLB_NICKNAME_SIZE];
@@ -132,7 +135,7 @@ static void listener_fill(struct l7_remote *r, struct remote_listener *l,
 		r->adopt[i] = -1;
 	}
 	while (!n || n < r->opts.workers) {
-		int fd = l7_listen_socket(&l->vip, l->viplen);
+		int fd = exlb_proxy_listen_socket(&l->vip, l->viplen);
 
 		if (fd < 0) {
 			exlb_log(LOG_ERR, "proxy: %s (id %u): cannot listen on port %u: %s",
@@ -148,7 +151,7 @@ static void listener_fill(struct l7_remote *r, struct remote_listener *l,
 }
 
 /* The listeners follow the served VSs (kept while id and VIP:port stay). */
-static void listeners_sync(struct l7_remote *r, const struct exlb_config *cfg)
+static void listeners_sync(struct remote *r, const struct exlb_config *cfg)
 {
 	size_t keep = 0;
 
@@ -258,7 +261,7 @@ static int pem_add(json_t *pem, const char *state_dir, const char *name)
 }
 
 /* The certificates and keys of the TLS VSs the worker serves, as PEM. */
-static json_t *pem_of(const struct l7_remote *r, const struct exlb_config *cfg)
+static json_t *pem_of(const struct remote *r, const struct exlb_config *cfg)
 {
 	char names[EXLB_VS_MAX_CERTS][EXLB_CERT_NAME_SIZE];
 	json_t *pem = json_object();
@@ -288,7 +291,7 @@ static json_t *pem_of(const struct l7_remote *r, const struct exlb_config *cfg)
 	return pem;
 }
 
-static void worker_kill(struct l7_remote *r, const char *why)
+static void worker_kill(struct remote *r, const char *why)
 {
 	exlb_log(LOG_ERR, "proxy: L7 worker (pid %d): channel: %s: killed", (int)r->pid, why);
 	if (r->child.pid)
@@ -301,7 +304,7 @@ static void worker_kill(struct l7_remote *r, const char *why)
 }
 
 /* One message to the worker, with descriptors; a failure kills it. */
-static void worker_send(struct l7_remote *r, const struct exlb_handover_fd *fds,
+static void worker_send(struct remote *r, const struct exlb_handover_fd *fds,
 			size_t n, json_t *msg)
 {
 	struct exlb_err err;
@@ -318,7 +321,7 @@ static void worker_send(struct l7_remote *r, const struct exlb_handover_fd *fds,
  * verdicts, the PEM, the descriptor reserve, and the listeners this worker
  * does not hold yet.
  */
-static void send_config(struct l7_remote *r)
+static void send_config(struct remote *r)
 {
 	struct exlb_handover_fd *fds;
 	size_t n = 0, cap = 0;
@@ -353,7 +356,7 @@ static void send_config(struct l7_remote *r)
 }
 
 /* The access log: opened here (mode, group), written there. */
-static int send_log(struct l7_remote *r, struct exlb_err *err)
+static int send_log(struct remote *r, struct exlb_err *err)
 {
 	struct exlb_handover_fd fd = { .tag = "alog" };
 	FILE *f;
@@ -361,7 +364,7 @@ static int send_log(struct l7_remote *r, struct exlb_err *err)
 
 	if (!r->access_log || r->chan < 0)
 		return 0;
-	f = l7_access_log_open(r->access_log, err);
+	f = exlb_proxy_access_log_open(r->access_log, err);
 	if (!f)
 		return -1;
 	fd.fd = fileno(f);
@@ -375,7 +378,7 @@ static int send_log(struct l7_remote *r, struct exlb_err *err)
 /* ---- what comes back ---- */
 
 /* The RS must be one of an L7-served VS: the worker may mark nothing else. */
-static void heard_rs_failed(struct l7_remote *r, json_t *msg)
+static void heard_rs_failed(struct remote *r, json_t *msg)
 {
 	json_int_t id = json_integer_value(json_object_get(msg, "rs_failed"));
 	json_int_t fails = json_integer_value(json_object_get(msg, "fails"));
@@ -409,7 +412,7 @@ static void heard_rs_failed(struct l7_remote *r, json_t *msg)
 
 static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 {
-	struct l7_remote *r = io->data;
+	struct remote *r = io->data;
 	struct exlb_err err;
 	json_t *msg;
 
@@ -442,7 +445,7 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 
 static void worker_start(void *ctx)
 {
-	struct l7_remote *r = ctx;
+	struct remote *r = ctx;
 	char *const argv[] = { "exlbd", "--worker", NULL };
 	struct exlb_err err;
 	sigset_t none;
@@ -516,7 +519,7 @@ static const char *signal_why(int sig)
 
 static void worker_exited(void *ctx, const char *note)
 {
-	struct l7_remote *r = ctx;
+	struct remote *r = ctx;
 	int st = r->child.child.rstatus;
 
 	if (r->chan >= 0) {
@@ -568,11 +571,10 @@ static void ktls_module_load(void)
 	close(fd);
 }
 
-struct l7_remote *l7_remote_new(struct ev_loop *main_loop,
-				const struct exlb_proxy_opts *opts,
-				struct exlb_err *err)
+static void *remote_new(struct ev_loop *main_loop,
+			const struct exlb_proxy_opts *opts, struct exlb_err *err)
 {
-	struct l7_remote *r = calloc(1, sizeof(*r));
+	struct remote *r = calloc(1, sizeof(*r));
 	struct passwd *pw = getpwnam(opts->worker_user);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -604,15 +606,15 @@ struct l7_remote *l7_remote_new(struct ev_loop *main_loop,
 	r->access_log = opts->access_log ? strdup(opts->access_log) : NULL;
 	if (!r->user || !r->state_dir || (opts->access_log && !r->access_log)) {
 		exlb_err_set(err, "out of memory");
-		l7_remote_free(r);
+		remote_free(r);
 		return NULL;
 	}
 	if (opts->access_log) {
 		/* said at start, as in-process: the file must open */
-		FILE *f = l7_access_log_open(opts->access_log, err);
+		FILE *f = exlb_proxy_access_log_open(opts->access_log, err);
 
 		if (!f) {
-			l7_remote_free(r);
+			remote_free(r);
 			return NULL;
 		}
 		fclose(f);
@@ -624,8 +626,10 @@ struct l7_remote *l7_remote_new(struct ev_loop *main_loop,
 	return r;
 }
 
-void l7_remote_free(struct l7_remote *r)
+static void remote_free(void *rv)
 {
+	struct remote *r = rv;
+
 	if (!r)
 		return;
 	if (r->loop) {
@@ -650,14 +654,18 @@ void l7_remote_free(struct l7_remote *r)
 
 /* ---- proxy.h, this side ---- */
 
-int l7_remote_reopen_log(struct l7_remote *r, struct exlb_err *err)
+static int remote_reopen_log(void *rv, struct exlb_err *err)
 {
+	struct remote *r = rv;
+
 	return send_log(r, err);
 }
 
-void l7_remote_apply(struct l7_remote *r, const struct exlb_config *cfg,
-		     const struct exlb_runtime *rt)
+static void remote_apply(void *rv, const struct exlb_config *cfg,
+			 const struct exlb_runtime *rt)
 {
+	struct remote *r = rv;
+
 	r->cfg = cfg;
 	r->rt = rt;
 	if (!r->draining)
@@ -668,13 +676,16 @@ void l7_remote_apply(struct l7_remote *r, const struct exlb_config *cfg,
 		exlb_child_ensure(&r->child);	/* the first; or one waiting to restart */
 }
 
-void l7_remote_set_fd_reserve(struct l7_remote *r, unsigned int n)
+static void remote_set_fd_reserve(void *rv, unsigned int n)
 {
+	struct remote *r = rv;
+
 	r->fd_reserve = n;	/* goes with the next configuration */
 }
 
-int l7_remote_adopt_listener(struct l7_remote *r, int fd)
+static int remote_adopt_listener(void *rv, int fd)
 {
+	struct remote *r = rv;
 	int accepting = 0;
 	socklen_t len = sizeof(accepting);
 	int *grown;
@@ -689,8 +700,9 @@ int l7_remote_adopt_listener(struct l7_remote *r, int fd)
 	return 0;
 }
 
-ssize_t l7_remote_listener_fds(struct l7_remote *r, int **fds)
+static ssize_t remote_listener_fds(void *rv, int **fds)
 {
+	struct remote *r = rv;
 	size_t n = 0, cap = 0;
 	int *out;
 
@@ -719,8 +731,9 @@ ssize_t l7_remote_listener_fds(struct l7_remote *r, int **fds)
  * copies of the listeners (the new exlbd holds them) and will not replace
  * the worker if it dies now.
  */
-void l7_remote_drain(struct l7_remote *r)
+static void remote_drain(void *rv)
 {
+	struct remote *r = rv;
 	json_t *msg = json_pack("{sb}", "drain", 1);
 
 	r->draining = true;
@@ -733,8 +746,9 @@ void l7_remote_drain(struct l7_remote *r)
 	r->nr_ls = 0;
 }
 
-unsigned long l7_remote_open_conns(struct l7_remote *r)
+static unsigned long remote_open_conns(void *rv)
 {
+	struct remote *r = rv;
 	json_int_t n = json_integer_value(json_object_get(r->figures, "open"));
 
 	if (!r->child.pid)
@@ -859,9 +873,11 @@ static void figures_persist(json_t *f, const struct exlb_config *cfg,
 	rt->nr_persist = n;
 }
 
-void l7_remote_counters(struct l7_remote *r, const struct exlb_config *cfg,
-			struct exlb_runtime *rt)
+static void remote_counters(void *rv, const struct exlb_config *cfg,
+			    struct exlb_runtime *rt)
 {
+	struct remote *r = rv;
+
 	rt->proxy.present = true;
 	rt->proxy.process.on = true;
 	rt->proxy.process.pid = r->child.pid;
@@ -878,3 +894,16 @@ void l7_remote_counters(struct l7_remote *r, const struct exlb_config *cfg,
 	figures_rs(r->figures, cfg, rt);
 	figures_persist(r->figures, cfg, rt);
 }
+
+const struct exlb_proxy_remote exlb_worker_remote = {
+	.new = remote_new,
+	.free = remote_free,
+	.reopen_log = remote_reopen_log,
+	.apply = remote_apply,
+	.set_fd_reserve = remote_set_fd_reserve,
+	.counters = remote_counters,
+	.adopt_listener = remote_adopt_listener,
+	.listener_fds = remote_listener_fds,
+	.drain = remote_drain,
+	.open_conns = remote_open_conns,
+};
