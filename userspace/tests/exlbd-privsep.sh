@@ -173,12 +173,13 @@ report $? "rs enable rs1: both again ($got)"
 
 # ---- a compromised worker: a forbidden system call while clients run
 
-LOOPS=4 PER_LOOP=60
-# loop N: PER_LOOP requests, each on a new connection; one line per request
+LOOPS=4 PER_LOOP=60 LOOP_S=40
+# loop N: PER_LOOP requests, each on a new connection, one line each; it
+# gives up after LOOP_S seconds (a worker that never comes back)
 req_loop() {
-	local i code
-	for ((i = 0; i < PER_LOOP; i++)); do
-		code=$(in_cl curl -sk -m 10 -o /dev/null -w '%{http_code}' "https://$VIP/owa/loop$1-$i" 2>/dev/null)
+	local i code end=$((SECONDS + LOOP_S))
+	for ((i = 0; i < PER_LOOP && SECONDS < end; i++)); do
+		code=$(in_cl curl -sk -m 5 -o /dev/null -w '%{http_code}' "https://$VIP/owa/loop$1-$i" 2>/dev/null)
 		echo "$i $code"
 	done >"$T/loop$1"
 }
