@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -576,16 +577,22 @@ static void *remote_new(struct ev_loop *main_loop,
 {
 	struct remote *r = calloc(1, sizeof(*r));
 	struct passwd *pw = getpwnam(opts->worker_user);
+	struct group *gr;
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
 	if (!r) {
 		exlb_err_set(err, "out of memory");
 		return NULL;
 	}
-	if (!pw || !pw->pw_uid || !pw->pw_gid) {
+	/* the sandbox refuses these too, but in the worker: say it at start */
+	if (!pw || !pw->pw_uid || !pw->pw_gid ||
+	    ((gr = getgrnam(EXLB_GROUP)) && gr->gr_gid == pw->pw_gid)) {
 		free(r);
 		exlb_err_set(err, "--worker-user %s: %s", opts->worker_user,
-			     pw ? "must not be root or of group root" : "no such user");
+			     !pw ? "no such user" :
+			     pw->pw_uid && pw->pw_gid ? "its group is " EXLB_GROUP
+			     ", which opens the control socket: give it a group of its own (nogroup)" :
+			     "must not be root or of group root");
 		return NULL;
 	}
 	r->exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
@@ -595,6 +602,7 @@ static void *remote_new(struct ev_loop *main_loop,
 		return NULL;
 	}
 	r->loop = main_loop;
+	exlb_child_init(&r->child, main_loop, &worker_ops, r);	/* not wanted yet */
 	r->opts = *opts;
 	if (!r->opts.workers)
 		r->opts.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
@@ -621,7 +629,6 @@ static void *remote_new(struct ev_loop *main_loop,
 	}
 	if (opts->tls_relay != EXLB_TLS_RELAY_USERSPACE)
 		ktls_module_load();
-	exlb_child_init(&r->child, main_loop, &worker_ops, r);
 	r->child.wanted = true;
 	return r;
 }
@@ -644,7 +651,7 @@ static void remote_free(void *rv)
 		if (r->adopt[i] >= 0)
 			close(r->adopt[i]);
 	free(r->adopt);
-	if (r->exe_fd > 0)
+	if (r->exe_fd >= 0)
 		close(r->exe_fd);
 	free(r->user);
 	free(r->state_dir);

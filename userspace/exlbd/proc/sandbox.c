@@ -17,6 +17,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -249,6 +250,11 @@ static int worker_arg_rules(scmp_filter_ctx ctx)
 		struct scmp_arg_cmp c[] = { SCMP_A1(SCMP_CMP_EQ, worker_fcntls[i]) };
 
 		rc = allow(ctx, SCMP_SYS(fcntl), 1, c);
+	}
+	if (!rc) {	/* isatty(): stdio, buffering a FILE on a character device */
+		struct scmp_arg_cmp c[] = { SCMP_A1(SCMP_CMP_EQ, TCGETS) };
+
+		rc = allow(ctx, SCMP_SYS(ioctl), 1, c);
 	}
 	if (!rc) {
 		struct scmp_arg_cmp c[] = {

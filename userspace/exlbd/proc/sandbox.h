@@ -41,7 +41,10 @@
  *   I/O          read, write, readv, writev, recvfrom, sendto, recvmsg,
  *                sendmsg (kTLS record types, SCM_RIGHTS from the manager),
  *                splice, pipe2 (the relay's splice pipes), lseek, close,
- *                shutdown, fstat, newfstatat with AT_EMPTY_PATH, fcntl
+ *                shutdown, fstat, newfstatat with AT_EMPTY_PATH, ioctl
+ *                only TCGETS (isatty(): glibc's stdio asks it when it
+ *                buffers the access log on a character device such as
+ *                /dev/null or a terminal), fcntl
  *                only F_GETFD/F_SETFD/F_GETFL/F_SETFL/F_DUPFD_CLOEXEC (not
  *                F_SETOWN: SIGIO to another worker, same uid, kills it)
  *   sockets      socket only for AF_INET/AF_INET6 SOCK_STREAM (connections
