@@ -27,7 +27,7 @@ EXLBD_L7 := l7/proxy.c l7/plan.c l7/sched.c l7/persist.c l7/relay.c \
 EXLBD_ESP := esp/gate.c esp/path.c esp/ldap.c esp/sso.c esp/basic.c esp/session.c esp/form.c \
 	esp/owa_form.c
 EXLBD_CTL := ctl/ctl.c
-EXLBD_PROC := proc/handover.c proc/sandbox.c
+EXLBD_PROC := proc/handover.c proc/sandbox.c proc/worker.c proc/manager.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
 	admin/prom.c admin/webui.c admin/kemp_api.c admin/kemp_xml.c
 # The status page's files, built in by admin/webui.c (.incbin)
@@ -65,10 +65,12 @@ $(B)/exlbctl: $(EXLBCTL_SRCS) $(EXLBCTL_HDRS) $(VERSION_STAMP)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(EXLBCTL_SRCS) $(LDFLAGS) $(EXLBCTL_LIBS) -o $@
 
 # The end-to-end CLI test runs a sanitized exlbd (exlbctl exits on errors
-# without freeing: a leak report there would only be noise).
+# without freeing: a leak report there would only be noise),
+# and has the test hooks (EXLB_TEST_HOOKS): the worker process's forbidden
+# system call on SIGUSR2 (exlbd-privsep.sh).
 $(B)/asan/exlbd: $(EXLBD_SRCS) $(EXLBD_HDRS) $(HDRS) $(B)/asan/libllhttp.a $(VERSION_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(EXLBD_CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(EXLBD_SRCS) \
+	$(CC) $(CPPFLAGS) $(EXLBD_CPPFLAGS) -DEXLB_TEST_HOOKS $(CFLAGS) $(SANFLAGS) $(EXLBD_SRCS) \
 		$(B)/asan/libllhttp.a $(LDFLAGS) $(EXLBD_LIBS) -o $@
 
 $(B)/exlbd $(B)/asan/exlbd: $(EXLBD_WWW)

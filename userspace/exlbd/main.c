@@ -34,6 +34,7 @@
 #include "l7/proxy.h"
 #include "config/template.h"
 #include "proc/handover.h"
+#include "proc/worker.h"
 #include "exlbd.h"
 #include "ha/ha.h"
 #include "ha/sync.h"
@@ -55,6 +56,9 @@ static void usage(FILE *out)
 		"  --no-health-checks  run no health checks (every checked RS stays unchecked);\n"
 		"                    also EXLBD_NO_HEALTH_CHECKS=1, for tests that must send nothing\n"
 		"  --workers N       L7 proxy worker threads (default: one per CPU)\n"
+		"  --worker-user USER  run the L7 proxy in a sandboxed process of its own\n"
+		"                    as USER (no capabilities, seccomp); opt-in for now\n"
+		"                    (docs/privsep.md): no ESP logons, no ReencryptVerify\n"
 		"  --tls-relay MODE  auto (kTLS where the kernel has it), ktls, userspace;\n"
 		"                    also EXLBD_TLS_RELAY\n"
 		"  --access-log FILE one line per proxied request (default: standard output);\n"
@@ -328,6 +332,7 @@ int main(int argc, char **argv)
 		{ "no-kernel", no_argument, NULL, 'K' },
 		{ "no-health-checks", no_argument, NULL, 'H' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "worker-user", required_argument, NULL, 'u' },
 		{ "tls-relay", required_argument, NULL, 'T' },
 		{ "access-log", required_argument, NULL, 'a' },
 		{ "template-dir", required_argument, NULL, 't' },
@@ -353,6 +358,12 @@ int main(int argc, char **argv)
 	struct exlb_err err;
 	int opt, ret = 1;
 
+	/* the L7 worker process (docs/privsep.md): started by a manager only */
+	if (argc == 2 && !strcmp(argv[1], "--worker")) {
+		setvbuf(stderr, NULL, _IOLBF, 0);
+		signal(SIGPIPE, SIG_IGN);
+		return exlb_worker_main();
+	}
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {
 		case 'd':
@@ -380,6 +391,14 @@ int main(int argc, char **argv)
 		}
 		case 'T':
 			relay = optarg;
+			break;
+		case 'u':
+			if (!*optarg) {
+				fprintf(stderr, "exlbd: --worker-user: a user name\n");
+				return 2;
+			}
+			popts.worker_user = optarg;
+			popts.remote = &exlb_worker_remote;
 			break;
 		case 'a':
 			popts.access_log = optarg;
@@ -437,6 +456,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	d.state_dir = state_dir;
+	/* before the store loads: what the worker process cannot serve is refused */
+	if (popts.worker_user)
+		exlb_config_set_worker_process(true);
 	if (takeover) {
 		ret = exlbd_takeover_fork(&report);
 		if (ret >= 0)

@@ -401,28 +401,40 @@ static char *read_text(const char *path, struct exlb_err *err)
 	return buf;
 }
 
+int exlb_cert_read_pem(const char *state_dir, const char *name, char **crt,
+		       char **key, struct exlb_err *err)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s/%s.crt", state_dir, EXLB_CERTS_DIR, name);
+	*key = NULL;
+	*crt = read_text(path, err);
+	if (!*crt)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s/%s.key", state_dir, EXLB_CERTS_DIR, name);
+	*key = read_text(path, err);
+	if (*key)
+		return 0;
+	free(*crt);
+	*crt = NULL;
+	return -1;
+}
+
 int exlb_cert_load(const char *state_dir, const char *name,
 		   struct exlb_cert_pair *out, struct exlb_err *err)
 {
-	char path[4200];
-	char *crt, *key = NULL;
-	int ret = -1;
+	char *crt, *key;
+	int ret;
 	struct exlb_err why;
 
 	memset(out, 0, sizeof(*out));
-	snprintf(path, sizeof(path), "%s/%s/%s.crt", state_dir, EXLB_CERTS_DIR, name);
-	crt = read_text(path, err);
-	if (!crt)
+	if (exlb_cert_read_pem(state_dir, name, &crt, &key, err))
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s/%s.key", state_dir, EXLB_CERTS_DIR, name);
-	key = read_text(path, err);
-	if (key) {
-		ret = exlb_cert_parse(crt, key, out, &why);
-		if (ret)
-			exlb_err_set(err, "certificate '%s': %s", name, why.msg);
-		/* the key text must not linger in freed memory */
-		explicit_bzero(key, strlen(key));
-	}
+	ret = exlb_cert_parse(crt, key, out, &why);
+	if (ret)
+		exlb_err_set(err, "certificate '%s': %s", name, why.msg);
+	/* the key text must not linger in freed memory */
+	explicit_bzero(key, strlen(key));
 	free(crt);
 	free(key);
 	return ret;

@@ -50,6 +50,13 @@ void exlb_cert_pair_free(struct exlb_cert_pair *p);
 int exlb_cert_parse(const char *cert_pem, const char *key_pem,
 		    struct exlb_cert_pair *out, struct exlb_err *err);
 
+/*
+ * The PEM text of installed certificate @name (or EXLB_SELFSIGNED_NAME):
+ * *@crt and *@key malloc'd (explicit_bzero the key before freeing it), or
+ * -1 with @err set. For a worker process, which reads no file.
+ */
+int exlb_cert_read_pem(const char *state_dir, const char *name, char **crt,
+		       char **key, struct exlb_err *err);
 /* Loads installed certificate @name (or EXLB_SELFSIGNED_NAME). */
 int exlb_cert_load(const char *state_dir, const char *name,
 		   struct exlb_cert_pair *out, struct exlb_err *err);

@@ -362,6 +362,12 @@ void exlb_config_free(struct exlb_config *cfg);
 
 /* Cross-parameter rules over the whole configuration (check.c). 0 or -1 + err. */
 int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err);
+/*
+ * exlbd --worker-user (docs/privsep.md): from now on exlb_config_check()
+ * also refuses what the sandboxed L7 worker process cannot serve (ESP
+ * logons, ReencryptVerify).
+ */
+void exlb_config_set_worker_process(bool on);
 
 /* ---- lookups ---- */
 
@@ -718,6 +724,15 @@ struct exlb_runtime {
 		unsigned int nr_workers;
 		/* each worker's event loop: how late its timer fired, s */
 		double lag[EXLB_MAX_WORKERS_SHOWN], lag_max[EXLB_MAX_WORKERS_SHOWN];
+		/* exlbd --worker-user: the L7 worker process (docs/privsep.md) */
+		struct {
+			bool on;
+			int pid;		/* 0: none running */
+			unsigned int exits;	/* it died and was restarted */
+			unsigned int sigsys;	/* of those: killed by its filter */
+			char user[64];
+			char last_exit[160];	/* "killed by signal 31 (SIGSYS...)" */
+		} process;
 	} proxy;
 	struct exlb_vs_l7 *vs_l7;
 	size_t nr_vs_l7;
@@ -786,6 +801,8 @@ const char *exlb_service_status(const struct exlb_config *cfg,
  */
 #define EXLB_LOG_LINE_MAX	2048
 void exlb_log(int pri, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The lines' prefix instead of "exlbd" (the worker process: with its pid). */
+void exlb_log_set_tag(const char *tag);
 
 /*
  * A log line for an event that may repeat thousands of times a second (a

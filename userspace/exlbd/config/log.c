@@ -55,6 +55,14 @@ static bool stderr_is_journal(void)
 	return v;
 }
 
+/* "exlbd", or the worker process's "exlbd-worker[PID]" */
+static char log_tag[48] = "exlbd";
+
+void exlb_log_set_tag(const char *tag)
+{
+	snprintf(log_tag, sizeof(log_tag), "%s", tag);
+}
+
 void exlb_log(int pri, const char *fmt, ...)
 {
 	char line[EXLB_LOG_LINE_MAX];
@@ -64,9 +72,9 @@ void exlb_log(int pri, const char *fmt, ...)
 
 	/* "<4>" is what sd-daemon.h's SD_WARNING expands to */
 	if (stderr_is_journal())
-		len = snprintf(line, sizeof(line), "<%d>exlbd: ", LOG_PRI(pri));
+		len = snprintf(line, sizeof(line), "<%d>%s: ", LOG_PRI(pri), log_tag);
 	else
-		len = snprintf(line, sizeof(line), "exlbd: ");
+		len = snprintf(line, sizeof(line), "%s: ", log_tag);
 	room = sizeof(line) - len - 1;
 	va_start(ap, fmt);
 	n = vsnprintf(line + len, room + 1, fmt, ap);

@@ -1226,13 +1226,13 @@ static json_t *service_status(const struct exlb_config *cfg,
 /* The L7 proxy's descriptor budget and what it refused (docs/proxy.md). */
 static json_t *proxy_status(const struct exlb_runtime *rt)
 {
-	json_t *workers = json_array();
+	json_t *workers = json_array(), *out;
 
 	for (unsigned int i = 0; i < rt->proxy.nr_workers; i++)
 		json_array_append_new(workers, json_pack("{sf sf}",
 			"lag_seconds", rt->proxy.lag[i],
 			"lag_max_seconds", rt->proxy.lag_max[i]));
-	return json_pack("{sIsIsIsIsIsIsI sI sI so}",
+	out = json_pack("{sIsIsIsIsIsIsI sI sI so}",
 			 "fd_limit", (json_int_t)rt->proxy.fd_limit,
 			 "fd_reserve", (json_int_t)rt->proxy.fd_reserve,
 			 "conns_refused", (json_int_t)rt->proxy.conns_refused,
@@ -1243,6 +1243,15 @@ static json_t *proxy_status(const struct exlb_runtime *rt)
 			 "ktls_conns", (json_int_t)rt->proxy.ktls_conns,
 			 "userspace_tls_conns", (json_int_t)rt->proxy.userspace_conns,
 			 "workers", workers);
+	/* exlbd --worker-user: the sandboxed process, its deaths (privsep.md) */
+	if (out && rt->proxy.process.on)
+		json_object_set_new(out, "worker_process", json_pack("{sI ss sI sI ss}",
+			"pid", (json_int_t)rt->proxy.process.pid,
+			"user", rt->proxy.process.user,
+			"exits", (json_int_t)rt->proxy.process.exits,
+			"killed_by_sigsys", (json_int_t)rt->proxy.process.sigsys,
+			"last_exit", rt->proxy.process.last_exit));
+	return out;
 }
 
 /*

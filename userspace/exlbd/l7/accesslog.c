@@ -82,10 +82,17 @@ fail:
 	return NULL;
 }
 
+FILE *exlb_proxy_access_log_open(const char *path, struct exlb_err *err)
+{
+	return l7_access_log_open(path, err);
+}
+
 int exlb_proxy_reopen_log(struct exlb_proxy *p, struct exlb_err *err)
 {
 	FILE *f, *old;
 
+	if (p->remote)
+		return p->opts.remote->reopen_log(p->remote, err);
 	if (!p->opts.access_log)
 		return 0;
 	f = l7_access_log_open(p->opts.access_log, err);
@@ -97,6 +104,29 @@ int exlb_proxy_reopen_log(struct exlb_proxy *p, struct exlb_err *err)
 	pthread_mutex_unlock(&p->log_lock);
 	fclose(old);
 	return 0;
+}
+
+/*
+ * A worker process opens no file: the manager opened the log (mode, group)
+ * and hands over its descriptor, at start and at every reopen.
+ */
+void exlb_proxy_set_log_fd(struct exlb_proxy *p, int fd)
+{
+	FILE *f = fdopen(fd, "a"), *old;
+
+	if (!f) {
+		exlb_log(LOG_ERR, "proxy: access log descriptor: %s; still logging to the old one",
+			 strerror(errno));
+		close(fd);
+		return;
+	}
+	setvbuf(f, NULL, _IOFBF, 65536);	/* l7_access_log_flush() */
+	pthread_mutex_lock(&p->log_lock);
+	old = p->access_log;
+	p->access_log = f;
+	pthread_mutex_unlock(&p->log_lock);
+	if (old)
+		fclose(old);
 }
 
 /* Request targets are logged as sent, but never with control bytes. */

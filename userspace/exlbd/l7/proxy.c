@@ -183,6 +183,8 @@ int l7_pipe_open(struct l7_worker *w, int pipe[2])
 
 void exlb_proxy_set_fd_reserve(struct exlb_proxy *p, unsigned int n)
 {
+	if (p->remote)
+		p->opts.remote->set_fd_reserve(p->remote, n);
 	atomic_store(&p->fd_reserve, n);
 }
 
@@ -325,27 +327,42 @@ static int listener_add(struct l7_worker *w, const struct l7_vs *vs, int fd)
 	return 0;
 }
 
-static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
+int exlb_proxy_listen_socket(const struct sockaddr_storage *vip,
+			     socklen_t viplen)
 {
 	int one = 1, fd;
 
-	fd = socket(vs->vip.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(vip->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	/* the VIP may appear on an interface later (keepalived) */
 	setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof(one));
-	if (vs->vip.ss_family == AF_INET6)
+	if (vip->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (const struct sockaddr *)&vs->vip, vs->viplen) ||
+	if (bind(fd, (const struct sockaddr *)vip, viplen) ||
 	    listen(fd, L7_LISTEN_BACKLOG)) {
 		int err = -errno;
 
 		close(fd);
 		return err;
 	}
-	return listener_add(w, vs, fd);
+	return fd;
+}
+
+/*
+ * A worker process binds nothing (its filter kills bind and listen): a VS
+ * without a socket from the manager is not listened on until one comes.
+ */
+static int listener_open(struct l7_worker *w, const struct l7_vs *vs)
+{
+	int fd;
+
+	if (w->proxy->opts.sandboxed)
+		return -ENOTSOCK;
+	fd = exlb_proxy_listen_socket(&vs->vip, vs->viplen);
+	return fd < 0 ? fd : listener_add(w, vs, fd);
 }
 
 /*
@@ -444,7 +461,8 @@ static void listeners_sync(struct l7_worker *w, int *adopt, size_t nr_adopt)
 
 			l7_sockaddr_format(&vs->vip, addr, sizeof(addr), true);
 			exlb_log(LOG_ERR, "proxy: %s (id %u): cannot listen on %s: %s",
-				 vs->name, vs->id, addr, strerror(-err));
+				 vs->name, vs->id, addr, err == -ENOTSOCK ?
+				 "no listening socket from the manager" : strerror(-err));
 		}
 	}
 }
@@ -546,12 +564,16 @@ static void *worker_main(void *arg)
 	struct l7_worker *w = arg;
 
 	fd_ceiling_refresh(w);
-	/* ESP logons call back on this loop; without it they answer 503 */
-	if (esp_auth_attach(w->loop))
+	/*
+	 * ESP logons call back on this loop; without it they answer 503. Not
+	 * in a worker process: its directory threads are stage 3's process.
+	 */
+	if (!w->proxy->opts.sandboxed && esp_auth_attach(w->loop))
 		exlb_log(LOG_ERR, "proxy: worker: no directory threads for ESP logons");
 	ev_run(w->loop, 0);
 	l7_relays_close_all(w);	/* cancels the logons of its connections */
-	esp_auth_detach();
+	if (!w->proxy->opts.sandboxed)
+		esp_auth_detach();
 	l7_idle_servers_expire(w, ev_now(w->loop), true);
 	l7_access_log_flush(w->proxy);	/* the lines of the connections closed */
 	listeners_close_all(w);
@@ -577,6 +599,14 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 	}
 	p->opts = *opts;
 	p->main_loop = main_loop;
+	if (opts->remote) {
+		p->remote = opts->remote->new(main_loop, opts, err);
+		if (!p->remote) {
+			free(p);
+			return NULL;
+		}
+		return p;
+	}
 	ev_async_init(&p->rs_failed, on_rs_failed);
 	p->rs_failed.data = p;
 	pthread_mutex_init(&p->log_lock, NULL);
@@ -595,12 +625,13 @@ struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 		free(p);
 		return NULL;
 	}
-	p->tls = exlb_tls_cache_new(opts->state_dir);
+	p->tls = exlb_tls_cache_new(opts->sandboxed ? NULL : opts->state_dir);
 	if (!p->tls) {
 		exlb_err_set(err, "cannot set up TLS");
 		goto fail;
 	}
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	/* only when not given: it reads /sys, which a worker process may not */
+	ncpu = opts->workers ? 0 : sysconf(_SC_NPROCESSORS_ONLN);
 	p->nr_workers = opts->workers ? opts->workers :
 			(ncpu > 0 ? (unsigned int)ncpu : 1);
 	if (p->nr_workers > 256)
@@ -653,6 +684,11 @@ void exlb_proxy_free(struct exlb_proxy *p)
 {
 	if (!p)
 		return;
+	if (p->remote) {
+		p->opts.remote->free(p->remote);
+		free(p);
+		return;
+	}
 	for (unsigned int i = 0; p->workers && i < p->nr_workers; i++) {
 		struct l7_worker *w = &p->workers[i];
 
@@ -690,8 +726,13 @@ static void adopt_spread(struct exlb_proxy *p, const struct l7_plan *plan);
 void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 		      const struct exlb_runtime *rt)
 {
-	struct l7_plan *plan = l7_plan_build(p, cfg, rt);
+	struct l7_plan *plan;
 
+	if (p->remote) {
+		p->opts.remote->apply(p->remote, cfg, rt);
+		return;
+	}
+	plan = l7_plan_build(p, cfg, rt);
 	if (!plan) {
 		exlb_log(LOG_ERR, "proxy: out of memory building the plan; serving the previous one");
 		return;
@@ -712,6 +753,22 @@ void exlb_proxy_apply(struct exlb_proxy *p, const struct exlb_config *cfg,
 	}
 }
 
+/* The manager marked RS @rs_id down: its failures count from 0 again. */
+void exlb_proxy_rs_failed_reset(struct exlb_proxy *p, uint32_t rs_id)
+{
+	for (struct l7_rs_state *st = p->rs_states; st; st = st->next) {
+		if (st->rs_id != rs_id)
+			continue;
+		atomic_store(&st->connect_fails, 0);
+		st->fails_seen = 0;
+	}
+}
+
+void exlb_proxy_set_pem(struct exlb_proxy *p, json_t *pem)
+{
+	exlb_tls_cache_set_pem(p->tls, pem);
+}
+
 /* ---- the seamless upgrade (docs/upgrade.md) ---- */
 
 int exlb_proxy_adopt_listener(struct exlb_proxy *p, int fd)
@@ -720,6 +777,8 @@ int exlb_proxy_adopt_listener(struct exlb_proxy *p, int fd)
 	socklen_t len = sizeof(int);
 	int *grown;
 
+	if (p->remote)
+		return p->opts.remote->adopt_listener(p->remote, fd);
 	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) ||
 	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) ||
 	    !accepting || type != SOCK_STREAM ||
@@ -792,6 +851,8 @@ ssize_t exlb_proxy_listener_fds(struct exlb_proxy *p, int **fds)
 	int *out = NULL;
 	bool ok = true;
 
+	if (p->remote)
+		return p->opts.remote->listener_fds(p->remote, fds);
 	for (unsigned int i = 0; ok && i < p->nr_workers; i++) {
 		struct l7_worker *w = &p->workers[i];
 
@@ -824,6 +885,10 @@ ssize_t exlb_proxy_listener_fds(struct exlb_proxy *p, int **fds)
 
 void exlb_proxy_drain(struct exlb_proxy *p)
 {
+	if (p->remote) {
+		p->opts.remote->drain(p->remote);
+		return;
+	}
 	atomic_store(&p->draining, true);
 	for (unsigned int i = 0; i < p->nr_workers; i++)
 		ev_async_send(p->workers[i].loop, &p->workers[i].wake);
@@ -833,6 +898,8 @@ unsigned long exlb_proxy_open_conns(struct exlb_proxy *p)
 {
 	unsigned long n = 0;
 
+	if (p->remote)
+		return p->opts.remote->open_conns(p->remote);
 	for (struct l7_vs_state *st = p->vs_states; st; st = st->next)
 		n += atomic_load(&st->open);
 	return n;
@@ -900,6 +967,10 @@ static void persist_counts(struct exlb_proxy *p, struct exlb_runtime *rt)
 void exlb_proxy_counters(struct exlb_proxy *p, const struct exlb_config *cfg,
 			 struct exlb_runtime *rt)
 {
+	if (p->remote) {
+		p->opts.remote->counters(p->remote, cfg, rt);
+		return;
+	}
 	rt->proxy.present = true;
 	rt->proxy.fd_limit = fd_limit_now();
 	rt->proxy.fd_reserve = fd_reserve_of(p, rt->proxy.fd_limit);

@@ -21,12 +21,17 @@
 #define EXLB_PROXY_H
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+
+#include <jansson.h>
 
 #include "config/config.h"
 
 struct ev_loop;
 struct exlb_proxy;
+struct exlb_proxy_remote;
 
 enum exlb_tls_relay {
 	EXLB_TLS_RELAY_AUTO,		/* kTLS where it works, else userspace */
@@ -48,7 +53,51 @@ struct exlb_proxy_opts {
 	bool (*rs_failed)(void *ctx, uint32_t rs_id, unsigned int fails,
 			  const char *why);
 	void *rs_failed_ctx;
+	/*
+	 * Privilege separation (docs/privsep.md). Manager: with @remote, the
+	 * workers run in one process of their own (exlbd --worker) as
+	 * @worker_user, and every call below is answered by @remote on this
+	 * side of its channel (proc/manager.c). Worker process: @sandboxed --
+	 * it binds no
+	 * listener (the manager's come with the configuration), starts no ESP
+	 * directory threads and reads certificates from the PEM bytes of
+	 * exlb_proxy_set_pem(), never from @state_dir.
+	 */
+	const struct exlb_proxy_remote *remote;
+	const char *worker_user;
+	bool sandboxed;
 };
+
+/*
+ * The calls of this header answered by another end (proc/manager.c, the
+ * manager's end of the worker process), same meaning as below; @new's
+ * result is the @r of the others.
+ */
+struct exlb_proxy_remote {
+	void *(*new)(struct ev_loop *main_loop, const struct exlb_proxy_opts *opts,
+		     struct exlb_err *err);
+	void (*free)(void *r);
+	int (*reopen_log)(void *r, struct exlb_err *err);
+	void (*apply)(void *r, const struct exlb_config *cfg,
+		      const struct exlb_runtime *rt);
+	void (*set_fd_reserve)(void *r, unsigned int n);
+	void (*counters)(void *r, const struct exlb_config *cfg,
+			 struct exlb_runtime *rt);
+	int (*adopt_listener)(void *r, int fd);
+	ssize_t (*listener_fds)(void *r, int **fds);
+	void (*drain)(void *r);
+	unsigned long (*open_conns)(void *r);
+};
+
+/*
+ * A listening socket for @vip as the proxy makes them (SO_REUSEPORT,
+ * IP_FREEBIND, backlog): the descriptor or -errno. The manager binds the
+ * worker process's with it.
+ */
+int exlb_proxy_listen_socket(const struct sockaddr_storage *vip,
+			     socklen_t viplen);
+/* The access log file opened as the proxy opens it (0640, group exlb). */
+FILE *exlb_proxy_access_log_open(const char *path, struct exlb_err *err);
 
 struct exlb_proxy *exlb_proxy_new(struct ev_loop *main_loop,
 				  const struct exlb_proxy_opts *opts,
@@ -140,6 +189,16 @@ size_t exlb_proxy_persist_export(struct exlb_proxy *p, bool all,
  */
 int exlb_proxy_persist_install(struct exlb_proxy *p,
 			       const struct exlb_persist_export *r);
+
+/*
+ * Worker process (proc/worker.c), its main thread: the certificates and
+ * keys as PEM, {"NAME": {"crt": PEM, "key": PEM}} (a reference is taken);
+ * the access log's descriptor (now the proxy's); the passive-health count
+ * of RS @rs_id starts again from 0 (the manager marked it down).
+ */
+void exlb_proxy_set_pem(struct exlb_proxy *p, json_t *pem);
+void exlb_proxy_set_log_fd(struct exlb_proxy *p, int fd);
+void exlb_proxy_rs_failed_reset(struct exlb_proxy *p, uint32_t rs_id);
 
 /* Whether exlbd's proxy serves @svc (a VS) -- the complement of the kernel. */
 bool exlb_proxy_serves(const struct exlb_config *cfg,

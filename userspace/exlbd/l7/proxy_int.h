@@ -203,6 +203,7 @@ struct l7_plan *l7_plan_build(struct exlb_proxy *p, const struct exlb_config *cf
 			      const struct exlb_runtime *rt);
 /* At exit, after the workers: the state that outlives plans. */
 void l7_states_free(struct exlb_proxy *p);
+
 void l7_plan_get(struct l7_plan *p);
 void l7_plan_put(struct l7_plan *p);
 struct l7_vs *l7_plan_vs(struct l7_plan *p, uint32_t vs_id);
@@ -292,6 +293,8 @@ struct l7_worker {
 
 struct exlb_proxy {
 	struct exlb_proxy_opts opts;
+	/* opts.remote's end (a worker process); then nothing below is used */
+	void *remote;
 	struct ev_loop *main_loop;
 	struct l7_worker *workers;
 	unsigned int nr_workers;

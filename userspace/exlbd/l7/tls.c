@@ -364,7 +364,40 @@ static char *cache_key(const struct exlb_config *cfg,
 	return key;
 }
 
-static struct exlb_tls_vs *tls_vs_build(const char *state_dir,
+struct exlb_tls_cache {
+	char *state_dir;	/* NULL: a worker process, certificates in pem */
+	json_t *pem;		/* {"NAME": {"crt": PEM, "key": PEM}} */
+	pthread_mutex_t lock;
+	struct exlb_tls_vs **entries;	/* one per VS id */
+	size_t nr, cap;
+};
+
+/*
+ * Certificate @name from the state directory, or in a worker process from
+ * the PEM bytes the manager sent (docs/privsep.md): no file is opened.
+ */
+static int load_pair(const struct exlb_tls_cache *c, const char *name,
+		     struct exlb_cert_pair *pair, struct exlb_err *err)
+{
+	json_t *e = json_object_get(c->pem, name);
+	const char *crt = json_string_value(json_object_get(e, "crt"));
+	const char *key = json_string_value(json_object_get(e, "key"));
+	struct exlb_err why;
+
+	if (c->state_dir)
+		return !strcmp(name, EXLB_SELFSIGNED_NAME) ?
+		       exlb_cert_selfsigned(c->state_dir, pair, err) :
+		       exlb_cert_load(c->state_dir, name, pair, err);
+	memset(pair, 0, sizeof(*pair));
+	if (!crt || !key)
+		return exlb_err_set(err, "certificate '%s': not sent to the worker process",
+				    name);
+	if (exlb_cert_parse(crt, key, pair, &why))
+		return exlb_err_set(err, "certificate '%s': %s", name, why.msg);
+	return 0;
+}
+
+static struct exlb_tls_vs *tls_vs_build(const struct exlb_tls_cache *cache,
 					const struct exlb_config *cfg,
 					const struct exlb_service *vs,
 					char *key, struct exlb_err *err)
@@ -387,7 +420,7 @@ static struct exlb_tls_vs *tls_vs_build(const char *state_dir,
 	t->need_host_name = vs->need_host_name;
 	if (!n) {
 		t->self_signed = true;
-		if (exlb_cert_selfsigned(state_dir, &pair, err))
+		if (load_pair(cache, EXLB_SELFSIGNED_NAME, &pair, err))
 			goto fail;
 		if (add_cert(t, vs, &pair, err)) {
 			exlb_cert_pair_free(&pair);
@@ -402,7 +435,7 @@ static struct exlb_tls_vs *tls_vs_build(const char *state_dir,
 			exlb_err_set(err, "CertFile: no certificate named '%s'", names[i]);
 			goto fail;
 		}
-		if (exlb_cert_load(state_dir, names[i], &pair, &why)) {
+		if (load_pair(cache, names[i], &pair, &why)) {
 			exlb_err_set(err, "CertFile: %s", why.msg);
 			goto fail;
 		}
@@ -445,21 +478,14 @@ fail:
 
 /* ---- the cache ---- */
 
-struct exlb_tls_cache {
-	char *state_dir;
-	pthread_mutex_t lock;
-	struct exlb_tls_vs **entries;	/* one per VS id */
-	size_t nr, cap;
-};
-
 struct exlb_tls_cache *exlb_tls_cache_new(const char *state_dir)
 {
 	struct exlb_tls_cache *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	c->state_dir = strdup(state_dir);
-	if (!c->state_dir) {
+	c->state_dir = state_dir ? strdup(state_dir) : NULL;
+	if (state_dir && !c->state_dir) {
 		free(c);
 		return NULL;
 	}
@@ -475,6 +501,7 @@ void exlb_tls_cache_free(struct exlb_tls_cache *c)
 		exlb_tls_vs_put(c->entries[i]);
 	free(c->entries);
 	pthread_mutex_destroy(&c->lock);
+	json_decref(c->pem);
 	free(c->state_dir);
 	free(c);
 }
@@ -509,7 +536,7 @@ struct exlb_tls_vs *exlb_tls_vs_get(struct exlb_tls_cache *c,
 		free(key);
 		goto out;
 	}
-	t = tls_vs_build(c->state_dir, cfg, vs, key, &why);
+	t = tls_vs_build(c, cfg, vs, key, &why);
 	if (!t) {
 		exlb_err_set(err, "VS %s: %s", label, why.msg);
 		goto out;
@@ -532,6 +559,14 @@ struct exlb_tls_vs *exlb_tls_vs_get(struct exlb_tls_cache *c,
 out:
 	pthread_mutex_unlock(&c->lock);
 	return t;
+}
+
+void exlb_tls_cache_set_pem(struct exlb_tls_cache *c, json_t *pem)
+{
+	pthread_mutex_lock(&c->lock);
+	json_decref(c->pem);
+	c->pem = json_incref(pem);
+	pthread_mutex_unlock(&c->lock);
 }
 
 void exlb_tls_cache_prune(struct exlb_tls_cache *c,

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
 #include <openssl/ssl.h>
 
 #include "config/config.h"
@@ -34,8 +35,14 @@
 struct exlb_tls_cache;
 struct exlb_tls_vs;
 
-/* @state_dir: where certs/ is (the self-signed certificate is made there). */
+/*
+ * @state_dir: where certs/ is (the self-signed certificate is made there);
+ * NULL in a worker process, which reads no file: its certificates are the
+ * PEM bytes of exlb_tls_cache_set_pem(), {"NAME": {"crt", "key"}}, the
+ * self-signed one under EXLB_SELFSIGNED_NAME (a reference is taken).
+ */
 struct exlb_tls_cache *exlb_tls_cache_new(const char *state_dir);
+void exlb_tls_cache_set_pem(struct exlb_tls_cache *c, json_t *pem);
 void exlb_tls_cache_free(struct exlb_tls_cache *c);
 
 /*

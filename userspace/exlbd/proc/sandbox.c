@@ -17,6 +17,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -212,6 +213,8 @@ static const int worker_syscalls[] = {
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
 	SCMP_SYS(getegid), SCMP_SYS(getresuid), SCMP_SYS(getresgid),
 	SCMP_SYS(getgroups), SCMP_SYS(getrlimit),
+	/* libev's ev_loop_new() reads the kernel's version (the workers' loops) */
+	SCMP_SYS(uname),
 };
 
 /* Not F_SETOWN or F_SETSIG: SIGIO to another process of the same user. */
@@ -247,6 +250,11 @@ static int worker_arg_rules(scmp_filter_ctx ctx)
 		struct scmp_arg_cmp c[] = { SCMP_A1(SCMP_CMP_EQ, worker_fcntls[i]) };
 
 		rc = allow(ctx, SCMP_SYS(fcntl), 1, c);
+	}
+	if (!rc) {	/* isatty(): stdio, buffering a FILE on a character device */
+		struct scmp_arg_cmp c[] = { SCMP_A1(SCMP_CMP_EQ, TCGETS) };
+
+		rc = allow(ctx, SCMP_SYS(ioctl), 1, c);
 	}
 	if (!rc) {
 		struct scmp_arg_cmp c[] = {

@@ -41,7 +41,10 @@
  *   I/O          read, write, readv, writev, recvfrom, sendto, recvmsg,
  *                sendmsg (kTLS record types, SCM_RIGHTS from the manager),
  *                splice, pipe2 (the relay's splice pipes), lseek, close,
- *                shutdown, fstat, newfstatat with AT_EMPTY_PATH, fcntl
+ *                shutdown, fstat, newfstatat with AT_EMPTY_PATH, ioctl
+ *                only TCGETS (isatty(): glibc's stdio asks it when it
+ *                buffers the access log on a character device such as
+ *                /dev/null or a terminal), fcntl
  *                only F_GETFD/F_SETFD/F_GETFL/F_SETFL/F_DUPFD_CLOEXEC (not
  *                F_SETOWN: SIGIO to another worker, same uid, kills it)
  *   sockets      socket only for AF_INET/AF_INET6 SOCK_STREAM (connections
@@ -60,7 +63,8 @@
  *   other        getrandom (OpenSSL), clock_gettime, clock_getres,
  *                gettimeofday, time, nanosleep, clock_nanosleep, getpid,
  *                gettid, getuid, geteuid, getgid, getegid, getresuid,
- *                getresgid, getgroups, getrlimit and prlimit64 only to
+ *                getresgid, getgroups, uname (libev's ev_loop_new() asks
+ *                the kernel's version), getrlimit and prlimit64 only to
  *                read (new limit NULL), prctl only PR_GET_SECCOMP,
  *                PR_GET_NO_NEW_PRIVS, PR_CAPBSET_READ, PR_GET_DUMPABLE,
  *                PR_SET_NAME, PR_GET_NAME

@@ -1,0 +1,916 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * The manager's end of the L7 worker process (exlbd --worker-user,
+ * docs/privsep.md): proxy.h's calls answered on this side of the channel
+ * (exlb_worker_remote, given to exlb_proxy_new() by main.c).
+ * The worker (proc/worker.c) runs the real proxy; this file starts it
+ * (fork + execveat of exlbd's own binary with --worker, the channel at
+ * fd 3), restarts it through ha/child.c's backoff, binds every listener
+ * and keeps its copies (a restarted worker gets the same sockets; the
+ * connections queued meanwhile wait), and sends it the configuration
+ * without secrets, the health verdicts, the certificates as PEM and the
+ * access log's descriptor. What comes back (counters, passive-health
+ * marks) is untrusted input: bounded, known members only, ids checked
+ * against this side's configuration.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config/certs.h"
+#include "config/params.h"
+#include "ha/child.h"
+#include "health/targets.h"
+#include "l7/proxy.h"
+#include "proc/handover.h"
+#include "proc/worker.h"
+
+#define REMOTE_SEND_MS	2000	/* a worker that does not read this long is killed */
+#define REMOTE_HEAR_MS	1000
+#define REMOTE_STOP_MS	2000
+
+/* One VS's listening sockets: one per worker thread (SO_REUSEPORT). */
+struct remote_listener {
+	uint32_t vs_id;
+	struct sockaddr_storage vip;
+	socklen_t viplen;
+	int *fds;
+	size_t nr_fds;
+	bool sent;		/* the running worker has them */
+	bool seen;		/* apply: its VS is still served */
+};
+
+struct remote {
+	struct ev_loop *loop;
+	struct exlb_proxy_opts opts;
+	char *user, *access_log, *state_dir;
+	int exe_fd;		/* O_PATH of /proc/self/exe, opened at start */
+	struct exlb_child child;
+	pid_t pid;		/* the running worker's, for log lines */
+	int chan;		/* -1: no worker */
+	ev_io chan_io;
+	struct remote_listener *ls;
+	size_t nr_ls;
+	int *adopt;		/* received from the old exlbd (upgrade) */
+	size_t nr_adopt;
+	const struct exlb_config *cfg;	/* the last applied (the store's) */
+	const struct exlb_runtime *rt;
+	unsigned int fd_reserve;
+	json_t *figures;	/* the worker's last counters */
+	bool draining;
+	unsigned int exits, sigsys;
+	char last_exit[160];
+};
+
+static const struct exlb_child_ops worker_ops;
+static void remote_free(void *rv);
+
+/* ---- listeners ---- */
+
+static void listener_close(struct remote_listener *l)
+{
+	for (size_t i = 0; i < l->nr_fds; i++)
+		close(l->fds[i]);
+	free(l->fds);
+	l->fds = NULL;
+	l->nr_fds = 0;
+}
+
+static void to_sockaddr(const struct exlb_service *s, struct sockaddr_storage *ss,
+			socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (s->vip.family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = s->vip.u.v6;
+		s6->sin6_port = htons((uint16_t)s->port);
+		*len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_addr = s->vip.u.v4;
+		s4->sin_port = htons((uint16_t)s->port);
+		*len = sizeof(*s4);
+	}
+}
+
+static bool fd_bound_to(int fd, const struct sockaddr_storage *vip,
+			socklen_t viplen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(&ss, 0, sizeof(ss));
+	return !getsockname(fd, (struct sockaddr *)&ss, &len) && len == viplen &&
+	       !memcmp(&ss, vip, viplen);
+}
+
+/* Sockets for @l: those received at an upgrade for its address, else bound. */
+static void listener_fill(struct remote *r, struct remote_listener *l,
+			  const struct exlb_service *s)
+{
+	char label[EXLB_NICKNAME_SIZE];
+	int *fds = calloc(r->opts.workers + r->nr_adopt, sizeof(*fds));
+	size_t n = 0;
+
+	if (!fds)
+		return;
+	for (size_t i = 0; i < r->nr_adopt; i++) {
+		if (r->adopt[i] < 0 || !fd_bound_to(r->adopt[i], &l->vip, l->viplen))
+			continue;
+		fds[n++] = r->adopt[i];
+		r->adopt[i] = -1;
+	}
+	while (!n || n < r->opts.workers) {
+		int fd = exlb_proxy_listen_socket(&l->vip, l->viplen);
+
+		if (fd < 0) {
+			exlb_log(LOG_ERR, "proxy: %s (id %u): cannot listen on port %u: %s",
+				 exlb_service_label(s, label, sizeof(label)), s->id,
+				 s->port, strerror(-fd));
+			break;
+		}
+		fds[n++] = fd;
+	}
+	l->fds = fds;
+	l->nr_fds = n;
+	l->sent = false;
+}
+
+/* The listeners follow the served VSs (kept while id and VIP:port stay). */
+static void listeners_sync(struct remote *r, const struct exlb_config *cfg)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < r->nr_ls; i++)
+		r->ls[i].seen = false;
+	for (size_t i = 0; i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+		struct remote_listener *l = NULL, *grown;
+		struct sockaddr_storage vip;
+		socklen_t viplen;
+
+		if (!exlb_proxy_serves(cfg, s))
+			continue;
+		to_sockaddr(s, &vip, &viplen);
+		for (size_t k = 0; k < r->nr_ls && !l; k++)
+			if (r->ls[k].vs_id == s->id && r->ls[k].viplen == viplen &&
+			    !memcmp(&r->ls[k].vip, &vip, viplen))
+				l = &r->ls[k];
+		if (!l) {
+			grown = realloc(r->ls, (r->nr_ls + 1) * sizeof(*grown));
+			if (!grown)
+				continue;
+			r->ls = grown;
+			l = &r->ls[r->nr_ls++];
+			memset(l, 0, sizeof(*l));
+			l->vs_id = s->id;
+			l->vip = vip;
+			l->viplen = viplen;
+		}
+		l->seen = true;
+		if (!l->nr_fds)
+			listener_fill(r, l, s);
+	}
+	for (size_t i = 0; i < r->nr_ls; i++) {
+		if (r->ls[i].seen && r->ls[i].nr_fds)
+			r->ls[keep++] = r->ls[i];
+		else
+			listener_close(&r->ls[i]);
+	}
+	r->nr_ls = keep;
+	/* received sockets no VS wants: their queues go with the old exlbd */
+	for (size_t i = 0; i < r->nr_adopt; i++)
+		if (r->adopt[i] >= 0)
+			close(r->adopt[i]);
+	free(r->adopt);
+	r->adopt = NULL;
+	r->nr_adopt = 0;
+}
+
+/* ---- what goes to the worker ---- */
+
+/*
+ * An SSO domain as the worker gets it: no secret and no service account
+ * (adminuser): the worker makes no directory logon (stage 3's process will).
+ */
+static json_t *sso_public(const struct exlb_sso_domain *d)
+{
+	json_t *obj = exlb_sso_to_json(d, false);
+
+	for (size_t i = 0; obj && i < exlb_nr_params; i++) {
+		const struct exlb_param *p = &exlb_params[i];
+
+		if ((p->scope & EXLB_SCOPE_SSO) && (p->flags & EXLB_PF_SECRET))
+			json_object_del(obj, p->name);
+	}
+	json_object_del(obj, "adminuser");
+	return obj;
+}
+
+/* The durable store's document without secrets (docs/privsep.md). */
+static json_t *config_public(const struct exlb_config *cfg)
+{
+	json_t *doc = exlb_config_to_json(cfg), *sso;
+
+	if (!doc)
+		return NULL;
+	json_object_del(doc, "admin_credentials");
+	/* replaced whole: the store's document has the passwords */
+	json_object_del(doc, "sso_domains");
+	if (cfg->nr_sso) {
+		sso = json_array();
+		for (size_t i = 0; i < cfg->nr_sso; i++)
+			json_array_append_new(sso, sso_public(&cfg->sso[i]));
+		json_object_set_new(doc, "sso_domains", sso);
+	}
+	return doc;
+}
+
+static int pem_add(json_t *pem, const char *state_dir, const char *name)
+{
+	char *crt, *key;
+	struct exlb_err err;
+	int ret;
+
+	if (json_object_get(pem, name))
+		return 0;
+	if (exlb_cert_read_pem(state_dir, name, &crt, &key, &err)) {
+		exlb_log(LOG_ERR, "proxy: worker process: %s", err.msg);
+		return -1;
+	}
+	ret = json_object_set_new(pem, name, json_pack("{ssss}", "crt", crt,
+						       "key", key));
+	explicit_bzero(key, strlen(key));
+	free(crt);
+	free(key);
+	return ret;
+}
+
+/* The certificates and keys of the TLS VSs the worker serves, as PEM. */
+static json_t *pem_of(const struct remote *r, const struct exlb_config *cfg)
+{
+	char names[EXLB_VS_MAX_CERTS][EXLB_CERT_NAME_SIZE];
+	json_t *pem = json_object();
+
+	for (size_t i = 0; pem && i < cfg->nr_services; i++) {
+		const struct exlb_service *s = &cfg->services[i];
+		size_t n;
+
+		if (!exlb_proxy_serves(cfg, s) || !s->ssl_acceleration)
+			continue;
+		n = exlb_service_cert_names(s, names, EXLB_VS_MAX_CERTS);
+		if (!n) {
+			struct exlb_cert_pair pair;
+			struct exlb_err err;
+
+			/* made once, in the state directory: the manager's */
+			if (exlb_cert_selfsigned(r->state_dir, &pair, &err)) {
+				exlb_log(LOG_ERR, "proxy: %s", err.msg);
+				continue;
+			}
+			exlb_cert_pair_free(&pair);
+			pem_add(pem, r->state_dir, EXLB_SELFSIGNED_NAME);
+		}
+		for (size_t k = 0; k < n; k++)
+			pem_add(pem, r->state_dir, names[k]);
+	}
+	return pem;
+}
+
+static void worker_kill(struct remote *r, const char *why)
+{
+	exlb_log(LOG_ERR, "proxy: L7 worker (pid %d): channel: %s: killed", (int)r->pid, why);
+	if (r->child.pid)
+		kill(r->child.pid, SIGKILL);
+	if (r->chan >= 0) {
+		ev_io_stop(r->loop, &r->chan_io);
+		close(r->chan);
+		r->chan = -1;
+	}
+}
+
+/* One message to the worker, with descriptors; a failure kills it. */
+static void worker_send(struct remote *r, const struct exlb_handover_fd *fds,
+			size_t n, json_t *msg)
+{
+	struct exlb_err err;
+
+	if (r->chan < 0)
+		return;
+	if (!msg || exlb_handover_send(r->chan, fds, n, msg, REMOTE_SEND_MS, &err)) {
+		worker_kill(r, msg ? err.msg : "out of memory");
+	}
+}
+
+/*
+ * The configuration message: the store's document without secrets, the
+ * verdicts, the PEM, the descriptor reserve, and the listeners this worker
+ * does not hold yet.
+ */
+static void send_config(struct remote *r)
+{
+	struct exlb_handover_fd *fds;
+	size_t n = 0, cap = 0;
+	json_t *msg;
+
+	if (r->chan < 0 || !r->cfg)
+		return;
+	for (size_t i = 0; i < r->nr_ls; i++)
+		cap += r->ls[i].sent ? 0 : r->ls[i].nr_fds;
+	fds = calloc(cap + 1, sizeof(*fds));
+	msg = json_pack("{s:o s:o s:o s:I}", "config", config_public(r->cfg),
+			"health", exlb_health_targets_export(NULL, r->rt),
+			"pem", pem_of(r, r->cfg),
+			"fd_reserve", (json_int_t)r->fd_reserve);
+	if (!fds) {
+		json_decref(msg);
+		msg = NULL;
+	}
+	for (size_t i = 0; fds && i < r->nr_ls; i++) {
+		if (r->ls[i].sent)
+			continue;
+		for (size_t k = 0; k < r->ls[i].nr_fds; k++) {
+			fds[n].fd = r->ls[i].fds[k];
+			snprintf(fds[n].tag, sizeof(fds[n].tag), "l7");
+			n++;
+		}
+		r->ls[i].sent = true;
+	}
+	worker_send(r, fds, n, msg);
+	json_decref(msg);
+	free(fds);
+}
+
+/* The access log: opened here (mode, group), written there. */
+static int send_log(struct remote *r, struct exlb_err *err)
+{
+	struct exlb_handover_fd fd = { .tag = "alog" };
+	FILE *f;
+	json_t *msg;
+
+	if (!r->access_log || r->chan < 0)
+		return 0;
+	f = exlb_proxy_access_log_open(r->access_log, err);
+	if (!f)
+		return -1;
+	fd.fd = fileno(f);
+	msg = json_pack("{sb}", "alog", 1);
+	worker_send(r, &fd, 1, msg);
+	json_decref(msg);
+	fclose(f);	/* the worker has its copy */
+	return 0;
+}
+
+/* ---- what comes back ---- */
+
+/* The RS must be one of an L7-served VS: the worker may mark nothing else. */
+static void heard_rs_failed(struct remote *r, json_t *msg)
+{
+	json_int_t id = json_integer_value(json_object_get(msg, "rs_failed"));
+	json_int_t fails = json_integer_value(json_object_get(msg, "fails"));
+	const char *why = json_string_value(json_object_get(msg, "why"));
+	const struct exlb_rs *rs = id > 0 && id <= UINT32_MAX && r->cfg ?
+				   exlb_rs_by_id(r->cfg, (uint32_t)id) : NULL;
+	const struct exlb_service *svc = rs ? exlb_service_by_id(r->cfg, rs->service_id) : NULL;
+	const struct exlb_service *vs = svc && svc->parent_id ?
+					exlb_service_by_id(r->cfg, svc->parent_id) : svc;
+	char text[64];
+
+	if (!vs || !exlb_proxy_serves(r->cfg, vs) || fails < 1 || fails > 1000000) {
+		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): a passive-health mark for RS id %lld, not an RS of an L7 VS: ignored",
+			 (int)r->pid, (long long)id);
+		return;
+	}
+	/* the reason goes into status and logs: printable, short */
+	snprintf(text, sizeof(text), "%s", why ? why : "?");
+	for (char *c = text; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			*c = '?';
+	if (r->opts.rs_failed &&
+	    r->opts.rs_failed(r->opts.rs_failed_ctx, (uint32_t)id,
+			      (unsigned int)fails, text)) {
+		json_t *reset = json_pack("{sI}", "rs_reset", id);
+
+		worker_send(r, NULL, 0, reset);
+		json_decref(reset);
+	}
+}
+
+static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct remote *r = io->data;
+	struct exlb_err err;
+	json_t *msg;
+
+	(void)loop;
+	(void)revents;
+	msg = exlb_handover_hear(r->chan, REMOTE_HEAR_MS, &err);
+	if (!msg) {
+		if (!strcmp(err.msg, "closed")) {	/* its exit follows */
+			ev_io_stop(r->loop, &r->chan_io);
+			close(r->chan);
+			r->chan = -1;
+			return;
+		}
+		worker_kill(r, err.msg);
+		return;
+	}
+	if (json_is_object(json_object_get(msg, "figures"))) {
+		json_decref(r->figures);
+		r->figures = json_incref(json_object_get(msg, "figures"));
+	} else if (json_object_get(msg, "rs_failed")) {
+		heard_rs_failed(r, msg);
+	} else {
+		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): an unknown message: ignored",
+			 (int)r->pid);
+	}
+	json_decref(msg);
+}
+
+/* ---- the worker process ---- */
+
+static void worker_start(void *ctx)
+{
+	struct remote *r = ctx;
+	char *const argv[] = { "exlbd", "--worker", NULL };
+	struct exlb_err err;
+	sigset_t none;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		exlb_log(LOG_ERR, "proxy: L7 worker: socketpair: %s", strerror(errno));
+		exlb_child_retry(&r->child);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		exlb_log(LOG_ERR, "proxy: L7 worker: fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		exlb_child_retry(&r->child);
+		return;
+	}
+	if (!pid) {
+		/* the channel at fd 3; nothing else of the manager's crosses */
+		if (sv[1] == 3 ? fcntl(3, F_SETFD, 0) : dup2(sv[1], 3) < 0)
+			_exit(127);
+		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		execveat(r->exe_fd, "", argv, environ, AT_EMPTY_PATH);
+		_exit(127);
+	}
+	close(sv[1]);
+	r->pid = pid;
+	r->chan = sv[0];
+	exlb_child_started(&r->child, pid);
+	exlb_log(LOG_NOTICE, "proxy: L7 worker process started (pid %d, user %s, %u threads)",
+		 (int)pid, r->user, r->opts.workers);
+	ev_io_init(&r->chan_io, on_chan, r->chan, EV_READ);
+	r->chan_io.data = r;
+	ev_io_start(r->loop, &r->chan_io);
+	/* first: who it becomes and how it runs; then as after every change */
+	{
+		json_t *hello = json_pack("{sssIsI}", "user", r->user,
+					  "workers", (json_int_t)r->opts.workers,
+					  "tls_relay", (json_int_t)r->opts.tls_relay);
+
+		worker_send(r, NULL, 0, hello);
+		json_decref(hello);
+	}
+	for (size_t i = 0; i < r->nr_ls; i++)
+		r->ls[i].sent = false;
+	if (send_log(r, &err))
+		exlb_log(LOG_ERR, "proxy: L7 worker: %s; it logs to standard output",
+			 err.msg);
+	send_config(r);
+}
+
+static const char *signal_why(int sig)
+{
+	switch (sig) {
+	case SIGSYS:
+		return "SIGSYS: a system call outside its filter";
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGABRT:
+		return "SIGABRT";
+	case SIGKILL:
+		return "SIGKILL";
+	default:
+		return sigabbrev_np(sig) ? sigabbrev_np(sig) : "?";
+	}
+}
+
+static void worker_exited(void *ctx, const char *note)
+{
+	struct remote *r = ctx;
+	int st = r->child.child.rstatus;
+
+	if (r->chan >= 0) {
+		ev_io_stop(r->loop, &r->chan_io);
+		close(r->chan);
+		r->chan = -1;
+	}
+	json_decref(r->figures);
+	r->figures = NULL;
+	if (!note)
+		return;
+	r->exits++;
+	if (WIFSIGNALED(st)) {
+		r->sigsys += WTERMSIG(st) == SIGSYS;
+		snprintf(r->last_exit, sizeof(r->last_exit), "killed by signal %d (%s)",
+			 WTERMSIG(st), signal_why(WTERMSIG(st)));
+	} else {
+		snprintf(r->last_exit, sizeof(r->last_exit), "exited with status %d",
+			 WEXITSTATUS(st));
+	}
+	exlb_log(LOG_ERR, "proxy: L7 worker (pid %d) %s; its connections ended; the listeners wait in this process for its replacement",
+		 (int)r->pid, r->last_exit);
+	/* drained (an upgrade): the old generation's worker is not replaced */
+	if (r->draining)
+		r->child.wanted = false;
+}
+
+static const struct exlb_child_ops worker_ops = {
+	.prefix = "proxy: ",
+	.name = "L7 worker",
+	.exit_hint = " (the line before says why)",
+	.stop_wait_ms = REMOTE_STOP_MS,
+	.start = worker_start,
+	.exited = worker_exited,
+};
+
+/*
+ * A worker process cannot load tls.ko (it has no CAP_NET_ADMIN): a
+ * TCP_ULP "tls" on any TCP socket as root loads it on demand (the call
+ * itself then fails, the socket not being connected).
+ */
+static void ktls_module_load(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls"));
+	close(fd);
+}
+
+static void *remote_new(struct ev_loop *main_loop,
+			const struct exlb_proxy_opts *opts, struct exlb_err *err)
+{
+	struct remote *r = calloc(1, sizeof(*r));
+	struct passwd *pw = getpwnam(opts->worker_user);
+	struct group *gr;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (!r) {
+		exlb_err_set(err, "out of memory");
+		return NULL;
+	}
+	/* the sandbox refuses these too, but in the worker: say it at start */
+	if (!pw || !pw->pw_uid || !pw->pw_gid ||
+	    ((gr = getgrnam(EXLB_GROUP)) && gr->gr_gid == pw->pw_gid)) {
+		free(r);
+		exlb_err_set(err, "--worker-user %s: %s", opts->worker_user,
+			     !pw ? "no such user" :
+			     pw->pw_uid && pw->pw_gid ? "its group is " EXLB_GROUP
+			     ", which opens the control socket: give it a group of its own (nogroup)" :
+			     "must not be root or of group root");
+		return NULL;
+	}
+	r->exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+	if (r->exe_fd < 0) {
+		exlb_err_set(err, "/proc/self/exe: %s", strerror(errno));
+		free(r);
+		return NULL;
+	}
+	r->loop = main_loop;
+	exlb_child_init(&r->child, main_loop, &worker_ops, r);	/* not wanted yet */
+	r->opts = *opts;
+	if (!r->opts.workers)
+		r->opts.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
+	if (r->opts.workers > 256)
+		r->opts.workers = 256;
+	r->chan = -1;
+	r->user = strdup(opts->worker_user);
+	r->state_dir = strdup(opts->state_dir);
+	r->access_log = opts->access_log ? strdup(opts->access_log) : NULL;
+	if (!r->user || !r->state_dir || (opts->access_log && !r->access_log)) {
+		exlb_err_set(err, "out of memory");
+		remote_free(r);
+		return NULL;
+	}
+	if (opts->access_log) {
+		/* said at start, as in-process: the file must open */
+		FILE *f = exlb_proxy_access_log_open(opts->access_log, err);
+
+		if (!f) {
+			remote_free(r);
+			return NULL;
+		}
+		fclose(f);
+	}
+	if (opts->tls_relay != EXLB_TLS_RELAY_USERSPACE)
+		ktls_module_load();
+	r->child.wanted = true;
+	return r;
+}
+
+static void remote_free(void *rv)
+{
+	struct remote *r = rv;
+
+	if (!r)
+		return;
+	if (r->loop) {
+		r->child.wanted = false;
+		exlb_child_stop(&r->child);
+		worker_exited(r, NULL);
+	}
+	for (size_t i = 0; i < r->nr_ls; i++)
+		listener_close(&r->ls[i]);
+	free(r->ls);
+	for (size_t i = 0; i < r->nr_adopt; i++)
+		if (r->adopt[i] >= 0)
+			close(r->adopt[i]);
+	free(r->adopt);
+	if (r->exe_fd >= 0)
+		close(r->exe_fd);
+	free(r->user);
+	free(r->state_dir);
+	free(r->access_log);
+	free(r);
+}
+
+/* ---- proxy.h, this side ---- */
+
+static int remote_reopen_log(void *rv, struct exlb_err *err)
+{
+	struct remote *r = rv;
+
+	return send_log(r, err);
+}
+
+static void remote_apply(void *rv, const struct exlb_config *cfg,
+			 const struct exlb_runtime *rt)
+{
+	struct remote *r = rv;
+
+	r->cfg = cfg;
+	r->rt = rt;
+	if (!r->draining)
+		listeners_sync(r, cfg);
+	if (r->chan >= 0)
+		send_config(r);
+	else if (!r->draining)
+		exlb_child_ensure(&r->child);	/* the first; or one waiting to restart */
+}
+
+static void remote_set_fd_reserve(void *rv, unsigned int n)
+{
+	struct remote *r = rv;
+
+	r->fd_reserve = n;	/* goes with the next configuration */
+}
+
+static int remote_adopt_listener(void *rv, int fd)
+{
+	struct remote *r = rv;
+	int accepting = 0;
+	socklen_t len = sizeof(accepting);
+	int *grown;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) ||
+	    !accepting || !(grown = realloc(r->adopt, (r->nr_adopt + 1) * sizeof(*grown)))) {
+		close(fd);
+		return -1;
+	}
+	r->adopt = grown;
+	r->adopt[r->nr_adopt++] = fd;
+	return 0;
+}
+
+static ssize_t remote_listener_fds(void *rv, int **fds)
+{
+	struct remote *r = rv;
+	size_t n = 0, cap = 0;
+	int *out;
+
+	for (size_t i = 0; i < r->nr_ls; i++)
+		cap += r->ls[i].nr_fds;
+	out = calloc(cap + 1, sizeof(*out));
+	if (!out)
+		return -1;
+	for (size_t i = 0; i < r->nr_ls; i++)
+		for (size_t k = 0; k < r->ls[i].nr_fds; k++) {
+			out[n] = fcntl(r->ls[i].fds[k], F_DUPFD_CLOEXEC, 0);
+			if (out[n] < 0) {
+				while (n)
+					close(out[--n]);
+				free(out);
+				return -1;
+			}
+			n++;
+		}
+	*fds = out;
+	return (ssize_t)n;
+}
+
+/*
+ * The old exlbd of an upgrade: the worker drains; this side closes its
+ * copies of the listeners (the new exlbd holds them) and will not replace
+ * the worker if it dies now.
+ */
+static void remote_drain(void *rv)
+{
+	struct remote *r = rv;
+	json_t *msg = json_pack("{sb}", "drain", 1);
+
+	r->draining = true;
+	r->child.wanted = false;
+	ev_timer_stop(r->loop, &r->child.restart);
+	worker_send(r, NULL, 0, msg);
+	json_decref(msg);
+	for (size_t i = 0; i < r->nr_ls; i++)
+		listener_close(&r->ls[i]);
+	r->nr_ls = 0;
+}
+
+static unsigned long remote_open_conns(void *rv)
+{
+	struct remote *r = rv;
+	json_int_t n = json_integer_value(json_object_get(r->figures, "open"));
+
+	if (!r->child.pid)
+		return 0;	/* no worker, no connection */
+	return n > 0 ? (unsigned long)n : 0;
+}
+
+/* ---- counters: the worker's last figures, checked ---- */
+
+static uint64_t u64_of(json_t *obj, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(obj, key));
+
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+static void figures_proxy(json_t *f, struct exlb_runtime *rt)
+{
+	json_t *lag = json_object_get(f, "lag");
+	size_t i;
+	json_t *v;
+
+	rt->proxy.fd_limit = (unsigned int)u64_of(f, "fd_limit");
+	rt->proxy.fd_reserve = (unsigned int)u64_of(f, "fd_reserve");
+	rt->proxy.conns_refused = u64_of(f, "conns_refused");
+	rt->proxy.conns_over_limit = u64_of(f, "conns_over_limit");
+	rt->proxy.accept_pauses = u64_of(f, "accept_pauses");
+	rt->proxy.fd_short = u64_of(f, "fd_short");
+	rt->proxy.connect_retries = u64_of(f, "connect_retries");
+	rt->proxy.ktls_conns = u64_of(f, "ktls_conns");
+	rt->proxy.userspace_conns = u64_of(f, "userspace_conns");
+	rt->proxy.nr_workers = 0;
+	json_array_foreach(lag, i, v) {
+		if (i >= EXLB_MAX_WORKERS_SHOWN)
+			break;
+		rt->proxy.lag[i] = json_number_value(json_array_get(v, 0));
+		rt->proxy.lag_max[i] = json_number_value(json_array_get(v, 1));
+		rt->proxy.nr_workers = (unsigned int)i + 1;
+	}
+}
+
+static void figures_vs(json_t *f, const struct exlb_config *cfg,
+		       struct exlb_runtime *rt)
+{
+	json_t *arr = json_object_get(f, "vs"), *v;
+	size_t n = 0, i;
+	struct exlb_vs_l7 *out = calloc(json_array_size(arr) + 1, sizeof(*out));
+
+	free(rt->vs_l7);
+	rt->vs_l7 = out;
+	rt->nr_vs_l7 = 0;
+	json_array_foreach(arr, i, v) {
+		json_int_t id = json_integer_value(json_object_get(v, "id"));
+		json_t *term = json_object_get(v, "term");
+
+		if (!out || id <= 0 || id > UINT32_MAX ||
+		    !exlb_service_by_id(cfg, (uint32_t)id))
+			continue;
+		out[n].vs_id = (uint32_t)id;
+		out[n].tls_full = u64_of(v, "tls_full");
+		out[n].tls_resumed = u64_of(v, "tls_resumed");
+		out[n].ktls_tx = u64_of(v, "ktls_tx");
+		out[n].ktls_rx = u64_of(v, "ktls_rx");
+		for (int t = 0; t < EXLB_TERM_CODES; t++) {
+			json_int_t c = json_integer_value(json_array_get(term, t));
+
+			out[n].term[t] = c > 0 ? (uint64_t)c : 0;
+		}
+		n++;
+	}
+	rt->nr_vs_l7 = n;
+}
+
+static void figures_rs(json_t *f, const struct exlb_config *cfg,
+		       struct exlb_runtime *rt)
+{
+	json_t *arr = json_object_get(f, "rs"), *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v) {
+		json_int_t id = json_integer_value(json_object_get(v, "id"));
+		const struct exlb_rs *rs = id > 0 && id <= UINT32_MAX ?
+					   exlb_rs_by_id(cfg, (uint32_t)id) : NULL;
+		const struct exlb_service *svc = rs ? exlb_service_by_id(cfg, rs->service_id) : NULL;
+		const struct exlb_service *vs = svc && svc->parent_id ?
+						exlb_service_by_id(cfg, svc->parent_id) : svc;
+		struct exlb_rs_runtime *r;
+
+		/* the kernel's counters are not the worker's to write */
+		if (!vs || !exlb_proxy_serves(cfg, vs) ||
+		    !(r = exlb_runtime_rs(rt, rs->id)))
+			continue;
+		r->counters.conns = u64_of(v, "conns");
+		r->counters.active = u64_of(v, "active");
+		r->counters.inactive = 0;
+		r->counters.bytes_in = u64_of(v, "bytes_in");
+		r->counters.bytes_out = u64_of(v, "bytes_out");
+		r->counters.requests = u64_of(v, "requests");
+	}
+}
+
+static void figures_persist(json_t *f, const struct exlb_config *cfg,
+			    struct exlb_runtime *rt)
+{
+	json_t *arr = json_object_get(f, "persist"), *v;
+	struct exlb_persist_count *out = calloc(json_array_size(arr) + 1, sizeof(*out));
+	size_t n = 0, i;
+
+	free(rt->persist);
+	rt->persist = out;
+	rt->nr_persist = 0;
+	json_array_foreach(arr, i, v) {
+		json_int_t id = json_integer_value(json_array_get(v, 0));
+
+		if (!out || id <= 0 || id > UINT32_MAX ||
+		    !exlb_service_by_id(cfg, (uint32_t)id))
+			continue;
+		out[n].service_id = (uint32_t)id;
+		out[n].records = (uint64_t)json_integer_value(json_array_get(v, 1));
+		n++;
+	}
+	rt->nr_persist = n;
+}
+
+static void remote_counters(void *rv, const struct exlb_config *cfg,
+			    struct exlb_runtime *rt)
+{
+	struct remote *r = rv;
+
+	rt->proxy.present = true;
+	rt->proxy.process.on = true;
+	rt->proxy.process.pid = r->child.pid;
+	rt->proxy.process.exits = r->exits;
+	rt->proxy.process.sigsys = r->sigsys;
+	snprintf(rt->proxy.process.last_exit, sizeof(rt->proxy.process.last_exit),
+		 "%s", r->last_exit);
+	snprintf(rt->proxy.process.user, sizeof(rt->proxy.process.user), "%s",
+		 r->user);
+	if (!r->figures)
+		return;
+	figures_proxy(r->figures, rt);
+	figures_vs(r->figures, cfg, rt);
+	figures_rs(r->figures, cfg, rt);
+	figures_persist(r->figures, cfg, rt);
+}
+
+const struct exlb_proxy_remote exlb_worker_remote = {
+	.new = remote_new,
+	.free = remote_free,
+	.reopen_log = remote_reopen_log,
+	.apply = remote_apply,
+	.set_fd_reserve = remote_set_fd_reserve,
+	.counters = remote_counters,
+	.adopt_listener = remote_adopt_listener,
+	.listener_fds = remote_listener_fds,
+	.drain = remote_drain,
+	.open_conns = remote_open_conns,
+};
