@@ -24,7 +24,9 @@
 # never touched), as test_sandbox.c and exlbd-admin.sh do.
 #
 # Environment: EXLBD (default ../build/asan/exlbd: it must have the test
-# hooks), EXLBCTL (../build/exlbctl), KEEP=1 keeps the temp dir. Needs root,
+# hooks), EXLBCTL (../build/exlbctl), EXLBD_TLS_RELAY (passed as --tls-relay;
+# with ktls, in the VM, the worker's connections must be on kTLS), KEEP=1
+# keeps the temp dir. Needs root,
 # unshare, iproute2, nginx, curl, jq. TAP, the plan last; exits 0 only if
 # all passed.
 set -u
@@ -94,6 +96,7 @@ setup="mount --bind $T/passwd /etc/passwd && mount --bind $T/group /etc/group"
 
 opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG"
 	--workers 2 --worker-user exlb)
+[ -n "${EXLBD_TLS_RELAY:-}" ] && opts+=("--tls-relay=$EXLBD_TLS_RELAY")
 ip netns exec "$NS_LB" unshare -m --propagation private bash -c "$setup"' && exec "$@"' \
 	exlbd-ns env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
 DAEMON_PID=$!
@@ -158,6 +161,12 @@ tls=$(ctl status -j | jq '.proxy.userspace_tls_conns + .proxy.ktls_conns')
 nw=$(ctl status -j | jq '.proxy.workers | length')
 [ "$tls" -ge 6 ] && [ "$nw" = 2 ]
 report $? "exlbctl status: the worker's TLS relays ($tls) and its 2 threads' loop lag ($nw entries)"
+if [ "${EXLBD_TLS_RELAY:-}" = ktls ]; then
+	# the manager loaded the tls ULP as root; the unprivileged worker installs it
+	ktls=$(ctl status -j | jq '.proxy.ktls_conns')
+	[ "$ktls" -ge 6 ]
+	report $? "--tls-relay ktls: the sandboxed worker put $ktls of $tls TLS connections on kTLS"
+fi
 line=$(alog_line /owa/p5)
 [ -n "$line" ] && [ "$(stat -c %a "$ALOG")" = 640 ]
 report $? "the access log (opened by the manager, written by the worker, mode $(stat -c %a "$ALOG")): ${line:0:90}"
