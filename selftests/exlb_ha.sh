@@ -265,64 +265,10 @@ service() {
 	done
 }
 
-# The client: an IMAP-like held connection (a line every 0.2 s) and a
-# bulk transfer (64 KiB echoed at a time, at most 100 a second: the VM is
-# slow) from C_MAIN, until $T/stop
-# exists or 150 s passed. $T/client.json: per connection the RS that
-# greeted, the times data came back, bytes, and the error that ended it.
-cat >"$T/client.py" <<'EOF'
-import json, os, socket, sys, threading, time
-vip, port, src, tdir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-st = {}
-lock = threading.Lock()
-def run(name, chunk, pause):
-    s = socket.socket()
-    s.settimeout(30)
-    s.bind((src, 0))
-    s.connect((vip, port))
-    f = s.makefile("rb")
-    rec = {"rs": f.readline().split()[0].decode(), "n": 0, "bytes": 0,
-           "times": [], "err": None, "port": s.getsockname()[1]}
-    with lock:
-        st[name] = rec
-    line = b"x" * (chunk - 1) + b"\n"
-    last = 0
-    try:
-        while not os.path.exists(tdir + "/stop"):
-            s.sendall(line)
-            got = f.readline()
-            if len(got) != chunk:
-                raise EOFError("short echo %d" % len(got))
-            t = time.time()
-            with lock:
-                rec["n"] += 1
-                rec["bytes"] += chunk
-                if t - last >= 0.1:
-                    rec["times"].append(round(t, 3))
-                    last = t
-            time.sleep(pause)
-    except ConnectionResetError:
-        rec["err"] = "reset"
-    except socket.timeout:
-        rec["err"] = "timeout"
-    except (EOFError, OSError) as e:
-        rec["err"] = "eof" if isinstance(e, EOFError) else str(e)
-    rec["end"] = round(time.time(), 3)
-threads = [threading.Thread(target=run, args=a, daemon=True)
-           for a in (("held", 16, 0.2), ("bulk", 65536, 0.01))]
-for t in threads:
-    t.start()
-end = time.time() + 150
-while time.time() < end and any(t.is_alive() for t in threads):
-    with lock:
-        tmp = tdir + "/client.json.tmp"
-        json.dump(st, open(tmp, "w"))
-        os.rename(tmp, tdir + "/client.json")
-    time.sleep(0.1)
-with lock:
-    json.dump(st, open(tdir + "/client.json.tmp", "w"))
-    os.rename(tdir + "/client.json.tmp", tdir + "/client.json")
-EOF
+# The client (held_client.py): an IMAP-like held connection (a line every
+# 0.2 s) and a bulk transfer (64 KiB echoed at a time, at most 100 a second:
+# the VM is slow) from C_MAIN to the VIP's port, until $T/stop exists or 150 s
+# passed; $T/client.json says what each saw.
 
 # one_conn SRC: one connection to the VIP from SRC; prints the RS's name.
 one_conn() {
@@ -371,7 +317,8 @@ t_held_on_lb1() {
 	local other flows
 	other=$(one_conn $C_OTHER) || fail "no answer through lb1 from $C_OTHER" || return 1
 	expect_eq "$other" rs1 "the throw-away connection's RS (rr's first)" || return 1
-	ip netns exec "$NS_C" "$PYTHON" "$T/client.py" $VIP $PORT $C_MAIN "$T" \
+	ip netns exec "$NS_C" "$PYTHON" "$SELFTEST_DIR/held_client.py" $VIP $C_MAIN "$T" 150 \
+		held:$PORT:16:0.2 bulk:$PORT:65536:0.01 \
 		>"$T/client.log" 2>&1 </dev/null &
 	echo $! >"$T/client.pid"
 	wait_for 30 client_up || fail "client: $(cat "$T/client.log" "$T/client.json" 2>/dev/null)" || return 1

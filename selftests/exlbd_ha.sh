@@ -207,65 +207,11 @@ exlbd_start() {	# N
 		fail "exlbd lb$n does not answer: $(tail -n 20 "$T/lb$n/exlbd.log")"
 }
 
-# The client: an IMAP-like held connection to :143 (a 16-byte line every
-# 0.2 s) and a transfer to :110 (4 KiB lines echoed, 50 a second at most:
-# the VM is slow and keepalived must keep its timing) from C_MAIN, until
-# DIR/stop exists or 300 s passed. DIR/client.json: per connection the RS
-# that greeted, echoes, bytes, the times data came back, the error that
-# ended it.
-cat >"$T/client.py" <<'EOF'
-import json, os, socket, sys, threading, time
-vip, src, tdir = sys.argv[1], sys.argv[2], sys.argv[3]
-st = {}
-lock = threading.Lock()
-def run(name, port, chunk, pause):
-    s = socket.socket()
-    s.settimeout(30)
-    s.bind((src, 0))
-    s.connect((vip, port))
-    f = s.makefile("rb")
-    rec = {"rs": f.readline().split()[0].decode(), "n": 0, "bytes": 0,
-           "times": [], "err": None, "port": s.getsockname()[1]}
-    with lock:
-        st[name] = rec
-    line = b"x" * (chunk - 1) + b"\n"
-    last = 0
-    try:
-        while not os.path.exists(tdir + "/stop"):
-            s.sendall(line)
-            got = f.readline()
-            if len(got) != chunk:
-                raise EOFError("short echo %d" % len(got))
-            t = time.time()
-            with lock:
-                rec["n"] += 1
-                rec["bytes"] += chunk
-                if t - last >= 0.1:
-                    rec["times"].append(round(t, 3))
-                    last = t
-            time.sleep(pause)
-    except ConnectionResetError:
-        rec["err"] = "reset"
-    except socket.timeout:
-        rec["err"] = "timeout"
-    except (EOFError, OSError) as e:
-        rec["err"] = "eof" if isinstance(e, EOFError) else str(e)
-    rec["end"] = round(time.time(), 3)
-    s.close()
-threads = [threading.Thread(target=run, args=a, daemon=True)
-           for a in (("held", 143, 16, 0.2), ("bulk", 110, 4096, 0.02))]
-for t in threads:
-    t.start()
-end = time.time() + 300
-def dump():
-    with lock:
-        json.dump(st, open(tdir + "/client.json.tmp", "w"))
-        os.rename(tdir + "/client.json.tmp", tdir + "/client.json")
-while time.time() < end and any(t.is_alive() for t in threads):
-    dump()
-    time.sleep(0.1)
-dump()
-EOF
+# The client (held_client.py): an IMAP-like held connection to :143 (a
+# 16-byte line every 0.2 s) and a transfer to :110 (4 KiB lines echoed, 50 a
+# second at most: the VM is slow and keepalived must keep its timing) from
+# C_MAIN, until DIR/stop exists or 300 s passed; DIR/client.json says what
+# each saw.
 
 # The prober: waits for DIR/go (the cut's time in it), then tries a new
 # connection from SRC to VIP:143 every 0.3 s (each attempt 0.3 s at most)
@@ -333,7 +279,8 @@ gap_ms() {
 # start_run RUN: the client from C_MAIN and a waiting prober from SRC
 start_client() {
 	mkdir -p "$T/$RUN"
-	ip netns exec "$NS_C" "$PYTHON" "$T/client.py" $VIP $C_MAIN "$T/$RUN" \
+	ip netns exec "$NS_C" "$PYTHON" "$SELFTEST_DIR/held_client.py" $VIP $C_MAIN "$T/$RUN" 300 \
+		held:143:16:0.2 bulk:110:4096:0.02 \
 		>"$T/$RUN/client.log" 2>&1 </dev/null &
 	echo $! >"$T/client-$RUN.pid"
 	wait_for 30 client_up || fail "client: $(cat "$T/$RUN/client.log" "$T/$RUN/client.json" 2>/dev/null)"
