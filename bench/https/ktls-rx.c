@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ktls-bench.h"
+
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
@@ -70,20 +72,6 @@ static const unsigned char iv[12] = { 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2 };
 static unsigned char *wire;	/* the encrypted stream */
 static size_t wire_len;
 static unsigned char rbuf[BUFMAX + WIRE], obuf[REC + 1 + TAG];
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
-
-static double clock_s(clockid_t id)
-{
-	struct timespec t;
-
-	clock_gettime(id, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static unsigned char pattern(size_t off)
 {
@@ -130,18 +118,6 @@ static void encrypt_stream(long mib)
 			die("EVP encrypt");
 	}
 	EVP_CIPHER_CTX_free(x);
-}
-
-static void put(int fd, const void *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			die("write");
-		p = (const char *)p + w;
-		n -= (size_t)w;
-	}
 }
 
 static void *feeder(void *arg)

@@ -36,6 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ktls-bench.h"
+
 #ifndef SOL_TLS
 #define SOL_TLS 282
 #endif
@@ -43,12 +45,6 @@
 #define REC	16384
 
 static unsigned char buf[1 << 20], out[REC + 64];
-
-static void die(const char *what)
-{
-	perror(what);
-	exit(1);
-}
 
 static void *sink(void *arg)
 {
@@ -58,14 +54,6 @@ static void *sink(void *arg)
 	while (read(fd, b, sizeof(b)) > 0)
 		;
 	return NULL;
-}
-
-static double clock_s(clockid_t id)
-{
-	struct timespec t;
-
-	clock_gettime(id, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
 /* A loopback connection: the sending end; *rd reads in thread *th. */
@@ -101,18 +89,6 @@ static void ktls_on(int fd)
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) ||
 	    setsockopt(fd, SOL_TLS, TLS_TX, &ci, sizeof(ci)))
 		die("kTLS (modprobe tls?)");
-}
-
-static void put(int fd, const void *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w <= 0)
-			die("write");
-		p = (const char *)p + w;
-		n -= (size_t)w;
-	}
 }
 
 static void spliced(int fd, const int pfd[2], size_t n, unsigned int flags)
