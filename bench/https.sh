@@ -147,7 +147,7 @@ EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 EXRS_LIB=$REPO/userspace/tests/lib/exchange-rs.sh
 # shellcheck source=bench/lib.sh
-. "$REPO/bench/lib.sh"	# cpu_ticks, perf_* (the other functions below are this script's own)
+. "$REPO/bench/lib.sh"
 
 NS_CLI=exlbh-cli
 NS_LB=exlbh-lb
@@ -165,42 +165,7 @@ CLI_PID=
 FAILED=0
 declare -A V	# results: V[lb.cert.metric] = the values of all rounds
 
-put() { V[$1]="${V[$1]:+${V[$1]} }$2"; }
-log() { printf '[%6ss] %s\n' "$SECONDS" "$*"; }
 fail() { log "FAIL: $*"; FAILED=1; }
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
-nsx() { ip netns exec "$@"; }
-nsysctl() { nsx "$1" sh -c "echo $3 > /proc/sys/$(tr . / <<<"$2")"; }
-
-# Stop a process we started: TERM, up to 5 s, then KILL.
-stop_pid() {
-	local pid=$1 i
-	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
-wait_file() {
-	local i
-	for i in $(seq $(($2 * 10))); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# fill TEMPLATE OUT KEY=VALUE...: the template with @KEY@ replaced.
-fill() {
-	local tpl=$1 out=$2 kv args=()
-	shift 2
-	for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
-	sed "${args[@]}" "$tpl" >"$out"
-}
 
 topo_down() {
 	local ns pid
@@ -296,33 +261,6 @@ make_files() {
 		-subj /CN=mail.bench.test -keyout "$WORK/rsa.key" -out "$WORK/rsa.crt" 2>/dev/null
 	cat "$WORK/ecdsa.crt" "$WORK/ecdsa.key" >"$WORK/ecdsa.pem"
 	cat "$WORK/rsa.crt" "$WORK/rsa.key" >"$WORK/rsa.pem"
-}
-
-# The processes of a proxy: LB_PID and its descendants (nginx's workers,
-# anything exlbd forks); threads share their process's memory.
-lb_pids() {
-	local all=" $LB_PID " grew=1 pid ppid
-	while [ "$grew" = 1 ]; do
-		grew=0
-		for f in /proc/[0-9]*/stat; do
-			read -r pid _ _ ppid _ <"$f" 2>/dev/null || continue
-			if [[ $all == *" $ppid "* && $all != *" $pid "* ]]; then
-				all="$all$pid "
-				grew=1
-			fi
-		done 2>/dev/null
-	done
-	echo "${all# }"
-}
-
-# mem_kb Pss|Rss: the sum over the proxy's processes, kB.
-mem_kb() {
-	local pid sum=0 v
-	for pid in $(lb_pids); do
-		v=$(awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null || true)
-		sum=$((sum + ${v:-0}))
-	done
-	echo "$sum"
 }
 
 # --------------------------------------------------------------------------
@@ -696,15 +634,6 @@ done
 # --------------------------------------------------------------------------
 # The table.
 
-med() {
-	tr ' ' '\n' <<<"${V[$1]:-}" | grep . | sort -g |
-		awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else if (NR) print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-v() { local m; m=$(med "$1"); echo "${m:-n/a}"; }
-ratio() {
-	awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN {
-		if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
-}
 row() {	# row LABEL METRIC CERT; no line for a metric nobody was measured on
 	[ -n "${V[exlb.$3.$2]:-}${V[haproxy.$3.$2]:-}${V[nginx.$3.$2]:-}" ] || return 0
 	printf '%-46s %10s %10s %10s %13s %11s\n' "$1" "$(v "exlb.$3.$2")" "$(v "haproxy.$3.$2")" \

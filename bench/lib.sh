@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck shell=bash
 #
-# Helpers shared by the benchmark scripts (bench/mail.sh; bench/https.sh has
-# its own copies of most of them and takes cpu_ticks and the perf_* profile
-# helpers from here). The caller sets LB_PID (the proxy it started) before
+# Helpers shared by the benchmark scripts (bench/https.sh, bench/mail.sh).
+# The caller sets LB_PID (the proxy it started) before
 # lb_pids / mem_kb / cpu_ticks / perf_start, and V (declare -A V) before
 # put / med.
 
