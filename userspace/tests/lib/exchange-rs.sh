@@ -14,6 +14,8 @@
 #   exrs_vdir_fail NAME VDIR|all      that vdir's healthcheck.htm answers 503
 #   exrs_vdir_ok NAME VDIR|all        ... 200 again
 #   exrs_cleanup                      stop everything started, remove the dir
+#                                     (stop and cleanup hold under set -e: a
+#                                     benchmark's EXIT trap calls them)
 #   exrs_requests NAME                requests served (health checks excluded)
 #   exrs_log NAME / exrs_health_log NAME / exrs_auth_log NAME   the logs (below)
 #   exrs_big_file                     path of the big file (/big/<N>M)
@@ -298,15 +300,16 @@ _exrs_auth_start() {	# _exrs_auth_start NAME: the helper, if NAME checks credent
 
 _exrs_auth_stop() {
 	local pid f=$EXRS_DIR/$1/auth-helper.pid i
-	pid=$(cat "$f" 2>/dev/null)
+	pid=$(cat "$f" 2>/dev/null) || true
 	[[ -n $pid ]] || return 0
-	kill -TERM "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
 	kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
 	rm -f "$f"
+	return 0
 }
 
 # exrs_auth_enable NAME USERSFILE: NAME checks credentials from now on (its
@@ -388,12 +391,12 @@ exrs_start() {
 exrs_stop() {
 	local name=$1 pid i kids
 	_exrs_auth_stop "$name"
-	pid=$(_exrs_pid "$name")
+	pid=$(_exrs_pid "$name") || true
 	[[ -n $pid ]] || return 0
-	kids=$(ps -o pid= --ppid "$pid" 2>/dev/null)
+	kids=$(ps -o pid= --ppid "$pid" 2>/dev/null) || true
 	# shellcheck disable=SC2086
-	kill -CONT "$pid" $kids 2>/dev/null
-	kill -TERM "$pid" 2>/dev/null
+	kill -CONT "$pid" $kids 2>/dev/null || true
+	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < 50; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
