@@ -59,31 +59,19 @@ newest_deb() { ls -1t "$DEB_DIR"/"$1"_*.deb 2>/dev/null | head -n 1; }
 DEB_EXLB=$(newest_deb exlb)
 DEB_DKMS=$(newest_deb exlb-dkms)
 
-reason=
-if [[ $(id -u) != 0 ]]; then
-	reason="needs root"
-elif [[ ! -e /run/exlb-job && -z ${EXLB_DEB_ANYWHERE:-} ]]; then
-	# It installs and purges packages and replaces /var/lib/exlb: only in
-	# the test VM (tools/vm/init leaves its job in /run/exlb-job), whose
-	# root is a throw-away overlay, unless told.
-	reason="runs only in the test VM (tools/vm/run; EXLB_DEB_ANYWHERE=1 to force)"
-elif [[ -z $DEB_EXLB || -z $DEB_DKMS ]]; then
-	reason="no exlb_*.deb and exlb-dkms_*.deb in $DEB_DIR: run make deb first"
-elif [[ ! -d /lib/modules/$KVER/build ]]; then
-	reason="no kernel headers for $KVER (linux-headers-amd64)"
-else
-	for tool in dpkg dkms ip jq setsid timeout "$PYTHON"; do
-		command -v "$tool" >/dev/null || { reason="$tool not installed"; break; }
-	done
-fi
-if [[ -z $reason ]] && dpkg-query -W -f='${Status}' exlb 2>/dev/null | grep -q ' installed'; then
-	reason="package exlb is already installed here: this test installs and removes it"
-fi
-if [[ -n $reason ]]; then
-	for t in "${TESTS[@]}"; do ktap_result skip "$t" "$reason"; done
-	ktap_end
-	exit 4
-fi
+need_root
+# It installs and purges packages and replaces /var/lib/exlb: only in the
+# test VM (tools/vm/init leaves its job in /run/exlb-job), whose root is a
+# throw-away overlay, unless told.
+[[ -e /run/exlb-job || -n ${EXLB_DEB_ANYWHERE:-} ]] ||
+	need "runs only in the test VM (tools/vm/run; EXLB_DEB_ANYWHERE=1 to force)"
+[[ -n $DEB_EXLB && -n $DEB_DKMS ]] || need "no exlb_*.deb and exlb-dkms_*.deb in $DEB_DIR: run make deb first"
+[[ -d /lib/modules/$KVER/build ]] || need "no kernel headers for $KVER (linux-headers-amd64)"
+need_tools dpkg dkms ip jq setsid timeout
+need_built "$PYTHON"
+[[ -n $SUITE_MISSING ]] || ! dpkg-query -W -f='${Status}' exlb 2>/dev/null | grep -q ' installed' ||
+	need "package exlb is already installed here: this test installs and removes it"
+suite_ready "${TESTS[@]}"
 
 # ------------------------------------------------------------------ setup
 T=$(mktemp -d /tmp/exlb-deb.XXXXXX)

@@ -79,32 +79,13 @@ TESTS=(pair_up held_on_lb1 persist_sync takeover adopted_on_lb2 synced_record_on
 echo "TAP version 13"
 echo "1..${#TESTS[@]}"
 
-reason=
-if [[ $(id -u) != 0 ]]; then
-	reason="needs root"
-elif [[ ! -x $EXLBADM ]]; then
-	reason="exlbadm not found at $EXLBADM"
-elif [[ ! -x $CONNTRACKD ]]; then
-	reason="conntrackd not installed (tools/deps.sh)"
-else
-	for tool in ip jq "$PYTHON" timeout dmesg conntrack; do
-		command -v "$tool" >/dev/null || { reason="$tool not installed"; break; }
-	done
-fi
-if [[ -z $reason && ! -d /sys/module/exlb && -z ${EXLB_ASSUME_LOADED:-} ]]; then
-	[[ -n ${EXLB_KO:-} && -f $EXLB_KO ]] && insmod "$EXLB_KO" 2>&1 | sed 's/^/# /'
-	[[ -d /sys/module/exlb ]] || reason="exlb module not loaded"
-fi
-# conntrackd talks ctnetlink (a module in the VM, maybe built in elsewhere)
-if [[ -z $reason ]] && ! modprobe -q nf_conntrack_netlink 2>/dev/null &&
-	! conntrack -L >/dev/null 2>&1; then
-	reason="no ctnetlink (nf_conntrack_netlink)"
-fi
-if [[ -n $reason ]]; then
-	for t in "${TESTS[@]}"; do ktap_result skip "$t" "$reason"; done
-	ktap_end
-	exit 4
-fi
+need_root
+need_built "$EXLBADM" "$PYTHON"
+[[ -x $CONNTRACKD ]] || need "conntrackd not installed (tools/deps.sh)"
+need_tools ip jq timeout dmesg conntrack
+need_exlb
+need_ctnetlink
+suite_ready "${TESTS[@]}"
 
 T=$(mktemp -d /tmp/exlb-ha.XXXXXX)
 DMESG_MARK=$(dmesg_mark)

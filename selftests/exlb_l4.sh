@@ -91,31 +91,11 @@ echo "TAP version 13"
 echo "1..${#run[@]}"
 
 # -------------------------------------------------------------- preflight
-reason=
-if [[ $(id -u) != 0 ]]; then
-	reason="needs root"
-elif [[ ! -x $EXLBADM ]]; then
-	reason="exlbadm not found at $EXLBADM"
-elif [[ ! -x $PYTHON ]]; then
-	reason="$PYTHON not found"
-else
-	for tool in ip jq timeout mkfifo dmesg; do
-		command -v $tool >/dev/null || { reason="$tool not installed"; break; }
-	done
-fi
-# EXLB_ASSUME_LOADED=1: developing the harness on a host without the module.
-if [[ -z $reason && ! -d /sys/module/exlb && -z ${EXLB_ASSUME_LOADED:-} ]]; then
-	if [[ -n ${EXLB_KO:-} && -f $EXLB_KO ]]; then
-		echo "# exlb not loaded: insmod $EXLB_KO"
-		insmod "$EXLB_KO" 2>&1 | sed 's/^/# /'
-	fi
-	[[ -d /sys/module/exlb ]] || reason="exlb module not loaded"
-fi
-if [[ -n $reason ]]; then
-	for t in "${run[@]}"; do ktap_result skip "${t%%:*}" "$reason"; done
-	ktap_end
-	exit 4
-fi
+need_root
+need_built "$EXLBADM" "$PYTHON"
+need_tools ip jq timeout mkfifo dmesg
+need_exlb
+suite_ready "${run[@]}"
 
 # ------------------------------------------------------------------ setup
 EXLB_TMP=$(mktemp -d /tmp/exlb-selftest.XXXXXX)

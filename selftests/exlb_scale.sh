@@ -312,25 +312,15 @@ select_tests "$@"
 
 echo "TAP version 13"
 echo "1..${#run[@]}"
-reason=
-if [[ $(id -u) != 0 ]]; then
-	reason="needs root"
-elif [[ ! -x $EXLBADM ]]; then
-	reason="exlbadm not found at $EXLBADM"
-elif [[ ! -d /sys/module/exlb ]]; then
-	if [[ -n ${EXLB_KO:-} && -f $EXLB_KO ]]; then insmod "$EXLB_KO" 2>&1 | sed 's/^/# /'; fi
-	[[ -d /sys/module/exlb ]] || reason="exlb module not loaded"
-fi
-if [[ -z $reason && ! -x $CONN_SCALE ]]; then
+need_root
+need_built "$EXLBADM"
+need_exlb
+if [[ -z $SUITE_MISSING && ! -x $CONN_SCALE ]]; then
 	mkdir -p "$(dirname "$CONN_SCALE")"
 	${CC:-cc} -O2 -Wall -Wextra -Werror "$SELFTEST_DIR/conn_scale.c" -o "$CONN_SCALE" 2>&1 | sed 's/^/# /'
-	[[ -x $CONN_SCALE ]] || reason="conn_scale could not be built"
+	[[ -x $CONN_SCALE ]] || need "conn_scale could not be built"
 fi
-if [[ -n $reason ]]; then
-	for t in "${run[@]}"; do ktap_result skip "${t%%:*}" "$reason"; done
-	ktap_end
-	exit 4
-fi
+suite_ready "${run[@]}"
 
 EXLB_TMP=$(mktemp -d /tmp/exlb-scale.XXXXXX)
 EXLB_DMESG_MARK=$(dmesg_mark)

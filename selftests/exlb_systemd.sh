@@ -49,29 +49,18 @@ echo "TAP version 13"
 echo "1..${#TESTS[@]}"
 
 DEB_EXLB=$(ls -1t "$DEB_DIR"/exlb_*.deb 2>/dev/null | head -n 1)
-reason=
-if [[ $(id -u) != 0 ]]; then
-	reason="needs root"
-elif [[ $(cat /proc/1/comm 2>/dev/null) != systemd ]]; then
-	reason="PID 1 is not systemd (run it with tools/vm/run --systemd)"
-elif [[ -z $DEB_EXLB ]]; then
-	reason="no exlb_*.deb in $DEB_DIR: run make deb first"
-elif [[ ! -e /run/exlb-job && -z ${EXLB_DEB_ANYWHERE:-} ]]; then
-	# it installs and purges a package, removes policy-rc.d: only in the
-	# test VM (its root is a throw-away overlay), unless told
-	reason="runs only in the test VM (tools/vm/run --systemd; EXLB_DEB_ANYWHERE=1 to force)"
-elif dpkg-query -W -f='${Status}' exlb 2>/dev/null | grep -q ' installed'; then
-	reason="package exlb is already installed here: this test installs and removes it"
-else
-	for tool in dpkg systemctl journalctl curl jq "$PYTHON"; do
-		command -v "$tool" >/dev/null || { reason="$tool not installed"; break; }
-	done
-fi
-if [[ -n $reason ]]; then
-	for t in "${TESTS[@]}"; do ktap_result skip "$t" "$reason"; done
-	ktap_end
-	exit 4
-fi
+need_root
+[[ $(cat /proc/1/comm 2>/dev/null) == systemd ]] || need "PID 1 is not systemd (run it with tools/vm/run --systemd)"
+[[ -n $DEB_EXLB ]] || need "no exlb_*.deb in $DEB_DIR: run make deb first"
+# it installs and purges a package, removes policy-rc.d: only in the test
+# VM (its root is a throw-away overlay), unless told
+[[ -e /run/exlb-job || -n ${EXLB_DEB_ANYWHERE:-} ]] ||
+	need "runs only in the test VM (tools/vm/run --systemd; EXLB_DEB_ANYWHERE=1 to force)"
+[[ -n $SUITE_MISSING ]] || ! dpkg-query -W -f='${Status}' exlb 2>/dev/null | grep -q ' installed' ||
+	need "package exlb is already installed here: this test installs and removes it"
+need_tools dpkg systemctl journalctl curl jq
+need_built "$PYTHON"
+suite_ready "${TESTS[@]}"
 
 T=$(mktemp -d /tmp/exlb-systemd.XXXXXX)
 WEB_PID=

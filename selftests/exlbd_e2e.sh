@@ -40,31 +40,11 @@ TESTS=(kernel_programmed rs_down_droponfail kill9_under_load restart_no_flush pe
 echo "TAP version 13"
 echo "1..${#TESTS[@]}"
 
-reason=
-if [[ $(id -u) != 0 ]]; then
-	reason="needs root"
-else
-	for b in "$EXLBD" "$EXLBCTL" "$EXLBADM" "$PYTHON"; do
-		[[ -x $b ]] || { reason="$b not built (make -C userspace)"; break; }
-	done
-fi
-if [[ -z $reason ]]; then
-	for tool in ip jq setsid timeout; do
-		command -v $tool >/dev/null || { reason="$tool not installed"; break; }
-	done
-fi
-if [[ -z $reason && ! -d /sys/module/exlb ]]; then
-	if [[ -n ${EXLB_KO:-} && -f $EXLB_KO ]]; then
-		echo "# exlb not loaded: insmod $EXLB_KO"
-		insmod "$EXLB_KO" 2>&1 | sed 's/^/# /'
-	fi
-	[[ -d /sys/module/exlb ]] || reason="exlb module not loaded"
-fi
-if [[ -n $reason ]]; then
-	for t in "${TESTS[@]}"; do ktap_result skip "$t" "$reason"; done
-	ktap_end
-	exit 4
-fi
+need_root
+need_built "$EXLBD" "$EXLBCTL" "$EXLBADM" "$PYTHON"
+need_tools ip jq setsid timeout
+need_exlb
+suite_ready "${TESTS[@]}"
 
 # ------------------------------------------------------------------ setup
 T=$(mktemp -d /tmp/exlbd-e2e.XXXXXX)

@@ -86,33 +86,12 @@ TESTS=(pair_up config_sync held_on_lb1 cut_lb1 lb1_rejoins held_on_lb2 kill9_lb2
 echo "TAP version 13"
 echo "1..${#TESTS[@]}"
 
-reason=
-if [[ $(id -u) != 0 ]]; then
-	reason="needs root"
-else
-	for b in "$EXLBD" "$EXLBCTL" "$EXLBADM" "$PYTHON"; do
-		[[ -x $b ]] || { reason="$b not built (make -C userspace)"; break; }
-	done
-fi
-if [[ -z $reason ]]; then
-	for tool in ip jq timeout keepalived conntrackd conntrack nft dmesg; do
-		command -v $tool >/dev/null || [[ -x /usr/sbin/$tool ]] ||
-			{ reason="$tool not installed (tools/deps.sh)"; break; }
-	done
-fi
-if [[ -z $reason && ! -d /sys/module/exlb ]]; then
-	[[ -n ${EXLB_KO:-} && -f $EXLB_KO ]] && insmod "$EXLB_KO" 2>&1 | sed 's/^/# /'
-	[[ -d /sys/module/exlb ]] || reason="exlb module not loaded"
-fi
-if [[ -z $reason ]] && ! modprobe -q nf_conntrack_netlink 2>/dev/null &&
-	! conntrack -L >/dev/null 2>&1; then
-	reason="no ctnetlink (nf_conntrack_netlink) for conntrackd"
-fi
-if [[ -n $reason ]]; then
-	for t in "${TESTS[@]}"; do ktap_result skip "$t" "$reason"; done
-	ktap_end
-	exit 4
-fi
+need_root
+need_built "$EXLBD" "$EXLBCTL" "$EXLBADM" "$PYTHON"
+need_tools ip jq timeout keepalived conntrackd conntrack nft dmesg
+need_exlb
+need_ctnetlink
+suite_ready "${TESTS[@]}"
 
 T=$(mktemp -d /tmp/exlbd-ha.XXXXXX)
 chmod 755 "$T"

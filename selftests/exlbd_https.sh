@@ -25,21 +25,16 @@
 # exlb.ko is not needed: the proxy runs with --no-kernel.
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
-REPO=${EXLB_REPO:-$(cd "$(dirname "$SELF")/.." && pwd)}
+# shellcheck source=lib.sh
+source "$(dirname "$SELF")/lib.sh"
 export EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 export EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 export EXLBD_TLS_RELAY=ktls EXLB_HTTPS_EXPECT_TLS=ktls
 TEST=$REPO/userspace/tests/exlbd-https.sh
 
-skip_all() {
-	echo "TAP version 13"
-	echo "1..0 # SKIP $*"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 4
-}
-
-[[ $(id -u) == 0 ]] || skip_all "needs root"
-[[ -x $TEST ]] || skip_all "$TEST missing"
+need_root
+need_built "$TEST"
+suite_ready
 # The VM has the tls module (tools/vm/run loads it): without it this suite
 # would prove nothing about the kTLS path, so that is a failure, not a skip.
 modprobe tls 2>/dev/null
@@ -51,21 +46,4 @@ if [[ ! -r /proc/net/tls_stat ]]; then
 	exit 1
 fi
 
-out=$(mktemp /tmp/exlbd-https-selftest.XXXXXX)
-trap 'rm -f "$out"' EXIT
-"$TEST" | tee "$out"
-rc=${PIPESTATUS[0]}
-
-pass=$(grep -c '^ok ' "$out")
-fail=$(grep -c '^not ok ' "$out")
-if [[ $rc == 4 ]]; then
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 4
-fi
-if [[ $rc != 0 && $fail == 0 ]]; then
-	echo "# $TEST exited with status $rc"
-	fail=1
-fi
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-echo "$pass passed, $fail failed"
-((fail == 0))
+run_wrapped "$TEST"

@@ -17,32 +17,15 @@
 # EXLBD, EXLBCTL name the binaries (default userspace/build/...).
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
-REPO=$(cd "$(dirname "$SELF")/.." && pwd)
+# shellcheck source=lib.sh
+source "$(dirname "$SELF")/lib.sh"
 export EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 export EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 
-skip() {
-	echo "TAP version 13"
-	echo "1..0 # SKIP $*"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 4
-}
-[ "$(id -u)" = 0 ] || skip "needs root"
-[ -d /sys/module/exlb ] || skip "exlb.ko not loaded"
+need_root
+need_exlb
+suite_ready
 
-out=$(mktemp /tmp/exlbd-mail.XXXXXX)
 echo "TAP version 13"
-# streamed: a slow (TCG) VM shows its progress
 EXLBD_TLS_RELAY=ktls EXLB_MAIL_EXPECT_TLS=ktls EXLB_MAIL_L4=1 \
-	"$REPO/userspace/tests/exlbd-mail.sh" 2>&1 | tee "$out"
-rc=${PIPESTATUS[0]}
-p=$(grep -c '^ok ' "$out")
-f=$(grep -c '^not ok ' "$out")
-rm -f "$out"
-if [ $rc = 4 ]; then
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 4
-fi
-[ $rc != 0 ] && [ "$f" = 0 ] && f=1
-echo "$p passed, $f failed"
-[ "$f" = 0 ]
+	run_wrapped "$REPO/userspace/tests/exlbd-mail.sh"

@@ -36,7 +36,8 @@
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 HERE=$(dirname "$SELF")
-REPO=$(cd "$HERE/.." && pwd)
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
 EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 CLIENT=$HERE/template_client.py
@@ -46,21 +47,11 @@ EX1=198.18.41.11
 EX2=198.18.41.12
 NSS="tpl-cli tpl-lb tpl-exch1 tpl-exch2"
 
-skip() {
-	echo "TAP version 13"
-	echo "1..0 # SKIP $*"
-	echo "0 passed, 0 failed, 1 skipped"
-	exit 4
-}
-[[ $(id -u) == 0 ]] || skip "needs root"
-if [[ ! -d /sys/module/exlb && -n ${EXLB_KO:-} && -f $EXLB_KO ]]; then
-	insmod "$EXLB_KO" 2>&1 | sed 's/^/# /'
-fi
-[[ -d /sys/module/exlb ]] || skip "exlb.ko not loaded"
-for b in "$EXLBD" "$EXLBCTL"; do [[ -x $b ]] || skip "$b not built"; done
-for tool in ip ss jq openssl nginx dovecot postfix $PY; do
-	command -v "$tool" >/dev/null || skip "$tool not installed"
-done
+need_root
+need_exlb
+need_built "$EXLBD" "$EXLBCTL" "$PY"
+need_tools ip ss jq openssl nginx dovecot postfix
+suite_ready
 modprobe -q tls 2>/dev/null
 
 # Each template: the client KIND (template_client.py), where its real
@@ -118,15 +109,6 @@ diag() { sed 's/^/# /' <<<"$*"; }
 lb() { ip netns exec tpl-lb "$@"; }
 cli() { ip netns exec tpl-cli "$@"; }
 ctl() { "$EXLBCTL" -s "$T/exlbd.sock" "$@"; }
-wait_for() {	# SECONDS CMD...: bounded poll
-	local end=$((SECONDS + $1))
-	shift
-	while ((SECONDS < end)); do
-		"$@" && return 0
-		sleep 0.5
-	done
-	"$@"
-}
 
 EXLBD_PID=
 # The suite's result: a failed check, an exit with a status other than 0

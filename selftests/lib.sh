@@ -152,6 +152,91 @@ ktap_end() {
 	fi
 }
 
+# ---------------------------------------------------- suite preconditions
+# What a suite needs before its first test. Each need_* records the first
+# thing missing (and checks nothing once one is); suite_ready then returns,
+# or skips the whole suite with that reason and exits 4: every test named
+# in its arguments as a KTAP skip, or, without names, the one "1..0 # SKIP"
+# line of a suite that wraps a TAP script (run_wrapped).
+
+SUITE_MISSING=
+# need REASON: a check of the suite's own failed
+need() { [[ -n $SUITE_MISSING ]] || SUITE_MISSING=$1; }
+need_root() { [[ $(id -u) == 0 ]] || need "needs root"; }
+need_built() { # FILE...: built or installed executables
+	local b
+	for b; do [[ -x $b ]] || need "$b is missing (make -C userspace; tools/deps.sh)"; done
+}
+need_tools() { # COMMAND...: on PATH or in /usr/sbin
+	local t
+	for t; do
+		command -v "$t" >/dev/null || [[ -x /usr/sbin/$t ]] || need "$t not installed (tools/deps.sh)"
+	done
+}
+# exlb.ko loaded: insmod $EXLB_KO when it is given and the module is not
+# (EXLB_ASSUME_LOADED=1: developing a harness on a host without it)
+need_exlb() {
+	[[ -n $SUITE_MISSING || -d /sys/module/exlb || -n ${EXLB_ASSUME_LOADED:-} ]] && return 0
+	if [[ -n ${EXLB_KO:-} && -f $EXLB_KO ]]; then
+		echo "# exlb not loaded: insmod $EXLB_KO"
+		insmod "$EXLB_KO" 2>&1 | sed 's/^/# /'
+	fi
+	[[ -d /sys/module/exlb ]] || need "exlb module not loaded"
+}
+# ctnetlink for conntrack/conntrackd (a module in the VM, maybe built in elsewhere)
+need_ctnetlink() {
+	[[ -n $SUITE_MISSING ]] || modprobe -q nf_conntrack_netlink 2>/dev/null ||
+		conntrack -L >/dev/null 2>&1 || need "no ctnetlink (nf_conntrack_netlink)"
+}
+suite_ready() { # [TEST...]
+	local t
+	[[ -z $SUITE_MISSING ]] && return 0
+	if (($#)); then
+		for t; do ktap_result skip "${t%%:*}" "$SUITE_MISSING"; done
+		ktap_end
+	else
+		echo "TAP version 13"
+		echo "1..0 # SKIP $SUITE_MISSING"
+		echo "0 passed, 0 failed, 1 skipped"
+	fi
+	exit 4
+}
+
+# run_wrapped CMD...: a suite that is one TAP script (a host test run in the
+# VM, the demo): streams its output (through a file and tail --pid, not a
+# pipe: a daemon left holding the pipe must not keep the suite waiting),
+# counts its "ok" and "not ok" lines and ends the suite: exit 4 when the
+# script skipped, a failure when it exited non-zero without a failed check
+# or asserted nothing.
+run_wrapped() {
+	local out pid rc pass fail start=$SECONDS
+
+	out=$(mktemp /tmp/exlb-wrapped.XXXXXX)
+	"$@" >"$out" 2>&1 </dev/null &
+	pid=$!
+	tail -n +1 -f --pid=$pid "$out"
+	wait $pid
+	rc=$?
+	echo "# ${1##*/} took $((SECONDS - start)) s, exit status $rc"
+	pass=$(grep -c '^ok ' "$out")
+	fail=$(grep -c '^not ok ' "$out")
+	rm -f "$out"
+	if ((rc == 4)); then
+		echo "0 passed, 0 failed, 1 skipped"
+		exit 4
+	fi
+	if ((rc != 0 && fail == 0)); then
+		echo "not ok $((pass + 1)) - $* exited with status $rc"
+		fail=1
+	elif ((pass + fail == 0)); then
+		echo "not ok 1 - $* asserted nothing"
+		fail=1
+	fi
+	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+	echo "$pass passed, $fail failed"
+	exit $((fail == 0 ? 0 : 1))
+}
+
 # select_tests [-l] [-h] [GLOB...]: the entries of TESTS ("name:...") the
 # command line names by glob (all without one), into run[]; -l lists them
 # and exits, -h prints the suite's header comment and exits.
