@@ -518,46 +518,39 @@ static int parse_top_nest(const struct nlmsghdr *nlh, int type, struct table *t)
 	return parse_nest(top.tb[type], t);
 }
 
-/* Each getter leaves @v alone when @a is absent; -EPROTO on a bad size. */
-static int get_u8(const struct nlattr *a, uint8_t *v)
+/*
+ * A fixed-size attribute into @v (@size bytes); @v is left alone when @a is
+ * absent; -EPROTO on another size. Copied, never dereferenced in place: u64
+ * attributes are only 4-byte aligned in the message.
+ */
+static int get_fixed(const struct nlattr *a, void *v, size_t size)
 {
 	if (!a)
 		return 0;
-	if (mnl_attr_get_payload_len(a) != sizeof(*v))
+	if (mnl_attr_get_payload_len(a) != size)
 		return -EPROTO;
-	*v = mnl_attr_get_u8(a);
+	memcpy(v, mnl_attr_get_payload(a), size);
 	return 0;
+}
+
+static int get_u8(const struct nlattr *a, uint8_t *v)
+{
+	return get_fixed(a, v, sizeof(*v));
 }
 
 static int get_u16(const struct nlattr *a, uint16_t *v)
 {
-	if (!a)
-		return 0;
-	if (mnl_attr_get_payload_len(a) != sizeof(*v))
-		return -EPROTO;
-	memcpy(v, mnl_attr_get_payload(a), sizeof(*v));
-	return 0;
+	return get_fixed(a, v, sizeof(*v));
 }
 
 static int get_u32(const struct nlattr *a, uint32_t *v)
 {
-	if (!a)
-		return 0;
-	if (mnl_attr_get_payload_len(a) != sizeof(*v))
-		return -EPROTO;
-	memcpy(v, mnl_attr_get_payload(a), sizeof(*v));
-	return 0;
+	return get_fixed(a, v, sizeof(*v));
 }
 
-/* u64 attributes are only 4-byte aligned in the message. */
 static int get_u64(const struct nlattr *a, uint64_t *v)
 {
-	if (!a)
-		return 0;
-	if (mnl_attr_get_payload_len(a) != sizeof(*v))
-		return -EPROTO;
-	memcpy(v, mnl_attr_get_payload(a), sizeof(*v));
-	return 0;
+	return get_fixed(a, v, sizeof(*v));
 }
 
 /* An address of @family, or of the family its length tells when 0. */
