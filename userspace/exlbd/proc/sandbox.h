@@ -92,6 +92,12 @@
  */
 int exlb_sandbox_enter_worker(const char *user, struct exlb_err *err);
 
+/*
+ * The same steps for the directory process (proc/directory.c), with the
+ * worker's filter and the directory additions above.
+ */
+int exlb_sandbox_enter_directory(const char *user, struct exlb_err *err);
+
 #ifdef EXLB_TEST_HOOKS
 /*
  * Test builds only: what a worker compromised into calling a forbidden
