@@ -11,8 +11,9 @@
 #   - the service account's password is in the directory process's memory
 #     and nowhere in the worker's (read from /proc/PID/mem as root);
 #   - Basic logons through the worker: right password 200, wrong 401, over
-#     plain LDAP to a server named in /etc/hosts after one that does not
-#     resolve (the resolver in the sandbox) and over LDAPS with the test CA
+#     plain LDAP to a server by name after one whose name does not
+#     resolve, both asked of a DNS server (dnsd.py on rs2: the resolver
+#     in the sandbox) and over LDAPS with the test CA
 #     (libldap's TLS, the CA file read in the sandbox);
 #   - the failed-logon limit (3) blocks the 4th attempt without asking
 #     slapd, and still after the worker was killed and replaced: the count
@@ -40,15 +41,18 @@ source "$here/lib/tap.sh"
 
 ESP_TOOLS=(ip nginx curl python3 openssl ldapsearch ldapwhoami jq unshare)
 ESP_PRIVSEP=1
-# a name the resolver finds in /etc/hosts (exlbd's mount namespace only)
-ESP_HOSTS="198.18.95.12 ldap.exlb.test"
+# the directory's names come from dnsd.py on rs2 (exlbd's mount namespace only)
+ESP_RESOLV=$'nameserver 198.18.95.12\noptions timeout:1 attempts:1'
+
 # shellcheck source=lib/esp-env.sh
 source "$here/lib/esp-env.sh"
 esp_setup dp 198.18.94 espdp 256 --workers 2
 exrs_setup rs1 "$NS_RS1" $RS1
 report $? "nginx as real server rs1 ($RS1)"
+ip netns exec "$NS_RS2" python3 "$here/dnsd.py" "$RS2" 53 "ldap.exlb.test=$RS2" >"$T/dns.log" 2>&1 &
+rs_pid=$!	# esp_cleanup stops it
 
-# EXLB: plain LDAP, a name that does not resolve first, then one of /etc/hosts
+# EXLB: plain LDAP, a name that does not resolve first (NXDOMAIN), then one that does
 slapd_sso_args "$RS2" $P_LDAP "$T/adminpass"
 SSO_ARGS[0]="server=nohost.exlb.test:$P_LDAP ldap.exlb.test:$P_LDAP"
 cfg sso add EXLB "${SSO_ARGS[@]}" max_failed_auths=3 reset_fail_tout=600 unblock_tout=600
@@ -139,6 +143,8 @@ b0=$(binds)
 req 80 alice:alice-pw /owa/
 [ "$code" = 200 ] && [ "$(binds)" -gt "$b0" ]
 report $? "LDAP (server by name, after one that does not resolve): alice with her password: $code, slapd asked ($(( $(binds) - b0 )) binds)"
+grep -q '^nohost.exlb.test 1$' "$T/dns.log" && grep -q '^ldap.exlb.test 1$' "$T/dns.log"
+report $? "the directory process's resolver asked dnsd.py: $(sort -u "$T/dns.log" | tr '\n' ' ')"
 req 80 dave:wrong-pw /owa/
 [ "$code" = 401 ]
 report $? "LDAP: dave with a wrong password: $code"

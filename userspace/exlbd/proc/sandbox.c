@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
-#include <linux/netlink.h>
 #include <linux/securebits.h>
 #include <seccomp.h>
 
@@ -288,10 +287,10 @@ static int worker_arg_rules(scmp_filter_ctx ctx)
 
 /*
  * The directory process's additions (sandbox.h says why each): files
- * read-only, the resolver's UDP and netlink sockets.
+ * read-only, the resolver's UDP sockets.
  */
 static const int directory_syscalls[] = {
-	SCMP_SYS(sendmmsg),
+	SCMP_SYS(sendmmsg),	/* the resolver: the A and AAAA queries at once */
 };
 
 static int directory_arg_rules(scmp_filter_ctx ctx)
@@ -307,21 +306,16 @@ static int directory_arg_rules(scmp_filter_ctx ctx)
 
 		rc = allow(ctx, SCMP_SYS(socket), 2, c);
 	}
-	if (!rc) {	/* getaddrinfo(): the addresses of this host's interfaces */
-		struct scmp_arg_cmp c[] = {
-			SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
-			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW),
-			SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE),
-		};
+	if (!rc) {
+		/*
+		 * glibc's getaddrinfo() asks nscd first (a unix socket), every
+		 * 100th lookup again after a failure: refused, not killed, it
+		 * then reads the files and asks DNS itself.
+		 */
+		struct scmp_arg_cmp c[] = { SCMP_A0(SCMP_CMP_EQ, AF_UNIX) };
 
-		rc = allow(ctx, SCMP_SYS(socket), 3, c);
-	}
-	if (!rc) {	/* a netlink socket's address only: no port to bind */
-		struct scmp_arg_cmp c[] = {
-			SCMP_A2(SCMP_CMP_EQ, sizeof(struct sockaddr_nl), 0),
-		};
-
-		rc = allow(ctx, SCMP_SYS(bind), 1, c);
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES),
+					    SCMP_SYS(socket), 1, c);
 	}
 	if (!rc) {	/* read-only: no write access, no create, truncate, append */
 		struct scmp_arg_cmp c[] = {

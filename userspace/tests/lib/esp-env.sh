@@ -25,8 +25,8 @@
 #       $T/exlbd.log, DAEMON_PID set, and reports it ready (exlbd_ready).
 #       With ESP_PRIVSEP set: exlbd --worker-user exlb (docs/privsep.md),
 #       the user made by lib/privsep-user.sh in exlbd's private mount
-#       namespace (EXLB_UID, EXLB_GID set), with ESP_HOSTS (lines) added
-#       to a copy of /etc/hosts there.
+#       namespace (EXLB_UID, EXLB_GID set); with ESP_RESOLV (lines) as its
+#       /etc/resolv.conf there too.
 #       P_LDAP=13389 P_LDAPS=13636: slapd's ports.
 #
 #   esp_cleanup
@@ -97,8 +97,10 @@ esp_setup() {
 		# shellcheck source=privsep-user.sh
 		source "$esp_lib/privsep-user.sh"
 		privsep_user "$T"
-		{ cat /etc/hosts; printf '%s\n' "${ESP_HOSTS:-}"; } >"$T/hosts"
-		PRIVSEP_SETUP+=" && mount --bind $T/hosts /etc/hosts"
+		if [ -n "${ESP_RESOLV:-}" ]; then
+			printf '%s\n' "$ESP_RESOLV" >"$T/resolv.conf"
+			PRIVSEP_SETUP+=" && mount --bind $T/resolv.conf /etc/resolv.conf"
+		fi
 		wrap=("${PRIVSEP_WRAP[@]}")
 		set -- --worker-user exlb "$@"
 	fi
