@@ -4,7 +4,7 @@
 # against a real slapd.
 # sso.c's forwarding to the directory process speaks handover.c's framing.
 test_esp_ldap_SRCS := exlbd/esp/ldap.c exlbd/esp/sso.c exlbd/config/params.c \
-	exlbd/proc/handover.c
+	exlbd/proc/handover.c exlbd/config/log.c
 test_esp_ldap_LIBS := -lev -lldap -llber -lpthread -ljansson
 TEST_SCRIPTS += tests/exlbd-esp-ldap.sh
 TEST_SCRIPT_DEPS += $(B)/tests/test_esp_ldap
