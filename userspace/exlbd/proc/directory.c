@@ -272,10 +272,9 @@ static int take_domains(json_t *doc)
 		exlb_log(LOG_ERR, "directory: the manager's SSO domains: %s", err.msg);
 		return -1;
 	}
+	/* the failed-logon counts stay, as in-process across changes */
 	exlb_config_free(domains);
 	domains = cfg;
-	/* a domain's limits may have changed: as in-process, start again */
-	esp_auth_reset_failures();
 	return 0;
 }
 
