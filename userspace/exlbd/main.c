@@ -34,6 +34,7 @@
 #include "l7/proxy.h"
 #include "config/template.h"
 #include "proc/handover.h"
+#include "proc/directory.h"
 #include "proc/worker.h"
 #include "exlbd.h"
 #include "ha/ha.h"
@@ -363,6 +364,12 @@ int main(int argc, char **argv)
 		setvbuf(stderr, NULL, _IOLBF, 0);
 		signal(SIGPIPE, SIG_IGN);
 		return exlb_worker_main();
+	}
+	/* the directory process (ESP logons, privsep stage 3): likewise */
+	if (argc == 2 && !strcmp(argv[1], "--directory")) {
+		setvbuf(stderr, NULL, _IOLBF, 0);
+		signal(SIGPIPE, SIG_IGN);
+		return exlb_directory_main();
 	}
 	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (opt) {

@@ -13,7 +13,9 @@
 #     manager logs "killed by signal 31 (SIGSYS...)", status counts it, a
 #     new worker (new pid, same checks) serves, and only requests in flight
 #     on the killed worker fail (counted and printed);
-#   - an ESP logon configuration is refused in worker mode, nothing stored.
+#   - ReencryptVerify=1 is refused in worker mode, nothing stored; an ESP
+#     logon configuration is accepted (the directory process, stage 3:
+#     exlbd-esp-privsep.sh).
 #
 # The network is lib/lbnet.sh's:
 #   client 198.18.90.2 ---- lb (exlbd --no-kernel --worker-user exlb)
@@ -78,27 +80,14 @@ report $? "nginx as real servers rs1 ($RS1) and rs2 ($RS2)"
 
 # ---- the user exlb (group nogroup), in exlbd's mount namespace only
 
-EXLB_UID=
-for ((u = 64990; u > 60000; u--)); do
-	getent passwd $u >/dev/null || { EXLB_UID=$u; break; }
-done
-NOGROUP=$(getent group nogroup | cut -d: -f3)
-cp /etc/passwd "$T/passwd" && cp /etc/group "$T/group"
-getent passwd exlb >/dev/null ||
-	echo "exlb:x:$EXLB_UID:$NOGROUP:exlb worker:/nonexistent:/usr/sbin/nologin" >>"$T/passwd"
-EXLB_UID=$(awk -F: '$1 == "exlb" { print $3 }' "$T/passwd")
-EXLB_GID=$(awk -F: '$1 == "exlb" { print $4 }' "$T/passwd")
-# the operators' group exlb (exlbd gives the access log to it), if not there
-grep -q '^exlb:' "$T/group" || echo "exlb:x:$((EXLB_UID + 1)):" >>"$T/group"
-setup="mount --bind $T/passwd /etc/passwd && mount --bind $T/group /etc/group"
-# a running nscd would answer getpwnam() from the host's files
-[ -d /run/nscd ] && setup+=" && mount -t tmpfs exlb-no-nscd /run/nscd"
+# shellcheck source=lib/privsep-user.sh
+source "$here/lib/privsep-user.sh"
+privsep_user "$T"
 
 opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG"
 	--workers 2 --worker-user exlb)
 [ -n "${EXLBD_TLS_RELAY:-}" ] && opts+=("--tls-relay=$EXLBD_TLS_RELAY")
-ip netns exec "$NS_LB" unshare -m --propagation private bash -c "$setup"' && exec "$@"' \
-	exlbd-ns env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
+ip netns exec "$NS_LB" "${PRIVSEP_WRAP[@]}" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
 DAEMON_PID=$!
 exlbd_ready "exlbd --worker-user exlb runs in the LB namespace"
 
@@ -226,15 +215,20 @@ got=$(rs_of 4)
 [ "$got" = "rs1=2 rs2=2 " ]
 report $? "after the restart requests are served by the new worker ($got; $after of the loops' answered 200)"
 
-# ---- ESP logons need the directory process: refused in worker mode
+# ---- what the worker cannot do is refused; ESP logons are the directory process's
 
-cfg sso add EXLB server=198.18.91.50:389 auth_type=LDAP-Unencrypted timeout=2
-out=$(ctl vs mod Web EspEnabled=1 InputAuthMode=1 Domain=EXLB AllowedHosts=mail.example.test 2>&1)
+out=$(ctl vs mod Web SSLReencrypt=1 ReencryptVerify=1 ReverseSNIHostname=rs.example.test 2>&1)
 rc=$?
-esp=$(ctl vs show Web -j 2>/dev/null | jq -r '.. | objects | select(has("EspEnabled")) | .EspEnabled' | head -n 1)
-[ $rc != 0 ] && grep -q 'ESP logons (InputAuthMode, SSODomain) need the directory process (privsep stage 3); run exlbd without --worker-user' <<<"$out" &&
-	[ "$esp" = 0 ]
-report $? "ESP logon refused in worker mode (exit $rc: ${out:0:120}); EspEnabled stays $esp"
+rv=$(ctl vs show Web -j 2>/dev/null | jq -r '.. | objects | select(has("ReencryptVerify")) | .ReencryptVerify' | head -n 1)
+[ $rc != 0 ] && grep -q 'ReencryptVerify=1 reads the system CA store, which the sandboxed L7 worker cannot open' <<<"$out" &&
+	[ "$rv" = 0 ]
+report $? "ReencryptVerify=1 refused in worker mode (exit $rc: ${out:0:110}); it stays $rv"
+cfg sso add EXLB server=198.18.91.50:389 auth_type=LDAP-Unencrypted timeout=2
+ctl vs mod Web EspEnabled=1 InputAuthMode=1 Domain=EXLB AllowedHosts=mail.example.test >/dev/null 2>&1
+rc=$?
+D=$(ctl status -j | jq -r '.proxy.directory_process.pid // 0')
+[ $rc = 0 ] && [ "$D" != 0 ] && [ "$(st "$D" Seccomp)" = 2 ] && [ "$(st "$D" PPid)" = "$DAEMON_PID" ]
+report $? "an ESP logon (InputAuthMode=1, Domain) is accepted in worker mode (exit $rc); the directory process $D serves it (exlbd-esp-privsep.sh tests it)"
 
 report "${cfg_bad:-0}" "every other exlbctl change was accepted"
 exlbd_stop_checked

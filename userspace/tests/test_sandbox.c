@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -780,7 +781,138 @@ static void test_forbidden(void)
 	}
 }
 
-/* ---- 3. entering fails closed ---- */
+/* ---- 3. the directory process's filter: the worker's + reading files, DNS ---- */
+
+/* What the directory process does (proc/sandbox.h): each must work. */
+static void directory_allowed_child(void *arg, int out, int gofd)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+	struct exlb_err err;
+	struct stat st;
+	char buf[16];
+	int fd;
+
+	(void)arg;
+	(void)gofd;
+	if (exlb_sandbox_enter_directory(EXLB_WORKER_USER, &err)) {
+		say(out, "not", "enter: %s", err.msg);
+		return;
+	}
+	fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+	say(out, fd >= 0 && read(fd, buf, sizeof(buf)) > 0 ? "ok" : "not",
+	    "directory filter: open(/etc/passwd, O_RDONLY) and read it (%s)",
+	    fd >= 0 ? "opened" : strerror(errno));
+	close(fd);
+	say(out, !stat("/etc/hosts", &st) ? "ok" : "not",
+	    "directory filter: stat(/etc/hosts) (the resolver's change check)");
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	say(out, fd >= 0 ? "ok" : "not",
+	    "directory filter: socket(AF_INET, SOCK_DGRAM) (DNS queries)");
+	close(fd);
+	errno = 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	say(out, fd < 0 && errno == EACCES ? "ok" : "not",
+	    "directory filter: socket(AF_UNIX) refused with EACCES, not killed (glibc's nscd attempt; got %s)",
+	    fd < 0 ? strerror(errno) : "a socket");
+	/* /etc/hosts: files first, no packet */
+	say(out, !getaddrinfo("localhost", "389", &hints, &ai) ? "ok" : "not",
+	    "directory filter: getaddrinfo(localhost) (/etc/hosts)");
+	if (ai)
+		freeaddrinfo(ai);
+}
+
+enum dir_forbidden {
+	D_WRONLY, D_RDWR, D_CREAT, D_TRUNC, D_APPEND, D_NETLINK, D_BIND,
+	D_EXECVE,
+};
+
+static const char *const dir_forbidden_name[] = {
+	[D_WRONLY] = "open(O_WRONLY)",
+	[D_RDWR] = "open(O_RDWR)",
+	[D_CREAT] = "open(O_RDONLY | O_CREAT)",
+	[D_TRUNC] = "open(O_RDONLY | O_TRUNC)",
+	[D_APPEND] = "open(O_RDONLY | O_APPEND)",
+	[D_NETLINK] = "socket(AF_NETLINK)",
+	[D_BIND] = "bind() of a UDP socket",
+	[D_EXECVE] = "execve(/bin/true)",
+};
+
+static void directory_forbidden_child(void *arg, int out, int gofd)
+{
+	enum dir_forbidden f = (enum dir_forbidden)(long)arg;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char path[300];
+	struct exlb_err err;
+
+	(void)gofd;
+	/* killed at the call, whatever the file's permissions would say */
+	snprintf(path, sizeof(path), "%s/probe", tmpdir);
+	if (exlb_sandbox_enter_directory(EXLB_WORKER_USER, &err)) {
+		say(out, "not", "enter: %s", err.msg);
+		return;
+	}
+	say(out, "E", "entered");
+	switch (f) {
+	case D_WRONLY:
+		open(path, O_WRONLY);
+		break;
+	case D_RDWR:
+		open(path, O_RDWR);
+		break;
+	case D_CREAT:
+		open(path, O_RDONLY | O_CREAT, 0600);
+		break;
+	case D_TRUNC:
+		open(path, O_RDONLY | O_TRUNC);
+		break;
+	case D_APPEND:
+		open(path, O_RDONLY | O_APPEND);
+		break;
+	case D_NETLINK:
+		socket(AF_NETLINK, SOCK_RAW, 0);
+		break;
+	case D_BIND:
+		bind(socket(AF_INET, SOCK_DGRAM, 0), (struct sockaddr *)&sin, sizeof(sin));
+		break;
+	case D_EXECVE:
+		execl("/bin/true", "true", (char *)NULL);
+		break;
+	}
+	say(out, "not", "still alive after the forbidden call");
+}
+
+static void test_directory(void)
+{
+	char line[600];
+	struct child c;
+	int status;
+
+	if (spawn(&c, directory_allowed_child, NULL)) {
+		report(false, "fork: %s", strerror(errno));
+		return;
+	}
+	status = finish(&c);	/* reports its lines */
+	describe_status(status, line, sizeof(line));
+	report(WIFEXITED(status) && !WEXITSTATUS(status),
+	       "the sandboxed directory child ended normally (%s)", line);
+	for (int f = D_WRONLY; f <= D_EXECVE; f++) {
+		char how[64];
+		bool entered;
+
+		if (spawn(&c, directory_forbidden_child, (void *)(long)f)) {
+			report(false, "fork: %s", strerror(errno));
+			return;
+		}
+		entered = next_line(&c, line, sizeof(line)) && !strcmp(line, "E|entered");
+		status = finish(&c);
+		describe_status(status, how, sizeof(how));
+		report(entered && WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
+		       "%s in the directory sandbox: killed by SIGSYS (%s)",
+		       dir_forbidden_name[f], how);
+	}
+}
+
+/* ---- 4. entering fails closed ---- */
 
 enum refusal { R_ROOT, R_OPERATORS, R_THREAD, R_UNPRIVILEGED, R_NO_USER };
 
@@ -875,6 +1007,7 @@ int main(void)
 	}
 	test_work();
 	test_forbidden();
+	test_directory();
 	test_refusals();
 	umount("/etc/passwd");
 	umount("/etc/group");

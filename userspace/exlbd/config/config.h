@@ -724,15 +724,18 @@ struct exlb_runtime {
 		unsigned int nr_workers;
 		/* each worker's event loop: how late its timer fired, s */
 		double lag[EXLB_MAX_WORKERS_SHOWN], lag_max[EXLB_MAX_WORKERS_SHOWN];
-		/* exlbd --worker-user: the L7 worker process (docs/privsep.md) */
-		struct {
+		/*
+		 * exlbd --worker-user: the L7 worker process and the
+		 * directory process (docs/privsep.md)
+		 */
+		struct exlb_proc_status {
 			bool on;
 			int pid;		/* 0: none running */
 			unsigned int exits;	/* it died and was restarted */
 			unsigned int sigsys;	/* of those: killed by its filter */
 			char user[64];
 			char last_exit[160];	/* "killed by signal 31 (SIGSYS...)" */
-		} process;
+		} process, directory;
 	} proxy;
 	struct exlb_vs_l7 *vs_l7;
 	size_t nr_vs_l7;

@@ -1223,6 +1223,15 @@ static json_t *service_status(const struct exlb_config *cfg,
 	return obj;
 }
 
+/* A privsep process (docs/privsep.md): who, and how often it died. */
+static json_t *proc_status(const struct exlb_proc_status *p)
+{
+	return json_pack("{sI ss sI sI ss}", "pid", (json_int_t)p->pid, "user", p->user,
+			 "exits", (json_int_t)p->exits,
+			 "killed_by_sigsys", (json_int_t)p->sigsys,
+			 "last_exit", p->last_exit);
+}
+
 /* The L7 proxy's descriptor budget and what it refused (docs/proxy.md). */
 static json_t *proxy_status(const struct exlb_runtime *rt)
 {
@@ -1243,14 +1252,11 @@ static json_t *proxy_status(const struct exlb_runtime *rt)
 			 "ktls_conns", (json_int_t)rt->proxy.ktls_conns,
 			 "userspace_tls_conns", (json_int_t)rt->proxy.userspace_conns,
 			 "workers", workers);
-	/* exlbd --worker-user: the sandboxed process, its deaths (privsep.md) */
+	/* exlbd --worker-user: the sandboxed processes, their deaths (privsep.md) */
 	if (out && rt->proxy.process.on)
-		json_object_set_new(out, "worker_process", json_pack("{sI ss sI sI ss}",
-			"pid", (json_int_t)rt->proxy.process.pid,
-			"user", rt->proxy.process.user,
-			"exits", (json_int_t)rt->proxy.process.exits,
-			"killed_by_sigsys", (json_int_t)rt->proxy.process.sigsys,
-			"last_exit", rt->proxy.process.last_exit));
+		json_object_set_new(out, "worker_process", proc_status(&rt->proxy.process));
+	if (out && rt->proxy.directory.on)
+		json_object_set_new(out, "directory_process", proc_status(&rt->proxy.directory));
 	return out;
 }
 

@@ -10,16 +10,28 @@
  * Also here: the input checks made before anything else, and the
  * failed-logon table (max_failed_auths, reset_fail_tout, unblock_tout),
  * shared by every thread under one mutex.
+ *
+ * In the L7 worker process (docs/privsep.md) the queue's consumer is one
+ * forwarding thread instead: it sends each logon to the directory process
+ * (proc/directory.c, which runs this same file with the directory threads)
+ * and delivers its answers the same way. The worker then holds no
+ * service-account password and no failed-logon table: both are the
+ * directory process's, so a compromised worker cannot lift the limit.
  */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "proc/handover.h"
 #include "sso.h"
 
 #define ESP_THREADS		4	/* logons at the directory at once */
@@ -43,7 +55,10 @@ struct esp_auth {
 	atomic_bool cancelled;
 	struct exlb_sso_domain d;	/* a copy: holds adminpass */
 	struct esp_logon name;
+	char typed[ESP_NAME_MAX + 1];	/* as given: the directory process's input */
 	char password[ESP_PASSWORD_MAX + 1];
+	uint64_t id;			/* forwarded: its request's */
+	time_t deadline;		/* forwarded: no answer by then, unavailable */
 	enum esp_auth_result result;
 	char detail[768];
 	struct esp_auth *next;
@@ -60,6 +75,11 @@ static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;
 static struct esp_auth *queue_head, **queue_tail = &queue_head;
 static unsigned int queue_len;
 static bool threads_started;
+
+/* the worker process: logons go to the directory process (esp_auth_forward) */
+static bool forward;
+static int fwd_wake = -1;	/* eventfd: a logon queued or a new channel */
+static int fwd_next = -1;	/* under queue_lock: the channel to switch to */
 
 /* ---- failed logons ---- */
 
@@ -249,6 +269,8 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 static void *directory_thread(void *arg)
 {
 	(void)arg;
+	/* by prctl, not pthread_setname_np() from outside: no open of comm */
+	prctl(PR_SET_NAME, "exlbd-ldap", 0, 0, 0);
 	for (;;) {
 		struct esp_auth *a;
 
@@ -280,6 +302,203 @@ static void *directory_thread(void *arg)
 	return NULL;
 }
 
+/* ---- the worker process: forwarding to the directory process ---- */
+
+#define FWD_SAY_MS	2000
+#define FWD_HEAR_MS	1000
+
+static void fwd_unavailable(struct esp_auth *a, const char *why)
+{
+	a->result = ESP_AUTH_UNAVAILABLE;
+	snprintf(a->detail, sizeof(a->detail), "directory unavailable: %s", why);
+	deliver(a);
+}
+
+static void fwd_fail_all(struct esp_auth **pending, const char *why)
+{
+	struct esp_auth *a;
+
+	while ((a = *pending)) {
+		*pending = a->next;
+		fwd_unavailable(a, why);
+	}
+}
+
+static void hex(char *out, const char *in, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[(unsigned char)in[i] >> 4];
+		out[2 * i + 1] = digits[(unsigned char)in[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+/*
+ * {"id", "domain", "user", "password"}: name and password as hex (any
+ * bytes; JSON strings must be UTF-8). The directory process checks them
+ * again: it does not trust this side.
+ */
+static int fwd_send(int fd, struct esp_auth *a)
+{
+	char user[2 * ESP_NAME_MAX + 1], pw[2 * ESP_PASSWORD_MAX + 1];
+	struct exlb_err err;
+	json_t *msg;
+	int ret;
+
+	hex(user, a->typed, strlen(a->typed));
+	hex(pw, a->password, strlen(a->password));
+	msg = json_pack("{sIssssss}", "id", (json_int_t)a->id, "domain", a->d.name,
+			"user", user, "password", pw);
+	ret = msg ? exlb_handover_say(fd, msg, FWD_SAY_MS, &err) : -1;
+	if (msg)	/* jansson's copy of the password too */
+		explicit_bzero((char *)json_string_value(json_object_get(msg, "password")),
+			       strlen(pw));
+	explicit_bzero(pw, sizeof(pw));
+	json_decref(msg);
+	return ret;
+}
+
+/* {"id", "result", "detail"}: the logon @id of @pending is decided. */
+static void fwd_answer(struct esp_auth **pending, json_t *msg)
+{
+	json_int_t id = json_integer_value(json_object_get(msg, "id"));
+	json_t *res = json_object_get(msg, "result");
+	const char *detail = json_string_value(json_object_get(msg, "detail"));
+	struct esp_auth **p, *a;
+
+	for (p = pending; *p && (*p)->id != (uint64_t)id; p = &(*p)->next)
+		;
+	a = *p;
+	if (!a || !json_is_integer(res) || json_integer_value(res) < ESP_AUTH_OK ||
+	    json_integer_value(res) > ESP_AUTH_REFUSED)
+		return;		/* late (already timed out) or malformed */
+	*p = a->next;
+	a->result = (enum esp_auth_result)json_integer_value(res);
+	snprintf(a->detail, sizeof(a->detail), "%s", detail ? detail : "");
+	for (char *c = a->detail; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	deliver(a);
+}
+
+/* The longest a logon may take there: every server, each step, its timeout. */
+static time_t fwd_bound(const struct exlb_sso_domain *d)
+{
+	unsigned int servers = 1;
+
+	for (const char *c = d->server; *c; c++)
+		servers += *c == ' ' && c[1] && c[1] != ' ';
+	return (time_t)servers * 4 * (d->timeout ? d->timeout : 5) + 5;
+}
+
+static void *forward_thread(void *arg)
+{
+	struct esp_auth *pending = NULL, *todo, *a;
+	uint64_t next_id = 1, v;
+	struct exlb_err err;
+	int fd = -1, next;
+
+	(void)arg;
+	prctl(PR_SET_NAME, "exlbd-esp-fwd", 0, 0, 0);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = fwd_wake, .events = POLLIN },
+				       { .fd = -1, .events = POLLIN } };
+		time_t now;
+		json_t *msg;
+
+		pthread_mutex_lock(&queue_lock);
+		next = fwd_next;
+		fwd_next = -1;
+		todo = queue_head;
+		queue_head = NULL;
+		queue_tail = &queue_head;
+		queue_len = 0;
+		pthread_mutex_unlock(&queue_lock);
+		if (next >= 0) {	/* the directory process (or this one) restarted */
+			fwd_fail_all(&pending, "the directory process was restarted");
+			if (fd >= 0)
+				close(fd);
+			fd = next;
+		}
+		while ((a = todo)) {
+			todo = a->next;
+			if (atomic_load(&a->cancelled)) {
+				fwd_unavailable(a, "cancelled");
+			} else if (fd < 0) {
+				fwd_unavailable(a, "no directory process");
+			} else {
+				a->id = next_id++;
+				a->deadline = now_mono() + fwd_bound(&a->d);
+				if (fwd_send(fd, a)) {
+					fwd_unavailable(a, "its channel failed");
+					fwd_fail_all(&pending, "its channel failed");
+					close(fd);
+					fd = -1;
+					continue;
+				}
+				explicit_bzero(a->password, sizeof(a->password));
+				a->next = pending;
+				pending = a;
+			}
+		}
+		p[1].fd = fd;
+		if (poll(p, 2, 1000) > 0) {
+			if (p[0].revents & POLLIN &&
+			    read(fwd_wake, &v, sizeof(v)) != sizeof(v))
+				v = 0;
+			if (fd >= 0 && p[1].revents) {
+				msg = exlb_handover_hear(fd, FWD_HEAR_MS, &err);
+				if (msg) {
+					fwd_answer(&pending, msg);
+					json_decref(msg);
+				} else {
+					exlb_log(LOG_ERR, "esp: the directory process's channel: %s",
+						 err.msg);
+					fwd_fail_all(&pending, err.msg);
+					close(fd);
+					fd = -1;
+				}
+			}
+		}
+		now = now_mono();
+		for (struct esp_auth **q = &pending; (a = *q);) {
+			if (a->deadline > now) {
+				q = &a->next;
+				continue;
+			}
+			*q = a->next;
+			fwd_unavailable(a, "the directory process did not answer in time");
+		}
+	}
+	return NULL;
+}
+
+int esp_auth_forward(void)
+{
+	if (threads_started)
+		return -1;
+	fwd_wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fwd_wake < 0)
+		return -1;
+	forward = true;
+	return 0;
+}
+
+void esp_auth_set_directory(int fd)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&queue_lock);
+	if (fwd_next >= 0)
+		close(fwd_next);
+	fwd_next = fd;
+	pthread_mutex_unlock(&queue_lock);
+	if (write(fwd_wake, &one, sizeof(one)) != sizeof(one))
+		return;	/* the counter is full: the thread is awake anyway */
+}
+
 static int start_threads(void)
 {
 	pthread_attr_t attr;
@@ -290,14 +509,14 @@ static int start_threads(void)
 		goto out;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	for (int i = 0; i < ESP_THREADS; i++) {
+	for (int i = 0; i < (forward ? 1 : ESP_THREADS); i++) {
 		pthread_t t;
 
-		if (pthread_create(&t, &attr, directory_thread, NULL)) {
+		if (pthread_create(&t, &attr, forward ? forward_thread : directory_thread,
+				   NULL)) {
 			ret = i ? 0 : -1;	/* fewer threads still work */
 			break;
 		}
-		pthread_setname_np(t, "exlbd-ldap");
 	}
 	pthread_attr_destroy(&attr);
 	threads_started = !ret;
@@ -373,7 +592,7 @@ struct esp_auth *esp_auth_start(const struct exlb_sso_domain *d,
 {
 	struct esp_loop *el = this_loop;
 	struct esp_auth *a;
-	char typed[ESP_NAME_MAX + 1], why[160];
+	char why[160];
 
 	if (!el)
 		return NULL;
@@ -395,9 +614,8 @@ struct esp_auth *esp_auth_start(const struct exlb_sso_domain *d,
 			 ESP_NAME_MAX);
 		goto now;
 	}
-	memcpy(typed, user, user_len);
-	typed[user_len] = 0;
-	if (esp_logon_name(d, typed, &a->name, why, sizeof(why))) {
+	memcpy(a->typed, user, user_len);
+	if (esp_logon_name(d, a->typed, &a->name, why, sizeof(why))) {
 		/* a name of another domain or format: an ordinary failure */
 		a->result = ESP_AUTH_BAD_CREDENTIALS;
 		snprintf(a->detail, sizeof(a->detail), "bad credentials: %.*s: %s",
@@ -429,6 +647,12 @@ struct esp_auth *esp_auth_start(const struct exlb_sso_domain *d,
 	queue_len++;
 	pthread_cond_signal(&queue_cond);
 	pthread_mutex_unlock(&queue_lock);
+	if (forward) {
+		uint64_t one = 1;
+
+		if (write(fwd_wake, &one, sizeof(one)) != sizeof(one))
+			return a;	/* the counter is full: the thread is awake */
+	}
 	return a;
 now:
 	/* decided without the directory: still called back from the loop */

@@ -60,6 +60,20 @@ void esp_auth_cancel(struct esp_auth *a);
 /* Logons started and not yet called back or dropped (all loops). */
 unsigned int esp_auth_in_flight(void);
 
+/*
+ * The L7 worker process (docs/privsep.md): logons go to the directory
+ * process instead of directory threads here; that process keeps the
+ * failed-logon limit. Once, before the first esp_auth_attach(); 0 or -1.
+ */
+int esp_auth_forward(void);
+
+/*
+ * The channel to the directory process (a unix socket, taken), a new one
+ * whenever either process was restarted: logons waiting for an answer on
+ * the previous one end as ESP_AUTH_UNAVAILABLE. After esp_auth_forward().
+ */
+void esp_auth_set_directory(int fd);
+
 /* Forgets every failed-logon record (tests; a domain's limits changed). */
 void esp_auth_reset_failures(void);
 

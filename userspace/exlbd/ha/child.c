@@ -54,6 +54,31 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 	exlb_child_retry(c);
 }
 
+static const char *signal_why(int sig)
+{
+	switch (sig) {
+	case SIGSYS:
+		return "SIGSYS: a system call outside its filter";
+	case SIGSEGV:
+		return "SIGSEGV";
+	case SIGABRT:
+		return "SIGABRT";
+	case SIGKILL:
+		return "SIGKILL";
+	default:
+		return sigabbrev_np(sig) ? sigabbrev_np(sig) : "?";
+	}
+}
+
+void exlb_child_exit_text(int status, char *buf, size_t n)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, n, "killed by signal %d (%s)", WTERMSIG(status),
+			 signal_why(WTERMSIG(status)));
+	else
+		snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
+}
+
 void exlb_child_init(struct exlb_child *c, struct ev_loop *loop,
 		     const struct exlb_child_ops *ops, void *ctx)
 {

@@ -13,6 +13,7 @@
 #define EXLB_HA_CHILD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include <ev.h>
@@ -55,6 +56,11 @@ void exlb_child_started(struct exlb_child *c, pid_t pid);
 void exlb_child_retry(struct exlb_child *c);
 /* No child and no restart pending: start it now (start callback). */
 void exlb_child_ensure(struct exlb_child *c);
+/*
+ * How a child ended, for status and logs: "killed by signal 31 (SIGSYS: a
+ * system call outside its filter)" or "exited with status 1".
+ */
+void exlb_child_exit_text(int status, char *buf, size_t n);
 /* Cancels a pending restart; SIGTERM, bounded wait, SIGKILL; reaps; logs. */
 void exlb_child_stop(struct exlb_child *c);
 

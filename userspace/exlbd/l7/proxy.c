@@ -565,15 +565,14 @@ static void *worker_main(void *arg)
 
 	fd_ceiling_refresh(w);
 	/*
-	 * ESP logons call back on this loop; without it they answer 503. Not
-	 * in a worker process: its directory threads are stage 3's process.
+	 * ESP logons call back on this loop; without it they answer 503. In
+	 * a worker process they go to the directory process (esp_auth_forward).
 	 */
-	if (!w->proxy->opts.sandboxed && esp_auth_attach(w->loop))
+	if (esp_auth_attach(w->loop))
 		exlb_log(LOG_ERR, "proxy: worker: no directory threads for ESP logons");
 	ev_run(w->loop, 0);
 	l7_relays_close_all(w);	/* cancels the logons of its connections */
-	if (!w->proxy->opts.sandboxed)
-		esp_auth_detach();
+	esp_auth_detach();
 	l7_idle_servers_expire(w, ev_now(w->loop), true);
 	l7_access_log_flush(w->proxy);	/* the lines of the connections closed */
 	listeners_close_all(w);

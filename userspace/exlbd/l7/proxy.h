@@ -59,9 +59,10 @@ struct exlb_proxy_opts {
 	 * @worker_user, and every call below is answered by @remote on this
 	 * side of its channel (proc/manager.c). Worker process: @sandboxed --
 	 * it binds no
-	 * listener (the manager's come with the configuration), starts no ESP
-	 * directory threads and reads certificates from the PEM bytes of
-	 * exlb_proxy_set_pem(), never from @state_dir.
+	 * listener (the manager's come with the configuration) and reads
+	 * certificates from the PEM bytes of exlb_proxy_set_pem(), never from
+	 * @state_dir (its ESP logons go to the directory process: the worker
+	 * called esp_auth_forward()).
 	 */
 	const struct exlb_proxy_remote *remote;
 	const char *worker_user;

@@ -194,8 +194,8 @@ static int send_msg(int chan, json_t *obj, const int *fds, size_t nr_fds,
 }
 
 /* One message: its object, its descriptors in @fds / *@nr_fds. */
-static json_t *recv_msg(int chan, int *fds, size_t *nr_fds, int64_t deadline,
-			struct exlb_err *err)
+static json_t *recv_msg(int chan, int *fds, size_t *nr_fds, size_t max,
+			int64_t deadline, struct exlb_err *err)
 {
 	json_error_t jerr;
 	uint32_t be;
@@ -207,7 +207,7 @@ static json_t *recv_msg(int chan, int *fds, size_t *nr_fds, int64_t deadline,
 	if (recv_all(chan, (char *)&be, 4, fds, nr_fds, deadline, err))
 		goto fail;
 	len = ntohl(be);
-	if (len > EXLB_HANDOVER_MAX_MSG) {
+	if (len > max) {
 		exlb_err_set(err, "message of %zu bytes: too large", len);
 		goto fail;
 	}
@@ -271,7 +271,8 @@ int exlb_handover_recv(int chan, struct exlb_handover *h, int timeout_ms,
 	for (;;) {
 		int fds[EXLB_HANDOVER_BATCH];
 		size_t nr = 0;
-		json_t *msg = recv_msg(chan, fds, &nr, deadline, err);
+		json_t *msg = recv_msg(chan, fds, &nr, EXLB_HANDOVER_MAX_MSG,
+				       deadline, err);
 		json_t *tags;
 		struct exlb_handover_fd *grown;
 
@@ -345,9 +346,15 @@ int exlb_handover_say(int chan, json_t *msg, int timeout_ms,
 
 json_t *exlb_handover_hear(int chan, int timeout_ms, struct exlb_err *err)
 {
+	return exlb_handover_hear_max(chan, EXLB_HANDOVER_MAX_MSG, timeout_ms, err);
+}
+
+json_t *exlb_handover_hear_max(int chan, size_t max, int timeout_ms,
+			       struct exlb_err *err)
+{
 	int fds[EXLB_HANDOVER_BATCH];
 	size_t nr = 0;
-	json_t *msg = recv_msg(chan, fds, &nr, now_ms() + timeout_ms, err);
+	json_t *msg = recv_msg(chan, fds, &nr, max, now_ms() + timeout_ms, err);
 
 	close_fds(fds, nr);
 	return msg;

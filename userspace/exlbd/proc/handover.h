@@ -77,5 +77,8 @@ int exlb_handover_say(int chan, json_t *msg, int timeout_ms,
  * channel: "closed").
  */
 json_t *exlb_handover_hear(int chan, int timeout_ms, struct exlb_err *err);
+/* The same, refusing a message over @max bytes (an untrusted peer's). */
+json_t *exlb_handover_hear_max(int chan, size_t max, int timeout_ms,
+			       struct exlb_err *err);
 
 #endif

@@ -11,7 +11,8 @@
  * without secrets, the health verdicts, the certificates as PEM and the
  * access log's descriptor. What comes back (counters, passive-health
  * marks) is untrusted input: bounded, known members only, ids checked
- * against this side's configuration.
+ * against this side's configuration. It also owns the directory process
+ * (proc/directory_manager.c) and gives the worker its channel to it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include "ha/child.h"
 #include "health/targets.h"
 #include "l7/proxy.h"
+#include "proc/directory.h"
 #include "proc/handover.h"
 #include "proc/worker.h"
 
@@ -71,6 +73,7 @@ struct remote {
 	bool draining;
 	unsigned int exits, sigsys;
 	char last_exit[160];
+	struct exlb_directory *dir;	/* ESP logons (privsep stage 3) */
 };
 
 static const struct exlb_child_ops worker_ops;
@@ -206,7 +209,8 @@ static void listeners_sync(struct remote *r, const struct exlb_config *cfg)
 
 /*
  * An SSO domain as the worker gets it: no secret and no service account
- * (adminuser): the worker makes no directory logon (stage 3's process will).
+ * (adminuser): the worker makes no directory logon (the directory process
+ * does: directory_manager.c gives it the domains with their secrets).
  */
 static json_t *sso_public(const struct exlb_sso_domain *d)
 {
@@ -442,6 +446,27 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 	json_decref(msg);
 }
 
+/* ---- the directory process: the worker's channel to it ---- */
+
+/* A new channel for the worker (either process was just started). */
+static void pair_directory(struct remote *r)
+{
+	struct exlb_handover_fd fd = { .tag = "dir" };
+	json_t *msg;
+
+	if (r->chan < 0 || !r->dir || (fd.fd = exlb_directory_pair(r->dir)) < 0)
+		return;
+	msg = json_pack("{sb}", "directory", 1);
+	worker_send(r, &fd, 1, msg);
+	json_decref(msg);
+	close(fd.fd);
+}
+
+static void directory_started(void *ctx)
+{
+	pair_directory(ctx);
+}
+
 /* ---- the worker process ---- */
 
 static void worker_start(void *ctx)
@@ -499,23 +524,8 @@ static void worker_start(void *ctx)
 	if (send_log(r, &err))
 		exlb_log(LOG_ERR, "proxy: L7 worker: %s; it logs to standard output",
 			 err.msg);
+	pair_directory(r);
 	send_config(r);
-}
-
-static const char *signal_why(int sig)
-{
-	switch (sig) {
-	case SIGSYS:
-		return "SIGSYS: a system call outside its filter";
-	case SIGSEGV:
-		return "SIGSEGV";
-	case SIGABRT:
-		return "SIGABRT";
-	case SIGKILL:
-		return "SIGKILL";
-	default:
-		return sigabbrev_np(sig) ? sigabbrev_np(sig) : "?";
-	}
 }
 
 static void worker_exited(void *ctx, const char *note)
@@ -533,14 +543,8 @@ static void worker_exited(void *ctx, const char *note)
 	if (!note)
 		return;
 	r->exits++;
-	if (WIFSIGNALED(st)) {
-		r->sigsys += WTERMSIG(st) == SIGSYS;
-		snprintf(r->last_exit, sizeof(r->last_exit), "killed by signal %d (%s)",
-			 WTERMSIG(st), signal_why(WTERMSIG(st)));
-	} else {
-		snprintf(r->last_exit, sizeof(r->last_exit), "exited with status %d",
-			 WEXITSTATUS(st));
-	}
+	r->sigsys += WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
+	exlb_child_exit_text(st, r->last_exit, sizeof(r->last_exit));
 	exlb_log(LOG_ERR, "proxy: L7 worker (pid %d) %s; its connections ended; the listeners wait in this process for its replacement",
 		 (int)r->pid, r->last_exit);
 	/* drained (an upgrade): the old generation's worker is not replaced */
@@ -629,6 +633,12 @@ static void *remote_new(struct ev_loop *main_loop,
 	}
 	if (opts->tls_relay != EXLB_TLS_RELAY_USERSPACE)
 		ktls_module_load();
+	r->dir = exlb_directory_new(main_loop, r->exe_fd, r->user, directory_started,
+				    r, err);
+	if (!r->dir) {
+		remote_free(r);
+		return NULL;
+	}
 	r->child.wanted = true;
 	return r;
 }
@@ -644,6 +654,7 @@ static void remote_free(void *rv)
 		exlb_child_stop(&r->child);
 		worker_exited(r, NULL);
 	}
+	exlb_directory_free(r->dir);
 	for (size_t i = 0; i < r->nr_ls; i++)
 		listener_close(&r->ls[i]);
 	free(r->ls);
@@ -675,6 +686,8 @@ static void remote_apply(void *rv, const struct exlb_config *cfg,
 
 	r->cfg = cfg;
 	r->rt = rt;
+	if (r->dir)
+		exlb_directory_apply(r->dir, cfg);
 	if (!r->draining)
 		listeners_sync(r, cfg);
 	if (r->chan >= 0)
@@ -894,6 +907,8 @@ static void remote_counters(void *rv, const struct exlb_config *cfg,
 		 "%s", r->last_exit);
 	snprintf(rt->proxy.process.user, sizeof(rt->proxy.process.user), "%s",
 		 r->user);
+	if (r->dir)
+		exlb_directory_status(r->dir, &rt->proxy.directory);
 	if (!r->figures)
 		return;
 	figures_proxy(r->figures, rt);

@@ -285,8 +285,66 @@ static int worker_arg_rules(scmp_filter_ctx ctx)
 	return rc;
 }
 
+/*
+ * The directory process's additions (sandbox.h says why each): files
+ * read-only, the resolver's UDP sockets.
+ */
+static const int directory_syscalls[] = {
+	SCMP_SYS(sendmmsg),	/* the resolver: the A and AAAA queries at once */
+};
+
+static int directory_arg_rules(scmp_filter_ctx ctx)
+{
+	static const int families[] = { AF_INET, AF_INET6 };
+	int rc = 0;
+
+	for (size_t i = 0; !rc && i < sizeof(families) / sizeof(families[0]); i++) {
+		struct scmp_arg_cmp c[] = {
+			SCMP_A0(SCMP_CMP_EQ, families[i]),
+			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_DGRAM),
+		};
+
+		rc = allow(ctx, SCMP_SYS(socket), 2, c);
+	}
+	if (!rc) {
+		/*
+		 * glibc's getaddrinfo() asks nscd first (a unix socket), every
+		 * 100th lookup again after a failure: refused, not killed, it
+		 * then reads the files and asks DNS itself.
+		 */
+		struct scmp_arg_cmp c[] = { SCMP_A0(SCMP_CMP_EQ, AF_UNIX) };
+
+		rc = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO(EACCES),
+					    SCMP_SYS(socket), 1, c);
+	}
+	if (!rc) {	/* read-only: no write access, no create, truncate, append */
+		struct scmp_arg_cmp c[] = {
+			SCMP_A2(SCMP_CMP_MASKED_EQ,
+				O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE,
+				O_RDONLY),
+		};
+
+		rc = allow(ctx, SCMP_SYS(openat), 1, c);
+	}
+	if (!rc) {	/* the resolver: bytes waiting on its UDP socket */
+		struct scmp_arg_cmp c[] = { SCMP_A1(SCMP_CMP_EQ, FIONREAD) };
+
+		rc = allow(ctx, SCMP_SYS(ioctl), 1, c);
+	}
+	if (!rc) {	/* stat() of /etc/resolv.conf and the like: has it changed */
+		struct scmp_arg_cmp c[] = {
+			SCMP_A3(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0),
+		};
+
+		rc = allow(ctx, SCMP_SYS(newfstatat), 1, c);
+	}
+	for (size_t i = 0; !rc && i < sizeof(directory_syscalls) / sizeof(directory_syscalls[0]); i++)
+		rc = allow(ctx, directory_syscalls[i], 0, NULL);
+	return rc;
+}
+
 /* Step 7. */
-static int load_worker_filter(struct exlb_err *err)
+static int load_filter(bool directory, struct exlb_err *err)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int rc;
@@ -300,6 +358,8 @@ static int load_worker_filter(struct exlb_err *err)
 		rc = allow(ctx, worker_syscalls[i], 0, NULL);
 	if (!rc)
 		rc = worker_arg_rules(ctx);
+	if (!rc && directory)
+		rc = directory_arg_rules(ctx);
 	if (!rc)
 		rc = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -314,7 +374,7 @@ static int load_worker_filter(struct exlb_err *err)
 	return 0;
 }
 
-int exlb_sandbox_enter_worker(const char *user, struct exlb_err *err)
+static int enter(const char *user, bool directory, struct exlb_err *err)
 {
 	int threads = nr_threads();
 	uid_t uid;
@@ -332,7 +392,17 @@ int exlb_sandbox_enter_worker(const char *user, struct exlb_err *err)
 		exlb_err_set(err, "sandbox: no_new_privs: %s", strerror(errno));
 		return -1;
 	}
-	return load_worker_filter(err);
+	return load_filter(directory, err);
+}
+
+int exlb_sandbox_enter_worker(const char *user, struct exlb_err *err)
+{
+	return enter(user, false, err);
+}
+
+int exlb_sandbox_enter_directory(const char *user, struct exlb_err *err)
+{
+	return enter(user, true, err);
 }
 
 #ifdef EXLB_TEST_HOOKS

@@ -2,7 +2,8 @@
 /*
  * The sandbox an exlbd worker process enters once it holds its descriptors
  * (privilege separation, docs/privsep.md): the one place that drops
- * privileges. Stage 1: nothing in exlbd calls it yet.
+ * privileges, for the L7 worker process (proc/worker.c) and the directory
+ * process (proc/directory.c).
  *
  * exlb_sandbox_enter_worker(user) does, in this order, and fails closed
  * (returns -1 with @err set; the caller must then exit, the process being
@@ -68,6 +69,31 @@
  *                read (new limit NULL), prctl only PR_GET_SECCOMP,
  *                PR_GET_NO_NEW_PRIVS, PR_CAPBSET_READ, PR_GET_DUMPABLE,
  *                PR_SET_NAME, PR_GET_NAME
+ * The directory process (exlb_sandbox_enter_directory) runs libldap,
+ * OpenSSL and glibc's resolver on its directory threads; its filter is the
+ * worker's plus what strace -f -ff of it showed during the logons of
+ * userspace/tests/exlbd-esp-privsep.sh (plain LDAP to servers by name, one
+ * NXDOMAIN and one answered by a DNS server; LDAPS with a CA file):
+ *   openat       only read-only: flags with O_ACCMODE == O_RDONLY and none
+ *                of O_CREAT, O_TRUNC, O_APPEND, O_TMPFILE (glibc's resolver
+ *                reads /etc/hosts at each lookup, libldap the domain's
+ *                ldap_ca at each TLS connection; it can read what the
+ *                worker user may read, write nothing)
+ *   newfstatat   also by path (the resolver checks whether
+ *                /etc/nsswitch.conf and /etc/resolv.conf changed)
+ *   socket       also AF_INET/AF_INET6 SOCK_DGRAM (DNS queries), with
+ *                sendmmsg (A and AAAA in one call), ioctl FIONREAD (the
+ *                answer's size), recvfrom and connect as the worker's
+ *   socket       AF_UNIX refused with EACCES, not killed: glibc's
+ *                getaddrinfo() first asks nscd over a unix socket (and
+ *                again every 100th lookup after a failure; test_sandbox's
+ *                getaddrinfo() shows it), then reads the files itself
+ * Not needed, so not allowed: AF_NETLINK (libldap's getaddrinfo() does not
+ * ask AI_ADDRCONFIG here), bind, listen. libldap's global initialisation
+ * (ldap.conf, the host name) runs before the filter; the directory
+ * threads name themselves by prctl (pthread_setname_np() from another
+ * thread opens /proc/self/task/N/comm for writing).
+ *
  * Everything else kills the process: among others open/openat (a worker
  * reads no file: OpenSSL's configuration, the time zone and jansson's hash
  * seed are read before, certificates come as bytes; an ASan report, which
@@ -91,6 +117,12 @@
  * with @err set ("sandbox: ..."): then exit, never carry on.
  */
 int exlb_sandbox_enter_worker(const char *user, struct exlb_err *err);
+
+/*
+ * The same steps for the directory process (proc/directory.c), with the
+ * worker's filter and the directory additions above.
+ */
+int exlb_sandbox_enter_directory(const char *user, struct exlb_err *err);
 
 #ifdef EXLB_TEST_HOOKS
 /*

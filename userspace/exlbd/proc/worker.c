@@ -6,8 +6,8 @@
  * enters the sandbox (proc/sandbox.c) before any thread exists, then runs
  * the real L7 proxy (l7/proxy.c, its worker threads) on what the manager
  * sends: the configuration without secrets, the health verdicts, the
- * certificates as PEM, the listening sockets and the access log's
- * descriptor. It answers with its counters every second and with
+ * certificates as PEM, the listening sockets, the access log's
+ * descriptor and its channel to the directory process (ESP logons). It answers with its counters every second and with
  * passive-health marks. It opens no file and binds nothing.
  *
  * Its ends: the manager closed the channel (_exit 0), the sandbox refused
@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 
 #include "config/config.h"
+#include "esp/sso.h"
 #include "health/targets.h"
 #include "l7/proxy.h"
 #include "proc/handover.h"
@@ -118,6 +119,8 @@ static void take(struct worker *w, struct exlb_handover *h)
 			worker_exit(1);
 	} else if ((fd = exlb_handover_take(h, "alog")) >= 0) {
 		exlb_proxy_set_log_fd(w->proxy, fd);
+	} else if ((fd = exlb_handover_take(h, "dir")) >= 0) {
+		esp_auth_set_directory(fd);	/* ESP logons: the directory process */
 	} else if (json_object_get(st, "rs_reset")) {
 		exlb_proxy_rs_failed_reset(w->proxy, (uint32_t)json_integer_value(
 					   json_object_get(st, "rs_reset")));
@@ -268,6 +271,11 @@ int exlb_worker_main(void)
 		worker_exit(1);
 	}
 	exlb_handover_done(&h);
+	/* the directory process makes the ESP logons, not this one */
+	if (esp_auth_forward()) {
+		exlb_log(LOG_ERR, "L7 worker: no eventfd for ESP logons");
+		worker_exit(1);
+	}
 	/* the threads start now: they inherit the filter */
 	w.proxy = exlb_proxy_new(w.loop, &opts, &err);
 	if (!w.proxy) {

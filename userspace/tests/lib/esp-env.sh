@@ -23,6 +23,10 @@
 #       --access-log $ALOG (not with ESP_NO_ACCESS_LOG set) and the
 #       EXLBD_OPTIONs (EXLBD_NO_HEALTH_CHECKS=1), output appended to
 #       $T/exlbd.log, DAEMON_PID set, and reports it ready (exlbd_ready).
+#       With ESP_PRIVSEP set: exlbd --worker-user exlb (docs/privsep.md),
+#       the user made by lib/privsep-user.sh in exlbd's private mount
+#       namespace (EXLB_UID, EXLB_GID set); with ESP_RESOLV (lines) as its
+#       /etc/resolv.conf there too.
 #       P_LDAP=13389 P_LDAPS=13636: slapd's ports.
 #
 #   esp_cleanup
@@ -88,7 +92,19 @@ esp_setup() {
 	slapd_fixture "$RS2" $P_LDAP $P_LDAPS "$debug" "$NS_RS2"
 	chmod 755 "$tmp"
 	[ -n "${ESP_NO_ACCESS_LOG:-}" ] || alog=(--access-log "$ALOG")
-	ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel \
+	local -a wrap=()
+	if [ -n "${ESP_PRIVSEP:-}" ]; then
+		# shellcheck source=privsep-user.sh
+		source "$esp_lib/privsep-user.sh"
+		privsep_user "$T"
+		if [ -n "${ESP_RESOLV:-}" ]; then
+			printf '%s\n' "$ESP_RESOLV" >"$T/resolv.conf"
+			PRIVSEP_SETUP+=" && mount --bind $T/resolv.conf /etc/resolv.conf"
+		fi
+		wrap=("${PRIVSEP_WRAP[@]}")
+		set -- --worker-user exlb "$@"
+	fi
+	ip netns exec "$NS_LB" "${wrap[@]}" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel \
 		--state-dir "$T/state" --socket "$SOCK" "${alog[@]}" "$@" >>"$T/exlbd.log" 2>&1 &
 	DAEMON_PID=$!
 	exlbd_ready "exlbd runs in the LB namespace"
