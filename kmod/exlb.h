@@ -293,10 +293,24 @@ int exlb_persist_install(struct exlb_service *svc, const u8 *key,
 			 struct exlb_real *real, u32 timeout_s);
 
 /* flow.c: the flow table, its timer, and mass resets */
+
+/*
+ * The key is a pointer: compared as one (rhashtable's default compare is
+ * a memcmp() call with the length read from the table, per packet).
+ */
+static inline int exlb_flow_cmp(struct rhashtable_compare_arg *arg,
+				const void *obj)
+{
+	const struct exlb_flow *flow = obj;
+
+	return flow->ct != *(struct nf_conn * const *)arg->key;
+}
+
 static const struct rhashtable_params exlb_flow_params = {
 	.head_offset = offsetof(struct exlb_flow, node),
 	.key_offset = offsetof(struct exlb_flow, ct),
 	.key_len = sizeof(struct nf_conn *),
+	.obj_cmpfn = exlb_flow_cmp,
 	.automatic_shrinking = true,
 };
 
