@@ -45,13 +45,20 @@
 #   --profile: perf record -e cpu-clock -a -g during each balancer's first
 #      connection-rate run; the top of perf report goes to the log (the
 #      figures of a profiled run are perf's too: do not quote them).
+#   --trace: after each connection-rate run, one more of TRACE_SECS under
+#      ftrace's function_graph tracer, outermost calls only, of the
+#      balancers' entry points (TRACE_FUNCS): microseconds per connection
+#      in each, and their sum, the "LB path" row (the time of the
+#      balancer's namespace minus routing's input; the tracer's own cost
+#      per call is in it, alike for all). Works under TCG, where perf
+#      does not.
 #
 # --lbs exlb,ipvs,nft adds nftables' DNAT (numgen rr map): conntrack and
 # nf_nat with no balancer code, the floor of exlb's design.
 #
 # Usage: bench/l4-vs-ipvs.sh [--lbs exlb,ipvs[,nft]|none] [--cps-secs N]
 #        [--concurrency N] [--bulk-secs N] [--streams N] [--idle-conns N]
-#        [--big-idle-conns N] [--big-rounds N] [--persist] [--profile] [--no-mem]
+#        [--big-idle-conns N] [--big-rounds N] [--persist] [--profile] [--trace] [--no-mem]
 #        [--exlb-alt-ko KO]
 #        [--rounds N] [--max-runtime S] [--out DIR] [--no-global-sysctl] [--keep]
 # See docs/benchmarks.md.
@@ -68,6 +75,8 @@ BIG_IDLE_CONNS=0
 BIG_ROUNDS=1
 PERSIST=0
 PROFILE=0
+TRACE=0
+TRACE_SECS=3
 MEM=1
 EXLB_ALT_KO=
 ROUNDS=1
@@ -94,6 +103,7 @@ while [ $# -gt 0 ]; do
 	--big-rounds) BIG_ROUNDS=$2; shift 2 ;;
 	--persist) PERSIST=1; shift ;;
 	--profile) PROFILE=1; shift ;;
+	--trace) TRACE=1; shift ;;
 	--no-mem) MEM=0; shift ;;
 	--exlb-alt-ko) EXLB_ALT_KO=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
@@ -477,6 +487,64 @@ perf_stop() {
 		grep -v '^$' | head -n 40 | sed 's/^/  /'
 }
 
+# --trace: where a connection's time in the balancer's namespace goes.
+# Each packet of the LB passes exactly one outermost of these per
+# direction: conntrack (nf_conntrack_in) and nf_nat (nf_nat_inet_fn,
+# which calls exlb's and nft's NAT lookups) in PRE_ROUTING, exlb's
+# accounting hook, IPVS's LOCAL_IN hooks (ip_vs_in_hook transmits the
+# packet itself), and the forwarding path (ip_forward: FORWARD and
+# POST_ROUTING hooks, conntrack's confirmation, the output to the bridge).
+TRACE_FUNCS="nf_conntrack_in nf_nat_inet_fn exlb_account ip_vs_in_hook ip_vs_out_hook ip_forward"
+TRACEFS=/sys/kernel/tracing
+trace_cfg() { echo "$2" >"$TRACEFS/$1"; }
+
+# trace_run TAG TARGET SOURCES: figure TAG_us (sum of the functions, us
+# per connection); the per-function table in the log.
+trace_run() {
+	local tag=$1 target=$2 srcs=$3 f line conns over
+	[ -w "$TRACEFS/current_tracer" ] || mount -t tracefs nodev "$TRACEFS" 2>/dev/null
+	[ -w "$TRACEFS/current_tracer" ] || { log "--trace: no tracefs"; return 0; }
+	trace_cfg tracing_on 0
+	trace_cfg current_tracer nop
+	: >"$TRACEFS/set_ftrace_filter"
+	for f in $TRACE_FUNCS; do
+		grep -q "^$f\( \|\$\)" "$TRACEFS/available_filter_functions" &&
+			echo "$f" >>"$TRACEFS/set_ftrace_filter"
+	done
+	trace_cfg max_graph_depth 1
+	trace_cfg buffer_size_kb 16384
+	trace_cfg current_tracer function_graph
+	trace_cfg trace_options funcgraph-tail
+	: >"$TRACEFS/trace"
+	trace_cfg tracing_on 1
+	line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$srcs" -c "$CONCURRENCY" \
+		-d "$TRACE_SECS" -m "$CPS_MAX_CONNS" -T 5) || true
+	trace_cfg tracing_on 0
+	conns=$(kv "$line" conns)
+	over=$(awk '$1 == "overrun:" { n += $2 } END { print n + 0 }' "$TRACEFS"/per_cpu/cpu*/stats)
+	log "$tag: traced run (function_graph, outermost calls; overruns $over): $line"
+	# " 1)   1.234 us    |  f();" or " 1)   5.678 us    |  } /* f */"
+	awk -v n="${conns:-0}" -F'|' 'NF >= 2 && n > 0 {
+			d = $1; sub(/^ *[0-9]+\) */, "", d); gsub(/[+!#*@$ ]/, "", d)
+			if (d ~ /us$/) u = substr(d, 1, length(d) - 2) + 0
+			else if (d ~ /ms$/) u = (substr(d, 1, length(d) - 2) + 0) * 1000
+			else next
+			f = $2
+			if (f ~ /\/\*/) { sub(/.*\/\* */, "", f); sub(/ *\*\/.*/, "", f) }
+			else { sub(/^ */, "", f); sub(/\(.*/, "", f) }
+			sub(/ \[.*/, "", f)
+			t[f] += u; c[f]++; all += u
+		}
+		END { for (f in t) printf "%-18s %6.2f calls/conn %8.1f us/conn %7.2f us/call\n", f, c[f] / n, t[f] / n, t[f] / c[f]
+		      printf "TOTAL %.1f\n", all / (n > 0 ? n : 1) }' "$TRACEFS/trace" >"$WORK/$tag.trace"
+	grep -v '^TOTAL' "$WORK/$tag.trace" | sort -k4,4nr | sed 's/^/  /'
+	put "${tag}_us" "$(awk '$1 == "TOTAL" { printf "%.0f", $2 }' "$WORK/$tag.trace")"
+	: >"$TRACEFS/trace"
+	trace_cfg current_tracer nop
+	trace_cfg max_graph_depth 0
+	: >"$TRACEFS/set_ftrace_filter"
+}
+
 # cps_run TAG TARGET [KEY [SOURCES]]: figures KEY (cps), KEY_p99, KEY_err.
 cps_run() {
 	local tag=$1 target=$2 key=${3:-cps} srcs=${4:-$CLI_SRCS} line
@@ -490,6 +558,7 @@ cps_run() {
 	put "$tag.$key" "$(kv "$line" cps)"
 	put "$tag.${key}_p99" "$(kv "$line" lat_p99_ms)"
 	put "$tag.${key}_err" $(( $(kv "$line" err_connect) + $(kv "$line" err_io) + $(kv "$line" timeouts) ))
+	[ "$TRACE" = 0 ] || trace_run "$tag.$key" "$target" "$srcs"
 }
 
 bulk_run() {
@@ -789,6 +858,7 @@ row "new connections/s ($CONCURRENCY clients, ${CPS_SECS}s)" direct.cps cps
 row "  p99 connection time, ms" direct.cps_p99 cps_p99
 row "  failed connections" direct.cps_err cps_err noratio
 row "bulk throughput, Mbit/s ($STREAMS streams, ${BULK_SECS}s)" direct.bulk bulk
+[ "$TRACE" = 0 ] || row "LB path, us/connection under ftrace (--trace)" direct.cps_us cps_us
 if [ "$MEM" = 1 ]; then
 	row "LB memory/connection, B (relevant caches, *)" - mem_rel
 	row "LB memory/connection, B (all slab objects)" - mem_obj
@@ -812,7 +882,7 @@ fi
 if [[ ",$LBS," == *,exlb-alt,* ]]; then
 	echo
 	echo "exlb ($EXLB_KO) against exlb-alt ($EXLB_ALT_KO), median of $ROUNDS round(s):"
-	for key in cps cps_p99 bulk mem_rel; do
+	for key in cps cps_p99 bulk mem_rel cps_us; do
 		printf '  %-20s %10s %10s %8s\n' "$key" "$(v "exlb.$key")" "$(v "exlb-alt.$key")" \
 			"$(ratio "exlb.$key" "exlb-alt.$key")"
 	done

@@ -21,12 +21,14 @@
 
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/rhashtable.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netns/generic.h>
 #include <uapi/linux/exlb.h>
 
 #include "kmod/sched_core.h"
@@ -233,7 +235,12 @@ struct exlb_net {
 extern unsigned int exlb_net_id;
 extern struct kmem_cache *exlb_flow_cache;
 extern struct kmem_cache *exlb_flow_ext_cache;
-struct exlb_net *exlb_pernet(const struct net *net);
+
+/* Inline, like the helpers below that every packet of a flow goes through. */
+static inline struct exlb_net *exlb_pernet(const struct net *net)
+{
+	return net_generic(net, exlb_net_id);
+}
 
 /* service.c: the service and real-server tables */
 struct exlb_service *exlb_service_lookup_addr(struct exlb_net *xn, u16 family,
@@ -286,10 +293,49 @@ int exlb_persist_install(struct exlb_service *svc, const u8 *key,
 			 struct exlb_real *real, u32 timeout_s);
 
 /* flow.c: the flow table, its timer, and mass resets */
+
+/*
+ * The key is a pointer: compared as one (rhashtable's default compare is
+ * a memcmp() call with the length read from the table, per packet).
+ */
+static inline int exlb_flow_cmp(struct rhashtable_compare_arg *arg,
+				const void *obj)
+{
+	const struct exlb_flow *flow = obj;
+
+	return flow->ct != *(struct nf_conn * const *)arg->key;
+}
+
+static const struct rhashtable_params exlb_flow_params = {
+	.head_offset = offsetof(struct exlb_flow, node),
+	.key_offset = offsetof(struct exlb_flow, ct),
+	.key_len = sizeof(struct nf_conn *),
+	.obj_cmpfn = exlb_flow_cmp,
+	.automatic_shrinking = true,
+};
+
+/* Packet path, under RCU. */
+static inline struct exlb_flow *exlb_flow_lookup(struct exlb_net *xn,
+						 const struct nf_conn *ct)
+{
+	return rhashtable_lookup(&xn->flow_table, &ct, exlb_flow_params);
+}
+
+static inline enum exlb_flow_class exlb_flow_class_of(u8 tcp_state)
+{
+	switch (tcp_state) {
+	case TCP_CONNTRACK_ESTABLISHED:
+		return EXLB_FLOW_ACTIVE;
+	case TCP_CONNTRACK_TIME_WAIT:
+	case TCP_CONNTRACK_CLOSE:
+		return EXLB_FLOW_CLOSED;
+	default:
+		return EXLB_FLOW_INACTIVE;
+	}
+}
+
 int exlb_flow_net_init(struct exlb_net *xn);
 void exlb_flow_net_exit(struct exlb_net *xn);
-struct exlb_flow *exlb_flow_lookup(struct exlb_net *xn,
-				   const struct nf_conn *ct);
 struct exlb_flow *exlb_flow_alloc(struct nf_conn *ct, u8 kind);
 struct exlb_flow *exlb_flow_make_route(struct exlb_flow *flow);
 void exlb_flow_bind(struct exlb_flow *flow, struct exlb_real *real,
@@ -298,7 +344,19 @@ void exlb_flow_free(struct exlb_flow *flow);
 int exlb_flow_insert(struct exlb_net *xn, struct exlb_flow *flow);
 void exlb_flow_abort(struct exlb_net *xn, struct exlb_flow *flow);
 void exlb_flow_drop(struct exlb_net *xn, struct exlb_flow *flow);
-void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state);
+void exlb_flow_reclass(struct exlb_net *xn, struct exlb_flow *flow,
+		       enum exlb_flow_class class);
+
+/* Packet path: the flow's conntrack entry is now in TCP @state. */
+static inline void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow,
+				  u8 state)
+{
+	enum exlb_flow_class class = exlb_flow_class_of(state);
+
+	if (class != READ_ONCE(flow->class))
+		exlb_flow_reclass(xn, flow, class);
+}
+
 void exlb_flows_reset_real(struct exlb_net *xn, struct exlb_real *real);
 void exlb_flows_reset_service(struct exlb_net *xn, struct exlb_service *svc);
 void exlb_flows_reset_all(struct exlb_net *xn, bool send_rst);
@@ -306,7 +364,6 @@ long exlb_flows_dump(struct exlb_net *xn, long start,
 		     int (*fn)(struct exlb_flow *flow, void *arg), void *arg);
 void exlb_gc_start(struct exlb_net *xn);
 void exlb_gc_stop(struct exlb_net *xn);
-enum exlb_flow_class exlb_flow_class_of(u8 tcp_state);
 u8 exlb_tcp_state_of(u8 tcp_conntrack_state);
 
 /* hooks.c: netfilter hooks and NAT bindings */
@@ -321,9 +378,27 @@ void exlb_reset_route(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_syn(struct net *net, const struct nf_conn *ct);
 
-/* counters */
-void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats, bool in,
-		    unsigned int len, bool new_conn);
+/* counters; the add is per packet */
+static inline void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats,
+				  bool in, unsigned int len, bool new_conn)
+{
+	struct exlb_stats_pcpu *s = get_cpu_ptr(stats);
+	unsigned long flags;
+
+	flags = u64_stats_update_begin_irqsave(&s->syncp);
+	if (new_conn)
+		u64_stats_inc(&s->conns);
+	if (in) {
+		u64_stats_inc(&s->pkts_in);
+		u64_stats_add(&s->bytes_in, len);
+	} else {
+		u64_stats_inc(&s->pkts_out);
+		u64_stats_add(&s->bytes_out, len);
+	}
+	u64_stats_update_end_irqrestore(&s->syncp, flags);
+	put_cpu_ptr(stats);
+}
+
 void exlb_stats_read(struct exlb_stats_pcpu __percpu *stats,
 		     struct exlb_stats *sum);
 void exlb_stats_accumulate(struct exlb_stats *sum, const struct exlb_stats *add);

@@ -23,26 +23,6 @@
 
 #include "kmod/exlb.h"
 
-static const struct rhashtable_params flow_params = {
-	.head_offset = offsetof(struct exlb_flow, node),
-	.key_offset = offsetof(struct exlb_flow, ct),
-	.key_len = sizeof(struct nf_conn *),
-	.automatic_shrinking = true,
-};
-
-enum exlb_flow_class exlb_flow_class_of(u8 tcp_state)
-{
-	switch (tcp_state) {
-	case TCP_CONNTRACK_ESTABLISHED:
-		return EXLB_FLOW_ACTIVE;
-	case TCP_CONNTRACK_TIME_WAIT:
-	case TCP_CONNTRACK_CLOSE:
-		return EXLB_FLOW_CLOSED;
-	default:
-		return EXLB_FLOW_INACTIVE;
-	}
-}
-
 u8 exlb_tcp_state_of(u8 tcp_conntrack_state)
 {
 	switch (tcp_conntrack_state) {
@@ -70,19 +50,12 @@ int exlb_flow_net_init(struct exlb_net *xn)
 {
 	spin_lock_init(&xn->flow_lock);
 	atomic_set(&xn->flow_gen, 0);
-	return rhashtable_init(&xn->flow_table, &flow_params);
+	return rhashtable_init(&xn->flow_table, &exlb_flow_params);
 }
 
 void exlb_flow_net_exit(struct exlb_net *xn)
 {
 	rhashtable_destroy(&xn->flow_table);
-}
-
-/* Packet path, under RCU. */
-struct exlb_flow *exlb_flow_lookup(struct exlb_net *xn,
-				   const struct nf_conn *ct)
-{
-	return rhashtable_lookup(&xn->flow_table, &ct, flow_params);
 }
 
 static struct kmem_cache *flow_cache_of(u8 kind)
@@ -222,7 +195,7 @@ int exlb_flow_insert(struct exlb_net *xn, struct exlb_flow *flow)
 		err = -ESHUTDOWN;
 		goto out;
 	}
-	err = rhashtable_insert_fast(&xn->flow_table, &flow->node, flow_params);
+	err = rhashtable_insert_fast(&xn->flow_table, &flow->node, exlb_flow_params);
 	if (!err)
 		atomic_inc(&xn->flow_gen);
 out:
@@ -233,27 +206,26 @@ out:
 /* True for the one caller that took @flow out of the table: it releases it. */
 static bool flow_unlink(struct exlb_net *xn, struct exlb_flow *flow)
 {
-	if (rhashtable_remove_fast(&xn->flow_table, &flow->node, flow_params))
+	if (rhashtable_remove_fast(&xn->flow_table, &flow->node, exlb_flow_params))
 		return false;
 	atomic_inc(&xn->flow_gen);
 	return true;
 }
 
 /*
- * Packet path: the flow's conntrack entry is now in @state. A nat flow
- * that closed goes to whoever unlinks it (flow_release() takes it out of
- * its real server's counts), so closing costs one sched_lock, not two.
- * A closed route flow stays in the table, out of its real server's
- * counts, until its conntrack entry dies: only the flow sends the
- * client's last segments to the real server (no NAT does it for us).
+ * Packet path (exlb_flow_seen()): the flow's conntrack entry moved to
+ * @class. A nat flow that closed goes to whoever unlinks it
+ * (flow_release() takes it out of its real server's counts), so closing
+ * costs one sched_lock, not two. A closed route flow stays in the table,
+ * out of its real server's counts, until its conntrack entry dies: only
+ * the flow sends the client's last segments to the real server (no NAT
+ * does it for us).
  */
-void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow, u8 state)
+void exlb_flow_reclass(struct exlb_net *xn, struct exlb_flow *flow,
+		       enum exlb_flow_class class)
 {
-	enum exlb_flow_class class = exlb_flow_class_of(state);
 	struct exlb_service *svc = exlb_flow_svc(flow);
 
-	if (class == READ_ONCE(flow->class))
-		return;
 	if (class == EXLB_FLOW_CLOSED && flow->kind != EXLB_FLOW_ROUTE) {
 		if (flow_unlink(xn, flow))
 			flow_release(flow);

@@ -16,11 +16,6 @@ unsigned int exlb_net_id __read_mostly;
 struct kmem_cache *exlb_flow_cache __read_mostly;
 struct kmem_cache *exlb_flow_ext_cache __read_mostly;
 
-struct exlb_net *exlb_pernet(const struct net *net)
-{
-	return net_generic(net, exlb_net_id);
-}
-
 static int __net_init exlb_net_init(struct net *net)
 {
 	struct exlb_net *xn = exlb_pernet(net);

@@ -358,26 +358,6 @@ u32 exlb_effective_idle(const struct exlb_net *xn,
 	return idle ? idle : EXLB_DEFAULT_CONN_TIMEOUT;
 }
 
-void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats, bool in,
-		    unsigned int len, bool new_conn)
-{
-	struct exlb_stats_pcpu *s = get_cpu_ptr(stats);
-	unsigned long flags;
-
-	flags = u64_stats_update_begin_irqsave(&s->syncp);
-	if (new_conn)
-		u64_stats_inc(&s->conns);
-	if (in) {
-		u64_stats_inc(&s->pkts_in);
-		u64_stats_add(&s->bytes_in, len);
-	} else {
-		u64_stats_inc(&s->pkts_out);
-		u64_stats_add(&s->bytes_out, len);
-	}
-	u64_stats_update_end_irqrestore(&s->syncp, flags);
-	put_cpu_ptr(stats);
-}
-
 void exlb_stats_accumulate(struct exlb_stats *sum, const struct exlb_stats *add)
 {
 	sum->conns += add->conns;
