@@ -78,21 +78,10 @@ report $? "nginx as real servers rs1 ($RS1) and rs2 ($RS2)"
 
 # ---- the user exlb (group nogroup), in exlbd's mount namespace only
 
-EXLB_UID=
-for ((u = 64990; u > 60000; u--)); do
-	getent passwd $u >/dev/null || { EXLB_UID=$u; break; }
-done
-NOGROUP=$(getent group nogroup | cut -d: -f3)
-cp /etc/passwd "$T/passwd" && cp /etc/group "$T/group"
-getent passwd exlb >/dev/null ||
-	echo "exlb:x:$EXLB_UID:$NOGROUP:exlb worker:/nonexistent:/usr/sbin/nologin" >>"$T/passwd"
-EXLB_UID=$(awk -F: '$1 == "exlb" { print $3 }' "$T/passwd")
-EXLB_GID=$(awk -F: '$1 == "exlb" { print $4 }' "$T/passwd")
-# the operators' group exlb (exlbd gives the access log to it), if not there
-grep -q '^exlb:' "$T/group" || echo "exlb:x:$((EXLB_UID + 1)):" >>"$T/group"
-setup="mount --bind $T/passwd /etc/passwd && mount --bind $T/group /etc/group"
-# a running nscd would answer getpwnam() from the host's files
-[ -d /run/nscd ] && setup+=" && mount -t tmpfs exlb-no-nscd /run/nscd"
+# shellcheck source=lib/worker-user.sh
+source "$here/lib/worker-user.sh"
+worker_user_files "$T" || skip "no free uid or no group nogroup for the user exlb"
+setup=$WORKER_USER_SETUP
 
 opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG"
 	--workers 2 --worker-user exlb)
