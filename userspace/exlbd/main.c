@@ -125,6 +125,19 @@ static bool on_rs_failed(void *ctx, uint32_t rs_id, unsigned int fails,
 }
 
 /*
+ * exlbd --worker-user: the worker process's figures came (every second):
+ * into the runtime now, so status is no staler than with in-process
+ * threads (read at each kernel tick).
+ */
+static void on_proxy_figures(void *ctx)
+{
+	struct exlbd *d = ctx;
+
+	if (d->proxy)
+		exlb_proxy_counters(d->proxy, d->store.config, &d->runtime);
+}
+
+/*
  * Descriptors the proxy leaves to this thread (docs/proxy.md "Descriptor
  * limit"): one per health target (a check holds one socket at a time; a
  * target is one RS id), the control socket with all its clients, and slack
@@ -514,6 +527,7 @@ int main(int argc, char **argv)
 	popts.state_dir = state_dir;
 	popts.rs_failed = on_rs_failed;
 	popts.rs_failed_ctx = &d;
+	popts.figures = on_proxy_figures;
 	d.proxy = exlb_proxy_new(d.loop, &popts, &err);
 	if (!d.proxy) {
 		exlb_log(LOG_ERR, "L7 proxy: %s", err.msg);

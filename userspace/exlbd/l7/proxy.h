@@ -32,6 +32,7 @@
 struct ev_loop;
 struct exlb_proxy;
 struct exlb_proxy_remote;
+struct exlb_persist_export;
 
 enum exlb_tls_relay {
 	EXLB_TLS_RELAY_AUTO,		/* kTLS where it works, else userspace */
@@ -52,7 +53,12 @@ struct exlb_proxy_opts {
 	 */
 	bool (*rs_failed)(void *ctx, uint32_t rs_id, unsigned int fails,
 			  const char *why);
-	void *rs_failed_ctx;
+	void *rs_failed_ctx;	/* also @figures' */
+	/*
+	 * Manager with @remote: the worker process sent its counters; the
+	 * caller may take them (exlb_proxy_counters()) now.
+	 */
+	void (*figures)(void *ctx);
 	/*
 	 * Privilege separation (docs/privsep.md). Manager: with @remote, the
 	 * workers run in one process of their own (exlbd --worker) as
@@ -87,6 +93,9 @@ struct exlb_proxy_remote {
 	ssize_t (*listener_fds)(void *r, int **fds);
 	void (*drain)(void *r);
 	unsigned long (*open_conns)(void *r);
+	size_t (*persist_export)(void *r, bool all,
+				 struct exlb_persist_export *out, size_t max);
+	int (*persist_install)(void *r, const struct exlb_persist_export *rec);
 };
 
 /*

@@ -31,6 +31,7 @@
 #include "config/certs.h"
 #include "config/params.h"
 #include "ha/child.h"
+#include "ha/persist_sync.h"
 #include "health/targets.h"
 #include "l7/proxy.h"
 #include "proc/handover.h"
@@ -71,6 +72,12 @@ struct remote {
 	bool draining;
 	unsigned int exits, sigsys;
 	char last_exit[160];
+	/* HA persistence sync: the partner's records waiting to go, the
+	 * worker's waiting for ha/persist_sync.c's next export */
+	struct exlb_persist_export *pin, *pout;
+	size_t nr_pin, nr_pout;
+	ev_timer pin_flush;
+	bool pout_asked, pout_all;
 };
 
 static const struct exlb_child_ops worker_ops;
@@ -376,6 +383,102 @@ static int send_log(struct remote *r, struct exlb_err *err)
 	return 0;
 }
 
+/* ---- HA persistence sync: ha/persist_sync.c's calls, forwarded ---- */
+
+/* The partner's records, batched into one message per loop iteration. */
+static void persist_flush(struct remote *r)
+{
+	json_t *msg;
+
+	ev_timer_stop(r->loop, &r->pin_flush);
+	if (!r->nr_pin)
+		return;
+	msg = json_pack("{so}", "persist_install",
+			exlb_worker_persist_to_json(r->pin, r->nr_pin));
+	r->nr_pin = 0;
+	worker_send(r, NULL, 0, msg);
+	json_decref(msg);
+}
+
+static void on_persist_flush(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	persist_flush(t->data);
+}
+
+/* An L7 record goes to the worker (whose tables hold them) if one runs. */
+static int remote_persist_install(void *rv, const struct exlb_persist_export *rec)
+{
+	struct remote *r = rv;
+
+	if (r->chan < 0 || !r->cfg || !exlb_service_by_id(r->cfg, rec->service_id))
+		return -1;
+	if (!r->pin && !(r->pin = calloc(EXLB_HA_PERSIST_BATCH, sizeof(*r->pin))))
+		return -1;
+	if (r->nr_pin == EXLB_HA_PERSIST_BATCH)
+		persist_flush(r);
+	r->pin[r->nr_pin++] = *rec;
+	if (!ev_is_active(&r->pin_flush)) {
+		ev_timer_set(&r->pin_flush, 0., 0.);
+		ev_timer_start(r->loop, &r->pin_flush);
+	}
+	return 0;
+}
+
+/*
+ * Never waits for the worker: hands out what it answered to the last ask
+ * (one export tick ago) and asks again. A full export ("all") is asked
+ * for as soon as no ask is outstanding.
+ */
+static size_t remote_persist_export(void *rv, bool all,
+				    struct exlb_persist_export *out, size_t max)
+{
+	struct remote *r = rv;
+	size_t n = r->nr_pout < max ? r->nr_pout : max;
+	json_t *ask;
+
+	memcpy(out, r->pout, n * sizeof(*out));
+	memmove(r->pout, r->pout + n, (r->nr_pout - n) * sizeof(*out));
+	r->nr_pout -= n;
+	r->pout_all |= all;
+	if (r->chan < 0 || r->pout_asked || r->nr_pout >= EXLB_HA_PERSIST_BATCH)
+		return n;
+	ask = json_pack("{sbsI}", "persist_export", r->pout_all, "max",
+			(json_int_t)(EXLB_HA_PERSIST_BATCH - r->nr_pout));
+	r->pout_asked = true;
+	r->pout_all = false;
+	worker_send(r, NULL, 0, ask);
+	json_decref(ask);
+	return n;
+}
+
+/* The worker's answer: records of VSs and RSs this side knows, at most what was asked. */
+static void heard_persist(struct remote *r, json_t *msg)
+{
+	const json_t *rec;
+	size_t i, bad = 0;
+
+	if (!r->pout && !(r->pout = calloc(EXLB_HA_PERSIST_BATCH, sizeof(*r->pout))))
+		return;
+	r->pout_asked = false;
+	json_array_foreach(json_object_get(msg, "persist"), i, rec) {
+		struct exlb_persist_export e;
+
+		if (r->nr_pout == EXLB_HA_PERSIST_BATCH ||
+		    exlb_worker_persist_from_json(rec, &e) || !r->cfg ||
+		    !exlb_service_by_id(r->cfg, e.service_id) ||
+		    !exlb_rs_by_id(r->cfg, e.rs_id)) {
+			bad++;
+			continue;
+		}
+		r->pout[r->nr_pout++] = e;
+	}
+	if (bad)
+		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): %zu persistence records not of this configuration or too many: dropped",
+			 (int)r->pid, bad);
+}
+
 /* ---- what comes back ---- */
 
 /* The RS must be one of an L7-served VS: the worker may mark nothing else. */
@@ -433,8 +536,12 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 	if (json_is_object(json_object_get(msg, "figures"))) {
 		json_decref(r->figures);
 		r->figures = json_incref(json_object_get(msg, "figures"));
+		if (r->opts.figures)
+			r->opts.figures(r->opts.rs_failed_ctx);
 	} else if (json_object_get(msg, "rs_failed")) {
 		heard_rs_failed(r, msg);
+	} else if (json_is_array(json_object_get(msg, "persist"))) {
+		heard_persist(r, msg);
 	} else {
 		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): an unknown message: ignored",
 			 (int)r->pid);
@@ -530,6 +637,10 @@ static void worker_exited(void *ctx, const char *note)
 	}
 	json_decref(r->figures);
 	r->figures = NULL;
+	/* its tables are gone: what was asked will not come, what waited stays */
+	r->pout_asked = false;
+	r->nr_pin = 0;
+	ev_timer_stop(r->loop, &r->pin_flush);
 	if (!note)
 		return;
 	r->exits++;
@@ -603,6 +714,8 @@ static void *remote_new(struct ev_loop *main_loop,
 	}
 	r->loop = main_loop;
 	exlb_child_init(&r->child, main_loop, &worker_ops, r);	/* not wanted yet */
+	ev_timer_init(&r->pin_flush, on_persist_flush, 0., 0.);
+	r->pin_flush.data = r;
 	r->opts = *opts;
 	if (!r->opts.workers)
 		r->opts.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
@@ -651,6 +764,8 @@ static void remote_free(void *rv)
 		if (r->adopt[i] >= 0)
 			close(r->adopt[i]);
 	free(r->adopt);
+	free(r->pin);
+	free(r->pout);
 	if (r->exe_fd >= 0)
 		close(r->exe_fd);
 	free(r->user);
@@ -913,4 +1028,6 @@ const struct exlb_proxy_remote exlb_worker_remote = {
 	.listener_fds = remote_listener_fds,
 	.drain = remote_drain,
 	.open_conns = remote_open_conns,
+	.persist_export = remote_persist_export,
+	.persist_install = remote_persist_install,
 };

@@ -7,8 +7,9 @@
  * the real L7 proxy (l7/proxy.c, its worker threads) on what the manager
  * sends: the configuration without secrets, the health verdicts, the
  * certificates as PEM, the listening sockets and the access log's
- * descriptor. It answers with its counters every second and with
- * passive-health marks. It opens no file and binds nothing.
+ * descriptor. It answers with its counters every second and when asked,
+ * with passive-health marks, and with its HA persistence records when
+ * asked (installing its partner's the manager passes on). It opens no file and binds nothing.
  *
  * Its ends: the manager closed the channel (_exit 0), the sandbox refused
  * (_exit 1), or a signal (the manager's SIGTERM, the filter's SIGSYS). It
@@ -29,6 +30,7 @@
 #include <openssl/ssl.h>
 
 #include "config/config.h"
+#include "ha/persist_sync.h"
 #include "health/targets.h"
 #include "l7/proxy.h"
 #include "proc/handover.h"
@@ -108,6 +110,83 @@ static int take_config(struct worker *w, struct exlb_handover *h)
 	return 0;
 }
 
+/* ---- HA persistence sync (ha/persist_sync.c runs in the manager) ---- */
+
+json_t *exlb_worker_persist_to_json(const struct exlb_persist_export *r, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		json_t *rec = json_pack("[III]", (json_int_t)r[i].service_id,
+					(json_int_t)r[i].rs_id, (json_int_t)r[i].ttl_ms);
+
+		for (int k = 0; rec && k < 16; k++)
+			json_array_append_new(rec, json_integer(r[i].key[k]));
+		if (!rec || json_array_append_new(arr, rec)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+int exlb_worker_persist_from_json(const json_t *rec, struct exlb_persist_export *r)
+{
+	json_int_t v[19];
+
+	if (!json_is_array(rec) || json_array_size(rec) != 19)
+		return -1;
+	for (int i = 0; i < 19; i++) {
+		const json_t *e = json_array_get(rec, i);
+
+		if (!json_is_integer(e))
+			return -1;
+		v[i] = json_integer_value(e);
+		if (v[i] < 0 || v[i] > (i < 3 ? (json_int_t)UINT32_MAX : 255))
+			return -1;
+	}
+	if (!v[0] || !v[1])
+		return -1;
+	r->service_id = (uint32_t)v[0];
+	r->rs_id = (uint32_t)v[1];
+	r->ttl_ms = (uint32_t)v[2];
+	for (int k = 0; k < 16; k++)
+		r->key[k] = (uint8_t)v[3 + k];
+	return 0;
+}
+
+/* {"persist_export": all, "max": n}: the due records, answered at once. */
+static void persist_export(struct worker *w, const json_t *st)
+{
+	json_int_t max = json_integer_value(json_object_get(st, "max"));
+	struct exlb_persist_export *out;
+	size_t n = 0;
+
+	if (max < 0 || max > EXLB_HA_PERSIST_BATCH)
+		max = EXLB_HA_PERSIST_BATCH;
+	out = calloc((size_t)max + 1, sizeof(*out));
+	if (out && w->cfg)
+		n = exlb_proxy_persist_export(w->proxy,
+					      json_is_true(json_object_get(st, "persist_export")),
+					      out, (size_t)max);
+	say(json_pack("{so}", "persist", exlb_worker_persist_to_json(out, n)));
+	free(out);
+}
+
+/* {"persist_install": [records]}: the partner's, as the manager got them. */
+static void persist_install(struct worker *w, const json_t *st)
+{
+	const json_t *rec;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "persist_install"), i, rec) {
+		struct exlb_persist_export r;
+
+		if (!exlb_worker_persist_from_json(rec, &r))
+			exlb_proxy_persist_install(w->proxy, &r);
+	}
+}
+
 static void take(struct worker *w, struct exlb_handover *h)
 {
 	json_t *st = h->state;
@@ -123,6 +202,10 @@ static void take(struct worker *w, struct exlb_handover *h)
 					   json_object_get(st, "rs_reset")));
 	} else if (json_is_true(json_object_get(st, "drain"))) {
 		exlb_proxy_drain(w->proxy);
+	} else if (json_object_get(st, "persist_export")) {
+		persist_export(w, st);
+	} else if (json_object_get(st, "persist_install")) {
+		persist_install(w, st);
 	}
 	exlb_handover_done(h);
 }
