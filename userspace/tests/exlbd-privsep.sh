@@ -12,7 +12,7 @@
 #     makes it call a forbidden system call while request loops run: the
 #     manager logs "killed by signal 31 (SIGSYS...)", status counts it, a
 #     new worker (new pid, same checks) serves, and only requests in flight
-#     on the killed worker fail (counted and printed);
+#     on the killed worker fail (counted and printed); /metrics counts it too;
 #   - an ESP logon configuration is refused in worker mode, nothing stored.
 #
 # The network is lib/lbnet.sh's:
@@ -204,6 +204,17 @@ check_worker "$W2" "new worker"
 exits=$(ctl status -j | jq -c '.proxy.worker_process | {exits, killed_by_sigsys, last_exit}')
 [ "$(jq .exits <<<"$exits")" = 1 ] && [ "$(jq .killed_by_sigsys <<<"$exits")" = 1 ]
 report $? "exlbctl status counts it: $exits"
+# and /metrics (docs/admin.md), from the admin listener
+cfg cert add admin "$(exrs_cert)" "$(exrs_key)"
+cfg set AdminCert admin
+cfg set AdminAddress "$LB_IP"
+cfg set AdminPort 9443
+KEY=$(ctl admin apikey add prom 2>/dev/null)
+prom() { in_cl curl -sk -m 10 -H "Authorization: Bearer $KEY" "https://$LB_IP:9443/metrics" | grep '^exlb_proxy_worker_process'; }
+want="exlb_proxy_worker_process_up 1,exlb_proxy_worker_process_exits_total 1,exlb_proxy_worker_process_sigsys_total 1"
+prom_right() { [ "$(prom | paste -sd,)" = "$want" ]; }
+wait_for 10 prom_right
+report $? "/metrics: $(prom | paste -sd,)"
 
 total=$(cat "$T"/loop* | wc -l)
 failed=$(cat "$T"/loop* | awk '$2 != 200' | wc -l)

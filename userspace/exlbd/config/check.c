@@ -405,7 +405,8 @@ static int check_worker_process(const struct exlb_service *s,
 {
 	char label[EXLB_NICKNAME_SIZE];
 
-	if (!worker_process)
+	/* held from the state file: it serves nothing (exlb_vs_refused()) */
+	if (!worker_process || s->held)
 		return 0;
 	exlb_service_label(s, label, sizeof(label));
 	if (s->esp_enabled && (s->input_auth_mode || s->sso_domain[0]))

@@ -229,6 +229,30 @@ static json_t *sso_public(const struct exlb_sso_domain *d)
 	return obj;
 }
 
+/*
+ * A VS held from the state file (a refused setting, exlb_vs_refused())
+ * serves nothing; the worker's exlb_config_from_json() would refuse the
+ * whole document for it (it reads no state file: nothing is held there).
+ * So it goes without them.
+ */
+static void drop_refused(const struct exlb_config *cfg, json_t *doc)
+{
+	json_t *list = json_object_get(doc, "vs"), *vs;
+	size_t i;
+
+	for (i = 0; i < json_array_size(list);) {
+		json_int_t id;
+
+		vs = json_array_get(list, i);
+		id = json_integer_value(json_object_get(vs, "id"));
+		if (id > 0 && id <= UINT32_MAX &&
+		    exlb_vs_refused(cfg, exlb_service_by_id(cfg, (uint32_t)id)))
+			json_array_remove(list, i);
+		else
+			i++;
+	}
+}
+
 /* The durable store's document without secrets (docs/privsep.md). */
 static json_t *config_public(const struct exlb_config *cfg)
 {
@@ -236,6 +260,7 @@ static json_t *config_public(const struct exlb_config *cfg)
 
 	if (!doc)
 		return NULL;
+	drop_refused(cfg, doc);
 	json_object_del(doc, "admin_credentials");
 	/* replaced whole: the store's document has the passwords */
 	json_object_del(doc, "sso_domains");
@@ -438,9 +463,11 @@ static size_t remote_persist_export(void *rv, bool all,
 	size_t n = r->nr_pout < max ? r->nr_pout : max;
 	json_t *ask;
 
-	memcpy(out, r->pout, n * sizeof(*out));
-	memmove(r->pout, r->pout + n, (r->nr_pout - n) * sizeof(*out));
-	r->nr_pout -= n;
+	if (n) {
+		memcpy(out, r->pout, n * sizeof(*out));
+		memmove(r->pout, r->pout + n, (r->nr_pout - n) * sizeof(*out));
+		r->nr_pout -= n;
+	}
 	r->pout_all |= all;
 	if (r->chan < 0 || r->pout_asked || r->nr_pout >= EXLB_HA_PERSIST_BATCH)
 		return n;

@@ -313,7 +313,7 @@ int exlb_worker_main(void)
 	const char *user;
 	char tag[48], name[64];
 
-	snprintf(tag, sizeof(tag), "exlbd-worker[%d]", (int)getpid());
+	snprintf(tag, sizeof(tag), "exlbd: worker[%d]", (int)getpid());
 	exlb_log_set_tag(tag);
 	/*
 	 * What the sandbox will not let it read later. glibc's malloc, the
