@@ -33,6 +33,7 @@
 #include "ha/child.h"
 #include "ha/persist_sync.h"
 #include "health/targets.h"
+#include "l7/content.h"
 #include "l7/proxy.h"
 #include "proc/handover.h"
 #include "proc/worker.h"
@@ -907,11 +908,16 @@ static unsigned long remote_open_conns(void *rv)
 
 /* ---- counters: the worker's last figures, checked ---- */
 
-static uint64_t u64_of(json_t *obj, const char *key)
+static uint64_t u64_of_v(json_t *value)
 {
-	json_int_t v = json_integer_value(json_object_get(obj, key));
+	json_int_t v = json_integer_value(value);
 
 	return v > 0 ? (uint64_t)v : 0;
+}
+
+static uint64_t u64_of(json_t *obj, const char *key)
+{
+	return u64_of_v(json_object_get(obj, key));
 }
 
 static void figures_proxy(json_t *f, struct exlb_runtime *rt)
@@ -1022,6 +1028,21 @@ static void figures_persist(json_t *f, const struct exlb_config *cfg,
 	rt->nr_persist = n;
 }
 
+/* PCRE2 limit hits: the worker matches, content.c's registry here shows them. */
+static void figures_rules(json_t *f, const struct exlb_config *cfg)
+{
+	json_t *arr = json_object_get(f, "rules"), *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v) {
+		const char *name = json_string_value(json_array_get(v, 0));
+
+		if (name && exlb_rule_find(cfg, name))
+			exlb_content_limit_hits_take(name, u64_of_v(json_array_get(v, 1)));
+	}
+	exlb_content_limit_hits_take(NULL, u64_of(f, "rule_limit_hits"));
+}
+
 static void remote_counters(void *rv, const struct exlb_config *cfg,
 			    struct exlb_runtime *rt)
 {
@@ -1042,6 +1063,7 @@ static void remote_counters(void *rv, const struct exlb_config *cfg,
 	figures_vs(r->figures, cfg, rt);
 	figures_rs(r->figures, cfg, rt);
 	figures_persist(r->figures, cfg, rt);
+	figures_rules(r->figures, cfg);
 }
 
 const struct exlb_proxy_remote exlb_worker_remote = {

@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "ha/persist_sync.h"
 #include "health/targets.h"
+#include "l7/content.h"
 #include "l7/proxy.h"
 #include "proc/handover.h"
 #include "proc/sandbox.h"
@@ -232,7 +233,7 @@ static json_t *figures_of(struct worker *w)
 {
 	struct exlb_runtime *rt = &w->rt;
 	json_t *lag = json_array(), *vs = json_array(), *rs = json_array();
-	json_t *persist = json_array();
+	json_t *persist = json_array(), *rules = json_array();
 
 	exlb_proxy_counters(w->proxy, w->cfg, rt);
 	for (unsigned int i = 0; i < rt->proxy.nr_workers; i++)
@@ -264,7 +265,14 @@ static json_t *figures_of(struct worker *w)
 		json_array_append_new(persist, json_pack("[II]",
 			(json_int_t)rt->persist[i].service_id,
 			(json_int_t)rt->persist[i].records));
-	return json_pack("{s{sI sI sI sI sI sI sI sI sI sI so so so so}}", "figures",
+	/* PCRE2 limit hits per rule name (content.c counts them here) */
+	for (size_t i = 0; i < w->cfg->nr_rules; i++) {
+		const char *name = w->cfg->rules[i].name;
+
+		json_array_append_new(rules, json_pack("[sI]", name,
+			(json_int_t)exlb_content_limit_hits_of(name)));
+	}
+	return json_pack("{s{sI sI sI sI sI sI sI sI sI sI sI so so so so so}}", "figures",
 		"open", (json_int_t)exlb_proxy_open_conns(w->proxy),
 		"fd_limit", (json_int_t)rt->proxy.fd_limit,
 		"fd_reserve", (json_int_t)rt->proxy.fd_reserve,
@@ -275,7 +283,8 @@ static json_t *figures_of(struct worker *w)
 		"connect_retries", (json_int_t)rt->proxy.connect_retries,
 		"ktls_conns", (json_int_t)rt->proxy.ktls_conns,
 		"userspace_conns", (json_int_t)rt->proxy.userspace_conns,
-		"lag", lag, "vs", vs, "rs", rs, "persist", persist);
+		"rule_limit_hits", (json_int_t)exlb_content_limit_hits_total(),
+		"lag", lag, "vs", vs, "rs", rs, "persist", persist, "rules", rules);
 }
 
 static void on_figures(struct ev_loop *loop, ev_timer *t, int revents)
