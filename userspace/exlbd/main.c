@@ -137,6 +137,15 @@ static void on_proxy_figures(void *ctx)
 		exlb_proxy_counters(d->proxy, d->store.config, &d->runtime);
 }
 
+/* status, stats, /metrics: the worker process's figures as of now */
+static void on_status_refresh(void *ctx)
+{
+	struct exlbd *d = ctx;
+
+	if (d->proxy)
+		exlb_proxy_refresh(d->proxy);
+}
+
 /*
  * Descriptors the proxy leaves to this thread (docs/proxy.md "Descriptor
  * limit"): one per health target (a check holds one socket at a time; a
@@ -534,6 +543,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	exlb_proxy_set_fd_reserve(d.proxy, fd_reserve(d.store.config));
+	if (popts.worker_user) {
+		d.runtime.refresh = on_status_refresh;
+		d.runtime.refresh_ctx = &d;
+	}
 	for (int fd; (fd = exlb_handover_take(&h, "l7")) >= 0;)
 		if (exlb_proxy_adopt_listener(d.proxy, fd))
 			exlb_log(LOG_WARNING, "takeover: a socket received is not a listening TCP socket: closed");

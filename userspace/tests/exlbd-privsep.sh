@@ -80,7 +80,7 @@ report $? "nginx as real servers rs1 ($RS1) and rs2 ($RS2)"
 
 # shellcheck source=lib/worker-user.sh
 source "$here/lib/worker-user.sh"
-worker_user_files "$T" || skip "no free uid or no group nogroup for the user exlb"
+worker_user_files "$T" operators || skip "no free uid or no group nogroup for the user exlb"
 setup=$WORKER_USER_SETUP
 
 opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG"

@@ -709,6 +709,13 @@ struct exlb_ha_ctd_status {
 };
 
 struct exlb_runtime {
+	/*
+	 * Called by status (ctl.c) before it reads what follows: exlbd
+	 * --worker-user asks its worker process for current figures (main.c).
+	 * NULL: nothing to ask.
+	 */
+	void (*refresh)(void *ctx);
+	void *refresh_ctx;
 	bool kernel_available;	/* the kernel data plane is programmed */
 	char kernel_note[128];	/* why not, for status */
 	struct exlb_rs_runtime *rs;

@@ -96,6 +96,7 @@ struct exlb_proxy_remote {
 	size_t (*persist_export)(void *r, bool all,
 				 struct exlb_persist_export *out, size_t max);
 	int (*persist_install)(void *r, const struct exlb_persist_export *rec);
+	void (*refresh)(void *r);
 };
 
 /*
@@ -167,6 +168,12 @@ ssize_t exlb_proxy_listener_fds(struct exlb_proxy *p, int **fds);
 void exlb_proxy_drain(struct exlb_proxy *p);
 /* Client connections open (all kinds, all workers). */
 unsigned long exlb_proxy_open_conns(struct exlb_proxy *p);
+/*
+ * With a worker process: ask it for its counters now and wait (briefly)
+ * for them, so that the next exlb_proxy_counters() is current; in-process
+ * a no-op (the counters are read live).
+ */
+void exlb_proxy_refresh(struct exlb_proxy *p);
 
 /*
  * HA persistence sync (ha/persist_sync.c, docs/ha.md "Persistence sync"),

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #define REMOTE_SEND_MS	2000	/* a worker that does not read this long is killed */
 #define REMOTE_HEAR_MS	1000
 #define REMOTE_STOP_MS	2000
+#define REMOTE_FRESH_MS	250	/* status waits this long for fresh figures */
 
 /* One VS's listening sockets: one per worker thread (SO_REUSEPORT). */
 struct remote_listener {
@@ -79,6 +81,8 @@ struct remote {
 	size_t nr_pin, nr_pout;
 	ev_timer pin_flush;
 	bool pout_asked, pout_all;
+	/* remote_refresh(): the last ask sent, the last answered */
+	json_int_t fresh_asked, fresh_heard;
 };
 
 static const struct exlb_child_ops worker_ops;
@@ -542,14 +546,12 @@ static void heard_rs_failed(struct remote *r, json_t *msg)
 	}
 }
 
-static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
+/* One message from the worker, handled; a broken channel kills it. */
+static void chan_one(struct remote *r)
 {
-	struct remote *r = io->data;
 	struct exlb_err err;
-	json_t *msg;
+	json_t *msg, *ask;
 
-	(void)loop;
-	(void)revents;
 	msg = exlb_handover_hear(r->chan, REMOTE_HEAR_MS, &err);
 	if (!msg) {
 		if (!strcmp(err.msg, "closed")) {	/* its exit follows */
@@ -561,6 +563,9 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 		worker_kill(r, err.msg);
 		return;
 	}
+	ask = json_object_get(msg, "ask");	/* the answer to remote_refresh() */
+	if (json_is_integer(ask))
+		r->fresh_heard = json_integer_value(ask);
 	if (json_is_object(json_object_get(msg, "figures"))) {
 		json_decref(r->figures);
 		r->figures = json_incref(json_object_get(msg, "figures"));
@@ -570,11 +575,57 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 		heard_rs_failed(r, msg);
 	} else if (json_is_array(json_object_get(msg, "persist"))) {
 		heard_persist(r, msg);
-	} else {
+	} else if (!ask) {
 		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): an unknown message: ignored",
 			 (int)r->pid);
 	}
 	json_decref(msg);
+}
+
+static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)loop;
+	(void)revents;
+	chan_one(io->data);
+}
+
+/*
+ * status, stats, /metrics (ctl.c, through main.c): the worker's figures
+ * as of now, not of its last push -- in-process, some are read live (a
+ * rule's limit hits). Waits at most REMOTE_FRESH_MS for the answer,
+ * handling what comes before it; a worker that does not answer in time
+ * leaves the last figures in place (and is not killed: it may be busy).
+ */
+static void remote_refresh(void *rv)
+{
+	struct remote *r = rv;
+	struct timespec now;
+	int64_t deadline;
+	json_t *ask;
+
+	if (r->chan < 0)
+		return;
+	ask = json_pack("{sI}", "figures_ask", (json_int_t)++r->fresh_asked);
+	worker_send(r, NULL, 0, ask);
+	json_decref(ask);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = now.tv_sec * 1000LL + now.tv_nsec / 1000000 + REMOTE_FRESH_MS;
+	while (r->chan >= 0 && r->fresh_heard != r->fresh_asked) {
+		struct pollfd pfd = { .fd = r->chan, .events = POLLIN };
+		int64_t left;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = deadline - (now.tv_sec * 1000LL + now.tv_nsec / 1000000);
+		if (left <= 0)
+			break;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		chan_one(r);
+	}
 }
 
 /* ---- the worker process ---- */
@@ -1079,4 +1130,5 @@ const struct exlb_proxy_remote exlb_worker_remote = {
 	.open_conns = remote_open_conns,
 	.persist_export = remote_persist_export,
 	.persist_install = remote_persist_install,
+	.refresh = remote_refresh,
 };

@@ -188,6 +188,8 @@ static void persist_install(struct worker *w, const json_t *st)
 	}
 }
 
+static void figures_answer(struct worker *w, json_t *ask);
+
 static void take(struct worker *w, struct exlb_handover *h)
 {
 	json_t *st = h->state;
@@ -203,6 +205,8 @@ static void take(struct worker *w, struct exlb_handover *h)
 					   json_object_get(st, "rs_reset")));
 	} else if (json_is_true(json_object_get(st, "drain"))) {
 		exlb_proxy_drain(w->proxy);
+	} else if (json_object_get(st, "figures_ask")) {
+		figures_answer(w, json_object_get(st, "figures_ask"));
 	} else if (json_object_get(st, "persist_export")) {
 		persist_export(w, st);
 	} else if (json_object_get(st, "persist_install")) {
@@ -285,6 +289,16 @@ static json_t *figures_of(struct worker *w)
 		"userspace_conns", (json_int_t)rt->proxy.userspace_conns,
 		"rule_limit_hits", (json_int_t)exlb_content_limit_hits_total(),
 		"lag", lag, "vs", vs, "rs", rs, "persist", persist, "rules", rules);
+}
+
+/* The manager asked (status, stats, /metrics): the figures now, with its ask. */
+static void figures_answer(struct worker *w, json_t *ask)
+{
+	json_t *msg = w->cfg ? figures_of(w) : json_object();
+
+	if (msg)
+		json_object_set(msg, "ask", ask);
+	say(msg);
 }
 
 static void on_figures(struct ev_loop *loop, ev_timer *t, int revents)

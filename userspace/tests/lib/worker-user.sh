@@ -4,10 +4,14 @@
 # The worker user exlb (group nogroup) of exlbd --worker-user, in a private
 # mount namespace only: the host's user database is never touched.
 #
-#   worker_user_files DIR   copies /etc/passwd and /etc/group to DIR, with
+#   worker_user_files DIR [operators]
+#                           copies /etc/passwd and /etc/group to DIR, with
 #                           the user exlb (an unused uid below 65000,
-#                           primary group nogroup) and the operators' group
-#                           exlb added where missing; sets EXLB_UID,
+#                           primary group nogroup) added where missing, and
+#                           with "operators" the operators' group exlb too
+#                           (exlbd gives the access log to it: a test
+#                           checking the log's group without it sees the
+#                           host's groups, as in thread mode); sets EXLB_UID,
 #                           EXLB_GID and WORKER_USER_SETUP, the shell
 #                           commands that bind-mount the copies (to run in
 #                           a private mount namespace, e.g. by
@@ -25,9 +29,10 @@ worker_user_files() {
 	getent passwd exlb >/dev/null ||
 		echo "exlb:x:$EXLB_UID:$nogroup:exlb worker:/nonexistent:/usr/sbin/nologin" >>"$dir/passwd"
 	EXLB_UID=$(awk -F: '$1 == "exlb" { print $3 }' "$dir/passwd")
+	# shellcheck disable=SC2034 # the caller's
 	EXLB_GID=$(awk -F: '$1 == "exlb" { print $4 }' "$dir/passwd")
-	# the operators' group exlb (exlbd gives the access log to it), if not there
-	grep -q '^exlb:' "$dir/group" || echo "exlb:x:$((EXLB_UID + 1)):" >>"$dir/group"
+	[ "${2:-}" != operators ] || grep -q '^exlb:' "$dir/group" ||
+		echo "exlb:x:$((EXLB_UID + 1)):" >>"$dir/group"
 	WORKER_USER_SETUP="mount --bind $dir/passwd /etc/passwd && mount --bind $dir/group /etc/group"
 	# a running nscd would answer getpwnam() from the host's files
 	[ -d /run/nscd ] && WORKER_USER_SETUP+=" && mount -t tmpfs exlb-no-nscd /run/nscd"
