@@ -396,9 +396,8 @@ void exlb_config_set_worker_process(bool on)
  * Fail closed: what a sandboxed L7 worker process (docs/privsep.md) cannot
  * do yet is refused rather than stored and broken. ESP's directory logons
  * need the directory process (stage 3): the worker holds no service-account
- * password and its filter allows no DNS, UDP or file. ReencryptVerify reads
- * the system CA store lazily, at the first verification: an open() the
- * filter kills.
+ * password and its filter allows no DNS, UDP or file. (ReencryptVerify's CA
+ * store is read by the worker before its sandbox: exlb_tls_preload_ca_store.)
  */
 static int check_worker_process(const struct exlb_service *s,
 				struct exlb_err *err)
@@ -412,10 +411,6 @@ static int check_worker_process(const struct exlb_service *s,
 	if (s->esp_enabled && (s->input_auth_mode || s->sso_domain[0]))
 		return exlb_err_set(err,
 				    "%s: ESP logons (InputAuthMode, SSODomain) need the directory process (privsep stage 3); run exlbd without --worker-user",
-				    label);
-	if (s->reencrypt_verify)
-		return exlb_err_set(err,
-				    "%s: ReencryptVerify=1 reads the system CA store, which the sandboxed L7 worker cannot open (privsep stage 2); run exlbd without --worker-user",
 				    label);
 	return 0;
 }

@@ -43,6 +43,7 @@
 #define REMOTE_HEAR_MS	1000
 #define REMOTE_STOP_MS	2000
 #define REMOTE_FRESH_MS	250	/* status waits this long for fresh figures */
+#define REMOTE_APPLY_MS	500	/* a change, this long for the worker's new plan */
 
 /* One VS's listening sockets: one per worker thread (SO_REUSEPORT). */
 struct remote_listener {
@@ -370,10 +371,12 @@ static void send_config(struct remote *r)
 	for (size_t i = 0; i < r->nr_ls; i++)
 		cap += r->ls[i].sent ? 0 : r->ls[i].nr_fds;
 	fds = calloc(cap + 1, sizeof(*fds));
-	msg = json_pack("{s:o s:o s:o s:I}", "config", config_public(r->cfg),
+	/* answered once its plan is made: remote_apply() waits for that */
+	msg = json_pack("{s:o s:o s:o s:I s:I}", "config", config_public(r->cfg),
 			"health", exlb_health_targets_export(NULL, r->rt),
 			"pem", pem_of(r, r->cfg),
-			"fd_reserve", (json_int_t)r->fd_reserve);
+			"fd_reserve", (json_int_t)r->fd_reserve,
+			"ask", (json_int_t)++r->fresh_asked);
 	if (!fds) {
 		json_decref(msg);
 		msg = NULL;
@@ -590,26 +593,17 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 }
 
 /*
- * status, stats, /metrics (ctl.c, through main.c): the worker's figures
- * as of now, not of its last push -- in-process, some are read live (a
- * rule's limit hits). Waits at most REMOTE_FRESH_MS for the answer,
- * handling what comes before it; a worker that does not answer in time
- * leaves the last figures in place (and is not killed: it may be busy).
+ * Waits at most @ms for the worker's answer to the last ask
+ * (fresh_asked), handling what comes before it. A worker that does not
+ * answer in time is not killed (it may be busy): the caller goes on.
  */
-static void remote_refresh(void *rv)
+static void await_answer(struct remote *r, int ms)
 {
-	struct remote *r = rv;
 	struct timespec now;
 	int64_t deadline;
-	json_t *ask;
 
-	if (r->chan < 0)
-		return;
-	ask = json_pack("{sI}", "figures_ask", (json_int_t)++r->fresh_asked);
-	worker_send(r, NULL, 0, ask);
-	json_decref(ask);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	deadline = now.tv_sec * 1000LL + now.tv_nsec / 1000000 + REMOTE_FRESH_MS;
+	deadline = now.tv_sec * 1000LL + now.tv_nsec / 1000000 + ms;
 	while (r->chan >= 0 && r->fresh_heard != r->fresh_asked) {
 		struct pollfd pfd = { .fd = r->chan, .events = POLLIN };
 		int64_t left;
@@ -626,6 +620,24 @@ static void remote_refresh(void *rv)
 			break;
 		chan_one(r);
 	}
+}
+
+/*
+ * status, stats, /metrics (ctl.c, through main.c): the worker's figures
+ * as of now, not of its last push -- in-process, some are read live (a
+ * rule's limit hits).
+ */
+static void remote_refresh(void *rv)
+{
+	struct remote *r = rv;
+	json_t *ask;
+
+	if (r->chan < 0)
+		return;
+	ask = json_pack("{sI}", "figures_ask", (json_int_t)++r->fresh_asked);
+	worker_send(r, NULL, 0, ask);
+	json_decref(ask);
+	await_answer(r, REMOTE_FRESH_MS);
 }
 
 /* ---- the worker process ---- */
@@ -871,9 +883,15 @@ static void remote_apply(void *rv, const struct exlb_config *cfg,
 	r->rt = rt;
 	if (!r->draining)
 		listeners_sync(r, cfg);
-	if (r->chan >= 0)
+	if (r->chan >= 0) {
+		/*
+		 * In-process the threads have the new plan before the change is
+		 * answered; so here: a request sent after "rs disable" returned
+		 * must not meet the old plan (exlbd-privsep.sh).
+		 */
 		send_config(r);
-	else if (!r->draining)
+		await_answer(r, REMOTE_APPLY_MS);
+	} else if (!r->draining)
 		exlb_child_ensure(&r->child);	/* the first; or one waiting to restart */
 }
 

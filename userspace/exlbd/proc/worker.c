@@ -34,6 +34,7 @@
 #include "health/targets.h"
 #include "l7/content.h"
 #include "l7/proxy.h"
+#include "l7/tls.h"
 #include "proc/handover.h"
 #include "proc/sandbox.h"
 #include "proc/worker.h"
@@ -198,6 +199,9 @@ static void take(struct worker *w, struct exlb_handover *h)
 	if (json_object_get(st, "config")) {
 		if (take_config(w, h))
 			worker_exit(1);
+		/* the manager waits for this before it answers the change */
+		if (json_object_get(st, "ask"))
+			figures_answer(w, json_object_get(st, "ask"));
 	} else if ((fd = exlb_handover_take(h, "alog")) >= 0) {
 		exlb_proxy_set_log_fd(w->proxy, fd);
 	} else if (json_object_get(st, "rs_reset")) {
@@ -369,6 +373,8 @@ int exlb_worker_main(void)
 	signal(SIGUSR2, on_test_violate);
 #endif
 	user = name;	/* h's strings go with exlb_handover_done() */
+	if (exlb_tls_preload_ca_store(&err))
+		exlb_log(LOG_WARNING, "L7 worker: %s", err.msg);
 	if (exlb_sandbox_enter_worker(user, &err)) {
 		exlb_log(LOG_ERR, "L7 worker: %s", err.msg);
 		worker_exit(1);
