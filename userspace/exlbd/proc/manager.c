@@ -42,7 +42,7 @@
 #define REMOTE_SEND_MS	2000	/* a worker that does not read this long is killed */
 #define REMOTE_HEAR_MS	1000
 #define REMOTE_STOP_MS	2000
-#define REMOTE_FRESH_MS	250	/* status waits this long for fresh figures */
+#define REMOTE_FRESH_MS	100	/* status waits this long for fresh figures */
 #define REMOTE_APPLY_MS	500	/* a change, this long for the worker's new plan */
 
 /* One VS's listening sockets: one per worker thread (SO_REUSEPORT). */
