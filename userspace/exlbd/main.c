@@ -126,6 +126,28 @@ static bool on_rs_failed(void *ctx, uint32_t rs_id, unsigned int fails,
 }
 
 /*
+ * exlbd --worker-user: the worker process's figures came (every second):
+ * into the runtime now, so status is no staler than with in-process
+ * threads (read at each kernel tick).
+ */
+static void on_proxy_figures(void *ctx)
+{
+	struct exlbd *d = ctx;
+
+	if (d->proxy)
+		exlb_proxy_counters(d->proxy, d->store.config, &d->runtime);
+}
+
+/* status, stats, /metrics: the worker process's figures as of now */
+static void on_status_refresh(void *ctx)
+{
+	struct exlbd *d = ctx;
+
+	if (d->proxy)
+		exlb_proxy_refresh(d->proxy);
+}
+
+/*
  * Descriptors the proxy leaves to this thread (docs/proxy.md "Descriptor
  * limit"): one per health target (a check holds one socket at a time; a
  * target is one RS id), the control socket with all its clients, and slack
@@ -463,9 +485,6 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	d.state_dir = state_dir;
-	/* before the store loads: what the worker process cannot serve is refused */
-	if (popts.worker_user)
-		exlb_config_set_worker_process(true);
 	if (takeover) {
 		ret = exlbd_takeover_fork(&report);
 		if (ret >= 0)
@@ -521,12 +540,17 @@ int main(int argc, char **argv)
 	popts.state_dir = state_dir;
 	popts.rs_failed = on_rs_failed;
 	popts.rs_failed_ctx = &d;
+	popts.figures = on_proxy_figures;
 	d.proxy = exlb_proxy_new(d.loop, &popts, &err);
 	if (!d.proxy) {
 		exlb_log(LOG_ERR, "L7 proxy: %s", err.msg);
 		goto out;
 	}
 	exlb_proxy_set_fd_reserve(d.proxy, fd_reserve(d.store.config));
+	if (popts.worker_user) {
+		d.runtime.refresh = on_status_refresh;
+		d.runtime.refresh_ctx = &d;
+	}
 	for (int fd; (fd = exlb_handover_take(&h, "l7")) >= 0;)
 		if (exlb_proxy_adopt_listener(d.proxy, fd))
 			exlb_log(LOG_WARNING, "takeover: a socket received is not a listening TCP socket: closed");

@@ -84,12 +84,20 @@ now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }	# a <= b (decimals)
 
+# exlbd's processes: the daemon and, with --worker-user, its L7 worker
+# process (exlbd --worker, docs/privsep.md), which then holds the connections
+exlbd_pids() { echo "$DAEMON_PID" $(pgrep -P "$DAEMON_PID" -f -- '--worker$'); }
 # exlbd's CPU time so far in seconds (utime + stime of all its threads)
 cpu_s() {
-	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
-		"/proc/$DAEMON_PID/stat"
+	local p
+	for p in $(exlbd_pids); do cat "/proc/$p/stat" 2>/dev/null; done |
+		awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); t += $12 + $13 }
+			END { printf "%.2f", t / hz }'
 }
-nr_fds() { ls "/proc/$DAEMON_PID/fd" 2>/dev/null | wc -l; }
+nr_fds() {
+	local p
+	for p in $(exlbd_pids); do ls "/proc/$p/fd" 2>/dev/null; done | wc -l
+}
 log_size() { stat -c %s "$LOG"; }
 rs_health() { ctl -j status 2>/dev/null | jq -r '.vs[0].rs[0].health' 2>/dev/null; }
 rs_up() { [ "$(rs_health)" = up ]; }

@@ -266,6 +266,25 @@ static void worker_samples(struct exlb_prom *p, const json_t *workers)
 		}
 }
 
+/*
+ * exlbd --worker-user: the L7 worker process (docs/privsep.md), whether
+ * one runs and how often one ended, as status' .proxy.worker_process.
+ */
+static void worker_process_samples(struct exlb_prom *p, const json_t *wp)
+{
+	if (!wp)
+		return;
+	exlb_prom_sample(p, "exlb_proxy_worker_process_up", G,
+			 "1 while the L7 worker process runs", NULL,
+			 num(wp, "pid") > 0);
+	exlb_prom_sample(p, "exlb_proxy_worker_process_exits_total", C,
+			 "L7 worker processes that ended (each is restarted)", NULL,
+			 num(wp, "exits"));
+	exlb_prom_sample(p, "exlb_proxy_worker_process_sigsys_total", C,
+			 "of those, killed by their seccomp filter (SIGSYS)", NULL,
+			 num(wp, "killed_by_sigsys"));
+}
+
 int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len)
 {
 	json_t *req = json_pack("{ss}", "cmd", "status");
@@ -324,6 +343,7 @@ int exlb_admin_metrics(struct exlb_admin *a, char **text, size_t *len)
 				 "client TLS connections relayed by OpenSSL", NULL,
 				 num(proxy, "userspace_tls_conns"));
 		worker_samples(&p, json_object_get(proxy, "workers"));
+		worker_process_samples(&p, json_object_get(proxy, "worker_process"));
 	}
 	json_array_foreach(json_object_get(st, "rules"), i, rule) {
 		const char *labels[] = { "rule", str(rule, "name"), NULL };

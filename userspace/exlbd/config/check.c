@@ -384,35 +384,6 @@ static int check_ha(const struct exlb_config *cfg, struct exlb_err *err)
 	return 0;
 }
 
-/* exlbd --worker-user: the L7 proxy runs in a sandboxed process */
-static bool worker_process;
-
-void exlb_config_set_worker_process(bool on)
-{
-	worker_process = on;
-}
-
-/*
- * Fail closed: what a sandboxed L7 worker process (docs/privsep.md) cannot
- * do yet is refused rather than stored and broken. ReencryptVerify reads
- * the system CA store lazily, at the first verification: an open() the
- * filter kills. (ESP's directory logons are the directory process's.)
- */
-static int check_worker_process(const struct exlb_service *s,
-				struct exlb_err *err)
-{
-	char label[EXLB_NICKNAME_SIZE];
-
-	if (!worker_process)
-		return 0;
-	exlb_service_label(s, label, sizeof(label));
-	if (s->reencrypt_verify)
-		return exlb_err_set(err,
-				    "%s: ReencryptVerify=1 reads the system CA store, which the sandboxed L7 worker cannot open (privsep stage 2); run exlbd without --worker-user",
-				    label);
-	return 0;
-}
-
 int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 {
 	const struct exlb_globals *g = &cfg->globals;
@@ -471,7 +442,7 @@ int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err)
 				return exlb_err_set(err, "VS %s defined twice", where);
 			}
 		}
-		if (check_service(cfg, s, err) || check_worker_process(s, err))
+		if (check_service(cfg, s, err))
 			return -1;
 	}
 	for (size_t i = 0; i < cfg->nr_reals; i++) {

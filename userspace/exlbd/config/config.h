@@ -362,12 +362,6 @@ void exlb_config_free(struct exlb_config *cfg);
 
 /* Cross-parameter rules over the whole configuration (check.c). 0 or -1 + err. */
 int exlb_config_check(const struct exlb_config *cfg, struct exlb_err *err);
-/*
- * exlbd --worker-user (docs/privsep.md): from now on exlb_config_check()
- * also refuses what the sandboxed L7 worker process cannot serve (ESP
- * logons, ReencryptVerify).
- */
-void exlb_config_set_worker_process(bool on);
 
 /* ---- lookups ---- */
 
@@ -709,6 +703,13 @@ struct exlb_ha_ctd_status {
 };
 
 struct exlb_runtime {
+	/*
+	 * Called by status (ctl.c) before it reads what follows: exlbd
+	 * --worker-user asks its worker process for current figures (main.c).
+	 * NULL: nothing to ask.
+	 */
+	void (*refresh)(void *ctx);
+	void *refresh_ctx;
 	bool kernel_available;	/* the kernel data plane is programmed */
 	char kernel_note[128];	/* why not, for status */
 	struct exlb_rs_runtime *rs;

@@ -55,7 +55,7 @@ static bool stderr_is_journal(void)
 	return v;
 }
 
-/* "exlbd", or the worker process's "exlbd-worker[PID]" */
+/* "exlbd", or the worker process's "exlbd: worker[PID]" (one prefix for every line) */
 static char log_tag[48] = "exlbd";
 
 void exlb_log_set_tag(const char *tag)

@@ -1342,9 +1342,12 @@ static json_t *ha_status(const struct exlb_config *cfg,
 
 static int cmd_status(struct request *rq)
 {
-	json_t *list = json_array();
+	json_t *list;
 	struct exlb_counters total = { 0 };
 
+	if (rq->runtime && rq->runtime->refresh)
+		rq->runtime->refresh(rq->runtime->refresh_ctx);
+	list = json_array();
 	for (size_t i = 0; i < rq->cfg->nr_services; i++)
 		if (!exlb_service_is_subvs(&rq->cfg->services[i]))
 			json_array_append_new(list,

@@ -65,24 +65,32 @@ static _Atomic(exlb_content_limit_fn) limit_hook;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct rule_stats *stats_list;
 
-/* Under stats_lock. NULL: no memory. */
-static struct rule_stats *stats_get(const struct exlb_rule *rule)
+/* Under stats_lock: @name's record, made if new. NULL: no memory. */
+static struct rule_stats *stats_of(const char *name)
 {
 	struct rule_stats *st;
 
 	for (st = stats_list; st; st = st->next)
-		if (!strcmp(st->name, rule->name))
-			break;
-	if (!st) {
-		st = calloc(1, sizeof(*st));
-		if (!st)
-			return NULL;
-		snprintf(st->name, sizeof(st->name), "%s", rule->name);
-		atomic_init(&st->limit_hits, 0);
-		atomic_init(&st->logged, false);
-		st->next = stats_list;
-		stats_list = st;
-	}
+		if (!strcmp(st->name, name))
+			return st;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	snprintf(st->name, sizeof(st->name), "%s", name);
+	atomic_init(&st->limit_hits, 0);
+	atomic_init(&st->logged, false);
+	st->next = stats_list;
+	stats_list = st;
+	return st;
+}
+
+/* Under stats_lock. NULL: no memory. */
+static struct rule_stats *stats_get(const struct exlb_rule *rule)
+{
+	struct rule_stats *st = stats_of(rule->name);
+
+	if (!st)
+		return NULL;
 	/* a new pattern is a new chance to hit a limit: log its first one */
 	if (strcmp(st->pattern, rule->pattern)) {
 		snprintf(st->pattern, sizeof(st->pattern), "%s", rule->pattern);
@@ -258,6 +266,19 @@ uint64_t exlb_content_rule_limit_hits(const struct exlb_content_rule *r)
 uint64_t exlb_content_limit_hits_total(void)
 {
 	return atomic_load(&limit_hits_total);
+}
+
+void exlb_content_limit_hits_take(const char *rule_name, uint64_t hits)
+{
+	struct rule_stats *st;
+
+	pthread_mutex_lock(&stats_lock);
+	st = rule_name ? stats_of(rule_name) : NULL;
+	if (st)
+		atomic_store(&st->limit_hits, hits);
+	pthread_mutex_unlock(&stats_lock);
+	if (!rule_name)
+		atomic_store(&limit_hits_total, hits);
 }
 
 void exlb_content_set_limit_hook(exlb_content_limit_fn fn)

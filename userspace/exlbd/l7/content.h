@@ -113,6 +113,12 @@ uint64_t exlb_content_limit_hits_of(const char *rule_name);
 /* Same, over every rule since start. */
 uint64_t exlb_content_limit_hits_total(void);
 /*
+ * The manager of a worker process (docs/privsep.md), which matches
+ * nothing itself: the worker's figure for @rule_name (NULL: the total)
+ * replaces this process's.
+ */
+void exlb_content_limit_hits_take(const char *rule_name, uint64_t hits);
+/*
  * Called (from the worker thread that matched) on the first limit hit of a
  * rule name, and again on the first after its pattern changed -- not on
  * every hit, which a hostile client could repeat at will. Set once at

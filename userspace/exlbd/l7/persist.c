@@ -237,6 +237,8 @@ size_t exlb_proxy_persist_export(struct exlb_proxy *p, bool all,
 	uint64_t now = l7_now_ms();
 	size_t n = 0;
 
+	if (p->remote)
+		return p->opts.remote->persist_export(p->remote, all, out, max);
 	/* the registry is the main thread's; each table is under its lock */
 	for (struct l7_sched *s = p->scheds; s && n < max; s = s->next) {
 		pthread_mutex_lock(&s->lock);
@@ -254,6 +256,8 @@ int exlb_proxy_persist_install(struct exlb_proxy *p,
 	struct l7_sched *s;
 	int rc = -1;
 
+	if (p->remote)
+		return p->opts.remote->persist_install(p->remote, r);
 	for (s = p->scheds; s && s->service_id != r->service_id; s = s->next)
 		;
 	if (!s)

@@ -893,6 +893,12 @@ void exlb_proxy_drain(struct exlb_proxy *p)
 		ev_async_send(p->workers[i].loop, &p->workers[i].wake);
 }
 
+void exlb_proxy_refresh(struct exlb_proxy *p)
+{
+	if (p->remote)
+		p->opts.remote->refresh(p->remote);
+}
+
 unsigned long exlb_proxy_open_conns(struct exlb_proxy *p)
 {
 	unsigned long n = 0;

@@ -32,6 +32,7 @@
 struct ev_loop;
 struct exlb_proxy;
 struct exlb_proxy_remote;
+struct exlb_persist_export;
 
 enum exlb_tls_relay {
 	EXLB_TLS_RELAY_AUTO,		/* kTLS where it works, else userspace */
@@ -52,7 +53,12 @@ struct exlb_proxy_opts {
 	 */
 	bool (*rs_failed)(void *ctx, uint32_t rs_id, unsigned int fails,
 			  const char *why);
-	void *rs_failed_ctx;
+	void *rs_failed_ctx;	/* also @figures' */
+	/*
+	 * Manager with @remote: the worker process sent its counters; the
+	 * caller may take them (exlb_proxy_counters()) now.
+	 */
+	void (*figures)(void *ctx);
 	/*
 	 * Privilege separation (docs/privsep.md). Manager: with @remote, the
 	 * workers run in one process of their own (exlbd --worker) as
@@ -88,6 +94,10 @@ struct exlb_proxy_remote {
 	ssize_t (*listener_fds)(void *r, int **fds);
 	void (*drain)(void *r);
 	unsigned long (*open_conns)(void *r);
+	size_t (*persist_export)(void *r, bool all,
+				 struct exlb_persist_export *out, size_t max);
+	int (*persist_install)(void *r, const struct exlb_persist_export *rec);
+	void (*refresh)(void *r);
 };
 
 /*
@@ -159,6 +169,12 @@ ssize_t exlb_proxy_listener_fds(struct exlb_proxy *p, int **fds);
 void exlb_proxy_drain(struct exlb_proxy *p);
 /* Client connections open (all kinds, all workers). */
 unsigned long exlb_proxy_open_conns(struct exlb_proxy *p);
+/*
+ * With a worker process: ask it for its counters now and wait (briefly)
+ * for them, so that the next exlb_proxy_counters() is current; in-process
+ * a no-op (the counters are read live).
+ */
+void exlb_proxy_refresh(struct exlb_proxy *p);
 
 /*
  * HA persistence sync (ha/persist_sync.c, docs/ha.md "Persistence sync"),

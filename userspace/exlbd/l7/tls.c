@@ -277,6 +277,46 @@ fail:
 	return NULL;
 }
 
+/*
+ * The worker process (docs/privsep.md): the CA store ReencryptVerify
+ * checks against, read once before it enters the sandbox (OpenSSL's
+ * default paths load lazily: an open() at the first verification, which
+ * the filter kills). Only the file (SSL_CERT_FILE or OpenSSL's default,
+ * Debian's ca-certificates.crt), not the hashed directory, which is read
+ * per lookup.
+ */
+static X509_STORE *ca_store;
+static bool ca_store_preloaded;
+
+int exlb_tls_preload_ca_store(struct exlb_err *err)
+{
+	const char *file = getenv(X509_get_default_cert_file_env());
+
+	if (!file || !*file)
+		file = X509_get_default_cert_file();
+	ca_store_preloaded = true;
+	ca_store = X509_STORE_new();
+	if (!ca_store || X509_STORE_load_file(ca_store, file) != 1) {
+		ERR_clear_error();
+		X509_STORE_free(ca_store);
+		ca_store = NULL;
+		return exlb_err_set(err, "ReencryptVerify: cannot load the CA store %s: such VSs will not serve",
+				    file);
+	}
+	return 0;
+}
+
+/* The default CA store, or the preloaded one in a worker process. */
+static int ctx_ca_store(SSL_CTX *ctx)
+{
+	if (!ca_store_preloaded)
+		return SSL_CTX_set_default_verify_paths(ctx);
+	if (!ca_store)
+		return 0;
+	SSL_CTX_set1_cert_store(ctx, ca_store);
+	return 1;
+}
+
 static SSL_CTX *client_ctx_new(const struct exlb_service *vs,
 			       struct exlb_err *err)
 {
@@ -296,7 +336,7 @@ static SSL_CTX *client_ctx_new(const struct exlb_service *vs,
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 		return ctx;
 	}
-	if (SSL_CTX_set_default_verify_paths(ctx) != 1 ||
+	if (ctx_ca_store(ctx) != 1 ||
 	    X509_VERIFY_PARAM_set1_host(SSL_CTX_get0_param(ctx),
 					vs->reverse_sni, 0) != 1) {
 		ERR_clear_error();

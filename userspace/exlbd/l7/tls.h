@@ -43,6 +43,12 @@ struct exlb_tls_vs;
  */
 struct exlb_tls_cache *exlb_tls_cache_new(const char *state_dir);
 void exlb_tls_cache_set_pem(struct exlb_tls_cache *c, json_t *pem);
+/*
+ * The worker process, before its sandbox: reads the CA store
+ * ReencryptVerify uses (SSL_CERT_FILE or OpenSSL's default file) once;
+ * from then on every context uses that copy, or fails if it did not load.
+ */
+int exlb_tls_preload_ca_store(struct exlb_err *err);
 void exlb_tls_cache_free(struct exlb_tls_cache *c);
 
 /*

@@ -20,6 +20,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,7 +33,9 @@
 #include "config/certs.h"
 #include "config/params.h"
 #include "ha/child.h"
+#include "ha/persist_sync.h"
 #include "health/targets.h"
+#include "l7/content.h"
 #include "l7/proxy.h"
 #include "proc/directory.h"
 #include "proc/handover.h"
@@ -41,6 +44,8 @@
 #define REMOTE_SEND_MS	2000	/* a worker that does not read this long is killed */
 #define REMOTE_HEAR_MS	1000
 #define REMOTE_STOP_MS	2000
+#define REMOTE_FRESH_MS	100	/* status waits this long for fresh figures */
+#define REMOTE_APPLY_MS	500	/* a change, this long for the worker's new plan */
 
 /* One VS's listening sockets: one per worker thread (SO_REUSEPORT). */
 struct remote_listener {
@@ -74,6 +79,14 @@ struct remote {
 	unsigned int exits, sigsys;
 	char last_exit[160];
 	struct exlb_directory *dir;	/* ESP logons (privsep stage 3) */
+	/* HA persistence sync: the partner's records waiting to go, the
+	 * worker's waiting for ha/persist_sync.c's next export */
+	struct exlb_persist_export *pin, *pout;
+	size_t nr_pin, nr_pout;
+	ev_timer pin_flush;
+	bool pout_asked, pout_all;
+	/* remote_refresh(): the last ask sent, the last answered */
+	json_int_t fresh_asked, fresh_heard;
 };
 
 static const struct exlb_child_ops worker_ops;
@@ -226,6 +239,30 @@ static json_t *sso_public(const struct exlb_sso_domain *d)
 	return obj;
 }
 
+/*
+ * A VS held from the state file (a refused setting, exlb_vs_refused())
+ * serves nothing; the worker's exlb_config_from_json() would refuse the
+ * whole document for it (it reads no state file: nothing is held there).
+ * So it goes without them.
+ */
+static void drop_refused(const struct exlb_config *cfg, json_t *doc)
+{
+	json_t *list = json_object_get(doc, "vs"), *vs;
+	size_t i;
+
+	for (i = 0; i < json_array_size(list);) {
+		json_int_t id;
+
+		vs = json_array_get(list, i);
+		id = json_integer_value(json_object_get(vs, "id"));
+		if (id > 0 && id <= UINT32_MAX &&
+		    exlb_vs_refused(cfg, exlb_service_by_id(cfg, (uint32_t)id)))
+			json_array_remove(list, i);
+		else
+			i++;
+	}
+}
+
 /* The durable store's document without secrets (docs/privsep.md). */
 static json_t *config_public(const struct exlb_config *cfg)
 {
@@ -233,6 +270,7 @@ static json_t *config_public(const struct exlb_config *cfg)
 
 	if (!doc)
 		return NULL;
+	drop_refused(cfg, doc);
 	json_object_del(doc, "admin_credentials");
 	/* replaced whole: the store's document has the passwords */
 	json_object_del(doc, "sso_domains");
@@ -337,10 +375,12 @@ static void send_config(struct remote *r)
 	for (size_t i = 0; i < r->nr_ls; i++)
 		cap += r->ls[i].sent ? 0 : r->ls[i].nr_fds;
 	fds = calloc(cap + 1, sizeof(*fds));
-	msg = json_pack("{s:o s:o s:o s:I}", "config", config_public(r->cfg),
+	/* answered once its plan is made: remote_apply() waits for that */
+	msg = json_pack("{s:o s:o s:o s:I s:I}", "config", config_public(r->cfg),
 			"health", exlb_health_targets_export(NULL, r->rt),
 			"pem", pem_of(r, r->cfg),
-			"fd_reserve", (json_int_t)r->fd_reserve);
+			"fd_reserve", (json_int_t)r->fd_reserve,
+			"ask", (json_int_t)++r->fresh_asked);
 	if (!fds) {
 		json_decref(msg);
 		msg = NULL;
@@ -380,6 +420,104 @@ static int send_log(struct remote *r, struct exlb_err *err)
 	return 0;
 }
 
+/* ---- HA persistence sync: ha/persist_sync.c's calls, forwarded ---- */
+
+/* The partner's records, batched into one message per loop iteration. */
+static void persist_flush(struct remote *r)
+{
+	json_t *msg;
+
+	ev_timer_stop(r->loop, &r->pin_flush);
+	if (!r->nr_pin)
+		return;
+	msg = json_pack("{so}", "persist_install",
+			exlb_worker_persist_to_json(r->pin, r->nr_pin));
+	r->nr_pin = 0;
+	worker_send(r, NULL, 0, msg);
+	json_decref(msg);
+}
+
+static void on_persist_flush(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	persist_flush(t->data);
+}
+
+/* An L7 record goes to the worker (whose tables hold them) if one runs. */
+static int remote_persist_install(void *rv, const struct exlb_persist_export *rec)
+{
+	struct remote *r = rv;
+
+	if (r->chan < 0 || !r->cfg || !exlb_service_by_id(r->cfg, rec->service_id))
+		return -1;
+	if (!r->pin && !(r->pin = calloc(EXLB_HA_PERSIST_BATCH, sizeof(*r->pin))))
+		return -1;
+	if (r->nr_pin == EXLB_HA_PERSIST_BATCH)
+		persist_flush(r);
+	r->pin[r->nr_pin++] = *rec;
+	if (!ev_is_active(&r->pin_flush)) {
+		ev_timer_set(&r->pin_flush, 0., 0.);
+		ev_timer_start(r->loop, &r->pin_flush);
+	}
+	return 0;
+}
+
+/*
+ * Never waits for the worker: hands out what it answered to the last ask
+ * (one export tick ago) and asks again. A full export ("all") is asked
+ * for as soon as no ask is outstanding.
+ */
+static size_t remote_persist_export(void *rv, bool all,
+				    struct exlb_persist_export *out, size_t max)
+{
+	struct remote *r = rv;
+	size_t n = r->nr_pout < max ? r->nr_pout : max;
+	json_t *ask;
+
+	if (n) {
+		memcpy(out, r->pout, n * sizeof(*out));
+		memmove(r->pout, r->pout + n, (r->nr_pout - n) * sizeof(*out));
+		r->nr_pout -= n;
+	}
+	r->pout_all |= all;
+	if (r->chan < 0 || r->pout_asked || r->nr_pout >= EXLB_HA_PERSIST_BATCH)
+		return n;
+	ask = json_pack("{sbsI}", "persist_export", r->pout_all, "max",
+			(json_int_t)(EXLB_HA_PERSIST_BATCH - r->nr_pout));
+	r->pout_asked = true;
+	r->pout_all = false;
+	worker_send(r, NULL, 0, ask);
+	json_decref(ask);
+	return n;
+}
+
+/* The worker's answer: records of VSs and RSs this side knows, at most what was asked. */
+static void heard_persist(struct remote *r, json_t *msg)
+{
+	const json_t *rec;
+	size_t i, bad = 0;
+
+	if (!r->pout && !(r->pout = calloc(EXLB_HA_PERSIST_BATCH, sizeof(*r->pout))))
+		return;
+	r->pout_asked = false;
+	json_array_foreach(json_object_get(msg, "persist"), i, rec) {
+		struct exlb_persist_export e;
+
+		if (r->nr_pout == EXLB_HA_PERSIST_BATCH ||
+		    exlb_worker_persist_from_json(rec, &e) || !r->cfg ||
+		    !exlb_service_by_id(r->cfg, e.service_id) ||
+		    !exlb_rs_by_id(r->cfg, e.rs_id)) {
+			bad++;
+			continue;
+		}
+		r->pout[r->nr_pout++] = e;
+	}
+	if (bad)
+		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): %zu persistence records not of this configuration or too many: dropped",
+			 (int)r->pid, bad);
+}
+
 /* ---- what comes back ---- */
 
 /* The RS must be one of an L7-served VS: the worker may mark nothing else. */
@@ -415,14 +553,12 @@ static void heard_rs_failed(struct remote *r, json_t *msg)
 	}
 }
 
-static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
+/* One message from the worker, handled; a broken channel kills it. */
+static void chan_one(struct remote *r)
 {
-	struct remote *r = io->data;
 	struct exlb_err err;
-	json_t *msg;
+	json_t *msg, *ask;
 
-	(void)loop;
-	(void)revents;
 	msg = exlb_handover_hear(r->chan, REMOTE_HEAR_MS, &err);
 	if (!msg) {
 		if (!strcmp(err.msg, "closed")) {	/* its exit follows */
@@ -434,16 +570,78 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 		worker_kill(r, err.msg);
 		return;
 	}
+	ask = json_object_get(msg, "ask");	/* the answer to remote_refresh() */
+	if (json_is_integer(ask))
+		r->fresh_heard = json_integer_value(ask);
 	if (json_is_object(json_object_get(msg, "figures"))) {
 		json_decref(r->figures);
 		r->figures = json_incref(json_object_get(msg, "figures"));
+		if (r->opts.figures)
+			r->opts.figures(r->opts.rs_failed_ctx);
 	} else if (json_object_get(msg, "rs_failed")) {
 		heard_rs_failed(r, msg);
-	} else {
+	} else if (json_is_array(json_object_get(msg, "persist"))) {
+		heard_persist(r, msg);
+	} else if (!ask) {
 		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): an unknown message: ignored",
 			 (int)r->pid);
 	}
 	json_decref(msg);
+}
+
+static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)loop;
+	(void)revents;
+	chan_one(io->data);
+}
+
+/*
+ * Waits at most @ms for the worker's answer to the last ask
+ * (fresh_asked), handling what comes before it. A worker that does not
+ * answer in time is not killed (it may be busy): the caller goes on.
+ */
+static void await_answer(struct remote *r, int ms)
+{
+	struct timespec now;
+	int64_t deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	deadline = now.tv_sec * 1000LL + now.tv_nsec / 1000000 + ms;
+	while (r->chan >= 0 && r->fresh_heard != r->fresh_asked) {
+		struct pollfd pfd = { .fd = r->chan, .events = POLLIN };
+		int64_t left;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = deadline - (now.tv_sec * 1000LL + now.tv_nsec / 1000000);
+		if (left <= 0)
+			break;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		chan_one(r);
+	}
+}
+
+/*
+ * status, stats, /metrics (ctl.c, through main.c): the worker's figures
+ * as of now, not of its last push -- in-process, some are read live (a
+ * rule's limit hits).
+ */
+static void remote_refresh(void *rv)
+{
+	struct remote *r = rv;
+	json_t *ask;
+
+	if (r->chan < 0)
+		return;
+	ask = json_pack("{sI}", "figures_ask", (json_int_t)++r->fresh_asked);
+	worker_send(r, NULL, 0, ask);
+	json_decref(ask);
+	await_answer(r, REMOTE_FRESH_MS);
 }
 
 /* ---- the directory process: the worker's channel to it ---- */
@@ -540,6 +738,10 @@ static void worker_exited(void *ctx, const char *note)
 	}
 	json_decref(r->figures);
 	r->figures = NULL;
+	/* its tables are gone: what was asked will not come, what waited stays */
+	r->pout_asked = false;
+	r->nr_pin = 0;
+	ev_timer_stop(r->loop, &r->pin_flush);
 	if (!note)
 		return;
 	r->exits++;
@@ -607,6 +809,8 @@ static void *remote_new(struct ev_loop *main_loop,
 	}
 	r->loop = main_loop;
 	exlb_child_init(&r->child, main_loop, &worker_ops, r);	/* not wanted yet */
+	ev_timer_init(&r->pin_flush, on_persist_flush, 0., 0.);
+	r->pin_flush.data = r;
 	r->opts = *opts;
 	if (!r->opts.workers)
 		r->opts.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
@@ -662,6 +866,8 @@ static void remote_free(void *rv)
 		if (r->adopt[i] >= 0)
 			close(r->adopt[i]);
 	free(r->adopt);
+	free(r->pin);
+	free(r->pout);
 	if (r->exe_fd >= 0)
 		close(r->exe_fd);
 	free(r->user);
@@ -690,9 +896,15 @@ static void remote_apply(void *rv, const struct exlb_config *cfg,
 		exlb_directory_apply(r->dir, cfg);
 	if (!r->draining)
 		listeners_sync(r, cfg);
-	if (r->chan >= 0)
+	if (r->chan >= 0) {
+		/*
+		 * In-process the threads have the new plan before the change is
+		 * answered; so here: a request sent after "rs disable" returned
+		 * must not meet the old plan (exlbd-privsep.sh).
+		 */
 		send_config(r);
-	else if (!r->draining)
+		await_answer(r, REMOTE_APPLY_MS);
+	} else if (!r->draining)
 		exlb_child_ensure(&r->child);	/* the first; or one waiting to restart */
 }
 
@@ -778,11 +990,16 @@ static unsigned long remote_open_conns(void *rv)
 
 /* ---- counters: the worker's last figures, checked ---- */
 
-static uint64_t u64_of(json_t *obj, const char *key)
+static uint64_t u64_of_v(json_t *value)
 {
-	json_int_t v = json_integer_value(json_object_get(obj, key));
+	json_int_t v = json_integer_value(value);
 
 	return v > 0 ? (uint64_t)v : 0;
+}
+
+static uint64_t u64_of(json_t *obj, const char *key)
+{
+	return u64_of_v(json_object_get(obj, key));
 }
 
 static void figures_proxy(json_t *f, struct exlb_runtime *rt)
@@ -893,6 +1110,21 @@ static void figures_persist(json_t *f, const struct exlb_config *cfg,
 	rt->nr_persist = n;
 }
 
+/* PCRE2 limit hits: the worker matches, content.c's registry here shows them. */
+static void figures_rules(json_t *f, const struct exlb_config *cfg)
+{
+	json_t *arr = json_object_get(f, "rules"), *v;
+	size_t i;
+
+	json_array_foreach(arr, i, v) {
+		const char *name = json_string_value(json_array_get(v, 0));
+
+		if (name && exlb_rule_find(cfg, name))
+			exlb_content_limit_hits_take(name, u64_of_v(json_array_get(v, 1)));
+	}
+	exlb_content_limit_hits_take(NULL, u64_of(f, "rule_limit_hits"));
+}
+
 static void remote_counters(void *rv, const struct exlb_config *cfg,
 			    struct exlb_runtime *rt)
 {
@@ -915,6 +1147,7 @@ static void remote_counters(void *rv, const struct exlb_config *cfg,
 	figures_vs(r->figures, cfg, rt);
 	figures_rs(r->figures, cfg, rt);
 	figures_persist(r->figures, cfg, rt);
+	figures_rules(r->figures, cfg);
 }
 
 const struct exlb_proxy_remote exlb_worker_remote = {
@@ -928,4 +1161,7 @@ const struct exlb_proxy_remote exlb_worker_remote = {
 	.listener_fds = remote_listener_fds,
 	.drain = remote_drain,
 	.open_conns = remote_open_conns,
+	.persist_export = remote_persist_export,
+	.persist_install = remote_persist_install,
+	.refresh = remote_refresh,
 };

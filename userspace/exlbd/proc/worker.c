@@ -7,8 +7,11 @@
  * the real L7 proxy (l7/proxy.c, its worker threads) on what the manager
  * sends: the configuration without secrets, the health verdicts, the
  * certificates as PEM, the listening sockets, the access log's
- * descriptor and its channel to the directory process (ESP logons). It answers with its counters every second and with
- * passive-health marks. It opens no file and binds nothing.
+ * descriptor and its channel to the directory process (ESP logons). It
+ * answers with its counters every second and when asked, with
+ * passive-health marks, and with its HA persistence records when asked
+ * (installing its partner's the manager passes on). It opens no file and
+ * binds nothing.
  *
  * Its ends: the manager closed the channel (_exit 0), the sandbox refused
  * (_exit 1), or a signal (the manager's SIGTERM, the filter's SIGSYS). It
@@ -30,8 +33,11 @@
 
 #include "config/config.h"
 #include "esp/sso.h"
+#include "ha/persist_sync.h"
 #include "health/targets.h"
+#include "l7/content.h"
 #include "l7/proxy.h"
+#include "l7/tls.h"
 #include "proc/handover.h"
 #include "proc/sandbox.h"
 #include "proc/worker.h"
@@ -109,6 +115,85 @@ static int take_config(struct worker *w, struct exlb_handover *h)
 	return 0;
 }
 
+/* ---- HA persistence sync (ha/persist_sync.c runs in the manager) ---- */
+
+json_t *exlb_worker_persist_to_json(const struct exlb_persist_export *r, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		json_t *rec = json_pack("[III]", (json_int_t)r[i].service_id,
+					(json_int_t)r[i].rs_id, (json_int_t)r[i].ttl_ms);
+
+		for (int k = 0; rec && k < 16; k++)
+			json_array_append_new(rec, json_integer(r[i].key[k]));
+		if (!rec || json_array_append_new(arr, rec)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+int exlb_worker_persist_from_json(const json_t *rec, struct exlb_persist_export *r)
+{
+	json_int_t v[19];
+
+	if (!json_is_array(rec) || json_array_size(rec) != 19)
+		return -1;
+	for (int i = 0; i < 19; i++) {
+		const json_t *e = json_array_get(rec, i);
+
+		if (!json_is_integer(e))
+			return -1;
+		v[i] = json_integer_value(e);
+		if (v[i] < 0 || v[i] > (i < 3 ? (json_int_t)UINT32_MAX : 255))
+			return -1;
+	}
+	if (!v[0] || !v[1])
+		return -1;
+	r->service_id = (uint32_t)v[0];
+	r->rs_id = (uint32_t)v[1];
+	r->ttl_ms = (uint32_t)v[2];
+	for (int k = 0; k < 16; k++)
+		r->key[k] = (uint8_t)v[3 + k];
+	return 0;
+}
+
+/* {"persist_export": all, "max": n}: the due records, answered at once. */
+static void persist_export(struct worker *w, const json_t *st)
+{
+	json_int_t max = json_integer_value(json_object_get(st, "max"));
+	struct exlb_persist_export *out;
+	size_t n = 0;
+
+	if (max < 0 || max > EXLB_HA_PERSIST_BATCH)
+		max = EXLB_HA_PERSIST_BATCH;
+	out = calloc((size_t)max + 1, sizeof(*out));
+	if (out && w->cfg)
+		n = exlb_proxy_persist_export(w->proxy,
+					      json_is_true(json_object_get(st, "persist_export")),
+					      out, (size_t)max);
+	say(json_pack("{so}", "persist", exlb_worker_persist_to_json(out, n)));
+	free(out);
+}
+
+/* {"persist_install": [records]}: the partner's, as the manager got them. */
+static void persist_install(struct worker *w, const json_t *st)
+{
+	const json_t *rec;
+	size_t i;
+
+	json_array_foreach(json_object_get(st, "persist_install"), i, rec) {
+		struct exlb_persist_export r;
+
+		if (!exlb_worker_persist_from_json(rec, &r))
+			exlb_proxy_persist_install(w->proxy, &r);
+	}
+}
+
+static void figures_answer(struct worker *w, json_t *ask);
+
 static void take(struct worker *w, struct exlb_handover *h)
 {
 	json_t *st = h->state;
@@ -117,6 +202,9 @@ static void take(struct worker *w, struct exlb_handover *h)
 	if (json_object_get(st, "config")) {
 		if (take_config(w, h))
 			worker_exit(1);
+		/* the manager waits for this before it answers the change */
+		if (json_object_get(st, "ask"))
+			figures_answer(w, json_object_get(st, "ask"));
 	} else if ((fd = exlb_handover_take(h, "alog")) >= 0) {
 		exlb_proxy_set_log_fd(w->proxy, fd);
 	} else if ((fd = exlb_handover_take(h, "dir")) >= 0) {
@@ -126,6 +214,12 @@ static void take(struct worker *w, struct exlb_handover *h)
 					   json_object_get(st, "rs_reset")));
 	} else if (json_is_true(json_object_get(st, "drain"))) {
 		exlb_proxy_drain(w->proxy);
+	} else if (json_object_get(st, "figures_ask")) {
+		figures_answer(w, json_object_get(st, "figures_ask"));
+	} else if (json_object_get(st, "persist_export")) {
+		persist_export(w, st);
+	} else if (json_object_get(st, "persist_install")) {
+		persist_install(w, st);
 	}
 	exlb_handover_done(h);
 }
@@ -152,7 +246,7 @@ static json_t *figures_of(struct worker *w)
 {
 	struct exlb_runtime *rt = &w->rt;
 	json_t *lag = json_array(), *vs = json_array(), *rs = json_array();
-	json_t *persist = json_array();
+	json_t *persist = json_array(), *rules = json_array();
 
 	exlb_proxy_counters(w->proxy, w->cfg, rt);
 	for (unsigned int i = 0; i < rt->proxy.nr_workers; i++)
@@ -184,7 +278,14 @@ static json_t *figures_of(struct worker *w)
 		json_array_append_new(persist, json_pack("[II]",
 			(json_int_t)rt->persist[i].service_id,
 			(json_int_t)rt->persist[i].records));
-	return json_pack("{s{sI sI sI sI sI sI sI sI sI sI so so so so}}", "figures",
+	/* PCRE2 limit hits per rule name (content.c counts them here) */
+	for (size_t i = 0; i < w->cfg->nr_rules; i++) {
+		const char *name = w->cfg->rules[i].name;
+
+		json_array_append_new(rules, json_pack("[sI]", name,
+			(json_int_t)exlb_content_limit_hits_of(name)));
+	}
+	return json_pack("{s{sI sI sI sI sI sI sI sI sI sI sI so so so so so}}", "figures",
 		"open", (json_int_t)exlb_proxy_open_conns(w->proxy),
 		"fd_limit", (json_int_t)rt->proxy.fd_limit,
 		"fd_reserve", (json_int_t)rt->proxy.fd_reserve,
@@ -195,7 +296,18 @@ static json_t *figures_of(struct worker *w)
 		"connect_retries", (json_int_t)rt->proxy.connect_retries,
 		"ktls_conns", (json_int_t)rt->proxy.ktls_conns,
 		"userspace_conns", (json_int_t)rt->proxy.userspace_conns,
-		"lag", lag, "vs", vs, "rs", rs, "persist", persist);
+		"rule_limit_hits", (json_int_t)exlb_content_limit_hits_total(),
+		"lag", lag, "vs", vs, "rs", rs, "persist", persist, "rules", rules);
+}
+
+/* The manager asked (status, stats, /metrics): the figures now, with its ask. */
+static void figures_answer(struct worker *w, json_t *ask)
+{
+	json_t *msg = w->cfg ? figures_of(w) : json_object();
+
+	if (msg)
+		json_object_set(msg, "ask", ask);
+	say(msg);
 }
 
 static void on_figures(struct ev_loop *loop, ev_timer *t, int revents)
@@ -233,7 +345,7 @@ int exlb_worker_main(void)
 	const char *user;
 	char tag[48], name[64];
 
-	snprintf(tag, sizeof(tag), "exlbd-worker[%d]", (int)getpid());
+	snprintf(tag, sizeof(tag), "exlbd: worker[%d]", (int)getpid());
 	exlb_log_set_tag(tag);
 	/*
 	 * What the sandbox will not let it read later. glibc's malloc, the
@@ -266,6 +378,8 @@ int exlb_worker_main(void)
 	signal(SIGUSR2, on_test_violate);
 #endif
 	user = name;	/* h's strings go with exlb_handover_done() */
+	if (exlb_tls_preload_ca_store(&err))
+		exlb_log(LOG_WARNING, "L7 worker: %s", err.msg);
 	if (exlb_sandbox_enter_worker(user, &err)) {
 		exlb_log(LOG_ERR, "L7 worker: %s", err.msg);
 		worker_exit(1);

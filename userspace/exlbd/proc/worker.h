@@ -14,6 +14,14 @@
 
 extern const struct exlb_proxy_remote exlb_worker_remote;
 
+/*
+ * HA persistence records over the channel (both ends, worker.c): a record
+ * as [service id, RS id, ttl_ms, the key's 16 bytes], the array of
+ * @n of them; and back, checked (ids > 0, 16 bytes 0..255): 0 or -1.
+ */
+json_t *exlb_worker_persist_to_json(const struct exlb_persist_export *r, size_t n);
+int exlb_worker_persist_from_json(const json_t *rec, struct exlb_persist_export *r);
+
 /* exlbd --worker; never returns (_exit: see worker.c). */
 int exlb_worker_main(void);
 

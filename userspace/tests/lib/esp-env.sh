@@ -24,7 +24,7 @@
 #       EXLBD_OPTIONs (EXLBD_NO_HEALTH_CHECKS=1), output appended to
 #       $T/exlbd.log, DAEMON_PID set, and reports it ready (exlbd_ready).
 #       With ESP_PRIVSEP set: exlbd --worker-user exlb (docs/privsep.md),
-#       the user made by lib/privsep-user.sh in exlbd's private mount
+#       the user made by lib/worker-user.sh in exlbd's private mount
 #       namespace (EXLB_UID, EXLB_GID set); with ESP_RESOLV (lines) as its
 #       /etc/resolv.conf there too.
 #       P_LDAP=13389 P_LDAPS=13636: slapd's ports.
@@ -94,14 +94,14 @@ esp_setup() {
 	[ -n "${ESP_NO_ACCESS_LOG:-}" ] || alog=(--access-log "$ALOG")
 	local -a wrap=()
 	if [ -n "${ESP_PRIVSEP:-}" ]; then
-		# shellcheck source=privsep-user.sh
-		source "$esp_lib/privsep-user.sh"
-		privsep_user "$T"
+		# shellcheck source=worker-user.sh
+		source "$esp_lib/worker-user.sh"
+		worker_user_files "$T" operators || return 1
 		if [ -n "${ESP_RESOLV:-}" ]; then
 			printf '%s\n' "$ESP_RESOLV" >"$T/resolv.conf"
-			PRIVSEP_SETUP+=" && mount --bind $T/resolv.conf /etc/resolv.conf"
+			WORKER_USER_SETUP+=" && mount --bind $T/resolv.conf /etc/resolv.conf"
 		fi
-		wrap=("${PRIVSEP_WRAP[@]}")
+		wrap=("${WORKER_USER_WRAP[@]}")
 		set -- --worker-user exlb "$@"
 	fi
 	ip netns exec "$NS_LB" "${wrap[@]}" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel \
