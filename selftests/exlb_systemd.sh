@@ -11,7 +11,9 @@
 #               (Type=notify); the unit's sandbox is in force on the process
 #               (NoNewPrivs, the capability bounding set)
 #   serve       an HTTP VS on 127.0.0.1:8080 (L7, exlbd) to a python web
-#               server on :8081 answers 200
+#               server on :8081 answers 200, through the unit's sandboxed L7
+#               worker process (--worker-user exlb): uid exlb, CapEff 0,
+#               NoNewPrivs 1, Seccomp 2, a child of exlbd
 #   reload      three `systemctl reload exlbd` (ExecReload= exlbd --takeover)
 #               while a client loop runs: each returns 0, the unit's MainPID
 #               moves to the new process and the unit stays active, the old
@@ -125,6 +127,13 @@ t_serve() {
 	ctl rs add Web 127.0.0.1 port="$RS_PORT" || return 1
 	wait_for 60 serves || { ctl status; return 1; }
 	echo "GET http://$VS/ answers 200"
+	# the packaged unit runs the L7 proxy in its sandboxed worker (docs/privsep.md)
+	local w uid st
+	w=$(ctl status -j | jq -r '.proxy.worker_process.pid // 0')
+	uid=$(id -u exlb) || return 1
+	st=$(awk '/^(Uid|CapEff|NoNewPrivs|Seccomp|PPid):/ { printf "%s %s ", $1, $2 }' "/proc/$w/status" 2>/dev/null)
+	echo "the L7 worker process: pid $w, $st(exlb is uid $uid, exlbd pid $(main_pid))"
+	[[ $w != 0 && $st == "PPid: $(main_pid) Uid: $uid CapEff: 0000000000000000 NoNewPrivs: 1 Seccomp: 2 " ]]
 }
 
 t_reload() {
