@@ -28,7 +28,7 @@ EXLBD_ESP := esp/gate.c esp/path.c esp/ldap.c esp/sso.c esp/basic.c esp/session.
 	esp/owa_form.c
 EXLBD_CTL := ctl/ctl.c
 EXLBD_PROC := proc/handover.c proc/sandbox.c proc/worker.c proc/manager.c \
-	proc/directory.c proc/directory_manager.c
+	proc/directory.c proc/directory_manager.c proc/spawn.c
 EXLBD_ADMIN := admin/admin.c admin/auth.c admin/hasher.c admin/metrics.c \
 	admin/prom.c admin/webui.c admin/kemp_api.c admin/kemp_xml.c
 # The status page's files, built in by admin/webui.c (.incbin)

@@ -22,6 +22,7 @@
 #include "ha/child.h"
 #include "proc/directory.h"
 #include "proc/handover.h"
+#include "proc/spawn.h"
 
 #define DIR_SEND_MS	2000	/* a directory process that does not read is killed */
 #define DIR_STOP_MS	2000
@@ -92,38 +93,15 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 static void dir_start(void *ctx)
 {
 	struct exlb_directory *d = ctx;
-	char *const argv[] = { "exlbd", "--directory", NULL };
-	sigset_t none;
 	json_t *hello;
-	int sv[2];
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		exlb_log(LOG_ERR, "esp: directory process: socketpair: %s", strerror(errno));
-		exlb_child_retry(&d->child);
-		return;
-	}
-	pid = fork();
+	pid = exlb_spawn(d->exe_fd, "--directory", "esp: directory process", &d->chan);
 	if (pid < 0) {
-		exlb_log(LOG_ERR, "esp: directory process: fork: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
 		exlb_child_retry(&d->child);
 		return;
 	}
-	if (!pid) {
-		/* as the worker's: the channel at fd 3, nothing else crosses */
-		if (sv[1] == 3 ? fcntl(3, F_SETFD, 0) : dup2(sv[1], 3) < 0)
-			_exit(127);
-		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execveat(d->exe_fd, "", argv, environ, AT_EMPTY_PATH);
-		_exit(127);
-	}
-	close(sv[1]);
 	d->pid = pid;
-	d->chan = sv[0];
 	exlb_child_started(&d->child, pid);
 	exlb_log(LOG_NOTICE, "esp: directory process started (pid %d, user %s)",
 		 (int)pid, d->user);

@@ -39,6 +39,7 @@
 #include "l7/proxy.h"
 #include "proc/directory.h"
 #include "proc/handover.h"
+#include "proc/spawn.h"
 #include "proc/worker.h"
 
 #define REMOTE_SEND_MS	2000	/* a worker that does not read this long is killed */
@@ -670,38 +671,15 @@ static void directory_started(void *ctx)
 static void worker_start(void *ctx)
 {
 	struct remote *r = ctx;
-	char *const argv[] = { "exlbd", "--worker", NULL };
 	struct exlb_err err;
-	sigset_t none;
-	int sv[2];
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		exlb_log(LOG_ERR, "proxy: L7 worker: socketpair: %s", strerror(errno));
-		exlb_child_retry(&r->child);
-		return;
-	}
-	pid = fork();
+	pid = exlb_spawn(r->exe_fd, "--worker", "proxy: L7 worker", &r->chan);
 	if (pid < 0) {
-		exlb_log(LOG_ERR, "proxy: L7 worker: fork: %s", strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
 		exlb_child_retry(&r->child);
 		return;
 	}
-	if (!pid) {
-		/* the channel at fd 3; nothing else of the manager's crosses */
-		if (sv[1] == 3 ? fcntl(3, F_SETFD, 0) : dup2(sv[1], 3) < 0)
-			_exit(127);
-		close_range(4, ~0U, CLOSE_RANGE_CLOEXEC);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execveat(r->exe_fd, "", argv, environ, AT_EMPTY_PATH);
-		_exit(127);
-	}
-	close(sv[1]);
 	r->pid = pid;
-	r->chan = sv[0];
 	exlb_child_started(&r->child, pid);
 	exlb_log(LOG_NOTICE, "proxy: L7 worker process started (pid %d, user %s, %u threads)",
 		 (int)pid, r->user, r->opts.workers);
