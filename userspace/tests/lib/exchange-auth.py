@@ -27,10 +27,13 @@ helper (python3 stdlib only) on a unix socket in its directory:
   GET  /owa/logoff.owa  expires the cookies (and revokes this cadata on this
                      server), 302 to /owa/auth/logoff.aspx.
 
-cadata is "<base64url(user)>.<issued>.<HMAC-SHA256 hex>" under a key shared
-by every RS of the run (a file made by exchange-rs.sh): it cannot be forged
-without the key, and one logon is good on every RS, as with Exchange
+cadata is "<base64url(user)>.<issued>.<nonce>.<HMAC-SHA256 hex>" under a key
+shared by every RS of the run (a file made by exchange-rs.sh): it cannot be
+forged without the key, and one logon is good on every RS, as with Exchange
 servers sharing a certificate. It lives EXRS_AUTH_TTL seconds (cadataTTL).
+The nonce makes every logon's cadata its own: without it two logons of one
+user in the same second got the same value, and a logoff's revocation of
+the first refused the second.
 
 The users file has "name:password" lines (# comments); a third field
 other than "ok" (e.g. "alice:alice-pw:disabled") makes every logon of that
@@ -105,20 +108,21 @@ class Auth:
             return None
         return name
 
-    def mac(self, user_b64, issued):
-        return hmac.new(self.key, ("%s.%s" % (user_b64, issued)).encode(),
+    def mac(self, user_b64, issued, nonce):
+        return hmac.new(self.key, ("%s.%s.%s" % (user_b64, issued, nonce)).encode(),
                         hashlib.sha256).hexdigest()
 
     def cadata(self, user):
         u = base64.urlsafe_b64encode(user.encode()).decode().rstrip("=")
         issued = str(int(time.time()))
-        return "%s.%s.%s" % (u, issued, self.mac(u, issued))
+        nonce = os.urandom(8).hex()
+        return "%s.%s.%s.%s" % (u, issued, nonce, self.mac(u, issued, nonce))
 
     def cookie_user(self, value):
         parts = value.split(".")
-        if len(parts) != 3 or not parts[1].isdigit():
+        if len(parts) != 4 or not parts[1].isdigit():
             return None
-        if not hmac.compare_digest(self.mac(parts[0], parts[1]), parts[2]):
+        if not hmac.compare_digest(self.mac(parts[0], parts[1], parts[2]), parts[3]):
             return None
         if time.time() - int(parts[1]) > TTL:
             return None
