@@ -408,7 +408,8 @@ for i in $(seq 1 20); do storm_one "$i" & storm+=($!); done
 storm_running() { local n=0 p; for p in "${storm[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done; echo $n; }
 # positive evidence that the storm is in: the first failed logons from C
 storm_in() { grep -q "admin: failed logon from $CL_C" "$T/exlbd.log"; }
-wait_for 10 storm_in
+# polled closely: on a fast CPU the storm's hashing is over in about a second
+for i in $(seq 1 200); do storm_in && break; sleep 0.05; done
 max_m=0 max_s=0 lat_m='' lat_s='' inflight=
 for i in $(seq 1 10); do
 	inflight+="$(storm_running) "
@@ -429,7 +430,9 @@ report $? "/metrics answers within 500 ms during the storm (max $max_m ms)"
 report $? "exlbctl status answers within 500 ms during the storm (max $max_s ms)"
 wait "${storm[@]}"
 main_cpu=$(($(cpu_ms "$DAEMON_PID") - main0)) hash_cpu=$(($(cpu_ms "${HASH_TID:-none}") - hash0))
-[ -n "$HASH_TID" ] && [ "$hash_cpu" -ge 500 ] && [ "$main_cpu" -lt $((hash_cpu / 2)) ]
+# enough hashing to tell the threads apart (16+ checks: 310-700 ms on the
+# machines seen), and the main thread's share well under it
+[ -n "$HASH_TID" ] && [ "$hash_cpu" -ge 100 ] && [ "$main_cpu" -lt $((hash_cpu / 2)) ]
 report $? "the password checks ran on thread exlbd-hash (${HASH_TID:-none}): $hash_cpu ms CPU there, $main_cpu ms on the main thread"
 n401=$(grep -c '^401$' "$T/storm.codes") n429=$(grep -c '^429$' "$T/storm.codes")
 n503=$(grep -c '^503$' "$T/storm.codes")
