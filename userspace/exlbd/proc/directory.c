@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 /*
  * exlbd --directory: the directory process of privilege separation
- * (docs/privsep.md, stage 3), started by the manager (proc/dirsup.c) with
+ * (docs/privsep.md, stage 3), started by the manager (proc/directory_manager.c) with
  * its channel at fd 3. It receives who to become and the SSO domains with
  * their service-account passwords, enters its sandbox (proc/sandbox.c, the
  * worker's filter plus what libldap and the resolver need), and makes the
