@@ -25,7 +25,8 @@
 #   3. full handshakes/s: bench/https/tlsload hs, 50 in flight, a new TCP
 #      connection and a new TLS session per request (no session cache, no
 #      tickets: nothing can be resumed; it counts resumptions, must be 0),
-#      one GET /owa/ with "Connection: close" each;
+#      one GET /owa/ with "Connection: close" each; and the proxy's CPU per
+#      handshake;
 #   4. bulk MB/s: curl GET /big/100M and POST 100 MiB to /echo, one stream,
 #      --bulk-reps times each way (3, --quick 1).
 # --rounds N repeats everything N times, alternating the balancers' order;
@@ -456,12 +457,24 @@ ka_run() {
 	fail "$tag.ka$sfx: ${non2xx:-0} non-2xx responses, ${errs:-0} socket errors"
 }
 
+# hs_run TAG: TAG.hs, TAG.hs_p99 and TAG.hs_cpu (the proxy's CPU per handshake:
+# steadier than the rate when the load generator shares the CPUs).
 hs_run() {
-	local tag=$1 line
+	local tag=$1 line cpu0 cpu1 us
 	nsx "$NS_CLI" "$WORK/tlsload" hs -t "$VIP:443" -s "$CLI_SRCS" -c 50 -d 1 -T 5 >/dev/null 2>&1 || true
+	[ "$PERF" = 0 ] || perf_start "$tag.hs"
+	cpu0=$(cpu_ticks)
 	line=$(nsx "$NS_CLI" timeout $((SECS + 30)) "$WORK/tlsload" hs -t "$VIP:443" -s "$CLI_SRCS" -c 50 \
-		-d "$SECS" -m 1000000 -T 5 -p /owa/ 2>&1) || { fail "$tag.hs: tlsload failed: $line"; return 1; }
-	log "$tag.hs: $line"
+		-d "$SECS" -m 1000000 -T 5 -p /owa/ 2>&1) || { perf_stop "$tag.hs"; fail "$tag.hs: tlsload failed: $line"; return 1; }
+	cpu1=$(cpu_ticks)
+	perf_stop "$tag.hs"
+	us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n="$(kv "$line" conns)" \
+		'BEGIN { if (n > 0) printf "%.0f", t / hz * 1e6 / n }')
+	if [ "$PERF" = 1 ] && perf_syscalls "$tag.hs" "$(kv "$line" conns)" 2; then
+		log "$tag.hs: system calls per handshake: $(tr '\n' ' ' <"$WORK/$tag.hs.syscalls.txt")"
+	fi
+	log "$tag.hs: $line proxy_cpu_us=${us:-?}"
+	[ -z "$us" ] || put "$tag.hs_cpu" "$us"
 	[ "$(kv "$line" reused)" = 0 ] || fail "$tag.hs: resumed handshakes: $(kv "$line" reused)"
 	local bad=$(( $(kv "$line" rsp_other) + $(kv "$line" err_connect) + $(kv "$line" err_tls) + \
 		$(kv "$line" err_io) + $(kv "$line" timeouts) ))
@@ -653,6 +666,7 @@ for cert in "${CERT_LIST[@]}"; do
 	done
 	row "$name: full handshakes/s (50 in flight)" hs "$cert"
 	row "$name:   handshake+request p99, ms" hs_p99 "$cert"
+	row "$name:   proxy CPU us/handshake (user+sys)" hs_cpu "$cert"
 	row "$name: download MB/s (100 MiB, 1 stream)" down "$cert"
 	row "$name: upload MB/s (100 MiB, 1 stream)" up "$cert"
 	row "$name:   proxy CPU ms/MiB, download" down_cpu "$cert"
