@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include <uapi/linux/exlb.h>
+#include "config/hex.h"
 #include "exlbnl.h"
 
 static bool json_out;
@@ -963,12 +964,6 @@ static int get_globals(int argc, char **argv)
 
 /* ---- persistence records (HA persistence sync) --------------------- */
 
-static void key_hex(const uint8_t *key, char *buf)
-{
-	for (int i = 0; i < 16; i++)
-		snprintf(buf + 2 * i, 3, "%02x", key[i]);
-}
-
 static int persist_list(int argc, char **argv)
 {
 	struct exlbnl_service svc;
@@ -987,7 +982,7 @@ static int persist_list(int argc, char **argv)
 		const struct exlbnl_persist *r = &recs[i];
 		char hex[33], client[INET6_ADDRSTRLEN], rs[INET6_ADDRSTRLEN + 8];
 
-		key_hex(r->key, hex);
+		exlb_hex_encode(hex, r->key, sizeof(r->key));
 		exlbnl_format_addr(svc.family, (const union exlbnl_addr *)r->key,
 				   client, sizeof(client));
 		exlbnl_format_addr_port(svc.family, &r->real, r->real_port, rs,

@@ -24,6 +24,7 @@
 #include <openssl/x509v3.h>
 
 #include "certs.h"
+#include "hex.h"
 #include "params.h"
 
 #define MAX_CHAIN	16
@@ -58,8 +59,7 @@ static void fingerprint(X509 *x, char hex[65])
 	hex[0] = 0;
 	if (!X509_digest(x, EVP_sha256(), md, &len))
 		return;
-	for (unsigned int i = 0; i < len && i < 32; i++)
-		sprintf(hex + 2 * i, "%02x", md[i]);
+	exlb_hex_encode(hex, md, len < 32 ? len : 32);
 }
 
 static void asn1_time_text(const ASN1_TIME *t, char *buf, size_t n)

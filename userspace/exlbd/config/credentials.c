@@ -21,6 +21,7 @@
 
 #include "config_int.h"
 #include "credentials.h"
+#include "hex.h"
 #include "params.h"
 
 int exlb_password_hash(const char *password, char *out, size_t n,
@@ -72,14 +73,9 @@ static void sha256_hex(const char *text, char out[65])
 {
 	unsigned char md[32];
 	unsigned int len = 0;
-	static const char hex[] = "0123456789abcdef";
 
 	EVP_Digest(text, strlen(text), md, &len, EVP_sha256(), NULL);
-	for (unsigned int i = 0; i < 32; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[64] = '\0';
+	exlb_hex_encode(out, md, sizeof(md));
 }
 
 static struct exlb_cred *cred_slot(struct exlb_config *cfg, unsigned int kind,
@@ -145,19 +141,13 @@ int exlb_cred_apikey_add(struct exlb_config *cfg, const char *name,
 			 unsigned int role, char key[EXLB_APIKEY_TEXT_SIZE],
 			 struct exlb_err *err)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char raw[32];
-	char *p = key + strlen(EXLB_APIKEY_PREFIX);
 	struct exlb_cred *c;
 
 	if (RAND_priv_bytes(raw, sizeof(raw)) != 1)
 		return exlb_err_set(err, "no random bytes for the API key");
 	strcpy(key, EXLB_APIKEY_PREFIX);
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		*p++ = hex[raw[i] >> 4];
-		*p++ = hex[raw[i] & 15];
-	}
-	*p = '\0';
+	exlb_hex_encode(key + strlen(EXLB_APIKEY_PREFIX), raw, sizeof(raw));
 	explicit_bzero(raw, sizeof(raw));
 	c = cred_slot(cfg, EXLB_CRED_APIKEY, name, false, err);
 	if (!c)

@@ -61,7 +61,6 @@ int esp_session_new(const struct exlb_sso_domain *d, bool private_pc,
 		    const char *user, size_t user_len, const char *pw,
 		    size_t pw_len, time_t now, char cookie[ESP_SESSION_HEX + 1])
 {
-	static const char hex[] = "0123456789abcdef";
 	struct session *slot = NULL, *oldest = NULL;
 	unsigned char id[ESP_SESSION_ID_LEN];
 
@@ -93,11 +92,7 @@ int esp_session_new(const struct exlb_sso_domain *d, bool private_pc,
 	slot->creds.pw_len = pw_len;
 	slot->used = true;
 	pthread_mutex_unlock(&lock);
-	for (size_t i = 0; i < sizeof(id); i++) {
-		cookie[2 * i] = hex[id[i] >> 4];
-		cookie[2 * i + 1] = hex[id[i] & 15];
-	}
-	cookie[ESP_SESSION_HEX] = '\0';
+	exlb_hex_encode(cookie, id, sizeof(id));
 	OPENSSL_cleanse(id, sizeof(id));
 	return 0;
 }

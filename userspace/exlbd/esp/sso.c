@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/hex.h"
 #include "proc/handover.h"
 #include "sso.h"
 
@@ -324,17 +325,6 @@ static void fwd_fail_all(struct esp_auth **pending, const char *why)
 	}
 }
 
-static void hex(char *out, const char *in, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[(unsigned char)in[i] >> 4];
-		out[2 * i + 1] = digits[(unsigned char)in[i] & 15];
-	}
-	out[2 * n] = 0;
-}
-
 /*
  * {"id", "domain", "user", "password"}: name and password as hex (any
  * bytes; JSON strings must be UTF-8). The directory process checks them
@@ -347,8 +337,8 @@ static int fwd_send(int fd, struct esp_auth *a)
 	json_t *msg;
 	int ret;
 
-	hex(user, a->typed, strlen(a->typed));
-	hex(pw, a->password, strlen(a->password));
+	exlb_hex_encode(user, a->typed, strlen(a->typed));
+	exlb_hex_encode(pw, a->password, strlen(a->password));
 	msg = json_pack("{sIssssss}", "id", (json_int_t)a->id, "domain", a->d.name,
 			"user", user, "password", pw);
 	ret = msg ? exlb_handover_say(fd, msg, FWD_SAY_MS, &err) : -1;

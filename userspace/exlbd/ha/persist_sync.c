@@ -75,8 +75,7 @@ json_t *exlb_ha_persist_record(const struct exlb_config *cfg,
 		return NULL;
 	exlb_addr_format(&vs->vip, vip, sizeof(vip));
 	exlb_addr_format(&rs->addr, addr, sizeof(addr));
-	for (int i = 0; i < 16; i++)
-		snprintf(key + 2 * i, 3, "%02x", r->key[i]);
+	exlb_hex_encode(key, r->key, sizeof(r->key));
 	return json_pack("{sssIsIsssssssIsI}", "vip", vip,
 			 "port", (json_int_t)vs->port, "sub", (json_int_t)sub,
 			 "name", svc->nickname, "client", key, "rs", addr,
@@ -461,8 +460,7 @@ struct exlb_ha_persist *exlb_ha_persist_new(struct ev_loop *loop,
 		free(ps);
 		return NULL;
 	}
-	for (int i = 0; i < 16; i++)
-		snprintf(ps->boot + 2 * i, 3, "%02x", id[i]);
+	exlb_hex_encode(ps->boot, id, sizeof(id));
 	ps->loop = loop;
 	ps->store = store;
 	ps->rt = rt;

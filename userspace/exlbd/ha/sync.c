@@ -127,8 +127,7 @@ int exlb_ha_sync_set_secret(const char *state_dir, const char *secret,
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return exlb_err_set(err, "ha secret: no control characters");
 	exlb_ha_sync_derive_key(secret, key);
-	for (int i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	exlb_hex_encode(hex, key, sizeof(key));
 	explicit_bzero(key, sizeof(key));
 	doc = json_pack("{ss}", "psk", hex);
 	explicit_bzero(hex, sizeof(hex));

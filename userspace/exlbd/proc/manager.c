@@ -4,10 +4,10 @@
  * docs/privsep.md): proxy.h's calls answered on this side of the channel
  * (exlb_worker_remote, given to exlb_proxy_new() by main.c).
  * The worker (proc/worker.c) runs the real proxy; this file starts it
- * (fork + execveat of exlbd's own binary with --worker, the channel at
- * fd 3), restarts it through ha/child.c's backoff, binds every listener
- * and keeps its copies (a restarted worker gets the same sockets; the
- * connections queued meanwhile wait), and sends it the configuration
+ * (spawn.h: fork + execveat of exlbd's own binary with --worker, the
+ * channel at fd 3), restarts it through ha/child.c's backoff, binds every
+ * listener and keeps its copies (a restarted worker gets the same sockets;
+ * the connections queued meanwhile wait), and sends it the configuration
  * without secrets, the health verdicts, the certificates as PEM and the
  * access log's descriptor. What comes back (counters, passive-health
  * marks) is untrusted input: bounded, known members only, ids checked
@@ -22,12 +22,10 @@
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/certs.h"
@@ -42,7 +40,6 @@
 #include "proc/spawn.h"
 #include "proc/worker.h"
 
-#define REMOTE_SEND_MS	2000	/* a worker that does not read this long is killed */
 #define REMOTE_HEAR_MS	1000
 #define REMOTE_STOP_MS	2000
 #define REMOTE_FRESH_MS	100	/* status waits this long for fresh figures */
@@ -64,10 +61,7 @@ struct remote {
 	struct exlb_proxy_opts opts;
 	char *user, *access_log, *state_dir;
 	int exe_fd;		/* O_PATH of /proc/self/exe, opened at start */
-	struct exlb_child child;
-	pid_t pid;		/* the running worker's, for log lines */
-	int chan;		/* -1: no worker */
-	ev_io chan_io;
+	struct exlb_sandboxed proc;	/* spawn.h: the worker, its channel */
 	struct remote_listener *ls;
 	size_t nr_ls;
 	int *adopt;		/* received from the old exlbd (upgrade) */
@@ -77,8 +71,6 @@ struct remote {
 	unsigned int fd_reserve;
 	json_t *figures;	/* the worker's last counters */
 	bool draining;
-	unsigned int exits, sigsys;
-	char last_exit[160];
 	struct exlb_directory *dir;	/* ESP logons (privsep stage 3) */
 	/* HA persistence sync: the partner's records waiting to go, the
 	 * worker's waiting for ha/persist_sync.c's next export */
@@ -335,31 +327,6 @@ static json_t *pem_of(const struct remote *r, const struct exlb_config *cfg)
 	return pem;
 }
 
-static void worker_kill(struct remote *r, const char *why)
-{
-	exlb_log(LOG_ERR, "proxy: L7 worker (pid %d): channel: %s: killed", (int)r->pid, why);
-	if (r->child.pid)
-		kill(r->child.pid, SIGKILL);
-	if (r->chan >= 0) {
-		ev_io_stop(r->loop, &r->chan_io);
-		close(r->chan);
-		r->chan = -1;
-	}
-}
-
-/* One message to the worker, with descriptors; a failure kills it. */
-static void worker_send(struct remote *r, const struct exlb_handover_fd *fds,
-			size_t n, json_t *msg)
-{
-	struct exlb_err err;
-
-	if (r->chan < 0)
-		return;
-	if (!msg || exlb_handover_send(r->chan, fds, n, msg, REMOTE_SEND_MS, &err)) {
-		worker_kill(r, msg ? err.msg : "out of memory");
-	}
-}
-
 /*
  * The configuration message: the store's document without secrets, the
  * verdicts, the PEM, the descriptor reserve, and the listeners this worker
@@ -371,7 +338,7 @@ static void send_config(struct remote *r)
 	size_t n = 0, cap = 0;
 	json_t *msg;
 
-	if (r->chan < 0 || !r->cfg)
+	if (r->proc.chan < 0 || !r->cfg)
 		return;
 	for (size_t i = 0; i < r->nr_ls; i++)
 		cap += r->ls[i].sent ? 0 : r->ls[i].nr_fds;
@@ -396,7 +363,7 @@ static void send_config(struct remote *r)
 		}
 		r->ls[i].sent = true;
 	}
-	worker_send(r, fds, n, msg);
+	exlb_sandboxed_send(&r->proc, fds, n, msg);
 	json_decref(msg);
 	free(fds);
 }
@@ -408,14 +375,14 @@ static int send_log(struct remote *r, struct exlb_err *err)
 	FILE *f;
 	json_t *msg;
 
-	if (!r->access_log || r->chan < 0)
+	if (!r->access_log || r->proc.chan < 0)
 		return 0;
 	f = exlb_proxy_access_log_open(r->access_log, err);
 	if (!f)
 		return -1;
 	fd.fd = fileno(f);
 	msg = json_pack("{sb}", "alog", 1);
-	worker_send(r, &fd, 1, msg);
+	exlb_sandboxed_send(&r->proc, &fd, 1, msg);
 	json_decref(msg);
 	fclose(f);	/* the worker has its copy */
 	return 0;
@@ -434,7 +401,7 @@ static void persist_flush(struct remote *r)
 	msg = json_pack("{so}", "persist_install",
 			exlb_worker_persist_to_json(r->pin, r->nr_pin));
 	r->nr_pin = 0;
-	worker_send(r, NULL, 0, msg);
+	exlb_sandboxed_send(&r->proc, NULL, 0, msg);
 	json_decref(msg);
 }
 
@@ -450,7 +417,7 @@ static int remote_persist_install(void *rv, const struct exlb_persist_export *re
 {
 	struct remote *r = rv;
 
-	if (r->chan < 0 || !r->cfg || !exlb_service_by_id(r->cfg, rec->service_id))
+	if (r->proc.chan < 0 || !r->cfg || !exlb_service_by_id(r->cfg, rec->service_id))
 		return -1;
 	if (!r->pin && !(r->pin = calloc(EXLB_HA_PERSIST_BATCH, sizeof(*r->pin))))
 		return -1;
@@ -482,13 +449,13 @@ static size_t remote_persist_export(void *rv, bool all,
 		r->nr_pout -= n;
 	}
 	r->pout_all |= all;
-	if (r->chan < 0 || r->pout_asked || r->nr_pout >= EXLB_HA_PERSIST_BATCH)
+	if (r->proc.chan < 0 || r->pout_asked || r->nr_pout >= EXLB_HA_PERSIST_BATCH)
 		return n;
 	ask = json_pack("{sbsI}", "persist_export", r->pout_all, "max",
 			(json_int_t)(EXLB_HA_PERSIST_BATCH - r->nr_pout));
 	r->pout_asked = true;
 	r->pout_all = false;
-	worker_send(r, NULL, 0, ask);
+	exlb_sandboxed_send(&r->proc, NULL, 0, ask);
 	json_decref(ask);
 	return n;
 }
@@ -516,7 +483,7 @@ static void heard_persist(struct remote *r, json_t *msg)
 	}
 	if (bad)
 		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): %zu persistence records not of this configuration or too many: dropped",
-			 (int)r->pid, bad);
+			 (int)r->proc.pid, bad);
 }
 
 /* ---- what comes back ---- */
@@ -536,7 +503,7 @@ static void heard_rs_failed(struct remote *r, json_t *msg)
 
 	if (!vs || !exlb_proxy_serves(r->cfg, vs) || fails < 1 || fails > 1000000) {
 		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): a passive-health mark for RS id %lld, not an RS of an L7 VS: ignored",
-			 (int)r->pid, (long long)id);
+			 (int)r->proc.pid, (long long)id);
 		return;
 	}
 	/* the reason goes into status and logs: printable, short */
@@ -549,7 +516,7 @@ static void heard_rs_failed(struct remote *r, json_t *msg)
 			      (unsigned int)fails, text)) {
 		json_t *reset = json_pack("{sI}", "rs_reset", id);
 
-		worker_send(r, NULL, 0, reset);
+		exlb_sandboxed_send(&r->proc, NULL, 0, reset);
 		json_decref(reset);
 	}
 }
@@ -560,15 +527,12 @@ static void chan_one(struct remote *r)
 	struct exlb_err err;
 	json_t *msg, *ask;
 
-	msg = exlb_handover_hear(r->chan, REMOTE_HEAR_MS, &err);
+	msg = exlb_handover_hear(r->proc.chan, REMOTE_HEAR_MS, &err);
 	if (!msg) {
-		if (!strcmp(err.msg, "closed")) {	/* its exit follows */
-			ev_io_stop(r->loop, &r->chan_io);
-			close(r->chan);
-			r->chan = -1;
-			return;
-		}
-		worker_kill(r, err.msg);
+		if (!strcmp(err.msg, "closed"))	/* its exit follows */
+			exlb_sandboxed_close(&r->proc);
+		else
+			exlb_sandboxed_kill(&r->proc, err.msg);
 		return;
 	}
 	ask = json_object_get(msg, "ask");	/* the answer to remote_refresh() */
@@ -585,7 +549,7 @@ static void chan_one(struct remote *r)
 		heard_persist(r, msg);
 	} else if (!ask) {
 		exlb_log(LOG_WARNING, "proxy: L7 worker (pid %d): an unknown message: ignored",
-			 (int)r->pid);
+			 (int)r->proc.pid);
 	}
 	json_decref(msg);
 }
@@ -609,8 +573,8 @@ static void await_answer(struct remote *r, int ms)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	deadline = now.tv_sec * 1000LL + now.tv_nsec / 1000000 + ms;
-	while (r->chan >= 0 && r->fresh_heard != r->fresh_asked) {
-		struct pollfd pfd = { .fd = r->chan, .events = POLLIN };
+	while (r->proc.chan >= 0 && r->fresh_heard != r->fresh_asked) {
+		struct pollfd pfd = { .fd = r->proc.chan, .events = POLLIN };
 		int64_t left;
 		int n;
 
@@ -637,10 +601,10 @@ static void remote_refresh(void *rv)
 	struct remote *r = rv;
 	json_t *ask;
 
-	if (r->chan < 0)
+	if (r->proc.chan < 0)
 		return;
 	ask = json_pack("{sI}", "figures_ask", (json_int_t)++r->fresh_asked);
-	worker_send(r, NULL, 0, ask);
+	exlb_sandboxed_send(&r->proc, NULL, 0, ask);
 	json_decref(ask);
 	await_answer(r, REMOTE_FRESH_MS);
 }
@@ -653,10 +617,10 @@ static void pair_directory(struct remote *r)
 	struct exlb_handover_fd fd = { .tag = "dir" };
 	json_t *msg;
 
-	if (r->chan < 0 || !r->dir || (fd.fd = exlb_directory_pair(r->dir)) < 0)
+	if (r->proc.chan < 0 || !r->dir || (fd.fd = exlb_directory_pair(r->dir)) < 0)
 		return;
 	msg = json_pack("{sb}", "directory", 1);
-	worker_send(r, &fd, 1, msg);
+	exlb_sandboxed_send(&r->proc, &fd, 1, msg);
 	json_decref(msg);
 	close(fd.fd);
 }
@@ -674,25 +638,18 @@ static void worker_start(void *ctx)
 	struct exlb_err err;
 	pid_t pid;
 
-	pid = exlb_spawn(r->exe_fd, "--worker", "proxy: L7 worker", &r->chan);
-	if (pid < 0) {
-		exlb_child_retry(&r->child);
+	pid = exlb_sandboxed_start(&r->proc, r->exe_fd, "--worker", on_chan);
+	if (pid < 0)
 		return;
-	}
-	r->pid = pid;
-	exlb_child_started(&r->child, pid);
 	exlb_log(LOG_NOTICE, "proxy: L7 worker process started (pid %d, user %s, %u threads)",
 		 (int)pid, r->user, r->opts.workers);
-	ev_io_init(&r->chan_io, on_chan, r->chan, EV_READ);
-	r->chan_io.data = r;
-	ev_io_start(r->loop, &r->chan_io);
 	/* first: who it becomes and how it runs; then as after every change */
 	{
 		json_t *hello = json_pack("{sssIsI}", "user", r->user,
 					  "workers", (json_int_t)r->opts.workers,
 					  "tls_relay", (json_int_t)r->opts.tls_relay);
 
-		worker_send(r, NULL, 0, hello);
+		exlb_sandboxed_send(&r->proc, NULL, 0, hello);
 		json_decref(hello);
 	}
 	for (size_t i = 0; i < r->nr_ls; i++)
@@ -707,13 +664,8 @@ static void worker_start(void *ctx)
 static void worker_exited(void *ctx, const char *note)
 {
 	struct remote *r = ctx;
-	int st = r->child.child.rstatus;
 
-	if (r->chan >= 0) {
-		ev_io_stop(r->loop, &r->chan_io);
-		close(r->chan);
-		r->chan = -1;
-	}
+	exlb_sandboxed_exited(&r->proc, note);
 	json_decref(r->figures);
 	r->figures = NULL;
 	/* its tables are gone: what was asked will not come, what waited stays */
@@ -722,14 +674,11 @@ static void worker_exited(void *ctx, const char *note)
 	ev_timer_stop(r->loop, &r->pin_flush);
 	if (!note)
 		return;
-	r->exits++;
-	r->sigsys += WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
-	exlb_child_exit_text(st, r->last_exit, sizeof(r->last_exit));
 	exlb_log(LOG_ERR, "proxy: L7 worker (pid %d) %s; its connections ended; the listeners wait in this process for its replacement",
-		 (int)r->pid, r->last_exit);
+		 (int)r->proc.pid, r->proc.last_exit);
 	/* drained (an upgrade): the old generation's worker is not replaced */
 	if (r->draining)
-		r->child.wanted = false;
+		r->proc.child.wanted = false;
 }
 
 static const struct exlb_child_ops worker_ops = {
@@ -786,7 +735,8 @@ static void *remote_new(struct ev_loop *main_loop,
 		return NULL;
 	}
 	r->loop = main_loop;
-	exlb_child_init(&r->child, main_loop, &worker_ops, r);	/* not wanted yet */
+	/* not wanted yet */
+	exlb_sandboxed_init(&r->proc, main_loop, &worker_ops, r, "proxy: L7 worker");
 	ev_timer_init(&r->pin_flush, on_persist_flush, 0., 0.);
 	r->pin_flush.data = r;
 	r->opts = *opts;
@@ -794,7 +744,6 @@ static void *remote_new(struct ev_loop *main_loop,
 		r->opts.workers = ncpu > 0 ? (unsigned int)ncpu : 1;
 	if (r->opts.workers > 256)
 		r->opts.workers = 256;
-	r->chan = -1;
 	r->user = strdup(opts->worker_user);
 	r->state_dir = strdup(opts->state_dir);
 	r->access_log = opts->access_log ? strdup(opts->access_log) : NULL;
@@ -821,7 +770,7 @@ static void *remote_new(struct ev_loop *main_loop,
 		remote_free(r);
 		return NULL;
 	}
-	r->child.wanted = true;
+	r->proc.child.wanted = true;
 	return r;
 }
 
@@ -832,8 +781,8 @@ static void remote_free(void *rv)
 	if (!r)
 		return;
 	if (r->loop) {
-		r->child.wanted = false;
-		exlb_child_stop(&r->child);
+		r->proc.child.wanted = false;
+		exlb_child_stop(&r->proc.child);
 		worker_exited(r, NULL);
 	}
 	exlb_directory_free(r->dir);
@@ -874,7 +823,7 @@ static void remote_apply(void *rv, const struct exlb_config *cfg,
 		exlb_directory_apply(r->dir, cfg);
 	if (!r->draining)
 		listeners_sync(r, cfg);
-	if (r->chan >= 0) {
+	if (r->proc.chan >= 0) {
 		/*
 		 * In-process the threads have the new plan before the change is
 		 * answered; so here: a request sent after "rs disable" returned
@@ -883,7 +832,7 @@ static void remote_apply(void *rv, const struct exlb_config *cfg,
 		send_config(r);
 		await_answer(r, REMOTE_APPLY_MS);
 	} else if (!r->draining)
-		exlb_child_ensure(&r->child);	/* the first; or one waiting to restart */
+		exlb_child_ensure(&r->proc.child);	/* the first; or one waiting to restart */
 }
 
 static void remote_set_fd_reserve(void *rv, unsigned int n)
@@ -947,9 +896,9 @@ static void remote_drain(void *rv)
 	json_t *msg = json_pack("{sb}", "drain", 1);
 
 	r->draining = true;
-	r->child.wanted = false;
-	ev_timer_stop(r->loop, &r->child.restart);
-	worker_send(r, NULL, 0, msg);
+	r->proc.child.wanted = false;
+	ev_timer_stop(r->loop, &r->proc.child.restart);
+	exlb_sandboxed_send(&r->proc, NULL, 0, msg);
 	json_decref(msg);
 	for (size_t i = 0; i < r->nr_ls; i++)
 		listener_close(&r->ls[i]);
@@ -961,7 +910,7 @@ static unsigned long remote_open_conns(void *rv)
 	struct remote *r = rv;
 	json_int_t n = json_integer_value(json_object_get(r->figures, "open"));
 
-	if (!r->child.pid)
+	if (!r->proc.child.pid)
 		return 0;	/* no worker, no connection */
 	return n > 0 ? (unsigned long)n : 0;
 }
@@ -1109,14 +1058,7 @@ static void remote_counters(void *rv, const struct exlb_config *cfg,
 	struct remote *r = rv;
 
 	rt->proxy.present = true;
-	rt->proxy.process.on = true;
-	rt->proxy.process.pid = r->child.pid;
-	rt->proxy.process.exits = r->exits;
-	rt->proxy.process.sigsys = r->sigsys;
-	snprintf(rt->proxy.process.last_exit, sizeof(rt->proxy.process.last_exit),
-		 "%s", r->last_exit);
-	snprintf(rt->proxy.process.user, sizeof(rt->proxy.process.user), "%s",
-		 r->user);
+	exlb_sandboxed_status(&r->proc, r->user, &rt->proxy.process);
 	if (r->dir)
 		exlb_directory_status(r->dir, &rt->proxy.directory);
 	if (!r->figures)
