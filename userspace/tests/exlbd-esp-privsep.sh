@@ -155,17 +155,9 @@ report $? "the new worker's channel to the directory process works: alice $code"
 
 # ---- the directory process dies
 kill -KILL "$D1"
-logged() { grep -q "esp: directory process (pid $D1) killed by signal 9 (SIGKILL)" "$T/exlbd.log"; }
-wait_for 5 logged
-report $? "the manager logged it: $(grep -o "esp: directory process (pid $D1) killed[^;]*" "$T/exlbd.log" | head -n 1)"
-wait_for 10 privsep_up directory_process "$D1"
-rc=$?
-D2=$(privsep_pid directory_process)
-report $rc "a new directory process (pid $D1 -> $D2, after $WAITED s)"
+privsep_restarted directory_process "$D1" "esp: directory process (pid $D1) killed by signal 9 (SIGKILL)" 1 0
+D2=$PRIVSEP_NEW
 privsep_check "$D2" "new directory process $D2"
-exits=$(ctl status -j | jq -c '.proxy.directory_process | {exits, killed_by_sigsys, last_exit}')
-[ "$(jq .exits <<<"$exits")" = 1 ] && [ "$(jq .killed_by_sigsys <<<"$exits")" = 0 ]
-report $? "exlbctl status counts it: $exits"
 b0=$(slapd_binds)
 # the worker's verdict cache would pass alice without asking: bob's lock is slapd's verdict
 req 80 bob:bob-pw /owa/
@@ -179,14 +171,8 @@ report $? "and dave over LDAPS: $code"
 # ---- a compromised directory process: a forbidden system call
 [ "${D2:-0}" -gt 1 ] && kill -USR2 "$D2"
 report $? "SIGUSR2 to directory process $D2 (test hook: ptrace in the sandbox)"
-logged2() { grep -q "esp: directory process (pid $D2) killed by signal 31 (SIGSYS: a system call outside its filter)" "$T/exlbd.log"; }
-wait_for 5 logged2
-report $? "killed by its filter, logged: $(grep -o "esp: directory process (pid $D2) killed[^;]*" "$T/exlbd.log" | head -n 1)"
-wait_for 10 privsep_up directory_process "$D2"
-report $? "restarted (pid $(privsep_pid directory_process), after $WAITED s)"
-exits=$(ctl status -j | jq -c '.proxy.directory_process | {exits, killed_by_sigsys}')
-[ "$(jq .exits <<<"$exits")" = 2 ] && [ "$(jq .killed_by_sigsys <<<"$exits")" = 1 ]
-report $? "status: $exits"
+privsep_restarted directory_process "$D2" \
+	"esp: directory process (pid $D2) killed by signal 31 (SIGSYS: a system call outside its filter)" 2 1
 req 81 carol:carol-pw /owa/
 [ "$code" = 401 ] && wait_for 5 grep -q "logon 'carol' from $CL_IP refused: password expired" "$T/exlbd.log"
 report $? "logons after it: carol (expired) $code, 'password expired'"

@@ -175,17 +175,10 @@ report $? "SIGUSR2 to worker $W1 after $(cat "$T"/loop* | wc -l) requests (test 
 for p in "${LOOP_PIDS[@]}"; do wait "$p"; done
 LOOP_PIDS=()
 
-logged() { grep -q "L7 worker (pid $W1) killed by signal 31 (SIGSYS: a system call outside its filter)" "$T/exlbd.log"; }
-wait_for 5 logged
-report $? "the manager logged it: $(grep -o "L7 worker (pid $W1) killed[^;]*" "$T/exlbd.log" | head -n 1)"
-wait_for 10 privsep_up worker_process "$W1"
-rc=$?
-W2=$(privsep_pid worker_process)
-report $rc "a new worker serves (pid $W1 -> $W2, after $WAITED s)"
+privsep_restarted worker_process "$W1" \
+	"L7 worker (pid $W1) killed by signal 31 (SIGSYS: a system call outside its filter)" 1 1
+W2=$PRIVSEP_NEW
 check_worker "$W2" "new worker"
-exits=$(ctl status -j | jq -c '.proxy.worker_process | {exits, killed_by_sigsys, last_exit}')
-[ "$(jq .exits <<<"$exits")" = 1 ] && [ "$(jq .killed_by_sigsys <<<"$exits")" = 1 ]
-report $? "exlbctl status counts it: $exits"
 # and /metrics (docs/admin.md), from the admin listener
 cfg cert add admin "$(exrs_cert)" "$(exrs_key)"
 cfg set AdminCert admin

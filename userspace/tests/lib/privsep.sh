@@ -22,6 +22,11 @@
 #                            capability sets empty, NoNewPrivs 1, Seccomp 2
 #                            (filter mode) and a child of the manager
 #                            (DAEMON_PID)
+#   privsep_restarted NAME OLD LINE EXITS SIGSYS
+#       three TAP lines after NAME's process OLD was killed: exlbd's log
+#       shows LINE (a fixed string, what killed it) within 5 s, a new NAME
+#       runs within 10 s (PRIVSEP_NEW, its pid), and exlbctl status counts
+#       EXITS exits of NAME, SIGSYS of them by SIGSYS
 
 privsep_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=worker-user.sh
@@ -62,4 +67,17 @@ privsep_check() {
 	[ "$(privsep_st "$p" NoNewPrivs)" = 1 ] && [ "$(privsep_st "$p" Seccomp)" = 2 ] &&
 		[ "$(privsep_st "$p" PPid)" = "$DAEMON_PID" ]
 	report $? "$what: NoNewPrivs $(privsep_st "$p" NoNewPrivs), Seccomp $(privsep_st "$p" Seccomp) (filter mode), PPid $(privsep_st "$p" PPid) (the manager $DAEMON_PID)"
+}
+
+privsep_restarted() {
+	local name=$1 old=$2 line=$3 exits=$4 sigsys=$5 rc got
+	wait_for 5 grep -qF -- "$line" "$T/exlbd.log"
+	report $? "the manager logged it: $(grep -oF -- "$line" "$T/exlbd.log" | head -n 1)"
+	wait_for 10 privsep_up "$name" "$old"
+	rc=$?
+	PRIVSEP_NEW=$(privsep_pid "$name")
+	report $rc "a new $name (pid $old -> $PRIVSEP_NEW, after $WAITED s)"
+	got=$(ctl status -j | jq -c ".proxy.$name | {exits, killed_by_sigsys, last_exit}")
+	[ "$(jq .exits <<<"$got")" = "$exits" ] && [ "$(jq .killed_by_sigsys <<<"$got")" = "$sigsys" ]
+	report $? "exlbctl status counts it: $got"
 }
