@@ -26,9 +26,9 @@
 #      (the cookie looked up, taken out, a Basic header made for the RS).
 # Each phase is wrk for ESPB_SECS seconds (default 5; ESPB_CONNS
 # connections, default 32; one wrk thread), after a 1 s warm-up, repeated
-# ESPB_ROUNDS times (default 3) in turn; the medians are printed, one line
-# per figure and a summary line (key=value). Every wrk is bounded by
-# timeout: about 20 + 5 x ROUNDS x (SECS + 1) s in all.
+# ESPB_ROUNDS times (default 3) in turn; the medians (bench/lib.sh's med)
+# are printed, one line per figure and a summary line (key=value). Every
+# wrk is bounded by timeout: about 20 + 5 x ROUNDS x (SECS + 1) s in all.
 #
 # Environment: EXLBD, EXLBCTL (default userspace/build/exlbd,
 # userspace/build/exlbctl), KEEP=1 keeps the temp dir. Needs root, wrk,
@@ -40,6 +40,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 tl=$here/../userspace/tests/lib
 # shellcheck source=../userspace/tests/lib/tap.sh
 source "$tl/tap.sh"
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 SECS=${ESPB_SECS:-5}
 CONNS=${ESPB_CONNS:-32}
 ROUNDS=${ESPB_ROUNDS:-3}
@@ -54,11 +56,8 @@ esp_setup ebb 198.18.94 espbench 0
 ((TAP_FAILED == 0)) || exit 1
 exrs_setup rs1 "$NS_RS1" "$RS1"
 report $? "nginx rs1 ($RS1)"
-echo 'svc-secret' >"$T/adminpass"
-cfg sso add EXLB server="$RS2:$P_LDAP" auth_type=LDAP-Unencrypted timeout=2 \
-	logon_fmt=Principalname logon_domain=exlb.test \
-	adminuser=cn=svc,ou=system,dc=exlb,dc=test ldap_base=ou=people,dc=exlb,dc=test \
-	max_failed_auths=0 password-file "$T/adminpass"
+slapd_sso_args "$RS2" "$P_LDAP" "$T/adminpass"
+cfg sso add EXLB "${SSO_ARGS[@]}" max_failed_auths=0
 cfg vs add "$VIP" 80 tcp nickname=Basic VStype=http CheckType=none EspEnabled=1 InputAuthMode=1 \
 	OutputAuthMode=1 Domain=EXLB AllowedHosts=mail.example.com "AllowedDirectories=/*"
 cfg rs add Basic "$RS1" port=80
@@ -150,32 +149,30 @@ run() {
 	X[$name]=$(( ${X[$name]:-0} + $(sed -n 's/^not302=\([0-9]*\)$/\1/p' <<<"$out" | head -1 | grep . || echo 0) ))
 	echo "# $name: $(grep -E 'requests in|Requests/sec|Non-2xx|errors|not302' <<<"$out" | tr -s ' \n' ' ')"
 }
-# rounds alternate the phases so that the machine's noise falls on all three
-declare -A ALL=() BAD=()
+# rounds alternate the phases so that the machine's noise falls on all
+# three; V: every round's figure (bench/lib.sh's put, v, ratio)
+declare -A V=() BAD=()
 for ((r = 1; r <= ROUNDS; r++)); do
 	run fresh fresh "http://$VIP/owa/"
-	ALL[fresh]+=" ${R[fresh]:-0}"
+	put fresh "${R[fresh]:-0}"
 	run cached ok "http://$VIP/owa/"
-	ALL[cached]+=" ${R[cached]:-0}"
+	put cached "${R[cached]:-0}"
 	run plain ok "http://$VIP2/owa/"
-	ALL[plain]+=" ${R[plain]:-0}"
+	put plain "${R[plain]:-0}"
 	run form form "http://$VIP:81/lm_auth_proxy"
-	ALL[form]+=" ${R[form]:-0}"
-	BAD[form]=$(( ${BAD[form]:-0} + ${X[form]} ))
+	put form "${R[form]:-0}"
+	BAD[form]=$(( ${BAD[form]:-0} + X[form] ))
 	run session session "http://$VIP:81/owa/"
-	ALL[session]+=" ${R[session]:-0}"
-	BAD[session]=$(( ${BAD[session]:-0} + ${X[session]} ))
+	put session "${R[session]:-0}"
+	BAD[session]=$(( ${BAD[session]:-0} + X[session] ))
 done
-median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "n/a" }'; }
-fresh=$(median "${ALL[fresh]}") cached=$(median "${ALL[cached]}") plain=$(median "${ALL[plain]}")
-form=$(median "${ALL[form]}") session=$(median "${ALL[session]}")
-ratio=$(awk -v a="$cached" -v b="$plain" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-fratio=$(awk -v a="$session" -v b="$plain" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-echo "uncached_logons_per_s=$fresh (rounds:${ALL[fresh]}; each a 401 after search + bind)"
-echo "cached_basic_req_per_s=$cached (rounds:${ALL[cached]})"
-echo "plain_req_per_s=$plain (rounds:${ALL[plain]})"
+fresh=$(v fresh) cached=$(v cached) plain=$(v plain) form=$(v form) session=$(v session)
+ratio=$(ratio cached plain) fratio=$(ratio session plain)
+echo "uncached_logons_per_s=$fresh (rounds: ${V[fresh]}; each a 401 after search + bind)"
+echo "cached_basic_req_per_s=$cached (rounds: ${V[cached]})"
+echo "plain_req_per_s=$plain (rounds: ${V[plain]})"
 echo "esp_basic_cached_over_plain=$ratio"
-echo "form_logons_per_s=$form (rounds:${ALL[form]}; each search + bind, a session, a 302; not a 302: ${BAD[form]})"
-echo "form_session_req_per_s=$session (rounds:${ALL[session]}; non-2xx/3xx: ${BAD[session]})"
+echo "form_logons_per_s=$form (rounds: ${V[form]}; each search + bind, a session, a 302; not a 302: ${BAD[form]})"
+echo "form_session_req_per_s=$session (rounds: ${V[session]}; non-2xx/3xx: ${BAD[session]})"
 echo "esp_form_session_over_plain=$fratio"
 echo "summary secs=$SECS conns=$CONNS rounds=$ROUNDS fresh=$fresh cached=$cached plain=$plain ratio=$ratio form=$form session=$session form_ratio=$fratio form_bad=${BAD[form]} session_bad=${BAD[session]}"

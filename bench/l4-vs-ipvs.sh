@@ -43,8 +43,9 @@
 #      from PERSIST_NSRC client addresses, against step 1's baseline) and
 #      new connections per second;
 #   --profile: perf record -e cpu-clock -a -g during each balancer's first
-#      connection-rate run; the top of perf report goes to the log (the
-#      figures of a profiled run are perf's too: do not quote them).
+#      connection-rate run (bench/lib.sh's perf_start); the top of perf
+#      report goes to the log, the reports to the raw files (the figures
+#      of a profiled run are perf's too: do not quote them).
 #   --trace: after each connection-rate run, one more of TRACE_SECS under
 #      ftrace's function_graph tracer, outermost calls only, of the
 #      balancers' entry points (TRACE_FUNCS): microseconds per connection
@@ -149,6 +150,8 @@ fi
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 EXLBADM=${EXLBADM:-$REPO/userspace/build/exlbadm}
 BIN=${BENCH_BIN:-$REPO/bench/build}
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 NS_CLI=exlbb-cli
 NS_LB=exlbb-lb
@@ -175,44 +178,11 @@ FAILED=0
 declare -A R	# per-run scratch: R[tag.opened]
 declare -A V	# results: V[lb.metric] = the values of all rounds, space-separated
 
-# put KEY VALUE: one more value (one round) for a figure of the table.
-put() { V[$1]="${V[$1]:+${V[$1]} }$2"; }
-
-log() { printf '[%6ss] %s\n' "$SECONDS" "$*"; }
-fail() { log "FAIL: $*"; FAILED=1; }
-# kv "LINE" KEY: the value of KEY=value in a benchcli result line.
-kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
-nsx() { ip netns exec "$@"; }
-# nsysctl NS net.ipv4.ip_forward 1 (only the namespace's own /proc/sys/net)
-nsysctl() { nsx "$1" sh -c "echo $3 > /proc/sys/$(tr . / <<<"$2")"; }
-
-# Stop a process we started: TERM, up to 5 s, then KILL.
-stop_pid() {
-	local pid=$1 i
-	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-	kill -TERM "$pid" 2>/dev/null || true
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
-# Wait up to $2 seconds for file $1.
-wait_file() {
-	local i
-	for i in $(seq $(($2 * 10))); do
-		[ -s "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 topo_down() {
 	local ns pid
 	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
 	CLI_PID=
+	perf_kill
 	for pid in "${SRV_PIDS[@]}"; do stop_pid "$pid"; done
 	SRV_PIDS=()
 	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
@@ -220,25 +190,7 @@ topo_down() {
 	done
 }
 
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ "$KEEP" = 1 ]; then
-		log "--keep: leaving the namespaces and servers up"
-	else
-		topo_down
-	fi
-	if [ -n "$OUT" ]; then
-		if ! { mkdir -p "$OUT" && cp -r "$WORK"/. "$OUT"/; }; then
-			log "cannot copy the raw results to $OUT"
-		fi
-	fi
-	[ "$KEEP" = 1 ] || rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted (signal or --max-runtime $MAX_RUNTIME s)"; exit 124' INT TERM
+bench_traps
 
 topo_up() {
 	local i ns
@@ -462,29 +414,15 @@ mem_results() {
 		"$WORK/$lb.relevant" "$b" "$m" | sort -k2,2nr >"$WORK/$lb.$key.percache"
 }
 
-# perf_start TAG / perf_stop TAG: with --profile, a system-wide cpu-clock
-# profile with call chains around one run, once per TAG; the top of the
-# report (flat, then the callers of exlb's and IPVS's symbols) goes to the log.
-PERF_PID=
-perf_start() {
+# profile_start TAG: with --profile, lib.sh's machine-wide profile
+# (perf_start TAG -a, 499 samples a second) around one run, once per TAG
+# (a balancer's first connection-rate run); perf_stop TAG reports it.
+PERF_FREQ=499
+profile_start() {
 	[ "$PROFILE" = 1 ] && [ -z "${R[$1.profiled]:-}" ] || return 0
 	command -v perf >/dev/null || { log "--profile: no perf"; return 0; }
 	R[$1.profiled]=1
-	perf record -q -e cpu-clock -F 499 -a -g -o "$WORK/$1.perf.data" \
-		-- sleep $((CPS_SECS + 2)) >"$WORK/$1.perf.log" 2>&1 &
-	PERF_PID=$!
-	sleep 1
-}
-perf_stop() {
-	[ -n "$PERF_PID" ] || return 0
-	wait "$PERF_PID" 2>/dev/null || true
-	PERF_PID=
-	log "$1: perf report (cpu-clock, all CPUs, % of samples, self):"
-	perf report -q -i "$WORK/$1.perf.data" --no-children --sort sym --stdio -g none 2>/dev/null |
-		grep -v '^$' | head -n 45 | sed 's/^/  /'
-	log "$1: perf report, sorted by caller chain including children (top 40):"
-	perf report -q -i "$WORK/$1.perf.data" --children --sort sym --stdio -g none 2>/dev/null |
-		grep -v '^$' | head -n 40 | sed 's/^/  /'
+	perf_start "$1" -a
 }
 
 # --trace: where a connection's time in the balancer's namespace goes.
@@ -550,7 +488,7 @@ cps_run() {
 	local tag=$1 target=$2 key=${3:-cps} srcs=${4:-$CLI_SRCS} line
 	# Warm-up (ARP, caches, the balancer's first allocations), not counted.
 	nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$srcs" -c "$CONCURRENCY" -d 1 -T 5 >/dev/null || true
-	[ "$tag" = direct ] || perf_start "$tag.$key"
+	[ "$tag" = direct ] || profile_start "$tag.$key"
 	line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$srcs" -c "$CONCURRENCY" \
 		-d "$CPS_SECS" -m "$CPS_MAX_CONNS" -T 5) || { fail "$tag.$key: benchcli failed"; perf_stop "$tag.$key"; return 1; }
 	log "$tag.$key: $line"
@@ -817,17 +755,6 @@ done
 
 # ---------------------------------------------------------------------------
 # The table.
-
-# The median of a figure over the rounds.
-med() {
-	tr ' ' '\n' <<<"${V[$1]:-}" | grep . | sort -g |
-		awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else if (NR) print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
-v() { local m; m=$(med "$1"); echo "${m:-n/a}"; }
-ratio() {
-	awk -v a="$(med "$1")" -v b="$(med "$2")" 'BEGIN {
-		if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'
-}
 
 echo
 echo "== exlb vs IPVS (NAT), rr, 3 real servers, kernel $(uname -r), $(nproc) CPUs, median of $ROUNDS round(s) =="

@@ -1,16 +1,48 @@
 # SPDX-License-Identifier: GPL-2.0 OR MIT
 # shellcheck shell=bash
 #
-# Helpers shared by the benchmark scripts (bench/https.sh, bench/mail.sh).
-# The caller sets LB_PID (the proxy it started) before
-# lb_pids / mem_kb / cpu_ticks / perf_start, and V (declare -A V) before
-# put / med.
+# Helpers shared by the benchmark scripts (bench/https.sh, bench/mail.sh,
+# bench/l4-vs-ipvs.sh). The caller sets LB_PID (the proxy it started)
+# before lb_pids / mem_kb / cpu_ticks (perf_start: if it has one), V
+# (declare -A V) before put / med, and FAILED before fail.
 
 log() { printf '[%6ss] %s\n' "$SECONDS" "$*"; }
+# fail WHAT: logged, and the run's exit status will say so
+# shellcheck disable=SC2034 # the caller's
+fail() { log "FAIL: $*"; FAILED=1; }
+# kv "LINE" KEY: the value of KEY=value in a result line (benchcli's, ...).
 kv() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<" $1"; }
 nsx() { ip netns exec "$@"; }
+# nsysctl NS net.ipv4.ip_forward 1 (only the namespace's own /proc/sys/net)
 nsysctl() { nsx "$1" sh -c "echo $3 > /proc/sys/$(tr . / <<<"$2")"; }
+# put KEY VALUE: one more value (one round) for a figure of the table.
 put() { V[$1]="${V[$1]:+${V[$1]} }$2"; }
+
+# bench_traps: the run's end, at exit or on a signal (timeout(1)'s TERM at
+# --max-runtime: logged, exit 124): topo_down (the caller's) unless KEEP=1;
+# WORK's files copied to OUT if set, less the tar --exclude patterns of the
+# array OUT_EXCLUDE if set; WORK removed unless KEEP=1; the exit status kept.
+bench_traps() {
+	trap bench_cleanup EXIT
+	trap 'log "interrupted (signal or --max-runtime $MAX_RUNTIME s)"; exit 124' INT TERM
+}
+# shellcheck disable=SC2317  # called by the trap
+bench_cleanup() {
+	local rc=$? p excl=()
+	trap - EXIT INT TERM
+	if [ "$KEEP" = 1 ]; then
+		log "--keep: leaving the namespaces and servers up, files in $WORK"
+	else
+		topo_down
+	fi
+	if [ -n "$OUT" ]; then
+		for p in ${OUT_EXCLUDE[@]+"${OUT_EXCLUDE[@]}"}; do excl+=("--exclude=$p"); done
+		{ mkdir -p "$OUT" && tar -C "$WORK" "${excl[@]}" -cf - . | tar -C "$OUT" -xf -; } 2>/dev/null ||
+			log "cannot copy the raw results to $OUT"
+	fi
+	[ "$KEEP" = 1 ] || rm -rf "$WORK"
+	exit "$rc"
+}
 
 # Stop a process we started: TERM, up to 5 s, then KILL.
 stop_pid() {
@@ -90,36 +122,51 @@ cpu_ticks() {
 }
 
 # perf_start TAG [-a] / perf_stop TAG [LABEL]: a call-graph profile of the
-# proxy's processes (-a: of the whole machine) while a load runs (cpu-clock:
-# no hardware counters needed); the report (--no-children, self time) goes
-# to TAG.perf.txt, by object to TAG.perf-dso.txt, by process to
-# TAG.perf-comm.txt, call graphs to TAG.perf-graph.txt, the top to the log
-# (LABEL, default TAG). Beside it, perf stat counts the proxy's system calls
+# proxy's processes (-a: of the whole machine, as for a balancer in the
+# kernel) while a load runs (cpu-clock: no hardware counters needed;
+# PERF_FREQ samples a second if set, else perf's default); the report
+# (--no-children, self time) goes to TAG.perf.txt, by object to
+# TAG.perf-dso.txt, by process to TAG.perf-comm.txt, call graphs to
+# TAG.perf-graph.txt, the top to the log (LABEL, default TAG). Beside it,
+# with LB_PID set, perf stat counts the proxy's system calls
 # (TAG.syscalls.csv; perf_syscalls): on a virtual machine each one costs
-# more than most of the work around it. The caller sets WORK and LB_PID
-# and stops PERF_PID / PSTAT_PID in its cleanup.
+# more than most of the work around it. The caller sets WORK and calls
+# perf_kill in its cleanup.
 PERF_PID=
 PSTAT_PID=
 SYSCALLS=read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,epoll_wait,epoll_pwait,epoll_ctl,setsockopt,getsockopt,ioctl,fcntl,splice,close,accept4,connect,socket,shutdown,getsockname,getpid,futex,brk,mmap,munmap,madvise,mprotect,clock_gettime,gettimeofday,getrandom
 perf_start() {
-	local pids who
-	pids=$(lb_pids | tr ' ' ,)
+	local pids="" who freq=()
+	[ -z "${LB_PID:-}" ] || pids=$(lb_pids | tr ' ' ,)
 	who=(-p "$pids")
 	[ "${2:-}" != -a ] || who=(-a)
-	perf record -e cpu-clock -g -o "$WORK/$1.perf.data" "${who[@]}" >"$WORK/$1.perf.log" 2>&1 &
+	[ -z "${PERF_FREQ:-}" ] || freq=(-F "$PERF_FREQ")
+	perf record -e cpu-clock "${freq[@]}" -g -o "$WORK/$1.perf.data" "${who[@]}" >"$WORK/$1.perf.log" 2>&1 &
 	PERF_PID=$!
-	perf stat -x, -o "$WORK/$1.syscalls.csv" -e raw_syscalls:sys_enter \
-		-e "$(tr , '\n' <<<"$SYSCALLS" | sed 's/^/syscalls:sys_enter_/' | paste -sd,)" \
-		-p "$pids" >/dev/null 2>&1 &
-	PSTAT_PID=$!
+	if [ -n "$pids" ]; then
+		perf stat -x, -o "$WORK/$1.syscalls.csv" -e raw_syscalls:sys_enter \
+			-e "$(tr , '\n' <<<"$SYSCALLS" | sed 's/^/syscalls:sys_enter_/' | paste -sd,)" \
+			-p "$pids" >/dev/null 2>&1 &
+		PSTAT_PID=$!
+	fi
 	sleep 0.5
 }
+# perf_kill: the profile, if one runs, stopped without a report (cleanup).
+perf_kill() {
+	[ -z "$PERF_PID" ] || stop_pid "$PERF_PID"
+	[ -z "$PSTAT_PID" ] || stop_pid "$PSTAT_PID"
+	PERF_PID=
+	PSTAT_PID=
+}
 perf_stop() {
-	local what=${2:-$1}
+	local what=${2:-$1} p
 	[ -n "$PERF_PID" ] || return 0
-	kill -INT "$PERF_PID" "$PSTAT_PID" 2>/dev/null || true
-	wait "$PERF_PID" 2>/dev/null || true
-	wait "$PSTAT_PID" 2>/dev/null || true
+	for p in $PERF_PID $PSTAT_PID; do
+		kill -INT "$p" 2>/dev/null || true
+	done
+	for p in $PERF_PID $PSTAT_PID; do
+		wait "$p" 2>/dev/null || true
+	done
 	PERF_PID=
 	PSTAT_PID=
 	perf report -i "$WORK/$1.perf.data" --no-children --stdio --percent-limit 0.5 -g none \

@@ -138,18 +138,15 @@ CLI_PID=
 FAILED=0
 declare -A V
 
-fail() { log "FAIL: $*"; FAILED=1; }
 # putr KEY VALUE: a proxy's figure, also kept per round (KEY.rN).
 putr() { put "$1" "$2"; put "$1.r$ROUND" "$2"; }
 
+# shellcheck disable=SC2317  # called by bench/lib.sh's bench_cleanup too
 topo_down() {
 	local ns
 	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
 	CLI_PID=
-	[ -n "$PERF_PID" ] && stop_pid "$PERF_PID"
-	[ -n "$PSTAT_PID" ] && stop_pid "$PSTAT_PID"
-	PERF_PID=
-	PSTAT_PID=
+	perf_kill
 	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
 	LB_PID=
 	[ "$MAILRS_UP" = 1 ] && { mailrs_cleanup || true; }
@@ -161,26 +158,9 @@ topo_down() {
 	TOPO_MINE=0
 }
 
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ "$KEEP" = 1 ]; then
-		log "--keep: leaving the namespaces and servers up, files in $WORK"
-	else
-		topo_down
-	fi
-	if [ -n "$OUT" ]; then
-		# not the delivered messages and postfix's queue
-		mkdir -p "$OUT" && tar -C "$WORK" --exclude=./rs/vmail --exclude=./rs/postfix-spool -cf - . |
-			tar -C "$OUT" -xf - 2>/dev/null ||
-			log "cannot copy the raw results to $OUT"
-	fi
-	[ "$KEEP" = 1 ] || rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted (signal or --max-runtime $MAX_RUNTIME s)"; exit 124' INT TERM
+# --out: not the delivered messages and postfix's queue
+OUT_EXCLUDE=(./rs/vmail ./rs/postfix-spool)
+bench_traps
 
 topo_up() {
 	local ns i

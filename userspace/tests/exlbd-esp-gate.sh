@@ -87,11 +87,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 	-subj "/CN=mail.exlb.test" -addext "subjectAltName=DNS:mail.exlb.test" \
 	-keyout "$T/mail.key" -out "$T/mail.pem" 2>/dev/null
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG"
-      --template-dir "$here/../../templates")
-ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+exlbd_start "exlbd runs in the LB namespace" --access-log "$ALOG" --template-dir "$here/../../templates"
 
 esp=(EspEnabled=1 InputAuthMode=0 OutputAuthMode=0 ESPLogs=2)
 cfg vs add $VIP 80 tcp nickname=Gate VStype=http CheckType=none "${esp[@]}" \

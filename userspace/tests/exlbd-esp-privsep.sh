@@ -23,7 +23,7 @@
 #     hook (SIGUSR2: a forbidden system call) kills it by SIGSYS;
 #   - a clean stop: no sanitizer report, both processes gone.
 #
-# The network is lib/lbnet.sh's (lib/esp-env.sh with ESP_PRIVSEP):
+# The network is lib/lbnet.sh's (lib/esp-env.sh with ESP_PRIVSEP: lib/privsep.sh):
 #   client 198.18.94.2 ---- lb (exlbd --no-kernel --worker-user exlb)
 #                             VIP 198.18.94.10:80 "Ldap" (EXLB), :81 "Ldaps" (EXLBS)
 #              dp-br 198.18.95.1 ---- rs1 198.18.95.11 nginx
@@ -42,7 +42,7 @@ source "$here/lib/tap.sh"
 ESP_TOOLS=(ip nginx curl python3 openssl ldapsearch ldapwhoami jq unshare)
 ESP_PRIVSEP=1
 # the directory's names come from dnsd.py on rs2 (exlbd's mount namespace only)
-ESP_RESOLV=$'nameserver 198.18.95.12\noptions timeout:1 attempts:1'
+PRIVSEP_RESOLV=$'nameserver 198.18.95.12\noptions timeout:1 attempts:1'
 
 # shellcheck source=lib/esp-env.sh
 source "$here/lib/esp-env.sh"
@@ -67,38 +67,17 @@ cfg vs add $VIP 81 tcp nickname=Ldaps VStype=http CheckType=none "${esp[@]}" Dom
 cfg rs add Ldaps $RS1 port=80
 report "${cfg_bad:-0}" "configured in worker mode: SSO domains EXLB (LDAP, max_failed_auths=3) and EXLBS (LDAPS), VSs Ldap and Ldaps (InputAuthMode=1)"
 
-# ---- the processes
+# ---- the processes (lib/privsep.sh's checks, as exlbd-privsep.sh's of the worker)
 
-proc_pid() { ctl status -j 2>/dev/null | jq -r ".proxy.$1.pid // 0"; }
-proc_up() { local p; p=$(proc_pid "$1"); [ "$p" != 0 ] && [ "$p" != "${2:-0}" ] && [ -d /proc/"$p" ]; }
-st() { sed -n "s/^$2:[[:space:]]*//p" /proc/"$1"/status 2>/dev/null; }
-
-# check_sandboxed PID WHAT: identity and sandbox, as exlbd-privsep.sh's
-check_sandboxed() {
-	local p=$1 what=$2 four
-	four=$(printf '%s\t%s\t%s\t%s' $EXLB_UID $EXLB_UID $EXLB_UID $EXLB_UID)
-	[ "$(st "$p" Uid)" = "$four" ]
-	report $? "$what: Uid of exlb ($EXLB_UID) x4 (got '$(st "$p" Uid)')"
-	four=$(printf '%s\t%s\t%s\t%s' $EXLB_GID $EXLB_GID $EXLB_GID $EXLB_GID)
-	[ "$(st "$p" Gid)" = "$four" ] && [ -z "$(st "$p" Groups)" ]
-	report $? "$what: Gid nogroup ($EXLB_GID) x4, no groups (got '$(st "$p" Gid)')"
-	[ "$(st "$p" CapEff)" = 0000000000000000 ] && [ "$(st "$p" CapPrm)" = 0000000000000000 ] &&
-		[ "$(st "$p" CapBnd)" = 0000000000000000 ] && [ "$(st "$p" CapInh)" = 0000000000000000 ]
-	report $? "$what: CapEff $(st "$p" CapEff), CapPrm $(st "$p" CapPrm), CapBnd $(st "$p" CapBnd), CapInh $(st "$p" CapInh)"
-	[ "$(st "$p" NoNewPrivs)" = 1 ] && [ "$(st "$p" Seccomp)" = 2 ] &&
-		[ "$(st "$p" PPid)" = "$DAEMON_PID" ]
-	report $? "$what: NoNewPrivs $(st "$p" NoNewPrivs), Seccomp $(st "$p" Seccomp), PPid $(st "$p" PPid) (the manager $DAEMON_PID)"
-}
-
-wait_for 10 proc_up directory_process && wait_for 10 proc_up worker_process
+wait_for 10 privsep_up directory_process && wait_for 10 privsep_up worker_process
 report $? "the worker and the directory process run (after $WAITED s)"
-D1=$(proc_pid directory_process)
-W1=$(proc_pid worker_process)
-check_sandboxed "$D1" "directory process $D1"
+D1=$(privsep_pid directory_process)
+W1=$(privsep_pid worker_process)
+privsep_check "$D1" "directory process $D1"
 # its directory threads (4) started after the filter: they inherit it
-[ "$(st "$D1" Threads)" -ge 5 ] &&
+[ "$(privsep_st "$D1" Threads)" -ge 5 ] &&
 	grep -q "exlbd-directory\[$D1\]: directory: sandboxed as exlb" "$T/exlbd.log"
-report $? "directory process: $(st "$D1" Threads) threads (main + 4 exlbd-ldap), logged 'sandboxed as exlb'"
+report $? "directory process: $(privsep_st "$D1" Threads) threads (main + 4 exlbd-ldap), logged 'sandboxed as exlb'"
 
 # in_mem PID STRING: whether STRING is in PID's readable memory (root reads
 # /proc/PID/mem; ASan's huge shadow mappings skipped)
@@ -137,20 +116,19 @@ req() {	# req PORT USER:PW PATH: sets code
 	code=$(in_cl curl -s -o /dev/null -w '%{http_code}' --max-time 20 \
 		-H 'Host: mail.example.com' -u "$2" "http://$VIP:$1$3-$n-$$")
 }
-binds() { grep -c ' BIND dn=' "$tmp/slapd.log"; }
 
-b0=$(binds)
+b0=$(slapd_binds)
 req 80 alice:alice-pw /owa/
-[ "$code" = 200 ] && [ "$(binds)" -gt "$b0" ]
-report $? "LDAP (server by name, after one that does not resolve): alice with her password: $code, slapd asked ($(( $(binds) - b0 )) binds)"
+[ "$code" = 200 ] && [ "$(slapd_binds)" -gt "$b0" ]
+report $? "LDAP (server by name, after one that does not resolve): alice with her password: $code, slapd asked ($(( $(slapd_binds) - b0 )) binds)"
 grep -q '^nohost.exlb.test 1$' "$T/dns.log" && grep -q '^ldap.exlb.test 1$' "$T/dns.log"
 report $? "the directory process's resolver asked dnsd.py: $(sort -u "$T/dns.log" | tr '\n' ' ')"
 req 80 dave:wrong-pw /owa/
 [ "$code" = 401 ]
 report $? "LDAP: dave with a wrong password: $code"
-b0=$(binds)
+b0=$(slapd_binds)
 req 81 dave:dave-pw /owa/
-[ "$code" = 200 ] && [ "$(binds)" -gt "$b0" ]
+[ "$code" = 200 ] && [ "$(slapd_binds)" -gt "$b0" ]
 report $? "LDAPS (the test CA read in the sandbox): dave with his password: $code"
 req 81 alice:wrong-pw /owa/
 [ "$code" = 401 ]
@@ -160,20 +138,15 @@ grep -q "esp: VS Ldap: logon 'alice' from $CL_IP: ok" "$T/exlbd.log" &&
 report $? "the worker logs the directory process's verdicts ($(grep -m1 "VS Ldaps: logon 'alice'" "$T/exlbd.log" | cut -c1-150))"
 
 # ---- the failed-logon limit, counted in the directory process
-for i in 1 2 3; do
-	req 80 mallory:guess$i /owa/
-done
-b4=$(binds)
-req 80 mallory:guess4 /owa/
-[ "$code" = 401 ] && [ "$(binds)" = "$b4" ] &&
-	wait_for 5 grep -qF "logon 'mallory' from $CL_IP refused: blocked (failed logon limit): mallory@exlb.test: blocked after 3 failed logons" "$T/exlbd.log"
-report $? "after 3 failures mallory is blocked: $code, no bind, logged as blocked"
+mallory() { req 80 "mallory:$1" /owa/; }
+esp_limit_check mallory 401 \
+	"logon 'mallory' from $CL_IP refused: blocked (failed logon limit): mallory@exlb.test: blocked after 3 failed logons"
 kill -KILL "$W1"
-wait_for 10 proc_up worker_process "$W1"
-report $? "the worker killed: a new one ($W1 -> $(proc_pid worker_process))"
-b5=$(binds)
+wait_for 10 privsep_up worker_process "$W1"
+report $? "the worker killed: a new one ($W1 -> $(privsep_pid worker_process))"
+b5=$(slapd_binds)
 req 80 mallory:guess5 /owa/
-[ "$code" = 401 ] && [ "$(binds)" = "$b5" ] &&
+[ "$code" = 401 ] && [ "$(slapd_binds)" = "$b5" ] &&
 	[ "$(grep -c "logon 'mallory' from $CL_IP refused: blocked" "$T/exlbd.log")" -ge 2 ]
 report $? "the new worker's logon of mallory is still blocked ($code, no bind): the count is the directory process's"
 req 80 alice:alice-pw /owa/
@@ -182,21 +155,13 @@ report $? "the new worker's channel to the directory process works: alice $code"
 
 # ---- the directory process dies
 kill -KILL "$D1"
-logged() { grep -q "esp: directory process (pid $D1) killed by signal 9 (SIGKILL)" "$T/exlbd.log"; }
-wait_for 5 logged
-report $? "the manager logged it: $(grep -o "esp: directory process (pid $D1) killed[^;]*" "$T/exlbd.log" | head -n 1)"
-wait_for 10 proc_up directory_process "$D1"
-rc=$?
-D2=$(proc_pid directory_process)
-report $rc "a new directory process (pid $D1 -> $D2, after $WAITED s)"
-check_sandboxed "$D2" "new directory process $D2"
-exits=$(ctl status -j | jq -c '.proxy.directory_process | {exits, killed_by_sigsys, last_exit}')
-[ "$(jq .exits <<<"$exits")" = 1 ] && [ "$(jq .killed_by_sigsys <<<"$exits")" = 0 ]
-report $? "exlbctl status counts it: $exits"
-b0=$(binds)
+privsep_restarted directory_process "$D1" "esp: directory process (pid $D1) killed by signal 9 (SIGKILL)" 1 0
+D2=$PRIVSEP_NEW
+privsep_check "$D2" "new directory process $D2"
+b0=$(slapd_binds)
 # the worker's verdict cache would pass alice without asking: bob's lock is slapd's verdict
 req 80 bob:bob-pw /owa/
-[ "$code" = 401 ] && [ "$(binds)" -gt "$b0" ] &&
+[ "$code" = 401 ] && [ "$(slapd_binds)" -gt "$b0" ] &&
 	wait_for 5 grep -q "logon 'bob' from $CL_IP refused: account disabled" "$T/exlbd.log"
 report $? "logons work again: bob (locked in slapd) $code, slapd asked, 'account disabled'"
 req 81 dave:dave-pw /owa/other
@@ -206,24 +171,18 @@ report $? "and dave over LDAPS: $code"
 # ---- a compromised directory process: a forbidden system call
 [ "${D2:-0}" -gt 1 ] && kill -USR2 "$D2"
 report $? "SIGUSR2 to directory process $D2 (test hook: ptrace in the sandbox)"
-logged2() { grep -q "esp: directory process (pid $D2) killed by signal 31 (SIGSYS: a system call outside its filter)" "$T/exlbd.log"; }
-wait_for 5 logged2
-report $? "killed by its filter, logged: $(grep -o "esp: directory process (pid $D2) killed[^;]*" "$T/exlbd.log" | head -n 1)"
-wait_for 10 proc_up directory_process "$D2"
-report $? "restarted (pid $(proc_pid directory_process), after $WAITED s)"
-exits=$(ctl status -j | jq -c '.proxy.directory_process | {exits, killed_by_sigsys}')
-[ "$(jq .exits <<<"$exits")" = 2 ] && [ "$(jq .killed_by_sigsys <<<"$exits")" = 1 ]
-report $? "status: $exits"
+privsep_restarted directory_process "$D2" \
+	"esp: directory process (pid $D2) killed by signal 31 (SIGSYS: a system call outside its filter)" 2 1
 req 81 carol:carol-pw /owa/
 [ "$code" = 401 ] && wait_for 5 grep -q "logon 'carol' from $CL_IP refused: password expired" "$T/exlbd.log"
 report $? "logons after it: carol (expired) $code, 'password expired'"
 
 ! grep -E -q 'wrong-pw|alice-pw|dave-pw|guess[0-9]|svc-secret' "$T/exlbd.log" "$ALOG"
 report $? "no password in exlbd's log or the access log"
-D3=$(proc_pid directory_process)
-W2=$(proc_pid worker_process)
+D3=$(privsep_pid directory_process)
+W2=$(privsep_pid worker_process)
 exlbd_stop_checked
-gone() { ! [ -d /proc/"$1" ] || [ "$(st "$1" State | cut -c1)" = Z ]; }
+gone() { ! [ -d /proc/"$1" ] || [ "$(privsep_st "$1" State | cut -c1)" = Z ]; }
 gone "$D3" && gone "$W2"
 report $? "the worker and the directory process ended with the manager"
 tap_end

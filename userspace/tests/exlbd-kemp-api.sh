@@ -61,11 +61,7 @@ lbnet_setup ka 198.18.88 || skip "cannot create network namespaces"
 lbnet_isolated
 report $? "four namespaces, no default route, only their own links${ISOLATION_BAD:+ (not:$ISOLATION_BAD)}"
 
-ip netns exec "$NS_LB" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel \
-	--state-dir "$T/state" --socket "$SOCK" --template-dir "$TEMPLATES" \
-	>>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+exlbd_start "exlbd runs in the LB namespace" --template-dir "$TEMPLATES"
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/mail.key" -out "$T/mail.crt" \
 	-subj /CN=mail.example.test -days 30 2>/dev/null

@@ -78,18 +78,15 @@ report $? "four namespaces, no default route, only their own links${ISOLATION_BA
 exrs_setup rs1 "$NS_RS1" $RS1 && exrs_setup rs2 "$NS_RS2" $RS2
 report $? "nginx as real servers rs1 ($RS1) and rs2 ($RS2)"
 
-# ---- the user exlb (group nogroup), in exlbd's mount namespace only
+# ---- exlbd --worker-user exlb, the user exlb (group nogroup) in exlbd's
+# mount namespace only (lib/privsep.sh)
 
-# shellcheck source=lib/worker-user.sh
-source "$here/lib/worker-user.sh"
-worker_user_files "$T" operators || skip "no free uid or no group nogroup for the user exlb"
-
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG"
-	--workers 2 --worker-user exlb)
+# shellcheck source=lib/privsep.sh
+source "$here/lib/privsep.sh"
+opts=(--access-log "$ALOG" --workers 2)
 [ -n "${EXLBD_TLS_RELAY:-}" ] && opts+=("--tls-relay=$EXLBD_TLS_RELAY")
-ip netns exec "$NS_LB" "${WORKER_USER_WRAP[@]}" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd --worker-user exlb runs in the LB namespace"
+privsep_exlbd_start "exlbd --worker-user exlb runs in the LB namespace" "${opts[@]}" ||
+	skip "no free uid or no group nogroup for the user exlb"
 
 cfg vs add $VIP 443 tcp nickname=Web VStype=http SSLAcceleration=1 Schedule=rr CheckType=none
 cfg rs add Web $RS1 port=80
@@ -98,35 +95,20 @@ report "${cfg_bad:-0}" "configured: VS Web $VIP:443 (TLS offload, self-signed, r
 
 # ---- the worker process as /proc shows it
 
-worker_pid() { ctl status -j 2>/dev/null | jq -r '.proxy.worker_process.pid // 0'; }
-worker_up() { local p; p=$(worker_pid); [ "$p" != 0 ] && [ "$p" != "${1:-0}" ] && [ -d /proc/"$p" ]; }
-st() { sed -n "s/^$2:[[:space:]]*//p" /proc/"$1"/status 2>/dev/null; }
-
 # check_worker PID WHAT: the identity and sandbox of the worker process
 check_worker() {
-	local p=$1 what=$2 want_id
-	want_id=$(printf '%s\t%s\t%s\t%s' $EXLB_UID $EXLB_UID $EXLB_UID $EXLB_UID)
-	[ "$(st "$p" Uid)" = "$want_id" ]
-	report $? "$what: Uid of exlb ($EXLB_UID) real, effective, saved, fs (got '$(st "$p" Uid)')"
-	want_id=$(printf '%s\t%s\t%s\t%s' $EXLB_GID $EXLB_GID $EXLB_GID $EXLB_GID)
-	[ "$(st "$p" Gid)" = "$want_id" ] && [ -z "$(st "$p" Groups)" ]
-	report $? "$what: Gid nogroup ($EXLB_GID) x4, no groups (got '$(st "$p" Gid)', groups '$(st "$p" Groups)')"
-	[ "$(st "$p" CapEff)" = 0000000000000000 ] && [ "$(st "$p" CapPrm)" = 0000000000000000 ] &&
-		[ "$(st "$p" CapBnd)" = 0000000000000000 ] && [ "$(st "$p" CapInh)" = 0000000000000000 ]
-	report $? "$what: CapEff $(st "$p" CapEff), CapPrm $(st "$p" CapPrm), CapBnd $(st "$p" CapBnd), CapInh $(st "$p" CapInh)"
-	[ "$(st "$p" NoNewPrivs)" = 1 ] && [ "$(st "$p" Seccomp)" = 2 ]
-	report $? "$what: NoNewPrivs $(st "$p" NoNewPrivs), Seccomp $(st "$p" Seccomp) (filter mode)"
-	[ "$(st "$p" PPid)" = "$DAEMON_PID" ] && [ "$(st "$p" Threads)" -ge 3 ]
-	report $? "$what: a child of the manager (PPid $(st "$p" PPid)) with its 2 proxy threads (Threads $(st "$p" Threads))"
+	privsep_check "$1" "$2"
+	[ "$(privsep_st "$1" Threads)" -ge 3 ]
+	report $? "$2: its 2 proxy threads (Threads $(privsep_st "$1" Threads))"
 }
 
-wait_for 10 worker_up
+wait_for 10 privsep_up worker_process
 rc=$?
-W1=$(worker_pid)
+W1=$(privsep_pid worker_process)
 report $rc "the worker process runs (pid $W1, after $WAITED s)"
 check_worker "$W1" "worker"
-[ "$(st "$DAEMON_PID" Uid | cut -f1)" = 0 ] && [ "$(st "$DAEMON_PID" Seccomp)" = 0 ]
-report $? "the manager (pid $DAEMON_PID) is still root, no filter (Uid '$(st "$DAEMON_PID" Uid)', Seccomp $(st "$DAEMON_PID" Seccomp))"
+[ "$(privsep_st "$DAEMON_PID" Uid | cut -f1)" = 0 ] && [ "$(privsep_st "$DAEMON_PID" Seccomp)" = 0 ]
+report $? "the manager (pid $DAEMON_PID) is still root, no filter (Uid '$(privsep_st "$DAEMON_PID" Uid)', Seccomp $(privsep_st "$DAEMON_PID" Seccomp))"
 
 # ---- HTTPS through the worker
 
@@ -193,17 +175,10 @@ report $? "SIGUSR2 to worker $W1 after $(cat "$T"/loop* | wc -l) requests (test 
 for p in "${LOOP_PIDS[@]}"; do wait "$p"; done
 LOOP_PIDS=()
 
-logged() { grep -q "L7 worker (pid $W1) killed by signal 31 (SIGSYS: a system call outside its filter)" "$T/exlbd.log"; }
-wait_for 5 logged
-report $? "the manager logged it: $(grep -o "L7 worker (pid $W1) killed[^;]*" "$T/exlbd.log" | head -n 1)"
-wait_for 10 worker_up "$W1"
-rc=$?
-W2=$(worker_pid)
-report $rc "a new worker serves (pid $W1 -> $W2, after $WAITED s)"
+privsep_restarted worker_process "$W1" \
+	"L7 worker (pid $W1) killed by signal 31 (SIGSYS: a system call outside its filter)" 1 1
+W2=$PRIVSEP_NEW
 check_worker "$W2" "new worker"
-exits=$(ctl status -j | jq -c '.proxy.worker_process | {exits, killed_by_sigsys, last_exit}')
-[ "$(jq .exits <<<"$exits")" = 1 ] && [ "$(jq .killed_by_sigsys <<<"$exits")" = 1 ]
-report $? "exlbctl status counts it: $exits"
 # and /metrics (docs/admin.md), from the admin listener
 cfg cert add admin "$(exrs_cert)" "$(exrs_key)"
 cfg set AdminCert admin
@@ -236,12 +211,12 @@ report $? "ReencryptVerify=1 accepted in worker mode (exit $rc${out:+: ${out:0:1
 cfg sso add EXLB server=198.18.91.50:389 auth_type=LDAP-Unencrypted timeout=2
 ctl vs mod Web EspEnabled=1 InputAuthMode=1 Domain=EXLB AllowedHosts=mail.example.test >/dev/null 2>&1
 rc=$?
-D=$(ctl status -j | jq -r '.proxy.directory_process.pid // 0')
-[ $rc = 0 ] && [ "$D" != 0 ] && [ "$(st "$D" Seccomp)" = 2 ] && [ "$(st "$D" PPid)" = "$DAEMON_PID" ]
+D=$(privsep_pid directory_process)
+[ $rc = 0 ] && [ "$D" != 0 ] && [ "$(privsep_st "$D" Seccomp)" = 2 ] && [ "$(privsep_st "$D" PPid)" = "$DAEMON_PID" ]
 report $? "an ESP logon (InputAuthMode=1, Domain) is accepted in worker mode (exit $rc); the directory process $D serves it (exlbd-esp-privsep.sh tests it)"
 
 report "${cfg_bad:-0}" "every other exlbctl change was accepted"
 exlbd_stop_checked
-! [ -d /proc/"$W2" ] || [ "$(st "$W2" State | cut -c1)" = Z ]
+! [ -d /proc/"$W2" ] || [ "$(privsep_st "$W2" State | cut -c1)" = Z ]
 report $? "the worker ended with the manager"
 tap_end

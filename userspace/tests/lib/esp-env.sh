@@ -2,11 +2,12 @@
 # shellcheck shell=bash
 #
 # The set-up the ESP end-to-end scripts (exlbd-esp-basic.sh, -form.sh,
-# -owa.sh) and bench/esp.sh share, in one function: the checks that skip
-# the script, a temp dir, the namespaces of lib/lbnet.sh, the directory of
-# lib/slapd.sh on rs2, exlbd in the LB namespace, and the cleanup at exit.
-# The real servers (nginx, python, the simulated Exchange) and the
-# configuration stay the script's. Source it after lib/tap.sh.
+# -owa.sh, -privsep.sh) and bench/esp.sh share, in one function: the checks
+# that skip the script, a temp dir, the namespaces of lib/lbnet.sh, the
+# directory of lib/slapd.sh on rs2, exlbd in the LB namespace, and the
+# cleanup at exit; and their check of the failed-logon limit. The real
+# servers (nginx, python, the simulated Exchange) and the configuration
+# stay the script's. Source it after lib/tap.sh.
 #
 #   esp_setup TAG NET NAME SLAPD_DEBUG [EXLBD_OPTION...]
 #       skips (tap.sh's skip) without root, a tool of ESP_TOOLS (an array;
@@ -22,12 +23,22 @@
 #       slapd_pid; starts exlbd --no-kernel with --state-dir, --socket,
 #       --access-log $ALOG (not with ESP_NO_ACCESS_LOG set) and the
 #       EXLBD_OPTIONs (EXLBD_NO_HEALTH_CHECKS=1), output appended to
-#       $T/exlbd.log, DAEMON_PID set, and reports it ready (exlbd_ready).
-#       With ESP_PRIVSEP set: exlbd --worker-user exlb (docs/privsep.md),
-#       the user made by lib/worker-user.sh in exlbd's private mount
-#       namespace (EXLB_UID, EXLB_GID set); with ESP_RESOLV (lines) as its
-#       /etc/resolv.conf there too.
+#       $T/exlbd.log, DAEMON_PID set, and reports it ready (lib/exlbd.sh's
+#       exlbd_start). With ESP_PRIVSEP set: exlbd --worker-user exlb
+#       (docs/privsep.md) by lib/privsep.sh's privsep_exlbd_start (the user
+#       exlb in exlbd's private mount namespace, EXLB_UID, EXLB_GID set;
+#       PRIVSEP_RESOLV, if set, its /etc/resolv.conf there), its functions
+#       defined; skips without a free uid for the user.
 #       P_LDAP=13389 P_LDAPS=13636: slapd's ports.
+#
+#   esp_limit_check TRY WANT LINE
+#       the failed-logon limit of a domain with max_failed_auths=3, one TAP
+#       line: TRY PASSWORD (the script's function) makes one logon of
+#       mallory with PASSWORD and sets code, and fails if the answer let
+#       mallory in all the same (e.g. a form's session cookie). After three
+#       wrong passwords the fourth logon must answer WANT without a bind at
+#       slapd (lib/slapd.sh's slapd_binds), and exlbd's log must show LINE
+#       (a fixed string) within 5 s.
 #
 #   esp_cleanup
 #       the EXIT trap: stops exlbd, rs_pid (a script's own server, if set),
@@ -69,6 +80,7 @@ esp_setup() {
 	chmod 755 "$T"	# nginx's workers (nobody) reach sockets below it
 	tmp=$T/ldap	# lib/slapd.sh's directory
 	mkdir -p "$tmp"
+	# shellcheck disable=SC2034 # lib/exlbd.sh's
 	SOCK=$T/exlbd.sock
 	ALOG=$T/access.log
 	DAEMON_PID='' slapd_pid=''
@@ -92,20 +104,24 @@ esp_setup() {
 	slapd_fixture "$RS2" $P_LDAP $P_LDAPS "$debug" "$NS_RS2"
 	chmod 755 "$tmp"
 	[ -n "${ESP_NO_ACCESS_LOG:-}" ] || alog=(--access-log "$ALOG")
-	local -a wrap=()
-	if [ -n "${ESP_PRIVSEP:-}" ]; then
-		# shellcheck source=worker-user.sh
-		source "$esp_lib/worker-user.sh"
-		worker_user_files "$T" operators || return 1
-		if [ -n "${ESP_RESOLV:-}" ]; then
-			printf '%s\n' "$ESP_RESOLV" >"$T/resolv.conf"
-			WORKER_USER_SETUP+=" && mount --bind $T/resolv.conf /etc/resolv.conf"
-		fi
-		wrap=("${WORKER_USER_WRAP[@]}")
-		set -- --worker-user exlb "$@"
+	if [ -z "${ESP_PRIVSEP:-}" ]; then
+		exlbd_start "exlbd runs in the LB namespace" "${alog[@]}" "$@"
+		return
 	fi
-	ip netns exec "$NS_LB" "${wrap[@]}" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel \
-		--state-dir "$T/state" --socket "$SOCK" "${alog[@]}" "$@" >>"$T/exlbd.log" 2>&1 &
-	DAEMON_PID=$!
-	exlbd_ready "exlbd runs in the LB namespace"
+	# shellcheck source=privsep.sh
+	source "$esp_lib/privsep.sh"
+	privsep_exlbd_start "exlbd --worker-user exlb runs in the LB namespace" "${alog[@]}" "$@" ||
+		skip "no free uid or no group nogroup for the user exlb"
+}
+
+esp_limit_check() {
+	local try=$1 want=$2 line=$3 i b
+	for i in 1 2 3; do
+		"$try" "guess$i"
+	done
+	b=$(slapd_binds)
+	# shellcheck disable=SC2154 # code: set by TRY
+	"$try" guess4 && [ "$code" = "$want" ] && [ "$(slapd_binds)" = "$b" ] &&
+		wait_for 5 grep -qF -- "$line" "$T/exlbd.log"
+	report $? "after 3 failures mallory is blocked: $code, no bind, logged as blocked"
 }

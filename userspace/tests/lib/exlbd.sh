@@ -3,8 +3,16 @@
 #
 # exlbd and exlbctl in the host's end-to-end scripts (with lib/tap.sh). The
 # caller sets EXLBD, EXLBCTL, SOCK and T, starts exlbd in the background
-# with its output appended to $T/exlbd.log, and sets DAEMON_PID.
+# with its output appended to $T/exlbd.log (exlbd_start, or its own command
+# line), and sets DAEMON_PID.
 #
+#   exlbd_start WHAT OPTION...
+#                            $EXLBD --no-kernel --state-dir $T/state
+#                            --socket $SOCK OPTION... in $NS_LB with
+#                            EXLBD_NO_HEALTH_CHECKS=1, behind the command
+#                            prefix in the array EXLBD_WRAP if set (e.g.
+#                            lib/privsep.sh's private mount namespace);
+#                            sets DAEMON_PID, then exlbd_ready WHAT
 #   ctl ARGS...              exlbctl on $SOCK
 #   cfg ARGS...              the same for set-up steps: output to
 #                            $T/ctl.log; a failure sets cfg_bad and is shown
@@ -37,6 +45,17 @@ exlbd_ready() {
 	diag "exlbd exited:" "$(tail -n 20 "$T/exlbd.log")"
 	tap_end
 	exit 1
+}
+
+exlbd_start() {
+	local what=$1
+	local -a wrap=()
+	shift
+	[ -n "${EXLBD_WRAP+x}" ] && wrap=("${EXLBD_WRAP[@]}")
+	ip netns exec "$NS_LB" "${wrap[@]}" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel \
+		--state-dir "$T/state" --socket "$SOCK" "$@" >>"$T/exlbd.log" 2>&1 &
+	DAEMON_PID=$!
+	exlbd_ready "$what"
 }
 
 exlbd_sanitizer_reports() {

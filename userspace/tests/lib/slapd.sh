@@ -23,6 +23,10 @@
 #       @exlb.test, the service account, whose password it writes to
 #       PASSFILE); a test appends its own limits and timeouts.
 #
+#   slapd_binds
+#       how many binds slapd has logged so far (with DEBUG 256): a test
+#       compares two counts to tell whether a logon asked the directory.
+#
 # SLAPD, SLAPADD: the binaries (/usr/sbin/...).
 
 slapd_sso_args() {
@@ -32,6 +36,8 @@ slapd_sso_args() {
 		adminuser=cn=svc,ou=system,dc=exlb,dc=test
 		ldap_base=ou=people,dc=exlb,dc=test password-file "$3")
 }
+
+slapd_binds() { grep -c ' BIND dn=' "$tmp/slapd.log"; }
 
 slapd_fixture() {
 	local addr=$1 P_LDAP=$2 P_LDAPS=$3 debug=${4:-0} ns=${5:-}
