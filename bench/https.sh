@@ -166,16 +166,11 @@ CLI_PID=
 FAILED=0
 declare -A V	# results: V[lb.cert.metric] = the values of all rounds
 
-fail() { log "FAIL: $*"; FAILED=1; }
-
 topo_down() {
 	local ns pid
 	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
 	CLI_PID=
-	[ -n "${PERF_PID:-}" ] && stop_pid "$PERF_PID"
-	[ -n "${PSTAT_PID:-}" ] && stop_pid "$PSTAT_PID"
-	PERF_PID=
-	PSTAT_PID=
+	perf_kill
 	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
 	LB_PID=
 	[ "$EXRS_UP" = 1 ] && exrs_cleanup
@@ -185,26 +180,8 @@ topo_down() {
 	done
 }
 
-# shellcheck disable=SC2317  # called by the trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ "$KEEP" = 1 ]; then
-		log "--keep: leaving the namespaces and servers up, files in $WORK"
-	else
-		topo_down
-	fi
-	rm -f "$WORK/upload.bin"
-	if [ -n "$OUT" ]; then
-		if ! { mkdir -p "$OUT" && cp -r "$WORK"/. "$OUT"/; } 2>/dev/null; then
-			log "cannot copy the raw results to $OUT"
-		fi
-	fi
-	[ "$KEEP" = 1 ] || rm -rf "$WORK"
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'log "interrupted (signal or --max-runtime $MAX_RUNTIME s)"; exit 124' INT TERM
+OUT_EXCLUDE=(./upload.bin)	# 100 MiB of random bytes
+bench_traps
 
 topo_up() {
 	local i ns
