@@ -156,6 +156,7 @@ static void test_encode(void)
 	report(esp_path_encode("", out, sizeof(out)) == 0 && !out[0], "encode: \"\" is \"\", length 0");
 	encode_all_bytes();
 	encode_bounds("/a b\xc3\xa9+", "/a%20b%C3%A9+");
+	encode_bounds("/a+b \xc3\xa9", "/a+b%20%C3%A9");	/* the last %XX at the bound */
 }
 
 /* ---- lists and hosts ---- */
