@@ -82,6 +82,9 @@ static void test_pct(void)
 	o = 2;
 	ok = exlb_pct_encode(out, 5, &o, "\xff", 1, "", false);
 	report(!ok && o == 2, "one byte fewer: false, *o unchanged");
+	o = 2;
+	ok = exlb_pct_encode(out, 3, &o, "x", 1, "", false);
+	report(!ok && o == 2, "a kept byte that leaves no room for a NUL: false");
 	ok = exlb_pct_encode(out, 2, &o, "", 0, "", false);
 	report(!ok && o == 2, "nothing to add, no room for the NUL: false");
 }

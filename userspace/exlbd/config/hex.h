@@ -59,16 +59,13 @@ static inline bool exlb_pct_encode(char *out, size_t cap, size_t *o,
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = b[i];
+		bool plus = c == ' ' && space_plus;
 
-		if (c == ' ' && space_plus) {
+		if (plus || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || (c && strchr(keep, c))) {
 			if (k + 1 >= cap)
 				return false;
-			out[k++] = '+';
-		} else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			   (c >= '0' && c <= '9') || (c && strchr(keep, c))) {
-			if (k + 1 >= cap)
-				return false;
-			out[k++] = (char)c;
+			out[k++] = plus ? '+' : (char)c;
 		} else {
 			if (k + 3 >= cap)
 				return false;
