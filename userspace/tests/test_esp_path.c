@@ -94,6 +94,48 @@ static void test_normalise(void)
 	norm("owa/", NULL);
 }
 
+/* Every byte but NUL: pchar and '/' as they are, the rest %XX in uppercase. */
+static void encode_all_bytes(void)
+{
+	static const char keep[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789-._~!$&'()*+,=:@/";
+	char in[256], want[3 * 255 + 1], out[sizeof(want)];
+	size_t w = 0;
+
+	for (int b = 1; b < 256; b++) {
+		in[b - 1] = (char)b;
+		if (strchr(keep, b))
+			want[w++] = (char)b;
+		else
+			w += (size_t)snprintf(want + w, 4, "%%%02X", b);
+	}
+	in[255] = '\0';
+	report(esp_path_encode(in, out, sizeof(out)) == w && !strcmp(out, want),
+	       "encode: bytes 1-255 as RFC 3986 pchar and '/' want them (%zu bytes)", w);
+}
+
+/*
+ * @in encodes to @want in a buffer of exactly strlen(@want) + 1 bytes and
+ * in no smaller one: every smaller size gives 0 and ASan sees no write
+ * past the end.
+ */
+static void encode_bounds(const char *in, const char *want)
+{
+	size_t n = strlen(want);
+	long bad = -1;
+
+	for (size_t cap = 0; cap <= n + 1; cap++) {
+		char *out = malloc(cap);	/* exactly @cap: ASan sees any overrun */
+		size_t got = esp_path_encode(in, out, cap);
+
+		if (cap <= n ? got != 0 : got != n || strcmp(out, want))
+			bad = (long)cap;
+		free(out);
+	}
+	report(bad < 0, "encode: '%s' fits %zu + 1 bytes, not one fewer (wrong at: %ld)",
+	       want, n, bad);
+}
+
 static void test_encode(void)
 {
 	char out[64];
@@ -104,6 +146,17 @@ static void test_encode(void)
 	esp_path_encode("/owa/a-b_c.d~e!$&'()*+,=:@", out, sizeof(out));
 	report(!strcmp(out, "/owa/a-b_c.d~e!$&'()*+,=:@"), "encode keeps pchar: %s", out);
 	report(esp_path_encode("/0123456789", out, 8) == 0, "encode: too small gives 0");
+	esp_path_encode("/a b+c%d/e?f&g=h#i", out, sizeof(out));
+	report(!strcmp(out, "/a%20b+c%25d/e%3Ff&g=h%23i"),
+	       "encode: space %%20, '+' '/' '&' '=' kept, '%%' '?' '#' encoded: %s", out);
+	esp_path_encode("\"<>\\^`{|}[]\x01\x1f\x7f\x80\xff", out, sizeof(out));
+	report(!strcmp(out, "%22%3C%3E%5C%5E%60%7B%7C%7D%5B%5D%01%1F%7F%80%FF"),
+	       "encode: the rest of ASCII's punctuation, controls and high bytes: %s", out);
+	out[0] = '#';
+	report(esp_path_encode("", out, sizeof(out)) == 0 && !out[0], "encode: \"\" is \"\", length 0");
+	encode_all_bytes();
+	encode_bounds("/a b\xc3\xa9+", "/a%20b%C3%A9+");
+	encode_bounds("/a+b \xc3\xa9", "/a+b%20%C3%A9");	/* the last %XX at the bound */
 }
 
 /* ---- lists and hosts ---- */

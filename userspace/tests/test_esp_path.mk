@@ -8,4 +8,5 @@ test_esp_path_SRCS := exlbd/esp/path.c exlbd/esp/gate.c exlbd/esp/basic.c exlbd/
 	$(B)/asan/libllhttp.a
 test_esp_path_LIBS := -lcrypto -lpthread
 $(B)/tests/test_esp_path: CPPFLAGS += $(LLHTTP_CPPFLAGS)
-$(B)/tests/test_esp_path: exlbd/esp/path.h exlbd/esp/gate.h exlbd/esp/basic.h exlbd/l7/http1.h
+$(B)/tests/test_esp_path: exlbd/esp/path.h exlbd/esp/gate.h exlbd/esp/basic.h exlbd/l7/http1.h \
+	exlbd/config/hex.h

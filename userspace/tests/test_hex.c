@@ -3,7 +3,10 @@
  * Unit tests of exlbd/config/hex.h: the one hex encoder (API keys, session
  * cookies, HA keys and boot ids, fingerprints, exlbadm's persistence keys)
  * against printf's "%02x", and the digit decoder against isxdigit(), both
- * over every byte value. TAP output; built with ASan/UBSan by "make test".
+ * over every byte value; the percent-encoder's contract (appending, @keep,
+ * the space, the bound). Its callers' exact outputs are pinned in
+ * test_esp_path and test_owa_form. TAP output; built with ASan/UBSan by
+ * "make test".
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -59,11 +62,39 @@ static void test_digit(void)
 	report(exlb_hex_digit(-1) == -1, "exlb_hex_digit(EOF): -1");
 }
 
+static void test_pct(void)
+{
+	char out[16] = "ab";
+	size_t o = 2;
+	bool ok;
+
+	ok = exlb_pct_encode(out, sizeof(out), &o, "x y/\0", 5, "", false);
+	out[o] = '\0';
+	report(ok && o == 13 && !strcmp(out, "abx%20y%2F%00"),
+	       "appends at *o: space %%20, '/' and NUL %%XX with nothing kept (got '%s')", out);
+	o = 0;
+	ok = exlb_pct_encode(out, sizeof(out), &o, "x y/", 4, "/", true);
+	out[o] = '\0';
+	report(ok && o == 4 && !strcmp(out, "x+y/"), "@keep kept, space '+' (got '%s')", out);
+	o = 2;
+	ok = exlb_pct_encode(out, 6, &o, "\xff", 1, "", false);
+	report(ok && o == 5, "%%XX that leaves just room for a NUL fits");
+	o = 2;
+	ok = exlb_pct_encode(out, 5, &o, "\xff", 1, "", false);
+	report(!ok && o == 2, "one byte fewer: false, *o unchanged");
+	o = 2;
+	ok = exlb_pct_encode(out, 3, &o, "x", 1, "", false);
+	report(!ok && o == 2, "a kept byte that leaves no room for a NUL: false");
+	ok = exlb_pct_encode(out, 2, &o, "", 0, "", false);
+	report(!ok && o == 2, "nothing to add, no room for the NUL: false");
+}
+
 int main(void)
 {
 	printf("TAP version 13\n");
 	test_encode();
 	test_digit();
+	test_pct();
 	printf("1..%d\n", test_no);
 	return failures ? 1 : 0;
 }

@@ -18,6 +18,88 @@
 
 /* ---- the body ---- */
 
+/* @n bytes of @user as the body's username field; NULL if it fails. */
+static const char *username(const char *user, size_t n)
+{
+	static const char head[] = "destination=&flags=4&forcedownlevel=0&username=";
+	static char out[2048];
+	size_t len;
+	char *e;
+
+	if (owa_form_body("", 0, user, n, "", 0, out, sizeof(out), &len) ||
+	    strncmp(out, head, strlen(head)))
+		return NULL;
+	e = strstr(out, "&password=");
+	if (!e)
+		return NULL;
+	*e = '\0';
+	return out + strlen(head);
+}
+
+/* Pins the form-urlencoding, byte by byte, as WHATWG's serializer writes it. */
+static void test_encoding(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ " ", "+" }, { "+", "%2B" }, { "%", "%25" }, { "/", "%2F" },
+		{ "?", "%3F" }, { "&", "%26" }, { "=", "%3D" }, { "~", "%7E" },
+		{ "!$'(),;:@", "%21%24%27%28%29%2C%3B%3A%40" },
+		{ "a  b", "a++b" }, { "%20", "%2520" }, { "\x80\xff\x7f\x1f", "%80%FF%7F%1F" },
+		{ "", "" },
+	};
+	static const char keep[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				   "0123456789*-._";
+	char in[256], want[3 * 256 + 1];
+	const char *got;
+	size_t w = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = username(cases[i].in, strlen(cases[i].in));
+		report(got && !strcmp(got, cases[i].want), "username encoded as '%s' (got '%s')",
+		       cases[i].want, got ? got : "(failed)");
+	}
+	for (int b = 0; b < 256; b++) {
+		in[b] = (char)b;
+		if (b == ' ')
+			want[w++] = '+';
+		else if (b && strchr(keep, b))
+			want[w++] = (char)b;
+		else
+			w += (size_t)snprintf(want + w, 4, "%%%02X", b);
+	}
+	want[w] = '\0';
+	got = username(in, sizeof(in));
+	report(got && !strcmp(got, want), "bytes 0-255: alphanumerics and *-._ kept, space '+', the rest %%XX (%zu bytes)",
+	       w);
+}
+
+/*
+ * The body of @user fits a buffer of exactly its length + 1 and no smaller
+ * one: -ENOSPC for each, and ASan sees no write past the end.
+ */
+static void test_bounds(const char *user, size_t n)
+{
+	char full[512];
+	size_t len = 0, want;
+	long bad = -1;
+
+	if (owa_form_body("", 0, user, n, "", 0, full, sizeof(full), &want)) {
+		report(false, "bounds: the body of '%s'", user);
+		return;
+	}
+	for (size_t cap = 0; cap <= want + 1; cap++) {
+		char *out = malloc(cap);	/* exactly @cap: ASan sees any overrun */
+		int r = owa_form_body("", 0, user, n, "", 0, out, cap, &len);
+
+		if (cap <= want ? r != -ENOSPC : r || len != want || strcmp(out, full))
+			bad = (long)cap;
+		free(out);
+	}
+	report(bad < 0, "bounds: '%s' fits %zu + 1 bytes, not one fewer (wrong at: %ld)",
+	       full, want, bad);
+}
+
 static void test_body(void)
 {
 	static const char want[] =
@@ -207,6 +289,8 @@ static void test_cookies(void)
 int main(void)
 {
 	test_body();
+	test_encoding();
+	test_bounds("a b\xc3\xbc+%", 7);
 	test_verdict();
 	test_cookies();
 	printf("1..%d\n", test_no);

@@ -6,4 +6,4 @@ include exlbd/llhttp.mk
 test_owa_form_SRCS := exlbd/esp/owa_form.c exlbd/l7/http1.c $(B)/asan/libllhttp.a
 test_owa_form_LIBS := -lcrypto
 $(B)/tests/test_owa_form: CPPFLAGS += $(LLHTTP_CPPFLAGS)
-$(B)/tests/test_owa_form: exlbd/esp/owa_form.h exlbd/l7/http1.h
+$(B)/tests/test_owa_form: exlbd/esp/owa_form.h exlbd/l7/http1.h exlbd/config/hex.h

@@ -9,37 +9,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/hex.h"
 #include "esp/owa_form.h"
 
 /* ---- the request body ---- */
 
-/* Appends @s form-urlencoded (WHATWG application/x-www-form-urlencoded). */
+/* Appends @s as WHATWG's application/x-www-form-urlencoded serializer does. */
 static bool put_encoded(char *out, size_t cap, size_t *o, const char *s,
 			size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || (c && strchr("*-._", c))) {
-			if (*o + 1 >= cap)
-				return false;
-			out[(*o)++] = (char)c;
-		} else if (c == ' ') {
-			if (*o + 1 >= cap)
-				return false;
-			out[(*o)++] = '+';
-		} else {
-			if (*o + 3 >= cap)
-				return false;
-			out[(*o)++] = '%';
-			out[(*o)++] = hex[c >> 4];
-			out[(*o)++] = hex[c & 15];
-		}
-	}
-	return true;
+	return exlb_pct_encode(out, cap, o, s, n, "*-._", true);
 }
 
 static bool put(char *out, size_t cap, size_t *o, const char *s)

@@ -227,22 +227,12 @@ const char *esp_path_normalise(const char *p, size_t len, char *out, size_t cap)
 
 size_t esp_path_encode(const char *path, char *out, size_t cap)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
 
-	for (const unsigned char *s = (const unsigned char *)path; *s; s++) {
-		if (isalnum(*s) || strchr("-._~!$&'()*+,=:@/", *s)) {
-			if (o + 1 >= cap)
-				return 0;
-			out[o++] = (char)*s;
-		} else {
-			if (o + 3 >= cap)
-				return 0;
-			out[o++] = '%';
-			out[o++] = hex[*s >> 4];
-			out[o++] = hex[*s & 15];
-		}
-	}
+	/* pchar (unreserved, sub-delims, ':', '@') and '/': %20 for a space */
+	if (!exlb_pct_encode(out, cap, &o, path, strlen(path),
+			     "-._~!$&'()*+,=:@/", false))
+		return 0;
 	out[o] = '\0';
 	return o;
 }
