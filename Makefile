@@ -145,8 +145,8 @@ vm-check: probe-deps module userspace deb
 	$(VM_RUN) --systemd --timeout $$(($$($(MAKE) -s --no-print-directory -C selftests budget_systemd) + 300)) -- make -C selftests run_tests_systemd
 
 # exlb.ko past 64k and the persistence cap under a flood (selftests/
-# exlb_scale.sh): 5-7 min in TCG, kept out of vm-check so that .ci/run
-# stays inside its hour (selftests/Makefile says by how much).
+# exlb_scale.sh) alone: vm-check runs it too (about 2 min in TCG); this
+# is the quick rerun after a change to the NAT or persistence code.
 vm-check-scale: probe-deps module userspace
 	$(VM_RUN) --timeout $$(($$($(MAKE) -s --no-print-directory -C selftests budget_scale) + 300)) -- make -C selftests run_tests_scale
 
