@@ -363,34 +363,10 @@ lb_stop() {
 # --------------------------------------------------------------------------
 # The measurements; tag = LB.CERT.
 
+# mem_run TAG: IDLE_CONNS idle TLS connections (handshake done, no request).
 mem_run() {
-	local tag=$1 before after rss_b rss_a line opened alive
-	sleep 1
-	before=$(mem_kb Pss)
-	rss_b=$(mem_kb Rss)
-	rm -f "$WORK/$tag.ready"
-	ip netns exec "$NS_CLI" "$WORK/tlsload" hold -t "$VIP:443" -s "$CLI_SRCS" -N "$IDLE_CONNS" \
-		-c 100 -T 20 -H $((120 + IDLE_CONNS / 20)) -R "$WORK/$tag.ready" >"$WORK/$tag.hold.out" 2>&1 &
-	CLI_PID=$!
-	if ! wait_file "$WORK/$tag.ready" $((60 + IDLE_CONNS / 20)); then
-		fail "$tag: the idle connections did not open in time"
-		stop_pid "$CLI_PID"; CLI_PID=
-		return 1
-	fi
-	sleep 2
-	after=$(mem_kb Pss)
-	rss_a=$(mem_kb Rss)
-	stop_pid "$CLI_PID"; CLI_PID=
-	line=$(head -n1 "$WORK/$tag.hold.out")
-	alive=$(kv "$(sed -n 2p "$WORK/$tag.hold.out")" alive)
-	opened=$(kv "$line" opened)
-	log "$tag.mem: $line alive=$alive; Pss $before -> $after kB, Rss $rss_b -> $rss_a kB"
-	if [ "${opened:-0}" -lt "$IDLE_CONNS" ]; then
-		fail "$tag.mem: only ${opened:-0} of $IDLE_CONNS connections opened"
-		[ "${opened:-0}" -gt 0 ] || return 1
-	fi
-	[ "${alive:-0}" = "$opened" ] || log "$tag.mem: warning: the proxy closed $((opened - ${alive:-0})) idle connections"
-	put "$tag.mem" "$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')"
+	mem_hold "$1" "$1.mem" "$WORK/tlsload" hold -t "$VIP:443" -s "$CLI_SRCS" || return 1
+	put "$1.mem" "$MEM_KIB"
 	sleep 2	# let the proxy close them
 }
 

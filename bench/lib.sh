@@ -100,6 +100,48 @@ mem_kb() {
 	echo "$sum"
 }
 
+# mem_hold TAG LABEL CMD...: the proxy's memory per idle connection. CMD (a
+# load generator's hold mode: bench/https/tlsload hold, bench/mail/mailload
+# imap-hold) runs in NS_CLI with the options both share: IDLE_CONNS
+# connections, 100 opening at a time, held until TAG.ready is written and
+# then until stopped. The Pss of the proxy's processes (mem_kb) before and
+# 2 s after, divided by the connections opened, goes to MEM_KIB; logged under
+# LABEL. 1 (MEM_KIB empty) when nothing was opened; the caller sets CLI_PID's
+# cleanup (topo_down stops it).
+mem_hold() {
+	local tag=$1 label=$2 before after rss_b rss_a line opened alive
+	shift 2
+	MEM_KIB=
+	sleep 1
+	before=$(mem_kb Pss)
+	rss_b=$(mem_kb Rss)
+	rm -f "$WORK/$tag.ready"
+	# ip netns exec itself (it execs CMD), so that CLI_PID is the generator
+	ip netns exec "$NS_CLI" "$@" -N "$IDLE_CONNS" -c 100 -T 20 -H $((120 + IDLE_CONNS / 20)) \
+		-R "$WORK/$tag.ready" >"$WORK/$tag.hold.out" 2>&1 &
+	CLI_PID=$!
+	if ! wait_file "$WORK/$tag.ready" $((60 + IDLE_CONNS / 20)); then
+		fail "$label: the idle connections did not open in time"
+		stop_pid "$CLI_PID"; CLI_PID=
+		return 1
+	fi
+	sleep 2
+	after=$(mem_kb Pss)
+	rss_a=$(mem_kb Rss)
+	stop_pid "$CLI_PID"; CLI_PID=
+	line=$(head -n1 "$WORK/$tag.hold.out")
+	alive=$(kv "$(sed -n 2p "$WORK/$tag.hold.out")" alive)
+	opened=$(kv "$line" opened)
+	log "$label: $line alive=$alive; Pss $before -> $after kB, Rss $rss_b -> $rss_a kB"
+	if [ "${opened:-0}" -lt "$IDLE_CONNS" ]; then
+		fail "$label: only ${opened:-0} of $IDLE_CONNS connections opened"
+		[ "${opened:-0}" -gt 0 ] || return 1
+	fi
+	[ "${alive:-0}" = "$opened" ] || log "$label: warning: the proxy closed $((opened - ${alive:-0})) idle connections"
+	# shellcheck disable=SC2034  # the caller's result
+	MEM_KIB=$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')
+}
+
 # med KEY: the median of V[KEY]; v KEY: the same or n/a; ratio A B: A/B.
 med() {
 	tr ' ' '\n' <<<"${V[$1]:-}" | grep . | sort -g |

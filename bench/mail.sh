@@ -326,34 +326,8 @@ lb_stop() {
 
 # mem_run TAG PORT MODE: IDLE_CONNS idle IMAP connections.
 mem_run() {
-	local tag=$1 port=$2 mode=$3 before after rss_b rss_a line opened alive
-	sleep 1
-	before=$(mem_kb Pss)
-	rss_b=$(mem_kb Rss)
-	rm -f "$WORK/$tag.ready"
-	# ip netns exec itself (it execs mailload), so that CLI_PID is mailload
-	ip netns exec "$NS_CLI" "$WORK/mailload" imap-hold -t "$VIP:$port" -x "$mode" -s "$CLI_SRCS" -N "$IDLE_CONNS" \
-		-c 100 -T 20 -H $((120 + IDLE_CONNS / 20)) -R "$WORK/$tag.ready" >"$WORK/$tag.hold.out" 2>&1 &
-	CLI_PID=$!
-	if ! wait_file "$WORK/$tag.ready" $((60 + IDLE_CONNS / 20)); then
-		fail "$tag: the idle connections did not open in time"
-		stop_pid "$CLI_PID"; CLI_PID=
-		return 1
-	fi
-	sleep 2
-	after=$(mem_kb Pss)
-	rss_a=$(mem_kb Rss)
-	stop_pid "$CLI_PID"; CLI_PID=
-	line=$(head -n1 "$WORK/$tag.hold.out")
-	alive=$(kv "$(sed -n 2p "$WORK/$tag.hold.out")" alive)
-	opened=$(kv "$line" opened)
-	log "$tag: $line alive=$alive; Pss $before -> $after kB, Rss $rss_b -> $rss_a kB"
-	if [ "${opened:-0}" -lt "$IDLE_CONNS" ]; then
-		fail "$tag: only ${opened:-0} of $IDLE_CONNS connections opened"
-		[ "${opened:-0}" -gt 0 ] || return 1
-	fi
-	[ "${alive:-0}" = "$opened" ] || log "$tag: warning: the proxy closed $((opened - ${alive:-0})) idle connections"
-	putr "$tag" "$(awk -v a="$after" -v b="$before" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')"
+	mem_hold "$1" "$1" "$WORK/mailload" imap-hold -t "$VIP:$2" -x "$3" -s "$CLI_SRCS" || return 1
+	putr "$1" "$MEM_KIB"
 	sleep 2	# let the proxy and dovecot close them
 }
 
