@@ -95,11 +95,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 	-keyout "$T/mail.key" -out "$T/mail.pem" 2>/dev/null
 report $? "a test certificate for $MAIL"
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
+opts=(--access-log "$ALOG")
 [ -n "${EXLBD_TLS_RELAY:-}" ] && opts+=("--tls-relay=$EXLBD_TLS_RELAY")
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+exlbd_start --health-checks "exlbd runs in the LB namespace" "${opts[@]}"
 
 cfg cert add mail "$T/mail.pem" "$T/mail.key"
 cfg set conntimeout 5

@@ -109,11 +109,7 @@ report $? "test certificate"
 
 # ---- exlbd, configured like the guide
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
-diag "exlbd ${opts[*]}"
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+exlbd_start --health-checks "exlbd runs in the LB namespace" --access-log "$ALOG"
 
 cfg cert add mail "$T/mail.pem" "$T/mail.key"
 cfg set droponfail 1

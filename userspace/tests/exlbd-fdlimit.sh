@@ -203,13 +203,9 @@ report $? "nginx real server rs ($RS:80)"
 
 # ---- exlbd with 1,024 descriptors
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$T/access.log" --workers 2)
-diag "prlimit --nofile=$FD_LIMIT exlbd ${opts[*]}"
-# (exec all the way down: $! is exlbd itself)
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS prlimit --nofile=$FD_LIMIT:$FD_LIMIT -- \
-	"$EXLBD" "${opts[@]}" >>"$LOG" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+diag "exlbd behind prlimit --nofile=$FD_LIMIT"
+EXLBD_WRAP=(prlimit "--nofile=$FD_LIMIT:$FD_LIMIT" --)
+exlbd_start --health-checks "exlbd runs in the LB namespace" --access-log "$T/access.log" --workers 2
 lim=$(awk '/open files/ { print $4 }' /proc/$DAEMON_PID/limits 2>/dev/null)
 report "$([ "$lim" = $FD_LIMIT ]; echo $?)" "its RLIMIT_NOFILE is $lim"
 

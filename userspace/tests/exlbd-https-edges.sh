@@ -120,7 +120,8 @@ EXRS_SERVER_CONF='
 		location ~ "^/[^/]+/headers$" {	# the request headers the rules touch
 			return 200 "added=[$http_x_edge_added] secret=[$http_x_edge_secret] repl=[$http_x_edge_repl] drop=[$http_x_edge_drop_a$http_x_edge_drop_b] uri=[$request_uri]\n";
 		}'
-export EXRS_SERVER_CONF	# shellcheck disable=SC2090
+# shellcheck disable=SC2090
+export EXRS_SERVER_CONF
 sni_server() {	# sni_server NAME CERT: rs1's certificate for SNI NAME (requests
 	# are still served by the main server: nginx picks it by Host)
 	printf '\n\tserver { listen %s:443 ssl; server_name %s; ssl_certificate %s/%s.pem; ssl_certificate_key %s/%s.key; }' \
@@ -142,13 +143,10 @@ report "$([[ $v_good == *"code: 0 "* && $v_wrong == *"code: 62 "* && $v_self == 
 
 # ---- exlbd: its default CA store is the test CA (OpenSSL's SSL_CERT_FILE)
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
-diag "SSL_CERT_FILE=$T/ca.pem exlbd ${opts[*]}"
+diag "exlbd with SSL_CERT_FILE=$T/ca.pem"
+EXLBD_WRAP=(env SSL_CERT_FILE="$T/ca.pem")
 # health checks on (TCP, Kemp's default): an unchecked RS is not served
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS SSL_CERT_FILE="$T/ca.pem" \
-	"$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+exlbd_start --health-checks "exlbd runs in the LB namespace" --access-log "$ALOG"
 
 cfg cert add mail "$T/mail.pem" "$T/mail.key"
 cfg vs add $VIP 443 tcp nickname=Edge VStype=http SSLAcceleration=1 CertFile=mail \

@@ -412,14 +412,10 @@ report "$([[ $info == *40BitRC2* ]] && grep -q 'BEGIN ENCRYPTED PRIVATE KEY' "$T
 
 # ---- exlbd in the LB namespace
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
+opts=(--access-log "$ALOG")
 [ -n "${EXLBD_TLS_RELAY:-}" ] && opts+=("--tls-relay=$EXLBD_TLS_RELAY")
 [ -n "${EXLBD_WORKERS:-}" ] && opts+=(--workers "$EXLBD_WORKERS")
-diag "exlbd ${opts[*]}"
-# (ip netns exec directly, not in_lb: $! must be exlbd itself, not a subshell)
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace (--access-log, socket $SOCK)"
+exlbd_start --health-checks "exlbd runs in the LB namespace (--access-log, socket $SOCK)" "${opts[@]}"
 
 tls_stat() { in_lb cat /proc/net/tls_stat 2>/dev/null; }
 stat_of() { awk -v k="$2" '$1 == k { print $2 }' <<<"$1"; }

@@ -103,12 +103,9 @@ declare -A FP=([mail-a]=$(fingerprint mail-a) [mail-b]=$(fingerprint mail-b))
 
 # ---- exlbd
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK")
+opts=()
 [ -n "${EXLBD_TLS_RELAY:-}" ] && opts+=("--tls-relay=$EXLBD_TLS_RELAY")
-diag "exlbd ${opts[*]}"
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+exlbd_start --health-checks "exlbd runs in the LB namespace" "${opts[@]}"
 
 cfg cert add mail "$T/mail-a.pem" "$T/mail-a.key"
 cfg cert add contoso "$T/contoso.pem" "$T/contoso.key"

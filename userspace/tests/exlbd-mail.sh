@@ -34,7 +34,9 @@
 # if all passed.
 set -u
 
-skip() { echo "1..0 # SKIP $*"; exit 4; }
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/tap.sh
+source "$here/lib/tap.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 for tool in ip ss jq dovecot postfix swaks curl openssl timeout sha256sum; do
@@ -44,7 +46,6 @@ PYTHON=${PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command 
 [ -n "$PYTHON" ] && "$PYTHON" -c 'import ssl, imaplib, poplib, smtplib' 2>/dev/null ||
 	skip "python3 with ssl not installed"
 
-here=$(cd "$(dirname "$0")" && pwd)
 EXLBD=$(realpath "${EXLBD:-$here/../build/exlbd}")
 EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
 [ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
@@ -64,38 +65,24 @@ SOCK=$T/exlbd.sock
 ALOG=$T/access.log
 DAEMON_PID=
 SILENT_PID=
-N=0
-FAILED=0
 
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 # shellcheck source=lib/mail-rs.sh
 source "$here/lib/mail-rs.sh"
 
 cleanup() {
 	[ -n "$SILENT_PID" ] && kill "$SILENT_PID" 2>/dev/null
-	if [ -n "$DAEMON_PID" ]; then
-		kill -TERM "$DAEMON_PID" 2>/dev/null
-		wait "$DAEMON_PID" 2>/dev/null
-	fi
+	exlbd_kill
 	mailrs_cleanup 2>/dev/null
 	for ns in "$NS_CL" "$NS_LB" "$NS_RS"; do ip netns del "$ns" 2>/dev/null; done
 	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
 }
 trap cleanup EXIT
 
-report() {	# report STATUS(0 = pass) DESCRIPTION
-	N=$((N + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $N - $2"
-	else
-		echo "not ok $N - $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
-diag() { printf '# %s\n' "$@"; }
 in_cl() { ip netns exec "$NS_CL" "$@"; }
 in_lb() { ip netns exec "$NS_LB" "$@"; }
 in_rs() { ip netns exec "$NS_RS" "$@"; }
-ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 
 # mc MODE PORT ARGS...: the python client in the client namespace; its
 # key=value output in $T/mc.out; val KEY reads one
@@ -197,7 +184,7 @@ rc=$?
 listening=$(in_rs ss -Hltn | awk '{ print $4 }' | grep -cxE "$RS:(25|110|143)")
 report "$([ $rc = 0 ] && [ "$listening" = 3 ]; echo $?)" \
 	"dovecot (IMAP 143, POP3 110) and postfix (SMTP 25) on $RS: setup status $rc, $listening of 3 listening"
-[ $rc = 0 ] || { diag "$(cat "$T/mailrs.err")"; echo "1..$N"; exit 1; }
+[ $rc = 0 ] || { diag "$(cat "$T/mailrs.err")"; tap_end; exit 1; }
 # a server that accepts and never speaks
 in_rs timeout 170 "$PYTHON" -c '
 import socket, time
@@ -221,18 +208,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 # ---- exlbd
 
 L4=${EXLB_MAIL_L4:-}
-opts=(--state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
-[ -z "$L4" ] && opts+=(--no-kernel)
+start=(--health-checks)
+[ -n "$L4" ] && start+=(--kernel)
+opts=(--access-log "$ALOG")
 [ -n "${EXLBD_TLS_RELAY:-}" ] && opts+=("--tls-relay=$EXLBD_TLS_RELAY")
-diag "exlbd ${opts[*]}"
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-for ((i = 0; i < 50; i++)); do ctl get RetryInterval >/dev/null 2>&1 && break; sleep 0.2; done
-kill -0 "$DAEMON_PID" 2>/dev/null
-report $? "exlbd runs in the LB namespace"
+exlbd_start "${start[@]}" "exlbd runs in the LB namespace" "${opts[@]}"
 
-cfg_bad=
-cfg() { ctl "$@" >>"$T/ctl.log" 2>&1 || { cfg_bad=1; diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"; }; }
 cfg cert add mail "$T/mail.pem" "$T/mail.key"
 tls=(SSLAcceleration=1 CertFile=mail TLSType=1 CipherSet=BestPractices)
 cfg vs add $VIP 25 tcp nickname=SMTP-STARTTLS VStype=tls StartTLSMode=1 ServerInit=1 "${tls[@]}" \
@@ -524,12 +505,11 @@ if [ "$EXPECT_TLS" = ktls ]; then
 	tx=$(awk '$1 == "TlsTxSw" { print $2 }' <<<"$st")
 	report "$([ "${tx:-0}" -gt 0 ]; echo $?)" "kTLS: /proc/net/tls_stat of the LB namespace counts TlsTxSw=${tx:-none} TlsRxSw=$(awk '$1 == "TlsRxSw" { print $2 }' <<<"$st")"
 fi
-kill -0 "$DAEMON_PID" 2>/dev/null && ! grep -q 'ERROR: AddressSanitizer\|runtime error' "$T/exlbd.log"
+kill -0 "$DAEMON_PID" 2>/dev/null && [ "$(exlbd_sanitizer_reports)" = 0 ]
 report $? "exlbd still runs; no sanitizer report"
 
-echo "1..$N"
-if [ $FAILED != 0 ]; then
+if [ "$TAP_FAILED" != 0 ]; then
 	diag "exlbd log:" && tail -n 20 "$T/exlbd.log" | sed 's/^/#   /'
 	diag "access log:" && tail -n 40 "$ALOG" | sed 's/^/#   /'
 fi
-[ $FAILED = 0 ]
+tap_end

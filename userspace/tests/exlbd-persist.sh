@@ -65,10 +65,7 @@ report $? "four namespaces, no default route, only their own links${ISOLATION_BA
 exrs_setup rs1 "$NS_RS1" $RS1 && exrs_setup rs2 "$NS_RS2" $RS2
 report $? "nginx as real servers rs1 ($RS1) and rs2 ($RS2)"
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK" --access-log "$ALOG")
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+exlbd_start --health-checks "exlbd runs in the LB namespace" --access-log "$ALOG"
 
 cfg vs add $VIP 80 tcp nickname=Web VStype=http Schedule=rr CheckType=http \
 	CheckUrl=/owa/healthcheck.htm CheckUseGet=1
@@ -117,8 +114,8 @@ report $? "Persist=src: 5 keep-alive requests from A, all on A's server $A_RS ($
 
 # ---- a record whose server is disabled is re-pointed, and stays so
 
-OTHER=rs2 OTHER_IP=$RS2 A_IP=$RS1
-[ "$A_RS" = rs2 ] && OTHER=rs1 OTHER_IP=$RS1 A_IP=$RS2
+OTHER=rs2 A_IP=$RS1
+[ "$A_RS" = rs2 ] && OTHER=rs1 A_IP=$RS2
 cfg rs disable Web $A_IP:80
 got=$(conns $CL_IP 3)
 [ "$(distinct "$got")" = "$OTHER " ] && [ "$(count "$got")" = 3 ]

@@ -94,10 +94,7 @@ report $? "four namespaces, no default route, only their own links${ISOLATION_BA
 exrs_setup rs1 "$NS_RS1" $RS1 && exrs_setup rs2 "$NS_RS2" $RS2
 report $? "nginx as real servers rs1 ($RS1) and rs2 ($RS2)"
 
-opts=(--no-kernel --state-dir "$T/state" --socket "$SOCK")
-ip netns exec "$NS_LB" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" "${opts[@]}" >>"$T/exlbd.log" 2>&1 &
-DAEMON_PID=$!
-exlbd_ready "exlbd runs in the LB namespace"
+exlbd_start --health-checks "exlbd runs in the LB namespace"
 
 cfg set RetryInterval 9
 cfg set Timeout 4

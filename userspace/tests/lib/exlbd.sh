@@ -6,13 +6,18 @@
 # with its output appended to $T/exlbd.log (exlbd_start, or its own command
 # line), and sets DAEMON_PID.
 #
-#   exlbd_start WHAT OPTION...
+#   exlbd_start [--health-checks] [--kernel] WHAT OPTION...
 #                            $EXLBD --no-kernel --state-dir $T/state
 #                            --socket $SOCK OPTION... in $NS_LB with
 #                            EXLBD_NO_HEALTH_CHECKS=1, behind the command
 #                            prefix in the array EXLBD_WRAP if set (e.g.
-#                            lib/privsep.sh's private mount namespace);
-#                            sets DAEMON_PID, then exlbd_ready WHAT
+#                            lib/privsep.sh's private mount namespace,
+#                            prlimit, env SSL_CERT_FILE=...); its output
+#                            appended to $T/exlbd.log; sets DAEMON_PID,
+#                            then exlbd_ready WHAT. --health-checks: with
+#                            exlbd's health checks (EXLBD_NO_HEALTH_CHECKS
+#                            unset); --kernel: programs exlb.ko (no
+#                            --no-kernel)
 #   ctl ARGS...              exlbctl on $SOCK
 #   cfg ARGS...              the same for set-up steps: output to
 #                            $T/ctl.log; a failure sets cfg_bad and is shown
@@ -33,6 +38,7 @@ ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 
 cfg() {
 	ctl "$@" >>"$T/ctl.log" 2>&1 && return 0
+	# shellcheck disable=SC2034 # the caller reports it
 	cfg_bad=1
 	diag "exlbctl $* failed: $(tail -n 1 "$T/ctl.log")"
 	return 1
@@ -48,11 +54,23 @@ exlbd_ready() {
 }
 
 exlbd_start() {
-	local what=$1
+	local what health=(EXLBD_NO_HEALTH_CHECKS=1) kernel=(--no-kernel)
 	local -a wrap=()
+
+	while :; do
+		case $1 in
+		--health-checks) health=(-u EXLBD_NO_HEALTH_CHECKS) ;;
+		--kernel) kernel=() ;;
+		*) break ;;
+		esac
+		shift
+	done
+	what=$1
 	shift
 	[ -n "${EXLBD_WRAP+x}" ] && wrap=("${EXLBD_WRAP[@]}")
-	ip netns exec "$NS_LB" "${wrap[@]}" env EXLBD_NO_HEALTH_CHECKS=1 "$EXLBD" --no-kernel \
+	diag "exlbd ${kernel[*]} --state-dir $T/state --socket $SOCK $*"
+	# exec all the way down (ip netns exec, the prefix, env): $! is exlbd
+	ip netns exec "$NS_LB" "${wrap[@]}" env "${health[@]}" "$EXLBD" "${kernel[@]}" \
 		--state-dir "$T/state" --socket "$SOCK" "$@" >>"$T/exlbd.log" 2>&1 &
 	DAEMON_PID=$!
 	exlbd_ready "$what"
