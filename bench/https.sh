@@ -5,7 +5,7 @@
 # another on the same VIP:443, with the same certificate, the same two real
 # servers and the same worker count. A benchmark, not a test: it prints
 # figures and ratios. Needs root, netns, veth, bridge, haproxy, nginx(-light),
-# wrk, curl, openssl, python3, cc + libssl-dev. The real servers are
+# wrk, curl, openssl, python3, make, gcc + libssl-dev. The real servers are
 # userspace/tests/lib/exchange-rs.sh's simulated Exchange servers (nginx).
 # Runs on the host or in the test VM (tools/vm/run -- bench/https.sh ...).
 #
@@ -541,7 +541,7 @@ scale_run() {
 # shellcheck source=userspace/tests/lib/exchange-rs.sh
 . "$EXRS_LIB"
 [ "$PERF" = 0 ] || command -v perf >/dev/null || { echo "https: --perf: perf is missing (linux-perf)" >&2; exit 1; }
-for t in ip nginx wrk curl openssl cc python3; do
+for t in ip nginx wrk curl openssl make gcc python3; do
 	command -v "$t" >/dev/null || { echo "https: $t is missing" >&2; exit 1; }
 done
 # One descriptor per idle connection in the client and in the proxy (where
@@ -561,7 +561,7 @@ if [ "$NOFILE" -lt $((2 * (IDLE_CONNS + 500) + 100)) ]; then
 	echo "https: ulimit -n is only $NOFILE (no CAP_SYS_RESOURCE?): $IDLE_CONNS idle connections" >&2
 	range --idle-conns "$IDLE_CONNS" 100 50000
 fi
-cc -O2 -Wall -Wextra -Werror -o "$WORK/tlsload" "$TPL/tlsload.c" -lssl -lcrypto ||
+make -s -C "$REPO/bench" BUILD="$WORK" "$WORK/tlsload" >&2 ||
 	{ echo "https: cannot build bench/https/tlsload.c (libssl-dev?)" >&2; exit 1; }
 if [ "$RELAY" = ktls ] && [ ! -d /sys/module/tls ]; then
 	modprobe tls 2>/dev/null || log "warning: --tls-relay ktls, but the tls module is not loaded and modprobe tls failed"

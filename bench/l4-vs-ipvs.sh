@@ -691,7 +691,7 @@ for p in benchsrv benchcli; do
 	if [ ! -x "$BIN/$p" ]; then
 		# The repository may be read-only here (the VM): build in /tmp.
 		BIN=$WORK/bin
-		make -s -C "$REPO/bench" BUILD="$BIN" >&2 || { echo "cannot build bench/" >&2; exit 1; }
+		make -s -C "$REPO/bench" BUILD="$BIN" "$BIN/benchsrv" "$BIN/benchcli" >&2 || { echo "cannot build bench/" >&2; exit 1; }
 		break
 	fi
 done

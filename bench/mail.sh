@@ -7,7 +7,7 @@
 # another, the same VIP, certificate (ECDSA P-256) and real servers
 # (postfix + dovecot of userspace/tests/lib/mail-rs.sh). A benchmark, not a
 # test: it prints figures and ratios. Needs root, netns, veth, haproxy,
-# postfix, dovecot-imapd, openssl, cc + libssl-dev.
+# postfix, dovecot-imapd, openssl, make, gcc + libssl-dev.
 #
 #   netns exlbm-cli            netns exlbm-lb                 netns exlbm-rs
 #   cli0 198.18.0.2-6/24 --- lbcli0 198.18.0.1/24
@@ -404,7 +404,7 @@ bench_lb() {
 [ -r "$MAILRS_LIB" ] || die "$MAILRS_LIB is missing"
 # shellcheck source=userspace/tests/lib/mail-rs.sh
 . "$MAILRS_LIB"
-for t in ip ss openssl cc dovecot postfix postconf; do
+for t in ip ss openssl make gcc dovecot postfix postconf; do
 	command -v "$t" >/dev/null || die "$t is missing"
 done
 [ "$PERF" = 0 ] || command -v perf >/dev/null || die "--perf: perf is missing (linux-perf)"
@@ -419,7 +419,7 @@ if [ "$NOFILE" -lt $((2 * (IDLE_CONNS + CONC + 500) + 100)) ]; then
 	echo "mail: ulimit -n is only $NOFILE (no CAP_SYS_RESOURCE?): $IDLE_CONNS idle connections" >&2
 	range --idle-conns "$IDLE_CONNS" 100 50000
 fi
-cc -O2 -Wall -Wextra -Werror -o "$WORK/mailload" "$TPL/mailload.c" -lssl -lcrypto ||
+make -s -C "$REPO/bench" BUILD="$WORK" "$WORK/mailload" >&2 ||
 	die "cannot build bench/mail/mailload.c (libssl-dev?)"
 if [ "$RELAY" = ktls ] && [ ! -d /sys/module/tls ]; then
 	modprobe tls 2>/dev/null || log "warning: --tls-relay ktls, but the tls module is not loaded and modprobe tls failed"
