@@ -246,19 +246,29 @@ static void reap_timeouts(struct slot *slots, int n, uint64_t t)
 	}
 }
 
+/* n free slots, and the latency histogram; dies without the memory. */
+static struct slot *slots_new(int n)
+{
+	struct slot *slots = calloc(n, sizeof(*slots));
+	int i;
+
+	if (!lat_hist)
+		lat_hist = calloc(LAT_BUCKETS, sizeof(*lat_hist));
+	if (!slots || !lat_hist)
+		die("calloc");
+	for (i = 0; i < n; i++)
+		slots[i].fd = -1;
+	return slots;
+}
+
 static int run_rate(int conc, double secs, unsigned long long max_conns, double conn_timeout)
 {
-	struct slot *slots = calloc(conc, sizeof(*slots));
+	struct slot *slots = slots_new(conc);
 	struct epoll_event evs[MAX_EVENTS];
 	uint64_t t0, end, hard_end, next_reap, tmo = (uint64_t)(conn_timeout * 1e9);
 	int i, inflight;
 	double elapsed;
 
-	lat_hist = calloc(LAT_BUCKETS, sizeof(*lat_hist));
-	if (!slots || !lat_hist)
-		die("calloc");
-	for (i = 0; i < conc; i++)
-		slots[i].fd = -1;
 	t0 = now_ns();
 	end = t0 + (uint64_t)(secs * 1e9);
 	/* In-flight connections get at most the connection timeout after the end. */
@@ -336,16 +346,11 @@ static int run_rate(int conc, double secs, unsigned long long max_conns, double 
 
 static int run_hold(int count, int conc, double conn_timeout, const char *ready, double hold)
 {
-	struct slot *slots = calloc(count, sizeof(*slots));
+	struct slot *slots = slots_new(count);
 	struct epoll_event evs[MAX_EVENTS];
 	uint64_t tmo = (uint64_t)(conn_timeout * 1e9), t0, open_end, hold_end, next_reap;
 	int i, next = 0, opening = 0, opened = 0, failed = 0;
 
-	lat_hist = calloc(LAT_BUCKETS, sizeof(*lat_hist));
-	if (!slots || !lat_hist)
-		die("calloc");
-	for (i = 0; i < count; i++)
-		slots[i].fd = -1;
 	t0 = now_ns();
 	/* Opening must finish in 1 min + 20 ms per connection. */
 	open_end = t0 + 60000000000ull + (uint64_t)count * 20000000ull;
@@ -433,7 +438,7 @@ static int run_hold(int count, int conc, double conn_timeout, const char *ready,
 
 static int run_bulk(int streams, double secs, double conn_timeout)
 {
-	struct slot *slots = calloc(streams, sizeof(*slots));
+	struct slot *slots = slots_new(streams);
 	struct epoll_event evs[MAX_EVENTS];
 	unsigned long long bytes = 0;
 	uint64_t tmo = (uint64_t)(conn_timeout * 1e9), t0 = 0, t_start, end = 0, t;
@@ -442,11 +447,10 @@ static int run_bulk(int streams, double secs, double conn_timeout)
 	unsigned char *first;
 
 	first = calloc(streams, 1);
-	if (!slots || !first)
+	if (!first)
 		die("calloc");
 	t_start = now_ns();
 	for (i = 0; i < streams; i++) {
-		slots[i].fd = -1;
 		if (slot_start(&slots[i], (uint32_t)i, tmo)) {
 			ok = 0;
 			break;

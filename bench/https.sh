@@ -148,11 +148,7 @@ FAILED=0
 declare -A V	# results: V[lb.cert.metric] = the values of all rounds
 
 topo_down() {
-	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
-	CLI_PID=
-	perf_kill
-	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
-	LB_PID=
+	procs_stop
 	[ "$EXRS_UP" = 1 ] && exrs_cleanup
 	EXRS_UP=0
 	topo_del "$NS_CLI" "$NS_LB" "${NS_RS[@]}"

@@ -160,10 +160,8 @@ declare -A R	# per-run scratch: R[tag.opened]
 declare -A V	# results: V[lb.metric] = the values of all rounds, space-separated
 
 topo_down() {
-	local ns pid
-	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
-	CLI_PID=
-	perf_kill
+	local pid
+	procs_stop
 	for pid in "${SRV_PIDS[@]}"; do stop_pid "$pid"; done
 	SRV_PIDS=()
 	topo_del "$NS_CLI" "$NS_LB" "${NS_RS[@]}"

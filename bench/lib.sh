@@ -128,6 +128,16 @@ topo_rs_bridge() {
 	done
 }
 
+# procs_stop: the load generator (CLI_PID), the profile (perf_start) and
+# the proxy (LB_PID) stopped, those that run.
+procs_stop() {
+	[ -z "${CLI_PID:-}" ] || stop_pid "$CLI_PID"
+	CLI_PID=
+	perf_kill
+	[ -z "${LB_PID:-}" ] || stop_pid "$LB_PID"
+	LB_PID=
+}
+
 # Stop a process we started: TERM, up to 5 s, then KILL.
 stop_pid() {
 	local pid=$1

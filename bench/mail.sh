@@ -131,11 +131,7 @@ putr() { put "$1" "$2"; put "$1.r$ROUND" "$2"; }
 
 # shellcheck disable=SC2317  # called by bench/lib.sh's bench_cleanup too
 topo_down() {
-	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
-	CLI_PID=
-	perf_kill
-	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
-	LB_PID=
+	procs_stop
 	[ "$MAILRS_UP" = 1 ] && { mailrs_cleanup || true; }
 	MAILRS_UP=0
 	[ "$TOPO_MINE" = 1 ] || return 0

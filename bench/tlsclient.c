@@ -5,6 +5,7 @@
 
 #include <openssl/err.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 struct sockaddr_in target, srcs[MAX_SRCS];
@@ -25,6 +26,18 @@ SSL_CTX *tls_client_ctx(void)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 	return ctx;
+}
+
+void *tls_conns_new(int n, size_t size)
+{
+	char *p = calloc(n, size);
+	int i;
+
+	if (!p)
+		die("calloc");
+	for (i = 0; i < n; i++)
+		((struct tls_conn *)(p + i * size))->fd = -1;
+	return p;
 }
 
 int tls_conn_start(struct tls_conn *c)

@@ -28,6 +28,8 @@ extern char tls_proto[32], tls_cipher[64], tls_group[32];
 
 /* No verification, full handshakes only: session cache off, no tickets. */
 SSL_CTX *tls_client_ctx(void);
+/* n free slots of size bytes, each a struct that starts with a struct tls_conn. */
+void *tls_conns_new(int n, size_t size);
 /* Connect c (epoll interest EPOLLOUT, data.ptr c); 0, or -1 when connect() failed at once. */
 int tls_conn_start(struct tls_conn *c);
 /* c's SSL object on its socket, client side. */

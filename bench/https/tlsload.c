@@ -275,11 +275,7 @@ int main(int argc, char **argv)
 		SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 
 	n = hold_mode ? n_hold : conc;
-	cs = calloc(n, sizeof(*cs));
-	if (!cs)
-		die("calloc");
-	for (i = 0; i < n; i++)
-		cs[i].tc.fd = -1;
+	cs = tls_conns_new(n, sizeof(*cs));
 
 	t_start = now();
 	if (hold_mode) {

@@ -325,11 +325,7 @@ int main(int argc, char **argv)
 	raise_nofile((unsigned long)n + 64);
 	loadgen_init();
 	ctx = tls_client_ctx();
-	cs = calloc(n, sizeof(*cs));
-	if (!cs)
-		die("calloc");
-	for (i = 0; i < n; i++)
-		cs[i].tc.fd = -1;
+	cs = tls_conns_new(n, sizeof(*cs));
 
 	t_start = now();
 	t_end = t_start + (hold ? timeout_s + want_n / 50.0 + 30 : secs);
