@@ -246,7 +246,7 @@ lb_start() {
 		LB_PID=$!
 		;;
 	exlb)
-		exlbd_start "$d" || return 1
+		proxy_exlbd_start "$d" || return 1
 		local ctl=("$EXLBCTL" -s "$WORK/exlbd.sock")
 		if ! { "${ctl[@]}" cert add bench "$WORK/$cert.crt" "$WORK/$cert.key" &&
 		       "${ctl[@]}" vs add "$VIP" 443 tcp nickname=Bench VStype=http SSLAcceleration=1 \

@@ -177,10 +177,10 @@ proxy_version() {
 	nginx) nginx -v 2>&1 | sed 's|.*nginx/|nginx |' ;;
 	esac
 }
-# exlbd_start DIR: exlbd in NS_LB, no kernel module, WORKERS workers (and
+# proxy_exlbd_start DIR: exlbd in NS_LB, no kernel module, WORKERS workers (and
 # RELAY), its state in DIR/state, its output in DIR/log, its socket
 # WORK/exlbd.sock; LB_PID. 1 when the socket is not there within 10 s.
-exlbd_start() {
+proxy_exlbd_start() {
 	local d=$1
 	rm -f "$WORK/exlbd.sock"
 	ip netns exec "$NS_LB" "$EXLBD" --state-dir "$d/state" --socket "$WORK/exlbd.sock" \

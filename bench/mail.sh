@@ -224,7 +224,7 @@ lb_start() {
 		LB_PID=$!
 		;;
 	exlb)
-		exlbd_start "$d" || return 1
+		proxy_exlbd_start "$d" || return 1
 		local ctl=("$EXLBCTL" -s "$WORK/exlbd.sock")
 		local tls=(SSLAcceleration=1 CertFile=mail CheckType=none)
 		if ! { "${ctl[@]}" cert add mail "$WORK/mail.crt" "$WORK/mail.key" &&
