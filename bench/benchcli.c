@@ -26,24 +26,15 @@
  * results on stdout. Every loop is bounded in time.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
+#include "loadgen.h"
+
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
 
 #define MAX_LIST 64
 #define MAX_RS 16
@@ -62,10 +53,8 @@ struct slot {
 	uint32_t hdr_len;
 };
 
-static volatile sig_atomic_t stop;
 static struct sockaddr_in targets[MAX_LIST], sources[MAX_LIST];
 static int ntargets, nsources, next_target, next_source;
-static int epfd;
 static uint32_t resp_len = 64;
 
 /* Results. */
@@ -77,76 +66,6 @@ static int nrs;
 static unsigned int *lat_hist;
 static unsigned long long lat_n;
 static double lat_sum_ms;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "benchcli: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int parse_list(const char *s, struct sockaddr_in *out, int with_port)
-{
-	char buf[4096], *save = NULL, *tok;
-	int n = 0;
-
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *colon = strrchr(tok, ':');
-		long port = 0;
-
-		if (n == MAX_LIST)
-			return -1;
-		memset(&out[n], 0, sizeof(out[n]));
-		out[n].sin_family = AF_INET;
-		if (with_port) {
-			char *end;
-
-			if (!colon)
-				return -1;
-			*colon = '\0';
-			port = strtol(colon + 1, &end, 10);
-			if (*end || port < 1 || port > 65535)
-				return -1;
-		}
-		out[n].sin_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, tok, &out[n].sin_addr) != 1)
-			return -1;
-		n++;
-	}
-	return n;
-}
-
-static void raise_nofile(unsigned long need)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		die("getrlimit");
-	if (rl.rlim_cur >= need)
-		return;
-	if (rl.rlim_max < need) {
-		rl.rlim_max = need;
-	}
-	rl.rlim_cur = need;
-	if (setrlimit(RLIMIT_NOFILE, &rl))
-		die("setrlimit RLIMIT_NOFILE (need root or a higher hard limit)");
-}
 
 static void tally_rs(const struct slot *s)
 {
@@ -206,34 +125,20 @@ static int slot_start(struct slot *s, uint32_t idx, uint64_t timeout_ns)
 {
 	const struct sockaddr_in *dst = &targets[next_target++ % ntargets];
 	struct epoll_event ev = { .events = EPOLLOUT, .data.u32 = idx };
-	int fd, one = 1;
 
 	memset(s, 0, sizeof(*s));
-	s->fd = -1;
 	n_started++;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		die("socket");
-	s->fd = fd;
-	if (nsources) {
-		const struct sockaddr_in *src = &sources[next_source++ % nsources];
-
-		/* Let connect() choose the port with the whole 4-tuple. */
-		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(fd, (const struct sockaddr *)src, sizeof(*src)))
-			die("bind source address");
-	}
-	s->start_ns = now_ns();
-	s->deadline_ns = s->start_ns + timeout_ns;
-	if (connect(fd, (const struct sockaddr *)dst, sizeof(*dst)) && errno != EINPROGRESS) {
+	s->fd = connect_from(dst, nsources ? &sources[next_source++ % nsources] : NULL, &s->start_ns);
+	if (s->fd < 0) {
 		if (errno == EADDRNOTAVAIL)
 			n_addrnotavail++;
 		n_err_connect++;
-		slot_close(s, 1);
+		s->state = S_FREE;
 		return -1;
 	}
+	s->deadline_ns = s->start_ns + timeout_ns;
 	s->state = S_CONNECTING;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev))
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev))
 		die("epoll_ctl add");
 	return 0;
 }
@@ -341,19 +246,29 @@ static void reap_timeouts(struct slot *slots, int n, uint64_t t)
 	}
 }
 
+/* n free slots, and the latency histogram; dies without the memory. */
+static struct slot *slots_new(int n)
+{
+	struct slot *slots = calloc(n, sizeof(*slots));
+	int i;
+
+	if (!lat_hist)
+		lat_hist = calloc(LAT_BUCKETS, sizeof(*lat_hist));
+	if (!slots || !lat_hist)
+		die("calloc");
+	for (i = 0; i < n; i++)
+		slots[i].fd = -1;
+	return slots;
+}
+
 static int run_rate(int conc, double secs, unsigned long long max_conns, double conn_timeout)
 {
-	struct slot *slots = calloc(conc, sizeof(*slots));
+	struct slot *slots = slots_new(conc);
 	struct epoll_event evs[MAX_EVENTS];
 	uint64_t t0, end, hard_end, next_reap, tmo = (uint64_t)(conn_timeout * 1e9);
 	int i, inflight;
 	double elapsed;
 
-	lat_hist = calloc(LAT_BUCKETS, sizeof(*lat_hist));
-	if (!slots || !lat_hist)
-		die("calloc");
-	for (i = 0; i < conc; i++)
-		slots[i].fd = -1;
 	t0 = now_ns();
 	end = t0 + (uint64_t)(secs * 1e9);
 	/* In-flight connections get at most the connection timeout after the end. */
@@ -377,9 +292,7 @@ static int run_rate(int conc, double secs, unsigned long long max_conns, double 
 				inflight++;
 		if (!inflight && (t >= end || n_started >= max_conns))
 			break;
-		n = epoll_wait(epfd, evs, MAX_EVENTS, 50);
-		if (n < 0 && errno != EINTR)
-			die("epoll_wait");
+		n = wait_events(evs, MAX_EVENTS, 50);
 		t = now_ns();
 		for (i = 0; i < n; i++) {
 			uint32_t idx = evs[i].data.u32;
@@ -433,16 +346,11 @@ static int run_rate(int conc, double secs, unsigned long long max_conns, double 
 
 static int run_hold(int count, int conc, double conn_timeout, const char *ready, double hold)
 {
-	struct slot *slots = calloc(count, sizeof(*slots));
+	struct slot *slots = slots_new(count);
 	struct epoll_event evs[MAX_EVENTS];
 	uint64_t tmo = (uint64_t)(conn_timeout * 1e9), t0, open_end, hold_end, next_reap;
 	int i, next = 0, opening = 0, opened = 0, failed = 0;
 
-	lat_hist = calloc(LAT_BUCKETS, sizeof(*lat_hist));
-	if (!slots || !lat_hist)
-		die("calloc");
-	for (i = 0; i < count; i++)
-		slots[i].fd = -1;
 	t0 = now_ns();
 	/* Opening must finish in 1 min + 20 ms per connection. */
 	open_end = t0 + 60000000000ull + (uint64_t)count * 20000000ull;
@@ -461,9 +369,7 @@ static int run_hold(int count, int conc, double conn_timeout, const char *ready,
 				opening++;
 			next++;
 		}
-		n = epoll_wait(epfd, evs, MAX_EVENTS, 50);
-		if (n < 0 && errno != EINTR)
-			die("epoll_wait");
+		n = wait_events(evs, MAX_EVENTS, 50);
 		t = now_ns();
 		for (i = 0; i < n; i++) {
 			uint32_t idx = evs[i].data.u32;
@@ -532,7 +438,7 @@ static int run_hold(int count, int conc, double conn_timeout, const char *ready,
 
 static int run_bulk(int streams, double secs, double conn_timeout)
 {
-	struct slot *slots = calloc(streams, sizeof(*slots));
+	struct slot *slots = slots_new(streams);
 	struct epoll_event evs[MAX_EVENTS];
 	unsigned long long bytes = 0;
 	uint64_t tmo = (uint64_t)(conn_timeout * 1e9), t0 = 0, t_start, end = 0, t;
@@ -541,11 +447,10 @@ static int run_bulk(int streams, double secs, double conn_timeout)
 	unsigned char *first;
 
 	first = calloc(streams, 1);
-	if (!slots || !first)
+	if (!first)
 		die("calloc");
 	t_start = now_ns();
 	for (i = 0; i < streams; i++) {
-		slots[i].fd = -1;
 		if (slot_start(&slots[i], (uint32_t)i, tmo)) {
 			ok = 0;
 			break;
@@ -562,9 +467,7 @@ static int run_bulk(int streams, double secs, double conn_timeout)
 		}
 		if (t0 && t >= end)
 			break;
-		n = epoll_wait(epfd, evs, MAX_EVENTS, 50);
-		if (n < 0 && errno != EINTR)
-			die("epoll_wait");
+		n = wait_events(evs, MAX_EVENTS, 50);
 		for (i = 0; i < n; i++) {
 			uint32_t idx = evs[i].data.u32;
 			struct slot *s = &slots[idx];
@@ -645,7 +548,6 @@ int main(int argc, char **argv)
 	int opt, conc = 64, streams = 3, count = 0;
 	double secs = 10, tmo = 5, hold = 600;
 	unsigned long long max_conns = 1000000;
-	struct sigaction sact;
 
 	if (argc < 2)
 		usage();
@@ -654,12 +556,12 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "t:s:c:d:m:T:r:n:N:R:H:")) != -1) {
 		switch (opt) {
 		case 't':
-			ntargets = parse_list(optarg, targets, 1);
+			ntargets = parse_addrs(optarg, targets, MAX_LIST, 1);
 			if (ntargets <= 0)
 				usage();
 			break;
 		case 's':
-			nsources = parse_list(optarg, sources, 0);
+			nsources = parse_addrs(optarg, sources, MAX_LIST, 0);
 			if (nsources <= 0)
 				usage();
 			break;
@@ -698,16 +600,8 @@ int main(int argc, char **argv)
 	    tmo <= 0 || tmo > 120 || resp_len < 1 || resp_len > 65536 || hold < 0 || hold > 86400)
 		usage();
 
-	memset(&sact, 0, sizeof(sact));
-	sact.sa_handler = on_signal;
-	sigaction(SIGTERM, &sact, NULL);
-	sigaction(SIGINT, &sact, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	loadgen_init();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
-		die("epoll_create1");
 
 	if (!strcmp(mode, "rate")) {
 		raise_nofile((unsigned long)conc + 64);

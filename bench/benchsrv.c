@@ -16,20 +16,15 @@
  * 7200), so a forgotten one cannot run forever.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
+#include "loadgen.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define BULK_CHUNK (64 * 1024)
@@ -42,56 +37,15 @@ struct conn {
 	uint32_t off;		/* 'Q': bytes of the current response sent */
 };
 
-static volatile sig_atomic_t stop;
 static struct conn *conns;
 static int nconns_max;
-static int epfd;
 static char *resp;
 static uint32_t resp_len = 64;
 static char *bulk;
 static unsigned long long n_accepted, n_closed;
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void die(const char *what)
-{
-	fprintf(stderr, "benchsrv: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int parse_addr(const char *s, struct sockaddr_in *sa)
-{
-	char host[64];
-	const char *colon = strrchr(s, ':');
-	long port;
-	char *end;
-
-	if (!colon || (size_t)(colon - s) >= sizeof(host))
-		return -1;
-	memcpy(host, s, colon - s);
-	host[colon - s] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return -1;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
-}
-
-static void raise_nofile(void)
+/* As many descriptors as allowed, up to 2^20 (one struct conn each). */
+static void nofile_max(void)
 {
 	struct rlimit rl;
 
@@ -260,7 +214,6 @@ int main(int argc, char **argv)
 	struct sockaddr_in sa;
 	double lifetime = 7200, end;
 	int opt, lfd, one = 1, reserve;
-	struct sigaction sact;
 	size_t hdr;
 
 	while ((opt = getopt(argc, argv, "l:n:r:T:R:")) != -1) {
@@ -284,17 +237,12 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (!listen_s || !name || parse_addr(listen_s, &sa) || strlen(name) > 32 ||
+	if (!listen_s || !name || parse_addrs(listen_s, &sa, 1, 1) != 1 || strlen(name) > 32 ||
 	    resp_len < 48 || resp_len > 65536 || lifetime <= 0)
 		usage();
 
-	memset(&sact, 0, sizeof(sact));
-	sact.sa_handler = on_signal;
-	sigaction(SIGTERM, &sact, NULL);
-	sigaction(SIGINT, &sact, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	raise_nofile();
+	loadgen_init();
+	nofile_max();
 	conns = calloc(nconns_max, sizeof(*conns));
 	resp = malloc(resp_len);
 	bulk = malloc(BULK_CHUNK);
@@ -315,9 +263,6 @@ int main(int argc, char **argv)
 		die("bind");
 	if (listen(lfd, 65535))
 		die("listen");
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
-		die("epoll_create1");
 	{
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
 
@@ -334,15 +279,10 @@ int main(int argc, char **argv)
 		fclose(f);
 	}
 
-	end = now_s() + lifetime;
-	while (!stop && now_s() < end) {
-		int n = epoll_wait(epfd, evs, MAX_EVENTS, 200), i;
+	end = now() + lifetime;
+	while (!stop && now() < end) {
+		int n = wait_events(evs, MAX_EVENTS, 200), i;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			die("epoll_wait");
-		}
 		for (i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
 

@@ -5,7 +5,7 @@
 # another on the same VIP:443, with the same certificate, the same two real
 # servers and the same worker count. A benchmark, not a test: it prints
 # figures and ratios. Needs root, netns, veth, bridge, haproxy, nginx(-light),
-# wrk, curl, openssl, python3, cc + libssl-dev. The real servers are
+# wrk, curl, openssl, python3, make, gcc + libssl-dev. The real servers are
 # userspace/tests/lib/exchange-rs.sh's simulated Exchange servers (nginx).
 # Runs on the host or in the test VM (tools/vm/run -- bench/https.sh ...).
 #
@@ -63,11 +63,10 @@ QUICK=0
 OUT=
 KEEP=0
 ARGS=("$@")
-
-usage() {
-	sed -n '/^# Usage:/,/^# See/p' "$0" | sed 's/^# \{0,1\}//'
-	exit 2
-}
+BENCH=https
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 idle_set=0 secs_set=0 reps_set=0
 while [ $# -gt 0 ]; do
@@ -98,57 +97,39 @@ if [ "$QUICK" = 1 ]; then
 fi
 
 IFS=, read -r -a WORKER_COUNTS <<<"$WORKERS_LIST"
-[ ${#WORKER_COUNTS[@]} -gt 0 ] || { echo "https: --workers: a number or a list" >&2; exit 2; }
+[ ${#WORKER_COUNTS[@]} -gt 0 ] || die "--workers: a number or a list" 2
 WORKERS=${WORKER_COUNTS[0]}	# everything is measured with the first count
-for v in ROUNDS WORKERS IDLE_CONNS SECS BULK_REPS MAX_RUNTIME; do
-	case "${!v}" in
-	''|*[!0-9]*) echo "https: $v must be a number" >&2; exit 2 ;;
-	esac
-done
-range() {
-	if [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
-		echo "https: $1 must be in $3..$4" >&2
-		exit 2
-	fi
-}
+numbers ROUNDS WORKERS IDLE_CONNS SECS BULK_REPS MAX_RUNTIME
 range --rounds "$ROUNDS" 1 10
 for n in "${WORKER_COUNTS[@]}"; do
-	case "$n" in ''|*[!0-9]*) echo "https: --workers: numbers (got '$n')" >&2; exit 2 ;; esac
+	case "$n" in ''|*[!0-9]*) die "--workers: numbers (got '$n')" 2 ;; esac
 	range --workers "$n" 1 64
 done
 range --idle-conns "$IDLE_CONNS" 100 50000
 range --secs "$SECS" 1 120
 range --bulk-reps "$BULK_REPS" 1 10
 range --max-runtime "$MAX_RUNTIME" 60 86400
-case "$RELAY" in ''|auto|ktls|userspace) ;; *) echo "https: --tls-relay: auto, ktls or userspace" >&2; exit 2 ;; esac
+case "$RELAY" in ''|auto|ktls|userspace) ;; *) die "--tls-relay: auto, ktls or userspace" 2 ;; esac
 IFS=, read -r -a LB_LIST <<<"$LBS"
 for lb in "${LB_LIST[@]}"; do
-	case "$lb" in exlb|haproxy|nginx) ;; *) echo "https: --only: exlb, haproxy or nginx (got '$lb')" >&2; exit 2 ;; esac
+	case "$lb" in exlb|haproxy|nginx) ;; *) die "--only: exlb, haproxy or nginx (got '$lb')" 2 ;; esac
 done
 IFS=, read -r -a CERT_LIST <<<"$CERTS"
 IFS=, read -r -a METRIC_LIST <<<"$METRICS"
 for m in "${METRIC_LIST[@]}"; do
-	case "$m" in mem|ka|hs|bulk) ;; *) echo "https: --metrics: mem, ka, hs and/or bulk (got '$m')" >&2; exit 2 ;; esac
+	case "$m" in mem|ka|hs|bulk) ;; *) die "--metrics: mem, ka, hs and/or bulk (got '$m')" 2 ;; esac
 done
 want() { [[ ",$METRICS," == *",$1,"* ]]; }
 for c in "${CERT_LIST[@]}"; do
-	case "$c" in ecdsa|rsa) ;; *) echo "https: --certs: ecdsa and/or rsa (got '$c')" >&2; exit 2 ;; esac
+	case "$c" in ecdsa|rsa) ;; *) die "--certs: ecdsa and/or rsa (got '$c')" 2 ;; esac
 done
 
-# The whole run is bounded: re-run ourselves under timeout(1); TERM reaches
-# the trap below, which tears everything down.
-if [ -z "${EXLB_BENCH_BOUNDED:-}" ]; then
-	export EXLB_BENCH_BOUNDED=1
-	exec timeout --kill-after=30 "$MAX_RUNTIME" "$0" "${ARGS[@]}"
-fi
+bench_bounded "${ARGS[@]}"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 TPL=$REPO/bench/https
 EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 EXRS_LIB=$REPO/userspace/tests/lib/exchange-rs.sh
-# shellcheck source=bench/lib.sh
-. "$REPO/bench/lib.sh"
 
 NS_CLI=exlbh-cli
 NS_LB=exlbh-lb
@@ -167,17 +148,10 @@ FAILED=0
 declare -A V	# results: V[lb.cert.metric] = the values of all rounds
 
 topo_down() {
-	local ns pid
-	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
-	CLI_PID=
-	perf_kill
-	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
-	LB_PID=
+	procs_stop
 	[ "$EXRS_UP" = 1 ] && exrs_cleanup
 	EXRS_UP=0
-	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
-		ip netns del "$ns" 2>/dev/null || true
-	done
+	topo_del "$NS_CLI" "$NS_LB" "${NS_RS[@]}"
 }
 
 OUT_EXCLUDE=(./upload.bin)	# 100 MiB of random bytes
@@ -186,39 +160,14 @@ bench_traps
 topo_up() {
 	local i ns
 	topo_down
-	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
-		ip netns add "$ns"
-		ip -n "$ns" link set lo up
-		if nsx "$ns" test -e /proc/sys/net/ipv6/conf/all/disable_ipv6; then
-			nsysctl "$ns" net.ipv6.conf.all.disable_ipv6 1
-			nsysctl "$ns" net.ipv6.conf.default.disable_ipv6 1
-		fi
-	done
-	ip -n "$NS_CLI" link add cli0 type veth peer name lbcli0 netns "$NS_LB"
-	ip -n "$NS_CLI" addr add 198.18.0.2/24 dev cli0
-	for i in 3 4 5 6; do ip -n "$NS_CLI" addr add "198.18.0.$i/24" dev cli0; done
-	ip -n "$NS_CLI" link set cli0 up
-	ip -n "$NS_CLI" route add default via 198.18.0.1
+	topo_ns "$NS_CLI" "$NS_LB" "${NS_RS[@]}"
+	topo_cli "default via 198.18.0.1"
 	# The handshake run opens and closes tens of thousands of connections.
 	for ns in "$NS_CLI" "$NS_LB"; do
 		nsysctl "$ns" net.ipv4.ip_local_port_range "1024 65535"
 		nsysctl "$ns" net.ipv4.tcp_tw_reuse 1
 	done
-
-	ip -n "$NS_LB" addr add 198.18.0.1/24 dev lbcli0
-	ip -n "$NS_LB" addr add "$VIP/32" dev lbcli0
-	ip -n "$NS_LB" link set lbcli0 up
-	ip -n "$NS_LB" link add lbbr0 type bridge forward_delay 0 stp_state 0
-	ip -n "$NS_LB" addr add 198.18.1.1/24 dev lbbr0
-	ip -n "$NS_LB" link set lbbr0 up
-	for i in 0 1; do
-		ns=${NS_RS[$i]}
-		ip -n "$ns" link add rs0 type veth peer name "lbrs$((i + 1))" netns "$NS_LB"
-		ip -n "$NS_LB" link set "lbrs$((i + 1))" master lbbr0
-		ip -n "$NS_LB" link set "lbrs$((i + 1))" up
-		ip -n "$ns" addr add "${RS_ADDRS[$i]}/24" dev rs0
-		ip -n "$ns" link set rs0 up
-	done
+	topo_rs_bridge
 
 	# The real servers: exchange-rs.sh's nginx (plain HTTP :80 used; it
 	# keeps connections alive), /big/100M at full speed, /echo reads bodies.
@@ -261,14 +210,6 @@ lb_available() {
 	esac
 }
 
-lb_version() {
-	case "$1" in
-	exlb) echo "exlbd (--workers $WORKERS${RELAY:+ --tls-relay=$RELAY})" ;;
-	haproxy) haproxy -v 2>/dev/null | awk 'NR == 1 { print "HAProxy " $3 }' ;;
-	nginx) nginx -v 2>&1 | sed 's|.*nginx/|nginx |' ;;
-	esac
-}
-
 # exlbctl's view of both real servers' health: "up up" when ready.
 exlb_health() {
 	"$EXLBCTL" -s "$WORK/exlbd.sock" -j status 2>/dev/null | python3 -c '
@@ -305,20 +246,7 @@ lb_start() {
 		LB_PID=$!
 		;;
 	exlb)
-		rm -f "$WORK/exlbd.sock"
-		ip netns exec "$NS_LB" "$EXLBD" --state-dir "$d/state" --socket "$WORK/exlbd.sock" \
-			--no-kernel --workers "$WORKERS" ${RELAY:+--tls-relay="$RELAY"} \
-			--access-log /dev/null >"$d/log" 2>&1 &
-		LB_PID=$!
-		for i in $(seq 100); do
-			[ -S "$WORK/exlbd.sock" ] && break
-			kill -0 "$LB_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if [ ! -S "$WORK/exlbd.sock" ]; then
-			log "exlbd did not start: $(tail -n 3 "$d/log" | tr '\n' ' ')"
-			return 1
-		fi
+		proxy_exlbd_start "$d" || return 1
 		local ctl=("$EXLBCTL" -s "$WORK/exlbd.sock")
 		if ! { "${ctl[@]}" cert add bench "$WORK/$cert.crt" "$WORK/$cert.key" &&
 		       "${ctl[@]}" vs add "$VIP" 443 tcp nickname=Bench VStype=http SSLAcceleration=1 \
@@ -352,12 +280,6 @@ lb_start() {
 		return 1
 	fi
 	log "$lb ($cert): probe ok, both real servers reached:$seen; processes: $(lb_pids)"
-}
-
-lb_stop() {
-	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
-	LB_PID=
-	sleep 1	# TIME_WAIT does not matter; the port must be free
 }
 
 # --------------------------------------------------------------------------
@@ -486,10 +408,7 @@ bulk_run() {
 	local ms
 	ms=$(awk -v t=$((cpu1 - cpu0)) -v hz="$(getconf CLK_TCK)" -v n=$((BULK_REPS * BIG / 1048576)) \
 		'BEGIN { printf "%.1f", t / hz * 1000 / n }')
-	log "$tag.$dir: ${vals[*]} MB/s; proxy CPU $ms ms/MiB; machine: $(awk -v a="$st0" -v b="$st1" 'BEGIN {
-		split(a, x); split(b, y); for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; t += d[i] }
-		if (t > 0) printf "user %.0f%% sys %.0f%% softirq %.0f%% idle %.0f%% steal %.0f%%",
-			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[7] + d[8]) / t, 100 * (d[5] + d[6]) / t, 100 * d[9] / t }')"
+	log "$tag.$dir: ${vals[*]} MB/s; proxy CPU $ms ms/MiB; machine: $(machine_split "$st0" "$st1")"
 	put "$tag.${dir}_cpu" "$ms"
 	for i in "${vals[@]}"; do
 		put "$tag.$dir" "$i"
@@ -500,7 +419,7 @@ bulk_run() {
 bench_lb() {
 	local lb=$1 cert
 	for cert in "${CERT_LIST[@]}"; do
-		log "=== $(lb_version "$lb"), $cert certificate ==="
+		log "=== $(proxy_version "$lb"), $cert certificate ==="
 		if ! lb_start "$lb" "$cert"; then
 			fail "$lb ($cert): the proxy does not serve $URL/owa/ from both real servers"
 			lb_stop
@@ -522,7 +441,7 @@ scale_run() {
 	local lb=$1 cert=$2 n first=$WORKERS
 	for n in "${WORKER_COUNTS[@]:1}"; do
 		WORKERS=$n
-		log "=== $(lb_version "$lb"), $cert certificate, $n workers ==="
+		log "=== $(proxy_version "$lb"), $cert certificate, $n workers ==="
 		if lb_start "$lb" "$cert"; then
 			ka_run "$lb.$cert" "_w$n" || true
 			kill -0 "$LB_PID" 2>/dev/null || fail "$lb ($cert, $n workers): the proxy died"
@@ -536,46 +455,24 @@ scale_run() {
 
 # --------------------------------------------------------------------------
 
-[ "$(id -u)" = 0 ] || { echo "https: needs root" >&2; exit 1; }
-[ -r "$EXRS_LIB" ] || { echo "https: $EXRS_LIB is missing" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root"
+[ -r "$EXRS_LIB" ] || die "$EXRS_LIB is missing"
 # shellcheck source=userspace/tests/lib/exchange-rs.sh
 . "$EXRS_LIB"
-[ "$PERF" = 0 ] || command -v perf >/dev/null || { echo "https: --perf: perf is missing (linux-perf)" >&2; exit 1; }
-for t in ip nginx wrk curl openssl cc python3; do
-	command -v "$t" >/dev/null || { echo "https: $t is missing" >&2; exit 1; }
+[ "$PERF" = 0 ] || command -v perf >/dev/null || die "--perf: perf is missing (linux-perf)"
+for t in ip nginx wrk curl openssl make gcc python3; do
+	command -v "$t" >/dev/null || die "$t is missing"
 done
-# One descriptor per idle connection in the client and in the proxy (where
-# root lacks CAP_SYS_RESOURCE the hard limit stays; the configs follow it).
-ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-# HAProxy wants two per connection (maxconn = idle connections + 500) and
-# refuses to start with fewer: without the capability, fewer idle connections.
-NOFILE=$(ulimit -n)
-[ "$NOFILE" = unlimited ] && NOFILE=262144
-if [ "$NOFILE" -lt $((2 * (IDLE_CONNS + 500) + 100)) ]; then
-	if [ "$idle_set" = 1 ]; then
-		echo "https: ulimit -n is $NOFILE; --idle-conns $IDLE_CONNS needs $((2 * (IDLE_CONNS + 500) + 100))" >&2
-		exit 1
-	fi
-	IDLE_CONNS=$(( (NOFILE - 100) / 2 - 500 ))
-	IDLE_CONNS=$(( IDLE_CONNS / 1000 * 1000 ))
-	echo "https: ulimit -n is only $NOFILE (no CAP_SYS_RESOURCE?): $IDLE_CONNS idle connections" >&2
-	range --idle-conns "$IDLE_CONNS" 100 50000
-fi
-cc -O2 -Wall -Wextra -Werror -o "$WORK/tlsload" "$TPL/tlsload.c" -lssl -lcrypto ||
-	{ echo "https: cannot build bench/https/tlsload.c (libssl-dev?)" >&2; exit 1; }
-if [ "$RELAY" = ktls ] && [ ! -d /sys/module/tls ]; then
-	modprobe tls 2>/dev/null || log "warning: --tls-relay ktls, but the tls module is not loaded and modprobe tls failed"
-fi
-
-AVAIL=()
-for lb in "${LB_LIST[@]}"; do
-	if why=$(lb_available "$lb"); then AVAIL+=("$lb"); else fail "$lb: skipped: $why"; fi
-done
-[ ${#AVAIL[@]} -gt 0 ] || exit 1
-LB_LIST=("${AVAIL[@]}")
+# HAProxy's maxconn is idle connections + 500; it refuses to start without
+# the descriptors for them (the configs follow NOFILE).
+nofile_fit 500
+make -s -C "$REPO/bench" BUILD="$WORK" "$WORK/tlsload" >&2 ||
+	die "cannot build bench/https/tlsload.c (libssl-dev?)"
+ktls_load
+lbs_available
 
 make_files
-log "exlb HTTPS benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_version "$lb")"; done)certificates: ${CERTS}"
+log "exlb HTTPS benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(proxy_version "$lb")"; done)certificates: ${CERTS}"
 log "kernel $(uname -r), $(nproc) CPUs, $(awk '/^MemTotal:/ { print $2 " kB" }' /proc/meminfo) RAM, kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
 log "workers $WORKERS_LIST; keep-alive and handshakes ${SECS}s each, 50 connections; bulk $BULK_REPS x 100 MiB each way; $IDLE_CONNS idle connections; $ROUNDS round(s)"
 topo_up || { fail "topology"; exit 1; }
@@ -587,15 +484,7 @@ if [ "$PERF" = 1 ]; then
 	modprobe -q tcp_diag 2>/dev/null || true
 fi
 
-for ROUND in $(seq "$ROUNDS"); do
-	ORDER=("${LB_LIST[@]}")
-	if [ $((ROUND % 2)) = 0 ]; then
-		ORDER=()
-		for ((i = ${#LB_LIST[@]} - 1; i >= 0; i--)); do ORDER+=("${LB_LIST[$i]}"); done
-	fi
-	[ "$ROUNDS" = 1 ] || log "--- round $ROUND of $ROUNDS: ${ORDER[*]} ---"
-	for lb in "${ORDER[@]}"; do bench_lb "$lb"; done
-done
+bench_rounds
 
 # --------------------------------------------------------------------------
 # The table.
@@ -636,19 +525,13 @@ done
 echo "(higher is better, except p99, CPU and memory; memory: $IDLE_CONNS idle connections, the proxy's processes' Pss)"
 echo
 echo "negotiated (from tlsload):"
-for k in $(printf '%s\n' "${!V[@]}" | grep '\.params$' | sort); do
-	printf '  %-20s %s\n' "${k%.params}" "${V[$k]}"
-done
+params 20
 # The spread of every figure measured more than once: median, min-max and
 # the count; for bulk also exlb/HAProxy round by round (each round's medians).
-spread() {
-	tr ' ' '\n' <<<"${V[$1]:-}" | grep . | sort -g |
-		awk '{ a[NR] = $1 } END { if (NR > 1) printf "%s [%s-%s] n=%d", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2, a[1], a[NR], NR }'
-}
 spread_lines=()
 for k in $(printf '%s\n' "${!V[@]}" | grep -v '\.params$\|\.r[0-9]*$' | sort); do
 	line=$(spread "$k")
-	[ -z "$line" ] || spread_lines+=("$(printf '  %-24s %s' "$k" "$line")")
+	[ -z "$line" ] || [[ $line == *" n=1" ]] || spread_lines+=("$(printf '  %-24s %s' "$k" "$line")")
 	case "$k" in exlb.*.down|exlb.*.up) ;; *) continue ;; esac
 	per=
 	for r in $(seq "$ROUNDS"); do
@@ -668,9 +551,4 @@ if [ "$ROUNDS" -gt 1 ]; then
 		printf '  %-24s %s\n' "$k" "${V[$k]}"
 	done
 fi
-echo
-if [ "$FAILED" != 0 ]; then
-	echo "Some measurements failed or were skipped; see the FAIL lines above."
-	exit 1
-fi
-exit 0
+bench_end

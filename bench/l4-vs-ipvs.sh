@@ -86,11 +86,10 @@ OUT=
 GLOBAL_SYSCTL=1
 KEEP=0
 ARGS=("$@")
-
-usage() {
-	sed -n '/^# Usage:/,/^# See/p' "$0" | sed 's/^# \{0,1\}//'
-	exit 2
-}
+BENCH=l4-vs-ipvs
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -117,17 +116,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-for v in CPS_SECS CONCURRENCY BULK_SECS STREAMS IDLE_CONNS BIG_IDLE_CONNS BIG_ROUNDS ROUNDS MAX_RUNTIME; do
-	case "${!v}" in
-	''|*[!0-9]*) echo "l4-vs-ipvs: $v must be a number" >&2; exit 2 ;;
-	esac
-done
-range() {
-	if [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
-		echo "l4-vs-ipvs: $1 must be in $3..$4" >&2
-		exit 2
-	fi
-}
+numbers CPS_SECS CONCURRENCY BULK_SECS STREAMS IDLE_CONNS BIG_IDLE_CONNS BIG_ROUNDS ROUNDS MAX_RUNTIME
 range --cps-secs "$CPS_SECS" 1 300
 range --bulk-secs "$BULK_SECS" 1 300
 range --idle-conns "$IDLE_CONNS" 100 100000
@@ -140,18 +129,10 @@ range --streams "$STREAMS" 1 64
 range --rounds "$ROUNDS" 1 10
 range --max-runtime "$MAX_RUNTIME" 60 86400
 
-# The whole run is bounded: re-run ourselves under timeout(1); TERM reaches
-# the trap below, which tears everything down.
-if [ -z "${EXLB_BENCH_BOUNDED:-}" ]; then
-	export EXLB_BENCH_BOUNDED=1
-	exec timeout --kill-after=30 "$MAX_RUNTIME" "$0" "${ARGS[@]}"
-fi
+bench_bounded "${ARGS[@]}"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 EXLBADM=${EXLBADM:-$REPO/userspace/build/exlbadm}
 BIN=${BENCH_BIN:-$REPO/bench/build}
-# shellcheck source=bench/lib.sh
-. "$REPO/bench/lib.sh"
 
 NS_CLI=exlbb-cli
 NS_LB=exlbb-lb
@@ -179,15 +160,11 @@ declare -A R	# per-run scratch: R[tag.opened]
 declare -A V	# results: V[lb.metric] = the values of all rounds, space-separated
 
 topo_down() {
-	local ns pid
-	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
-	CLI_PID=
-	perf_kill
+	local pid
+	procs_stop
 	for pid in "${SRV_PIDS[@]}"; do stop_pid "$pid"; done
 	SRV_PIDS=()
-	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
-		ip netns del "$ns" 2>/dev/null || true
-	done
+	topo_del "$NS_CLI" "$NS_LB" "${NS_RS[@]}"
 }
 
 bench_traps
@@ -195,45 +172,21 @@ bench_traps
 topo_up() {
 	local i ns
 	topo_down
+	topo_ns "$NS_CLI" "$NS_LB" "${NS_RS[@]}"
 	for ns in "$NS_CLI" "$NS_LB" "${NS_RS[@]}"; do
-		ip netns add "$ns"
-		ip -n "$ns" link set lo up
-		# No IPv6 at all: nothing but 198.18.0.0/15 on these links.
-		if nsx "$ns" test -e /proc/sys/net/ipv6/conf/all/disable_ipv6; then
-			nsysctl "$ns" net.ipv6.conf.all.disable_ipv6 1
-			nsysctl "$ns" net.ipv6.conf.default.disable_ipv6 1
-		fi
 		nsysctl "$ns" net.ipv4.conf.all.rp_filter 0
 		nsysctl "$ns" net.ipv4.conf.default.rp_filter 0
 	done
 
-	# client <-> LB
-	ip -n "$NS_CLI" link add cli0 type veth peer name lbcli0 netns "$NS_LB"
-	ip -n "$NS_CLI" addr add 198.18.0.2/24 dev cli0
-	# one ip process for all of them: forks are slow under emulation
-	for i in 3 4 5 6 $(seq 100 $((100 + PERSIST_NSRC - 1))); do
-		echo "addr add 198.18.0.$i/24 dev cli0"
-	done | ip -n "$NS_CLI" -batch -
-	ip -n "$NS_CLI" link set cli0 up
-	ip -n "$NS_CLI" route add default via 198.18.0.1
+	# client <-> LB, with the persistence phase's client addresses
+	# shellcheck disable=SC2046  # a word each
+	topo_cli "default via 198.18.0.1" $(seq 100 $((100 + PERSIST_NSRC - 1)))
 	nsysctl "$NS_CLI" net.ipv4.ip_local_port_range "1024 65535"
-
-	ip -n "$NS_LB" addr add 198.18.0.1/24 dev lbcli0
-	ip -n "$NS_LB" addr add "$VIP/32" dev lbcli0
-	ip -n "$NS_LB" link set lbcli0 up
 	nsysctl "$NS_LB" net.ipv4.ip_forward 1
 
 	# LB bridge <-> real servers
-	ip -n "$NS_LB" link add lbbr0 type bridge forward_delay 0 stp_state 0
-	ip -n "$NS_LB" addr add 198.18.1.1/24 dev lbbr0
-	ip -n "$NS_LB" link set lbbr0 up
-	for i in 0 1 2; do
-		ns=${NS_RS[$i]}
-		ip -n "$ns" link add rs0 type veth peer name "lbrs$((i + 1))" netns "$NS_LB"
-		ip -n "$NS_LB" link set "lbrs$((i + 1))" master lbbr0
-		ip -n "$NS_LB" link set "lbrs$((i + 1))" up
-		ip -n "$ns" addr add "${RS_ADDRS[$i]}/24" dev rs0
-		ip -n "$ns" link set rs0 up
+	topo_rs_bridge
+	for ns in "${NS_RS[@]}"; do
 		ip -n "$ns" route add default via 198.18.1.1
 	done
 
@@ -691,7 +644,7 @@ for p in benchsrv benchcli; do
 	if [ ! -x "$BIN/$p" ]; then
 		# The repository may be read-only here (the VM): build in /tmp.
 		BIN=$WORK/bin
-		make -s -C "$REPO/bench" BUILD="$BIN" >&2 || { echo "cannot build bench/" >&2; exit 1; }
+		make -s -C "$REPO/bench" BUILD="$BIN" "$BIN/benchsrv" "$BIN/benchcli" >&2 || { echo "cannot build bench/" >&2; exit 1; }
 		break
 	fi
 done
@@ -721,11 +674,8 @@ declare -A BENCH_RUNS
 IFS=, read -r -a LB_LIST <<<"$LBS"
 ORDER=()
 for round in $(seq "$ROUNDS"); do
-	if [ $((round % 2)) = 1 ]; then
-		ORDER+=("${LB_LIST[@]}")
-	else
-		for ((i = ${#LB_LIST[@]} - 1; i >= 0; i--)); do ORDER+=("${LB_LIST[$i]}"); done
-	fi
+	read -r -a o <<<"$(lb_order "$round")"
+	ORDER+=("${o[@]}")
 done
 for lb in "${ORDER[@]}"; do
 	case "$lb" in

@@ -7,7 +7,7 @@
 # another, the same VIP, certificate (ECDSA P-256) and real servers
 # (postfix + dovecot of userspace/tests/lib/mail-rs.sh). A benchmark, not a
 # test: it prints figures and ratios. Needs root, netns, veth, haproxy,
-# postfix, dovecot-imapd, openssl, cc + libssl-dev.
+# postfix, dovecot-imapd, openssl, make, gcc + libssl-dev.
 #
 #   netns exlbm-cli            netns exlbm-lb                 netns exlbm-rs
 #   cli0 198.18.0.2-6/24 --- lbcli0 198.18.0.1/24
@@ -55,12 +55,10 @@ QUICK=0
 OUT=
 KEEP=0
 ARGS=("$@")
-
-usage() {
-	sed -n '/^# Usage:/,/^# See/p' "$0" | sed 's/^# \{0,1\}//'
-	exit 2
-}
-die() { echo "mail: $1" >&2; exit "${2:-1}"; }
+BENCH=mail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$REPO/bench/lib.sh"
 
 idle_set=0 secs_set=0
 while [ $# -gt 0 ]; do
@@ -87,10 +85,7 @@ if [ "$QUICK" = 1 ]; then
 	[ "$idle_set" = 1 ] || IDLE_CONNS=1000
 	[ "$secs_set" = 1 ] || SECS=3
 fi
-for x in ROUNDS WORKERS CONC IDLE_CONNS SECS MAX_RUNTIME; do
-	case "${!x}" in ''|*[!0-9]*) die "$x must be a number" 2 ;; esac
-done
-range() { [ "$2" -ge "$3" ] && [ "$2" -le "$4" ] || die "$1 must be in $3..$4" 2; }
+numbers ROUNDS WORKERS CONC IDLE_CONNS SECS MAX_RUNTIME
 range --rounds "$ROUNDS" 1 10
 range --workers "$WORKERS" 1 64
 IFS=, read -r -a METRIC_LIST <<<"$METRICS"
@@ -108,19 +103,12 @@ for lb in "${LB_LIST[@]}"; do
 	case "$lb" in exlb|haproxy) ;; *) die "--only: exlb or haproxy (got '$lb')" 2 ;; esac
 done
 
-# The whole run is bounded: re-run under timeout(1); TERM reaches the trap.
-if [ -z "${EXLB_BENCH_BOUNDED:-}" ]; then
-	export EXLB_BENCH_BOUNDED=1
-	exec timeout --kill-after=30 "$MAX_RUNTIME" "$0" "${ARGS[@]}"
-fi
+bench_bounded "${ARGS[@]}"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
 TPL=$REPO/bench/mail
 EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 MAILRS_LIB=$REPO/userspace/tests/lib/mail-rs.sh
-# shellcheck source=bench/lib.sh
-. "$REPO/bench/lib.sh"
 
 NS_CLI=exlbm-cli
 NS_LB=exlbm-lb
@@ -143,18 +131,11 @@ putr() { put "$1" "$2"; put "$1.r$ROUND" "$2"; }
 
 # shellcheck disable=SC2317  # called by bench/lib.sh's bench_cleanup too
 topo_down() {
-	local ns
-	[ -n "$CLI_PID" ] && stop_pid "$CLI_PID"
-	CLI_PID=
-	perf_kill
-	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
-	LB_PID=
+	procs_stop
 	[ "$MAILRS_UP" = 1 ] && { mailrs_cleanup || true; }
 	MAILRS_UP=0
 	[ "$TOPO_MINE" = 1 ] || return 0
-	for ns in "$NS_CLI" "$NS_LB" "$NS_RS"; do
-		ip netns del "$ns" 2>/dev/null || true
-	done
+	topo_del "$NS_CLI" "$NS_LB" "$NS_RS"
 	TOPO_MINE=0
 }
 
@@ -163,29 +144,17 @@ OUT_EXCLUDE=(./rs/vmail ./rs/postfix-spool)
 bench_traps
 
 topo_up() {
-	local ns i
+	local ns
 	for ns in "$NS_CLI" "$NS_LB" "$NS_RS"; do
 		[ ! -e "/run/netns/$ns" ] || { log "netns $ns exists: another bench/mail.sh running?"; return 1; }
 	done
 	TOPO_MINE=1
+	topo_ns "$NS_CLI" "$NS_LB" "$NS_RS"
 	for ns in "$NS_CLI" "$NS_LB" "$NS_RS"; do
-		ip netns add "$ns"
-		ip -n "$ns" link set lo up
-		if nsx "$ns" test -e /proc/sys/net/ipv6/conf/all/disable_ipv6; then
-			nsysctl "$ns" net.ipv6.conf.all.disable_ipv6 1
-			nsysctl "$ns" net.ipv6.conf.default.disable_ipv6 1
-		fi
 		nsysctl "$ns" net.ipv4.ip_local_port_range "1024 65535"
 		nsysctl "$ns" net.ipv4.tcp_tw_reuse 1
 	done
-	ip -n "$NS_CLI" link add cli0 type veth peer name lbcli0 netns "$NS_LB"
-	ip -n "$NS_CLI" addr add 198.18.0.2/24 dev cli0
-	for i in 3 4 5 6; do ip -n "$NS_CLI" addr add "198.18.0.$i/24" dev cli0; done
-	ip -n "$NS_CLI" link set cli0 up
-	ip -n "$NS_CLI" route add "$VIP/32" dev cli0
-	ip -n "$NS_LB" addr add 198.18.0.1/24 dev lbcli0
-	ip -n "$NS_LB" addr add "$VIP/32" dev lbcli0
-	ip -n "$NS_LB" link set lbcli0 up
+	topo_cli "$VIP/32 dev cli0"
 	ip -n "$NS_LB" link add lbrs0 type veth peer name rs0 netns "$NS_RS"
 	ip -n "$NS_LB" addr add 198.18.1.1/24 dev lbrs0
 	ip -n "$NS_LB" link set lbrs0 up
@@ -235,13 +204,6 @@ lb_available() {
 	esac
 }
 
-lb_version() {
-	case "$1" in
-	exlb) echo "exlbd (--workers $WORKERS${RELAY:+ --tls-relay=$RELAY})" ;;
-	haproxy) haproxy -v 2>/dev/null | awk 'NR == 1 { print "HAProxy " $3 }' ;;
-	esac
-}
-
 # The ports each balancer serves: smtp STARTTLS, smtps, imap STARTTLS, imaps.
 lb_ports() {
 	case "$1" in
@@ -262,17 +224,7 @@ lb_start() {
 		LB_PID=$!
 		;;
 	exlb)
-		rm -f "$WORK/exlbd.sock"
-		ip netns exec "$NS_LB" "$EXLBD" --state-dir "$d/state" --socket "$WORK/exlbd.sock" \
-			--no-kernel --workers "$WORKERS" ${RELAY:+--tls-relay="$RELAY"} \
-			--access-log /dev/null >"$d/log" 2>&1 &
-		LB_PID=$!
-		for i in $(seq 100); do
-			[ -S "$WORK/exlbd.sock" ] && break
-			kill -0 "$LB_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		[ -S "$WORK/exlbd.sock" ] || { log "exlbd did not start: $(tail -n 3 "$d/log" | tr '\n' ' ')"; return 1; }
+		proxy_exlbd_start "$d" || return 1
 		local ctl=("$EXLBCTL" -s "$WORK/exlbd.sock")
 		local tls=(SSLAcceleration=1 CertFile=mail CheckType=none)
 		if ! { "${ctl[@]}" cert add mail "$WORK/mail.crt" "$WORK/mail.key" &&
@@ -315,12 +267,6 @@ lb_start() {
 	log "$lb: probe ok (an SMTP session through each port); processes: $(lb_pids)"
 }
 
-lb_stop() {
-	[ -n "$LB_PID" ] && stop_pid "$LB_PID"
-	LB_PID=
-	sleep 1
-}
-
 # --------------------------------------------------------------------------
 # The measurements; TAG = LB.WHAT.
 
@@ -329,15 +275,6 @@ mem_run() {
 	mem_hold "$1" "$1" "$WORK/mailload" imap-hold -t "$VIP:$2" -x "$3" -s "$CLI_SRCS" || return 1
 	putr "$1" "$MEM_KIB"
 	sleep 2	# let the proxy and dovecot close them
-}
-
-# machine_split STAT0 STAT1: where all CPUs' time went between two "cpu"
-# lines of /proc/stat.
-machine_split() {
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		split(a, x); split(b, y); for (i = 2; i <= 9; i++) { d[i] = y[i] - x[i]; t += d[i] }
-		if (t > 0) printf "user %.0f%% sys %.0f%% softirq %.0f%% idle %.0f%% steal %.0f%%",
-			100 * (d[2] + d[3]) / t, 100 * d[4] / t, 100 * (d[7] + d[8]) / t, 100 * (d[5] + d[6]) / t, 100 * d[9] / t }'
 }
 
 # smtp_run TAG NS ADDR:PORT MODE: SMTP sessions/s for SECS seconds. With
@@ -376,7 +313,7 @@ smtp_run() {
 
 bench_lb() {
 	local lb=$1 ports
-	log "=== $(lb_version "$lb") ==="
+	log "=== $(proxy_version "$lb") ==="
 	if ! lb_start "$lb"; then
 		fail "$lb: the proxy does not pass SMTP sessions to postfix"
 		lb_stop
@@ -404,36 +341,20 @@ bench_lb() {
 [ -r "$MAILRS_LIB" ] || die "$MAILRS_LIB is missing"
 # shellcheck source=userspace/tests/lib/mail-rs.sh
 . "$MAILRS_LIB"
-for t in ip ss openssl cc dovecot postfix postconf; do
+for t in ip ss openssl make gcc dovecot postfix postconf; do
 	command -v "$t" >/dev/null || die "$t is missing"
 done
 [ "$PERF" = 0 ] || command -v perf >/dev/null || die "--perf: perf is missing (linux-perf)"
-# One descriptor per idle connection in the client, in the proxy and (for
-# dovecot's imap-login) on the server; HAProxy wants two per connection.
-ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-NOFILE=$(ulimit -n)
-[ "$NOFILE" = unlimited ] && NOFILE=262144
-if [ "$NOFILE" -lt $((2 * (IDLE_CONNS + CONC + 500) + 100)) ]; then
-	[ "$idle_set" = 1 ] && die "ulimit -n is $NOFILE; --idle-conns $IDLE_CONNS needs $((2 * (IDLE_CONNS + CONC + 500) + 100))"
-	IDLE_CONNS=$(( ((NOFILE - 100) / 2 - CONC - 500) / 1000 * 1000 ))
-	echo "mail: ulimit -n is only $NOFILE (no CAP_SYS_RESOURCE?): $IDLE_CONNS idle connections" >&2
-	range --idle-conns "$IDLE_CONNS" 100 50000
-fi
-cc -O2 -Wall -Wextra -Werror -o "$WORK/mailload" "$TPL/mailload.c" -lssl -lcrypto ||
+# Also one descriptor per idle connection (dovecot's imap-login) on the
+# server; HAProxy's maxconn is idle connections + CONC + 500.
+nofile_fit $((CONC + 500))
+make -s -C "$REPO/bench" BUILD="$WORK" "$WORK/mailload" >&2 ||
 	die "cannot build bench/mail/mailload.c (libssl-dev?)"
-if [ "$RELAY" = ktls ] && [ ! -d /sys/module/tls ]; then
-	modprobe tls 2>/dev/null || log "warning: --tls-relay ktls, but the tls module is not loaded and modprobe tls failed"
-fi
-
-AVAIL=()
-for lb in "${LB_LIST[@]}"; do
-	if why=$(lb_available "$lb"); then AVAIL+=("$lb"); else fail "$lb: skipped: $why"; fi
-done
-[ ${#AVAIL[@]} -gt 0 ] || exit 1
-LB_LIST=("${AVAIL[@]}")
+ktls_load
+lbs_available
 
 make_files
-log "exlb mail benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(lb_version "$lb")"; done)$(postconf -d mail_version 2>/dev/null | sed 's/ = / /'), dovecot $(dovecot --version 2>/dev/null | cut -d' ' -f1)"
+log "exlb mail benchmark: $(for lb in "${LB_LIST[@]}"; do printf '%s; ' "$(proxy_version "$lb")"; done)$(postconf -d mail_version 2>/dev/null | sed 's/ = / /'), dovecot $(dovecot --version 2>/dev/null | cut -d' ' -f1)"
 log "kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kTLS module: $([ -d /sys/module/tls ] && echo loaded || echo no), $(openssl version)"
 log "SMTP ${SECS}s runs, $CONC sessions in flight; $IDLE_CONNS idle IMAP connections; workers $WORKERS; metrics $METRICS; $ROUNDS round(s)"
 topo_up || { fail "topology"; exit 1; }
@@ -442,15 +363,7 @@ topo_up || { fail "topology"; exit 1; }
 
 # The ceiling: postfix alone, no TLS, from the balancer's namespace.
 ! want smtp || smtp_run direct.smtp "$NS_LB" "$RS:25" plain || true
-for ROUND in $(seq "$ROUNDS"); do
-	ORDER=("${LB_LIST[@]}")
-	if [ $((ROUND % 2)) = 0 ]; then
-		ORDER=()
-		for ((i = ${#LB_LIST[@]} - 1; i >= 0; i--)); do ORDER+=("${LB_LIST[$i]}"); done
-	fi
-	[ "$ROUNDS" = 1 ] || log "--- round $ROUND of $ROUNDS: ${ORDER[*]} ---"
-	for lb in "${ORDER[@]}"; do bench_lb "$lb"; done
-done
+bench_rounds
 log "postfix delivered $(find "$(mailrs_maildir)/new" -type f | wc -l) messages"
 
 # --------------------------------------------------------------------------
@@ -478,16 +391,13 @@ echo "(sessions: $CONC in flight, ${SECS}s, each a new connection, full TLS hand
 echo " postfix alone, no TLS, no proxy: $(v direct.smtp) sessions/s, p99 $(v direct.smtp.p99) ms; memory: $IDLE_CONNS idle connections)"
 echo
 echo "negotiated (from mailload):"
-for k in $(printf '%s\n' "${!V[@]}" | grep '\.params$' | sort); do
-	printf '  %-22s %s\n' "${k%.params}" "${V[$k]}"
-done
+params 22
 if [ "$ROUNDS" -gt 1 ]; then
 	# every round, the spread, and the ratios of the table's pairs round by round
 	echo
 	echo "every round (median [min-max] n: values in round order):"
 	for k in $(printf '%s\n' "${!V[@]}" | grep -v '\.params$\|\.r[0-9]*$\|^direct\.' | sort); do
-		printf '  %-28s %s   %s\n' "$k" "$(tr ' ' '\n' <<<"${V[$k]}" | grep . | sort -g |
-			awk '{ a[NR] = $1 } END { printf "%s [%s-%s] n=%d", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2, a[1], a[NR], NR }')" "${V[$k]}"
+		printf '  %-28s %s   %s\n' "$k" "$(spread "$k")" "${V[$k]}"
 	done
 	echo "exlb/HAProxy round by round:"
 	for pair in exlb.smtp_starttls:haproxy.smtps exlb.smtps:haproxy.smtps exlb.smtp_starttls.cpu:haproxy.smtps.cpu \
@@ -499,9 +409,4 @@ if [ "$ROUNDS" -gt 1 ]; then
 		printf '  %-44s%s\n' "${pair%%:*} / ${pair#*:}" "$per"
 	done
 fi
-echo
-if [ "$FAILED" != 0 ]; then
-	echo "Some measurements failed or were skipped; see the FAIL lines above."
-	exit 1
-fi
-exit 0
+bench_end

@@ -25,91 +25,43 @@
  * after SECS seconds counts as a timeout and is dropped.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include "../tlsclient.h"
+
 #include <openssl/x509.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
 
 enum { S_CONNECT, S_HS, S_SEND, S_RECV, S_IDLE };
 
 struct conn {
-	int fd;
+	struct tls_conn tc;	/* first: epoll's data.ptr is both */
 	int state;
-	SSL *ssl;
-	double t0;
 	size_t hlen;		/* header bytes kept in hdr */
 	long long body_left;	/* -1: until EOF */
 	int status;
-	int events;
 	char hdr[4096];
 };
 
-static struct sockaddr_in target;
-static struct in_addr srcs[64];
-static int nsrcs, next_src;
 static SSL_CTX *ctx;
-static int epfd;
 static const char *path = "/owa/";
 static double timeout_s = 10;
-static volatile sig_atomic_t stop;
 static int hold_mode;
 
 /* results */
 static long long conns, rsp_2xx, rsp_other, err_connect, err_tls, err_io, timeouts, reused;
 static long long opened, failed, closed_by_peer;
-#define HIST_BUCKETS 300000	/* 0.1 ms each, up to 30 s */
-static unsigned int hist[HIST_BUCKETS];
-static char proto[32] = "-", cipher[64] = "-", group[32] = "-", certk[32] = "-";
+static char certk[32] = "-";
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *m)
-{
-	fprintf(stderr, "tlsload: %s: %s\n", m, strerror(errno));
-	exit(1);
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
+/* The TLS parameters, and the server certificate's key type and size. */
 static void note_params(SSL *ssl)
 {
 	X509 *x;
 	EVP_PKEY *k;
-	int nid;
 
-	if (proto[0] != '-')
+	if (!tls_note_params(ssl))
 		return;
-	snprintf(proto, sizeof(proto), "%s", SSL_get_version(ssl));
-	snprintf(cipher, sizeof(cipher), "%s", SSL_get_cipher_name(ssl));
-	nid = SSL_get_negotiated_group(ssl);
-	if (nid != NID_undef && OBJ_nid2sn(nid))
-		snprintf(group, sizeof(group), "%s", OBJ_nid2sn(nid));
 	x = SSL_get1_peer_certificate(ssl);
 	if (x) {
 		k = X509_get0_pubkey(x);
@@ -124,52 +76,16 @@ static void note_params(SSL *ssl)
 
 static void conn_close(struct conn *c)
 {
-	if (c->ssl)
-		SSL_free(c->ssl);
-	c->ssl = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-static void want(struct conn *c, int ev)
-{
-	struct epoll_event e = { .events = ev, .data.ptr = c };
-
-	if (ev == c->events)
-		return;
-	if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e) < 0)
-		die("epoll_ctl");
-	c->events = ev;
+	tls_conn_close(&c->tc);
 }
 
 /* Start a new connection in slot c; 0 or -1 (counted as err_connect). */
 static int conn_start(struct conn *c)
 {
-	struct epoll_event e;
-	struct sockaddr_in src = { .sin_family = AF_INET };
-	int one = 1;
-
 	memset(c, 0, offsetof(struct conn, hdr));
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
-		die("socket");
-	if (nsrcs) {
-		src.sin_addr = srcs[next_src++ % nsrcs];
-		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0)
-			die("bind");
-	}
-	c->t0 = now();
 	c->state = S_CONNECT;
-	c->events = EPOLLOUT;
-	e.events = EPOLLOUT;
-	e.data.ptr = c;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &e) < 0)
-		die("epoll_ctl add");
-	if (connect(c->fd, (struct sockaddr *)&target, sizeof(target)) < 0 && errno != EINPROGRESS) {
+	if (tls_conn_start(&c->tc) < 0) {
 		err_connect++;
-		conn_close(c);
 		return -1;
 	}
 	return 0;
@@ -200,14 +116,12 @@ static int parse_header(struct conn *c, const char *p, size_t n, size_t *used)
 
 static void finish(struct conn *c, double t)
 {
-	long b = (long)((t - c->t0) * 1e4);
-
 	conns++;
 	if (c->status >= 200 && c->status < 300)
 		rsp_2xx++;
 	else
 		rsp_other++;
-	hist[b < HIST_BUCKETS ? b : HIST_BUCKETS - 1]++;
+	hist_add(t - c->tc.t0);
 	conn_close(c);
 }
 
@@ -224,47 +138,40 @@ static int drive(struct conn *c)
 	for (;;) {
 		switch (c->state) {
 		case S_CONNECT:
-			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0 || e) {
+			if (getsockopt(c->tc.fd, SOL_SOCKET, SO_ERROR, &e, &sl) < 0 || e) {
 				err_connect++;
 				conn_close(c);
 				return 1;
 			}
-			c->ssl = SSL_new(ctx);
-			if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
-				die("SSL_new");
-			SSL_set_connect_state(c->ssl);
+			tls_conn_ssl(&c->tc, ctx);
 			c->state = S_HS;
 			break;
 		case S_HS:
-			r = SSL_connect(c->ssl);
+			r = SSL_connect(c->tc.ssl);
 			if (r != 1) {
-				e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_READ) { want(c, EPOLLIN); return 0; }
-				if (e == SSL_ERROR_WANT_WRITE) { want(c, EPOLLOUT); return 0; }
-				ERR_clear_error();
+				if (!tls_conn_error(&c->tc, r, EPOLLIN))
+					return 0;
 				err_tls++;
 				conn_close(c);
 				return 1;
 			}
-			note_params(c->ssl);
-			if (SSL_session_reused(c->ssl))
+			note_params(c->tc.ssl);
+			if (SSL_session_reused(c->tc.ssl))
 				reused++;
 			if (hold_mode) {
 				opened++;
 				c->state = S_IDLE;
-				want(c, EPOLLIN | EPOLLRDHUP);
+				tls_conn_want(&c->tc, EPOLLIN | EPOLLRDHUP);
 				return 0;
 			}
 			c->state = S_SEND;
 			break;
 		case S_SEND:
 			len = snprintf(req, sizeof(req), req_fmt, path);
-			r = SSL_write(c->ssl, req, len);
+			r = SSL_write(c->tc.ssl, req, len);
 			if (r <= 0) {
-				e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_READ) { want(c, EPOLLIN); return 0; }
-				if (e == SSL_ERROR_WANT_WRITE) { want(c, EPOLLOUT); return 0; }
-				ERR_clear_error();
+				if (!tls_conn_error(&c->tc, r, EPOLLIN))
+					return 0;
 				err_io++;
 				conn_close(c);
 				return 1;
@@ -275,12 +182,10 @@ static int drive(struct conn *c)
 			break;
 		case S_RECV:
 		case S_IDLE:
-			r = SSL_read(c->ssl, buf, sizeof(buf));
+			r = SSL_read(c->tc.ssl, buf, sizeof(buf));
 			if (r <= 0) {
-				e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_READ) { want(c, EPOLLIN | (c->state == S_IDLE ? EPOLLRDHUP : 0)); return 0; }
-				if (e == SSL_ERROR_WANT_WRITE) { want(c, EPOLLOUT); return 0; }
-				ERR_clear_error();
+				if (!tls_conn_error(&c->tc, r, EPOLLIN | (c->state == S_IDLE ? EPOLLRDHUP : 0)))
+					return 0;
 				if (c->state == S_IDLE) {
 					closed_by_peer++;
 				} else if (c->status && c->body_left < 0) {
@@ -327,8 +232,6 @@ int main(int argc, char **argv)
 	int conc = 50, n_hold = 0, opt, i, n;
 	struct epoll_event evs[512];
 	struct conn *cs;
-	struct rlimit rl;
-	char *s, *tok, *save = NULL;
 
 	if (argc < 2)
 		usage();
@@ -340,21 +243,13 @@ int main(int argc, char **argv)
 	while ((opt = getopt(argc, argv, "t:s:c:d:m:p:N:T:H:R:")) != -1) {
 		switch (opt) {
 		case 't':
-			s = strdup(optarg);
-			tok = strrchr(s, ':');
-			if (!tok)
-				usage();
-			*tok = 0;
-			target.sin_family = AF_INET;
-			target.sin_port = htons(atoi(tok + 1));
-			if (inet_pton(AF_INET, s, &target.sin_addr) != 1)
+			if (parse_addrs(optarg, &target, 1, 1) != 1)
 				usage();
 			break;
 		case 's':
-			s = strdup(optarg);
-			for (tok = strtok_r(s, ",", &save); tok && nsrcs < 64; tok = strtok_r(NULL, ",", &save))
-				if (inet_pton(AF_INET, tok, &srcs[nsrcs++]) != 1)
-					usage();
+			nsrcs = parse_addrs(optarg, srcs, MAX_SRCS, 0);
+			if (nsrcs < 0)
+				usage();
 			break;
 		case 'c': conc = atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
@@ -373,39 +268,14 @@ int main(int argc, char **argv)
 		usage();
 
 	/* One descriptor per connection, plus a few. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rlim_t need = (hold_mode ? n_hold : conc) + 64;
-
-		if (rl.rlim_cur < need) {
-			rl.rlim_cur = need;
-			if (rl.rlim_max < need)
-				rl.rlim_max = need;
-			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-				die("setrlimit RLIMIT_NOFILE (raise ulimit -n)");
-		}
-	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx)
-		die("SSL_CTX_new");
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	raise_nofile((unsigned long)(hold_mode ? n_hold : conc) + 64);
+	loadgen_init();
+	ctx = tls_client_ctx();
 	if (hold_mode)
 		SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
-		die("epoll_create1");
 	n = hold_mode ? n_hold : conc;
-	cs = calloc(n, sizeof(*cs));
-	if (!cs)
-		die("calloc");
-	for (i = 0; i < n; i++)
-		cs[i].fd = -1;
+	cs = tls_conns_new(n, sizeof(*cs));
 
 	t_start = now();
 	if (hold_mode) {
@@ -420,12 +290,12 @@ int main(int argc, char **argv)
 					inflight++;
 				next++;
 			}
-			n = epoll_wait(epfd, evs, 512, 100);
+			n = wait_events(evs, 512, 100);
 			for (i = 0; i < n; i++) {
 				struct conn *c = evs[i].data.ptr;
 				int was_open = c->state == S_IDLE;
 
-				if (c->fd < 0)
+				if (c->tc.fd < 0)
 					continue;
 				if (was_open) {
 					drive(c);
@@ -440,7 +310,7 @@ int main(int argc, char **argv)
 			for (i = 0; i < next && (inflight || !printed); i++) {
 				struct conn *c = &cs[i];
 
-				if (c->fd >= 0 && c->state != S_IDLE && t - c->t0 > timeout_s) {
+				if (c->tc.fd >= 0 && c->state != S_IDLE && t - c->tc.t0 > timeout_s) {
 					timeouts++;
 					failed++;
 					inflight--;
@@ -454,7 +324,7 @@ int main(int argc, char **argv)
 				snprintf(line, sizeof(line),
 					 "opened=%lld failed=%lld err_connect=%lld err_tls=%lld timeouts=%lld reused=%lld secs=%.1f proto=%s cipher=%s group=%s cert=%s\n",
 					 opened, failed, err_connect, err_tls, timeouts, reused, t - t_start,
-					 proto, cipher, group, certk);
+					 tls_proto, tls_cipher, tls_group, certk);
 				fputs(line, stdout);
 				fflush(stdout);
 				if (ready) {
@@ -478,28 +348,28 @@ int main(int argc, char **argv)
 		t = now();
 		if (t >= deadline)
 			break;
-		n = epoll_wait(epfd, evs, 512, 50);
+		n = wait_events(evs, 512, 50);
 		for (i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 
-			if (c->fd >= 0)
+			if (c->tc.fd >= 0)
 				drive(c);
 		}
 		t = now();
 		for (i = 0; i < conc; i++) {
 			struct conn *c = &cs[i];
 
-			if (c->fd >= 0 && t - c->t0 > timeout_s) {
+			if (c->tc.fd >= 0 && t - c->tc.t0 > timeout_s) {
 				timeouts++;
 				conn_close(c);
 			}
-			if (c->fd < 0 && started < max && t < deadline) {
+			if (c->tc.fd < 0 && started < max && t < deadline) {
 				conn_start(c);
 				started++;
 			}
 		}
 		if (started >= max) {
-			for (i = 0; i < conc && cs[i].fd < 0; i++)
+			for (i = 0; i < conc && cs[i].tc.fd < 0; i++)
 				;
 			if (i == conc)
 				break;
@@ -508,21 +378,9 @@ int main(int argc, char **argv)
 	t = now();
 	if (t > deadline)
 		t = deadline;
-	{
-		long long k = 0, p50 = -1, p99 = -1;
-
-		for (i = 0; i < HIST_BUCKETS; i++) {
-			k += hist[i];
-			if (p50 < 0 && k * 2 >= conns && conns)
-				p50 = i;
-			if (p99 < 0 && k * 100 >= conns * 99 && conns) {
-				p99 = i;
-				break;
-			}
-		}
-		printf("conns=%lld hs_s=%.0f rsp_2xx=%lld rsp_other=%lld err_connect=%lld err_tls=%lld err_io=%lld timeouts=%lld reused=%lld lat_p50_ms=%.1f lat_p99_ms=%.1f proto=%s cipher=%s group=%s cert=%s\n",
-		       conns, conns / (t - t_start), rsp_2xx, rsp_other, err_connect, err_tls, err_io,
-		       timeouts, reused, p50 / 10.0, p99 / 10.0, proto, cipher, group, certk);
-	}
+	printf("conns=%lld hs_s=%.0f rsp_2xx=%lld rsp_other=%lld err_connect=%lld err_tls=%lld err_io=%lld timeouts=%lld reused=%lld lat_p50_ms=%.1f lat_p99_ms=%.1f proto=%s cipher=%s group=%s cert=%s\n",
+	       conns, conns / (t - t_start), rsp_2xx, rsp_other, err_connect, err_tls, err_io,
+	       timeouts, reused, hist_pct(conns, 0.5), hist_pct(conns, 0.99), tls_proto, tls_cipher,
+	       tls_group, certk);
 	return 0;
 }

@@ -26,24 +26,14 @@
  * counted as a timeout.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
+#include "../tlsclient.h"
+
 #include <errno.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
-
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT 24
-#endif
 
 /* A session is a script of steps. */
 enum op { OP_CONNECT, OP_TLS, OP_XCHG, OP_IDLE, OP_DONE };
@@ -88,103 +78,35 @@ static struct step imap_implicit[] = {
 };
 
 struct conn {
-	int fd;
-	int events;
+	struct tls_conn tc;	/* first: epoll's data.ptr is both */
 	int step;
 	int sent;	/* bytes of the step's command written */
 	int cmd_done;	/* the whole command is written */
-	SSL *ssl;
-	double t0;
 	size_t blen;
 	char buf[4096];
 };
 
 static const struct step *script;
 static int smtp;	/* replies are SMTP's (else IMAP's) */
-static struct sockaddr_in target;
-static struct in_addr srcs[64];
-static int nsrcs, next_src;
 static SSL_CTX *ctx;
-static int epfd;
 static double timeout_s = 10;
-static volatile sig_atomic_t stop;
 
 static long long sessions, err_connect, err_tls, err_proto, err_io, timeouts;
 static long long opened, failed, closed_by_peer;
-#define HIST_BUCKETS 300000	/* 0.1 ms each, up to 30 s */
-static unsigned int hist[HIST_BUCKETS];
-static char proto[32] = "-", cipher[64] = "-", group[32] = "-";
 static char last_err[200];
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *m)
-{
-	fprintf(stderr, "mailload: %s: %s\n", m, strerror(errno));
-	exit(1);
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void conn_close(struct conn *c)
 {
-	if (c->ssl)
-		SSL_free(c->ssl);
-	c->ssl = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-}
-
-static void want(struct conn *c, int ev)
-{
-	struct epoll_event e = { .events = ev, .data.ptr = c };
-
-	if (ev == c->events)
-		return;
-	if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &e) < 0)
-		die("epoll_ctl");
-	c->events = ev;
+	tls_conn_close(&c->tc);
 }
 
 static int conn_start(struct conn *c)
 {
-	struct epoll_event e;
-	struct sockaddr_in src = { .sin_family = AF_INET };
-	int one = 1;
-
-	c->ssl = NULL;
 	c->step = 0;
 	c->sent = c->cmd_done = 0;
 	c->blen = 0;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
-		die("socket");
-	if (nsrcs) {
-		src.sin_addr = srcs[next_src++ % nsrcs];
-		setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(c->fd, (struct sockaddr *)&src, sizeof(src)) < 0)
-			die("bind");
-	}
-	c->t0 = now();
-	c->events = EPOLLOUT;
-	e.events = EPOLLOUT;
-	e.data.ptr = c;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &e) < 0)
-		die("epoll_ctl add");
-	if (connect(c->fd, (struct sockaddr *)&target, sizeof(target)) < 0 && errno != EINPROGRESS) {
+	if (tls_conn_start(&c->tc) < 0) {
 		err_connect++;
-		conn_close(c);
 		return -1;
 	}
 	return 0;
@@ -195,32 +117,23 @@ static int io(struct conn *c, int wr, void *p, int n)
 {
 	int r, e;
 
-	if (!c->ssl) {
-		r = wr ? (int)send(c->fd, p, n, MSG_NOSIGNAL) : (int)recv(c->fd, p, n, 0);
+	if (!c->tc.ssl) {
+		r = wr ? (int)send(c->tc.fd, p, n, MSG_NOSIGNAL) : (int)recv(c->tc.fd, p, n, 0);
 		if (r >= 0)
 			return r;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			want(c, wr ? EPOLLOUT : EPOLLIN);
+			tls_conn_want(&c->tc, wr ? EPOLLOUT : EPOLLIN);
 			return -1;
 		}
 		return -2;
 	}
-	r = wr ? SSL_write(c->ssl, p, n) : SSL_read(c->ssl, p, n);
+	r = wr ? SSL_write(c->tc.ssl, p, n) : SSL_read(c->tc.ssl, p, n);
 	if (r > 0)
 		return r;
-	e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		want(c, EPOLLIN);
+	e = tls_conn_error(&c->tc, r, EPOLLIN);
+	if (!e)
 		return -1;
-	}
-	if (e == SSL_ERROR_WANT_WRITE) {
-		want(c, EPOLLOUT);
-		return -1;
-	}
-	if (e == SSL_ERROR_ZERO_RETURN)
-		return 0;
-	ERR_clear_error();
-	return -2;
+	return e == SSL_ERROR_ZERO_RETURN ? 0 : -2;
 }
 
 /* A complete reply in buf? 1 ok, -1 wrong, 0 not yet; consumes its lines. */
@@ -271,50 +184,32 @@ static int advance(struct conn *c)
 		case OP_CONNECT: {
 			socklen_t l = sizeof(e);
 
-			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e) {
+			if (getsockopt(c->tc.fd, SOL_SOCKET, SO_ERROR, &e, &l) < 0 || e) {
 				err_connect++;
 				return -1;
 			}
 			c->step++;
-			want(c, EPOLLIN);
+			tls_conn_want(&c->tc, EPOLLIN);
 			break;
 		}
 		case OP_TLS:
-			if (!c->ssl) {
+			if (!c->tc.ssl) {
 				if (c->blen) {	/* bytes after the STARTTLS answer */
 					err_proto++;
 					snprintf(last_err, sizeof(last_err), "data after the STARTTLS answer");
 					return -1;
 				}
-				c->ssl = SSL_new(ctx);
-				if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
-					die("SSL_new");
-				SSL_set_tlsext_host_name(c->ssl, "mail.bench.test");
-				SSL_set_connect_state(c->ssl);
+				tls_conn_ssl(&c->tc, ctx);
+				SSL_set_tlsext_host_name(c->tc.ssl, "mail.bench.test");
 			}
-			r = SSL_do_handshake(c->ssl);
+			r = SSL_do_handshake(c->tc.ssl);
 			if (r != 1) {
-				e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_READ) {
-					want(c, EPOLLIN);
+				if (!tls_conn_error(&c->tc, r, EPOLLIN))
 					return 0;
-				}
-				if (e == SSL_ERROR_WANT_WRITE) {
-					want(c, EPOLLOUT);
-					return 0;
-				}
-				ERR_clear_error();
 				err_tls++;
 				return -1;
 			}
-			if (proto[0] == '-') {
-				int nid = SSL_get_negotiated_group(c->ssl);
-
-				snprintf(proto, sizeof(proto), "%s", SSL_get_version(c->ssl));
-				snprintf(cipher, sizeof(cipher), "%s", SSL_get_cipher_name(c->ssl));
-				if (nid != NID_undef && OBJ_nid2sn(nid))
-					snprintf(group, sizeof(group), "%s", OBJ_nid2sn(nid));
-			}
+			tls_note_params(c->tc.ssl);
 			c->step++;
 			break;
 		case OP_XCHG:
@@ -361,51 +256,6 @@ static int advance(struct conn *c)
 	}
 }
 
-static void parse_target(const char *t)
-{
-	char host[64];
-	const char *colon = strrchr(t, ':');
-
-	if (!colon || colon - t >= (int)sizeof(host)) {
-		fprintf(stderr, "mailload: -t ADDR:PORT\n");
-		exit(2);
-	}
-	memcpy(host, t, colon - t);
-	host[colon - t] = 0;
-	target.sin_family = AF_INET;
-	target.sin_port = htons(atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &target.sin_addr) != 1) {
-		fprintf(stderr, "mailload: bad address %s\n", host);
-		exit(2);
-	}
-}
-
-static void parse_srcs(char *s)
-{
-	char *tok;
-
-	for (tok = strtok(s, ","); tok && nsrcs < 64; tok = strtok(NULL, ","))
-		if (inet_pton(AF_INET, tok, &srcs[nsrcs++]) != 1) {
-			fprintf(stderr, "mailload: bad source %s\n", tok);
-			exit(2);
-		}
-}
-
-static double pct(long long total, double p)
-{
-	long long want_n = (long long)(total * p + 0.999999), seen = 0;
-	int i;
-
-	if (!total)
-		return 0;
-	for (i = 0; i < HIST_BUCKETS; i++) {
-		seen += hist[i];
-		if (seen >= want_n)
-			return i / 10.0;
-	}
-	return HIST_BUCKETS / 10.0;
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: mailload smtp|imap-hold -t ADDR:PORT -x starttls|implicit|plain "
@@ -421,7 +271,6 @@ int main(int argc, char **argv)
 	double secs = 10, hold_secs = 600, t_start, t_end;
 	struct conn *cs;
 	struct epoll_event evs[256];
-	struct rlimit rl;
 
 	if (argc < 2)
 		usage();
@@ -435,9 +284,20 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt(argc, argv, "t:x:s:c:d:m:N:T:H:R:r:")) != -1) {
 		switch (opt) {
-		case 't': parse_target(optarg); break;
+		case 't':
+			if (parse_addrs(optarg, &target, 1, 1) != 1) {
+				fprintf(stderr, "mailload: -t ADDR:PORT (got %s)\n", optarg);
+				exit(2);
+			}
+			break;
 		case 'x': tls = optarg; break;
-		case 's': parse_srcs(optarg); break;
+		case 's':
+			nsrcs = parse_addrs(optarg, srcs, MAX_SRCS, 0);
+			if (nsrcs < 0) {
+				fprintf(stderr, "mailload: -s ADDR,... (at most %d; got %s)\n", MAX_SRCS, optarg);
+				exit(2);
+			}
+			break;
 		case 'c': conc = atoi(optarg); break;
 		case 'd': secs = atof(optarg); break;
 		case 'm': max = atoll(optarg); break;
@@ -460,28 +320,12 @@ int main(int argc, char **argv)
 	if (hold && conc > want_n)
 		conc = want_n;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx)
-		die("SSL_CTX_new");
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (epfd < 0)
-		die("epoll_create1");
 	n = hold ? (int)want_n : conc;
-	cs = calloc(n, sizeof(*cs));
-	if (!cs)
-		die("calloc");
-	for (i = 0; i < n; i++)
-		cs[i].fd = -1;
+	/* One descriptor per connection, plus a few. */
+	raise_nofile((unsigned long)n + 64);
+	loadgen_init();
+	ctx = tls_client_ctx();
+	cs = tls_conns_new(n, sizeof(*cs));
 
 	t_start = now();
 	t_end = t_start + (hold ? timeout_s + want_n / 50.0 + 30 : secs);
@@ -506,20 +350,18 @@ int main(int argc, char **argv)
 				break;
 		} else {
 			for (i = 0; i < n; i++)
-				if (cs[i].fd < 0 && started < max) {
+				if (cs[i].tc.fd < 0 && started < max) {
 					started++;
 					conn_start(&cs[i]);
 				}
 		}
-		k = epoll_wait(epfd, evs, 256, 50);
-		if (k < 0 && errno != EINTR)
-			die("epoll_wait");
+		k = wait_events(evs, 256, 50);
 		t = now();
 		for (i = 0; i < k; i++) {
 			struct conn *c = evs[i].data.ptr;
 			int r;
 
-			if (c->fd < 0)
+			if (c->tc.fd < 0)
 				continue;
 			r = advance(c);
 			if (r == 0)
@@ -529,7 +371,7 @@ int main(int argc, char **argv)
 				if (r > 0) {
 					opened++;
 					/* stays idle; watched for the peer closing it */
-					epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+					epoll_ctl(epfd, EPOLL_CTL_DEL, c->tc.fd, NULL);
 				} else {
 					failed++;
 					conn_close(c);
@@ -537,10 +379,8 @@ int main(int argc, char **argv)
 				continue;
 			}
 			if (r > 0 && t < t_end) {
-				double ms = (t - c->t0) * 1e4;
-
 				sessions++;
-				hist[ms < HIST_BUCKETS ? (int)ms : HIST_BUCKETS - 1]++;
+				hist_add(t - c->tc.t0);
 			}
 			conn_close(c);
 		}
@@ -548,7 +388,7 @@ int main(int argc, char **argv)
 		for (i = 0; i < (hold ? next : n); i++) {
 			struct conn *c = &cs[i];
 
-			if (c->fd < 0 || script[c->step].op == OP_IDLE || t - c->t0 < timeout_s)
+			if (c->tc.fd < 0 || script[c->step].op == OP_IDLE || t - c->tc.t0 < timeout_s)
 				continue;
 			timeouts++;
 			conn_close(c);
@@ -561,7 +401,7 @@ int main(int argc, char **argv)
 			int busy = 0;
 
 			for (i = 0; i < n; i++)
-				busy |= cs[i].fd >= 0;
+				busy |= cs[i].tc.fd >= 0;
 			if (!busy)
 				break;
 		}
@@ -574,14 +414,14 @@ int main(int argc, char **argv)
 		printf("sessions=%lld sess_s=%.0f err_connect=%lld err_tls=%lld err_proto=%lld err_io=%lld "
 		       "timeouts=%lld lat_p50_ms=%.1f lat_p99_ms=%.1f proto=%s cipher=%s group=%s%s%s\n",
 		       sessions, sessions / el, err_connect, err_tls, err_proto, err_io, timeouts,
-		       pct(sessions, 0.5), pct(sessions, 0.99), proto, cipher, group,
+		       hist_pct(sessions, 0.5), hist_pct(sessions, 0.99), tls_proto, tls_cipher, tls_group,
 		       last_err[0] ? " last_error=" : "", last_err);
 		return 0;
 	}
 
 	/* hold */
 	printf("opened=%lld failed=%lld timeouts=%lld secs=%.1f proto=%s cipher=%s group=%s%s%s\n", opened, failed, timeouts,
-	       now() - t_start, proto, cipher, group, last_err[0] ? " last_error=" : "", last_err);
+	       now() - t_start, tls_proto, tls_cipher, tls_group, last_err[0] ? " last_error=" : "", last_err);
 	fflush(stdout);
 	if (ready) {
 		FILE *f = fopen(ready, "w");
@@ -602,9 +442,9 @@ int main(int argc, char **argv)
 		char b[256];
 		int r;
 
-		if (c->fd < 0 || script[c->step].op != OP_IDLE)
+		if (c->tc.fd < 0 || script[c->step].op != OP_IDLE)
 			continue;
-		r = recv(c->fd, b, sizeof(b), MSG_DONTWAIT | MSG_PEEK);
+		r = recv(c->tc.fd, b, sizeof(b), MSG_DONTWAIT | MSG_PEEK);
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
 			closed_by_peer++;
 		else
