@@ -8,7 +8,8 @@
 #
 #   exlbd_start [--health-checks] [--kernel] WHAT OPTION...
 #                            $EXLBD --no-kernel --state-dir $T/state
-#                            --socket $SOCK OPTION... in $NS_LB with
+#                            --socket $SOCK OPTION... in $NS_LB (without
+#                            NS_LB: where the script runs) with
 #                            EXLBD_NO_HEALTH_CHECKS=1, behind the command
 #                            prefix in the array EXLBD_WRAP if set (e.g.
 #                            lib/privsep.sh's private mount namespace,
@@ -31,6 +32,12 @@
 #   alog_line MARK           the last line of the access log $ALOG whose
 #                            request contains MARK (waits <= 3 s)
 #   field LINE KEY           the value of KEY=... outside the quoted request
+#   json EXPR                whether the python3 EXPR holds for the JSON
+#                            document on stdin, bound to j
+#   expect_fail NAME PATTERN CMD...
+#                            reports whether CMD is refused: it fails, its
+#                            stderr ($T/err) is one line matching PATTERN
+#                            (grep) and `ctl save` is unchanged
 
 cfg_bad=
 
@@ -68,9 +75,11 @@ exlbd_start() {
 	what=$1
 	shift
 	[ -n "${EXLBD_WRAP+x}" ] && wrap=("${EXLBD_WRAP[@]}")
+	local -a netns=()
+	[ -n "${NS_LB:-}" ] && netns=(ip netns exec "$NS_LB")
 	diag "exlbd ${kernel[*]} --state-dir $T/state --socket $SOCK $*"
 	# exec all the way down (ip netns exec, the prefix, env): $! is exlbd
-	ip netns exec "$NS_LB" "${wrap[@]}" env "${health[@]}" "$EXLBD" "${kernel[@]}" \
+	"${netns[@]}" "${wrap[@]}" env "${health[@]}" "$EXLBD" "${kernel[@]}" \
 		--state-dir "$T/state" --socket "$SOCK" "$@" >>"$T/exlbd.log" 2>&1 &
 	DAEMON_PID=$!
 	exlbd_ready "$what"
@@ -108,4 +117,28 @@ exlbd_kill() {
 	kill -TERM "$DAEMON_PID" 2>/dev/null
 	wait "$DAEMON_PID" 2>/dev/null
 	DAEMON_PID=
+}
+
+json() { python3 -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
+
+expect_fail() {
+	local name=$1 pattern=$2 why=
+	shift 2
+	ctl save >"$T/before.json"
+	if "$@" >/dev/null 2>"$T/err"; then
+		why="command succeeded"
+	elif ! grep -q -- "$pattern" "$T/err"; then
+		why="error does not say '$pattern'"
+	elif [ "$(wc -l <"$T/err")" -ne 1 ]; then
+		why="error is not one line"
+	elif ctl save >"$T/after.json"; ! cmp -s "$T/before.json" "$T/after.json"; then
+		why="configuration changed"
+	fi
+	if [ -z "$why" ]; then
+		report 0 "$name refused: $(cat "$T/err")"
+		return 0
+	fi
+	report 1 "$name: $why"
+	[ -s "$T/err" ] && diag "$(sed 's/^/stderr: /' "$T/err")"
+	return 1
 }
