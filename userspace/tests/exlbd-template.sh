@@ -7,12 +7,13 @@
 # some of 2016 and 2019) through exlbctl, and checks every parameter of what
 # was created through `exlbctl -j vs show` against the values written below
 # -- the guide's values as the test author read them, not parsed from the
-# guide or the template files; the HTTPS ESP templates are refused as a
-# whole (their InputAuthMode 1/2 needs the directory logon, not implemented:
-# fail closed, docs/esp.md) and nothing of them is stored; the SMTP ESP
-# templates (InputAuthMode 0, SMTPAllowedDomains) apply. Then: applying twice, atomic failures,
-# export/import round trip, list/show/delete, the status table of the
-# guide's 4.1.1. Prints TAP "ok N - ..." lines; exits non-zero on failure.
+# guide or the template files; the HTTPS ESP templates (InputAuthMode 1/2
+# logs users on against an SSO domain, docs/esp.md) are refused as a whole
+# without Domain=, nothing of them stored, and applied with Domain=EXLB; the
+# SMTP ESP templates (InputAuthMode 0, SMTPAllowedDomains) apply. Then:
+# applying twice, atomic failures, export/import round trip,
+# list/show/delete, the status table of the guide's 4.1.1, a restart.
+# Prints TAP "ok N - ..." lines; exits non-zero on failure.
 #
 # EXLBD, EXLBCTL name the binaries (default: userspace/build/...);
 # EXLB_TEMPLATE_DIR the built-in templates (default: the repository's).
