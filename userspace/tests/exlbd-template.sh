@@ -26,95 +26,46 @@ if [ "$(id -u)" = 0 ] && [ -z "${EXLB_PRIVATE_NETNS:-}" ] && command -v unshare 
 	EXLB_PRIVATE_NETNS=1 exec unshare -n "$0" "$@"
 fi
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/tap.sh
+source "$here/lib/tap.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 EXLBD=${EXLBD:-$here/../build/exlbd}
 EXLBCTL=${EXLBCTL:-$here/../build/exlbctl}
 EXLB_TEMPLATE_DIR=${EXLB_TEMPLATE_DIR:-$here/../../templates}
 
-tmp=$(mktemp -d)
-state=$tmp/state
-sock=$tmp/exlbd.sock
-daemon_pid=
-n=0
-failed=0
+T=$(mktemp -d)
+SOCK=$T/exlbd.sock
+DAEMON_PID=
 
 cleanup() {
-	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
-	[ -n "${EXLB_KEEP_LOG:-}" ] && cp "$tmp/exlbd.log" "$EXLB_KEEP_LOG"
-	rm -rf "$tmp"
+	exlbd_kill
+	[ -n "${EXLB_KEEP_LOG:-}" ] && cp "$T/exlbd.log" "$EXLB_KEEP_LOG"
+	rm -rf "$T"
 }
 trap cleanup EXIT
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
-	[ -s "$tmp/err" ] && sed 's/^/# stderr: /' "$tmp/err"
-	return 0
-}
-check() { local name=$1; shift; if "$@" >/dev/null 2>"$tmp/err"; then ok "$name"; else not_ok "$name"; fi; }
-
-ctl() { "$EXLBCTL" -s "$sock" "$@"; }
-
-start_daemon() {
-	"$EXLBD" --state-dir "$state" --socket "$sock" --no-kernel \
-		--no-health-checks --template-dir "$EXLB_TEMPLATE_DIR" 2>>"$tmp/exlbd.log" &
-	daemon_pid=$!
-	for _ in $(seq 50); do
-		[ -S "$sock" ] && ctl get droponfail >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "exlbd did not start:" >&2
-	cat "$tmp/exlbd.log" >&2
-	exit 1
-}
-
-stop_daemon() {
-	kill "$daemon_pid" && wait "$daemon_pid"
-	daemon_pid=
-}
-
-json() { python3 -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"; }
-
-# expect_fail NAME PATTERN COMMAND...: fails with one line matching
-# PATTERN, and the configuration is exactly as before
-expect_fail() {
-	local name=$1 pattern=$2; shift 2
-	ctl save >"$tmp/before.json"
-	if "$@" >/dev/null 2>"$tmp/err"; then
-		not_ok "$name: command succeeded"
-		return
-	fi
-	ctl save >"$tmp/after.json"
-	if ! grep -q -- "$pattern" "$tmp/err"; then
-		not_ok "$name: error does not say '$pattern'"
-	elif [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-		not_ok "$name: error is not one line"
-	elif ! cmp -s "$tmp/before.json" "$tmp/after.json"; then
-		not_ok "$name: configuration changed"
-	else
-		ok "$name refused: $(cat "$tmp/err")"
-	fi
-}
-
-start_daemon
-ok "exlbd starts with --template-dir $EXLB_TEMPLATE_DIR"
+echo "TAP version 13"
+exlbd_start "exlbd starts with --template-dir $EXLB_TEMPLATE_DIR" \
+	--no-health-checks --template-dir "$EXLB_TEMPLATE_DIR"
 
 # ---- a certificate for the TLS templates (made here; nothing leaves the host) ----
 have_cert=0
 if command -v openssl >/dev/null &&
    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-	-keyout "$tmp/mail.key" -out "$tmp/mail.crt" -days 30 -subj "/CN=mail.example.com" \
+	-keyout "$T/mail.key" -out "$T/mail.crt" -days 30 -subj "/CN=mail.example.com" \
 	-addext "subjectAltName=DNS:mail.example.com" 2>/dev/null &&
-   ctl cert add mail "$tmp/mail.crt" "$tmp/mail.key" 2>"$tmp/err"; then
+   ctl cert add mail "$T/mail.crt" "$T/mail.key" 2>"$T/err"; then
 	have_cert=1
-	ok "cert add mail (for cert NAME)"
+	report 0 "cert add mail (for cert NAME)"
 else
-	echo "# openssl not usable: templates applied without cert"
+	diag "openssl not usable: templates applied without cert"
 fi
 
 # ---- every template, every parameter ----
 # The expected values are this test's own reading of the guide (sections 4
 # and 5, with the corrections listed in docs/templates.md).
-python3 - "$EXLBCTL" "$sock" "$have_cert" >"$tmp/apply.tap" 2>&1 <<'EOF'
+python3 - "$EXLBCTL" "$SOCK" "$have_cert" >"$T/apply.tap" 2>&1 <<'EOF'
 import json, subprocess, sys
 
 exlbctl, sock, have_cert = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
@@ -402,20 +353,20 @@ EOF
 apply_rc=$?
 while IFS= read -r line; do
 	case $line in
-	ok\ *) ok "${line#ok * - }" ;;
-	not\ ok\ *) n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - ${line#not ok * - }" ;;
+	ok\ *) report 0 "${line#ok * - }" ;;
+	not\ ok\ *) report 1 "${line#not ok * - }" ;;
 	1..*) ;;
 	*) echo "$line" ;;
 	esac
-done <"$tmp/apply.tap"
-[ "$apply_rc" -ne 0 ] && ! grep -q '^not ok' "$tmp/apply.tap" && not_ok "applying every template: the checker failed"
+done <"$T/apply.tap"
+[ "$apply_rc" -ne 0 ] && ! grep -q '^not ok' "$T/apply.tap" && report 1 "applying every template: the checker failed"
 
 # ---- the status table of the guide's 4.1.1 (Core offloaded, two RS) ----
-ctl status >"$tmp/status.txt"
-check "status: the redirect VS, Status Redirect" grep -Eq '^198\.18\.10\.1:80 +tcp +Exchange 2013 HTTPS Offloaded - HTTP Redirect +L7 +- +Redirect' "$tmp/status.txt"
-check "status: the 443 VS with its nine SubVSs, in the guide's order" grep -Eq '^198\.18\.10\.1:443 +tcp +Exchange 2013 HTTPS Offloaded +L7 +(mail|self-signed) +Down +Exchange 2013 HTTPS Offloaded - ActiveSync, Exchange 2013 HTTPS Offloaded - Autodiscover, Exchange 2013 HTTPS Offloaded - ECP, Exchange 2013 HTTPS Offloaded - EWS, Exchange 2013 HTTPS Offloaded - MAPI, Exchange 2013 HTTPS Offloaded - OAB, Exchange 2013 HTTPS Offloaded - OWA, Exchange 2013 HTTPS Offloaded - PowerShell, Exchange 2013 HTTPS Offloaded - RPC$' "$tmp/status.txt"
-ctl status -j >"$tmp/status.json"
-check "status -j: 18 RS rows under the offloaded VS, unchecked (no health checks)" json '[sum(len(s["rs"]) for s in v["subvs"]) for v in j["vs"] if v["vip"]=="198.18.10.1" and v["port"]==443]==[18] and all(r["health"]=="unchecked" for v in j["vs"] if v["vip"]=="198.18.10.1" for s in v["subvs"] for r in s["rs"])' <"$tmp/status.json"
+ctl status >"$T/status.txt"
+check "status: the redirect VS, Status Redirect" grep -Eq '^198\.18\.10\.1:80 +tcp +Exchange 2013 HTTPS Offloaded - HTTP Redirect +L7 +- +Redirect' "$T/status.txt"
+check "status: the 443 VS with its nine SubVSs, in the guide's order" grep -Eq '^198\.18\.10\.1:443 +tcp +Exchange 2013 HTTPS Offloaded +L7 +(mail|self-signed) +Down +Exchange 2013 HTTPS Offloaded - ActiveSync, Exchange 2013 HTTPS Offloaded - Autodiscover, Exchange 2013 HTTPS Offloaded - ECP, Exchange 2013 HTTPS Offloaded - EWS, Exchange 2013 HTTPS Offloaded - MAPI, Exchange 2013 HTTPS Offloaded - OAB, Exchange 2013 HTTPS Offloaded - OWA, Exchange 2013 HTTPS Offloaded - PowerShell, Exchange 2013 HTTPS Offloaded - RPC$' "$T/status.txt"
+ctl status -j >"$T/status.json"
+check "status -j: 18 RS rows under the offloaded VS, unchecked (no health checks)" json '[sum(len(s["rs"]) for s in v["subvs"]) for v in j["vs"] if v["vip"]=="198.18.10.1" and v["port"]==443]==[18] and all(r["health"]=="unchecked" for v in j["vs"] if v["vip"]=="198.18.10.1" for s in v["subvs"] for r in s["rs"])' <"$T/status.json"
 
 # ---- applying twice; atomic failures ----
 expect_fail "template apply twice on the same VIP" "198.18.10.1:80 is in use by VS 1 (Exchange 2013 HTTPS Offloaded - HTTP Redirect)" \
@@ -432,45 +383,45 @@ expect_fail "an unknown template" "no template named 'Exchange 2013 Nope'" \
 	ctl template apply "Exchange 2013 Nope" vip 198.18.20.1
 expect_fail "a bad VIP" "vip: must be an IPv4 or IPv6 address" \
 	ctl template apply "Exchange 2013 IMAP" vip 198.18.20
-check "a rule changed by hand" ctl rule mod OWA nocase=0
+check "a rule changed by hand" cfg rule mod OWA nocase=0
 expect_fail "a template whose rule exists with other values" "rule 'OWA' exists with other values" \
 	ctl template apply "Exchange 2013 HTTPS ReEncrypted" vip 198.18.20.1
-check "the rule changed back" ctl rule mod OWA nocase=1
+check "the rule changed back" cfg rule mod OWA nocase=1
 
 # ---- vs add VIP [PORT] template= (Kemp's Use Template) ----
-id=$(ctl vs add 198.18.20.2 template="Exchange 2013 HTTPS Offloaded" 2>"$tmp/err")
-ctl vs show 198.18.20.2:443 -j >"$tmp/vs.json" 2>>"$tmp/err"
-check "vs add VIP template=NAME: the port comes from the template, the id printed is the 443 VS's" json "j['id']==$id and j['port']==443 and len(j['subvs'])==9 and j['NickName']=='Exchange 2013 HTTPS Offloaded'" <"$tmp/vs.json"
-check "vs add VIP template=NAME: the redirect VS too" bash -c "'$EXLBCTL' -s '$sock' -j vs show 198.18.20.2:80 | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(j[\"ErrorCode\"]!=302)'"
-ctl vs add 198.18.20.3 1143 tcp template="Exchange 2013 IMAP" nickname=IMAP-alt Idletime=600 >/dev/null 2>"$tmp/err"
-ctl vs show 198.18.20.3:1143 -j >"$tmp/vs.json" 2>>"$tmp/err"
-check "vs add VIP PORT template=NAME Key=Value: the port and values given win" json "j['NickName']=='IMAP-alt' and j['Idletime']==600 and j['CheckPort']==143 and j['ServerInit']==4" <"$tmp/vs.json"
+id=$(ctl vs add 198.18.20.2 template="Exchange 2013 HTTPS Offloaded" 2>"$T/err")
+ctl vs show 198.18.20.2:443 -j >"$T/vs.json" 2>>"$T/err"
+check "vs add VIP template=NAME: the port comes from the template, the id printed is the 443 VS's" json "j['id']==$id and j['port']==443 and len(j['subvs'])==9 and j['NickName']=='Exchange 2013 HTTPS Offloaded'" <"$T/vs.json"
+check "vs add VIP template=NAME: the redirect VS too" bash -c "'$EXLBCTL' -s '$SOCK' -j vs show 198.18.20.2:80 | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(j[\"ErrorCode\"]!=302)'"
+ctl vs add 198.18.20.3 1143 tcp template="Exchange 2013 IMAP" nickname=IMAP-alt Idletime=600 >/dev/null 2>"$T/err"
+ctl vs show 198.18.20.3:1143 -j >"$T/vs.json" 2>>"$T/err"
+check "vs add VIP PORT template=NAME Key=Value: the port and values given win" json "j['NickName']=='IMAP-alt' and j['Idletime']==600 and j['CheckPort']==143 and j['ServerInit']==4" <"$T/vs.json"
 
 # ---- list, show ----
-ctl template list -j >"$tmp/list.json"
+ctl template list -j >"$T/list.json"
 check "template list -j: 18 templates per year, three sets each, all built in" json '
 len(j["templates"])==54 and j["errors"]==[] and all(t["source"]=="built-in" for t in j["templates"]) and
 sorted(set(t["set"] for t in j["templates"]))==sorted("Exchange%s%s" % (y, s) for y in ("2013","2016","2019") for s in ("Core","ESP","Additional")) and
 sorted(t["name"] for t in j["templates"] if t["set"]=="Exchange2013Core")==sorted(["Exchange 2013 HTTPS Offloaded","Exchange 2013 HTTPS ReEncrypted","Exchange 2013 HTTPS","Exchange 2013 SMTP","Exchange 2013 SMTPS"]) and
 sorted(t["name"] for t in j["templates"] if t["set"]=="Exchange2013ESP")==sorted(["Exchange 2013 HTTPS Offloaded with ESP","Exchange 2013 HTTPS ReEncrypted with ESP","Exchange 2013 SMTP with ESP"]) and
-len([t for t in j["templates"] if t["set"]=="Exchange2013Additional"])==10' <"$tmp/list.json"
+len([t for t in j["templates"] if t["set"]=="Exchange2013Additional"])==10' <"$T/list.json"
 check "template list -j: no template says it is refused (the HTTPS ESP ones apply with Domain=)" json '
-not [t["name"] for t in j["templates"] if t["refused"]]' <"$tmp/list.json"
-check "template list (text): the HTTPS ESP templates are not marked refused" bash -c "'$EXLBCTL' -s '$sock' template list >'$tmp/list.txt' && grep -Eq '^Exchange 2019 HTTPS Offloaded with ESP +Exchange2019ESP +built-in ' '$tmp/list.txt' && ! grep -q 'refused' '$tmp/list.txt' && grep -Eq '^Exchange 2019 SMTP with ESP +Exchange2019ESP +built-in +25 +0 *\$' '$tmp/list.txt'"
-check "template show of an HTTPS ESP template has no refused line" bash -c "'$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded with ESP' >'$tmp/show-esp.txt' && grep -q 'SubVS Exchange 2013 HTTPS Offloaded with ESP - OWA' '$tmp/show-esp.txt' && ! grep -q refused '$tmp/show-esp.txt'"
-check "template list (text)" bash -c "'$EXLBCTL' -s '$sock' template list | grep -Eq '^Exchange 2013 HTTPS Offloaded +Exchange2013Core +built-in +80 443\\* +9'"
-check "template show (text): SubVSs, rules, parameters" bash -c "'$EXLBCTL' -s '$sock' template show 'exchange 2013 https offloaded' | grep -q 'SubVS Exchange 2013 HTTPS Offloaded - OWA' && '$EXLBCTL' -s '$sock' template show 'Exchange 2013 HTTPS Offloaded' | grep -q 'CheckUrl  *\\/owa\\/healthcheck.htm'"
-ctl template show "Exchange 2013 SMTP" -j >"$tmp/show.json"
-check "template show -j: the template and where it comes from" json 'j["name"]=="Exchange 2013 SMTP" and j["set"]=="Exchange2013Core" and j["source"]=="built-in" and j["file"].endswith("Exchange2013Core.json") and j["vs"][0]["port"]==25' <"$tmp/show.json"
+not [t["name"] for t in j["templates"] if t["refused"]]' <"$T/list.json"
+check "template list (text): the HTTPS ESP templates are not marked refused" bash -c "'$EXLBCTL' -s '$SOCK' template list >'$T/list.txt' && grep -Eq '^Exchange 2019 HTTPS Offloaded with ESP +Exchange2019ESP +built-in ' '$T/list.txt' && ! grep -q 'refused' '$T/list.txt' && grep -Eq '^Exchange 2019 SMTP with ESP +Exchange2019ESP +built-in +25 +0 *\$' '$T/list.txt'"
+check "template show of an HTTPS ESP template has no refused line" bash -c "'$EXLBCTL' -s '$SOCK' template show 'Exchange 2013 HTTPS Offloaded with ESP' >'$T/show-esp.txt' && grep -q 'SubVS Exchange 2013 HTTPS Offloaded with ESP - OWA' '$T/show-esp.txt' && ! grep -q refused '$T/show-esp.txt'"
+check "template list (text)" bash -c "'$EXLBCTL' -s '$SOCK' template list | grep -Eq '^Exchange 2013 HTTPS Offloaded +Exchange2013Core +built-in +80 443\\* +9'"
+check "template show (text): SubVSs, rules, parameters" bash -c "'$EXLBCTL' -s '$SOCK' template show 'exchange 2013 https offloaded' | grep -q 'SubVS Exchange 2013 HTTPS Offloaded - OWA' && '$EXLBCTL' -s '$SOCK' template show 'Exchange 2013 HTTPS Offloaded' | grep -q 'CheckUrl  *\\/owa\\/healthcheck.htm'"
+ctl template show "Exchange 2013 SMTP" -j >"$T/show.json"
+check "template show -j: the template and where it comes from" json 'j["name"]=="Exchange 2013 SMTP" and j["set"]=="Exchange2013Core" and j["source"]=="built-in" and j["file"].endswith("Exchange2013Core.json") and j["vs"][0]["port"]==25' <"$T/show.json"
 
 # ---- export -> import round trip ----
-ctl template export 198.18.10.2:443 name="Site HTTPS" >"$tmp/export.json" 2>"$tmp/err"
-check "template export VS name=NAME > FILE" json 'j["format"]=="exlb-templates" and j["templates"][0]["name"]=="Site HTTPS" and len(j["templates"][0]["vs"][0]["subvs"])==9 and len(j["templates"][0]["rules"])==9 and "CertFile" not in j["templates"][0]["vs"][0] and "rs" not in j["templates"][0]["vs"][0]' <"$tmp/export.json"
-check "template import FILE" ctl template import "$tmp/export.json"
+ctl template export 198.18.10.2:443 name="Site HTTPS" >"$T/export.json" 2>"$T/err"
+check "template export VS name=NAME > FILE" json 'j["format"]=="exlb-templates" and j["templates"][0]["name"]=="Site HTTPS" and len(j["templates"][0]["vs"][0]["subvs"])==9 and len(j["templates"][0]["rules"])==9 and "CertFile" not in j["templates"][0]["vs"][0] and "rs" not in j["templates"][0]["vs"][0]' <"$T/export.json"
+check "template import FILE" cfg template import "$T/export.json"
 ctl template list -j | json '[t["source"] for t in j["templates"] if t["name"]=="Site HTTPS"]==["imported"]'
 check "the imported template is listed as imported" [ $? -eq 0 ]
-check "template apply of the imported template" ctl template apply "Site HTTPS" vip 198.18.30.1 rs 198.18.1.11 rs 198.18.1.12
-python3 - "$EXLBCTL" "$sock" <<'EOF' 2>"$tmp/err"
+check "template apply of the imported template" cfg template apply "Site HTTPS" vip 198.18.30.1 rs 198.18.1.11 rs 198.18.1.12
+python3 - "$EXLBCTL" "$SOCK" <<'EOF' 2>"$T/err"
 import json, subprocess, sys
 def show(vs):
     j = json.loads(subprocess.run([sys.argv[1], "-s", sys.argv[2], "-j", "vs", "show", vs],
@@ -488,53 +439,54 @@ if a != b:
     sys.exit(1)
 EOF
 check "export, import, apply: the same VS, SubVSs and rules as the original (but VIP, ids, certificate)" [ $? -eq 0 ]
-expect_fail "import of a template that exists" "template 'Site HTTPS' exists" ctl template import "$tmp/export.json"
-check "import replace=1" ctl template import "$tmp/export.json" replace=1
-sed 's/"Site HTTPS"/"Exchange 2013 SMTP"/' "$tmp/export.json" >"$tmp/clash.json"
-expect_fail "import under a built-in name" "template 'Exchange 2013 SMTP' is built in" ctl template import "$tmp/clash.json"
+expect_fail "import of a template that exists" "template 'Site HTTPS' exists" ctl template import "$T/export.json"
+check "import replace=1" cfg template import "$T/export.json" replace=1
+sed 's/"Site HTTPS"/"Exchange 2013 SMTP"/' "$T/export.json" >"$T/clash.json"
+expect_fail "import under a built-in name" "template 'Exchange 2013 SMTP' is built in" ctl template import "$T/clash.json"
 python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 d["templates"][0]["name"] = "Broken"
 d["templates"][0]["vs"][0]["Schedule"] = "fast"
-json.dump(d, open(sys.argv[2], "w"))' "$tmp/export.json" "$tmp/bad.json"
-expect_fail "import of a template that does not apply" "template 'Broken': vs\[0\]: Schedule: must be one of rr, wrr, lc, wlc" ctl template import "$tmp/bad.json"
-check "nothing of the refused import is stored" bash -c "! '$EXLBCTL' -s '$sock' template show Broken 2>/dev/null"
+json.dump(d, open(sys.argv[2], "w"))' "$T/export.json" "$T/bad.json"
+expect_fail "import of a template that does not apply" "template 'Broken': vs\[0\]: Schedule: must be one of rr, wrr, lc, wlc" ctl template import "$T/bad.json"
+check "nothing of the refused import is stored" bash -c "! '$EXLBCTL' -s '$SOCK' template show Broken 2>/dev/null"
 python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 d["templates"][0]["name"] = "Holed"
 d["templates"][0]["vs"][0]["TLSType"] = 8
-json.dump(d, open(sys.argv[2], "w"))' "$tmp/export.json" "$tmp/holed.json"
-expect_fail "import of a template with a TLSType hole" "template 'Holed': VS .*: TLSType: 8 disables TLS 1.2 but leaves TLS 1.0 and TLS 1.3 on" ctl template import "$tmp/holed.json"
+json.dump(d, open(sys.argv[2], "w"))' "$T/export.json" "$T/holed.json"
+expect_fail "import of a template with a TLSType hole" "template 'Holed': VS .*: TLSType: 8 disables TLS 1.2 but leaves TLS 1.0 and TLS 1.3 on" ctl template import "$T/holed.json"
 python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 d["templates"] = [t for t in d["templates"] if t["name"] == "Exchange 2013 HTTPS Offloaded with ESP"]
 d["templates"][0]["name"] = "My ESP"
-json.dump(d, open(sys.argv[2], "w"))' "$EXLB_TEMPLATE_DIR/Exchange2013ESP.json" "$tmp/esp.json"
-check "import of an HTTPS ESP template (it applies with Domain=)" ctl template import "$tmp/esp.json"
-check "the imported ESP template is listed" bash -c "'$EXLBCTL' -s '$sock' template show 'My ESP' >/dev/null"
+json.dump(d, open(sys.argv[2], "w"))' "$EXLB_TEMPLATE_DIR/Exchange2013ESP.json" "$T/esp.json"
+check "import of an HTTPS ESP template (it applies with Domain=)" cfg template import "$T/esp.json"
+check "the imported ESP template is listed" bash -c "'$EXLBCTL' -s '$SOCK' template show 'My ESP' >/dev/null"
 expect_fail "vs add VIP template= of an HTTPS ESP template without Domain=" "template 'Exchange 2016 HTTPS Offloaded with ESP': Exchange 2016 HTTPS Offloaded with ESP - Authentication Proxy logs users on against an SSO domain (EspEnabled=1 InputAuthMode=2): give Domain=NAME" \
 	ctl vs add 198.18.20.4 template="Exchange 2016 HTTPS Offloaded with ESP"
 check "vs add VIP template= of an HTTPS ESP template with Domain=EXLB: its OWA SubVS has the domain, the main VS none" \
-	bash -c "'$EXLBCTL' -s '$sock' vs add 198.18.20.4 template='Exchange 2016 HTTPS Offloaded with ESP' Domain=EXLB >/dev/null && '$EXLBCTL' -s '$sock' -j vs show 198.18.20.4:443 | python3 -c 'import json,sys; j=json.load(sys.stdin); o=[s for s in j[\"subvs\"] if s[\"NickName\"].endswith(\" - OWA\")][0]; sys.exit(not (o[\"Domain\"]==\"EXLB\" and o[\"OutputAuthMode\"]==2 and j[\"Domain\"]==\"\"))'"
+	bash -c "'$EXLBCTL' -s '$SOCK' vs add 198.18.20.4 template='Exchange 2016 HTTPS Offloaded with ESP' Domain=EXLB >/dev/null && '$EXLBCTL' -s '$SOCK' -j vs show 198.18.20.4:443 | python3 -c 'import json,sys; j=json.load(sys.stdin); o=[s for s in j[\"subvs\"] if s[\"NickName\"].endswith(\" - OWA\")][0]; sys.exit(not (o[\"Domain\"]==\"EXLB\" and o[\"OutputAuthMode\"]==2 and j[\"Domain\"]==\"\"))'"
 check "vs add VIP template= of the SMTP ESP template applies (SMTPAllowedDomains is enforced)" \
-	bash -c "'$EXLBCTL' -s '$sock' vs add 198.18.20.4 template='Exchange 2016 SMTP with ESP' >/dev/null && '$EXLBCTL' -s '$sock' -j vs show 198.18.20.4:25 | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(not (j[\"EspEnabled\"]==1 and j[\"SMTPAllowedDomains\"]==\"Example.com\"))'"
+	bash -c "'$EXLBCTL' -s '$SOCK' vs add 198.18.20.4 template='Exchange 2016 SMTP with ESP' >/dev/null && '$EXLBCTL' -s '$SOCK' -j vs show 198.18.20.4:25 | python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(not (j[\"EspEnabled\"]==1 and j[\"SMTPAllowedDomains\"]==\"Example.com\"))'"
 expect_fail "delete of a built-in template" "is built in" ctl template delete "Exchange 2013 SMTP"
-stop_daemon
-start_daemon
+exlbd_stop_checked
+exlbd_start "exlbd starts again on the same state directory" \
+	--no-health-checks --template-dir "$EXLB_TEMPLATE_DIR"
 ctl template show "Site HTTPS" -j | json 'j["source"]=="imported"'
 rc=$?
-check "imported templates and applied services survive a restart" bash -c '[ "$1" -eq 0 ] && "$2" -s "$3" vs show 198.18.30.1:443' _ \
-	"$rc" "$EXLBCTL" "$sock"
-check "template delete NAME" ctl template delete "Site HTTPS"
+check "imported templates and applied services survive a restart" bash -c '[ "$1" -eq 0 ] && "$2" -s "$3" vs show 198.18.30.1:443 >/dev/null' _ \
+	"$rc" "$EXLBCTL" "$SOCK"
+check "template delete NAME" cfg template delete "Site HTTPS"
 expect_fail "the deleted template is gone" "no template named 'Site HTTPS'" ctl template show "Site HTTPS"
-check "its services stay (a template is only a recipe)" ctl vs show 198.18.30.1:443
+check "its services stay (a template is only a recipe)" cfg vs show 198.18.30.1:443
 
 # ---- help ----
 check "template apply --help shows its usage" bash -c "'$EXLBCTL' template apply --help | grep -q 'NAME vip VIP'"
 check "vs add --help mentions template=" bash -c "'$EXLBCTL' vs add --help | grep -q 'template=NAME'"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+exlbd_stop_checked
+tap_end
