@@ -32,14 +32,17 @@ readonly INTERVAL=9 TIMEOUT=4 RETRY=2
 # how late "down" may be: interval * retry + timeout (the polls wait SLACK longer)
 readonly DOWN_BOUND=$((INTERVAL * RETRY + TIMEOUT)) SLACK=4
 
-skip() { echo "1..0 # SKIP $*"; exit 4; }
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/tap.sh
+source "$here/lib/tap.sh"
+# shellcheck source=lib/exlbd.sh
+source "$here/lib/exlbd.sh"
 
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 for tool in ip nginx python3; do
 	command -v "$tool" >/dev/null || skip "$tool not installed"
 done
 
-here=$(cd "$(dirname "$0")" && pwd)
 EXLBD=$(realpath "${EXLBD:-$here/../build/exlbd}")
 EXLBCTL=$(realpath "${EXLBCTL:-$here/../build/exlbctl}")
 [ -x "$EXLBD" ] && [ -x "$EXLBCTL" ] || skip "build exlbd and exlbctl first"
@@ -50,18 +53,13 @@ SRV=exlb-eh-srv-$$
 CLI=exlb-eh-cli-$$
 SOCK=$T/exlbd.sock
 DAEMON_PID=
-N=0
-FAILED=0
 
 in_srv() { ip netns exec "$SRV" "$@"; }
 nginx_pid() { cat "$T/nginx$1/nginx.pid" 2>/dev/null; }
 
 cleanup() {
 	local pid i
-	if [ -n "$DAEMON_PID" ]; then
-		kill -TERM "$DAEMON_PID" 2>/dev/null
-		wait "$DAEMON_PID" 2>/dev/null
-	fi
+	exlbd_kill
 	for i in 1 2; do
 		pid=$(nginx_pid $i)
 		[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
@@ -71,18 +69,6 @@ cleanup() {
 	if [ -z "${KEEP:-}" ]; then rm -rf "$T"; else echo "# kept $T"; fi
 }
 trap cleanup EXIT
-
-report() {	# report PASS(0/1) description
-	N=$((N + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $N - $2"
-	else
-		echo "not ok $N - $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
-
-ctl() { "$EXLBCTL" -s "$SOCK" "$@"; }
 
 # The health of both servers in both SubVSs from `exlbctl status -j`, as
 # "OWA/1=up OWA/2=up EWS/1=up EWS/2=up" (up, down, unchecked).
@@ -199,15 +185,8 @@ report $? "the nine vdirs' healthcheck.htm answer '200 OK <vdir>' on both server
 
 # ---- exlbd inside the client namespace
 
-ip netns exec "$CLI" env -u EXLBD_NO_HEALTH_CHECKS "$EXLBD" --no-kernel \
-	--state-dir "$T/state" --socket "$SOCK" 2>>"$T/exlbd.log" &
-DAEMON_PID=$!
-for ((i = 0; i < 50; i++)); do
-	[ -S "$SOCK" ] && ctl get RetryInterval >/dev/null 2>&1 && break
-	sleep 0.1
-done
-ctl get RetryInterval >/dev/null 2>&1
-report $? "exlbd runs in the client namespace (--no-kernel, socket $SOCK)"
+NS_LB=$CLI
+exlbd_start --health-checks "exlbd runs in the client namespace (--no-kernel, socket $SOCK)"
 
 # slow globals, Kemp's minimums on the VS: the SubVSs inherit the VS's
 ctl set RetryInterval=30 >/dev/null && ctl set RetryCount=3 >/dev/null &&
@@ -225,7 +204,7 @@ t = json.load(sys.stdin)["health_timing"]
 print(t["RetryInterval"], t["Timeout"], t["RetryCount"], t["from"]["RetryInterval"])')
 [ "$timing" = "$INTERVAL $TIMEOUT $RETRY VS" ]
 report $? "SubVS OWA checks with the VS's timing, not the globals' 30 s x 3 (got: $timing)"
-echo "# $(ctl subvs show Mail/OWA | grep 'health timing')"
+diag "$(ctl subvs show Mail/OWA | grep 'health timing')"
 
 # 1. both servers come up in both SubVSs
 out=$(wait_health "OWA/1=up OWA/2=up EWS/1=up EWS/2=up" $((DOWN_BOUND + SLACK)))
@@ -271,9 +250,6 @@ report $? "repaired: all up again after ${out%% *} s (${out#* })"
 
 kill -0 "$DAEMON_PID" 2>/dev/null
 report $? "exlbd still running"
-if [ "$FAILED" -ne 0 ]; then
-	echo "# exlbd log:"
-	sed 's/^/#   /' "$T/exlbd.log"
-fi
-echo "1..$N"
-[ "$FAILED" -eq 0 ]
+exlbd_stop_checked
+[ "$TAP_FAILED" = 0 ] || diag "exlbd log:" "$(sed 's/^/  /' "$T/exlbd.log")"
+tap_end
