@@ -76,7 +76,7 @@ W1=$(privsep_pid worker_process)
 privsep_check "$D1" "directory process $D1"
 # its directory threads (4) started after the filter: they inherit it
 [ "$(privsep_st "$D1" Threads)" -ge 5 ] &&
-	grep -q "exlbd-directory\[$D1\]: directory: sandboxed as exlb" "$T/exlbd.log"
+	grep -q "exlbd: directory\[$D1\]: directory: sandboxed as exlb" "$T/exlbd.log"
 report $? "directory process: $(privsep_st "$D1" Threads) threads (main + 4 exlbd-ldap), logged 'sandboxed as exlb'"
 
 # in_mem PID STRING: whether STRING is in PID's readable memory (root reads

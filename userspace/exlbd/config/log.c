@@ -55,7 +55,10 @@ static bool stderr_is_journal(void)
 	return v;
 }
 
-/* "exlbd", or the worker process's "exlbd: worker[PID]" (one prefix for every line) */
+/*
+ * "exlbd", or a child process's "exlbd: worker[PID]" or "exlbd: directory[PID]"
+ * (one "exlbd: " prefix for every line, docs/operations.md)
+ */
 static char log_tag[48] = "exlbd";
 
 void exlb_log_set_tag(const char *tag)

@@ -316,7 +316,7 @@ int exlb_directory_main(void)
 	ev_io chan_io;
 	int v;
 
-	snprintf(tag, sizeof(tag), "exlbd-directory[%d]", (int)getpid());
+	snprintf(tag, sizeof(tag), "exlbd: directory[%d]", (int)getpid());
 	exlb_log_set_tag(tag);
 	/* what it would otherwise read inside: configurations, the zone */
 	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
