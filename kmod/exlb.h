@@ -28,6 +28,7 @@
 #include <linux/u64_stats_sync.h>
 #include <linux/workqueue.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_flow_table.h>
 #include <net/netns/generic.h>
 #include <uapi/linux/exlb.h>
 
@@ -144,6 +145,10 @@ enum exlb_flow_kind {
 	EXLB_FLOW_ADOPTED,		/* bound on the HA peer, synced to us */
 };
 
+/* struct exlb_flow.offload: a nat flow and the flowtable (offload.c) */
+#define EXLB_OFFLOADED	0x1	/* was offloaded: counters from conntrack's */
+#define EXLB_PROBED	0x2	/* being reset: probes sent, RSTs next */
+
 /*
  * One per balanced connection, so kept small (48 bytes on 64-bit, checked
  * at build time): the service is the real server's, the stamp is the low
@@ -159,6 +164,7 @@ struct exlb_flow {
 	u8 class;			/* enum exlb_flow_class, sched_lock */
 	u8 kind;			/* enum exlb_flow_kind, set before insert */
 	bool persisted;			/* counted in its persistence record */
+	u8 offload;			/* EXLB_OFFLOADED, EXLB_PROBED */
 	struct rcu_head rcu;
 };
 
@@ -225,6 +231,12 @@ struct exlb_net {
 	/* conntrack entries synced from the HA peer (hooks.c, adopt) */
 	atomic64_t adopted;		/* taken into the flow table */
 	atomic64_t adopt_reset;		/* reset: no such usable real here */
+
+	/* the flowtable fast path of established nat flows (offload.c) */
+	bool offload_on;
+	struct nf_flowtable flowtable;
+	struct notifier_block offload_nb;
+	struct list_head offload_devs;	/* devices hooked, under RTNL */
 
 	u8 drop_on_fail;
 	u8 drop_at_drain_end;
@@ -372,8 +384,18 @@ struct dst_entry *exlb_route_to_real(struct net *net, u16 family,
 int exlb_hooks_enable(struct exlb_net *xn);
 void exlb_hooks_disable(struct exlb_net *xn);
 
+/* offload.c: established nat flows through nf_flow_table */
+int exlb_offload_enable(struct exlb_net *xn);
+void exlb_offload_disable(struct exlb_net *xn);
+void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
+		      struct sk_buff *skb, const struct nf_hook_state *state);
+void exlb_offload_stop(struct exlb_net *xn, struct exlb_flow *flow);
+bool exlb_offload_fold(struct exlb_flow *flow);
+void exlb_offload_count(struct nf_conn *ct);
+
 /* reset.c: RSTs built from tracked sequence numbers */
 void exlb_reset_conntrack(struct net *net, struct nf_conn *ct);
+void exlb_probe_conntrack(struct net *net, struct nf_conn *ct);
 void exlb_reset_route(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_syn(struct net *net, const struct nf_conn *ct);
@@ -395,6 +417,22 @@ static inline void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats,
 		u64_stats_inc(&s->pkts_out);
 		u64_stats_add(&s->bytes_out, len);
 	}
+	u64_stats_update_end_irqrestore(&s->syncp, flags);
+	put_cpu_ptr(stats);
+}
+
+/* What conntrack counted for an offloaded flow, added in one go. */
+static inline void exlb_stats_fold(struct exlb_stats_pcpu __percpu *stats,
+				   const struct exlb_stats *add)
+{
+	struct exlb_stats_pcpu *s = get_cpu_ptr(stats);
+	unsigned long flags;
+
+	flags = u64_stats_update_begin_irqsave(&s->syncp);
+	u64_stats_add(&s->pkts_in, add->pkts_in);
+	u64_stats_add(&s->bytes_in, add->bytes_in);
+	u64_stats_add(&s->pkts_out, add->pkts_out);
+	u64_stats_add(&s->bytes_out, add->bytes_out);
 	u64_stats_update_end_irqrestore(&s->syncp, flags);
 	put_cpu_ptr(stats);
 }

@@ -15,6 +15,7 @@
  * reset marks first, passes through flow_lock, then walks, so every flow
  * that passed the check is in the table when the walk starts.
  */
+#include <linux/delay.h>
 #include <linux/jiffies.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
@@ -168,6 +169,7 @@ static void flow_release(struct exlb_flow *flow)
 		flow_set_class(flow, EXLB_FLOW_CLOSED);
 		spin_unlock_bh(&svc->sched_lock);
 	}
+	exlb_offload_fold(flow);
 	exlb_real_put(flow->real);
 	call_rcu(&flow->rcu, flow_free_rcu);
 }
@@ -302,8 +304,8 @@ static void flow_finish(struct exlb_net *xn, struct exlb_flow *flow,
  */
 static void flows_walk(struct exlb_net *xn,
 		       void (*fn)(struct exlb_net *xn, struct exlb_flow *flow,
-				  const void *arg),
-		       const void *arg)
+				  void *arg),
+		       void *arg)
 {
 	struct rhashtable_iter iter;
 	struct exlb_flow *flow;
@@ -319,32 +321,73 @@ static void flows_walk(struct exlb_net *xn,
 	rhashtable_walk_exit(&iter);
 }
 
+/*
+ * How long the answers to reset probes get: a round trip in the LAN, with
+ * room for a slow host.
+ */
+#define EXLB_PROBE_WAIT_MS	100
+
+/*
+ * A flow that has been through the flowtable is reset in two steps:
+ * conntrack's sequence tracking stopped meanwhile, so the flow leaves the
+ * flowtable and each end gets a probe whose answer brings the tracking up
+ * to date (offload.c); the RSTs are sent once the answers are in, by a
+ * second walk. True if @flow was probed now, false if it can be finished
+ * at once (it was never offloaded, or it was probed before).
+ */
+static bool flow_probe(struct exlb_net *xn, struct exlb_flow *flow)
+{
+	u8 old = READ_ONCE(flow->offload);
+
+	do {
+		if (!(old & EXLB_OFFLOADED) || (old & EXLB_PROBED))
+			return false;
+	} while (!try_cmpxchg(&flow->offload, &old, old | EXLB_PROBED));
+	if (!nf_ct_is_confirmed(flow->ct))
+		return false;
+	exlb_offload_stop(xn, flow);
+	rcu_read_lock();
+	local_bh_disable();
+	exlb_probe_conntrack(xn->net, flow->ct);
+	local_bh_enable();
+	rcu_read_unlock();
+	return true;
+}
+
 struct reset_match {
 	const struct exlb_real *real;		/* or NULL */
 	const struct exlb_service *svc;		/* or NULL */
 	bool send_rst;
+	unsigned int probed;			/* flows waiting for answers */
 };
 
-static void reset_one(struct exlb_net *xn, struct exlb_flow *flow,
-		      const void *arg)
+static void reset_one(struct exlb_net *xn, struct exlb_flow *flow, void *arg)
 {
-	const struct reset_match *m = arg;
+	struct reset_match *m = arg;
 
 	if (m->real && flow->real != m->real)
 		return;
 	if (m->svc && exlb_flow_svc(flow) != m->svc)
 		return;
+	if (m->send_rst && flow_probe(xn, flow)) {
+		m->probed++;
+		return;
+	}
 	if (flow_unlink(xn, flow))
 		flow_finish(xn, flow, m->send_rst);
 }
 
-static void flows_reset_matching(struct exlb_net *xn,
-				 const struct reset_match *m)
+/* Process context: sleeps while probes are answered. */
+static void flows_reset_matching(struct exlb_net *xn, struct reset_match *m)
 {
 	/* every insert that missed the caller's mark is done after this */
 	spin_lock_bh(&xn->flow_lock);
 	spin_unlock_bh(&xn->flow_lock);
 	flows_walk(xn, reset_one, m);
+	if (m->probed) {
+		msleep(EXLB_PROBE_WAIT_MS);
+		flows_walk(xn, reset_one, m);	/* the probed ones now */
+	}
 }
 
 void exlb_flows_reset_real(struct exlb_net *xn, struct exlb_real *real)
@@ -399,12 +442,12 @@ struct gc_args {
 	unsigned long now;
 	u32 final;
 	bool drain_drop;
+	unsigned int probed;
 };
 
-static void gc_one(struct exlb_net *xn, struct exlb_flow *flow,
-		   const void *arg)
+static void gc_one(struct exlb_net *xn, struct exlb_flow *flow, void *arg)
 {
-	const struct gc_args *a = arg;
+	struct gc_args *a = arg;
 	struct exlb_real *real = flow->real;
 	u32 idle = exlb_effective_idle(xn, real->svc) * HZ;
 
@@ -416,14 +459,29 @@ static void gc_one(struct exlb_net *xn, struct exlb_flow *flow,
 	if (flow->kind == EXLB_FLOW_ROUTE &&
 	    READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)
 		return;		/* closed: waits for its entry to die */
-	if (time_after32((u32)a->now, READ_ONCE(flow->last_seen) + idle) ||
+	if (exlb_offload_fold(flow))
+		WRITE_ONCE(flow->last_seen, (u32)a->now);
+	if ((READ_ONCE(flow->offload) & EXLB_PROBED) ||
+	    time_after32((u32)a->now, READ_ONCE(flow->last_seen) + idle) ||
 	    (a->drain_drop &&
 	     (READ_ONCE(real->flags) & EXLB_REAL_F_DISABLED) &&
 	     time_after_eq(a->now, READ_ONCE(real->disabled_at) +
 				   a->final * HZ))) {
+		if (flow_probe(xn, flow)) {
+			a->probed++;
+			return;
+		}
 		if (flow_unlink(xn, flow))
 			flow_finish(xn, flow, true);
 	}
+}
+
+/* The second walk of a collection that probed: finishes those flows. */
+static void gc_finish_probed(struct exlb_net *xn, struct exlb_flow *flow,
+			     void *arg)
+{
+	if ((READ_ONCE(flow->offload) & EXLB_PROBED) && flow_unlink(xn, flow))
+		flow_finish(xn, flow, true);
 }
 
 static void gc_work_fn(struct work_struct *work)
@@ -438,6 +496,10 @@ static void gc_work_fn(struct work_struct *work)
 	struct exlb_service *svc;
 
 	flows_walk(xn, gc_one, &a);
+	if (a.probed) {
+		msleep(EXLB_PROBE_WAIT_MS);
+		flows_walk(xn, gc_finish_probed, NULL);
+	}
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(svc, &xn->services, list) {

@@ -349,7 +349,9 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 	}
 
 	in = CTINFO2DIR(ctinfo) == IP_CT_DIR_ORIGINAL;
-	exlb_stats_add(flow->real->stats, in, skb->len, false);
+	/* an offloaded flow's packets are counted by conntrack (offload.c) */
+	if (!(READ_ONCE(flow->offload) & EXLB_OFFLOADED))
+		exlb_stats_add(flow->real->stats, in, skb->len, false);
 	/* one write per jiffy at most: the line is shared by both directions */
 	now = (u32)jiffies;
 	if (time_after32(now, READ_ONCE(flow->last_seen)))
@@ -362,6 +364,7 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 	/* the flow may be released now; RCU keeps it and flow->real readable */
 	if (flow->kind == EXLB_FLOW_ROUTE)
 		return route_xmit(skb, state, flow->real);
+	exlb_offload_try(xn, flow, skb, state);
 	return NF_ACCEPT;
 }
 
@@ -452,6 +455,8 @@ static unsigned int exlb_nat_dst(void *priv, struct sk_buff *skb,
 	if (real->forward == EXLB_FORWARD_ROUTE)
 		return route_first(xn, skb, state, flow);
 
+	if (READ_ONCE(xn->offload_on))
+		exlb_offload_count(ct);
 	range.flags = NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED;
 	range.min_addr = real->addr;
 	range.max_addr = real->addr;
@@ -715,9 +720,12 @@ int exlb_hooks_enable(struct exlb_net *xn)
 	int err;
 
 	lockdep_assert_held(&xn->lock);
-	err = nf_ct_netns_get(net, NFPROTO_IPV4);
+	err = exlb_offload_enable(xn);
 	if (err)
 		return err;
+	err = nf_ct_netns_get(net, NFPROTO_IPV4);
+	if (err)
+		goto err_offload;
 	err = nf_ct_netns_get(net, NFPROTO_IPV6);
 	if (err)
 		goto err_ct4;
@@ -747,6 +755,8 @@ err_ct6:
 	nf_ct_netns_put(net, NFPROTO_IPV6);
 err_ct4:
 	nf_ct_netns_put(net, NFPROTO_IPV4);
+err_offload:
+	exlb_offload_disable(xn);
 	return err;
 }
 
@@ -768,4 +778,5 @@ void exlb_hooks_disable(struct exlb_net *xn)
 	nf_ct_netns_put(net, NFPROTO_IPV4);
 	/* nf_nat drops a lookup hook without waiting: a CPU may be in it */
 	synchronize_net();
+	exlb_offload_disable(xn);
 }

@@ -26,6 +26,7 @@ struct exlb_rst {
 	union nf_inet_addr saddr, daddr;
 	__be16 sport, dport;
 	u32 seq, ack_seq;
+	bool probe;		/* a bare ACK, not a RST (exlb_probe_conntrack()) */
 };
 
 static void rst_fill_tcp(struct tcphdr *th, const struct exlb_rst *r)
@@ -36,7 +37,7 @@ static void rst_fill_tcp(struct tcphdr *th, const struct exlb_rst *r)
 	th->seq = htonl(r->seq);
 	th->ack_seq = htonl(r->ack_seq);
 	th->doff = sizeof(*th) / 4;
-	th->rst = 1;
+	th->rst = !r->probe;
 	th->ack = 1;
 }
 
@@ -163,8 +164,8 @@ static void send_rst(struct net *net, u16 family, const struct exlb_rst *r)
  * client as the VIP (IP_CT_DIR_ORIGINAL), or to the real server as the
  * source it sees (IP_CT_DIR_REPLY).
  */
-static void reset_toward(struct net *net, const struct nf_conn *ct,
-			 enum ip_conntrack_dir dir, u32 seq, u32 ack)
+static void send_toward(struct net *net, const struct nf_conn *ct,
+			enum ip_conntrack_dir dir, u32 seq, u32 ack, bool probe)
 {
 	const struct nf_conntrack_tuple *t = &ct->tuplehash[dir].tuple;
 	struct exlb_rst r = {
@@ -174,9 +175,16 @@ static void reset_toward(struct net *net, const struct nf_conn *ct,
 		.dport = t->src.u.tcp.port,
 		.seq = seq,
 		.ack_seq = ack,
+		.probe = probe,
 	};
 
 	send_rst(net, nf_ct_l3num(ct), &r);
+}
+
+static void reset_toward(struct net *net, const struct nf_conn *ct,
+			 enum ip_conntrack_dir dir, u32 seq, u32 ack)
+{
+	send_toward(net, ct, dir, seq, ack, false);
 }
 
 static void reset_client(struct net *net, const struct nf_conn *ct, u32 seq,
@@ -209,6 +217,36 @@ void exlb_reset_conntrack(struct net *net, struct nf_conn *ct)
 	if (state == TCP_CONNTRACK_SYN_SENT)
 		return;	/* the real server never answered: nothing to reset */
 	reset_real(net, ct, client_sent, real_sent);
+}
+
+/*
+ * Far from any window: the tracked numbers are behind the true ones by
+ * what the flowtable forwarded, which wraps only after 3 GiB.
+ */
+#define EXLB_PROBE_BEHIND	0x40000000u
+
+/*
+ * Asks both ends of @ct where they are, when conntrack's tracking of it is
+ * stale (the flow went through the flowtable, see offload.c): a bare ACK
+ * whose sequence number is far outside the receiver's window, and whose
+ * ACK is far behind, is answered by TCP with an ACK carrying exactly what
+ * it sent and expects (RFC 793's answer to an unacceptable segment, or
+ * RFC 5961's challenge ACK). Conntrack, which the flowtable left in
+ * pick-up mode, takes its tracking up from the answers; the RSTs follow.
+ */
+void exlb_probe_conntrack(struct net *net, struct nf_conn *ct)
+{
+	u32 client_sent, real_sent;
+
+	spin_lock_bh(&ct->lock);
+	client_sent = ct->proto.tcp.seen[IP_CT_DIR_ORIGINAL].td_end;
+	real_sent = ct->proto.tcp.seen[IP_CT_DIR_REPLY].td_end;
+	spin_unlock_bh(&ct->lock);
+
+	send_toward(net, ct, IP_CT_DIR_ORIGINAL, real_sent - EXLB_PROBE_BEHIND,
+		    client_sent - EXLB_PROBE_BEHIND, true);
+	send_toward(net, ct, IP_CT_DIR_REPLY, client_sent - EXLB_PROBE_BEHIND,
+		    real_sent - EXLB_PROBE_BEHIND, true);
 }
 
 /*
@@ -264,7 +302,7 @@ void exlb_reset_route(struct net *net, const struct exlb_flow *flow)
 	u32 end = READ_ONCE(ext->route.end);
 	u32 ack = READ_ONCE(ext->route.ack);
 	u16 family = nf_ct_l3num(flow->ct);
-	struct exlb_rst r;
+	struct exlb_rst r = {};
 
 	/* To the client, as the VIP (routed normally). */
 	r.saddr = orig->dst.u3;

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel's flowtable (nf_flow_table, software offload) for established
+ * nat flows: once a flow has shown it carries data, its packets skip
+ * conntrack, nf_nat, routing and exlb's own hooks, and are translated and
+ * sent from the ingress hook of the device they arrive on. What exlb keeps
+ * for such a flow, and how:
+ *
+ * - Counters: conntrack's accounting extension (added at the SYN, within
+ *   the room conntrack preallocates for extensions) is kept up to date by
+ *   the flowtable too. Once a flow is offloaded its packets are counted
+ *   there only, and the 1 s timer (and the flow's release) moves them to
+ *   the real server's counters, zeroing the extension's.
+ * - Idle timeouts: a fold that found packets stamps the flow as seen.
+ * - Resets: conntrack's sequence tracking stops while the flowtable has the
+ *   flow, so an RST built from it would miss. The flow is taken out of the
+ *   flowtable (conntrack then picks the tracking up again from the next
+ *   packet each way) and each end is sent an out-of-window ACK, which TCP
+ *   answers with an ACK carrying exactly what it sent and expects; the
+ *   RSTs follow once the answers are in (flow.c).
+ * - The flowtable drops a flow whose exlb flow is gone or being reset, at
+ *   its own 1 s collection.
+ *
+ * The flowtable's ingress hook sits on every device of the namespace while
+ * it has services (module parameter flow_offload, read then).
+ */
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/slab.h>
+#include <net/ip6_route.h>
+#include <net/route.h>
+#include <net/netfilter/nf_conntrack_acct.h>
+#include <net/netfilter/nf_conntrack_extend.h>
+#include <net/netfilter/nf_flow_table.h>
+
+#include "kmod/exlb.h"
+
+static bool flow_offload = true;
+module_param(flow_offload, bool, 0644);
+MODULE_PARM_DESC(flow_offload,
+		 "established nat flows through nf_flow_table (read when a namespace gets its first service)");
+
+/* Packets (both ways) before a flow is worth a flowtable entry. */
+#define EXLB_OFFLOAD_PACKETS	32
+
+struct offload_dev {
+	struct list_head list;		/* exlb_net.offload_devs */
+	struct nf_hook_ops ops;
+};
+
+static unsigned int offload_hook(void *priv, struct sk_buff *skb,
+				 const struct nf_hook_state *state)
+{
+	switch (skb->protocol) {
+	case htons(ETH_P_IP):
+		return nf_flow_offload_ip_hook(priv, skb, state);
+	case htons(ETH_P_IPV6):
+		return nf_flow_offload_ipv6_hook(priv, skb, state);
+	}
+	return NF_ACCEPT;
+}
+
+/* The flowtable's collection: true drops the entry. Under RCU. */
+static bool offload_gc(const struct flow_offload *fo)
+{
+	struct exlb_net *xn = exlb_pernet(nf_ct_net(fo->ct));
+	struct exlb_flow *flow = exlb_flow_lookup(xn, fo->ct);
+
+	return !flow || (READ_ONCE(flow->offload) & EXLB_PROBED);
+}
+
+static struct nf_flowtable_type offload_type = {
+	.family = NFPROTO_INET,
+	.gc = offload_gc,
+	.hook = offload_hook,
+	.owner = THIS_MODULE,
+};
+
+/* Under RTNL (the notifier). */
+static void offload_dev_hook(struct exlb_net *xn, struct net_device *dev)
+{
+	struct offload_dev *od;
+
+	if (dev->flags & IFF_LOOPBACK)
+		return;
+	od = kzalloc(sizeof(*od), GFP_KERNEL);
+	if (!od)
+		goto fail;
+	od->ops.hook = offload_hook;
+	od->ops.pf = NFPROTO_NETDEV;
+	od->ops.hooknum = NF_NETDEV_INGRESS;
+	od->ops.priority = 0;
+	od->ops.priv = &xn->flowtable;
+	od->ops.dev = dev;
+	if (nf_register_net_hook(xn->net, &od->ops)) {
+		kfree(od);
+		goto fail;
+	}
+	list_add(&od->list, &xn->offload_devs);
+	return;
+fail:
+	/* its flows just take the normal path */
+	netdev_warn(dev, "exlb: no flowtable hook on this device\n");
+}
+
+static void offload_dev_unhook(struct exlb_net *xn, struct net_device *dev)
+{
+	struct offload_dev *od;
+
+	list_for_each_entry(od, &xn->offload_devs, list) {
+		if (od->ops.dev != dev)
+			continue;
+		nf_unregister_net_hook(xn->net, &od->ops);
+		list_del(&od->list);
+		kfree(od);
+		/* the entries' routes hold the device */
+		nf_flow_table_cleanup(dev);
+		return;
+	}
+}
+
+static int offload_netdev_event(struct notifier_block *nb,
+				unsigned long event, void *ptr)
+{
+	struct exlb_net *xn = container_of(nb, struct exlb_net, offload_nb);
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	if (event == NETDEV_REGISTER)
+		offload_dev_hook(xn, dev);
+	else if (event == NETDEV_UNREGISTER)
+		offload_dev_unhook(xn, dev);
+	return NOTIFY_DONE;
+}
+
+/* From exlb_hooks_enable(), before the packet hooks exist. */
+int exlb_offload_enable(struct exlb_net *xn)
+{
+	int err;
+
+	xn->offload_on = false;
+	if (!READ_ONCE(flow_offload))
+		return 0;
+	memset(&xn->flowtable, 0, sizeof(xn->flowtable));
+	xn->flowtable.type = &offload_type;
+	xn->flowtable.flags = NF_FLOWTABLE_COUNTER;
+	write_pnet(&xn->flowtable.net, xn->net);
+	err = nf_flow_table_init(&xn->flowtable);
+	if (err)
+		return err;
+	INIT_LIST_HEAD(&xn->offload_devs);
+	xn->offload_nb.notifier_call = offload_netdev_event;
+	/* hooks the devices there are now, then those that come */
+	err = register_netdevice_notifier_net(xn->net, &xn->offload_nb);
+	if (err) {
+		nf_flow_table_free(&xn->flowtable);
+		return err;
+	}
+	xn->offload_on = true;
+	return 0;
+}
+
+/* From exlb_hooks_disable(), once no packet hook can run any more. */
+void exlb_offload_disable(struct exlb_net *xn)
+{
+	if (!xn->offload_on)
+		return;
+	xn->offload_on = false;
+	/* unhooks every device */
+	unregister_netdevice_notifier_net(xn->net, &xn->offload_nb);
+	nf_flow_table_free(&xn->flowtable);
+}
+
+/* The SYN of a nat flow: room for conntrack to count its packets. */
+void exlb_offload_count(struct nf_conn *ct)
+{
+	if (!nf_ct_is_confirmed(ct) && !nf_ct_ext_exist(ct, NF_CT_EXT_ACCT))
+		nf_ct_ext_add(ct, NF_CT_EXT_ACCT, GFP_ATOMIC);
+}
+
+static void flow_set_offload_bit(struct exlb_flow *flow, u8 bit)
+{
+	u8 old = READ_ONCE(flow->offload);
+
+	while (!try_cmpxchg(&flow->offload, &old, old | bit))
+		;
+}
+
+/*
+ * The route the flowtable sends @ct's packets of direction @dir on: to
+ * the other end's address as the translation left it, from the address it
+ * sees; through @oif if not 0. NULL if that is not a plain forward.
+ */
+static struct dst_entry *offload_route(struct net *net, const struct nf_conn *ct,
+				       enum ip_conntrack_dir dir, int oif)
+{
+	const struct nf_conntrack_tuple *t = &ct->tuplehash[!dir].tuple;
+	struct dst_entry *dst;
+
+	if (nf_ct_l3num(ct) == AF_INET) {
+		struct flowi4 fl4 = {
+			.daddr = t->src.u3.ip,
+			.saddr = t->dst.u3.ip,
+			.flowi4_oif = oif,
+			.flowi4_proto = IPPROTO_TCP,
+			.flowi4_flags = FLOWI_FLAG_ANYSRC,
+		};
+		struct rtable *rt = ip_route_output_key(net, &fl4);
+
+		if (IS_ERR(rt))
+			return NULL;
+		if (rt->rt_type != RTN_UNICAST) {
+			ip_rt_put(rt);
+			return NULL;
+		}
+		dst = &rt->dst;
+	} else {
+		struct flowi6 fl6 = {
+			.daddr = t->src.u3.in6,
+			.saddr = t->dst.u3.in6,
+			.flowi6_oif = oif,
+			.flowi6_proto = IPPROTO_TCP,
+			.flowi6_flags = FLOWI_FLAG_ANYSRC,
+		};
+
+		dst = ip6_route_output(net, NULL, &fl6);
+		if (dst->error ||
+		    (dst_rt6_info(dst)->rt6i_flags & (RTF_LOCAL | RTF_REJECT)))
+			goto bad;
+	}
+	if ((dst->dev->flags & IFF_LOOPBACK) || dst_xfrm(dst))
+		goto bad;
+	return dst;
+bad:
+	dst_release(dst);
+	return NULL;
+}
+
+/* Packets both ways conntrack counted (since the last fold, once offloaded). */
+static u64 acct_packets(const struct nf_conn_acct *acct)
+{
+	return atomic64_read(&acct->counter[IP_CT_DIR_ORIGINAL].packets) +
+	       atomic64_read(&acct->counter[IP_CT_DIR_REPLY].packets);
+}
+
+/*
+ * Packet path (PRE_ROUTING, after conntrack): hands an established nat
+ * flow that carries data to the flowtable, as nftables' `flow add` would.
+ * The routes both ways are looked up once here; the reply way must leave
+ * by the device this packet came in on.
+ */
+void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
+		      struct sk_buff *skb, const struct nf_hook_state *state)
+{
+	struct nf_flow_route route = {};
+	enum ip_conntrack_info ctinfo;
+	struct nf_conn_acct *acct;
+	enum ip_conntrack_dir dir;
+	struct flow_offload *fo;
+	struct dst_entry *dst;
+	struct nf_conn *ct;
+
+	if (!READ_ONCE(xn->offload_on) || flow->kind != EXLB_FLOW_NAT ||
+	    state->hook != NF_INET_PRE_ROUTING ||
+	    (READ_ONCE(flow->offload) & EXLB_PROBED))
+		return;
+	ct = nf_ct_get(skb, &ctinfo);
+	if (READ_ONCE(ct->proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED)
+		return;
+	acct = nf_conn_acct_find(ct);
+	if (!acct || acct_packets(acct) < EXLB_OFFLOAD_PACKETS)
+		return;
+	if ((READ_ONCE(ct->status) & (IPS_OFFLOAD | IPS_SEQ_ADJUST | IPS_NAT_CLASH)) ||
+	    !nf_ct_is_confirmed(ct) || nf_ct_ext_exist(ct, NF_CT_EXT_HELPER) ||
+	    skb_sec_path(skb) ||
+	    (state->pf == NFPROTO_IPV4 && ip_hdr(skb)->ihl > 5))
+		return;
+	if (test_and_set_bit(IPS_OFFLOAD_BIT, &ct->status))
+		return;
+
+	dir = CTINFO2DIR(ctinfo);
+	dst = offload_route(xn->net, ct, dir, 0);
+	if (!dst)
+		goto clear;
+	route.tuple[dir].dst = dst;
+	route.tuple[dir].xmit_type = FLOW_OFFLOAD_XMIT_NEIGH;
+	route.tuple[!dir].in.ifindex = dst->dev->ifindex;
+	dst = offload_route(xn->net, ct, !dir, state->in->ifindex);
+	if (!dst)
+		goto release;
+	route.tuple[!dir].dst = dst;
+	route.tuple[!dir].xmit_type = FLOW_OFFLOAD_XMIT_NEIGH;
+	route.tuple[dir].in.ifindex = dst->dev->ifindex;
+
+	fo = flow_offload_alloc(ct);
+	if (!fo)
+		goto release;
+	flow_offload_route_init(fo, &route);	/* takes the routes */
+
+	/* conntrack will not see every segment: no window checks */
+	spin_lock_bh(&ct->lock);
+	ct->proto.tcp.seen[0].flags |= IP_CT_TCP_FLAG_BE_LIBERAL;
+	ct->proto.tcp.seen[1].flags |= IP_CT_TCP_FLAG_BE_LIBERAL;
+	spin_unlock_bh(&ct->lock);
+
+	/*
+	 * From now on the flow's packets are counted by conntrack only; what
+	 * it counted so far exlb counted too. (A packet between the two on
+	 * another CPU may be counted twice: best effort at the switch.)
+	 */
+	if (!(READ_ONCE(flow->offload) & EXLB_OFFLOADED)) {
+		flow_set_offload_bit(flow, EXLB_OFFLOADED);
+		atomic64_set(&acct->counter[IP_CT_DIR_ORIGINAL].packets, 0);
+		atomic64_set(&acct->counter[IP_CT_DIR_ORIGINAL].bytes, 0);
+		atomic64_set(&acct->counter[IP_CT_DIR_REPLY].packets, 0);
+		atomic64_set(&acct->counter[IP_CT_DIR_REPLY].bytes, 0);
+	}
+	if (flow_offload_add(&xn->flowtable, fo)) {
+		flow_offload_free(fo);
+		goto clear;
+	}
+	return;
+
+release:
+	dst_release(route.tuple[IP_CT_DIR_ORIGINAL].dst);
+	dst_release(route.tuple[IP_CT_DIR_REPLY].dst);
+clear:
+	clear_bit(IPS_OFFLOAD_BIT, &ct->status);
+}
+
+/*
+ * Takes @flow's entry out of the flowtable now, so that the next packets
+ * (the answers to the reset probes) pass conntrack. The entry is found by
+ * its original tuple and the device the client's packets come in on, as
+ * routing says now; if routing changed since, the flowtable's collection
+ * drops it within a second (offload_gc()).
+ */
+void exlb_offload_stop(struct exlb_net *xn, struct exlb_flow *flow)
+{
+	const struct nf_conntrack_tuple *t =
+		&flow->ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	struct flow_offload_tuple_rhash *th;
+	struct flow_offload_tuple tuple = {};
+	struct dst_entry *dst;
+
+	if (!xn->offload_on || !test_bit(IPS_OFFLOAD_BIT, &flow->ct->status))
+		return;
+	dst = offload_route(xn->net, flow->ct, IP_CT_DIR_REPLY, 0);
+	if (!dst)
+		return;
+	tuple.iifidx = dst->dev->ifindex;
+	dst_release(dst);
+	if (nf_ct_l3num(flow->ct) == AF_INET) {
+		tuple.src_v4 = t->src.u3.in;
+		tuple.dst_v4 = t->dst.u3.in;
+	} else {
+		tuple.src_v6 = t->src.u3.in6;
+		tuple.dst_v6 = t->dst.u3.in6;
+	}
+	tuple.src_port = t->src.u.tcp.port;
+	tuple.dst_port = t->dst.u.tcp.port;
+	tuple.l3proto = nf_ct_l3num(flow->ct);
+	tuple.l4proto = IPPROTO_TCP;
+
+	rcu_read_lock();
+	th = flow_offload_lookup(&xn->flowtable, &tuple);
+	if (th)
+		flow_offload_teardown(container_of(th, struct flow_offload,
+						   tuplehash[th->tuple.dir]));
+	rcu_read_unlock();
+}
+
+/*
+ * Moves what conntrack counted for an offloaded flow to its real server's
+ * counters. True if there was anything: the flow is not idle.
+ */
+bool exlb_offload_fold(struct exlb_flow *flow)
+{
+	struct nf_conn_acct *acct;
+	struct exlb_stats add = {};
+
+	if (!(READ_ONCE(flow->offload) & EXLB_OFFLOADED))
+		return false;
+	acct = nf_conn_acct_find(flow->ct);
+	if (!acct)
+		return false;
+	add.pkts_in = atomic64_xchg(&acct->counter[IP_CT_DIR_ORIGINAL].packets, 0);
+	add.bytes_in = atomic64_xchg(&acct->counter[IP_CT_DIR_ORIGINAL].bytes, 0);
+	add.pkts_out = atomic64_xchg(&acct->counter[IP_CT_DIR_REPLY].packets, 0);
+	add.bytes_out = atomic64_xchg(&acct->counter[IP_CT_DIR_REPLY].bytes, 0);
+	if (!add.pkts_in && !add.pkts_out)
+		return false;
+	exlb_stats_fold(flow->real->stats, &add);
+	return true;
+}
