@@ -37,6 +37,8 @@
 #   --exlb-alt-ko KO with --lbs ...,exlb-alt: "exlb-alt" is exlb with KO
 #      loaded in place of EXLB_KO (rmmod/insmod around its run), to compare
 #      two builds of exlb.ko in one session, alternated like the others;
+#      --exlb-alt-params "P=V ..." loads it with those module parameters
+#      (without --exlb-alt-ko: EXLB_KO itself, e.g. flow_offload=0);
 #   --persist: after step 5, in a fresh topology, the balancer again with
 #      source-IP persistence (exlb Persist=src, IPVS -p): probe (one client
 #      address must stick to one RS), memory (IDLE_CONNS idle connections
@@ -60,7 +62,7 @@
 # Usage: bench/l4-vs-ipvs.sh [--lbs exlb,ipvs[,nft]|none] [--cps-secs N]
 #        [--concurrency N] [--bulk-secs N] [--streams N] [--idle-conns N]
 #        [--big-idle-conns N] [--big-rounds N] [--persist] [--profile] [--trace] [--no-mem]
-#        [--exlb-alt-ko KO]
+#        [--exlb-alt-ko KO] [--exlb-alt-params "P=V ..."]
 #        [--rounds N] [--max-runtime S] [--out DIR] [--no-global-sysctl] [--keep]
 # See docs/benchmarks.md.
 
@@ -80,6 +82,7 @@ TRACE=0
 TRACE_SECS=3
 MEM=1
 EXLB_ALT_KO=
+EXLB_ALT_PARAMS=
 ROUNDS=1
 MAX_RUNTIME=1500
 OUT=
@@ -106,6 +109,7 @@ while [ $# -gt 0 ]; do
 	--trace) TRACE=1; shift ;;
 	--no-mem) MEM=0; shift ;;
 	--exlb-alt-ko) EXLB_ALT_KO=$2; shift 2 ;;
+	--exlb-alt-params) EXLB_ALT_PARAMS=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--max-runtime) MAX_RUNTIME=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
@@ -115,6 +119,9 @@ while [ $# -gt 0 ]; do
 	*) echo "l4-vs-ipvs: unknown argument $1" >&2; usage ;;
 	esac
 done
+
+# --exlb-alt-params alone: the same module, other parameters
+[ -n "$EXLB_ALT_KO" ] || [ -z "$EXLB_ALT_PARAMS" ] || EXLB_ALT_KO=${EXLB_KO:-}
 
 numbers CPS_SECS CONCURRENCY BULK_SECS STREAMS IDLE_CONNS BIG_IDLE_CONNS BIG_ROUNDS ROUNDS MAX_RUNTIME
 range --cps-secs "$CPS_SECS" 1 300
@@ -534,7 +541,7 @@ lb_probe() {
 lb_available() {
 	case "$1" in
 	exlb-alt)
-		[ -f "$EXLB_ALT_KO" ] || { echo "no --exlb-alt-ko"; return 1; }
+		[ -f "$EXLB_ALT_KO" ] || { echo "no --exlb-alt-ko or --exlb-alt-params"; return 1; }
 		[ -f "${EXLB_KO:-}" ] || { echo "EXLB_KO (the module to reload after) unset"; return 1; }
 		[ -x "$EXLBADM" ] || { echo "$EXLBADM not built"; return 1; }
 		;;
@@ -584,8 +591,9 @@ bench_lb() {
 	log "=== $lb ==="
 	if [ "$lb" = exlb-alt ]; then
 		# the other build of exlb.ko, in place of EXLB_KO for this run
-		if ! { rmmod exlb && insmod "$EXLB_ALT_KO"; }; then
-			fail "$lb: cannot load $EXLB_ALT_KO"
+		# shellcheck disable=SC2086 # the parameters are words
+		if ! { rmmod exlb && insmod "$EXLB_ALT_KO" $EXLB_ALT_PARAMS; }; then
+			fail "$lb: cannot load $EXLB_ALT_KO $EXLB_ALT_PARAMS"
 			return 0
 		fi
 	fi
@@ -758,7 +766,7 @@ if [ "$PERSIST" = 1 ]; then
 fi
 if [[ ",$LBS," == *,exlb-alt,* ]]; then
 	echo
-	echo "exlb ($EXLB_KO) against exlb-alt ($EXLB_ALT_KO), median of $ROUNDS round(s):"
+	echo "exlb ($EXLB_KO) against exlb-alt ($EXLB_ALT_KO${EXLB_ALT_PARAMS:+ $EXLB_ALT_PARAMS}), median of $ROUNDS round(s):"
 	for key in cps cps_p99 bulk mem_rel cps_us; do
 		printf '  %-20s %10s %10s %8s\n' "$key" "$(v "exlb.$key")" "$(v "exlb-alt.$key")" \
 			"$(ratio "exlb.$key" "exlb-alt.$key")"

@@ -108,15 +108,15 @@ static void offload_dev_unhook(struct exlb_net *xn, struct net_device *dev)
 	struct offload_dev *od;
 
 	list_for_each_entry(od, &xn->offload_devs, list) {
-		if (od->ops.dev != dev)
-			continue;
-		nf_unregister_net_hook(xn->net, &od->ops);
-		list_del(&od->list);
-		kfree(od);
-		/* the entries' routes hold the device */
-		nf_flow_table_cleanup(dev);
-		return;
+		if (od->ops.dev == dev) {
+			nf_unregister_net_hook(xn->net, &od->ops);
+			list_del(&od->list);
+			kfree(od);
+			break;
+		}
 	}
+	/* entries whose routes use the device (hooked or not) go */
+	nf_flow_table_cleanup(dev);
 }
 
 static int offload_netdev_event(struct notifier_block *nb,
