@@ -146,7 +146,7 @@ enum exlb_flow_kind {
 };
 
 /* struct exlb_flow.offload: a nat flow and the flowtable (offload.c) */
-#define EXLB_OFFLOADED	0x1	/* was offloaded: counters from conntrack's */
+#define EXLB_OFFLOADED	0x1	/* was offloaded: conntrack's tracking is stale */
 #define EXLB_PROBED	0x2	/* being reset: probes sent, RSTs next */
 
 /*
@@ -359,6 +359,20 @@ void exlb_flow_drop(struct exlb_net *xn, struct exlb_flow *flow);
 void exlb_flow_reclass(struct exlb_net *xn, struct exlb_flow *flow,
 		       enum exlb_flow_class class);
 
+/*
+ * Packet path: the flow was seen now. One write per jiffy at most: the
+ * line is shared by both directions. A flow being reset keeps its probe's
+ * time there (flow.c).
+ */
+static inline void exlb_flow_stamp(struct exlb_flow *flow)
+{
+	u32 now = (u32)jiffies;
+
+	if (time_after32(now, READ_ONCE(flow->last_seen)) &&
+	    !(READ_ONCE(flow->offload) & EXLB_PROBED))
+		WRITE_ONCE(flow->last_seen, now);
+}
+
 /* Packet path: the flow's conntrack entry is now in TCP @state. */
 static inline void exlb_flow_seen(struct exlb_net *xn, struct exlb_flow *flow,
 				  u8 state)
@@ -390,8 +404,6 @@ void exlb_offload_disable(struct exlb_net *xn);
 void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 		      struct sk_buff *skb, const struct nf_hook_state *state);
 void exlb_offload_stop(struct exlb_net *xn, struct exlb_flow *flow);
-bool exlb_offload_fold(struct exlb_flow *flow);
-void exlb_offload_count(struct nf_conn *ct);
 
 /* reset.c: RSTs built from tracked sequence numbers */
 void exlb_reset_conntrack(struct net *net, struct nf_conn *ct);
@@ -417,22 +429,6 @@ static inline void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats,
 		u64_stats_inc(&s->pkts_out);
 		u64_stats_add(&s->bytes_out, len);
 	}
-	u64_stats_update_end_irqrestore(&s->syncp, flags);
-	put_cpu_ptr(stats);
-}
-
-/* What conntrack counted for an offloaded flow, added in one go. */
-static inline void exlb_stats_fold(struct exlb_stats_pcpu __percpu *stats,
-				   const struct exlb_stats *add)
-{
-	struct exlb_stats_pcpu *s = get_cpu_ptr(stats);
-	unsigned long flags;
-
-	flags = u64_stats_update_begin_irqsave(&s->syncp);
-	u64_stats_add(&s->pkts_in, add->pkts_in);
-	u64_stats_add(&s->bytes_in, add->bytes_in);
-	u64_stats_add(&s->pkts_out, add->pkts_out);
-	u64_stats_add(&s->bytes_out, add->bytes_out);
 	u64_stats_update_end_irqrestore(&s->syncp, flags);
 	put_cpu_ptr(stats);
 }

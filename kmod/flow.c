@@ -169,7 +169,6 @@ static void flow_release(struct exlb_flow *flow)
 		flow_set_class(flow, EXLB_FLOW_CLOSED);
 		spin_unlock_bh(&svc->sched_lock);
 	}
-	exlb_offload_fold(flow);
 	exlb_real_put(flow->real);
 	call_rcu(&flow->rcu, flow_free_rcu);
 }
@@ -332,15 +331,20 @@ static void flows_walk(struct exlb_net *xn,
  * conntrack's sequence tracking stopped meanwhile, so the flow leaves the
  * flowtable and each end gets a probe whose answer brings the tracking up
  * to date (offload.c); the RSTs are sent once the answers are in, by a
- * second walk. True if @flow was probed now, false if it can be finished
- * at once (it was never offloaded, or it was probed before).
+ * second walk of whoever probed it (a reset, or the timer). The probe's
+ * time is the flow's last_seen from then on (no packet stamps a probed
+ * flow). True if @flow was probed now, false if it can be finished at
+ * once (never offloaded, or not confirmed) or is probed already.
  */
 static bool flow_probe(struct exlb_net *xn, struct exlb_flow *flow)
 {
 	u8 old = READ_ONCE(flow->offload);
 
+	if (!(old & EXLB_OFFLOADED) || (old & EXLB_PROBED))
+		return false;
+	WRITE_ONCE(flow->last_seen, (u32)jiffies);
 	do {
-		if (!(old & EXLB_OFFLOADED) || (old & EXLB_PROBED))
+		if (old & EXLB_PROBED)
 			return false;
 	} while (!try_cmpxchg(&flow->offload, &old, old | EXLB_PROBED));
 	if (!nf_ct_is_confirmed(flow->ct))
@@ -352,6 +356,21 @@ static bool flow_probe(struct exlb_net *xn, struct exlb_flow *flow)
 	local_bh_enable();
 	rcu_read_unlock();
 	return true;
+}
+
+/* A probed flow whose answers have had their time. */
+static bool flow_probe_done(const struct exlb_flow *flow, unsigned long wait)
+{
+	/* pairs with flow_probe()'s cmpxchg: the stamp is the probe's */
+	return (smp_load_acquire(&flow->offload) & EXLB_PROBED) &&
+	       !time_before32((u32)jiffies, READ_ONCE(flow->last_seen) + wait);
+}
+
+/* Probed, answers still on their way: left to whoever probed it. */
+static bool flow_probe_pending(const struct exlb_flow *flow)
+{
+	return (READ_ONCE(flow->offload) & EXLB_PROBED) &&
+	       !flow_probe_done(flow, msecs_to_jiffies(EXLB_PROBE_WAIT_MS) / 2);
 }
 
 struct reset_match {
@@ -369,7 +388,7 @@ static void reset_one(struct exlb_net *xn, struct exlb_flow *flow, void *arg)
 		return;
 	if (m->svc && exlb_flow_svc(flow) != m->svc)
 		return;
-	if (m->send_rst && flow_probe(xn, flow)) {
+	if (m->send_rst && (flow_probe(xn, flow) || flow_probe_pending(flow))) {
 		m->probed++;
 		return;
 	}
@@ -386,7 +405,8 @@ static void flows_reset_matching(struct exlb_net *xn, struct reset_match *m)
 	flows_walk(xn, reset_one, m);
 	if (m->probed) {
 		msleep(EXLB_PROBE_WAIT_MS);
-		flows_walk(xn, reset_one, m);	/* the probed ones now */
+		/* the probed ones now (one the timer probed meanwhile is its) */
+		flows_walk(xn, reset_one, m);
 	}
 }
 
@@ -459,10 +479,13 @@ static void gc_one(struct exlb_net *xn, struct exlb_flow *flow, void *arg)
 	if (flow->kind == EXLB_FLOW_ROUTE &&
 	    READ_ONCE(flow->class) == EXLB_FLOW_CLOSED)
 		return;		/* closed: waits for its entry to die */
-	if (exlb_offload_fold(flow))
-		WRITE_ONCE(flow->last_seen, (u32)a->now);
-	if ((READ_ONCE(flow->offload) & EXLB_PROBED) ||
-	    time_after32((u32)a->now, READ_ONCE(flow->last_seen) + idle) ||
+	if (READ_ONCE(flow->offload) & EXLB_PROBED) {
+		/* its prober finishes it; this is only the safety net */
+		if (flow_probe_done(flow, HZ) && flow_unlink(xn, flow))
+			flow_finish(xn, flow, true);
+		return;
+	}
+	if (time_after32((u32)a->now, READ_ONCE(flow->last_seen) + idle) ||
 	    (a->drain_drop &&
 	     (READ_ONCE(real->flags) & EXLB_REAL_F_DISABLED) &&
 	     time_after_eq(a->now, READ_ONCE(real->disabled_at) +
@@ -476,11 +499,15 @@ static void gc_one(struct exlb_net *xn, struct exlb_flow *flow, void *arg)
 	}
 }
 
-/* The second walk of a collection that probed: finishes those flows. */
+/*
+ * The second walk of a collection that probed: finishes those flows (and
+ * leaves one a reset probed meanwhile to that reset).
+ */
 static void gc_finish_probed(struct exlb_net *xn, struct exlb_flow *flow,
 			     void *arg)
 {
-	if ((READ_ONCE(flow->offload) & EXLB_PROBED) && flow_unlink(xn, flow))
+	if (flow_probe_done(flow, msecs_to_jiffies(EXLB_PROBE_WAIT_MS) / 2) &&
+	    flow_unlink(xn, flow))
 		flow_finish(xn, flow, true);
 }
 

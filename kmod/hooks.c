@@ -319,7 +319,6 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 	enum ip_conntrack_info ctinfo;
 	struct exlb_flow *flow;
 	struct nf_conn *ct;
-	u32 now;
 	bool in;
 
 	ct = nf_ct_get(skb, &ctinfo);
@@ -349,13 +348,8 @@ static unsigned int exlb_account(void *priv, struct sk_buff *skb,
 	}
 
 	in = CTINFO2DIR(ctinfo) == IP_CT_DIR_ORIGINAL;
-	/* an offloaded flow's packets are counted by conntrack (offload.c) */
-	if (!(READ_ONCE(flow->offload) & EXLB_OFFLOADED))
-		exlb_stats_add(flow->real->stats, in, skb->len, false);
-	/* one write per jiffy at most: the line is shared by both directions */
-	now = (u32)jiffies;
-	if (time_after32(now, READ_ONCE(flow->last_seen)))
-		WRITE_ONCE(flow->last_seen, now);
+	exlb_stats_add(flow->real->stats, in, skb->len, false);
+	exlb_flow_stamp(flow);
 	if (flow->kind == EXLB_FLOW_ROUTE)
 		route_track(flow, skb, hook_family(state));
 	else if (flow->kind == EXLB_FLOW_ADOPTED)
@@ -455,8 +449,6 @@ static unsigned int exlb_nat_dst(void *priv, struct sk_buff *skb,
 	if (real->forward == EXLB_FORWARD_ROUTE)
 		return route_first(xn, skb, state, flow);
 
-	if (READ_ONCE(xn->offload_on))
-		exlb_offload_count(ct);
 	range.flags = NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED;
 	range.min_addr = real->addr;
 	range.max_addr = real->addr;

@@ -1,17 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The kernel's flowtable (nf_flow_table, software offload) for established
- * nat flows: once a flow has shown it carries data, its packets skip
+ * nat flows: once a flow carries a full-sized segment, its packets skip
  * conntrack, nf_nat, routing and exlb's own hooks, and are translated and
  * sent from the ingress hook of the device they arrive on. What exlb keeps
  * for such a flow, and how:
  *
- * - Counters: conntrack's accounting extension (added at the SYN, within
- *   the room conntrack preallocates for extensions) is kept up to date by
- *   the flowtable too. Once a flow is offloaded its packets are counted
- *   there only, and the 1 s timer (and the flow's release) moves them to
- *   the real server's counters, zeroing the extension's.
- * - Idle timeouts: a fold that found packets stamps the flow as seen.
+ * - Counters and idle timeouts: the ingress hook is exlb's. It finds the
+ *   packet's flowtable entry and exlb flow first, lets the flowtable
+ *   forward the packet, and counts and stamps it as the accounting hook
+ *   would have (conntrack's own accounting would cost each connection an
+ *   extension allocation, 128 bytes, from its SYN on).
  * - Resets: conntrack's sequence tracking stops while the flowtable has the
  *   flow, so an RST built from it would miss. The flow is taken out of the
  *   flowtable (conntrack then picks the tracking up again from the next
@@ -27,9 +26,10 @@
 #include <linux/module.h>
 #include <linux/netdevice.h>
 #include <linux/slab.h>
+#include <net/ip.h>
 #include <net/ip6_route.h>
+#include <net/ipv6.h>
 #include <net/route.h>
-#include <net/netfilter/nf_conntrack_acct.h>
 #include <net/netfilter/nf_conntrack_extend.h>
 #include <net/netfilter/nf_flow_table.h>
 
@@ -40,24 +40,98 @@ module_param(flow_offload, bool, 0644);
 MODULE_PARM_DESC(flow_offload,
 		 "established nat flows through nf_flow_table (read when a namespace gets its first service)");
 
-/* Packets (both ways) before a flow is worth a flowtable entry. */
-#define EXLB_OFFLOAD_PACKETS	32
+/*
+ * A segment this long (IP length; or a GRO aggregate) says the flow moves
+ * data in bulk; commands, greetings and keepalives stay on the normal path.
+ */
+#define EXLB_OFFLOAD_MIN_LEN	1024
 
 struct offload_dev {
 	struct list_head list;		/* exlb_net.offload_devs */
 	struct nf_hook_ops ops;
 };
 
+/*
+ * The flowtable key of a TCP packet as it arrives on @dev: only plain
+ * IPv4 without options or fragments and IPv6 without extension headers,
+ * as exlb offloads nothing else (no encapsulation either). -1 otherwise.
+ */
+static int offload_tuple(struct sk_buff *skb, const struct net_device *dev,
+			 struct flow_offload_tuple *t)
+{
+	const __be16 *ports;
+	unsigned int thoff;
+
+	if (skb->protocol == htons(ETH_P_IP)) {
+		const struct iphdr *iph;
+
+		if (!pskb_may_pull(skb, sizeof(*iph) + 2 * sizeof(*ports)))
+			return -1;
+		iph = ip_hdr(skb);
+		if (iph->ihl != 5 || iph->protocol != IPPROTO_TCP ||
+		    ip_is_fragment(iph))
+			return -1;
+		t->src_v4.s_addr = iph->saddr;
+		t->dst_v4.s_addr = iph->daddr;
+		t->l3proto = AF_INET;
+		thoff = sizeof(*iph);
+	} else if (skb->protocol == htons(ETH_P_IPV6)) {
+		const struct ipv6hdr *ip6h;
+
+		if (!pskb_may_pull(skb, sizeof(*ip6h) + 2 * sizeof(*ports)))
+			return -1;
+		ip6h = ipv6_hdr(skb);
+		if (ip6h->nexthdr != IPPROTO_TCP)
+			return -1;
+		t->src_v6 = ip6h->saddr;
+		t->dst_v6 = ip6h->daddr;
+		t->l3proto = AF_INET6;
+		thoff = sizeof(*ip6h);
+	} else {
+		return -1;
+	}
+	ports = (const __be16 *)(skb_network_header(skb) + thoff);
+	t->src_port = ports[0];
+	t->dst_port = ports[1];
+	t->l4proto = IPPROTO_TCP;
+	t->iifidx = dev->ifindex;
+	return 0;
+}
+
+/*
+ * The ingress hook on every device of the namespace (RCU held): a packet
+ * of an offloaded flow is forwarded by the flowtable, and counted and
+ * stamped here for exlb's flow; anything else goes on its normal way.
+ */
 static unsigned int offload_hook(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
 {
-	switch (skb->protocol) {
-	case htons(ETH_P_IP):
-		return nf_flow_offload_ip_hook(priv, skb, state);
-	case htons(ETH_P_IPV6):
-		return nf_flow_offload_ipv6_hook(priv, skb, state);
+	struct exlb_net *xn = container_of(priv, struct exlb_net, flowtable);
+	struct flow_offload_tuple tuple = {};
+	struct flow_offload_tuple_rhash *th;
+	unsigned int len = skb->len;
+	struct exlb_flow *flow;
+	unsigned int verdict;
+	bool in;
+
+	if (offload_tuple(skb, state->in, &tuple))
+		return NF_ACCEPT;
+	th = flow_offload_lookup(priv, &tuple);
+	if (!th)
+		return NF_ACCEPT;
+	in = th->tuple.dir == FLOW_OFFLOAD_DIR_ORIGINAL;
+	flow = exlb_flow_lookup(xn, container_of(th, struct flow_offload,
+						 tuplehash[th->tuple.dir])->ct);
+	if (tuple.l3proto == AF_INET)
+		verdict = nf_flow_offload_ip_hook(priv, skb, state);
+	else
+		verdict = nf_flow_offload_ipv6_hook(priv, skb, state);
+	/* forwarded; the flowtable passes what it does not forward */
+	if (verdict == NF_STOLEN && flow) {
+		exlb_stats_add(flow->real->stats, in, len, false);
+		exlb_flow_stamp(flow);
 	}
-	return NF_ACCEPT;
+	return verdict;
 }
 
 /* The flowtable's collection: true drops the entry. Under RCU. */
@@ -137,12 +211,11 @@ int exlb_offload_enable(struct exlb_net *xn)
 {
 	int err;
 
-	xn->offload_on = false;
+	WRITE_ONCE(xn->offload_on, false);
 	if (!READ_ONCE(flow_offload))
 		return 0;
 	memset(&xn->flowtable, 0, sizeof(xn->flowtable));
 	xn->flowtable.type = &offload_type;
-	xn->flowtable.flags = NF_FLOWTABLE_COUNTER;
 	write_pnet(&xn->flowtable.net, xn->net);
 	err = nf_flow_table_init(&xn->flowtable);
 	if (err)
@@ -155,7 +228,7 @@ int exlb_offload_enable(struct exlb_net *xn)
 		nf_flow_table_free(&xn->flowtable);
 		return err;
 	}
-	xn->offload_on = true;
+	WRITE_ONCE(xn->offload_on, true);
 	return 0;
 }
 
@@ -164,24 +237,17 @@ void exlb_offload_disable(struct exlb_net *xn)
 {
 	if (!xn->offload_on)
 		return;
-	xn->offload_on = false;
+	WRITE_ONCE(xn->offload_on, false);
 	/* unhooks every device */
 	unregister_netdevice_notifier_net(xn->net, &xn->offload_nb);
 	nf_flow_table_free(&xn->flowtable);
-}
-
-/* The SYN of a nat flow: room for conntrack to count its packets. */
-void exlb_offload_count(struct nf_conn *ct)
-{
-	if (!nf_ct_is_confirmed(ct) && !nf_ct_ext_exist(ct, NF_CT_EXT_ACCT))
-		nf_ct_ext_add(ct, NF_CT_EXT_ACCT, GFP_ATOMIC);
 }
 
 static void flow_set_offload_bit(struct exlb_flow *flow, u8 bit)
 {
 	u8 old = READ_ONCE(flow->offload);
 
-	while (!try_cmpxchg(&flow->offload, &old, old | bit))
+	while (!(old & bit) && !try_cmpxchg(&flow->offload, &old, old | bit))
 		;
 }
 
@@ -235,16 +301,9 @@ bad:
 	return NULL;
 }
 
-/* Packets both ways conntrack counted (since the last fold, once offloaded). */
-static u64 acct_packets(const struct nf_conn_acct *acct)
-{
-	return atomic64_read(&acct->counter[IP_CT_DIR_ORIGINAL].packets) +
-	       atomic64_read(&acct->counter[IP_CT_DIR_REPLY].packets);
-}
-
 /*
  * Packet path (PRE_ROUTING, after conntrack): hands an established nat
- * flow that carries data to the flowtable, as nftables' `flow add` would.
+ * flow that moves data to the flowtable, as nftables' `flow add` would.
  * The routes both ways are looked up once here; the reply way must leave
  * by the device this packet came in on.
  */
@@ -253,7 +312,6 @@ void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 {
 	struct nf_flow_route route = {};
 	enum ip_conntrack_info ctinfo;
-	struct nf_conn_acct *acct;
 	enum ip_conntrack_dir dir;
 	struct flow_offload *fo;
 	struct dst_entry *dst;
@@ -261,13 +319,11 @@ void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 
 	if (!READ_ONCE(xn->offload_on) || flow->kind != EXLB_FLOW_NAT ||
 	    state->hook != NF_INET_PRE_ROUTING ||
+	    (skb->len < EXLB_OFFLOAD_MIN_LEN && !skb_is_gso(skb)) ||
 	    (READ_ONCE(flow->offload) & EXLB_PROBED))
 		return;
 	ct = nf_ct_get(skb, &ctinfo);
 	if (READ_ONCE(ct->proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED)
-		return;
-	acct = nf_conn_acct_find(ct);
-	if (!acct || acct_packets(acct) < EXLB_OFFLOAD_PACKETS)
 		return;
 	if ((READ_ONCE(ct->status) & (IPS_OFFLOAD | IPS_SEQ_ADJUST | IPS_NAT_CLASH)) ||
 	    !nf_ct_is_confirmed(ct) || nf_ct_ext_exist(ct, NF_CT_EXT_HELPER) ||
@@ -302,18 +358,8 @@ void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 	ct->proto.tcp.seen[1].flags |= IP_CT_TCP_FLAG_BE_LIBERAL;
 	spin_unlock_bh(&ct->lock);
 
-	/*
-	 * From now on the flow's packets are counted by conntrack only; what
-	 * it counted so far exlb counted too. (A packet between the two on
-	 * another CPU may be counted twice: best effort at the switch.)
-	 */
-	if (!(READ_ONCE(flow->offload) & EXLB_OFFLOADED)) {
-		flow_set_offload_bit(flow, EXLB_OFFLOADED);
-		atomic64_set(&acct->counter[IP_CT_DIR_ORIGINAL].packets, 0);
-		atomic64_set(&acct->counter[IP_CT_DIR_ORIGINAL].bytes, 0);
-		atomic64_set(&acct->counter[IP_CT_DIR_REPLY].packets, 0);
-		atomic64_set(&acct->counter[IP_CT_DIR_REPLY].bytes, 0);
-	}
+	/* conntrack's sequence tracking stops: resets probe first (flow.c) */
+	flow_set_offload_bit(flow, EXLB_OFFLOADED);
 	if (flow_offload_add(&xn->flowtable, fo)) {
 		flow_offload_free(fo);
 		goto clear;
@@ -367,28 +413,4 @@ void exlb_offload_stop(struct exlb_net *xn, struct exlb_flow *flow)
 		flow_offload_teardown(container_of(th, struct flow_offload,
 						   tuplehash[th->tuple.dir]));
 	rcu_read_unlock();
-}
-
-/*
- * Moves what conntrack counted for an offloaded flow to its real server's
- * counters. True if there was anything: the flow is not idle.
- */
-bool exlb_offload_fold(struct exlb_flow *flow)
-{
-	struct nf_conn_acct *acct;
-	struct exlb_stats add = {};
-
-	if (!(READ_ONCE(flow->offload) & EXLB_OFFLOADED))
-		return false;
-	acct = nf_conn_acct_find(flow->ct);
-	if (!acct)
-		return false;
-	add.pkts_in = atomic64_xchg(&acct->counter[IP_CT_DIR_ORIGINAL].packets, 0);
-	add.bytes_in = atomic64_xchg(&acct->counter[IP_CT_DIR_ORIGINAL].bytes, 0);
-	add.pkts_out = atomic64_xchg(&acct->counter[IP_CT_DIR_REPLY].packets, 0);
-	add.bytes_out = atomic64_xchg(&acct->counter[IP_CT_DIR_REPLY].bytes, 0);
-	if (!add.pkts_in && !add.pkts_out)
-		return false;
-	exlb_stats_fold(flow->real->stats, &add);
-	return true;
 }

@@ -196,11 +196,6 @@
  *        EXLB_REAL_A_INACTIVE_CONNS: NLA_U32
  *        EXLB_REAL_A_STATS: NLA_NESTED, EXLB_STATS_A_*
  *
- * Packets of a flow that went through the kernel's flowtable (exlb.ko's
- * module parameter flow_offload, docs/ARCHITECTURE.md) are counted by
- * conntrack and added to PKTS_* and BYTES_* once a second: those lag by up
- * to a second.
- *
  * For a forward=route real server only the client-to-server direction
  * passes the LB: its PKTS_IN and BYTES_IN count, PKTS_OUT and BYTES_OUT
  * stay 0 (also when its replies happen to be routed through the LB), and
