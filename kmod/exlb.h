@@ -148,6 +148,7 @@ enum exlb_flow_kind {
 /* struct exlb_flow.offload: a nat flow and the flowtable (offload.c) */
 #define EXLB_OFFLOADED	0x1	/* was offloaded: conntrack's tracking is stale */
 #define EXLB_PROBED	0x2	/* being reset: probes sent, RSTs next */
+#define EXLB_NO_ROUTE	0x4	/* not forwardable by the flowtable */
 
 /*
  * One per balanced connection, so kept small (48 bytes on 64-bit, checked
@@ -164,7 +165,7 @@ struct exlb_flow {
 	u8 class;			/* enum exlb_flow_class, sched_lock */
 	u8 kind;			/* enum exlb_flow_kind, set before insert */
 	bool persisted;			/* counted in its persistence record */
-	u8 offload;			/* EXLB_OFFLOADED, EXLB_PROBED */
+	u8 offload;			/* EXLB_OFFLOADED and co., offload.c */
 	struct rcu_head rcu;
 };
 

@@ -320,7 +320,7 @@ void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 	if (!READ_ONCE(xn->offload_on) || flow->kind != EXLB_FLOW_NAT ||
 	    state->hook != NF_INET_PRE_ROUTING ||
 	    (skb->len < EXLB_OFFLOAD_MIN_LEN && !skb_is_gso(skb)) ||
-	    (READ_ONCE(flow->offload) & EXLB_PROBED))
+	    (READ_ONCE(flow->offload) & (EXLB_PROBED | EXLB_NO_ROUTE)))
 		return;
 	ct = nf_ct_get(skb, &ctinfo);
 	if (READ_ONCE(ct->proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED)
@@ -336,13 +336,15 @@ void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 	dir = CTINFO2DIR(ctinfo);
 	dst = offload_route(xn->net, ct, dir, 0);
 	if (!dst)
-		goto clear;
+		goto no_route;
 	route.tuple[dir].dst = dst;
 	route.tuple[dir].xmit_type = FLOW_OFFLOAD_XMIT_NEIGH;
 	route.tuple[!dir].in.ifindex = dst->dev->ifindex;
 	dst = offload_route(xn->net, ct, !dir, state->in->ifindex);
-	if (!dst)
-		goto release;
+	if (!dst) {
+		dst_release(route.tuple[dir].dst);
+		goto no_route;
+	}
 	route.tuple[!dir].dst = dst;
 	route.tuple[!dir].xmit_type = FLOW_OFFLOAD_XMIT_NEIGH;
 	route.tuple[dir].in.ifindex = dst->dev->ifindex;
@@ -371,6 +373,11 @@ release:
 	dst_release(route.tuple[IP_CT_DIR_REPLY].dst);
 clear:
 	clear_bit(IPS_OFFLOAD_BIT, &ct->status);
+	return;
+no_route:
+	/* a local real server, a route elsewhere: not retried per packet */
+	flow_set_offload_bit(flow, EXLB_NO_ROUTE);
+	goto clear;
 }
 
 /*
