@@ -54,7 +54,9 @@
 #      in each, and their sum, the "LB path" row (the time of the
 #      balancer's namespace minus routing's input; the tracer's own cost
 #      per call is in it, alike for all). Works under TCG, where perf
-#      does not.
+#      does not. After each bulk run likewise, per MB moved: the "LB
+#      path, us/MB" row (what a byte costs the balancer's CPU, which the
+#      throughput row hides while the endpoints are the bottleneck).
 #
 # --lbs exlb,ipvs,nft adds nftables' DNAT (numgen rr map): conntrack and
 # nf_nat with no balancer code, the floor of exlb's design.
@@ -390,16 +392,19 @@ profile_start() {
 # direction: conntrack (nf_conntrack_in) and nf_nat (nf_nat_inet_fn,
 # which calls exlb's and nft's NAT lookups) in PRE_ROUTING, exlb's
 # accounting hook, IPVS's LOCAL_IN hooks (ip_vs_in_hook transmits the
-# packet itself), and the forwarding path (ip_forward: FORWARD and
-# POST_ROUTING hooks, conntrack's confirmation, the output to the bridge).
-TRACE_FUNCS="nf_conntrack_in nf_nat_inet_fn exlb_account ip_vs_in_hook ip_vs_out_hook ip_forward"
+# packet itself), the forwarding path (ip_forward: FORWARD and
+# POST_ROUTING hooks, conntrack's confirmation, the output to the bridge),
+# and exlb's flowtable ingress hook (offload_hook: the lookup, and the
+# translation and output of an offloaded flow's packet).
+TRACE_FUNCS="nf_conntrack_in nf_nat_inet_fn exlb_account ip_vs_in_hook ip_vs_out_hook ip_forward offload_hook"
 TRACEFS=/sys/kernel/tracing
 trace_cfg() { echo "$2" >"$TRACEFS/$1"; }
 
-# trace_run TAG TARGET SOURCES: figure TAG_us (sum of the functions, us
-# per connection); the per-function table in the log.
+# trace_run TAG TARGET SOURCES [bulk]: figure TAG_us (sum of the
+# functions, us per connection of a rate run, or with "bulk" per MB of a
+# bulk run); the per-function table in the log.
 trace_run() {
-	local tag=$1 target=$2 srcs=$3 f line conns over
+	local tag=$1 target=$2 srcs=$3 mode=${4:-rate} f line n unit over
 	[ -w "$TRACEFS/current_tracer" ] || mount -t tracefs nodev "$TRACEFS" 2>/dev/null
 	[ -w "$TRACEFS/current_tracer" ] || { log "--trace: no tracefs"; return 0; }
 	trace_cfg tracing_on 0
@@ -415,14 +420,22 @@ trace_run() {
 	trace_cfg trace_options funcgraph-tail
 	: >"$TRACEFS/trace"
 	trace_cfg tracing_on 1
-	line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$srcs" -c "$CONCURRENCY" \
-		-d "$TRACE_SECS" -m "$CPS_MAX_CONNS" -T 5) || true
+	if [ "$mode" = bulk ]; then
+		line=$(nsx "$NS_CLI" "$BIN/benchcli" bulk -t "$target" -s "$srcs" -n "$STREAMS" \
+			-d "$TRACE_SECS" -T 10) || true
+		n=$(awk -v b="$(kv "$line" bytes)" 'BEGIN { printf "%.3f", b / 1e6 }')
+		unit=MB
+	else
+		line=$(nsx "$NS_CLI" "$BIN/benchcli" rate -t "$target" -s "$srcs" -c "$CONCURRENCY" \
+			-d "$TRACE_SECS" -m "$CPS_MAX_CONNS" -T 5) || true
+		n=$(kv "$line" conns)
+		unit=conn
+	fi
 	trace_cfg tracing_on 0
-	conns=$(kv "$line" conns)
 	over=$(awk '$1 == "overrun:" { n += $2 } END { print n + 0 }' "$TRACEFS"/per_cpu/cpu*/stats)
 	log "$tag: traced run (function_graph, outermost calls; overruns $over): $line"
 	# " 1)   1.234 us    |  f();" or " 1)   5.678 us    |  } /* f */"
-	awk -v n="${conns:-0}" -F'|' 'NF >= 2 && n > 0 {
+	awk -v n="${n:-0}" -v unit="$unit" -F'|' 'NF >= 2 && n > 0 {
 			d = $1; sub(/^ *[0-9]+\) */, "", d); gsub(/[+!#*@$ ]/, "", d)
 			if (d ~ /us$/) u = substr(d, 1, length(d) - 2) + 0
 			else if (d ~ /ms$/) u = (substr(d, 1, length(d) - 2) + 0) * 1000
@@ -433,7 +446,7 @@ trace_run() {
 			sub(/ \[.*/, "", f)
 			t[f] += u; c[f]++; all += u
 		}
-		END { for (f in t) printf "%-18s %6.2f calls/conn %8.1f us/conn %7.2f us/call\n", f, c[f] / n, t[f] / n, t[f] / c[f]
+		END { for (f in t) printf "%-18s %6.2f calls/%s %8.1f us/%s %7.2f us/call\n", f, c[f] / n, unit, t[f] / n, unit, t[f] / c[f]
 		      printf "TOTAL %.1f\n", all / (n > 0 ? n : 1) }' "$TRACEFS/trace" >"$WORK/$tag.trace"
 	grep -v '^TOTAL' "$WORK/$tag.trace" | sort -k4,4nr | sed 's/^/  /'
 	put "${tag}_us" "$(awk '$1 == "TOTAL" { printf "%.0f", $2 }' "$WORK/$tag.trace")"
@@ -465,6 +478,7 @@ bulk_run() {
 		-d "$BULK_SECS" -T 10) || { fail "$tag.bulk: $line"; return 1; }
 	log "$tag.bulk: $line"
 	put "$tag.bulk" "$(kv "$line" mbit_s)"
+	[ "$TRACE" = 0 ] || trace_run "$tag.bulk" "$target" "$CLI_SRCS" bulk
 }
 
 # lb_config LB [persist]: the service, with source-IP persistence
@@ -744,6 +758,7 @@ row "  p99 connection time, ms" direct.cps_p99 cps_p99
 row "  failed connections" direct.cps_err cps_err noratio
 row "bulk throughput, Mbit/s ($STREAMS streams, ${BULK_SECS}s)" direct.bulk bulk
 [ "$TRACE" = 0 ] || row "LB path, us/connection under ftrace (--trace)" direct.cps_us cps_us
+[ "$TRACE" = 0 ] || row "LB path, us/MB of bulk under ftrace (--trace)" direct.bulk_us bulk_us
 if [ "$MEM" = 1 ]; then
 	row "LB memory/connection, B (relevant caches, *)" - mem_rel
 	row "LB memory/connection, B (all slab objects)" - mem_obj
@@ -767,7 +782,7 @@ fi
 if [[ ",$LBS," == *,exlb-alt,* ]]; then
 	echo
 	echo "exlb ($EXLB_KO) against exlb-alt ($EXLB_ALT_KO${EXLB_ALT_PARAMS:+ $EXLB_ALT_PARAMS}), median of $ROUNDS round(s):"
-	for key in cps cps_p99 bulk mem_rel cps_us; do
+	for key in cps cps_p99 bulk mem_rel cps_us bulk_us; do
 		printf '  %-20s %10s %10s %8s\n' "$key" "$(v "exlb.$key")" "$(v "exlb-alt.$key")" \
 			"$(ratio "exlb.$key" "exlb-alt.$key")"
 	done

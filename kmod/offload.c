@@ -114,6 +114,14 @@ static unsigned int offload_hook(void *priv, struct sk_buff *skb,
 	unsigned int verdict;
 	bool in;
 
+	/*
+	 * Cheap ways out first: nothing offloaded (the usual case for short
+	 * connections), or a bridge or bond port (its packets arrive again
+	 * on the bridge or bond, where the entries are).
+	 */
+	if (!atomic_read(&xn->flowtable.rhashtable.nelems) ||
+	    netif_is_bridge_port(state->in) || netif_is_lag_port(state->in))
+		return NF_ACCEPT;
 	if (offload_tuple(skb, state->in, &tuple))
 		return NF_ACCEPT;
 	th = flow_offload_lookup(priv, &tuple);
