@@ -21,6 +21,12 @@ Requests:
           "lport", "ms"} | {"error": ERR, "ms": connect time}]}
   echo ids=ID,... [timeout=S]
       -> {"results": {ID: "ok" | ERR | "closed"}}
+  bulk ids=ID,... bytes=N [line=L] [timeout=S]
+      On each connection in turn, N bytes in lines of L random hex bytes
+      (default 4096, newline included, the last line shorter), each sent when the
+      echo of the one before came back: a bounded bulk transfer both ways.
+      -> {"results": {ID: {"sent", "echoed": bytes, "intact": every echo
+          equal to its line, "ms", "error": ERR | null}}}
   watch [watch=IDS] [talk=IDS] [interval=S] duration=S [until=reset] [-- CMD...]
       Takes t0, runs CMD (if any), then for up to duration seconds watches
       the "watch" connections for a reset/EOF while the "talk" connections
@@ -234,6 +240,39 @@ class Client:
                 self.drop(cid)
         return {"results": res}
 
+    def do_bulk(self, pos, kw):
+        total = int(kw["bytes"])
+        size = max(2, int(kw.get("line", 4096)))
+        timeout = float(kw.get("timeout", 3))
+        res = {}
+        for cid in self.ids(kw):
+            c = self.conns.get(cid)
+            if c is None:
+                res[cid] = {"sent": 0, "echoed": 0, "intact": False, "ms": 0, "error": "closed"}
+                continue
+            r = {"sent": 0, "echoed": 0, "intact": True, "ms": 0, "error": None}
+            t0 = now()
+            try:
+                while r["sent"] < total:
+                    n = min(size, total - r["sent"])
+                    # random hex lines: a corrupted or misplaced byte shows
+                    text = os.urandom(n // 2).hex()[: n - 1]
+                    msg = text.encode() + b"\n"
+                    c.sock.settimeout(timeout)
+                    c.sock.sendall(msg)
+                    r["sent"] += n
+                    line, c.buf = self.readline(c.sock, now() + timeout, c.buf)
+                    c.last_io = now()
+                    r["echoed"] += len(line) + 1
+                    r["intact"] = r["intact"] and line == text
+            except (OSError, EOFError) as e:
+                r["error"] = "eof" if isinstance(e, EOFError) else errname(e)
+                r["intact"] = False
+                self.drop(cid)
+            r["ms"] = ms(now() - t0)
+            res[cid] = r
+        return {"results": res}
+
     def do_watch(self, pos, kw, argv):
         watch = self.ids(kw, "watch")
         talk = self.ids(kw, "talk")
@@ -345,6 +384,8 @@ class Client:
             return self.do_open(pos, kw)
         if cmd == "echo":
             return self.do_echo(pos, kw)
+        if cmd == "bulk":
+            return self.do_bulk(pos, kw)
         if cmd == "watch":
             return self.do_watch(pos, kw, argv)
         if cmd == "close":

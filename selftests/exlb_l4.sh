@@ -23,6 +23,8 @@ source "$SELFTEST_DIR/tests_conn.sh"
 source "$SELFTEST_DIR/tests_admin.sh"
 # shellcheck source=tests_dr.sh
 source "$SELFTEST_DIR/tests_dr.sh"
+# shellcheck source=tests_offload.sh
+source "$SELFTEST_DIR/tests_offload.sh"
 
 # NAME:TIMEOUT (seconds, for the slow VM). Order: cheap and basic first;
 # module unload and the kernel log check last.
@@ -66,6 +68,10 @@ TESTS=(
 	no_cap_net_admin:60
 	netns_independent:60
 	nl_fuzz:480
+	offload_bulk:60
+	offload_idle_timeout:60
+	offload_droponfail:60
+	offload_off:60
 	unload_with_flows:180
 	kernel_log_clean:30
 )

@@ -421,6 +421,7 @@ cl() {
 		case $w in
 		duration=*) w=${w#duration=}; to=$((to + ${w%.*} + 1)) ;;
 		n=*) to=$((to + 3 * ${w#n=})) ;;
+		bytes=*) to=$((to + ${w#bytes=} / 50000)) ;;
 		esac
 	done
 	_req CL_W CL_R "$EXLB_TMP/cl.in" "$EXLB_TMP/cl.out" "$to" "$@"

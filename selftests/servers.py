@@ -10,7 +10,7 @@ it was created in), then one selector loop serves them all.
 On each accepted connection the server sends one line "NAME PEERADDR\\n"
 (PEERADDR is the source address it sees), then echoes every received line
 until the client closes. It counts per NAME: accepted, closed by EOF, closed
-by a reset, open.
+by a reset, open, and the bytes received ("rx").
 
 Control: lines "TAG CMD" on the FIFO given by --ctl, answers "TAG JSON" on
 the FIFO given by --out. Commands: ping, stats, reset_stats, quit.
@@ -72,7 +72,7 @@ class Servers:
 
     @staticmethod
     def _zero():
-        return {"accepted": 0, "eof": 0, "reset": 0, "open": 0}
+        return {"accepted": 0, "eof": 0, "reset": 0, "open": 0, "rx": 0}
 
     def reset_stats(self):
         for name in self.stats:
@@ -125,6 +125,7 @@ class Servers:
         if not chunk:
             self.close(c, name)
             return
+        self.stats[name]["rx"] += len(chunk)
         buf += chunk
         nl = buf.rfind(b"\n")
         if nl < 0:
@@ -132,7 +133,8 @@ class Servers:
         out = bytes(buf[: nl + 1])
         del buf[: nl + 1]
         try:
-            # Echoes are small; a full send buffer here means a broken test.
+            # Echoes are small (client.py's bulk waits for each line's
+            # echo); a full send buffer here means a broken test.
             c.sendall(out)
         except OSError as e:
             self.close(c, name, e)

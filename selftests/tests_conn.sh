@@ -19,21 +19,25 @@ srv_count() {
 	jr --arg n "$1" --arg f "$2" '.[$n][$f]'
 }
 
-# rs_down_reset VS: takes rs1 of VS down while the client watches the open
-# connection $ID until its reset. Sets EV (the client's event), MS (ms from
-# the start of `rs down' to it), RUN_MS (how long exlbadm took) and RESETS
-# (the resets rs1 saw) before anything else overwrites the client's $J.
+# rs_down_reset VS [RESETS [WATCH_ARGS...]]: takes rs1 of VS down while the
+# client watches the open connection $ID until its reset (WATCH_ARGS: more
+# for client.py's watch, e.g. a talking connection). Sets WATCHED (the
+# watch's answer), EV (the client's event), MS (ms from the start of `rs
+# down' to it), RUN_MS (how long exlbadm took) and RESETS (the resets rs1
+# saw, polled for up to 1 s until there are RESETS, default 1).
 rs_down_reset() {
-	cl watch watch="$ID" duration=3 until=reset -- \
+	local want=${2:-1}
+	cl watch watch="$ID" duration=3 until=reset "${@:3}" -- \
 		ip netns exec "$NS_LB" "$EXLBADM" rs down "$1" "$(rs4 1)" || fail "client: $J"
 	[[ $(jr .run_rc) == 0 ]] || fail "exlbadm rs down failed: $(jr .run_out)"
+	WATCHED=$J
 	EV=$(jr ".events[\"$ID\"].event")
 	MS=$(jr ".events[\"$ID\"].ms")
 	RUN_MS=$(jr .run_ms)
 	diag "client: $EV ${MS} ms after 'rs down' started (exlbadm took $RUN_MS ms)"
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		RESETS=$(srv_count rs1 reset)
-		[[ $RESETS -ge 1 ]] && break
+		[[ $RESETS -ge $want ]] && break
 		sleep 0.1
 	done
 	diag "rs1 saw $RESETS reset(s)"

@@ -1,0 +1,220 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# nf_flow_table software offload (module parameter flow_offload): an
+# established nat flow that conntrack counted 32 packets for goes to the
+# kernel's flowtable ("[OFFLOAD]" in the LB's /proc/net/nf_conntrack) on a
+# packet from outside. These tests show that its data, counters, idle
+# timeout and droponfail reset stay what they are on the normal path, and
+# that flow_offload=0 keeps flows off the flowtable. Sourced by exlb_l4.sh.
+
+OFFLOAD_PARAM=/sys/module/exlb/parameters/flow_offload
+# a bulk transfer: 400 KB each way, in lines of 8 KB
+BULK_BYTES=409600
+BULK_LINE=8192
+# past the offload threshold: 64 echoes of 1 KB, at least 2 packets each
+WARM_BYTES=65536
+WARM_LINE=1024
+
+# ct_entry LPORT: the LB's conntrack entry of the client's connection from
+# port LPORT to VIP4:80 (empty when there is none).
+ct_entry() {
+	nsx "$NS_LB" cat /proc/net/nf_conntrack | grep -F "src=$CL4 dst=$VIP4 sport=$1 dport=80 " | head -n 1
+}
+
+# ct_offload LPORT: "offloaded", "not offloaded" or "no entry".
+ct_offload() {
+	local e
+	e=$(ct_entry "$1")
+	if [[ -z $e ]]; then
+		echo "no entry"
+	elif [[ $e == *'[OFFLOAD]'* ]]; then
+		echo offloaded
+	else
+		echo "not offloaded"
+	fi
+}
+
+# ct_is LPORT STATE: whether ct_offload LPORT says STATE (for wait_for)
+ct_is() { [[ $(ct_offload "$1") == "$2" ]]; }
+
+# expect_offload LPORT STATE WHAT: waits up to 2 s for STATE, then asserts it
+# and shows the entry.
+expect_offload() {
+	wait_for 2 ct_is "$1" "$2"
+	diag "conntrack: $(ct_entry "$1")"
+	expect_eq "$(ct_offload "$1")" "$2" "$3"
+}
+
+# bulk ID BYTES LINE: BYTES each way on the held connection ID in lines of
+# LINE bytes; the test fails unless every echo came back intact.
+bulk() {
+	cl bulk ids="$1" bytes="$2" line="$3" || fail "client: $J"
+	diag "bulk of $2 bytes on conn $1: $(jr -c ".results[\"$1\"]")"
+	[[ $(jr ".results[\"$1\"] | \"\(.error) \(.intact) \(.echoed)\"") == "null true $2" ]] ||
+		fail "bulk transfer on conn $1 did not come back intact"
+}
+
+# byte_counts VS I: "VS_IN VS_OUT RS_IN RS_OUT", the byte counters of the
+# service and of its real server rsI.
+byte_counts() {
+	vs_json "$1" | jq -r --arg a "${RS4[$2]}" '[.stats.bytes_in, .stats.bytes_out,
+		(.reals[] | select(.addr == $a) | .stats.bytes_in, .stats.bytes_out)] |
+		map(tostring) | join(" ")'
+}
+
+# bytes_within VS I LOW HIGH: all four of byte_counts in [LOW, HIGH]
+bytes_within() {
+	local c v
+	read -ra v <<<"$(byte_counts "$1" "$2")"
+	((${#v[@]} == 4)) || return 1
+	for c in "${v[@]}"; do ((c >= $3 && c <= $4)) || return 1; done
+}
+
+# expect_bytes VS I N WHAT: polls up to 3 s (the counters of offloaded
+# flows are folded in by a 1 s timer) until the service's and rsI's bytes
+# both ways cover the N payload bytes and stay under 3/2 N (headers and
+# the greeting fit in that; counting the offloaded bytes twice does not).
+expect_bytes() {
+	local lo=$3 hi=$(($3 * 3 / 2))
+	wait_for 3 bytes_within "$1" "$2" "$lo" "$hi"
+	diag "$4: bytes vs in/out, rs$2 in/out: $(byte_counts "$1" "$2")"
+	bytes_within "$1" "$2" "$lo" "$hi" || fail "$4: not all of $(byte_counts "$1" "$2") in [$lo, $hi]"
+	diag "$4: all in [$lo, $hi]"
+}
+
+# srv_is NAME FIELD VALUE: the servers helper's counter is VALUE
+srv_is() { [[ $(srv_count "$1" "$2") == "$3" ]]; }
+
+# set_offload 0|1: the module parameter; the namespace must have no service
+# (it is read when the first one is added).
+set_offload() {
+	echo "$1" >"$OFFLOAD_PARAM" || fail "cannot write $OFFLOAD_PARAM"
+}
+
+# Proves a bulk nat flow goes to the flowtable, its data arrives intact
+# both ways, its bytes reach the counters while it is offloaded (the 1 s
+# fold, not only at its end) and are not counted twice, and a FIN takes
+# it back off the flowtable.
+t_offload_bulk() {
+	local vs lport
+	vs=$(vs4)
+	vs_std "$vs" rs4 Schedule=rr
+	open_one
+	lport=$(jr '.conns[0].lport')
+	expect_eq "$NAME" rs1 "first connection"
+	bulk "$ID" $BULK_BYTES $BULK_LINE
+	expect_offload "$lport" offloaded "bulk connection while open"
+	expect_bytes "$vs" 1 $BULK_BYTES "while offloaded"
+	cl close ids="$ID" || fail "client: $J"
+	expect_offload "$lport" "not offloaded" "bulk connection after the client's FIN"
+	expect_bytes "$vs" 1 $BULK_BYTES "after close"
+	wait_for 2 srv_is rs1 eof 1
+	srv stats || fail "servers helper: $J"
+	expect_eq "$(jr '.rs1 | "rx=\(.rx) eof=\(.eof) reset=\(.reset)"')" "rx=$BULK_BYTES eof=1 reset=0" \
+		"bytes rs1 received, how its connection ended"
+}
+
+# Idletime=3 on offloaded flows: the idle one is reset after about
+# Idletime (plus the 1 s fold of counters and the probe before the RST),
+# the one that keeps talking through the flowtable is neither reset nor
+# taken off it.
+t_offload_idle_timeout() {
+	local a b pa pb ea eb idle watched echoed
+	vs_std "$(vs4)" rs4 Schedule=rr Idletime=3
+	cl open $VIP4 80 n=2 || fail "client: $J"
+	a=$(jr '.conns[0].id // empty')
+	b=$(jr '.conns[1].id // empty')
+	pa=$(jr '.conns[0].lport')
+	pb=$(jr '.conns[1].lport')
+	[[ -n $a && -n $b ]] || fail "could not open 2 connections: $J"
+	bulk "$a" $WARM_BYTES $WARM_LINE
+	bulk "$b" $WARM_BYTES $WARM_LINE
+	expect_offload "$pa" offloaded "conn to idle"
+	expect_offload "$pb" offloaded "conn to talk"
+	cl watch watch="$a" talk="$b" interval=0.5 duration=8 until=reset || fail "client: $J"
+	watched=$J
+	# at once: every second spent parsing is idle time on the talking conn
+	cl echo ids="$b" || fail "client: $J"
+	echoed=$J
+	J=$watched
+	ea=$(jr ".events[\"$a\"].event")
+	idle=$(jr ".events[\"$a\"].idle_ms")
+	eb=$(jr ".events[\"$b\"].event")
+	diag "idle conn: $ea after $idle ms idle; talking conn: $eb, $(jr ".events[\"$b\"].echoes") echoes"
+	J=$echoed
+	expect_offload "$pb" offloaded "talking conn after the idle one's reset"
+	expect_eq "$ea | $eb $(jr ".results[\"$b\"]")" "reset | alive ok" "idle conn | talking conn"
+	expect_range "$idle" 2500 6000 "idle ms before the RST"
+}
+
+# droponfail=1, rs down: two offloaded flows to rs1, one idle and one
+# talking, are both reset on both ends within about a second.
+t_offload_droponfail() {
+	local vs a b pa pb eb
+	vs=$(vs4)
+	must set droponfail 1
+	must vs add "$vs" Schedule=rr
+	must rs add "$vs" "$(rs4 1)"
+	cl open $VIP4 80 n=2 || fail "client: $J"
+	a=$(jr '.conns[0].id // empty')
+	b=$(jr '.conns[1].id // empty')
+	pa=$(jr '.conns[0].lport')
+	pb=$(jr '.conns[1].lport')
+	[[ -n $a && -n $b ]] || fail "could not open 2 connections: $J"
+	bulk "$a" $WARM_BYTES $WARM_LINE
+	bulk "$b" $WARM_BYTES $WARM_LINE
+	expect_offload "$pa" offloaded "idle conn"
+	expect_offload "$pb" offloaded "talking conn"
+	ID=$a
+	rs_down_reset "$vs" 2 talk="$b" interval=0.2
+	# shellcheck disable=SC2153 # set by rs_down_reset
+	J=$WATCHED
+	eb=$(jr ".events[\"$b\"].event")
+	diag "talking conn: $eb at $(jr ".events[\"$b\"].ms") ms, $(jr ".events[\"$b\"].echoes") echoes"
+	if [[ $eb == alive ]]; then
+		# the watch ended with the idle one's reset: give this one's a moment
+		cl watch watch="$b" duration=1.5 until=reset || fail "client: $J"
+		eb=$(jr ".events[\"$b\"].event")
+		diag "talking conn, watched on: $eb at $(jr ".events[\"$b\"].ms") ms more"
+	fi
+	expect_eq "idle=$EV talking=$eb rs1_resets=$RESETS" "idle=reset talking=reset rs1_resets=2" \
+		"client events, resets rs1 saw"
+	# the probe and its answers come before the RSTs: 500 ms more than the
+	# normal path's bound
+	expect_range "$MS" 0 $((RUN_MS + MS_RESET_FAST + 500)) "ms from 'rs down' to the idle conn's RST"
+}
+
+# flow_offload=0: the same bulk transfer stays on the normal path, data and
+# counters as before. Then the control: the parameter back on, the service
+# added again, a connection goes to the flowtable (so the parameter is what
+# kept the first off, and it is read again for a new first service).
+t_offload_off() {
+	local vs lport old
+	[[ -w $OFFLOAD_PARAM ]] || fail "$OFFLOAD_PARAM missing or not writable"
+	old=$(<"$OFFLOAD_PARAM")
+	diag "flow_offload was $old"
+	# shellcheck disable=SC2064 # restore the value read now
+	trap "echo '$old' >'$OFFLOAD_PARAM'" EXIT
+	set_offload 0
+	vs=$(vs4)
+	vs_std "$vs" rs4 Schedule=rr
+	open_one
+	lport=$(jr '.conns[0].lport')
+	bulk "$ID" $BULK_BYTES $BULK_LINE
+	# an offloaded entry keeps its flag until a FIN/RST or 30 s idle: one
+	# look after the transfer sees any offload during it
+	sleep 0.5
+	diag "conntrack: $(ct_entry "$lport")"
+	expect_eq "$(ct_offload "$lport")" "not offloaded" "bulk connection with flow_offload=0"
+	expect_bytes "$vs" 1 $BULK_BYTES "with flow_offload=0"
+	cl close ids="$ID" || fail "client: $J"
+
+	must vs del "$vs"
+	set_offload 1
+	vs_std "$vs" rs4 Schedule=rr
+	open_one
+	lport=$(jr '.conns[0].lport')
+	bulk "$ID" $WARM_BYTES $WARM_LINE
+	expect_offload "$lport" offloaded "control: flow_offload=1, service added again"
+}
