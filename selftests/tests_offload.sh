@@ -128,9 +128,11 @@ t_offload_idle_timeout() {
 	pa=$(jr '.conns[0].lport')
 	pb=$(jr '.conns[1].lport')
 	[[ -n $a && -n $b ]] || fail "could not open 2 connections: $J"
+	# each checked at once after its transfer: the talking one must not
+	# idle long before the watch starts
 	bulk "$a" $WARM_BYTES $WARM_LINE
-	bulk "$b" $WARM_BYTES $WARM_LINE
 	expect_offload "$pa" offloaded "conn to idle"
+	bulk "$b" $WARM_BYTES $WARM_LINE
 	expect_offload "$pb" offloaded "conn to talk"
 	cl watch watch="$a" talk="$b" interval=0.5 duration=8 until=reset || fail "client: $J"
 	watched=$J
