@@ -27,11 +27,13 @@ Requests:
       echo of the one before came back: a bounded bulk transfer both ways.
       -> {"results": {ID: {"sent", "echoed": bytes, "intact": every echo
           equal to its line, "ms", "error": ERR | null}}}
-  watch [watch=IDS] [talk=IDS] [interval=S] duration=S [until=reset] [-- CMD...]
-      Takes t0, runs CMD (if any), then for up to duration seconds watches
-      the "watch" connections for a reset/EOF while the "talk" connections
-      echo a line every interval. until=reset returns as soon as every
-      watched connection has ended.
+  watch [watch=IDS] [talk=IDS] [interval=S] duration=S [until=reset] [delay=S]
+        [-- CMD...]
+      Watches the "watch" connections for a reset/EOF while the "talk"
+      connections echo a line every interval (0: back to back), until
+      duration seconds after t0, delay seconds (default 0) after the start;
+      at t0 runs CMD (if any) beside them. until=reset returns as soon as
+      every watched connection has ended (and CMD has).
       -> {"run_ms", "run_rc", "run_out", "events": {ID: {"event": "reset" |
           "eof" | "alive" | "echo_timeout" | ERR, "ms": since t0,
           "idle_ms": since the connection's last packet, "echoes": n}}}
@@ -50,6 +52,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 CLONE_NEWNET = 0x40000000
@@ -280,12 +283,16 @@ class Client:
         duration = float(kw.get("duration", 3))
         until_reset = kw.get("until") == "reset"
         events = {}
-        t0 = now()
+        start = now()
+        t0 = start + float(kw.get("delay", 0))
         run = {}
-        if argv:
+        runner = None
+
+        def run_cmd():
             r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            run = {"run_ms": ms(now() - t0), "run_rc": r.returncode,
-                   "run_out": r.stdout.decode(errors="replace")[-500:]}
+            run.update({"run_ms": ms(now() - t0), "run_rc": r.returncode,
+                        "run_out": r.stdout.decode(errors="replace")[-500:]})
+
         sel = selectors.DefaultSelector()
         state = {}
         for cid in watch + talk:
@@ -294,7 +301,7 @@ class Client:
                 events[cid] = {"event": "closed", "ms": 0}
                 continue
             c.sock.setblocking(False)
-            state[cid] = {"talk": cid in talk, "pending": None, "next": t0 + interval,
+            state[cid] = {"talk": cid in talk, "pending": None, "next": start + interval,
                           "echoes": 0, "idle0": c.last_io}
             sel.register(c.sock, selectors.EVENT_READ, cid)
 
@@ -310,12 +317,16 @@ class Client:
         deadline = t0 + duration
         while state:
             t = now()
+            if argv and runner is None and t >= t0:
+                # in a thread: the talkers go on talking while it runs
+                runner = threading.Thread(target=run_cmd)
+                runner.start()
             if t >= deadline:
                 break
             if until_reset and not any(not s["talk"] for s in state.values()) and watch:
                 break
             # talkers: send when due, fail when an echo is late
-            wake = deadline
+            wake = deadline if runner or not argv else t0
             for cid, s in list(state.items()):
                 if not s["talk"]:
                     continue
@@ -365,6 +376,11 @@ class Client:
                            "idle_ms": ms(now() - c.last_io), "echoes": s["echoes"]}
             sel.unregister(c.sock)
         sel.close()
+        if argv and runner is None:
+            time.sleep(max(0.0, t0 - now()))
+            run_cmd()
+        elif runner:
+            runner.join()
         run["events"] = events
         return run
 
