@@ -147,8 +147,8 @@ t_offload_idle_timeout() {
 	eb=$(jr ".events[\"$b\"].event")
 	diag "idle conn: $ea after $idle ms idle; talking conn: $eb, $(jr ".events[\"$b\"].echoes") echoes"
 	J=$echoed
-	expect_offload "$pb" offloaded "talking conn after the idle one's reset"
 	expect_eq "$ea | $eb $(jr ".results[\"$b\"]")" "reset | alive ok" "idle conn | talking conn"
+	expect_offload "$pb" offloaded "talking conn after the idle one's reset"
 	expect_range "$idle" 2500 6000 "idle ms before the RST"
 }
 
