@@ -2,19 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # nf_flow_table software offload (module parameter flow_offload): an
-# established nat flow that conntrack counted 32 packets for goes to the
-# kernel's flowtable ("[OFFLOAD]" in the LB's /proc/net/nf_conntrack) on a
-# packet from outside. These tests show that its data, counters, idle
-# timeout and droponfail reset stay what they are on the normal path, and
-# that flow_offload=0 keeps flows off the flowtable. Sourced by exlb_l4.sh.
+# established nat flow goes to the kernel's flowtable ("[OFFLOAD]" in the
+# LB's /proc/net/nf_conntrack) on a full-sized segment from outside (IP
+# length >= 1024 or a GRO aggregate; small messages never). These tests show
+# that its data, counters, idle timeout and droponfail reset stay what they
+# are on the normal path, and that flow_offload=0 keeps flows off the
+# flowtable. Sourced by exlb_l4.sh.
 
 OFFLOAD_PARAM=/sys/module/exlb/parameters/flow_offload
 # a bulk transfer: 400 KB each way, in lines of 8 KB
 BULK_BYTES=409600
 BULK_LINE=8192
-# past the offload threshold: 64 echoes of 1 KB, at least 2 packets each
+# enough to be offloaded: 64 echoes of 1 KB (full-sized segments each way)
 WARM_BYTES=65536
 WARM_LINE=1024
+# small messages, never offloaded: 20 echoes of 20 bytes
+SMALL_BYTES=400
+SMALL_LINE=20
 
 # ct_entry LPORT: the LB's conntrack entry of the client's connection from
 # port LPORT to VIP4:80 (empty when there is none).
@@ -72,7 +76,7 @@ bytes_within() {
 }
 
 # expect_bytes VS I N WHAT: polls up to 3 s (the counters of offloaded
-# flows are folded in by a 1 s timer) until the service's and rsI's bytes
+# flows may lag by up to a second) until the service's and rsI's bytes
 # both ways cover the N payload bytes and stay under 3/2 N (headers and
 # the greeting fit in that; counting the offloaded bytes twice does not).
 expect_bytes() {
@@ -92,10 +96,10 @@ set_offload() {
 	echo "$1" >"$OFFLOAD_PARAM" || fail "cannot write $OFFLOAD_PARAM"
 }
 
-# Proves a bulk nat flow goes to the flowtable, its data arrives intact
-# both ways, its bytes reach the counters while it is offloaded (the 1 s
-# fold, not only at its end) and are not counted twice, and a FIN takes
-# it back off the flowtable.
+# Proves small messages keep a flow off the flowtable, a bulk nat flow goes
+# to it, its data arrives intact both ways, its bytes reach the counters
+# while it is offloaded (not only at its end) and are not counted twice,
+# and a FIN takes it back off the flowtable.
 t_offload_bulk() {
 	local vs lport
 	vs=$(vs4)
@@ -103,20 +107,25 @@ t_offload_bulk() {
 	open_one
 	lport=$(jr '.conns[0].lport')
 	expect_eq "$NAME" rs1 "first connection"
+	bulk "$ID" $SMALL_BYTES $SMALL_LINE
+	# any offload would be at once, on the packet that triggers it
+	diag "conntrack: $(ct_entry "$lport")"
+	expect_eq "$(ct_offload "$lport")" "not offloaded" "after $SMALL_BYTES bytes of small messages"
 	bulk "$ID" $BULK_BYTES $BULK_LINE
 	expect_offload "$lport" offloaded "bulk connection while open"
-	expect_bytes "$vs" 1 $BULK_BYTES "while offloaded"
+	expect_bytes "$vs" 1 $((SMALL_BYTES + BULK_BYTES)) "while offloaded"
 	cl close ids="$ID" || fail "client: $J"
 	expect_offload "$lport" "not offloaded" "bulk connection after the client's FIN"
-	expect_bytes "$vs" 1 $BULK_BYTES "after close"
+	expect_bytes "$vs" 1 $((SMALL_BYTES + BULK_BYTES)) "after close"
 	wait_for 2 srv_is rs1 eof 1
 	srv stats || fail "servers helper: $J"
-	expect_eq "$(jr '.rs1 | "rx=\(.rx) eof=\(.eof) reset=\(.reset)"')" "rx=$BULK_BYTES eof=1 reset=0" \
+	expect_eq "$(jr '.rs1 | "rx=\(.rx) eof=\(.eof) reset=\(.reset)"')" \
+		"rx=$((SMALL_BYTES + BULK_BYTES)) eof=1 reset=0" \
 		"bytes rs1 received, how its connection ended"
 }
 
 # Idletime=3 on offloaded flows: the idle one is reset after about
-# Idletime (plus the 1 s fold of counters and the probe before the RST),
+# Idletime (plus the 1 s timer and the 100 ms probe before the RST),
 # the one that keeps talking through the flowtable is neither reset nor
 # taken off it.
 t_offload_idle_timeout() {
@@ -135,7 +144,7 @@ t_offload_idle_timeout() {
 	bulk "$b" $WARM_BYTES $WARM_LINE
 	expect_offload "$pb" offloaded "conn to talk"
 	# not until the reset: the talking one goes on past its own Idletime
-	# plus the fold and the probe, counted from its transfer
+	# plus the timer and the probe, counted from its transfer
 	cl watch watch="$a" talk="$b" interval=0.5 duration=7.5 || fail "client: $J"
 	watched=$J
 	# at once: every second spent parsing is idle time on the talking conn
@@ -149,6 +158,7 @@ t_offload_idle_timeout() {
 	J=$echoed
 	expect_eq "$ea | $eb $(jr ".results[\"$b\"]")" "reset | alive ok" "idle conn | talking conn"
 	expect_offload "$pb" offloaded "talking conn after the idle one's reset"
+	# 3 s, the 1 s timer, the probe's 100 ms, room for a slow VM
 	expect_range "$idle" 2500 6000 "idle ms before the RST"
 }
 
