@@ -131,16 +131,16 @@ t_offload_bulk() {
 t_offload_idle_timeout() {
 	local a b pa pb ea eb idle watched echoed
 	vs_std "$(vs4)" rs4 Schedule=rr Idletime=3
-	cl open $VIP4 80 n=2 || fail "client: $J"
-	a=$(jr '.conns[0].id // empty')
-	b=$(jr '.conns[1].id // empty')
+	# each opened just before its transfer and checked at once after it:
+	# neither may idle out before the watch starts
+	open_one
+	a=$ID
 	pa=$(jr '.conns[0].lport')
-	pb=$(jr '.conns[1].lport')
-	[[ -n $a && -n $b ]] || fail "could not open 2 connections: $J"
-	# each checked at once after its transfer: the talking one must not
-	# idle long before the watch starts
 	bulk "$a" $WARM_BYTES $WARM_LINE
 	expect_offload "$pa" offloaded "conn to idle"
+	open_one
+	b=$ID
+	pb=$(jr '.conns[0].lport')
 	bulk "$b" $WARM_BYTES $WARM_LINE
 	expect_offload "$pb" offloaded "conn to talk"
 	# not until the reset: the talking one goes on past its own Idletime
