@@ -365,6 +365,21 @@ void exlb_flow_reclass(struct exlb_net *xn, struct exlb_flow *flow,
  * line is shared by both directions. A flow being reset keeps its probe's
  * time there (flow.c).
  */
+/*
+ * Sets @bit in @flow->offload (the packet path and the resets race for it);
+ * true for the one caller that set it.
+ */
+static inline bool exlb_flow_offload_set(struct exlb_flow *flow, u8 bit)
+{
+	u8 old = READ_ONCE(flow->offload);
+
+	do {
+		if (old & bit)
+			return false;
+	} while (!try_cmpxchg(&flow->offload, &old, old | bit));
+	return true;
+}
+
 static inline void exlb_flow_stamp(struct exlb_flow *flow)
 {
 	u32 now = (u32)jiffies;

@@ -343,11 +343,8 @@ static bool flow_probe(struct exlb_net *xn, struct exlb_flow *flow)
 	if (!(old & EXLB_OFFLOADED) || (old & EXLB_PROBED))
 		return false;
 	WRITE_ONCE(flow->last_seen, (u32)jiffies);
-	do {
-		if (old & EXLB_PROBED)
-			return false;
-	} while (!try_cmpxchg(&flow->offload, &old, old | EXLB_PROBED));
-	if (!nf_ct_is_confirmed(flow->ct))
+	if (!exlb_flow_offload_set(flow, EXLB_PROBED) ||
+	    !nf_ct_is_confirmed(flow->ct))
 		return false;
 	exlb_offload_stop(xn, flow);
 	rcu_read_lock();

@@ -110,6 +110,7 @@ static unsigned int offload_hook(void *priv, struct sk_buff *skb,
 	struct flow_offload_tuple tuple = {};
 	struct flow_offload_tuple_rhash *th;
 	unsigned int len = skb->len;
+	struct flow_offload *fo;
 	struct exlb_flow *flow;
 	unsigned int verdict;
 	bool in;
@@ -127,9 +128,16 @@ static unsigned int offload_hook(void *priv, struct sk_buff *skb,
 	th = flow_offload_lookup(priv, &tuple);
 	if (!th)
 		return NF_ACCEPT;
+	fo = container_of(th, struct flow_offload, tuplehash[th->tuple.dir]);
+	/*
+	 * Torn down (a reset's probe, a FIN or RST): the entry stays in the
+	 * table until the flowtable's next collection, and the flowtable would
+	 * go on forwarding by it; conntrack must see these packets.
+	 */
+	if (test_bit(NF_FLOW_TEARDOWN, &fo->flags))
+		return NF_ACCEPT;
 	in = th->tuple.dir == FLOW_OFFLOAD_DIR_ORIGINAL;
-	flow = exlb_flow_lookup(xn, container_of(th, struct flow_offload,
-						 tuplehash[th->tuple.dir])->ct);
+	flow = exlb_flow_lookup(xn, fo->ct);
 	if (tuple.l3proto == AF_INET)
 		verdict = nf_flow_offload_ip_hook(priv, skb, state);
 	else
@@ -251,14 +259,6 @@ void exlb_offload_disable(struct exlb_net *xn)
 	nf_flow_table_free(&xn->flowtable);
 }
 
-static void flow_set_offload_bit(struct exlb_flow *flow, u8 bit)
-{
-	u8 old = READ_ONCE(flow->offload);
-
-	while (!(old & bit) && !try_cmpxchg(&flow->offload, &old, old | bit))
-		;
-}
-
 /*
  * The route the flowtable sends @ct's packets of direction @dir on: to
  * the other end's address as the translation left it, from the address it
@@ -369,7 +369,7 @@ void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 	spin_unlock_bh(&ct->lock);
 
 	/* conntrack's sequence tracking stops: resets probe first (flow.c) */
-	flow_set_offload_bit(flow, EXLB_OFFLOADED);
+	exlb_flow_offload_set(flow, EXLB_OFFLOADED);
 	if (flow_offload_add(&xn->flowtable, fo)) {
 		flow_offload_free(fo);
 		goto clear;
@@ -384,7 +384,7 @@ clear:
 	return;
 no_route:
 	/* a local real server, a route elsewhere: not retried per packet */
-	flow_set_offload_bit(flow, EXLB_NO_ROUTE);
+	exlb_flow_offload_set(flow, EXLB_NO_ROUTE);
 	goto clear;
 }
 
