@@ -146,13 +146,26 @@ hold_run() {
 	echo $! >"$EXLB_TMP/hold.pid"
 }
 
+# softnet_dropped: packets the CPUs' input backlogs dropped so far (all
+# namespaces: the column is the kernel's, in hex).
+softnet_dropped() {
+	local n=0 done dropped rest
+	while read -r done dropped rest; do
+		n=$((n + 16#$dropped))
+	done </proc/net/softnet_stat
+	echo "$n"
+}
+
 # hold_stop: the held connections end with RSTs; waits for the RS to see it.
 hold_stop() {
+	local drops t0=$SECONDS
 	[[ -f $EXLB_TMP/hold.pid ]] || return 0
+	drops=$(softnet_dropped)
 	kill "$(<"$EXLB_TMP/hold.pid")" 2>/dev/null
 	wait "$(<"$EXLB_TMP/hold.pid")" 2>/dev/null
 	rm -f "$EXLB_TMP/hold.pid"
 	wait_for 120 rs_open_is 0 || diag "rs1 still has $(status_val "$EXLB_TMP/rs1.st" open) open"
+	diag "closing: $((SECONDS - t0)) s, $(($(softnet_dropped) - drops)) packets dropped by input backlogs"
 }
 
 # 70,000 connections from four client addresses to one VS and one RS port,
