@@ -235,9 +235,14 @@ struct exlb_net {
 
 	/* the flowtable fast path of established nat flows (offload.c) */
 	bool offload_on;
+	bool offload_want;		/* the ingress hooks: wanted, */
+	bool offload_hooked;		/* in place (under RTNL) */
+	u8 offload_idle_ticks;		/* gc ticks with an empty table */
 	struct nf_flowtable flowtable;
 	struct notifier_block offload_nb;
 	struct list_head offload_devs;	/* devices hooked, under RTNL */
+	u32 offload_ndevs;		/* in the list */
+	struct work_struct offload_work;
 
 	u8 drop_on_fail;
 	u8 drop_at_drain_end;
@@ -420,6 +425,8 @@ void exlb_offload_disable(struct exlb_net *xn);
 void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 		      struct sk_buff *skb, const struct nf_hook_state *state);
 void exlb_offload_stop(struct exlb_net *xn, struct exlb_flow *flow);
+void exlb_offload_gc(struct exlb_net *xn);
+void exlb_offload_counts(struct exlb_net *xn, u32 *entries, u32 *devs);
 
 /* reset.c: RSTs built from tracked sequence numbers */
 void exlb_reset_conntrack(struct net *net, struct nf_conn *ct);

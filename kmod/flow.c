@@ -524,6 +524,7 @@ static void gc_work_fn(struct work_struct *work)
 		msleep(EXLB_PROBE_WAIT_MS);
 		flows_walk(xn, gc_finish_probed, NULL);
 	}
+	exlb_offload_gc(xn);
 
 	rcu_read_lock();
 	list_for_each_entry_rcu(svc, &xn->services, list) {

@@ -81,6 +81,8 @@ static const struct nla_policy global_policy[EXLB_GLOBAL_A_MAX + 1] = {
 	[EXLB_GLOBAL_A_PAD] = { .type = NLA_REJECT },
 	[EXLB_GLOBAL_A_ADOPTED] = { .type = NLA_REJECT },
 	[EXLB_GLOBAL_A_ADOPT_RESET] = { .type = NLA_REJECT },
+	[EXLB_GLOBAL_A_OFFLOADED] = { .type = NLA_REJECT },
+	[EXLB_GLOBAL_A_OFFLOAD_DEVS] = { .type = NLA_REJECT },
 };
 
 static const struct nla_policy persist_policy[EXLB_PERSIST_A_MAX + 1] = {
@@ -1114,6 +1116,7 @@ out:
 static int exlb_get_globals(struct sk_buff *skb, struct genl_info *info)
 {
 	struct exlb_net *xn = exlb_pernet(genl_info_net(info));
+	u32 offloaded, offload_devs;
 	struct nlattr *nest;
 	struct sk_buff *msg;
 	void *hdr;
@@ -1129,6 +1132,7 @@ static int exlb_get_globals(struct sk_buff *skb, struct genl_info *info)
 	if (!nest)
 		goto nospace;
 	mutex_lock(&xn->lock);
+	exlb_offload_counts(xn, &offloaded, &offload_devs);
 	if (nla_put_u8(msg, EXLB_GLOBAL_A_DROP_ON_FAIL, xn->drop_on_fail) ||
 	    nla_put_u8(msg, EXLB_GLOBAL_A_DROP_AT_DRAIN_END, xn->drop_at_drain_end) ||
 	    nla_put_u32(msg, EXLB_GLOBAL_A_FINAL_PERSIST, xn->final_persist) ||
@@ -1137,7 +1141,9 @@ static int exlb_get_globals(struct sk_buff *skb, struct genl_info *info)
 			      atomic64_read(&xn->adopted), EXLB_GLOBAL_A_PAD) ||
 	    nla_put_u64_64bit(msg, EXLB_GLOBAL_A_ADOPT_RESET,
 			      atomic64_read(&xn->adopt_reset),
-			      EXLB_GLOBAL_A_PAD)) {
+			      EXLB_GLOBAL_A_PAD) ||
+	    nla_put_u32(msg, EXLB_GLOBAL_A_OFFLOADED, offloaded) ||
+	    nla_put_u32(msg, EXLB_GLOBAL_A_OFFLOAD_DEVS, offload_devs)) {
 		mutex_unlock(&xn->lock);
 		goto nospace;
 	}

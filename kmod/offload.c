@@ -20,8 +20,11 @@
  * - The flowtable drops a flow whose exlb flow is gone or being reset, at
  *   its own 1 s collection.
  *
- * The flowtable's ingress hook sits on every device of the namespace while
- * it has services (module parameter flow_offload, read then).
+ * exlb's ingress hook sits on every device of the namespace only while the
+ * flowtable is in use: from the first flow that asks for it until the table
+ * has stayed empty for EXLB_OFFLOAD_IDLE_TICKS of exlb's 1 s timer, so that
+ * a namespace without bulk flows pays nothing per packet. Module parameter
+ * flow_offload, read when the namespace gets its first service.
  */
 #include <linux/module.h>
 #include <linux/netdevice.h>
@@ -45,6 +48,12 @@ MODULE_PARM_DESC(flow_offload,
  * data in bulk; commands, greetings and keepalives stay on the normal path.
  */
 #define EXLB_OFFLOAD_MIN_LEN	1024
+
+/*
+ * Hooking and unhooking rewrite the kernel's text (static keys) and wait for
+ * RCU once per device: not at every short lull between two transfers.
+ */
+#define EXLB_OFFLOAD_IDLE_TICKS	10
 
 struct offload_dev {
 	struct list_head list;		/* exlb_net.offload_devs */
@@ -187,6 +196,7 @@ static void offload_dev_hook(struct exlb_net *xn, struct net_device *dev)
 		goto fail;
 	}
 	list_add(&od->list, &xn->offload_devs);
+	WRITE_ONCE(xn->offload_ndevs, xn->offload_ndevs + 1);
 	return;
 fail:
 	/* its flows just take the normal path */
@@ -202,6 +212,7 @@ static void offload_dev_unhook(struct exlb_net *xn, struct net_device *dev)
 			nf_unregister_net_hook(xn->net, &od->ops);
 			list_del(&od->list);
 			kfree(od);
+			WRITE_ONCE(xn->offload_ndevs, xn->offload_ndevs - 1);
 			break;
 		}
 	}
@@ -215,11 +226,69 @@ static int offload_netdev_event(struct notifier_block *nb,
 	struct exlb_net *xn = container_of(nb, struct exlb_net, offload_nb);
 	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
 
-	if (event == NETDEV_REGISTER)
+	if (event == NETDEV_REGISTER && xn->offload_hooked)
 		offload_dev_hook(xn, dev);
 	else if (event == NETDEV_UNREGISTER)
 		offload_dev_unhook(xn, dev);
 	return NOTIFY_DONE;
+}
+
+/*
+ * Puts the ingress hooks on every device or takes them off, as wanted: the
+ * packet path wants them (exlb_offload_try()), the timer no longer does
+ * (exlb_offload_gc()). An entry added between the count of entries below
+ * and the hooks' removal has its packets take the normal path, where
+ * conntrack and exlb's hooks see them, until the flowtable expires it.
+ */
+static void offload_hooks_work(struct work_struct *work)
+{
+	struct exlb_net *xn = container_of(work, struct exlb_net, offload_work);
+	struct offload_dev *od, *tmp;
+	struct net_device *dev;
+
+	rtnl_lock();
+	if (!READ_ONCE(xn->offload_on))
+		goto out;
+	if (READ_ONCE(xn->offload_want) && !xn->offload_hooked) {
+		for_each_netdev(xn->net, dev)
+			offload_dev_hook(xn, dev);
+		/* entries only from now on: their packets find the hooks */
+		WRITE_ONCE(xn->offload_hooked, true);
+	} else if (!READ_ONCE(xn->offload_want) && xn->offload_hooked) {
+		if (atomic_read(&xn->flowtable.rhashtable.nelems)) {
+			/* in use again since the timer looked */
+			WRITE_ONCE(xn->offload_want, true);
+			goto out;
+		}
+		WRITE_ONCE(xn->offload_hooked, false);
+		list_for_each_entry_safe(od, tmp, &xn->offload_devs, list) {
+			nf_unregister_net_hook(xn->net, &od->ops);
+			list_del(&od->list);
+			kfree(od);
+		}
+		WRITE_ONCE(xn->offload_ndevs, 0);
+	}
+out:
+	rtnl_unlock();
+}
+
+/*
+ * From exlb's timer, once a second: the hooks are not wanted any more
+ * when the table has stayed empty for EXLB_OFFLOAD_IDLE_TICKS.
+ */
+void exlb_offload_gc(struct exlb_net *xn)
+{
+	if (!READ_ONCE(xn->offload_hooked) || !READ_ONCE(xn->offload_want))
+		return;
+	if (atomic_read(&xn->flowtable.rhashtable.nelems)) {
+		xn->offload_idle_ticks = 0;
+		return;
+	}
+	if (++xn->offload_idle_ticks < EXLB_OFFLOAD_IDLE_TICKS)
+		return;
+	xn->offload_idle_ticks = 0;
+	WRITE_ONCE(xn->offload_want, false);
+	schedule_work(&xn->offload_work);
 }
 
 /* From exlb_hooks_enable(), before the packet hooks exist. */
@@ -230,6 +299,10 @@ int exlb_offload_enable(struct exlb_net *xn)
 	WRITE_ONCE(xn->offload_on, false);
 	if (!READ_ONCE(flow_offload))
 		return 0;
+	xn->offload_want = false;
+	xn->offload_hooked = false;
+	xn->offload_idle_ticks = 0;
+	INIT_WORK(&xn->offload_work, offload_hooks_work);
 	memset(&xn->flowtable, 0, sizeof(xn->flowtable));
 	xn->flowtable.type = &offload_type;
 	write_pnet(&xn->flowtable.net, xn->net);
@@ -237,8 +310,9 @@ int exlb_offload_enable(struct exlb_net *xn)
 	if (err)
 		return err;
 	INIT_LIST_HEAD(&xn->offload_devs);
+	xn->offload_ndevs = 0;
 	xn->offload_nb.notifier_call = offload_netdev_event;
-	/* hooks the devices there are now, then those that come */
+	/* follows the devices there are now, then those that come */
 	err = register_netdevice_notifier_net(xn->net, &xn->offload_nb);
 	if (err) {
 		nf_flow_table_free(&xn->flowtable);
@@ -248,14 +322,30 @@ int exlb_offload_enable(struct exlb_net *xn)
 	return 0;
 }
 
+/* What GET_GLOBALS shows of the fast path; under the config lock. */
+void exlb_offload_counts(struct exlb_net *xn, u32 *entries, u32 *devs)
+{
+	lockdep_assert_held(&xn->lock);
+	*entries = 0;
+	*devs = 0;
+	if (!xn->offload_on)
+		return;
+	/* an entry is in the table once per direction */
+	*entries = atomic_read(&xn->flowtable.rhashtable.nelems) / 2;
+	*devs = READ_ONCE(xn->offload_ndevs);
+}
+
 /* From exlb_hooks_disable(), once no packet hook can run any more. */
 void exlb_offload_disable(struct exlb_net *xn)
 {
 	if (!xn->offload_on)
 		return;
 	WRITE_ONCE(xn->offload_on, false);
-	/* unhooks every device */
+	/* the timer is stopped: nothing queues it again */
+	cancel_work_sync(&xn->offload_work);
+	/* unhooks every device hooked */
 	unregister_netdevice_notifier_net(xn->net, &xn->offload_nb);
+	xn->offload_hooked = false;
 	nf_flow_table_free(&xn->flowtable);
 }
 
@@ -338,6 +428,14 @@ void exlb_offload_try(struct exlb_net *xn, struct exlb_flow *flow,
 	    skb_sec_path(skb) ||
 	    (state->pf == NFPROTO_IPV4 && ip_hdr(skb)->ihl > 5))
 		return;
+	if (!READ_ONCE(xn->offload_hooked)) {
+		/* a later packet is offloaded, once the hooks are in */
+		if (!READ_ONCE(xn->offload_want)) {
+			WRITE_ONCE(xn->offload_want, true);
+			schedule_work(&xn->offload_work);
+		}
+		return;
+	}
 	if (test_and_set_bit(IPS_OFFLOAD_BIT, &ct->status))
 		return;
 

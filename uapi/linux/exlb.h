@@ -235,11 +235,18 @@
  *        EXLB_GLOBAL_A_FINAL_PERSIST: NLA_U32, drain time 0..86400, default 0
  *        EXLB_GLOBAL_A_CONN_TIMEOUT: NLA_U32, 0..86400; 0 = 660 (default)
  *
- * GET also replies with two counters of the namespace (SET rejects them):
+ * GET also replies with these figures of the namespace (SET rejects them):
  *
  *        EXLB_GLOBAL_A_ADOPTED: NLA_U64, flows adopted (see below)
  *        EXLB_GLOBAL_A_ADOPT_RESET: NLA_U64, synced connections reset
  *                                   instead (see below)
+ *        EXLB_GLOBAL_A_OFFLOADED: NLA_U32, flows in the kernel's flowtable
+ *                                 now (the fast path of established nat
+ *                                 flows, module parameter flow_offload)
+ *        EXLB_GLOBAL_A_OFFLOAD_DEVS: NLA_U32, devices that have the fast
+ *                                    path's ingress hook now: all but
+ *                                    loopback while the flowtable is in
+ *                                    use, none otherwise
  *
  * HA pair: adopted flows
  * ----------------------
@@ -513,6 +520,8 @@ enum exlb_global_attr {
 	EXLB_GLOBAL_A_PAD,
 	EXLB_GLOBAL_A_ADOPTED,		/* NLA_U64, replies only */
 	EXLB_GLOBAL_A_ADOPT_RESET,	/* NLA_U64, replies only */
+	EXLB_GLOBAL_A_OFFLOADED,	/* NLA_U32, replies only */
+	EXLB_GLOBAL_A_OFFLOAD_DEVS,	/* NLA_U32, replies only */
 	__EXLB_GLOBAL_A_LAST
 };
 

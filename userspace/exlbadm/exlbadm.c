@@ -43,8 +43,10 @@ static const char usage_text[] =
 "                                  is the 16-byte key persist list shows)\n"
 "  set KEY VALUE [KEY VALUE]...   (droponfail dropatdrainend finalpersist\n"
 "                                  conntimeout)\n"
-"  get [KEY]                      (the above, and the HA counters adopted\n"
-"                                  adoptreset)\n"
+"  get [KEY]                      (the above, the HA counters adopted\n"
+"                                  adoptreset, and the fast path's offloaded\n"
+"                                  flows and hooked devices: offloaded\n"
+"                                  offloaddevs)\n"
 "VS is ADDR:PORT ([ADDR6]:PORT for IPv6) or id:N; RS is ADDR:PORT.\n"
 "\"vs add - id=N\" creates a service without an address.\n"
 "-j prints JSON; --version prints \"exlbadm VERSION\".\n";
@@ -852,13 +854,17 @@ static int flows(int argc, char **argv)
 
 /* ---- globals ------------------------------------------------------- */
 
-/* The last two are the kernel's HA adoption counters: get only. */
+/*
+ * From G_ADOPTED on, the kernel's figures, get only: the HA adoption
+ * counters, the flows in the flowtable and the devices hooked for it.
+ */
 enum global_key { G_DROPONFAIL, G_DROPATDRAINEND, G_FINALPERSIST,
-		  G_CONNTIMEOUT, G_ADOPTED, G_ADOPTRESET, G_NKEYS };
+		  G_CONNTIMEOUT, G_ADOPTED, G_ADOPTRESET, G_OFFLOADED,
+		  G_OFFLOADDEVS, G_NKEYS };
 
 static const char *const global_names[G_NKEYS] = {
 	"droponfail", "dropatdrainend", "finalpersist", "conntimeout",
-	"adopted", "adoptreset",
+	"adopted", "adoptreset", "offloaded", "offloaddevs",
 };
 
 static enum global_key global_key(const char *s)
@@ -868,7 +874,7 @@ static enum global_key global_key(const char *s)
 	for (k = 0; k < G_NKEYS; k++)
 		if (!strcasecmp(s, global_names[k]))
 			return (enum global_key)k;
-	die("unknown global '%s' (droponfail, dropatdrainend, finalpersist, conntimeout, adopted, adoptreset)",
+	die("unknown global '%s' (droponfail, dropatdrainend, finalpersist, conntimeout, adopted, adoptreset, offloaded, offloaddevs)",
 	    s);
 }
 
@@ -879,6 +885,10 @@ static uint64_t global_value(const struct exlbnl_globals *g, enum global_key k)
 		return g->adopted;
 	case G_ADOPTRESET:
 		return g->adopt_reset;
+	case G_OFFLOADED:
+		return g->offloaded;
+	case G_OFFLOADDEVS:
+		return g->offload_devs;
 	case G_DROPONFAIL:
 		return g->drop_on_fail;
 	case G_DROPATDRAINEND:
@@ -917,7 +927,9 @@ static int set_globals(int argc, char **argv)
 			break;
 		case G_ADOPTED:
 		case G_ADOPTRESET:
-			die("%s is a counter: it cannot be set", name);
+		case G_OFFLOADED:
+		case G_OFFLOADDEVS:
+			die("%s is a figure of the kernel's: it cannot be set", name);
 		default:
 			g.conn_timeout = parse_num(name, val, 0,
 						   EXLB_MAX_IDLE_TIMEOUT);

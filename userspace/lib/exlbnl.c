@@ -736,7 +736,9 @@ int exlbnl_parse_globals(const struct nlmsghdr *nlh, struct exlbnl_globals *g)
 	    get_u32(tb[EXLB_GLOBAL_A_FINAL_PERSIST], &g->final_persist) ||
 	    get_u32(tb[EXLB_GLOBAL_A_CONN_TIMEOUT], &g->conn_timeout) ||
 	    get_u64(tb[EXLB_GLOBAL_A_ADOPTED], &g->adopted) ||
-	    get_u64(tb[EXLB_GLOBAL_A_ADOPT_RESET], &g->adopt_reset))
+	    get_u64(tb[EXLB_GLOBAL_A_ADOPT_RESET], &g->adopt_reset) ||
+	    get_u32(tb[EXLB_GLOBAL_A_OFFLOADED], &g->offloaded) ||
+	    get_u32(tb[EXLB_GLOBAL_A_OFFLOAD_DEVS], &g->offload_devs))
 		return -EPROTO;
 	g->present = (tb[EXLB_GLOBAL_A_DROP_ON_FAIL] ? EXLBNL_GLOBAL_DROP_ON_FAIL : 0) |
 		     (tb[EXLB_GLOBAL_A_DROP_AT_DRAIN_END] ?

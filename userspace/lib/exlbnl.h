@@ -133,8 +133,9 @@ struct exlbnl_globals {
 	uint32_t present;
 	uint8_t drop_on_fail, drop_at_drain_end;
 	uint32_t final_persist, conn_timeout;
-	/* counters, read-only (get only; 0 from a kernel without them) */
+	/* figures, read-only (get only; 0 from a kernel without them) */
 	uint64_t adopted, adopt_reset;
+	uint32_t offloaded, offload_devs;
 };
 
 struct exlbnl;

@@ -530,10 +530,13 @@ static void test_parse_replies(void)
 	mnl_attr_put_u8(nlh, EXLB_GLOBAL_A_DROP_ON_FAIL, 0);
 	mnl_attr_put_u64(nlh, EXLB_GLOBAL_A_ADOPTED, 5000000000ULL);
 	mnl_attr_put_u64(nlh, EXLB_GLOBAL_A_ADOPT_RESET, 3);
+	mnl_attr_put_u32(nlh, EXLB_GLOBAL_A_OFFLOADED, 7);
+	mnl_attr_put_u32(nlh, EXLB_GLOBAL_A_OFFLOAD_DEVS, 4);
 	mnl_attr_nest_end(nlh, nest);
 	report(!exlbnl_parse_globals(nlh, &g) && g.adopted == 5000000000ULL &&
-	       g.adopt_reset == 3 && g.present == EXLBNL_GLOBAL_DROP_ON_FAIL,
-	       "the HA adoption counters parse; they are not settable globals");
+	       g.adopt_reset == 3 && g.offloaded == 7 && g.offload_devs == 4 &&
+	       g.present == EXLBNL_GLOBAL_DROP_ON_FAIL,
+	       "the HA adoption and flowtable figures parse; they are not settable globals");
 
 	nlh = reply_start(buf, EXLB_CMD_GET_GLOBALS, 1, 0);
 	report(exlbnl_parse_globals(nlh, &g) == -EPROTO,
