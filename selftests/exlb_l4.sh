@@ -10,7 +10,8 @@
 # Needs root, the exlb module loaded (or EXLB_KO to insmod), exlbadm
 # ($EXLBADM, default $EXLB_REPO/userspace/build/exlbadm), python3, jq.
 # EXLB_TIME_SCALE=N (default 1) multiplies every test's TIMEOUT below, not
-# the limits the tests assert (the debug-kernel run, tools/vm/debug-job).
+# the limits the tests assert (the debug-kernel run, tools/vm/debug-job);
+# offload_idle_timeout's Idletime grows with it, its limits with that.
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 # shellcheck source=lib.sh
@@ -69,12 +70,20 @@ TESTS=(
 	netns_independent:60
 	nl_fuzz:480
 	offload_bulk:60
+	offload_hooks_on_demand:90
 	offload_idle_timeout:60
 	offload_droponfail:60
 	offload_off:60
 	unload_with_flows:180
 	kernel_log_clean:30
 )
+
+# (before the child's dispatch below: a test may scale a time with it)
+TIME_SCALE=${EXLB_TIME_SCALE:-1}
+if ! [[ $TIME_SCALE =~ ^[1-9][0-9]?$ ]]; then
+	echo "exlb_l4.sh: EXLB_TIME_SCALE must be an integer from 1 to 99, not '$TIME_SCALE'" >&2
+	exit 2
+fi
 
 # One test, in this (child) bash: exit 0 pass, 1 fail, 4 skip.
 if [[ ${1:-} == --one ]]; then
@@ -87,11 +96,6 @@ fi
 
 # ---------------------------------------------------------------- select
 select_tests "$@"
-TIME_SCALE=${EXLB_TIME_SCALE:-1}
-if ! [[ $TIME_SCALE =~ ^[1-9][0-9]?$ ]]; then
-	echo "exlb_l4.sh: EXLB_TIME_SCALE must be an integer from 1 to 99, not '$TIME_SCALE'" >&2
-	exit 2
-fi
 
 echo "TAP version 13"
 echo "1..${#run[@]}"

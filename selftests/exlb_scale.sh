@@ -149,8 +149,8 @@ hold_run() {
 # softnet_dropped: packets the CPUs' input backlogs dropped so far (all
 # namespaces: the column is the kernel's, in hex).
 softnet_dropped() {
-	local n=0 done dropped rest
-	while read -r done dropped rest; do
+	local n=0 dropped
+	while read -r _ dropped _; do
 		n=$((n + 16#$dropped))
 	done </proc/net/softnet_stat
 	echo "$n"

@@ -124,13 +124,56 @@ t_offload_bulk() {
 		"bytes rs1 received, how its connection ended"
 }
 
+# hooked_devs: how many of the LB's devices have exlb's ingress hook;
+# offloaded: how many flows are in the flowtable (exlbadm's get).
+hooked_devs() { adm get offloaddevs; }
+offloaded() { adm get offloaded; }
+hooked_devs_is() { [[ $(hooked_devs) == "$1" ]]; }
+
+# The ingress hooks are there only while the flowtable is in use: not for
+# a service whose flows carry small messages, on every device but lo from
+# the first offloaded flow, off again once the table has stayed empty for
+# 10 s (not at once), and back for the next bulk flow.
+t_offload_hooks_on_demand() {
+	local vs lport t0 gone ndev
+	# lb-cl, lb-br and its ports lb-rs1..3 (a device enslaved or added
+	# later is hooked all the same)
+	ndev=$(ip -n "$NS_LB" -o link show | grep -vc ": lo:")
+	vs=$(vs4)
+	vs_std "$vs" rs4 Schedule=rr
+	open_one
+	lport=$(jr '.conns[0].lport')
+	bulk "$ID" $SMALL_BYTES $SMALL_LINE
+	expect_eq "$(hooked_devs)/$(offloaded)" 0/0 "hooked devices/flows offloaded: small messages only"
+	bulk "$ID" $WARM_BYTES $WARM_LINE
+	expect_offload "$lport" offloaded "after a bulk transfer"
+	expect_eq "$(hooked_devs)/$(offloaded)" "$ndev/1" "hooked devices/flows offloaded while it is"
+	cl close ids="$ID" || fail "client: $J"
+	t0=$SECONDS
+	expect_offload "$lport" "not offloaded" "after the client's FIN"
+	sleep 5
+	expect_eq "$(hooked_devs)/$(offloaded)" "$ndev/0" \
+		"hooked devices/flows offloaded 5 s after the FIN"
+	wait_for 30 hooked_devs_is 0
+	gone=$((SECONDS - t0))
+	diag "hooks gone $gone s after the FIN"
+	expect_eq "$(hooked_devs)" 0 "hooked devices 30 s after the FIN"
+	expect_range "$gone" 9 30 "seconds from the FIN to the hooks' removal"
+	open_one
+	lport=$(jr '.conns[0].lport')
+	bulk "$ID" $WARM_BYTES $WARM_LINE
+	expect_offload "$lport" offloaded "the next bulk connection"
+	expect_eq "$(hooked_devs)/$(offloaded)" "$ndev/1" "hooked devices/flows offloaded again"
+}
+
 # Idletime=3 on offloaded flows: the idle one is reset after about
 # Idletime (plus the 1 s timer and the 100 ms probe before the RST),
 # the one that keeps talking through the flowtable is neither reset nor
-# taken off it.
+# taken off it. Idletime grows with EXLB_TIME_SCALE: under the debug
+# kernel the checks between the transfers take seconds.
 t_offload_idle_timeout() {
-	local a b pa pb ea eb idle watched echoed
-	vs_std "$(vs4)" rs4 Schedule=rr Idletime=3
+	local a b pa pb ea eb idle watched echoed it=$((3 * TIME_SCALE))
+	vs_std "$(vs4)" rs4 Schedule=rr Idletime=$it
 	# each opened just before its transfer and checked at once after it:
 	# neither may idle out before the watch starts
 	open_one
@@ -145,7 +188,7 @@ t_offload_idle_timeout() {
 	expect_offload "$pb" offloaded "conn to talk"
 	# not until the reset: the talking one goes on past its own Idletime
 	# plus the timer and the probe, counted from its transfer
-	cl watch watch="$a" talk="$b" interval=0.5 duration=7.5 || fail "client: $J"
+	cl watch watch="$a" talk="$b" interval=0.5 duration=$((it + 4)).5 || fail "client: $J"
 	watched=$J
 	# at once: every second spent parsing is idle time on the talking conn
 	cl echo ids="$b" || fail "client: $J"
@@ -158,8 +201,8 @@ t_offload_idle_timeout() {
 	J=$echoed
 	expect_eq "$ea | $eb $(jr ".results[\"$b\"]")" "reset | alive ok" "idle conn | talking conn"
 	expect_offload "$pb" offloaded "talking conn after the idle one's reset"
-	# 3 s, the 1 s timer, the probe's 100 ms, room for a slow VM
-	expect_range "$idle" 2500 6000 "idle ms before the RST"
+	# Idletime, the 1 s timer, the probe's 100 ms, room for a slow VM
+	expect_range "$idle" $((it * 1000 - 500)) $((it * 1000 + 3000)) "idle ms before the RST"
 }
 
 # droponfail=1, rs down: two offloaded flows to rs1, one idle and one
@@ -172,7 +215,7 @@ t_offload_droponfail() {
 	must set droponfail 1
 	must vs add "$vs" Schedule=rr
 	must rs add "$vs" "$(rs4 1)"
-	cl open $VIP4 80 n=2 || fail "client: $J"
+	cl open "$VIP4" 80 n=2 || fail "client: $J"
 	a=$(jr '.conns[0].id // empty')
 	b=$(jr '.conns[1].id // empty')
 	pa=$(jr '.conns[0].lport')
