@@ -366,11 +366,6 @@ void exlb_flow_reclass(struct exlb_net *xn, struct exlb_flow *flow,
 		       enum exlb_flow_class class);
 
 /*
- * Packet path: the flow was seen now. One write per jiffy at most: the
- * line is shared by both directions. A flow being reset keeps its probe's
- * time there (flow.c).
- */
-/*
  * Sets @bit in @flow->offload (the packet path and the resets race for it);
  * true for the one caller that set it.
  */
@@ -385,6 +380,11 @@ static inline bool exlb_flow_offload_set(struct exlb_flow *flow, u8 bit)
 	return true;
 }
 
+/*
+ * Packet path: the flow was seen now. One write per jiffy at most: the
+ * line is shared by both directions. A flow being reset keeps its probe's
+ * time there (flow.c).
+ */
 static inline void exlb_flow_stamp(struct exlb_flow *flow)
 {
 	u32 now = (u32)jiffies;
