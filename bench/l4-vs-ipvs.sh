@@ -20,9 +20,12 @@
 #   2. the balancer is configured and probed (3 RS must answer);
 #   3. memory: IDLE_CONNS idle connections through the VIP; the balancer's
 #      cost per connection = (growth - baseline growth) / IDLE_CONNS;
-#   4. bulk throughput: STREAMS streams for BULK_SECS;
-#   5. new connections per second: CONCURRENCY clients for CPS_SECS (after a
-#      1 s warm-up).
+#   4. new connections per second: CONCURRENCY clients for CPS_SECS (after a
+#      1 s warm-up);
+#   5. bulk throughput: STREAMS streams for BULK_SECS.
+# (The rate before the bulk: each row measures its own traffic, not the
+# tail of the other's; exlb keeps its flowtable hooks 10 s after the last
+# bulk flow, docs/ARCHITECTURE.md "Established flows".)
 # In the first topology, after a warm-up that is not counted (qemu's TCG
 # translates code on first use), the same cps/bulk runs also go straight to
 # the real servers ("direct": what the VM manages with routing alone).
@@ -649,8 +652,8 @@ bench_lb_run() {
 			hold_measure "$lb.big" "$VIP_TARGET" "$BIG_IDLE_CONNS" &&
 				mem_results "$lb" big base big
 		fi
-		bulk_run "$lb" "$VIP_TARGET" || true
 		cps_run "$lb" "$VIP_TARGET" || true
+		bulk_run "$lb" "$VIP_TARGET" || true
 	fi
 	lb_unconfig "$lb"
 	topo_down
