@@ -50,8 +50,9 @@ MODULE_PARM_DESC(flow_offload,
 #define EXLB_OFFLOAD_MIN_LEN	1024
 
 /*
- * Hooking and unhooking rewrite the kernel's text (static keys) and wait for
- * RCU once per device: not at every short lull between two transfers.
+ * The first hook of the system and the last one's removal rewrite the
+ * kernel's text (the ingress static keys): not at every short lull between
+ * two transfers.
  */
 #define EXLB_OFFLOAD_IDLE_TICKS	10
 
