@@ -243,6 +243,7 @@ struct exlb_net {
 	struct list_head offload_devs;	/* devices hooked, under RTNL */
 	u32 offload_ndevs;		/* in the list */
 	struct work_struct offload_work;
+	struct nf_hook_ops offload_anchor;	/* on loopback, see offload.c */
 
 	u8 drop_on_fail;
 	u8 drop_at_drain_end;

@@ -50,9 +50,8 @@ MODULE_PARM_DESC(flow_offload,
 #define EXLB_OFFLOAD_MIN_LEN	1024
 
 /*
- * The first hook of the system and the last one's removal rewrite the
- * kernel's text (the ingress static keys): not at every short lull between
- * two transfers.
+ * Hooking and unhooking take RTNL and publish new hook tables: not at every
+ * short lull between two transfers.
  */
 #define EXLB_OFFLOAD_IDLE_TICKS	10
 
@@ -131,6 +130,7 @@ static unsigned int offload_hook(void *priv, struct sk_buff *skb,
 	 * on the bridge or bond, where the entries are).
 	 */
 	if (!atomic_read(&xn->flowtable.rhashtable.nelems) ||
+	    (state->in->flags & IFF_LOOPBACK) ||
 	    netif_is_bridge_port(state->in) || netif_is_lag_port(state->in))
 		return NF_ACCEPT;
 	if (offload_tuple(skb, state->in, &tuple))
@@ -227,10 +227,16 @@ static int offload_netdev_event(struct notifier_block *nb,
 	struct exlb_net *xn = container_of(nb, struct exlb_net, offload_nb);
 	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
 
-	if (event == NETDEV_REGISTER && xn->offload_hooked)
+	if (event == NETDEV_REGISTER && xn->offload_hooked) {
 		offload_dev_hook(xn, dev);
-	else if (event == NETDEV_UNREGISTER)
+	} else if (event == NETDEV_UNREGISTER) {
 		offload_dev_unhook(xn, dev);
+		/* the namespace is going (or the notifier): the anchor too */
+		if (xn->offload_anchor.dev == dev) {
+			nf_unregister_net_hook(xn->net, &xn->offload_anchor);
+			xn->offload_anchor.dev = NULL;
+		}
+	}
 	return NOTIFY_DONE;
 }
 
@@ -310,17 +316,41 @@ int exlb_offload_enable(struct exlb_net *xn)
 	err = nf_flow_table_init(&xn->flowtable);
 	if (err)
 		return err;
+	/*
+	 * The anchor: one hook, on loopback (whose packets it passes at once),
+	 * from now until the last service goes. The first ingress hook of the
+	 * system and the last one's removal patch the kernel's text (the
+	 * ingress static keys) on every CPU; with the anchor that happens
+	 * here, at configuration time, and never when the hooks come and go
+	 * in the middle of traffic (under TCG such a patch stalled the VM).
+	 */
+	xn->offload_anchor = (struct nf_hook_ops) {
+		.hook = offload_hook,
+		.pf = NFPROTO_NETDEV,
+		.hooknum = NF_NETDEV_INGRESS,
+		.priv = &xn->flowtable,
+		.dev = xn->net->loopback_dev,
+	};
+	err = nf_register_net_hook(xn->net, &xn->offload_anchor);
+	if (err)
+		goto err_table;
 	INIT_LIST_HEAD(&xn->offload_devs);
 	xn->offload_ndevs = 0;
 	xn->offload_nb.notifier_call = offload_netdev_event;
 	/* follows the devices there are now, then those that come */
 	err = register_netdevice_notifier_net(xn->net, &xn->offload_nb);
-	if (err) {
-		nf_flow_table_free(&xn->flowtable);
-		return err;
-	}
+	if (err)
+		goto err_anchor;
 	WRITE_ONCE(xn->offload_on, true);
 	return 0;
+
+err_anchor:
+	/* (a failed notifier registration may have taken it off already) */
+	if (xn->offload_anchor.dev)
+		nf_unregister_net_hook(xn->net, &xn->offload_anchor);
+err_table:
+	nf_flow_table_free(&xn->flowtable);
+	return err;
 }
 
 /* What GET_GLOBALS shows of the fast path; under the config lock. */
@@ -344,7 +374,7 @@ void exlb_offload_disable(struct exlb_net *xn)
 	WRITE_ONCE(xn->offload_on, false);
 	/* the timer is stopped: nothing queues it again */
 	cancel_work_sync(&xn->offload_work);
-	/* unhooks every device hooked */
+	/* unhooks every device hooked, and the anchor */
 	unregister_netdevice_notifier_net(xn->net, &xn->offload_nb);
 	xn->offload_hooked = false;
 	nf_flow_table_free(&xn->flowtable);
