@@ -204,16 +204,22 @@ fail:
 	netdev_warn(dev, "exlb: no flowtable hook on this device\n");
 }
 
+/* Under RTNL: takes @od's hook off its device and frees it. */
+static void offload_dev_free(struct exlb_net *xn, struct offload_dev *od)
+{
+	nf_unregister_net_hook(xn->net, &od->ops);
+	list_del(&od->list);
+	kfree(od);
+	WRITE_ONCE(xn->offload_ndevs, xn->offload_ndevs - 1);
+}
+
 static void offload_dev_unhook(struct exlb_net *xn, struct net_device *dev)
 {
 	struct offload_dev *od;
 
 	list_for_each_entry(od, &xn->offload_devs, list) {
 		if (od->ops.dev == dev) {
-			nf_unregister_net_hook(xn->net, &od->ops);
-			list_del(&od->list);
-			kfree(od);
-			WRITE_ONCE(xn->offload_ndevs, xn->offload_ndevs - 1);
+			offload_dev_free(xn, od);
 			break;
 		}
 	}
@@ -268,12 +274,8 @@ static void offload_hooks_work(struct work_struct *work)
 			goto out;
 		}
 		WRITE_ONCE(xn->offload_hooked, false);
-		list_for_each_entry_safe(od, tmp, &xn->offload_devs, list) {
-			nf_unregister_net_hook(xn->net, &od->ops);
-			list_del(&od->list);
-			kfree(od);
-		}
-		WRITE_ONCE(xn->offload_ndevs, 0);
+		list_for_each_entry_safe(od, tmp, &xn->offload_devs, list)
+			offload_dev_free(xn, od);
 	}
 out:
 	rtnl_unlock();
