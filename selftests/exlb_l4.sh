@@ -70,6 +70,7 @@ TESTS=(
 	netns_independent:60
 	nl_fuzz:480
 	offload_bulk:60
+	offload_bulk_ipv6:60
 	offload_hooks_on_demand:90
 	offload_idle_timeout:60
 	offload_droponfail:60

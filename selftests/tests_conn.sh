@@ -5,9 +5,10 @@
 # drain end, idle timeout), refusals, the source address the real server
 # sees, counters and the flow dump. Sourced by exlb_l4.sh.
 
-# open_one [ARGS...]: one held connection to VIP4:80; sets ID and NAME.
+# open_one [VIP]: one held connection to VIP:80 (default VIP4); sets ID and
+# NAME.
 open_one() {
-	cl open $VIP4 80 "$@" || fail "client: $J"
+	cl open "${1:-$VIP4}" 80 || fail "client: $J"
 	ID=$(jr '.conns[0].id // empty')
 	NAME=$(jr '.conns[0].name // ("!" + .conns[0].error)')
 	[[ -n $ID ]] || fail "could not open a connection: $J"
