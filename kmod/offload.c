@@ -130,7 +130,6 @@ static unsigned int offload_hook(void *priv, struct sk_buff *skb,
 	 * on the bridge or bond, where the entries are).
 	 */
 	if (!atomic_read(&xn->flowtable.rhashtable.nelems) ||
-	    (state->in->flags & IFF_LOOPBACK) ||
 	    netif_is_bridge_port(state->in) || netif_is_lag_port(state->in))
 		return NF_ACCEPT;
 	if (offload_tuple(skb, state->in, &tuple))
@@ -158,6 +157,13 @@ static unsigned int offload_hook(void *priv, struct sk_buff *skb,
 		exlb_flow_stamp(flow);
 	}
 	return verdict;
+}
+
+/* The anchor's hook on loopback (see exlb_offload_enable()): lets all pass. */
+static unsigned int offload_anchor_hook(void *priv, struct sk_buff *skb,
+					const struct nf_hook_state *state)
+{
+	return NF_ACCEPT;
 }
 
 /* The flowtable's collection: true drops the entry. Under RCU. */
@@ -327,10 +333,9 @@ int exlb_offload_enable(struct exlb_net *xn)
 	 * in the middle of traffic (under TCG such a patch stalled the VM).
 	 */
 	xn->offload_anchor = (struct nf_hook_ops) {
-		.hook = offload_hook,
+		.hook = offload_anchor_hook,
 		.pf = NFPROTO_NETDEV,
 		.hooknum = NF_NETDEV_INGRESS,
-		.priv = &xn->flowtable,
 		.dev = xn->net->loopback_dev,
 	};
 	err = nf_register_net_hook(xn->net, &xn->offload_anchor);
