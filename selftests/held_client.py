@@ -37,6 +37,7 @@ def run(name, port, chunk, pause):
         st[name] = rec
     line = b"x" * (chunk - 1) + b"\n"
     last = 0
+    err = None
     try:
         while not os.path.exists(tdir + "/stop"):
             s.sendall(line)
@@ -52,12 +53,16 @@ def run(name, port, chunk, pause):
                     last = t
             time.sleep(pause)
     except ConnectionResetError:
-        rec["err"] = "reset"
+        err = "reset"
     except socket.timeout:
-        rec["err"] = "timeout"
+        err = "timeout"
     except (EOFError, OSError) as e:
-        rec["err"] = "eof" if isinstance(e, EOFError) else str(e)
-    rec["end"] = round(time.time(), 3)
+        err = "eof" if isinstance(e, EOFError) else str(e)
+    # under the lock: dump() walks rec, and a key added meanwhile ("end")
+    # killed the dumping thread once (dictionary changed size)
+    with lock:
+        rec["err"] = err
+        rec["end"] = round(time.time(), 3)
     s.close()
 
 
