@@ -11,7 +11,7 @@
 # ($EXLBADM, default $EXLB_REPO/userspace/build/exlbadm), python3, jq.
 # EXLB_TIME_SCALE=N (default 1) multiplies every test's TIMEOUT below, not
 # the limits the tests assert (the debug-kernel run, tools/vm/debug-job);
-# offload_idle_timeout's Idletime grows with it, its limits with that.
+# offload_idle_timeout*'s Idletime grows with it, its limits with that.
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 # shellcheck source=lib.sh
@@ -41,6 +41,7 @@ TESTS=(
 	persist_moves_off_down:60
 	limit_overflow:60
 	droponfail_reset:60
+	droponfail_reset_ipv6:60
 	drain_keeps_open:60
 	drain_end_reset:60
 	idle_timeout:60
@@ -73,7 +74,9 @@ TESTS=(
 	offload_bulk_ipv6:60
 	offload_hooks_on_demand:90
 	offload_idle_timeout:60
+	offload_idle_timeout_ipv6:60
 	offload_droponfail:60
+	offload_droponfail_ipv6:60
 	offload_off:60
 	unload_with_flows:180
 	kernel_log_clean:30

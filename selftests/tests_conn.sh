@@ -20,16 +20,18 @@ srv_count() {
 	jr --arg n "$1" --arg f "$2" '.[$n][$f]'
 }
 
-# rs_down_reset VS [RESETS [WATCH_ARGS...]]: takes rs1 of VS down while the
-# client watches the open connection $ID until its reset (WATCH_ARGS: more
-# for client.py's watch, e.g. a talking connection). Sets WATCHED (the
-# watch's answer), EV (the client's event), MS (ms from the start of `rs
-# down' to it), RUN_MS (how long exlbadm took) and RESETS (the resets rs1
-# saw, polled for up to 1 s until there are RESETS, default 1).
+# rs_down_reset VS [RESETS [WATCH_ARGS...]]: takes rs1 of VS (rs6's for a
+# VS in brackets) down while the client watches the open connection $ID
+# until its reset (WATCH_ARGS: more for client.py's watch, e.g. a talking
+# connection). Sets WATCHED (the watch's answer), EV (the client's event),
+# MS (ms from the start of `rs down' to it), RUN_MS (how long exlbadm took)
+# and RESETS (the resets rs1 saw, polled for up to 1 s until there are
+# RESETS, default 1).
 rs_down_reset() {
-	local want=${2:-1}
+	local want=${2:-1} rs
+	if [[ $1 == \[* ]]; then rs=$(rs6 1); else rs=$(rs4 1); fi
 	cl watch watch="$ID" duration=3 until=reset "${@:3}" -- \
-		ip netns exec "$NS_LB" "$EXLBADM" rs down "$1" "$(rs4 1)" || fail "client: $J"
+		ip netns exec "$NS_LB" "$EXLBADM" rs down "$1" "$rs" || fail "client: $J"
 	[[ $(jr .run_rc) == 0 ]] || fail "exlbadm rs down failed: $(jr .run_out)"
 	WATCHED=$J
 	EV=$(jr ".events[\"$ID\"].event")
@@ -51,16 +53,20 @@ expect_reset_fast() {
 	expect_range "$MS" 0 $((RUN_MS + MS_RESET_FAST)) "ms from 'rs down' to the client's RST"
 }
 
-# droponfail=1, rs down: the open flow is reset at once on both ends.
-t_droponfail_reset() {
-	local vs
-	vs=$(vs4)
+# droponfail=1, rs down: the open flow is reset at once on both ends; for
+# IPv4 and IPv6 (the RSTs are built per family).
+t_droponfail_reset() { droponfail_reset "$VIP4" "$(vs4)" rs4; }
+t_droponfail_reset_ipv6() { droponfail_reset "$VIP6" "$(vs6)" rs6; }
+
+# droponfail_reset VIP VS RSFN
+droponfail_reset() {
+	local vip=$1 vs=$2
 	must set droponfail 1
-	vs_std "$vs" rs4 Schedule=rr
-	open_one
+	vs_std "$vs" "$3" Schedule=rr
+	open_one "$vip"
 	expect_eq "$NAME" rs1 "first connection"
 	rs_down_reset "$vs"
-	cl dist $VIP4 80 6 || fail "client: $J"
+	cl dist "$vip" 80 6 || fail "client: $J"
 	diag "6 new connections: $(jr '.seq | join(" ")')"
 	expect_eq "$EV rs1_reset=$((RESETS >= 1)) new_to_rs1=$(jr '.counts.rs1 // 0') failed=$(jr .fail)" \
 		"reset rs1_reset=1 new_to_rs1=0 failed=0" "client event, RS side, new conns"

@@ -194,18 +194,24 @@ t_offload_hooks_on_demand() {
 # Idletime (plus the 1 s timer and the 100 ms probe before the RST),
 # the one that keeps talking through the flowtable is neither reset nor
 # taken off it. Idletime grows with EXLB_TIME_SCALE: under the debug
-# kernel the checks between the transfers take seconds.
-t_offload_idle_timeout() {
+# kernel the checks between the transfers take seconds. IPv4 and IPv6.
+t_offload_idle_timeout() { offload_idle_timeout; }
+t_offload_idle_timeout_ipv6() {
+	offload_family 6
+	offload_idle_timeout
+}
+
+offload_idle_timeout() {
 	local a b pa pb ea eb idle watched echoed it=$((3 * TIME_SCALE))
-	vs_std "$(vs4)" rs4 Schedule=rr Idletime=$it
+	vs_std "$OFL_VS" "$OFL_RSFN" Schedule=rr Idletime=$it
 	# each opened just before its transfer and checked at once after it:
 	# neither may idle out before the watch starts
-	open_one
+	open_one "$OFL_VIP"
 	a=$ID
 	pa=$(jr '.conns[0].lport')
 	bulk "$a" $WARM_BYTES $WARM_LINE
 	expect_offload "$pa" offloaded "conn to idle"
-	open_one
+	open_one "$OFL_VIP"
 	b=$ID
 	pb=$(jr '.conns[0].lport')
 	bulk "$b" $WARM_BYTES $WARM_LINE
@@ -236,14 +242,20 @@ t_offload_idle_timeout() {
 # droponfail=1, rs down: two offloaded flows to rs1, one idle and one
 # echoing back to back, are both reset on both ends within about a second
 # (the probe's answers give the RSTs their sequence numbers, also while
-# data moves).
-t_offload_droponfail() {
+# data moves). IPv4 and IPv6.
+t_offload_droponfail() { offload_droponfail; }
+t_offload_droponfail_ipv6() {
+	offload_family 6
+	offload_droponfail
+}
+
+offload_droponfail() {
 	local vs a b pa pb eb echoes
-	vs=$(vs4)
+	vs=$OFL_VS
 	must set droponfail 1
 	must vs add "$vs" Schedule=rr
-	must rs add "$vs" "$(rs4 1)"
-	cl open "$VIP4" 80 n=2 || fail "client: $J"
+	must rs add "$vs" "$($OFL_RSFN 1)"
+	cl open "$OFL_VIP" 80 n=2 || fail "client: $J"
 	a=$(jr '.conns[0].id // empty')
 	b=$(jr '.conns[1].id // empty')
 	pa=$(jr '.conns[0].lport')
