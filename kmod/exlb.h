@@ -435,6 +435,8 @@ void exlb_probe_conntrack(struct net *net, struct nf_conn *ct);
 void exlb_reset_route(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow);
 void exlb_reset_syn(struct net *net, const struct nf_conn *ct);
+void exlb_reset_stray(struct net *net, const struct nf_conn *ct, u32 ack,
+		      u32 end);
 
 /* counters; the add is per packet */
 static inline void exlb_stats_add(struct exlb_stats_pcpu __percpu *stats,

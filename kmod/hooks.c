@@ -403,10 +403,33 @@ drop:
 }
 
 /*
+ * A segment to a VIP that conntrack sees as new but that is no SYN: a
+ * leftover of a flow that is gone (reset, or its entry deleted), picked up
+ * by conntrack mid-stream. It is dropped and, as a closed port would
+ * (RFC 793), answered with a RST at its ACK, exactly what the client
+ * expects next: the client's answer to one of exlb's own RSTs that missed
+ * (data still on its way when the flow was reset) is a challenge ACK
+ * (RFC 5961), and this is the RST that lands. A RST is never answered.
+ */
+static unsigned int stray_reset(struct sk_buff *skb,
+				const struct nf_hook_state *state,
+				const struct nf_conn *ct)
+{
+	const struct tcphdr *th;
+	struct tcphdr _th;
+	u32 end;
+
+	th = tcp_segment(skb, hook_family(state), &_th, &end);
+	if (th && th->ack && !th->rst && !th->syn)
+		exlb_reset_stray(state->net, ct, ntohl(th->ack_seq), end);
+	return NF_DROP;
+}
+
+/*
  * nf_nat asks, for the first packet of a connection, whether to translate
  * its destination. A SYN to a VIP gets a real server; a SYN that none can
  * take gets a RST; anything else to a VIP that conntrack sees as new is a
- * leftover of a flow that was reset, and is dropped.
+ * leftover of a flow that is gone (stray_reset()).
  */
 static unsigned int exlb_nat_dst(void *priv, struct sk_buff *skb,
 				 const struct nf_hook_state *state)
@@ -430,7 +453,7 @@ static unsigned int exlb_nat_dst(void *priv, struct sk_buff *skb,
 	if (!svc)
 		return NF_ACCEPT;
 	if (READ_ONCE(ct->proto.tcp.state) != TCP_CONNTRACK_SYN_SENT)
-		return NF_DROP;
+		return stray_reset(skb, state, ct);
 
 	flow = exlb_flow_alloc(ct, EXLB_FLOW_NAT);
 	if (!flow)

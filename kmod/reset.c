@@ -6,7 +6,10 @@
  * packet to answer, so the RSTs are built from the sequence numbers
  * conntrack tracked: each end accepts a RST only at exactly the sequence
  * number it expects next (RFC 5961), which is the other side's td_end.
- * The RSTs are untracked so conntrack and NAT leave them alone.
+ * The RSTs are untracked so conntrack and NAT leave them alone. Where one
+ * misses (data was still on its way), the end answers it with a challenge
+ * ACK, which finds the entry gone and gets a RST from its own numbers
+ * (exlb_reset_stray()).
  */
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -258,8 +261,8 @@ void exlb_probe_conntrack(struct net *net, struct nf_conn *ct)
  * a RST only at exactly the sequence number it expects next: the other
  * side's end if everything the LB forwarded has arrived, else (data still
  * on the way) what it acknowledged last. A busy flow gets one RST at each
- * of the two when they differ; the wrong one is ignored (or answered by a
- * challenge ACK that the dead entry no longer forwards).
+ * of the two when they differ; the wrong one is ignored or answered by a
+ * challenge ACK, which gets its RST from exlb_reset_stray().
  */
 void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow)
 {
@@ -290,8 +293,8 @@ void exlb_reset_adopted(struct net *net, const struct exlb_flow *flow)
  * client's segments: the client's next sequence number, and its highest
  * ACK, which is what it expects next from the real server unless the
  * server sent more that the client has not acknowledged yet (then the
- * client answers the RST with a challenge ACK and the connection
- * survives on its side: best effort, see docs/ARCHITECTURE.md).
+ * client answers the RST with a challenge ACK, which gets its RST from
+ * exlb_reset_stray()).
  */
 void exlb_reset_route(struct net *net, const struct exlb_flow *flow)
 {
@@ -329,17 +332,17 @@ void exlb_reset_route(struct net *net, const struct exlb_flow *flow)
 /* Refuses a new connection: RST+ACK to its SYN, as a closed port would. */
 void exlb_reset_syn(struct net *net, const struct nf_conn *ct)
 {
-	const struct nf_conntrack_tuple *orig =
-		&ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
-	struct exlb_rst r = {
-		.saddr = orig->dst.u3,
-		.daddr = orig->src.u3,
-		.sport = orig->dst.u.tcp.port,
-		.dport = orig->src.u.tcp.port,
-		.seq = 0,
-		/* td_end of the SYN is its sequence number plus one */
-		.ack_seq = ct->proto.tcp.seen[IP_CT_DIR_ORIGINAL].td_end,
-	};
+	/* td_end of the SYN is its sequence number plus one */
+	reset_client(net, ct, 0, ct->proto.tcp.seen[IP_CT_DIR_ORIGINAL].td_end);
+}
 
-	send_rst(net, nf_ct_l3num(ct), &r);
+/*
+ * Answers a client's segment that belongs to no flow as a closed port
+ * would (RFC 793): a RST at @ack, the segment's ACK, which is exactly the
+ * sequence number the client expects next; @end is the segment's end.
+ */
+void exlb_reset_stray(struct net *net, const struct nf_conn *ct, u32 ack,
+		      u32 end)
+{
+	reset_client(net, ct, ack, end);
 }

@@ -42,6 +42,7 @@ TESTS=(
 	limit_overflow:60
 	droponfail_reset:60
 	droponfail_reset_ipv6:60
+	stray_segment_reset:30
 	drain_keeps_open:60
 	drain_end_reset:60
 	idle_timeout:60

@@ -73,6 +73,25 @@ droponfail_reset() {
 	expect_reset_fast
 }
 
+# A segment of a flow that is gone is answered as a closed port would: the
+# LB's conntrack entry of an open connection deleted, the client's next
+# data gets a RST at once (it was dropped before, and the client hung until
+# its own timeout). This RST is also what lands when a reset of exlb's
+# missed (data on the way) and the client answered it with a challenge ACK.
+t_stray_segment_reset() {
+	local lport out
+	vs_std "$(vs4)" rs4 Schedule=rr
+	open_one
+	lport=$(jr '.conns[0].lport')
+	cl echo ids="$ID" || fail "client: $J"
+	expect_eq "$(jr ".results[\"$ID\"]")" ok "echo while the entry is there"
+	out=$(nsx "$NS_LB" conntrack -D -p tcp --orig-src "$CL4" --orig-port-src "$lport" 2>&1)
+	diag "conntrack -D: $out"
+	[[ $out == *"1 flow entries have been deleted"* ]] || fail "the entry was not deleted: $out"
+	cl echo ids="$ID" timeout=3 || fail "client: $J"
+	expect_eq "$(jr ".results[\"$ID\"]")" reset "the client's next echo"
+}
+
 # Drain (disable) without dropatdrainend: no new flows, the open one lives on.
 t_drain_keeps_open() {
 	local vs ev
