@@ -13,7 +13,10 @@
 # with their own TLS (IMAP 143/993, POP3 110/995, SMTP 25/587;
 # userspace/tests/lib/mail-rs.sh) sharing one mailbox store.
 #
-# For each version (EXLB_TEMPLATE_VERSIONS, default "2013 2016 2019") the 18
+# For each version (EXLB_TEMPLATE_VERSIONS, default "2019"; the 2013 and 2016
+# templates are 2019's under other names, which the host test
+# userspace/tests/exlbd-template.sh checks field by field, so CI carries
+# traffic through one year; "2013 2016 2019" runs all three) the 18
 # templates of its Core, ESP and Additional sets are applied, each on its
 # own VIP with both servers. The 2 HTTPS ESP templates need an SSO domain
 # for their form logon (docs/esp.md): without Domain= they must be refused (a
@@ -42,7 +45,7 @@ EXLBD=${EXLBD:-$REPO/userspace/build/exlbd}
 EXLBCTL=${EXLBCTL:-$REPO/userspace/build/exlbctl}
 CLIENT=$HERE/template_client.py
 PY=/usr/bin/python3
-VERSIONS=${EXLB_TEMPLATE_VERSIONS:-2013 2016 2019}
+VERSIONS=${EXLB_TEMPLATE_VERSIONS:-2019}
 EX1=198.18.41.11
 EX2=198.18.41.12
 NSS="tpl-cli tpl-lb tpl-exch1 tpl-exch2"
