@@ -39,10 +39,12 @@ ip6_full() { python3 -c 'import ipaddress, sys; print(ipaddress.ip_address(sys.a
 
 offload_family 4
 
-# ct_entry LPORT: the LB's conntrack entry of the client's connection from
-# port LPORT to OFL_VIP:80 (empty when there is none).
+# ct_entry LPORT [TABLE]: the LB's conntrack entry of the client's connection
+# from port LPORT to OFL_VIP:80 (empty when there is none), from TABLE (a
+# read of /proc/net/nf_conntrack) or a read of its own.
 ct_entry() {
-	nsx "$NS_LB" cat /proc/net/nf_conntrack | grep -F "$OFL_CT sport=$1 dport=80 " | head -n 1
+	local table=${2-$(nsx "$NS_LB" cat /proc/net/nf_conntrack)}
+	grep -F "$OFL_CT sport=$1 dport=80 " <<<"$table" | head -n 1
 }
 
 # ct_offload LPORT...: for each, "offloaded", "not offloaded" or "no entry",
@@ -51,7 +53,7 @@ ct_offload() {
 	local table p e st out=""
 	table=$(nsx "$NS_LB" cat /proc/net/nf_conntrack)
 	for p; do
-		e=$(grep -F "$OFL_CT sport=$p dport=80 " <<<"$table" | head -n 1)
+		e=$(ct_entry "$p" "$table")
 		if [[ -z $e ]]; then
 			st="no entry"
 		elif [[ $e == *'[OFFLOAD]'* ]]; then
